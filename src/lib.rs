@@ -1,0 +1,31 @@
+//! trunkgate — a SIP-trunk edge gateway (session border controller).
+//!
+//! What happens when a PBX sends an INVITE, top to bottom:
+//!
+//! ```text
+//!  socket ─► transport (UDP datagram / TCP stream framing)      transport/
+//!         ─► sip::Message::parse + validate (400/420/505/…)     sip/
+//!         ─► dispatcher: Call-ID -> call task, or new call       call/dispatch.rs
+//!         ─► policy: which trunk, is the source admitted          policy/
+//!         ─► call task (B2BUA), one per call, owns both legs:     call/
+//!              A leg: server INVITE transaction toward the PBX    transaction/
+//!              B leg: client INVITE transaction toward a carrier
+//!              carrier failover, CANCEL, BYE, re-INVITE …
+//!         ─► metrics + one log line when the call ends           metrics.rs
+//! ```
+//!
+//! Dependencies point one way: `sip` (no I/O) ← `transport` ← `transaction`
+//! (sans-IO state machines) ← `call`. `policy` holds pure decisions (facts in,
+//! decision out) and is called by `call`; `config` builds the validated model
+//! both read. `http` serves `/metrics`.
+#![forbid(unsafe_code)]
+
+pub mod call;
+pub mod config;
+pub mod gateway;
+pub mod http;
+pub mod metrics;
+pub mod policy;
+pub mod sip;
+pub mod transaction;
+pub mod transport;
