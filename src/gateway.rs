@@ -1,1 +1,104 @@
-//! placeholder
+//! Wiring: builds metrics, the call core, the transports and the HTTP
+//! listener from a validated config, and tears them down again.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::sync::watch;
+
+use crate::call::{Core, Dispatcher};
+use crate::config::{Config, Transport};
+use crate::metrics::Metrics;
+use crate::transport::{TransportConfig, TransportError, TransportKind, Transports};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("SIP transport: {0}")]
+    Transport(#[from] TransportError),
+    #[error("HTTP listener {addr}: {source}")]
+    Http { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A running gateway.
+pub struct Gateway {
+    core: Arc<Core>,
+    transports: Arc<Transports>,
+    http_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    http_task: tokio::task::JoinHandle<()>,
+}
+
+pub fn transport_config(config: &Config) -> TransportConfig {
+    let sip = &config.sip;
+    TransportConfig {
+        listen: sip
+            .listen
+            .iter()
+            .map(|l| {
+                let kind = match l.transport {
+                    Transport::Udp => TransportKind::Udp,
+                    Transport::Tcp => TransportKind::Tcp,
+                };
+                (kind, l.address)
+            })
+            .collect(),
+        max_message_size: sip.max_message_size,
+        udp_workers: sip.udp_workers,
+        tcp_idle_timeout: sip.tcp_idle_timeout,
+        tcp_max_connections: sip.tcp_max_connections,
+        tcp_max_per_source: sip.tcp_max_per_source,
+        ..TransportConfig::default()
+    }
+}
+
+impl Gateway {
+    pub async fn start(config: Config) -> Result<Gateway, StartError> {
+        let mut registry = Registry::default();
+        let metrics = Arc::new(Metrics::register(&mut registry));
+        let tcp_conns = Gauge::<i64>::default();
+        registry.register("trunkgate_tcp_connections", "Open SIP TCP connections", tcp_conns.clone());
+        let http_listen = config.http.listen;
+        let tcfg = transport_config(&config);
+        let core = Arc::new(Core::new(Arc::new(config), metrics));
+        let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&core)));
+        let transports = Transports::bind(tcfg, dispatcher).await?;
+        core.set_transports(Arc::clone(&transports));
+        let hook_core = Arc::clone(&core);
+        let hook: crate::http::ScrapeHook = Arc::new(move || {
+            if let Some(t) = hook_core.transports() {
+                tcp_conns.set(t.tcp_connection_count() as i64);
+            }
+        });
+        let (shutdown, rx) = watch::channel(false);
+        let (http_addr, http_task) = crate::http::serve(http_listen, Arc::new(registry), Some(hook), rx)
+            .await
+            .map_err(|source| StartError::Http { addr: http_listen, source })?;
+        for (kind, addr) in transports.local_addrs() {
+            tracing::info!(transport = kind.as_str(), %addr, "SIP listening");
+        }
+        tracing::info!(%http_addr, "HTTP listening (/metrics)");
+        Ok(Gateway { core, transports, http_addr, shutdown, http_task })
+    }
+
+    /// The bound SIP address for a transport (IPv4 first).
+    pub fn sip_addr(&self, kind: TransportKind) -> Option<SocketAddr> {
+        self.transports.local_addr(kind, false).or_else(|| self.transports.local_addr(kind, true))
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Calls whose task is still running (registry entries, both legs counted once per Call-ID).
+    pub fn registered_call_ids(&self) -> usize {
+        self.core.calls.len()
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        self.transports.shutdown();
+        let _ = self.http_task.await;
+    }
+}

@@ -1,1 +1,114 @@
-fn main() {}
+//! `trunkgate run [--config FILE]` and `trunkgate check-config FILE`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use trunkgate::config;
+use trunkgate::gateway::Gateway;
+
+const DEFAULT_PATH: &str = "config/trunkgate.toml";
+
+#[derive(Parser)]
+#[command(name = "trunkgate", version, about = "SIP-trunk edge gateway (SBC)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Run {
+        /// Config file. Without it, config/trunkgate.toml if present, else the embedded default.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Log format.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        log_format: String,
+    },
+    /// Validate a config file: exit 0 if valid, 1 with every error listed.
+    CheckConfig { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match config::load_file(&file) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run { config, log_format } => {
+            init_logging(&log_format);
+            match run(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("trunkgate: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn load(path: Option<PathBuf>) -> anyhow::Result<config::Config> {
+    match path {
+        Some(p) => config::load_file(&p).map_err(|e| anyhow::anyhow!("{e}")),
+        None if Path::new(DEFAULT_PATH).exists() => {
+            config::load_file(Path::new(DEFAULT_PATH)).map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        None => {
+            tracing::info!("no {DEFAULT_PATH}: using the embedded default config");
+            config::parse_str(config::DEFAULT_CONFIG, "<embedded default>").map_err(|e| anyhow::anyhow!("{e}"))
+        }
+    }
+}
+
+fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = load(path)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
+    rt.block_on(async move {
+        let gw = Gateway::start(config).await.context("start")?;
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+        gw.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,1 +1,182 @@
-//! placeholder
+//! Prometheus metrics (prometheus-client). Families are registered on a
+//! registry passed in, never in globals, so every test builds its own.
+//!
+//! Label values are bounded: SIP methods outside the known set count as
+//! `other`, trunks are labelled by their configured id (operator-bounded),
+//! reasons are static names. Hot-path counters (messages in/out) are resolved
+//! once at start-up into arrays, so counting a message is one atomic add.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::sip::Method;
+
+/// Methods with their own label value; everything else is `other`.
+const METHODS: [&str; 15] = [
+    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO", "SUBSCRIBE",
+    "NOTIFY", "REFER", "MESSAGE", "PUBLISH", "other",
+];
+const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MessageLabels {
+    direction: &'static str,
+    kind: &'static str,
+    method: &'static str,
+    class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub trunk: String,
+    pub direction: &'static str,
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TrunkLabels {
+    pub trunk: String,
+}
+
+/// Direction of a message relative to the gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    In,
+    Out,
+}
+
+/// Every metric family the gateway exports.
+pub struct Metrics {
+    requests: [[Counter; METHODS.len()]; 2],
+    responses: [[Counter; CLASSES.len()]; 2],
+    /// Messages dropped before the transaction layer, by reason (parse errors, scanners, full queues).
+    pub dropped: Family<ReasonLabels, Counter>,
+    /// Requests refused by the gateway (stateless errors and policy), by reason.
+    pub rejections: Family<ReasonLabels, Counter>,
+    pub transactions_active: Gauge,
+    pub calls_active: Gauge,
+    pub calls_active_by_trunk: Family<TrunkLabels, Gauge>,
+    pub calls: Family<CallLabels, Counter>,
+    pub carrier_failovers: Counter,
+    /// INVITE sent to first 18x/2xx from the carrier.
+    pub post_dial_delay: Histogram,
+    /// Answered calls: INVITE received to 200 OK relayed.
+    pub time_to_answer: Histogram,
+    pub call_duration: Histogram,
+}
+
+impl Metrics {
+    pub fn register(registry: &mut Registry) -> Metrics {
+        let msgs: Family<MessageLabels, Counter> = Family::default();
+        registry.register("trunkgate_sip_messages", "SIP messages received and sent", msgs.clone());
+        let dirs = ["in", "out"];
+        let requests = dirs.map(|d| {
+            METHODS.map(|m| {
+                msgs.get_or_create(&MessageLabels { direction: d, kind: "request", method: m, class: "" })
+                    .clone()
+            })
+        });
+        let responses = dirs.map(|d| {
+            CLASSES.map(|c| {
+                msgs.get_or_create(&MessageLabels { direction: d, kind: "response", method: "", class: c })
+                    .clone()
+            })
+        });
+        let dropped = Family::default();
+        registry.register("trunkgate_sip_dropped", "SIP messages dropped unanswered, by reason", dropped.clone());
+        let rejections = Family::default();
+        registry.register("trunkgate_rejections", "Requests refused by the gateway, by reason", rejections.clone());
+        let transactions_active = Gauge::default();
+        registry.register("trunkgate_transactions_active", "SIP transactions in progress", transactions_active.clone());
+        let calls_active = Gauge::default();
+        registry.register("trunkgate_calls_active", "Calls in progress", calls_active.clone());
+        let calls_active_by_trunk = Family::default();
+        registry.register("trunkgate_trunk_calls_active", "Calls in progress per trunk", calls_active_by_trunk.clone());
+        let calls = Family::default();
+        registry.register("trunkgate_calls", "Calls ended, by trunk, direction and result", calls.clone());
+        let carrier_failovers = Counter::default();
+        registry.register("trunkgate_carrier_failovers", "Outbound attempts moved to the next carrier", carrier_failovers.clone());
+        let post_dial_delay = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        registry.register("trunkgate_post_dial_delay_seconds", "INVITE sent to first ringing/early media from the carrier", post_dial_delay.clone());
+        let time_to_answer = Histogram::new(exponential_buckets(0.01, 2.0, 16));
+        registry.register("trunkgate_time_to_answer_seconds", "INVITE received to 200 OK relayed", time_to_answer.clone());
+        let call_duration = Histogram::new(exponential_buckets(1.0, 2.0, 14));
+        registry.register("trunkgate_call_duration_seconds", "Answered call duration", call_duration.clone());
+        Metrics {
+            requests,
+            responses,
+            dropped,
+            rejections,
+            transactions_active,
+            calls_active,
+            calls_active_by_trunk,
+            calls,
+            carrier_failovers,
+            post_dial_delay,
+            time_to_answer,
+            call_duration,
+        }
+    }
+
+    /// Counts one request in or out.
+    pub fn request(&self, dir: Dir, method: &Method) {
+        let idx = METHODS.iter().position(|m| *m == method.as_str()).unwrap_or(METHODS.len() - 1);
+        self.requests[dir as usize][idx].inc();
+    }
+
+    /// Counts one response in or out.
+    pub fn response(&self, dir: Dir, code: u16) {
+        let idx = usize::from(code / 100).clamp(1, 6) - 1;
+        self.responses[dir as usize][idx].inc();
+    }
+
+    pub fn drop_reason(&self, reason: &'static str) {
+        self.dropped.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    pub fn reject(&self, reason: &'static str) {
+        self.rejections.get_or_create(&ReasonLabels { reason }).inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(reg: &Registry) -> String {
+        let mut s = String::new();
+        prometheus_client::encoding::text::encode(&mut s, reg).unwrap();
+        s
+    }
+
+    #[test]
+    fn counts_methods_and_classes() {
+        let mut reg = Registry::default();
+        let m = Metrics::register(&mut reg);
+        m.request(Dir::In, &Method::Invite);
+        m.request(Dir::In, &Method::Invite);
+        m.request(Dir::Out, &Method::Other(bytes::Bytes::from_static(b"FOO")));
+        m.response(Dir::Out, 486);
+        m.reject("auth_failed");
+        let text = render(&reg);
+        assert!(text.contains(
+            "trunkgate_sip_messages_total{direction=\"in\",kind=\"request\",method=\"INVITE\",class=\"\"} 2"
+        ));
+        assert!(text.contains(
+            "trunkgate_sip_messages_total{direction=\"out\",kind=\"request\",method=\"other\",class=\"\"} 1"
+        ));
+        assert!(text.contains(
+            "trunkgate_sip_messages_total{direction=\"out\",kind=\"response\",method=\"\",class=\"4xx\"} 1"
+        ));
+        assert!(text.contains("trunkgate_rejections_total{reason=\"auth_failed\"} 1"));
+    }
+}

@@ -1,1 +1,23 @@
-//! placeholder: filled in by the call work.
+//! The call layer: the dispatcher that routes every received message, and the
+//! back-to-back user agent — one task per call owning both legs (A: the PBX,
+//! we are its UAS; B: the carrier, we are its UAC), their transactions and
+//! timers. Each leg is its own dialog; nothing of one leg's topology reaches
+//! the other.
+//!
+//! - `dispatch`: parse, validate, stateless answers, Call-ID -> call task, new calls.
+//! - `task`: the call task's loop, timers, transaction plumbing, end-of-call accounting.
+//! - `invite`: the initial INVITE, carrier attempts and failover, CANCEL, ringing timeout.
+//! - `relay`: in-dialog requests (BYE, re-INVITE, UPDATE, INFO, PRACK, OPTIONS) and ACK.
+//! - `dialog`, `txs`, `respond`: per-leg dialog state, owned transactions, response building.
+
+pub mod core;
+pub mod dialog;
+pub mod dispatch;
+mod invite;
+mod relay;
+pub mod respond;
+pub mod task;
+mod txs;
+
+pub use self::core::{CallEvent, Core, RxMeta, Snapshot};
+pub use dispatch::Dispatcher;

@@ -1,0 +1,181 @@
+//! State shared by the dispatcher and every call task: the config snapshot,
+//! the Call-ID registry (the only shared map), the transports and metrics.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use dashmap::DashMap;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::metrics::{Dir, Metrics};
+use crate::policy::TrunkTable;
+use crate::sip::{Message, Method, ParseOptions};
+use crate::transaction::TimerConfig;
+use crate::transport::{ConnId, Target, TransportKind, Transports};
+
+/// Where and how a message reached us.
+#[derive(Clone, Debug)]
+pub struct RxMeta {
+    pub source: SocketAddr,
+    pub local: SocketAddr,
+    pub kind: TransportKind,
+    pub conn: Option<ConnId>,
+}
+
+impl RxMeta {
+    /// The flow back to the sender: same transport, same connection (RFC 3261 §18.2.2).
+    pub fn flow(&self) -> Target {
+        Target { kind: self.kind, addr: self.source, conn: self.conn }
+    }
+}
+
+/// What the dispatcher hands a call task.
+pub enum CallEvent {
+    Sip(Box<Message>, RxMeta),
+}
+
+pub type CallSender = mpsc::Sender<CallEvent>;
+
+/// A policy snapshot: swapped atomically when trunks change; readers never see half of one.
+pub struct Snapshot {
+    pub config: Arc<Config>,
+    pub trunks: TrunkTable,
+}
+
+pub struct Core {
+    pub snapshot: ArcSwap<Snapshot>,
+    /// Call-ID (either leg) -> the task that owns that call.
+    pub calls: DashMap<Bytes, CallSender>,
+    pub metrics: Arc<Metrics>,
+    pub timers: TimerConfig,
+    pub udp_parse: ParseOptions,
+    pub tcp_parse: ParseOptions,
+    transports: OnceLock<Arc<Transports>>,
+    advertised: Option<String>,
+    next_id: AtomicU64,
+}
+
+impl Core {
+    pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Core {
+        let timers = TimerConfig { t1: config.sip.t1, t2: config.sip.t2, t4: config.sip.t4 };
+        let max = config.sip.max_message_size;
+        let advertised = config.sip.advertised_address.clone();
+        let trunks = TrunkTable::new(&config.trunks);
+        Core {
+            snapshot: ArcSwap::from_pointee(Snapshot { config, trunks }),
+            calls: DashMap::new(),
+            metrics,
+            timers,
+            udp_parse: ParseOptions { max_size: max, stream: false },
+            tcp_parse: ParseOptions { max_size: max, stream: true },
+            transports: OnceLock::new(),
+            advertised,
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    pub fn set_transports(&self, t: Arc<Transports>) {
+        let _ = self.transports.set(t);
+    }
+
+    pub fn transports(&self) -> Option<&Arc<Transports>> {
+        self.transports.get()
+    }
+
+    pub fn next_call_number(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// host:port we put in Via sent-by and Contact for messages leaving on `kind` toward `peer`.
+    pub fn sent_by(&self, kind: TransportKind, peer: &SocketAddr) -> String {
+        if let Some(a) = &self.advertised {
+            return a.clone();
+        }
+        let local = self.transports().and_then(|t| t.local_addr(kind, peer.is_ipv6()));
+        match local {
+            Some(a) if !a.ip().is_unspecified() => a.to_string(),
+            Some(a) => SocketAddr::new(peer.ip(), a.port()).to_string(),
+            None => "invalid".to_string(),
+        }
+    }
+
+    /// Sends a message, counting it. Errors are logged and returned.
+    pub async fn send(&self, target: &Target, data: Bytes, what: Outgoing<'_>) -> bool {
+        let Some(t) = self.transports() else { return false };
+        self.count_out(what);
+        if target.kind == TransportKind::Udp {
+            match t.try_send_udp(target.addr, &data) {
+                Ok(true) => return true,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::debug!(peer = %target.addr, error = %e, "udp send failed");
+                    return false;
+                }
+            }
+        }
+        match t.send(target, data).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(peer = %target.addr, error = %e, "send failed");
+                false
+            }
+        }
+    }
+
+    /// Sends without waiting (from the synchronous dispatcher): UDP fast path, else a spawned send.
+    pub fn send_detached(self: &Arc<Self>, target: Target, data: Bytes, code: u16) {
+        let Some(t) = self.transports() else { return };
+        if target.kind == TransportKind::Udp {
+            if let Ok(true) = t.try_send_udp(target.addr, &data) {
+                self.metrics.response(Dir::Out, code);
+                return;
+            }
+        }
+        let core = Arc::clone(self);
+        tokio::spawn(async move {
+            core.send(&target, data, Outgoing::Response(code)).await;
+        });
+    }
+
+    fn count_out(&self, what: Outgoing<'_>) {
+        match what {
+            Outgoing::Request(m) => self.metrics.request(Dir::Out, m),
+            Outgoing::Response(c) => self.metrics.response(Dir::Out, c),
+        }
+    }
+
+    /// Removes a registry entry, but only if it still points at `owner` (a newer call may reuse the id).
+    pub fn unregister(&self, call_id: &Bytes, owner: &CallSender) {
+        self.calls.remove_if(call_id, |_, v| v.same_channel(owner));
+    }
+}
+
+/// What is being sent, for the message counters.
+#[derive(Clone, Copy)]
+pub enum Outgoing<'a> {
+    Request(&'a Method),
+    Response(u16),
+}
+
+/// Random hex identifiers for tags, branches and Call-IDs.
+pub fn random_hex(n_bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = [0u8; 16];
+    let n = n_bytes.min(buf.len());
+    rand::rng().fill_bytes(&mut buf[..n]);
+    let mut s = String::with_capacity(n * 2);
+    for b in &buf[..n] {
+        s.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+        s.push(char::from_digit(u32::from(b & 15), 16).unwrap_or('0'));
+    }
+    s
+}
+
+/// A new RFC 3261 branch (magic cookie + 64 random bits).
+pub fn new_branch() -> String {
+    format!("z9hG4bK{}", random_hex(8))
+}

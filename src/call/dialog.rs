@@ -1,0 +1,117 @@
+//! One leg's dialog state (RFC 3261 §12) and the requests we originate in it.
+//! Each leg is its own dialog: its Call-ID, tags, Route set and Contact never
+//! appear on the other leg (topology hiding).
+
+use bytes::Bytes;
+
+use crate::sip::{Message, MessageBuilder, Method};
+use crate::transport::{Target, TransportKind};
+
+use super::core::new_branch;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The caller's leg (we are its UAS).
+    A,
+    /// The callee's leg (we are its UAC).
+    B,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+}
+
+pub struct Dialog {
+    pub call_id: Bytes,
+    /// Our From (A: their To) header value, including our tag.
+    pub local: Bytes,
+    pub local_tag: Bytes,
+    /// The peer's header value, including its tag once known.
+    pub remote: Bytes,
+    pub remote_tag: Option<Bytes>,
+    /// Request-URI for in-dialog requests (the peer's Contact).
+    pub remote_target: Bytes,
+    /// Route set, in the order Route headers are written.
+    pub route_set: Vec<Bytes>,
+    pub local_cseq: u32,
+    /// Where requests on this leg are sent.
+    pub peer: Target,
+    /// Our Via sent-by and Contact value for this leg.
+    pub sent_by: String,
+    pub contact: Bytes,
+}
+
+impl Dialog {
+    pub fn via_proto(&self) -> &'static str {
+        match self.peer.kind {
+            TransportKind::Udp => "UDP",
+            TransportKind::Tcp => "TCP",
+        }
+    }
+
+    /// A new request in this dialog (§12.2.1.1): start line, Via with a new
+    /// branch, Max-Forwards, Route set, From/To/Call-ID/CSeq. `cseq` None takes the
+    /// next local sequence number. Returns the branch and the builder.
+    pub fn request(&mut self, method: &Method, cseq: Option<u32>, max_forwards: u32) -> (Bytes, MessageBuilder) {
+        let seq = match cseq {
+            Some(s) => s,
+            None => {
+                self.local_cseq = self.local_cseq.wrapping_add(1);
+                self.local_cseq
+            }
+        };
+        let branch = new_branch();
+        let b = self.request_with_branch(method, &branch, seq, max_forwards);
+        (Bytes::from(branch), b)
+    }
+
+    pub fn request_with_branch(&self, method: &Method, branch: &str, seq: u32, max_forwards: u32) -> MessageBuilder {
+        let mut b = MessageBuilder::request(method, &self.remote_target)
+            .header("Via", format!("SIP/2.0/{} {};branch={};rport", self.via_proto(), self.sent_by, branch))
+            .header("Max-Forwards", max_forwards.to_string());
+        for r in &self.route_set {
+            b = b.header("Route", r);
+        }
+        b.header("From", &self.local)
+            .header("To", &self.remote)
+            .header("Call-ID", &self.call_id)
+            .header("CSeq", format!("{seq} {method}"))
+    }
+
+    /// Learns the peer's tag, target and route set from a dialog-creating
+    /// response we received as UAC (§12.1.2: route set = Record-Route reversed).
+    pub fn confirm_from_response(&mut self, resp: &Message) {
+        if let Some(to) = resp.header(&crate::sip::HeaderName::To) {
+            self.remote = to.clone();
+        }
+        self.remote_tag = resp.to_hdr().ok().and_then(|t| t.tag());
+        if let Some(Ok(c)) = resp.contact() {
+            self.remote_target = c.uri.clone();
+        }
+        let mut rr = resp.record_routes();
+        rr.reverse();
+        self.route_set = rr;
+    }
+}
+
+/// A name-addr with `;tag=` appended.
+pub fn with_tag(value: &[u8], tag: &[u8]) -> Bytes {
+    let mut v = Vec::with_capacity(value.len() + tag.len() + 5);
+    v.extend_from_slice(value);
+    v.extend_from_slice(b";tag=");
+    v.extend_from_slice(tag);
+    Bytes::from(v)
+}
+
+/// Our Contact header value for a leg.
+pub fn contact_for(sent_by: &str, kind: TransportKind) -> Bytes {
+    match kind {
+        TransportKind::Udp => Bytes::from(format!("<sip:trunkgate@{sent_by}>")),
+        TransportKind::Tcp => Bytes::from(format!("<sip:trunkgate@{sent_by};transport=tcp>")),
+    }
+}

@@ -1,0 +1,297 @@
+//! The dispatcher: every message the transports receive comes here. It
+//! parses and validates, answers what needs no call state (errors, OPTIONS,
+//! 481 …) statelessly, hands in-call messages to their call task by Call-ID,
+//! and starts a call task for an admitted new INVITE.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::metrics::Dir;
+use crate::policy::{admit_outbound, OutboundFacts};
+use crate::sip::{HeaderName, Host, Message, Method, Reject, Uri};
+use crate::transport::{Handler, Received, TransportKind};
+
+use super::core::{CallEvent, Core, RxMeta};
+use super::respond::{fixed_top_via, response, response_target};
+use super::task::Call;
+
+/// Option tags we implement (RFC 3262 reliable provisionals are relayed end to end).
+pub const SUPPORTED: &[&str] = &["100rel", "timer", "replaces", "norefersub"];
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK";
+/// Events a call task may queue before the dispatcher starts dropping (UDP peers retransmit).
+const CALL_QUEUE: usize = 64;
+/// User-Agent substrings of known scanners; their requests are dropped silently.
+const SCANNERS: &[&[u8]] = &[b"friendly-scanner", b"sipvicious", b"sipcli", b"sip-scan", b"sundayddr", b"iWar"];
+
+pub struct Dispatcher {
+    core: Arc<Core>,
+}
+
+impl Dispatcher {
+    pub fn new(core: Arc<Core>) -> Dispatcher {
+        Dispatcher { core }
+    }
+}
+
+impl Handler for Dispatcher {
+    fn on_message(&self, rx: Received) {
+        let opts = if rx.kind == TransportKind::Tcp { &self.core.tcp_parse } else { &self.core.udp_parse };
+        let meta = RxMeta { source: rx.source, local: rx.local, kind: rx.kind, conn: rx.conn };
+        let msg = match Message::parse(rx.data, opts) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(peer = %meta.source, error = %e, "unparseable message dropped");
+                self.core.metrics.drop_reason(e.name());
+                return;
+            }
+        };
+        if msg.is_request() {
+            self.on_request(msg, meta);
+        } else {
+            self.on_response(msg, meta);
+        }
+    }
+}
+
+impl Dispatcher {
+    fn on_response(&self, msg: Message, meta: RxMeta) {
+        if msg.validate_response().is_err() {
+            self.core.metrics.drop_reason("bad_response");
+            return;
+        }
+        if let Some(code) = msg.code() {
+            self.core.metrics.response(Dir::In, code);
+        }
+        let Some(call_id) = msg.call_id().cloned() else { return };
+        if !self.deliver(&call_id, msg, meta) {
+            self.core.metrics.drop_reason("stray_response");
+        }
+    }
+
+    /// Hands a message to the call owning `call_id`. False when there is none.
+    fn deliver(&self, call_id: &Bytes, msg: Message, meta: RxMeta) -> bool {
+        let Some(tx) = self.core.calls.get(call_id).map(|e| e.value().clone()) else { return false };
+        match tx.try_send(CallEvent::Sip(Box::new(msg), meta)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.core.metrics.drop_reason("call_queue_full");
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.core.unregister(call_id, &tx);
+                false
+            }
+        }
+    }
+
+    fn on_request(&self, msg: Message, meta: RxMeta) {
+        let Some(method) = msg.method().cloned() else { return };
+        self.core.metrics.request(Dir::In, &method);
+        if let Some(ua) = msg.header(&HeaderName::UserAgent) {
+            let ua = ua.to_ascii_lowercase();
+            if SCANNERS.iter().any(|s| memchr::memmem::find(&ua, &s.to_ascii_lowercase()).is_some()) {
+                self.core.metrics.drop_reason("scanner");
+                return;
+            }
+        }
+        if let Err(rej) = msg.validate_request(SUPPORTED) {
+            if method != Method::Ack {
+                self.reject(&msg, &meta, &rej, "invalid_request");
+            }
+            return;
+        }
+        if let Method::Other(_) = method {
+            let rej = Reject { code: 501, reason: "Not Implemented", unsupported: Vec::new() };
+            return self.reject(&msg, &meta, &rej, "method_not_implemented");
+        }
+        let Some(call_id) = msg.call_id().cloned() else { return };
+        let to_tag = msg.to_hdr().ok().and_then(|t| t.tag());
+        // An initial INVITE (no To tag) that is already known is a retransmission: deliver it.
+        let msg = {
+            let Some(tx) = self.core.calls.get(&call_id).map(|e| e.value().clone()) else {
+                return self.out_of_call(msg, meta, method, call_id, to_tag.is_some());
+            };
+            match tx.try_send(CallEvent::Sip(Box::new(msg), meta.clone())) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.core.metrics.drop_reason("call_queue_full");
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(CallEvent::Sip(m, _))) => {
+                    self.core.unregister(&call_id, &tx);
+                    *m
+                }
+            }
+        };
+        self.out_of_call(msg, meta, method, call_id, to_tag.is_some())
+    }
+
+    /// A request no call task owns.
+    fn out_of_call(&self, msg: Message, meta: RxMeta, method: Method, call_id: Bytes, in_dialog: bool) {
+        match method {
+            Method::Ack => {} // ACK for a 2xx of a call that is gone, or stray: nothing to answer (§17.2.1)
+            Method::Invite if !in_dialog => self.new_call(msg, meta, call_id),
+            Method::Options if !in_dialog => {
+                let mut b = self.stateless(&msg, &meta, 200, "OK");
+                b = b.header("Allow", ALLOW).header("Accept", "application/sdp");
+                b = b.header("Supported", SUPPORTED.join(", "));
+                self.send_built(&msg, &meta, b, 200);
+            }
+            Method::Register | Method::Subscribe | Method::Publish | Method::Message | Method::Refer
+            | Method::Notify
+                if !in_dialog =>
+            {
+                let b = self.stateless(&msg, &meta, 405, "Method Not Allowed").header("Allow", ALLOW);
+                self.core.metrics.reject("method_not_allowed");
+                self.send_built(&msg, &meta, b, 405);
+            }
+            Method::Cancel => {
+                let rej = Reject { code: 481, reason: "Call/Transaction Does Not Exist", unsupported: Vec::new() };
+                self.reject(&msg, &meta, &rej, "no_transaction");
+            }
+            _ => {
+                let rej = Reject { code: 481, reason: "Call/Transaction Does Not Exist", unsupported: Vec::new() };
+                self.reject(&msg, &meta, &rej, "no_dialog");
+            }
+        }
+    }
+
+    fn new_call(&self, msg: Message, meta: RxMeta, call_id: Bytes) {
+        match msg.max_forwards() {
+            Ok(Some(0)) => {
+                let rej = Reject { code: 483, reason: "Too Many Hops", unsupported: Vec::new() };
+                return self.reject(&msg, &meta, &rej, "too_many_hops");
+            }
+            Ok(_) => {}
+            Err(rej) => return self.reject(&msg, &meta, &rej, "invalid_request"),
+        }
+        if let Some(rej) = check_invite_body(&msg) {
+            return self.reject(&msg, &meta, &rej, "unsupported_media");
+        }
+        let uri = match msg.request_uri().map(Uri::parse) {
+            Some(Ok(u)) => u,
+            Some(Err(rej)) => return self.reject(&msg, &meta, &rej, "invalid_request"),
+            None => return,
+        };
+        let host = match &uri.host {
+            Host::Name(n) => String::from_utf8_lossy(n).into_owned(),
+            Host::V4(a) => a.to_string(),
+            Host::V6(a) => a.to_string(),
+        };
+        let user = uri.user_unescaped().map(|u| String::from_utf8_lossy(&u).into_owned());
+        let sid = msg
+            .header(&HeaderName::Other(Bytes::from_static(b"X-Twilio-AccountSid")))
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        let snapshot = self.core.snapshot.load();
+        let facts = OutboundFacts {
+            ruri_host: &host,
+            ruri_user: user.as_deref(),
+            source: meta.source.ip(),
+            twilio_account_sid: sid.as_deref(),
+        };
+        let admitted = match admit_outbound(&snapshot.trunks, &snapshot.config.twilio, &facts) {
+            Ok(a) => a,
+            Err(r) => {
+                tracing::info!(peer = %meta.source, reason = r.name(), code = r.code(), "INVITE refused");
+                let rej = Reject { code: r.code(), reason: r.reason_phrase(), unsupported: Vec::new() };
+                return self.reject(&msg, &meta, &rej, r.name());
+            }
+        };
+        let (tx, rx) = mpsc::channel(CALL_QUEUE);
+        // Register before the task runs so retransmissions of this INVITE find it.
+        match self.core.calls.entry(call_id) {
+            dashmap::Entry::Occupied(e) => {
+                let _ = e.get().try_send(CallEvent::Sip(Box::new(msg), meta));
+                return;
+            }
+            dashmap::Entry::Vacant(v) => {
+                v.insert(tx.clone());
+            }
+        }
+        let call = Call::new(Arc::clone(&self.core), Arc::clone(&snapshot), admitted, msg, meta, tx);
+        tokio::spawn(call.run(rx));
+    }
+
+    fn stateless(&self, msg: &Message, meta: &RxMeta, code: u16, reason: &str) -> crate::sip::MessageBuilder {
+        let via = msg.header(&HeaderName::Via).cloned().unwrap_or_default();
+        let top = fixed_top_via(&first_value(&via), meta.source);
+        // A stable To tag for a retransmitted request: derived from Call-ID and branch.
+        let tag = stable_tag(msg);
+        response(msg, &top, code, reason, Some(tag.as_bytes()))
+    }
+
+    fn send_built(&self, msg: &Message, meta: &RxMeta, b: crate::sip::MessageBuilder, code: u16) {
+        let via = msg.via_top().ok();
+        let target = response_target(via.as_ref(), meta);
+        self.core.send_detached(target, b.finish(), code);
+    }
+
+    /// Answers a request statelessly with an error.
+    fn reject(&self, msg: &Message, meta: &RxMeta, rej: &Reject, reason: &'static str) {
+        self.core.metrics.reject(reason);
+        if msg.header(&HeaderName::Via).is_none() || msg.call_id().is_none() {
+            return; // nowhere to send a response (RFC 3261 §18.2.2 needs the Via)
+        }
+        let mut b = self.stateless(msg, meta, rej.code, rej.reason);
+        if rej.code == 420 && !rej.unsupported.is_empty() {
+            let list: Vec<String> = rej.unsupported.iter().map(|u| String::from_utf8_lossy(u).into_owned()).collect();
+            b = b.header("Unsupported", list.join(", "));
+        }
+        if rej.code == 405 || rej.code == 501 {
+            b = b.header("Allow", ALLOW);
+        }
+        if rej.code == 415 {
+            b = b.header("Accept", "application/sdp");
+        }
+        self.send_built(msg, meta, b, rej.code);
+    }
+}
+
+/// First comma-separated value of a header line (the top Via of a combined line).
+fn first_value(v: &Bytes) -> Bytes {
+    let mut depth = 0i32;
+    let mut quoted = false;
+    for (i, c) in v.iter().enumerate() {
+        match c {
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => depth += 1,
+            b'>' if !quoted => depth -= 1,
+            b',' if !quoted && depth <= 0 => return v.slice(..i),
+            _ => {}
+        }
+    }
+    v.clone()
+}
+
+fn stable_tag(msg: &Message) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    msg.call_id().hash(&mut h);
+    msg.via_top().ok().and_then(|v| v.branch()).hash(&mut h);
+    format!("tg{:016x}", h.finish())
+}
+
+/// RFC 3261 §8.2.3 / RFC 4475 §3.3.6, §3.3.15: an INVITE must carry SDP (or no body)
+/// and must accept SDP in answers.
+fn check_invite_body(msg: &Message) -> Option<Reject> {
+    if !msg.body().is_empty() {
+        let ct = msg.content_type().map(|c| c.to_ascii_lowercase()).unwrap_or_default();
+        let ok = ct.starts_with(b"application/sdp") || ct.starts_with(b"multipart/mixed");
+        if !ok {
+            return Some(Reject { code: 415, reason: "Unsupported Media Type", unsupported: Vec::new() });
+        }
+    }
+    let accepts = msg.header_values(&HeaderName::Accept);
+    if !accepts.is_empty() {
+        let sdp = accepts.iter().any(|a| {
+            let a = a.to_ascii_lowercase();
+            a.starts_with(b"application/sdp") || a.starts_with(b"*/*") || a.starts_with(b"application/*")
+        });
+        if !sdp {
+            return Some(Reject { code: 406, reason: "Not Acceptable", unsupported: Vec::new() });
+        }
+    }
+    None
+}

@@ -1,0 +1,427 @@
+//! The call's initial INVITE: the attempt toward each carrier in turn, the
+//! carrier's responses relayed to the caller, CANCEL, and the ringing timeout.
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::policy::{try_next_carrier, AttemptOutcome};
+use crate::sip::{default_reason, HeaderName, Message, Method};
+use crate::transaction::Action;
+
+use super::core::{random_hex, Outgoing};
+use super::dialog::{contact_for, with_tag, Dialog, Side};
+use super::dispatch::ALLOW;
+use super::respond::response;
+use super::task::Call;
+use super::txs::{derived_request, ClientKind, Role, ServerKind};
+
+/// Headers of the caller's INVITE passed on to the carrier (everything else is
+/// dropped: the carrier must not learn the PBX's topology or internals).
+const PASS_INVITE: &[&str] = &[
+    "Supported", "Require", "Session-Expires", "Min-SE", "P-Asserted-Identity", "P-Preferred-Identity",
+    "Privacy", "Remote-Party-ID", "Diversion", "Subject", "Content-Disposition", "Accept",
+];
+/// Headers of a response passed back to the other leg.
+pub const PASS_RESPONSE: &[&str] = &[
+    "Require", "RSeq", "Supported", "Session-Expires", "P-Asserted-Identity", "Privacy", "Remote-Party-ID",
+    "Reason", "Warning", "Retry-After", "Unsupported", "Min-SE", "Content-Disposition", "Accept",
+];
+
+pub fn copy_headers(
+    from: &Message,
+    names: &[&str],
+    mut b: crate::sip::MessageBuilder,
+) -> crate::sip::MessageBuilder {
+    for h in from.headers() {
+        let n = h.name.as_str();
+        if names.iter().any(|p| p.eq_ignore_ascii_case(n)) {
+            b = b.header(n, &h.value);
+        }
+    }
+    b
+}
+
+/// Finishes a builder with the message's body (and its Content-Type) if it has one.
+pub fn with_body(b: crate::sip::MessageBuilder, from: &Message) -> Bytes {
+    if from.body().is_empty() {
+        return b.finish();
+    }
+    let ct = from.content_type().map(|c| String::from_utf8_lossy(c).into_owned());
+    b.body(ct.as_deref().unwrap_or("application/sdp"), from.body())
+}
+
+pub fn reason_of(resp: &Message) -> String {
+    match resp.start() {
+        crate::sip::StartLine::Response(s) => match std::str::from_utf8(&s.reason) {
+            Ok(r) if !r.is_empty() && !r.contains(['\r', '\n']) => r.to_string(),
+            _ => default_reason(s.code).to_string(),
+        },
+        _ => String::new(),
+    }
+}
+
+impl Call {
+    pub(super) async fn start(&mut self) {
+        // RFC 3261 §17.2.1: answer 100 at once so the caller stops retransmitting.
+        let Some(s) = self.servers.first() else { return };
+        let trying = response(&s.req, &s.top_via, 100, "Trying", None).finish();
+        let acts = match self.servers.iter_mut().find(|s| s.id == 0).map(|s| &mut s.tx) {
+            Some(ServerKind::Invite(t)) => t.send_provisional(trying),
+            _ => Default::default(),
+        };
+        self.apply_server(0, acts).await;
+        if !self.start_attempt().await {
+            self.fail_a(503, "Service Unavailable", "failed").await;
+        }
+    }
+
+    /// Sends the INVITE to the next carrier. False when no carrier is left.
+    pub(super) async fn start_attempt(&mut self) -> bool {
+        let Some(&idx) = self.order.get(self.attempt) else { return false };
+        let Some(peer) = self.carrier_target(idx) else { return false };
+        let Some(a_inv) = self.servers.iter().find(|s| s.id == self.a_invite) else { return false };
+        let inv = &a_inv.req;
+        let sent_by = self.core.sent_by(peer.kind, &peer.addr);
+        let host = sent_by.rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or_else(|| sent_by.clone());
+        let (display, user) = match inv.from_hdr() {
+            Ok(f) => {
+                let user = f.uri().ok().and_then(|u| u.user).map(|u| String::from_utf8_lossy(&u).into_owned());
+                let display = f.display.map(|d| String::from_utf8_lossy(&d).trim().to_string());
+                (display, user)
+            }
+            Err(_) => (None, None),
+        };
+        let user = user.filter(|u| !u.is_empty()).unwrap_or_else(|| "anonymous".to_string());
+        let tag = Bytes::from(random_hex(8));
+        let from = match display.filter(|d| !d.is_empty()) {
+            Some(d) if d.starts_with('"') => format!("{d} <sip:{user}@{host}>"),
+            Some(d) => format!("\"{d}\" <sip:{user}@{host}>"),
+            None => format!("<sip:{user}@{host}>"),
+        };
+        let tp = if peer.kind == crate::transport::TransportKind::Tcp { ";transport=tcp" } else { "" };
+        let ruri = format!("sip:{}@{}{}", self.dialed, peer.addr, tp);
+        let call_id = Bytes::from(format!("{}@trunkgate", random_hex(12)));
+        let mut d = Dialog {
+            call_id: call_id.clone(),
+            local: with_tag(from.as_bytes(), &tag),
+            local_tag: tag,
+            remote: Bytes::from(format!("<sip:{}@{}>", self.dialed, peer.addr.ip())),
+            remote_tag: None,
+            remote_target: Bytes::from(ruri),
+            route_set: Vec::new(),
+            local_cseq: 0,
+            contact: contact_for(&sent_by, peer.kind),
+            sent_by,
+            peer,
+        };
+        let (branch, mut b) = d.request(&Method::Invite, None, self.max_forwards);
+        let cseq = d.local_cseq;
+        b = b.header("Contact", &d.contact).header("Allow", ALLOW);
+        b = copy_headers(inv, PASS_INVITE, b);
+        b = b.header("User-Agent", &self.snapshot.config.sip.user_agent);
+        let had_body = !inv.body().is_empty();
+        let bytes = with_body(b, inv);
+        self.core.calls.insert(call_id.clone(), self.me.clone());
+        self.registered.push(call_id);
+        self.b = Some(d);
+        self.b_provisional = false;
+        self.early_media = false;
+        self.attempt_started = Some(Instant::now());
+        let id = self.send_request(Side::B, Method::Invite, branch, cseq, bytes, Role::Initial, had_body).await;
+        self.b_invite = Some(id);
+        true
+    }
+
+    /// A response to our INVITE toward the carrier.
+    pub(super) async fn on_initial_response(&mut self, id: u32, resp: &Message) {
+        let Some(code) = resp.code() else { return };
+        if Some(id) != self.b_invite {
+            // A late answer from an attempt we gave up on: a 2xx is accepted and hung up.
+            if (200..300).contains(&code) {
+                self.ack_and_bye(id, resp).await;
+            }
+            return;
+        }
+        match code {
+            100 => {}
+            101..=199 => self.on_b_provisional(resp, code).await,
+            200..=299 => self.on_b_success(id, resp).await,
+            _ => self.on_b_failure(resp, code).await,
+        }
+    }
+
+    async fn on_b_provisional(&mut self, resp: &Message, code: u16) {
+        if !self.b_provisional {
+            self.b_provisional = true;
+            if let Some(t) = self.attempt_started {
+                self.core.metrics.post_dial_delay.observe(t.elapsed().as_secs_f64());
+            }
+        }
+        if !resp.body().is_empty() {
+            self.early_media = true;
+        }
+        if let Some(b) = self.b.as_mut() {
+            if b.remote_tag.is_none() && resp.to_hdr().ok().and_then(|t| t.tag()).is_some() {
+                b.confirm_from_response(resp);
+            }
+        }
+        if self.cancel_pending {
+            self.cancel_pending = false;
+            self.send_cancel().await;
+            return;
+        }
+        if self.canceled || self.a_answered() {
+            return;
+        }
+        let b = self.a_response(resp, code, true);
+        let bytes = with_body(b, resp);
+        let a_invite = self.a_invite;
+        let acts = match self.servers.iter_mut().find(|s| s.id == a_invite).map(|s| &mut s.tx) {
+            Some(ServerKind::Invite(t)) => t.send_provisional(bytes),
+            _ => Default::default(),
+        };
+        self.apply_server(a_invite, acts).await;
+    }
+
+    async fn on_b_success(&mut self, id: u32, resp: &Message) {
+        let tag = resp.to_hdr().ok().and_then(|t| t.tag());
+        let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
+        if let Some((acked_tag, ack)) = &c.acked {
+            let target = c.target.clone();
+            if *acked_tag == tag {
+                // 2xx retransmission: our ACK was lost, send it again (§13.2.2.4).
+                let ack = ack.clone();
+                self.core.send(&target, ack, Outgoing::Request(&Method::Ack)).await;
+            } else {
+                self.ack_and_bye(id, resp).await; // another fork answered too
+            }
+            return;
+        }
+        if let Some(b) = self.b.as_mut() {
+            b.confirm_from_response(resp);
+        }
+        let cseq = c.cseq;
+        let had_body = c.had_body;
+        if self.canceled || self.a_answered() {
+            self.ack_and_bye(id, resp).await;
+            return;
+        }
+        let ack = if had_body {
+            self.send_ack(Side::B, cseq, None).await.unwrap_or_default()
+        } else {
+            self.pending_ack = Some((Side::B, cseq));
+            Bytes::new()
+        };
+        if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
+            c.acked = Some((tag, ack));
+        }
+        self.answered = Some(Instant::now());
+        self.core.metrics.time_to_answer.observe(self.started.elapsed().as_secs_f64());
+        let b = self.a_response(resp, 200, true);
+        let bytes = with_body(b, resp);
+        self.send_a_final(200, bytes).await;
+    }
+
+    async fn on_b_failure(&mut self, resp: &Message, code: u16) {
+        if self.canceled {
+            return;
+        }
+        if try_next_carrier(AttemptOutcome::Final(code), self.early_media) && self.next_attempt().await {
+            return;
+        }
+        let reason = reason_of(resp);
+        let b = self.a_response(resp, code, false);
+        self.send_a_final(code, b.finish()).await;
+        let result = match code {
+            486 | 600 => "busy",
+            408 | 480 => "no-answer",
+            403 => "restricted",
+            _ => "failed",
+        };
+        tracing::debug!(call = self.number, code, reason = %reason, "carrier refused the call");
+        self.end(result, code, "callee");
+    }
+
+    /// Moves to the next carrier. False when none is left.
+    async fn next_attempt(&mut self) -> bool {
+        if self.attempt + 1 >= self.order.len() {
+            return false;
+        }
+        self.attempt += 1;
+        self.core.metrics.carrier_failovers.inc();
+        self.start_attempt().await
+    }
+
+    /// Timer B / transport error on a client transaction.
+    pub(super) async fn on_client_timeout(&mut self, id: u32, transport: bool) {
+        let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
+        match c.role.clone() {
+            Role::Initial if Some(id) == self.b_invite => {
+                if self.canceled || self.a_answered() {
+                    return;
+                }
+                let outcome = if transport { AttemptOutcome::TransportError } else { AttemptOutcome::Timeout };
+                if try_next_carrier(outcome, self.early_media) && self.next_attempt().await {
+                    return;
+                }
+                let (code, result) = if transport { (503, "failed") } else { (408, "no-answer") };
+                self.fail_a(code, default_reason(code), result).await;
+            }
+            Role::Relay { from, server } => {
+                self.respond_relayed(from, server, 408, "Request Timeout", None).await;
+                if c_method_is_bye(&self.clients, id) {
+                    self.end_after_bye(from);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends a final error to the caller and ends the call.
+    pub(super) async fn fail_a(&mut self, code: u16, reason: &str, result: &'static str) {
+        let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) else { return };
+        let bytes = response(&s.req, &s.top_via, code, reason, Some(&self.a.local_tag)).finish();
+        self.send_a_final(code, bytes).await;
+        self.end(result, code, "gateway");
+    }
+
+    pub(super) async fn send_a_final(&mut self, code: u16, bytes: Bytes) {
+        let now = Instant::now();
+        let rel = self.reliability();
+        let timers = self.core.timers;
+        let Some(s) = self.servers.iter_mut().find(|s| s.id == self.a_invite) else { return };
+        let acts = match &mut s.tx {
+            ServerKind::Invite(t) => t.send_final(code, bytes.clone(), now),
+            ServerKind::NonInvite(_) => return,
+        };
+        if (200..300).contains(&code) && !acts.is_empty() {
+            s.r2xx = Some(crate::transaction::Retransmit2xx::new(bytes, rel, timers, now));
+        }
+        self.apply_server(self.a_invite, acts).await;
+    }
+
+    pub(super) fn a_answered(&self) -> bool {
+        self.servers.iter().find(|s| s.id == self.a_invite).is_none_or(|s| s.answered())
+    }
+
+    /// A response to the caller's INVITE mirroring the carrier's `resp`.
+    fn a_response(&self, resp: &Message, code: u16, dialog: bool) -> crate::sip::MessageBuilder {
+        let reason = reason_of(resp);
+        let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) else {
+            return crate::sip::MessageBuilder::response(code, &reason);
+        };
+        let mut b = response(&s.req, &s.top_via, code, &reason, Some(&self.a.local_tag));
+        if dialog {
+            for rr in s.req.record_routes() {
+                b = b.header("Record-Route", rr);
+            }
+            b = b.header("Contact", &self.a.contact).header("Allow", ALLOW);
+        }
+        copy_headers(resp, PASS_RESPONSE, b)
+    }
+
+    /// CANCEL of the B leg's INVITE (§9.1): only after a provisional response.
+    pub(super) async fn send_cancel(&mut self) {
+        let Some(id) = self.b_invite else { return };
+        let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
+        let Some(req) = c.request().cloned() else { return };
+        let (branch, cseq) = (c.branch.clone(), c.cseq);
+        let Some(bytes) = derived_request(&req, &Method::Cancel, None) else { return };
+        self.send_request(Side::B, Method::Cancel, branch, cseq, bytes, Role::Cancel, false).await;
+    }
+
+    /// The caller cancelled: 487 to its INVITE, CANCEL toward the carrier.
+    pub(super) async fn cancel_call(&mut self, by: &'static str) {
+        if self.a_answered() {
+            return;
+        }
+        self.canceled = true;
+        if let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) {
+            let bytes = response(&s.req, &s.top_via, 487, "Request Terminated", Some(&self.a.local_tag)).finish();
+            self.send_a_final(487, bytes).await;
+        }
+        if self.b_provisional {
+            self.send_cancel().await;
+        } else {
+            self.cancel_pending = true;
+        }
+        self.end("canceled", 487, by);
+    }
+
+    /// Timer C: nobody answered within the ringing limit.
+    pub(super) async fn ring_timeout(&mut self) {
+        if self.a_answered() {
+            return;
+        }
+        self.canceled = true;
+        if self.b_provisional {
+            self.send_cancel().await;
+        } else {
+            self.cancel_pending = true;
+        }
+        self.fail_a(408, "Request Timeout", "no-answer").await;
+    }
+
+    /// Accepts an unwanted 2xx (fork, race with CANCEL) and hangs it up at once.
+    async fn ack_and_bye(&mut self, id: u32, resp: &Message) {
+        let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
+        let Some(b) = self.b.as_ref() else { return };
+        let cseq = c.cseq;
+        let mut d = Dialog {
+            call_id: resp.call_id().cloned().unwrap_or_default(),
+            local: b.local.clone(),
+            local_tag: b.local_tag.clone(),
+            remote: b.remote.clone(),
+            remote_tag: None,
+            remote_target: b.remote_target.clone(),
+            route_set: Vec::new(),
+            local_cseq: cseq,
+            peer: c.target.clone(),
+            sent_by: b.sent_by.clone(),
+            contact: b.contact.clone(),
+        };
+        d.confirm_from_response(resp);
+        let (_, ack) = d.request(&Method::Ack, Some(cseq), 70);
+        let target = d.peer.clone();
+        self.core.send(&target, ack.finish(), Outgoing::Request(&Method::Ack)).await;
+        let (_, bye) = d.request(&Method::Bye, None, 70);
+        self.core.send(&target, bye.finish(), Outgoing::Request(&Method::Bye)).await;
+    }
+
+    /// Dispatches a delivered response by the role of its client transaction.
+    pub(super) async fn on_client_response(&mut self, id: u32, resp: &Message) {
+        let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
+        match c.role.clone() {
+            Role::Initial => self.on_initial_response(id, resp).await,
+            Role::Relay { from, server } => self.on_relayed_response(id, from, server, resp).await,
+            Role::Cancel | Role::Local => {}
+        }
+    }
+
+    /// A response from a leg: found by branch and CSeq method, fed to its client transaction.
+    pub(super) async fn on_response(&mut self, resp: Message) {
+        let Some(branch) = resp.via_top().ok().and_then(|v| v.branch()) else { return };
+        let Ok(cseq) = resp.cseq() else { return };
+        let Some(code) = resp.code() else { return };
+        let Some(c) = self.clients.iter_mut().find(|c| c.branch == branch && c.method == cseq.method) else {
+            return;
+        };
+        let now = Instant::now();
+        let id = c.id;
+        let acts = match &mut c.tx {
+            ClientKind::Invite(t) => {
+                let req = t.request().clone();
+                let to = resp.header(&HeaderName::To).cloned();
+                t.on_response(code, now, || derived_request(&req, &Method::Ack, to.as_ref()).unwrap_or_default())
+            }
+            ClientKind::NonInvite(t) => t.on_response(code, now),
+        };
+        let delivered = acts.iter().any(|a| matches!(a, Action::Deliver));
+        self.apply_client(id, acts, Some(&resp)).await;
+        let _ = delivered;
+    }
+}
+
+fn c_method_is_bye(clients: &[super::txs::ClientTx], id: u32) -> bool {
+    clients.iter().any(|c| c.id == id && c.method == Method::Bye)
+}

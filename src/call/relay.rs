@@ -1,0 +1,326 @@
+//! Requests arriving on a leg of an existing call: retransmissions absorbed,
+//! ACK and CANCEL, and in-dialog requests (BYE, re-INVITE, UPDATE, INFO,
+//! PRACK, OPTIONS) relayed to the other leg with their responses relayed back.
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::sip::{HeaderName, Message, Method};
+use crate::transaction::{Action, Actions, ServerInvite, ServerNonInvite};
+
+use super::core::RxMeta;
+use super::dialog::Side;
+use super::dispatch::ALLOW;
+use super::invite::{copy_headers, reason_of, with_body, PASS_RESPONSE};
+use super::respond::{fixed_top_via, response, response_target};
+use super::task::Call;
+use super::txs::{Role, ServerKind, ServerTx};
+
+/// Headers of an in-dialog request passed to the other leg.
+const PASS_REQUEST: &[&str] = &[
+    "Supported", "Require", "Session-Expires", "Min-SE", "Reason", "Event", "Info-Package", "Content-Disposition",
+    "P-Asserted-Identity", "Privacy", "Accept", "Recv-Info",
+];
+
+impl Call {
+    pub(super) async fn on_request(&mut self, side: Side, msg: Message, meta: RxMeta) {
+        let Some(method) = msg.method().cloned() else { return };
+        let branch = msg.via_top().ok().and_then(|v| v.branch()).unwrap_or_default();
+        let now = Instant::now();
+        if method == Method::Ack {
+            return self.on_ack(side, &msg, &branch, now).await;
+        }
+        if method == Method::Cancel {
+            return self.on_cancel(side, &msg, &meta, &branch, now).await;
+        }
+        // A retransmission of a request we are handling: the transaction answers it.
+        if let Some(s) = self.servers.iter_mut().find(|s| s.side == side && s.branch == branch && s.method == method) {
+            let id = s.id;
+            let acts = match &mut s.tx {
+                ServerKind::Invite(t) => t.on_request_retransmit(now),
+                ServerKind::NonInvite(t) => t.on_request_retransmit(now),
+            };
+            return self.apply_server(id, acts).await;
+        }
+        if msg.to_hdr().ok().and_then(|t| t.tag()).is_none() {
+            // A second initial INVITE with the same Call-ID but a new branch: not ours to fork.
+            return self.answer_new(side, &msg, &meta, 482, "Loop Detected", None).await;
+        }
+        self.relay_request(side, method, msg, meta).await;
+    }
+
+    async fn on_ack(&mut self, side: Side, msg: &Message, branch: &Bytes, now: Instant) {
+        // ACK for a non-2xx final: same branch as the INVITE (§17.2.1), absorbed by the transaction.
+        if let Some(s) = self.servers.iter_mut().find(|s| s.side == side && s.branch == *branch && s.method == Method::Invite) {
+            let id = s.id;
+            if let ServerKind::Invite(t) = &mut s.tx {
+                if t.final_code().is_some_and(|c| c >= 300) {
+                    let acts = t.on_ack(now);
+                    return self.apply_server(id, acts).await;
+                }
+            }
+        }
+        // ACK for a 2xx: its own transaction; stops our 2xx retransmissions (§13.3.1.4).
+        let Ok(cseq) = msg.cseq() else { return };
+        let Some(s) = self
+            .servers
+            .iter_mut()
+            .find(|s| s.side == side && s.method == Method::Invite && s.cseq == cseq.seq && s.r2xx.is_some())
+        else {
+            return;
+        };
+        if let Some(r) = s.r2xx.as_mut() {
+            if r.is_terminated() {
+                return; // retransmitted ACK
+            }
+            r.on_ack();
+        }
+        if let Some((other, seq)) = self.pending_ack.take() {
+            if other == side.other() {
+                let ct = msg.content_type().cloned().unwrap_or_else(|| Bytes::from_static(b"application/sdp"));
+                let body = msg.body().clone();
+                self.send_ack(other, seq, Some((&ct, &body))).await;
+            } else {
+                self.pending_ack = Some((other, seq));
+            }
+        }
+    }
+
+    async fn on_cancel(&mut self, side: Side, msg: &Message, meta: &RxMeta, branch: &Bytes, _now: Instant) {
+        let matched = self
+            .servers
+            .iter()
+            .any(|s| s.side == side && s.branch == *branch && s.method == Method::Invite);
+        if !matched {
+            return self.answer_new(side, msg, meta, 481, "Call/Transaction Does Not Exist", None).await;
+        }
+        // §9.2: 200 to the CANCEL itself, then 487 to the INVITE if it is still pending.
+        self.answer_new(side, msg, meta, 200, "OK", None).await;
+        if side == Side::A && self.servers.iter().any(|s| s.id == self.a_invite && s.branch == *branch) {
+            self.cancel_call("caller").await;
+        } else if let Some(s) = self.servers.iter().find(|s| s.side == side && s.branch == *branch) {
+            // A re-INVITE being cancelled: 487 to it; the other leg's re-INVITE is cancelled too.
+            let id = s.id;
+            let bytes = response(&s.req, &s.top_via, 487, "Request Terminated", None).finish();
+            let acts = match &mut self.servers.iter_mut().find(|s| s.id == id).map(|s| &mut s.tx) {
+                Some(ServerKind::Invite(t)) => t.send_final(487, bytes, Instant::now()),
+                _ => Actions::new(),
+            };
+            self.apply_server(id, acts).await;
+        }
+    }
+
+    /// Answers a request with a new server transaction of its own (no relay).
+    async fn answer_new(&mut self, side: Side, msg: &Message, meta: &RxMeta, code: u16, reason: &str, extra: Option<(&str, &str)>) {
+        let id = self.add_server(side, msg, meta);
+        let tag = self.dialog(side).map(|d| d.local_tag.clone());
+        let Some(s) = self.servers.iter_mut().find(|s| s.id == id) else { return };
+        let mut b = response(&s.req, &s.top_via, code, reason, tag.as_deref());
+        if let Some((n, v)) = extra {
+            b = b.header(n, v);
+        }
+        let bytes = b.finish();
+        let now = Instant::now();
+        let acts = match &mut s.tx {
+            ServerKind::Invite(t) => t.send_final(code, bytes, now),
+            ServerKind::NonInvite(t) => t.send_response(code, bytes, now),
+        };
+        self.apply_server(id, acts).await;
+    }
+
+    fn add_server(&mut self, side: Side, msg: &Message, meta: &RxMeta) -> u32 {
+        let id = self.new_id();
+        let now = Instant::now();
+        let rel = if meta.kind.is_reliable() {
+            crate::transaction::Reliability::Reliable
+        } else {
+            crate::transaction::Reliability::Unreliable
+        };
+        let via = msg.via_top().ok();
+        let top_raw = msg.header_values(&HeaderName::Via).into_iter().next().unwrap_or_default();
+        let method = msg.method().cloned().unwrap_or(Method::Options);
+        let tx = if method == Method::Invite {
+            ServerKind::Invite(ServerInvite::new(rel, self.core.timers, now))
+        } else {
+            ServerKind::NonInvite(ServerNonInvite::new(rel, self.core.timers, now))
+        };
+        self.servers.push(ServerTx {
+            id,
+            side,
+            branch: via.as_ref().and_then(|v| v.branch()).unwrap_or_default(),
+            method,
+            cseq: msg.cseq().map(|c| c.seq).unwrap_or(0),
+            req: msg.clone(),
+            top_via: fixed_top_via(&top_raw, meta.source),
+            target: response_target(via.as_ref(), meta),
+            tx,
+            r2xx: None,
+            r2xx_bytes: None,
+        });
+        id
+    }
+
+    async fn relay_request(&mut self, side: Side, method: Method, msg: Message, meta: RxMeta) {
+        let relayable = matches!(
+            method,
+            Method::Bye | Method::Invite | Method::Update | Method::Info | Method::Prack | Method::Options
+        );
+        if !relayable {
+            return self.answer_new(side, &msg, &meta, 405, "Method Not Allowed", Some(("Allow", ALLOW))).await;
+        }
+        let mf = match msg.max_forwards() {
+            Ok(Some(0)) => return self.answer_new(side, &msg, &meta, 483, "Too Many Hops", None).await,
+            Ok(Some(n)) => n - 1,
+            _ => self.max_forwards,
+        };
+        let other = side.other();
+        let other_ready = self.dialog(other).is_some_and(|d| d.remote_tag.is_some());
+        if self.outcome.is_some() || !other_ready {
+            if method == Method::Bye && side == Side::A && !self.a_answered() {
+                // BYE on an early dialog (§15): the caller gives up, like a CANCEL.
+                self.answer_new(side, &msg, &meta, 200, "OK", None).await;
+                return self.cancel_call("caller").await;
+            }
+            return self.answer_new(side, &msg, &meta, 481, "Call/Transaction Does Not Exist", None).await;
+        }
+        let server = self.add_server(side, &msg, &meta);
+        if method == Method::Invite {
+            let tag = self.dialog(side).map(|d| d.local_tag.clone());
+            if let Some(s) = self.servers.iter_mut().find(|s| s.id == server) {
+                let trying = response(&s.req, &s.top_via, 100, "Trying", tag.as_deref()).finish();
+                let acts = match &mut s.tx {
+                    ServerKind::Invite(t) => t.send_provisional(trying),
+                    ServerKind::NonInvite(_) => Actions::new(),
+                };
+                self.apply_server(server, acts).await;
+            }
+        }
+        // Target refresh (§12.2.2): a re-INVITE/UPDATE's Contact is the leg's new remote target.
+        if matches!(method, Method::Invite | Method::Update) {
+            if let (Some(Ok(c)), Some(d)) = (msg.contact(), self.dialog(side)) {
+                d.remote_target = c.uri;
+            }
+        }
+        let rack = self.rewritten_rack(&msg, other);
+        let Some(d) = self.dialog(other) else { return };
+        let (branch, mut b) = d.request(&method, None, mf);
+        let cseq = d.local_cseq;
+        if matches!(method, Method::Invite | Method::Update) {
+            b = b.header("Contact", &d.contact).header("Allow", ALLOW);
+        }
+        if let Some(r) = rack {
+            b = b.header("RAck", r);
+        }
+        b = copy_headers(&msg, PASS_REQUEST, b);
+        let bytes = with_body(b, &msg);
+        let had_body = !msg.body().is_empty();
+        if method == Method::Bye {
+            self.end_after_bye(side);
+        }
+        self.send_request(other, method, branch, cseq, bytes, Role::Relay { from: side, server }, had_body).await;
+    }
+
+    /// RFC 3262 §7.2: RAck names the INVITE's CSeq, which differs per leg.
+    fn rewritten_rack(&self, msg: &Message, other: Side) -> Option<String> {
+        let rack = msg.header(&HeaderName::RAck)?;
+        let text = std::str::from_utf8(rack).ok()?;
+        let mut parts = text.split_whitespace();
+        let rseq = parts.next()?;
+        let invite_cseq = match other {
+            Side::B => self.clients.iter().find(|c| Some(c.id) == self.b_invite).map(|c| c.cseq)?,
+            Side::A => self.servers.iter().find(|s| s.id == self.a_invite).map(|s| s.cseq)?,
+        };
+        Some(format!("{rseq} {invite_cseq} INVITE"))
+    }
+
+    /// A response to a relayed request: back to the leg the request came from.
+    pub(super) async fn on_relayed_response(&mut self, id: u32, from: Side, server: u32, resp: &Message) {
+        let Some(code) = resp.code() else { return };
+        let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
+        let (method, cseq, had_body, other) = (c.method.clone(), c.cseq, c.had_body, c.side);
+        if code == 100 && method == Method::Invite {
+            return;
+        }
+        if method == Method::Invite && (200..300).contains(&code) {
+            let tag = resp.to_hdr().ok().and_then(|t| t.tag());
+            if let Some((_, ack)) = c.acked.clone() {
+                let target = c.target.clone();
+                if !ack.is_empty() {
+                    self.core.send(&target, ack, super::core::Outgoing::Request(&Method::Ack)).await;
+                }
+                return;
+            }
+            if let (Some(Ok(ct)), Some(d)) = (resp.contact(), self.dialog(other)) {
+                d.remote_target = ct.uri;
+            }
+            let ack = if had_body {
+                self.send_ack(other, cseq, None).await.unwrap_or_default()
+            } else {
+                self.pending_ack = Some((other, cseq));
+                Bytes::new()
+            };
+            if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
+                c.acked = Some((tag, ack));
+            }
+        }
+        let reason = reason_of(resp);
+        self.respond_relayed(from, server, code, &reason, Some(resp)).await;
+    }
+
+    /// Sends a response on the server transaction `server` of leg `from`.
+    pub(super) async fn respond_relayed(&mut self, from: Side, server: u32, code: u16, reason: &str, resp: Option<&Message>) {
+        let tag = self.dialog(from).map(|d| d.local_tag.clone());
+        let contact = self.dialog(from).map(|d| d.contact.clone());
+        let rel = self.reliability();
+        let timers = self.core.timers;
+        let Some(s) = self.servers.iter_mut().find(|s| s.id == server) else { return };
+        let mut b = response(&s.req, &s.top_via, code, reason, tag.as_deref());
+        if matches!(s.method, Method::Invite | Method::Update) && code < 300 {
+            if let Some(c) = &contact {
+                b = b.header("Contact", c).header("Allow", ALLOW);
+            }
+        }
+        let bytes = match resp {
+            Some(r) => with_body(copy_headers(r, PASS_RESPONSE, b), r),
+            None => b.finish(),
+        };
+        let now = Instant::now();
+        let acts = match &mut s.tx {
+            ServerKind::Invite(t) if code < 200 => t.send_provisional(bytes),
+            ServerKind::Invite(t) => {
+                let acts = t.send_final(code, bytes.clone(), now);
+                if (200..300).contains(&code) && !acts.is_empty() {
+                    s.r2xx = Some(crate::transaction::Retransmit2xx::new(bytes, rel, timers, now));
+                }
+                acts
+            }
+            ServerKind::NonInvite(t) => t.send_response(code, bytes, now),
+        };
+        self.apply_server(server, acts).await;
+    }
+
+    /// A BYE from `side` ends the call (whatever the other leg answers).
+    pub(super) fn end_after_bye(&mut self, side: Side) {
+        let by = if side == Side::A { "caller" } else { "callee" };
+        self.end("completed", 200, by);
+    }
+
+    /// No ACK for our 2xx within 64*T1 (§13.3.1.4): hang up both legs.
+    pub(super) async fn ack_timeout(&mut self, server: u32) {
+        let Some(s) = self.servers.iter().find(|s| s.id == server) else { return };
+        let side = s.side;
+        tracing::warn!(call = self.number, "no ACK for 2xx; ending the call");
+        for leg in [side, side.other()] {
+            let mf = self.max_forwards;
+            let Some(d) = self.dialog(leg) else { continue };
+            if d.remote_tag.is_none() {
+                continue;
+            }
+            let (branch, b) = d.request(&Method::Bye, None, mf);
+            let cseq = d.local_cseq;
+            self.send_request(leg, Method::Bye, branch, cseq, b.finish(), Role::Local, false).await;
+        }
+        self.end("error", 408, "gateway");
+        let _ = Action::Terminated;
+    }
+}

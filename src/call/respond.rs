@@ -1,0 +1,140 @@
+//! Building responses to a received request and working out where they go.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+
+use crate::sip::{HeaderName, Message, MessageBuilder, Via};
+use crate::transport::{Target, TransportKind};
+
+use super::core::RxMeta;
+
+/// The request's top Via as it must appear in our responses: RFC 3261 §18.2.1
+/// adds `received` when the sent-by host is not the packet's source address,
+/// RFC 3581 §4 fills in an empty `rport` with the source port.
+pub fn fixed_top_via(raw: &Bytes, source: SocketAddr) -> Bytes {
+    let Ok(text) = std::str::from_utf8(raw) else { return raw.clone() };
+    let mut out = String::with_capacity(text.len() + 40);
+    let mut has_received = false;
+    for (i, part) in text.split(';').enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        let p = part.trim();
+        if i > 0 && p.eq_ignore_ascii_case("rport") {
+            out.push_str("rport=");
+            out.push_str(&source.port().to_string());
+            continue;
+        }
+        if i > 0 && p.len() >= 8 && p[..8].eq_ignore_ascii_case("received") {
+            has_received = true;
+        }
+        out.push_str(part);
+    }
+    if !has_received {
+        let host_is_source = Via::parse(raw)
+            .ok()
+            .and_then(|v| v.host.ip())
+            .is_some_and(|ip| ip == source.ip());
+        if !host_is_source {
+            out.push_str(";received=");
+            out.push_str(&source.ip().to_string());
+        }
+    }
+    Bytes::from(out)
+}
+
+/// RFC 3261 §18.2.2 / RFC 3581: where a response to this request goes.
+/// Stream transports: back on the connection it came on. UDP: the source IP
+/// (what `received` says), and the source port when the client asked for
+/// `rport`, else the Via's sent-by port (default 5060). `maddr` (multicast) is
+/// not supported.
+pub fn response_target(via: Option<&Via>, rx: &RxMeta) -> Target {
+    if rx.kind == TransportKind::Tcp {
+        return rx.flow();
+    }
+    let port = match via {
+        Some(v) if v.rport().is_some() => rx.source.port(),
+        Some(v) => v.port.unwrap_or(5060),
+        None => rx.source.port(),
+    };
+    Target { kind: rx.kind, addr: SocketAddr::new(rx.source.ip(), port), conn: None }
+}
+
+/// RFC 3261 §8.2.6.2: start a response that copies the request's Vias (top one
+/// already fixed up), From, To (adding our tag when it has none), Call-ID and CSeq.
+pub fn response(
+    req: &Message,
+    top_via: &Bytes,
+    code: u16,
+    reason: &str,
+    to_tag: Option<&[u8]>,
+) -> MessageBuilder {
+    let mut b = MessageBuilder::response(code, reason).header("Via", top_via);
+    let mut vias = req.header_values(&HeaderName::Via).into_iter();
+    vias.next();
+    for v in vias {
+        b = b.header("Via", v);
+    }
+    if let Some(f) = req.header(&HeaderName::From) {
+        b = b.header("From", f);
+    }
+    if let Some(t) = req.header(&HeaderName::To) {
+        let has_tag = req.to_hdr().map(|n| n.tag().is_some()).unwrap_or(false);
+        match to_tag {
+            Some(tag) if !has_tag && code > 100 => {
+                let mut v = Vec::with_capacity(t.len() + tag.len() + 5);
+                v.extend_from_slice(t);
+                v.extend_from_slice(b";tag=");
+                v.extend_from_slice(tag);
+                b = b.header("To", v);
+            }
+            _ => b = b.header("To", t),
+        }
+    }
+    if let Some(c) = req.header(&HeaderName::CallId) {
+        b = b.header("Call-ID", c);
+    }
+    if let Some(c) = req.header(&HeaderName::CSeq) {
+        b = b.header("CSeq", c);
+    }
+    if code == 100 {
+        if let Some(ts) = req.header(&HeaderName::Timestamp) {
+            b = b.header("Timestamp", ts);
+        }
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rport_filled_and_received_added() {
+        let src: SocketAddr = "192.0.2.7:40000".parse().unwrap();
+        let v = fixed_top_via(&Bytes::from_static(b"SIP/2.0/UDP pbx.example.com:5060;branch=z9hG4bKa;rport"), src);
+        assert_eq!(&v[..], b"SIP/2.0/UDP pbx.example.com:5060;branch=z9hG4bKa;rport=40000;received=192.0.2.7");
+    }
+
+    #[test]
+    fn no_received_when_host_is_source() {
+        let src: SocketAddr = "127.0.0.1:5061".parse().unwrap();
+        let v = fixed_top_via(&Bytes::from_static(b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa"), src);
+        assert_eq!(&v[..], b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa");
+    }
+
+    #[test]
+    fn udp_target_uses_via_port_without_rport() {
+        let rx = RxMeta {
+            source: "127.0.0.1:40000".parse().unwrap(),
+            local: "127.0.0.1:5060".parse().unwrap(),
+            kind: TransportKind::Udp,
+            conn: None,
+        };
+        let via = Via::parse(&Bytes::from_static(b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa")).unwrap();
+        assert_eq!(response_target(Some(&via), &rx).addr, "127.0.0.1:5061".parse().unwrap());
+        let via = Via::parse(&Bytes::from_static(b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa;rport")).unwrap();
+        assert_eq!(response_target(Some(&via), &rx).addr, "127.0.0.1:40000".parse().unwrap());
+    }
+}

@@ -1,0 +1,417 @@
+//! The call task: one per call, it owns both legs, all their transactions and
+//! timers, and is driven by events from the dispatcher and its own deadlines.
+//! Phases are plain fields; the transaction state machines do the RFC timing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+
+use crate::config::Trunk;
+use crate::metrics::{CallLabels, TrunkLabels};
+use crate::policy::{carrier_order, Admitted};
+use crate::sip::{HeaderName, Message, Method};
+use crate::transaction::{Action, Actions, Reliability, ServerInvite};
+use crate::transport::{Target, TransportKind};
+
+use super::core::{random_hex, CallEvent, CallSender, Core, Outgoing, RxMeta, Snapshot};
+use super::dialog::{contact_for, with_tag, Dialog, Side};
+use super::respond::{fixed_top_via, response_target};
+use super::txs::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
+
+/// How a call ended, for metrics and the end-of-call log line.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome {
+    pub result: &'static str,
+    pub code: u16,
+    pub by: &'static str,
+}
+
+pub struct Call {
+    pub(super) core: Arc<Core>,
+    pub(super) snapshot: Arc<Snapshot>,
+    pub(super) me: CallSender,
+    pub(super) number: u64,
+    pub(super) trunk: Arc<Trunk>,
+    pub(super) trunk_label: String,
+    pub(super) dialed: String,
+    pub(super) started: Instant,
+    pub(super) answered: Option<Instant>,
+    pub(super) a: Dialog,
+    pub(super) a_invite: u32,
+    pub(super) b: Option<Dialog>,
+    /// Carrier indices in the order to try them, and the one in use.
+    pub(super) order: Vec<usize>,
+    pub(super) attempt: usize,
+    pub(super) b_invite: Option<u32>,
+    pub(super) attempt_started: Option<Instant>,
+    pub(super) b_provisional: bool,
+    pub(super) early_media: bool,
+    pub(super) cancel_pending: bool,
+    pub(super) canceled: bool,
+    /// Late offer (INVITE without SDP): the B leg's ACK waits for A's ACK and its answer.
+    pub(super) pending_ack: Option<(Side, u32)>,
+    pub(super) servers: Vec<ServerTx>,
+    pub(super) clients: Vec<ClientTx>,
+    pub(super) next_tx: u32,
+    pub(super) ring_deadline: Option<Instant>,
+    pub(super) outcome: Option<Outcome>,
+    pub(super) registered: Vec<Bytes>,
+    pub(super) max_forwards: u32,
+}
+
+impl Call {
+    pub fn new(
+        core: Arc<Core>,
+        snapshot: Arc<Snapshot>,
+        admitted: Admitted,
+        invite: Message,
+        meta: RxMeta,
+        me: CallSender,
+    ) -> Call {
+        let now = Instant::now();
+        let cfg = &snapshot.config;
+        let a_tag = Bytes::from(random_hex(8));
+        let sent_by = if meta.local.ip().is_unspecified() {
+            core.sent_by(meta.kind, &meta.source)
+        } else {
+            meta.local.to_string()
+        };
+        let call_id = invite.call_id().cloned().unwrap_or_default();
+        let to = invite.header(&HeaderName::To).cloned().unwrap_or_default();
+        let from = invite.header(&HeaderName::From).cloned().unwrap_or_default();
+        let remote_target = match invite.contact() {
+            Some(Ok(c)) => c.uri,
+            _ => invite.from_hdr().map(|f| f.uri).unwrap_or_default(),
+        };
+        let a = Dialog {
+            call_id: call_id.clone(),
+            local: with_tag(&to, &a_tag),
+            local_tag: a_tag,
+            remote: from,
+            remote_tag: invite.from_hdr().ok().and_then(|f| f.tag()),
+            remote_target,
+            route_set: invite.record_routes(),
+            local_cseq: 0,
+            peer: meta.flow(),
+            contact: contact_for(&sent_by, meta.kind),
+            sent_by,
+        };
+        let max_forwards = match invite.max_forwards() {
+            Ok(Some(n)) => n.saturating_sub(1),
+            _ => cfg.sip.max_forwards,
+        };
+        let trunk_label = admitted.trunk.trunk_id.to_string();
+        let via_top = invite.via_top().ok();
+        let top_raw = invite.header_values(&HeaderName::Via).into_iter().next().unwrap_or_default();
+        let cseq = invite.cseq().map(|c| c.seq).unwrap_or(1);
+        let rel = if meta.kind.is_reliable() { Reliability::Reliable } else { Reliability::Unreliable };
+        let server = ServerTx {
+            id: 0,
+            side: Side::A,
+            branch: via_top.as_ref().and_then(|v| v.branch()).unwrap_or_default(),
+            method: Method::Invite,
+            cseq,
+            top_via: fixed_top_via(&top_raw, meta.source),
+            target: response_target(via_top.as_ref(), &meta),
+            tx: ServerKind::Invite(ServerInvite::new(rel, core.timers, now)),
+            req: invite,
+            r2xx: None,
+            r2xx_bytes: None,
+        };
+        let order = carrier_order(&cfg.carriers);
+        let number = core.next_call_number();
+        core.metrics.calls_active.inc();
+        core.metrics.calls_active_by_trunk.get_or_create(&TrunkLabels { trunk: trunk_label.clone() }).inc();
+        Call {
+            ring_deadline: Some(now + cfg.sip.invite_timeout),
+            core,
+            me,
+            number,
+            trunk: admitted.trunk,
+            trunk_label,
+            dialed: admitted.dialed,
+            started: now,
+            answered: None,
+            a,
+            a_invite: 0,
+            b: None,
+            order,
+            attempt: 0,
+            b_invite: None,
+            attempt_started: None,
+            b_provisional: false,
+            early_media: false,
+            cancel_pending: false,
+            canceled: false,
+            pending_ack: None,
+            servers: vec![server],
+            clients: Vec::new(),
+            next_tx: 1,
+            outcome: None,
+            registered: vec![call_id],
+            max_forwards,
+            snapshot,
+        }
+    }
+
+    /// The task body: events and deadlines until every transaction is over.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<CallEvent>) {
+        self.start().await;
+        loop {
+            self.prune();
+            if self.finished() {
+                break;
+            }
+            let deadline = self.next_deadline();
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Some(CallEvent::Sip(msg, meta)) => self.on_message(*msg, meta).await,
+                    None => break,
+                },
+                _ = sleep_until(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {
+                    self.on_timers(Instant::now()).await;
+                }
+            }
+        }
+        if self.outcome.is_none() {
+            self.end("error", 500, "gateway");
+        }
+        for id in &self.registered {
+            self.core.unregister(id, &self.me);
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.outcome.is_some() && self.servers.is_empty() && self.clients.is_empty()
+    }
+
+    fn prune(&mut self) {
+        self.servers.retain(|s| !s.terminated());
+        self.clients.retain(|c| !c.terminated());
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let mut d = if self.outcome.is_none() { self.ring_deadline } else { None };
+        for s in &self.servers {
+            d = min_opt(d, s.next_deadline());
+        }
+        for c in &self.clients {
+            d = min_opt(d, c.next_deadline());
+        }
+        d
+    }
+
+    pub(super) fn new_id(&mut self) -> u32 {
+        let id = self.next_tx;
+        self.next_tx = self.next_tx.wrapping_add(1);
+        id
+    }
+
+    pub(super) fn dialog(&mut self, side: Side) -> Option<&mut Dialog> {
+        match side {
+            Side::A => Some(&mut self.a),
+            Side::B => self.b.as_mut(),
+        }
+    }
+
+    /// Which leg a message belongs to, by Call-ID.
+    fn side_of(&self, msg: &Message) -> Side {
+        match msg.call_id() {
+            Some(id) if *id == self.a.call_id => Side::A,
+            _ => Side::B,
+        }
+    }
+
+    async fn on_message(&mut self, msg: Message, meta: RxMeta) {
+        let side = self.side_of(&msg);
+        if msg.is_request() {
+            self.on_request(side, msg, meta).await;
+        } else {
+            self.on_response(msg).await;
+        }
+    }
+
+    async fn on_timers(&mut self, now: Instant) {
+        if self.outcome.is_none() && self.ring_deadline.is_some_and(|d| d <= now) {
+            self.ring_deadline = None;
+            self.ring_timeout().await;
+        }
+        let ids: Vec<u32> = self.servers.iter().map(|s| s.id).collect();
+        for id in ids {
+            let Some(s) = self.servers.iter_mut().find(|s| s.id == id) else { continue };
+            let mut acts = match &mut s.tx {
+                ServerKind::Invite(t) => t.on_timer(now),
+                ServerKind::NonInvite(t) => t.on_timer(now),
+            };
+            let mut ack_timeout = false;
+            if let Some(r) = s.r2xx.as_mut() {
+                for a in r.on_timer(now) {
+                    match a {
+                        Action::Timeout => ack_timeout = true,
+                        other => acts.push(other),
+                    }
+                }
+            }
+            self.apply_server(id, acts).await;
+            if ack_timeout {
+                self.ack_timeout(id).await;
+            }
+        }
+        let ids: Vec<u32> = self.clients.iter().map(|c| c.id).collect();
+        for id in ids {
+            let Some(c) = self.clients.iter_mut().find(|c| c.id == id) else { continue };
+            let acts = match &mut c.tx {
+                ClientKind::Invite(t) => t.on_timer(now),
+                ClientKind::NonInvite(t) => t.on_timer(now),
+            };
+            self.apply_client(id, acts, None).await;
+        }
+    }
+
+    /// Executes a server transaction's actions (Send -> its response target).
+    pub(super) async fn apply_server(&mut self, id: u32, acts: Actions) {
+        for a in acts {
+            if let Action::Send(bytes) = a {
+                let Some(s) = self.servers.iter().find(|s| s.id == id) else { return };
+                let target = s.target.clone();
+                let code = s.tx_final_or_provisional_code();
+                self.core.send(&target, bytes, Outgoing::Response(code)).await;
+            }
+        }
+    }
+
+    /// Executes a client transaction's actions; `resp` is the response that produced them.
+    pub(super) async fn apply_client(&mut self, id: u32, acts: Actions, resp: Option<&Message>) {
+        for a in acts {
+            match a {
+                Action::Send(bytes) => {
+                    let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
+                    let target = c.target.clone();
+                    let method = if bytes.starts_with(b"ACK ") { Method::Ack } else { c.method.clone() };
+                    if !self.core.send(&target, bytes, Outgoing::Request(&method)).await {
+                        self.transport_error(id).await;
+                    }
+                }
+                Action::Deliver => {
+                    if let Some(r) = resp {
+                        self.on_client_response(id, r).await;
+                    }
+                }
+                Action::Timeout => self.on_client_timeout(id, false).await,
+                Action::Terminated => {}
+            }
+        }
+    }
+
+    async fn transport_error(&mut self, id: u32) {
+        let Some(c) = self.clients.iter_mut().find(|c| c.id == id) else { return };
+        let acts = match &mut c.tx {
+            ClientKind::Invite(t) => t.on_transport_error(),
+            ClientKind::NonInvite(t) => t.on_transport_error(),
+        };
+        if acts.iter().any(|a| matches!(a, Action::Timeout)) {
+            Box::pin(self.on_client_timeout(id, true)).await;
+        }
+    }
+
+    /// Sends a request we built on `side`, as a new client transaction.
+    pub(super) async fn send_request(
+        &mut self,
+        side: Side,
+        method: Method,
+        branch: Bytes,
+        cseq: u32,
+        bytes: Bytes,
+        role: super::txs::Role,
+        had_body: bool,
+    ) -> u32 {
+        let now = Instant::now();
+        let Some(d) = self.dialog(side) else { return 0 };
+        let target = d.peer.clone();
+        let rel = if target.kind == TransportKind::Tcp { Reliability::Reliable } else { Reliability::Unreliable };
+        let timers = self.core.timers;
+        let (tx, acts) = if method == Method::Invite {
+            let (t, a) = crate::transaction::ClientInvite::new(bytes, rel, timers, now);
+            (ClientKind::Invite(t), a)
+        } else {
+            let (t, a) = crate::transaction::ClientNonInvite::new(bytes, rel, timers, now);
+            (ClientKind::NonInvite(t), a)
+        };
+        let id = self.new_id();
+        self.clients.push(ClientTx { id, side, branch, method, cseq, target, tx, role, had_body, acked: None });
+        self.apply_client(id, acts, None).await;
+        id
+    }
+
+    /// Sends an ACK (a 2xx's ACK is its own transaction, §13.2.2.4) straight to the leg's peer.
+    pub(super) async fn send_ack(&mut self, side: Side, cseq: u32, body: Option<(&Bytes, &Bytes)>) -> Option<Bytes> {
+        let mf = self.max_forwards;
+        let d = self.dialog(side)?;
+        let (_, b) = d.request(&Method::Ack, Some(cseq), mf);
+        let bytes = match body {
+            Some((ct, body)) if !body.is_empty() => b.body(&String::from_utf8_lossy(ct), body),
+            _ => b.finish(),
+        };
+        let target = d.peer.clone();
+        self.core.send(&target, bytes.clone(), Outgoing::Request(&Method::Ack)).await;
+        Some(bytes)
+    }
+
+    /// Records how the call ended: metrics and the one log line per call.
+    pub(super) fn end(&mut self, result: &'static str, code: u16, by: &'static str) {
+        if self.outcome.is_some() {
+            return;
+        }
+        self.outcome = Some(Outcome { result, code, by });
+        let m = &self.core.metrics;
+        m.calls_active.dec();
+        m.calls_active_by_trunk.get_or_create(&TrunkLabels { trunk: self.trunk_label.clone() }).dec();
+        m.calls
+            .get_or_create(&CallLabels { trunk: self.trunk_label.clone(), direction: "outbound", result })
+            .inc();
+        let duration = self.answered.map(|t| t.elapsed()).unwrap_or_default();
+        if self.answered.is_some() {
+            m.call_duration.observe(duration.as_secs_f64());
+        }
+        tracing::info!(
+            call = self.number,
+            trunk = %self.trunk_label,
+            dialed = %self.dialed,
+            result,
+            code,
+            hangup_by = by,
+            duration_ms = duration.as_millis() as u64,
+            carrier_attempts = self.attempt + 1,
+            "call ended"
+        );
+    }
+
+    pub(super) fn reliability(&self) -> Reliability {
+        if self.a.peer.kind == TransportKind::Tcp {
+            Reliability::Reliable
+        } else {
+            Reliability::Unreliable
+        }
+    }
+
+    pub(super) fn carrier_target(&self, idx: usize) -> Option<Target> {
+        let c = self.snapshot.config.carriers.get(idx)?;
+        let kind = match c.transport {
+            crate::config::Transport::Udp => TransportKind::Udp,
+            crate::config::Transport::Tcp => TransportKind::Tcp,
+        };
+        Some(Target { kind, addr: c.address, conn: None })
+    }
+}
+
+impl ServerTx {
+    fn tx_final_or_provisional_code(&self) -> u16 {
+        match &self.tx {
+            ServerKind::Invite(t) => t.final_code().unwrap_or(180),
+            ServerKind::NonInvite(_) => 200,
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The transactions a call task owns, wrapped with what the call needs to
+//! know about each: which leg, which branch, where it sends, and why it exists.
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::sip::{HeaderName, Message, MessageBuilder, Method, ParseOptions};
+use crate::transaction::{
+    ClientInvite, ClientNonInvite, Retransmit2xx, ServerInvite, ServerNonInvite,
+};
+use crate::transport::Target;
+
+use super::dialog::Side;
+
+pub enum ServerKind {
+    Invite(ServerInvite),
+    NonInvite(ServerNonInvite),
+}
+
+/// A request received on one leg and not yet (or just) answered.
+pub struct ServerTx {
+    pub id: u32,
+    pub side: Side,
+    pub branch: Bytes,
+    pub method: Method,
+    pub cseq: u32,
+    pub req: Message,
+    /// The request's top Via with received/rport filled in, for our responses.
+    pub top_via: Bytes,
+    /// Where responses go (§18.2.2).
+    pub target: Target,
+    pub tx: ServerKind,
+    /// 2xx retransmission until the ACK arrives (§13.3.1.4), INVITE only.
+    pub r2xx: Option<Retransmit2xx>,
+    pub r2xx_bytes: Option<Bytes>,
+}
+
+impl ServerTx {
+    pub fn terminated(&self) -> bool {
+        let tx_done = match &self.tx {
+            ServerKind::Invite(t) => t.is_terminated(),
+            ServerKind::NonInvite(t) => t.is_terminated(),
+        };
+        tx_done && self.r2xx.as_ref().is_none_or(|r| r.is_terminated())
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let a = match &self.tx {
+            ServerKind::Invite(t) => t.next_deadline(),
+            ServerKind::NonInvite(t) => t.next_deadline(),
+        };
+        min_opt(a, self.r2xx.as_ref().and_then(|r| r.next_deadline()))
+    }
+
+    /// True once a final response went out.
+    pub fn answered(&self) -> bool {
+        match &self.tx {
+            ServerKind::Invite(t) => t.final_code().is_some(),
+            ServerKind::NonInvite(t) => !matches!(
+                t.state(),
+                crate::transaction::ServerNonInviteState::Trying
+                    | crate::transaction::ServerNonInviteState::Proceeding
+            ),
+        }
+    }
+}
+
+pub enum ClientKind {
+    Invite(ClientInvite),
+    NonInvite(ClientNonInvite),
+}
+
+/// Why we sent a request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Role {
+    /// The call's INVITE toward the carrier (one per attempt).
+    Initial,
+    /// CANCEL of the B leg's INVITE.
+    Cancel,
+    /// A request relayed from the other leg; responses go back to that server transaction.
+    Relay { from: Side, server: u32 },
+    /// A request we originate (BYE on ACK timeout, BYE of an unwanted 2xx).
+    Local,
+}
+
+pub struct ClientTx {
+    pub id: u32,
+    pub side: Side,
+    pub branch: Bytes,
+    pub method: Method,
+    pub cseq: u32,
+    pub target: Target,
+    pub tx: ClientKind,
+    pub role: Role,
+    /// The request had a body (so a 2xx's ACK carries none and can go at once).
+    pub had_body: bool,
+    /// To tag of the 2xx we accepted, and the ACK we sent for it (re-sent on retransmissions).
+    pub acked: Option<(Option<Bytes>, Bytes)>,
+}
+
+impl ClientTx {
+    pub fn terminated(&self) -> bool {
+        match &self.tx {
+            ClientKind::Invite(t) => t.is_terminated(),
+            ClientKind::NonInvite(t) => t.is_terminated(),
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match &self.tx {
+            ClientKind::Invite(t) => t.next_deadline(),
+            ClientKind::NonInvite(t) => t.next_deadline(),
+        }
+    }
+
+    pub fn request(&self) -> Option<&Bytes> {
+        match &self.tx {
+            ClientKind::Invite(t) => Some(t.request()),
+            ClientKind::NonInvite(_) => None,
+        }
+    }
+}
+
+pub fn min_opt(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// Copies the start line's URI, top Via, Route, From, Call-ID and CSeq number of
+/// one of our own requests into a new request of `method` (RFC 3261 §9.1 CANCEL,
+/// §17.1.1.3 ACK for a non-2xx). `to` overrides the To header (the response's, with tag).
+pub fn derived_request(original: &Bytes, method: &Method, to: Option<&Bytes>) -> Option<Bytes> {
+    let req = Message::parse(original.clone(), &ParseOptions::default()).ok()?;
+    let uri = req.request_uri()?.clone();
+    let via = req.header_values(&HeaderName::Via).into_iter().next()?;
+    let cseq = req.cseq().ok()?;
+    let mut b = MessageBuilder::request(method, &uri).header("Via", via).header("Max-Forwards", "70");
+    for r in req.routes() {
+        b = b.header("Route", r);
+    }
+    b = b.header("From", req.header(&HeaderName::From)?);
+    b = b.header("To", to.or(req.header(&HeaderName::To))?);
+    b = b.header("Call-ID", req.call_id()?);
+    b = b.header("CSeq", format!("{} {}", cseq.seq, method));
+    Some(b.finish())
+}
