@@ -130,6 +130,11 @@ impl Dispatcher {
 
     /// A request no call task owns.
     fn out_of_call(&self, msg: Message, meta: RxMeta, method: Method, call_id: Bytes, in_dialog: bool) {
+        // RFC 3261 §16.3 item 3 / RFC 4475 §3.3.11: no hops left -> 483, whatever the method.
+        if method != Method::Ack && matches!(msg.max_forwards(), Ok(Some(0))) {
+            let rej = Reject { code: 483, reason: "Too Many Hops", unsupported: Vec::new() };
+            return self.reject(&msg, &meta, &rej, "too_many_hops");
+        }
         match method {
             Method::Ack => {} // ACK for a 2xx of a call that is gone, or stray: nothing to answer (§17.2.1)
             Method::Invite if !in_dialog => self.new_call(msg, meta, call_id),
@@ -159,13 +164,8 @@ impl Dispatcher {
     }
 
     fn new_call(&self, msg: Message, meta: RxMeta, call_id: Bytes) {
-        match msg.max_forwards() {
-            Ok(Some(0)) => {
-                let rej = Reject { code: 483, reason: "Too Many Hops", unsupported: Vec::new() };
-                return self.reject(&msg, &meta, &rej, "too_many_hops");
-            }
-            Ok(_) => {}
-            Err(rej) => return self.reject(&msg, &meta, &rej, "invalid_request"),
+        if let Err(rej) = msg.max_forwards() {
+            return self.reject(&msg, &meta, &rej, "invalid_request");
         }
         if let Some(rej) = check_invite_body(&msg) {
             return self.reject(&msg, &meta, &rej, "unsupported_media");
@@ -231,7 +231,7 @@ impl Dispatcher {
     /// Answers a request statelessly with an error.
     fn reject(&self, msg: &Message, meta: &RxMeta, rej: &Reject, reason: &'static str) {
         self.core.metrics.reject(reason);
-        if msg.header(&HeaderName::Via).is_none() || msg.call_id().is_none() {
+        if msg.header(&HeaderName::Via).is_none() {
             return; // nowhere to send a response (RFC 3261 §18.2.2 needs the Via)
         }
         let mut b = self.stateless(msg, meta, rej.code, rej.reason);

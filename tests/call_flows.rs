@@ -1,0 +1,295 @@
+//! Calls through the running gateway over real loopback sockets: a PBX UA on
+//! one side, carrier UAs on the other, asserting what each side sees.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tokio::net::TcpListener;
+
+const DIALED: &str = "+14155550100";
+
+/// Sets up a PBX and a single UDP carrier and drives INVITE up to the carrier.
+struct Call {
+    gw: Gw,
+    pbx: Ua,
+    carrier: Ua,
+    call_id: String,
+}
+
+async fn setup(carriers: usize) -> (Gw, Ua, Vec<Ua>) {
+    let mut cs = Vec::new();
+    for _ in 0..carriers {
+        cs.push(Ua::new().await);
+    }
+    let list: Vec<_> = cs.iter().map(|c| (c.addr, "udp")).collect();
+    let gw = start(&config_text(&list, "127.0.0.0/8")).await;
+    let pbx = Ua::new().await;
+    (gw, pbx, cs)
+}
+
+async fn ring(name: &str) -> (Call, trunkgate::sip::Message) {
+    let (gw, pbx, mut cs) = setup(1).await;
+    let carrier = cs.remove(0);
+    let call_id = format!("{name}@pbx");
+    pbx.send(gw.udp, &invite(pbx.addr, gw.udp, "UDP", &call_id, DIALED, "z9hG4bKinv1")).await;
+    pbx.expect_response(100).await;
+    let (inv, _) = carrier.expect_request("INVITE").await;
+    (Call { gw, pbx, carrier, call_id }, inv)
+}
+
+/// Brings a call up: 180, 200 (SDP), ACKs on both legs. Returns the carrier's INVITE and the PBX's 200.
+async fn answered(name: &str) -> (Call, trunkgate::sip::Message, trunkgate::sip::Message) {
+    let (c, inv) = ring(name).await;
+    let from = c.gw.udp;
+    c.carrier.send(from, &reply(&inv, 180, "Ringing", Some("car1"), None, "")).await;
+    c.pbx.expect_response(180).await;
+    let contact = format!("sip:carrier@{}", c.carrier.addr);
+    c.carrier.send(from, &reply(&inv, 200, "OK", Some("car1"), Some(&contact), SDP_ANSWER)).await;
+    let ok = c.pbx.expect_response(200).await;
+    let (ack, _) = c.carrier.expect_request("ACK").await;
+    assert_eq!(hdr(&ack, "Call-ID"), hdr(&inv, "Call-ID"));
+    assert_eq!(ack.request_uri().map(|u| String::from_utf8_lossy(u).into_owned()), Some(contact));
+    let to = hdr(&ok, "To");
+    let ack_pbx = in_dialog("ACK", &contact_uri(&ok), c.pbx.addr, "UDP", &hdr(&ok, "From"), &to, &c.call_id, 1, "z9hG4bKack1", "");
+    c.pbx.send(from, &ack_pbx).await;
+    (c, inv, ok)
+}
+
+#[tokio::test]
+async fn basic_call_relays_and_hides_topology() {
+    let (c, inv, ok) = answered("basic").await;
+    // The carrier sees a new dialog: new Call-ID, nothing of the PBX.
+    let raw = String::from_utf8_lossy(inv.raw()).into_owned();
+    assert_ne!(hdr(&inv, "Call-ID"), c.call_id);
+    assert!(!raw.contains("leak-me-not"), "internal header leaked:\n{raw}");
+    assert!(!raw.contains("test-pbx"), "PBX User-Agent leaked");
+    let pbx_port = format!(":{}", c.pbx.addr.port());
+    let head = raw.split("\r\n\r\n").next().unwrap_or_default().to_string();
+    assert!(!head.contains(&pbx_port), "PBX address leaked into carrier headers:\n{head}");
+    assert!(inv.request_uri().is_some_and(|u| u.starts_with(format!("sip:{DIALED}@").as_bytes())));
+    assert_eq!(hdr(&inv, "Max-Forwards"), "69");
+    assert!(hdr(&inv, "From").contains("+14155550001"), "caller number kept");
+    assert_eq!(inv.body().as_ref(), SDP.as_bytes());
+    // The PBX sees its own dialog, the carrier's answer, and none of the carrier's addresses.
+    assert_eq!(hdr(&ok, "Call-ID"), c.call_id);
+    assert!(hdr(&ok, "To").contains("tag="));
+    assert_eq!(ok.body().as_ref(), SDP_ANSWER.as_bytes());
+    assert!(!hdr(&ok, "Contact").contains(&c.carrier.addr.port().to_string()));
+    assert!(!String::from_utf8_lossy(ok.raw()).contains("car1"), "carrier tag leaked");
+
+    // PBX hangs up.
+    let bye = in_dialog("BYE", &contact_uri(&ok), c.pbx.addr, "UDP", &hdr(&ok, "From"), &hdr(&ok, "To"), &c.call_id, 2, "z9hG4bKbye1", "");
+    c.pbx.send(c.gw.udp, &bye).await;
+    let (bye_b, _) = c.carrier.expect_request("BYE").await;
+    assert_eq!(hdr(&bye_b, "Call-ID"), hdr(&inv, "Call-ID"));
+    assert!(hdr(&bye_b, "To").contains("tag=car1"));
+    c.carrier.send(c.gw.udp, &reply(&bye_b, 200, "OK", None, None, "")).await;
+    let ok_bye = c.pbx.expect_response(200).await;
+    assert!(hdr(&ok_bye, "CSeq").contains("BYE"));
+    let m = metrics(c.gw.http).await;
+    let series = format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",result=\"completed\"}}");
+    assert_eq!(metric_value(&m, &series), 1.0, "{m}");
+    assert_eq!(metric_value(&m, "trunkgate_calls_active"), 0.0);
+}
+
+#[tokio::test]
+async fn caller_cancel_while_ringing() {
+    let (c, inv) = ring("cancel").await;
+    c.carrier.send(c.gw.udp, &reply(&inv, 180, "Ringing", Some("car1"), None, "")).await;
+    c.pbx.expect_response(180).await;
+    let cancel = format!(
+        "CANCEL sip:{DIALED}@{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKinv1\r\nMax-Forwards: 70\r\nFrom: \"Alice\" <sip:+14155550001@{me}>;tag=pbx1\r\nTo: <sip:{DIALED}@{gw}>\r\nCall-ID: {cid}\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
+        gw = c.gw.udp, me = c.pbx.addr, cid = c.call_id
+    );
+    c.pbx.send(c.gw.udp, &cancel).await;
+    let r1 = c.pbx.expect_response(200).await;
+    assert!(hdr(&r1, "CSeq").contains("CANCEL"));
+    let r2 = c.pbx.expect_response(487).await;
+    assert!(hdr(&r2, "CSeq").contains("INVITE"));
+    let (cancel_b, _) = c.carrier.expect_request("CANCEL").await;
+    assert_eq!(hdr(&cancel_b, "Call-ID"), hdr(&inv, "Call-ID"));
+    assert_eq!(cancel_b.via_top().unwrap().branch(), inv.via_top().unwrap().branch(), "CANCEL uses the INVITE's branch");
+    c.carrier.send(c.gw.udp, &reply(&cancel_b, 200, "OK", Some("car1"), None, "")).await;
+    c.carrier.send(c.gw.udp, &reply(&inv, 487, "Request Terminated", Some("car1"), None, "")).await;
+    let (ack, _) = c.carrier.expect_request("ACK").await;
+    assert_eq!(ack.via_top().unwrap().branch(), inv.via_top().unwrap().branch(), "hop-by-hop ACK for 487");
+    let m = metrics(c.gw.http).await;
+    let series = format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",result=\"canceled\"}}");
+    assert_eq!(metric_value(&m, &series), 1.0);
+}
+
+#[tokio::test]
+async fn callee_busy_is_passed_back_without_failover() {
+    let (gw, pbx, cs) = setup(2).await;
+    pbx.send(gw.udp, &invite(pbx.addr, gw.udp, "UDP", "busy@pbx", DIALED, "z9hG4bKb1")).await;
+    pbx.expect_response(100).await;
+    let (inv, _) = cs[0].expect_request("INVITE").await;
+    cs[0].send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c1"), None, "")).await;
+    let busy = pbx.expect_response(486).await;
+    assert_eq!(hdr(&busy, "Call-ID"), "busy@pbx");
+    let (ack, _) = cs[0].expect_request("ACK").await;
+    assert!(hdr(&ack, "To").contains("tag=c1"));
+    // A retransmitted 486 is absorbed by the transaction: the ACK is repeated, the PBX hears nothing new.
+    cs[0].send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c1"), None, "")).await;
+    cs[0].expect_request("ACK").await;
+    assert!(cs[1].recv_within(Duration::from_millis(300)).await.is_none(), "no failover on the callee's 486");
+    let ack = in_dialog("ACK", &format!("sip:{DIALED}@{}", gw.udp), pbx.addr, "UDP", "\"Alice\" <sip:+14155550001@x>;tag=pbx1", &hdr(&busy, "To"), "busy@pbx", 1, "z9hG4bKb1", "");
+    pbx.send(gw.udp, &ack).await;
+    assert!(pbx.recv_within(Duration::from_millis(300)).await.is_none(), "486 not retransmitted after ACK");
+}
+
+#[tokio::test]
+async fn failover_to_next_carrier_on_503() {
+    let (gw, pbx, cs) = setup(2).await;
+    pbx.send(gw.udp, &invite(pbx.addr, gw.udp, "UDP", "fo@pbx", DIALED, "z9hG4bKf1")).await;
+    pbx.expect_response(100).await;
+    let (inv1, _) = cs[0].expect_request("INVITE").await;
+    cs[0].send(gw.udp, &reply(&inv1, 503, "Service Unavailable", Some("c1"), None, "")).await;
+    cs[0].expect_request("ACK").await;
+    let (inv2, _) = cs[1].expect_request("INVITE").await;
+    assert_ne!(hdr(&inv1, "Call-ID"), hdr(&inv2, "Call-ID"));
+    cs[1].send(gw.udp, &reply(&inv2, 200, "OK", Some("c2"), Some(&format!("sip:c@{}", cs[1].addr)), SDP_ANSWER)).await;
+    pbx.expect_response(200).await;
+    let m = metrics(gw.http).await;
+    assert_eq!(metric_value(&m, "trunkgate_carrier_failovers_total"), 1.0);
+}
+
+#[tokio::test]
+async fn callee_hangs_up() {
+    let (c, inv, ok) = answered("calleebye").await;
+    let bye = in_dialog(
+        "BYE",
+        &format!("sip:trunkgate@{}", c.gw.udp),
+        c.carrier.addr,
+        "UDP",
+        &format!("{};tag=car1", hdr(&inv, "To")),
+        &hdr(&inv, "From"),
+        &hdr(&inv, "Call-ID"),
+        1,
+        "z9hG4bKcbye",
+        "",
+    );
+    c.carrier.send(c.gw.udp, &bye).await;
+    let (bye_a, _) = c.pbx.wait_request("BYE").await;
+    assert_eq!(hdr(&bye_a, "Call-ID"), c.call_id);
+    assert!(hdr(&bye_a, "To").contains("tag=pbx1"), "To is the PBX's From");
+    assert_eq!(hdr(&bye_a, "From"), hdr(&ok, "To"), "From is our To with our tag");
+    c.pbx.send(c.gw.udp, &reply(&bye_a, 200, "OK", None, None, "")).await;
+    let ok_b = c.carrier.expect_response(200).await;
+    assert!(hdr(&ok_b, "CSeq").contains("BYE"));
+}
+
+#[tokio::test]
+async fn reinvite_is_relayed() {
+    let (c, inv, ok) = answered("reinv").await;
+    let reinv = in_dialog("INVITE", &contact_uri(&ok), c.pbx.addr, "UDP", &hdr(&ok, "From"), &hdr(&ok, "To"), &c.call_id, 2, "z9hG4bKre1", SDP);
+    c.pbx.send(c.gw.udp, &reinv).await;
+    c.pbx.expect_response(100).await;
+    let (re_b, _) = c.carrier.wait_request("INVITE").await;
+    assert_eq!(hdr(&re_b, "Call-ID"), hdr(&inv, "Call-ID"));
+    assert!(hdr(&re_b, "To").contains("tag=car1"));
+    assert!(hdr(&re_b, "CSeq").starts_with("2 INVITE"));
+    c.carrier.send(c.gw.udp, &reply(&re_b, 200, "OK", None, Some(&format!("sip:carrier@{}", c.carrier.addr)), SDP_ANSWER)).await;
+    let ok2 = c.pbx.wait_response(200).await;
+    assert!(hdr(&ok2, "CSeq").starts_with("2 INVITE"));
+    let (ack_b, _) = c.carrier.expect_request("ACK").await;
+    assert!(hdr(&ack_b, "CSeq").starts_with("2 ACK"));
+    // The same BYE retransmitted reaches the carrier once.
+    let bye = in_dialog("BYE", &contact_uri(&ok), c.pbx.addr, "UDP", &hdr(&ok, "From"), &hdr(&ok, "To"), &c.call_id, 3, "z9hG4bKbye2", "");
+    c.pbx.send(c.gw.udp, &bye).await;
+    c.pbx.send(c.gw.udp, &bye).await;
+    let (bye_b, _) = c.carrier.wait_request("BYE").await;
+    c.carrier.send(c.gw.udp, &reply(&bye_b, 200, "OK", None, None, "")).await;
+    let second = c.carrier.recv_within(Duration::from_millis(300)).await;
+    assert!(second.is_none_or(|(m, _)| m.method().map(|x| x.as_str()) != Some("BYE")), "retransmitted BYE absorbed");
+}
+
+#[tokio::test]
+async fn carrier_never_answers_gets_408_and_retransmissions_are_absorbed() {
+    let (c, _inv) = ring("silent").await;
+    // Timer A: the gateway retransmits its INVITE (T1 = 50 ms in tests).
+    let mut retrans = 0;
+    while let Some((m, _)) = c.carrier.recv_within(Duration::from_millis(1500)).await {
+        if m.method().map(|x| x.as_str()) == Some("INVITE") {
+            retrans += 1;
+        }
+        if retrans >= 4 {
+            break;
+        }
+    }
+    assert!(retrans >= 4, "INVITE retransmitted on Timer A, saw {retrans}");
+    // The PBX retransmits its INVITE: it gets 100 again, the carrier no new call.
+    c.pbx.send(c.gw.udp, &invite(c.pbx.addr, c.gw.udp, "UDP", &c.call_id, DIALED, "z9hG4bKinv1")).await;
+    c.pbx.expect_response(100).await;
+    // Timer B (64*T1 = 3.2 s) -> 408 to the PBX.
+    let r = c.pbx.wait_response(408).await;
+    assert_eq!(hdr(&r, "Call-ID"), c.call_id);
+}
+
+#[tokio::test]
+async fn unauthenticated_source_gets_403() {
+    let carrier = Ua::new().await;
+    let gw = start(&config_text(&[(carrier.addr, "udp")], "127.0.0.2/32")).await;
+    let pbx = Ua::new().await;
+    pbx.send(gw.udp, &invite(pbx.addr, gw.udp, "UDP", "unauth@pbx", DIALED, "z9hG4bKu1")).await;
+    pbx.expect_response(403).await;
+    assert!(carrier.recv_within(Duration::from_millis(300)).await.is_none());
+    let m = metrics(gw.http).await;
+    assert_eq!(metric_value(&m, "trunkgate_rejections_total{reason=\"no_trunk\"}"), 1.0, "{m}");
+}
+
+#[tokio::test]
+async fn undialable_number_gets_484_and_zero_max_forwards_483() {
+    let (gw, pbx, _cs) = setup(1).await;
+    pbx.send(gw.udp, &invite(pbx.addr, gw.udp, "UDP", "nodial@pbx", "alice", "z9hG4bKn1")).await;
+    pbx.expect_response(484).await;
+    let mf0 = invite(pbx.addr, gw.udp, "UDP", "mf0@pbx", DIALED, "z9hG4bKm1").replace("Max-Forwards: 70", "Max-Forwards: 0");
+    pbx.send(gw.udp, &mf0).await;
+    pbx.expect_response(483).await;
+}
+
+#[tokio::test]
+async fn out_of_dialog_options_answered_200() {
+    let (gw, pbx, _cs) = setup(1).await;
+    let opt = format!(
+        "OPTIONS sip:{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKo1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:mon@{me}>;tag=m1\r\nTo: <sip:{gw}>\r\nCall-ID: opt@pbx\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+        gw = gw.udp, me = pbx.addr
+    );
+    pbx.send(gw.udp, &opt).await;
+    let r = pbx.expect_response(200).await;
+    assert!(hdr(&r, "Allow").contains("INVITE"));
+    assert!(hdr(&r, "Via").contains(&format!("rport={}", pbx.addr.port())));
+}
+
+#[tokio::test]
+async fn call_over_tcp_both_legs() {
+    let carrier_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let caddr = carrier_l.local_addr().unwrap();
+    let gw = start(&config_text(&[(caddr, "tcp")], "127.0.0.0/8")).await;
+    let mut pbx = TcpUa::connect(gw.tcp).await;
+    let me = pbx.addr;
+    pbx.send(&invite(me, gw.tcp, "TCP", "tcp@pbx", DIALED, "z9hG4bKt1")).await;
+    assert_eq!(pbx.recv().await.code(), Some(100));
+    let (stream, _) = tokio::time::timeout(WAIT, carrier_l.accept()).await.unwrap().unwrap();
+    let mut carrier = TcpUa::from_stream(stream);
+    let inv = carrier.recv().await;
+    assert!(hdr(&inv, "Via").starts_with("SIP/2.0/TCP"));
+    let contact = format!("sip:carrier@{caddr};transport=tcp");
+    carrier.send(&reply(&inv, 180, "Ringing", Some("ct"), None, "")).await;
+    assert_eq!(pbx.recv().await.code(), Some(180));
+    carrier.send(&reply(&inv, 200, "OK", Some("ct"), Some(&contact), SDP_ANSWER)).await;
+    let ok = pbx.recv().await;
+    assert_eq!(ok.code(), Some(200));
+    let ack = carrier.recv().await;
+    assert_eq!(ack.method().map(|m| m.as_str()), Some("ACK"));
+    pbx.send(&in_dialog("ACK", &contact_uri(&ok), me, "TCP", &hdr(&ok, "From"), &hdr(&ok, "To"), "tcp@pbx", 1, "z9hG4bKta", "")).await;
+    pbx.send(&in_dialog("BYE", &contact_uri(&ok), me, "TCP", &hdr(&ok, "From"), &hdr(&ok, "To"), "tcp@pbx", 2, "z9hG4bKtb", "")).await;
+    let bye = carrier.recv().await;
+    assert_eq!(bye.method().map(|m| m.as_str()), Some("BYE"));
+    carrier.send(&reply(&bye, 200, "OK", None, None, "")).await;
+    let r = pbx.recv().await;
+    assert_eq!(r.code(), Some(200));
+    assert!(hdr(&r, "CSeq").contains("BYE"));
+}
