@@ -39,6 +39,9 @@ mod server_invite;
 mod server_non_invite;
 mod timers;
 
+#[cfg(test)]
+mod proptests;
+
 use bytes::Bytes;
 
 pub use client_invite::{ClientInvite, ClientInviteState};
