@@ -23,14 +23,17 @@
 //! | [`Retransmit2xx`] | §13.3.1.4 (UAS core, not a transaction) |
 //!
 //! Transport errors: the owner calls `on_transport_error` when a `Send` this
-//! machine asked for failed. The rule (§17.1.1.2, §17.1.2.2, §17.2.1,
-//! §17.2.2 "inform the TU"): if the TU is still waiting on the peer
-//! (a client with no final response, a server with no ACK or still owing a
-//! response), the result is `[Timeout, Terminated]`; a client that already
-//! delivered its final response returns only `[Terminated]` so the TU does
-//! not see two outcomes; in a state where the machine sends nothing
-//! (client "Accepted", server "Confirmed", server non-INVITE "Trying") it
-//! is ignored.
+//! machine asked for failed; RFC 3261 (§17.1.1.2, §17.1.2.2, §17.2.1,
+//! §17.2.2) says "inform the TU" and terminate. Here:
+//! - `[Timeout, Terminated]` where the machine's last send still matters
+//!   to the TU: client INVITE Calling/Proceeding, client non-INVITE
+//!   Trying/Proceeding, server INVITE Proceeding/Completed/Accepted, server
+//!   non-INVITE Proceeding/Completed, [`Retransmit2xx`];
+//! - `[Terminated]` only in client INVITE Completed (the ACK failed, but the
+//!   TU already has its final response and must not see a second outcome);
+//! - ignored (empty) where the machine sends nothing: client INVITE
+//!   Accepted, client non-INVITE Completed, server INVITE Confirmed, server
+//!   non-INVITE Trying.
 
 mod client_invite;
 mod client_non_invite;
