@@ -144,6 +144,7 @@ impl Call {
         } else {
             ServerKind::NonInvite(ServerNonInvite::new(rel, self.core.timers, now))
         };
+        self.core.metrics.transactions_active.inc();
         self.servers.push(ServerTx {
             id,
             side,

@@ -124,6 +124,7 @@ impl Call {
         let order = carrier_order(&cfg.carriers);
         let number = core.next_call_number();
         core.metrics.calls_active.inc();
+        core.metrics.transactions_active.inc();
         core.metrics.calls_active_by_trunk.get_or_create(&TrunkLabels { trunk: trunk_label.clone() }).inc();
         Call {
             ring_deadline: Some(now + cfg.sip.invite_timeout),
@@ -179,6 +180,10 @@ impl Call {
         if self.outcome.is_none() {
             self.end("error", 500, "gateway");
         }
+        let left = self.servers.len() + self.clients.len();
+        if left > 0 {
+            self.core.metrics.transactions_active.dec_by(left as i64);
+        }
         for id in &self.registered {
             self.core.unregister(id, &self.me);
         }
@@ -189,8 +194,13 @@ impl Call {
     }
 
     fn prune(&mut self) {
+        let before = self.servers.len() + self.clients.len();
         self.servers.retain(|s| !s.terminated());
         self.clients.retain(|c| !c.terminated());
+        let gone = before - self.servers.len() - self.clients.len();
+        if gone > 0 {
+            self.core.metrics.transactions_active.dec_by(gone as i64);
+        }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -341,6 +351,7 @@ impl Call {
             (ClientKind::NonInvite(t), a)
         };
         let id = self.new_id();
+        self.core.metrics.transactions_active.inc();
         self.clients.push(ClientTx { id, side, branch, method, cseq, target, tx, role, had_body, acked: None });
         self.apply_client(id, acts, None).await;
         id

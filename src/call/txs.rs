@@ -56,11 +56,7 @@ impl ServerTx {
     pub fn answered(&self) -> bool {
         match &self.tx {
             ServerKind::Invite(t) => t.final_code().is_some(),
-            ServerKind::NonInvite(t) => !matches!(
-                t.state(),
-                crate::transaction::ServerNonInviteState::Trying
-                    | crate::transaction::ServerNonInviteState::Proceeding
-            ),
+            ServerKind::NonInvite(t) => t.final_code().is_some(),
         }
     }
 }
