@@ -35,7 +35,7 @@ async fn message_split_across_writes_delivered_once() {
     assert_quiet(&mut rx, Duration::from_millis(100)).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_messages_in_one_write_and_reply_on_same_socket() {
     let (t, mut rx) = start(cfg(&[(TCP, "127.0.0.1:0")])).await;
     let mut c = connect(&t).await;
@@ -242,7 +242,7 @@ async fn per_source_cap() {
     assert_eq!(next(&mut rx).await.source, a.local_addr().unwrap());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn total_cap_and_slot_freed_on_close() {
     let mut c = cfg(&[(TCP, "127.0.0.1:0")]);
     c.tcp_max_connections = 2;

@@ -92,7 +92,7 @@ async fn keepalive_datagrams_ignored() {
     assert_eq!(t.stats().udp_keepalives_in, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_datagrams_across_workers_all_delivered() {
     let mut c = cfg(&[(UDP, "127.0.0.1:0")]);
     c.udp_workers = 4;
@@ -165,6 +165,9 @@ async fn ipv4_mapped_target_uses_ipv4_socket() {
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let port = client.local_addr().unwrap().port();
     let mapped = format!("[::ffff:127.0.0.1]:{port}").parse().unwrap();
+    // The fast path works on a fresh socket, before the reactor polled it.
+    assert!(t.try_send_udp(mapped, b"fast").unwrap());
+    assert_eq!(recv(&client).await.0, b"fast");
     let target = Target {
         kind: UDP,
         addr: mapped,

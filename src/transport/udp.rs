@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 use tokio::net::UdpSocket;
 use tracing::{debug, warn};
 
@@ -112,7 +112,9 @@ pub(crate) fn try_send(
     data: &[u8],
 ) -> Result<bool, TransportError> {
     let ep = pick(eps, addr)?;
-    match ep.socket.try_send_to(data, addr) {
+    // A direct non-blocking sendto: tokio's `try_send_to` reports WouldBlock until the
+    // reactor has seen the socket writable once, which would defeat the fast path.
+    match SockRef::from(&ep.socket).send_to(data, &SockAddr::from(addr)) {
         Ok(_) => {
             inc(&shared.counters.udp_datagrams_out);
             Ok(true)
