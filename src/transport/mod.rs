@@ -1,1 +1,282 @@
-//! placeholder: filled in by the transport work.
+//! SIP transports (RFC 3261 §18): UDP datagrams and TCP streams over IPv4 and IPv6.
+//!
+//! The transport moves bytes. It frames TCP streams by Content-Length (`framing`), hands
+//! every complete message to a [`Handler`] as `Bytes`, and sends to explicit
+//! [`Target`]s. It does not parse SIP beyond framing and depends on no other crate
+//! module; the `sip` parser and the dispatcher sit above it.
+//!
+//! Defences: oversize datagrams are dropped; a TCP peer is closed on a framing error,
+//! an oversize message, a message not finished within `tcp_message_timeout`, or
+//! `tcp_idle_timeout` of silence; accepts beyond the total and per-source caps are
+//! closed at once. A bad peer only ever loses its own connection.
+//!
+//! ```text
+//!  udp.rs   socket per listen addr, `udp_workers` recv tasks ─┐
+//!  tcp.rs   listener per listen addr, caps, outbound connect ─┼─► Handler::on_message
+//!  conn.rs  per-connection reader (framing, timeouts) + writer ┘
+//! ```
+
+mod conn;
+mod error;
+pub mod framing;
+mod stats;
+mod tcp;
+mod udp;
+
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests_tcp;
+#[cfg(test)]
+mod tests_udp;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+pub use error::TransportError;
+pub use framing::{next_frame, Frame, Framer, FramingError};
+pub use stats::{CloseReason, TransportStats};
+
+/// RFC 3261 §18: the transports a gateway speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    Udp,
+    Tcp,
+}
+
+impl TransportKind {
+    /// The Via transport token (RFC 3261 §20.42): "UDP" / "TCP".
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TransportKind::Udp => "UDP",
+            TransportKind::Tcp => "TCP",
+        }
+    }
+
+    /// RFC 3261 §17.1.1.2: on reliable transports Timer A is not used.
+    pub fn is_reliable(&self) -> bool {
+        matches!(self, TransportKind::Tcp)
+    }
+}
+
+/// Identifies one TCP connection for the lifetime of a [`Transports`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnId(pub u64);
+
+/// One complete message as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub data: Bytes,
+    pub source: SocketAddr,
+    /// The bound address (for UDP on a wildcard address: the wildcard address).
+    pub local: SocketAddr,
+    pub kind: TransportKind,
+    /// The TCP connection it arrived on; `None` for UDP.
+    pub conn: Option<ConnId>,
+}
+
+/// Where to send a message.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub kind: TransportKind,
+    pub addr: SocketAddr,
+    /// RFC 3261 §18.2.2: a response goes back on the connection its request came on.
+    pub conn: Option<ConnId>,
+}
+
+/// Receives every complete message. Called inline from the receive loops: it must not
+/// block (hand the message to a channel or a task).
+pub trait Handler: Send + Sync + 'static {
+    fn on_message(&self, msg: Received);
+}
+
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// Addresses to listen on; port 0 picks an ephemeral port (tests).
+    pub listen: Vec<(TransportKind, SocketAddr)>,
+    /// Bigger UDP datagrams are dropped; a TCP peer that exceeds it is closed.
+    pub max_message_size: usize,
+    /// SO_RCVBUF for UDP sockets (best effort).
+    pub udp_recv_buffer: usize,
+    /// SO_SNDBUF for UDP sockets (best effort).
+    pub udp_send_buffer: usize,
+    /// Receive tasks per UDP socket.
+    pub udp_workers: usize,
+    /// No bytes in either direction for this long closes a TCP connection.
+    pub tcp_idle_timeout: Duration,
+    /// A message started but not finished within this closes the connection.
+    pub tcp_message_timeout: Duration,
+    /// Total TCP connections, accepted and outbound.
+    pub tcp_max_connections: usize,
+    /// Accepted TCP connections per remote IP.
+    pub tcp_max_per_source: usize,
+    /// Outbound connect timeout.
+    pub tcp_connect_timeout: Duration,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            listen: Vec::new(),
+            max_message_size: 65536,
+            udp_recv_buffer: 8 << 20,
+            udp_send_buffer: 8 << 20,
+            udp_workers: 2,
+            tcp_idle_timeout: Duration::from_secs(300),
+            tcp_message_timeout: Duration::from_secs(10),
+            tcp_max_connections: 4096,
+            tcp_max_per_source: 64,
+            tcp_connect_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// State shared by the transport handle and all its tasks.
+pub(crate) struct Shared {
+    pub cfg: TransportConfig,
+    pub handler: Arc<dyn Handler>,
+    pub counters: stats::Counters,
+    pub conns: conn::Registry,
+    pub next_conn: AtomicU64,
+    /// Reference point for the millisecond activity stamps of connections.
+    pub epoch: Instant,
+    pub shut: AtomicBool,
+    pub shutdown_tx: watch::Sender<bool>,
+}
+
+/// All bound transports of the gateway.
+pub struct Transports {
+    shared: Arc<Shared>,
+    udp: Vec<Arc<udp::UdpEndpoint>>,
+    tcp: Vec<SocketAddr>,
+    tasks: Mutex<Vec<AbortHandle>>,
+}
+
+/// RFC 4291 §2.5.5.2: treat an IPv4-mapped IPv6 address as the IPv4 address.
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+impl Transports {
+    /// Binds every listen address and spawns the receive/accept loops.
+    pub async fn bind(
+        cfg: TransportConfig,
+        handler: Arc<dyn Handler>,
+    ) -> Result<Arc<Transports>, TransportError> {
+        if cfg.max_message_size == 0 {
+            return Err(TransportError::Config("max_message_size must be > 0"));
+        }
+        let (shutdown_tx, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            cfg: cfg.clone(),
+            handler,
+            counters: stats::Counters::default(),
+            conns: conn::Registry::default(),
+            next_conn: AtomicU64::new(1),
+            epoch: Instant::now(),
+            shut: AtomicBool::new(false),
+            shutdown_tx,
+        });
+        let mut udp_eps = Vec::new();
+        let mut tcp_listeners = Vec::new();
+        for &(kind, addr) in &cfg.listen {
+            match kind {
+                TransportKind::Udp => udp_eps.push(Arc::new(udp::bind(addr, &cfg)?)),
+                TransportKind::Tcp => tcp_listeners.push(tcp::bind(addr)?),
+            }
+        }
+        let mut tasks = Vec::new();
+        for ep in &udp_eps {
+            for _ in 0..cfg.udp_workers.max(1) {
+                let task = tokio::spawn(udp::recv_loop(shared.clone(), ep.clone()));
+                tasks.push(task.abort_handle());
+            }
+        }
+        let mut tcp_addrs = Vec::new();
+        for (listener, local) in tcp_listeners {
+            tcp_addrs.push(local);
+            let task = tokio::spawn(tcp::accept_loop(shared.clone(), listener, local));
+            tasks.push(task.abort_handle());
+        }
+        Ok(Arc::new(Transports {
+            shared,
+            udp: udp_eps,
+            tcp: tcp_addrs,
+            tasks: Mutex::new(tasks),
+        }))
+    }
+
+    /// The bound address of the first listener of `kind` in the given family.
+    pub fn local_addr(&self, kind: TransportKind, ipv6: bool) -> Option<SocketAddr> {
+        self.local_addrs()
+            .into_iter()
+            .find(|&(k, a)| k == kind && a.is_ipv6() == ipv6)
+            .map(|(_, a)| a)
+    }
+
+    /// Every bound address, in `listen` order per kind (UDP first).
+    pub fn local_addrs(&self) -> Vec<(TransportKind, SocketAddr)> {
+        let udp = self.udp.iter().map(|e| (TransportKind::Udp, e.local));
+        let tcp = self.tcp.iter().map(|&a| (TransportKind::Tcp, a));
+        udp.chain(tcp).collect()
+    }
+
+    /// Sends one message. For TCP, `Ok` means queued on a live connection (RFC 3261
+    /// §18.2.2 order: the given connection, else one to `target.addr`, else a new one).
+    pub async fn send(&self, target: &Target, data: Bytes) -> Result<(), TransportError> {
+        if data.len() > self.shared.cfg.max_message_size {
+            return Err(TransportError::TooLarge);
+        }
+        match target.kind {
+            TransportKind::Udp => {
+                let addr = canonical(target.addr);
+                udp::send(&self.shared, &self.udp, addr, &data).await
+            }
+            TransportKind::Tcp => tcp::send(&self.shared, target, data).await,
+        }
+    }
+
+    /// Non-blocking UDP send: `Ok(false)` means the socket buffer is full (use `send`).
+    pub fn try_send_udp(&self, addr: SocketAddr, data: &[u8]) -> Result<bool, TransportError> {
+        if data.len() > self.shared.cfg.max_message_size {
+            return Err(TransportError::TooLarge);
+        }
+        udp::try_send(&self.shared, &self.udp, canonical(addr), data)
+    }
+
+    /// Stops accepting and receiving and closes every TCP connection. UDP sockets stay
+    /// open for sending until the `Transports` is dropped; new TCP connects are refused.
+    pub fn shutdown(&self) {
+        self.shared.shut.store(true, Ordering::SeqCst);
+        self.shared.shutdown_tx.send_replace(true);
+        let tasks = match self.tasks.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for task in tasks {
+            task.abort();
+        }
+    }
+
+    /// Open TCP connections, accepted and outbound.
+    pub fn tcp_connection_count(&self) -> usize {
+        self.shared.conns.count()
+    }
+
+    pub fn stats(&self) -> TransportStats {
+        self.shared.counters.snapshot()
+    }
+}
+
+impl Drop for Transports {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
