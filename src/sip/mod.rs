@@ -1,1 +1,39 @@
-//! placeholder: filled in by the sip work.
+//! SIP messages (RFC 3261 §7): a zero-copy parser, typed views, request and
+//! response validation, and a builder for the messages we send.
+//!
+//! No I/O lives here; `transport` hands us one datagram or one stream frame as
+//! [`bytes::Bytes`] and gets back a [`Message`]:
+//!
+//! ```text
+//!  Bytes ─► Message::parse        start line + header index, every value a
+//!                                 slice of the input (folded values excepted)
+//!        ─► typed views on demand Via / NameAddr / Uri / CSeq / Max-Forwards
+//!        ─► validate_request      400 / 416 / 420 / 505 before the core acts
+//!  MessageBuilder / response_to ─► Bytes for the other leg
+//! ```
+//!
+//! Parsing never panics and never allocates per header except for folded
+//! values, unknown compact forms and the header index itself.
+
+mod builder;
+mod error;
+mod header_name;
+mod message;
+mod method;
+mod name_addr;
+mod parse;
+mod scan;
+mod uri;
+mod validate;
+mod via;
+
+pub use builder::{default_reason, response_to, MessageBuilder};
+pub use error::{ParseError, Reject};
+pub use header_name::HeaderName;
+pub use message::{
+    CSeq, FramingDefect, Header, Message, ParseOptions, RequestLine, StartLine, StatusLine,
+};
+pub use method::Method;
+pub use name_addr::NameAddr;
+pub use uri::{Host, Scheme, Uri};
+pub use via::Via;

@@ -1,0 +1,203 @@
+//! Printing new messages for the other leg (RFC 3261 §7, §8.2.6): CRLF line
+//! ends, Content-Length always written.
+
+use super::header_name::HeaderName;
+use super::message::Message;
+use super::method::Method;
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Writes a message line by line into one buffer.
+#[derive(Debug, Clone)]
+pub struct MessageBuilder {
+    buf: BytesMut,
+}
+
+/// Appends `v` with CR and LF replaced by SP, so a value copied from the
+/// other leg can never start a new header line (header injection).
+fn put_clean(buf: &mut BytesMut, v: &[u8]) {
+    if memchr::memchr2(b'\r', b'\n', v).is_none() {
+        buf.put_slice(v);
+        return;
+    }
+    buf.extend(
+        v.iter()
+            .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+    );
+}
+
+impl MessageBuilder {
+    /// `METHOD uri SIP/2.0` (RFC 3261 §7.1).
+    pub fn request(method: &Method, uri: &[u8]) -> Self {
+        let mut buf = BytesMut::with_capacity(512);
+        put_clean(&mut buf, method.as_bytes());
+        buf.put_u8(b' ');
+        put_clean(&mut buf, uri);
+        buf.put_slice(b" SIP/2.0\r\n");
+        MessageBuilder { buf }
+    }
+
+    /// `SIP/2.0 code reason` (RFC 3261 §7.2).
+    pub fn response(code: u16, reason: &str) -> Self {
+        let mut buf = BytesMut::with_capacity(512);
+        buf.put_slice(b"SIP/2.0 ");
+        buf.put_slice(code.to_string().as_bytes());
+        buf.put_u8(b' ');
+        put_clean(&mut buf, reason.as_bytes());
+        buf.put_slice(b"\r\n");
+        MessageBuilder { buf }
+    }
+
+    /// `name: value`.
+    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
+        put_clean(&mut self.buf, name.as_bytes());
+        self.buf.put_slice(b": ");
+        put_clean(&mut self.buf, value.as_ref());
+        self.buf.put_slice(b"\r\n");
+        self
+    }
+
+    /// `name: value` with the canonical long form of `name`.
+    pub fn header_name(self, name: &HeaderName, value: impl AsRef<[u8]>) -> Self {
+        self.header(name.as_str(), value)
+    }
+
+    /// Adds Content-Type, Content-Length, the blank line and the body.
+    pub fn body(self, content_type: &str, body: &[u8]) -> Bytes {
+        let mut b = self
+            .header("Content-Type", content_type)
+            .header("Content-Length", body.len().to_string())
+            .buf;
+        b.put_slice(b"\r\n");
+        b.put_slice(body);
+        b.freeze()
+    }
+
+    /// Adds `Content-Length: 0` and the blank line.
+    pub fn finish(self) -> Bytes {
+        let mut b = self.header("Content-Length", "0").buf;
+        b.put_slice(b"\r\n");
+        b.freeze()
+    }
+}
+
+/// RFC 3261 §8.2.6.2: a response copying every Via (in order), From, To
+/// (adding `;tag=to_tag` when the To has none and a tag is given), Call-ID
+/// and CSeq, plus Timestamp for a 100 (§8.2.6.1).
+pub fn response_to(req: &Message, code: u16, reason: &str, to_tag: Option<&str>) -> MessageBuilder {
+    let mut b = MessageBuilder::response(code, reason);
+    for v in req.header_all(&HeaderName::Via) {
+        b = b.header_name(&HeaderName::Via, v);
+    }
+    if let Some(f) = req.header(&HeaderName::From) {
+        b = b.header_name(&HeaderName::From, f);
+    }
+    if let Some(t) = req.header(&HeaderName::To) {
+        let has_tag = req.to_hdr().is_ok_and(|n| n.tag().is_some());
+        match to_tag {
+            Some(tag) if !has_tag => {
+                let mut v = t.to_vec();
+                v.extend_from_slice(b";tag=");
+                v.extend_from_slice(tag.as_bytes());
+                b = b.header_name(&HeaderName::To, v);
+            }
+            _ => b = b.header_name(&HeaderName::To, t),
+        }
+    }
+    for name in [HeaderName::CallId, HeaderName::CSeq] {
+        if let Some(v) = req.header(&name) {
+            b = b.header_name(&name, v);
+        }
+    }
+    if code == 100 {
+        if let Some(ts) = req.header(&HeaderName::Timestamp) {
+            b = b.header_name(&HeaderName::Timestamp, ts);
+        }
+    }
+    b
+}
+
+/// Standard reason phrases (RFC 3261 §21 and extensions); an unknown code
+/// gets the phrase of its class's x00 code (RFC 3261 §8.1.3.2 treats it so).
+pub fn default_reason(code: u16) -> &'static str {
+    match code {
+        100 => "Trying",
+        180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
+        199 => "Early Dialog Terminated",
+        200 => "OK",
+        202 => "Accepted",
+        204 => "No Notification",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Moved Temporarily",
+        305 => "Use Proxy",
+        380 => "Alternative Service",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        410 => "Gone",
+        412 => "Conditional Request Failed",
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Unsupported URI Scheme",
+        417 => "Unknown Resource-Priority",
+        420 => "Bad Extension",
+        421 => "Extension Required",
+        422 => "Session Interval Too Small",
+        423 => "Interval Too Brief",
+        428 => "Use Identity Header",
+        429 => "Provide Referrer Identity",
+        433 => "Anonymity Disallowed",
+        436 => "Bad Identity-Info",
+        437 => "Unsupported Certificate",
+        438 => "Invalid Identity Header",
+        439 => "First Hop Lacks Outbound Support",
+        440 => "Max-Breadth Exceeded",
+        469 => "Bad Info Package",
+        470 => "Consent Needed",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        484 => "Address Incomplete",
+        485 => "Ambiguous",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        489 => "Bad Event",
+        491 => "Request Pending",
+        493 => "Undecipherable",
+        494 => "Security Agreement Required",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        505 => "Version Not Supported",
+        513 => "Message Too Large",
+        580 => "Precondition Failure",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        606 => "Not Acceptable",
+        607 => "Unwanted",
+        608 => "Rejected",
+        _ => match code / 100 {
+            1 => "Trying",
+            2 => "OK",
+            3 => "Multiple Choices",
+            4 => "Bad Request",
+            5 => "Server Internal Error",
+            _ => "Busy Everywhere",
+        },
+    }
+}

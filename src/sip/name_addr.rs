@@ -1,0 +1,197 @@
+//! `name-addr` / `addr-spec` header values: From, To, Contact, Route,
+//! Record-Route, Refer-To (RFC 3261 §20.10, §25.1).
+
+use super::error::Reject;
+use super::scan::{
+    find_param, quoted_end, sub, trim_range, valid_header_params, valid_token_display,
+};
+use super::uri::Uri;
+use bytes::Bytes;
+
+/// `[display-name] <uri> *(;param)` or `addr-spec *(;param)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NameAddr {
+    /// The display name as written: a quoted-string keeps its quotes, a
+    /// token sequence is trimmed. `None` when absent or empty.
+    pub display: Option<Bytes>,
+    /// The URI inside `<>`, or the addr-spec.
+    pub uri: Bytes,
+    /// Header parameters after `>` or after the addr-spec, raw `;tag=x;...`.
+    pub params: Bytes,
+}
+
+fn bad() -> Reject {
+    Reject::bad("Bad Request (name-addr)")
+}
+
+impl NameAddr {
+    /// Parses one value (split lists with `Message::header_values`).
+    ///
+    /// Rejects what RFC 4475 calls malformed: an unterminated quoted display
+    /// name (§3.1.2.6), LWS inside `<...>` or inside an addr-spec (§3.1.2.14),
+    /// a non-token unquoted display name (§3.1.2.15), an addr-spec holding
+    /// `?` or `,` that needed `<>` (RFC 3261 §20.10, RFC 4475 §3.1.2.13),
+    /// and empty parameters (§3.1.2.1). `*` (Contact wildcard) is rejected.
+    pub fn parse(value: &Bytes) -> Result<NameAddr, Reject> {
+        let b: &[u8] = value;
+        let r = trim_range(b, 0..b.len());
+        let (s, e) = (r.start, r.end);
+        if s == e {
+            return Err(bad());
+        }
+        let (display, lt) = if b.get(s) == Some(&b'"') {
+            let q = quoted_end(b, s).filter(|&q| q <= e).ok_or_else(bad)?;
+            let lt = trim_range(b, q..e).start;
+            if b.get(lt) != Some(&b'<') {
+                return Err(bad());
+            }
+            (Some(sub(value, s..q)), Some(lt))
+        } else {
+            let stop = b
+                .get(s..e)
+                .unwrap_or_default()
+                .iter()
+                .position(|&c| matches!(c, b'<' | b';' | b'"'))
+                .map(|p| p + s);
+            match stop {
+                Some(lt) if b.get(lt) == Some(&b'<') => {
+                    let d = trim_range(b, s..lt);
+                    if !b.get(d.clone()).is_some_and(valid_token_display) {
+                        return Err(bad());
+                    }
+                    ((!d.is_empty()).then(|| sub(value, d)), Some(lt))
+                }
+                _ => (None, None),
+            }
+        };
+        match lt {
+            Some(lt) => {
+                let inner = lt + 1;
+                let gt = b
+                    .get(inner..e)
+                    .and_then(|x| memchr::memchr(b'>', x))
+                    .map(|p| p + inner)
+                    .ok_or_else(bad)?;
+                let uri = sub(value, inner..gt);
+                if uri.is_empty() || uri.iter().any(|&c| c <= b' ' || c == b'<') {
+                    return Err(bad());
+                }
+                let params = sub(value, trim_range(b, gt + 1..e));
+                if !valid_header_params(&params) {
+                    return Err(bad());
+                }
+                Ok(NameAddr {
+                    display,
+                    uri,
+                    params,
+                })
+            }
+            None => {
+                let semi = b
+                    .get(s..e)
+                    .and_then(|x| memchr::memchr(b';', x))
+                    .map_or(e, |p| p + s);
+                let ur = trim_range(b, s..semi);
+                let uri = sub(value, ur);
+                let bad_char = |c: &u8| *c <= b' ' || matches!(c, b'?' | b',' | b'<' | b'>' | b'"');
+                if uri.is_empty() || uri.iter().any(bad_char) || uri.as_ref() == b"*" {
+                    return Err(bad());
+                }
+                let params = sub(value, semi..e);
+                if !valid_header_params(&params) {
+                    return Err(bad());
+                }
+                Ok(NameAddr {
+                    display: None,
+                    uri,
+                    params,
+                })
+            }
+        }
+    }
+
+    pub fn tag(&self) -> Option<Bytes> {
+        self.param("tag").flatten()
+    }
+
+    /// A header parameter (not a URI parameter) by case-insensitive name.
+    pub fn param(&self, name: &str) -> Option<Option<Bytes>> {
+        find_param(&self.params, name)
+    }
+
+    pub fn uri(&self) -> Result<Uri, Reject> {
+        Uri::parse(&self.uri)
+    }
+
+    /// The display name without quotes and with `\` quoted-pairs resolved.
+    pub fn display_unquoted(&self) -> Option<Vec<u8>> {
+        let d = self.display.as_ref()?;
+        let inner = match (d.first(), d.last()) {
+            (Some(b'"'), Some(b'"')) if d.len() >= 2 => d.get(1..d.len() - 1)?,
+            _ => return Some(d.to_vec()),
+        };
+        let mut out = Vec::with_capacity(inner.len());
+        let mut esc = false;
+        for &c in inner {
+            if esc || c != b'\\' {
+                out.push(c);
+                esc = false;
+            } else {
+                esc = true;
+            }
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn na(s: &'static str) -> Result<NameAddr, Reject> {
+        NameAddr::parse(&Bytes::from_static(s.as_bytes()))
+    }
+
+    #[test]
+    fn forms() {
+        let a = na(r#""Bell, A." <sip:a.g.bell@example.com>;tag=43"#).unwrap();
+        assert_eq!(a.display.as_deref(), Some(&br#""Bell, A.""#[..]));
+        assert_eq!(a.display_unquoted().unwrap(), b"Bell, A.");
+        assert_eq!(a.uri, "sip:a.g.bell@example.com");
+        assert_eq!(a.tag().unwrap(), "43");
+        let a = na("caller<sip:caller@example.com>;tag=323").unwrap();
+        assert_eq!(a.display.as_deref(), Some(&b"caller"[..]));
+        let a = na("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").unwrap();
+        assert_eq!(a.display, None);
+        assert_eq!(a.uri, "sip:vivekg@chair-dnrc.example.com");
+        assert_eq!(a.tag().unwrap(), "1918181833n");
+        let a =
+            na(r#""J Rosenberg \\\""       <sip:jdrosen@example.com> ; tag = 98asjd8"#).unwrap();
+        assert_eq!(a.display_unquoted().unwrap(), br#"J Rosenberg \""#);
+        assert_eq!(a.tag().unwrap(), "98asjd8");
+        let a = na("<sip:x@y;lr>").unwrap();
+        assert_eq!(a.uri, "sip:x@y;lr");
+        assert_eq!(a.params, "");
+        assert_eq!(a.uri().unwrap().param("lr"), Some(None));
+        let a = na("sip:+1972@gw1.example.net;unknownparam").unwrap();
+        assert_eq!(a.param("unknownparam"), Some(None));
+        assert_eq!(a.uri().unwrap().param("unknownparam"), None);
+        assert!(na("isbn:2983792873").is_ok());
+        assert!(na("token1~` token2'+_ token3*%!.- <sip:m@example.com>;p=\"\u{442}\"").is_ok());
+    }
+
+    #[test]
+    fn rejects() {
+        assert!(na(r#""Mr. J. User <sip:j.user@example.com>"#).is_err());
+        assert!(na("< sip:t.watson@example.org >").is_err());
+        assert!(na("Bell, Alexander <sip:a.g.bell@example.com>;tag=43").is_err());
+        assert!(na("sip:user@example.com?Route=%3Csip:sip.example.com%3E").is_err());
+        assert!(na(r#""Joe" <sip:joe@example.org>;;;;"#).is_err());
+        assert!(na("<sip:a@b>, <sip:c@d>").is_err());
+        assert!(na("<sip:a@b").is_err());
+        assert!(na("*").is_err());
+        assert!(na("").is_err());
+        assert!(na("\"x\" sip:a@b").is_err());
+        assert!(na("sip:a @b").is_err());
+    }
+}

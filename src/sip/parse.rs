@@ -1,0 +1,293 @@
+//! [`Message::parse`]: start line, header index and Content-Length framing
+//! (RFC 3261 §7, §18.3). One pass with `memchr` over the input; header values
+//! are slices of it.
+
+use super::error::ParseError;
+use super::header_name::HeaderName;
+use super::message::{
+    FramingDefect, Header, Message, ParseOptions, RequestLine, StartLine, StatusLine,
+};
+use super::method::Method;
+use super::scan::{all_token, sub, trim_range};
+use bytes::{BufMut, Bytes, BytesMut};
+use memchr::{memchr, memchr2, memrchr};
+use std::ops::Range;
+
+/// A header whose value may still grow by continuation lines.
+struct Pending {
+    name: HeaderName,
+    value: Range<usize>,
+    folded: bool,
+}
+
+/// Content-Length bookkeeping across header lines.
+#[derive(Default)]
+struct Framing {
+    length: Option<usize>,
+    defect: Option<FramingDefect>,
+}
+
+impl Framing {
+    fn see(&mut self, v: &[u8]) {
+        let v = v.get(trim_range(v, 0..v.len())).unwrap_or_default();
+        let parsed = parse_usize(v);
+        match (parsed, self.length) {
+            (None, _) => self.flag(FramingDefect::Invalid),
+            (Some(n), Some(old)) if n != old => self.flag(FramingDefect::Conflicting),
+            (Some(n), _) => self.length = Some(n),
+        }
+    }
+
+    fn flag(&mut self, d: FramingDefect) {
+        self.defect.get_or_insert(d);
+    }
+}
+
+/// Decimal digits only, no sign, no overflow.
+pub(crate) fn parse_usize(v: &[u8]) -> Option<usize> {
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0usize, |acc, &c| {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        acc.checked_mul(10)?.checked_add(usize::from(c - b'0'))
+    })
+}
+
+impl Message {
+    /// Parses one UDP datagram or one stream frame.
+    ///
+    /// Fails only when the input is over `max_size`, the start line is not
+    /// recognisable, a header line has no colon (or a bad name), or the
+    /// header section does not end. Leading CRLFs are skipped (RFC 3261
+    /// §7.5). Bare LF line ends are tolerated. Over UDP a datagram that ends
+    /// right after a header line's CRLF, without the blank line, is accepted
+    /// as a message with no body (RFC 4475 `baddn` arrives that way); over a
+    /// stream the blank line is required.
+    ///
+    /// Request-line anomalies (extra or trailing SP, `<...>` or LWS in the
+    /// Request-URI) and Content-Length defects do not fail the parse; they
+    /// are recorded for [`Message::validate_request`].
+    pub fn parse(data: Bytes, opts: &ParseOptions) -> Result<Message, ParseError> {
+        if data.len() > opts.max_size {
+            return Err(ParseError::TooLarge {
+                size: data.len(),
+                max: opts.max_size,
+            });
+        }
+        let b: &[u8] = &data;
+        let mut pos = 0usize;
+        loop {
+            match b.get(pos..) {
+                Some([b'\r', b'\n', ..]) => pos += 2,
+                Some([b'\n', ..]) => pos += 1,
+                _ => break,
+            }
+        }
+        if pos >= b.len() {
+            return Err(ParseError::Empty);
+        }
+        let msg_start = pos;
+        let (line, next) = next_line(b, pos).ok_or(ParseError::NoHeaderEnd)?;
+        let (start, line_defect) = parse_start_line(&data, line)?;
+        pos = next;
+
+        let mut headers: Vec<Header> = Vec::with_capacity(16);
+        let mut framing = Framing::default();
+        let mut pending: Option<Pending> = None;
+        let mut line_no = 1usize;
+        let body_start = loop {
+            let Some((line, next)) = next_line(b, pos) else {
+                if pos == b.len() && !opts.stream {
+                    break pos;
+                }
+                return Err(ParseError::NoHeaderEnd);
+            };
+            line_no += 1;
+            if line.is_empty() {
+                break next;
+            }
+            let first = b.get(line.start).copied().unwrap_or(b' ');
+            if first == b' ' || first == b'\t' {
+                let p = pending
+                    .as_mut()
+                    .ok_or(ParseError::BadHeaderLine { line: line_no })?;
+                p.value.end = line.end;
+                p.folded = true;
+            } else {
+                if let Some(p) = pending.take() {
+                    finish(&data, p, &mut headers, &mut framing);
+                }
+                pending = Some(header_line(&data, line, line_no)?);
+            }
+            pos = next;
+        };
+        if let Some(p) = pending.take() {
+            finish(&data, p, &mut headers, &mut framing);
+        }
+
+        let rest = b.len().saturating_sub(body_start);
+        let body_end = match (framing.length, framing.defect) {
+            (Some(n), None) if n <= rest => body_start + n,
+            (Some(_), None) => {
+                framing.flag(FramingDefect::Exceeds);
+                b.len()
+            }
+            (None, None) => {
+                if opts.stream {
+                    framing.flag(FramingDefect::Missing);
+                }
+                b.len()
+            }
+            (_, Some(_)) => b.len(),
+        };
+        Ok(Message {
+            raw: sub(&data, msg_start..body_end),
+            start,
+            headers,
+            body: sub(&data, body_start..body_end),
+            framing: framing.defect,
+            line_defect,
+        })
+    }
+}
+
+/// The line starting at `pos` without its CR LF, and the offset after it.
+fn next_line(b: &[u8], pos: usize) -> Option<(Range<usize>, usize)> {
+    let n = memchr(b'\n', b.get(pos..)?)?;
+    let lf = pos + n;
+    let end = if lf > pos && b.get(lf - 1) == Some(&b'\r') {
+        lf - 1
+    } else {
+        lf
+    };
+    Some((pos..end, lf + 1))
+}
+
+fn header_line(data: &Bytes, line: Range<usize>, line_no: usize) -> Result<Pending, ParseError> {
+    let b = data.get(line.clone()).unwrap_or_default();
+    let bad = ParseError::BadHeaderLine { line: line_no };
+    let colon = memchr(b':', b).ok_or(bad.clone())?;
+    let name = trim_range(b, 0..colon);
+    if !b.get(name.clone()).is_some_and(all_token) {
+        return Err(bad);
+    }
+    let value = trim_range(b, colon + 1..b.len());
+    let shift = |r: Range<usize>| line.start + r.start..line.start + r.end;
+    Ok(Pending {
+        name: HeaderName::from_shared(&sub(data, shift(name))),
+        value: shift(value),
+        folded: false,
+    })
+}
+
+fn finish(data: &Bytes, p: Pending, headers: &mut Vec<Header>, framing: &mut Framing) {
+    let value = if p.folded {
+        unfold(data.get(p.value).unwrap_or_default())
+    } else {
+        sub(data, p.value)
+    };
+    if p.name == HeaderName::ContentLength {
+        framing.see(&value);
+    }
+    headers.push(Header {
+        name: p.name,
+        value,
+    });
+}
+
+/// RFC 3261 §7.3.1: each continuation line's leading white space and the
+/// preceding line end become one SP.
+fn unfold(region: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(region.len());
+    for piece in region.split(|&c| c == b'\n') {
+        let r = trim_range(piece, 0..piece.len());
+        let Some(t) = piece.get(r) else { continue };
+        if t.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.put_u8(b' ');
+        }
+        out.put_slice(t);
+    }
+    out.freeze()
+}
+
+fn starts_with_ci(b: &[u8], prefix: &[u8]) -> bool {
+    b.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+}
+
+type StartResult = Result<(StartLine, Option<&'static str>), ParseError>;
+
+fn parse_start_line(data: &Bytes, line: Range<usize>) -> StartResult {
+    let b = data.get(line.clone()).unwrap_or_default();
+    let at = |r: Range<usize>| sub(data, line.start + r.start..line.start + r.end);
+    if starts_with_ci(b, b"SIP/") {
+        return parse_status_line(b, at);
+    }
+    let sp = memchr(b' ', b).ok_or(ParseError::BadStartLine)?;
+    let method = b.get(..sp).unwrap_or_default();
+    if !all_token(method) {
+        return Err(ParseError::BadStartLine);
+    }
+    let mut defect = None;
+    let mut end = b.len();
+    while end > sp && matches!(b.get(end - 1), Some(b' ' | b'\t')) {
+        end -= 1;
+        defect = Some("Bad Request (trailing whitespace in Request-Line)");
+    }
+    let last_sp =
+        memrchr(b' ', b.get(..end).unwrap_or_default()).ok_or(ParseError::BadStartLine)?;
+    let version = last_sp + 1..end;
+    if last_sp <= sp || !starts_with_ci(b.get(version.clone()).unwrap_or_default(), b"SIP/") {
+        return Err(ParseError::BadStartLine);
+    }
+    let uri = trim_range(b, sp + 1..last_sp);
+    if uri.is_empty() {
+        return Err(ParseError::BadStartLine);
+    }
+    if uri.start != sp + 1 || uri.end != last_sp {
+        defect = Some("Bad Request (extra whitespace in Request-Line)");
+    }
+    let u = b.get(uri.clone()).unwrap_or_default();
+    if memchr2(b' ', b'\t', u).is_some() {
+        defect = Some("Bad Request (whitespace in Request-URI)");
+    } else if u.first() == Some(&b'<') {
+        defect = Some("Bad Request (Request-URI enclosed in <>)");
+    }
+    let rl = RequestLine {
+        method: Method::from_shared(&at(0..sp)),
+        uri: at(uri),
+        version: at(version),
+    };
+    Ok((StartLine::Request(rl), defect))
+}
+
+fn parse_status_line(b: &[u8], at: impl Fn(Range<usize>) -> Bytes) -> StartResult {
+    let sp = memchr(b' ', b).ok_or(ParseError::BadStartLine)?;
+    let mut i = sp;
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let digits_start = i;
+    let mut code: u32 = 0;
+    while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+        code = code.saturating_mul(10).saturating_add(u32::from(c - b'0'));
+        i += 1;
+    }
+    let ndigits = i - digits_start;
+    if ndigits == 0 || !matches!(b.get(i), None | Some(b' ' | b'\t')) {
+        return Err(ParseError::BadStartLine);
+    }
+    let defect = (ndigits != 3).then_some("Bad Status-Line (status code is not 3 digits)");
+    let st = StatusLine {
+        version: at(0..sp),
+        code: u16::try_from(code).unwrap_or(u16::MAX),
+        reason: at(trim_range(b, i..b.len())),
+    };
+    Ok((StartLine::Response(st), defect))
+}

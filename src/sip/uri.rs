@@ -1,0 +1,320 @@
+//! URIs (RFC 3261 §19.1, RFC 3966 `tel:`, RFC 5118 IPv6 references).
+
+use super::error::Reject;
+use super::scan::{find_param, params, sub};
+use bytes::Bytes;
+use memchr::{memchr, memchr2};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Sip,
+    Sips,
+    Tel,
+    /// Any other scheme, as written.
+    Other(Bytes),
+}
+
+impl Scheme {
+    fn parse(b: &Bytes) -> Scheme {
+        if b.eq_ignore_ascii_case(b"sip") {
+            Scheme::Sip
+        } else if b.eq_ignore_ascii_case(b"sips") {
+            Scheme::Sips
+        } else if b.eq_ignore_ascii_case(b"tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other(b.clone())
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scheme::Sip => f.write_str("sip"),
+            Scheme::Sips => f.write_str("sips"),
+            Scheme::Tel => f.write_str("tel"),
+            Scheme::Other(b) => f.write_str(&String::from_utf8_lossy(b)),
+        }
+    }
+}
+
+/// A host: a name, or an IP address (IPv6 given as an RFC 3261 `IPv6reference`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    Name(Bytes),
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+}
+
+impl Host {
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Host::Name(_) => None,
+            Host::V4(a) => Some(IpAddr::V4(*a)),
+            Host::V6(a) => Some(IpAddr::V6(*a)),
+        }
+    }
+
+    /// Parses a host without port: `[v6]`, dotted IPv4 or a host name.
+    pub(crate) fn parse(b: &Bytes) -> Result<Host, Reject> {
+        let bad = Reject::bad("Bad Request (host)");
+        if b.first() == Some(&b'[') {
+            let inner = b.get(1..b.len().saturating_sub(1)).ok_or(bad.clone())?;
+            if b.last() != Some(&b']') {
+                return Err(bad);
+            }
+            return parse_v6(inner).map(Host::V6).ok_or(bad);
+        }
+        if b.is_empty()
+            || !b
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+        {
+            return Err(bad);
+        }
+        if b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
+            let s = std::str::from_utf8(b).map_err(|_| bad.clone())?;
+            return s.parse().map(Host::V4).map_err(|_| bad);
+        }
+        Ok(Host::Name(b.clone()))
+    }
+}
+
+/// An IPv6 address. RFC 5118 §4.10: a stray third colon
+/// (`2001:db8:::192.0.2.1`) is tolerated by ignoring it.
+pub(crate) fn parse_v6(b: &[u8]) -> Option<Ipv6Addr> {
+    let s = std::str::from_utf8(b).ok()?;
+    s.parse().ok().or_else(|| {
+        if s.contains(":::") {
+            s.replacen(":::", "::", 1).parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Name(n) => f.write_str(&String::from_utf8_lossy(n)),
+            Host::V4(a) => write!(f, "{a}"),
+            Host::V6(a) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// A parsed URI. For `tel:` the number is in `user` and `host` is an empty
+/// name; for other schemes everything after `scheme:` is opaque and kept in
+/// `host` as a name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Uri {
+    pub scheme: Scheme,
+    /// Raw, still %-escaped.
+    pub user: Option<Bytes>,
+    pub password: Option<Bytes>,
+    pub host: Host,
+    pub port: Option<u16>,
+    /// Raw `;a=b;c`, may be empty.
+    pub params: Bytes,
+    /// Raw `?x=y`, may be empty.
+    pub headers: Bytes,
+}
+
+fn bad_uri() -> Reject {
+    Reject::bad("Bad Request (malformed URI)")
+}
+
+impl Uri {
+    /// Parses `sip:user:password@host:port;params?headers`, `sips:`, `tel:`
+    /// or any other `scheme:opaque`. White space, control octets and
+    /// `<>"` anywhere fail (RFC 3261 §25.1 allows none of them unescaped).
+    pub fn parse(b: &Bytes) -> Result<Uri, Reject> {
+        if b.iter()
+            .any(|&c| c <= b' ' || c >= 0x7f || matches!(c, b'<' | b'>' | b'"'))
+        {
+            return Err(bad_uri());
+        }
+        let colon = memchr(b':', b).ok_or_else(bad_uri)?;
+        let scheme_b = sub(b, 0..colon);
+        let scheme_ok = scheme_b.first().is_some_and(u8::is_ascii_alphabetic)
+            && scheme_b
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'));
+        if !scheme_ok {
+            return Err(bad_uri());
+        }
+        let scheme = Scheme::parse(&scheme_b);
+        let rest = sub(b, colon + 1..b.len());
+        if rest.is_empty() {
+            return Err(bad_uri());
+        }
+        match scheme {
+            Scheme::Sip | Scheme::Sips => parse_sip(scheme, &rest),
+            Scheme::Tel => {
+                let end = memchr(b';', &rest).unwrap_or(rest.len());
+                let number = sub(&rest, 0..end);
+                if number.is_empty() || memchr2(b'?', b'@', &number).is_some() {
+                    return Err(bad_uri());
+                }
+                Ok(Uri {
+                    scheme,
+                    user: Some(number),
+                    password: None,
+                    host: Host::Name(Bytes::new()),
+                    port: None,
+                    params: sub(&rest, end..rest.len()),
+                    headers: Bytes::new(),
+                })
+            }
+            Scheme::Other(_) => Ok(Uri {
+                scheme,
+                user: None,
+                password: None,
+                host: Host::Name(rest),
+                port: None,
+                params: Bytes::new(),
+                headers: Bytes::new(),
+            }),
+        }
+    }
+
+    /// A URI parameter by case-insensitive name, matching `%HH`-escaped
+    /// names too (RFC 3261 §19.1.4): `None` absent, `Some(None)` without
+    /// value (`;lr`), `Some(Some(v))` raw value (still escaped).
+    pub fn param(&self, name: &str) -> Option<Option<Bytes>> {
+        if let Some(v) = find_param(&self.params, name) {
+            return Some(v);
+        }
+        memchr(b'%', &self.params)?;
+        params(&self.params)
+            .find(|p| {
+                self.params
+                    .get(p.name.clone())
+                    .is_some_and(|n| unescape(n).eq_ignore_ascii_case(name.as_bytes()))
+            })
+            .map(|p| p.value.map(|v| sub(&self.params, v)))
+    }
+
+    /// The user part with `%HH` escapes decoded once (RFC 3261 §19.1.2; not
+    /// recursive, `%00` kept as a 0 octet, malformed escapes kept literally).
+    pub fn user_unescaped(&self) -> Option<Vec<u8>> {
+        self.user.as_ref().map(|u| unescape(u))
+    }
+}
+
+pub(crate) fn unescape(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0usize;
+    while let Some(&c) = b.get(i) {
+        let hex = |j: usize| b.get(j).and_then(|&h| (h as char).to_digit(16));
+        match (c, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(0));
+                i += 3;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+fn parse_sip(scheme: Scheme, rest: &Bytes) -> Result<Uri, Reject> {
+    let (user, password, hp_start) = match memchr(b'@', rest) {
+        Some(at) => {
+            let userinfo = sub(rest, 0..at);
+            let (u, p) = match memchr(b':', &userinfo) {
+                Some(c) => (
+                    sub(&userinfo, 0..c),
+                    Some(sub(&userinfo, c + 1..userinfo.len())),
+                ),
+                None => (userinfo.clone(), None),
+            };
+            if u.is_empty() {
+                return Err(bad_uri());
+            }
+            (Some(u), p, at + 1)
+        }
+        None => (None, None, 0),
+    };
+    let tail = sub(rest, hp_start..rest.len());
+    let hp_end = memchr2(b';', b'?', &tail).unwrap_or(tail.len());
+    let q = memchr(b'?', &tail).unwrap_or(tail.len());
+    if q < hp_end {
+        return Err(bad_uri());
+    }
+    let (host, port) = parse_hostport(&sub(&tail, 0..hp_end))?;
+    Ok(Uri {
+        scheme,
+        user,
+        password,
+        host,
+        port,
+        params: sub(&tail, hp_end..q),
+        headers: sub(&tail, q..tail.len()),
+    })
+}
+
+/// `host[:port]` with `[v6]` references. More than one colon outside
+/// brackets is an unbracketed IPv6 address: RFC 5118 §4.2 says reject.
+pub(crate) fn parse_hostport(hp: &Bytes) -> Result<(Host, Option<u16>), Reject> {
+    let (host_end, port_at) = if hp.first() == Some(&b'[') {
+        let close = memchr(b']', hp).ok_or_else(bad_uri)?;
+        match hp.get(close + 1) {
+            None => (close + 1, None),
+            Some(b':') => (close + 1, Some(close + 2)),
+            Some(_) => return Err(bad_uri()),
+        }
+    } else {
+        match memchr(b':', hp) {
+            None => (hp.len(), None),
+            Some(c) if memchr(b':', hp.get(c + 1..).unwrap_or_default()).is_none() => {
+                (c, Some(c + 1))
+            }
+            Some(_) => return Err(Reject::bad("Bad Request (IPv6 address without [])")),
+        }
+    };
+    let host = Host::parse(&sub(hp, 0..host_end)).map_err(|_| bad_uri())?;
+    let port = match port_at {
+        None => None,
+        Some(p) => Some(parse_port(hp.get(p..).unwrap_or_default()).ok_or_else(bad_uri)?),
+    };
+    Ok((host, port))
+}
+
+pub(crate) fn parse_port(b: &[u8]) -> Option<u16> {
+    if b.is_empty() || b.len() > 5 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+impl fmt::Display for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lossy = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+        write!(f, "{}:", self.scheme)?;
+        match self.scheme {
+            Scheme::Sip | Scheme::Sips => {
+                if let Some(u) = &self.user {
+                    f.write_str(&lossy(u))?;
+                    if let Some(p) = &self.password {
+                        write!(f, ":{}", lossy(p))?;
+                    }
+                    f.write_str("@")?;
+                }
+                write!(f, "{}", self.host)?;
+                if let Some(p) = self.port {
+                    write!(f, ":{p}")?;
+                }
+            }
+            Scheme::Tel => f.write_str(&self.user.as_ref().map(lossy).unwrap_or_default())?,
+            Scheme::Other(_) => write!(f, "{}", self.host)?,
+        }
+        write!(f, "{}{}", lossy(&self.params), lossy(&self.headers))
+    }
+}

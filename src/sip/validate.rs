@@ -1,0 +1,228 @@
+//! Checks a message must pass before the gateway acts on it (RFC 3261 §8.2,
+//! §16.3, RFC 4475, RFC 5118), plus the scalar views they need (CSeq,
+//! Max-Forwards).
+
+use super::error::Reject;
+use super::header_name::HeaderName;
+use super::message::{CSeq, Message, StartLine};
+use super::method::Method;
+use super::name_addr::NameAddr;
+use super::parse::parse_usize;
+use super::scan::{all_token, is_ws, sub, trim_range};
+use super::uri::{Scheme, Uri};
+use bytes::Bytes;
+use memchr::memchr;
+
+/// RFC 3261 §8.1.1.5: the CSeq sequence number MUST be less than 2**31.
+const CSEQ_MAX: u32 = (1 << 31) - 1;
+
+/// Headers that may appear at most once (RFC 3261 §7.3.1, §20; RFC 4475 §3.3.8).
+const SINGLE: &[(HeaderName, &str)] = &[
+    (HeaderName::CallId, "Bad Request (multiple Call-ID)"),
+    (HeaderName::From, "Bad Request (multiple From)"),
+    (HeaderName::To, "Bad Request (multiple To)"),
+    (HeaderName::CSeq, "Bad Request (multiple CSeq)"),
+    (
+        HeaderName::MaxForwards,
+        "Bad Request (multiple Max-Forwards)",
+    ),
+    (
+        HeaderName::ContentType,
+        "Bad Request (multiple Content-Type)",
+    ),
+];
+
+impl Message {
+    /// RFC 3261 §20.16: `1*DIGIT LWS Method`, number < 2**31.
+    pub fn cseq(&self) -> Result<CSeq, Reject> {
+        let v = self
+            .header(&HeaderName::CSeq)
+            .ok_or(Reject::bad("Bad Request (missing CSeq)"))?;
+        let b: &[u8] = v;
+        let digits_end = b
+            .iter()
+            .position(|&c| !c.is_ascii_digit())
+            .unwrap_or(b.len());
+        let seq = b
+            .get(..digits_end)
+            .and_then(parse_usize)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|&n| n <= CSEQ_MAX)
+            .ok_or(Reject::bad("Bad Request (CSeq number)"))?;
+        let m = trim_range(b, digits_end..b.len());
+        let method_ok = m.start > digits_end && b.get(m.clone()).is_some_and(all_token);
+        if !method_ok {
+            return Err(Reject::bad("Bad Request (CSeq method)"));
+        }
+        Ok(CSeq {
+            seq,
+            method: Method::from_shared(&sub(v, m)),
+        })
+    }
+
+    /// RFC 3261 §20.22. Absent -> `None`; above 255 -> `None` (RFC 4475
+    /// §3.1.2.4: process as if absent); non-numeric -> 400.
+    pub fn max_forwards(&self) -> Result<Option<u32>, Reject> {
+        let Some(v) = self.header(&HeaderName::MaxForwards) else {
+            return Ok(None);
+        };
+        if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+            return Err(Reject::bad("Bad Request (Max-Forwards)"));
+        }
+        Ok(parse_usize(v)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|&n| n <= 255))
+    }
+
+    /// All checks a request must pass before the gateway acts on it
+    /// (RFC 3261 §8.2, §16.3, RFC 4475, RFC 5118), in this order:
+    /// version (505), Request-Line shape, Content-Length framing, mandatory
+    /// and single-valued headers, CSeq and its method, Request-URI scheme
+    /// (416) and syntax, Via / From / To / Contact syntax, Max-Forwards
+    /// syntax (400), then Require / Proxy-Require option tags not in
+    /// `supported_extensions` (420, RFC 3261 §8.2.2.3; never for ACK and
+    /// CANCEL). Max-Forwards 0 passes: answering 483 is the core's job.
+    pub fn validate_request(&self, supported_extensions: &[&str]) -> Result<(), Reject> {
+        let StartLine::Request(rl) = &self.start else {
+            return Err(Reject::bad("Bad Request (not a request)"));
+        };
+        if !rl.version.eq_ignore_ascii_case(b"SIP/2.0") {
+            return Err(Reject::new(505, "Version Not Supported"));
+        }
+        if let Some(reason) = self.line_defect {
+            return Err(Reject::bad(reason));
+        }
+        if let Some(d) = self.framing {
+            return Err(Reject::bad(d.reason()));
+        }
+        self.check_single_headers()?;
+        let cseq = self.cseq()?;
+        if cseq.method != rl.method {
+            return Err(Reject::bad("Bad Request (CSeq method mismatch)"));
+        }
+        check_request_uri(&rl.uri)?;
+        self.check_addresses(&rl.method)?;
+        self.max_forwards()?;
+        if !matches!(rl.method, Method::Ack | Method::Cancel) {
+            let unsupported: Vec<Bytes> = self
+                .require()
+                .into_iter()
+                .chain(self.proxy_require())
+                .filter(|t| {
+                    !supported_extensions
+                        .iter()
+                        .any(|s| s.as_bytes() == t.as_ref())
+                })
+                .collect();
+            if !unsupported.is_empty() {
+                return Err(Reject {
+                    code: 420,
+                    reason: "Bad Extension",
+                    unsupported,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Response sanity (RFC 3261 §18.1.2, RFC 4475 §3.1.2.5, §3.1.2.19):
+    /// SIP/2.0, a three-digit code in 100..=699, sound framing, CSeq parses,
+    /// a Via, Call-ID, From and To present. `Err` => the gateway drops it.
+    pub fn validate_response(&self) -> Result<(), Reject> {
+        let StartLine::Response(st) = &self.start else {
+            return Err(Reject::bad("Bad Response (not a response)"));
+        };
+        if !st.version.eq_ignore_ascii_case(b"SIP/2.0") {
+            return Err(Reject::new(505, "Version Not Supported"));
+        }
+        if self.line_defect.is_some() || !(100..=699).contains(&st.code) {
+            return Err(Reject::bad("Bad Response (status code)"));
+        }
+        if let Some(d) = self.framing {
+            return Err(Reject::bad(d.reason()));
+        }
+        self.check_single_headers()?;
+        self.cseq()?;
+        self.via_top()?;
+        Ok(())
+    }
+
+    fn check_single_headers(&self) -> Result<(), Reject> {
+        for (name, reason) in SINGLE {
+            let n = self.header_count(name);
+            if n > 1 {
+                return Err(Reject::bad(reason));
+            }
+            let mandatory = !matches!(name, HeaderName::MaxForwards | HeaderName::ContentType);
+            if n == 0 && mandatory {
+                return Err(Reject::bad(missing(name)));
+            }
+        }
+        if self.header(&HeaderName::Via).is_none() {
+            return Err(Reject::bad("Bad Request (missing Via)"));
+        }
+        Ok(())
+    }
+
+    fn check_addresses(&self, method: &Method) -> Result<(), Reject> {
+        self.vias()?;
+        for (hdr, which) in [(self.from_hdr()?, "From"), (self.to_hdr()?, "To")] {
+            if hdr.uri().is_err() {
+                return Err(Reject::bad(if which == "From" {
+                    "Bad Request (From URI)"
+                } else {
+                    "Bad Request (To URI)"
+                }));
+            }
+        }
+        let contacts = self.header_values(&HeaderName::Contact);
+        let wildcard = contacts.len() == 1 && contacts.first().is_some_and(|c| c.as_ref() == b"*");
+        if wildcard && *method == Method::Register {
+            return Ok(());
+        }
+        for c in &contacts {
+            let ok = NameAddr::parse(c).is_ok_and(|na| na.uri().is_ok());
+            if !ok {
+                return Err(Reject::bad("Bad Request (Contact)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn missing(name: &HeaderName) -> &'static str {
+    match name {
+        HeaderName::CallId => "Bad Request (missing Call-ID)",
+        HeaderName::From => "Bad Request (missing From)",
+        HeaderName::To => "Bad Request (missing To)",
+        HeaderName::CSeq => "Bad Request (missing CSeq)",
+        _ => "Bad Request (missing header)",
+    }
+}
+
+/// RFC 3261 §8.2.2.1 / §16.3: sip, sips and tel only (416 otherwise); the
+/// URI must parse and carry no `?headers` (§19.1.1 table: not allowed in a
+/// Request-URI; RFC 4475 §3.1.2.11).
+fn check_request_uri(uri: &Bytes) -> Result<(), Reject> {
+    let scheme = memchr(b':', uri)
+        .and_then(|c| uri.get(..c))
+        .unwrap_or_default();
+    let known = [&b"sip"[..], b"sips", b"tel"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme));
+    if !known || scheme.iter().any(|&c| is_ws(c)) {
+        return Err(Reject::new(416, "Unsupported URI Scheme"));
+    }
+    let u = Uri::parse(uri).map_err(|e| {
+        if e.reason.contains("IPv6") {
+            Reject::bad("Bad Request (Request-URI IPv6 address without [])")
+        } else {
+            Reject::bad("Bad Request (Request-URI)")
+        }
+    })?;
+    if !u.headers.is_empty() {
+        return Err(Reject::bad("Bad Request (headers in Request-URI)"));
+    }
+    debug_assert!(!matches!(u.scheme, Scheme::Other(_)));
+    Ok(())
+}
