@@ -136,8 +136,16 @@ async fn callee_busy_is_passed_back_without_failover() {
     cs[0].expect_request("ACK").await;
     assert!(cs[1].recv_within(Duration::from_millis(300)).await.is_none(), "no failover on the callee's 486");
     let ack = in_dialog("ACK", &format!("sip:{DIALED}@{}", gw.udp), pbx.addr, "UDP", "\"Alice\" <sip:+14155550001@x>;tag=pbx1", &hdr(&busy, "To"), "busy@pbx", 1, "z9hG4bKb1", "");
+    // Timer G retransmitted the 486 while no ACK came (T1 = 50 ms); after the ACK it stops.
+    let mut before = 0;
+    while let Some((m, _)) = pbx.recv_within(Duration::from_millis(20)).await {
+        assert_eq!(m.code(), Some(486));
+        before += 1;
+    }
+    assert!(before >= 2, "486 retransmitted on Timer G before the ACK, saw {before}");
     pbx.send(gw.udp, &ack).await;
-    assert!(pbx.recv_within(Duration::from_millis(300)).await.is_none(), "486 not retransmitted after ACK");
+    while pbx.recv_within(Duration::from_millis(30)).await.is_some() {}
+    assert!(pbx.recv_within(Duration::from_millis(400)).await.is_none(), "486 not retransmitted after ACK");
 }
 
 #[tokio::test]

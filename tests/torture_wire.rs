@@ -38,7 +38,9 @@ fn expected(file: &str) -> Option<Option<u16>> {
         "invut.dat" => Some(415),
         "sdp01.dat" => Some(406),
         // valid INVITEs to a user name, not a number: the trunk needs a dialable number
-        "wsinv.dat" | "esc01.dat" | "longreq.dat" | "baddate.dat" | "inv2543.dat" => Some(484),
+        // wsinv carries a To tag: a mid-dialog request for a dialog we don't have (RFC 3261 §12.2.2)
+        "wsinv.dat" => Some(481),
+        "esc01.dat" | "longreq.dat" | "baddate.dat" | "inv2543.dat" => Some(484),
         // valid OPTIONS to the gateway: answered
         "lwsdisp.dat" | "semiuri.dat" | "transports.dat" | "badbranch.dat" => Some(200),
         _ => return None,

@@ -156,7 +156,6 @@ impl Call {
             target: response_target(via.as_ref(), meta),
             tx,
             r2xx: None,
-            r2xx_bytes: None,
         });
         id
     }

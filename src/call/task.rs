@@ -119,7 +119,6 @@ impl Call {
             tx: ServerKind::Invite(ServerInvite::new(rel, core.timers, now)),
             req: invite,
             r2xx: None,
-            r2xx_bytes: None,
         };
         let order = carrier_order(&cfg.carriers);
         let number = core.next_call_number();
@@ -323,7 +322,7 @@ impl Call {
             ClientKind::NonInvite(t) => t.on_transport_error(),
         };
         if acts.iter().any(|a| matches!(a, Action::Timeout)) {
-            Box::pin(self.on_client_timeout(id, true)).await;
+            self.on_client_timeout(id, true).await;
         }
     }
 
@@ -353,7 +352,8 @@ impl Call {
         let id = self.new_id();
         self.core.metrics.transactions_active.inc();
         self.clients.push(ClientTx { id, side, branch, method, cseq, target, tx, role, had_body, acked: None });
-        self.apply_client(id, acts, None).await;
+        // Boxed: a failed send can fail over to the next carrier, which sends again.
+        Box::pin(self.apply_client(id, acts, None)).await;
         id
     }
 
@@ -390,6 +390,7 @@ impl Call {
         tracing::info!(
             call = self.number,
             trunk = %self.trunk_label,
+            trunk_description = self.trunk.description.as_deref().unwrap_or(""),
             dialed = %self.dialed,
             result,
             code,

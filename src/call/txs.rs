@@ -32,7 +32,6 @@ pub struct ServerTx {
     pub tx: ServerKind,
     /// 2xx retransmission until the ACK arrives (§13.3.1.4), INVITE only.
     pub r2xx: Option<Retransmit2xx>,
-    pub r2xx_bytes: Option<Bytes>,
 }
 
 impl ServerTx {

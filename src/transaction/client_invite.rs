@@ -415,7 +415,7 @@ mod tests {
     }
 
     /// Drives the machine the way the owner task does, on the tokio timer.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn owner_loop_retransmits_until_timer_b() {
         let t0 = Instant::now();
         let (mut m, _) = ClientInvite::new(b("INVITE"), Reliability::Unreliable, fast(), t0);
@@ -437,7 +437,7 @@ mod tests {
         assert!(Instant::now() - t0 >= ms(640));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn owner_loop_final_then_timer_d() {
         let t0 = Instant::now();
         let (mut m, _) = ClientInvite::new(b("INVITE"), Reliability::Unreliable, fast(), t0);

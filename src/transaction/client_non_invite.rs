@@ -303,7 +303,7 @@ mod tests {
         assert_eq!(m.next_deadline(), Some(t0 + ms(2600)));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn owner_loop_response_after_retransmits() {
         let t0 = Instant::now();
         let (mut m, _) = ClientNonInvite::new(b("BYE"), Reliability::Unreliable, fast(), t0);

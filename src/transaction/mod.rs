@@ -220,9 +220,9 @@ pub(crate) mod test_util {
         log
     }
 
-    /// Small real-time timers for the owner-loop tests (T1 = 10 ms, so
-    /// 64*T1 = 640 ms). With tokio's `test-util` feature these tests could
-    /// run on paused time with the default timers instead.
+    /// Small timers for the owner-loop tests (T1 = 10 ms, so 64*T1 = 640 ms);
+    /// the tests run on tokio's paused clock (`start_paused`), so they take no
+    /// wall time and the schedule is exact.
     pub(crate) fn fast() -> TimerConfig {
         TimerConfig {
             t1: ms(10),

@@ -405,7 +405,7 @@ mod tests {
         assert_eq!(m.next_deadline(), Some(t0 + ms(1150)));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn owner_loop_g_until_ack_then_timer_i() {
         let t0 = Instant::now();
         let mut m = ServerInvite::new(Reliability::Unreliable, fast(), t0);
