@@ -201,3 +201,102 @@ pub fn default_reason(code: u16) -> &'static str {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::message::ParseOptions;
+
+    #[test]
+    fn request_byte_exact() {
+        let b = MessageBuilder::request(&Method::Invite, b"sip:bob@example.com")
+            .header("Via", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1")
+            .header_name(&HeaderName::CallId, b"abc")
+            .header_name(&HeaderName::MaxForwards, "70")
+            .body("application/sdp", b"v=0\r\n");
+        assert_eq!(
+            &b[..],
+            &b"INVITE sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n\
+Call-ID: abc\r\n\
+Max-Forwards: 70\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 5\r\n\
+\r\n\
+v=0\r\n"[..]
+        );
+    }
+
+    #[test]
+    fn response_byte_exact_and_no_injection() {
+        let b = MessageBuilder::response(486, default_reason(486))
+            .header("Subject", "a\r\nVia: evil")
+            .finish();
+        assert_eq!(
+            &b[..],
+            &b"SIP/2.0 486 Busy Here\r\nSubject: a  Via: evil\r\nContent-Length: 0\r\n\r\n"[..]
+        );
+    }
+
+    const REQ: &[u8] = b"INVITE sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP p1.example.com;branch=z9hG4bKp1, SIP/2.0/UDP p2.example.com;branch=z9hG4bKp2\r\n\
+Max-Forwards: 70\r\n\
+v: SIP/2.0/UDP pc33.example.com;branch=z9hG4bKuac;received=192.0.2.1\r\n\
+f: Alice <sip:alice@example.com>;tag=1928301774\r\n\
+t: Bob <sip:bob@example.com>\r\n\
+i: a84b4c76e66710\r\n\
+CSeq: 314159 INVITE\r\n\
+Timestamp: 54\r\n\
+l: 0\r\n\r\n";
+
+    #[test]
+    fn response_to_copies_vias_in_order_and_adds_tag() {
+        let req = Message::parse(Bytes::from_static(REQ), &ParseOptions::default()).unwrap();
+        let b = response_to(&req, 100, "Trying", None).finish();
+        assert_eq!(
+            &b[..],
+            &b"SIP/2.0 100 Trying\r\n\
+Via: SIP/2.0/UDP p1.example.com;branch=z9hG4bKp1, SIP/2.0/UDP p2.example.com;branch=z9hG4bKp2\r\n\
+Via: SIP/2.0/UDP pc33.example.com;branch=z9hG4bKuac;received=192.0.2.1\r\n\
+From: Alice <sip:alice@example.com>;tag=1928301774\r\n\
+To: Bob <sip:bob@example.com>\r\n\
+Call-ID: a84b4c76e66710\r\n\
+CSeq: 314159 INVITE\r\n\
+Timestamp: 54\r\n\
+Content-Length: 0\r\n\r\n"[..]
+        );
+        let resp = Message::parse(
+            response_to(&req, 180, "Ringing", Some("xyz")).finish(),
+            &ParseOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(resp.to_hdr().unwrap().tag().unwrap(), "xyz");
+        assert!(resp.header(&HeaderName::Timestamp).is_none());
+        let branches: Vec<Bytes> = resp
+            .vias()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.branch())
+            .collect();
+        assert_eq!(branches, ["z9hG4bKp1", "z9hG4bKp2", "z9hG4bKuac"]);
+        assert_eq!(resp.validate_response(), Ok(()));
+        // A To that already has a tag keeps it.
+        let again = Message::parse(
+            response_to(&resp, 200, "OK", Some("other")).finish(),
+            &ParseOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(again.to_hdr().unwrap().tag().unwrap(), "xyz");
+    }
+
+    #[test]
+    fn reasons() {
+        assert_eq!(default_reason(200), "OK");
+        assert_eq!(default_reason(183), "Session Progress");
+        assert_eq!(default_reason(420), "Bad Extension");
+        assert_eq!(default_reason(483), "Too Many Hops");
+        assert_eq!(default_reason(499), "Bad Request");
+        assert_eq!(default_reason(555), "Server Internal Error");
+        assert_eq!(default_reason(699), "Busy Everywhere");
+    }
+}

@@ -268,3 +268,65 @@ impl Message {
         self.header_values(&HeaderName::Supported)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(s: &'static [u8]) -> Message {
+        Message::parse(Bytes::from_static(s), &ParseOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn header_values_split_and_order() {
+        let m = msg(b"INVITE sip:a@b SIP/2.0\r\n\
+Route: <sip:p1;lr>, <sip:p2;lr>\r\n\
+Record-Route: <sip:r1;lr>\r\n\
+Route: \"x, y\" <sip:p3,x@h;lr>\r\n\
+Supported: 100rel, timer,, replaces\r\n\
+Require: 100rel\r\n\
+Proxy-Require: foo\r\n\
+c: application/sdp\r\n\
+m: <sip:c1@h>;q=1, sip:c2@h\r\n\r\n");
+        assert_eq!(
+            m.routes(),
+            ["<sip:p1;lr>", "<sip:p2;lr>", "\"x, y\" <sip:p3,x@h;lr>"]
+        );
+        assert_eq!(m.record_routes(), ["<sip:r1;lr>"]);
+        assert_eq!(m.supported(), ["100rel", "timer", "replaces"]);
+        assert_eq!(m.require(), ["100rel"]);
+        assert_eq!(m.proxy_require(), ["foo"]);
+        assert_eq!(m.content_type().unwrap(), "application/sdp");
+        assert_eq!(m.header_all(&HeaderName::Route).count(), 2);
+        assert_eq!(m.header_count(&HeaderName::Route), 2);
+        let c = m.contact().unwrap().unwrap();
+        assert_eq!(c.uri, "sip:c1@h");
+        assert_eq!(c.param("q").unwrap().unwrap(), "1");
+        assert!(m.header(&HeaderName::Via).is_none());
+        assert_eq!(m.via_top().unwrap_err().code, 400);
+    }
+
+    #[test]
+    fn typed_views() {
+        let m = msg(b"SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1, SIP/2.0/TCP [2001:db8::1]:5070;branch=z9hG4bK2\r\n\
+Via: SIP/2.0/UDP c.example.com;branch=z9hG4bK3\r\n\
+From: \"A\" <sip:a@example.com>;tag=fa\r\n\
+To: <sip:b@example.com>;tag=tb\r\n\
+Call-ID: cid@h\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(m.via_top().unwrap().branch().unwrap(), "z9hG4bK1");
+        let hosts: Vec<String> = m
+            .vias()
+            .unwrap()
+            .iter()
+            .map(|v| v.host.to_string())
+            .collect();
+        assert_eq!(hosts, ["a.example.com", "[2001:db8::1]", "c.example.com"]);
+        assert_eq!(m.from_hdr().unwrap().tag().unwrap(), "fa");
+        assert_eq!(m.to_hdr().unwrap().tag().unwrap(), "tb");
+        assert_eq!(m.code(), Some(200));
+        assert_eq!(m.request_uri(), None);
+        assert!(m.contact().is_none());
+        assert_eq!(m.max_forwards(), Ok(None));
+    }
+}

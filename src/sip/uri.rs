@@ -68,19 +68,34 @@ impl Host {
             }
             return parse_v6(inner).map(Host::V6).ok_or(bad);
         }
-        if b.is_empty()
-            || !b
-                .iter()
-                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
-        {
-            return Err(bad);
-        }
-        if b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
+        if !b.is_empty() && b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
             let s = std::str::from_utf8(b).map_err(|_| bad.clone())?;
             return s.parse().map(Host::V4).map_err(|_| bad);
         }
+        if !valid_hostname(b) {
+            return Err(bad);
+        }
         Ok(Host::Name(b.clone()))
     }
+}
+
+/// RFC 3261 §25.1 `hostname`: dot-separated labels of alphanumerics with
+/// inner `-` (and, leniently, `_`), a top label starting with a letter, an
+/// optional final dot.
+fn valid_hostname(b: &[u8]) -> bool {
+    let b = b.strip_suffix(b".").unwrap_or(b);
+    let label_ok = |l: &[u8]| {
+        l.first().is_some_and(u8::is_ascii_alphanumeric)
+            && l.last().is_some_and(u8::is_ascii_alphanumeric)
+            && l.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    };
+    let top_ok = b
+        .rsplit(|&c| c == b'.')
+        .next()
+        .and_then(|l| l.first())
+        .is_some_and(u8::is_ascii_alphabetic);
+    top_ok && b.split(|&c| c == b'.').all(label_ok)
 }
 
 /// An IPv6 address. RFC 5118 §4.10: a stray third colon
@@ -316,5 +331,122 @@ impl fmt::Display for Uri {
             Scheme::Other(_) => write!(f, "{}", self.host)?,
         }
         write!(f, "{}{}", lossy(&self.params), lossy(&self.headers))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &'static str) -> Result<Uri, Reject> {
+        Uri::parse(&Bytes::from_static(s.as_bytes()))
+    }
+
+    #[test]
+    fn sip_uri_parts() {
+        let u =
+            uri("sips:alice:secret@atlanta.example.com:5061;transport=tcp;lr?subject=x").unwrap();
+        assert_eq!(u.scheme, Scheme::Sips);
+        assert_eq!(u.user.clone().unwrap(), "alice");
+        assert_eq!(u.password.clone().unwrap(), "secret");
+        assert_eq!(
+            u.host,
+            Host::Name(Bytes::from_static(b"atlanta.example.com"))
+        );
+        assert_eq!(u.port, Some(5061));
+        assert_eq!(u.params, ";transport=tcp;lr");
+        assert_eq!(u.headers, "?subject=x");
+        assert_eq!(u.param("TRANSPORT").unwrap().unwrap(), "tcp");
+        assert_eq!(u.param("lr"), Some(None));
+        assert_eq!(u.param("maddr"), None);
+        assert_eq!(
+            u.to_string(),
+            "sips:alice:secret@atlanta.example.com:5061;transport=tcp;lr?subject=x"
+        );
+        let u = uri("SIP:192.0.2.4").unwrap();
+        assert_eq!(
+            (u.scheme.clone(), u.user.clone(), u.host.ip()),
+            (Scheme::Sip, None, Some("192.0.2.4".parse().unwrap()))
+        );
+        assert_eq!(u.to_string(), "sip:192.0.2.4");
+    }
+
+    #[test]
+    fn ipv6_references() {
+        let u = uri("sip:user@[2001:db8::1]:5070;transport=udp").unwrap();
+        assert_eq!(u.host, Host::V6("2001:db8::1".parse().unwrap()));
+        assert_eq!(u.port, Some(5070));
+        assert_eq!(u.to_string(), "sip:user@[2001:db8::1]:5070;transport=udp");
+        let u = uri("sip:[2001:db8::10:5070]").unwrap();
+        assert_eq!(
+            (u.host, u.port),
+            (Host::V6("2001:db8::10:5070".parse().unwrap()), None)
+        );
+        let u = uri("sip:[2001:db8:::192.0.2.1]").unwrap();
+        assert_eq!(u.host, Host::V6("2001:db8::192.0.2.1".parse().unwrap()));
+        let e = uri("sip:2001:db8::10").unwrap_err();
+        assert!(e.reason.contains("IPv6"));
+        assert!(uri("sip:[2001:db8::1").is_err());
+        assert!(uri("sip:[2001:db8::1]x").is_err());
+        assert!(uri("sip:[not-v6]").is_err());
+    }
+
+    #[test]
+    fn tel_and_other_schemes() {
+        let u = uri("tel:+1-415-555-0100;phone-context=example.com").unwrap();
+        assert_eq!(u.scheme, Scheme::Tel);
+        assert_eq!(u.user.clone().unwrap(), "+1-415-555-0100");
+        assert_eq!(u.host, Host::Name(Bytes::new()));
+        assert_eq!(u.param("phone-context").unwrap().unwrap(), "example.com");
+        assert_eq!(
+            u.to_string(),
+            "tel:+1-415-555-0100;phone-context=example.com"
+        );
+        let u = uri("soap.beep://192.0.2.103:3002").unwrap();
+        assert_eq!(u.scheme, Scheme::Other(Bytes::from_static(b"soap.beep")));
+        assert_eq!(
+            u.host,
+            Host::Name(Bytes::from_static(b"//192.0.2.103:3002"))
+        );
+        assert_eq!(u.to_string(), "soap.beep://192.0.2.103:3002");
+        assert!(uri("isbn:2983792873").is_ok());
+    }
+
+    #[test]
+    fn escapes_unescaped_once() {
+        let u = uri("sip:null-%00-null@example.com").unwrap();
+        assert_eq!(u.user_unescaped().unwrap(), b"null-\0-null");
+        let u = uri("sip:%2541@example.com").unwrap();
+        assert_eq!(u.user_unescaped().unwrap(), b"%41");
+        let u = uri("sip:a%zz%4@example.com").unwrap();
+        assert_eq!(u.user_unescaped().unwrap(), b"a%zz%4");
+        let u = uri("sip:x@h;n%61me=v").unwrap();
+        assert_eq!(u.param("name").unwrap().unwrap(), "v");
+    }
+
+    #[test]
+    fn rejects() {
+        for bad in [
+            "",
+            "sip:",
+            "sip",
+            ":x",
+            "1sip:a@b",
+            "sip:a@b c",
+            "sip:@host",
+            "sip:a@",
+            "sip:a@h:",
+            "sip:a@h:70000",
+            "sip:a@h:5x",
+            "sip:a@-h",
+            "sip:a@h.1",
+            "sip:a@1.2.3",
+            "sip:<a@b>",
+            "sip:a@b\0",
+            "tel:",
+            "tel:12@x",
+        ] {
+            assert!(Uri::parse(&Bytes::from(bad)).is_err(), "{bad:?}");
+        }
     }
 }

@@ -226,3 +226,166 @@ fn check_request_uri(uri: &Bytes) -> Result<(), Reject> {
     debug_assert!(!matches!(u.scheme, Scheme::Other(_)));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::message::ParseOptions;
+
+    const OK: &str = "OPTIONS sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP pc33.example.com;branch=z9hG4bK776\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:alice@example.com>;tag=1\r\n\
+To: <sip:bob@example.com>\r\n\
+Call-ID: c1\r\n\
+CSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n";
+
+    fn check(s: &str) -> Result<(), Reject> {
+        let m = Message::parse(Bytes::from(s.to_string()), &ParseOptions::default()).unwrap();
+        m.validate_request(&["timer"])
+    }
+
+    fn with(from: &str, to: &str) -> Result<(), Reject> {
+        check(&OK.replacen(from, to, 1))
+    }
+
+    #[test]
+    fn accepts_and_rejects() {
+        assert_eq!(check(OK), Ok(()));
+        assert_eq!(with("CSeq: 1 OPTIONS", "CSeq: 2147483647 OPTIONS"), Ok(()));
+        assert_eq!(
+            with("CSeq: 1 OPTIONS", "CSeq: 2147483648 OPTIONS")
+                .unwrap_err()
+                .reason,
+            "Bad Request (CSeq number)"
+        );
+        assert_eq!(
+            with("CSeq: 1 OPTIONS", "CSeq: 1").unwrap_err().reason,
+            "Bad Request (CSeq method)"
+        );
+        assert_eq!(
+            with("CSeq: 1 OPTIONS", "CSeq: 1 INVITE")
+                .unwrap_err()
+                .reason,
+            "Bad Request (CSeq method mismatch)"
+        );
+        assert_eq!(
+            with("Max-Forwards: 70", "Max-Forwards: seventy")
+                .unwrap_err()
+                .code,
+            400
+        );
+        assert_eq!(with("Max-Forwards: 70", "Max-Forwards: 300"), Ok(()));
+        assert_eq!(with("SIP/2.0\r\n", "SIP/3.0\r\n").unwrap_err().code, 505);
+        assert_eq!(with("sip:bob@example.com SIP", "tel:+15551234 SIP"), Ok(()));
+        assert_eq!(
+            with("sip:bob@example.com SIP", "http://x SIP")
+                .unwrap_err()
+                .code,
+            416
+        );
+        assert_eq!(
+            with("sip:bob@example.com SIP", "sip:bob@2001:db8::1 SIP")
+                .unwrap_err()
+                .reason,
+            "Bad Request (Request-URI IPv6 address without [])"
+        );
+        assert_eq!(
+            with("Call-ID: c1\r\n", "").unwrap_err().reason,
+            "Bad Request (missing Call-ID)"
+        );
+        assert_eq!(
+            with("Call-ID: c1\r\n", "Call-ID: c1\r\ni: c2\r\n")
+                .unwrap_err()
+                .reason,
+            "Bad Request (multiple Call-ID)"
+        );
+        assert_eq!(
+            with(
+                "Via: SIP/2.0/UDP pc33.example.com;branch=z9hG4bK776\r\n",
+                ""
+            )
+            .unwrap_err()
+            .reason,
+            "Bad Request (missing Via)"
+        );
+        assert_eq!(
+            with(
+                "To: <sip:bob@example.com>",
+                "To: <sip:bob@example.com>, <sip:x@y>"
+            )
+            .unwrap_err()
+            .reason,
+            "Bad Request (To)"
+        );
+        assert_eq!(
+            with("To: <sip:bob@example.com>", "To: <sip:bob@bad..host>")
+                .unwrap_err()
+                .reason,
+            "Bad Request (To URI)"
+        );
+        assert_eq!(
+            with(
+                "Content-Length: 0\r\n",
+                "Content-Length: 0\r\nm: <sip:a@b>, ;\r\n"
+            )
+            .unwrap_err()
+            .reason,
+            "Bad Request (Contact)"
+        );
+    }
+
+    #[test]
+    fn require_and_contact_wildcard() {
+        let r = with(
+            "Content-Length: 0",
+            "Require: timer, 100rel\r\nProxy-Require: x\r\nContent-Length: 0",
+        )
+        .unwrap_err();
+        assert_eq!((r.code, r.reason), (420, "Bad Extension"));
+        assert_eq!(r.unsupported, ["100rel", "x"]);
+        assert_eq!(
+            with("Content-Length: 0", "Require: timer\r\nContent-Length: 0"),
+            Ok(())
+        );
+        let cancel = OK.replace("OPTIONS", "CANCEL").replacen(
+            "Content-Length: 0",
+            "Require: foo\r\nContent-Length: 0",
+            1,
+        );
+        assert_eq!(check(&cancel), Ok(()));
+        let reg = OK.replace("OPTIONS", "REGISTER").replacen(
+            "Content-Length: 0",
+            "Contact: *\r\nContent-Length: 0",
+            1,
+        );
+        assert_eq!(check(&reg), Ok(()));
+        assert_eq!(
+            with("Content-Length: 0", "Contact: *\r\nContent-Length: 0")
+                .unwrap_err()
+                .reason,
+            "Bad Request (Contact)"
+        );
+    }
+
+    #[test]
+    fn responses() {
+        let resp = |s: &str| {
+            Message::parse(Bytes::from(s.to_string()), &ParseOptions::default())
+                .unwrap()
+                .validate_response()
+        };
+        let ok = "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nl: 0\r\n\r\n";
+        assert_eq!(resp(ok), Ok(()));
+        assert!(resp(&ok.replace("180", "700")).is_err());
+        assert!(resp(&ok.replace("180", "099")).is_err());
+        assert!(resp(&ok.replace("180", "1800")).is_err());
+        assert!(resp(&ok.replace("Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n", "")).is_err());
+        assert!(resp(&ok.replace("CSeq: 1 INVITE", "CSeq: 99999999999 INVITE")).is_err());
+        assert!(resp(&ok.replace("l: 0", "l: 10")).is_err());
+        let req =
+            Message::parse(Bytes::from_static(OK.as_bytes()), &ParseOptions::default()).unwrap();
+        assert!(req.validate_response().is_err());
+    }
+}

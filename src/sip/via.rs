@@ -48,6 +48,7 @@ fn slash_at(b: &[u8], mut i: usize) -> Option<usize> {
 
 impl Via {
     /// Parses one Via value (split lists with `Message::header_values`).
+    /// The protocol must be `SIP/2.0` (the only version we speak).
     /// LWS around `/`, `:`, `;` and `=` is allowed (RFC 3261 §25.1 SLASH,
     /// COLON, SEMI, EQUAL); empty parameters (`;;`) are not.
     pub fn parse(value: &Bytes) -> Result<Via, Reject> {
@@ -59,7 +60,8 @@ impl Via {
         }
         let (vs, ve) = token_at(b, slash_at(b, ne).ok_or_else(bad)?);
         let (ts, te) = token_at(b, slash_at(b, ve).ok_or_else(bad)?);
-        if vs == ve || ts == te || !b.get(te).is_some_and(|&c| is_ws(c)) {
+        let version_ok = b.get(vs..ve) == Some(&b"2.0"[..]);
+        if !version_ok || ts == te || !b.get(te).is_some_and(|&c| is_ws(c)) {
             return Err(bad());
         }
         let semi = memchr::memchr(b';', b)
@@ -220,6 +222,10 @@ mod tests {
         assert!(via("SIP/2.0/UDP host:99999").is_err());
         assert!(via("SIP/2.0/UDP host;branch=").is_err());
         assert!(via("HTTP/2.0/UDP host").is_err());
+        assert!(via("SIP/99999.0/UDP host").is_err());
+        assert!(via("SIP/2.0/UDP 10.10.10.-1").is_err());
+        assert!(via("SIP/2.0/UDP -1:5060").is_err());
+        assert!(via("SIP/2.0/UDP 10.10.10.256").is_err());
         assert!(!via("SIP/2.0/UDP h;branch=z9hG4bK")
             .unwrap()
             .has_magic_cookie());
