@@ -301,3 +301,68 @@ async fn call_over_tcp_both_legs() {
     assert_eq!(r.code(), Some(200));
     assert!(hdr(&r, "CSeq").contains("BYE"));
 }
+
+#[tokio::test]
+async fn info_update_and_options_in_dialog_are_relayed_both_ways() {
+    let (c, inv, ok) = answered("indialog").await;
+    let (from, to, ruri) = (hdr(&ok, "From"), hdr(&ok, "To"), contact_uri(&ok));
+    for (i, method) in ["INFO", "UPDATE", "OPTIONS"].iter().enumerate() {
+        let cseq = 10 + i as u32;
+        let branch = format!("z9hG4bKind{i}");
+        c.pbx.send(c.gw.udp, &in_dialog(method, &ruri, c.pbx.addr, "UDP", &from, &to, &c.call_id, cseq, &branch, "")).await;
+        let (req_b, _) = c.carrier.wait_request(method).await;
+        assert_eq!(hdr(&req_b, "Call-ID"), hdr(&inv, "Call-ID"), "{method} on the carrier's dialog");
+        assert!(hdr(&req_b, "To").contains("tag=car1"));
+        c.carrier.send(c.gw.udp, &reply(&req_b, 200, "OK", None, None, "")).await;
+        let r = c.pbx.wait_response(200).await;
+        assert_eq!(hdr(&r, "CSeq"), format!("{cseq} {method}"), "the PBX's own CSeq comes back");
+    }
+    // And from the carrier toward the PBX.
+    let info = in_dialog("INFO", &format!("sip:trunkgate@{}", c.gw.udp), c.carrier.addr, "UDP", &format!("{};tag=car1", hdr(&inv, "To")), &hdr(&inv, "From"), &hdr(&inv, "Call-ID"), 5, "z9hG4bKcinfo", "");
+    c.carrier.send(c.gw.udp, &info).await;
+    let (info_a, _) = c.pbx.wait_request("INFO").await;
+    assert_eq!(hdr(&info_a, "Call-ID"), c.call_id);
+    c.pbx.send(c.gw.udp, &reply(&info_a, 200, "OK", None, None, "")).await;
+    let r = c.carrier.wait_response(200).await;
+    assert_eq!(hdr(&r, "CSeq"), "5 INFO");
+}
+
+#[tokio::test]
+async fn reliable_provisional_and_prack_with_rack_rewritten() {
+    let (gw, pbx, cs) = setup(1).await;
+    let carrier = &cs[0];
+    let inv_a = invite(pbx.addr, gw.udp, "UDP", "prack@pbx", DIALED, "z9hG4bKp1")
+        .replace("CSeq: 1 INVITE", "CSeq: 101 INVITE")
+        .replace("User-Agent: test-pbx\r\n", "User-Agent: test-pbx\r\nSupported: 100rel\r\n");
+    pbx.send(gw.udp, &inv_a).await;
+    pbx.expect_response(100).await;
+    let (inv, _) = carrier.expect_request("INVITE").await;
+    assert!(hdr(&inv, "Supported").contains("100rel"));
+    let r183 = reply(&inv, 183, "Session Progress", Some("car1"), Some(&format!("sip:c@{}", carrier.addr)), SDP_ANSWER)
+        .replace("Content-Type:", "Require: 100rel\r\nRSeq: 7\r\nContent-Type:");
+    carrier.send(gw.udp, &r183).await;
+    let p = pbx.expect_response(183).await;
+    assert_eq!(hdr(&p, "RSeq"), "7");
+    assert!(hdr(&p, "Require").contains("100rel"));
+    assert_eq!(p.body().as_ref(), SDP_ANSWER.as_bytes(), "early media SDP relayed");
+    let prack = in_dialog("PRACK", &contact_uri(&p), pbx.addr, "UDP", &hdr(&p, "From"), &hdr(&p, "To"), "prack@pbx", 102, "z9hG4bKpr", "")
+        .replace("Content-Length: 0", "RAck: 7 101 INVITE\r\nContent-Length: 0");
+    pbx.send(gw.udp, &prack).await;
+    let (prack_b, _) = carrier.wait_request("PRACK").await;
+    assert_eq!(hdr(&prack_b, "RAck"), "7 1 INVITE", "RAck names the carrier leg's INVITE CSeq");
+    carrier.send(gw.udp, &reply(&prack_b, 200, "OK", None, None, "")).await;
+    let r = pbx.wait_response(200).await;
+    assert_eq!(hdr(&r, "CSeq"), "102 PRACK");
+}
+
+#[tokio::test]
+async fn failover_on_carrier_timeout() {
+    let (gw, pbx, cs) = setup(2).await;
+    pbx.send(gw.udp, &invite(pbx.addr, gw.udp, "UDP", "fot@pbx", DIALED, "z9hG4bKft")).await;
+    pbx.expect_response(100).await;
+    cs[0].expect_request("INVITE").await;
+    // Carrier 1 stays silent: Timer B (3.2 s with T1 = 50 ms) moves the call to carrier 2.
+    let (inv2, _) = tokio::time::timeout(Duration::from_secs(6), cs[1].expect_request("INVITE")).await.expect("failover in time");
+    cs[1].send(gw.udp, &reply(&inv2, 486, "Busy Here", Some("c2"), None, "")).await;
+    pbx.wait_response(486).await;
+}
