@@ -1,0 +1,298 @@
+//! The basic call driven by sipp, a real third-party SIP user agent, over UDP
+//! and over TCP: a sipp UAS plays the carrier, a sipp UAC plays the PBX, and
+//! the gateway runs in-process between them.
+//!
+//! sipp's built-in scenarios are B2BUA-safe: the UAC sends ACK and BYE to the
+//! gateway's address (the gateway routes them by Call-ID) and the UAS only
+//! copies Via/From/To/Call-ID/CSeq from the request it answers. sipp exits 0
+//! only when every call it placed or answered succeeded.
+//!
+//! sipp must be on PATH (`apt-get install sip-tester`; `.ci/run` installs it).
+//! Every sipp process is killed by PID when its guard drops, on every path.
+
+mod common;
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+const CALLS: u32 = 20;
+const DIALED: &str = "+14155550100";
+/// Upper bound for one sipp run: 20 calls at 10/s with a 200 ms hold take ~2.5 s;
+/// the UAS then lingers in its built-in 4 s `timewait` after the last BYE.
+const SIPP_DEADLINE: Duration = Duration::from_secs(40);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tp {
+    Udp,
+    Tcp,
+}
+
+impl Tp {
+    /// sipp's transport mode: one socket for every call.
+    fn sipp_flag(self) -> &'static str {
+        match self {
+            Tp::Udp => "u1",
+            Tp::Tcp => "t1",
+        }
+    }
+
+    fn config_name(self) -> &'static str {
+        match self {
+            Tp::Udp => "udp",
+            Tp::Tcp => "tcp",
+        }
+    }
+}
+
+/// A loopback port the kernel just handed out for `tp` (bound, read, released).
+fn free_port(tp: Tp) -> u16 {
+    match tp {
+        Tp::Udp => UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port(),
+        Tp::Tcp => TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port(),
+    }
+}
+
+/// sipp from PATH, or a failure that says how to install it.
+fn sipp_binary() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("sipp"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("sipp not found on PATH: install it with `apt-get install sip-tester` (.ci/run does)")
+        })
+}
+
+/// A scratch directory for sipp's logs; removed on drop unless the test failed.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("trunkgate-sipp-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("sipp logs kept in {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// One sipp process; killed (by its PID, through the `Child` handle) and reaped on drop.
+struct Sipp {
+    role: &'static str,
+    child: Child,
+    stat: PathBuf,
+    out: PathBuf,
+}
+
+impl Sipp {
+    /// Starts sipp in `dir` with stdout/stderr to files (no pipe can fill up and stall it).
+    fn spawn(role: &'static str, dir: &Path, args: &[String]) -> Sipp {
+        let out = dir.join(format!("{role}.out"));
+        let err = File::create(dir.join(format!("{role}.err"))).unwrap();
+        let stat = dir.join(format!("{role}_stat.csv"));
+        let child = Command::new(sipp_binary())
+            .args(args)
+            .args(["-trace_stat", "-fd", "1", "-stf"])
+            .arg(&stat)
+            .args(["-trace_err", "-error_file"])
+            .arg(dir.join(format!("{role}_errors.log")))
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(File::create(&out).unwrap())
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start sipp {role}: {e} (install it with `apt-get install sip-tester`)"));
+        Sipp { role, child, stat, out }
+    }
+
+    /// Waits (bounded) for sipp to exit on its own.
+    async fn wait(&mut self, within: Duration) -> ExitStatus {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "sipp {} still running after {within:?}; its screen:\n{}",
+                self.role,
+                self.screen()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The tail of what sipp printed, for failure messages.
+    fn screen(&self) -> String {
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        let start = text.len().saturating_sub(4000);
+        let start = (start..text.len())
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(text.len());
+        text[start..].to_string()
+    }
+
+    /// A cumulative counter, e.g. `SuccessfulCall(C)`, from the last row of the `-trace_stat` CSV.
+    fn stat(&self, column: &str) -> u64 {
+        let text = std::fs::read_to_string(&self.stat)
+            .unwrap_or_else(|e| panic!("sipp {} wrote no stat file {}: {e}", self.role, self.stat.display()));
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header: Vec<&str> = lines.next().expect("stat header").split(';').collect();
+        let last: Vec<&str> = lines.last().expect("a stat row").split(';').collect();
+        let idx = header
+            .iter()
+            .position(|h| *h == column)
+            .unwrap_or_else(|| panic!("no column {column}"));
+        last[idx]
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{column} = {:?}: {e}", last[idx]))
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `CALLS` calls sipp UAC -> gateway -> sipp UAS over `tp` and checks all three views of them.
+async fn sipp_calls(tp: Tp) {
+    let scratch = Scratch::new(tp.config_name());
+    let dir = scratch.0.as_path();
+    let s = |x: &str| x.to_string();
+
+    let uas_port = free_port(tp);
+    let uas_addr: SocketAddr = format!("127.0.0.1:{uas_port}").parse().unwrap();
+    let mut uas = Sipp::spawn(
+        "uas",
+        dir,
+        &[
+            s("-sn"),
+            s("uas"),
+            s("-i"),
+            s("127.0.0.1"),
+            s("-p"),
+            uas_port.to_string(),
+            s("-mp"),
+            free_port(Tp::Udp).to_string(),
+            s("-t"),
+            s(tp.sipp_flag()),
+            s("-m"),
+            CALLS.to_string(),
+            s("-timeout"),
+            s("30s"),
+            s("-aa"),
+            s("-nostdin"),
+        ],
+    );
+    // The UAS must be listening before the first INVITE reaches it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        uas.child.try_wait().unwrap().is_none(),
+        "sipp uas exited at start:\n{}",
+        uas.screen()
+    );
+
+    let gw = start(&config_text(&[(uas_addr, tp.config_name())], "127.0.0.0/8")).await;
+    let gw_addr = match tp {
+        Tp::Udp => gw.udp,
+        Tp::Tcp => gw.tcp,
+    };
+
+    let mut uac = Sipp::spawn(
+        "uac",
+        dir,
+        &[
+            s("-sn"),
+            s("uac"),
+            s("-s"),
+            s(DIALED),
+            gw_addr.to_string(),
+            s("-i"),
+            s("127.0.0.1"),
+            s("-p"),
+            free_port(tp).to_string(),
+            s("-mp"),
+            free_port(Tp::Udp).to_string(),
+            s("-t"),
+            s(tp.sipp_flag()),
+            s("-m"),
+            CALLS.to_string(),
+            s("-r"),
+            s("10"),
+            s("-d"),
+            s("200"),
+            s("-timeout"),
+            s("30s"),
+            s("-nostdin"),
+        ],
+    );
+
+    let uac_status = uac.wait(SIPP_DEADLINE).await;
+    assert_eq!(
+        uac_status.code(),
+        Some(0),
+        "sipp uac: not every call succeeded; its screen:\n{}",
+        uac.screen()
+    );
+    assert_eq!(uac.stat("SuccessfulCall(C)"), u64::from(CALLS), "uac successful calls");
+    assert_eq!(uac.stat("FailedCall(C)"), 0, "uac failed calls");
+
+    let uas_status = uas.wait(SIPP_DEADLINE).await;
+    assert_eq!(
+        uas_status.code(),
+        Some(0),
+        "sipp uas: not every call succeeded; its screen:\n{}",
+        uas.screen()
+    );
+    assert_eq!(uas.stat("SuccessfulCall(C)"), u64::from(CALLS), "uas successful calls");
+    assert_eq!(uas.stat("FailedCall(C)"), 0, "uas failed calls");
+    assert_eq!(uas.stat("OutOfCallMsgs(C)"), 0, "uas got messages for no call");
+
+    // The gateway's view: every call completed, none left active (the last call
+    // task may still be winding down its transactions: poll up to 5 s).
+    let completed =
+        format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",result=\"completed\"}}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text = metrics(gw.http).await;
+        let done = metric_value(&text, &completed);
+        let active = metric_value(&text, "trunkgate_calls_active");
+        if done == f64::from(CALLS) && active == 0.0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gateway metrics after 5 s: completed {done} (want {CALLS}), active {active} (want 0)\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_calls_over_udp() {
+    sipp_calls(Tp::Udp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_calls_over_tcp() {
+    sipp_calls(Tp::Tcp).await;
+}
