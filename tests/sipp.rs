@@ -152,7 +152,7 @@ impl Sipp {
             .unwrap_or_else(|e| panic!("sipp {} wrote no stat file {}: {e}", self.role, self.stat.display()));
         let mut lines = text.lines().filter(|l| !l.trim().is_empty());
         let header: Vec<&str> = lines.next().expect("stat header").split(';').collect();
-        let last: Vec<&str> = lines.last().expect("a stat row").split(';').collect();
+        let last: Vec<&str> = lines.next_back().expect("a stat row").split(';').collect();
         let idx = header
             .iter()
             .position(|h| *h == column)
