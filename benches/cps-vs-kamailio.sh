@@ -23,7 +23,7 @@
 # Needs root for the harness's apt-get installs (kamailio, sip-tester, python3)
 # when they are missing. Every process started here is stopped by PID on exit.
 set -uo pipefail
-case "${1:-}" in -h|--help) sed -n '2,25p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;; esac
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=${TRUNKGATE_BENCH_DIR:-$REPO/../shared/bench}
@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
 	--config) CONFIG=$(realpath "$2") || bench_die "no config file $2"; shift 2 ;;
 	--skip-kamailio) SKIP_KAM=1; shift ;;
 	--) shift; CPS_ARGS=("$@"); break ;;
-	-h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+	-h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	*) bench_die "unknown option $1 (see --help)" ;;
 	esac
 done

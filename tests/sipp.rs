@@ -52,8 +52,16 @@ impl Tp {
 /// A loopback port the kernel just handed out for `tp` (bound, read, released).
 fn free_port(tp: Tp) -> u16 {
     match tp {
-        Tp::Udp => UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port(),
-        Tp::Tcp => TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port(),
+        Tp::Udp => UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port(),
+        Tp::Tcp => TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port(),
     }
 }
 
@@ -73,7 +81,8 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("trunkgate-sipp-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("trunkgate-sipp-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
@@ -115,8 +124,17 @@ impl Sipp {
             .stdout(File::create(&out).unwrap())
             .stderr(err)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start sipp {role}: {e} (install it with `apt-get install sip-tester`)"));
-        Sipp { role, child, stat, out }
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start sipp {role}: {e} (install it with `apt-get install sip-tester`)"
+                )
+            });
+        Sipp {
+            role,
+            child,
+            stat,
+            out,
+        }
     }
 
     /// Waits (bounded) for sipp to exit on its own.
@@ -148,8 +166,13 @@ impl Sipp {
 
     /// A cumulative counter, e.g. `SuccessfulCall(C)`, from the last row of the `-trace_stat` CSV.
     fn stat(&self, column: &str) -> u64 {
-        let text = std::fs::read_to_string(&self.stat)
-            .unwrap_or_else(|e| panic!("sipp {} wrote no stat file {}: {e}", self.role, self.stat.display()));
+        let text = std::fs::read_to_string(&self.stat).unwrap_or_else(|e| {
+            panic!(
+                "sipp {} wrote no stat file {}: {e}",
+                self.role,
+                self.stat.display()
+            )
+        });
         let mut lines = text.lines().filter(|l| !l.trim().is_empty());
         let header: Vec<&str> = lines.next().expect("stat header").split(';').collect();
         let last: Vec<&str> = lines.next_back().expect("a stat row").split(';').collect();
@@ -253,7 +276,11 @@ async fn sipp_calls(tp: Tp) {
         "sipp uac: not every call succeeded; its screen:\n{}",
         uac.screen()
     );
-    assert_eq!(uac.stat("SuccessfulCall(C)"), u64::from(CALLS), "uac successful calls");
+    assert_eq!(
+        uac.stat("SuccessfulCall(C)"),
+        u64::from(CALLS),
+        "uac successful calls"
+    );
     assert_eq!(uac.stat("FailedCall(C)"), 0, "uac failed calls");
 
     let uas_status = uas.wait(SIPP_DEADLINE).await;
@@ -263,9 +290,17 @@ async fn sipp_calls(tp: Tp) {
         "sipp uas: not every call succeeded; its screen:\n{}",
         uas.screen()
     );
-    assert_eq!(uas.stat("SuccessfulCall(C)"), u64::from(CALLS), "uas successful calls");
+    assert_eq!(
+        uas.stat("SuccessfulCall(C)"),
+        u64::from(CALLS),
+        "uas successful calls"
+    );
     assert_eq!(uas.stat("FailedCall(C)"), 0, "uas failed calls");
-    assert_eq!(uas.stat("OutOfCallMsgs(C)"), 0, "uas got messages for no call");
+    assert_eq!(
+        uas.stat("OutOfCallMsgs(C)"),
+        0,
+        "uas got messages for no call"
+    );
 
     // The gateway's view: every call completed, none left active (the last call
     // task may still be winding down its transactions: poll up to 5 s).
