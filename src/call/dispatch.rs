@@ -211,7 +211,9 @@ impl Dispatcher {
             }
         }
         let call = Call::new(Arc::clone(&self.core), Arc::clone(&snapshot), admitted, msg, meta, tx);
-        tokio::spawn(call.run(rx));
+        // Every log line of the call carries its number and the caller's Call-ID.
+        let span = tracing::info_span!("call", id = call.number(), call_id = %String::from_utf8_lossy(call.call_id()));
+        tokio::spawn(tracing::Instrument::instrument(call.run(rx), span));
     }
 
     fn stateless(&self, msg: &Message, meta: &RxMeta, code: u16, reason: &str) -> crate::sip::MessageBuilder {

@@ -105,7 +105,10 @@ impl Call {
             call_id: call_id.clone(),
             local: with_tag(from.as_bytes(), &tag),
             local_tag: tag,
-            remote: Bytes::from(format!("<sip:{}@{}>", self.dialed, peer.addr.ip())),
+            remote: Bytes::from(match peer.addr.ip() {
+                std::net::IpAddr::V4(ip) => format!("<sip:{}@{ip}>", self.dialed),
+                std::net::IpAddr::V6(ip) => format!("<sip:{}@[{ip}]>", self.dialed),
+            }),
             remote_tag: None,
             remote_target: Bytes::from(ruri),
             route_set: Vec::new(),

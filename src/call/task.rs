@@ -157,6 +157,15 @@ impl Call {
         }
     }
 
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The caller's Call-ID.
+    pub fn call_id(&self) -> &Bytes {
+        &self.a.call_id
+    }
+
     /// The task body: events and deadlines until every transaction is over.
     pub async fn run(mut self, mut rx: mpsc::Receiver<CallEvent>) {
         self.start().await;
