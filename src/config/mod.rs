@@ -33,8 +33,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use trunk::{
-    AuthSource, Authentication, Direction, Failover, FailoverSource, FaxSupport, InboundSettings, OutboundSettings,
-    Recording, RecordingSetting, Trunk, TrunkStatus,
+    AuthSource, Authentication, Direction, Failover, FailoverSource, FaxSupport, InboundSettings,
+    OutboundSettings, Recording, RecordingSetting, Trunk, TrunkStatus,
 };
 
 /// The shipped default config, embedded so `trunkgate run` works with no file.
@@ -136,7 +136,11 @@ pub struct TwilioSettings {
 pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError { file: origin.clone(), key: "(file)".into(), rule: format!("cannot read: {e}") }])
+        ConfigErrors(vec![ConfigError {
+            file: origin.clone(),
+            key: "(file)".into(),
+            rule: format!("cannot read: {e}"),
+        }])
     })?;
     parse_str(&text, &origin)
 }
@@ -146,12 +150,19 @@ pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
     let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
         let key = match e.span() {
             Some(span) => {
-                let line = text.get(..span.start).map(|t| t.matches('\n').count() + 1).unwrap_or(0);
+                let line = text
+                    .get(..span.start)
+                    .map(|t| t.matches('\n').count() + 1)
+                    .unwrap_or(0);
                 format!("(line {line})")
             }
             None => "(syntax)".to_string(),
         };
-        ConfigErrors(vec![ConfigError { file: origin.to_string(), key, rule: e.message().to_string() }])
+        ConfigErrors(vec![ConfigError {
+            file: origin.to_string(),
+            key,
+            rule: e.message().to_string(),
+        }])
     })?;
     validate::validate(raw, origin)
 }

@@ -8,7 +8,8 @@ fn errors(text: &str) -> Vec<ConfigError> {
 }
 
 fn has(errs: &[ConfigError], key: &str, rule_part: &str) -> bool {
-    errs.iter().any(|e| e.key == key && e.rule.contains(rule_part) && e.file == "t.toml")
+    errs.iter()
+        .any(|e| e.key == key && e.rule.contains(rule_part) && e.file == "t.toml")
 }
 
 const BASE: &str = r#"
@@ -23,7 +24,11 @@ address = "127.0.0.1:5090"
 fn default_config_is_valid_and_matches_the_bench() {
     let c = parse_str(DEFAULT_CONFIG, "default").unwrap();
     assert_eq!(c.sip.listen.len(), 2);
-    assert!(c.sip.listen.iter().all(|l| l.address == "127.0.0.1:5060".parse().unwrap()));
+    assert!(c
+        .sip
+        .listen
+        .iter()
+        .all(|l| l.address == "127.0.0.1:5060".parse().unwrap()));
     assert_eq!(c.carriers[0].address, "127.0.0.1:5090".parse().unwrap());
     assert_eq!(c.http.listen, "127.0.0.1:8080".parse().unwrap());
     let t = &c.trunks[0];
@@ -63,12 +68,31 @@ failover = {{ source = "trunk_id", value = "33333333-3333-3333-3333-333333333333
 "#
     );
     let errs = errors(&text);
-    assert!(has(&errs, "trunks[0].simultaneous_call_limit", "at least 1"), "{errs:?}");
+    assert!(
+        has(&errs, "trunks[0].simultaneous_call_limit", "at least 1"),
+        "{errs:?}"
+    );
     assert!(has(&errs, "trunks[0].outbound.domain", "DNS name"));
-    assert!(has(&errs, "trunks[0].outbound.authentication[0].value", "IP address or CIDR"));
-    assert!(has(&errs, "trunks[0].outbound.authentication[1].value", "Account SID"));
-    assert!(has(&errs, "trunks[0].outbound.max_post_dial_delay", "between 7 and 30"));
-    assert!(has(&errs, "trunks[0].outbound.override_early_media", "alpha-2"));
+    assert!(has(
+        &errs,
+        "trunks[0].outbound.authentication[0].value",
+        "IP address or CIDR"
+    ));
+    assert!(has(
+        &errs,
+        "trunks[0].outbound.authentication[1].value",
+        "Account SID"
+    ));
+    assert!(has(
+        &errs,
+        "trunks[0].outbound.max_post_dial_delay",
+        "between 7 and 30"
+    ));
+    assert!(has(
+        &errs,
+        "trunks[0].outbound.override_early_media",
+        "alpha-2"
+    ));
     assert!(has(&errs, "trunks[1].inbound.failover.value", "E.164"));
     assert!(has(&errs, "trunks[2].inbound.failover.value", "itself"));
     assert_eq!(errs.len(), 8, "{errs:#?}");
@@ -101,7 +125,10 @@ fn unknown_keys_and_bad_enums_are_refused_with_a_line() {
     assert!(errs[0].rule.contains("bogus"), "{errs:?}");
     assert_eq!(errs[0].key, "(line 3)");
     let errs = errors(&format!("{BASE}\n[[trunks]]\ntrunk_id = \"11111111-1111-1111-1111-111111111111\"\ndirection = \"sideways\"\n"));
-    assert!(errs[0].rule.contains("sideways") || errs[0].rule.contains("variant"), "{errs:?}");
+    assert!(
+        errs[0].rule.contains("sideways") || errs[0].rule.contains("variant"),
+        "{errs:?}"
+    );
 }
 
 #[test]
@@ -125,14 +152,26 @@ authentication = [ { source = "other", value = "10.0.0.2" } ]
     let errs = errors(text);
     assert!(has(&errs, "carriers", "at least one carrier"), "{errs:?}");
     assert!(has(&errs, "trunks[1].trunk_id", "duplicate"));
-    assert!(has(&errs, "trunks[1].outbound.domain", "used by another trunk"));
+    assert!(has(
+        &errs,
+        "trunks[1].outbound.domain",
+        "used by another trunk"
+    ));
 }
 
 #[test]
 fn display_lists_file_key_rule() {
     let e = ConfigErrors(vec![
-        ConfigError { file: "f".into(), key: "a.b".into(), rule: "r1".into() },
-        ConfigError { file: "f".into(), key: "c".into(), rule: "r2".into() },
+        ConfigError {
+            file: "f".into(),
+            key: "a.b".into(),
+            rule: "r1".into(),
+        },
+        ConfigError {
+            file: "f".into(),
+            key: "c".into(),
+            rule: "r2".into(),
+        },
     ]);
     assert_eq!(e.to_string(), "f: a.b: r1\nf: c: r2");
 }

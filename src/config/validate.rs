@@ -21,7 +21,9 @@ use std::time::Duration;
 
 use super::raw::RawConfig;
 use super::trunk::{AuthSource, Direction, FailoverSource, Trunk};
-use super::{Carrier, Config, ConfigError, ConfigErrors, HttpSettings, Listen, SipSettings, TwilioSettings};
+use super::{
+    Carrier, Config, ConfigError, ConfigErrors, HttpSettings, Listen, SipSettings, TwilioSettings,
+};
 
 struct Errors<'a> {
     file: &'a str,
@@ -30,7 +32,11 @@ struct Errors<'a> {
 
 impl Errors<'_> {
     fn add(&mut self, key: impl Into<String>, rule: impl Into<String>) {
-        self.list.push(ConfigError { file: self.file.to_string(), key: key.into(), rule: rule.into() });
+        self.list.push(ConfigError {
+            file: self.file.to_string(),
+            key: key.into(),
+            rule: rule.into(),
+        });
     }
 
     fn range<T: PartialOrd + std::fmt::Display>(&mut self, key: &str, v: T, lo: T, hi: T) {
@@ -44,14 +50,20 @@ fn socket(e: &mut Errors, key: &str, s: &str) -> Option<SocketAddr> {
     match s.parse::<SocketAddr>() {
         Ok(a) => Some(a),
         Err(_) => {
-            e.add(key, format!("must be an IP:port socket address (got {s:?})"));
+            e.add(
+                key,
+                format!("must be an IP:port socket address (got {s:?})"),
+            );
             None
         }
     }
 }
 
 pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
-    let mut e = Errors { file, list: Vec::new() };
+    let mut e = Errors {
+        file,
+        list: Vec::new(),
+    };
     let s = &raw.sip;
     if s.listen.is_empty() {
         e.add("sip.listen", "at least one listen address is required");
@@ -61,20 +73,38 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         .iter()
         .enumerate()
         .filter_map(|(i, l)| {
-            socket(&mut e, &format!("sip.listen[{i}].address"), &l.address)
-                .map(|address| Listen { transport: l.transport, address })
+            socket(&mut e, &format!("sip.listen[{i}].address"), &l.address).map(|address| Listen {
+                transport: l.transport,
+                address,
+            })
         })
         .collect();
     e.range("sip.t1_ms", s.t1_ms, 50, 10_000);
     if s.t2_ms < s.t1_ms || s.t2_ms > 60_000 {
-        e.add("sip.t2_ms", format!("must be at least t1_ms ({}) and at most 60000 (got {})", s.t1_ms, s.t2_ms));
+        e.add(
+            "sip.t2_ms",
+            format!(
+                "must be at least t1_ms ({}) and at most 60000 (got {})",
+                s.t1_ms, s.t2_ms
+            ),
+        );
     }
     e.range("sip.t4_ms", s.t4_ms, 1, 60_000);
     e.range("sip.max_message_size", s.max_message_size, 1500, 1_048_576);
     e.range("sip.udp_workers", s.udp_workers, 1, 64);
     e.range("sip.tcp_idle_timeout_s", s.tcp_idle_timeout_s, 1, 86_400);
-    e.range("sip.tcp_max_connections", s.tcp_max_connections, 1, 1_000_000);
-    e.range("sip.tcp_max_per_source", s.tcp_max_per_source, 1, s.tcp_max_connections.max(1));
+    e.range(
+        "sip.tcp_max_connections",
+        s.tcp_max_connections,
+        1,
+        1_000_000,
+    );
+    e.range(
+        "sip.tcp_max_per_source",
+        s.tcp_max_per_source,
+        1,
+        s.tcp_max_connections.max(1),
+    );
     e.range("sip.invite_timeout_s", s.invite_timeout_s, 10, 3600);
     e.range("sip.max_forwards", s.max_forwards, 1, 255);
     if s.user_agent.is_empty() || !s.user_agent.bytes().all(|b| (0x20..0x7f).contains(&b)) {
@@ -93,27 +123,43 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         if c.name.trim().is_empty() {
             e.add(format!("carriers[{i}].name"), "must not be empty");
         } else if !names.insert(c.name.clone()) {
-            e.add(format!("carriers[{i}].name"), format!("duplicate carrier name {:?}", c.name));
+            e.add(
+                format!("carriers[{i}].name"),
+                format!("duplicate carrier name {:?}", c.name),
+            );
         }
         if let Some(address) = socket(&mut e, &format!("carriers[{i}].address"), &c.address) {
-            carriers.push(Carrier { name: c.name.clone(), address, transport: c.transport, priority: c.priority });
+            carriers.push(Carrier {
+                name: c.name.clone(),
+                address,
+                transport: c.transport,
+                priority: c.priority,
+            });
         }
     }
     let mut ranges = Vec::new();
     for (i, r) in raw.twilio.signaling_ranges.iter().enumerate() {
         match parse_net(r) {
             Some(n) => ranges.push(n),
-            None => e.add(format!("twilio.signaling_ranges[{i}]"), format!("must be an IP or CIDR (got {r:?})")),
+            None => e.add(
+                format!("twilio.signaling_ranges[{i}]"),
+                format!("must be an IP or CIDR (got {r:?})"),
+            ),
         }
     }
     let trunks = validate_trunks(&mut e, raw.trunks);
     if trunks.iter().any(|t| t.direction == Direction::Outbound) && raw.carriers.is_empty() {
-        e.add("carriers", "at least one carrier is required when an outbound trunk exists");
+        e.add(
+            "carriers",
+            "at least one carrier is required when an outbound trunk exists",
+        );
     }
     if !e.list.is_empty() {
         return Err(ConfigErrors(e.list));
     }
-    let Some(http) = http else { return Err(ConfigErrors(e.list)) };
+    let Some(http) = http else {
+        return Err(ConfigErrors(e.list));
+    };
     Ok(Config {
         sip: SipSettings {
             listen,
@@ -133,14 +179,18 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         http: HttpSettings { listen: http },
         carriers,
         trunks,
-        twilio: TwilioSettings { signaling_ranges: ranges },
+        twilio: TwilioSettings {
+            signaling_ranges: ranges,
+        },
     })
 }
 
 /// An IP address (as a host route) or a CIDR.
 pub fn parse_net(s: &str) -> Option<ipnet::IpNet> {
     let s = s.trim();
-    s.parse::<ipnet::IpNet>().ok().or_else(|| s.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 fn validate_trunks(e: &mut Errors, mut trunks: Vec<Trunk>) -> Vec<Trunk> {
@@ -150,15 +200,22 @@ fn validate_trunks(e: &mut Errors, mut trunks: Vec<Trunk>) -> Vec<Trunk> {
     for (i, t) in trunks.iter_mut().enumerate() {
         let k = format!("trunks[{i}]");
         if !seen.insert(t.trunk_id) {
-            e.add(format!("{k}.trunk_id"), format!("duplicate trunk_id {}", t.trunk_id));
+            e.add(
+                format!("{k}.trunk_id"),
+                format!("duplicate trunk_id {}", t.trunk_id),
+            );
         }
         if t.simultaneous_call_limit == Some(0) {
-            e.add(format!("{k}.simultaneous_call_limit"), "must be at least 1 (omit it for unlimited)");
+            e.add(
+                format!("{k}.simultaneous_call_limit"),
+                "must be at least 1 (omit it for unlimited)",
+            );
         }
         match t.direction {
-            Direction::Outbound if t.outbound.is_none() => {
-                e.add(format!("{k}.outbound"), "required when direction is outbound")
-            }
+            Direction::Outbound if t.outbound.is_none() => e.add(
+                format!("{k}.outbound"),
+                "required when direction is outbound",
+            ),
             Direction::Inbound => match &t.inbound {
                 None => e.add(format!("{k}.inbound"), "required when direction is inbound"),
                 Some(i) if i.destination.is_none() && i.failover.is_none() => {
@@ -172,33 +229,49 @@ fn validate_trunks(e: &mut Errors, mut trunks: Vec<Trunk>) -> Vec<Trunk> {
             if let Some(d) = o.domain.as_mut() {
                 *d = d.trim().to_ascii_lowercase();
                 if !is_dns_name(d) {
-                    e.add(format!("{k}.outbound.domain"), format!("must be a DNS name (got {d:?})"));
+                    e.add(
+                        format!("{k}.outbound.domain"),
+                        format!("must be a DNS name (got {d:?})"),
+                    );
                 } else if !domains.insert(d.clone()) {
-                    e.add(format!("{k}.outbound.domain"), format!("domain {d:?} is used by another trunk"));
+                    e.add(
+                        format!("{k}.outbound.domain"),
+                        format!("domain {d:?} is used by another trunk"),
+                    );
                 }
             }
             if t.direction == Direction::Outbound && o.authentication.is_empty() {
-                e.add(format!("{k}.outbound.authentication"), "at least one entry is required");
+                e.add(
+                    format!("{k}.outbound.authentication"),
+                    "at least one entry is required",
+                );
             }
             for (j, a) in o.authentication.iter().enumerate() {
                 let key = format!("{k}.outbound.authentication[{j}].value");
                 match a.source {
-                    AuthSource::Other if parse_net(&a.value).is_none() => {
-                        e.add(key, format!("must be an IP address or CIDR (got {:?})", a.value))
-                    }
-                    AuthSource::Twilio if !is_account_sid(&a.value) => {
-                        e.add(key, "must be a Twilio Account SID (AC followed by 32 hex digits)")
-                    }
+                    AuthSource::Other if parse_net(&a.value).is_none() => e.add(
+                        key,
+                        format!("must be an IP address or CIDR (got {:?})", a.value),
+                    ),
+                    AuthSource::Twilio if !is_account_sid(&a.value) => e.add(
+                        key,
+                        "must be a Twilio Account SID (AC followed by 32 hex digits)",
+                    ),
                     _ => {}
                 }
             }
             if let Some(p) = o.max_post_dial_delay {
                 if !(7..=30).contains(&p) {
-                    e.add(format!("{k}.outbound.max_post_dial_delay"), format!("must be between 7 and 30 seconds (got {p})"));
+                    e.add(
+                        format!("{k}.outbound.max_post_dial_delay"),
+                        format!("must be between 7 and 30 seconds (got {p})"),
+                    );
                 }
             }
             if let Some(v) = &o.override_early_media {
-                let ok = v == "to_country" || v == "from_country" || (v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase()));
+                let ok = v == "to_country"
+                    || v == "from_country"
+                    || (v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase()));
                 if !ok {
                     e.add(
                         format!("{k}.outbound.override_early_media"),
@@ -217,10 +290,13 @@ fn validate_trunks(e: &mut Errors, mut trunks: Vec<Trunk>) -> Vec<Trunk> {
                     Ok(_) => {}
                     Err(_) => e.add(key, format!("must be a trunk_id (uuid) (got {v:?})")),
                 },
-                FailoverSource::PhoneNumber if !is_e164(v) => {
-                    e.add(key, format!("must be an E.164 number (+ and 8 to 15 digits) (got {v:?})"))
-                }
-                FailoverSource::SipUri if !(v.starts_with("sip:") || v.starts_with("sips:")) || v.len() < 6 => {
+                FailoverSource::PhoneNumber if !is_e164(v) => e.add(
+                    key,
+                    format!("must be an E.164 number (+ and 8 to 15 digits) (got {v:?})"),
+                ),
+                FailoverSource::SipUri
+                    if !(v.starts_with("sip:") || v.starts_with("sips:")) || v.len() < 6 =>
+                {
                     e.add(key, format!("must be a sip: or sips: URI (got {v:?})"))
                 }
                 FailoverSource::Api if v != "CallFlows" && v != "ParkingLot" => {
@@ -250,5 +326,6 @@ pub fn is_account_sid(s: &str) -> bool {
 }
 
 pub fn is_e164(s: &str) -> bool {
-    s.strip_prefix('+').is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+    s.strip_prefix('+')
+        .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
 }

@@ -40,12 +40,20 @@ mod tests {
     use crate::config::Transport;
 
     fn c(name: &str, priority: u32) -> Carrier {
-        Carrier { name: name.into(), address: "127.0.0.1:5090".parse().unwrap(), transport: Transport::Udp, priority }
+        Carrier {
+            name: name.into(),
+            address: "127.0.0.1:5090".parse().unwrap(),
+            transport: Transport::Udp,
+            priority,
+        }
     }
 
     #[test]
     fn order_by_priority_then_config_order() {
-        assert_eq!(carrier_order(&[c("a", 20), c("b", 10), c("c", 20), c("d", 5)]), vec![3, 1, 0, 2]);
+        assert_eq!(
+            carrier_order(&[c("a", 20), c("b", 10), c("c", 20), c("d", 5)]),
+            vec![3, 1, 0, 2]
+        );
         assert!(carrier_order(&[]).is_empty());
     }
 
@@ -68,7 +76,10 @@ mod tests {
         ] {
             assert_eq!(try_next_carrier(o, false), want, "{o:?}");
         }
-        assert!(!try_next_carrier(Final(503), true), "never after early media");
+        assert!(
+            !try_next_carrier(Final(503), true),
+            "never after early media"
+        );
         assert!(!try_next_carrier(Timeout, true));
     }
 }

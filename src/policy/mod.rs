@@ -9,4 +9,6 @@ pub mod carrier;
 pub mod outbound;
 
 pub use carrier::{carrier_order, try_next_carrier, AttemptOutcome};
-pub use outbound::{admit_outbound, normalize_dialed, Admitted, OutboundFacts, Rejection, TrunkTable};
+pub use outbound::{
+    admit_outbound, normalize_dialed, Admitted, OutboundFacts, Rejection, TrunkTable,
+};

@@ -88,11 +88,22 @@ pub struct TrunkTable {
 
 impl TrunkTable {
     pub fn new(trunks: &[Trunk]) -> TrunkTable {
-        let mut t = TrunkTable { by_domain: HashMap::new(), by_source: Vec::new(), entries: Vec::new(), by_id: HashMap::new() };
+        let mut t = TrunkTable {
+            by_domain: HashMap::new(),
+            by_source: Vec::new(),
+            entries: Vec::new(),
+            by_id: HashMap::new(),
+        };
         for trunk in trunks {
             let arc = Arc::new(trunk.clone());
             t.by_id.insert(trunk.trunk_id, Arc::clone(&arc));
-            let Some(o) = trunk.outbound.as_ref().filter(|_| trunk.direction == Direction::Outbound) else { continue };
+            let Some(o) = trunk
+                .outbound
+                .as_ref()
+                .filter(|_| trunk.direction == Direction::Outbound)
+            else {
+                continue;
+            };
             let mut nets = Vec::new();
             let mut sids = Vec::new();
             for a in &o.authentication {
@@ -102,7 +113,11 @@ impl TrunkTable {
                 }
             }
             let idx = t.entries.len();
-            t.entries.push(Entry { trunk: arc, nets, sids });
+            t.entries.push(Entry {
+                trunk: arc,
+                nets,
+                sids,
+            });
             match &o.domain {
                 Some(d) => {
                     t.by_domain.insert(d.to_ascii_lowercase(), idx);
@@ -131,12 +146,18 @@ fn admits(e: &Entry, source: IpAddr, sid: Option<&str>, twilio: &TwilioSettings)
         return true;
     }
     match sid {
-        Some(sid) if e.sids.iter().any(|s| s == sid) => twilio.signaling_ranges.iter().any(|n| n.contains(&source)),
+        Some(sid) if e.sids.iter().any(|s| s == sid) => {
+            twilio.signaling_ranges.iter().any(|n| n.contains(&source))
+        }
         _ => false,
     }
 }
 
-pub fn admit_outbound(table: &TrunkTable, twilio: &TwilioSettings, facts: &OutboundFacts) -> Result<Admitted, Rejection> {
+pub fn admit_outbound(
+    table: &TrunkTable,
+    twilio: &TwilioSettings,
+    facts: &OutboundFacts,
+) -> Result<Admitted, Rejection> {
     let source = canonical(facts.source);
     let host = facts.ruri_host.trim_end_matches('.').to_ascii_lowercase();
     let entry = match table.by_domain.get(&host) {
@@ -158,7 +179,10 @@ pub fn admit_outbound(table: &TrunkTable, twilio: &TwilioSettings, facts: &Outbo
         return Err(Rejection::TrunkInactive);
     }
     let dialed = normalize_dialed(facts.ruri_user.unwrap_or("")).ok_or(Rejection::NotDialable)?;
-    Ok(Admitted { trunk: Arc::clone(&entry.trunk), dialed })
+    Ok(Admitted {
+        trunk: Arc::clone(&entry.trunk),
+        dialed,
+    })
 }
 
 /// `+14155550100`, `14155550100`, `+1 (415) 555-0100;phone-context=x` -> the

@@ -18,18 +18,36 @@ fn trunk(id: u128, domain: Option<&str>, auth: &[(AuthSource, &str)]) -> Trunk {
         inbound: None,
         outbound: Some(OutboundSettings {
             domain: domain.map(str::to_string),
-            authentication: auth.iter().map(|(s, v)| Authentication { source: *s, value: v.to_string() }).collect(),
+            authentication: auth
+                .iter()
+                .map(|(s, v)| Authentication {
+                    source: *s,
+                    value: v.to_string(),
+                })
+                .collect(),
             ..Default::default()
         }),
     }
 }
 
-fn facts<'a>(host: &'a str, user: Option<&'a str>, src: &str, sid: Option<&'a str>) -> OutboundFacts<'a> {
-    OutboundFacts { ruri_host: host, ruri_user: user, source: src.parse().unwrap(), twilio_account_sid: sid }
+fn facts<'a>(
+    host: &'a str,
+    user: Option<&'a str>,
+    src: &str,
+    sid: Option<&'a str>,
+) -> OutboundFacts<'a> {
+    OutboundFacts {
+        ruri_host: host,
+        ruri_user: user,
+        source: src.parse().unwrap(),
+        twilio_account_sid: sid,
+    }
 }
 
 fn twilio() -> TwilioSettings {
-    TwilioSettings { signaling_ranges: vec!["54.172.60.0/30".parse().unwrap()] }
+    TwilioSettings {
+        signaling_ranges: vec!["54.172.60.0/30".parse().unwrap()],
+    }
 }
 
 fn admit(table: &TrunkTable, f: &OutboundFacts) -> Result<u128, Rejection> {
@@ -39,51 +57,132 @@ fn admit(table: &TrunkTable, f: &OutboundFacts) -> Result<u128, Rejection> {
 #[test]
 fn domain_match_is_case_insensitive_and_checks_auth() {
     let t = TrunkTable::new(&[
-        trunk(1, Some("pbx1.example.com"), &[(AuthSource::Other, "192.0.2.0/24")]),
+        trunk(
+            1,
+            Some("pbx1.example.com"),
+            &[(AuthSource::Other, "192.0.2.0/24")],
+        ),
         trunk(2, None, &[(AuthSource::Other, "0.0.0.0/0")]),
     ]);
-    assert_eq!(admit(&t, &facts("PBX1.Example.COM", Some("+14155550100"), "192.0.2.7", None)), Ok(1));
+    assert_eq!(
+        admit(
+            &t,
+            &facts("PBX1.Example.COM", Some("+14155550100"), "192.0.2.7", None)
+        ),
+        Ok(1)
+    );
     // Domain matched, wrong source: refused even though trunk 2 would admit the source.
-    assert_eq!(admit(&t, &facts("pbx1.example.com", Some("+1"), "198.51.100.1", None)), Err(Rejection::AuthFailed));
+    assert_eq!(
+        admit(
+            &t,
+            &facts("pbx1.example.com", Some("+1"), "198.51.100.1", None)
+        ),
+        Err(Rejection::AuthFailed)
+    );
     // Unknown host: matched by source among null-domain trunks.
-    assert_eq!(admit(&t, &facts("127.0.0.1", Some("+1"), "198.51.100.1", None)), Ok(2));
+    assert_eq!(
+        admit(&t, &facts("127.0.0.1", Some("+1"), "198.51.100.1", None)),
+        Ok(2)
+    );
 }
 
 #[test]
 fn null_domain_trunks_by_source_in_config_order_v4_and_v6() {
     let t = TrunkTable::new(&[
         trunk(1, None, &[(AuthSource::Other, "10.0.0.0/8")]),
-        trunk(2, None, &[(AuthSource::Other, "10.1.0.0/16"), (AuthSource::Other, "2001:db8::/32")]),
+        trunk(
+            2,
+            None,
+            &[
+                (AuthSource::Other, "10.1.0.0/16"),
+                (AuthSource::Other, "2001:db8::/32"),
+            ],
+        ),
         trunk(3, None, &[(AuthSource::Other, "203.0.113.9")]),
     ]);
-    assert_eq!(admit(&t, &facts("x", Some("1"), "10.1.2.3", None)), Ok(1), "first in config order");
-    assert_eq!(admit(&t, &facts("x", Some("1"), "2001:db8::5", None)), Ok(2));
-    assert_eq!(admit(&t, &facts("x", Some("1"), "203.0.113.9", None)), Ok(3));
-    assert_eq!(admit(&t, &facts("x", Some("1"), "::ffff:203.0.113.9", None)), Ok(3), "v4-mapped source");
-    assert_eq!(admit(&t, &facts("x", Some("1"), "203.0.113.10", None)), Err(Rejection::NoTrunk));
-    assert_eq!(admit(&t, &facts("x", Some("1"), "2001:db9::1", None)), Err(Rejection::NoTrunk));
+    assert_eq!(
+        admit(&t, &facts("x", Some("1"), "10.1.2.3", None)),
+        Ok(1),
+        "first in config order"
+    );
+    assert_eq!(
+        admit(&t, &facts("x", Some("1"), "2001:db8::5", None)),
+        Ok(2)
+    );
+    assert_eq!(
+        admit(&t, &facts("x", Some("1"), "203.0.113.9", None)),
+        Ok(3)
+    );
+    assert_eq!(
+        admit(&t, &facts("x", Some("1"), "::ffff:203.0.113.9", None)),
+        Ok(3),
+        "v4-mapped source"
+    );
+    assert_eq!(
+        admit(&t, &facts("x", Some("1"), "203.0.113.10", None)),
+        Err(Rejection::NoTrunk)
+    );
+    assert_eq!(
+        admit(&t, &facts("x", Some("1"), "2001:db9::1", None)),
+        Err(Rejection::NoTrunk)
+    );
 }
 
 #[test]
 fn twilio_needs_sid_and_range() {
-    let t = TrunkTable::new(&[trunk(1, Some("tw.example.com"), &[(AuthSource::Twilio, SID)])]);
-    assert_eq!(admit(&t, &facts("tw.example.com", Some("+1"), "54.172.60.1", Some(SID))), Ok(1));
+    let t = TrunkTable::new(&[trunk(
+        1,
+        Some("tw.example.com"),
+        &[(AuthSource::Twilio, SID)],
+    )]);
     assert_eq!(
-        admit(&t, &facts("tw.example.com", Some("+1"), "198.51.100.1", Some(SID))),
+        admit(
+            &t,
+            &facts("tw.example.com", Some("+1"), "54.172.60.1", Some(SID))
+        ),
+        Ok(1)
+    );
+    assert_eq!(
+        admit(
+            &t,
+            &facts("tw.example.com", Some("+1"), "198.51.100.1", Some(SID))
+        ),
         Err(Rejection::AuthFailed),
         "right SID, wrong source"
     );
     let other = "AC00000000000000000000000000000000";
     assert_eq!(
-        admit(&t, &facts("tw.example.com", Some("+1"), "54.172.60.1", Some(other))),
+        admit(
+            &t,
+            &facts("tw.example.com", Some("+1"), "54.172.60.1", Some(other))
+        ),
         Err(Rejection::AuthFailed),
         "wrong SID, right source"
     );
-    assert_eq!(admit(&t, &facts("tw.example.com", Some("+1"), "54.172.60.1", None)), Err(Rejection::AuthFailed));
+    assert_eq!(
+        admit(
+            &t,
+            &facts("tw.example.com", Some("+1"), "54.172.60.1", None)
+        ),
+        Err(Rejection::AuthFailed)
+    );
     // Mixed list: either entry admits.
-    let t = TrunkTable::new(&[trunk(1, Some("m.example.com"), &[(AuthSource::Twilio, SID), (AuthSource::Other, "192.0.2.1")])]);
-    assert_eq!(admit(&t, &facts("m.example.com", Some("+1"), "192.0.2.1", None)), Ok(1));
-    assert_eq!(admit(&t, &facts("m.example.com", Some("+1"), "54.172.60.2", Some(SID))), Ok(1));
+    let t = TrunkTable::new(&[trunk(
+        1,
+        Some("m.example.com"),
+        &[(AuthSource::Twilio, SID), (AuthSource::Other, "192.0.2.1")],
+    )]);
+    assert_eq!(
+        admit(&t, &facts("m.example.com", Some("+1"), "192.0.2.1", None)),
+        Ok(1)
+    );
+    assert_eq!(
+        admit(
+            &t,
+            &facts("m.example.com", Some("+1"), "54.172.60.2", Some(SID))
+        ),
+        Ok(1)
+    );
 }
 
 #[test]
@@ -91,10 +190,24 @@ fn inactive_trunk_and_undialable_numbers() {
     let mut tr = trunk(1, None, &[(AuthSource::Other, "127.0.0.0/8")]);
     tr.status = TrunkStatus::Inactive;
     let t = TrunkTable::new(&[tr]);
-    assert_eq!(admit(&t, &facts("h", Some("+1"), "127.0.0.1", None)), Err(Rejection::TrunkInactive));
+    assert_eq!(
+        admit(&t, &facts("h", Some("+1"), "127.0.0.1", None)),
+        Err(Rejection::TrunkInactive)
+    );
     let t = TrunkTable::new(&[trunk(1, None, &[(AuthSource::Other, "127.0.0.0/8")])]);
-    for bad in [None, Some(""), Some("abc"), Some("+"), Some("1+2"), Some("123456789012345678901")] {
-        assert_eq!(admit(&t, &facts("h", bad, "127.0.0.1", None)), Err(Rejection::NotDialable), "{bad:?}");
+    for bad in [
+        None,
+        Some(""),
+        Some("abc"),
+        Some("+"),
+        Some("1+2"),
+        Some("123456789012345678901"),
+    ] {
+        assert_eq!(
+            admit(&t, &facts("h", bad, "127.0.0.1", None)),
+            Err(Rejection::NotDialable),
+            "{bad:?}"
+        );
     }
     assert_eq!(Rejection::NotDialable.code(), 484);
     assert_eq!(Rejection::AuthFailed.code(), 403);
@@ -102,15 +215,28 @@ fn inactive_trunk_and_undialable_numbers() {
 
 #[test]
 fn dialed_number_normalisation() {
-    assert_eq!(normalize_dialed("+14155550100").as_deref(), Some("+14155550100"));
-    assert_eq!(normalize_dialed("+1-415-555-0100").as_deref(), Some("+14155550100"));
-    assert_eq!(normalize_dialed("+1 (415) 555.0100;phone-context=+1").as_deref(), Some("+14155550100"));
+    assert_eq!(
+        normalize_dialed("+14155550100").as_deref(),
+        Some("+14155550100")
+    );
+    assert_eq!(
+        normalize_dialed("+1-415-555-0100").as_deref(),
+        Some("+14155550100")
+    );
+    assert_eq!(
+        normalize_dialed("+1 (415) 555.0100;phone-context=+1").as_deref(),
+        Some("+14155550100")
+    );
     assert_eq!(normalize_dialed("0044207").as_deref(), Some("0044207"));
     assert_eq!(normalize_dialed("*67").as_deref(), None);
 }
 
 fn mask_contains(net: u32, prefix: u8, ip: u32) -> bool {
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
     (net & mask) == (ip & mask)
 }
 
