@@ -18,7 +18,10 @@ pub enum StartError {
     #[error("SIP transport: {0}")]
     Transport(#[from] TransportError),
     #[error("HTTP listener {addr}: {source}")]
-    Http { addr: SocketAddr, source: std::io::Error },
+    Http {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running gateway.
@@ -58,7 +61,11 @@ impl Gateway {
         let mut registry = Registry::default();
         let metrics = Arc::new(Metrics::register(&mut registry));
         let tcp_conns = Gauge::<i64>::default();
-        registry.register("trunkgate_tcp_connections", "Open SIP TCP connections", tcp_conns.clone());
+        registry.register(
+            "trunkgate_tcp_connections",
+            "Open SIP TCP connections",
+            tcp_conns.clone(),
+        );
         let http_listen = config.http.listen;
         let tcfg = transport_config(&config);
         let core = Arc::new(Core::new(Arc::new(config), metrics));
@@ -72,19 +79,31 @@ impl Gateway {
             }
         });
         let (shutdown, rx) = watch::channel(false);
-        let (http_addr, http_task) = crate::http::serve(http_listen, Arc::new(registry), Some(hook), rx)
-            .await
-            .map_err(|source| StartError::Http { addr: http_listen, source })?;
+        let (http_addr, http_task) =
+            crate::http::serve(http_listen, Arc::new(registry), Some(hook), rx)
+                .await
+                .map_err(|source| StartError::Http {
+                    addr: http_listen,
+                    source,
+                })?;
         for (kind, addr) in transports.local_addrs() {
             tracing::info!(transport = kind.as_str(), %addr, "SIP listening");
         }
         tracing::info!(%http_addr, "HTTP listening (/metrics)");
-        Ok(Gateway { core, transports, http_addr, shutdown, http_task })
+        Ok(Gateway {
+            core,
+            transports,
+            http_addr,
+            shutdown,
+            http_task,
+        })
     }
 
     /// The bound SIP address for a transport (IPv4 first).
     pub fn sip_addr(&self, kind: TransportKind) -> Option<SocketAddr> {
-        self.transports.local_addr(kind, false).or_else(|| self.transports.local_addr(kind, true))
+        self.transports
+            .local_addr(kind, false)
+            .or_else(|| self.transports.local_addr(kind, true))
     }
 
     pub fn http_addr(&self) -> SocketAddr {

@@ -30,7 +30,10 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
     match prometheus_client::encoding::text::encode(&mut body, &st.registry) {
         Ok(()) => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
             body,
         )
             .into_response(),
@@ -54,7 +57,10 @@ pub async fn serve(
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/health/live", get(live))
-        .with_state(AppState { registry, before_scrape });
+        .with_state(AppState {
+            registry,
+            before_scrape,
+        });
     let handle = tokio::spawn(async move {
         let stop = async move {
             while !*shutdown.borrow() {
@@ -63,7 +69,10 @@ pub async fn serve(
                 }
             }
         };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
             tracing::error!(error = %e, "http listener failed");
         }
     });

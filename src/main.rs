@@ -62,7 +62,10 @@ fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -78,14 +81,18 @@ fn load(path: Option<PathBuf>) -> anyhow::Result<config::Config> {
         }
         None => {
             tracing::info!("no {DEFAULT_PATH}: using the embedded default config");
-            config::parse_str(config::DEFAULT_CONFIG, "<embedded default>").map_err(|e| anyhow::anyhow!("{e}"))
+            config::parse_str(config::DEFAULT_CONFIG, "<embedded default>")
+                .map_err(|e| anyhow::anyhow!("{e}"))
         }
     }
 }
 
 fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
     let config = load(path)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
     rt.block_on(async move {
         let gw = Gateway::start(config).await.context("start")?;
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);

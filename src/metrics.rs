@@ -17,8 +17,21 @@ use crate::sip::Method;
 
 /// Methods with their own label value; everything else is `other`.
 const METHODS: [&str; 15] = [
-    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO", "SUBSCRIBE",
-    "NOTIFY", "REFER", "MESSAGE", "PUBLISH", "other",
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "OPTIONS",
+    "REGISTER",
+    "PRACK",
+    "UPDATE",
+    "INFO",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "REFER",
+    "MESSAGE",
+    "PUBLISH",
+    "other",
 ];
 const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"];
 
@@ -77,40 +90,94 @@ pub struct Metrics {
 impl Metrics {
     pub fn register(registry: &mut Registry) -> Metrics {
         let msgs: Family<MessageLabels, Counter> = Family::default();
-        registry.register("trunkgate_sip_messages", "SIP messages received and sent", msgs.clone());
+        registry.register(
+            "trunkgate_sip_messages",
+            "SIP messages received and sent",
+            msgs.clone(),
+        );
         let dirs = ["in", "out"];
         let requests = dirs.map(|d| {
             METHODS.map(|m| {
-                msgs.get_or_create(&MessageLabels { direction: d, kind: "request", method: m, class: "" })
-                    .clone()
+                msgs.get_or_create(&MessageLabels {
+                    direction: d,
+                    kind: "request",
+                    method: m,
+                    class: "",
+                })
+                .clone()
             })
         });
         let responses = dirs.map(|d| {
             CLASSES.map(|c| {
-                msgs.get_or_create(&MessageLabels { direction: d, kind: "response", method: "", class: c })
-                    .clone()
+                msgs.get_or_create(&MessageLabels {
+                    direction: d,
+                    kind: "response",
+                    method: "",
+                    class: c,
+                })
+                .clone()
             })
         });
         let dropped = Family::default();
-        registry.register("trunkgate_sip_dropped", "SIP messages dropped unanswered, by reason", dropped.clone());
+        registry.register(
+            "trunkgate_sip_dropped",
+            "SIP messages dropped unanswered, by reason",
+            dropped.clone(),
+        );
         let rejections = Family::default();
-        registry.register("trunkgate_rejections", "Requests refused by the gateway, by reason", rejections.clone());
+        registry.register(
+            "trunkgate_rejections",
+            "Requests refused by the gateway, by reason",
+            rejections.clone(),
+        );
         let transactions_active = Gauge::default();
-        registry.register("trunkgate_transactions_active", "SIP transactions in progress", transactions_active.clone());
+        registry.register(
+            "trunkgate_transactions_active",
+            "SIP transactions in progress",
+            transactions_active.clone(),
+        );
         let calls_active = Gauge::default();
-        registry.register("trunkgate_calls_active", "Calls in progress", calls_active.clone());
+        registry.register(
+            "trunkgate_calls_active",
+            "Calls in progress",
+            calls_active.clone(),
+        );
         let calls_active_by_trunk = Family::default();
-        registry.register("trunkgate_trunk_calls_active", "Calls in progress per trunk", calls_active_by_trunk.clone());
+        registry.register(
+            "trunkgate_trunk_calls_active",
+            "Calls in progress per trunk",
+            calls_active_by_trunk.clone(),
+        );
         let calls = Family::default();
-        registry.register("trunkgate_calls", "Calls ended, by trunk, direction and result", calls.clone());
+        registry.register(
+            "trunkgate_calls",
+            "Calls ended, by trunk, direction and result",
+            calls.clone(),
+        );
         let carrier_failovers = Counter::default();
-        registry.register("trunkgate_carrier_failovers", "Outbound attempts moved to the next carrier", carrier_failovers.clone());
+        registry.register(
+            "trunkgate_carrier_failovers",
+            "Outbound attempts moved to the next carrier",
+            carrier_failovers.clone(),
+        );
         let post_dial_delay = Histogram::new(exponential_buckets(0.01, 2.0, 14));
-        registry.register("trunkgate_post_dial_delay_seconds", "INVITE sent to first ringing/early media from the carrier", post_dial_delay.clone());
+        registry.register(
+            "trunkgate_post_dial_delay_seconds",
+            "INVITE sent to first ringing/early media from the carrier",
+            post_dial_delay.clone(),
+        );
         let time_to_answer = Histogram::new(exponential_buckets(0.01, 2.0, 16));
-        registry.register("trunkgate_time_to_answer_seconds", "INVITE received to 200 OK relayed", time_to_answer.clone());
+        registry.register(
+            "trunkgate_time_to_answer_seconds",
+            "INVITE received to 200 OK relayed",
+            time_to_answer.clone(),
+        );
         let call_duration = Histogram::new(exponential_buckets(1.0, 2.0, 14));
-        registry.register("trunkgate_call_duration_seconds", "Answered call duration", call_duration.clone());
+        registry.register(
+            "trunkgate_call_duration_seconds",
+            "Answered call duration",
+            call_duration.clone(),
+        );
         Metrics {
             requests,
             responses,
@@ -129,7 +196,10 @@ impl Metrics {
 
     /// Counts one request in or out.
     pub fn request(&self, dir: Dir, method: &Method) {
-        let idx = METHODS.iter().position(|m| *m == method.as_str()).unwrap_or(METHODS.len() - 1);
+        let idx = METHODS
+            .iter()
+            .position(|m| *m == method.as_str())
+            .unwrap_or(METHODS.len() - 1);
         self.requests[dir as usize][idx].inc();
     }
 
@@ -144,7 +214,9 @@ impl Metrics {
     }
 
     pub fn reject(&self, reason: &'static str) {
-        self.rejections.get_or_create(&ReasonLabels { reason }).inc();
+        self.rejections
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 }
 

@@ -33,26 +33,60 @@ async fn ring(name: &str) -> (Call, trunkgate::sip::Message) {
     let (gw, pbx, mut cs) = setup(1).await;
     let carrier = cs.remove(0);
     let call_id = format!("{name}@pbx");
-    pbx.send(gw.udp, &invite(pbx.addr, gw.udp, "UDP", &call_id, DIALED, "z9hG4bKinv1")).await;
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", &call_id, DIALED, "z9hG4bKinv1"),
+    )
+    .await;
     pbx.expect_response(100).await;
     let (inv, _) = carrier.expect_request("INVITE").await;
-    (Call { gw, pbx, carrier, call_id }, inv)
+    (
+        Call {
+            gw,
+            pbx,
+            carrier,
+            call_id,
+        },
+        inv,
+    )
 }
 
 /// Brings a call up: 180, 200 (SDP), ACKs on both legs. Returns the carrier's INVITE and the PBX's 200.
 async fn answered(name: &str) -> (Call, trunkgate::sip::Message, trunkgate::sip::Message) {
     let (c, inv) = ring(name).await;
     let from = c.gw.udp;
-    c.carrier.send(from, &reply(&inv, 180, "Ringing", Some("car1"), None, "")).await;
+    c.carrier
+        .send(from, &reply(&inv, 180, "Ringing", Some("car1"), None, ""))
+        .await;
     c.pbx.expect_response(180).await;
     let contact = format!("sip:carrier@{}", c.carrier.addr);
-    c.carrier.send(from, &reply(&inv, 200, "OK", Some("car1"), Some(&contact), SDP_ANSWER)).await;
+    c.carrier
+        .send(
+            from,
+            &reply(&inv, 200, "OK", Some("car1"), Some(&contact), SDP_ANSWER),
+        )
+        .await;
     let ok = c.pbx.expect_response(200).await;
     let (ack, _) = c.carrier.expect_request("ACK").await;
     assert_eq!(hdr(&ack, "Call-ID"), hdr(&inv, "Call-ID"));
-    assert_eq!(ack.request_uri().map(|u| String::from_utf8_lossy(u).into_owned()), Some(contact));
+    assert_eq!(
+        ack.request_uri()
+            .map(|u| String::from_utf8_lossy(u).into_owned()),
+        Some(contact)
+    );
     let to = hdr(&ok, "To");
-    let ack_pbx = in_dialog("ACK", &contact_uri(&ok), c.pbx.addr, "UDP", &hdr(&ok, "From"), &to, &c.call_id, 1, "z9hG4bKack1", "");
+    let ack_pbx = in_dialog(
+        "ACK",
+        &contact_uri(&ok),
+        c.pbx.addr,
+        "UDP",
+        &hdr(&ok, "From"),
+        &to,
+        &c.call_id,
+        1,
+        "z9hG4bKack1",
+        "",
+    );
     c.pbx.send(from, &ack_pbx).await;
     (c, inv, ok)
 }
@@ -63,29 +97,56 @@ async fn basic_call_relays_and_hides_topology() {
     // The carrier sees a new dialog: new Call-ID, nothing of the PBX.
     let raw = String::from_utf8_lossy(inv.raw()).into_owned();
     assert_ne!(hdr(&inv, "Call-ID"), c.call_id);
-    assert!(!raw.contains("leak-me-not"), "internal header leaked:\n{raw}");
+    assert!(
+        !raw.contains("leak-me-not"),
+        "internal header leaked:\n{raw}"
+    );
     assert!(!raw.contains("test-pbx"), "PBX User-Agent leaked");
     let pbx_port = format!(":{}", c.pbx.addr.port());
     let head = raw.split("\r\n\r\n").next().unwrap_or_default().to_string();
-    assert!(!head.contains(&pbx_port), "PBX address leaked into carrier headers:\n{head}");
-    assert!(inv.request_uri().is_some_and(|u| u.starts_with(format!("sip:{DIALED}@").as_bytes())));
+    assert!(
+        !head.contains(&pbx_port),
+        "PBX address leaked into carrier headers:\n{head}"
+    );
+    assert!(inv
+        .request_uri()
+        .is_some_and(|u| u.starts_with(format!("sip:{DIALED}@").as_bytes())));
     assert_eq!(hdr(&inv, "Max-Forwards"), "69");
-    assert!(hdr(&inv, "From").contains("+14155550001"), "caller number kept");
+    assert!(
+        hdr(&inv, "From").contains("+14155550001"),
+        "caller number kept"
+    );
     assert_eq!(inv.body().as_ref(), SDP.as_bytes());
     // The PBX sees its own dialog, the carrier's answer, and none of the carrier's addresses.
     assert_eq!(hdr(&ok, "Call-ID"), c.call_id);
     assert!(hdr(&ok, "To").contains("tag="));
     assert_eq!(ok.body().as_ref(), SDP_ANSWER.as_bytes());
     assert!(!hdr(&ok, "Contact").contains(&c.carrier.addr.port().to_string()));
-    assert!(!String::from_utf8_lossy(ok.raw()).contains("car1"), "carrier tag leaked");
+    assert!(
+        !String::from_utf8_lossy(ok.raw()).contains("car1"),
+        "carrier tag leaked"
+    );
 
     // PBX hangs up.
-    let bye = in_dialog("BYE", &contact_uri(&ok), c.pbx.addr, "UDP", &hdr(&ok, "From"), &hdr(&ok, "To"), &c.call_id, 2, "z9hG4bKbye1", "");
+    let bye = in_dialog(
+        "BYE",
+        &contact_uri(&ok),
+        c.pbx.addr,
+        "UDP",
+        &hdr(&ok, "From"),
+        &hdr(&ok, "To"),
+        &c.call_id,
+        2,
+        "z9hG4bKbye1",
+        "",
+    );
     c.pbx.send(c.gw.udp, &bye).await;
     let (bye_b, _) = c.carrier.expect_request("BYE").await;
     assert_eq!(hdr(&bye_b, "Call-ID"), hdr(&inv, "Call-ID"));
     assert!(hdr(&bye_b, "To").contains("tag=car1"));
-    c.carrier.send(c.gw.udp, &reply(&bye_b, 200, "OK", None, None, "")).await;
+    c.carrier
+        .send(c.gw.udp, &reply(&bye_b, 200, "OK", None, None, ""))
+        .await;
     let ok_bye = c.pbx.expect_response(200).await;
     assert!(hdr(&ok_bye, "CSeq").contains("BYE"));
     let m = metrics(c.gw.http).await;
@@ -97,7 +158,12 @@ async fn basic_call_relays_and_hides_topology() {
 #[tokio::test]
 async fn caller_cancel_while_ringing() {
     let (c, inv) = ring("cancel").await;
-    c.carrier.send(c.gw.udp, &reply(&inv, 180, "Ringing", Some("car1"), None, "")).await;
+    c.carrier
+        .send(
+            c.gw.udp,
+            &reply(&inv, 180, "Ringing", Some("car1"), None, ""),
+        )
+        .await;
     c.pbx.expect_response(180).await;
     let cancel = format!(
         "CANCEL sip:{DIALED}@{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKinv1\r\nMax-Forwards: 70\r\nFrom: \"Alice\" <sip:+14155550001@{me}>;tag=pbx1\r\nTo: <sip:{DIALED}@{gw}>\r\nCall-ID: {cid}\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
@@ -110,11 +176,29 @@ async fn caller_cancel_while_ringing() {
     assert!(hdr(&r2, "CSeq").contains("INVITE"));
     let (cancel_b, _) = c.carrier.expect_request("CANCEL").await;
     assert_eq!(hdr(&cancel_b, "Call-ID"), hdr(&inv, "Call-ID"));
-    assert_eq!(cancel_b.via_top().unwrap().branch(), inv.via_top().unwrap().branch(), "CANCEL uses the INVITE's branch");
-    c.carrier.send(c.gw.udp, &reply(&cancel_b, 200, "OK", Some("car1"), None, "")).await;
-    c.carrier.send(c.gw.udp, &reply(&inv, 487, "Request Terminated", Some("car1"), None, "")).await;
+    assert_eq!(
+        cancel_b.via_top().unwrap().branch(),
+        inv.via_top().unwrap().branch(),
+        "CANCEL uses the INVITE's branch"
+    );
+    c.carrier
+        .send(
+            c.gw.udp,
+            &reply(&cancel_b, 200, "OK", Some("car1"), None, ""),
+        )
+        .await;
+    c.carrier
+        .send(
+            c.gw.udp,
+            &reply(&inv, 487, "Request Terminated", Some("car1"), None, ""),
+        )
+        .await;
     let (ack, _) = c.carrier.expect_request("ACK").await;
-    assert_eq!(ack.via_top().unwrap().branch(), inv.via_top().unwrap().branch(), "hop-by-hop ACK for 487");
+    assert_eq!(
+        ack.via_top().unwrap().branch(),
+        inv.via_top().unwrap().branch(),
+        "hop-by-hop ACK for 487"
+    );
     let m = metrics(c.gw.http).await;
     let series = format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",result=\"canceled\"}}");
     assert_eq!(metric_value(&m, &series), 1.0);
@@ -123,42 +207,94 @@ async fn caller_cancel_while_ringing() {
 #[tokio::test]
 async fn callee_busy_is_passed_back_without_failover() {
     let (gw, pbx, cs) = setup(2).await;
-    pbx.send(gw.udp, &invite(pbx.addr, gw.udp, "UDP", "busy@pbx", DIALED, "z9hG4bKb1")).await;
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "busy@pbx", DIALED, "z9hG4bKb1"),
+    )
+    .await;
     pbx.expect_response(100).await;
     let (inv, _) = cs[0].expect_request("INVITE").await;
-    cs[0].send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c1"), None, "")).await;
+    cs[0]
+        .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c1"), None, ""))
+        .await;
     let busy = pbx.expect_response(486).await;
     assert_eq!(hdr(&busy, "Call-ID"), "busy@pbx");
     let (ack, _) = cs[0].expect_request("ACK").await;
     assert!(hdr(&ack, "To").contains("tag=c1"));
     // A retransmitted 486 is absorbed by the transaction: the ACK is repeated, the PBX hears nothing new.
-    cs[0].send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c1"), None, "")).await;
+    cs[0]
+        .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c1"), None, ""))
+        .await;
     cs[0].expect_request("ACK").await;
-    assert!(cs[1].recv_within(Duration::from_millis(300)).await.is_none(), "no failover on the callee's 486");
-    let ack = in_dialog("ACK", &format!("sip:{DIALED}@{}", gw.udp), pbx.addr, "UDP", "\"Alice\" <sip:+14155550001@x>;tag=pbx1", &hdr(&busy, "To"), "busy@pbx", 1, "z9hG4bKb1", "");
+    assert!(
+        cs[1]
+            .recv_within(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "no failover on the callee's 486"
+    );
+    let ack = in_dialog(
+        "ACK",
+        &format!("sip:{DIALED}@{}", gw.udp),
+        pbx.addr,
+        "UDP",
+        "\"Alice\" <sip:+14155550001@x>;tag=pbx1",
+        &hdr(&busy, "To"),
+        "busy@pbx",
+        1,
+        "z9hG4bKb1",
+        "",
+    );
     // Timer G retransmitted the 486 while no ACK came (T1 = 50 ms); after the ACK it stops.
     let mut before = 0;
     while let Some((m, _)) = pbx.recv_within(Duration::from_millis(20)).await {
         assert_eq!(m.code(), Some(486));
         before += 1;
     }
-    assert!(before >= 2, "486 retransmitted on Timer G before the ACK, saw {before}");
+    assert!(
+        before >= 2,
+        "486 retransmitted on Timer G before the ACK, saw {before}"
+    );
     pbx.send(gw.udp, &ack).await;
     while pbx.recv_within(Duration::from_millis(30)).await.is_some() {}
-    assert!(pbx.recv_within(Duration::from_millis(400)).await.is_none(), "486 not retransmitted after ACK");
+    assert!(
+        pbx.recv_within(Duration::from_millis(400)).await.is_none(),
+        "486 not retransmitted after ACK"
+    );
 }
 
 #[tokio::test]
 async fn failover_to_next_carrier_on_503() {
     let (gw, pbx, cs) = setup(2).await;
-    pbx.send(gw.udp, &invite(pbx.addr, gw.udp, "UDP", "fo@pbx", DIALED, "z9hG4bKf1")).await;
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "fo@pbx", DIALED, "z9hG4bKf1"),
+    )
+    .await;
     pbx.expect_response(100).await;
     let (inv1, _) = cs[0].expect_request("INVITE").await;
-    cs[0].send(gw.udp, &reply(&inv1, 503, "Service Unavailable", Some("c1"), None, "")).await;
+    cs[0]
+        .send(
+            gw.udp,
+            &reply(&inv1, 503, "Service Unavailable", Some("c1"), None, ""),
+        )
+        .await;
     cs[0].expect_request("ACK").await;
     let (inv2, _) = cs[1].expect_request("INVITE").await;
     assert_ne!(hdr(&inv1, "Call-ID"), hdr(&inv2, "Call-ID"));
-    cs[1].send(gw.udp, &reply(&inv2, 200, "OK", Some("c2"), Some(&format!("sip:c@{}", cs[1].addr)), SDP_ANSWER)).await;
+    cs[1]
+        .send(
+            gw.udp,
+            &reply(
+                &inv2,
+                200,
+                "OK",
+                Some("c2"),
+                Some(&format!("sip:c@{}", cs[1].addr)),
+                SDP_ANSWER,
+            ),
+        )
+        .await;
     pbx.expect_response(200).await;
     let m = metrics(gw.http).await;
     assert_eq!(metric_value(&m, "trunkgate_carrier_failovers_total"), 1.0);
@@ -182,9 +318,18 @@ async fn callee_hangs_up() {
     c.carrier.send(c.gw.udp, &bye).await;
     let (bye_a, _) = c.pbx.wait_request("BYE").await;
     assert_eq!(hdr(&bye_a, "Call-ID"), c.call_id);
-    assert!(hdr(&bye_a, "To").contains("tag=pbx1"), "To is the PBX's From");
-    assert_eq!(hdr(&bye_a, "From"), hdr(&ok, "To"), "From is our To with our tag");
-    c.pbx.send(c.gw.udp, &reply(&bye_a, 200, "OK", None, None, "")).await;
+    assert!(
+        hdr(&bye_a, "To").contains("tag=pbx1"),
+        "To is the PBX's From"
+    );
+    assert_eq!(
+        hdr(&bye_a, "From"),
+        hdr(&ok, "To"),
+        "From is our To with our tag"
+    );
+    c.pbx
+        .send(c.gw.udp, &reply(&bye_a, 200, "OK", None, None, ""))
+        .await;
     let ok_b = c.carrier.expect_response(200).await;
     assert!(hdr(&ok_b, "CSeq").contains("BYE"));
 }
@@ -192,26 +337,65 @@ async fn callee_hangs_up() {
 #[tokio::test]
 async fn reinvite_is_relayed() {
     let (c, inv, ok) = answered("reinv").await;
-    let reinv = in_dialog("INVITE", &contact_uri(&ok), c.pbx.addr, "UDP", &hdr(&ok, "From"), &hdr(&ok, "To"), &c.call_id, 2, "z9hG4bKre1", SDP);
+    let reinv = in_dialog(
+        "INVITE",
+        &contact_uri(&ok),
+        c.pbx.addr,
+        "UDP",
+        &hdr(&ok, "From"),
+        &hdr(&ok, "To"),
+        &c.call_id,
+        2,
+        "z9hG4bKre1",
+        SDP,
+    );
     c.pbx.send(c.gw.udp, &reinv).await;
     c.pbx.expect_response(100).await;
     let (re_b, _) = c.carrier.wait_request("INVITE").await;
     assert_eq!(hdr(&re_b, "Call-ID"), hdr(&inv, "Call-ID"));
     assert!(hdr(&re_b, "To").contains("tag=car1"));
     assert!(hdr(&re_b, "CSeq").starts_with("2 INVITE"));
-    c.carrier.send(c.gw.udp, &reply(&re_b, 200, "OK", None, Some(&format!("sip:carrier@{}", c.carrier.addr)), SDP_ANSWER)).await;
+    c.carrier
+        .send(
+            c.gw.udp,
+            &reply(
+                &re_b,
+                200,
+                "OK",
+                None,
+                Some(&format!("sip:carrier@{}", c.carrier.addr)),
+                SDP_ANSWER,
+            ),
+        )
+        .await;
     let ok2 = c.pbx.wait_response(200).await;
     assert!(hdr(&ok2, "CSeq").starts_with("2 INVITE"));
     let (ack_b, _) = c.carrier.expect_request("ACK").await;
     assert!(hdr(&ack_b, "CSeq").starts_with("2 ACK"));
     // The same BYE retransmitted reaches the carrier once.
-    let bye = in_dialog("BYE", &contact_uri(&ok), c.pbx.addr, "UDP", &hdr(&ok, "From"), &hdr(&ok, "To"), &c.call_id, 3, "z9hG4bKbye2", "");
+    let bye = in_dialog(
+        "BYE",
+        &contact_uri(&ok),
+        c.pbx.addr,
+        "UDP",
+        &hdr(&ok, "From"),
+        &hdr(&ok, "To"),
+        &c.call_id,
+        3,
+        "z9hG4bKbye2",
+        "",
+    );
     c.pbx.send(c.gw.udp, &bye).await;
     c.pbx.send(c.gw.udp, &bye).await;
     let (bye_b, _) = c.carrier.wait_request("BYE").await;
-    c.carrier.send(c.gw.udp, &reply(&bye_b, 200, "OK", None, None, "")).await;
+    c.carrier
+        .send(c.gw.udp, &reply(&bye_b, 200, "OK", None, None, ""))
+        .await;
     let second = c.carrier.recv_within(Duration::from_millis(300)).await;
-    assert!(second.is_none_or(|(m, _)| m.method().map(|x| x.as_str()) != Some("BYE")), "retransmitted BYE absorbed");
+    assert!(
+        second.is_none_or(|(m, _)| m.method().map(|x| x.as_str()) != Some("BYE")),
+        "retransmitted BYE absorbed"
+    );
 }
 
 #[tokio::test]
@@ -227,9 +411,24 @@ async fn carrier_never_answers_gets_408_and_retransmissions_are_absorbed() {
             break;
         }
     }
-    assert!(retrans >= 4, "INVITE retransmitted on Timer A, saw {retrans}");
+    assert!(
+        retrans >= 4,
+        "INVITE retransmitted on Timer A, saw {retrans}"
+    );
     // The PBX retransmits its INVITE: it gets 100 again, the carrier no new call.
-    c.pbx.send(c.gw.udp, &invite(c.pbx.addr, c.gw.udp, "UDP", &c.call_id, DIALED, "z9hG4bKinv1")).await;
+    c.pbx
+        .send(
+            c.gw.udp,
+            &invite(
+                c.pbx.addr,
+                c.gw.udp,
+                "UDP",
+                &c.call_id,
+                DIALED,
+                "z9hG4bKinv1",
+            ),
+        )
+        .await;
     c.pbx.expect_response(100).await;
     // Timer B (64*T1 = 3.2 s) -> 408 to the PBX.
     let r = c.pbx.wait_response(408).await;
@@ -241,19 +440,35 @@ async fn unauthenticated_source_gets_403() {
     let carrier = Ua::new().await;
     let gw = start(&config_text(&[(carrier.addr, "udp")], "127.0.0.2/32")).await;
     let pbx = Ua::new().await;
-    pbx.send(gw.udp, &invite(pbx.addr, gw.udp, "UDP", "unauth@pbx", DIALED, "z9hG4bKu1")).await;
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "unauth@pbx", DIALED, "z9hG4bKu1"),
+    )
+    .await;
     pbx.expect_response(403).await;
-    assert!(carrier.recv_within(Duration::from_millis(300)).await.is_none());
+    assert!(carrier
+        .recv_within(Duration::from_millis(300))
+        .await
+        .is_none());
     let m = metrics(gw.http).await;
-    assert_eq!(metric_value(&m, "trunkgate_rejections_total{reason=\"no_trunk\"}"), 1.0, "{m}");
+    assert_eq!(
+        metric_value(&m, "trunkgate_rejections_total{reason=\"no_trunk\"}"),
+        1.0,
+        "{m}"
+    );
 }
 
 #[tokio::test]
 async fn undialable_number_gets_484_and_zero_max_forwards_483() {
     let (gw, pbx, _cs) = setup(1).await;
-    pbx.send(gw.udp, &invite(pbx.addr, gw.udp, "UDP", "nodial@pbx", "alice", "z9hG4bKn1")).await;
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "nodial@pbx", "alice", "z9hG4bKn1"),
+    )
+    .await;
     pbx.expect_response(484).await;
-    let mf0 = invite(pbx.addr, gw.udp, "UDP", "mf0@pbx", DIALED, "z9hG4bKm1").replace("Max-Forwards: 70", "Max-Forwards: 0");
+    let mf0 = invite(pbx.addr, gw.udp, "UDP", "mf0@pbx", DIALED, "z9hG4bKm1")
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
     pbx.send(gw.udp, &mf0).await;
     pbx.expect_response(483).await;
 }
@@ -278,22 +493,61 @@ async fn call_over_tcp_both_legs() {
     let gw = start(&config_text(&[(caddr, "tcp")], "127.0.0.0/8")).await;
     let mut pbx = TcpUa::connect(gw.tcp).await;
     let me = pbx.addr;
-    pbx.send(&invite(me, gw.tcp, "TCP", "tcp@pbx", DIALED, "z9hG4bKt1")).await;
+    pbx.send(&invite(me, gw.tcp, "TCP", "tcp@pbx", DIALED, "z9hG4bKt1"))
+        .await;
     assert_eq!(pbx.recv().await.code(), Some(100));
-    let (stream, _) = tokio::time::timeout(WAIT, carrier_l.accept()).await.unwrap().unwrap();
+    let (stream, _) = tokio::time::timeout(WAIT, carrier_l.accept())
+        .await
+        .unwrap()
+        .unwrap();
     let mut carrier = TcpUa::from_stream(stream);
     let inv = carrier.recv().await;
     assert!(hdr(&inv, "Via").starts_with("SIP/2.0/TCP"));
     let contact = format!("sip:carrier@{caddr};transport=tcp");
-    carrier.send(&reply(&inv, 180, "Ringing", Some("ct"), None, "")).await;
+    carrier
+        .send(&reply(&inv, 180, "Ringing", Some("ct"), None, ""))
+        .await;
     assert_eq!(pbx.recv().await.code(), Some(180));
-    carrier.send(&reply(&inv, 200, "OK", Some("ct"), Some(&contact), SDP_ANSWER)).await;
+    carrier
+        .send(&reply(
+            &inv,
+            200,
+            "OK",
+            Some("ct"),
+            Some(&contact),
+            SDP_ANSWER,
+        ))
+        .await;
     let ok = pbx.recv().await;
     assert_eq!(ok.code(), Some(200));
     let ack = carrier.recv().await;
     assert_eq!(ack.method().map(|m| m.as_str()), Some("ACK"));
-    pbx.send(&in_dialog("ACK", &contact_uri(&ok), me, "TCP", &hdr(&ok, "From"), &hdr(&ok, "To"), "tcp@pbx", 1, "z9hG4bKta", "")).await;
-    pbx.send(&in_dialog("BYE", &contact_uri(&ok), me, "TCP", &hdr(&ok, "From"), &hdr(&ok, "To"), "tcp@pbx", 2, "z9hG4bKtb", "")).await;
+    pbx.send(&in_dialog(
+        "ACK",
+        &contact_uri(&ok),
+        me,
+        "TCP",
+        &hdr(&ok, "From"),
+        &hdr(&ok, "To"),
+        "tcp@pbx",
+        1,
+        "z9hG4bKta",
+        "",
+    ))
+    .await;
+    pbx.send(&in_dialog(
+        "BYE",
+        &contact_uri(&ok),
+        me,
+        "TCP",
+        &hdr(&ok, "From"),
+        &hdr(&ok, "To"),
+        "tcp@pbx",
+        2,
+        "z9hG4bKtb",
+        "",
+    ))
+    .await;
     let bye = carrier.recv().await;
     assert_eq!(bye.method().map(|m| m.as_str()), Some("BYE"));
     carrier.send(&reply(&bye, 200, "OK", None, None, "")).await;
@@ -309,20 +563,50 @@ async fn info_update_and_options_in_dialog_are_relayed_both_ways() {
     for (i, method) in ["INFO", "UPDATE", "OPTIONS"].iter().enumerate() {
         let cseq = 10 + i as u32;
         let branch = format!("z9hG4bKind{i}");
-        c.pbx.send(c.gw.udp, &in_dialog(method, &ruri, c.pbx.addr, "UDP", &from, &to, &c.call_id, cseq, &branch, "")).await;
+        c.pbx
+            .send(
+                c.gw.udp,
+                &in_dialog(
+                    method, &ruri, c.pbx.addr, "UDP", &from, &to, &c.call_id, cseq, &branch, "",
+                ),
+            )
+            .await;
         let (req_b, _) = c.carrier.wait_request(method).await;
-        assert_eq!(hdr(&req_b, "Call-ID"), hdr(&inv, "Call-ID"), "{method} on the carrier's dialog");
+        assert_eq!(
+            hdr(&req_b, "Call-ID"),
+            hdr(&inv, "Call-ID"),
+            "{method} on the carrier's dialog"
+        );
         assert!(hdr(&req_b, "To").contains("tag=car1"));
-        c.carrier.send(c.gw.udp, &reply(&req_b, 200, "OK", None, None, "")).await;
+        c.carrier
+            .send(c.gw.udp, &reply(&req_b, 200, "OK", None, None, ""))
+            .await;
         let r = c.pbx.wait_response(200).await;
-        assert_eq!(hdr(&r, "CSeq"), format!("{cseq} {method}"), "the PBX's own CSeq comes back");
+        assert_eq!(
+            hdr(&r, "CSeq"),
+            format!("{cseq} {method}"),
+            "the PBX's own CSeq comes back"
+        );
     }
     // And from the carrier toward the PBX.
-    let info = in_dialog("INFO", &format!("sip:trunkgate@{}", c.gw.udp), c.carrier.addr, "UDP", &format!("{};tag=car1", hdr(&inv, "To")), &hdr(&inv, "From"), &hdr(&inv, "Call-ID"), 5, "z9hG4bKcinfo", "");
+    let info = in_dialog(
+        "INFO",
+        &format!("sip:trunkgate@{}", c.gw.udp),
+        c.carrier.addr,
+        "UDP",
+        &format!("{};tag=car1", hdr(&inv, "To")),
+        &hdr(&inv, "From"),
+        &hdr(&inv, "Call-ID"),
+        5,
+        "z9hG4bKcinfo",
+        "",
+    );
     c.carrier.send(c.gw.udp, &info).await;
     let (info_a, _) = c.pbx.wait_request("INFO").await;
     assert_eq!(hdr(&info_a, "Call-ID"), c.call_id);
-    c.pbx.send(c.gw.udp, &reply(&info_a, 200, "OK", None, None, "")).await;
+    c.pbx
+        .send(c.gw.udp, &reply(&info_a, 200, "OK", None, None, ""))
+        .await;
     let r = c.carrier.wait_response(200).await;
     assert_eq!(hdr(&r, "CSeq"), "5 INFO");
 }
@@ -333,24 +617,61 @@ async fn reliable_provisional_and_prack_with_rack_rewritten() {
     let carrier = &cs[0];
     let inv_a = invite(pbx.addr, gw.udp, "UDP", "prack@pbx", DIALED, "z9hG4bKp1")
         .replace("CSeq: 1 INVITE", "CSeq: 101 INVITE")
-        .replace("User-Agent: test-pbx\r\n", "User-Agent: test-pbx\r\nSupported: 100rel\r\n");
+        .replace(
+            "User-Agent: test-pbx\r\n",
+            "User-Agent: test-pbx\r\nSupported: 100rel\r\n",
+        );
     pbx.send(gw.udp, &inv_a).await;
     pbx.expect_response(100).await;
     let (inv, _) = carrier.expect_request("INVITE").await;
     assert!(hdr(&inv, "Supported").contains("100rel"));
-    let r183 = reply(&inv, 183, "Session Progress", Some("car1"), Some(&format!("sip:c@{}", carrier.addr)), SDP_ANSWER)
-        .replace("Content-Type:", "Require: 100rel\r\nRSeq: 7\r\nContent-Type:");
+    let r183 = reply(
+        &inv,
+        183,
+        "Session Progress",
+        Some("car1"),
+        Some(&format!("sip:c@{}", carrier.addr)),
+        SDP_ANSWER,
+    )
+    .replace(
+        "Content-Type:",
+        "Require: 100rel\r\nRSeq: 7\r\nContent-Type:",
+    );
     carrier.send(gw.udp, &r183).await;
     let p = pbx.expect_response(183).await;
     assert_eq!(hdr(&p, "RSeq"), "7");
     assert!(hdr(&p, "Require").contains("100rel"));
-    assert_eq!(p.body().as_ref(), SDP_ANSWER.as_bytes(), "early media SDP relayed");
-    let prack = in_dialog("PRACK", &contact_uri(&p), pbx.addr, "UDP", &hdr(&p, "From"), &hdr(&p, "To"), "prack@pbx", 102, "z9hG4bKpr", "")
-        .replace("Content-Length: 0", "RAck: 7 101 INVITE\r\nContent-Length: 0");
+    assert_eq!(
+        p.body().as_ref(),
+        SDP_ANSWER.as_bytes(),
+        "early media SDP relayed"
+    );
+    let prack = in_dialog(
+        "PRACK",
+        &contact_uri(&p),
+        pbx.addr,
+        "UDP",
+        &hdr(&p, "From"),
+        &hdr(&p, "To"),
+        "prack@pbx",
+        102,
+        "z9hG4bKpr",
+        "",
+    )
+    .replace(
+        "Content-Length: 0",
+        "RAck: 7 101 INVITE\r\nContent-Length: 0",
+    );
     pbx.send(gw.udp, &prack).await;
     let (prack_b, _) = carrier.wait_request("PRACK").await;
-    assert_eq!(hdr(&prack_b, "RAck"), "7 1 INVITE", "RAck names the carrier leg's INVITE CSeq");
-    carrier.send(gw.udp, &reply(&prack_b, 200, "OK", None, None, "")).await;
+    assert_eq!(
+        hdr(&prack_b, "RAck"),
+        "7 1 INVITE",
+        "RAck names the carrier leg's INVITE CSeq"
+    );
+    carrier
+        .send(gw.udp, &reply(&prack_b, 200, "OK", None, None, ""))
+        .await;
     let r = pbx.wait_response(200).await;
     assert_eq!(hdr(&r, "CSeq"), "102 PRACK");
 }
@@ -358,11 +679,22 @@ async fn reliable_provisional_and_prack_with_rack_rewritten() {
 #[tokio::test]
 async fn failover_on_carrier_timeout() {
     let (gw, pbx, cs) = setup(2).await;
-    pbx.send(gw.udp, &invite(pbx.addr, gw.udp, "UDP", "fot@pbx", DIALED, "z9hG4bKft")).await;
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "fot@pbx", DIALED, "z9hG4bKft"),
+    )
+    .await;
     pbx.expect_response(100).await;
     cs[0].expect_request("INVITE").await;
     // Carrier 1 stays silent: Timer B (3.2 s with T1 = 50 ms) moves the call to carrier 2.
-    let (inv2, _) = tokio::time::timeout(Duration::from_secs(6), cs[1].expect_request("INVITE")).await.expect("failover in time");
-    cs[1].send(gw.udp, &reply(&inv2, 486, "Busy Here", Some("c2"), None, "")).await;
+    let (inv2, _) = tokio::time::timeout(Duration::from_secs(6), cs[1].expect_request("INVITE"))
+        .await
+        .expect("failover in time");
+    cs[1]
+        .send(
+            gw.udp,
+            &reply(&inv2, 486, "Busy Here", Some("c2"), None, ""),
+        )
+        .await;
     pbx.wait_response(486).await;
 }

@@ -11,29 +11,35 @@ use std::time::Duration;
 use common::*;
 
 fn testdata(dir: &str) -> PathBuf {
-    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata").join(dir);
+    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/testdata")
+        .join(dir);
     if shared.is_dir() {
         return shared;
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(dir)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(dir)
 }
 
 /// What the gateway must do with each file: Some(code) = answer with it, None = drop.
 fn expected(file: &str) -> Option<Option<u16>> {
     Some(match file {
         // invalid (RFC 4475 §3.1.2, §3.3): 400 with a reason
-        "badinv01.dat" | "clerr.dat" | "ncl.dat" | "scalar02.dat" | "quotbal.dat" | "ltgtruri.dat"
-        | "lwsruri.dat" | "lwsstart.dat" | "trws.dat" | "escruri.dat" | "regbadct.dat" | "badaspec.dat"
-        | "baddn.dat" | "mismatch01.dat" | "mismatch02.dat" | "insuf.dat" | "multi01.dat" | "mcl01.dat" => Some(400),
+        "badinv01.dat" | "clerr.dat" | "ncl.dat" | "scalar02.dat" | "quotbal.dat"
+        | "ltgtruri.dat" | "lwsruri.dat" | "lwsstart.dat" | "trws.dat" | "escruri.dat"
+        | "regbadct.dat" | "badaspec.dat" | "baddn.dat" | "mismatch01.dat" | "mismatch02.dat"
+        | "insuf.dat" | "multi01.dat" | "mcl01.dat" => Some(400),
         "badvers.dat" => Some(505),
         "unkscm.dat" | "novelsc.dat" => Some(416),
         "bext01.dat" => Some(420),
         "zeromf.dat" => Some(483),
         // responses nobody asked for, overlarge codes, and garbage: dropped
-        "bcast.dat" | "bigcode.dat" | "scalarlg.dat" | "unreason.dat" | "noreason.dat" | "test.dat" => None,
+        "bcast.dat" | "bigcode.dat" | "scalarlg.dat" | "unreason.dat" | "noreason.dat"
+        | "test.dat" => None,
         // application layer: we are not a registrar, unknown methods are not implemented
-        "cparam01.dat" | "cparam02.dat" | "regescrt.dat" | "regaut01.dat" | "dblreq.dat" | "escnull.dat"
-        | "unksm2.dat" | "mpart01.dat" => Some(405),
+        "cparam01.dat" | "cparam02.dat" | "regescrt.dat" | "regaut01.dat" | "dblreq.dat"
+        | "escnull.dat" | "unksm2.dat" | "mpart01.dat" => Some(405),
         "intmeth.dat" | "esc02.dat" => Some(501),
         "invut.dat" => Some(415),
         "sdp01.dat" => Some(406),
@@ -73,7 +79,11 @@ async fn rfc4475_messages_get_the_manifest_answer() {
         let data = std::fs::read(testdata("rfc4475").join(f)).unwrap();
         let sock = if f == "quotbal.dat" { &ua5050 } else { &ua };
         sock.send_bytes(gw.udp, &data).await;
-        let wait = if want.is_some() { Duration::from_secs(2) } else { Duration::from_millis(300) };
+        let wait = if want.is_some() {
+            Duration::from_secs(2)
+        } else {
+            Duration::from_millis(300)
+        };
         let mut got = None;
         // Skip a 100 Trying (none expected here, but harmless) and take the final answer.
         while let Some((m, _)) = sock.recv_within(wait).await {
@@ -86,7 +96,11 @@ async fn rfc4475_messages_get_the_manifest_answer() {
             failures.push(format!("{f}: expected {want:?}, got {got:?}"));
         }
     }
-    assert!(failures.is_empty(), "RFC 4475 mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "RFC 4475 mismatches:\n{}",
+        failures.join("\n")
+    );
     // Still alive and answering.
     let opt = format!(
         "OPTIONS sip:{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKalive;rport\r\nMax-Forwards: 70\r\nFrom: <sip:m@{me}>;tag=a\r\nTo: <sip:{gw}>\r\nCall-ID: alive@t\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
@@ -95,5 +109,8 @@ async fn rfc4475_messages_get_the_manifest_answer() {
     ua.send(gw.udp, &opt).await;
     ua.expect_response(200).await;
     // The carrier never saw any of it.
-    assert!(carrier.recv_within(Duration::from_millis(100)).await.is_none());
+    assert!(carrier
+        .recv_within(Duration::from_millis(100))
+        .await
+        .is_none());
 }

@@ -29,7 +29,11 @@ pub struct RxMeta {
 impl RxMeta {
     /// The flow back to the sender: same transport, same connection (RFC 3261 §18.2.2).
     pub fn flow(&self) -> Target {
-        Target { kind: self.kind, addr: self.source, conn: self.conn }
+        Target {
+            kind: self.kind,
+            addr: self.source,
+            conn: self.conn,
+        }
     }
 }
 
@@ -61,7 +65,11 @@ pub struct Core {
 
 impl Core {
     pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Core {
-        let timers = TimerConfig { t1: config.sip.t1, t2: config.sip.t2, t4: config.sip.t4 };
+        let timers = TimerConfig {
+            t1: config.sip.t1,
+            t2: config.sip.t2,
+            t4: config.sip.t4,
+        };
         let max = config.sip.max_message_size;
         let advertised = config.sip.advertised_address.clone();
         let trunks = TrunkTable::new(&config.trunks);
@@ -70,8 +78,14 @@ impl Core {
             calls: DashMap::new(),
             metrics,
             timers,
-            udp_parse: ParseOptions { max_size: max, stream: false },
-            tcp_parse: ParseOptions { max_size: max, stream: true },
+            udp_parse: ParseOptions {
+                max_size: max,
+                stream: false,
+            },
+            tcp_parse: ParseOptions {
+                max_size: max,
+                stream: true,
+            },
             transports: OnceLock::new(),
             advertised,
             next_id: AtomicU64::new(1),
@@ -95,7 +109,9 @@ impl Core {
         if let Some(a) = &self.advertised {
             return a.clone();
         }
-        let local = self.transports().and_then(|t| t.local_addr(kind, peer.is_ipv6()));
+        let local = self
+            .transports()
+            .and_then(|t| t.local_addr(kind, peer.is_ipv6()));
         match local {
             Some(a) if !a.ip().is_unspecified() => a.to_string(),
             Some(a) => SocketAddr::new(peer.ip(), a.port()).to_string(),
@@ -105,7 +121,9 @@ impl Core {
 
     /// Sends a message, counting it. Errors are logged and returned.
     pub async fn send(&self, target: &Target, data: Bytes, what: Outgoing<'_>) -> bool {
-        let Some(t) = self.transports() else { return false };
+        let Some(t) = self.transports() else {
+            return false;
+        };
         self.count_out(what);
         if target.kind == TransportKind::Udp {
             match t.try_send_udp(target.addr, &data) {

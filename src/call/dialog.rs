@@ -57,7 +57,12 @@ impl Dialog {
     /// A new request in this dialog (§12.2.1.1): start line, Via with a new
     /// branch, Max-Forwards, Route set, From/To/Call-ID/CSeq. `cseq` None takes the
     /// next local sequence number. Returns the branch and the builder.
-    pub fn request(&mut self, method: &Method, cseq: Option<u32>, max_forwards: u32) -> (Bytes, MessageBuilder) {
+    pub fn request(
+        &mut self,
+        method: &Method,
+        cseq: Option<u32>,
+        max_forwards: u32,
+    ) -> (Bytes, MessageBuilder) {
         let seq = match cseq {
             Some(s) => s,
             None => {
@@ -70,9 +75,23 @@ impl Dialog {
         (Bytes::from(branch), b)
     }
 
-    pub fn request_with_branch(&self, method: &Method, branch: &str, seq: u32, max_forwards: u32) -> MessageBuilder {
+    pub fn request_with_branch(
+        &self,
+        method: &Method,
+        branch: &str,
+        seq: u32,
+        max_forwards: u32,
+    ) -> MessageBuilder {
         let mut b = MessageBuilder::request(method, &self.remote_target)
-            .header("Via", format!("SIP/2.0/{} {};branch={};rport", self.via_proto(), self.sent_by, branch))
+            .header(
+                "Via",
+                format!(
+                    "SIP/2.0/{} {};branch={};rport",
+                    self.via_proto(),
+                    self.sent_by,
+                    branch
+                ),
+            )
             .header("Max-Forwards", max_forwards.to_string());
         for r in &self.route_set {
             b = b.header("Route", r);

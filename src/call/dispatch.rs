@@ -23,7 +23,14 @@ pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK"
 /// Events a call task may queue before the dispatcher starts dropping (UDP peers retransmit).
 const CALL_QUEUE: usize = 64;
 /// User-Agent substrings of known scanners; their requests are dropped silently.
-const SCANNERS: &[&[u8]] = &[b"friendly-scanner", b"sipvicious", b"sipcli", b"sip-scan", b"sundayddr", b"iWar"];
+const SCANNERS: &[&[u8]] = &[
+    b"friendly-scanner",
+    b"sipvicious",
+    b"sipcli",
+    b"sip-scan",
+    b"sundayddr",
+    b"iWar",
+];
 
 pub struct Dispatcher {
     core: Arc<Core>,
@@ -37,8 +44,17 @@ impl Dispatcher {
 
 impl Handler for Dispatcher {
     fn on_message(&self, rx: Received) {
-        let opts = if rx.kind == TransportKind::Tcp { &self.core.tcp_parse } else { &self.core.udp_parse };
-        let meta = RxMeta { source: rx.source, local: rx.local, kind: rx.kind, conn: rx.conn };
+        let opts = if rx.kind == TransportKind::Tcp {
+            &self.core.tcp_parse
+        } else {
+            &self.core.udp_parse
+        };
+        let meta = RxMeta {
+            source: rx.source,
+            local: rx.local,
+            kind: rx.kind,
+            conn: rx.conn,
+        };
         let msg = match Message::parse(rx.data, opts) {
             Ok(m) => m,
             Err(e) => {
@@ -64,7 +80,9 @@ impl Dispatcher {
         if let Some(code) = msg.code() {
             self.core.metrics.response(Dir::In, code);
         }
-        let Some(call_id) = msg.call_id().cloned() else { return };
+        let Some(call_id) = msg.call_id().cloned() else {
+            return;
+        };
         if !self.deliver(&call_id, msg, meta) {
             self.core.metrics.drop_reason("stray_response");
         }
@@ -72,7 +90,9 @@ impl Dispatcher {
 
     /// Hands a message to the call owning `call_id`. False when there is none.
     fn deliver(&self, call_id: &Bytes, msg: Message, meta: RxMeta) -> bool {
-        let Some(tx) = self.core.calls.get(call_id).map(|e| e.value().clone()) else { return false };
+        let Some(tx) = self.core.calls.get(call_id).map(|e| e.value().clone()) else {
+            return false;
+        };
         match tx.try_send(CallEvent::Sip(Box::new(msg), meta)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -87,11 +107,16 @@ impl Dispatcher {
     }
 
     fn on_request(&self, msg: Message, meta: RxMeta) {
-        let Some(method) = msg.method().cloned() else { return };
+        let Some(method) = msg.method().cloned() else {
+            return;
+        };
         self.core.metrics.request(Dir::In, &method);
         if let Some(ua) = msg.header(&HeaderName::UserAgent) {
             let ua = ua.to_ascii_lowercase();
-            if SCANNERS.iter().any(|s| memchr::memmem::find(&ua, &s.to_ascii_lowercase()).is_some()) {
+            if SCANNERS
+                .iter()
+                .any(|s| memchr::memmem::find(&ua, &s.to_ascii_lowercase()).is_some())
+            {
                 self.core.metrics.drop_reason("scanner");
                 return;
             }
@@ -103,10 +128,16 @@ impl Dispatcher {
             return;
         }
         if let Method::Other(_) = method {
-            let rej = Reject { code: 501, reason: "Not Implemented", unsupported: Vec::new() };
+            let rej = Reject {
+                code: 501,
+                reason: "Not Implemented",
+                unsupported: Vec::new(),
+            };
             return self.reject(&msg, &meta, &rej, "method_not_implemented");
         }
-        let Some(call_id) = msg.call_id().cloned() else { return };
+        let Some(call_id) = msg.call_id().cloned() else {
+            return;
+        };
         let to_tag = msg.to_hdr().ok().and_then(|t| t.tag());
         // An initial INVITE (no To tag) that is already known is a retransmission: deliver it.
         let msg = {
@@ -129,10 +160,21 @@ impl Dispatcher {
     }
 
     /// A request no call task owns.
-    fn out_of_call(&self, msg: Message, meta: RxMeta, method: Method, call_id: Bytes, in_dialog: bool) {
+    fn out_of_call(
+        &self,
+        msg: Message,
+        meta: RxMeta,
+        method: Method,
+        call_id: Bytes,
+        in_dialog: bool,
+    ) {
         // RFC 3261 §16.3 item 3 / RFC 4475 §3.3.11: no hops left -> 483, whatever the method.
         if method != Method::Ack && matches!(msg.max_forwards(), Ok(Some(0))) {
-            let rej = Reject { code: 483, reason: "Too Many Hops", unsupported: Vec::new() };
+            let rej = Reject {
+                code: 483,
+                reason: "Too Many Hops",
+                unsupported: Vec::new(),
+            };
             return self.reject(&msg, &meta, &rej, "too_many_hops");
         }
         match method {
@@ -144,20 +186,34 @@ impl Dispatcher {
                 b = b.header("Supported", SUPPORTED.join(", "));
                 self.send_built(&msg, &meta, b, 200);
             }
-            Method::Register | Method::Subscribe | Method::Publish | Method::Message | Method::Refer
+            Method::Register
+            | Method::Subscribe
+            | Method::Publish
+            | Method::Message
+            | Method::Refer
             | Method::Notify
                 if !in_dialog =>
             {
-                let b = self.stateless(&msg, &meta, 405, "Method Not Allowed").header("Allow", ALLOW);
+                let b = self
+                    .stateless(&msg, &meta, 405, "Method Not Allowed")
+                    .header("Allow", ALLOW);
                 self.core.metrics.reject("method_not_allowed");
                 self.send_built(&msg, &meta, b, 405);
             }
             Method::Cancel => {
-                let rej = Reject { code: 481, reason: "Call/Transaction Does Not Exist", unsupported: Vec::new() };
+                let rej = Reject {
+                    code: 481,
+                    reason: "Call/Transaction Does Not Exist",
+                    unsupported: Vec::new(),
+                };
                 self.reject(&msg, &meta, &rej, "no_transaction");
             }
             _ => {
-                let rej = Reject { code: 481, reason: "Call/Transaction Does Not Exist", unsupported: Vec::new() };
+                let rej = Reject {
+                    code: 481,
+                    reason: "Call/Transaction Does Not Exist",
+                    unsupported: Vec::new(),
+                };
                 self.reject(&msg, &meta, &rej, "no_dialog");
             }
         }
@@ -180,9 +236,13 @@ impl Dispatcher {
             Host::V4(a) => a.to_string(),
             Host::V6(a) => a.to_string(),
         };
-        let user = uri.user_unescaped().map(|u| String::from_utf8_lossy(&u).into_owned());
+        let user = uri
+            .user_unescaped()
+            .map(|u| String::from_utf8_lossy(&u).into_owned());
         let sid = msg
-            .header(&HeaderName::Other(Bytes::from_static(b"X-Twilio-AccountSid")))
+            .header(&HeaderName::Other(Bytes::from_static(
+                b"X-Twilio-AccountSid",
+            )))
             .map(|v| String::from_utf8_lossy(v).into_owned());
         let snapshot = self.core.snapshot.load();
         let facts = OutboundFacts {
@@ -195,7 +255,11 @@ impl Dispatcher {
             Ok(a) => a,
             Err(r) => {
                 tracing::info!(peer = %meta.source, reason = r.name(), code = r.code(), "INVITE refused");
-                let rej = Reject { code: r.code(), reason: r.reason_phrase(), unsupported: Vec::new() };
+                let rej = Reject {
+                    code: r.code(),
+                    reason: r.reason_phrase(),
+                    unsupported: Vec::new(),
+                };
                 return self.reject(&msg, &meta, &rej, r.name());
             }
         };
@@ -210,11 +274,26 @@ impl Dispatcher {
                 v.insert(tx.clone());
             }
         }
-        let call = Call::new(Arc::clone(&self.core), Arc::clone(&snapshot), admitted, msg, meta, tx);
-        tokio::spawn(call.run(rx));
+        let call = Call::new(
+            Arc::clone(&self.core),
+            Arc::clone(&snapshot),
+            admitted,
+            msg,
+            meta,
+            tx,
+        );
+        // Every log line of the call carries its number and the caller's Call-ID.
+        let span = tracing::info_span!("call", id = call.number(), call_id = %String::from_utf8_lossy(call.call_id()));
+        tokio::spawn(tracing::Instrument::instrument(call.run(rx), span));
     }
 
-    fn stateless(&self, msg: &Message, meta: &RxMeta, code: u16, reason: &str) -> crate::sip::MessageBuilder {
+    fn stateless(
+        &self,
+        msg: &Message,
+        meta: &RxMeta,
+        code: u16,
+        reason: &str,
+    ) -> crate::sip::MessageBuilder {
         let via = msg.header(&HeaderName::Via).cloned().unwrap_or_default();
         let top = fixed_top_via(&first_value(&via), meta.source);
         // A stable To tag for a retransmitted request: derived from Call-ID and branch.
@@ -236,7 +315,11 @@ impl Dispatcher {
         }
         let mut b = self.stateless(msg, meta, rej.code, rej.reason);
         if rej.code == 420 && !rej.unsupported.is_empty() {
-            let list: Vec<String> = rej.unsupported.iter().map(|u| String::from_utf8_lossy(u).into_owned()).collect();
+            let list: Vec<String> = rej
+                .unsupported
+                .iter()
+                .map(|u| String::from_utf8_lossy(u).into_owned())
+                .collect();
             b = b.header("Unsupported", list.join(", "));
         }
         if rej.code == 405 || rej.code == 501 {
@@ -277,20 +360,33 @@ fn stable_tag(msg: &Message) -> String {
 /// and must accept SDP in answers.
 fn check_invite_body(msg: &Message) -> Option<Reject> {
     if !msg.body().is_empty() {
-        let ct = msg.content_type().map(|c| c.to_ascii_lowercase()).unwrap_or_default();
+        let ct = msg
+            .content_type()
+            .map(|c| c.to_ascii_lowercase())
+            .unwrap_or_default();
         let ok = ct.starts_with(b"application/sdp") || ct.starts_with(b"multipart/mixed");
         if !ok {
-            return Some(Reject { code: 415, reason: "Unsupported Media Type", unsupported: Vec::new() });
+            return Some(Reject {
+                code: 415,
+                reason: "Unsupported Media Type",
+                unsupported: Vec::new(),
+            });
         }
     }
     let accepts = msg.header_values(&HeaderName::Accept);
     if !accepts.is_empty() {
         let sdp = accepts.iter().any(|a| {
             let a = a.to_ascii_lowercase();
-            a.starts_with(b"application/sdp") || a.starts_with(b"*/*") || a.starts_with(b"application/*")
+            a.starts_with(b"application/sdp")
+                || a.starts_with(b"*/*")
+                || a.starts_with(b"application/*")
         });
         if !sdp {
-            return Some(Reject { code: 406, reason: "Not Acceptable", unsupported: Vec::new() });
+            return Some(Reject {
+                code: 406,
+                reason: "Not Acceptable",
+                unsupported: Vec::new(),
+            });
         }
     }
     None

@@ -12,19 +12,41 @@ use super::core::{random_hex, Outgoing};
 use super::dialog::{contact_for, with_tag, Dialog, Side};
 use super::dispatch::ALLOW;
 use super::respond::response;
-use super::task::Call;
+use super::task::{Call, NewRequest};
 use super::txs::{derived_request, ClientKind, Role, ServerKind};
 
 /// Headers of the caller's INVITE passed on to the carrier (everything else is
 /// dropped: the carrier must not learn the PBX's topology or internals).
 const PASS_INVITE: &[&str] = &[
-    "Supported", "Require", "Session-Expires", "Min-SE", "P-Asserted-Identity", "P-Preferred-Identity",
-    "Privacy", "Remote-Party-ID", "Diversion", "Subject", "Content-Disposition", "Accept",
+    "Supported",
+    "Require",
+    "Session-Expires",
+    "Min-SE",
+    "P-Asserted-Identity",
+    "P-Preferred-Identity",
+    "Privacy",
+    "Remote-Party-ID",
+    "Diversion",
+    "Subject",
+    "Content-Disposition",
+    "Accept",
 ];
 /// Headers of a response passed back to the other leg.
 pub const PASS_RESPONSE: &[&str] = &[
-    "Require", "RSeq", "Supported", "Session-Expires", "P-Asserted-Identity", "Privacy", "Remote-Party-ID",
-    "Reason", "Warning", "Retry-After", "Unsupported", "Min-SE", "Content-Disposition", "Accept",
+    "Require",
+    "RSeq",
+    "Supported",
+    "Session-Expires",
+    "P-Asserted-Identity",
+    "Privacy",
+    "Remote-Party-ID",
+    "Reason",
+    "Warning",
+    "Retry-After",
+    "Unsupported",
+    "Min-SE",
+    "Content-Disposition",
+    "Accept",
 ];
 
 pub fn copy_headers(
@@ -46,7 +68,9 @@ pub fn with_body(b: crate::sip::MessageBuilder, from: &Message) -> Bytes {
     if from.body().is_empty() {
         return b.finish();
     }
-    let ct = from.content_type().map(|c| String::from_utf8_lossy(c).into_owned());
+    let ct = from
+        .content_type()
+        .map(|c| String::from_utf8_lossy(c).into_owned());
     b.body(ct.as_deref().unwrap_or("application/sdp"), from.body())
 }
 
@@ -63,9 +87,16 @@ pub fn reason_of(resp: &Message) -> String {
 impl Call {
     pub(super) async fn start(&mut self) {
         // RFC 3261 §17.2.1: answer 100 at once so the caller stops retransmitting.
-        let Some(s) = self.servers.first() else { return };
+        let Some(s) = self.servers.first() else {
+            return;
+        };
         let trying = response(&s.req, &s.top_via, 100, "Trying", None).finish();
-        let acts = match self.servers.iter_mut().find(|s| s.id == 0).map(|s| &mut s.tx) {
+        let acts = match self
+            .servers
+            .iter_mut()
+            .find(|s| s.id == 0)
+            .map(|s| &mut s.tx)
+        {
             Some(ServerKind::Invite(t)) => t.send_provisional(trying),
             _ => Default::default(),
         };
@@ -77,35 +108,59 @@ impl Call {
 
     /// Sends the INVITE to the next carrier. False when no carrier is left.
     pub(super) async fn start_attempt(&mut self) -> bool {
-        let Some(&idx) = self.order.get(self.attempt) else { return false };
-        let Some(peer) = self.carrier_target(idx) else { return false };
-        let Some(a_inv) = self.servers.iter().find(|s| s.id == self.a_invite) else { return false };
+        let Some(&idx) = self.order.get(self.attempt) else {
+            return false;
+        };
+        let Some(peer) = self.carrier_target(idx) else {
+            return false;
+        };
+        let Some(a_inv) = self.servers.iter().find(|s| s.id == self.a_invite) else {
+            return false;
+        };
         let inv = &a_inv.req;
         let sent_by = self.core.sent_by(peer.kind, &peer.addr);
-        let host = sent_by.rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or_else(|| sent_by.clone());
+        let host = sent_by
+            .rsplit_once(':')
+            .map(|(h, _)| h.to_string())
+            .unwrap_or_else(|| sent_by.clone());
         let (display, user) = match inv.from_hdr() {
             Ok(f) => {
-                let user = f.uri().ok().and_then(|u| u.user).map(|u| String::from_utf8_lossy(&u).into_owned());
-                let display = f.display.map(|d| String::from_utf8_lossy(&d).trim().to_string());
+                let user = f
+                    .uri()
+                    .ok()
+                    .and_then(|u| u.user)
+                    .map(|u| String::from_utf8_lossy(&u).into_owned());
+                let display = f
+                    .display
+                    .map(|d| String::from_utf8_lossy(&d).trim().to_string());
                 (display, user)
             }
             Err(_) => (None, None),
         };
-        let user = user.filter(|u| !u.is_empty()).unwrap_or_else(|| "anonymous".to_string());
+        let user = user
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "anonymous".to_string());
         let tag = Bytes::from(random_hex(8));
         let from = match display.filter(|d| !d.is_empty()) {
             Some(d) if d.starts_with('"') => format!("{d} <sip:{user}@{host}>"),
             Some(d) => format!("\"{d}\" <sip:{user}@{host}>"),
             None => format!("<sip:{user}@{host}>"),
         };
-        let tp = if peer.kind == crate::transport::TransportKind::Tcp { ";transport=tcp" } else { "" };
+        let tp = if peer.kind == crate::transport::TransportKind::Tcp {
+            ";transport=tcp"
+        } else {
+            ""
+        };
         let ruri = format!("sip:{}@{}{}", self.dialed, peer.addr, tp);
         let call_id = Bytes::from(format!("{}@trunkgate", random_hex(12)));
         let mut d = Dialog {
             call_id: call_id.clone(),
             local: with_tag(from.as_bytes(), &tag),
             local_tag: tag,
-            remote: Bytes::from(format!("<sip:{}@{}>", self.dialed, peer.addr.ip())),
+            remote: Bytes::from(match peer.addr.ip() {
+                std::net::IpAddr::V4(ip) => format!("<sip:{}@{ip}>", self.dialed),
+                std::net::IpAddr::V6(ip) => format!("<sip:{}@[{ip}]>", self.dialed),
+            }),
             remote_tag: None,
             remote_target: Bytes::from(ruri),
             route_set: Vec::new(),
@@ -127,7 +182,19 @@ impl Call {
         self.b_provisional = false;
         self.early_media = false;
         self.attempt_started = Some(Instant::now());
-        let id = self.send_request(Side::B, Method::Invite, branch, cseq, bytes, Role::Initial, had_body).await;
+        let id = self
+            .send_request(
+                Side::B,
+                NewRequest {
+                    method: Method::Invite,
+                    branch,
+                    cseq,
+                    bytes,
+                    role: Role::Initial,
+                    had_body,
+                },
+            )
+            .await;
         self.b_invite = Some(id);
         true
     }
@@ -154,7 +221,10 @@ impl Call {
         if !self.b_provisional {
             self.b_provisional = true;
             if let Some(t) = self.attempt_started {
-                self.core.metrics.post_dial_delay.observe(t.elapsed().as_secs_f64());
+                self.core
+                    .metrics
+                    .post_dial_delay
+                    .observe(t.elapsed().as_secs_f64());
             }
         }
         if !resp.body().is_empty() {
@@ -176,7 +246,12 @@ impl Call {
         let b = self.a_response(resp, code, true);
         let bytes = with_body(b, resp);
         let a_invite = self.a_invite;
-        let acts = match self.servers.iter_mut().find(|s| s.id == a_invite).map(|s| &mut s.tx) {
+        let acts = match self
+            .servers
+            .iter_mut()
+            .find(|s| s.id == a_invite)
+            .map(|s| &mut s.tx)
+        {
             Some(ServerKind::Invite(t)) => t.send_provisional(bytes),
             _ => Default::default(),
         };
@@ -185,13 +260,17 @@ impl Call {
 
     async fn on_b_success(&mut self, id: u32, resp: &Message) {
         let tag = resp.to_hdr().ok().and_then(|t| t.tag());
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
+        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+            return;
+        };
         if let Some((acked_tag, ack)) = &c.acked {
             let target = c.target.clone();
             if *acked_tag == tag {
                 // 2xx retransmission: our ACK was lost, send it again (§13.2.2.4).
                 let ack = ack.clone();
-                self.core.send(&target, ack, Outgoing::Request(&Method::Ack)).await;
+                self.core
+                    .send(&target, ack, Outgoing::Request(&Method::Ack))
+                    .await;
             } else {
                 self.ack_and_bye(id, resp).await; // another fork answered too
             }
@@ -216,7 +295,10 @@ impl Call {
             c.acked = Some((tag, ack));
         }
         self.answered = Some(Instant::now());
-        self.core.metrics.time_to_answer.observe(self.started.elapsed().as_secs_f64());
+        self.core
+            .metrics
+            .time_to_answer
+            .observe(self.started.elapsed().as_secs_f64());
         let b = self.a_response(resp, 200, true);
         let bytes = with_body(b, resp);
         self.send_a_final(200, bytes).await;
@@ -226,7 +308,9 @@ impl Call {
         if self.canceled {
             return;
         }
-        if try_next_carrier(AttemptOutcome::Final(code), self.early_media) && self.next_attempt().await {
+        if try_next_carrier(AttemptOutcome::Final(code), self.early_media)
+            && self.next_attempt().await
+        {
             return;
         }
         let reason = reason_of(resp);
@@ -254,21 +338,32 @@ impl Call {
 
     /// Timer B / transport error on a client transaction.
     pub(super) async fn on_client_timeout(&mut self, id: u32, transport: bool) {
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
+        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+            return;
+        };
         match c.role.clone() {
             Role::Initial if Some(id) == self.b_invite => {
                 if self.canceled || self.a_answered() {
                     return;
                 }
-                let outcome = if transport { AttemptOutcome::TransportError } else { AttemptOutcome::Timeout };
+                let outcome = if transport {
+                    AttemptOutcome::TransportError
+                } else {
+                    AttemptOutcome::Timeout
+                };
                 if try_next_carrier(outcome, self.early_media) && self.next_attempt().await {
                     return;
                 }
-                let (code, result) = if transport { (503, "failed") } else { (408, "no-answer") };
+                let (code, result) = if transport {
+                    (503, "failed")
+                } else {
+                    (408, "no-answer")
+                };
                 self.fail_a(code, default_reason(code), result).await;
             }
             Role::Relay { from, server } => {
-                self.respond_relayed(from, server, 408, "Request Timeout", None).await;
+                self.respond_relayed(from, server, 408, "Request Timeout", None)
+                    .await;
                 if c_method_is_bye(&self.clients, id) {
                     self.end_after_bye(from);
                 }
@@ -279,7 +374,9 @@ impl Call {
 
     /// Sends a final error to the caller and ends the call.
     pub(super) async fn fail_a(&mut self, code: u16, reason: &str, result: &'static str) {
-        let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) else { return };
+        let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) else {
+            return;
+        };
         let bytes = response(&s.req, &s.top_via, code, reason, Some(&self.a.local_tag)).finish();
         self.send_a_final(code, bytes).await;
         self.end(result, code, "gateway");
@@ -289,19 +386,26 @@ impl Call {
         let now = Instant::now();
         let rel = self.reliability();
         let timers = self.core.timers;
-        let Some(s) = self.servers.iter_mut().find(|s| s.id == self.a_invite) else { return };
+        let Some(s) = self.servers.iter_mut().find(|s| s.id == self.a_invite) else {
+            return;
+        };
         let acts = match &mut s.tx {
             ServerKind::Invite(t) => t.send_final(code, bytes.clone(), now),
             ServerKind::NonInvite(_) => return,
         };
         if (200..300).contains(&code) && !acts.is_empty() {
-            s.r2xx = Some(crate::transaction::Retransmit2xx::new(bytes, rel, timers, now));
+            s.r2xx = Some(crate::transaction::Retransmit2xx::new(
+                bytes, rel, timers, now,
+            ));
         }
         self.apply_server(self.a_invite, acts).await;
     }
 
     pub(super) fn a_answered(&self) -> bool {
-        self.servers.iter().find(|s| s.id == self.a_invite).is_none_or(|s| s.answered())
+        self.servers
+            .iter()
+            .find(|s| s.id == self.a_invite)
+            .is_none_or(|s| s.answered())
     }
 
     /// A response to the caller's INVITE mirroring the carrier's `resp`.
@@ -323,11 +427,28 @@ impl Call {
     /// CANCEL of the B leg's INVITE (§9.1): only after a provisional response.
     pub(super) async fn send_cancel(&mut self) {
         let Some(id) = self.b_invite else { return };
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
-        let Some(req) = c.request().cloned() else { return };
+        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+            return;
+        };
+        let Some(req) = c.request().cloned() else {
+            return;
+        };
         let (branch, cseq) = (c.branch.clone(), c.cseq);
-        let Some(bytes) = derived_request(&req, &Method::Cancel, None) else { return };
-        self.send_request(Side::B, Method::Cancel, branch, cseq, bytes, Role::Cancel, false).await;
+        let Some(bytes) = derived_request(&req, &Method::Cancel, None) else {
+            return;
+        };
+        self.send_request(
+            Side::B,
+            NewRequest {
+                method: Method::Cancel,
+                branch,
+                cseq,
+                bytes,
+                role: Role::Cancel,
+                had_body: false,
+            },
+        )
+        .await;
     }
 
     /// The caller cancelled: 487 to its INVITE, CANCEL toward the carrier.
@@ -337,7 +458,14 @@ impl Call {
         }
         self.canceled = true;
         if let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) {
-            let bytes = response(&s.req, &s.top_via, 487, "Request Terminated", Some(&self.a.local_tag)).finish();
+            let bytes = response(
+                &s.req,
+                &s.top_via,
+                487,
+                "Request Terminated",
+                Some(&self.a.local_tag),
+            )
+            .finish();
             self.send_a_final(487, bytes).await;
         }
         if self.b_provisional {
@@ -364,7 +492,9 @@ impl Call {
 
     /// Accepts an unwanted 2xx (fork, race with CANCEL) and hangs it up at once.
     async fn ack_and_bye(&mut self, id: u32, resp: &Message) {
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
+        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+            return;
+        };
         let Some(b) = self.b.as_ref() else { return };
         let cseq = c.cseq;
         let mut d = Dialog {
@@ -383,14 +513,20 @@ impl Call {
         d.confirm_from_response(resp);
         let (_, ack) = d.request(&Method::Ack, Some(cseq), 70);
         let target = d.peer.clone();
-        self.core.send(&target, ack.finish(), Outgoing::Request(&Method::Ack)).await;
+        self.core
+            .send(&target, ack.finish(), Outgoing::Request(&Method::Ack))
+            .await;
         let (_, bye) = d.request(&Method::Bye, None, 70);
-        self.core.send(&target, bye.finish(), Outgoing::Request(&Method::Bye)).await;
+        self.core
+            .send(&target, bye.finish(), Outgoing::Request(&Method::Bye))
+            .await;
     }
 
     /// Dispatches a delivered response by the role of its client transaction.
     pub(super) async fn on_client_response(&mut self, id: u32, resp: &Message) {
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
+        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+            return;
+        };
         match c.role.clone() {
             Role::Initial => self.on_initial_response(id, resp).await,
             Role::Relay { from, server } => self.on_relayed_response(id, from, server, resp).await,
@@ -400,10 +536,16 @@ impl Call {
 
     /// A response from a leg: found by branch and CSeq method, fed to its client transaction.
     pub(super) async fn on_response(&mut self, resp: Message) {
-        let Some(branch) = resp.via_top().ok().and_then(|v| v.branch()) else { return };
+        let Some(branch) = resp.via_top().ok().and_then(|v| v.branch()) else {
+            return;
+        };
         let Ok(cseq) = resp.cseq() else { return };
         let Some(code) = resp.code() else { return };
-        let Some(c) = self.clients.iter_mut().find(|c| c.branch == branch && c.method == cseq.method) else {
+        let Some(c) = self
+            .clients
+            .iter_mut()
+            .find(|c| c.branch == branch && c.method == cseq.method)
+        else {
             return;
         };
         let now = Instant::now();
@@ -412,7 +554,9 @@ impl Call {
             ClientKind::Invite(t) => {
                 let req = t.request().clone();
                 let to = resp.header(&HeaderName::To).cloned();
-                t.on_response(code, now, || derived_request(&req, &Method::Ack, to.as_ref()).unwrap_or_default())
+                t.on_response(code, now, || {
+                    derived_request(&req, &Method::Ack, to.as_ref()).unwrap_or_default()
+                })
             }
             ClientKind::NonInvite(t) => t.on_response(code, now),
         };
@@ -423,5 +567,7 @@ impl Call {
 }
 
 fn c_method_is_bye(clients: &[super::txs::ClientTx], id: u32) -> bool {
-    clients.iter().any(|c| c.id == id && c.method == Method::Bye)
+    clients
+        .iter()
+        .any(|c| c.id == id && c.method == Method::Bye)
 }

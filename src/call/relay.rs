@@ -13,19 +13,35 @@ use super::dialog::Side;
 use super::dispatch::ALLOW;
 use super::invite::{copy_headers, reason_of, with_body, PASS_RESPONSE};
 use super::respond::{fixed_top_via, response, response_target};
-use super::task::Call;
+use super::task::{Call, NewRequest};
 use super::txs::{Role, ServerKind, ServerTx};
 
 /// Headers of an in-dialog request passed to the other leg.
 const PASS_REQUEST: &[&str] = &[
-    "Supported", "Require", "Session-Expires", "Min-SE", "Reason", "Event", "Info-Package", "Content-Disposition",
-    "P-Asserted-Identity", "Privacy", "Accept", "Recv-Info",
+    "Supported",
+    "Require",
+    "Session-Expires",
+    "Min-SE",
+    "Reason",
+    "Event",
+    "Info-Package",
+    "Content-Disposition",
+    "P-Asserted-Identity",
+    "Privacy",
+    "Accept",
+    "Recv-Info",
 ];
 
 impl Call {
     pub(super) async fn on_request(&mut self, side: Side, msg: Message, meta: RxMeta) {
-        let Some(method) = msg.method().cloned() else { return };
-        let branch = msg.via_top().ok().and_then(|v| v.branch()).unwrap_or_default();
+        let Some(method) = msg.method().cloned() else {
+            return;
+        };
+        let branch = msg
+            .via_top()
+            .ok()
+            .and_then(|v| v.branch())
+            .unwrap_or_default();
         let now = Instant::now();
         if method == Method::Ack {
             return self.on_ack(side, &msg, &branch, now).await;
@@ -34,7 +50,11 @@ impl Call {
             return self.on_cancel(side, &msg, &meta, &branch, now).await;
         }
         // A retransmission of a request we are handling: the transaction answers it.
-        if let Some(s) = self.servers.iter_mut().find(|s| s.side == side && s.branch == branch && s.method == method) {
+        if let Some(s) = self
+            .servers
+            .iter_mut()
+            .find(|s| s.side == side && s.branch == branch && s.method == method)
+        {
             let id = s.id;
             let acts = match &mut s.tx {
                 ServerKind::Invite(t) => t.on_request_retransmit(now),
@@ -44,14 +64,20 @@ impl Call {
         }
         if msg.to_hdr().ok().and_then(|t| t.tag()).is_none() {
             // A second initial INVITE with the same Call-ID but a new branch: not ours to fork.
-            return self.answer_new(side, &msg, &meta, 482, "Loop Detected", None).await;
+            return self
+                .answer_new(side, &msg, &meta, 482, "Loop Detected", None)
+                .await;
         }
         self.relay_request(side, method, msg, meta).await;
     }
 
     async fn on_ack(&mut self, side: Side, msg: &Message, branch: &Bytes, now: Instant) {
         // ACK for a non-2xx final: same branch as the INVITE (§17.2.1), absorbed by the transaction.
-        if let Some(s) = self.servers.iter_mut().find(|s| s.side == side && s.branch == *branch && s.method == Method::Invite) {
+        if let Some(s) = self
+            .servers
+            .iter_mut()
+            .find(|s| s.side == side && s.branch == *branch && s.method == Method::Invite)
+        {
             let id = s.id;
             if let ServerKind::Invite(t) = &mut s.tx {
                 if t.final_code().is_some_and(|c| c >= 300) {
@@ -62,11 +88,9 @@ impl Call {
         }
         // ACK for a 2xx: its own transaction; stops our 2xx retransmissions (§13.3.1.4).
         let Ok(cseq) = msg.cseq() else { return };
-        let Some(s) = self
-            .servers
-            .iter_mut()
-            .find(|s| s.side == side && s.method == Method::Invite && s.cseq == cseq.seq && s.r2xx.is_some())
-        else {
+        let Some(s) = self.servers.iter_mut().find(|s| {
+            s.side == side && s.method == Method::Invite && s.cseq == cseq.seq && s.r2xx.is_some()
+        }) else {
             return;
         };
         if let Some(r) = s.r2xx.as_mut() {
@@ -77,7 +101,10 @@ impl Call {
         }
         if let Some((other, seq)) = self.pending_ack.take() {
             if other == side.other() {
-                let ct = msg.content_type().cloned().unwrap_or_else(|| Bytes::from_static(b"application/sdp"));
+                let ct = msg
+                    .content_type()
+                    .cloned()
+                    .unwrap_or_else(|| Bytes::from_static(b"application/sdp"));
                 let body = msg.body().clone();
                 self.send_ack(other, seq, Some((&ct, &body))).await;
             } else {
@@ -86,23 +113,53 @@ impl Call {
         }
     }
 
-    async fn on_cancel(&mut self, side: Side, msg: &Message, meta: &RxMeta, branch: &Bytes, _now: Instant) {
+    async fn on_cancel(
+        &mut self,
+        side: Side,
+        msg: &Message,
+        meta: &RxMeta,
+        branch: &Bytes,
+        _now: Instant,
+    ) {
         let matched = self
             .servers
             .iter()
             .any(|s| s.side == side && s.branch == *branch && s.method == Method::Invite);
         if !matched {
-            return self.answer_new(side, msg, meta, 481, "Call/Transaction Does Not Exist", None).await;
+            return self
+                .answer_new(
+                    side,
+                    msg,
+                    meta,
+                    481,
+                    "Call/Transaction Does Not Exist",
+                    None,
+                )
+                .await;
         }
         // §9.2: 200 to the CANCEL itself, then 487 to the INVITE if it is still pending.
         self.answer_new(side, msg, meta, 200, "OK", None).await;
-        if side == Side::A && self.servers.iter().any(|s| s.id == self.a_invite && s.branch == *branch) {
+        if side == Side::A
+            && self
+                .servers
+                .iter()
+                .any(|s| s.id == self.a_invite && s.branch == *branch)
+        {
             self.cancel_call("caller").await;
-        } else if let Some(s) = self.servers.iter().find(|s| s.side == side && s.branch == *branch) {
+        } else if let Some(s) = self
+            .servers
+            .iter()
+            .find(|s| s.side == side && s.branch == *branch)
+        {
             // A re-INVITE being cancelled: 487 to it; the other leg's re-INVITE is cancelled too.
             let id = s.id;
             let bytes = response(&s.req, &s.top_via, 487, "Request Terminated", None).finish();
-            let acts = match &mut self.servers.iter_mut().find(|s| s.id == id).map(|s| &mut s.tx) {
+            let acts = match &mut self
+                .servers
+                .iter_mut()
+                .find(|s| s.id == id)
+                .map(|s| &mut s.tx)
+            {
                 Some(ServerKind::Invite(t)) => t.send_final(487, bytes, Instant::now()),
                 _ => Actions::new(),
             };
@@ -111,10 +168,20 @@ impl Call {
     }
 
     /// Answers a request with a new server transaction of its own (no relay).
-    async fn answer_new(&mut self, side: Side, msg: &Message, meta: &RxMeta, code: u16, reason: &str, extra: Option<(&str, &str)>) {
+    async fn answer_new(
+        &mut self,
+        side: Side,
+        msg: &Message,
+        meta: &RxMeta,
+        code: u16,
+        reason: &str,
+        extra: Option<(&str, &str)>,
+    ) {
         let id = self.add_server(side, msg, meta);
         let tag = self.dialog(side).map(|d| d.local_tag.clone());
-        let Some(s) = self.servers.iter_mut().find(|s| s.id == id) else { return };
+        let Some(s) = self.servers.iter_mut().find(|s| s.id == id) else {
+            return;
+        };
         let mut b = response(&s.req, &s.top_via, code, reason, tag.as_deref());
         if let Some((n, v)) = extra {
             b = b.header(n, v);
@@ -137,7 +204,11 @@ impl Call {
             crate::transaction::Reliability::Unreliable
         };
         let via = msg.via_top().ok();
-        let top_raw = msg.header_values(&HeaderName::Via).into_iter().next().unwrap_or_default();
+        let top_raw = msg
+            .header_values(&HeaderName::Via)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         let method = msg.method().cloned().unwrap_or(Method::Options);
         let tx = if method == Method::Invite {
             ServerKind::Invite(ServerInvite::new(rel, self.core.timers, now))
@@ -163,13 +234,31 @@ impl Call {
     async fn relay_request(&mut self, side: Side, method: Method, msg: Message, meta: RxMeta) {
         let relayable = matches!(
             method,
-            Method::Bye | Method::Invite | Method::Update | Method::Info | Method::Prack | Method::Options
+            Method::Bye
+                | Method::Invite
+                | Method::Update
+                | Method::Info
+                | Method::Prack
+                | Method::Options
         );
         if !relayable {
-            return self.answer_new(side, &msg, &meta, 405, "Method Not Allowed", Some(("Allow", ALLOW))).await;
+            return self
+                .answer_new(
+                    side,
+                    &msg,
+                    &meta,
+                    405,
+                    "Method Not Allowed",
+                    Some(("Allow", ALLOW)),
+                )
+                .await;
         }
         let mf = match msg.max_forwards() {
-            Ok(Some(0)) => return self.answer_new(side, &msg, &meta, 483, "Too Many Hops", None).await,
+            Ok(Some(0)) => {
+                return self
+                    .answer_new(side, &msg, &meta, 483, "Too Many Hops", None)
+                    .await
+            }
             Ok(Some(n)) => n - 1,
             _ => self.max_forwards,
         };
@@ -181,7 +270,16 @@ impl Call {
                 self.answer_new(side, &msg, &meta, 200, "OK", None).await;
                 return self.cancel_call("caller").await;
             }
-            return self.answer_new(side, &msg, &meta, 481, "Call/Transaction Does Not Exist", None).await;
+            return self
+                .answer_new(
+                    side,
+                    &msg,
+                    &meta,
+                    481,
+                    "Call/Transaction Does Not Exist",
+                    None,
+                )
+                .await;
         }
         let server = self.add_server(side, &msg, &meta);
         if method == Method::Invite {
@@ -217,7 +315,18 @@ impl Call {
         if method == Method::Bye {
             self.end_after_bye(side);
         }
-        self.send_request(other, method, branch, cseq, bytes, Role::Relay { from: side, server }, had_body).await;
+        self.send_request(
+            other,
+            NewRequest {
+                method,
+                branch,
+                cseq,
+                bytes,
+                role: Role::Relay { from: side, server },
+                had_body,
+            },
+        )
+        .await;
     }
 
     /// RFC 3262 §7.2: RAck names the INVITE's CSeq, which differs per leg.
@@ -227,16 +336,32 @@ impl Call {
         let mut parts = text.split_whitespace();
         let rseq = parts.next()?;
         let invite_cseq = match other {
-            Side::B => self.clients.iter().find(|c| Some(c.id) == self.b_invite).map(|c| c.cseq)?,
-            Side::A => self.servers.iter().find(|s| s.id == self.a_invite).map(|s| s.cseq)?,
+            Side::B => self
+                .clients
+                .iter()
+                .find(|c| Some(c.id) == self.b_invite)
+                .map(|c| c.cseq)?,
+            Side::A => self
+                .servers
+                .iter()
+                .find(|s| s.id == self.a_invite)
+                .map(|s| s.cseq)?,
         };
         Some(format!("{rseq} {invite_cseq} INVITE"))
     }
 
     /// A response to a relayed request: back to the leg the request came from.
-    pub(super) async fn on_relayed_response(&mut self, id: u32, from: Side, server: u32, resp: &Message) {
+    pub(super) async fn on_relayed_response(
+        &mut self,
+        id: u32,
+        from: Side,
+        server: u32,
+        resp: &Message,
+    ) {
         let Some(code) = resp.code() else { return };
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
+        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+            return;
+        };
         let (method, cseq, had_body, other) = (c.method.clone(), c.cseq, c.had_body, c.side);
         if code == 100 && method == Method::Invite {
             return;
@@ -246,7 +371,9 @@ impl Call {
             if let Some((_, ack)) = c.acked.clone() {
                 let target = c.target.clone();
                 if !ack.is_empty() {
-                    self.core.send(&target, ack, super::core::Outgoing::Request(&Method::Ack)).await;
+                    self.core
+                        .send(&target, ack, super::core::Outgoing::Request(&Method::Ack))
+                        .await;
                 }
                 return;
             }
@@ -264,16 +391,26 @@ impl Call {
             }
         }
         let reason = reason_of(resp);
-        self.respond_relayed(from, server, code, &reason, Some(resp)).await;
+        self.respond_relayed(from, server, code, &reason, Some(resp))
+            .await;
     }
 
     /// Sends a response on the server transaction `server` of leg `from`.
-    pub(super) async fn respond_relayed(&mut self, from: Side, server: u32, code: u16, reason: &str, resp: Option<&Message>) {
+    pub(super) async fn respond_relayed(
+        &mut self,
+        from: Side,
+        server: u32,
+        code: u16,
+        reason: &str,
+        resp: Option<&Message>,
+    ) {
         let tag = self.dialog(from).map(|d| d.local_tag.clone());
         let contact = self.dialog(from).map(|d| d.contact.clone());
         let rel = self.reliability();
         let timers = self.core.timers;
-        let Some(s) = self.servers.iter_mut().find(|s| s.id == server) else { return };
+        let Some(s) = self.servers.iter_mut().find(|s| s.id == server) else {
+            return;
+        };
         let mut b = response(&s.req, &s.top_via, code, reason, tag.as_deref());
         if matches!(s.method, Method::Invite | Method::Update) && code < 300 {
             if let Some(c) = &contact {
@@ -290,7 +427,9 @@ impl Call {
             ServerKind::Invite(t) => {
                 let acts = t.send_final(code, bytes.clone(), now);
                 if (200..300).contains(&code) && !acts.is_empty() {
-                    s.r2xx = Some(crate::transaction::Retransmit2xx::new(bytes, rel, timers, now));
+                    s.r2xx = Some(crate::transaction::Retransmit2xx::new(
+                        bytes, rel, timers, now,
+                    ));
                 }
                 acts
             }
@@ -307,7 +446,9 @@ impl Call {
 
     /// No ACK for our 2xx within 64*T1 (§13.3.1.4): hang up both legs.
     pub(super) async fn ack_timeout(&mut self, server: u32) {
-        let Some(s) = self.servers.iter().find(|s| s.id == server) else { return };
+        let Some(s) = self.servers.iter().find(|s| s.id == server) else {
+            return;
+        };
         let side = s.side;
         tracing::warn!(call = self.number, "no ACK for 2xx; ending the call");
         for leg in [side, side.other()] {
@@ -318,7 +459,18 @@ impl Call {
             }
             let (branch, b) = d.request(&Method::Bye, None, mf);
             let cseq = d.local_cseq;
-            self.send_request(leg, Method::Bye, branch, cseq, b.finish(), Role::Local, false).await;
+            self.send_request(
+                leg,
+                NewRequest {
+                    method: Method::Bye,
+                    branch,
+                    cseq,
+                    bytes: b.finish(),
+                    role: Role::Local,
+                    had_body: false,
+                },
+            )
+            .await;
         }
         self.end("error", 408, "gateway");
         let _ = Action::Terminated;

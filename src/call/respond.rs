@@ -13,7 +13,9 @@ use super::core::RxMeta;
 /// adds `received` when the sent-by host is not the packet's source address,
 /// RFC 3581 §4 fills in an empty `rport` with the source port.
 pub fn fixed_top_via(raw: &Bytes, source: SocketAddr) -> Bytes {
-    let Ok(text) = std::str::from_utf8(raw) else { return raw.clone() };
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return raw.clone();
+    };
     let mut out = String::with_capacity(text.len() + 40);
     let mut has_received = false;
     for (i, part) in text.split(';').enumerate() {
@@ -58,7 +60,11 @@ pub fn response_target(via: Option<&Via>, rx: &RxMeta) -> Target {
         Some(v) => v.port.unwrap_or(5060),
         None => rx.source.port(),
     };
-    Target { kind: rx.kind, addr: SocketAddr::new(rx.source.ip(), port), conn: None }
+    Target {
+        kind: rx.kind,
+        addr: SocketAddr::new(rx.source.ip(), port),
+        conn: None,
+    }
 }
 
 /// RFC 3261 §8.2.6.2: start a response that copies the request's Vias (top one
@@ -113,14 +119,23 @@ mod tests {
     #[test]
     fn rport_filled_and_received_added() {
         let src: SocketAddr = "192.0.2.7:40000".parse().unwrap();
-        let v = fixed_top_via(&Bytes::from_static(b"SIP/2.0/UDP pbx.example.com:5060;branch=z9hG4bKa;rport"), src);
-        assert_eq!(&v[..], b"SIP/2.0/UDP pbx.example.com:5060;branch=z9hG4bKa;rport=40000;received=192.0.2.7");
+        let v = fixed_top_via(
+            &Bytes::from_static(b"SIP/2.0/UDP pbx.example.com:5060;branch=z9hG4bKa;rport"),
+            src,
+        );
+        assert_eq!(
+            &v[..],
+            b"SIP/2.0/UDP pbx.example.com:5060;branch=z9hG4bKa;rport=40000;received=192.0.2.7"
+        );
     }
 
     #[test]
     fn no_received_when_host_is_source() {
         let src: SocketAddr = "127.0.0.1:5061".parse().unwrap();
-        let v = fixed_top_via(&Bytes::from_static(b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa"), src);
+        let v = fixed_top_via(
+            &Bytes::from_static(b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa"),
+            src,
+        );
         assert_eq!(&v[..], b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa");
     }
 
@@ -132,9 +147,21 @@ mod tests {
             kind: TransportKind::Udp,
             conn: None,
         };
-        let via = Via::parse(&Bytes::from_static(b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa")).unwrap();
-        assert_eq!(response_target(Some(&via), &rx).addr, "127.0.0.1:5061".parse().unwrap());
-        let via = Via::parse(&Bytes::from_static(b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa;rport")).unwrap();
-        assert_eq!(response_target(Some(&via), &rx).addr, "127.0.0.1:40000".parse().unwrap());
+        let via = Via::parse(&Bytes::from_static(
+            b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa",
+        ))
+        .unwrap();
+        assert_eq!(
+            response_target(Some(&via), &rx).addr,
+            "127.0.0.1:5061".parse().unwrap()
+        );
+        let via = Via::parse(&Bytes::from_static(
+            b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa;rport",
+        ))
+        .unwrap();
+        assert_eq!(
+            response_target(Some(&via), &rx).addr,
+            "127.0.0.1:40000".parse().unwrap()
+        );
     }
 }

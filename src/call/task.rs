@@ -21,6 +21,17 @@ use super::dialog::{contact_for, with_tag, Dialog, Side};
 use super::respond::{fixed_top_via, response_target};
 use super::txs::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
 
+/// A request about to become a client transaction.
+pub(super) struct NewRequest {
+    pub method: Method,
+    pub branch: Bytes,
+    pub cseq: u32,
+    pub bytes: Bytes,
+    pub role: super::txs::Role,
+    /// The request carries a body (so a 2xx can be ACKed at once).
+    pub had_body: bool,
+}
+
 /// How a call ended, for metrics and the end-of-call log line.
 #[derive(Clone, Copy, Debug)]
 pub struct Outcome {
@@ -81,7 +92,10 @@ impl Call {
         };
         let call_id = invite.call_id().cloned().unwrap_or_default();
         let to = invite.header(&HeaderName::To).cloned().unwrap_or_default();
-        let from = invite.header(&HeaderName::From).cloned().unwrap_or_default();
+        let from = invite
+            .header(&HeaderName::From)
+            .cloned()
+            .unwrap_or_default();
         let remote_target = match invite.contact() {
             Some(Ok(c)) => c.uri,
             _ => invite.from_hdr().map(|f| f.uri).unwrap_or_default(),
@@ -105,13 +119,24 @@ impl Call {
         };
         let trunk_label = admitted.trunk.trunk_id.to_string();
         let via_top = invite.via_top().ok();
-        let top_raw = invite.header_values(&HeaderName::Via).into_iter().next().unwrap_or_default();
+        let top_raw = invite
+            .header_values(&HeaderName::Via)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         let cseq = invite.cseq().map(|c| c.seq).unwrap_or(1);
-        let rel = if meta.kind.is_reliable() { Reliability::Reliable } else { Reliability::Unreliable };
+        let rel = if meta.kind.is_reliable() {
+            Reliability::Reliable
+        } else {
+            Reliability::Unreliable
+        };
         let server = ServerTx {
             id: 0,
             side: Side::A,
-            branch: via_top.as_ref().and_then(|v| v.branch()).unwrap_or_default(),
+            branch: via_top
+                .as_ref()
+                .and_then(|v| v.branch())
+                .unwrap_or_default(),
             method: Method::Invite,
             cseq,
             top_via: fixed_top_via(&top_raw, meta.source),
@@ -124,7 +149,12 @@ impl Call {
         let number = core.next_call_number();
         core.metrics.calls_active.inc();
         core.metrics.transactions_active.inc();
-        core.metrics.calls_active_by_trunk.get_or_create(&TrunkLabels { trunk: trunk_label.clone() }).inc();
+        core.metrics
+            .calls_active_by_trunk
+            .get_or_create(&TrunkLabels {
+                trunk: trunk_label.clone(),
+            })
+            .inc();
         Call {
             ring_deadline: Some(now + cfg.sip.invite_timeout),
             core,
@@ -155,6 +185,15 @@ impl Call {
             max_forwards,
             snapshot,
         }
+    }
+
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The caller's Call-ID.
+    pub fn call_id(&self) -> &Bytes {
+        &self.a.call_id
     }
 
     /// The task body: events and deadlines until every transaction is over.
@@ -203,7 +242,11 @@ impl Call {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let mut d = if self.outcome.is_none() { self.ring_deadline } else { None };
+        let mut d = if self.outcome.is_none() {
+            self.ring_deadline
+        } else {
+            None
+        };
         for s in &self.servers {
             d = min_opt(d, s.next_deadline());
         }
@@ -250,7 +293,9 @@ impl Call {
         }
         let ids: Vec<u32> = self.servers.iter().map(|s| s.id).collect();
         for id in ids {
-            let Some(s) = self.servers.iter_mut().find(|s| s.id == id) else { continue };
+            let Some(s) = self.servers.iter_mut().find(|s| s.id == id) else {
+                continue;
+            };
             let mut acts = match &mut s.tx {
                 ServerKind::Invite(t) => t.on_timer(now),
                 ServerKind::NonInvite(t) => t.on_timer(now),
@@ -271,7 +316,9 @@ impl Call {
         }
         let ids: Vec<u32> = self.clients.iter().map(|c| c.id).collect();
         for id in ids {
-            let Some(c) = self.clients.iter_mut().find(|c| c.id == id) else { continue };
+            let Some(c) = self.clients.iter_mut().find(|c| c.id == id) else {
+                continue;
+            };
             let acts = match &mut c.tx {
                 ClientKind::Invite(t) => t.on_timer(now),
                 ClientKind::NonInvite(t) => t.on_timer(now),
@@ -284,10 +331,14 @@ impl Call {
     pub(super) async fn apply_server(&mut self, id: u32, acts: Actions) {
         for a in acts {
             if let Action::Send(bytes) = a {
-                let Some(s) = self.servers.iter().find(|s| s.id == id) else { return };
+                let Some(s) = self.servers.iter().find(|s| s.id == id) else {
+                    return;
+                };
                 let target = s.target.clone();
                 let code = s.tx_final_or_provisional_code();
-                self.core.send(&target, bytes, Outgoing::Response(code)).await;
+                self.core
+                    .send(&target, bytes, Outgoing::Response(code))
+                    .await;
             }
         }
     }
@@ -297,10 +348,20 @@ impl Call {
         for a in acts {
             match a {
                 Action::Send(bytes) => {
-                    let Some(c) = self.clients.iter().find(|c| c.id == id) else { return };
+                    let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+                        return;
+                    };
                     let target = c.target.clone();
-                    let method = if bytes.starts_with(b"ACK ") { Method::Ack } else { c.method.clone() };
-                    if !self.core.send(&target, bytes, Outgoing::Request(&method)).await {
+                    let method = if bytes.starts_with(b"ACK ") {
+                        Method::Ack
+                    } else {
+                        c.method.clone()
+                    };
+                    if !self
+                        .core
+                        .send(&target, bytes, Outgoing::Request(&method))
+                        .await
+                    {
                         self.transport_error(id).await;
                     }
                 }
@@ -316,7 +377,9 @@ impl Call {
     }
 
     async fn transport_error(&mut self, id: u32) {
-        let Some(c) = self.clients.iter_mut().find(|c| c.id == id) else { return };
+        let Some(c) = self.clients.iter_mut().find(|c| c.id == id) else {
+            return;
+        };
         let acts = match &mut c.tx {
             ClientKind::Invite(t) => t.on_transport_error(),
             ClientKind::NonInvite(t) => t.on_transport_error(),
@@ -327,20 +390,23 @@ impl Call {
     }
 
     /// Sends a request we built on `side`, as a new client transaction.
-    pub(super) async fn send_request(
-        &mut self,
-        side: Side,
-        method: Method,
-        branch: Bytes,
-        cseq: u32,
-        bytes: Bytes,
-        role: super::txs::Role,
-        had_body: bool,
-    ) -> u32 {
+    pub(super) async fn send_request(&mut self, side: Side, req: NewRequest) -> u32 {
+        let NewRequest {
+            method,
+            branch,
+            cseq,
+            bytes,
+            role,
+            had_body,
+        } = req;
         let now = Instant::now();
         let Some(d) = self.dialog(side) else { return 0 };
         let target = d.peer.clone();
-        let rel = if target.kind == TransportKind::Tcp { Reliability::Reliable } else { Reliability::Unreliable };
+        let rel = if target.kind == TransportKind::Tcp {
+            Reliability::Reliable
+        } else {
+            Reliability::Unreliable
+        };
         let timers = self.core.timers;
         let (tx, acts) = if method == Method::Invite {
             let (t, a) = crate::transaction::ClientInvite::new(bytes, rel, timers, now);
@@ -351,14 +417,30 @@ impl Call {
         };
         let id = self.new_id();
         self.core.metrics.transactions_active.inc();
-        self.clients.push(ClientTx { id, side, branch, method, cseq, target, tx, role, had_body, acked: None });
+        self.clients.push(ClientTx {
+            id,
+            side,
+            branch,
+            method,
+            cseq,
+            target,
+            tx,
+            role,
+            had_body,
+            acked: None,
+        });
         // Boxed: a failed send can fail over to the next carrier, which sends again.
         Box::pin(self.apply_client(id, acts, None)).await;
         id
     }
 
     /// Sends an ACK (a 2xx's ACK is its own transaction, §13.2.2.4) straight to the leg's peer.
-    pub(super) async fn send_ack(&mut self, side: Side, cseq: u32, body: Option<(&Bytes, &Bytes)>) -> Option<Bytes> {
+    pub(super) async fn send_ack(
+        &mut self,
+        side: Side,
+        cseq: u32,
+        body: Option<(&Bytes, &Bytes)>,
+    ) -> Option<Bytes> {
         let mf = self.max_forwards;
         let d = self.dialog(side)?;
         let (_, b) = d.request(&Method::Ack, Some(cseq), mf);
@@ -367,7 +449,9 @@ impl Call {
             _ => b.finish(),
         };
         let target = d.peer.clone();
-        self.core.send(&target, bytes.clone(), Outgoing::Request(&Method::Ack)).await;
+        self.core
+            .send(&target, bytes.clone(), Outgoing::Request(&Method::Ack))
+            .await;
         Some(bytes)
     }
 
@@ -379,9 +463,17 @@ impl Call {
         self.outcome = Some(Outcome { result, code, by });
         let m = &self.core.metrics;
         m.calls_active.dec();
-        m.calls_active_by_trunk.get_or_create(&TrunkLabels { trunk: self.trunk_label.clone() }).dec();
+        m.calls_active_by_trunk
+            .get_or_create(&TrunkLabels {
+                trunk: self.trunk_label.clone(),
+            })
+            .dec();
         m.calls
-            .get_or_create(&CallLabels { trunk: self.trunk_label.clone(), direction: "outbound", result })
+            .get_or_create(&CallLabels {
+                trunk: self.trunk_label.clone(),
+                direction: "outbound",
+                result,
+            })
             .inc();
         let duration = self.answered.map(|t| t.elapsed()).unwrap_or_default();
         if self.answered.is_some() {
@@ -415,7 +507,11 @@ impl Call {
             crate::config::Transport::Udp => TransportKind::Udp,
             crate::config::Transport::Tcp => TransportKind::Tcp,
         };
-        Some(Target { kind, addr: c.address, conn: None })
+        Some(Target {
+            kind,
+            addr: c.address,
+            conn: None,
+        })
     }
 }
 

@@ -132,7 +132,9 @@ pub fn derived_request(original: &Bytes, method: &Method, to: Option<&Bytes>) ->
     let uri = req.request_uri()?.clone();
     let via = req.header_values(&HeaderName::Via).into_iter().next()?;
     let cseq = req.cseq().ok()?;
-    let mut b = MessageBuilder::request(method, &uri).header("Via", via).header("Max-Forwards", "70");
+    let mut b = MessageBuilder::request(method, &uri)
+        .header("Via", via)
+        .header("Max-Forwards", "70");
     for r in req.routes() {
         b = b.header("Route", r);
     }

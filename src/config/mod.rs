@@ -1,35 +1,171 @@
-//! TEMPORARY integration stub (replaced by the config branch).
-#![allow(missing_docs)]
+//! Node configuration: the TOML file (`config/trunkgate.toml`) parsed into
+//! raw serde structs (`raw.rs`, unknown keys refused), then validated in one
+//! step (`validate.rs`) into [`Config`], which cannot hold an invalid value.
+//! Every violation is reported, each naming the file, the key and the rule.
+//!
+//! | key | default | rule |
+//! |---|---|---|
+//! | `sip.listen[]` {transport udp/tcp, address IP:port} | none (required) | at least one; valid socket address |
+//! | `sip.advertised_address` | the listen address | host or host:port put in Via/Contact |
+//! | `sip.t1_ms` / `t2_ms` / `t4_ms` | 500 / 4000 / 5000 | 50 ≤ T1 ≤ 10000, T1 ≤ T2 ≤ 60000, 1 ≤ T4 ≤ 60000 (RFC 3261 §17.1.1.1) |
+//! | `sip.max_message_size` | 65536 | 1500..=1048576 bytes |
+//! | `sip.udp_workers` | 2 | 1..=64 |
+//! | `sip.tcp_idle_timeout_s` | 300 | 1..=86400 |
+//! | `sip.tcp_max_connections` / `tcp_max_per_source` | 4096 / 64 | ≥ 1, per-source ≤ total |
+//! | `sip.invite_timeout_s` | 180 | 10..=3600 (Timer C-like ceiling for an unanswered call) |
+//! | `sip.max_forwards` | 70 | 1..=255, used when the caller sent none |
+//! | `sip.user_agent` | trunkgate | printable ASCII, non-empty |
+//! | `http.listen` | 127.0.0.1:8080 | valid socket address |
+//! | `carriers[]` {name, address IP:port, transport udp, priority 10} | none | unique non-empty names; required when an outbound trunk exists; lower priority tried first |
+//! | `twilio.signaling_ranges[]` | empty | each an IP or CIDR |
+//! | `trunks[]` | none | see `validate.rs` for the trunk rules (spec enums and ranges) |
+
+mod raw;
+pub mod trunk;
+mod validate;
+
+pub use validate::{is_e164, parse_net};
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-pub const DEFAULT_CONFIG: &str = "";
-#[derive(Debug)]
-pub struct ConfigErrors(pub Vec<String>);
-impl std::fmt::Display for ConfigErrors { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{}", self.0.join("\n")) } }
-pub fn load_file(p: &Path) -> Result<Config, ConfigErrors> { let t = std::fs::read_to_string(p).map_err(|e| ConfigErrors(vec![e.to_string()]))?; parse_str(&t, "x") }
-#[derive(Deserialize)] struct RawL { transport: Transport, address: SocketAddr }
-#[derive(Deserialize)] struct RawSip { listen: Vec<RawL>, t1_ms: Option<u64>, t2_ms: Option<u64>, t4_ms: Option<u64> }
-#[derive(Deserialize)] struct RawHttp { listen: SocketAddr }
-#[derive(Deserialize)] struct RawC { name: String, address: SocketAddr, transport: Transport, priority: u32 }
-#[derive(Deserialize)] struct Raw { sip: RawSip, http: RawHttp, carriers: Vec<RawC>, trunks: Vec<Trunk> }
-pub fn parse_str(t: &str, _o: &str) -> Result<Config, ConfigErrors> {
-    let r: Raw = toml::from_str(t).map_err(|e| ConfigErrors(vec![e.to_string()]))?;
-    Ok(Config { sip: SipSettings { listen: r.sip.listen.into_iter().map(|l| Listen { transport: l.transport, address: l.address }).collect(), advertised_address: None,
-        t1: Duration::from_millis(r.sip.t1_ms.unwrap_or(500)), t2: Duration::from_millis(r.sip.t2_ms.unwrap_or(4000)), t4: Duration::from_millis(r.sip.t4_ms.unwrap_or(5000)),
-        max_message_size: 65536, udp_workers: 2, tcp_idle_timeout: Duration::from_secs(300), tcp_max_connections: 4096, tcp_max_per_source: 64, invite_timeout: Duration::from_secs(180), max_forwards: 70, user_agent: "trunkgate".into() },
-        http: HttpSettings { listen: r.http.listen }, carriers: r.carriers.into_iter().map(|c| Carrier { name: c.name, address: c.address, transport: c.transport, priority: c.priority }).collect(), trunks: r.trunks, twilio: TwilioSettings { signaling_ranges: vec![] } })
+use serde::{Deserialize, Serialize};
+
+pub use trunk::{
+    AuthSource, Authentication, Direction, Failover, FailoverSource, FaxSupport, InboundSettings,
+    OutboundSettings, Recording, RecordingSetting, Trunk, TrunkStatus,
+};
+
+/// The shipped default config, embedded so `trunkgate run` works with no file.
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/trunkgate.toml");
+
+/// One broken rule: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub key: String,
+    pub rule: String,
 }
-#[derive(Debug, Clone)] pub struct Config { pub sip: SipSettings, pub http: HttpSettings, pub carriers: Vec<Carrier>, pub trunks: Vec<Trunk>, pub twilio: TwilioSettings }
-#[derive(Debug, Clone)] pub struct SipSettings { pub listen: Vec<Listen>, pub advertised_address: Option<String>, pub t1: Duration, pub t2: Duration, pub t4: Duration, pub max_message_size: usize, pub udp_workers: usize, pub tcp_idle_timeout: Duration, pub tcp_max_connections: usize, pub tcp_max_per_source: usize, pub invite_timeout: Duration, pub max_forwards: u32, pub user_agent: String }
-#[derive(Debug, Clone)] pub struct Listen { pub transport: Transport, pub address: SocketAddr }
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)] #[serde(rename_all = "lowercase")] pub enum Transport { Udp, Tcp }
-#[derive(Debug, Clone)] pub struct HttpSettings { pub listen: SocketAddr }
-#[derive(Debug, Clone)] pub struct Carrier { pub name: String, pub address: SocketAddr, pub transport: Transport, pub priority: u32 }
-#[derive(Debug, Clone)] pub struct TwilioSettings { pub signaling_ranges: Vec<ipnet::IpNet> }
-#[derive(Debug, Clone, Serialize, Deserialize)] pub struct Trunk { pub trunk_id: Uuid, pub status: String, pub direction: String, pub simultaneous_call_limit: Option<u32>, pub description: Option<String>, pub outbound: Option<OutboundSettings> }
-#[derive(Debug, Clone, Serialize, Deserialize)] pub struct OutboundSettings { pub domain: Option<String>, pub authentication: Vec<Authentication>, pub fax_support: Option<String> }
-#[derive(Debug, Clone, Serialize, Deserialize)] pub struct Authentication { pub source: String, pub value: String }
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.file, self.key, self.rule)
+    }
+}
+
+/// Every error found in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub sip: SipSettings,
+    pub http: HttpSettings,
+    pub carriers: Vec<Carrier>,
+    pub trunks: Vec<Trunk>,
+    pub twilio: TwilioSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct SipSettings {
+    pub listen: Vec<Listen>,
+    pub advertised_address: Option<String>,
+    pub t1: Duration,
+    pub t2: Duration,
+    pub t4: Duration,
+    pub max_message_size: usize,
+    pub udp_workers: usize,
+    pub tcp_idle_timeout: Duration,
+    pub tcp_max_connections: usize,
+    pub tcp_max_per_source: usize,
+    pub invite_timeout: Duration,
+    pub max_forwards: u32,
+    pub user_agent: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    pub transport: Transport,
+    pub address: SocketAddr,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    #[default]
+    Udp,
+    Tcp,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Carrier {
+    pub name: String,
+    pub address: SocketAddr,
+    pub transport: Transport,
+    /// Lower is tried first.
+    pub priority: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TwilioSettings {
+    /// Source ranges Twilio signals from; a Twilio SID is only believed from these.
+    pub signaling_ranges: Vec<ipnet::IpNet>,
+}
+
+/// Reads and validates a config file.
+pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: origin.clone(),
+            key: "(file)".into(),
+            rule: format!("cannot read: {e}"),
+        }])
+    })?;
+    parse_str(&text, &origin)
+}
+
+/// Parses and validates config text; `origin` names it in error messages.
+pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
+    let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
+        let key = match e.span() {
+            Some(span) => {
+                let line = text
+                    .get(..span.start)
+                    .map(|t| t.matches('\n').count() + 1)
+                    .unwrap_or(0);
+                format!("(line {line})")
+            }
+            None => "(syntax)".to_string(),
+        };
+        ConfigErrors(vec![ConfigError {
+            file: origin.to_string(),
+            key,
+            rule: e.message().to_string(),
+        }])
+    })?;
+    validate::validate(raw, origin)
+}
+
+#[cfg(test)]
+mod tests;

@@ -63,7 +63,8 @@ fax_support = "disabled"
 }
 
 pub async fn start(text: &str) -> Gw {
-    let cfg = config::parse_str(text, "test.toml").unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
+    let cfg = config::parse_str(text, "test.toml")
+        .unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
     let gw = Gateway::start(cfg).await.expect("gateway starts");
     let udp = gw.sip_addr(TransportKind::Udp).expect("udp bound");
     let tcp = gw.sip_addr(TransportKind::Tcp).expect("tcp bound");
@@ -122,7 +123,12 @@ impl Ua {
     /// Next response, skipping none: asserts its code.
     pub async fn expect_response(&self, code: u16) -> Message {
         let (m, _) = self.recv().await;
-        assert_eq!(m.code(), Some(code), "expected {code}, got:\n{}", String::from_utf8_lossy(m.raw()));
+        assert_eq!(
+            m.code(),
+            Some(code),
+            "expected {code}, got:\n{}",
+            String::from_utf8_lossy(m.raw())
+        );
         m
     }
 
@@ -165,7 +171,14 @@ pub const SDP: &str = "v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.
 pub const SDP_ANSWER: &str = "v=0\r\no=carrier 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 50000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
 /// An INVITE from a PBX at `from` (transport `tp`) to the gateway for `dialed`.
-pub fn invite(from: SocketAddr, gw: SocketAddr, tp: &str, call_id: &str, dialed: &str, branch: &str) -> String {
+pub fn invite(
+    from: SocketAddr,
+    gw: SocketAddr,
+    tp: &str,
+    call_id: &str,
+    dialed: &str,
+    branch: &str,
+) -> String {
     format!(
         "INVITE sip:{dialed}@{gw} SIP/2.0\r\n\
          Via: SIP/2.0/{tp} {from};branch={branch}\r\n\
@@ -185,7 +198,14 @@ pub fn invite(from: SocketAddr, gw: SocketAddr, tp: &str, call_id: &str, dialed:
 }
 
 /// A response to `req` (copies Via, From, To (+tag), Call-ID, CSeq), as a UAS would send it.
-pub fn reply(req: &Message, code: u16, reason: &str, to_tag: Option<&str>, contact: Option<&str>, body: &str) -> String {
+pub fn reply(
+    req: &Message,
+    code: u16,
+    reason: &str,
+    to_tag: Option<&str>,
+    contact: Option<&str>,
+    body: &str,
+) -> String {
     let mut s = format!("SIP/2.0 {code} {reason}\r\n");
     for v in req.header_all(&HeaderName::Via) {
         s.push_str(&format!("Via: {}\r\n", String::from_utf8_lossy(v)));
@@ -196,14 +216,21 @@ pub fn reply(req: &Message, code: u16, reason: &str, to_tag: Option<&str>, conta
         Some(t) if !to.contains("tag=") => s.push_str(&format!("To: {to};tag={t}\r\n")),
         _ => s.push_str(&format!("To: {to}\r\n")),
     }
-    s.push_str(&format!("Call-ID: {}\r\nCSeq: {}\r\n", hdr(req, "Call-ID"), hdr(req, "CSeq")));
+    s.push_str(&format!(
+        "Call-ID: {}\r\nCSeq: {}\r\n",
+        hdr(req, "Call-ID"),
+        hdr(req, "CSeq")
+    ));
     if let Some(c) = contact {
         s.push_str(&format!("Contact: <{c}>\r\n"));
     }
     if body.is_empty() {
         s.push_str("Content-Length: 0\r\n\r\n");
     } else {
-        s.push_str(&format!("Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}", body.len()));
+        s.push_str(&format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
     }
     s
 }
@@ -231,7 +258,10 @@ pub fn in_dialog(
     if body.is_empty() {
         s.push_str("Content-Length: 0\r\n\r\n");
     } else {
-        s.push_str(&format!("Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}", body.len()));
+        s.push_str(&format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
     }
     s
 }
@@ -256,20 +286,33 @@ impl TcpUa {
     pub async fn connect(to: SocketAddr) -> TcpUa {
         let stream = TcpStream::connect(to).await.expect("tcp connect");
         let addr = stream.local_addr().expect("addr");
-        TcpUa { stream, addr, buf: BytesMut::new() }
+        TcpUa {
+            stream,
+            addr,
+            buf: BytesMut::new(),
+        }
     }
 
     pub fn from_stream(stream: TcpStream) -> TcpUa {
         let addr = stream.local_addr().expect("addr");
-        TcpUa { stream, addr, buf: BytesMut::new() }
+        TcpUa {
+            stream,
+            addr,
+            buf: BytesMut::new(),
+        }
     }
 
     pub async fn send(&mut self, text: &str) {
-        self.stream.write_all(text.as_bytes()).await.expect("tcp write");
+        self.stream
+            .write_all(text.as_bytes())
+            .await
+            .expect("tcp write");
     }
 
     pub async fn recv(&mut self) -> Message {
-        tokio::time::timeout(WAIT, self.recv_inner()).await.expect("tcp message within 5 s")
+        tokio::time::timeout(WAIT, self.recv_inner())
+            .await
+            .expect("tcp message within 5 s")
     }
 
     async fn recv_inner(&mut self) -> Message {
@@ -281,7 +324,8 @@ impl TcpUa {
                     .find_map(|l| {
                         let (n, v) = l.split_once(':')?;
                         let n = n.trim();
-                        (n == "content-length" || n == "l").then(|| v.trim().parse::<usize>().ok())?
+                        (n == "content-length" || n == "l")
+                            .then(|| v.trim().parse::<usize>().ok())?
                     })
                     .unwrap_or(0);
                 if self.buf.len() >= end + 4 + len {
@@ -304,17 +348,25 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 /// Fetches /metrics text from the gateway.
 pub async fn metrics(http: SocketAddr) -> String {
     let mut s = TcpStream::connect(http).await.expect("http connect");
-    s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .expect("write");
+    s.write_all(
+        format!("GET /metrics HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .expect("write");
     let mut out = Vec::new();
-    tokio::time::timeout(WAIT, s.read_to_end(&mut out)).await.expect("metrics in time").expect("read");
+    tokio::time::timeout(WAIT, s.read_to_end(&mut out))
+        .await
+        .expect("metrics in time")
+        .expect("read");
     String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The value of one exact metric line (`name{labels}`), or 0.
 pub fn metric_value(text: &str, series: &str) -> f64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|r| r.trim().parse::<f64>().ok()))
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|r| r.trim().parse::<f64>().ok())
+        })
         .unwrap_or(0.0)
 }

@@ -1,0 +1,150 @@
+//! The config file as written: serde structs with defaults, unknown keys refused.
+
+use serde::Deserialize;
+
+use super::trunk::Trunk;
+use super::Transport;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub sip: RawSip,
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
+    pub carriers: Vec<RawCarrier>,
+    #[serde(default)]
+    pub trunks: Vec<Trunk>,
+    #[serde(default)]
+    pub twilio: RawTwilio,
+}
+
+fn d_t1() -> u64 {
+    500
+}
+fn d_t2() -> u64 {
+    4000
+}
+fn d_t4() -> u64 {
+    5000
+}
+fn d_max() -> usize {
+    65536
+}
+fn d_workers() -> usize {
+    2
+}
+fn d_idle() -> u64 {
+    300
+}
+fn d_conns() -> usize {
+    4096
+}
+fn d_per_source() -> usize {
+    64
+}
+fn d_invite() -> u64 {
+    180
+}
+fn d_mf() -> u32 {
+    70
+}
+fn d_ua() -> String {
+    "trunkgate".to_string()
+}
+fn d_http() -> String {
+    "127.0.0.1:8080".to_string()
+}
+fn d_prio() -> u32 {
+    10
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSip {
+    #[serde(default)]
+    pub listen: Vec<RawListen>,
+    #[serde(default)]
+    pub advertised_address: Option<String>,
+    #[serde(default = "d_t1")]
+    pub t1_ms: u64,
+    #[serde(default = "d_t2")]
+    pub t2_ms: u64,
+    #[serde(default = "d_t4")]
+    pub t4_ms: u64,
+    #[serde(default = "d_max")]
+    pub max_message_size: usize,
+    #[serde(default = "d_workers")]
+    pub udp_workers: usize,
+    #[serde(default = "d_idle")]
+    pub tcp_idle_timeout_s: u64,
+    #[serde(default = "d_conns")]
+    pub tcp_max_connections: usize,
+    #[serde(default = "d_per_source")]
+    pub tcp_max_per_source: usize,
+    #[serde(default = "d_invite")]
+    pub invite_timeout_s: u64,
+    #[serde(default = "d_mf")]
+    pub max_forwards: u32,
+    #[serde(default = "d_ua")]
+    pub user_agent: String,
+}
+
+impl Default for RawSip {
+    fn default() -> Self {
+        RawSip {
+            listen: Vec::new(),
+            advertised_address: None,
+            t1_ms: d_t1(),
+            t2_ms: d_t2(),
+            t4_ms: d_t4(),
+            max_message_size: d_max(),
+            udp_workers: d_workers(),
+            tcp_idle_timeout_s: d_idle(),
+            tcp_max_connections: d_conns(),
+            tcp_max_per_source: d_per_source(),
+            invite_timeout_s: d_invite(),
+            max_forwards: d_mf(),
+            user_agent: d_ua(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListen {
+    pub transport: Transport,
+    pub address: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    #[serde(default = "d_http")]
+    pub listen: String,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        RawHttp { listen: d_http() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCarrier {
+    pub name: String,
+    pub address: String,
+    #[serde(default)]
+    pub transport: Transport,
+    #[serde(default = "d_prio")]
+    pub priority: u32,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTwilio {
+    #[serde(default)]
+    pub signaling_ranges: Vec<String>,
+}

@@ -1,0 +1,139 @@
+//! The trunk model, field for field as the spec names it (DESIGN.md, "The
+//! trunk model"), so the same types serve the TOML seed data and, later, the
+//! REST API's JSON. Values are checked in `validate.rs`.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trunk {
+    pub trunk_id: Uuid,
+    #[serde(default)]
+    pub status: TrunkStatus,
+    pub direction: Direction,
+    /// Concurrent calls allowed on the trunk; absent = unlimited.
+    #[serde(default)]
+    pub simultaneous_call_limit: Option<u32>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub recording: Option<Recording>,
+    #[serde(default)]
+    pub inbound: Option<InboundSettings>,
+    #[serde(default)]
+    pub outbound: Option<OutboundSettings>,
+}
+
+impl Trunk {
+    pub fn is_active(&self) -> bool {
+        self.status == TrunkStatus::Active
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrunkStatus {
+    #[default]
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recording {
+    pub setting: RecordingSetting,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingSetting {
+    PreConnect,
+    DoNotRecord,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundSettings {
+    /// DNS name or IP[:port] of the customer's PBX.
+    #[serde(default)]
+    pub destination: Option<String>,
+    #[serde(default)]
+    pub failover: Option<Failover>,
+    #[serde(default)]
+    pub phone_numbers_uri: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Failover {
+    pub source: FailoverSource,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverSource {
+    TrunkId,
+    PhoneNumber,
+    SipUri,
+    Api,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSettings {
+    /// The trunk's SIP domain (Request-URI host); null = matched by source address.
+    #[serde(default)]
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub authentication: Vec<Authentication>,
+    /// null, `to_country`, `from_country` or an ISO 3166 alpha-2 code.
+    #[serde(default)]
+    pub override_early_media: Option<String>,
+    #[serde(default)]
+    pub fax_support: FaxSupport,
+    /// Seconds, 7..=30.
+    #[serde(default)]
+    pub max_post_dial_delay: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authentication {
+    pub source: AuthSource,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthSource {
+    /// An IP address or CIDR.
+    Other,
+    /// A Twilio Account SID (checked with the Twilio signaling ranges).
+    Twilio,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaxSupport {
+    Enabled,
+    #[default]
+    Disabled,
+}

@@ -1,0 +1,331 @@
+//! The one validation step: raw config in, [`Config`] or every error out.
+//!
+//! Trunk rules (spec, DESIGN.md "The trunk model"):
+//! - `trunk_id` unique; `direction` outbound needs `outbound`, inbound needs
+//!   `inbound` with a `destination` or a `failover`.
+//! - `simultaneous_call_limit` ≥ 1 when set (absent = unlimited).
+//! - `outbound.domain`: a DNS name (labels of letters, digits, `-`), stored
+//!   lowercased, unique across trunks.
+//! - `outbound.authentication[]`: `other` = IP or CIDR (v4/v6); `twilio` =
+//!   Account SID (`AC` + 32 hex). An outbound trunk needs at least one entry.
+//! - `outbound.max_post_dial_delay`: 7..=30 seconds.
+//! - `outbound.override_early_media`: `to_country`, `from_country` or an ISO
+//!   3166 alpha-2 code (two uppercase letters).
+//! - `inbound.failover.value` by source: `trunk_id` = another existing trunk's
+//!   id; `phone_number` = E.164 (`+` and 8..=15 digits); `sip_uri` = `sip:`/`sips:`
+//!   URI; `api` = `CallFlows` or `ParkingLot`.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use super::raw::RawConfig;
+use super::trunk::{AuthSource, Direction, FailoverSource, Trunk};
+use super::{
+    Carrier, Config, ConfigError, ConfigErrors, HttpSettings, Listen, SipSettings, TwilioSettings,
+};
+
+struct Errors<'a> {
+    file: &'a str,
+    list: Vec<ConfigError>,
+}
+
+impl Errors<'_> {
+    fn add(&mut self, key: impl Into<String>, rule: impl Into<String>) {
+        self.list.push(ConfigError {
+            file: self.file.to_string(),
+            key: key.into(),
+            rule: rule.into(),
+        });
+    }
+
+    fn range<T: PartialOrd + std::fmt::Display>(&mut self, key: &str, v: T, lo: T, hi: T) {
+        if v < lo || v > hi {
+            self.add(key, format!("must be between {lo} and {hi} (got {v})"));
+        }
+    }
+}
+
+fn socket(e: &mut Errors, key: &str, s: &str) -> Option<SocketAddr> {
+    match s.parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            e.add(
+                key,
+                format!("must be an IP:port socket address (got {s:?})"),
+            );
+            None
+        }
+    }
+}
+
+pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
+    let mut e = Errors {
+        file,
+        list: Vec::new(),
+    };
+    let s = &raw.sip;
+    if s.listen.is_empty() {
+        e.add("sip.listen", "at least one listen address is required");
+    }
+    let listen: Vec<Listen> = s
+        .listen
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            socket(&mut e, &format!("sip.listen[{i}].address"), &l.address).map(|address| Listen {
+                transport: l.transport,
+                address,
+            })
+        })
+        .collect();
+    e.range("sip.t1_ms", s.t1_ms, 50, 10_000);
+    if s.t2_ms < s.t1_ms || s.t2_ms > 60_000 {
+        e.add(
+            "sip.t2_ms",
+            format!(
+                "must be at least t1_ms ({}) and at most 60000 (got {})",
+                s.t1_ms, s.t2_ms
+            ),
+        );
+    }
+    e.range("sip.t4_ms", s.t4_ms, 1, 60_000);
+    e.range("sip.max_message_size", s.max_message_size, 1500, 1_048_576);
+    e.range("sip.udp_workers", s.udp_workers, 1, 64);
+    e.range("sip.tcp_idle_timeout_s", s.tcp_idle_timeout_s, 1, 86_400);
+    e.range(
+        "sip.tcp_max_connections",
+        s.tcp_max_connections,
+        1,
+        1_000_000,
+    );
+    e.range(
+        "sip.tcp_max_per_source",
+        s.tcp_max_per_source,
+        1,
+        s.tcp_max_connections.max(1),
+    );
+    e.range("sip.invite_timeout_s", s.invite_timeout_s, 10, 3600);
+    e.range("sip.max_forwards", s.max_forwards, 1, 255);
+    if s.user_agent.is_empty() || !s.user_agent.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        e.add("sip.user_agent", "must be non-empty printable ASCII");
+    }
+    if let Some(a) = &s.advertised_address {
+        if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == ';' || c == '>') {
+            e.add("sip.advertised_address", "must be a host or host:port");
+        }
+    }
+    let http = socket(&mut e, "http.listen", &raw.http.listen);
+
+    let mut carriers = Vec::new();
+    let mut names = HashSet::new();
+    for (i, c) in raw.carriers.iter().enumerate() {
+        if c.name.trim().is_empty() {
+            e.add(format!("carriers[{i}].name"), "must not be empty");
+        } else if !names.insert(c.name.clone()) {
+            e.add(
+                format!("carriers[{i}].name"),
+                format!("duplicate carrier name {:?}", c.name),
+            );
+        }
+        if let Some(address) = socket(&mut e, &format!("carriers[{i}].address"), &c.address) {
+            carriers.push(Carrier {
+                name: c.name.clone(),
+                address,
+                transport: c.transport,
+                priority: c.priority,
+            });
+        }
+    }
+    let mut ranges = Vec::new();
+    for (i, r) in raw.twilio.signaling_ranges.iter().enumerate() {
+        match parse_net(r) {
+            Some(n) => ranges.push(n),
+            None => e.add(
+                format!("twilio.signaling_ranges[{i}]"),
+                format!("must be an IP or CIDR (got {r:?})"),
+            ),
+        }
+    }
+    let trunks = validate_trunks(&mut e, raw.trunks);
+    if trunks.iter().any(|t| t.direction == Direction::Outbound) && raw.carriers.is_empty() {
+        e.add(
+            "carriers",
+            "at least one carrier is required when an outbound trunk exists",
+        );
+    }
+    if !e.list.is_empty() {
+        return Err(ConfigErrors(e.list));
+    }
+    let Some(http) = http else {
+        return Err(ConfigErrors(e.list));
+    };
+    Ok(Config {
+        sip: SipSettings {
+            listen,
+            advertised_address: s.advertised_address.clone(),
+            t1: Duration::from_millis(s.t1_ms),
+            t2: Duration::from_millis(s.t2_ms),
+            t4: Duration::from_millis(s.t4_ms),
+            max_message_size: s.max_message_size,
+            udp_workers: s.udp_workers,
+            tcp_idle_timeout: Duration::from_secs(s.tcp_idle_timeout_s),
+            tcp_max_connections: s.tcp_max_connections,
+            tcp_max_per_source: s.tcp_max_per_source,
+            invite_timeout: Duration::from_secs(s.invite_timeout_s),
+            max_forwards: s.max_forwards,
+            user_agent: s.user_agent.clone(),
+        },
+        http: HttpSettings { listen: http },
+        carriers,
+        trunks,
+        twilio: TwilioSettings {
+            signaling_ranges: ranges,
+        },
+    })
+}
+
+/// An IP address (as a host route) or a CIDR.
+pub fn parse_net(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+fn validate_trunks(e: &mut Errors, mut trunks: Vec<Trunk>) -> Vec<Trunk> {
+    let ids: Vec<_> = trunks.iter().map(|t| t.trunk_id).collect();
+    let mut seen = HashSet::new();
+    let mut domains = HashSet::new();
+    for (i, t) in trunks.iter_mut().enumerate() {
+        let k = format!("trunks[{i}]");
+        if !seen.insert(t.trunk_id) {
+            e.add(
+                format!("{k}.trunk_id"),
+                format!("duplicate trunk_id {}", t.trunk_id),
+            );
+        }
+        if t.simultaneous_call_limit == Some(0) {
+            e.add(
+                format!("{k}.simultaneous_call_limit"),
+                "must be at least 1 (omit it for unlimited)",
+            );
+        }
+        match t.direction {
+            Direction::Outbound if t.outbound.is_none() => e.add(
+                format!("{k}.outbound"),
+                "required when direction is outbound",
+            ),
+            Direction::Inbound => match &t.inbound {
+                None => e.add(format!("{k}.inbound"), "required when direction is inbound"),
+                Some(i) if i.destination.is_none() && i.failover.is_none() => {
+                    e.add(format!("{k}.inbound"), "needs a destination or a failover")
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        if let Some(o) = t.outbound.as_mut() {
+            if let Some(d) = o.domain.as_mut() {
+                *d = d.trim().to_ascii_lowercase();
+                if !is_dns_name(d) {
+                    e.add(
+                        format!("{k}.outbound.domain"),
+                        format!("must be a DNS name (got {d:?})"),
+                    );
+                } else if !domains.insert(d.clone()) {
+                    e.add(
+                        format!("{k}.outbound.domain"),
+                        format!("domain {d:?} is used by another trunk"),
+                    );
+                }
+            }
+            if t.direction == Direction::Outbound && o.authentication.is_empty() {
+                e.add(
+                    format!("{k}.outbound.authentication"),
+                    "at least one entry is required",
+                );
+            }
+            for (j, a) in o.authentication.iter().enumerate() {
+                let key = format!("{k}.outbound.authentication[{j}].value");
+                match a.source {
+                    AuthSource::Other if parse_net(&a.value).is_none() => e.add(
+                        key,
+                        format!("must be an IP address or CIDR (got {:?})", a.value),
+                    ),
+                    AuthSource::Twilio if !is_account_sid(&a.value) => e.add(
+                        key,
+                        "must be a Twilio Account SID (AC followed by 32 hex digits)",
+                    ),
+                    _ => {}
+                }
+            }
+            if let Some(p) = o.max_post_dial_delay {
+                if !(7..=30).contains(&p) {
+                    e.add(
+                        format!("{k}.outbound.max_post_dial_delay"),
+                        format!("must be between 7 and 30 seconds (got {p})"),
+                    );
+                }
+            }
+            if let Some(v) = &o.override_early_media {
+                let ok = v == "to_country"
+                    || v == "from_country"
+                    || (v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase()));
+                if !ok {
+                    e.add(
+                        format!("{k}.outbound.override_early_media"),
+                        format!("must be null, to_country, from_country or an ISO 3166 alpha-2 code (got {v:?})"),
+                    );
+                }
+            }
+        }
+        if let Some(f) = t.inbound.as_ref().and_then(|i| i.failover.as_ref()) {
+            let key = format!("{k}.inbound.failover.value");
+            let v = f.value.as_str();
+            match f.source {
+                FailoverSource::TrunkId => match v.parse::<uuid::Uuid>() {
+                    Ok(id) if id == t.trunk_id => e.add(key, "must not be the trunk itself"),
+                    Ok(id) if !ids.contains(&id) => e.add(key, format!("no trunk with id {id}")),
+                    Ok(_) => {}
+                    Err(_) => e.add(key, format!("must be a trunk_id (uuid) (got {v:?})")),
+                },
+                FailoverSource::PhoneNumber if !is_e164(v) => e.add(
+                    key,
+                    format!("must be an E.164 number (+ and 8 to 15 digits) (got {v:?})"),
+                ),
+                FailoverSource::SipUri
+                    if !(v.starts_with("sip:") || v.starts_with("sips:")) || v.len() < 6 =>
+                {
+                    e.add(key, format!("must be a sip: or sips: URI (got {v:?})"))
+                }
+                FailoverSource::Api if v != "CallFlows" && v != "ParkingLot" => {
+                    e.add(key, format!("must be CallFlows or ParkingLot (got {v:?})"))
+                }
+                _ => {}
+            }
+        }
+    }
+    trunks
+}
+
+pub fn is_dns_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+pub fn is_account_sid(s: &str) -> bool {
+    s.len() == 34 && s.starts_with("AC") && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+pub fn is_e164(s: &str) -> bool {
+    s.strip_prefix('+')
+        .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+}
