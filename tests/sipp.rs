@@ -65,6 +65,19 @@ fn free_port(tp: Tp) -> u16 {
     }
 }
 
+/// A loopback UDP port P with P + 2 free as well: sipp binds its RTP echo
+/// sockets on `-mp` P and P + 2 even when no scenario uses media.
+fn free_media_port() -> u16 {
+    for _ in 0..50 {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let p = a.local_addr().unwrap().port();
+        if p < u16::MAX - 2 && UdpSocket::bind(("127.0.0.1", p + 2)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free loopback UDP port pair in 50 tries");
+}
+
 /// sipp from PATH, or a failure that says how to install it.
 fn sipp_binary() -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -109,12 +122,20 @@ struct Sipp {
 
 impl Sipp {
     /// Starts sipp in `dir` with stdout/stderr to files (no pipe can fill up and stall it).
-    fn spawn(role: &'static str, dir: &Path, args: &[String]) -> Sipp {
+    /// Every socket sipp opens is on 127.0.0.1 and on a port the kernel handed out:
+    /// SIP (`-i`, `-p` in `args`), media (`-mp`) and its UDP control socket (`-ci`/`-cp`,
+    /// otherwise 0.0.0.0:8888). sipp stops on its own after 30 s (`-timeout`).
+    fn spawn(role: &'static str, dir: &Path, args: &[&str]) -> Sipp {
         let out = dir.join(format!("{role}.out"));
         let err = File::create(dir.join(format!("{role}.err"))).unwrap();
         let stat = dir.join(format!("{role}_stat.csv"));
         let child = Command::new(sipp_binary())
             .args(args)
+            .args(["-i", "127.0.0.1", "-ci", "127.0.0.1", "-cp"])
+            .arg(free_port(Tp::Udp).to_string())
+            .arg("-mp")
+            .arg(free_media_port().to_string())
+            .args(["-timeout", "30s", "-nostdin"])
             .args(["-trace_stat", "-fd", "1", "-stf"])
             .arg(&stat)
             .args(["-trace_err", "-error_file"])
@@ -200,32 +221,23 @@ impl Drop for Sipp {
 async fn sipp_calls(tp: Tp) {
     let scratch = Scratch::new(tp.config_name());
     let dir = scratch.0.as_path();
-    let s = |x: &str| x.to_string();
+    let calls = CALLS.to_string();
 
     let uas_port = free_port(tp);
     let uas_addr: SocketAddr = format!("127.0.0.1:{uas_port}").parse().unwrap();
-    let mut uas = Sipp::spawn(
+    let uas_port = uas_port.to_string();
+    let uas_args = [
+        "-sn",
         "uas",
-        dir,
-        &[
-            s("-sn"),
-            s("uas"),
-            s("-i"),
-            s("127.0.0.1"),
-            s("-p"),
-            uas_port.to_string(),
-            s("-mp"),
-            free_port(Tp::Udp).to_string(),
-            s("-t"),
-            s(tp.sipp_flag()),
-            s("-m"),
-            CALLS.to_string(),
-            s("-timeout"),
-            s("30s"),
-            s("-aa"),
-            s("-nostdin"),
-        ],
-    );
+        "-p",
+        &uas_port,
+        "-t",
+        tp.sipp_flag(),
+        "-m",
+        &calls,
+        "-aa",
+    ];
+    let mut uas = Sipp::spawn("uas", dir, &uas_args);
     // The UAS must be listening before the first INVITE reaches it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
@@ -238,36 +250,16 @@ async fn sipp_calls(tp: Tp) {
     let gw_addr = match tp {
         Tp::Udp => gw.udp,
         Tp::Tcp => gw.tcp,
-    };
+    }
+    .to_string();
 
-    let mut uac = Sipp::spawn(
-        "uac",
-        dir,
-        &[
-            s("-sn"),
-            s("uac"),
-            s("-s"),
-            s(DIALED),
-            gw_addr.to_string(),
-            s("-i"),
-            s("127.0.0.1"),
-            s("-p"),
-            free_port(tp).to_string(),
-            s("-mp"),
-            free_port(Tp::Udp).to_string(),
-            s("-t"),
-            s(tp.sipp_flag()),
-            s("-m"),
-            CALLS.to_string(),
-            s("-r"),
-            s("10"),
-            s("-d"),
-            s("200"),
-            s("-timeout"),
-            s("30s"),
-            s("-nostdin"),
-        ],
-    );
+    let uac_port = free_port(tp).to_string();
+    #[rustfmt::skip]
+    let uac_args = [
+        "-sn", "uac", "-s", DIALED, &gw_addr, "-p", &uac_port, "-t", tp.sipp_flag(),
+        "-m", &calls, "-r", "10", "-d", "200",
+    ];
+    let mut uac = Sipp::spawn("uac", dir, &uac_args);
 
     let uac_status = uac.wait(SIPP_DEADLINE).await;
     assert_eq!(
