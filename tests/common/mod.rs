@@ -40,6 +40,7 @@ t4_ms = 500
 listen = "127.0.0.1:0"
 "#,
     );
+    s.push_str(&format!("\n[store]\ndata_dir = \"{}\"\n", temp_dir("store").display()));
     for (i, (addr, tp)) in carriers.iter().enumerate() {
         s.push_str(&format!(
             "\n[[carriers]]\nname = \"carrier{i}\"\naddress = \"{addr}\"\ntransport = \"{tp}\"\npriority = {}\n",
@@ -60,6 +61,20 @@ fax_support = "disabled"
 "#
     ));
     s
+}
+
+/// A fresh directory under the system temp dir for one test.
+pub fn temp_dir(what: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "trunkgate-test-{what}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
 }
 
 pub async fn start(text: &str) -> Gw {
