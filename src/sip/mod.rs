@@ -22,6 +22,8 @@ mod message;
 mod method;
 mod name_addr;
 mod parse;
+#[cfg(test)]
+mod proptests;
 mod scan;
 mod uri;
 mod validate;

@@ -8,7 +8,7 @@ use super::message::{
     FramingDefect, Header, Message, ParseOptions, RequestLine, StartLine, StatusLine,
 };
 use super::method::Method;
-use super::scan::{all_token, sub, trim_range};
+use super::scan::{all_token, is_token, sub, trim_range};
 use bytes::{BufMut, Bytes, BytesMut};
 use memchr::{memchr, memchr2, memrchr};
 use std::ops::Range;
@@ -166,30 +166,36 @@ fn next_line(b: &[u8], pos: usize) -> Option<(Range<usize>, usize)> {
     Some((pos..end, lf + 1))
 }
 
+/// `name SWS ":" value`; the name must be a token (RFC 3261 §7.3.1).
 fn header_line(data: &Bytes, line: Range<usize>, line_no: usize) -> Result<Pending, ParseError> {
     let b = data.get(line.clone()).unwrap_or_default();
-    let bad = ParseError::BadHeaderLine { line: line_no };
-    let colon = memchr(b':', b).ok_or(bad.clone())?;
-    let name = trim_range(b, 0..colon);
-    if !b.get(name.clone()).is_some_and(all_token) {
-        return Err(bad);
+    let mut i = 0usize;
+    while b.get(i).copied().is_some_and(is_token) {
+        i += 1;
     }
-    let value = trim_range(b, colon + 1..b.len());
-    let shift = |r: Range<usize>| line.start + r.start..line.start + r.end;
+    let name_end = i;
+    while matches!(b.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    if name_end == 0 || b.get(i) != Some(&b':') {
+        return Err(ParseError::BadHeaderLine { line: line_no });
+    }
+    let value = trim_range(b, i + 1..b.len());
     Ok(Pending {
-        name: HeaderName::from_shared(&sub(data, shift(name))),
-        value: shift(value),
+        name: HeaderName::from_range(data, line.start..line.start + name_end),
+        value: line.start + value.start..line.start + value.end,
         folded: false,
     })
 }
 
+#[inline]
 fn finish(data: &Bytes, p: Pending, headers: &mut Vec<Header>, framing: &mut Framing) {
     let value = if p.folded {
         unfold(data.get(p.value).unwrap_or_default())
     } else {
         sub(data, p.value)
     };
-    if p.name == HeaderName::ContentLength {
+    if matches!(p.name, HeaderName::ContentLength) {
         framing.see(&value);
     }
     headers.push(Header {
@@ -260,7 +266,7 @@ fn parse_start_line(data: &Bytes, line: Range<usize>) -> StartResult {
         defect = Some("Bad Request (Request-URI enclosed in <>)");
     }
     let rl = RequestLine {
-        method: Method::from_shared(&at(0..sp)),
+        method: Method::from_range(data, line.start..line.start + sp),
         uri: at(uri),
         version: at(version),
     };
