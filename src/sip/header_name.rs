@@ -44,6 +44,7 @@ pub enum HeaderName {
 }
 
 /// Known long forms, in canonical spelling.
+#[cfg(test)]
 const KNOWN: &[(&str, HeaderName)] = &[
     ("Via", HeaderName::Via),
     ("From", HeaderName::From),
@@ -146,14 +147,43 @@ impl HeaderName {
     /// The canonical long form ("Call-ID", "CSeq"); `Other` gives its text
     /// (`"?"` if it is not UTF-8).
     pub fn as_str(&self) -> &str {
-        if let HeaderName::Other(b) = self {
-            return std::str::from_utf8(b).unwrap_or("?");
+        use HeaderName::*;
+        match self {
+            Via => "Via",
+            From => "From",
+            To => "To",
+            CallId => "Call-ID",
+            CSeq => "CSeq",
+            Contact => "Contact",
+            MaxForwards => "Max-Forwards",
+            ContentLength => "Content-Length",
+            ContentType => "Content-Type",
+            Route => "Route",
+            RecordRoute => "Record-Route",
+            Require => "Require",
+            ProxyRequire => "Proxy-Require",
+            Supported => "Supported",
+            Unsupported => "Unsupported",
+            Allow => "Allow",
+            Accept => "Accept",
+            UserAgent => "User-Agent",
+            Server => "Server",
+            Expires => "Expires",
+            Subject => "Subject",
+            Event => "Event",
+            ReferTo => "Refer-To",
+            RSeq => "RSeq",
+            RAck => "RAck",
+            Authorization => "Authorization",
+            ProxyAuthorization => "Proxy-Authorization",
+            WwwAuthenticate => "WWW-Authenticate",
+            ProxyAuthenticate => "Proxy-Authenticate",
+            Reason => "Reason",
+            Warning => "Warning",
+            Date => "Date",
+            Timestamp => "Timestamp",
+            Other(b) => std::str::from_utf8(b).unwrap_or("?"),
         }
-        KNOWN
-            .iter()
-            .find(|(_, h)| h == self)
-            .map(|(s, _)| *s)
-            .unwrap_or("?")
     }
 }
 
