@@ -14,7 +14,7 @@ use std::ops::Range;
 
 /// A header whose value may still grow by continuation lines.
 struct Pending {
-    name: HeaderName,
+    name: Range<usize>,
     value: Range<usize>,
     folded: bool,
 }
@@ -181,7 +181,7 @@ fn header_line(data: &Bytes, line: Range<usize>, line_no: usize) -> Result<Pendi
     }
     let value = trim_range(b, i + 1..b.len());
     Ok(Pending {
-        name: HeaderName::from_range(data, line.start..line.start + name_end),
+        name: line.start..line.start + name_end,
         value: line.start + value.start..line.start + value.end,
         folded: false,
     })
@@ -189,18 +189,16 @@ fn header_line(data: &Bytes, line: Range<usize>, line_no: usize) -> Result<Pendi
 
 #[inline]
 fn finish(data: &Bytes, p: Pending, headers: &mut Vec<Header>, framing: &mut Framing) {
+    let name = HeaderName::from_range(data, p.name);
+    if matches!(name, HeaderName::ContentLength) {
+        framing.see(data.get(p.value.clone()).unwrap_or_default());
+    }
     let value = if p.folded {
         unfold(data.get(p.value).unwrap_or_default())
     } else {
         sub(data, p.value)
     };
-    if matches!(p.name, HeaderName::ContentLength) {
-        framing.see(&value);
-    }
-    headers.push(Header {
-        name: p.name,
-        value,
-    });
+    headers.push(Header { name, value });
 }
 
 /// RFC 3261 §7.3.1: each continuation line's leading white space and the
