@@ -179,7 +179,11 @@ impl Metrics {
             carrier_failovers.clone(),
         );
         let failovers = Family::default();
-        registry.register("trunkgate_failovers", "Inbound failovers, by failover source", failovers.clone());
+        registry.register(
+            "trunkgate_failovers",
+            "Inbound failovers, by failover source",
+            failovers.clone(),
+        );
         let trunk_rejections = Family::default();
         registry.register(
             "trunkgate_trunk_rejections",

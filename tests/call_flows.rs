@@ -150,7 +150,7 @@ async fn basic_call_relays_and_hides_topology() {
     let ok_bye = c.pbx.expect_response(200).await;
     assert!(hdr(&ok_bye, "CSeq").contains("BYE"));
     let m = metrics(c.gw.http).await;
-    let series = format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",result=\"completed\"}}");
+    let series = format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",status=\"completed\"}}");
     assert_eq!(metric_value(&m, &series), 1.0, "{m}");
     assert_eq!(metric_value(&m, "trunkgate_calls_active"), 0.0);
 }
@@ -200,7 +200,7 @@ async fn caller_cancel_while_ringing() {
         "hop-by-hop ACK for 487"
     );
     let m = metrics(c.gw.http).await;
-    let series = format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",result=\"canceled\"}}");
+    let series = format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",status=\"canceled\"}}");
     assert_eq!(metric_value(&m, &series), 1.0);
 }
 

@@ -50,7 +50,10 @@ pub fn rejected(
     trunk: Option<&Arc<Trunk>>,
     number: &str,
 ) {
-    let call_id = msg.call_id().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_default();
+    let call_id = msg
+        .call_id()
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .unwrap_or_default();
     let now = to_rfc3339(SystemTime::now());
     let status = match reason {
         "limit_reached" if direction == Direction::Inbound => CallStatus::Busy,
@@ -74,7 +77,10 @@ pub fn rejected(
             error: Some(crate::sip::default_reason(code).to_string()),
             error_code: Some(code),
             connect_time_sec: None,
-            sip: SipInfo { call_id, response_code: code },
+            sip: SipInfo {
+                call_id,
+                response_code: code,
+            },
             service: "sip_trunking".into(),
             trunk_id: trunk.map(|t| t.trunk_id),
             reason: Some(reason.to_string()),
@@ -104,7 +110,10 @@ pub fn finished(call: &Call, result: &'static str, code: u16, by: &'static str) 
             error: failed.then(|| crate::sip::default_reason(code).to_string()),
             error_code: failed.then_some(code),
             connect_time_sec: call.answered.map(|t| (t - call.started).as_secs_f64()),
-            sip: SipInfo { call_id: String::from_utf8_lossy(&call.a.call_id).into_owned(), response_code: code },
+            sip: SipInfo {
+                call_id: String::from_utf8_lossy(&call.a.call_id).into_owned(),
+                response_code: code,
+            },
             service: "sip_trunking".into(),
             trunk_id: Some(call.trunk.trunk_id),
             reason: call.reason.clone(),

@@ -57,7 +57,11 @@ impl Snapshot {
     pub fn new(config: Arc<Config>) -> Snapshot {
         let trunks = TrunkTable::new(&config.trunks);
         let numbers = NumberTable::new(&config.numbers);
-        Snapshot { config, trunks, numbers }
+        Snapshot {
+            config,
+            trunks,
+            numbers,
+        }
     }
 }
 
@@ -222,11 +226,17 @@ pub fn new_branch() -> String {
 
 impl Core {
     /// Resolves a destination name (`host` or `host:port`) to targets in the order to try.
-    pub async fn resolve(&self, dest: &str, tp: Option<TransportKind>) -> Vec<(SocketAddr, TransportKind)> {
+    pub async fn resolve(
+        &self,
+        dest: &str,
+        tp: Option<TransportKind>,
+    ) -> Vec<(SocketAddr, TransportKind)> {
         let kind = tp.unwrap_or(TransportKind::Udp);
         let snapshot = self.snapshot.load();
         let (host, port) = match dest.rsplit_once(':') {
-            Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_ascii_lowercase(), p.parse::<u16>().ok()),
+            Some((h, p)) if p.parse::<u16>().is_ok() => {
+                (h.to_ascii_lowercase(), p.parse::<u16>().ok())
+            }
             _ => (dest.to_ascii_lowercase(), None),
         };
         let statics = &snapshot.config.dns.static_names;
@@ -238,8 +248,19 @@ impl Core {
                 .collect()
         };
         if port.is_none() {
-            let srv_name = format!("_sip._{}.{host}", if kind == TransportKind::Tcp { "tcp" } else { "udp" });
-            let mut srv: Vec<_> = statics.iter().filter(|s| s.name == srv_name || s.name == host).flat_map(|s| s.srv.iter().cloned()).collect();
+            let srv_name = format!(
+                "_sip._{}.{host}",
+                if kind == TransportKind::Tcp {
+                    "tcp"
+                } else {
+                    "udp"
+                }
+            );
+            let mut srv: Vec<_> = statics
+                .iter()
+                .filter(|s| s.name == srv_name || s.name == host)
+                .flat_map(|s| s.srv.iter().cloned())
+                .collect();
             srv.sort_by_key(|r| (r.0, std::cmp::Reverse(r.1)));
             let out: Vec<_> = srv.iter().flat_map(|(_, _, p, t)| a_of(t, *p)).collect();
             if !out.is_empty() {
@@ -251,7 +272,12 @@ impl Core {
         if !out.is_empty() || !statics.is_empty() {
             return out;
         }
-        match tokio::time::timeout(std::time::Duration::from_secs(2), tokio::net::lookup_host(format!("{host}:{p}"))).await {
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            tokio::net::lookup_host(format!("{host}:{p}")),
+        )
+        .await
+        {
             Ok(Ok(addrs)) => addrs.map(|a| (a, kind)).collect(),
             _ => Vec::new(),
         }

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::metrics::Dir;
 use crate::config::{Direction, Trunk};
+use crate::metrics::Dir;
 use crate::metrics::TrunkReasonLabels;
-use crate::policy::{admit_outbound, carrier_for_source, limit_rejection, route_inbound, InboundRoute, OutboundFacts};
+use crate::policy::{
+    admit_outbound, carrier_for_source, limit_rejection, route_inbound, InboundRoute, OutboundFacts,
+};
 use crate::sip::{HeaderName, Host, Message, Method, Reject, Uri};
 use crate::transport::{Handler, Received, TransportKind};
 
@@ -250,17 +252,49 @@ impl Dispatcher {
         // A carrier's source makes the request inbound; anything else must be a PBX on an outbound trunk.
         let plan = if carrier_for_source(&snapshot.config.carriers, meta.source).is_some() {
             match route_inbound(&snapshot.numbers, &snapshot.trunks, user.as_deref()) {
-                Ok(InboundRoute::Trunk { trunk, did, failover_first }) => CallPlan::Inbound { trunk, did, failover_first },
+                Ok(InboundRoute::Trunk {
+                    trunk,
+                    did,
+                    failover_first,
+                }) => CallPlan::Inbound {
+                    trunk,
+                    did,
+                    failover_first,
+                },
                 Ok(InboundRoute::Worker { mode, did }) => {
                     tracing::info!(peer = %meta.source, %did, mode = %mode, "call-flow worker not available: 480");
-                    let rej = Reject { code: 480, reason: "Temporarily Unavailable", unsupported: Vec::new() };
-                    return self.reject_call(&msg, &meta, &rej, "call_flow_unavailable", Direction::Inbound, None, &did);
+                    let rej = Reject {
+                        code: 480,
+                        reason: "Temporarily Unavailable",
+                        unsupported: Vec::new(),
+                    };
+                    return self.reject_call(
+                        &msg,
+                        &meta,
+                        &rej,
+                        "call_flow_unavailable",
+                        Direction::Inbound,
+                        None,
+                        &did,
+                    );
                 }
                 Err(r) => {
                     tracing::info!(peer = %meta.source, reason = r.name(), code = r.code(), "inbound INVITE refused");
-                    let rej = Reject { code: r.code(), reason: r.reason_phrase(), unsupported: Vec::new() };
+                    let rej = Reject {
+                        code: r.code(),
+                        reason: r.reason_phrase(),
+                        unsupported: Vec::new(),
+                    };
                     let did = user.clone().unwrap_or_default();
-                    return self.reject_call(&msg, &meta, &rej, r.name(), Direction::Inbound, None, &did);
+                    return self.reject_call(
+                        &msg,
+                        &meta,
+                        &rej,
+                        r.name(),
+                        Direction::Inbound,
+                        None,
+                        &did,
+                    );
                 }
             }
         } else {
@@ -271,23 +305,50 @@ impl Dispatcher {
                 twilio_account_sid: sid.as_deref(),
             };
             match admit_outbound(&snapshot.trunks, &snapshot.config.twilio, &facts) {
-                Ok(a) => CallPlan::Outbound { trunk: a.trunk, dialed: a.dialed },
+                Ok(a) => CallPlan::Outbound {
+                    trunk: a.trunk,
+                    dialed: a.dialed,
+                },
                 Err(r) => {
                     tracing::info!(peer = %meta.source, reason = r.name(), code = r.code(), "INVITE refused");
-                    let rej = Reject { code: r.code(), reason: r.reason_phrase(), unsupported: Vec::new() };
+                    let rej = Reject {
+                        code: r.code(),
+                        reason: r.reason_phrase(),
+                        unsupported: Vec::new(),
+                    };
                     let dialed = user.clone().unwrap_or_default();
-                    return self.reject_call(&msg, &meta, &rej, r.name(), Direction::Outbound, None, &dialed);
+                    return self.reject_call(
+                        &msg,
+                        &meta,
+                        &rej,
+                        r.name(),
+                        Direction::Outbound,
+                        None,
+                        &dialed,
+                    );
                 }
             }
         };
         let (trunk, direction, number) = match &plan {
-            CallPlan::Outbound { trunk, dialed } => (Arc::clone(trunk), Direction::Outbound, dialed.clone()),
-            CallPlan::Inbound { trunk, did, .. } => (Arc::clone(trunk), Direction::Inbound, did.clone()),
+            CallPlan::Outbound { trunk, dialed } => {
+                (Arc::clone(trunk), Direction::Outbound, dialed.clone())
+            }
+            CallPlan::Inbound { trunk, did, .. } => {
+                (Arc::clone(trunk), Direction::Inbound, did.clone())
+            }
         };
         // simultaneous_call_limit: a slot now, released exactly once when the call ends.
-        let Some(slot) = self.core.limits.try_acquire(trunk.trunk_id, trunk.simultaneous_call_limit) else {
+        let Some(slot) = self
+            .core
+            .limits
+            .try_acquire(trunk.trunk_id, trunk.simultaneous_call_limit)
+        else {
             let (code, reason) = limit_rejection(direction);
-            let rej = Reject { code, reason, unsupported: Vec::new() };
+            let rej = Reject {
+                code,
+                reason,
+                unsupported: Vec::new(),
+            };
             self.core
                 .metrics
                 .trunk_rejections
@@ -297,7 +358,15 @@ impl Dispatcher {
                     reason: "limit_reached",
                 })
                 .inc();
-            return self.reject_call(&msg, &meta, &rej, "limit_reached", direction, Some(&trunk), &number);
+            return self.reject_call(
+                &msg,
+                &meta,
+                &rej,
+                "limit_reached",
+                direction,
+                Some(&trunk),
+                &number,
+            );
         };
         let (tx, rx) = mpsc::channel(CALL_QUEUE);
         // Register before the task runs so retransmissions of this INVITE find it.

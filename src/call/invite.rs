@@ -8,10 +8,14 @@ use std::sync::Arc;
 
 use crate::config::Direction;
 use crate::metrics::{SourceLabels, TrunkReasonLabels};
-use crate::policy::{failover_step, is_unreachable, try_next_carrier, AttemptOutcome, FailoverStep};
+use crate::policy::{
+    failover_step, is_unreachable, try_next_carrier, AttemptOutcome, FailoverStep,
+};
 use crate::transport::TransportKind;
 
-use super::route::{carrier_hops, destination_hops, literal_destination, uri_hops, uri_parts, Hop, HopKind};
+use super::route::{
+    carrier_hops, destination_hops, literal_destination, uri_hops, uri_parts, Hop, HopKind,
+};
 use super::task::CallPlan;
 use crate::sip::{default_reason, HeaderName, Message, Method};
 use crate::transaction::Action;
@@ -117,8 +121,16 @@ impl Call {
                     self.fail_a(503, "Service Unavailable", "failed").await;
                 }
             }
-            Some(CallPlan::Inbound { did, failover_first, .. }) => {
-                let dest = self.route_trunk.inbound.as_ref().and_then(|i| i.destination.clone());
+            Some(CallPlan::Inbound {
+                did,
+                failover_first,
+                ..
+            }) => {
+                let dest = self
+                    .route_trunk
+                    .inbound
+                    .as_ref()
+                    .and_then(|i| i.destination.clone());
                 let started = match dest.filter(|_| !failover_first) {
                     Some(d) => {
                         self.hops = self.resolve_destination(&d, &did).await;
@@ -127,7 +139,11 @@ impl Call {
                     None => false,
                 };
                 if !started && !self.failover(AttemptOutcome::TransportError).await {
-                    let reason = if failover_first { "trunk_inactive" } else { "destination_unreachable" };
+                    let reason = if failover_first {
+                        "trunk_inactive"
+                    } else {
+                        "destination_unreachable"
+                    };
                     self.reason.get_or_insert_with(|| reason.into());
                     self.fail_a(480, "Temporarily Unavailable", "failed").await;
                 }
@@ -167,14 +183,26 @@ impl Call {
             FailoverStep::SipUri(_) => "sip_uri",
             FailoverStep::Api => "api",
         };
-        self.core.metrics.failovers.get_or_create(&SourceLabels { source }).inc();
+        self.core
+            .metrics
+            .failovers
+            .get_or_create(&SourceLabels { source })
+            .inc();
         self.reason = Some(format!("failover:{source}"));
-        tracing::info!(call = self.number, source, "destination unreachable: failing over");
+        tracing::info!(
+            call = self.number,
+            source,
+            "destination unreachable: failing over"
+        );
         let did = self.api_no.clone();
         self.hops = match step {
             FailoverStep::Trunk(t) => {
                 // The target trunk's own limit applies.
-                let Some(slot) = self.core.limits.try_acquire(t.trunk_id, t.simultaneous_call_limit) else {
+                let Some(slot) = self
+                    .core
+                    .limits
+                    .try_acquire(t.trunk_id, t.simultaneous_call_limit)
+                else {
                     self.reason = Some("failover_limit_reached".into());
                     return false;
                 };
@@ -195,7 +223,10 @@ impl Call {
                 match uri_parts(&u) {
                     Some((host, port, tp)) => {
                         let targets = match host.parse::<std::net::IpAddr>() {
-                            Ok(ip) => vec![(std::net::SocketAddr::new(ip, port.unwrap_or(5060)), tp.unwrap_or(TransportKind::Udp))],
+                            Ok(ip) => vec![(
+                                std::net::SocketAddr::new(ip, port.unwrap_or(5060)),
+                                tp.unwrap_or(TransportKind::Udp),
+                            )],
                             Err(_) => {
                                 let dest = match port {
                                     Some(p) => format!("{host}:{p}"),
@@ -298,8 +329,14 @@ impl Call {
         self.attempt_started = Some(Instant::now());
         // Post-dial delay (outbound trunks): 180/183 must come within it.
         if self.direction == Direction::Outbound {
-            if let Some(p) = self.trunk.outbound.as_ref().and_then(|o| o.max_post_dial_delay) {
-                self.pdd_deadline = Some(Instant::now() + std::time::Duration::from_secs(u64::from(p)));
+            if let Some(p) = self
+                .trunk
+                .outbound
+                .as_ref()
+                .and_then(|o| o.max_post_dial_delay)
+            {
+                self.pdd_deadline =
+                    Some(Instant::now() + std::time::Duration::from_secs(u64::from(p)));
             }
         }
         let id = self

@@ -36,12 +36,15 @@ impl Limits {
                 _ => Some(n + 1),
             })
             .is_ok();
-        ok.then_some(Slot { counter, trunk_id })
+        ok.then(|| Slot { counter, trunk_id })
     }
 
     /// Calls holding a slot on the trunk now.
     pub fn active(&self, trunk_id: &Uuid) -> u32 {
-        self.counters.get(trunk_id).map(|c| c.load(Ordering::Acquire)).unwrap_or(0)
+        self.counters
+            .get(trunk_id)
+            .map(|c| c.load(Ordering::Acquire))
+            .unwrap_or(0)
     }
 }
 

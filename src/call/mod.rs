@@ -17,8 +17,8 @@ pub mod dispatch;
 mod invite;
 pub mod limits;
 mod relay;
-pub mod route;
 pub mod respond;
+pub mod route;
 pub mod task;
 mod txs;
 

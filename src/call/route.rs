@@ -57,7 +57,11 @@ pub fn carrier_hops(config: &Config, number: &str) -> Vec<Hop> {
         .map(|c| {
             let kind = kind_of(c.transport);
             Hop {
-                target: Target { kind, addr: c.address, conn: None },
+                target: Target {
+                    kind,
+                    addr: c.address,
+                    conn: None,
+                },
                 ruri: format!("sip:{number}@{}{}", c.address, tp_param(kind)),
                 to: format!("<sip:{number}@{}>", host_of(c.address.ip())),
                 kind: HopKind::Carrier,
@@ -71,7 +75,11 @@ pub fn destination_hops(targets: &[(SocketAddr, TransportKind)], did: &str) -> V
     targets
         .iter()
         .map(|&(addr, kind)| Hop {
-            target: Target { kind, addr, conn: None },
+            target: Target {
+                kind,
+                addr,
+                conn: None,
+            },
             ruri: format!("sip:{did}@{addr}{}", tp_param(kind)),
             to: format!("<sip:{did}@{}>", host_of(addr.ip())),
             kind: HopKind::Destination,
@@ -85,7 +93,11 @@ pub fn uri_hops(uri: &str, targets: &[(SocketAddr, TransportKind)]) -> Vec<Hop> 
     targets
         .iter()
         .map(|&(addr, kind)| Hop {
-            target: Target { kind, addr, conn: None },
+            target: Target {
+                kind,
+                addr,
+                conn: None,
+            },
             ruri: uri.to_string(),
             to: format!("<{uri}>"),
             kind: HopKind::Destination,
@@ -95,9 +107,11 @@ pub fn uri_hops(uri: &str, targets: &[(SocketAddr, TransportKind)]) -> Vec<Hop> 
 
 /// A destination that needs no DNS: `IP`, `IP:port`, `[IPv6]:port`.
 pub fn literal_destination(dest: &str) -> Option<SocketAddr> {
-    dest.parse::<SocketAddr>()
-        .ok()
-        .or_else(|| dest.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 5060)))
+    dest.parse::<SocketAddr>().ok().or_else(|| {
+        dest.parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 5060))
+    })
 }
 
 /// The host, port and transport of a failover URI (`sip:x@host:port;transport=tcp`).

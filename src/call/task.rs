@@ -9,12 +9,12 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
+use crate::config::Direction;
 use crate::config::Trunk;
 use crate::metrics::{CallLabels, TrunkLabels};
-use crate::config::Direction;
 use crate::sip::{HeaderName, Message, Method};
 use crate::transaction::{Action, Actions, Reliability, ServerInvite};
-use crate::transport::{Target, TransportKind};
+use crate::transport::TransportKind;
 
 use super::core::{random_hex, CallEvent, CallSender, Core, Outgoing, RxMeta, Snapshot};
 use super::dialog::{contact_for, with_tag, Dialog, Side};
@@ -38,7 +38,11 @@ pub enum CallPlan {
     /// From a PBX through an outbound trunk to the carriers.
     Outbound { trunk: Arc<Trunk>, dialed: String },
     /// From a carrier for a DID on an inbound trunk.
-    Inbound { trunk: Arc<Trunk>, did: String, failover_first: bool },
+    Inbound {
+        trunk: Arc<Trunk>,
+        did: String,
+        failover_first: bool,
+    },
 }
 
 /// How a call ended, for metrics and the end-of-call log line.
@@ -110,8 +114,12 @@ impl Call {
         me: CallSender,
     ) -> Call {
         let (trunk, direction, api_no) = match &plan {
-            CallPlan::Outbound { trunk, dialed } => (Arc::clone(trunk), Direction::Outbound, dialed.clone()),
-            CallPlan::Inbound { trunk, did, .. } => (Arc::clone(trunk), Direction::Inbound, did.clone()),
+            CallPlan::Outbound { trunk, dialed } => {
+                (Arc::clone(trunk), Direction::Outbound, dialed.clone())
+            }
+            CallPlan::Inbound { trunk, did, .. } => {
+                (Arc::clone(trunk), Direction::Inbound, did.clone())
+            }
         };
         let caller_no = invite
             .from_hdr()
@@ -557,19 +565,6 @@ impl Call {
         } else {
             Reliability::Unreliable
         }
-    }
-
-    pub(super) fn carrier_target(&self, idx: usize) -> Option<Target> {
-        let c = self.snapshot.config.carriers.get(idx)?;
-        let kind = match c.transport {
-            crate::config::Transport::Udp => TransportKind::Udp,
-            crate::config::Transport::Tcp => TransportKind::Tcp,
-        };
-        Some(Target {
-            kind,
-            addr: c.address,
-            conn: None,
-        })
     }
 }
 

@@ -40,7 +40,10 @@ t4_ms = 500
 listen = "127.0.0.1:0"
 "#,
     );
-    s.push_str(&format!("\n[store]\ndata_dir = \"{}\"\n", temp_dir("store").display()));
+    s.push_str(&format!(
+        "\n[store]\ndata_dir = \"{}\"\n",
+        temp_dir("store").display()
+    ));
     for (i, (addr, tp)) in carriers.iter().enumerate() {
         s.push_str(&format!(
             "\n[[carriers]]\nname = \"carrier{i}\"\naddress = \"{addr}\"\ntransport = \"{tp}\"\npriority = {}\n",
