@@ -398,7 +398,8 @@ async fn reinvite_is_relayed() {
     );
 }
 
-#[tokio::test]
+/// Timer B in virtual time (paused clock, real loopback sockets).
+#[tokio::test(start_paused = true)]
 async fn carrier_never_answers_gets_408_and_retransmissions_are_absorbed() {
     let (c, _inv) = ring("silent").await;
     // Timer A: the gateway retransmits its INVITE (T1 = 50 ms in tests).
@@ -676,7 +677,8 @@ async fn reliable_provisional_and_prack_with_rack_rewritten() {
     assert_eq!(hdr(&r, "CSeq"), "102 PRACK");
 }
 
-#[tokio::test]
+/// Timer B in virtual time (paused clock, real loopback sockets).
+#[tokio::test(start_paused = true)]
 async fn failover_on_carrier_timeout() {
     let (gw, pbx, cs) = setup(2).await;
     pbx.send(

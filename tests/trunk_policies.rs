@@ -123,7 +123,8 @@ async fn active(gw: &Gw, trunk: &str) -> u32 {
     gw.gw.trunk_active_calls(&id)
 }
 
-#[tokio::test]
+/// Timer B in virtual time (paused clock, real loopback sockets).
+#[tokio::test(start_paused = true)]
 async fn outbound_limit_503_and_slot_released_on_every_end_path() {
     let carrier = Ua::new().await;
     let gw = start(&format!(
@@ -251,7 +252,8 @@ async fn outbound_limit_503_and_slot_released_on_every_end_path() {
     assert_eq!(metric_value(&m, &series), 1.0, "{m}");
 }
 
-#[tokio::test]
+/// In virtual time: the paused clock jumps over the 7 s while the sockets stay real.
+#[tokio::test(start_paused = true)]
 async fn post_dial_delay_cancels_and_answers_503() {
     let carrier = Ua::new().await;
     let gw = start(&format!(
@@ -295,7 +297,7 @@ async fn post_dial_delay_cancels_and_answers_503() {
     assert_eq!(metric_value(&m, &series), 1.0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn ringing_within_pdd_keeps_the_call() {
     let carrier = Ua::new().await;
     let gw = start(&format!(
