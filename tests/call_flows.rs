@@ -700,3 +700,55 @@ async fn failover_on_carrier_timeout() {
         .await;
     pbx.wait_response(486).await;
 }
+
+#[tokio::test]
+async fn call_over_ipv6_loopback() {
+    let Ok(probe) = tokio::net::UdpSocket::bind("[::1]:0").await else {
+        panic!("IPv6 loopback unavailable on this host");
+    };
+    drop(probe);
+    let carrier = Ua::bind("[::1]:0").await;
+    let text = config_text(&[(carrier.addr, "udp")], "::1/128").replace(
+        "address = \"127.0.0.1:0\" }, { transport = \"tcp\"",
+        "address = \"[::1]:0\" }, { transport = \"tcp\"",
+    );
+    let gw = start(&text).await;
+    let gw6 = gw
+        .gw
+        .sip_addr(trunkgate::transport::TransportKind::Udp)
+        .unwrap();
+    assert!(gw6.is_ipv6(), "listening on {gw6}");
+    let pbx = Ua::bind("[::1]:0").await;
+    pbx.send(
+        gw6,
+        &invite(pbx.addr, gw6, "UDP", "v6@pbx", DIALED, "z9hG4bKv6"),
+    )
+    .await;
+    pbx.expect_response(100).await;
+    let (inv, _) = carrier.expect_request("INVITE").await;
+    assert!(
+        hdr(&inv, "Via").contains("[::1]:"),
+        "IPv6 reference in Via: {}",
+        hdr(&inv, "Via")
+    );
+    assert!(inv
+        .request_uri()
+        .unwrap()
+        .starts_with(b"sip:+14155550100@[::1]:"));
+    carrier
+        .send(
+            gw6,
+            &reply(
+                &inv,
+                200,
+                "OK",
+                Some("v6"),
+                Some(&format!("sip:c@{}", carrier.addr)),
+                SDP_ANSWER,
+            ),
+        )
+        .await;
+    let ok = pbx.expect_response(200).await;
+    assert!(hdr(&ok, "Contact").contains("[::1]"));
+    carrier.expect_request("ACK").await;
+}

@@ -40,6 +40,32 @@ fn caller_no(msg: &Message) -> String {
         .unwrap_or_default()
 }
 
+/// Call-IDs recently refused statelessly, so a retransmitted INVITE (our
+/// response was lost) does not log the same refusal twice. Bounded FIFO.
+#[derive(Default)]
+pub struct RecentRejects {
+    set: std::collections::HashSet<bytes::Bytes>,
+    order: std::collections::VecDeque<bytes::Bytes>,
+}
+
+impl RecentRejects {
+    const CAP: usize = 4096;
+
+    /// True when `id` is new (and remembers it).
+    pub fn insert(&mut self, id: &bytes::Bytes) -> bool {
+        if !self.set.insert(id.clone()) {
+            return false;
+        }
+        self.order.push_back(id.clone());
+        if self.order.len() > Self::CAP {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
 /// A call refused before it started (policy, limits, unknown number …).
 pub fn rejected(
     core: &Arc<Core>,
@@ -50,6 +76,16 @@ pub fn rejected(
     trunk: Option<&Arc<Trunk>>,
     number: &str,
 ) {
+    if let Some(id) = msg.call_id() {
+        let fresh = core
+            .recent_rejects
+            .lock()
+            .map(|mut r| r.insert(id))
+            .unwrap_or(true);
+        if !fresh {
+            return;
+        }
+    }
     let call_id = msg
         .call_id()
         .map(|c| String::from_utf8_lossy(c).into_owned())

@@ -76,6 +76,7 @@ pub struct Core {
     pub tcp_parse: ParseOptions,
     transports: OnceLock<Arc<Transports>>,
     call_log: OnceLock<crate::store::CallLogWriter>,
+    pub(crate) recent_rejects: std::sync::Mutex<super::calllog::RecentRejects>,
     advertised: Option<String>,
     next_id: AtomicU64,
 }
@@ -105,6 +106,7 @@ impl Core {
             },
             transports: OnceLock::new(),
             call_log: OnceLock::new(),
+            recent_rejects: Default::default(),
             advertised,
             next_id: AtomicU64::new(1),
         }

@@ -28,6 +28,15 @@ pub struct Gw {
 /// so Timer B = 3.2 s), the given carriers (address, transport) in priority order,
 /// and one outbound trunk with a null domain admitting `allow`.
 pub fn config_text(carriers: &[(SocketAddr, &str)], allow: &str) -> String {
+    config_text_in(carriers, allow, &temp_dir("store"))
+}
+
+/// [`config_text`] with the call-log store in `store_dir`.
+pub fn config_text_in(
+    carriers: &[(SocketAddr, &str)],
+    allow: &str,
+    store_dir: &std::path::Path,
+) -> String {
     let mut s = String::from(
         r#"
 [sip]
