@@ -51,7 +51,7 @@ listen = "127.0.0.1:0"
     );
     s.push_str(&format!(
         "\n[store]\ndata_dir = \"{}\"\n",
-        temp_dir("store").display()
+        store_dir.display()
     ));
     for (i, (addr, tp)) in carriers.iter().enumerate() {
         s.push_str(&format!(
