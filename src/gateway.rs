@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use crate::call::{Core, Dispatcher};
 use crate::config::{Config, Transport};
 use crate::metrics::Metrics;
+use crate::store::{CallLogStore, CallLogWriter};
 use crate::transport::{TransportConfig, TransportError, TransportKind, Transports};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// A running gateway.
@@ -31,6 +34,7 @@ pub struct Gateway {
     http_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     http_task: tokio::task::JoinHandle<()>,
+    call_log: CallLogWriter,
 }
 
 pub fn transport_config(config: &Config) -> TransportConfig {
@@ -68,7 +72,10 @@ impl Gateway {
         );
         let http_listen = config.http.listen;
         let tcfg = transport_config(&config);
+        let store = CallLogStore::open(&config.store.data_dir)?;
+        let call_log = CallLogWriter::start(store, config.store.call_log_queue);
         let core = Arc::new(Core::new(Arc::new(config), metrics));
+        core.set_call_log(call_log.clone());
         let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&core)));
         let transports = Transports::bind(tcfg, dispatcher).await?;
         core.set_transports(Arc::clone(&transports));
@@ -96,6 +103,7 @@ impl Gateway {
             http_addr,
             shutdown,
             http_task,
+            call_log,
         })
     }
 
@@ -115,9 +123,19 @@ impl Gateway {
         self.core.calls.len()
     }
 
+    /// Calls holding a limit slot on a trunk right now.
+    pub fn trunk_active_calls(&self, trunk_id: &uuid::Uuid) -> u32 {
+        self.core.limits.active(trunk_id)
+    }
+
+    /// Stops listening, lets call tasks that are ending finish their log
+    /// records, then flushes every queued call-log record to the store.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         self.transports.shutdown();
         let _ = self.http_task.await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let w = self.call_log.clone();
+        let _ = tokio::task::spawn_blocking(move || w.shutdown()).await;
     }
 }

@@ -47,7 +47,19 @@ struct MessageLabels {
 pub struct CallLabels {
     pub trunk: String,
     pub direction: &'static str,
-    pub result: &'static str,
+    pub status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    pub source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TrunkReasonLabels {
+    pub trunk: String,
+    pub direction: &'static str,
+    pub reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -80,6 +92,12 @@ pub struct Metrics {
     pub calls_active_by_trunk: Family<TrunkLabels, Gauge>,
     pub calls: Family<CallLabels, Counter>,
     pub carrier_failovers: Counter,
+    /// Inbound failovers, by failover source (trunk_id, phone_number, sip_uri, api).
+    pub failovers: Family<SourceLabels, Counter>,
+    /// Calls refused by a trunk's policy (limit_reached, trunk_inactive, pdd_timeout …).
+    pub trunk_rejections: Family<TrunkReasonLabels, Counter>,
+    /// Call-log records dropped because the writer queue was full.
+    pub call_log_dropped: Counter,
     /// INVITE sent to first 18x/2xx from the carrier.
     pub post_dial_delay: Histogram,
     /// Answered calls: INVITE received to 200 OK relayed.
@@ -160,6 +178,24 @@ impl Metrics {
             "Outbound attempts moved to the next carrier",
             carrier_failovers.clone(),
         );
+        let failovers = Family::default();
+        registry.register(
+            "trunkgate_failovers",
+            "Inbound failovers, by failover source",
+            failovers.clone(),
+        );
+        let trunk_rejections = Family::default();
+        registry.register(
+            "trunkgate_trunk_rejections",
+            "Calls refused by trunk policy, by trunk, direction and reason",
+            trunk_rejections.clone(),
+        );
+        let call_log_dropped = Counter::default();
+        registry.register(
+            "trunkgate_call_log_dropped",
+            "Call-log records dropped because the writer queue was full",
+            call_log_dropped.clone(),
+        );
         let post_dial_delay = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         registry.register(
             "trunkgate_post_dial_delay_seconds",
@@ -188,6 +224,9 @@ impl Metrics {
             calls_active_by_trunk,
             calls,
             carrier_failovers,
+            failovers,
+            trunk_rejections,
+            call_log_dropped,
             post_dial_delay,
             time_to_answer,
             call_duration,

@@ -150,7 +150,7 @@ async fn basic_call_relays_and_hides_topology() {
     let ok_bye = c.pbx.expect_response(200).await;
     assert!(hdr(&ok_bye, "CSeq").contains("BYE"));
     let m = metrics(c.gw.http).await;
-    let series = format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",result=\"completed\"}}");
+    let series = format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",status=\"completed\"}}");
     assert_eq!(metric_value(&m, &series), 1.0, "{m}");
     assert_eq!(metric_value(&m, "trunkgate_calls_active"), 0.0);
 }
@@ -200,7 +200,7 @@ async fn caller_cancel_while_ringing() {
         "hop-by-hop ACK for 487"
     );
     let m = metrics(c.gw.http).await;
-    let series = format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",result=\"canceled\"}}");
+    let series = format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",status=\"canceled\"}}");
     assert_eq!(metric_value(&m, &series), 1.0);
 }
 
@@ -398,7 +398,8 @@ async fn reinvite_is_relayed() {
     );
 }
 
-#[tokio::test]
+/// Timer B in virtual time (paused clock, real loopback sockets).
+#[tokio::test(start_paused = true)]
 async fn carrier_never_answers_gets_408_and_retransmissions_are_absorbed() {
     let (c, _inv) = ring("silent").await;
     // Timer A: the gateway retransmits its INVITE (T1 = 50 ms in tests).
@@ -676,7 +677,8 @@ async fn reliable_provisional_and_prack_with_rack_rewritten() {
     assert_eq!(hdr(&r, "CSeq"), "102 PRACK");
 }
 
-#[tokio::test]
+/// Timer B in virtual time (paused clock, real loopback sockets).
+#[tokio::test(start_paused = true)]
 async fn failover_on_carrier_timeout() {
     let (gw, pbx, cs) = setup(2).await;
     pbx.send(
@@ -697,4 +699,56 @@ async fn failover_on_carrier_timeout() {
         )
         .await;
     pbx.wait_response(486).await;
+}
+
+#[tokio::test]
+async fn call_over_ipv6_loopback() {
+    let Ok(probe) = tokio::net::UdpSocket::bind("[::1]:0").await else {
+        panic!("IPv6 loopback unavailable on this host");
+    };
+    drop(probe);
+    let carrier = Ua::bind("[::1]:0").await;
+    let text = config_text(&[(carrier.addr, "udp")], "::1/128").replace(
+        "address = \"127.0.0.1:0\" }, { transport = \"tcp\"",
+        "address = \"[::1]:0\" }, { transport = \"tcp\"",
+    );
+    let gw = start(&text).await;
+    let gw6 = gw
+        .gw
+        .sip_addr(trunkgate::transport::TransportKind::Udp)
+        .unwrap();
+    assert!(gw6.is_ipv6(), "listening on {gw6}");
+    let pbx = Ua::bind("[::1]:0").await;
+    pbx.send(
+        gw6,
+        &invite(pbx.addr, gw6, "UDP", "v6@pbx", DIALED, "z9hG4bKv6"),
+    )
+    .await;
+    pbx.expect_response(100).await;
+    let (inv, _) = carrier.expect_request("INVITE").await;
+    assert!(
+        hdr(&inv, "Via").contains("[::1]:"),
+        "IPv6 reference in Via: {}",
+        hdr(&inv, "Via")
+    );
+    assert!(inv
+        .request_uri()
+        .unwrap()
+        .starts_with(b"sip:+14155550100@[::1]:"));
+    carrier
+        .send(
+            gw6,
+            &reply(
+                &inv,
+                200,
+                "OK",
+                Some("v6"),
+                Some(&format!("sip:c@{}", carrier.addr)),
+                SDP_ANSWER,
+            ),
+        )
+        .await;
+    let ok = pbx.expect_response(200).await;
+    assert!(hdr(&ok, "Contact").contains("[::1]"));
+    carrier.expect_request("ACK").await;
 }

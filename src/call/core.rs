@@ -12,7 +12,9 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::metrics::{Dir, Metrics};
-use crate::policy::TrunkTable;
+use crate::policy::{NumberTable, TrunkTable};
+
+use super::limits::Limits;
 use crate::sip::{Message, Method, ParseOptions};
 use crate::transaction::TimerConfig;
 use crate::transport::{ConnId, Target, TransportKind, Transports};
@@ -48,6 +50,19 @@ pub type CallSender = mpsc::Sender<CallEvent>;
 pub struct Snapshot {
     pub config: Arc<Config>,
     pub trunks: TrunkTable,
+    pub numbers: NumberTable,
+}
+
+impl Snapshot {
+    pub fn new(config: Arc<Config>) -> Snapshot {
+        let trunks = TrunkTable::new(&config.trunks);
+        let numbers = NumberTable::new(&config.numbers);
+        Snapshot {
+            config,
+            trunks,
+            numbers,
+        }
+    }
 }
 
 pub struct Core {
@@ -55,10 +70,13 @@ pub struct Core {
     /// Call-ID (either leg) -> the task that owns that call.
     pub calls: DashMap<Bytes, CallSender>,
     pub metrics: Arc<Metrics>,
+    pub limits: Limits,
     pub timers: TimerConfig,
     pub udp_parse: ParseOptions,
     pub tcp_parse: ParseOptions,
     transports: OnceLock<Arc<Transports>>,
+    call_log: OnceLock<crate::store::CallLogWriter>,
+    pub(crate) recent_rejects: std::sync::Mutex<super::calllog::RecentRejects>,
     advertised: Option<String>,
     next_id: AtomicU64,
 }
@@ -72,11 +90,11 @@ impl Core {
         };
         let max = config.sip.max_message_size;
         let advertised = config.sip.advertised_address.clone();
-        let trunks = TrunkTable::new(&config.trunks);
         Core {
-            snapshot: ArcSwap::from_pointee(Snapshot { config, trunks }),
+            snapshot: ArcSwap::from_pointee(Snapshot::new(config)),
             calls: DashMap::new(),
             metrics,
+            limits: Limits::default(),
             timers,
             udp_parse: ParseOptions {
                 max_size: max,
@@ -87,6 +105,8 @@ impl Core {
                 stream: true,
             },
             transports: OnceLock::new(),
+            call_log: OnceLock::new(),
+            recent_rejects: Default::default(),
             advertised,
             next_id: AtomicU64::new(1),
         }
@@ -94,6 +114,14 @@ impl Core {
 
     pub fn set_transports(&self, t: Arc<Transports>) {
         let _ = self.transports.set(t);
+    }
+
+    pub fn set_call_log(&self, w: crate::store::CallLogWriter) {
+        let _ = self.call_log.set(w);
+    }
+
+    pub fn call_log(&self) -> Option<&crate::store::CallLogWriter> {
+        self.call_log.get()
     }
 
     pub fn transports(&self) -> Option<&Arc<Transports>> {
@@ -196,4 +224,64 @@ pub fn random_hex(n_bytes: usize) -> String {
 /// A new RFC 3261 branch (magic cookie + 64 random bits).
 pub fn new_branch() -> String {
     format!("z9hG4bK{}", random_hex(8))
+}
+
+impl Core {
+    /// Resolves a destination name (`host` or `host:port`) to targets in the order to try.
+    pub async fn resolve(
+        &self,
+        dest: &str,
+        tp: Option<TransportKind>,
+    ) -> Vec<(SocketAddr, TransportKind)> {
+        let kind = tp.unwrap_or(TransportKind::Udp);
+        let snapshot = self.snapshot.load();
+        let (host, port) = match dest.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() => {
+                (h.to_ascii_lowercase(), p.parse::<u16>().ok())
+            }
+            _ => (dest.to_ascii_lowercase(), None),
+        };
+        let statics = &snapshot.config.dns.static_names;
+        let a_of = |name: &str, port: u16| -> Vec<(SocketAddr, TransportKind)> {
+            statics
+                .iter()
+                .filter(|s| s.name == name)
+                .flat_map(|s| s.a.iter().map(move |ip| (SocketAddr::new(*ip, port), kind)))
+                .collect()
+        };
+        if port.is_none() {
+            let srv_name = format!(
+                "_sip._{}.{host}",
+                if kind == TransportKind::Tcp {
+                    "tcp"
+                } else {
+                    "udp"
+                }
+            );
+            let mut srv: Vec<_> = statics
+                .iter()
+                .filter(|s| s.name == srv_name || s.name == host)
+                .flat_map(|s| s.srv.iter().cloned())
+                .collect();
+            srv.sort_by_key(|r| (r.0, std::cmp::Reverse(r.1)));
+            let out: Vec<_> = srv.iter().flat_map(|(_, _, p, t)| a_of(t, *p)).collect();
+            if !out.is_empty() {
+                return out;
+            }
+        }
+        let p = port.unwrap_or(5060);
+        let out = a_of(&host, p);
+        if !out.is_empty() || !statics.is_empty() {
+            return out;
+        }
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            tokio::net::lookup_host(format!("{host}:{p}")),
+        )
+        .await
+        {
+            Ok(Ok(addrs)) => addrs.map(|a| (a, kind)).collect(),
+            _ => Vec::new(),
+        }
+    }
 }

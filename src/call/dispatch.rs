@@ -8,14 +8,18 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::config::{Direction, Trunk};
 use crate::metrics::Dir;
-use crate::policy::{admit_outbound, OutboundFacts};
+use crate::metrics::TrunkReasonLabels;
+use crate::policy::{
+    admit_outbound, carrier_for_source, limit_rejection, route_inbound, InboundRoute, OutboundFacts,
+};
 use crate::sip::{HeaderName, Host, Message, Method, Reject, Uri};
 use crate::transport::{Handler, Received, TransportKind};
 
 use super::core::{CallEvent, Core, RxMeta};
 use super::respond::{fixed_top_via, response, response_target};
-use super::task::Call;
+use super::task::{Call, CallPlan};
 
 /// Option tags we implement (RFC 3262 reliable provisionals are relayed end to end).
 pub const SUPPORTED: &[&str] = &["100rel", "timer", "replaces", "norefersub"];
@@ -245,23 +249,124 @@ impl Dispatcher {
             )))
             .map(|v| String::from_utf8_lossy(v).into_owned());
         let snapshot = self.core.snapshot.load();
-        let facts = OutboundFacts {
-            ruri_host: &host,
-            ruri_user: user.as_deref(),
-            source: meta.source.ip(),
-            twilio_account_sid: sid.as_deref(),
-        };
-        let admitted = match admit_outbound(&snapshot.trunks, &snapshot.config.twilio, &facts) {
-            Ok(a) => a,
-            Err(r) => {
-                tracing::info!(peer = %meta.source, reason = r.name(), code = r.code(), "INVITE refused");
-                let rej = Reject {
-                    code: r.code(),
-                    reason: r.reason_phrase(),
-                    unsupported: Vec::new(),
-                };
-                return self.reject(&msg, &meta, &rej, r.name());
+        // A carrier's source makes the request inbound; anything else must be a PBX on an outbound trunk.
+        let plan = if carrier_for_source(&snapshot.config.carriers, meta.source).is_some() {
+            match route_inbound(&snapshot.numbers, &snapshot.trunks, user.as_deref()) {
+                Ok(InboundRoute::Trunk {
+                    trunk,
+                    did,
+                    failover_first,
+                }) => CallPlan::Inbound {
+                    trunk,
+                    did,
+                    failover_first,
+                },
+                Ok(InboundRoute::Worker { mode, did }) => {
+                    tracing::info!(peer = %meta.source, %did, mode = %mode, "call-flow worker not available: 480");
+                    let rej = Reject {
+                        code: 480,
+                        reason: "Temporarily Unavailable",
+                        unsupported: Vec::new(),
+                    };
+                    return self.reject_call(
+                        &msg,
+                        &meta,
+                        &rej,
+                        "call_flow_unavailable",
+                        Direction::Inbound,
+                        None,
+                        &did,
+                    );
+                }
+                Err(r) => {
+                    tracing::info!(peer = %meta.source, reason = r.name(), code = r.code(), "inbound INVITE refused");
+                    let rej = Reject {
+                        code: r.code(),
+                        reason: r.reason_phrase(),
+                        unsupported: Vec::new(),
+                    };
+                    let did = user.clone().unwrap_or_default();
+                    return self.reject_call(
+                        &msg,
+                        &meta,
+                        &rej,
+                        r.name(),
+                        Direction::Inbound,
+                        None,
+                        &did,
+                    );
+                }
             }
+        } else {
+            let facts = OutboundFacts {
+                ruri_host: &host,
+                ruri_user: user.as_deref(),
+                source: meta.source.ip(),
+                twilio_account_sid: sid.as_deref(),
+            };
+            match admit_outbound(&snapshot.trunks, &snapshot.config.twilio, &facts) {
+                Ok(a) => CallPlan::Outbound {
+                    trunk: a.trunk,
+                    dialed: a.dialed,
+                },
+                Err(r) => {
+                    tracing::info!(peer = %meta.source, reason = r.name(), code = r.code(), "INVITE refused");
+                    let rej = Reject {
+                        code: r.code(),
+                        reason: r.reason_phrase(),
+                        unsupported: Vec::new(),
+                    };
+                    let dialed = user.clone().unwrap_or_default();
+                    return self.reject_call(
+                        &msg,
+                        &meta,
+                        &rej,
+                        r.name(),
+                        Direction::Outbound,
+                        None,
+                        &dialed,
+                    );
+                }
+            }
+        };
+        let (trunk, direction, number) = match &plan {
+            CallPlan::Outbound { trunk, dialed } => {
+                (Arc::clone(trunk), Direction::Outbound, dialed.clone())
+            }
+            CallPlan::Inbound { trunk, did, .. } => {
+                (Arc::clone(trunk), Direction::Inbound, did.clone())
+            }
+        };
+        // simultaneous_call_limit: a slot now, released exactly once when the call ends.
+        let Some(slot) = self
+            .core
+            .limits
+            .try_acquire(trunk.trunk_id, trunk.simultaneous_call_limit)
+        else {
+            let (code, reason) = limit_rejection(direction);
+            let rej = Reject {
+                code,
+                reason,
+                unsupported: Vec::new(),
+            };
+            self.core
+                .metrics
+                .trunk_rejections
+                .get_or_create(&TrunkReasonLabels {
+                    trunk: trunk.trunk_id.to_string(),
+                    direction: direction.as_str(),
+                    reason: "limit_reached",
+                })
+                .inc();
+            return self.reject_call(
+                &msg,
+                &meta,
+                &rej,
+                "limit_reached",
+                direction,
+                Some(&trunk),
+                &number,
+            );
         };
         let (tx, rx) = mpsc::channel(CALL_QUEUE);
         // Register before the task runs so retransmissions of this INVITE find it.
@@ -277,7 +382,8 @@ impl Dispatcher {
         let call = Call::new(
             Arc::clone(&self.core),
             Arc::clone(&snapshot),
-            admitted,
+            plan,
+            slot,
             msg,
             meta,
             tx,
@@ -305,6 +411,22 @@ impl Dispatcher {
         let via = msg.via_top().ok();
         let target = response_target(via.as_ref(), meta);
         self.core.send_detached(target, b.finish(), code);
+    }
+
+    /// Refuses a new call: the error response plus the call's log record.
+    #[allow(clippy::too_many_arguments)]
+    fn reject_call(
+        &self,
+        msg: &Message,
+        meta: &RxMeta,
+        rej: &Reject,
+        reason: &'static str,
+        direction: Direction,
+        trunk: Option<&Arc<Trunk>>,
+        number: &str,
+    ) {
+        self.reject(msg, meta, rej, reason);
+        super::calllog::rejected(&self.core, msg, rej.code, reason, direction, trunk, number);
     }
 
     /// Answers a request statelessly with an error.

@@ -4,7 +4,19 @@
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::policy::{try_next_carrier, AttemptOutcome};
+use std::sync::Arc;
+
+use crate::config::Direction;
+use crate::metrics::{SourceLabels, TrunkReasonLabels};
+use crate::policy::{
+    failover_step, is_unreachable, try_next_carrier, AttemptOutcome, FailoverStep,
+};
+use crate::transport::TransportKind;
+
+use super::route::{
+    carrier_hops, destination_hops, literal_destination, uri_hops, uri_parts, Hop, HopKind,
+};
+use super::task::CallPlan;
 use crate::sip::{default_reason, HeaderName, Message, Method};
 use crate::transaction::Action;
 
@@ -101,19 +113,153 @@ impl Call {
             _ => Default::default(),
         };
         self.apply_server(0, acts).await;
-        if !self.start_attempt().await {
-            self.fail_a(503, "Service Unavailable", "failed").await;
+        match self.plan.take() {
+            Some(CallPlan::Outbound { dialed, .. }) => {
+                self.hops = carrier_hops(&self.snapshot.config, &dialed);
+                if !self.start_hop().await {
+                    self.reason = Some("no_carrier".into());
+                    self.fail_a(503, "Service Unavailable", "failed").await;
+                }
+            }
+            Some(CallPlan::Inbound {
+                did,
+                failover_first,
+                ..
+            }) => {
+                let dest = self
+                    .route_trunk
+                    .inbound
+                    .as_ref()
+                    .and_then(|i| i.destination.clone());
+                let started = match dest.filter(|_| !failover_first) {
+                    Some(d) => {
+                        self.hops = self.resolve_destination(&d, &did).await;
+                        self.start_hop().await
+                    }
+                    None => false,
+                };
+                if !started && !self.failover(AttemptOutcome::TransportError).await {
+                    let reason = if failover_first {
+                        "trunk_inactive"
+                    } else {
+                        "destination_unreachable"
+                    };
+                    self.reason.get_or_insert_with(|| reason.into());
+                    self.fail_a(480, "Temporarily Unavailable", "failed").await;
+                }
+            }
+            None => {}
         }
     }
 
-    /// Sends the INVITE to the next carrier. False when no carrier is left.
-    pub(super) async fn start_attempt(&mut self) -> bool {
-        let Some(&idx) = self.order.get(self.attempt) else {
+    /// Addresses for an inbound trunk's destination (RFC 3263), as hops calling `did`.
+    pub(super) async fn resolve_destination(&self, dest: &str, did: &str) -> Vec<Hop> {
+        match literal_destination(dest) {
+            Some(addr) => destination_hops(&[(addr, TransportKind::Udp)], did),
+            None => {
+                let targets = self.core.resolve(dest, None).await;
+                destination_hops(&targets, did)
+            }
+        }
+    }
+
+    /// Moves the call to its trunk's failover. False when there is none (or it failed to start).
+    pub(super) async fn failover(&mut self, _outcome: AttemptOutcome) -> bool {
+        if self.direction != Direction::Inbound || self.failover_done {
+            return false;
+        }
+        let step = match failover_step(&self.route_trunk, &self.snapshot.trunks, &self.visited) {
+            Ok(s) => s,
+            Err(reason) => {
+                if reason != "no_failover" {
+                    self.reason = Some(reason.into());
+                }
+                return false;
+            }
+        };
+        let source = match &step {
+            FailoverStep::Trunk(_) => "trunk_id",
+            FailoverStep::PhoneNumber(_) => "phone_number",
+            FailoverStep::SipUri(_) => "sip_uri",
+            FailoverStep::Api => "api",
+        };
+        self.core
+            .metrics
+            .failovers
+            .get_or_create(&SourceLabels { source })
+            .inc();
+        self.reason = Some(format!("failover:{source}"));
+        tracing::info!(
+            call = self.number,
+            source,
+            "destination unreachable: failing over"
+        );
+        let did = self.api_no.clone();
+        self.hops = match step {
+            FailoverStep::Trunk(t) => {
+                // The target trunk's own limit applies.
+                let Some(slot) = self
+                    .core
+                    .limits
+                    .try_acquire(t.trunk_id, t.simultaneous_call_limit)
+                else {
+                    self.reason = Some("failover_limit_reached".into());
+                    return false;
+                };
+                self.slots.push(slot);
+                self.visited.push(t.trunk_id);
+                self.route_trunk = Arc::clone(&t);
+                match t.inbound.as_ref().and_then(|i| i.destination.clone()) {
+                    Some(d) => self.resolve_destination(&d, &did).await,
+                    None => Vec::new(),
+                }
+            }
+            FailoverStep::PhoneNumber(n) => {
+                self.failover_done = true;
+                carrier_hops(&self.snapshot.config, &n)
+            }
+            FailoverStep::SipUri(u) => {
+                self.failover_done = true;
+                match uri_parts(&u) {
+                    Some((host, port, tp)) => {
+                        let targets = match host.parse::<std::net::IpAddr>() {
+                            Ok(ip) => vec![(
+                                std::net::SocketAddr::new(ip, port.unwrap_or(5060)),
+                                tp.unwrap_or(TransportKind::Udp),
+                            )],
+                            Err(_) => {
+                                let dest = match port {
+                                    Some(p) => format!("{host}:{p}"),
+                                    None => host,
+                                };
+                                self.core.resolve(&dest, tp).await
+                            }
+                        };
+                        uri_hops(&u, &targets)
+                    }
+                    None => Vec::new(),
+                }
+            }
+            FailoverStep::Api => {
+                // The call-flow worker is a later issue: no failover yet.
+                self.reason = Some("failover:api_unavailable".into());
+                return false;
+            }
+        };
+        self.hop = 0;
+        if self.start_hop().await {
+            return true;
+        }
+        // The failover target could not be started either: maybe it fails over in turn.
+        Box::pin(self.failover(AttemptOutcome::TransportError)).await
+    }
+
+    /// Sends the INVITE to the current hop. False when no hop is left.
+    pub(super) async fn start_hop(&mut self) -> bool {
+        let Some(hop) = self.hops.get(self.hop).cloned() else {
             return false;
         };
-        let Some(peer) = self.carrier_target(idx) else {
-            return false;
-        };
+        let peer = hop.target.clone();
         let Some(a_inv) = self.servers.iter().find(|s| s.id == self.a_invite) else {
             return false;
         };
@@ -151,16 +297,14 @@ impl Call {
         } else {
             ""
         };
-        let ruri = format!("sip:{}@{}{}", self.dialed, peer.addr, tp);
+        let _ = tp;
+        let ruri = hop.ruri.clone();
         let call_id = Bytes::from(format!("{}@trunkgate", random_hex(12)));
         let mut d = Dialog {
             call_id: call_id.clone(),
             local: with_tag(from.as_bytes(), &tag),
             local_tag: tag,
-            remote: Bytes::from(match peer.addr.ip() {
-                std::net::IpAddr::V4(ip) => format!("<sip:{}@{ip}>", self.dialed),
-                std::net::IpAddr::V6(ip) => format!("<sip:{}@[{ip}]>", self.dialed),
-            }),
+            remote: Bytes::from(hop.to.clone()),
             remote_tag: None,
             remote_target: Bytes::from(ruri),
             route_set: Vec::new(),
@@ -181,7 +325,20 @@ impl Call {
         self.b = Some(d);
         self.b_provisional = false;
         self.early_media = false;
+        self.b_trying = false;
         self.attempt_started = Some(Instant::now());
+        // Post-dial delay (outbound trunks): 180/183 must come within it.
+        if self.direction == Direction::Outbound {
+            if let Some(p) = self
+                .trunk
+                .outbound
+                .as_ref()
+                .and_then(|o| o.max_post_dial_delay)
+            {
+                self.pdd_deadline =
+                    Some(Instant::now() + std::time::Duration::from_secs(u64::from(p)));
+            }
+        }
         let id = self
             .send_request(
                 Side::B,
@@ -210,8 +367,18 @@ impl Call {
             return;
         }
         match code {
-            100 => {}
-            101..=199 => self.on_b_provisional(resp, code).await,
+            100 => {
+                self.b_trying = true;
+                if self.cancel_pending {
+                    self.cancel_pending = false;
+                    self.send_cancel().await;
+                }
+            }
+            101..=199 => {
+                self.b_trying = true;
+                self.pdd_deadline = None;
+                self.on_b_provisional(resp, code).await
+            }
             200..=299 => self.on_b_success(id, resp).await,
             _ => self.on_b_failure(resp, code).await,
         }
@@ -308,9 +475,7 @@ impl Call {
         if self.canceled {
             return;
         }
-        if try_next_carrier(AttemptOutcome::Final(code), self.early_media)
-            && self.next_attempt().await
-        {
+        if self.next_hop_or_failover(AttemptOutcome::Final(code)).await {
             return;
         }
         let reason = reason_of(resp);
@@ -326,14 +491,57 @@ impl Call {
         self.end(result, code, "callee");
     }
 
-    /// Moves to the next carrier. False when none is left.
-    async fn next_attempt(&mut self) -> bool {
-        if self.attempt + 1 >= self.order.len() {
-            return false;
+    /// After a failed attempt: the next hop (carrier or resolved target) when the
+    /// outcome allows it, else the trunk's failover (inbound). False: give up.
+    async fn next_hop_or_failover(&mut self, outcome: AttemptOutcome) -> bool {
+        let kind = self.hops.get(self.hop).map(|h| h.kind);
+        let next_ok = match kind {
+            Some(HopKind::Carrier) => try_next_carrier(outcome, self.early_media),
+            Some(HopKind::Destination) => is_unreachable(outcome, self.early_media),
+            None => false,
+        };
+        while next_ok && self.hop + 1 < self.hops.len() {
+            self.hop += 1;
+            if kind == Some(HopKind::Carrier) {
+                self.core.metrics.carrier_failovers.inc();
+            }
+            if self.start_hop().await {
+                return true;
+            }
         }
-        self.attempt += 1;
-        self.core.metrics.carrier_failovers.inc();
-        self.start_attempt().await
+        if is_unreachable(outcome, self.early_media) {
+            return self.failover(outcome).await;
+        }
+        false
+    }
+
+    /// No 180/183 within the trunk's max_post_dial_delay: CANCEL the carrier leg, 503 to the PBX.
+    pub(super) async fn pdd_timeout(&mut self) {
+        if self.a_answered() {
+            return;
+        }
+        tracing::info!(call = self.number, "post-dial delay exceeded");
+        self.canceled = true;
+        if self.b_trying {
+            self.send_cancel().await;
+        } else {
+            self.cancel_pending = true;
+        }
+        self.reason = Some("pdd_timeout".into());
+        self.trunk_rejection("pdd_timeout");
+        self.fail_a(503, "Service Unavailable", "failed").await;
+    }
+
+    pub(super) fn trunk_rejection(&self, reason: &'static str) {
+        self.core
+            .metrics
+            .trunk_rejections
+            .get_or_create(&TrunkReasonLabels {
+                trunk: self.trunk_label.clone(),
+                direction: self.direction.as_str(),
+                reason,
+            })
+            .inc();
     }
 
     /// Timer B / transport error on a client transaction.
@@ -351,7 +559,7 @@ impl Call {
                 } else {
                     AttemptOutcome::Timeout
                 };
-                if try_next_carrier(outcome, self.early_media) && self.next_attempt().await {
+                if self.next_hop_or_failover(outcome).await {
                     return;
                 }
                 let (code, result) = if transport {
@@ -468,7 +676,7 @@ impl Call {
             .finish();
             self.send_a_final(487, bytes).await;
         }
-        if self.b_provisional {
+        if self.b_trying {
             self.send_cancel().await;
         } else {
             self.cancel_pending = true;
@@ -482,7 +690,7 @@ impl Call {
             return;
         }
         self.canceled = true;
-        if self.b_provisional {
+        if self.b_trying {
             self.send_cancel().await;
         } else {
             self.cancel_pending = true;

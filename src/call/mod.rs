@@ -10,12 +10,15 @@
 //! - `relay`: in-dialog requests (BYE, re-INVITE, UPDATE, INFO, PRACK, OPTIONS) and ACK.
 //! - `dialog`, `txs`, `respond`: per-leg dialog state, owned transactions, response building.
 
+mod calllog;
 pub mod core;
 pub mod dialog;
 pub mod dispatch;
 mod invite;
+pub mod limits;
 mod relay;
 pub mod respond;
+pub mod route;
 pub mod task;
 mod txs;
 

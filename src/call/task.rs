@@ -9,12 +9,12 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
+use crate::config::Direction;
 use crate::config::Trunk;
 use crate::metrics::{CallLabels, TrunkLabels};
-use crate::policy::{carrier_order, Admitted};
 use crate::sip::{HeaderName, Message, Method};
 use crate::transaction::{Action, Actions, Reliability, ServerInvite};
-use crate::transport::{Target, TransportKind};
+use crate::transport::TransportKind;
 
 use super::core::{random_hex, CallEvent, CallSender, Core, Outgoing, RxMeta, Snapshot};
 use super::dialog::{contact_for, with_tag, Dialog, Side};
@@ -32,6 +32,19 @@ pub(super) struct NewRequest {
     pub had_body: bool,
 }
 
+/// What the dispatcher decided for a new call.
+#[derive(Debug, Clone)]
+pub enum CallPlan {
+    /// From a PBX through an outbound trunk to the carriers.
+    Outbound { trunk: Arc<Trunk>, dialed: String },
+    /// From a carrier for a DID on an inbound trunk.
+    Inbound {
+        trunk: Arc<Trunk>,
+        did: String,
+        failover_first: bool,
+    },
+}
+
 /// How a call ended, for metrics and the end-of-call log line.
 #[derive(Clone, Copy, Debug)]
 pub struct Outcome {
@@ -45,17 +58,34 @@ pub struct Call {
     pub(super) snapshot: Arc<Snapshot>,
     pub(super) me: CallSender,
     pub(super) number: u64,
+    pub(super) direction: Direction,
+    /// The trunk the call was admitted on (limits, metrics, call log).
     pub(super) trunk: Arc<Trunk>,
     pub(super) trunk_label: String,
-    pub(super) dialed: String,
+    /// The trunk whose destination/failover is in use (inbound failover moves it).
+    pub(super) route_trunk: Arc<Trunk>,
+    /// Trunks this call went through (failover loop detection).
+    pub(super) visited: Vec<uuid::Uuid>,
+    pub(super) failover_done: bool,
+    /// The number on our side: dialed (outbound) or the DID (inbound).
+    pub(super) api_no: String,
+    pub(super) caller_no: String,
+    /// Limit slots held; released (dropped) when the call ends.
+    pub(super) slots: Vec<super::limits::Slot>,
+    /// Machine-readable reason for the call log (`pdd_timeout`, `failover:sip_uri` …).
+    pub(super) reason: Option<String>,
     pub(super) started: Instant,
+    pub(super) started_wall: std::time::SystemTime,
+    pub(super) pdd_deadline: Option<Instant>,
+    pub(super) b_trying: bool,
+    pub(super) plan: Option<CallPlan>,
     pub(super) answered: Option<Instant>,
     pub(super) a: Dialog,
     pub(super) a_invite: u32,
     pub(super) b: Option<Dialog>,
-    /// Carrier indices in the order to try them, and the one in use.
-    pub(super) order: Vec<usize>,
-    pub(super) attempt: usize,
+    /// Where the B leg goes, in order, and the one in use.
+    pub(super) hops: Vec<super::route::Hop>,
+    pub(super) hop: usize,
     pub(super) b_invite: Option<u32>,
     pub(super) attempt_started: Option<Instant>,
     pub(super) b_provisional: bool,
@@ -77,11 +107,27 @@ impl Call {
     pub fn new(
         core: Arc<Core>,
         snapshot: Arc<Snapshot>,
-        admitted: Admitted,
+        plan: CallPlan,
+        slot: super::limits::Slot,
         invite: Message,
         meta: RxMeta,
         me: CallSender,
     ) -> Call {
+        let (trunk, direction, api_no) = match &plan {
+            CallPlan::Outbound { trunk, dialed } => {
+                (Arc::clone(trunk), Direction::Outbound, dialed.clone())
+            }
+            CallPlan::Inbound { trunk, did, .. } => {
+                (Arc::clone(trunk), Direction::Inbound, did.clone())
+            }
+        };
+        let caller_no = invite
+            .from_hdr()
+            .ok()
+            .and_then(|f| f.uri().ok())
+            .and_then(|u| u.user_unescaped())
+            .map(|u| String::from_utf8_lossy(&u).into_owned())
+            .unwrap_or_default();
         let now = Instant::now();
         let cfg = &snapshot.config;
         let a_tag = Bytes::from(random_hex(8));
@@ -117,7 +163,7 @@ impl Call {
             Ok(Some(n)) => n.saturating_sub(1),
             _ => cfg.sip.max_forwards,
         };
-        let trunk_label = admitted.trunk.trunk_id.to_string();
+        let trunk_label = trunk.trunk_id.to_string();
         let via_top = invite.via_top().ok();
         let top_raw = invite
             .header_values(&HeaderName::Via)
@@ -145,7 +191,6 @@ impl Call {
             req: invite,
             r2xx: None,
         };
-        let order = carrier_order(&cfg.carriers);
         let number = core.next_call_number();
         core.metrics.calls_active.inc();
         core.metrics.transactions_active.inc();
@@ -160,16 +205,27 @@ impl Call {
             core,
             me,
             number,
-            trunk: admitted.trunk,
+            direction,
+            visited: vec![trunk.trunk_id],
+            route_trunk: Arc::clone(&trunk),
+            trunk,
             trunk_label,
-            dialed: admitted.dialed,
+            failover_done: false,
+            api_no,
+            caller_no,
+            slots: vec![slot],
+            reason: None,
             started: now,
+            started_wall: std::time::SystemTime::now(),
+            pdd_deadline: None,
+            b_trying: false,
+            plan: Some(plan),
             answered: None,
             a,
             a_invite: 0,
             b: None,
-            order,
-            attempt: 0,
+            hops: Vec::new(),
+            hop: 0,
             b_invite: None,
             attempt_started: None,
             b_provisional: false,
@@ -243,7 +299,7 @@ impl Call {
 
     fn next_deadline(&self) -> Option<Instant> {
         let mut d = if self.outcome.is_none() {
-            self.ring_deadline
+            min_opt(self.ring_deadline, self.pdd_deadline)
         } else {
             None
         };
@@ -290,6 +346,10 @@ impl Call {
         if self.outcome.is_none() && self.ring_deadline.is_some_and(|d| d <= now) {
             self.ring_deadline = None;
             self.ring_timeout().await;
+        }
+        if self.outcome.is_none() && self.pdd_deadline.is_some_and(|d| d <= now) {
+            self.pdd_deadline = None;
+            self.pdd_timeout().await;
         }
         let ids: Vec<u32> = self.servers.iter().map(|s| s.id).collect();
         for id in ids {
@@ -471,10 +531,14 @@ impl Call {
         m.calls
             .get_or_create(&CallLabels {
                 trunk: self.trunk_label.clone(),
-                direction: "outbound",
-                result,
+                direction: self.direction.as_str(),
+                status: result,
             })
             .inc();
+        super::calllog::finished(self, result, code, by);
+        // The limit slots go back now: the call is over even if transactions linger.
+        self.slots.clear();
+        self.pdd_deadline = None;
         let duration = self.answered.map(|t| t.elapsed()).unwrap_or_default();
         if self.answered.is_some() {
             m.call_duration.observe(duration.as_secs_f64());
@@ -483,12 +547,14 @@ impl Call {
             call = self.number,
             trunk = %self.trunk_label,
             trunk_description = self.trunk.description.as_deref().unwrap_or(""),
-            dialed = %self.dialed,
+            direction = self.direction.as_str(),
+            api_no = %self.api_no,
+            reason = self.reason.as_deref().unwrap_or(""),
             result,
             code,
             hangup_by = by,
             duration_ms = duration.as_millis() as u64,
-            carrier_attempts = self.attempt + 1,
+            hops_tried = self.hop + 1,
             "call ended"
         );
     }
@@ -499,19 +565,6 @@ impl Call {
         } else {
             Reliability::Unreliable
         }
-    }
-
-    pub(super) fn carrier_target(&self, idx: usize) -> Option<Target> {
-        let c = self.snapshot.config.carriers.get(idx)?;
-        let kind = match c.transport {
-            crate::config::Transport::Udp => TransportKind::Udp,
-            crate::config::Transport::Tcp => TransportKind::Tcp,
-        };
-        Some(Target {
-            kind,
-            addr: c.address,
-            conn: None,
-        })
     }
 }
 

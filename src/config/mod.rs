@@ -17,7 +17,12 @@
 //! | `sip.user_agent` | trunkgate | printable ASCII, non-empty |
 //! | `http.listen` | 127.0.0.1:8080 | valid socket address |
 //! | `carriers[]` {name, address IP:port, transport udp, priority 10} | none | unique non-empty names; required when an outbound trunk exists; lower priority tried first |
+//! | `carriers[].inbound_sources[]` | empty | IP, CIDR or IP:port the carrier delivers inbound calls from |
 //! | `twilio.signaling_ranges[]` | empty | each an IP or CIDR |
+//! | `numbers[]` {no, assigned_to, description} | none | `no` E.164 and unique; `assigned_to` = `Trunks/{id}` of an inbound trunk, `CallFlows` or `ParkingLot` |
+//! | `dns.nameservers[]` | empty = system resolver | IP or IP:port (port 53 by default) |
+//! | `dns.static[]` {name, a[], srv["prio weight port target"]} | none | a static table instead of DNS |
+//! | `store.data_dir` / `store.call_log_queue` | data / 10000 | directory for trunkgate.db; 100..=1000000 queued call-log records |
 //! | `trunks[]` | none | see `validate.rs` for the trunk rules (spec enums and ranges) |
 
 mod raw;
@@ -79,6 +84,104 @@ pub struct Config {
     pub carriers: Vec<Carrier>,
     pub trunks: Vec<Trunk>,
     pub twilio: TwilioSettings,
+    pub numbers: Vec<Number>,
+    pub dns: DnsSettings,
+    pub store: StoreSettings,
+}
+
+/// A phone number (E.164) and where its calls go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Number {
+    pub no: String,
+    pub assigned_to: Assignment,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Assignment {
+    /// `Trunks/{trunk_id}`: delivered to that inbound trunk's destination.
+    Trunk(uuid::Uuid),
+    /// Handed to the call-flow worker.
+    CallFlows,
+    ParkingLot,
+}
+
+impl std::fmt::Display for Assignment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Assignment::Trunk(id) => write!(f, "Trunks/{id}"),
+            Assignment::CallFlows => f.write_str("CallFlows"),
+            Assignment::ParkingLot => f.write_str("ParkingLot"),
+        }
+    }
+}
+
+impl std::str::FromStr for Assignment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "CallFlows" => Ok(Assignment::CallFlows),
+            "ParkingLot" => Ok(Assignment::ParkingLot),
+            _ => match s.strip_prefix("Trunks/").map(str::parse::<uuid::Uuid>) {
+                Some(Ok(id)) => Ok(Assignment::Trunk(id)),
+                _ => Err(format!(
+                    "must be Trunks/{{trunk_id}}, CallFlows or ParkingLot (got {s:?})"
+                )),
+            },
+        }
+    }
+}
+
+/// A source a carrier sends from: an IP/CIDR (any port) or an exact IP:port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceMatch {
+    Net(ipnet::IpNet),
+    Addr(SocketAddr),
+}
+
+impl SourceMatch {
+    pub fn parse(s: &str) -> Option<SourceMatch> {
+        let s = s.trim();
+        if let Ok(a) = s.parse::<SocketAddr>() {
+            return Some(SourceMatch::Addr(a));
+        }
+        parse_net(s).map(SourceMatch::Net)
+    }
+
+    pub fn matches(&self, src: SocketAddr) -> bool {
+        let ip = match src.ip() {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(std::net::IpAddr::V4)
+                .unwrap_or(src.ip()),
+            v4 => v4,
+        };
+        match self {
+            SourceMatch::Net(n) => n.contains(&ip),
+            SourceMatch::Addr(a) => a.ip() == ip && a.port() == src.port(),
+        }
+    }
+}
+
+/// How names are resolved (RFC 3263): the system resolver, given nameservers, or a static table.
+#[derive(Debug, Clone, Default)]
+pub struct DnsSettings {
+    pub nameservers: Vec<SocketAddr>,
+    pub static_names: Vec<StaticName>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StaticName {
+    pub name: String,
+    pub a: Vec<std::net::IpAddr>,
+    /// (priority, weight, port, target)
+    pub srv: Vec<(u16, u16, u16, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub data_dir: std::path::PathBuf,
+    pub call_log_queue: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +227,8 @@ pub struct Carrier {
     pub transport: Transport,
     /// Lower is tried first.
     pub priority: u32,
+    /// Where this carrier's inbound calls come from.
+    pub inbound_sources: Vec<SourceMatch>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -18,6 +18,69 @@ pub struct RawConfig {
     pub trunks: Vec<Trunk>,
     #[serde(default)]
     pub twilio: RawTwilio,
+    #[serde(default)]
+    pub numbers: Vec<RawNumber>,
+    #[serde(default)]
+    pub dns: RawDns,
+    #[serde(default)]
+    pub store: RawStore,
+}
+
+/// A phone number and what it is assigned to (`Trunks/{trunk_id}`, `CallFlows`, `ParkingLot`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNumber {
+    pub no: String,
+    pub assigned_to: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDns {
+    /// Empty: the system resolver (/etc/resolv.conf).
+    #[serde(default)]
+    pub nameservers: Vec<String>,
+    /// Static records, no DNS at all: `{ name = "pbx.example.com", srv = [...], a = [...] }`.
+    #[serde(default)]
+    pub r#static: Vec<RawStaticName>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStaticName {
+    pub name: String,
+    #[serde(default)]
+    pub a: Vec<String>,
+    /// "priority weight port target"
+    #[serde(default)]
+    pub srv: Vec<String>,
+}
+
+fn d_data_dir() -> String {
+    "data".to_string()
+}
+fn d_queue() -> usize {
+    10_000
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    #[serde(default = "d_data_dir")]
+    pub data_dir: String,
+    #[serde(default = "d_queue")]
+    pub call_log_queue: usize,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore {
+            data_dir: d_data_dir(),
+            call_log_queue: d_queue(),
+        }
+    }
 }
 
 fn d_t1() -> u64 {
@@ -140,6 +203,9 @@ pub struct RawCarrier {
     pub transport: Transport,
     #[serde(default = "d_prio")]
     pub priority: u32,
+    /// Sources this carrier delivers inbound calls from: IP, CIDR or IP:port.
+    #[serde(default)]
+    pub inbound_sources: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -22,7 +22,8 @@ use std::time::Duration;
 use super::raw::RawConfig;
 use super::trunk::{AuthSource, Direction, FailoverSource, Trunk};
 use super::{
-    Carrier, Config, ConfigError, ConfigErrors, HttpSettings, Listen, SipSettings, TwilioSettings,
+    Assignment, Carrier, Config, ConfigError, ConfigErrors, DnsSettings, HttpSettings, Listen,
+    Number, SipSettings, SourceMatch, StaticName, StoreSettings, TwilioSettings,
 };
 
 struct Errors<'a> {
@@ -128,12 +129,23 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
                 format!("duplicate carrier name {:?}", c.name),
             );
         }
+        let mut inbound_sources = Vec::new();
+        for (j, src) in c.inbound_sources.iter().enumerate() {
+            match SourceMatch::parse(src) {
+                Some(m) => inbound_sources.push(m),
+                None => e.add(
+                    format!("carriers[{i}].inbound_sources[{j}]"),
+                    format!("must be an IP, CIDR or IP:port (got {src:?})"),
+                ),
+            }
+        }
         if let Some(address) = socket(&mut e, &format!("carriers[{i}].address"), &c.address) {
             carriers.push(Carrier {
                 name: c.name.clone(),
                 address,
                 transport: c.transport,
                 priority: c.priority,
+                inbound_sources,
             });
         }
     }
@@ -153,6 +165,17 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
             "carriers",
             "at least one carrier is required when an outbound trunk exists",
         );
+    }
+    let numbers = validate_numbers(&mut e, &raw.numbers, &trunks);
+    let dns = validate_dns(&mut e, &raw.dns);
+    e.range(
+        "store.call_log_queue",
+        raw.store.call_log_queue,
+        100,
+        1_000_000,
+    );
+    if raw.store.data_dir.trim().is_empty() {
+        e.add("store.data_dir", "must not be empty");
     }
     if !e.list.is_empty() {
         return Err(ConfigErrors(e.list));
@@ -181,6 +204,12 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         trunks,
         twilio: TwilioSettings {
             signaling_ranges: ranges,
+        },
+        numbers,
+        dns,
+        store: StoreSettings {
+            data_dir: raw.store.data_dir.clone().into(),
+            call_log_queue: raw.store.call_log_queue,
         },
     })
 }
@@ -216,13 +245,21 @@ fn validate_trunks(e: &mut Errors, mut trunks: Vec<Trunk>) -> Vec<Trunk> {
                 format!("{k}.outbound"),
                 "required when direction is outbound",
             ),
-            Direction::Inbound => match &t.inbound {
-                None => e.add(format!("{k}.inbound"), "required when direction is inbound"),
-                Some(i) if i.destination.is_none() && i.failover.is_none() => {
-                    e.add(format!("{k}.inbound"), "needs a destination or a failover")
+            Direction::Inbound => {
+                match &t.inbound {
+                    None => e.add(format!("{k}.inbound"), "required when direction is inbound"),
+                    Some(i) if i.destination.is_none() && i.failover.is_none() => {
+                        e.add(format!("{k}.inbound"), "needs a destination or a failover")
+                    }
+                    Some(i) => {
+                        if let Some(d) = &i.destination {
+                            if !is_destination(d) {
+                                e.add(format!("{k}.inbound.destination"), format!("must be a DNS name or IP, with an optional :port (got {d:?})"));
+                            }
+                        }
+                    }
                 }
-                _ => {}
-            },
+            }
             _ => {}
         }
         if let Some(o) = t.outbound.as_mut() {
@@ -309,6 +346,19 @@ fn validate_trunks(e: &mut Errors, mut trunks: Vec<Trunk>) -> Vec<Trunk> {
     trunks
 }
 
+/// `host`, `host:port`, `IPv4[:port]`, `[IPv6]:port` or a bare IPv6 address.
+pub fn is_destination(s: &str) -> bool {
+    if s.parse::<IpAddr>().is_ok() || s.parse::<SocketAddr>().is_ok() {
+        return true;
+    }
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (s, None),
+    };
+    port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0))
+        && (is_dns_name(host) || host.parse::<IpAddr>().is_ok())
+}
+
 pub fn is_dns_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
@@ -328,4 +378,111 @@ pub fn is_account_sid(s: &str) -> bool {
 pub fn is_e164(s: &str) -> bool {
     s.strip_prefix('+')
         .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn validate_numbers(
+    e: &mut Errors,
+    raw: &[super::raw::RawNumber],
+    trunks: &[Trunk],
+) -> Vec<Number> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, n) in raw.iter().enumerate() {
+        if !is_e164(&n.no) {
+            e.add(
+                format!("numbers[{i}].no"),
+                format!(
+                    "must be an E.164 number (+ and 8 to 15 digits) (got {:?})",
+                    n.no
+                ),
+            );
+        } else if !seen.insert(n.no.clone()) {
+            e.add(
+                format!("numbers[{i}].no"),
+                format!("duplicate number {}", n.no),
+            );
+        }
+        let number = |a| Number {
+            no: n.no.clone(),
+            assigned_to: a,
+            description: n.description.clone(),
+        };
+        match n.assigned_to.parse::<Assignment>() {
+            Ok(Assignment::Trunk(id)) => match trunks.iter().find(|t| t.trunk_id == id) {
+                None => e.add(
+                    format!("numbers[{i}].assigned_to"),
+                    format!("no trunk with id {id}"),
+                ),
+                Some(t) if t.direction != Direction::Inbound => e.add(
+                    format!("numbers[{i}].assigned_to"),
+                    format!("trunk {id} is not an inbound trunk"),
+                ),
+                Some(_) => out.push(number(Assignment::Trunk(id))),
+            },
+            Ok(a) => out.push(number(a)),
+            Err(rule) => e.add(format!("numbers[{i}].assigned_to"), rule),
+        }
+    }
+    out
+}
+
+fn validate_dns(e: &mut Errors, raw: &super::raw::RawDns) -> DnsSettings {
+    let mut d = DnsSettings::default();
+    for (i, ns) in raw.nameservers.iter().enumerate() {
+        let parsed = ns
+            .parse::<SocketAddr>()
+            .ok()
+            .or_else(|| ns.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)));
+        match parsed {
+            Some(a) => d.nameservers.push(a),
+            None => e.add(
+                format!("dns.nameservers[{i}]"),
+                format!("must be an IP or IP:port (got {ns:?})"),
+            ),
+        }
+    }
+    for (i, s) in raw.r#static.iter().enumerate() {
+        let name = s.name.trim().trim_end_matches('.').to_ascii_lowercase();
+        if !is_dns_name(&name) {
+            e.add(
+                format!("dns.static[{i}].name"),
+                format!("must be a DNS name (got {:?})", s.name),
+            );
+        }
+        let mut st = StaticName {
+            name,
+            a: Vec::new(),
+            srv: Vec::new(),
+        };
+        for (j, a) in s.a.iter().enumerate() {
+            match a.parse::<IpAddr>() {
+                Ok(ip) => st.a.push(ip),
+                Err(_) => e.add(
+                    format!("dns.static[{i}].a[{j}]"),
+                    format!("must be an IP address (got {a:?})"),
+                ),
+            }
+        }
+        for (j, r) in s.srv.iter().enumerate() {
+            let f: Vec<&str> = r.split_whitespace().collect();
+            let parsed = match f.as_slice() {
+                [p, w, port, t] => match (p.parse(), w.parse(), port.parse()) {
+                    (Ok(p), Ok(w), Ok(port)) => {
+                        Some((p, w, port, t.trim_end_matches('.').to_ascii_lowercase()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            match parsed {
+                Some(x) => st.srv.push(x),
+                None => e.add(
+                    format!("dns.static[{i}].srv[{j}]"),
+                    format!("must be \"priority weight port target\" (got {r:?})"),
+                ),
+            }
+        }
+        d.static_names.push(st);
+    }
+    d
 }

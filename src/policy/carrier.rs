@@ -45,6 +45,7 @@ mod tests {
             address: "127.0.0.1:5090".parse().unwrap(),
             transport: Transport::Udp,
             priority,
+            inbound_sources: Vec::new(),
         }
     }
 

@@ -44,6 +44,7 @@ pub enum HeaderName {
 }
 
 /// Known long forms, in canonical spelling.
+#[cfg(test)]
 const KNOWN: &[(&str, HeaderName)] = &[
     ("Via", HeaderName::Via),
     ("From", HeaderName::From),
@@ -89,37 +90,100 @@ impl HeaderName {
         Self::known(b).unwrap_or_else(|| HeaderName::Other(Bytes::copy_from_slice(b)))
     }
 
-    /// Like [`HeaderName::parse`] but an unknown name shares `b` (no copy).
-    pub(crate) fn from_shared(b: &Bytes) -> HeaderName {
-        Self::known(b).unwrap_or_else(|| HeaderName::Other(b.clone()))
+    /// Like [`HeaderName::parse`] on `data[r]`, but an unknown name shares
+    /// `data` (no copy).
+    pub(crate) fn from_range(data: &Bytes, r: std::ops::Range<usize>) -> HeaderName {
+        let b = data.get(r.clone()).unwrap_or_default();
+        Self::known(b).unwrap_or_else(|| HeaderName::Other(crate::sip::scan::sub(data, r)))
     }
 
+    /// Known names, dispatched on first letter and length.
     fn known(b: &[u8]) -> Option<HeaderName> {
-        if let [c] = b {
-            return compact(c.to_ascii_lowercase());
-        }
+        use HeaderName::*;
         let first = b.first()?.to_ascii_lowercase();
-        KNOWN
-            .iter()
-            .find(|(s, _)| {
-                s.len() == b.len()
-                    && s.as_bytes()[0].to_ascii_lowercase() == first
-                    && s.as_bytes().eq_ignore_ascii_case(b)
-            })
-            .map(|(_, h)| h.clone())
+        if b.len() == 1 {
+            return compact(first);
+        }
+        let is = |s: &str| s.as_bytes().eq_ignore_ascii_case(b);
+        let h = match (first, b.len()) {
+            (b'v', 3) if is("via") => Via,
+            (b'f', 4) if is("from") => From,
+            (b't', 2) if is("to") => To,
+            (b'c', 7) if is("call-id") => CallId,
+            (b'c', 4) if is("cseq") => CSeq,
+            (b'c', 7) if is("contact") => Contact,
+            (b'm', 12) if is("max-forwards") => MaxForwards,
+            (b'c', 14) if is("content-length") => ContentLength,
+            (b'c', 12) if is("content-type") => ContentType,
+            (b'r', 5) if is("route") => Route,
+            (b'r', 12) if is("record-route") => RecordRoute,
+            (b'r', 7) if is("require") => Require,
+            (b'p', 13) if is("proxy-require") => ProxyRequire,
+            (b's', 9) if is("supported") => Supported,
+            (b'u', 11) if is("unsupported") => Unsupported,
+            (b'a', 5) if is("allow") => Allow,
+            (b'a', 6) if is("accept") => Accept,
+            (b'u', 10) if is("user-agent") => UserAgent,
+            (b's', 6) if is("server") => Server,
+            (b'e', 7) if is("expires") => Expires,
+            (b's', 7) if is("subject") => Subject,
+            (b'e', 5) if is("event") => Event,
+            (b'r', 8) if is("refer-to") => ReferTo,
+            (b'r', 4) if is("rseq") => RSeq,
+            (b'r', 4) if is("rack") => RAck,
+            (b'a', 13) if is("authorization") => Authorization,
+            (b'p', 19) if is("proxy-authorization") => ProxyAuthorization,
+            (b'w', 16) if is("www-authenticate") => WwwAuthenticate,
+            (b'p', 18) if is("proxy-authenticate") => ProxyAuthenticate,
+            (b'r', 6) if is("reason") => Reason,
+            (b'w', 7) if is("warning") => Warning,
+            (b'd', 4) if is("date") => Date,
+            (b't', 9) if is("timestamp") => Timestamp,
+            _ => return None,
+        };
+        Some(h)
     }
 
     /// The canonical long form ("Call-ID", "CSeq"); `Other` gives its text
     /// (`"?"` if it is not UTF-8).
     pub fn as_str(&self) -> &str {
-        if let HeaderName::Other(b) = self {
-            return std::str::from_utf8(b).unwrap_or("?");
+        use HeaderName::*;
+        match self {
+            Via => "Via",
+            From => "From",
+            To => "To",
+            CallId => "Call-ID",
+            CSeq => "CSeq",
+            Contact => "Contact",
+            MaxForwards => "Max-Forwards",
+            ContentLength => "Content-Length",
+            ContentType => "Content-Type",
+            Route => "Route",
+            RecordRoute => "Record-Route",
+            Require => "Require",
+            ProxyRequire => "Proxy-Require",
+            Supported => "Supported",
+            Unsupported => "Unsupported",
+            Allow => "Allow",
+            Accept => "Accept",
+            UserAgent => "User-Agent",
+            Server => "Server",
+            Expires => "Expires",
+            Subject => "Subject",
+            Event => "Event",
+            ReferTo => "Refer-To",
+            RSeq => "RSeq",
+            RAck => "RAck",
+            Authorization => "Authorization",
+            ProxyAuthorization => "Proxy-Authorization",
+            WwwAuthenticate => "WWW-Authenticate",
+            ProxyAuthenticate => "Proxy-Authenticate",
+            Reason => "Reason",
+            Warning => "Warning",
+            Date => "Date",
+            Timestamp => "Timestamp",
+            Other(b) => std::str::from_utf8(b).unwrap_or("?"),
         }
-        KNOWN
-            .iter()
-            .find(|(_, h)| h == self)
-            .map(|(s, _)| *s)
-            .unwrap_or("?")
     }
 }
 
@@ -151,6 +215,7 @@ fn compact(c: u8) -> Option<HeaderName> {
 }
 
 impl PartialEq for HeaderName {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (HeaderName::Other(a), HeaderName::Other(b)) => a.eq_ignore_ascii_case(b),

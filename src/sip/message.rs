@@ -5,7 +5,7 @@ use super::error::Reject;
 use super::header_name::HeaderName;
 use super::method::Method;
 use super::name_addr::NameAddr;
-use super::scan::{split_commas, sub};
+use super::scan::{first_comma_element, split_commas, sub};
 use super::via::Via;
 use bytes::Bytes;
 
@@ -206,10 +206,7 @@ impl Message {
         let first = self
             .header(&HeaderName::Via)
             .ok_or(Reject::bad("Bad Request (missing Via)"))?;
-        let r = split_commas(first)
-            .into_iter()
-            .next()
-            .ok_or(Reject::bad("Bad Request (Via)"))?;
+        let r = first_comma_element(first).ok_or(Reject::bad("Bad Request (Via)"))?;
         Via::parse(&sub(first, r))
     }
 
@@ -238,7 +235,7 @@ impl Message {
     /// The first Contact value. `Contact: *` (REGISTER) is an `Err` here.
     pub fn contact(&self) -> Option<Result<NameAddr, Reject>> {
         let v = self.header(&HeaderName::Contact)?;
-        let first = split_commas(v).into_iter().next()?;
+        let first = first_comma_element(v)?;
         Some(NameAddr::parse(&sub(v, first)).map_err(|_| Reject::bad("Bad Request (Contact)")))
     }
 

@@ -39,9 +39,11 @@ impl Method {
         Self::known(b).unwrap_or_else(|| Method::Other(Bytes::copy_from_slice(b)))
     }
 
-    /// Like [`Method::from_bytes`] but an unknown name shares `b` (no copy).
-    pub(crate) fn from_shared(b: &Bytes) -> Method {
-        Self::known(b).unwrap_or_else(|| Method::Other(b.clone()))
+    /// Like [`Method::from_bytes`] on `data[r]`, but an unknown name shares
+    /// `data` (no copy).
+    pub(crate) fn from_range(data: &Bytes, r: std::ops::Range<usize>) -> Method {
+        let b = data.get(r.clone()).unwrap_or_default();
+        Self::known(b).unwrap_or_else(|| Method::Other(crate::sip::scan::sub(data, r)))
     }
 
     fn known(b: &[u8]) -> Option<Method> {

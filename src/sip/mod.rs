@@ -18,11 +18,15 @@
 mod builder;
 mod error;
 mod header_name;
+mod host;
 mod message;
 mod method;
 mod name_addr;
 mod parse;
+#[cfg(test)]
+mod proptests;
 mod scan;
+mod start_line;
 mod uri;
 mod validate;
 mod via;
@@ -30,10 +34,11 @@ mod via;
 pub use builder::{default_reason, response_to, MessageBuilder};
 pub use error::{ParseError, Reject};
 pub use header_name::HeaderName;
+pub use host::Host;
 pub use message::{
     CSeq, FramingDefect, Header, Message, ParseOptions, RequestLine, StartLine, StatusLine,
 };
 pub use method::Method;
 pub use name_addr::NameAddr;
-pub use uri::{Host, Scheme, Uri};
-pub use via::Via;
+pub use uri::{Scheme, Uri};
+pub use via::{Via, MAGIC_COOKIE};

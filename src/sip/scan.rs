@@ -6,22 +6,70 @@
 use bytes::Bytes;
 use std::ops::Range;
 
-/// RFC 3261 §25.1 `token` characters.
+/// RFC 3261 §25.1 `token` characters, as a lookup table.
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
+#[inline]
 pub(crate) fn is_token(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[usize::from(c)]
 }
 
 /// Linear white space as it can remain inside a header value.
+#[inline]
 pub(crate) fn is_ws(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+#[inline]
 pub(crate) fn all_token(b: &[u8]) -> bool {
     !b.is_empty() && b.iter().all(|&c| is_token(c))
+}
+
+/// The first offset at or after `i` whose octet fails `keep` (or `b.len()`).
+#[inline]
+pub(crate) fn skip(b: &[u8], i: usize, keep: impl Fn(u8) -> bool) -> usize {
+    match b.get(i..) {
+        Some(r) => i + r.iter().position(|&c| !keep(c)).unwrap_or(r.len()),
+        None => i,
+    }
+}
+
+/// `gen-value` octets outside quoted strings: token, and host characters
+/// for IPv6 (`[`, `]`, `:`).
+#[inline]
+fn is_gen_value(c: u8) -> bool {
+    is_token(c) || matches!(c, b'[' | b']' | b':')
+}
+
+/// The end of the `;`-separated segment starting at `i`: the next `;`
+/// outside a quoted string, or `b.len()`.
+fn segment_end(b: &[u8], mut i: usize) -> usize {
+    loop {
+        let Some(n) = b.get(i..).and_then(|r| memchr::memchr2(b';', b'"', r)) else {
+            return b.len();
+        };
+        i += n;
+        if b.get(i) == Some(&b';') {
+            return i;
+        }
+        match quoted_end(b, i) {
+            Some(e) => i = e,
+            None => return b.len(),
+        }
+    }
 }
 
 /// Offsets of `b[r]` without leading and trailing white space.
@@ -36,12 +84,8 @@ pub(crate) fn trim_range(b: &[u8], r: Range<usize>) -> Range<usize> {
     s..e
 }
 
-pub(crate) fn trim(b: &[u8]) -> &[u8] {
-    let r = trim_range(b, 0..b.len());
-    b.get(r).unwrap_or_default()
-}
-
 /// `b[r]` as a shared slice; an invalid range gives an empty `Bytes`.
+#[inline]
 pub(crate) fn sub(b: &Bytes, r: Range<usize>) -> Bytes {
     if r.start <= r.end && r.end <= b.len() {
         b.slice(r)
@@ -68,26 +112,41 @@ pub(crate) fn quoted_end(b: &[u8], start: usize) -> Option<usize> {
 /// `<...>`; segments are trimmed and empty ones dropped.
 pub(crate) fn split_commas(b: &[u8]) -> Vec<Range<usize>> {
     let mut out = Vec::new();
-    let (mut i, mut seg) = (0usize, 0usize);
-    let mut angle = false;
-    while let Some(&c) = b.get(i) {
-        match c {
-            b'"' if !angle => {
-                i = quoted_end(b, i).unwrap_or(b.len());
-                continue;
-            }
-            b'<' => angle = true,
-            b'>' => angle = false,
-            b',' if !angle => {
-                push_trimmed(&mut out, b, seg..i);
-                seg = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
+    let mut seg = 0usize;
+    while let Some(end) = next_comma(b, seg) {
+        push_trimmed(&mut out, b, seg..end);
+        seg = end + 1;
     }
     push_trimmed(&mut out, b, seg..b.len());
     out
+}
+
+/// The offset of the next top-level comma at or after `from`, jumping with
+/// `memchr3` between the octets that matter.
+fn next_comma(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    let mut angle = false;
+    loop {
+        let rest = b.get(i..)?;
+        let n = if angle {
+            memchr::memchr(b'>', rest)?
+        } else {
+            memchr::memchr3(b',', b'"', b'<', rest)?
+        };
+        i += n;
+        match b.get(i) {
+            Some(b',') => return Some(i),
+            Some(b'"') => i = quoted_end(b, i)?,
+            Some(b'<') => {
+                angle = true;
+                i += 1;
+            }
+            _ => {
+                angle = false;
+                i += 1;
+            }
+        }
+    }
 }
 
 fn push_trimmed(out: &mut Vec<Range<usize>>, b: &[u8], r: Range<usize>) {
@@ -117,33 +176,37 @@ pub(crate) fn params(b: &[u8]) -> impl Iterator<Item = Param> + '_ {
             return None;
         }
         let seg_start = pos;
-        let mut i = pos;
-        let mut eq = None;
-        while let Some(&c) = b.get(i) {
-            match c {
-                b'"' => {
-                    i = quoted_end(b, i).unwrap_or(b.len());
-                    continue;
-                }
-                b'=' if eq.is_none() => eq = Some(i),
-                b';' => break,
-                _ => {}
-            }
-            i += 1;
-        }
-        pos = i + 1;
-        let p = match eq {
+        let end = segment_end(b, pos);
+        pos = end + 1;
+        let seg = b.get(seg_start..end).unwrap_or_default();
+        let eq = memchr::memchr2(b'=', b'"', seg)
+            .filter(|&e| seg.get(e) == Some(&b'='))
+            .map(|e| seg_start + e);
+        Some(match eq {
             Some(e) => Param {
                 name: trim_range(b, seg_start..e),
-                value: Some(trim_range(b, e + 1..i)),
+                value: Some(trim_range(b, e + 1..end)),
             },
             None => Param {
-                name: trim_range(b, seg_start..i),
+                name: trim_range(b, seg_start..end),
                 value: None,
             },
-        };
-        Some(p)
+        })
     })
+}
+
+/// The first comma-separated element of a header value (see
+/// [`split_commas`]), without allocating.
+pub(crate) fn first_comma_element(b: &[u8]) -> Option<Range<usize>> {
+    let mut seg = 0usize;
+    while let Some(end) = next_comma(b, seg) {
+        let r = trim_range(b, seg..end);
+        if !r.is_empty() {
+            return Some(r);
+        }
+        seg = end + 1;
+    }
+    Some(trim_range(b, seg..b.len())).filter(|r| !r.is_empty())
 }
 
 /// Looks up a parameter by case-insensitive name: `None` absent,
@@ -161,30 +224,34 @@ pub(crate) fn find_param(raw: &Bytes, name: &str) -> Option<Option<Bytes>> {
 /// every name a token, every value a token, host (IPv4/IPv6, bracketed or
 /// not) or quoted-string. Empty names (`;;`) fail.
 pub(crate) fn valid_header_params(b: &[u8]) -> bool {
-    let t = trim(b);
-    if t.is_empty() {
-        return true;
+    let mut i = skip(b, 0, is_ws);
+    while i < b.len() {
+        if b.get(i) != Some(&b';') {
+            return false;
+        }
+        let name = skip(b, i + 1, is_ws);
+        i = skip(b, name, is_token);
+        if i == name {
+            return false;
+        }
+        i = skip(b, i, is_ws);
+        if b.get(i) == Some(&b'=') {
+            let value = skip(b, i + 1, is_ws);
+            i = if b.get(value) == Some(&b'"') {
+                match quoted_end(b, value) {
+                    Some(e) => e,
+                    None => return false,
+                }
+            } else {
+                skip(b, value, is_gen_value)
+            };
+            if i == value {
+                return false;
+            }
+            i = skip(b, i, is_ws);
+        }
     }
-    if t.first() != Some(&b';') {
-        return false;
-    }
-    params(t).all(|p| {
-        let name_ok = t.get(p.name.clone()).is_some_and(all_token);
-        let value_ok = match p.value {
-            None => true,
-            Some(v) => t.get(v).is_some_and(valid_gen_value),
-        };
-        name_ok && value_ok
-    })
-}
-
-fn valid_gen_value(v: &[u8]) -> bool {
-    if v.first() == Some(&b'"') {
-        return quoted_end(v, 0) == Some(v.len());
-    }
-    !v.is_empty()
-        && v.iter()
-            .all(|&c| is_token(c) || matches!(c, b'[' | b']' | b':'))
+    true
 }
 
 /// RFC 3261 §25.1 `display-name` without quotes: `*(token LWS)`.
@@ -217,6 +284,20 @@ mod tests {
         assert_eq!(split(";;,;,,"), vec![";;", ";"]);
         assert_eq!(split(r#""unterminated, x"#), vec![r#""unterminated, x"#]);
         assert!(split(" , ,").is_empty());
+        assert_eq!(split("<a,b>c,d"), vec!["<a,b>c", "d"]);
+        assert_eq!(split("x <a,b"), vec!["x <a,b"]);
+        for s in [
+            "a, b",
+            " , x,y",
+            "\"a,b\" <c,d>, e",
+            "",
+            " , ",
+            "<a,b",
+            "\"a",
+        ] {
+            let first = split_commas(s.as_bytes()).into_iter().next();
+            assert_eq!(first_comma_element(s.as_bytes()), first, "{s:?}");
+        }
     }
 
     #[test]
@@ -237,6 +318,11 @@ mod tests {
         );
         assert_eq!(find_param(&raw, "b\""), None);
         assert_eq!(find_param(&Bytes::new(), "tag"), None);
+        let raw = Bytes::from_static(b";a\"=\"=1;b=\"x=y\"");
+        assert_eq!(
+            find_param(&raw, "b"),
+            Some(Some(Bytes::from_static(b"\"x=y\"")))
+        );
     }
 
     #[test]
@@ -260,8 +346,9 @@ mod tests {
     fn quoted_and_trim() {
         assert_eq!(quoted_end(b"\"ab\\\"c\" x", 0), Some(7));
         assert_eq!(quoted_end(b"\"ab\\", 0), None);
-        assert_eq!(trim(b" \t a b \r\n"), b"a b");
-        assert_eq!(trim(b"   "), b"");
+        assert_eq!(trim_range(b" \t a b \r\n", 0..9), 3..6);
+        assert!(trim_range(b"   ", 0..3).is_empty());
+        assert_eq!(trim_range(b"ab", 0..99), 0..2);
         assert_eq!(sub(&Bytes::from_static(b"abc"), 2..9), Bytes::new());
     }
 }

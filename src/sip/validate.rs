@@ -8,7 +8,7 @@ use super::message::{CSeq, Message, StartLine};
 use super::method::Method;
 use super::name_addr::NameAddr;
 use super::parse::parse_usize;
-use super::scan::{all_token, is_ws, sub, trim_range};
+use super::scan::{all_token, is_ws, trim_range};
 use super::uri::{Scheme, Uri};
 use bytes::Bytes;
 use memchr::memchr;
@@ -56,7 +56,7 @@ impl Message {
         }
         Ok(CSeq {
             seq,
-            method: Method::from_shared(&sub(v, m)),
+            method: Method::from_range(v, m),
         })
     }
 

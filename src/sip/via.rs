@@ -2,8 +2,9 @@
 //! RFC 5118 §4.5 IPv6 `received`).
 
 use super::error::Reject;
+use super::host::{parse_v6, Host};
 use super::scan::{find_param, is_token, is_ws, sub, trim_range, valid_header_params};
-use super::uri::{parse_hostport, parse_v6, Host};
+use super::uri::parse_hostport;
 use bytes::Bytes;
 use std::net::IpAddr;
 

@@ -28,6 +28,15 @@ pub struct Gw {
 /// so Timer B = 3.2 s), the given carriers (address, transport) in priority order,
 /// and one outbound trunk with a null domain admitting `allow`.
 pub fn config_text(carriers: &[(SocketAddr, &str)], allow: &str) -> String {
+    config_text_in(carriers, allow, &temp_dir("store"))
+}
+
+/// [`config_text`] with the call-log store in `store_dir`.
+pub fn config_text_in(
+    carriers: &[(SocketAddr, &str)],
+    allow: &str,
+    store_dir: &std::path::Path,
+) -> String {
     let mut s = String::from(
         r#"
 [sip]
@@ -40,6 +49,10 @@ t4_ms = 500
 listen = "127.0.0.1:0"
 "#,
     );
+    s.push_str(&format!(
+        "\n[store]\ndata_dir = \"{}\"\n",
+        store_dir.display()
+    ));
     for (i, (addr, tp)) in carriers.iter().enumerate() {
         s.push_str(&format!(
             "\n[[carriers]]\nname = \"carrier{i}\"\naddress = \"{addr}\"\ntransport = \"{tp}\"\npriority = {}\n",
@@ -60,6 +73,20 @@ fax_support = "disabled"
 "#
     ));
     s
+}
+
+/// A fresh directory under the system temp dir for one test.
+pub fn temp_dir(what: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "trunkgate-test-{what}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
 }
 
 pub async fn start(text: &str) -> Gw {

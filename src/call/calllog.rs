@@ -1,0 +1,158 @@
+//! One call-log record per call (the spec's log shape), handed to the store's
+//! off-path writer: a full queue drops the record with a metric and a log
+//! line, it never blocks a call.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::config::{Direction, Trunk};
+use crate::sip::Message;
+use crate::store::{to_rfc3339, CallRecord, CallStatus, SipInfo};
+
+use super::core::Core;
+use super::task::Call;
+
+pub fn status_of(result: &str) -> CallStatus {
+    match result {
+        "completed" => CallStatus::Completed,
+        "busy" => CallStatus::Busy,
+        "canceled" => CallStatus::Canceled,
+        "no-answer" => CallStatus::NoAnswer,
+        "restricted" => CallStatus::Restricted,
+        "error" => CallStatus::Error,
+        _ => CallStatus::Failed,
+    }
+}
+
+fn submit(core: &Core, rec: CallRecord) {
+    let Some(w) = core.call_log() else { return };
+    if !w.submit(rec) {
+        core.metrics.call_log_dropped.inc();
+    }
+}
+
+fn caller_no(msg: &Message) -> String {
+    msg.from_hdr()
+        .ok()
+        .and_then(|f| f.uri().ok())
+        .and_then(|u| u.user_unescaped())
+        .map(|u| String::from_utf8_lossy(&u).into_owned())
+        .unwrap_or_default()
+}
+
+/// Call-IDs recently refused statelessly, so a retransmitted INVITE (our
+/// response was lost) does not log the same refusal twice. Bounded FIFO.
+#[derive(Default)]
+pub struct RecentRejects {
+    set: std::collections::HashSet<bytes::Bytes>,
+    order: std::collections::VecDeque<bytes::Bytes>,
+}
+
+impl RecentRejects {
+    const CAP: usize = 4096;
+
+    /// True when `id` is new (and remembers it).
+    pub fn insert(&mut self, id: &bytes::Bytes) -> bool {
+        if !self.set.insert(id.clone()) {
+            return false;
+        }
+        self.order.push_back(id.clone());
+        if self.order.len() > Self::CAP {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+/// A call refused before it started (policy, limits, unknown number …).
+pub fn rejected(
+    core: &Arc<Core>,
+    msg: &Message,
+    code: u16,
+    reason: &'static str,
+    direction: Direction,
+    trunk: Option<&Arc<Trunk>>,
+    number: &str,
+) {
+    if let Some(id) = msg.call_id() {
+        let fresh = core
+            .recent_rejects
+            .lock()
+            .map(|mut r| r.insert(id))
+            .unwrap_or(true);
+        if !fresh {
+            return;
+        }
+    }
+    let call_id = msg
+        .call_id()
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .unwrap_or_default();
+    let now = to_rfc3339(SystemTime::now());
+    let status = match reason {
+        "limit_reached" if direction == Direction::Inbound => CallStatus::Busy,
+        "auth_failed" | "no_trunk" | "trunk_inactive" => CallStatus::Restricted,
+        _ => CallStatus::Failed,
+    };
+    submit(
+        core,
+        CallRecord {
+            id: uuid::Uuid::new_v4(),
+            call_id: call_id.clone(),
+            parent_call_id: None,
+            caller_no: caller_no(msg),
+            api_no: number.to_string(),
+            start_time: now.clone(),
+            end_time: now,
+            direction: direction.as_str().to_string(),
+            hangup_end: Some("api".into()),
+            duration: 0,
+            status,
+            error: Some(crate::sip::default_reason(code).to_string()),
+            error_code: Some(code),
+            connect_time_sec: None,
+            sip: SipInfo {
+                call_id,
+                response_code: code,
+            },
+            service: "sip_trunking".into(),
+            trunk_id: trunk.map(|t| t.trunk_id),
+            reason: Some(reason.to_string()),
+        },
+    );
+}
+
+/// The record of a call that ran, written when it ends.
+pub fn finished(call: &Call, result: &'static str, code: u16, by: &'static str) {
+    let end = SystemTime::now();
+    let duration = end.duration_since(call.started_wall).unwrap_or_default();
+    let failed = !(200..300).contains(&code);
+    submit(
+        &call.core,
+        CallRecord {
+            id: uuid::Uuid::new_v4(),
+            call_id: String::from_utf8_lossy(&call.a.call_id).into_owned(),
+            parent_call_id: None,
+            caller_no: call.caller_no.clone(),
+            api_no: call.api_no.clone(),
+            start_time: to_rfc3339(call.started_wall),
+            end_time: to_rfc3339(end),
+            direction: call.direction.as_str().to_string(),
+            hangup_end: Some(if by == "caller" { "caller" } else { "api" }.to_string()),
+            duration: duration.as_millis() as u64,
+            status: status_of(result),
+            error: failed.then(|| crate::sip::default_reason(code).to_string()),
+            error_code: failed.then_some(code),
+            connect_time_sec: call.answered.map(|t| (t - call.started).as_secs_f64()),
+            sip: SipInfo {
+                call_id: String::from_utf8_lossy(&call.a.call_id).into_owned(),
+                response_code: code,
+            },
+            service: "sip_trunking".into(),
+            trunk_id: Some(call.trunk.trunk_id),
+            reason: call.reason.clone(),
+        },
+    );
+}

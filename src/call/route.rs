@@ -1,0 +1,133 @@
+//! Where the call's B leg goes: the ordered list of hops (carriers for
+//! outbound calls, the trunk's resolved destination for inbound ones) and the
+//! failover steps that replace it when a destination cannot be reached.
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::config::{Config, Transport};
+use crate::policy::carrier_order;
+use crate::sip::{Host, Uri};
+use crate::transport::{Target, TransportKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HopKind {
+    /// An upstream carrier: the next one is tried on timeout, transport error, 408, 5xx.
+    Carrier,
+    /// One resolved target of a trunk destination or failover URI: the next one is
+    /// tried whenever this one is unreachable (RFC 3263 §4.3).
+    Destination,
+}
+
+#[derive(Debug, Clone)]
+pub struct Hop {
+    pub target: Target,
+    /// Request-URI of the B leg's INVITE.
+    pub ruri: String,
+    /// To header value (no tag).
+    pub to: String,
+    pub kind: HopKind,
+}
+
+fn host_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
+fn kind_of(t: Transport) -> TransportKind {
+    match t {
+        Transport::Udp => TransportKind::Udp,
+        Transport::Tcp => TransportKind::Tcp,
+    }
+}
+
+fn tp_param(kind: TransportKind) -> &'static str {
+    match kind {
+        TransportKind::Tcp => ";transport=tcp",
+        TransportKind::Udp => "",
+    }
+}
+
+/// The configured carriers, in priority order, for calling `number`.
+pub fn carrier_hops(config: &Config, number: &str) -> Vec<Hop> {
+    carrier_order(&config.carriers)
+        .into_iter()
+        .filter_map(|i| config.carriers.get(i))
+        .map(|c| {
+            let kind = kind_of(c.transport);
+            Hop {
+                target: Target {
+                    kind,
+                    addr: c.address,
+                    conn: None,
+                },
+                ruri: format!("sip:{number}@{}{}", c.address, tp_param(kind)),
+                to: format!("<sip:{number}@{}>", host_of(c.address.ip())),
+                kind: HopKind::Carrier,
+            }
+        })
+        .collect()
+}
+
+/// Hops for already-resolved destination addresses, calling `did` there.
+pub fn destination_hops(targets: &[(SocketAddr, TransportKind)], did: &str) -> Vec<Hop> {
+    targets
+        .iter()
+        .map(|&(addr, kind)| Hop {
+            target: Target {
+                kind,
+                addr,
+                conn: None,
+            },
+            ruri: format!("sip:{did}@{addr}{}", tp_param(kind)),
+            to: format!("<sip:{did}@{}>", host_of(addr.ip())),
+            kind: HopKind::Destination,
+        })
+        .collect()
+}
+
+/// Hops for a failover `sip:` URI whose host is already an address: the URI is
+/// kept as the Request-URI and To.
+pub fn uri_hops(uri: &str, targets: &[(SocketAddr, TransportKind)]) -> Vec<Hop> {
+    targets
+        .iter()
+        .map(|&(addr, kind)| Hop {
+            target: Target {
+                kind,
+                addr,
+                conn: None,
+            },
+            ruri: uri.to_string(),
+            to: format!("<{uri}>"),
+            kind: HopKind::Destination,
+        })
+        .collect()
+}
+
+/// A destination that needs no DNS: `IP`, `IP:port`, `[IPv6]:port`.
+pub fn literal_destination(dest: &str) -> Option<SocketAddr> {
+    dest.parse::<SocketAddr>().ok().or_else(|| {
+        dest.parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 5060))
+    })
+}
+
+/// The host, port and transport of a failover URI (`sip:x@host:port;transport=tcp`).
+pub fn uri_parts(uri: &str) -> Option<(String, Option<u16>, Option<TransportKind>)> {
+    let u = Uri::parse(&bytes::Bytes::copy_from_slice(uri.as_bytes())).ok()?;
+    let host = match &u.host {
+        Host::Name(n) => String::from_utf8_lossy(n).into_owned(),
+        Host::V4(a) => a.to_string(),
+        Host::V6(a) => a.to_string(),
+    };
+    let tp = u.param("transport").flatten().map(|t| {
+        if t.eq_ignore_ascii_case(b"tcp") {
+            TransportKind::Tcp
+        } else {
+            TransportKind::Udp
+        }
+    });
+    Some((host, u.port, tp))
+}

@@ -1,0 +1,86 @@
+//! Hosts in URIs and Via (RFC 3261 §25.1 `host`, RFC 5118 IPv6 references).
+
+use super::error::Reject;
+use bytes::Bytes;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// A host: a name, or an IP address (IPv6 given as an RFC 3261 `IPv6reference`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    Name(Bytes),
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+}
+
+impl Host {
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Host::Name(_) => None,
+            Host::V4(a) => Some(IpAddr::V4(*a)),
+            Host::V6(a) => Some(IpAddr::V6(*a)),
+        }
+    }
+
+    /// Parses a host without port: `[v6]`, dotted IPv4 or a host name.
+    pub(crate) fn parse(b: &Bytes) -> Result<Host, Reject> {
+        let bad = Reject::bad("Bad Request (host)");
+        if b.first() == Some(&b'[') {
+            let inner = b.get(1..b.len().saturating_sub(1)).ok_or(bad.clone())?;
+            if b.last() != Some(&b']') {
+                return Err(bad);
+            }
+            return parse_v6(inner).map(Host::V6).ok_or(bad);
+        }
+        if !b.is_empty() && b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
+            let s = std::str::from_utf8(b).map_err(|_| bad.clone())?;
+            return s.parse().map(Host::V4).map_err(|_| bad);
+        }
+        if !valid_hostname(b) {
+            return Err(bad);
+        }
+        Ok(Host::Name(b.clone()))
+    }
+}
+
+/// RFC 3261 §25.1 `hostname`: dot-separated labels of alphanumerics with
+/// inner `-` (and, leniently, `_`), a top label starting with a letter, an
+/// optional final dot.
+fn valid_hostname(b: &[u8]) -> bool {
+    let b = b.strip_suffix(b".").unwrap_or(b);
+    let label_ok = |l: &[u8]| {
+        l.first().is_some_and(u8::is_ascii_alphanumeric)
+            && l.last().is_some_and(u8::is_ascii_alphanumeric)
+            && l.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    };
+    let top_ok = b
+        .rsplit(|&c| c == b'.')
+        .next()
+        .and_then(|l| l.first())
+        .is_some_and(u8::is_ascii_alphabetic);
+    top_ok && b.split(|&c| c == b'.').all(label_ok)
+}
+
+/// An IPv6 address. RFC 5118 §4.10: a stray third colon
+/// (`2001:db8:::192.0.2.1`) is tolerated by ignoring it.
+pub(crate) fn parse_v6(b: &[u8]) -> Option<Ipv6Addr> {
+    let s = std::str::from_utf8(b).ok()?;
+    s.parse().ok().or_else(|| {
+        if s.contains(":::") {
+            s.replacen(":::", "::", 1).parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Name(n) => f.write_str(&String::from_utf8_lossy(n)),
+            Host::V4(a) => write!(f, "{a}"),
+            Host::V6(a) => write!(f, "[{a}]"),
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! One call-log record per call, checked field by field after real calls,
+//! and still there after a restart.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use trunkgate::store::{CallLogStore, CallStatus};
+
+const DIALED: &str = "+14155550100";
+
+#[tokio::test]
+async fn completed_busy_and_failed_calls_are_logged_and_survive_a_restart() {
+    let dir = temp_dir("calllog");
+    let carrier = Ua::new().await;
+    let gw = start(&config_text_in(
+        &[(carrier.addr, "udp")],
+        "127.0.0.1/32",
+        &dir,
+    ))
+    .await;
+    let pbx = Ua::new().await;
+
+    // Completed: answered, the caller hangs up after a moment.
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "log-ok", DIALED, "z9hG4bKlog1"),
+    )
+    .await;
+    pbx.expect_response(100).await;
+    let (inv, _) = carrier.expect_request("INVITE").await;
+    carrier
+        .send(
+            gw.udp,
+            &reply(
+                &inv,
+                200,
+                "OK",
+                Some("c"),
+                Some(&format!("sip:c@{}", carrier.addr)),
+                SDP_ANSWER,
+            ),
+        )
+        .await;
+    let ok = pbx.expect_response(200).await;
+    carrier.expect_request("ACK").await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    pbx.send(
+        gw.udp,
+        &in_dialog(
+            "BYE",
+            &contact_uri(&ok),
+            pbx.addr,
+            "UDP",
+            &hdr(&ok, "From"),
+            &hdr(&ok, "To"),
+            "log-ok",
+            2,
+            "z9hG4bKlogb",
+            "",
+        ),
+    )
+    .await;
+    let (bye, _) = carrier.wait_request("BYE").await;
+    carrier
+        .send(gw.udp, &reply(&bye, 200, "OK", None, None, ""))
+        .await;
+    pbx.wait_response(200).await;
+
+    // Busy.
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "log-busy", DIALED, "z9hG4bKlog2"),
+    )
+    .await;
+    pbx.wait_response(100).await;
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    carrier
+        .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c"), None, ""))
+        .await;
+    pbx.wait_response(486).await;
+
+    // Failed: the only carrier answers 503.
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "log-fail", DIALED, "z9hG4bKlog3"),
+    )
+    .await;
+    pbx.wait_response(100).await;
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    carrier
+        .send(
+            gw.udp,
+            &reply(&inv, 503, "Service Unavailable", Some("c"), None, ""),
+        )
+        .await;
+    pbx.wait_response(503).await;
+
+    // Refused by policy: a source the trunk does not admit.
+    let stranger = Ua::bind("127.0.0.5:0").await;
+    stranger
+        .send(
+            gw.udp,
+            &invite(
+                stranger.addr,
+                gw.udp,
+                "UDP",
+                "log-403",
+                DIALED,
+                "z9hG4bKlog4",
+            ),
+        )
+        .await;
+    stranger.expect_response(403).await;
+
+    // Graceful shutdown flushes the writer; a new store handle is a restart.
+    gw.gw.shutdown().await;
+    let store = CallLogStore::open(&dir).expect("store reopens");
+
+    let r = store.get("log-ok").unwrap().expect("completed call logged");
+    assert_eq!(r.call_id, "log-ok");
+    assert_eq!(r.caller_no, "+14155550001");
+    assert_eq!(r.api_no, DIALED);
+    assert_eq!(r.direction, "outbound");
+    assert_eq!(r.status, CallStatus::Completed);
+    assert_eq!(r.hangup_end.as_deref(), Some("caller"));
+    assert_eq!(r.sip.call_id, "log-ok");
+    assert_eq!(r.sip.response_code, 200);
+    assert_eq!(r.service, "sip_trunking");
+    assert_eq!(
+        r.trunk_id.map(|t| t.to_string()).as_deref(),
+        Some(DEMO_TRUNK)
+    );
+    assert_eq!(r.error, None);
+    assert_eq!(r.error_code, None);
+    assert!(r.duration >= 100, "duration {} ms", r.duration);
+    let connect = r.connect_time_sec.expect("answered");
+    assert!((0.0..5.0).contains(&connect), "connect_time_sec {connect}");
+    assert!(
+        r.start_time.ends_with('Z') && r.start_time < r.end_time,
+        "{} .. {}",
+        r.start_time,
+        r.end_time
+    );
+
+    let r = store.get("log-busy").unwrap().expect("busy call logged");
+    assert_eq!(r.status, CallStatus::Busy);
+    assert_eq!(r.error_code, Some(486));
+    assert_eq!(r.sip.response_code, 486);
+    assert_eq!(r.hangup_end.as_deref(), Some("api"));
+    assert_eq!(r.connect_time_sec, None);
+
+    let r = store.get("log-fail").unwrap().expect("failed call logged");
+    assert_eq!(r.status, CallStatus::Failed);
+    assert_eq!(r.error_code, Some(503));
+    assert!(r.error.is_some());
+
+    let r = store.get("log-403").unwrap().expect("refused call logged");
+    assert_eq!(r.status, CallStatus::Restricted);
+    assert_eq!(r.reason.as_deref(), Some("no_trunk"));
+    assert_eq!(r.error_code, Some(403));
+    assert_eq!(r.trunk_id, None);
+    assert_eq!(store.count().unwrap(), 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
