@@ -297,7 +297,7 @@ async fn sipp_calls(tp: Tp) {
     // The gateway's view: every call completed, none left active (the last call
     // task may still be winding down its transactions: poll up to 5 s).
     let completed =
-        format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",result=\"completed\"}}");
+        format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",status=\"completed\"}}");
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let text = metrics(gw.http).await;
