@@ -645,3 +645,60 @@ async fn twilio_auth_needs_sid_and_signaling_range() {
         "{m}"
     );
 }
+
+/// RFC 3263: the destination name resolves through SRV to two targets; the
+/// first never answers (Timer B, virtual time), the call goes to the second.
+#[tokio::test(start_paused = true)]
+async fn destination_srv_two_targets_first_down() {
+    let first = Ua::new().await;
+    let second = Ua::new().await;
+    let carrier = Ua::new().await;
+    let dns = format!(
+        r#"
+[dns]
+static = [
+  {{ name = "_sip._udp.pbx.test", srv = ["10 50 {p1} a.pbx.test", "20 50 {p2} b.pbx.test"] }},
+  {{ name = "a.pbx.test", a = ["127.0.0.1"] }},
+  {{ name = "b.pbx.test", a = ["127.0.0.1"] }},
+]
+"#,
+        p1 = first.addr.port(),
+        p2 = second.addr.port()
+    );
+    let text = format!(
+        "{}{}{}{}{}",
+        node(carrier.addr, &carrier.addr.to_string()),
+        outbound_trunk(None, ""),
+        inbound_trunk(IN_TRUNK, "active", None, None, None).replace(
+            "[trunks.inbound]\n",
+            "[trunks.inbound]\ndestination = \"pbx.test\"\n"
+        ),
+        number(DID, IN_TRUNK),
+        dns
+    );
+    let gw = start(&text).await;
+    inbound_invite(&gw, &carrier, DID, "srv1").await;
+    carrier.expect_response(100).await;
+    let (inv1, _) = first.expect_request("INVITE").await;
+    assert!(inv1
+        .request_uri()
+        .unwrap()
+        .starts_with(format!("sip:{DID}@").as_bytes()));
+    // The first target stays silent; after Timer B the second one is tried.
+    let (inv2, _) = second.wait_request("INVITE").await;
+    second
+        .send(
+            gw.udp,
+            &reply(
+                &inv2,
+                200,
+                "OK",
+                Some("s"),
+                Some(&format!("sip:b@{}", second.addr)),
+                SDP_ANSWER,
+            ),
+        )
+        .await;
+    let ok = carrier.wait_response(200).await;
+    assert_eq!(hdr(&ok, "Call-ID"), "srv1");
+}

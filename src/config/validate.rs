@@ -443,7 +443,8 @@ fn validate_dns(e: &mut Errors, raw: &super::raw::RawDns) -> DnsSettings {
     }
     for (i, s) in raw.r#static.iter().enumerate() {
         let name = s.name.trim().trim_end_matches('.').to_ascii_lowercase();
-        if !is_dns_name(&name) {
+        // SRV owner names have `_service._proto.` labels.
+        if !is_dns_name(&name.replace('_', "x")) {
             e.add(
                 format!("dns.static[{i}].name"),
                 format!("must be a DNS name (got {:?})", s.name),
