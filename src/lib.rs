@@ -27,5 +27,6 @@ pub mod http;
 pub mod metrics;
 pub mod policy;
 pub mod sip;
+pub mod store;
 pub mod transaction;
 pub mod transport;
