@@ -116,7 +116,8 @@ impl CallLogStore {
     }
 
     /// Inserts `recs` in one transaction: all or none. Every record is checked
-    /// (its `start_time` must be RFC 3339) before anything is written.
+    /// (`start_time` RFC 3339, `connect_time_sec` finite) before anything is
+    /// written.
     pub fn insert(&mut self, recs: &[CallRecord]) -> Result<(), StoreError> {
         if recs.is_empty() {
             return Ok(());
@@ -129,6 +130,14 @@ impl CallLogStore {
                         id: r.id,
                         rule: "start_time must be RFC 3339",
                     })?;
+                // serde_json writes a NaN or infinity as null: it would come
+                // back as None.
+                if r.connect_time_sec.is_some_and(|t| !t.is_finite()) {
+                    return Err(StoreError::InvalidRecord {
+                        id: r.id,
+                        rule: "connect_time_sec must be finite",
+                    });
+                }
                 Ok((r, start_ms, serde_json::to_string(r)?))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;

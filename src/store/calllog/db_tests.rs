@@ -1,9 +1,10 @@
 //! Tests of [`CallLogStore`] (a sibling file only to keep `db.rs` short).
 
 use super::*;
-use crate::store::calllog::record::tests::{bare_record, full_record};
+use crate::store::calllog::record::tests::{any_record, bare_record, full_record};
 use crate::store::calllog::record::CallStatus;
 use crate::store::rfc3339::format_ms;
+use proptest::prelude::*;
 
 /// A unique directory under the system temp dir, removed on drop.
 pub(crate) struct TempDir(pub(crate) PathBuf);
@@ -120,6 +121,19 @@ fn insert_is_all_or_nothing() {
     let err = store.insert(&[numbered(1), bad]).unwrap_err();
     assert_eq!(err.name(), "store::invalid_record");
     assert!(!err.is_transient());
+    let mut nan = numbered(2);
+    nan.connect_time_sec = Some(f64::NAN);
+    let err = store.insert(&[numbered(1), nan]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::InvalidRecord {
+                rule: "connect_time_sec must be finite",
+                ..
+            }
+        ),
+        "{err}"
+    );
     // A duplicate id fails inside the transaction: the first row rolls back too.
     let err = store
         .insert(&[numbered(3), numbered(4), numbered(4)])
@@ -322,4 +336,50 @@ fn open_fails_cleanly_when_the_data_dir_is_a_file() {
     let err = CallLogStore::open(&dir.0).unwrap_err();
     assert_eq!(err.name(), "store::create_dir");
     std::fs::remove_file(&dir.0).unwrap();
+}
+
+#[test]
+fn readers_are_not_blocked_by_a_writer_holding_the_lock() {
+    let dir = TempDir::new("walread");
+    let mut store = CallLogStore::open(&dir.0).unwrap();
+    store.insert(&[numbered(1), numbered(2)]).unwrap();
+    let writer = Connection::open(store.path()).unwrap();
+    writer
+        .execute_batch("BEGIN EXCLUSIVE; DELETE FROM call_logs;")
+        .unwrap();
+    store.set_busy_timeout(Duration::from_millis(10)).unwrap();
+    // WAL: the reader sees the last committed state, at once.
+    assert_eq!(store.count().unwrap(), 2);
+    assert_eq!(store.get("call-2").unwrap().unwrap().call_id, "call-2");
+    // A second writer is refused with a transient error.
+    let err = store.insert(&[numbered(3)]).unwrap_err();
+    assert_eq!(err.name(), "store::busy");
+    assert!(err.is_transient());
+    writer.execute_batch("COMMIT").unwrap();
+    assert_eq!(store.count().unwrap(), 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Any batch of records comes back from the database exactly, in
+    /// (start_time, id) order.
+    #[test]
+    fn any_records_round_trip_through_the_database(
+        recs in prop::collection::vec(any_record(), 1..8),
+    ) {
+        let dir = TempDir::new("prop");
+        let mut store = CallLogStore::open(&dir.0).unwrap();
+        let mut recs = recs;
+        recs.sort_by_key(|r| r.id);
+        recs.dedup_by_key(|r| r.id);
+        store.insert(&recs).unwrap();
+        let mut want = recs.clone();
+        want.sort_by_key(|r| (parse_rfc3339_ms(&r.start_time), r.id.to_string()));
+        prop_assert_eq!(store.query(&CallLogQuery::default()).unwrap(), want);
+        for r in &recs {
+            let got = store.get(&r.call_id).unwrap().unwrap();
+            prop_assert_eq!(&got.call_id, &r.call_id);
+        }
+    }
 }

@@ -109,6 +109,8 @@ impl std::fmt::Display for CallStatus {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::store::rfc3339::format_ms;
+    use proptest::prelude::*;
 
     /// A record with every optional field set.
     pub(crate) fn full_record() -> CallRecord {
@@ -161,6 +163,80 @@ pub(crate) mod tests {
             service: SERVICE_SIP_TRUNKING.into(),
             trunk_id: None,
             reason: None,
+        }
+    }
+
+    /// Arbitrary records: any text, any finite float, any code, any instant
+    /// from year 0 to 9999.
+    pub(crate) fn any_record() -> impl Strategy<Value = CallRecord> {
+        let text = || "\\PC{0,24}";
+        let ms = || -62_167_219_200_000i64..253_402_300_800_000;
+        let opt_text = || proptest::option::of(text());
+        (
+            (
+                any::<u128>(),
+                text(),
+                opt_text(),
+                text(),
+                text(),
+                ms(),
+                ms(),
+            ),
+            (
+                prop::bool::ANY,
+                opt_text(),
+                any::<u64>(),
+                prop::sample::select(CallStatus::ALL.to_vec()),
+                opt_text(),
+                proptest::option::of(any::<u16>()),
+            ),
+            (
+                proptest::option::of(
+                    prop::num::f64::POSITIVE
+                        | prop::num::f64::NEGATIVE
+                        | prop::num::f64::NORMAL
+                        | prop::num::f64::ZERO
+                        | prop::num::f64::SUBNORMAL,
+                ),
+                text(),
+                any::<u16>(),
+                proptest::option::of(any::<u128>()),
+                opt_text(),
+            ),
+        )
+            .prop_map(|(a, b, c)| CallRecord {
+                id: Uuid::from_u128(a.0),
+                call_id: a.1,
+                parent_call_id: a.2,
+                caller_no: a.3,
+                api_no: a.4,
+                start_time: format_ms(a.5),
+                end_time: format_ms(a.6),
+                direction: if b.0 { "inbound" } else { "outbound" }.into(),
+                hangup_end: b.1,
+                duration: b.2,
+                status: b.3,
+                error: b.4,
+                error_code: b.5,
+                connect_time_sec: c.0,
+                sip: SipInfo {
+                    call_id: c.1,
+                    response_code: c.2,
+                },
+                service: SERVICE_SIP_TRUNKING.into(),
+                trunk_id: c.3.map(Uuid::from_u128),
+                reason: c.4,
+            })
+    }
+
+    proptest! {
+        /// Every record survives JSON exactly (floats included: serde_json's
+        /// `float_roundtrip`).
+        #[test]
+        fn any_record_round_trips_through_json(rec in any_record()) {
+            let s = serde_json::to_string(&rec).unwrap();
+            let back: CallRecord = serde_json::from_str(&s).unwrap();
+            prop_assert_eq!(back, rec);
         }
     }
 
