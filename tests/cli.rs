@@ -8,15 +8,8 @@ fn bin() -> Command {
 
 #[test]
 fn check_config_accepts_the_shipped_default() {
-    let out = bin()
-        .args(["check-config", "config/trunkgate.toml"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = bin().args(["check-config", "config/trunkgate.toml"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("config/trunkgate.toml: ok"));
 }
 
@@ -53,10 +46,7 @@ max_post_dial_delay = 5
         "trunks[0].outbound.authentication[0].value",
         "trunks[0].outbound.max_post_dial_delay",
     ] {
-        assert!(
-            err.contains(&format!("{f}: {key}: ")),
-            "missing {key} in:\n{err}"
-        );
+        assert!(err.contains(&format!("{f}: {key}: ")), "missing {key} in:\n{err}");
     }
     assert_eq!(err.lines().count(), 4, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -64,10 +54,7 @@ max_post_dial_delay = 5
 
 #[test]
 fn check_config_missing_file_fails() {
-    let out = bin()
-        .args(["check-config", "/nonexistent/trunkgate.toml"])
-        .output()
-        .unwrap();
+    let out = bin().args(["check-config", "/nonexistent/trunkgate.toml"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
 }
