@@ -1,0 +1,64 @@
+//! The database schema, versioned in code: migration N brings the database
+//! from `PRAGMA user_version` N-1 to N. Migrations are append-only; a shipped
+//! migration is never edited. A database newer than this build is refused
+//! rather than written with an older idea of its shape.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+/// Migration 1: the call log. The filterable fields are columns; `record` is
+/// the full JSON so the API shape round-trips exactly. `start_ms` (milliseconds
+/// since the Unix epoch) orders and filters by time whatever offset the
+/// RFC 3339 string was written with; `id` breaks ties for paging.
+const M1_CALL_LOGS: &str = "
+CREATE TABLE call_logs (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    call_id    TEXT    NOT NULL,
+    start_ms   INTEGER NOT NULL,
+    direction  TEXT    NOT NULL,
+    caller_no  TEXT    NOT NULL,
+    api_no     TEXT    NOT NULL,
+    trunk_id   TEXT,
+    status     TEXT    NOT NULL,
+    record     TEXT    NOT NULL
+);
+CREATE INDEX call_logs_start_time ON call_logs (start_ms, id);
+CREATE INDEX call_logs_call_id    ON call_logs (call_id);
+CREATE INDEX call_logs_direction  ON call_logs (direction, start_ms, id);
+";
+
+/// Every migration, in order; index i brings `user_version` from i to i+1.
+pub const MIGRATIONS: &[&str] = &[M1_CALL_LOGS];
+
+/// The schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// The database's `PRAGMA user_version`.
+pub fn user_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Applies every migration the database has not seen, each in its own
+/// IMMEDIATE transaction (so two processes opening the same file at once
+/// cannot both apply one: the second waits, then sees the new version).
+pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
+    let known = latest_version();
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found = user_version(&tx)?;
+        if !(0..=known).contains(&found) {
+            return Err(StoreError::SchemaTooNew { found, known });
+        }
+        let Some(sql) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
+            return Ok(found);
+        };
+        tx.execute_batch(sql)?;
+        // PRAGMA takes no bound parameters; `found + 1` is our own integer.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", found + 1))?;
+        tx.commit()?;
+        tracing::info!(version = found + 1, "call-log schema migrated");
+    }
+}

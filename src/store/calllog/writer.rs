@@ -1,0 +1,286 @@
+//! The off-path call-log writer: a dedicated OS thread owning a
+//! [`CallLogStore`], fed by a bounded queue. Call tasks hand it a record with
+//! [`CallLogWriter::submit`], which never blocks: a full queue drops the record
+//! (counted, warned about at most once a second) rather than slow signaling.
+//! The thread writes whatever is queued in one transaction per batch, retries
+//! batches that fail for a transient reason (locked database, full disk), and
+//! on [`CallLogWriter::shutdown`] flushes the queue before it stops.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::db::CallLogStore;
+use super::record::CallRecord;
+
+/// A queue size for production: about a minute of call ends at 100 calls/s
+/// with room to spare, ~10 MB of records at worst.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
+/// At most this many records per transaction.
+const MAX_BATCH: usize = 1000;
+/// Backoff between retries of a batch that failed for a transient reason.
+const RETRY_MIN: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+/// Once shutdown has begun, transient failures are retried for this long in
+/// total; past it the remaining records are counted as failed so shutdown ends.
+const SHUTDOWN_RETRY_BUDGET: Duration = Duration::from_secs(10);
+/// The "queue full" warning is logged at most once per this many ms.
+const WARN_INTERVAL_MS: u64 = 1000;
+
+/// A handle to the writer thread. Cheap to clone; every clone feeds the same
+/// queue. Dropping the last handle without [`shutdown`](Self::shutdown) lets
+/// the thread drain the queue and exit on its own (nothing waits for it).
+#[derive(Clone)]
+pub struct CallLogWriter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None` once shutdown has begun: no new records are accepted.
+    tx: RwLock<Option<SyncSender<CallRecord>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<Stats>,
+    clock_base: Instant,
+    /// ms since `clock_base` of the last "queue full" warning, plus one (0: never).
+    last_warn: AtomicU64,
+    dropped_since_warn: AtomicU64,
+}
+
+#[derive(Default)]
+struct Stats {
+    written: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    /// Accepted and not yet written or failed (includes the batch in flight).
+    queued: AtomicUsize,
+    stopping: AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone: the sender drops with us, the thread
+        // drains what is queued and must not retry forever.
+        self.stats.stopping.store(true, Ordering::Release);
+    }
+}
+
+impl std::fmt::Debug for CallLogWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallLogWriter")
+            .field("queued", &self.queued())
+            .field("written", &self.written())
+            .field("dropped", &self.dropped())
+            .field("failed", &self.failed())
+            .finish()
+    }
+}
+
+impl CallLogWriter {
+    /// Starts the writer thread with a queue of `capacity` records (at least 1).
+    pub fn start(store: CallLogStore, capacity: usize) -> CallLogWriter {
+        let (tx, rx) = sync_channel(capacity.max(1));
+        let stats = Arc::new(Stats::default());
+        let thread_stats = Arc::clone(&stats);
+        let thread = std::thread::Builder::new()
+            .name("calllog-writer".into())
+            .spawn(move || run(store, rx, &thread_stats));
+        let thread = match thread {
+            Ok(t) => Some(t),
+            Err(e) => {
+                // The receiver went down with the closure: every submit fails
+                // and is counted as dropped.
+                tracing::error!(error = %e, "cannot start the call-log writer thread");
+                None
+            }
+        };
+        CallLogWriter {
+            inner: Arc::new(Inner {
+                tx: RwLock::new(Some(tx)),
+                thread: Mutex::new(thread),
+                stats,
+                clock_base: Instant::now(),
+                last_warn: AtomicU64::new(0),
+                dropped_since_warn: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Queues `rec` for writing. Never blocks: returns false, counts the record
+    /// in [`dropped`](Self::dropped) and warns (at most once a second) when the
+    /// queue is full or the writer has shut down.
+    pub fn submit(&self, rec: CallRecord) -> bool {
+        let inner = &*self.inner;
+        let guard = inner.tx.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(tx) = guard.as_ref() else {
+            drop(guard);
+            return self.reject(&rec.call_id, "writer shut down");
+        };
+        // Counted before the send so the writer's decrement cannot underflow.
+        inner.stats.queued.fetch_add(1, Ordering::AcqRel);
+        match tx.try_send(rec) {
+            Ok(()) => true,
+            Err(TrySendError::Full(rec)) => {
+                inner.stats.queued.fetch_sub(1, Ordering::AcqRel);
+                drop(guard);
+                self.reject(&rec.call_id, "queue full")
+            }
+            Err(TrySendError::Disconnected(rec)) => {
+                inner.stats.queued.fetch_sub(1, Ordering::AcqRel);
+                drop(guard);
+                self.reject(&rec.call_id, "writer thread gone")
+            }
+        }
+    }
+
+    fn reject(&self, call_id: &str, why: &'static str) -> bool {
+        let inner = &*self.inner;
+        let total = inner.stats.dropped.fetch_add(1, Ordering::AcqRel) + 1;
+        inner.dropped_since_warn.fetch_add(1, Ordering::AcqRel);
+        let now = u64::try_from(inner.clock_base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if warn_due(&inner.last_warn, now) {
+            let dropped = inner.dropped_since_warn.swap(0, Ordering::AcqRel);
+            tracing::warn!(
+                call_id,
+                why,
+                dropped,
+                dropped_total = total,
+                "call-log record dropped"
+            );
+        }
+        false
+    }
+
+    /// Records dropped by [`submit`](Self::submit) (queue full or shut down).
+    pub fn dropped(&self) -> u64 {
+        self.inner.stats.dropped.load(Ordering::Acquire)
+    }
+
+    /// Records committed to the database.
+    pub fn written(&self) -> u64 {
+        self.inner.stats.written.load(Ordering::Acquire)
+    }
+
+    /// Records accepted but lost at write time: rejected by the database
+    /// (e.g. a duplicate id, a `start_time` that is not RFC 3339), or still
+    /// failing when the shutdown retry budget ran out.
+    pub fn failed(&self) -> u64 {
+        self.inner.stats.failed.load(Ordering::Acquire)
+    }
+
+    /// Records accepted and not yet written (or failed), the batch being
+    /// written included.
+    pub fn queued(&self) -> usize {
+        self.inner.stats.queued.load(Ordering::Acquire)
+    }
+
+    /// Stops accepting records, writes everything queued, and joins the
+    /// thread. Idempotent; a concurrent second call waits for the first.
+    /// Blocking: call it from `spawn_blocking` in async code.
+    pub fn shutdown(&self) {
+        let inner = &*self.inner;
+        inner.stats.stopping.store(true, Ordering::Release);
+        // Dropping the only sender: the thread sees the end of the queue
+        // once it has received everything sent before.
+        drop(
+            inner
+                .tx
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let mut thread = inner.thread.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(handle) = thread.take() {
+            if handle.join().is_err() {
+                tracing::error!("call-log writer thread panicked");
+            }
+        }
+    }
+}
+
+/// True when a warning is due at `now_ms` (and claims it): the first one, or
+/// one [`WARN_INTERVAL_MS`] after the last.
+fn warn_due(last_warn: &AtomicU64, now_ms: u64) -> bool {
+    let stamp = now_ms.saturating_add(1);
+    let last = last_warn.load(Ordering::Acquire);
+    if last != 0 && stamp < last.saturating_add(WARN_INTERVAL_MS) {
+        return false;
+    }
+    last_warn
+        .compare_exchange(last, stamp, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}
+
+/// The thread body: batch what is queued, write it, until every sender is gone.
+fn run(mut store: CallLogStore, rx: Receiver<CallRecord>, stats: &Stats) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut give_up_at = None;
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(rec) => batch.push(rec),
+                Err(_) => break,
+            }
+        }
+        write_batch(&mut store, &batch, stats, &mut give_up_at);
+        stats.queued.fetch_sub(batch.len(), Ordering::AcqRel);
+        batch.clear();
+    }
+    tracing::debug!(
+        written = stats.written.load(Ordering::Acquire),
+        "call-log writer stopped"
+    );
+}
+
+/// Writes `batch` in one transaction, retrying transient failures with
+/// backoff; a permanent failure is retried record by record so one bad record
+/// cannot take the rest of its batch down.
+fn write_batch(
+    store: &mut CallLogStore,
+    batch: &[CallRecord],
+    stats: &Stats,
+    give_up_at: &mut Option<Instant>,
+) {
+    let n = batch.len() as u64;
+    let mut delay = RETRY_MIN;
+    loop {
+        let err = match store.insert(batch) {
+            Ok(()) => {
+                stats.written.fetch_add(n, Ordering::AcqRel);
+                return;
+            }
+            Err(e) => e,
+        };
+        if !err.is_transient() {
+            if let [rec] = batch {
+                stats.failed.fetch_add(1, Ordering::AcqRel);
+                tracing::error!(call_id = %rec.call_id, error = %err, kind = err.name(), "call-log record rejected");
+            } else {
+                for rec in batch {
+                    write_batch(store, std::slice::from_ref(rec), stats, give_up_at);
+                }
+            }
+            return;
+        }
+        if stats.stopping.load(Ordering::Acquire) {
+            let deadline =
+                *give_up_at.get_or_insert_with(|| Instant::now() + SHUTDOWN_RETRY_BUDGET);
+            if Instant::now() >= deadline {
+                stats.failed.fetch_add(n, Ordering::AcqRel);
+                tracing::error!(records = n, error = %err, kind = err.name(), "call-log records lost at shutdown");
+                return;
+            }
+        }
+        tracing::warn!(records = n, error = %err, kind = err.name(), retry_ms = delay.as_millis() as u64, "call-log batch not written; retrying");
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(RETRY_MAX);
+    }
+}
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

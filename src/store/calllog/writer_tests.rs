@@ -1,0 +1,185 @@
+//! Tests of [`CallLogWriter`] (a sibling file only to keep `writer.rs` short).
+
+use std::collections::BTreeSet;
+
+use rusqlite::Connection;
+use uuid::Uuid;
+
+use super::*;
+use crate::store::calllog::db::tests::{numbered, TempDir};
+use crate::store::calllog::CallLogQuery;
+
+fn stored_ids(store: &CallLogStore) -> BTreeSet<Uuid> {
+    let mut ids = BTreeSet::new();
+    let mut after = None;
+    for _ in 0..100 {
+        let page = store
+            .query(&CallLogQuery {
+                after_id: after,
+                ..CallLogQuery::default()
+            })
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        ids.extend(page.iter().map(|r| r.id));
+    }
+    ids
+}
+
+/// Holds SQLite's write lock from a second connection until dropped.
+struct WriteLock(Connection);
+
+impl WriteLock {
+    fn take(store: &CallLogStore) -> WriteLock {
+        let conn = Connection::open(store.path()).unwrap();
+        conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        WriteLock(conn)
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        let _ = self.0.execute_batch("ROLLBACK");
+    }
+}
+
+#[test]
+fn ten_thousand_records_from_several_threads_all_land() {
+    let dir = TempDir::new("writer10k");
+    let writer = CallLogWriter::start(CallLogStore::open(&dir.0).unwrap(), 16_384);
+    let threads: Vec<_> = (0..8u32)
+        .map(|t| {
+            let w = writer.clone();
+            std::thread::spawn(move || {
+                (0..1250)
+                    .filter(|i| w.submit(numbered(t * 1250 + i)))
+                    .count()
+            })
+        })
+        .collect();
+    let accepted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(accepted, 10_000);
+    writer.shutdown();
+    assert_eq!(writer.written(), 10_000);
+    assert_eq!(writer.dropped(), 0);
+    assert_eq!(writer.failed(), 0);
+    assert_eq!(writer.queued(), 0);
+
+    let store = CallLogStore::open(&dir.0).unwrap();
+    assert_eq!(store.count().unwrap(), 10_000);
+    let want: BTreeSet<Uuid> = (0..10_000).map(|n| numbered(n).id).collect();
+    assert_eq!(stored_ids(&store), want);
+
+    // Idempotent, and nothing is accepted afterwards.
+    writer.shutdown();
+    assert!(!writer.submit(numbered(20_000)));
+    assert_eq!(writer.dropped(), 1);
+    assert_eq!(store.count().unwrap(), 10_000);
+}
+
+#[test]
+fn full_queue_drops_and_shutdown_flushes_the_rest() {
+    let dir = TempDir::new("writerfull");
+    let store = CallLogStore::open(&dir.0).unwrap();
+    let lock = WriteLock::take(&store);
+    let writer = CallLogWriter::start(store, 2);
+
+    // The writer can take at most one batch (<= 1 + capacity records) before
+    // it blocks on the lock; the queue then holds at most `capacity` more.
+    let accepted: Vec<u32> = (0..20).filter(|&n| writer.submit(numbered(n))).collect();
+    assert!(!accepted.is_empty() && accepted.len() <= 5, "{accepted:?}");
+    assert_eq!(writer.dropped(), 20 - accepted.len() as u64);
+    assert_eq!(writer.written(), 0);
+    assert_eq!(writer.queued(), accepted.len());
+
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(lock);
+    });
+    // Blocks until the lock is released and every accepted record is written.
+    writer.shutdown();
+    releaser.join().unwrap();
+    assert_eq!(writer.written(), accepted.len() as u64);
+    assert_eq!(writer.queued(), 0);
+    assert_eq!(writer.failed(), 0);
+
+    let store = CallLogStore::open(&dir.0).unwrap();
+    let want: BTreeSet<Uuid> = accepted.iter().map(|&n| numbered(n).id).collect();
+    assert_eq!(stored_ids(&store), want);
+}
+
+#[test]
+fn busy_database_is_retried_not_lost() {
+    let dir = TempDir::new("writerbusy");
+    let store = CallLogStore::open(&dir.0).unwrap();
+    store.set_busy_timeout(Duration::from_millis(20)).unwrap();
+    let lock = WriteLock::take(&store);
+    let writer = CallLogWriter::start(store, 64);
+    for n in 0..10 {
+        assert!(writer.submit(numbered(n)));
+    }
+    // Several 20 ms busy timeouts pass while the lock is held.
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(writer.written(), 0);
+    assert_eq!(writer.queued(), 10);
+    drop(lock);
+    writer.shutdown();
+    assert_eq!(writer.written(), 10);
+    assert_eq!(writer.failed(), 0);
+    assert_eq!(CallLogStore::open(&dir.0).unwrap().count().unwrap(), 10);
+}
+
+#[test]
+fn a_bad_record_does_not_sink_its_batch() {
+    let dir = TempDir::new("writerbad");
+    let store = CallLogStore::open(&dir.0).unwrap();
+    let lock = WriteLock::take(&store);
+    let writer = CallLogWriter::start(store, 64);
+    let mut bad = numbered(1);
+    bad.start_time = "not a time".into();
+    // Queued behind the lock, so (mostly) written as one batch; the outcome
+    // is the same however they are batched.
+    assert!(writer.submit(numbered(0)));
+    assert!(writer.submit(bad));
+    assert!(writer.submit(numbered(2)));
+    assert!(writer.submit(numbered(0))); // duplicate id
+    drop(lock);
+    writer.shutdown();
+    assert_eq!(writer.written(), 2);
+    assert_eq!(writer.failed(), 2);
+    assert_eq!(writer.queued(), 0);
+    let store = CallLogStore::open(&dir.0).unwrap();
+    let want: BTreeSet<Uuid> = [numbered(0).id, numbered(2).id].into();
+    assert_eq!(stored_ids(&store), want);
+}
+
+#[test]
+fn dropping_every_handle_still_drains_the_queue() {
+    let dir = TempDir::new("writerdrop");
+    let writer = CallLogWriter::start(CallLogStore::open(&dir.0).unwrap(), 64);
+    for n in 0..30 {
+        assert!(writer.submit(numbered(n)));
+    }
+    drop(writer);
+    let store = CallLogStore::open(&dir.0).unwrap();
+    let mut count = 0;
+    for _ in 0..200 {
+        count = store.count().unwrap();
+        if count == 30 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(count, 30);
+}
+
+#[test]
+fn drop_warnings_are_rate_limited_to_once_a_second() {
+    let last = AtomicU64::new(0);
+    assert!(warn_due(&last, 0));
+    assert!(!warn_due(&last, 1));
+    assert!(!warn_due(&last, 999));
+    assert!(warn_due(&last, 1000));
+    assert!(!warn_due(&last, 1500));
+    assert!(warn_due(&last, 2000));
+}

@@ -1,0 +1,23 @@
+//! Storage: what the gateway keeps beyond one call. Today that is the call log
+//! (one record per call, `service: sip_trunking`) in an embedded SQLite
+//! database under the data directory, written off the signaling path by a
+//! dedicated thread ([`CallLogWriter`]) and read by the REST API
+//! ([`CallLogStore::query`], [`CallLogStore::get`]).
+//!
+//! ```text
+//!  call task ──submit (never blocks)──► bounded queue ──► writer thread
+//!                                                          │ one transaction per batch
+//!                                                          ▼
+//!  REST API ──query/get (own connection)──────────► data_dir/trunkgate.db (WAL)
+//! ```
+//!
+//! Depends on nothing else in the crate (records are plain data the call task
+//! fills in).
+
+pub mod calllog;
+pub mod rfc3339;
+
+pub use calllog::{
+    CallLogQuery, CallLogStore, CallLogWriter, CallRecord, CallStatus, SipInfo, StoreError,
+};
+pub use rfc3339::{now_rfc3339, to_rfc3339};
