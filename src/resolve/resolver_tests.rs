@@ -293,6 +293,14 @@ async fn nothing_is_no_records() {
 }
 
 #[test]
+fn dns_resolver_builds_outside_a_runtime() {
+    let r = Resolver::new(&ResolverConfig::Nameservers(vec!["127.0.0.1:53"
+        .parse()
+        .unwrap()]));
+    assert!(r.is_ok(), "{r:?}");
+}
+
+#[test]
 fn empty_nameserver_list_is_a_config_error() {
     let err = Resolver::new(&ResolverConfig::Nameservers(Vec::new())).unwrap_err();
     assert_eq!(err.name(), "config");

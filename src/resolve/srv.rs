@@ -52,6 +52,7 @@ fn pick_weighted<R: Rng + ?Sized>(group: &[SrvRecord], rng: &mut R) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 
@@ -146,6 +147,28 @@ mod tests {
             assert_eq!(got.pop().as_deref(), Some("c"));
             got.sort_unstable();
             assert_eq!(got, ["a", "b", "d"]);
+        }
+    }
+
+    proptest! {
+        /// Any input: the output is a permutation of the non-"." records with
+        /// priorities non-decreasing.
+        #[test]
+        fn output_is_a_priority_sorted_permutation(
+            raw in proptest::collection::vec((0u16..4, any::<u16>(), prop_oneof![Just(".".to_string()), "[a-e]"]), 0..12),
+            seed in any::<u64>(),
+        ) {
+            let records: Vec<SrvRecord> = raw
+                .iter()
+                .enumerate()
+                .map(|(i, (p, w, t))| SrvRecord { priority: *p, weight: *w, port: i as u16, target: t.to_string() })
+                .collect();
+            let ordered = order_srv(&records, &mut StdRng::seed_from_u64(seed));
+            prop_assert!(ordered.windows(2).all(|w| w[0].priority <= w[1].priority));
+            let mut got: Vec<u16> = ordered.iter().map(|r| r.port).collect();
+            got.sort_unstable();
+            let want: Vec<u16> = records.iter().filter(|r| r.target != ".").map(|r| r.port).collect();
+            prop_assert_eq!(got, want);
         }
     }
 }
