@@ -26,6 +26,7 @@ pub mod gateway;
 pub mod http;
 pub mod metrics;
 pub mod policy;
+pub mod resolve;
 pub mod sip;
 pub mod store;
 pub mod transaction;
