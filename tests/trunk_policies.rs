@@ -702,3 +702,73 @@ static = [
     let ok = carrier.wait_response(200).await;
     assert_eq!(hdr(&ok, "Call-ID"), "srv1");
 }
+
+/// The same through a real DNS server on loopback (RFC 3263 via hickory-resolver):
+/// SRV to two targets, the first answers 503 (unreachable), the second takes the call.
+#[tokio::test]
+async fn destination_srv_through_a_local_dns_server() {
+    use trunkgate::resolve::{testdns, SrvRecord, StaticTable};
+    let first = Ua::new().await;
+    let second = Ua::new().await;
+    let carrier = Ua::new().await;
+    let mut zone = StaticTable::default();
+    zone.srv.insert(
+        "_sip._udp.pbx.test".into(),
+        vec![
+            SrvRecord {
+                priority: 10,
+                weight: 0,
+                port: first.addr.port(),
+                target: "a.pbx.test".into(),
+            },
+            SrvRecord {
+                priority: 20,
+                weight: 0,
+                port: second.addr.port(),
+                target: "b.pbx.test".into(),
+            },
+        ],
+    );
+    zone.a
+        .insert("a.pbx.test".into(), vec!["127.0.0.1".parse().unwrap()]);
+    zone.a
+        .insert("b.pbx.test".into(), vec!["127.0.0.1".parse().unwrap()]);
+    let (dns, server) = testdns::start(zone).await;
+    let text = format!(
+        "{}{}{}{}\n[dns]\nnameservers = [\"{dns}\"]\n",
+        node(carrier.addr, &carrier.addr.to_string()),
+        outbound_trunk(None, ""),
+        inbound_trunk(IN_TRUNK, "active", None, None, None).replace(
+            "[trunks.inbound]\n",
+            "[trunks.inbound]\ndestination = \"pbx.test\"\n"
+        ),
+        number(DID, IN_TRUNK),
+    );
+    let gw = start(&text).await;
+    inbound_invite(&gw, &carrier, DID, "dns1").await;
+    carrier.expect_response(100).await;
+    let (inv1, _) = first.expect_request("INVITE").await;
+    first
+        .send(
+            gw.udp,
+            &reply(&inv1, 503, "Service Unavailable", Some("f"), None, ""),
+        )
+        .await;
+    let (inv2, _) = second.wait_request("INVITE").await;
+    second
+        .send(
+            gw.udp,
+            &reply(
+                &inv2,
+                200,
+                "OK",
+                Some("s"),
+                Some(&format!("sip:b@{}", second.addr)),
+                SDP_ANSWER,
+            ),
+        )
+        .await;
+    let ok = carrier.wait_response(200).await;
+    assert_eq!(hdr(&ok, "Call-ID"), "dns1");
+    server.abort();
+}

@@ -71,6 +71,7 @@ pub struct Core {
     pub calls: DashMap<Bytes, CallSender>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    pub resolver: crate::resolve::Resolver,
     pub timers: TimerConfig,
     pub udp_parse: ParseOptions,
     pub tcp_parse: ParseOptions,
@@ -90,11 +91,18 @@ impl Core {
         };
         let max = config.sip.max_message_size;
         let advertised = config.sip.advertised_address.clone();
+        let resolver = crate::resolve::Resolver::new(&resolver_config(&config.dns))
+            .or_else(|e| {
+                tracing::error!(error = %e, "DNS resolver config unusable; falling back to a static empty table");
+                crate::resolve::Resolver::new(&crate::resolve::ResolverConfig::Static(Default::default()))
+            })
+            .expect("an empty static table always builds");
         Core {
             snapshot: ArcSwap::from_pointee(Snapshot::new(config)),
             calls: DashMap::new(),
             metrics,
             limits: Limits::default(),
+            resolver,
             timers,
             udp_parse: ParseOptions {
                 max_size: max,
@@ -227,61 +235,70 @@ pub fn new_branch() -> String {
 }
 
 impl Core {
-    /// Resolves a destination name (`host` or `host:port`) to targets in the order to try.
+    /// Resolves a destination (`host`, `host:port`) per RFC 3263 to targets in the order to try.
+    /// Empty when it cannot be resolved (the caller treats that as unreachable).
     pub async fn resolve(
         &self,
         dest: &str,
         tp: Option<TransportKind>,
     ) -> Vec<(SocketAddr, TransportKind)> {
-        let kind = tp.unwrap_or(TransportKind::Udp);
-        let snapshot = self.snapshot.load();
-        let (host, port) = match dest.rsplit_once(':') {
-            Some((h, p)) if p.parse::<u16>().is_ok() => {
-                (h.to_ascii_lowercase(), p.parse::<u16>().ok())
+        use crate::resolve::{parse_destination, Proto};
+        let mut d = match parse_destination(dest) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(destination = dest, error = %e, "bad destination");
+                return Vec::new();
             }
-            _ => (dest.to_ascii_lowercase(), None),
         };
-        let statics = &snapshot.config.dns.static_names;
-        let a_of = |name: &str, port: u16| -> Vec<(SocketAddr, TransportKind)> {
-            statics
-                .iter()
-                .filter(|s| s.name == name)
-                .flat_map(|s| s.a.iter().map(move |ip| (SocketAddr::new(*ip, port), kind)))
-                .collect()
-        };
-        if port.is_none() {
-            let srv_name = format!(
-                "_sip._{}.{host}",
-                if kind == TransportKind::Tcp {
-                    "tcp"
-                } else {
-                    "udp"
-                }
-            );
-            let mut srv: Vec<_> = statics
-                .iter()
-                .filter(|s| s.name == srv_name || s.name == host)
-                .flat_map(|s| s.srv.iter().cloned())
-                .collect();
-            srv.sort_by_key(|r| (r.0, std::cmp::Reverse(r.1)));
-            let out: Vec<_> = srv.iter().flat_map(|(_, _, p, t)| a_of(t, *p)).collect();
-            if !out.is_empty() {
-                return out;
+        if let Some(tp) = tp {
+            d.proto = Some(match tp {
+                TransportKind::Udp => Proto::Udp,
+                TransportKind::Tcp => Proto::Tcp,
+            });
+        }
+        match self.resolver.resolve(&d).await {
+            Ok(targets) => targets
+                .into_iter()
+                .map(|t| {
+                    let kind = match t.proto {
+                        Proto::Udp => TransportKind::Udp,
+                        Proto::Tcp => TransportKind::Tcp,
+                    };
+                    (t.addr, kind)
+                })
+                .collect(),
+            Err(e) => {
+                tracing::info!(destination = dest, error = %e, reason = e.name(), "destination did not resolve");
+                Vec::new()
             }
-        }
-        let p = port.unwrap_or(5060);
-        let out = a_of(&host, p);
-        if !out.is_empty() || !statics.is_empty() {
-            return out;
-        }
-        match tokio::time::timeout(
-            std::time::Duration::from_secs(2),
-            tokio::net::lookup_host(format!("{host}:{p}")),
-        )
-        .await
-        {
-            Ok(Ok(addrs)) => addrs.map(|a| (a, kind)).collect(),
-            _ => Vec::new(),
         }
     }
+}
+
+/// The resolver the config asks for: a static table, given nameservers, or the system's.
+pub fn resolver_config(dns: &crate::config::DnsSettings) -> crate::resolve::ResolverConfig {
+    use crate::resolve::{ResolverConfig, SrvRecord, StaticTable};
+    if !dns.static_names.is_empty() {
+        let mut t = StaticTable::default();
+        for n in &dns.static_names {
+            if !n.a.is_empty() {
+                t.a.entry(n.name.clone())
+                    .or_default()
+                    .extend(n.a.iter().copied());
+            }
+            for (priority, weight, port, target) in &n.srv {
+                t.srv.entry(n.name.clone()).or_default().push(SrvRecord {
+                    priority: *priority,
+                    weight: *weight,
+                    port: *port,
+                    target: target.clone(),
+                });
+            }
+        }
+        return ResolverConfig::Static(t);
+    }
+    if !dns.nameservers.is_empty() {
+        return ResolverConfig::Nameservers(dns.nameservers.clone());
+    }
+    ResolverConfig::System
 }

@@ -32,7 +32,7 @@ pub fn system_time_ms(t: SystemTime) -> i64 {
             // Before the epoch: round toward negative infinity.
             let d: Duration = e.duration();
             let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-            if d.subsec_nanos() % 1_000_000 == 0 {
+            if d.subsec_nanos().is_multiple_of(1_000_000) {
                 -ms
             } else {
                 -ms - 1

@@ -38,10 +38,15 @@ pub(crate) fn numbered(n: u32) -> CallRecord {
     r.sip.call_id = r.call_id.clone();
     r.start_time = format_ms(T0 + i64::from(n) * 1000);
     r.end_time = format_ms(T0 + i64::from(n) * 1000 + 500);
-    r.direction = if n % 2 == 0 { "inbound" } else { "outbound" }.into();
+    r.direction = if n.is_multiple_of(2) {
+        "inbound"
+    } else {
+        "outbound"
+    }
+    .into();
     r.caller_no = format!("caller-{}", n % 3);
     r.api_no = format!("api-{}", n % 5);
-    r.trunk_id = (n % 4 == 0).then(|| Uuid::from_u128(99));
+    r.trunk_id = n.is_multiple_of(4).then(|| Uuid::from_u128(99));
     r
 }
 
