@@ -128,6 +128,26 @@ impl Gateway {
         self.core.limits.active(trunk_id)
     }
 
+    /// Graceful drain: new INVITEs get 503 from now on; waits until no call is
+    /// up or `grace` has passed. Returns the number of calls still up.
+    pub async fn drain(&self, grace: std::time::Duration) -> i64 {
+        self.core
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let up = self.core.metrics.calls_active.get();
+            if up <= 0 || tokio::time::Instant::now() >= deadline {
+                return up.max(0);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        self.core.snapshot.load().config.sip.shutdown_grace
+    }
+
     /// Stops listening, lets call tasks that are ending finish their log
     /// records, then flushes every queued call-log record to the store.
     pub async fn shutdown(self) {

@@ -97,7 +97,16 @@ fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
         let gw = Gateway::start(config).await.context("start")?;
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
         wait_for_signal().await;
-        tracing::info!("shutting down");
+        let grace = gw.shutdown_grace();
+        tracing::info!(
+            grace_s = grace.as_secs(),
+            "draining: new calls get 503, live calls may finish (signal again to stop now)"
+        );
+        let left = tokio::select! {
+            n = gw.drain(grace) => n,
+            _ = wait_for_signal() => -1,
+        };
+        tracing::info!(calls_still_up = left, "shutting down");
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
         gw.shutdown().await;
         Ok(())

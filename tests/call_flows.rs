@@ -752,3 +752,52 @@ async fn call_over_ipv6_loopback() {
     assert!(hdr(&ok, "Contact").contains("[::1]"));
     carrier.expect_request("ACK").await;
 }
+
+#[tokio::test]
+async fn graceful_drain_refuses_new_calls_and_waits_for_live_ones() {
+    let (c, _inv, ok) = answered("drain").await;
+    let pbx2 = Ua::new().await;
+    let drain = c.gw.gw.drain(Duration::from_secs(10));
+    let driver = async {
+        // A new call during the drain: 503.
+        pbx2.send(
+            c.gw.udp,
+            &invite(
+                pbx2.addr,
+                c.gw.udp,
+                "UDP",
+                "late@pbx",
+                DIALED,
+                "z9hG4bKlate",
+            ),
+        )
+        .await;
+        pbx2.expect_response(503).await;
+        // The live call still works and ends normally.
+        let bye = in_dialog(
+            "BYE",
+            &contact_uri(&ok),
+            c.pbx.addr,
+            "UDP",
+            &hdr(&ok, "From"),
+            &hdr(&ok, "To"),
+            &c.call_id,
+            2,
+            "z9hG4bKdbye",
+            "",
+        );
+        c.pbx.send(c.gw.udp, &bye).await;
+        let (bye_b, _) = c.carrier.wait_request("BYE").await;
+        c.carrier
+            .send(c.gw.udp, &reply(&bye_b, 200, "OK", None, None, ""))
+            .await;
+        c.pbx.wait_response(200).await;
+    };
+    let started = tokio::time::Instant::now();
+    let (left, ()) = tokio::join!(drain, driver);
+    assert_eq!(left, 0, "no call left up");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "drain ended when the last call did"
+    );
+}

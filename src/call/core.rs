@@ -71,6 +71,8 @@ pub struct Core {
     pub calls: DashMap<Bytes, CallSender>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    /// Set on graceful shutdown: new calls are refused with 503, live calls go on.
+    pub draining: std::sync::atomic::AtomicBool,
     pub resolver: crate::resolve::Resolver,
     pub timers: TimerConfig,
     pub udp_parse: ParseOptions,
@@ -102,6 +104,7 @@ impl Core {
             calls: DashMap::new(),
             metrics,
             limits: Limits::default(),
+            draining: std::sync::atomic::AtomicBool::new(false),
             resolver,
             timers,
             udp_parse: ParseOptions {

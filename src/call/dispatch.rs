@@ -227,6 +227,18 @@ impl Dispatcher {
         if let Err(rej) = msg.max_forwards() {
             return self.reject(&msg, &meta, &rej, "invalid_request");
         }
+        if self
+            .core
+            .draining
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            let rej = Reject {
+                code: 503,
+                reason: "Service Unavailable",
+                unsupported: Vec::new(),
+            };
+            return self.reject(&msg, &meta, &rej, "shutting_down");
+        }
         if let Some(rej) = check_invite_body(&msg) {
             return self.reject(&msg, &meta, &rej, "unsupported_media");
         }

@@ -450,7 +450,7 @@ impl Call {
             return;
         };
         let side = s.side;
-        tracing::warn!(call = self.number, "no ACK for 2xx; ending the call");
+        tracing::debug!(call = self.number, "no ACK for 2xx; ending the call");
         for leg in [side, side.other()] {
             let mf = self.max_forwards;
             let Some(d) = self.dialog(leg) else { continue };

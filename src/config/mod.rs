@@ -15,6 +15,7 @@
 //! | `sip.invite_timeout_s` | 180 | 10..=3600 (Timer C-like ceiling for an unanswered call) |
 //! | `sip.max_forwards` | 70 | 1..=255, used when the caller sent none |
 //! | `sip.user_agent` | trunkgate | printable ASCII, non-empty |
+//! | `sip.shutdown_grace_s` | 30 | 0..=3600: on SIGTERM new calls get 503 and live calls get this long to end |
 //! | `http.listen` | 127.0.0.1:8080 | valid socket address |
 //! | `carriers[]` {name, address IP:port, transport udp, priority 10} | none | unique non-empty names; required when an outbound trunk exists; lower priority tried first |
 //! | `carriers[].inbound_sources[]` | empty | IP, CIDR or IP:port the carrier delivers inbound calls from |
@@ -199,6 +200,8 @@ pub struct SipSettings {
     pub invite_timeout: Duration,
     pub max_forwards: u32,
     pub user_agent: String,
+    /// On SIGTERM: new calls get 503 while live calls get this long to end.
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

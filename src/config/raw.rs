@@ -116,6 +116,9 @@ fn d_mf() -> u32 {
 fn d_ua() -> String {
     "trunkgate".to_string()
 }
+fn d_grace() -> u64 {
+    30
+}
 fn d_http() -> String {
     "127.0.0.1:8080".to_string()
 }
@@ -152,6 +155,8 @@ pub struct RawSip {
     pub max_forwards: u32,
     #[serde(default = "d_ua")]
     pub user_agent: String,
+    #[serde(default = "d_grace")]
+    pub shutdown_grace_s: u64,
 }
 
 impl Default for RawSip {
@@ -170,6 +175,7 @@ impl Default for RawSip {
             invite_timeout_s: d_invite(),
             max_forwards: d_mf(),
             user_agent: d_ua(),
+            shutdown_grace_s: d_grace(),
         }
     }
 }
