@@ -801,3 +801,57 @@ async fn graceful_drain_refuses_new_calls_and_waits_for_live_ones() {
         "drain ended when the last call did"
     );
 }
+
+fn options(from: std::net::SocketAddr, gw: std::net::SocketAddr, n: u32, ua: &str) -> String {
+    format!(
+        "OPTIONS sip:{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bKopt{n};rport\r\nMax-Forwards: 70\r\nFrom: <sip:x@{from}>;tag=o{n}\r\nTo: <sip:{gw}>\r\nCall-ID: opt{n}@flood\r\nCSeq: 1 OPTIONS\r\nUser-Agent: {ua}\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[tokio::test]
+async fn untrusted_flood_is_cut_off_and_scanners_dropped() {
+    let carrier = Ua::new().await;
+    let gw = start(&config_text(&[(carrier.addr, "udp")], "127.0.0.1/32")).await;
+    let flooder = Ua::bind("127.0.0.8:0").await;
+    for n in 0..30 {
+        flooder
+            .send(gw.udp, &options(flooder.addr, gw.udp, n, "x"))
+            .await;
+    }
+    let mut answered = 0;
+    while flooder
+        .recv_within(Duration::from_millis(300))
+        .await
+        .is_some()
+    {
+        answered += 1;
+    }
+    assert_eq!(
+        answered, 16,
+        "pike-style limit: 16 requests per 2 s from an untrusted source"
+    );
+    // A trusted source (a trunk's CIDR) is never limited.
+    let pbx = Ua::new().await;
+    for n in 100..140 {
+        pbx.send(gw.udp, &options(pbx.addr, gw.udp, n, "x")).await;
+    }
+    let mut ok = 0;
+    while pbx.recv_within(Duration::from_millis(300)).await.is_some() {
+        ok += 1;
+    }
+    assert_eq!(ok, 40);
+    // Known scanners get nothing at all.
+    pbx.send(gw.udp, &options(pbx.addr, gw.udp, 999, "friendly-scanner"))
+        .await;
+    assert!(pbx.recv_within(Duration::from_millis(300)).await.is_none());
+    let m = metrics(gw.http).await;
+    assert_eq!(
+        metric_value(&m, "trunkgate_sip_dropped_total{reason=\"rate_limited\"}"),
+        14.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric_value(&m, "trunkgate_sip_dropped_total{reason=\"scanner\"}"),
+        1.0
+    );
+}

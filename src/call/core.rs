@@ -71,6 +71,7 @@ pub struct Core {
     pub calls: DashMap<Bytes, CallSender>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    pub pike: super::defence::Pike,
     /// Set on graceful shutdown: new calls are refused with 503, live calls go on.
     pub draining: std::sync::atomic::AtomicBool,
     pub resolver: crate::resolve::Resolver,
@@ -104,6 +105,7 @@ impl Core {
             calls: DashMap::new(),
             metrics,
             limits: Limits::default(),
+            pike: Default::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
             resolver,
             timers,

@@ -110,11 +110,34 @@ impl Dispatcher {
         }
     }
 
+    /// Carriers, trunk CIDRs and Twilio ranges are not subject to the flood limit.
+    fn trusted(&self, meta: &RxMeta) -> bool {
+        let snap = self.core.snapshot.load();
+        let ip = meta.source.ip();
+        snap.trunks.knows_source(ip)
+            || carrier_for_source(&snap.config.carriers, meta.source).is_some()
+            || snap
+                .config
+                .twilio
+                .signaling_ranges
+                .iter()
+                .any(|n| n.contains(&ip))
+    }
+
     fn on_request(&self, msg: Message, meta: RxMeta) {
         let Some(method) = msg.method().cloned() else {
             return;
         };
         self.core.metrics.request(Dir::In, &method);
+        if !self.trusted(&meta)
+            && !self
+                .core
+                .pike
+                .allow(meta.source.ip(), tokio::time::Instant::now())
+        {
+            self.core.metrics.drop_reason("rate_limited");
+            return;
+        }
         if let Some(ua) = msg.header(&HeaderName::UserAgent) {
             let ua = ua.to_ascii_lowercase();
             if SCANNERS

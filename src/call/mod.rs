@@ -12,6 +12,7 @@
 
 mod calllog;
 pub mod core;
+pub mod defence;
 pub mod dialog;
 pub mod dispatch;
 mod invite;

@@ -131,6 +131,14 @@ impl TrunkTable {
     pub fn get(&self, id: &Uuid) -> Option<&Arc<Trunk>> {
         self.by_id.get(id)
     }
+
+    /// A source some outbound trunk's IP/CIDR authentication admits.
+    pub fn knows_source(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.entries
+            .iter()
+            .any(|e| e.nets.iter().any(|n| n.contains(&ip)))
+    }
 }
 
 /// IPv4-mapped IPv6 (`::ffff:a.b.c.d`) compared as the IPv4 address it carries.
