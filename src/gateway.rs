@@ -128,6 +128,18 @@ impl Gateway {
         self.core.limits.active(trunk_id)
     }
 
+    /// Calls in progress (the live-call API's view).
+    pub fn live_calls(&self) -> Vec<crate::call::core::LiveCall> {
+        let mut v: Vec<_> = self.core.live.iter().map(|e| e.value().clone()).collect();
+        v.sort_by(|a, b| a.start_time.cmp(&b.start_time));
+        v
+    }
+
+    /// Hangs up a live call by its caller-leg Call-ID. False when there is no such call.
+    pub fn hangup(&self, call_id: &str) -> bool {
+        self.core.hangup(call_id)
+    }
+
     /// Graceful drain: new INVITEs get 503 from now on; waits until no call is
     /// up or `grace` has passed. Returns the number of calls still up.
     pub async fn drain(&self, grace: std::time::Duration) -> i64 {

@@ -855,3 +855,28 @@ async fn untrusted_flood_is_cut_off_and_scanners_dropped() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn live_calls_listed_and_hung_up_by_the_operator() {
+    let (c, inv, _ok) = answered("live").await;
+    let live = c.gw.gw.live_calls();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].call_id, c.call_id);
+    assert_eq!(live[0].state, "answered");
+    assert_eq!(live[0].api_no, DIALED);
+    let callee = live[0].legs.callee.as_ref().expect("callee leg");
+    assert_eq!(callee.call_id, hdr(&inv, "Call-ID"));
+    assert!(!c.gw.gw.hangup("no-such-call"));
+    assert!(c.gw.gw.hangup(&c.call_id));
+    let (bye_a, _) = c.pbx.wait_request("BYE").await;
+    assert_eq!(hdr(&bye_a, "Call-ID"), c.call_id);
+    let (bye_b, _) = c.carrier.wait_request("BYE").await;
+    assert_eq!(hdr(&bye_b, "Call-ID"), hdr(&inv, "Call-ID"));
+    c.pbx
+        .send(c.gw.udp, &reply(&bye_a, 200, "OK", None, None, ""))
+        .await;
+    c.carrier
+        .send(c.gw.udp, &reply(&bye_b, 200, "OK", None, None, ""))
+        .await;
+    assert!(c.gw.gw.live_calls().is_empty());
+}

@@ -42,6 +42,35 @@ impl RxMeta {
 /// What the dispatcher hands a call task.
 pub enum CallEvent {
     Sip(Box<Message>, RxMeta),
+    /// End the call now (operator request).
+    Hangup,
+}
+
+/// What the live-call list shows about one call.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveCall {
+    pub call_id: String,
+    pub trunk_id: uuid::Uuid,
+    pub direction: &'static str,
+    pub caller_no: String,
+    pub api_no: String,
+    /// `ringing` until answered, then `answered`.
+    pub state: &'static str,
+    pub start_time: String,
+    pub legs: LiveLegs,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveLegs {
+    pub caller: LiveLeg,
+    pub callee: Option<LiveLeg>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveLeg {
+    pub call_id: String,
+    pub peer: String,
+    pub transport: &'static str,
 }
 
 pub type CallSender = mpsc::Sender<CallEvent>;
@@ -69,6 +98,8 @@ pub struct Core {
     pub snapshot: ArcSwap<Snapshot>,
     /// Call-ID (either leg) -> the task that owns that call.
     pub calls: DashMap<Bytes, CallSender>,
+    /// Calls not yet ended, by the caller leg's Call-ID (for the live-call API).
+    pub live: DashMap<String, LiveCall>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     pub pike: super::defence::Pike,
@@ -103,6 +134,7 @@ impl Core {
         Core {
             snapshot: ArcSwap::from_pointee(Snapshot::new(config)),
             calls: DashMap::new(),
+            live: DashMap::new(),
             metrics,
             limits: Limits::default(),
             pike: Default::default(),
@@ -306,4 +338,18 @@ pub fn resolver_config(dns: &crate::config::DnsSettings) -> crate::resolve::Reso
         return ResolverConfig::Nameservers(dns.nameservers.clone());
     }
     ResolverConfig::System
+}
+
+impl Core {
+    /// Asks the call whose caller-leg Call-ID is `call_id` to hang up. False when there is none.
+    pub fn hangup(&self, call_id: &str) -> bool {
+        if !self.live.contains_key(call_id) {
+            return false;
+        }
+        let key = Bytes::copy_from_slice(call_id.as_bytes());
+        match self.calls.get(&key).map(|e| e.value().clone()) {
+            Some(tx) => tx.try_send(CallEvent::Hangup).is_ok(),
+            None => false,
+        }
+    }
 }

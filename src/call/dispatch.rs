@@ -181,6 +181,7 @@ impl Dispatcher {
                     self.core.unregister(&call_id, &tx);
                     *m
                 }
+                Err(mpsc::error::TrySendError::Closed(CallEvent::Hangup)) => return,
             }
         };
         self.out_of_call(msg, meta, method, call_id, to_tag.is_some())

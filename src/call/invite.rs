@@ -353,6 +353,7 @@ impl Call {
             )
             .await;
         self.b_invite = Some(id);
+        self.publish_live();
         true
     }
 
@@ -462,6 +463,7 @@ impl Call {
             c.acked = Some((tag, ack));
         }
         self.answered = Some(Instant::now());
+        self.publish_live();
         self.core
             .metrics
             .time_to_answer

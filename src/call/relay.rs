@@ -6,7 +6,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::sip::{HeaderName, Message, Method};
-use crate::transaction::{Action, Actions, ServerInvite, ServerNonInvite};
+use crate::transaction::{Actions, ServerInvite, ServerNonInvite};
 
 use super::core::RxMeta;
 use super::dialog::Side;
@@ -451,7 +451,13 @@ impl Call {
         };
         let side = s.side;
         tracing::debug!(call = self.number, "no ACK for 2xx; ending the call");
-        for leg in [side, side.other()] {
+        self.bye_both(side).await;
+        self.end("error", 408, "gateway");
+    }
+
+    /// BYE on both legs (those with a confirmed dialog), starting with `first`.
+    pub(super) async fn bye_both(&mut self, first: Side) {
+        for leg in [first, first.other()] {
             let mf = self.max_forwards;
             let Some(d) = self.dialog(leg) else { continue };
             if d.remote_tag.is_none() {
@@ -472,7 +478,28 @@ impl Call {
             )
             .await;
         }
-        self.end("error", 408, "gateway");
-        let _ = Action::Terminated;
+    }
+
+    /// The operator hangs the call up (REST API): BYE both legs of an answered
+    /// call; an unanswered one is cancelled toward the carrier and the caller gets 480.
+    pub(super) async fn hangup(&mut self) {
+        if self.outcome.is_some() {
+            return;
+        }
+        if self.answered.is_some() {
+            self.bye_both(Side::A).await;
+            self.reason = Some("api_hangup".into());
+            self.end("completed", 200, "api");
+        } else {
+            self.canceled = true;
+            if self.b_trying {
+                self.send_cancel().await;
+            } else {
+                self.cancel_pending = true;
+            }
+            self.reason = Some("api_hangup".into());
+            self.fail_a(480, "Temporarily Unavailable", "canceled")
+                .await;
+        }
     }
 }

@@ -252,8 +252,39 @@ impl Call {
         &self.a.call_id
     }
 
+    /// Publishes the call's current shape in the live-call list (until it ends).
+    pub(super) fn publish_live(&self) {
+        if self.outcome.is_some() {
+            return;
+        }
+        let leg = |d: &Dialog| super::core::LiveLeg {
+            call_id: String::from_utf8_lossy(&d.call_id).into_owned(),
+            peer: d.peer.addr.to_string(),
+            transport: d.peer.kind.as_str(),
+        };
+        let live = super::core::LiveCall {
+            call_id: String::from_utf8_lossy(&self.a.call_id).into_owned(),
+            trunk_id: self.trunk.trunk_id,
+            direction: self.direction.as_str(),
+            caller_no: self.caller_no.clone(),
+            api_no: self.api_no.clone(),
+            state: if self.answered.is_some() {
+                "answered"
+            } else {
+                "ringing"
+            },
+            start_time: crate::store::to_rfc3339(self.started_wall),
+            legs: super::core::LiveLegs {
+                caller: leg(&self.a),
+                callee: self.b.as_ref().map(leg),
+            },
+        };
+        self.core.live.insert(live.call_id.clone(), live);
+    }
+
     /// The task body: events and deadlines until every transaction is over.
     pub async fn run(mut self, mut rx: mpsc::Receiver<CallEvent>) {
+        self.publish_live();
         self.start().await;
         loop {
             self.prune();
@@ -264,6 +295,7 @@ impl Call {
             tokio::select! {
                 ev = rx.recv() => match ev {
                     Some(CallEvent::Sip(msg, meta)) => self.on_message(*msg, meta).await,
+                    Some(CallEvent::Hangup) => self.hangup().await,
                     None => break,
                 },
                 _ = sleep_until(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {
@@ -536,6 +568,9 @@ impl Call {
             })
             .inc();
         super::calllog::finished(self, result, code, by);
+        self.core
+            .live
+            .remove(String::from_utf8_lossy(&self.a.call_id).as_ref());
         // The limit slots go back now: the call is over even if transactions linger.
         self.slots.clear();
         self.pdd_deadline = None;
