@@ -426,7 +426,8 @@ impl Dispatcher {
         );
         // Every log line of the call carries its number and the caller's Call-ID.
         let span = tracing::info_span!("call", id = call.number(), call_id = %String::from_utf8_lossy(call.call_id()));
-        tokio::spawn(tracing::Instrument::instrument(call.run(rx), span));
+        let fut = tracing::Instrument::instrument(call.run(rx), span);
+        tokio::spawn(fut);
     }
 
     fn stateless(

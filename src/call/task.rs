@@ -285,7 +285,9 @@ impl Call {
     /// The task body: events and deadlines until every transaction is over.
     pub async fn run(mut self, mut rx: mpsc::Receiver<CallEvent>) {
         self.publish_live();
-        self.start().await;
+        // The handlers are boxed: their futures are large and only live while an
+        // event is handled, so a lingering call task stays small (memory per call).
+        Box::pin(self.start()).await;
         loop {
             self.prune();
             if self.finished() {
@@ -294,12 +296,12 @@ impl Call {
             let deadline = self.next_deadline();
             tokio::select! {
                 ev = rx.recv() => match ev {
-                    Some(CallEvent::Sip(msg, meta)) => self.on_message(*msg, meta).await,
-                    Some(CallEvent::Hangup) => self.hangup().await,
+                    Some(CallEvent::Sip(msg, meta)) => Box::pin(self.on_message(*msg, meta)).await,
+                    Some(CallEvent::Hangup) => Box::pin(self.hangup()).await,
                     None => break,
                 },
                 _ = sleep_until(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {
-                    self.on_timers(Instant::now()).await;
+                    Box::pin(self.on_timers(Instant::now())).await;
                 }
             }
         }
