@@ -880,3 +880,27 @@ async fn live_calls_listed_and_hung_up_by_the_operator() {
         .await;
     assert!(c.gw.gw.live_calls().is_empty());
 }
+
+#[tokio::test]
+async fn carrier_address_is_trusted_by_the_flood_limit() {
+    // The trunk admits only 127.0.0.1; the carrier signals from 127.0.0.6.
+    let carrier = Ua::bind("127.0.0.6:0").await;
+    let gw = start(&config_text(&[(carrier.addr, "udp")], "127.0.0.1/32")).await;
+    for n in 0..40 {
+        carrier
+            .send(gw.udp, &options(carrier.addr, gw.udp, n, "x"))
+            .await;
+    }
+    let mut answered = 0;
+    while carrier
+        .recv_within(Duration::from_millis(300))
+        .await
+        .is_some()
+    {
+        answered += 1;
+    }
+    assert_eq!(
+        answered, 40,
+        "a carrier's BYEs/OPTIONS are never rate-limited"
+    );
+}

@@ -110,12 +110,15 @@ impl Dispatcher {
         }
     }
 
-    /// Carriers, trunk CIDRs and Twilio ranges are not subject to the flood limit.
+    /// Carriers (inbound sources and signaling addresses), trunk CIDRs and Twilio
+    /// ranges are not subject to the flood limit.
     fn trusted(&self, meta: &RxMeta) -> bool {
         let snap = self.core.snapshot.load();
         let ip = meta.source.ip();
         snap.trunks.knows_source(ip)
             || carrier_for_source(&snap.config.carriers, meta.source).is_some()
+            // A carrier sends BYEs and re-INVITEs for every call from its signaling address.
+            || snap.config.carriers.iter().any(|c| c.address.ip() == ip)
             || snap
                 .config
                 .twilio
@@ -129,15 +132,6 @@ impl Dispatcher {
             return;
         };
         self.core.metrics.request(Dir::In, &method);
-        if !self.trusted(&meta)
-            && !self
-                .core
-                .pike
-                .allow(meta.source.ip(), tokio::time::Instant::now())
-        {
-            self.core.metrics.drop_reason("rate_limited");
-            return;
-        }
         if let Some(ua) = msg.header(&HeaderName::UserAgent) {
             let ua = ua.to_ascii_lowercase();
             if SCANNERS
@@ -149,7 +143,15 @@ impl Dispatcher {
             }
         }
         if let Err(rej) = msg.validate_request(SUPPORTED) {
-            if method != Method::Ack {
+            // Malformed requests from untrusted sources count toward the flood limit too.
+            let limited = !self.trusted(&meta)
+                && !self
+                    .core
+                    .pike
+                    .allow(meta.source.ip(), tokio::time::Instant::now());
+            if limited {
+                self.core.metrics.drop_reason("rate_limited");
+            } else if method != Method::Ack {
                 self.reject(&msg, &meta, &rej, "invalid_request");
             }
             return;
@@ -196,6 +198,17 @@ impl Dispatcher {
         call_id: Bytes,
         in_dialog: bool,
     ) {
+        // Only requests that belong to no call count toward the flood limit: in-dialog
+        // traffic of live calls (from carriers, PBXs, inbound destinations) never does.
+        if !self.trusted(&meta)
+            && !self
+                .core
+                .pike
+                .allow(meta.source.ip(), tokio::time::Instant::now())
+        {
+            self.core.metrics.drop_reason("rate_limited");
+            return;
+        }
         // RFC 3261 §16.3 item 3 / RFC 4475 §3.3.11: no hops left -> 483, whatever the method.
         if method != Method::Ack && matches!(msg.max_forwards(), Ok(Some(0))) {
             let rej = Reject {
