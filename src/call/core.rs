@@ -41,7 +41,9 @@ impl RxMeta {
 
 /// What the dispatcher hands a call task.
 pub enum CallEvent {
-    Sip(Box<Message>, RxMeta),
+    /// Boxed whole so a channel slot is one pointer: every call's channel
+    /// preallocates a block of slots, and calls linger after they end.
+    Sip(Box<(Message, RxMeta)>),
     /// End the call now (operator request).
     Hangup,
 }

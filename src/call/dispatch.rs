@@ -97,7 +97,7 @@ impl Dispatcher {
         let Some(tx) = self.core.calls.get(call_id).map(|e| e.value().clone()) else {
             return false;
         };
-        match tx.try_send(CallEvent::Sip(Box::new(msg), meta)) {
+        match tx.try_send(CallEvent::Sip(Box::new((msg, meta)))) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.core.metrics.drop_reason("call_queue_full");
@@ -173,15 +173,15 @@ impl Dispatcher {
             let Some(tx) = self.core.calls.get(&call_id).map(|e| e.value().clone()) else {
                 return self.out_of_call(msg, meta, method, call_id, to_tag.is_some());
             };
-            match tx.try_send(CallEvent::Sip(Box::new(msg), meta.clone())) {
+            match tx.try_send(CallEvent::Sip(Box::new((msg, meta.clone())))) {
                 Ok(()) => return,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     self.core.metrics.drop_reason("call_queue_full");
                     return;
                 }
-                Err(mpsc::error::TrySendError::Closed(CallEvent::Sip(m, _))) => {
+                Err(mpsc::error::TrySendError::Closed(CallEvent::Sip(m))) => {
                     self.core.unregister(&call_id, &tx);
-                    *m
+                    m.0
                 }
                 Err(mpsc::error::TrySendError::Closed(CallEvent::Hangup)) => return,
             }
@@ -421,7 +421,7 @@ impl Dispatcher {
         // Register before the task runs so retransmissions of this INVITE find it.
         match self.core.calls.entry(call_id) {
             dashmap::Entry::Occupied(e) => {
-                let _ = e.get().try_send(CallEvent::Sip(Box::new(msg), meta));
+                let _ = e.get().try_send(CallEvent::Sip(Box::new((msg, meta))));
                 return;
             }
             dashmap::Entry::Vacant(v) => {

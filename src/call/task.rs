@@ -296,7 +296,10 @@ impl Call {
             let deadline = self.next_deadline();
             tokio::select! {
                 ev = rx.recv() => match ev {
-                    Some(CallEvent::Sip(msg, meta)) => Box::pin(self.on_message(*msg, meta)).await,
+                    Some(CallEvent::Sip(ev)) => {
+                        let (msg, meta) = *ev;
+                        Box::pin(self.on_message(msg, meta)).await
+                    }
                     Some(CallEvent::Hangup) => Box::pin(self.hangup()).await,
                     None => break,
                 },
