@@ -99,9 +99,9 @@ pub struct Metrics {
     /// Call-log records dropped because the writer queue was full.
     pub call_log_dropped: Counter,
     /// INVITE sent to first 18x/2xx from the carrier.
-    pub post_dial_delay: Histogram,
+    pub post_dial_delay: Family<TrunkLabels, Histogram, fn() -> Histogram>,
     /// Answered calls: INVITE received to 200 OK relayed.
-    pub time_to_answer: Histogram,
+    pub time_to_answer: Family<TrunkLabels, Histogram, fn() -> Histogram>,
     pub call_duration: Histogram,
 }
 
@@ -196,13 +196,15 @@ impl Metrics {
             "Call-log records dropped because the writer queue was full",
             call_log_dropped.clone(),
         );
-        let post_dial_delay = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        let post_dial_delay: Family<TrunkLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.01, 2.0, 14)));
         registry.register(
             "trunkgate_post_dial_delay_seconds",
             "INVITE sent to first ringing/early media from the carrier",
             post_dial_delay.clone(),
         );
-        let time_to_answer = Histogram::new(exponential_buckets(0.01, 2.0, 16));
+        let time_to_answer: Family<TrunkLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.01, 2.0, 16)));
         registry.register(
             "trunkgate_time_to_answer_seconds",
             "INVITE received to 200 OK relayed",

@@ -153,6 +153,9 @@ async fn basic_call_relays_and_hides_topology() {
     let series = format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",status=\"completed\"}}");
     assert_eq!(metric_value(&m, &series), 1.0, "{m}");
     assert_eq!(metric_value(&m, "trunkgate_calls_active"), 0.0);
+    let per_trunk = |name: &str| metric_value(&m, &format!("{name}{{trunk=\"{DEMO_TRUNK}\"}}"));
+    assert_eq!(per_trunk("trunkgate_time_to_answer_seconds_count"), 1.0, "{m}");
+    assert_eq!(per_trunk("trunkgate_post_dial_delay_seconds_count"), 1.0);
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 use std::sync::Arc;
 
 use crate::config::Direction;
-use crate::metrics::{SourceLabels, TrunkReasonLabels};
+use crate::metrics::{SourceLabels, TrunkLabels, TrunkReasonLabels};
 use crate::policy::{
     failover_step, is_unreachable, try_next_carrier, AttemptOutcome, FailoverStep,
 };
@@ -392,6 +392,9 @@ impl Call {
                 self.core
                     .metrics
                     .post_dial_delay
+                    .get_or_create(&TrunkLabels {
+                        trunk: self.trunk_label.clone(),
+                    })
                     .observe(t.elapsed().as_secs_f64());
             }
         }
@@ -467,6 +470,9 @@ impl Call {
         self.core
             .metrics
             .time_to_answer
+            .get_or_create(&TrunkLabels {
+                trunk: self.trunk_label.clone(),
+            })
             .observe(self.started.elapsed().as_secs_f64());
         let b = self.a_response(resp, 200, true);
         let bytes = with_body(b, resp);
