@@ -1,5 +1,7 @@
-//! Wiring: builds metrics, the call core, the transports and the HTTP
-//! listener from a validated config, and tears them down again.
+//! Wiring: builds metrics, the store (call logs, trunks and numbers, seeded
+//! once from the config), the call core, the transports and the HTTP
+//! listener (metrics + REST API) from a validated config, and tears them
+//! down again.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,10 +10,12 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
+use crate::api::auth::Keys;
+use crate::api::ApiState;
 use crate::call::{Core, Dispatcher};
 use crate::config::{Config, Transport};
 use crate::metrics::Metrics;
-use crate::store::{CallLogStore, CallLogWriter};
+use crate::store::{CallLogStore, CallLogWriter, TrunkStore};
 use crate::transport::{TransportConfig, TransportError, TransportKind, Transports};
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +78,25 @@ impl Gateway {
         let tcfg = transport_config(&config);
         let store = CallLogStore::open(&config.store.data_dir)?;
         let call_log = CallLogWriter::start(store, config.store.call_log_queue);
+        // Trunks and numbers: seeded from the config once, then the store
+        // is the source of truth (README: "config seed vs store").
+        let mut trunk_store = TrunkStore::open(&config.store.data_dir)?;
+        if trunk_store.seed_once(&config.trunks, &config.numbers)? {
+            tracing::info!(
+                trunks = config.trunks.len(),
+                numbers = config.numbers.len(),
+                "store seeded from the config"
+            );
+        }
+        let set = trunk_store.load()?;
+        drop(trunk_store);
+        let keys = Keys::from_env(&config.api.key_hashes);
+        if keys.is_empty() {
+            tracing::warn!("no API key configured ([api] key_hashes or TRUNKGATE_API_KEY): every /v1 request is refused");
+        }
         let core = Arc::new(Core::new(Arc::new(config), metrics));
+        let (trunks, numbers) = set.routing();
+        core.replace_routing(trunks, numbers);
         core.set_call_log(call_log.clone());
         let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&core)));
         let transports = Transports::bind(tcfg, dispatcher).await?;
@@ -85,9 +107,10 @@ impl Gateway {
                 tcp_conns.set(t.tcp_connection_count() as i64);
             }
         });
+        let api = crate::api::router(ApiState::open(Arc::clone(&core), keys)?);
         let (shutdown, rx) = watch::channel(false);
         let (http_addr, http_task) =
-            crate::http::serve(http_listen, Arc::new(registry), Some(hook), rx)
+            crate::http::serve(http_listen, Arc::new(registry), Some(hook), Some(api), rx)
                 .await
                 .map_err(|source| StartError::Http {
                     addr: http_listen,
@@ -96,7 +119,7 @@ impl Gateway {
         for (kind, addr) in transports.local_addrs() {
             tracing::info!(transport = kind.as_str(), %addr, "SIP listening");
         }
-        tracing::info!(%http_addr, "HTTP listening (/metrics)");
+        tracing::info!(%http_addr, "HTTP listening (/metrics, /health, /v1)");
         Ok(Gateway {
             core,
             transports,

@@ -1,5 +1,6 @@
-//! The HTTP listener: Prometheus text exposition at `GET /metrics` and
-//! liveness at `GET /health/live`. The REST API will join this router.
+//! The HTTP listener: Prometheus text exposition at `GET /metrics`,
+//! liveness at `GET /health/live`, and the REST API (`crate::api`: `/v1/...`,
+//! `/health/ready`) when given.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -50,6 +51,7 @@ pub async fn serve(
     addr: SocketAddr,
     registry: Arc<Registry>,
     before_scrape: Option<ScrapeHook>,
+    api: Option<Router>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
@@ -61,6 +63,10 @@ pub async fn serve(
             registry,
             before_scrape,
         });
+    let app = match api {
+        Some(api) => app.merge(api),
+        None => app,
+    };
     let handle = tokio::spawn(async move {
         let stop = async move {
             while !*shutdown.borrow() {

@@ -17,9 +17,12 @@
 //! Dependencies point one way: `sip` (no I/O) ← `transport` ← `transaction`
 //! (sans-IO state machines) ← `call`. `policy` holds pure decisions (facts in,
 //! decision out) and is called by `call`; `config` builds the validated model
-//! both read. `http` serves `/metrics`.
+//! both read. `http` serves `/metrics`; `api` is the management REST API
+//! (trunks, numbers, call logs) on the same listener, writing through
+//! `store` and swapping the routing snapshot the dispatcher reads.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod call;
 pub mod config;
 pub mod gateway;

@@ -159,6 +159,21 @@ impl Core {
         }
     }
 
+    /// Swaps in a new routing snapshot with these trunks and numbers (the
+    /// rest of the config unchanged). Calls admitted from now on see them;
+    /// calls already running keep the snapshot they started with.
+    pub fn replace_routing(
+        &self,
+        trunks: Vec<crate::config::Trunk>,
+        numbers: Vec<crate::config::Number>,
+    ) {
+        let mut config = Config::clone(&self.snapshot.load().config);
+        config.trunks = trunks;
+        config.numbers = numbers;
+        self.snapshot
+            .store(Arc::new(Snapshot::new(Arc::new(config))));
+    }
+
     pub fn set_transports(&self, t: Arc<Transports>) {
         let _ = self.transports.set(t);
     }

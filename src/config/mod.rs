@@ -24,13 +24,17 @@
 //! | `dns.nameservers[]` | empty = system resolver | IP or IP:port (port 53 by default) |
 //! | `dns.static[]` {name, a[], srv["prio weight port target"]} | none | a static table instead of DNS |
 //! | `store.data_dir` / `store.call_log_queue` | data / 10000 | directory for trunkgate.db; 100..=1000000 queued call-log records |
-//! | `trunks[]` | none | see `validate.rs` for the trunk rules (spec enums and ranges) |
+//! | `trunks[]` | none | see `validate.rs` for the trunk rules (spec enums and ranges); seed data only, see below |
+//! | `api.key_hashes[]` | empty | `sha256:` + 64 hex digits: SHA-256 of an accepted `X-API-Key` (the env `TRUNKGATE_API_KEY` is accepted too) |
+//!
+//! `trunks[]` and `numbers[]` seed the store on the first start; after that
+//! the store (changed through the REST API) is the source of truth.
 
 mod raw;
 pub mod trunk;
 mod validate;
 
-pub use validate::{is_e164, parse_net};
+pub use validate::{is_e164, parse_net, validate_trunk_set, FieldError};
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -88,6 +92,14 @@ pub struct Config {
     pub numbers: Vec<Number>,
     pub dns: DnsSettings,
     pub store: StoreSettings,
+    pub api: ApiSettings,
+}
+
+/// REST API settings.
+#[derive(Debug, Clone, Default)]
+pub struct ApiSettings {
+    /// SHA-256 digests of the accepted API keys.
+    pub key_hashes: Vec<[u8; 32]>,
 }
 
 /// A phone number (E.164) and where its calls go.

@@ -24,6 +24,17 @@ pub struct RawConfig {
     pub dns: RawDns,
     #[serde(default)]
     pub store: RawStore,
+    #[serde(default)]
+    pub api: RawApi,
+}
+
+/// The REST API: who may call it. Keys are given as hashes only
+/// (`sha256:<64 hex digits>`), never in clear.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    #[serde(default)]
+    pub key_hashes: Vec<String>,
 }
 
 /// A phone number and what it is assigned to (`Trunks/{trunk_id}`, `CallFlows`, `ParkingLot`).

@@ -22,8 +22,8 @@ use std::time::Duration;
 use super::raw::RawConfig;
 use super::trunk::{AuthSource, Direction, FailoverSource, Trunk};
 use super::{
-    Assignment, Carrier, Config, ConfigError, ConfigErrors, DnsSettings, HttpSettings, Listen,
-    Number, SipSettings, SourceMatch, StaticName, StoreSettings, TwilioSettings,
+    ApiSettings, Assignment, Carrier, Config, ConfigError, ConfigErrors, DnsSettings, HttpSettings,
+    Listen, Number, SipSettings, SourceMatch, StaticName, StoreSettings, TwilioSettings,
 };
 
 struct Errors<'a> {
@@ -160,14 +160,23 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
             ),
         }
     }
-    let trunks = validate_trunks(&mut e, raw.trunks);
+    let mut trunks = raw.trunks;
+    let (numbers, idx) = parse_numbers(&mut e, &raw.numbers);
+    let mut rules = Rules(Vec::new());
+    check_trunks(&mut rules, &mut trunks);
+    check_numbers(&mut rules, &numbers, &trunks, &|i| {
+        format!("numbers[{}]", idx.get(i).copied().unwrap_or(i))
+    });
+    for f in rules.0 {
+        e.add(f.field, f.rule);
+    }
     if trunks.iter().any(|t| t.direction == Direction::Outbound) && raw.carriers.is_empty() {
         e.add(
             "carriers",
             "at least one carrier is required when an outbound trunk exists",
         );
     }
-    let numbers = validate_numbers(&mut e, &raw.numbers, &trunks);
+    let api = validate_api(&mut e, &raw.api);
     let dns = validate_dns(&mut e, &raw.dns);
     e.range(
         "store.call_log_queue",
@@ -213,6 +222,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
             data_dir: raw.store.data_dir.clone().into(),
             call_log_queue: raw.store.call_log_queue,
         },
+        api,
     })
 }
 
@@ -224,7 +234,44 @@ pub fn parse_net(s: &str) -> Option<ipnet::IpNet> {
         .or_else(|| s.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
-fn validate_trunks(e: &mut Errors, mut trunks: Vec<Trunk>) -> Vec<Trunk> {
+/// One broken rule in a set of trunks and numbers: the field
+/// (`trunks[2].outbound.domain`, `numbers[0].assigned_to`) and the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub rule: String,
+}
+
+/// Collects [`FieldError`]s.
+struct Rules(Vec<FieldError>);
+
+impl Rules {
+    fn add(&mut self, field: impl Into<String>, rule: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            rule: rule.into(),
+        });
+    }
+}
+
+/// The rules a set of trunks and numbers must satisfy together, shared by the
+/// config file (seed data) and the REST API: each trunk's own rules (module
+/// docs), unique ids and domains, failover targets that exist, numbers in
+/// E.164, unique, and assigned to an existing inbound trunk, `CallFlows` or
+/// `ParkingLot`. Domains are normalised (trimmed, lowercased) in place. When
+/// two trunks share a domain, the later one is reported.
+pub fn validate_trunk_set(trunks: &mut [Trunk], numbers: &[Number]) -> Result<(), Vec<FieldError>> {
+    let mut r = Rules(Vec::new());
+    check_trunks(&mut r, trunks);
+    check_numbers(&mut r, numbers, trunks, &|i| format!("numbers[{i}]"));
+    if r.0.is_empty() {
+        Ok(())
+    } else {
+        Err(r.0)
+    }
+}
+
+fn check_trunks(e: &mut Rules, trunks: &mut [Trunk]) {
     let ids: Vec<_> = trunks.iter().map(|t| t.trunk_id).collect();
     let mut seen = HashSet::new();
     let mut domains = HashSet::new();
@@ -345,7 +392,6 @@ fn validate_trunks(e: &mut Errors, mut trunks: Vec<Trunk>) -> Vec<Trunk> {
             }
         }
     }
-    trunks
 }
 
 /// `host`, `host:port`, `IPv4[:port]`, `[IPv6]:port` or a bare IPv6 address.
@@ -382,50 +428,60 @@ pub fn is_e164(s: &str) -> bool {
         .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn validate_numbers(
-    e: &mut Errors,
-    raw: &[super::raw::RawNumber],
-    trunks: &[Trunk],
-) -> Vec<Number> {
+/// Parses the config's numbers; returns them with the index each had in the file.
+fn parse_numbers(e: &mut Errors, raw: &[super::raw::RawNumber]) -> (Vec<Number>, Vec<usize>) {
     let mut out = Vec::new();
-    let mut seen = HashSet::new();
+    let mut idx = Vec::new();
     for (i, n) in raw.iter().enumerate() {
-        if !is_e164(&n.no) {
-            e.add(
-                format!("numbers[{i}].no"),
-                format!(
-                    "must be an E.164 number (+ and 8 to 15 digits) (got {:?})",
-                    n.no
-                ),
-            );
-        } else if !seen.insert(n.no.clone()) {
-            e.add(
-                format!("numbers[{i}].no"),
-                format!("duplicate number {}", n.no),
-            );
-        }
-        let number = |a| Number {
-            no: n.no.clone(),
-            assigned_to: a,
-            description: n.description.clone(),
-        };
         match n.assigned_to.parse::<Assignment>() {
-            Ok(Assignment::Trunk(id)) => match trunks.iter().find(|t| t.trunk_id == id) {
-                None => e.add(
-                    format!("numbers[{i}].assigned_to"),
-                    format!("no trunk with id {id}"),
-                ),
-                Some(t) if t.direction != Direction::Inbound => e.add(
-                    format!("numbers[{i}].assigned_to"),
-                    format!("trunk {id} is not an inbound trunk"),
-                ),
-                Some(_) => out.push(number(Assignment::Trunk(id))),
-            },
-            Ok(a) => out.push(number(a)),
-            Err(rule) => e.add(format!("numbers[{i}].assigned_to"), rule),
+            Ok(a) => {
+                out.push(Number {
+                    no: n.no.clone(),
+                    assigned_to: a,
+                    description: n.description.clone(),
+                });
+                idx.push(i);
+            }
+            Err(rule) => {
+                if !is_e164(&n.no) {
+                    e.add(format!("numbers[{i}].no"), e164_rule(&n.no));
+                }
+                e.add(format!("numbers[{i}].assigned_to"), rule)
+            }
         }
     }
-    out
+    (out, idx)
+}
+
+fn e164_rule(no: &str) -> String {
+    format!("must be an E.164 number (+ and 8 to 15 digits) (got {no:?})")
+}
+
+fn check_numbers(
+    e: &mut Rules,
+    numbers: &[Number],
+    trunks: &[Trunk],
+    key: &dyn Fn(usize) -> String,
+) {
+    let mut seen = HashSet::new();
+    for (i, n) in numbers.iter().enumerate() {
+        let k = key(i);
+        if !is_e164(&n.no) {
+            e.add(format!("{k}.no"), e164_rule(&n.no));
+        } else if !seen.insert(n.no.as_str()) {
+            e.add(format!("{k}.no"), format!("duplicate number {}", n.no));
+        }
+        if let Assignment::Trunk(id) = n.assigned_to {
+            match trunks.iter().find(|t| t.trunk_id == id) {
+                None => e.add(format!("{k}.assigned_to"), format!("no trunk with id {id}")),
+                Some(t) if t.direction != Direction::Inbound => e.add(
+                    format!("{k}.assigned_to"),
+                    format!("trunk {id} is not an inbound trunk"),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
 }
 
 fn validate_dns(e: &mut Errors, raw: &super::raw::RawDns) -> DnsSettings {
@@ -488,4 +544,34 @@ fn validate_dns(e: &mut Errors, raw: &super::raw::RawDns) -> DnsSettings {
         d.static_names.push(st);
     }
     d
+}
+
+/// `api.key_hashes[]`: `sha256:` followed by 64 hex digits.
+fn validate_api(e: &mut Errors, raw: &super::raw::RawApi) -> ApiSettings {
+    let mut api = ApiSettings::default();
+    for (i, h) in raw.key_hashes.iter().enumerate() {
+        match parse_key_hash(h) {
+            Some(d) => api.key_hashes.push(d),
+            None => e.add(
+                format!("api.key_hashes[{i}]"),
+                "must be sha256: followed by 64 hex digits (the SHA-256 of the key, never the key)",
+            ),
+        }
+    }
+    api
+}
+
+/// `sha256:<64 hex>` -> the 32-byte digest.
+pub fn parse_key_hash(s: &str) -> Option<[u8; 32]> {
+    let hex = s.trim().strip_prefix("sha256:")?.as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.chunks_exact(2).enumerate() {
+        let hi = char::from(pair[0]).to_digit(16)?;
+        let lo = char::from(pair[1]).to_digit(16)?;
+        out[i] = u8::try_from(hi * 16 + lo).ok()?;
+    }
+    Some(out)
 }

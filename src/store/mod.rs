@@ -11,13 +11,16 @@
 //!  REST API ──query/get (own connection)──────────► data_dir/trunkgate.db (WAL)
 //! ```
 //!
-//! Depends on nothing else in the crate (records are plain data the call task
-//! fills in).
+//! Trunks and phone numbers live in the same file ([`TrunkStore`], schema
+//! migration 2): seeded once from the config, then changed through the REST
+//! API. That part depends on `config` for the trunk model and its rules.
 
 pub mod calllog;
 pub mod rfc3339;
+pub mod trunks;
 
 pub use calllog::{
     CallLogQuery, CallLogStore, CallLogWriter, CallRecord, CallStatus, SipInfo, StoreError,
 };
 pub use rfc3339::{now_rfc3339, to_rfc3339};
+pub use trunks::{EditError, StoredNumber, StoredTrunk, TrunkSet, TrunkStore};

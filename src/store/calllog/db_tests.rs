@@ -297,12 +297,12 @@ fn reopen_keeps_records_and_does_not_rerun_migrations() {
     let recs: Vec<CallRecord> = (0..50).map(numbered).collect();
     {
         let mut store = CallLogStore::open(&dir.0).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 1);
+        assert_eq!(store.schema_version().unwrap(), schema::latest_version());
         store.insert(&recs).unwrap();
     }
     // Migration 1 is a plain CREATE TABLE: running it again would fail the open.
     let store = CallLogStore::open(&dir.0).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), schema::latest_version());
     assert_eq!(store.count().unwrap(), 50);
     assert_eq!(store.query(&CallLogQuery::default()).unwrap(), recs);
     let mode: String = store
@@ -329,7 +329,9 @@ fn refuses_a_newer_schema() {
     conn.execute_batch("PRAGMA user_version = 7").unwrap();
     drop(conn);
     match CallLogStore::open(&dir.0) {
-        Err(StoreError::SchemaTooNew { found, known }) => assert_eq!((found, known), (7, 1)),
+        Err(StoreError::SchemaTooNew { found, known }) => {
+            assert_eq!((found, known), (7, schema::latest_version()))
+        }
         other => panic!("{other:?}"),
     }
 }

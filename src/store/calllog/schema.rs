@@ -28,8 +28,33 @@ CREATE INDEX call_logs_call_id    ON call_logs (call_id);
 CREATE INDEX call_logs_direction  ON call_logs (direction, start_ms, id);
 ";
 
+/// Migration 2: trunks and numbers (the REST API's resources, see
+/// `store::trunks`). A trunk is stored as its JSON (`config::Trunk`, the API
+/// shape) with its id and timestamps as columns; `meta` holds one-time flags
+/// such as `seeded` (the config's trunks/numbers were imported once).
+const M2_TRUNKS_NUMBERS: &str = "
+CREATE TABLE trunks (
+    trunk_id   TEXT    NOT NULL PRIMARY KEY,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    body       TEXT    NOT NULL
+);
+CREATE TABLE numbers (
+    no          TEXT    NOT NULL PRIMARY KEY,
+    assigned_to TEXT    NOT NULL,
+    description TEXT,
+    created_ms  INTEGER NOT NULL,
+    updated_ms  INTEGER NOT NULL
+);
+CREATE INDEX numbers_assigned_to ON numbers (assigned_to, no);
+CREATE TABLE meta (
+    key   TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
 /// Every migration, in order; index i brings `user_version` from i to i+1.
-pub const MIGRATIONS: &[&str] = &[M1_CALL_LOGS];
+pub const MIGRATIONS: &[&str] = &[M1_CALL_LOGS, M2_TRUNKS_NUMBERS];
 
 /// The schema version this build writes.
 pub fn latest_version() -> i64 {
@@ -59,6 +84,6 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
         // PRAGMA takes no bound parameters; `found + 1` is our own integer.
         tx.execute_batch(&format!("PRAGMA user_version = {}", found + 1))?;
         tx.commit()?;
-        tracing::info!(version = found + 1, "call-log schema migrated");
+        tracing::info!(version = found + 1, "store schema migrated");
     }
 }

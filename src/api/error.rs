@@ -1,0 +1,177 @@
+//! The API's one error type and the spec's error body:
+//! `{"ref_id","status","code","message","help","user_message"}`.
+//!
+//! | code | status | when |
+//! |---|---|---|
+//! | 400001 | 400 | a field breaks a rule (the message names the field and the rule); also oversized bodies |
+//! | 400010 | 400 | the body is not JSON, or not sent as `application/json` |
+//! | 400429 | 429 | rate limited (reserved; no limiter yet) |
+//! | 401001 | 401 | `X-API-Key` missing or not accepted |
+//! | 404001 | 404 | no such endpoint |
+//! | 404002 | 404 | no such resource (trunk, number, call) |
+//! | 405001 | 405 | the endpoint exists, the method does not |
+//! | 500999 | 500 | anything unexpected (logged with the ref_id) |
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::config::FieldError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// One or more fields break a rule: (field, rule).
+    #[error("{}", join(.0))]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    JsonParse(String),
+    #[error("X-API-Key header missing or not accepted")]
+    Unauthorized,
+    #[error("no endpoint {0}")]
+    NoEndpoint(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method {0} is not allowed on this endpoint")]
+    Method(String),
+    #[error("rate limit exceeded")]
+    RateLimited,
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+fn join(f: &[FieldError]) -> String {
+    f.iter()
+        .map(|e| format!("{}: {}", e.field, e.rule))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ApiError {
+    /// A validation error on one field.
+    pub fn field(field: impl Into<String>, rule: impl Into<String>) -> ApiError {
+        ApiError::Validation(vec![FieldError {
+            field: field.into(),
+            rule: rule.into(),
+        }])
+    }
+
+    /// A static label for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "api::validation",
+            ApiError::JsonParse(_) => "api::json_parse",
+            ApiError::Unauthorized => "api::unauthorized",
+            ApiError::NoEndpoint(_) => "api::no_endpoint",
+            ApiError::NotFound(_) => "api::not_found",
+            ApiError::Method(_) => "api::method",
+            ApiError::RateLimited => "api::rate_limited",
+            ApiError::Store(_) => "api::store",
+            ApiError::Internal(_) => "api::internal",
+        }
+    }
+
+    /// The spec's numeric code.
+    pub fn code(&self) -> u32 {
+        match self {
+            ApiError::Validation(_) => 400_001,
+            ApiError::JsonParse(_) => 400_010,
+            ApiError::RateLimited => 400_429,
+            ApiError::Unauthorized => 401_001,
+            ApiError::NoEndpoint(_) => 404_001,
+            ApiError::NotFound(_) => 404_002,
+            ApiError::Method(_) => 405_001,
+            ApiError::Store(_) | ApiError::Internal(_) => 500_999,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) | ApiError::JsonParse(_) => StatusCode::BAD_REQUEST,
+            ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NoEndpoint(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Method(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn help(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => {
+                "Correct the named field; the rules are in /v1/openapi.json."
+            }
+            ApiError::JsonParse(_) => {
+                "Send a JSON object with Content-Type: application/json (at most 1 MiB)."
+            }
+            ApiError::RateLimited => "Retry later.",
+            ApiError::Unauthorized => "Send a valid key in the X-API-Key header.",
+            ApiError::NoEndpoint(_) => "The endpoints are listed in /v1/openapi.json.",
+            ApiError::NotFound(_) => {
+                "Check the identifier; list the collection to see what exists."
+            }
+            ApiError::Method(_) => "The allowed methods are listed in /v1/openapi.json.",
+            ApiError::Store(_) | ApiError::Internal(_) => {
+                "Retry; if it persists, report the ref_id to the operator."
+            }
+        }
+    }
+
+    fn user_message(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "Some of the values given are not valid.",
+            ApiError::JsonParse(_) => "The request could not be read.",
+            ApiError::RateLimited => "Too many requests.",
+            ApiError::Unauthorized => "Not authorized.",
+            ApiError::NoEndpoint(_) | ApiError::NotFound(_) => "Not found.",
+            ApiError::Method(_) => "This action is not available here.",
+            ApiError::Store(_) | ApiError::Internal(_) => "Something went wrong on our side.",
+        }
+    }
+}
+
+/// The error body every failure carries.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Unique per error; quoted in the gateway's log.
+    pub ref_id: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// 400001 validation, 400010 JSON parse, 400429 rate limit, 401001 auth,
+    /// 404001 unknown endpoint, 404002 unknown resource, 405001 method,
+    /// 500999 unexpected.
+    pub code: u32,
+    /// For developers: names the field and the rule broken.
+    pub message: String,
+    pub help: String,
+    /// For end users.
+    pub user_message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let ref_id = uuid::Uuid::new_v4().to_string();
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(%ref_id, error = %self, kind = self.name(), "api request failed");
+        } else {
+            tracing::debug!(%ref_id, error = %self, kind = self.name(), "api request refused");
+        }
+        let message = match &self {
+            // Internal details stay in the log.
+            ApiError::Store(_) | ApiError::Internal(_) => "unexpected error".to_string(),
+            e => e.to_string(),
+        };
+        let body = ErrorBody {
+            ref_id,
+            status: status.as_u16(),
+            code: self.code(),
+            message,
+            help: self.help().to_string(),
+            user_message: self.user_message().to_string(),
+        };
+        super::json_response(status, &body)
+    }
+}

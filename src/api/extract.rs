@@ -1,0 +1,121 @@
+//! Request extractors that fail with the spec's error body, never axum's
+//! plain-text rejections: JSON bodies (content type, size, syntax, unknown
+//! fields) and query strings.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::error::ApiError;
+
+/// Bodies larger than this are refused with 400.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// A JSON object body, parsed but not yet typed (so partial updates can be
+/// merged before the typed check).
+pub struct JsonObject(pub serde_json::Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let ct = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        if !mime.eq_ignore_ascii_case("application/json") {
+            return Err(ApiError::JsonParse(format!(
+                "Content-Type must be application/json (got {:?})",
+                ct
+            )));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::field("(body)", format!("must be at most {MAX_BODY} bytes")))?;
+        if bytes.len() > MAX_BODY {
+            return Err(ApiError::field(
+                "(body)",
+                format!("must be at most {MAX_BODY} bytes"),
+            ));
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(m)) => Ok(JsonObject(m)),
+            Ok(_) => Err(ApiError::JsonParse("the body must be a JSON object".into())),
+            Err(e) => Err(ApiError::JsonParse(format!("invalid JSON: {e}"))),
+        }
+    }
+}
+
+/// Deserializes a JSON value into `T`, naming the field that failed
+/// (`outbound.fax_support: unknown variant ...`), with `prefix` before it.
+pub fn typed<T: DeserializeOwned>(v: Value, prefix: &str) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize::<_, T>(v).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.inner().to_string();
+        let mut field = if path == "." { String::new() } else { path };
+        // `unknown field `x`` / `missing field `x``: the field is in the message.
+        for marker in ["unknown field `", "missing field `"] {
+            if let Some(rest) = msg.split(marker).nth(1) {
+                if let Some(name) = rest.split('`').next() {
+                    if !field.ends_with(name) {
+                        if !field.is_empty() {
+                            field.push('.');
+                        }
+                        field.push_str(name);
+                    }
+                }
+            }
+        }
+        let field = match (prefix.is_empty(), field.is_empty()) {
+            (true, true) => "(body)".to_string(),
+            (true, false) => field,
+            (false, true) => prefix.to_string(),
+            (false, false) => format!("{prefix}.{field}"),
+        };
+        ApiError::field(field, msg)
+    })
+}
+
+/// A query string parsed into `T` (unknown parameters refused).
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let q = parts.uri.query().unwrap_or("");
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q)
+            .map_err(|e| ApiError::field("(query)", format!("not a valid query string: {e}")))?;
+        let mut map = serde_json::Map::new();
+        for (k, v) in pairs {
+            if map.contains_key(&k) {
+                return Err(ApiError::field(k, "given more than once"));
+            }
+            map.insert(k, Value::String(v));
+        }
+        typed(Value::Object(map), "").map(Query)
+    }
+}
+
+/// Query values arrive as strings; numeric parameters parse here.
+pub fn parse_u32(
+    field: &str,
+    v: Option<&str>,
+    default: u32,
+    lo: u32,
+    hi: u32,
+) -> Result<u32, ApiError> {
+    let Some(v) = v else { return Ok(default) };
+    match v.parse::<u32>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        _ => Err(ApiError::field(
+            field,
+            format!("must be an integer between {lo} and {hi} (got {v:?})"),
+        )),
+    }
+}

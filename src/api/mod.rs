@@ -1,0 +1,232 @@
+//! The management REST API (base path `/v1`), served on the HTTP listener
+//! beside `/metrics`:
+//!
+//! ```text
+//!  request ─► auth (X-API-Key, SHA-256, constant time)          auth.rs
+//!          ─► extractors (JSON object ≤ 1 MiB, query)           extract.rs
+//!          ─► handler: Trunks / PhoneNumbers / call logs        trunks.rs numbers.rs calls.rs
+//!               writes: TrunkStore::edit (BEGIN IMMEDIATE, validated with the
+//!               config's rules) then Core::replace_routing — the next call sees it
+//!          ─► JSON, or the spec's error body                    error.rs
+//! ```
+//!
+//! `/health/live`, `/health/ready` and `/metrics` need no key; everything
+//! under `/v1` (and any unknown path) does. `GET /v1/openapi.json` is the
+//! OpenAPI 3 document generated from the handlers (`openapi.rs`).
+//! Depends on `store` (trunks, numbers, call logs), `config` (model and
+//! rules) and `call::Core` (the routing snapshot).
+
+pub mod auth;
+pub mod calls;
+pub mod error;
+pub mod extract;
+pub mod numbers;
+pub mod openapi;
+pub mod page;
+pub mod trunks;
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::Router;
+use serde::Serialize;
+
+use crate::call::Core;
+use crate::store::{CallLogStore, StoreError, TrunkSet, TrunkStore};
+
+pub use error::ApiError;
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    core: Arc<Core>,
+    /// The writer connection; held (in a blocking task) from `BEGIN
+    /// IMMEDIATE` to the snapshot swap, so snapshots follow commit order.
+    writer: Arc<Mutex<TrunkStore>>,
+    reader: Arc<Mutex<TrunkStore>>,
+    logs: Arc<Mutex<CallLogStore>>,
+    keys: auth::Keys,
+}
+
+impl ApiState {
+    /// Opens the API's own connections to `data_dir/trunkgate.db`.
+    pub fn open(core: Arc<Core>, keys: auth::Keys) -> Result<ApiState, StoreError> {
+        let dir = core.snapshot.load().config.store.data_dir.clone();
+        Ok(ApiState {
+            inner: Arc::new(Inner {
+                writer: Arc::new(Mutex::new(TrunkStore::open(&dir)?)),
+                reader: Arc::new(Mutex::new(TrunkStore::open(&dir)?)),
+                logs: Arc::new(Mutex::new(CallLogStore::open(&dir)?)),
+                core,
+                keys,
+            }),
+        })
+    }
+
+    pub fn core(&self) -> &Arc<Core> {
+        &self.inner.core
+    }
+
+    /// Reads every trunk and number (a blocking task on the reader connection).
+    pub async fn load(&self) -> Result<TrunkSet, ApiError> {
+        let reader = Arc::clone(&self.inner.reader);
+        blocking(move || {
+            let s = reader.lock().map_err(|_| poisoned())?;
+            Ok(s.load()?)
+        })
+        .await
+    }
+
+    /// Runs a change in one store transaction and, once committed, swaps the
+    /// routing snapshot (still holding the writer, so a later commit cannot
+    /// be overtaken by an earlier snapshot).
+    pub async fn write<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&mut TrunkSet) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<(T, TrunkSet), ApiError> {
+        let writer = Arc::clone(&self.inner.writer);
+        let core = Arc::clone(&self.inner.core);
+        blocking(move || {
+            let mut s = writer.lock().map_err(|_| poisoned())?;
+            let (value, set) = s.edit(change).map_err(|e| match e {
+                crate::store::EditError::Refused(e) => e,
+                crate::store::EditError::Invalid(f) => ApiError::Validation(f),
+                crate::store::EditError::Store(e) => ApiError::Store(e),
+            })?;
+            let (trunks, numbers) = set.routing();
+            core.replace_routing(trunks, numbers);
+            Ok((value, set))
+        })
+        .await
+    }
+
+    /// Runs `f` with the call-log connection in a blocking task.
+    pub async fn with_logs<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&CallLogStore) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let logs = Arc::clone(&self.inner.logs);
+        blocking(move || {
+            let s = logs.lock().map_err(|_| poisoned())?;
+            f(&s)
+        })
+        .await
+    }
+}
+
+fn poisoned() -> ApiError {
+    ApiError::Internal("store connection lock poisoned".into())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("store task: {e}")))?
+}
+
+/// A JSON response with a status.
+pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(v) => (status, [(header::CONTENT_TYPE, "application/json")], v).into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"ref_id":"","status":500,"code":500999,"message":"unexpected error","help":"","user_message":"Something went wrong on our side."}"#,
+        )
+            .into_response(),
+    }
+}
+
+async fn no_endpoint(uri: Uri) -> ApiError {
+    ApiError::NoEndpoint(uri.path().to_string())
+}
+
+async fn no_method(method: Method) -> ApiError {
+    ApiError::Method(method.to_string())
+}
+
+/// `/health/ready`: 200 when the SIP listeners are bound and the store answers.
+async fn ready(State(st): State<ApiState>) -> Response {
+    let listening = st.core().transports().is_some();
+    let store = st.load().await.is_ok();
+    let status = if listening && store {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json_response(
+        status,
+        &serde_json::json!({ "listeners": listening, "store": store }),
+    )
+}
+
+async fn openapi_json() -> Response {
+    match openapi::document() {
+        Ok(doc) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            doc,
+        )
+            .into_response(),
+        Err(e) => ApiError::Internal(format!("openapi: {e}")).into_response(),
+    }
+}
+
+/// The API routes (all under `/v1`, key required, unknown paths 404001)
+/// plus `/health/ready` (no key).
+pub fn router(state: ApiState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/openapi.json", get(openapi_json))
+        .route("/v1/Trunks", get(trunks::list).post(trunks::create))
+        .route(
+            "/v1/Trunks/{trunk_id}",
+            get(trunks::get_one)
+                .put(trunks::update)
+                .delete(trunks::delete),
+        )
+        .route("/v1/PhoneNumbers", get(numbers::list_all))
+        .route(
+            "/v1/PhoneNumbers/{assigned_to}",
+            get(numbers::list_named)
+                .post(numbers::assign_named)
+                .delete(numbers::release_named)
+                .put(numbers::update_description),
+        )
+        .route(
+            "/v1/PhoneNumbers/Trunks/{trunk_id}",
+            get(numbers::list_trunk)
+                .post(numbers::assign_trunk)
+                .delete(numbers::release_trunk),
+        )
+        .route(
+            "/v1/PhoneNumbers/Move/{assigned_to}",
+            put(numbers::move_named),
+        )
+        .route(
+            "/v1/PhoneNumbers/Move/Trunks/{trunk_id}",
+            put(numbers::move_trunk),
+        )
+        .route("/v1/History/Logs/Calls", get(calls::list))
+        .route("/v1/History/Logs/Calls/{call_id}", get(calls::get_one))
+        .fallback(no_endpoint)
+        .method_not_allowed_fallback(no_method)
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_key,
+        ))
+        .with_state(state.clone());
+    let public = Router::new()
+        .route("/health/ready", get(ready))
+        .with_state(state);
+    public.merge(v1)
+}

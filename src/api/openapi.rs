@@ -1,0 +1,248 @@
+//! The OpenAPI 3 document, generated from the handlers' `#[utoipa::path]`
+//! attributes and the schema types below, served at `/v1/openapi.json`.
+//!
+//! The trunk and call-log bodies are the crate's own serde types
+//! (`config::Trunk`, `store::CallRecord`); the `*Doc` types here describe
+//! them for the document only. A unit test checks every field those types
+//! serialize is in the matching schema, so the two cannot drift apart.
+
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use serde::Serialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use uuid::Uuid;
+
+use super::error::ErrorBody;
+use super::numbers::{
+    DescriptionBody, NumberEntry, NumberList, NumberView, NumbersBody, NumbersResult,
+};
+use super::page::Pagination;
+use super::{calls, numbers, trunks};
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = TrunkStatus)]
+pub enum StatusDoc {
+    Active,
+    Inactive,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = Direction)]
+pub enum DirectionDoc {
+    Inbound,
+    Outbound,
+}
+
+/// `{"setting": "pre_connect" | "do_not_record"}`
+#[derive(Serialize, ToSchema)]
+#[schema(as = Recording)]
+pub struct RecordingDoc {
+    #[schema(pattern = "^(pre_connect|do_not_record)$")]
+    pub setting: String,
+}
+
+/// Where an inbound call goes when the destination cannot be reached.
+/// `value` by `source`: `trunk_id` = another trunk's id; `phone_number` =
+/// E.164; `sip_uri` = a `sip:`/`sips:` URI; `api` = `CallFlows` or `ParkingLot`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Failover)]
+pub struct FailoverDoc {
+    #[schema(pattern = "^(trunk_id|phone_number|sip_uri|api)$")]
+    pub source: String,
+    pub value: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = InboundSettings)]
+pub struct InboundDoc {
+    /// DNS name or IP, optional `:port`: the customer's PBX. An inbound
+    /// trunk needs a destination or a failover.
+    pub destination: Option<String>,
+    pub failover: Option<FailoverDoc>,
+    /// Read-only: `/v1/PhoneNumbers/Trunks/{trunk_id}`.
+    pub phone_numbers_uri: Option<String>,
+}
+
+/// `other`: an IP address or CIDR; `twilio`: an Account SID (`AC` + 32 hex).
+#[derive(Serialize, ToSchema)]
+#[schema(as = Authentication)]
+pub struct AuthenticationDoc {
+    #[schema(pattern = "^(other|twilio)$")]
+    pub source: String,
+    pub value: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = OutboundSettings)]
+pub struct OutboundDoc {
+    /// A DNS name, unique across trunks (stored lowercased); null = matched
+    /// by source address.
+    pub domain: Option<String>,
+    /// At least one entry on an outbound trunk.
+    pub authentication: Vec<AuthenticationDoc>,
+    /// null, `to_country`, `from_country` or an ISO 3166 alpha-2 code.
+    pub override_early_media: Option<String>,
+    /// `enabled` or `disabled` (default).
+    #[schema(pattern = "^(enabled|disabled)$")]
+    pub fax_support: Option<String>,
+    /// Seconds, 7..=30.
+    #[schema(minimum = 7, maximum = 30)]
+    pub max_post_dial_delay: Option<u32>,
+}
+
+/// A trunk as returned.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Trunk)]
+pub struct TrunkDoc {
+    pub trunk_id: Uuid,
+    pub status: StatusDoc,
+    pub direction: DirectionDoc,
+    /// Concurrent calls allowed (≥ 1); null = unlimited.
+    #[schema(minimum = 1)]
+    pub simultaneous_call_limit: Option<u32>,
+    pub description: Option<String>,
+    pub recording: Option<RecordingDoc>,
+    /// Required when direction is inbound.
+    pub inbound: Option<InboundDoc>,
+    /// Required when direction is outbound.
+    pub outbound: Option<OutboundDoc>,
+    /// RFC 3339.
+    pub created_on: String,
+    /// RFC 3339.
+    pub updated_on: String,
+    /// Same as updated_on.
+    pub modified_on: String,
+}
+
+/// A trunk as sent. POST: `direction` is required, `trunk_id` is generated
+/// when absent. PUT: a partial update — only the fields given change, nested
+/// objects merge field by field, arrays are replaced, null clears; the
+/// result must satisfy the same rules. Unknown fields are refused.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TrunkBody)]
+pub struct TrunkBodyDoc {
+    pub trunk_id: Option<Uuid>,
+    pub status: Option<StatusDoc>,
+    pub direction: Option<DirectionDoc>,
+    #[schema(minimum = 1)]
+    pub simultaneous_call_limit: Option<u32>,
+    pub description: Option<String>,
+    pub recording: Option<RecordingDoc>,
+    pub inbound: Option<InboundDoc>,
+    pub outbound: Option<OutboundDoc>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = TrunkList)]
+pub struct TrunkListDoc {
+    pub trunks: Vec<TrunkDoc>,
+    pub pagination: Pagination,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = SipInfo)]
+pub struct SipInfoDoc {
+    pub call_id: String,
+    pub response_code: u16,
+}
+
+/// One finished call.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CallLog)]
+pub struct CallRecordDoc {
+    pub id: Uuid,
+    pub call_id: String,
+    pub parent_call_id: Option<String>,
+    pub caller_no: String,
+    pub api_no: String,
+    /// RFC 3339.
+    pub start_time: String,
+    pub end_time: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// `caller` or `api`.
+    pub hangup_end: Option<String>,
+    /// Milliseconds.
+    pub duration: u64,
+    /// completed, busy, canceled, failed, no-answer, restricted, error.
+    pub status: String,
+    pub error: Option<String>,
+    pub error_code: Option<u16>,
+    pub connect_time_sec: Option<f64>,
+    pub sip: SipInfoDoc,
+    /// `sip_trunking`.
+    pub service: String,
+    pub trunk_id: Option<Uuid>,
+    pub reason: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = CallLogList)]
+pub struct CallListDoc {
+    /// At most 1,000, oldest first.
+    pub calls: Vec<CallRecordDoc>,
+    /// More records may follow: fetch `next_block_uri`.
+    pub is_truncated: bool,
+    pub next_block_uri: Option<String>,
+}
+
+/// The OpenAPI 3 document (this one).
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "Meta", responses((status = 200, description = "OpenAPI 3 JSON")))]
+fn openapi_doc() {}
+
+/// Liveness: the process answers. No key.
+#[utoipa::path(get, path = "/health/live", tag = "Meta", security(()), responses((status = 200, description = "ok")))]
+fn health_live() {}
+
+/// Readiness: SIP listeners bound and the store open. No key.
+#[utoipa::path(get, path = "/health/ready", tag = "Meta", security(()),
+    responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
+fn health_ready() {}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "trunkgate management API", version = "1",
+        description = "Trunks, phone numbers and call logs. Every /v1 request needs an X-API-Key header. Errors: {ref_id, status, code, message, help, user_message}."),
+    paths(
+        trunks::list, trunks::get_one, trunks::create, trunks::update, trunks::delete,
+        numbers::list_all, numbers::list_named, numbers::list_trunk,
+        numbers::assign_named, numbers::assign_trunk, numbers::move_named, numbers::move_trunk,
+        numbers::release_named, numbers::release_trunk, numbers::update_description,
+        calls::list, calls::get_one,
+        openapi_doc, health_live, health_ready,
+    ),
+    components(schemas(ErrorBody, Pagination, TrunkDoc, TrunkBodyDoc, TrunkListDoc, NumberView, NumberList,
+        NumbersBody, NumberEntry, NumbersResult, DescriptionBody, CallRecordDoc, CallListDoc)),
+    modifiers(&Security),
+    security(("api_key" = [])),
+)]
+pub struct ApiDoc;
+
+/// The document as JSON, built once.
+pub fn document() -> Result<&'static str, String> {
+    static DOC: OnceLock<Result<String, String>> = OnceLock::new();
+    DOC.get_or_init(|| ApiDoc::openapi().to_json().map_err(|e| e.to_string()))
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
+#[cfg(test)]
+#[path = "openapi_tests.rs"]
+mod tests;

@@ -1,0 +1,308 @@
+//! `/v1/Trunks`: list, read, create, partial update, delete. The body is the
+//! trunk model itself (`config::Trunk`, the same serde types as the config
+//! file), checked with the config's rules over the whole set.
+//!
+//! PUT is a partial update (the trunk docs' example): the fields given
+//! replace the stored ones; nested objects (`inbound`, `outbound`,
+//! `recording`, `inbound.failover`) merge field by field; arrays
+//! (`outbound.authentication`) are replaced whole; `null` clears a field.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::extract::{typed, JsonObject, Query};
+use super::page::{PageReq, Pagination};
+use super::{json_response, ApiError, ApiState};
+use crate::config::{Assignment, Direction, FailoverSource, FieldError, Trunk};
+use crate::store::rfc3339::format_ms;
+use crate::store::{StoredTrunk, TrunkSet};
+
+/// A trunk as the API returns it: the model plus its timestamps.
+#[derive(Debug, Serialize)]
+pub struct TrunkView {
+    #[serde(flatten)]
+    pub trunk: Trunk,
+    pub created_on: String,
+    pub updated_on: String,
+    /// Same as `updated_on` (older clients read this name).
+    pub modified_on: String,
+}
+
+impl TrunkView {
+    pub fn new(s: &StoredTrunk) -> TrunkView {
+        let mut trunk = s.trunk.clone();
+        if let Some(i) = trunk.inbound.as_mut() {
+            i.phone_numbers_uri = Some(format!("/v1/PhoneNumbers/Trunks/{}", trunk.trunk_id));
+        }
+        TrunkView {
+            trunk,
+            created_on: format_ms(s.created_ms),
+            updated_on: format_ms(s.updated_ms),
+            modified_on: format_ms(s.updated_ms),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrunkList {
+    pub trunks: Vec<TrunkView>,
+    pub pagination: Pagination,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page number, from 1 (default 1).
+    #[param(value_type = Option<u32>)]
+    pub page: Option<String>,
+    /// Items per page, 1..=1000 (default 50).
+    #[param(value_type = Option<u32>)]
+    pub page_size: Option<String>,
+}
+
+pub(super) fn parse_id(s: &str) -> Result<Uuid, ApiError> {
+    s.parse::<Uuid>()
+        .map_err(|_| ApiError::NotFound(format!("no trunk {s}")))
+}
+
+/// List trunks, oldest first.
+#[utoipa::path(get, path = "/v1/Trunks", tag = "Trunks", params(ListParams),
+    responses((status = 200, body = super::openapi::TrunkListDoc), (status = 400, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody)))]
+pub async fn list(
+    State(st): State<ApiState>,
+    Query(q): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    let page = PageReq::parse(q.page.as_deref(), q.page_size.as_deref())?;
+    let set = st.load().await?;
+    let (items, pagination) = page.apply(set.trunks, "/v1/Trunks?");
+    let trunks = items.iter().map(TrunkView::new).collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &TrunkList { trunks, pagination },
+    ))
+}
+
+/// Read one trunk.
+#[utoipa::path(get, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
+    responses((status = 200, body = super::openapi::TrunkDoc), (status = 404, body = super::error::ErrorBody)))]
+pub async fn get_one(
+    State(st): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let set = st.load().await?;
+    let t = set
+        .trunk(id)
+        .ok_or_else(|| ApiError::NotFound(format!("no trunk {id}")))?;
+    Ok(json_response(StatusCode::OK, &TrunkView::new(t)))
+}
+
+/// Validates `set` with the trunk `focus` checked last (so a shared domain is
+/// reported on it) and reports its fields without the `trunks[i].` prefix.
+fn validate_focus(set: &mut TrunkSet, focus: Uuid) -> Result<(), ApiError> {
+    let Some(pos) = set.trunks.iter().position(|t| t.trunk.trunk_id == focus) else {
+        return Ok(());
+    };
+    let mut trial = set.clone();
+    let t = trial.trunks.remove(pos);
+    trial.trunks.push(t);
+    let last = trial.trunks.len() - 1;
+    match trial.validate() {
+        Ok(()) => {
+            // Keep the normalised trunk (lowercased domain), in its place.
+            if let Some(t) = trial.trunks.pop() {
+                set.trunks[pos] = t;
+            }
+            Ok(())
+        }
+        Err(errs) => {
+            let prefix = format!("trunks[{last}].");
+            Err(ApiError::Validation(
+                errs.into_iter()
+                    .map(|f| FieldError {
+                        field: f
+                            .field
+                            .strip_prefix(&prefix)
+                            .map(str::to_string)
+                            .unwrap_or(f.field),
+                        rule: f.rule,
+                    })
+                    .collect(),
+            ))
+        }
+    }
+}
+
+fn check_carriers(st: &ApiState, t: &Trunk) -> Result<(), ApiError> {
+    if t.direction == Direction::Outbound && st.core().snapshot.load().config.carriers.is_empty() {
+        return Err(ApiError::field(
+            "direction",
+            "an outbound trunk needs at least one carrier in the node config",
+        ));
+    }
+    Ok(())
+}
+
+/// Create a trunk (`trunk_id` generated when absent).
+#[utoipa::path(post, path = "/v1/Trunks", tag = "Trunks", request_body = super::openapi::TrunkBodyDoc,
+    responses((status = 201, body = super::openapi::TrunkDoc), (status = 400, body = super::error::ErrorBody)))]
+pub async fn create(
+    State(st): State<ApiState>,
+    JsonObject(mut body): JsonObject,
+) -> Result<Response, ApiError> {
+    if !body.contains_key("trunk_id") {
+        body.insert("trunk_id".into(), Value::String(Uuid::new_v4().to_string()));
+    }
+    let mut trunk: Trunk = typed(Value::Object(body), "")?;
+    if let Some(i) = trunk.inbound.as_mut() {
+        i.phone_numbers_uri = None;
+    }
+    check_carriers(&st, &trunk)?;
+    let id = trunk.trunk_id;
+    let (_, set) = st
+        .write(move |set| {
+            if set.trunk(id).is_some() {
+                return Err(ApiError::field(
+                    "trunk_id",
+                    format!("a trunk with id {id} exists"),
+                ));
+            }
+            set.trunks.push(StoredTrunk {
+                trunk,
+                created_ms: 0,
+                updated_ms: 0,
+            });
+            validate_focus(set, id)
+        })
+        .await?;
+    let t = set
+        .trunk(id)
+        .ok_or_else(|| ApiError::Internal("created trunk not in the committed set".into()))?;
+    Ok(json_response(StatusCode::CREATED, &TrunkView::new(t)))
+}
+
+/// RFC 7396-style merge: objects merge key by key, anything else replaces.
+fn merge(into: &mut Value, patch: Value) {
+    match (into, patch) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(slot) if v.is_object() && slot.is_object() => merge(slot, v),
+                    _ => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+/// Update a trunk: only the fields given change (partial update).
+#[utoipa::path(put, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
+    request_body = super::openapi::TrunkBodyDoc,
+    responses((status = 200, body = super::openapi::TrunkDoc), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
+pub async fn update(
+    State(st): State<ApiState>,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    if let Some(v) = body.get("trunk_id") {
+        if v.as_str() != Some(id.to_string().as_str()) {
+            return Err(ApiError::field("trunk_id", "cannot be changed"));
+        }
+    }
+    let carriers = !st.core().snapshot.load().config.carriers.is_empty();
+    let (_, set) = st
+        .write(move |set| {
+            let numbers = set
+                .numbers
+                .iter()
+                .filter(|n| n.number.assigned_to == Assignment::Trunk(id))
+                .count();
+            let slot = set
+                .trunk_mut(id)
+                .ok_or_else(|| ApiError::NotFound(format!("no trunk {id}")))?;
+            let mut v = serde_json::to_value(&slot.trunk)
+                .map_err(|e| ApiError::Internal(format!("trunk to JSON: {e}")))?;
+            merge(&mut v, Value::Object(body));
+            let mut t: Trunk = typed(v, "")?;
+            if let Some(i) = t.inbound.as_mut() {
+                i.phone_numbers_uri = None;
+            }
+            if t.direction != Direction::Inbound && numbers > 0 {
+                return Err(ApiError::field(
+                    "direction",
+                    format!("must stay inbound while {numbers} phone number(s) are assigned to the trunk"),
+                ));
+            }
+            if t.direction == Direction::Outbound && !carriers {
+                return Err(ApiError::field(
+                    "direction",
+                    "an outbound trunk needs at least one carrier in the node config",
+                ));
+            }
+            slot.trunk = t;
+            validate_focus(set, id)
+        })
+        .await?;
+    let t = set
+        .trunk(id)
+        .ok_or_else(|| ApiError::Internal("updated trunk not in the committed set".into()))?;
+    Ok(json_response(StatusCode::OK, &TrunkView::new(t)))
+}
+
+/// Delete a trunk; refused while numbers are assigned to it or another
+/// trunk fails over to it.
+#[utoipa::path(delete, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
+    responses((status = 204), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
+pub async fn delete(
+    State(st): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    st.write(move |set| {
+        let pos = set
+            .trunks
+            .iter()
+            .position(|t| t.trunk.trunk_id == id)
+            .ok_or_else(|| ApiError::NotFound(format!("no trunk {id}")))?;
+        let numbers = set
+            .numbers
+            .iter()
+            .filter(|n| n.number.assigned_to == Assignment::Trunk(id))
+            .count();
+        if numbers > 0 {
+            return Err(ApiError::field(
+                "trunk_id",
+                format!("{numbers} phone number(s) are assigned to this trunk; release or move them first"),
+            ));
+        }
+        let id_s = id.to_string();
+        if let Some(other) = set.trunks.iter().find(|t| {
+            t.trunk
+                .inbound
+                .as_ref()
+                .and_then(|i| i.failover.as_ref())
+                .is_some_and(|f| f.source == FailoverSource::TrunkId && f.value.eq_ignore_ascii_case(&id_s))
+        }) {
+            return Err(ApiError::field(
+                "trunk_id",
+                format!(
+                    "trunk {} fails over to this trunk (inbound.failover); change that first",
+                    other.trunk.trunk_id
+                ),
+            ));
+        }
+        set.trunks.remove(pos);
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,1182 @@
+//! The management REST API through a real HTTP client against the running
+//! gateway: trunk CRUD, every validation rule, the error body, auth, numbers
+//! reaching calls, limits applied to the next call, call-log filters,
+//! restart, and the OpenAPI document.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const KEY: &str = "test-api-key-5b1e0c";
+const OUT_TRUNK: &str = "6f1c2b1e-8a51-4d2b-9c3e-1a2b3c4d5e6f";
+const SEED_EXTRA: &str = "a1b2c3d4-0000-4000-8000-00000000beef";
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const DIALED: &str = "+14155550100";
+const DID: &str = "+14155550199";
+
+/// Node config: UDP/TCP on loopback, one carrier delivering inbound calls
+/// from `carrier_src`, the API key's hash, and seed data: an outbound trunk
+/// admitting 127.0.0.1 and an inbound trunk (`SEED_EXTRA`).
+fn node(carrier: SocketAddr, carrier_src: &str, dir: &Path) -> String {
+    format!(
+        r#"
+[sip]
+listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
+t1_ms = 50
+t2_ms = 400
+t4_ms = 500
+[http]
+listen = "127.0.0.1:0"
+[store]
+data_dir = "{dir}"
+[api]
+key_hashes = ["{hash}"]
+[[carriers]]
+name = "c1"
+address = "{carrier}"
+transport = "udp"
+priority = 10
+inbound_sources = ["{carrier_src}"]
+
+[[trunks]]
+trunk_id = "{OUT_TRUNK}"
+direction = "outbound"
+description = "seeded outbound"
+[trunks.outbound]
+authentication = [ {{ source = "other", value = "127.0.0.1" }} ]
+
+[[trunks]]
+trunk_id = "{SEED_EXTRA}"
+direction = "inbound"
+description = "seeded inbound"
+[trunks.inbound]
+destination = "pbx.example.com"
+"#,
+        dir = dir.display(),
+        hash = trunkgate::api::auth::key_hash_string(KEY),
+    )
+}
+
+struct Api {
+    base: String,
+    key: Option<String>,
+    client: reqwest::Client,
+}
+
+impl Api {
+    fn new(gw: &Gw) -> Api {
+        Api::with_key(gw, Some(KEY))
+    }
+
+    fn with_key(gw: &Gw, key: Option<&str>) -> Api {
+        Api {
+            base: format!("http://{}", gw.http),
+            key: key.map(str::to_string),
+            client: reqwest::Client::builder().timeout(WAIT).build().unwrap(),
+        }
+    }
+
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        ct: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut rb = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(k) = &self.key {
+            rb = rb.header("X-API-Key", k);
+        }
+        if let Some(ct) = ct {
+            rb = rb.header("Content-Type", ct);
+        }
+        if !body.is_empty() {
+            rb = rb.body(body);
+        }
+        let r = rb.send().await.expect("http request");
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        (status, v)
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        match body {
+            Some(b) => {
+                self.raw(
+                    method,
+                    path,
+                    Some("application/json"),
+                    serde_json::to_vec(&b).unwrap(),
+                )
+                .await
+            }
+            None => self.raw(method, path, None, Vec::new()).await,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(Method::GET, path, None).await
+    }
+    async fn post(&self, path: &str, b: Value) -> (u16, Value) {
+        self.send(Method::POST, path, Some(b)).await
+    }
+    async fn put(&self, path: &str, b: Value) -> (u16, Value) {
+        self.send(Method::PUT, path, Some(b)).await
+    }
+    async fn delete(&self, path: &str, b: Option<Value>) -> (u16, Value) {
+        self.send(Method::DELETE, path, b).await
+    }
+}
+
+/// Asserts the spec's error body with this status and code; returns the message.
+fn err(r: &(u16, Value), status: u16, code: u64) -> String {
+    assert_eq!(r.0, status, "{}", r.1);
+    assert_eq!(r.1["code"], code, "{}", r.1);
+    assert_eq!(r.1["status"], status, "{}", r.1);
+    for k in ["ref_id", "message", "help", "user_message"] {
+        assert!(
+            r.1[k].as_str().is_some_and(|s| !s.is_empty()),
+            "{k} in {}",
+            r.1
+        );
+    }
+    r.1["message"].as_str().unwrap().to_string()
+}
+
+async fn setup() -> (Gw, Ua, Api, std::path::PathBuf) {
+    let carrier = Ua::new().await;
+    let dir = temp_dir("api");
+    let gw = start(&node(carrier.addr, &carrier.addr.to_string(), &dir)).await;
+    let api = Api::new(&gw);
+    (gw, carrier, api, dir)
+}
+
+fn outbound_body() -> Value {
+    json!({
+        "direction": "outbound",
+        "description": "Main outbound",
+        "simultaneous_call_limit": 10,
+        "recording": { "setting": "do_not_record" },
+        "outbound": {
+            "domain": "Acme.PBX.example.com",
+            "authentication": [
+                { "source": "other", "value": "192.0.2.0/24" },
+                { "source": "twilio", "value": SID }
+            ],
+            "override_early_media": "to_country",
+            "fax_support": "enabled",
+            "max_post_dial_delay": 15
+        }
+    })
+}
+
+#[tokio::test]
+async fn trunk_crud_round_trip_inbound_and_outbound() {
+    let (_gw, _c, api, _) = setup().await;
+
+    let (s, out) = api.post("/v1/Trunks", outbound_body()).await;
+    assert_eq!(s, 201, "{out}");
+    let id = out["trunk_id"].as_str().unwrap().to_string();
+    assert!(id.parse::<uuid::Uuid>().is_ok());
+    assert_eq!(out["status"], "active");
+    assert_eq!(out["outbound"]["domain"], "acme.pbx.example.com");
+    assert_eq!(out["outbound"]["authentication"][1]["value"], SID);
+    assert_eq!(out["outbound"]["max_post_dial_delay"], 15);
+    assert_eq!(out["recording"]["setting"], "do_not_record");
+    assert_eq!(out["modified_on"], out["updated_on"]);
+    assert!(out["created_on"].as_str().unwrap().ends_with('Z'));
+    let (s, got) = api.get(&format!("/v1/Trunks/{id}")).await;
+    assert_eq!((s, &got), (200, &out));
+
+    // Partial update: only the fields given change; nested objects merge.
+    let (s, up) = api
+        .put(
+            &format!("/v1/Trunks/{id}"),
+            json!({ "description": "renamed", "outbound": { "max_post_dial_delay": 20 } }),
+        )
+        .await;
+    assert_eq!(s, 200, "{up}");
+    assert_eq!(up["description"], "renamed");
+    assert_eq!(up["outbound"]["max_post_dial_delay"], 20);
+    assert_eq!(
+        up["outbound"]["authentication"],
+        out["outbound"]["authentication"]
+    );
+    assert_eq!(up["simultaneous_call_limit"], 10);
+    assert_eq!(up["created_on"], out["created_on"]);
+    assert!(up["updated_on"].as_str().unwrap() >= out["updated_on"].as_str().unwrap());
+    // null clears a field.
+    let (s, up) = api
+        .put(
+            &format!("/v1/Trunks/{id}"),
+            json!({ "simultaneous_call_limit": null }),
+        )
+        .await;
+    assert_eq!((s, &up["simultaneous_call_limit"]), (200, &Value::Null));
+
+    let in_id = "3c0e8f44-5b7a-4a43-9d1e-7f2a9b6c1d00";
+    let (s, inb) = api
+        .post(
+            "/v1/Trunks",
+            json!({
+                "trunk_id": in_id,
+                "direction": "inbound",
+                "status": "inactive",
+                "description": "PBX in Berlin",
+                "inbound": {
+                    "destination": "pbx.example.com:5070",
+                    "failover": { "source": "phone_number", "value": "+14155550123" }
+                }
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{inb}");
+    assert_eq!(inb["trunk_id"], in_id);
+    assert_eq!(inb["status"], "inactive");
+    assert_eq!(inb["inbound"]["destination"], "pbx.example.com:5070");
+    assert_eq!(
+        inb["inbound"]["phone_numbers_uri"],
+        format!("/v1/PhoneNumbers/Trunks/{in_id}")
+    );
+    let (s, up) = api
+        .put(
+            &format!("/v1/Trunks/{in_id}"),
+            json!({ "status": "active", "inbound": { "failover": { "source": "sip_uri", "value": "sip:backup@pbx2.example.com" } } }),
+        )
+        .await;
+    assert_eq!(s, 200, "{up}");
+    assert_eq!(up["status"], "active");
+    assert_eq!(up["inbound"]["destination"], "pbx.example.com:5070");
+    assert_eq!(up["inbound"]["failover"]["source"], "sip_uri");
+
+    // Listing: seeds first, then ours, with pagination.
+    let (s, list) = api.get("/v1/Trunks?page=1&page_size=3").await;
+    assert_eq!(s, 200, "{list}");
+    let ids: Vec<&str> = list["trunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["trunk_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.contains(&OUT_TRUNK) && ids.contains(&SEED_EXTRA));
+    assert_eq!(list["pagination"]["total_items"], 4);
+    assert_eq!(list["pagination"]["total_pages"], 2);
+    assert_eq!(
+        list["pagination"]["next_page_uri"],
+        "/v1/Trunks?page=2&page_size=3"
+    );
+    let (_, p2) = api.get("/v1/Trunks?page=2&page_size=3").await;
+    assert_eq!(p2["trunks"].as_array().unwrap().len(), 1);
+
+    for t in [&id, in_id] {
+        let (s, _) = api.delete(&format!("/v1/Trunks/{t}"), None).await;
+        assert_eq!(s, 204);
+        err(&api.get(&format!("/v1/Trunks/{t}")).await, 404, 404002);
+    }
+    let (_, list) = api.get("/v1/Trunks").await;
+    assert_eq!(list["pagination"]["total_items"], 2);
+}
+
+#[tokio::test]
+async fn every_validation_rule_is_refused_with_the_field_named() {
+    let (_gw, _c, api, _) = setup().await;
+    let (s, _) = api.post("/v1/Trunks", outbound_body()).await;
+    assert_eq!(s, 201);
+    let fresh = "7d2f0a6e-1c3b-4e5f-8a9b-0c1d2e3f4a5b";
+    let inbound = |inb: Value| json!({ "direction": "inbound", "inbound": inb });
+    let outbound = |patch: Value| {
+        let mut b = json!({ "direction": "outbound", "outbound": {
+            "domain": "new.example.com",
+            "authentication": [ { "source": "other", "value": "10.0.0.0/8" } ] } });
+        for (k, v) in patch.as_object().unwrap() {
+            b["outbound"][k] = v.clone();
+        }
+        b
+    };
+    let fo = |source: &str, value: &str| {
+        json!({ "trunk_id": fresh, "direction": "inbound", "inbound": {
+            "destination": "pbx.example.com", "failover": { "source": source, "value": value } } })
+    };
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({ "direction": "outbound", "simultaneous_call_limit": 0, "outbound": { "authentication": [ { "source": "other", "value": "10.0.0.1" } ] } }),
+            "simultaneous_call_limit",
+        ),
+        (json!({ "direction": "outbound" }), "outbound"),
+        (json!({ "direction": "inbound" }), "inbound"),
+        (inbound(json!({})), "inbound"),
+        (
+            inbound(json!({ "destination": "bad host!" })),
+            "inbound.destination",
+        ),
+        (
+            inbound(json!({ "destination": "pbx.example.com:99999" })),
+            "inbound.destination",
+        ),
+        (
+            outbound(json!({ "domain": "not a domain" })),
+            "outbound.domain",
+        ),
+        (
+            outbound(json!({ "domain": "ACME.pbx.example.com" })),
+            "outbound.domain",
+        ),
+        (
+            outbound(json!({ "authentication": [] })),
+            "outbound.authentication",
+        ),
+        (
+            outbound(json!({ "authentication": [ { "source": "other", "value": "300.1.1.1" } ] })),
+            "outbound.authentication[0].value",
+        ),
+        (
+            outbound(json!({ "authentication": [ { "source": "twilio", "value": "AC123" } ] })),
+            "outbound.authentication[0].value",
+        ),
+        (
+            outbound(json!({ "authentication": [ { "source": "carrier", "value": "x" } ] })),
+            "outbound.authentication[0].source",
+        ),
+        (
+            outbound(json!({ "max_post_dial_delay": 6 })),
+            "outbound.max_post_dial_delay",
+        ),
+        (
+            outbound(json!({ "max_post_dial_delay": 31 })),
+            "outbound.max_post_dial_delay",
+        ),
+        (
+            outbound(json!({ "override_early_media": "germany" })),
+            "outbound.override_early_media",
+        ),
+        (
+            outbound(json!({ "fax_support": "maybe" })),
+            "outbound.fax_support",
+        ),
+        (outbound(json!({ "colour": "red" })), "outbound.colour"),
+        (
+            fo("trunk_id", "00000000-0000-4000-8000-000000000000"),
+            "inbound.failover.value",
+        ),
+        (fo("trunk_id", fresh), "inbound.failover.value"),
+        (fo("trunk_id", "not-a-uuid"), "inbound.failover.value"),
+        (fo("phone_number", "12345"), "inbound.failover.value"),
+        (
+            fo("sip_uri", "http://x.example.com"),
+            "inbound.failover.value",
+        ),
+        (fo("api", "Nowhere"), "inbound.failover.value"),
+        (fo("email", "x"), "inbound.failover.source"),
+        (json!({ "direction": "sideways" }), "direction"),
+        (json!({ "description": "no direction" }), "direction"),
+        (
+            json!({ "direction": "inbound", "status": "paused", "inbound": { "destination": "p.example.com" } }),
+            "status",
+        ),
+        (
+            json!({ "direction": "inbound", "recording": { "setting": "always" }, "inbound": { "destination": "p.example.com" } }),
+            "recording.setting",
+        ),
+        (
+            json!({ "direction": "inbound", "simultaneous_call_limit": -1, "inbound": { "destination": "p.example.com" } }),
+            "simultaneous_call_limit",
+        ),
+        (
+            json!({ "trunk_id": OUT_TRUNK, "direction": "inbound", "inbound": { "destination": "p.example.com" } }),
+            "trunk_id",
+        ),
+        (
+            json!({ "trunk_id": "nope", "direction": "inbound", "inbound": { "destination": "p.example.com" } }),
+            "trunk_id",
+        ),
+        (
+            json!({ "direction": "inbound", "colour": "red", "inbound": { "destination": "p.example.com" } }),
+            "colour",
+        ),
+    ];
+    for (body, field) in &cases {
+        let r = api.post("/v1/Trunks", body.clone()).await;
+        let msg = err(&r, 400, 400001);
+        assert!(
+            msg.starts_with(&format!("{field}: ")),
+            "{field} not named first in {msg:?} for {body}"
+        );
+    }
+    // Nothing was stored by the refused requests.
+    let (_, list) = api.get("/v1/Trunks").await;
+    assert_eq!(list["pagination"]["total_items"], 3);
+
+    // PUT: the id cannot change; a trunk with numbers stays inbound; the merged result is checked.
+    let path = format!("/v1/Trunks/{SEED_EXTRA}");
+    err(
+        &api.put(&path, json!({ "trunk_id": fresh })).await,
+        400,
+        400001,
+    );
+    let (s, _) = api
+        .post(
+            &format!("/v1/PhoneNumbers/Trunks/{SEED_EXTRA}"),
+            json!({ "phone_numbers": [ { "no": DID } ] }),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let m = err(
+        &api.put(&path, json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "10.0.0.1" } ] } })).await,
+        400,
+        400001,
+    );
+    assert!(m.starts_with("direction: "), "{m}");
+    let m = err(
+        &api.put(&path, json!({ "inbound": { "destination": null } }))
+            .await,
+        400,
+        400001,
+    );
+    assert!(
+        m.starts_with("inbound: needs a destination or a failover"),
+        "{m}"
+    );
+
+    // Numbers: E.164, duplicates in one body, assignment targets.
+    let numbers = |b: Value| b;
+    for (path, body, field) in [
+        (
+            "/v1/PhoneNumbers/CallFlows",
+            numbers(json!({ "phone_numbers": [ { "no": "14155550100" } ] })),
+            "phone_numbers[0].no",
+        ),
+        (
+            "/v1/PhoneNumbers/CallFlows",
+            numbers(
+                json!({ "phone_numbers": [ { "no": "+14155550101" }, { "no": "+14155550101" } ] }),
+            ),
+            "phone_numbers[1].no",
+        ),
+        (
+            "/v1/PhoneNumbers/CallFlows",
+            numbers(json!({ "phone_numbers": [] })),
+            "phone_numbers",
+        ),
+        (
+            "/v1/PhoneNumbers/CallFlows",
+            numbers(json!({ "numbers": [] })),
+            "numbers",
+        ),
+        (
+            "/v1/PhoneNumbers/CallFlows",
+            numbers(json!({ "phone_numbers": [ { "no": DID } ] })),
+            "phone_numbers[0].no",
+        ),
+        (
+            &format!("/v1/PhoneNumbers/Trunks/{OUT_TRUNK}") as &str,
+            numbers(json!({ "phone_numbers": [ { "no": "+14155550102" } ] })),
+            "assigned_to",
+        ),
+    ] {
+        let msg = err(&api.post(path, body.clone()).await, 400, 400001);
+        assert!(msg.starts_with(&format!("{field}: ")), "{field} in {msg:?}");
+    }
+    err(
+        &api.post(
+            "/v1/PhoneNumbers/Trunks/00000000-0000-4000-8000-000000000001",
+            json!({ "phone_numbers": [ { "no": "+14155550103" } ] }),
+        )
+        .await,
+        404,
+        404002,
+    );
+    err(
+        &api.post(
+            "/v1/PhoneNumbers/Elsewhere",
+            json!({ "phone_numbers": [ { "no": "+14155550103" } ] }),
+        )
+        .await,
+        404,
+        404002,
+    );
+    let msg = err(
+        &api.put(
+            "/v1/PhoneNumbers/Move/ParkingLot",
+            json!({ "phone_numbers": [ { "no": "+14155550104" } ] }),
+        )
+        .await,
+        400,
+        400001,
+    );
+    assert!(msg.starts_with("phone_numbers[0].no: "), "{msg}");
+    let msg = err(
+        &api.get("/v1/PhoneNumbers?sort_by=colour").await,
+        400,
+        400001,
+    );
+    assert!(msg.starts_with("sort_by: "), "{msg}");
+    let msg = err(&api.get("/v1/Trunks?page_size=5000").await, 400, 400001);
+    assert!(msg.starts_with("page_size: "), "{msg}");
+    let msg = err(&api.get("/v1/Trunks?colour=red").await, 400, 400001);
+    assert!(msg.starts_with("colour: "), "{msg}");
+}
+
+/// Sends raw HTTP/1.1 and returns (status, body): for requests a client library won't send.
+async fn raw_http(addr: SocketAddr, head: String, body: Vec<u8>) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut rd, mut wr) = s.into_split();
+    // Write concurrently: the server may answer before it has read everything.
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(head.as_bytes()).await;
+        let _ = wr.write_all(&body).await;
+        wr
+    });
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(WAIT, rd.read_to_end(&mut out)).await;
+    writer.abort();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status: u16 = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    (
+        status,
+        serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {text}")),
+    )
+}
+
+#[tokio::test]
+async fn malformed_oversized_wrong_type_unknown_route_and_method() {
+    let (gw, _c, api, _) = setup().await;
+    let json_ct = Some("application/json");
+    err(
+        &api.raw(
+            Method::POST,
+            "/v1/Trunks",
+            json_ct,
+            b"{\"direction\": ".to_vec(),
+        )
+        .await,
+        400,
+        400010,
+    );
+    err(
+        &api.raw(Method::POST, "/v1/Trunks", json_ct, b"[1,2]".to_vec())
+            .await,
+        400,
+        400010,
+    );
+    err(
+        &api.raw(Method::POST, "/v1/Trunks", json_ct, Vec::new())
+            .await,
+        400,
+        400010,
+    );
+    err(
+        &api.raw(
+            Method::POST,
+            "/v1/Trunks",
+            Some("text/plain"),
+            br#"{"direction":"inbound"}"#.to_vec(),
+        )
+        .await,
+        400,
+        400010,
+    );
+    err(
+        &api.raw(
+            Method::POST,
+            "/v1/Trunks",
+            None,
+            br#"{"direction":"inbound"}"#.to_vec(),
+        )
+        .await,
+        400,
+        400010,
+    );
+    err(
+        &api.raw(
+            Method::POST,
+            "/v1/Trunks",
+            Some("application/x-www-form-urlencoded"),
+            b"direction=inbound".to_vec(),
+        )
+        .await,
+        400,
+        400010,
+    );
+    let msg = err(&api.post("/v1/Trunks", json!({ "direction": "inbound", "extra": 1, "inbound": { "destination": "p.example.com" } })).await, 400, 400001);
+    assert!(msg.starts_with("extra: unknown field"), "{msg}");
+
+    // 2 MiB of JSON: refused with 400 and the error body, declared length or chunked.
+    let big = format!("{{\"description\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let head = format!(
+        "POST /v1/Trunks HTTP/1.1\r\nHost: t\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        big.len()
+    );
+    let r = raw_http(gw.http, head, big.clone().into_bytes()).await;
+    err(&r, 400, 400001);
+    let head = format!(
+        "POST /v1/Trunks HTTP/1.1\r\nHost: t\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    let mut chunked = format!("{:x}\r\n", big.len()).into_bytes();
+    chunked.extend_from_slice(big.as_bytes());
+    chunked.extend_from_slice(b"\r\n0\r\n\r\n");
+    err(&raw_http(gw.http, head, chunked).await, 400, 400001);
+
+    err(&api.get("/v1/Nope").await, 404, 404001);
+    err(&api.get("/v2/Trunks").await, 404, 404001);
+    err(
+        &api.get("/v1/Trunks/00000000-0000-4000-8000-000000000009")
+            .await,
+        404,
+        404002,
+    );
+    err(&api.get("/v1/Trunks/not-a-uuid").await, 404, 404002);
+    err(
+        &api.put("/v1/Trunks/00000000-0000-4000-8000-000000000009", json!({}))
+            .await,
+        404,
+        404002,
+    );
+    err(
+        &api.delete("/v1/Trunks/00000000-0000-4000-8000-000000000009", None)
+            .await,
+        404,
+        404002,
+    );
+    err(
+        &api.get("/v1/History/Logs/Calls/no-such-call").await,
+        404,
+        404002,
+    );
+    err(
+        &api.put(
+            "/v1/PhoneNumbers/+14155550999",
+            json!({ "description": "x" }),
+        )
+        .await,
+        404,
+        404002,
+    );
+    err(
+        &api.send(Method::PATCH, "/v1/Trunks", None).await,
+        405,
+        405001,
+    );
+    err(
+        &api.send(Method::DELETE, "/v1/Trunks", None).await,
+        405,
+        405001,
+    );
+    err(
+        &api.send(Method::POST, "/v1/History/Logs/Calls", Some(json!({})))
+            .await,
+        405,
+        405001,
+    );
+}
+
+#[tokio::test]
+async fn auth_refused_without_or_with_a_wrong_key_accepted_with_the_env_key() {
+    let env_key = "env-key-2c9d41";
+    std::env::set_var(trunkgate::api::auth::ENV_KEY, env_key);
+    let (gw, _c, api, _) = setup().await;
+    assert_eq!(api.get("/v1/Trunks").await.0, 200);
+    for key in [None, Some("wrong"), Some(""), Some("test-api-key-5b1e0")] {
+        let a = Api::with_key(&gw, key);
+        err(&a.get("/v1/Trunks").await, 401, 401001);
+        err(&a.post("/v1/Trunks", outbound_body()).await, 401, 401001);
+        err(&a.get("/v1/openapi.json").await, 401, 401001);
+        // Unknown endpoints do not answer without a key either.
+        err(&a.get("/v1/Nope").await, 401, 401001);
+    }
+    let (s, list) = Api::with_key(&gw, Some(env_key)).get("/v1/Trunks").await;
+    assert_eq!(
+        (s, list["pagination"]["total_items"].as_u64()),
+        (200, Some(2))
+    );
+    // Health and metrics need no key.
+    let anon = reqwest::Client::new();
+    for p in ["/health/live", "/health/ready", "/metrics"] {
+        let r = anon
+            .get(format!("http://{}{p}", gw.http))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{p}");
+    }
+    let ready: Value = anon
+        .get(format!("http://{}/health/ready", gw.http))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready, json!({ "listeners": true, "store": true }));
+}
+
+#[tokio::test]
+async fn delete_refused_while_numbers_assigned_or_failover_target() {
+    let (_gw, _c, api, _) = setup().await;
+    let a = "11111111-2222-4333-8444-555555555555";
+    let b = "66666666-7777-4888-8999-aaaaaaaaaaaa";
+    let (s, _) = api.post("/v1/Trunks", json!({ "trunk_id": a, "direction": "inbound", "inbound": { "destination": "a.example.com" } })).await;
+    assert_eq!(s, 201);
+    let (s, _) = api.post("/v1/Trunks", json!({ "trunk_id": b, "direction": "inbound", "inbound": { "destination": "b.example.com", "failover": { "source": "trunk_id", "value": a } } })).await;
+    assert_eq!(s, 201);
+    let nums = json!({ "phone_numbers": [ { "no": DID, "description": "main line" }, { "no": "+14155550198" } ] });
+    let (s, r) = api
+        .post(&format!("/v1/PhoneNumbers/Trunks/{a}"), nums.clone())
+        .await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(r["phone_numbers"][0]["assigned_to"], format!("Trunks/{a}"));
+
+    let m = err(
+        &api.delete(&format!("/v1/Trunks/{a}"), None).await,
+        400,
+        400001,
+    );
+    assert!(m.contains("2 phone number(s) are assigned"), "{m}");
+    // Listed, described, moved, released.
+    let (_, l) = api
+        .get(&format!(
+            "/v1/PhoneNumbers/Trunks/{a}?sort_by=no&sort_order=desc"
+        ))
+        .await;
+    let nos: Vec<&str> = l["phone_numbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["no"].as_str().unwrap())
+        .collect();
+    assert_eq!(nos, vec![DID, "+14155550198"]);
+    assert_eq!(l["phone_numbers"][0]["description"], "main line");
+    let (s, n) = api
+        .put(
+            "/v1/PhoneNumbers/%2B14155550198",
+            json!({ "description": "fax" }),
+        )
+        .await;
+    assert_eq!((s, &n["description"]), (200, &json!("fax")));
+    let (s, _) = api
+        .put(
+            "/v1/PhoneNumbers/Move/ParkingLot",
+            json!({ "phone_numbers": [ { "no": "+14155550198" } ] }),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, l) = api.get("/v1/PhoneNumbers/ParkingLot").await;
+    assert_eq!(l["phone_numbers"][0]["no"], "+14155550198");
+    assert_eq!(l["phone_numbers"][0]["description"], "fax");
+    err(
+        &api.delete(
+            &format!("/v1/PhoneNumbers/Trunks/{a}"),
+            Some(json!({ "phone_numbers": [ { "no": "+14155550198" } ] })),
+        )
+        .await,
+        400,
+        400001,
+    );
+    let (s, _) = api
+        .delete(
+            &format!("/v1/PhoneNumbers/Trunks/{a}"),
+            Some(json!({ "phone_numbers": [ { "no": DID } ] })),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (_, all) = api.get("/v1/PhoneNumbers").await;
+    assert_eq!(all["pagination"]["total_items"], 1);
+
+    let m = err(
+        &api.delete(&format!("/v1/Trunks/{a}"), None).await,
+        400,
+        400001,
+    );
+    assert!(
+        m.contains(&format!("trunk {b} fails over to this trunk")),
+        "{m}"
+    );
+    assert_eq!(api.delete(&format!("/v1/Trunks/{b}"), None).await.0, 204);
+    assert_eq!(api.delete(&format!("/v1/Trunks/{a}"), None).await.0, 204);
+}
+
+#[tokio::test]
+async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
+    let (gw, carrier, api, _) = setup().await;
+    let pbx = Ua::new().await;
+    // Unknown number first: 404.
+    carrier
+        .send(
+            gw.udp,
+            &invite(carrier.addr, gw.udp, "UDP", "api-in0", DID, "z9hG4bKapiin0"),
+        )
+        .await;
+    carrier.wait_response(404).await;
+
+    let t = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
+    let (s, r) = api
+        .post("/v1/Trunks", json!({ "trunk_id": t, "direction": "inbound", "inbound": { "destination": pbx.addr.to_string() } }))
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let (s, _) = api
+        .post(
+            &format!("/v1/PhoneNumbers/Trunks/{t}"),
+            json!({ "phone_numbers": [ { "no": DID } ] }),
+        )
+        .await;
+    assert_eq!(s, 201);
+
+    carrier
+        .send(
+            gw.udp,
+            &invite(carrier.addr, gw.udp, "UDP", "api-in1", DID, "z9hG4bKapiin1"),
+        )
+        .await;
+    let (inv, _) = pbx.expect_request("INVITE").await;
+    assert!(inv
+        .request_uri()
+        .unwrap()
+        .starts_with(format!("sip:{DID}@").as_bytes()));
+    pbx.send(gw.udp, &reply(&inv, 486, "Busy Here", Some("p"), None, ""))
+        .await;
+    carrier.wait_response(486).await;
+
+    // Released again: the next call is 404.
+    let (s, _) = api
+        .delete(
+            &format!("/v1/PhoneNumbers/Trunks/{t}"),
+            Some(json!({ "phone_numbers": [ { "no": DID } ] })),
+        )
+        .await;
+    assert_eq!(s, 204);
+    carrier
+        .send(
+            gw.udp,
+            &invite(carrier.addr, gw.udp, "UDP", "api-in2", DID, "z9hG4bKapiin2"),
+        )
+        .await;
+    carrier.wait_response(404).await;
+}
+
+#[tokio::test]
+async fn limit_lowered_by_put_refuses_the_next_outbound_call_with_503() {
+    let (gw, carrier, api, _) = setup().await;
+    let pbx = Ua::new().await;
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "api-lim1", DIALED, "z9hG4bKlim1"),
+    )
+    .await;
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    carrier
+        .send(
+            gw.udp,
+            &reply(
+                &inv,
+                200,
+                "OK",
+                Some("c"),
+                Some(&format!("sip:c@{}", carrier.addr)),
+                SDP_ANSWER,
+            ),
+        )
+        .await;
+    pbx.wait_response(200).await;
+    assert_eq!(gw.gw.trunk_active_calls(&OUT_TRUNK.parse().unwrap()), 1);
+
+    let (s, r) = api
+        .put(
+            &format!("/v1/Trunks/{OUT_TRUNK}"),
+            json!({ "simultaneous_call_limit": 1 }),
+        )
+        .await;
+    assert_eq!((s, &r["simultaneous_call_limit"]), (200, &json!(1)));
+    let pbx2 = Ua::new().await;
+    pbx2.send(
+        gw.udp,
+        &invite(pbx2.addr, gw.udp, "UDP", "api-lim2", DIALED, "z9hG4bKlim2"),
+    )
+    .await;
+    pbx2.wait_response(503).await;
+
+    // Raised again: the next call goes through to the carrier.
+    let (s, _) = api
+        .put(
+            &format!("/v1/Trunks/{OUT_TRUNK}"),
+            json!({ "simultaneous_call_limit": 2 }),
+        )
+        .await;
+    assert_eq!(s, 200);
+    pbx2.send(
+        gw.udp,
+        &invite(pbx2.addr, gw.udp, "UDP", "api-lim3", DIALED, "z9hG4bKlim3"),
+    )
+    .await;
+    let (inv3, _) = carrier.wait_request("INVITE").await;
+    assert!(hdr(&inv3, "To").contains(DIALED));
+}
+
+/// Polls the call-log API until `n` records are there.
+async fn logs(api: &Api, query: &str, n: usize) -> Value {
+    for _ in 0..100 {
+        let (s, v) = api.get(&format!("/v1/History/Logs/Calls{query}")).await;
+        assert_eq!(s, 200, "{v}");
+        if v["calls"].as_array().unwrap().len() >= n {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {n} call logs for {query}");
+}
+
+/// One outbound call (busy at the carrier) and one inbound (busy at the PBX).
+async fn two_calls(gw: &Gw, carrier: &Ua, api: &Api) {
+    let pbx = Ua::new().await;
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "log-out", DIALED, "z9hG4bKlogout"),
+    )
+    .await;
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    carrier
+        .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c"), None, ""))
+        .await;
+    pbx.wait_response(486).await;
+
+    let t = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a11";
+    api.post("/v1/Trunks", json!({ "trunk_id": t, "direction": "inbound", "inbound": { "destination": pbx.addr.to_string() } })).await;
+    api.post(
+        &format!("/v1/PhoneNumbers/Trunks/{t}"),
+        json!({ "phone_numbers": [ { "no": DID } ] }),
+    )
+    .await;
+    carrier
+        .send(
+            gw.udp,
+            &invite(carrier.addr, gw.udp, "UDP", "log-in", DID, "z9hG4bKlogin"),
+        )
+        .await;
+    let (inv, _) = pbx.wait_request("INVITE").await;
+    pbx.send(gw.udp, &reply(&inv, 486, "Busy Here", Some("p"), None, ""))
+        .await;
+    carrier.wait_response(486).await;
+}
+
+#[tokio::test]
+async fn call_logs_filtered_by_date_direction_and_service() {
+    let (gw, carrier, api, _) = setup().await;
+    two_calls(&gw, &carrier, &api).await;
+    let all = logs(&api, "", 2).await;
+    assert_eq!(all["calls"].as_array().unwrap().len(), 2);
+    assert_eq!(all["is_truncated"], false);
+    assert_eq!(all["next_block_uri"], Value::Null);
+
+    let out = logs(&api, "?direction=outbound", 1).await;
+    assert_eq!(out["calls"].as_array().unwrap().len(), 1);
+    assert_eq!(out["calls"][0]["call_id"], "log-out");
+    assert_eq!(out["calls"][0]["status"], "busy");
+    let inb = logs(&api, "?direction=inbound&service=sip_trunking", 1).await;
+    assert_eq!(inb["calls"].as_array().unwrap().len(), 1);
+    assert_eq!(inb["calls"][0]["api_no"], DID);
+    let (_, none) = api.get("/v1/History/Logs/Calls?service=messaging").await;
+    assert_eq!(none["calls"], json!([]));
+    let (_, none) = api.get("/v1/History/Logs/Calls?connect_time=true").await;
+    assert_eq!(none["calls"], json!([]));
+    let (_, two) = api.get("/v1/History/Logs/Calls?connect_time=false").await;
+    assert_eq!(two["calls"].as_array().unwrap().len(), 2);
+    let (_, none) = api
+        .get("/v1/History/Logs/Calls?begin_date=2999-01-01T00:00:00Z")
+        .await;
+    assert_eq!(none["calls"], json!([]));
+    let (_, none) = api
+        .get("/v1/History/Logs/Calls?begin_date=2000-01-01T00:00:00Z&end_date=2001-01-01T00:00:00Z")
+        .await;
+    assert_eq!(none["calls"], json!([]));
+    let (_, two) = api
+        .get("/v1/History/Logs/Calls?begin_date=2000-01-01T00:00:00Z")
+        .await;
+    assert_eq!(two["calls"].as_array().unwrap().len(), 2);
+    let (_, by_caller) = api
+        .get("/v1/History/Logs/Calls?caller_no=%2B14155550001&api_no=%2B14155550100")
+        .await;
+    assert_eq!(
+        by_caller["calls"].as_array().unwrap().len(),
+        1,
+        "{by_caller}"
+    );
+
+    let m = err(
+        &api.get("/v1/History/Logs/Calls?begin_date=yesterday").await,
+        400,
+        400001,
+    );
+    assert!(m.starts_with("begin_date: "), "{m}");
+    let m = err(
+        &api.get("/v1/History/Logs/Calls?direction=sideways").await,
+        400,
+        400001,
+    );
+    assert!(m.starts_with("direction: "), "{m}");
+    let m = err(
+        &api.get(
+            "/v1/History/Logs/Calls?begin_date=2001-01-01T00:00:00Z&end_date=2000-01-01T00:00:00Z",
+        )
+        .await,
+        400,
+        400001,
+    );
+    assert!(m.starts_with("end_date: "), "{m}");
+
+    let (s, one) = api.get("/v1/History/Logs/Calls/log-in").await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (one["direction"].as_str(), one["service"].as_str()),
+        (Some("inbound"), Some("sip_trunking"))
+    );
+}
+
+#[tokio::test]
+async fn restart_keeps_trunks_numbers_and_logs_and_does_not_reseed() {
+    let carrier = Ua::new().await;
+    let dir = temp_dir("api-restart");
+    let text = node(carrier.addr, &carrier.addr.to_string(), &dir);
+    let gw = start(&text).await;
+    let api = Api::new(&gw);
+    two_calls(&gw, &carrier, &api).await;
+    logs(&api, "", 2).await;
+    let (s, _) = api
+        .put(
+            &format!("/v1/Trunks/{OUT_TRUNK}"),
+            json!({ "description": "changed by api" }),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        api.delete(&format!("/v1/Trunks/{SEED_EXTRA}"), None)
+            .await
+            .0,
+        204
+    );
+    let (_, before) = api.get("/v1/Trunks").await;
+    let (_, nums_before) = api.get("/v1/PhoneNumbers").await;
+    gw.gw.shutdown().await;
+
+    let gw = start(&text).await;
+    let api = Api::new(&gw);
+    let (_, after) = api.get("/v1/Trunks").await;
+    assert_eq!(after, before);
+    let (_, out) = api.get(&format!("/v1/Trunks/{OUT_TRUNK}")).await;
+    assert_eq!(out["description"], "changed by api");
+    err(
+        &api.get(&format!("/v1/Trunks/{SEED_EXTRA}")).await,
+        404,
+        404002,
+    );
+    let (_, nums_after) = api.get("/v1/PhoneNumbers").await;
+    assert_eq!(nums_after, nums_before);
+    assert_eq!(nums_after["phone_numbers"][0]["no"], DID);
+    let l = logs(&api, "?begin_date=2000-01-01T00:00:00Z", 2).await;
+    assert_eq!(l["calls"].as_array().unwrap().len(), 2);
+    // The restored number still routes: the call reaches the trunk's PBX (busy there).
+    carrier
+        .send(
+            gw.udp,
+            &invite(
+                carrier.addr,
+                gw.udp,
+                "UDP",
+                "after-restart",
+                DID,
+                "z9hG4bKar",
+            ),
+        )
+        .await;
+    carrier.wait_response(100).await;
+}
+
+#[tokio::test]
+async fn concurrent_writers_lose_no_update() {
+    let (gw, _c, _api, _) = setup().await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let api = Api::new(&gw);
+        tasks.push(tokio::spawn(async move {
+            let no = format!("+1415555{:04}", 1000 + i);
+            api.post(
+                "/v1/PhoneNumbers/CallFlows",
+                json!({ "phone_numbers": [ { "no": no } ] }),
+            )
+            .await
+            .0
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 201);
+    }
+    let (_, l) = Api::new(&gw)
+        .get("/v1/PhoneNumbers/CallFlows?page_size=100")
+        .await;
+    assert_eq!(l["pagination"]["total_items"], 20);
+}
+
+#[tokio::test]
+async fn openapi_document_parses_and_lists_every_route() {
+    let (_gw, _c, api, _) = setup().await;
+    let (s, doc) = api.get("/v1/openapi.json").await;
+    assert_eq!(s, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    let expect: &[(&str, &[&str])] = &[
+        ("/v1/Trunks", &["get", "post"]),
+        ("/v1/Trunks/{trunk_id}", &["get", "put", "delete"]),
+        ("/v1/PhoneNumbers", &["get"]),
+        (
+            "/v1/PhoneNumbers/{assigned_to}",
+            &["get", "post", "put", "delete"],
+        ),
+        (
+            "/v1/PhoneNumbers/Trunks/{trunk_id}",
+            &["get", "post", "delete"],
+        ),
+        ("/v1/PhoneNumbers/Move/{assigned_to}", &["put"]),
+        ("/v1/PhoneNumbers/Move/Trunks/{trunk_id}", &["put"]),
+        ("/v1/History/Logs/Calls", &["get"]),
+        ("/v1/History/Logs/Calls/{call_id}", &["get"]),
+        ("/v1/openapi.json", &["get"]),
+        ("/health/live", &["get"]),
+        ("/health/ready", &["get"]),
+    ];
+    assert_eq!(
+        paths.len(),
+        expect.len(),
+        "{:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+    for (p, methods) in expect {
+        for m in *methods {
+            assert!(paths[*p][*m].is_object(), "{m} {p} missing");
+        }
+    }
+    for s in [
+        "Trunk",
+        "TrunkBody",
+        "ErrorBody",
+        "Pagination",
+        "CallLog",
+        "NumberView",
+    ] {
+        assert!(doc["components"]["schemas"][s].is_object(), "schema {s}");
+    }
+}
