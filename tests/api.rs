@@ -1154,6 +1154,8 @@ async fn openapi_document_parses_and_lists_every_route() {
         ("/v1/PhoneNumbers/Move/Trunks/{trunk_id}", &["put"]),
         ("/v1/History/Logs/Calls", &["get"]),
         ("/v1/History/Logs/Calls/{call_id}", &["get"]),
+        ("/v1/LiveCalls", &["get"]),
+        ("/v1/LiveCalls/{call_id}", &["delete"]),
         ("/v1/openapi.json", &["get"]),
         ("/health/live", &["get"]),
         ("/health/ready", &["get"]),
@@ -1179,4 +1181,50 @@ async fn openapi_document_parses_and_lists_every_route() {
     ] {
         assert!(doc["components"]["schemas"][s].is_object(), "schema {s}");
     }
+}
+
+#[tokio::test]
+async fn live_calls_listed_and_hung_up_through_the_api() {
+    let (gw, carrier, api, _) = setup().await;
+    let pbx = Ua::new().await;
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "api-live1", DIALED, "z9hG4bKlive1"),
+    )
+    .await;
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    let (s, v) = api.get("/v1/LiveCalls").await;
+    assert_eq!(s, 200);
+    assert_eq!(v["calls"][0]["call_id"], "api-live1");
+    assert_eq!(v["calls"][0]["state"], "ringing");
+    assert_eq!(v["calls"][0]["trunk_id"], OUT_TRUNK);
+    assert_eq!(
+        v["calls"][0]["legs"]["callee"]["call_id"],
+        json!(hdr(&inv, "Call-ID"))
+    );
+    carrier
+        .send(
+            gw.udp,
+            &reply(
+                &inv,
+                200,
+                "OK",
+                Some("c"),
+                Some(&format!("sip:c@{}", carrier.addr)),
+                SDP_ANSWER,
+            ),
+        )
+        .await;
+    pbx.wait_response(200).await;
+    let (_, v) = api.get("/v1/LiveCalls").await;
+    assert_eq!(v["calls"][0]["state"], "answered");
+    let (s, _) = api.delete("/v1/LiveCalls/api-live1", None).await;
+    assert_eq!(s, 204);
+    let (bye, _) = pbx.wait_request("BYE").await;
+    assert_eq!(hdr(&bye, "Call-ID"), "api-live1");
+    carrier.wait_request("BYE").await;
+    let (_, v) = api.get("/v1/LiveCalls").await;
+    assert_eq!(v["calls"].as_array().map(|a| a.len()), Some(0));
+    let r = api.delete("/v1/LiveCalls/api-live1", None).await;
+    err(&r, 404, 404_002);
 }

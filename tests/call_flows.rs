@@ -154,7 +154,11 @@ async fn basic_call_relays_and_hides_topology() {
     assert_eq!(metric_value(&m, &series), 1.0, "{m}");
     assert_eq!(metric_value(&m, "trunkgate_calls_active"), 0.0);
     let per_trunk = |name: &str| metric_value(&m, &format!("{name}{{trunk=\"{DEMO_TRUNK}\"}}"));
-    assert_eq!(per_trunk("trunkgate_time_to_answer_seconds_count"), 1.0, "{m}");
+    assert_eq!(
+        per_trunk("trunkgate_time_to_answer_seconds_count"),
+        1.0,
+        "{m}"
+    );
     assert_eq!(per_trunk("trunkgate_post_dial_delay_seconds_count"), 1.0);
 }
 

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod calls;
 pub mod error;
 pub mod extract;
+pub mod live;
 pub mod numbers;
 pub mod openapi;
 pub mod page;
@@ -217,6 +218,11 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/History/Logs/Calls", get(calls::list))
         .route("/v1/History/Logs/Calls/{call_id}", get(calls::get_one))
+        .route("/v1/LiveCalls", get(live::list))
+        .route(
+            "/v1/LiveCalls/{call_id}",
+            axum::routing::delete(live::hangup),
+        )
         .fallback(no_endpoint)
         .method_not_allowed_fallback(no_method)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY))

@@ -20,7 +20,7 @@ use super::numbers::{
     DescriptionBody, NumberEntry, NumberList, NumberView, NumbersBody, NumbersResult,
 };
 use super::page::Pagination;
-use super::{calls, numbers, trunks};
+use super::{calls, live, numbers, trunks};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -226,10 +226,12 @@ impl Modify for Security {
         numbers::assign_named, numbers::assign_trunk, numbers::move_named, numbers::move_trunk,
         numbers::release_named, numbers::release_trunk, numbers::update_description,
         calls::list, calls::get_one,
+        live::list, live::hangup,
         openapi_doc, health_live, health_ready,
     ),
     components(schemas(ErrorBody, Pagination, TrunkDoc, TrunkBodyDoc, TrunkListDoc, NumberView, NumberList,
-        NumbersBody, NumberEntry, NumbersResult, DescriptionBody, CallRecordDoc, CallListDoc)),
+        NumbersBody, NumberEntry, NumbersResult, DescriptionBody, CallRecordDoc, CallListDoc,
+        live::LiveCallList, crate::call::core::LiveCall, crate::call::core::LiveLegs, crate::call::core::LiveLeg)),
     modifiers(&Security),
     security(("api_key" = [])),
 )]

@@ -49,7 +49,7 @@ pub enum CallEvent {
 }
 
 /// What the live-call list shows about one call.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct LiveCall {
     pub call_id: String,
     pub trunk_id: uuid::Uuid,
@@ -62,13 +62,13 @@ pub struct LiveCall {
     pub legs: LiveLegs,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct LiveLegs {
     pub caller: LiveLeg,
     pub callee: Option<LiveLeg>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct LiveLeg {
     pub call_id: String,
     pub peer: String,
