@@ -1180,3 +1180,39 @@ async fn openapi_document_parses_and_lists_every_route() {
         assert!(doc["components"]["schemas"][s].is_object(), "schema {s}");
     }
 }
+
+#[tokio::test]
+async fn outbound_trunk_needs_a_carrier_in_the_node_config() {
+    let dir = temp_dir("api-nocarrier");
+    let text = format!(
+        r#"
+[sip]
+listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
+[http]
+listen = "127.0.0.1:0"
+[store]
+data_dir = "{}"
+[api]
+key_hashes = ["{}"]
+"#,
+        dir.display(),
+        trunkgate::api::auth::key_hash_string(KEY)
+    );
+    let gw = start(&text).await;
+    let api = Api::new(&gw);
+    let m = err(&api.post("/v1/Trunks", outbound_body()).await, 400, 400001);
+    assert!(
+        m.starts_with("direction: an outbound trunk needs at least one carrier"),
+        "{m}"
+    );
+    let (s, _) = api
+        .post("/v1/Trunks", json!({ "trunk_id": SEED_EXTRA, "direction": "inbound", "inbound": { "destination": "pbx.example.com" } }))
+        .await;
+    assert_eq!(s, 201);
+    let m = err(
+        &api.put(&format!("/v1/Trunks/{SEED_EXTRA}"), json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "10.0.0.1" } ] } })).await,
+        400,
+        400001,
+    );
+    assert!(m.starts_with("direction: "), "{m}");
+}
