@@ -249,6 +249,11 @@ async fn trunk_crud_round_trip_inbound_and_outbound() {
         inb["inbound"]["phone_numbers_uri"],
         format!("/v1/PhoneNumbers/Trunks/{in_id}")
     );
+    // A GET result sent back as a PUT body (read-only fields included) changes nothing.
+    let (s, same) = api.put(&format!("/v1/Trunks/{in_id}"), inb.clone()).await;
+    assert_eq!(s, 200, "{same}");
+    assert_eq!(same["updated_on"], inb["updated_on"]);
+    assert_eq!(same["inbound"], inb["inbound"]);
     let (s, up) = api
         .put(
             &format!("/v1/Trunks/{in_id}"),
@@ -1227,4 +1232,111 @@ async fn live_calls_listed_and_hung_up_through_the_api() {
     assert_eq!(v["calls"].as_array().map(|a| a.len()), Some(0));
     let r = api.delete("/v1/LiveCalls/api-live1", None).await;
     err(&r, 404, 404_002);
+}
+
+#[tokio::test]
+async fn outbound_trunk_needs_a_carrier_in_the_node_config() {
+    let dir = temp_dir("api-nocarrier");
+    let text = format!(
+        r#"
+[sip]
+listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
+[http]
+listen = "127.0.0.1:0"
+[store]
+data_dir = "{}"
+[api]
+key_hashes = ["{}"]
+"#,
+        dir.display(),
+        trunkgate::api::auth::key_hash_string(KEY)
+    );
+    let gw = start(&text).await;
+    let api = Api::new(&gw);
+    let m = err(&api.post("/v1/Trunks", outbound_body()).await, 400, 400001);
+    assert!(
+        m.starts_with("direction: an outbound trunk needs at least one carrier"),
+        "{m}"
+    );
+    let (s, _) = api
+        .post("/v1/Trunks", json!({ "trunk_id": SEED_EXTRA, "direction": "inbound", "inbound": { "destination": "pbx.example.com" } }))
+        .await;
+    assert_eq!(s, 201);
+    let m = err(
+        &api.put(&format!("/v1/Trunks/{SEED_EXTRA}"), json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "10.0.0.1" } ] } })).await,
+        400,
+        400001,
+    );
+    assert!(m.starts_with("direction: "), "{m}");
+}
+
+#[tokio::test]
+async fn call_logs_come_in_blocks_of_1000_with_a_next_block_uri() {
+    let carrier = Ua::new().await;
+    let dir = temp_dir("api-blocks");
+    // 1,205 records in the last half hour, every other one answered.
+    {
+        let mut store = trunkgate::store::CallLogStore::open(&dir).unwrap();
+        let now = std::time::SystemTime::now() - Duration::from_secs(1800);
+        let recs: Vec<_> = (0..1205u64)
+            .map(|i| {
+                let t = trunkgate::store::to_rfc3339(now + Duration::from_millis(i));
+                trunkgate::store::CallRecord {
+                    id: uuid::Uuid::from_u128(u128::from(i) + 1),
+                    call_id: format!("bulk-{i}"),
+                    parent_call_id: None,
+                    caller_no: "+14155550001".into(),
+                    api_no: DIALED.into(),
+                    start_time: t.clone(),
+                    end_time: t,
+                    direction: "outbound".into(),
+                    hangup_end: None,
+                    duration: 0,
+                    status: trunkgate::store::CallStatus::Completed,
+                    error: None,
+                    error_code: None,
+                    connect_time_sec: (i % 2 == 0).then_some(0.5),
+                    sip: trunkgate::store::SipInfo {
+                        call_id: format!("bulk-{i}"),
+                        response_code: 200,
+                    },
+                    service: "sip_trunking".into(),
+                    trunk_id: None,
+                    reason: None,
+                }
+            })
+            .collect();
+        store.insert(&recs).unwrap();
+    }
+    let gw = start(&node(carrier.addr, &carrier.addr.to_string(), &dir)).await;
+    let api = Api::new(&gw);
+    let (s, first) = api.get("/v1/History/Logs/Calls").await;
+    assert_eq!(s, 200);
+    assert_eq!(first["calls"].as_array().unwrap().len(), 1000);
+    assert_eq!(first["is_truncated"], true);
+    assert_eq!(first["calls"][999]["call_id"], "bulk-999");
+    let next = first["next_block_uri"].as_str().unwrap().to_string();
+    let (_, second) = api.get(&next).await;
+    assert_eq!(second["calls"].as_array().unwrap().len(), 205);
+    assert_eq!(second["calls"][0]["call_id"], "bulk-1000");
+    assert_eq!(
+        (
+            second["is_truncated"].as_bool(),
+            second["next_block_uri"].is_null()
+        ),
+        (Some(false), true)
+    );
+    // A post-filter (answered only) still fills blocks and pages on: 603 answered.
+    let (_, a1) = api.get("/v1/History/Logs/Calls?connect_time=true").await;
+    assert_eq!(
+        a1["calls"].as_array().unwrap().len(),
+        603,
+        "{}",
+        a1["next_block_uri"]
+    );
+    assert_eq!(a1["is_truncated"], false);
+    let (_, o1) = api
+        .get("/v1/History/Logs/Calls?connect_time=false&direction=outbound")
+        .await;
+    assert_eq!(o1["calls"].as_array().unwrap().len(), 602);
 }

@@ -122,7 +122,9 @@ pub struct TrunkDoc {
 /// A trunk as sent. POST: `direction` is required, `trunk_id` is generated
 /// when absent. PUT: a partial update — only the fields given change, nested
 /// objects merge field by field, arrays are replaced, null clears; the
-/// result must satisfy the same rules. Unknown fields are refused.
+/// result must satisfy the same rules. The read-only fields of a returned
+/// trunk (`created_on`, `updated_on`, `modified_on`,
+/// `inbound.phone_numbers_uri`) are ignored; other unknown fields are refused.
 #[derive(Serialize, ToSchema)]
 #[schema(as = TrunkBody)]
 pub struct TrunkBodyDoc {

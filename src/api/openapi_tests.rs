@@ -166,13 +166,15 @@ fn every_route_is_documented() {
         "/v1/PhoneNumbers/Move/Trunks/{trunk_id}",
         "/v1/History/Logs/Calls",
         "/v1/History/Logs/Calls/{call_id}",
+        "/v1/LiveCalls",
+        "/v1/LiveCalls/{call_id}",
         "/v1/openapi.json",
         "/health/live",
         "/health/ready",
     ] {
         assert!(paths.iter().any(|x| *x == p), "{p} missing from {paths:?}");
     }
-    assert_eq!(paths.len(), 12);
+    assert_eq!(paths.len(), 14);
     assert_eq!(
         doc["components"]["securitySchemes"]["api_key"]["name"],
         "X-API-Key"

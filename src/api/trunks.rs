@@ -6,6 +6,9 @@
 //! replace the stored ones; nested objects (`inbound`, `outbound`,
 //! `recording`, `inbound.failover`) merge field by field; arrays
 //! (`outbound.authentication`) are replaced whole; `null` clears a field.
+//! The read-only fields (`created_on`, `updated_on`, `modified_on`,
+//! `inbound.phone_numbers_uri`) are ignored in bodies, so a GET result can be
+//! sent back as is; any other unknown field is refused.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -63,6 +66,16 @@ pub struct ListParams {
     /// Items per page, 1..=1000 (default 50).
     #[param(value_type = Option<u32>)]
     pub page_size: Option<String>,
+}
+
+/// Fields the API returns but never takes from a body (a GET result can be
+/// sent back as a PUT body).
+const READ_ONLY: [&str; 3] = ["created_on", "updated_on", "modified_on"];
+
+fn strip_read_only(body: &mut serde_json::Map<String, Value>) {
+    for k in READ_ONLY {
+        body.remove(k);
+    }
 }
 
 pub(super) fn parse_id(s: &str) -> Result<Uuid, ApiError> {
@@ -155,6 +168,7 @@ pub async fn create(
     State(st): State<ApiState>,
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
+    strip_read_only(&mut body);
     if !body.contains_key("trunk_id") {
         body.insert("trunk_id".into(), Value::String(Uuid::new_v4().to_string()));
     }
@@ -210,11 +224,12 @@ fn merge(into: &mut Value, patch: Value) {
 pub async fn update(
     State(st): State<ApiState>,
     Path(id): Path<String>,
-    JsonObject(body): JsonObject,
+    JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
+    strip_read_only(&mut body);
     if let Some(v) = body.get("trunk_id") {
-        if v.as_str() != Some(id.to_string().as_str()) {
+        if v.as_str().and_then(|s| s.parse::<Uuid>().ok()) != Some(id) {
             return Err(ApiError::field("trunk_id", "cannot be changed"));
         }
     }
