@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::api::auth::Keys;
 use crate::api::ApiState;
 use crate::call::{Core, Dispatcher};
-use crate::config::{Config, Transport};
+use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::{CallLogStore, CallLogWriter, TrunkStore};
 use crate::transport::{TransportConfig, TransportError, TransportKind, Transports};
@@ -47,13 +47,7 @@ pub fn transport_config(config: &Config) -> TransportConfig {
         listen: sip
             .listen
             .iter()
-            .map(|l| {
-                let kind = match l.transport {
-                    Transport::Udp => TransportKind::Udp,
-                    Transport::Tcp => TransportKind::Tcp,
-                };
-                (kind, l.address)
-            })
+            .map(|l| (crate::call::route::kind_of(l.transport), l.address))
             .collect(),
         max_message_size: sip.max_message_size,
         udp_workers: sip.udp_workers,

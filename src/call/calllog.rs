@@ -31,7 +31,8 @@ fn submit(core: &Core, rec: CallRecord) {
     }
 }
 
-fn caller_no(msg: &Message) -> String {
+/// The calling number: the From URI's user part, unescaped (empty if none).
+pub(super) fn caller_no(msg: &Message) -> String {
     msg.from_hdr()
         .ok()
         .and_then(|f| f.uri().ok())

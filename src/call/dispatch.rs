@@ -15,10 +15,10 @@ use crate::policy::{
     admit_outbound, carrier_for_source, limit_rejection, route_inbound, InboundRoute, OutboundFacts,
 };
 use crate::sip::{HeaderName, Host, Message, Method, Reject, Uri};
-use crate::transport::{Handler, Received, TransportKind};
+use crate::transport::{Handler, Received, Target, TransportKind};
 
 use super::core::{CallEvent, Core, RxMeta};
-use super::respond::{fixed_top_via, response, response_target};
+use super::respond::{fixed_top_via, response, response_target, top_via_raw};
 use super::task::{Call, CallPlan};
 
 /// Option tags we implement (RFC 3262 reliable provisionals are relayed end to end).
@@ -133,11 +133,7 @@ impl Dispatcher {
         };
         self.core.metrics.request(Dir::In, &method);
         if let Some(ua) = msg.header(&HeaderName::UserAgent) {
-            let ua = ua.to_ascii_lowercase();
-            if SCANNERS
-                .iter()
-                .any(|s| memchr::memmem::find(&ua, &s.to_ascii_lowercase()).is_some())
-            {
+            if is_scanner(ua) {
                 self.core.metrics.drop_reason("scanner");
                 return;
             }
@@ -222,10 +218,10 @@ impl Dispatcher {
             Method::Ack => {} // ACK for a 2xx of a call that is gone, or stray: nothing to answer (§17.2.1)
             Method::Invite if !in_dialog => self.new_call(msg, meta, call_id),
             Method::Options if !in_dialog => {
-                let mut b = self.stateless(&msg, &meta, 200, "OK");
+                let (mut b, target) = self.stateless(&msg, &meta, 200, "OK");
                 b = b.header("Allow", ALLOW).header("Accept", "application/sdp");
                 b = b.header("Supported", SUPPORTED.join(", "));
-                self.send_built(&msg, &meta, b, 200);
+                self.core.send_detached(target, b.finish(), 200);
             }
             Method::Register
             | Method::Subscribe
@@ -235,11 +231,12 @@ impl Dispatcher {
             | Method::Notify
                 if !in_dialog =>
             {
-                let b = self
-                    .stateless(&msg, &meta, 405, "Method Not Allowed")
-                    .header("Allow", ALLOW);
-                self.core.metrics.reject("method_not_allowed");
-                self.send_built(&msg, &meta, b, 405);
+                let rej = Reject {
+                    code: 405,
+                    reason: "Method Not Allowed",
+                    unsupported: Vec::new(),
+                };
+                self.reject(&msg, &meta, &rej, "method_not_allowed");
             }
             Method::Cancel => {
                 let rej = Reject {
@@ -443,24 +440,20 @@ impl Dispatcher {
         tokio::spawn(fut);
     }
 
+    /// A stateless response to `msg` and where it goes (the top Via parsed once).
     fn stateless(
         &self,
         msg: &Message,
         meta: &RxMeta,
         code: u16,
         reason: &str,
-    ) -> crate::sip::MessageBuilder {
-        let via = msg.header(&HeaderName::Via).cloned().unwrap_or_default();
-        let top = fixed_top_via(&first_value(&via), meta.source);
-        // A stable To tag for a retransmitted request: derived from Call-ID and branch.
-        let tag = stable_tag(msg);
-        response(msg, &top, code, reason, Some(tag.as_bytes()))
-    }
-
-    fn send_built(&self, msg: &Message, meta: &RxMeta, b: crate::sip::MessageBuilder, code: u16) {
+    ) -> (crate::sip::MessageBuilder, Target) {
         let via = msg.via_top().ok();
-        let target = response_target(via.as_ref(), meta);
-        self.core.send_detached(target, b.finish(), code);
+        let top = fixed_top_via(&top_via_raw(msg), via.as_ref(), meta.source);
+        // A stable To tag for a retransmitted request: derived from Call-ID and branch.
+        let tag = stable_tag(msg, via.as_ref());
+        let b = response(msg, &top, code, reason, Some(tag.as_bytes()));
+        (b, response_target(via.as_ref(), meta))
     }
 
     /// Refuses a new call: the error response plus the call's log record.
@@ -485,7 +478,7 @@ impl Dispatcher {
         if msg.header(&HeaderName::Via).is_none() {
             return; // nowhere to send a response (RFC 3261 §18.2.2 needs the Via)
         }
-        let mut b = self.stateless(msg, meta, rej.code, rej.reason);
+        let (mut b, target) = self.stateless(msg, meta, rej.code, rej.reason);
         if rej.code == 420 && !rej.unsupported.is_empty() {
             let list: Vec<String> = rej
                 .unsupported
@@ -500,31 +493,22 @@ impl Dispatcher {
         if rej.code == 415 {
             b = b.header("Accept", "application/sdp");
         }
-        self.send_built(msg, meta, b, rej.code);
+        self.core.send_detached(target, b.finish(), rej.code);
     }
 }
 
-/// First comma-separated value of a header line (the top Via of a combined line).
-fn first_value(v: &Bytes) -> Bytes {
-    let mut depth = 0i32;
-    let mut quoted = false;
-    for (i, c) in v.iter().enumerate() {
-        match c {
-            b'"' => quoted = !quoted,
-            b'<' if !quoted => depth += 1,
-            b'>' if !quoted => depth -= 1,
-            b',' if !quoted && depth <= 0 => return v.slice(..i),
-            _ => {}
-        }
-    }
-    v.clone()
+/// Case-insensitive substring match of a User-Agent against [`SCANNERS`], without allocating.
+fn is_scanner(ua: &[u8]) -> bool {
+    SCANNERS
+        .iter()
+        .any(|s| ua.windows(s.len()).any(|w| w.eq_ignore_ascii_case(s)))
 }
 
-fn stable_tag(msg: &Message) -> String {
+fn stable_tag(msg: &Message, via: Option<&crate::sip::Via>) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     msg.call_id().hash(&mut h);
-    msg.via_top().ok().and_then(|v| v.branch()).hash(&mut h);
+    via.and_then(|v| v.branch()).hash(&mut h);
     format!("tg{:016x}", h.finish())
 }
 

@@ -18,7 +18,6 @@ use super::route::{
 };
 use super::task::CallPlan;
 use crate::sip::{default_reason, HeaderName, Message, Method};
-use crate::transaction::Action;
 
 use super::core::{random_hex, Outgoing};
 use super::dialog::{contact_for, with_tag, Dialog, Side};
@@ -292,12 +291,6 @@ impl Call {
             Some(d) => format!("\"{d}\" <sip:{user}@{host}>"),
             None => format!("<sip:{user}@{host}>"),
         };
-        let tp = if peer.kind == crate::transport::TransportKind::Tcp {
-            ";transport=tcp"
-        } else {
-            ""
-        };
-        let _ = tp;
         let ruri = hop.ruri.clone();
         let call_id = Bytes::from(format!("{}@trunkgate", random_hex(12)));
         let mut d = Dialog {
@@ -776,9 +769,7 @@ impl Call {
             }
             ClientKind::NonInvite(t) => t.on_response(code, now),
         };
-        let delivered = acts.iter().any(|a| matches!(a, Action::Deliver));
         self.apply_client(id, acts, Some(&resp)).await;
-        let _ = delivered;
     }
 }
 

@@ -6,13 +6,13 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::sip::{HeaderName, Message, Method};
-use crate::transaction::{Actions, ServerInvite, ServerNonInvite};
+use crate::transaction::Actions;
 
 use super::core::RxMeta;
 use super::dialog::Side;
 use super::dispatch::ALLOW;
 use super::invite::{copy_headers, reason_of, with_body, PASS_RESPONSE};
-use super::respond::{fixed_top_via, response, response_target};
+use super::respond::response;
 use super::task::{Call, NewRequest};
 use super::txs::{Role, ServerKind, ServerTx};
 
@@ -47,7 +47,7 @@ impl Call {
             return self.on_ack(side, &msg, &branch, now).await;
         }
         if method == Method::Cancel {
-            return self.on_cancel(side, &msg, &meta, &branch, now).await;
+            return self.on_cancel(side, &msg, &meta, &branch).await;
         }
         // A retransmission of a request we are handling: the transaction answers it.
         if let Some(s) = self
@@ -113,14 +113,7 @@ impl Call {
         }
     }
 
-    async fn on_cancel(
-        &mut self,
-        side: Side,
-        msg: &Message,
-        meta: &RxMeta,
-        branch: &Bytes,
-        _now: Instant,
-    ) {
+    async fn on_cancel(&mut self, side: Side, msg: &Message, meta: &RxMeta, branch: &Bytes) {
         let matched = self
             .servers
             .iter()
@@ -197,37 +190,16 @@ impl Call {
 
     fn add_server(&mut self, side: Side, msg: &Message, meta: &RxMeta) -> u32 {
         let id = self.new_id();
-        let now = Instant::now();
-        let rel = if meta.kind.is_reliable() {
-            crate::transaction::Reliability::Reliable
-        } else {
-            crate::transaction::Reliability::Unreliable
-        };
-        let via = msg.via_top().ok();
-        let top_raw = msg
-            .header_values(&HeaderName::Via)
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        let method = msg.method().cloned().unwrap_or(Method::Options);
-        let tx = if method == Method::Invite {
-            ServerKind::Invite(ServerInvite::new(rel, self.core.timers, now))
-        } else {
-            ServerKind::NonInvite(ServerNonInvite::new(rel, self.core.timers, now))
-        };
         self.core.metrics.transactions_active.inc();
-        self.servers.push(ServerTx {
+        let tx = ServerTx::new(
             id,
             side,
-            branch: via.as_ref().and_then(|v| v.branch()).unwrap_or_default(),
-            method,
-            cseq: msg.cseq().map(|c| c.seq).unwrap_or(0),
-            req: msg.clone(),
-            top_via: fixed_top_via(&top_raw, meta.source),
-            target: response_target(via.as_ref(), meta),
-            tx,
-            r2xx: None,
-        });
+            msg.clone(),
+            meta,
+            self.core.timers,
+            Instant::now(),
+        );
+        self.servers.push(tx);
         id
     }
 

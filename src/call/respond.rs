@@ -12,7 +12,8 @@ use super::core::RxMeta;
 /// The request's top Via as it must appear in our responses: RFC 3261 §18.2.1
 /// adds `received` when the sent-by host is not the packet's source address,
 /// RFC 3581 §4 fills in an empty `rport` with the source port.
-pub fn fixed_top_via(raw: &Bytes, source: SocketAddr) -> Bytes {
+/// `via` is the same value already parsed (None when it does not parse).
+pub fn fixed_top_via(raw: &Bytes, via: Option<&Via>, source: SocketAddr) -> Bytes {
     let Ok(text) = std::str::from_utf8(raw) else {
         return raw.clone();
     };
@@ -34,8 +35,7 @@ pub fn fixed_top_via(raw: &Bytes, source: SocketAddr) -> Bytes {
         out.push_str(part);
     }
     if !has_received {
-        let host_is_source = Via::parse(raw)
-            .ok()
+        let host_is_source = via
             .and_then(|v| v.host.ip())
             .is_some_and(|ip| ip == source.ip());
         if !host_is_source {
@@ -44,6 +44,14 @@ pub fn fixed_top_via(raw: &Bytes, source: SocketAddr) -> Bytes {
         }
     }
     Bytes::from(out)
+}
+
+/// The request's top Via value (first of a comma-joined line), raw.
+pub fn top_via_raw(req: &Message) -> Bytes {
+    req.header_values(&HeaderName::Via)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
 }
 
 /// RFC 3261 §18.2.2 / RFC 3581: where a response to this request goes.
@@ -121,6 +129,11 @@ mod tests {
         let src: SocketAddr = "192.0.2.7:40000".parse().unwrap();
         let v = fixed_top_via(
             &Bytes::from_static(b"SIP/2.0/UDP pbx.example.com:5060;branch=z9hG4bKa;rport"),
+            Via::parse(&Bytes::from_static(
+                b"SIP/2.0/UDP pbx.example.com:5060;branch=z9hG4bKa;rport",
+            ))
+            .ok()
+            .as_ref(),
             src,
         );
         assert_eq!(
@@ -134,6 +147,11 @@ mod tests {
         let src: SocketAddr = "127.0.0.1:5061".parse().unwrap();
         let v = fixed_top_via(
             &Bytes::from_static(b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa"),
+            Via::parse(&Bytes::from_static(
+                b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa",
+            ))
+            .ok()
+            .as_ref(),
             src,
         );
         assert_eq!(&v[..], b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKa");

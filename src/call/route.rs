@@ -35,7 +35,8 @@ fn host_of(ip: IpAddr) -> String {
     }
 }
 
-fn kind_of(t: Transport) -> TransportKind {
+/// The transport layer's kind for a configured transport.
+pub fn kind_of(t: Transport) -> TransportKind {
     match t {
         Transport::Udp => TransportKind::Udp,
         Transport::Tcp => TransportKind::Tcp,

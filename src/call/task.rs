@@ -13,12 +13,10 @@ use crate::config::Direction;
 use crate::config::Trunk;
 use crate::metrics::{CallLabels, TrunkLabels};
 use crate::sip::{HeaderName, Message, Method};
-use crate::transaction::{Action, Actions, Reliability, ServerInvite};
-use crate::transport::TransportKind;
+use crate::transaction::{Action, Actions, Reliability};
 
 use super::core::{random_hex, CallEvent, CallSender, Core, Outgoing, RxMeta, Snapshot};
 use super::dialog::{contact_for, with_tag, Dialog, Side};
-use super::respond::{fixed_top_via, response_target};
 use super::txs::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
 
 /// A request about to become a client transaction.
@@ -121,13 +119,7 @@ impl Call {
                 (Arc::clone(trunk), Direction::Inbound, did.clone())
             }
         };
-        let caller_no = invite
-            .from_hdr()
-            .ok()
-            .and_then(|f| f.uri().ok())
-            .and_then(|u| u.user_unescaped())
-            .map(|u| String::from_utf8_lossy(&u).into_owned())
-            .unwrap_or_default();
+        let caller_no = super::calllog::caller_no(&invite);
         let now = Instant::now();
         let cfg = &snapshot.config;
         let a_tag = Bytes::from(random_hex(8));
@@ -164,33 +156,7 @@ impl Call {
             _ => cfg.sip.max_forwards,
         };
         let trunk_label = trunk.trunk_id.to_string();
-        let via_top = invite.via_top().ok();
-        let top_raw = invite
-            .header_values(&HeaderName::Via)
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        let cseq = invite.cseq().map(|c| c.seq).unwrap_or(1);
-        let rel = if meta.kind.is_reliable() {
-            Reliability::Reliable
-        } else {
-            Reliability::Unreliable
-        };
-        let server = ServerTx {
-            id: 0,
-            side: Side::A,
-            branch: via_top
-                .as_ref()
-                .and_then(|v| v.branch())
-                .unwrap_or_default(),
-            method: Method::Invite,
-            cseq,
-            top_via: fixed_top_via(&top_raw, meta.source),
-            target: response_target(via_top.as_ref(), &meta),
-            tx: ServerKind::Invite(ServerInvite::new(rel, core.timers, now)),
-            req: invite,
-            r2xx: None,
-        };
+        let server = ServerTx::new(0, Side::A, invite, &meta, core.timers, now);
         let number = core.next_call_number();
         core.metrics.calls_active.inc();
         core.metrics.transactions_active.inc();
@@ -499,11 +465,7 @@ impl Call {
         let now = Instant::now();
         let Some(d) = self.dialog(side) else { return 0 };
         let target = d.peer.clone();
-        let rel = if target.kind == TransportKind::Tcp {
-            Reliability::Reliable
-        } else {
-            Reliability::Unreliable
-        };
+        let rel = super::txs::reliability(target.kind);
         let timers = self.core.timers;
         let (tx, acts) = if method == Method::Invite {
             let (t, a) = crate::transaction::ClientInvite::new(bytes, rel, timers, now);
@@ -600,11 +562,7 @@ impl Call {
     }
 
     pub(super) fn reliability(&self) -> Reliability {
-        if self.a.peer.kind == TransportKind::Tcp {
-            Reliability::Reliable
-        } else {
-            Reliability::Unreliable
-        }
+        super::txs::reliability(self.a.peer.kind)
     }
 }
 

@@ -6,9 +6,13 @@ use tokio::time::Instant;
 
 use crate::sip::{HeaderName, Message, MessageBuilder, Method, ParseOptions};
 use crate::transaction::{
-    ClientInvite, ClientNonInvite, Retransmit2xx, ServerInvite, ServerNonInvite,
+    ClientInvite, ClientNonInvite, Reliability, Retransmit2xx, ServerInvite, ServerNonInvite,
+    TimerConfig,
 };
-use crate::transport::Target;
+use crate::transport::{Target, TransportKind};
+
+use super::core::RxMeta;
+use super::respond::{fixed_top_via, response_target, top_via_raw};
 
 use super::dialog::Side;
 
@@ -34,7 +38,49 @@ pub struct ServerTx {
     pub r2xx: Option<Retransmit2xx>,
 }
 
+/// Retransmission timers run on unreliable transports only (RFC 3261 §17).
+pub fn reliability(kind: TransportKind) -> Reliability {
+    if kind.is_reliable() {
+        Reliability::Reliable
+    } else {
+        Reliability::Unreliable
+    }
+}
+
 impl ServerTx {
+    /// A server transaction for a request that just arrived on `side`: parses
+    /// the top Via once for the branch, the fixed Via of our responses and
+    /// their target (§17.2.3, §18.2.2).
+    pub fn new(
+        id: u32,
+        side: Side,
+        req: Message,
+        meta: &RxMeta,
+        timers: TimerConfig,
+        now: Instant,
+    ) -> ServerTx {
+        let via = req.via_top().ok();
+        let method = req.method().cloned().unwrap_or(Method::Options);
+        let rel = reliability(meta.kind);
+        let tx = if method == Method::Invite {
+            ServerKind::Invite(ServerInvite::new(rel, timers, now))
+        } else {
+            ServerKind::NonInvite(ServerNonInvite::new(rel, timers, now))
+        };
+        ServerTx {
+            id,
+            side,
+            branch: via.as_ref().and_then(|v| v.branch()).unwrap_or_default(),
+            method,
+            cseq: req.cseq().map(|c| c.seq).unwrap_or(0),
+            top_via: fixed_top_via(&top_via_raw(&req), via.as_ref(), meta.source),
+            target: response_target(via.as_ref(), meta),
+            tx,
+            req,
+            r2xx: None,
+        }
+    }
+
     pub fn terminated(&self) -> bool {
         let tx_done = match &self.tx {
             ServerKind::Invite(t) => t.is_terminated(),
