@@ -27,6 +27,7 @@ pub mod call;
 pub mod config;
 pub mod gateway;
 pub mod http;
+pub mod media;
 pub mod metrics;
 pub mod policy;
 pub mod resolve;

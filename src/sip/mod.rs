@@ -26,6 +26,7 @@ mod parse;
 #[cfg(test)]
 mod proptests;
 mod scan;
+pub mod sdp;
 mod start_line;
 mod uri;
 mod validate;
