@@ -25,6 +25,7 @@
 pub mod api;
 pub mod call;
 pub mod config;
+pub mod flow;
 pub mod gateway;
 pub mod http;
 pub mod media;
