@@ -95,7 +95,9 @@ impl Session {
     }
 
     async fn flow(&mut self) -> Result<(), Stop> {
-        self.command(CommandKind::Accept).await?;
+        // Not waiting for Accept's ack: the callback starts at once; the ack
+        // is skipped later like any ack nobody waits for.
+        self.send(CommandKind::Accept).await?;
         let req = self.request("init_call", "ringing");
         let actions = match self.http.post_target(self.target.as_ref(), &req).await {
             Ok(a) => a,
@@ -191,15 +193,7 @@ impl Session {
     /// Sends a command and waits (bounded by `command_timeout`) for its ack.
     /// Returns the command id and whether the gateway executed it.
     pub(crate) async fn command(&mut self, kind: CommandKind) -> Result<(String, bool), Stop> {
-        self.next_id += 1;
-        let id = format!("c{}", self.next_id);
-        let msg = pb::WorkerMessage {
-            command_id: id.clone(),
-            command: Some(kind.into()),
-        };
-        if self.out.send(Ok(msg)).await.is_err() {
-            return Err(Stop::StreamClosed);
-        }
+        let id = self.send(kind).await?;
         let deadline = Instant::now() + self.cfg.command_timeout;
         loop {
             match self.recv_until(Some(deadline)).await? {
@@ -215,6 +209,20 @@ impl Session {
                     return Ok((id, false));
                 }
             }
+        }
+    }
+
+    /// Sends a command with a fresh id, without waiting for its ack.
+    async fn send(&mut self, kind: CommandKind) -> Result<String, Stop> {
+        self.next_id += 1;
+        let id = format!("c{}", self.next_id);
+        let msg = pb::WorkerMessage {
+            command_id: id.clone(),
+            command: Some(kind.into()),
+        };
+        match self.out.send(Ok(msg)).await {
+            Ok(()) => Ok(id),
+            Err(_) => Err(Stop::StreamClosed),
         }
     }
 
