@@ -526,7 +526,7 @@ async fn start_manual() -> (SocketAddr, mpsc::UnboundedReceiver<Handle>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(CallFlowServer::new(Manual(tx)))
@@ -799,4 +799,57 @@ async fn redirect_fetches_new_actions_and_say_without_espeak_is_skipped() {
     let (path, redirect) = hook.next().await;
     assert_eq!(path, "/next");
     assert_eq!(redirect["type"], "action_result");
+}
+
+/// Cost of the stream-per-call design: run with
+/// `cargo test --release --test flow_worker -- --ignored --nocapture measure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn measure_stream_per_call() {
+    use pb::worker_message::Command as C;
+    let (addr, mut handles) = start_manual().await;
+    // The double answers every offer with Accept at once and keeps the stream.
+    tokio::spawn(async move {
+        while let Some((mut s, tx)) = handles.recv().await {
+            let _ = tx.send(cmd("a", C::Accept(pb::Accept {}))).await;
+            // Read the stream like a real worker (unread data would hold
+            // the connection's HTTP/2 flow-control window).
+            tokio::spawn(async move {
+                while let Ok(Some(_)) = s.message().await {}
+                drop(tx);
+            });
+        }
+    });
+    let pool = pool(&[addr]);
+    let _warm = pool.offer(offered("warm")).await.unwrap();
+    let n = 3000;
+    let t = tokio::time::Instant::now();
+    let mut calls = Vec::with_capacity(n);
+    for i in 0..n {
+        calls.push(pool.offer(offered(&format!("s{i}"))).await.unwrap());
+    }
+    let seq = t.elapsed();
+    let t = tokio::time::Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let p = pool.clone();
+        set.spawn(async move { p.offer(offered(&format!("p{i}"))).await });
+    }
+    let mut okc = 0;
+    let mut keep = Vec::with_capacity(n);
+    while let Some(r) = set.join_next().await {
+        match r.unwrap() {
+            Ok(c) => {
+                okc += 1;
+                keep.push(c);
+            }
+            Err(e) => eprintln!("{e}"),
+        }
+    }
+    let par = t.elapsed();
+    eprintln!(
+        "sequential offer->first command: {:?}/call; {n} concurrent offers: {par:?} total ({okc} ok), {n} streams open on one connection",
+        seq / n as u32
+    );
+    assert_eq!(okc, n);
 }

@@ -16,6 +16,13 @@
 //! (RST_STREAM ends exactly one call), and messages need no call-id routing.
 //! A single multiplexed stream per worker would save nothing measurable on
 //! the wire and would make one slow call's backlog block every other call.
+//! Measured (debug build, loopback, 2 cores; `measure_stream_per_call` in
+//! `tests/flow_worker.rs`): offer → first command 0.7 ms per call; 3 000
+//! concurrent offers in 0.39 s while 3 000 other calls' streams stayed open,
+//! all on one TCP connection. Two conditions: both ends set TCP_NODELAY
+//! (without it each round trip costs ~40 ms of delayed ACK), and both ends
+//! keep reading their streams — unread messages hold the connection's
+//! HTTP/2 flow-control window and stall the other calls.
 //!
 //! Rules the call task follows (see [`FlowCall`]):
 //! - [`FlowPool::offer`] fails → the call gets 503 (a failover fails) with
@@ -27,6 +34,7 @@
 //! - `next_command()` → `Err(StreamBroken)` or `Ok(None)`: end the call
 //!   (BYE / 503) unless it is already transferred, then drop the `FlowCall`.
 //! - When SIP ends the call, [`FlowCall::hung_up`] tells the worker.
+//! - Keep polling `next_command()` for the whole call (see above).
 //!
 //! [`worker`] is the reference worker (binary `trunkgate-flow-worker`).
 
