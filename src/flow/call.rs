@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::convert::{ack_to_pb, party_to_pb};
 use super::pb::{self, gateway_message::Event as PbEvent};
-use super::types::{ack_to_pb, party_to_pb};
 use super::{Command, CommandError, CommandErrorCode, Event, FlowError, Party};
 
 /// Events and acks queued toward the worker before `event()` starts dropping.

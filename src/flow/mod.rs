@@ -45,6 +45,7 @@ pub mod pb {
 }
 
 mod call;
+mod convert;
 mod error;
 mod metrics;
 mod pool;
