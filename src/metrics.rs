@@ -103,6 +103,8 @@ pub struct Metrics {
     /// Answered calls: INVITE received to 200 OK relayed.
     pub time_to_answer: Family<TrunkLabels, Histogram, fn() -> Histogram>,
     pub call_duration: Histogram,
+    /// Media relay, tones and recordings.
+    pub media: crate::media::MediaMetrics,
 }
 
 impl Metrics {
@@ -232,6 +234,7 @@ impl Metrics {
             post_dial_delay,
             time_to_answer,
             call_duration,
+            media: crate::media::MediaMetrics::register(registry),
         }
     }
 

@@ -1303,6 +1303,7 @@ async fn call_logs_come_in_blocks_of_1000_with_a_next_block_uri() {
                     service: "sip_trunking".into(),
                     trunk_id: None,
                     reason: None,
+                    recording: None,
                 }
             })
             .collect();

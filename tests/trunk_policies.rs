@@ -31,6 +31,8 @@ listen = "127.0.0.1:0"
 data_dir = "{store}"
 [twilio]
 signaling_ranges = ["127.0.0.2/32"]
+[media]
+busy_tone_s = 1
 [[carriers]]
 name = "c1"
 address = "{carrier}"

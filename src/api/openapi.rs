@@ -181,6 +181,18 @@ pub struct CallRecordDoc {
     pub service: String,
     pub trunk_id: Option<Uuid>,
     pub reason: Option<String>,
+    /// Pre-connect recording of the call, if the trunk records.
+    pub recording: Option<RecordingRefDoc>,
+}
+
+/// A call's recording file.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CallRecording)]
+pub struct RecordingRefDoc {
+    /// Path of the stereo WAV on the gateway (left = caller, right = callee).
+    pub path: String,
+    /// Seconds.
+    pub duration: f64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -232,7 +244,7 @@ impl Modify for Security {
         openapi_doc, health_live, health_ready,
     ),
     components(schemas(ErrorBody, Pagination, TrunkDoc, TrunkBodyDoc, TrunkListDoc, NumberView, NumberList,
-        NumbersBody, NumberEntry, NumbersResult, DescriptionBody, CallRecordDoc, CallListDoc,
+        NumbersBody, NumberEntry, NumbersResult, DescriptionBody, CallRecordDoc, RecordingRefDoc, CallListDoc,
         live::LiveCallList, crate::call::core::LiveCall, crate::call::core::LiveLegs, crate::call::core::LiveLeg)),
     modifiers(&Security),
     security(("api_key" = [])),

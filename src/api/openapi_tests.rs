@@ -142,6 +142,10 @@ fn call_log_schema_covers_every_serialized_field() {
         service: "sip_trunking".into(),
         trunk_id: Some(uuid::Uuid::from_u128(1)),
         reason: Some("r".into()),
+        recording: Some(crate::store::RecordingRef {
+            path: "r.wav".into(),
+            duration: 1.5,
+        }),
     };
     let json = serde_json::to_value(&rec).unwrap();
     covered(

@@ -121,6 +121,7 @@ pub fn rejected(
             service: "sip_trunking".into(),
             trunk_id: trunk.map(|t| t.trunk_id),
             reason: Some(reason.to_string()),
+            recording: None,
         },
     );
 }
@@ -154,6 +155,13 @@ pub fn finished(call: &Call, result: &'static str, code: u16, by: &'static str) 
             service: "sip_trunking".into(),
             trunk_id: Some(call.trunk.trunk_id),
             reason: call.reason.clone(),
+            recording: call
+                .recording
+                .as_ref()
+                .map(|(path, first)| crate::store::RecordingRef {
+                    path: path.display().to_string(),
+                    duration: first.get().map_or(0.0, |t| t.elapsed().as_secs_f64()),
+                }),
         },
     );
 }

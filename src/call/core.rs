@@ -46,6 +46,8 @@ pub enum CallEvent {
     Sip(Box<(Message, RxMeta)>),
     /// End the call now (operator request).
     Hangup,
+    /// From the call's media task.
+    Media(crate::media::relay::MediaEvent),
 }
 
 /// What the live-call list shows about one call.
@@ -116,6 +118,8 @@ pub struct Core {
     pub(crate) recent_rejects: std::sync::Mutex<super::calllog::RecentRejects>,
     advertised: Option<String>,
     next_id: AtomicU64,
+    /// The media relay engine (port range, recorder).
+    pub media: Arc<crate::media::Media>,
 }
 
 impl Core {
@@ -133,7 +137,9 @@ impl Core {
                 crate::resolve::Resolver::new(&crate::resolve::ResolverConfig::Static(Default::default()))
             })
             .expect("an empty static table always builds");
+        let media = crate::media::Media::new(config.media.clone(), metrics.media.clone());
         Core {
+            media,
             snapshot: ArcSwap::from_pointee(Snapshot::new(config)),
             calls: DashMap::new(),
             live: DashMap::new(),

@@ -179,7 +179,7 @@ impl Dispatcher {
                     self.core.unregister(&call_id, &tx);
                     m.0
                 }
-                Err(mpsc::error::TrySendError::Closed(CallEvent::Hangup)) => return,
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
             }
         };
         self.out_of_call(msg, meta, method, call_id, to_tag.is_some())
@@ -379,22 +379,17 @@ impl Dispatcher {
             CallPlan::Outbound { trunk, dialed } => {
                 (Arc::clone(trunk), Direction::Outbound, dialed.clone())
             }
-            CallPlan::Inbound { trunk, did, .. } => {
+            CallPlan::Inbound { trunk, did, .. } | CallPlan::Busy { trunk, did } => {
                 (Arc::clone(trunk), Direction::Inbound, did.clone())
             }
         };
         // simultaneous_call_limit: a slot now, released exactly once when the call ends.
-        let Some(slot) = self
+        let slot = self
             .core
             .limits
-            .try_acquire(trunk.trunk_id, trunk.simultaneous_call_limit)
-        else {
-            let (code, reason) = limit_rejection(direction);
-            let rej = Reject {
-                code,
-                reason,
-                unsupported: Vec::new(),
-            };
+            .try_acquire(trunk.trunk_id, trunk.simultaneous_call_limit);
+        let mut plan = plan;
+        if slot.is_none() {
             self.core
                 .metrics
                 .trunk_rejections
@@ -404,16 +399,33 @@ impl Dispatcher {
                     reason: "limit_reached",
                 })
                 .inc();
-            return self.reject_call(
-                &msg,
-                &meta,
-                &rej,
-                "limit_reached",
-                direction,
-                Some(&trunk),
-                &number,
-            );
-        };
+            // Inbound over the limit with media anchored: the carrier hears a busy
+            // tone first (the call task answers 486 after it), else 486/503 at once.
+            let tone = direction == Direction::Inbound
+                && self.core.media.enabled()
+                && super::media::has_sdp(&msg);
+            if !tone {
+                let (code, reason) = limit_rejection(direction);
+                let rej = Reject {
+                    code,
+                    reason,
+                    unsupported: Vec::new(),
+                };
+                return self.reject_call(
+                    &msg,
+                    &meta,
+                    &rej,
+                    "limit_reached",
+                    direction,
+                    Some(&trunk),
+                    &number,
+                );
+            }
+            plan = CallPlan::Busy {
+                trunk: Arc::clone(&trunk),
+                did: number.clone(),
+            };
+        }
         let (tx, rx) = mpsc::channel(CALL_QUEUE);
         // Register before the task runs so retransmissions of this INVITE find it.
         match self.core.calls.entry(call_id) {

@@ -112,6 +112,9 @@ impl Call {
             _ => Default::default(),
         };
         self.apply_server(0, acts).await;
+        if !self.media_start().await {
+            return;
+        }
         match self.plan.take() {
             Some(CallPlan::Outbound { dialed, .. }) => {
                 self.hops = carrier_hops(&self.snapshot.config, &dialed);
@@ -147,6 +150,7 @@ impl Call {
                     self.fail_a(480, "Temporarily Unavailable", "failed").await;
                 }
             }
+            Some(CallPlan::Busy { .. }) => self.busy_call().await,
             None => {}
         }
     }
@@ -312,7 +316,11 @@ impl Call {
         b = copy_headers(inv, PASS_INVITE, b);
         b = b.header("User-Agent", &self.snapshot.config.sip.user_agent);
         let had_body = !inv.body().is_empty();
-        let bytes = with_body(b, inv);
+        let inv = inv.clone();
+        let bytes = match self.media_b_offer(&inv, d.peer.addr) {
+            Some(sdp) => b.body("application/sdp", &sdp),
+            None => with_body(b, &inv),
+        };
         self.core.calls.insert(call_id.clone(), self.me.clone());
         self.registered.push(call_id);
         self.b = Some(d);
@@ -407,8 +415,27 @@ impl Call {
         if self.canceled || self.a_answered() {
             return;
         }
-        let b = self.a_response(resp, code, true);
-        let bytes = with_body(b, resp);
+        let bytes = match self.override_sdp() {
+            // Early-media override: the caller hears our ringback, never the carrier's media.
+            Some(sdp) => {
+                if crate::call::media::has_sdp(resp) {
+                    let _ = self.media_relay_body(Side::B, resp);
+                }
+                let b = self.a_response_as(resp, 183, "Session Progress", true);
+                b.body("application/sdp", &sdp)
+            }
+            None => {
+                let b = self.a_response(resp, code, true);
+                match self.media_relay_body(Side::B, resp) {
+                    Ok(Some(sdp)) => b.body("application/sdp", &sdp),
+                    Ok(None) => with_body(b, resp),
+                    Err(e) => {
+                        tracing::info!(call = self.number, error = %e, "carrier early SDP not anchored");
+                        b.finish()
+                    }
+                }
+            }
+        };
         let a_invite = self.a_invite;
         let acts = match self
             .servers
@@ -468,7 +495,15 @@ impl Call {
             })
             .observe(self.started.elapsed().as_secs_f64());
         let b = self.a_response(resp, 200, true);
-        let bytes = with_body(b, resp);
+        let bytes = match self.media_relay_body(Side::B, resp) {
+            Ok(Some(sdp)) => b.body("application/sdp", &sdp),
+            Ok(None) => with_body(b, resp),
+            Err(e) => {
+                tracing::info!(call = self.number, error = %e, "carrier answer SDP not anchored");
+                with_body(b, resp)
+            }
+        };
+        self.media_answered();
         self.send_a_final(200, bytes).await;
     }
 
@@ -610,6 +645,29 @@ impl Call {
         self.apply_server(self.a_invite, acts).await;
     }
 
+    /// A provisional response of our own to the caller's INVITE, with our SDP (tones).
+    pub(super) async fn send_a_provisional_sdp(&mut self, code: u16, reason: &str, sdp: Bytes) {
+        let a_invite = self.a_invite;
+        let tag = self.a.local_tag.clone();
+        let contact = self.a.contact.clone();
+        let Some(s) = self.servers.iter_mut().find(|s| s.id == a_invite) else {
+            return;
+        };
+        let mut b = response(&s.req, &s.top_via, code, reason, Some(&tag));
+        for rr in s.req.record_routes() {
+            b = b.header("Record-Route", rr);
+        }
+        let bytes = b
+            .header("Contact", &contact)
+            .header("Allow", ALLOW)
+            .body("application/sdp", &sdp);
+        let acts = match &mut s.tx {
+            ServerKind::Invite(t) => t.send_provisional(bytes),
+            ServerKind::NonInvite(_) => return,
+        };
+        self.apply_server(a_invite, acts).await;
+    }
+
     pub(super) fn a_answered(&self) -> bool {
         self.servers
             .iter()
@@ -619,11 +677,21 @@ impl Call {
 
     /// A response to the caller's INVITE mirroring the carrier's `resp`.
     fn a_response(&self, resp: &Message, code: u16, dialog: bool) -> crate::sip::MessageBuilder {
-        let reason = reason_of(resp);
+        self.a_response_as(resp, code, &reason_of(resp), dialog)
+    }
+
+    /// [`Self::a_response`] with our own status line (e.g. 180 shown as 183 with our SDP).
+    fn a_response_as(
+        &self,
+        resp: &Message,
+        code: u16,
+        reason: &str,
+        dialog: bool,
+    ) -> crate::sip::MessageBuilder {
         let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) else {
-            return crate::sip::MessageBuilder::response(code, &reason);
+            return crate::sip::MessageBuilder::response(code, reason);
         };
-        let mut b = response(&s.req, &s.top_via, code, &reason, Some(&self.a.local_tag));
+        let mut b = response(&s.req, &s.top_via, code, reason, Some(&self.a.local_tag));
         if dialog {
             for rr in s.req.record_routes() {
                 b = b.header("Record-Route", rr);

@@ -8,6 +8,7 @@
 //! - `task`: the call task's loop, timers, transaction plumbing, end-of-call accounting.
 //! - `invite`: the initial INVITE, carrier attempts and failover, CANCEL, ringing timeout.
 //! - `relay`: in-dialog requests (BYE, re-INVITE, UPDATE, INFO, PRACK, OPTIONS) and ACK.
+//! - `media`: SDP anchoring, tones (override ringback, busy), recording, T.38 policy, dead media.
 //! - `dialog`, `txs`, `respond`: per-leg dialog state, owned transactions, response building.
 
 mod calllog;
@@ -17,6 +18,7 @@ pub mod dialog;
 pub mod dispatch;
 mod invite;
 pub mod limits;
+mod media;
 mod relay;
 pub mod respond;
 pub mod route;

@@ -105,7 +105,14 @@ impl Call {
                     .content_type()
                     .cloned()
                     .unwrap_or_else(|| Bytes::from_static(b"application/sdp"));
-                let body = msg.body().clone();
+                let body = match self.media_relay_body(side, msg) {
+                    Ok(Some(sdp)) => {
+                        let ct = Bytes::from_static(b"application/sdp");
+                        self.send_ack(other, seq, Some((&ct, &sdp))).await;
+                        return;
+                    }
+                    _ => msg.body().clone(),
+                };
                 self.send_ack(other, seq, Some((&ct, &body))).await;
             } else {
                 self.pending_ack = Some((other, seq));
@@ -253,6 +260,20 @@ impl Call {
                 )
                 .await;
         }
+        if matches!(method, Method::Invite | Method::Update) && self.refuses_t38(&msg) {
+            // outbound.fax_support = disabled: the T.38 offer is declined, the call goes on.
+            return self
+                .answer_new(side, &msg, &meta, 488, "Not Acceptable Here", None)
+                .await;
+        }
+        let sdp = match self.media_relay_body(side, &msg) {
+            Ok(sdp) => sdp,
+            Err(e) => {
+                tracing::info!(call = self.number, error = %e, "in-dialog SDP refused");
+                let (code, reason) = e.sip_code();
+                return self.answer_new(side, &msg, &meta, code, reason, None).await;
+            }
+        };
         let server = self.add_server(side, &msg, &meta);
         if method == Method::Invite {
             let tag = self.dialog(side).map(|d| d.local_tag.clone());
@@ -282,7 +303,10 @@ impl Call {
             b = b.header("RAck", r);
         }
         b = copy_headers(&msg, PASS_REQUEST, b);
-        let bytes = with_body(b, &msg);
+        let bytes = match &sdp {
+            Some(sdp) => b.body("application/sdp", sdp),
+            None => with_body(b, &msg),
+        };
         let had_body = !msg.body().is_empty();
         if method == Method::Bye {
             self.end_after_bye(side);
@@ -390,8 +414,21 @@ impl Call {
             }
         }
         let bytes = match resp {
-            Some(r) => with_body(copy_headers(r, PASS_RESPONSE, b), r),
+            Some(r) => {
+                let b = copy_headers(r, PASS_RESPONSE, b);
+                match self.media_relay_body(from.other(), r) {
+                    Ok(Some(sdp)) => b.body("application/sdp", &sdp),
+                    Ok(None) => with_body(b, r),
+                    Err(e) => {
+                        tracing::info!(call = self.number, error = %e, "relayed answer SDP not anchored");
+                        with_body(b, r)
+                    }
+                }
+            }
             None => b.finish(),
+        };
+        let Some(s) = self.servers.iter_mut().find(|s| s.id == server) else {
+            return;
         };
         let now = Instant::now();
         let acts = match &mut s.tx {

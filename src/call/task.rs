@@ -41,6 +41,8 @@ pub enum CallPlan {
         did: String,
         failover_first: bool,
     },
+    /// From a carrier to an inbound trunk at its limit: busy tone, then 486.
+    Busy { trunk: Arc<Trunk>, did: String },
 }
 
 /// How a call ended, for metrics and the end-of-call log line.
@@ -99,6 +101,14 @@ pub struct Call {
     pub(super) outcome: Option<Outcome>,
     pub(super) registered: Vec<Bytes>,
     pub(super) max_forwards: u32,
+    /// The call's media relay (None: media anchoring off). Dropped when the call ends.
+    pub(super) media: Option<crate::media::session::MediaSession>,
+    /// Pre-connect recording: the file and when its first packet came.
+    pub(super) recording: Option<(std::path::PathBuf, crate::media::session::RecordStart)>,
+    /// The SDP of our own tone toward the caller (override ringback or busy tone).
+    pub(super) tone_sdp: Option<Bytes>,
+    /// When the busy tone has played long enough (inbound over the limit).
+    pub(super) busy_deadline: Option<Instant>,
 }
 
 impl Call {
@@ -106,7 +116,7 @@ impl Call {
         core: Arc<Core>,
         snapshot: Arc<Snapshot>,
         plan: CallPlan,
-        slot: super::limits::Slot,
+        slot: Option<super::limits::Slot>,
         invite: Message,
         meta: RxMeta,
         me: CallSender,
@@ -115,7 +125,7 @@ impl Call {
             CallPlan::Outbound { trunk, dialed } => {
                 (Arc::clone(trunk), Direction::Outbound, dialed.clone())
             }
-            CallPlan::Inbound { trunk, did, .. } => {
+            CallPlan::Inbound { trunk, did, .. } | CallPlan::Busy { trunk, did } => {
                 (Arc::clone(trunk), Direction::Inbound, did.clone())
             }
         };
@@ -156,6 +166,7 @@ impl Call {
             _ => cfg.sip.max_forwards,
         };
         let trunk_label = trunk.trunk_id.to_string();
+        let media = super::media::new_session(&core, &me, meta.source);
         let server = ServerTx::new(0, Side::A, invite, &meta, core.timers, now);
         let number = core.next_call_number();
         core.metrics.calls_active.inc();
@@ -179,7 +190,7 @@ impl Call {
             failover_done: false,
             api_no,
             caller_no,
-            slots: vec![slot],
+            slots: slot.into_iter().collect(),
             reason: None,
             started: now,
             started_wall: std::time::SystemTime::now(),
@@ -206,6 +217,10 @@ impl Call {
             registered: vec![call_id],
             max_forwards,
             snapshot,
+            media,
+            recording: None,
+            tone_sdp: None,
+            busy_deadline: None,
         }
     }
 
@@ -267,6 +282,7 @@ impl Call {
                         Box::pin(self.on_message(msg, meta)).await
                     }
                     Some(CallEvent::Hangup) => Box::pin(self.hangup()).await,
+                    Some(CallEvent::Media(ev)) => Box::pin(self.on_media_event(ev)).await,
                     None => break,
                 },
                 _ = sleep_until(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {
@@ -302,7 +318,10 @@ impl Call {
 
     fn next_deadline(&self) -> Option<Instant> {
         let mut d = if self.outcome.is_none() {
-            min_opt(self.ring_deadline, self.pdd_deadline)
+            min_opt(
+                min_opt(self.ring_deadline, self.pdd_deadline),
+                self.busy_deadline,
+            )
         } else {
             None
         };
@@ -353,6 +372,9 @@ impl Call {
         if self.outcome.is_none() && self.pdd_deadline.is_some_and(|d| d <= now) {
             self.pdd_deadline = None;
             self.pdd_timeout().await;
+        }
+        if self.outcome.is_none() && self.busy_deadline.is_some_and(|d| d <= now) {
+            self.busy_tone_done().await;
         }
         let ids: Vec<u32> = self.servers.iter().map(|s| s.id).collect();
         for id in ids {
@@ -534,6 +556,11 @@ impl Call {
                 status: result,
             })
             .inc();
+        // The relay stops now (ports freed, recording finalised), not when the
+        // transactions stop lingering.
+        self.media = None;
+        self.tone_sdp = None;
+        self.busy_deadline = None;
         super::calllog::finished(self, result, code, by);
         self.core
             .live

@@ -93,6 +93,7 @@ pub struct Config {
     pub dns: DnsSettings,
     pub store: StoreSettings,
     pub api: ApiSettings,
+    pub media: crate::media::MediaSettings,
 }
 
 /// REST API settings.

@@ -26,6 +26,29 @@ pub struct RawConfig {
     pub store: RawStore,
     #[serde(default)]
     pub api: RawApi,
+    #[serde(default)]
+    pub media: RawMedia,
+}
+
+/// `[media]`: the RTP relay. Every key has a default; see `media::MediaSettings`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMedia {
+    pub enabled: Option<bool>,
+    pub bind_ipv4: Option<String>,
+    pub bind_ipv6: Option<String>,
+    pub advertise_ipv4: Option<String>,
+    pub advertise_ipv6: Option<String>,
+    pub port_min: Option<u32>,
+    pub port_max: Option<u32>,
+    /// Seconds; 0 turns the dead-media check off.
+    pub rtp_timeout_s: Option<u64>,
+    /// `signaled_ip` (default) or `any`.
+    pub latch: Option<String>,
+    pub busy_tone_s: Option<u64>,
+    pub default_country: Option<String>,
+    pub recordings_dir: Option<String>,
+    pub recording_queue: Option<usize>,
 }
 
 /// The REST API: who may call it. Keys are given as hashes only

@@ -1,6 +1,7 @@
 //! The one validation step: raw config in, [`Config`] or every error out.
 //! The trunk and number rules live in [`trunk_set`] (shared with the REST API).
 
+mod media;
 mod trunk_set;
 
 use std::collections::HashSet;
@@ -177,6 +178,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
     if raw.store.data_dir.trim().is_empty() {
         e.add("store.data_dir", "must not be empty");
     }
+    let media = media::validate_media(&mut e, &raw.media, &raw.store.data_dir);
     if !e.list.is_empty() {
         return Err(ConfigErrors(e.list));
     }
@@ -213,6 +215,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
             call_log_queue: raw.store.call_log_queue,
         },
         api,
+        media,
     })
 }
 

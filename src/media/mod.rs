@@ -63,3 +63,256 @@ impl Codec {
         }
     }
 }
+
+pub mod ports;
+pub mod relay;
+pub mod session;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// The `[media]` settings, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaSettings {
+    /// Off: SDP passes through untouched and media flows end to end.
+    pub enabled: bool,
+    pub bind_ipv4: Ipv4Addr,
+    pub bind_ipv6: Ipv6Addr,
+    /// What SDP says (NAT 1:1 / public address); `None`: the bind address, or
+    /// the local address the kernel routes toward the leg's signaling peer.
+    pub advertise_ipv4: Option<Ipv4Addr>,
+    pub advertise_ipv6: Option<Ipv6Addr>,
+    pub port_min: u16,
+    pub port_max: u16,
+    /// No RTP on an answered call for this long -> BYE both legs. `None`: never.
+    pub rtp_timeout: Option<Duration>,
+    /// Latch a leg's media from any source address, not only its signaled IP.
+    pub latch_any: bool,
+    /// How long a caller over an inbound trunk's limit hears the busy tone before 486.
+    pub busy_tone: Duration,
+    /// Tone country when a number's country is unknown (`None`: the ITU-T default tone).
+    pub default_country: Option<String>,
+    pub recordings_dir: PathBuf,
+    /// Frames the recorder may queue before dropping (and counting) them.
+    pub recording_queue: usize,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        MediaSettings {
+            enabled: true,
+            bind_ipv4: Ipv4Addr::UNSPECIFIED,
+            bind_ipv6: Ipv6Addr::UNSPECIFIED,
+            advertise_ipv4: None,
+            advertise_ipv6: None,
+            port_min: 20000,
+            port_max: 29999,
+            rtp_timeout: Some(Duration::from_secs(60)),
+            latch_any: false,
+            busy_tone: Duration::from_secs(4),
+            default_country: None,
+            recordings_dir: PathBuf::from("data/recordings"),
+            recording_queue: 8192,
+        }
+    }
+}
+
+const DROP_REASONS: [&str; 3] = ["source", "no_target", "send_failed"];
+
+/// Media metric families (registered once, cloned into every media task).
+#[derive(Clone, Default)]
+pub struct MediaMetrics {
+    pub sessions_active: Gauge,
+    pub packets_relayed: Counter,
+    pub packets_generated: Counter,
+    /// By reason: source (not the leg's address), no_target, send_failed.
+    pub packets_dropped: [Counter; 3],
+    pub rtp_timeouts: Counter,
+    pub ports_exhausted: Counter,
+    pub recording_frames_dropped: Counter,
+    pub ports_available: Gauge,
+}
+
+impl MediaMetrics {
+    /// Creates the families on `reg` (unregistered defaults work too, for tests).
+    pub fn register(reg: &mut Registry) -> MediaMetrics {
+        let m = MediaMetrics::default();
+        let dropped: Family<crate::metrics::ReasonLabels, Counter> = Family::default();
+        let packets_dropped = DROP_REASONS.map(|reason| {
+            dropped
+                .get_or_create(&crate::metrics::ReasonLabels { reason })
+                .clone()
+        });
+        reg.register(
+            "trunkgate_media_packets_dropped",
+            "Media packets dropped: source (not from the leg's address), no_target, send_failed",
+            dropped,
+        );
+        reg.register(
+            "trunkgate_media_sessions_active",
+            "Calls with an active media relay task",
+            m.sessions_active.clone(),
+        );
+        reg.register(
+            "trunkgate_media_packets_relayed",
+            "RTP packets relayed from one leg to the other",
+            m.packets_relayed.clone(),
+        );
+        reg.register(
+            "trunkgate_media_packets_generated",
+            "RTP packets of gateway tones sent",
+            m.packets_generated.clone(),
+        );
+        reg.register(
+            "trunkgate_media_rtp_timeouts",
+            "Answered calls ended because no RTP arrived",
+            m.rtp_timeouts.clone(),
+        );
+        reg.register(
+            "trunkgate_media_ports_exhausted",
+            "Calls refused because the media port range was exhausted",
+            m.ports_exhausted.clone(),
+        );
+        reg.register(
+            "trunkgate_recording_frames_dropped",
+            "Recorded frames dropped because the recorder fell behind",
+            m.recording_frames_dropped.clone(),
+        );
+        reg.register(
+            "trunkgate_media_port_pairs_available",
+            "Free RTP/RTCP port pairs in the media range",
+            m.ports_available.clone(),
+        );
+        MediaMetrics {
+            packets_dropped,
+            ..m
+        }
+    }
+}
+
+/// The node's media engine: settings, the port range, the recorder.
+pub struct Media {
+    pub settings: MediaSettings,
+    pool: Arc<ports::PortPool>,
+    recorder: OnceLock<Option<record::Recorder>>,
+    pub metrics: MediaMetrics,
+    session_base: u64,
+}
+
+impl Media {
+    pub fn new(settings: MediaSettings, metrics: MediaMetrics) -> Arc<Media> {
+        let pool = ports::PortPool::new(settings.port_min, settings.port_max);
+        metrics.ports_available.set(pool.total() as i64);
+        Arc::new(Media {
+            settings,
+            pool,
+            recorder: OnceLock::new(),
+            metrics,
+            session_base: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        })
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.settings.enabled
+    }
+
+    fn relay_options(&self) -> relay::RelayOptions {
+        relay::RelayOptions {
+            latch_any: self.settings.latch_any,
+            rtp_timeout: self.settings.rtp_timeout,
+        }
+    }
+
+    fn allocate(&self, v6: bool) -> Result<ports::PortPair, ports::PortError> {
+        let ip = if v6 {
+            IpAddr::V6(self.settings.bind_ipv6)
+        } else {
+            IpAddr::V4(self.settings.bind_ipv4)
+        };
+        let r = self.pool.allocate(ip);
+        if matches!(r, Err(ports::PortError::Exhausted)) {
+            self.metrics.ports_exhausted.inc();
+        }
+        self.metrics
+            .ports_available
+            .set(self.pool.available() as i64);
+        r
+    }
+
+    /// o= session id for SDP we originate.
+    fn session_id(&self) -> u64 {
+        self.session_base
+    }
+
+    fn default_address(&self, v6: bool) -> IpAddr {
+        if v6 {
+            IpAddr::V6(self.settings.advertise_ipv6.unwrap_or(Ipv6Addr::LOCALHOST))
+        } else {
+            IpAddr::V4(self.settings.advertise_ipv4.unwrap_or(Ipv4Addr::LOCALHOST))
+        }
+    }
+
+    /// The address a leg whose signaling peer is `peer` is told to send media to.
+    pub fn advertise_for(&self, peer: SocketAddr) -> IpAddr {
+        let s = &self.settings;
+        if peer.is_ipv6() {
+            if let Some(a) = s.advertise_ipv6 {
+                return IpAddr::V6(a);
+            }
+            if !s.bind_ipv6.is_unspecified() {
+                return IpAddr::V6(s.bind_ipv6);
+            }
+        } else {
+            if let Some(a) = s.advertise_ipv4 {
+                return IpAddr::V4(a);
+            }
+            if !s.bind_ipv4.is_unspecified() {
+                return IpAddr::V4(s.bind_ipv4);
+            }
+        }
+        route_source(peer).unwrap_or_else(|| self.default_address(peer.is_ipv6()))
+    }
+
+    /// The recorder, started on first use (so nodes that never record open no thread).
+    pub fn recorder(&self) -> Option<&record::Recorder> {
+        self.recorder
+            .get_or_init(|| {
+                match record::Recorder::start(
+                    self.settings.recordings_dir.clone(),
+                    self.settings.recording_queue,
+                    self.metrics.recording_frames_dropped.clone(),
+                ) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        tracing::error!(dir = %self.settings.recordings_dir.display(), error = %e, "recorder could not start");
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+}
+
+/// The local address the kernel would send from toward `peer` (a connected
+/// UDP socket sends nothing; it only asks the routing table).
+fn route_source(peer: SocketAddr) -> Option<IpAddr> {
+    let bind: SocketAddr = if peer.is_ipv6() {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let s = std::net::UdpSocket::bind(bind).ok()?;
+    s.connect(peer).ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_unspecified()).then_some(ip)
+}

@@ -20,7 +20,8 @@ pub mod rfc3339;
 pub mod trunks;
 
 pub use calllog::{
-    CallLogQuery, CallLogStore, CallLogWriter, CallRecord, CallStatus, SipInfo, StoreError,
+    CallLogQuery, CallLogStore, CallLogWriter, CallRecord, CallStatus, RecordingRef, SipInfo,
+    StoreError,
 };
 pub use rfc3339::{now_rfc3339, to_rfc3339};
 pub use trunks::{EditError, StoredNumber, StoredTrunk, TrunkSet, TrunkStore};

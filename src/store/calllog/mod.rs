@@ -8,7 +8,7 @@ pub mod schema;
 pub mod writer;
 
 pub use db::{CallLogQuery, CallLogStore, DB_FILE, MAX_QUERY_LIMIT};
-pub use record::{CallRecord, CallStatus, SipInfo, SERVICE_SIP_TRUNKING};
+pub use record::{CallRecord, CallStatus, RecordingRef, SipInfo, SERVICE_SIP_TRUNKING};
 pub use writer::{CallLogWriter, DEFAULT_QUEUE_CAPACITY};
 
 use std::path::PathBuf;

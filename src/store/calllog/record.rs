@@ -44,6 +44,18 @@ pub struct CallRecord {
     /// Machine-readable reason: `limit_reached`, `auth_failed`, `pdd_timeout`,
     /// `failover:sip_uri`, `rtp_timeout` …
     pub reason: Option<String>,
+    /// The pre-connect recording of the call (trunk `recording.setting = pre_connect`).
+    #[serde(default)]
+    pub recording: Option<RecordingRef>,
+}
+
+/// Where a call's recording is and how long it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingRef {
+    /// The WAV file on the gateway (stereo, 8 kHz, 16-bit; left = caller, right = callee).
+    pub path: String,
+    /// Seconds from the first recorded media packet to the end of the call.
+    pub duration: f64,
 }
 
 /// SIP facts of the caller leg.
@@ -136,6 +148,10 @@ pub(crate) mod tests {
             service: SERVICE_SIP_TRUNKING.into(),
             trunk_id: Some(Uuid::from_u128(42)),
             reason: Some("failover:sip_uri".into()),
+            recording: Some(RecordingRef {
+                path: "data/recordings/x.wav".into(),
+                duration: 12.5,
+            }),
         }
     }
 
@@ -163,6 +179,7 @@ pub(crate) mod tests {
             service: SERVICE_SIP_TRUNKING.into(),
             trunk_id: None,
             reason: None,
+            recording: None,
         }
     }
 
@@ -226,6 +243,7 @@ pub(crate) mod tests {
                 service: SERVICE_SIP_TRUNKING.into(),
                 trunk_id: c.3.map(Uuid::from_u128),
                 reason: c.4,
+                recording: None,
             })
     }
 
@@ -287,6 +305,7 @@ pub(crate) mod tests {
             "service",
             "trunk_id",
             "reason",
+            "recording",
         ];
         want.sort_unstable();
         assert_eq!(keys, want);

@@ -1,0 +1,247 @@
+//! The call task's media decisions: every SDP that crosses the gateway is
+//! rewritten to point at our relay, the early-media override and the busy
+//! tone put the gateway's own tone in front of the caller, pre-connect
+//! recording starts with the call, T.38 offers are refused where the trunk
+//! has fax off, and dead media ends an answered call.
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::config::{FaxSupport, RecordingSetting};
+use crate::media::relay::{Leg, MediaEvent};
+use crate::media::session::{MediaError, MediaSession};
+use crate::media::tones::{self, Cadence, ToneKind};
+use crate::sip::Message;
+
+use super::core::{CallEvent, CallSender, Core};
+use super::dialog::Side;
+use super::task::Call;
+
+fn leg(side: Side) -> Leg {
+    match side {
+        Side::A => Leg::Caller,
+        Side::B => Leg::Callee,
+    }
+}
+
+/// The message carries an SDP body (RFC 3264) that we must anchor.
+pub(super) fn has_sdp(msg: &Message) -> bool {
+    !msg.body().is_empty()
+        && msg.content_type().is_none_or(|ct| {
+            let ct = ct.as_ref();
+            ct.len() >= 15 && ct[..15].eq_ignore_ascii_case(b"application/sdp")
+        })
+}
+
+/// A media session for a new call, when media anchoring is on.
+pub(super) fn new_session(
+    core: &Core,
+    me: &CallSender,
+    caller: std::net::SocketAddr,
+) -> Option<MediaSession> {
+    if !core.media.enabled() {
+        return None;
+    }
+    let tx = me.clone();
+    let notify = Box::new(move |ev: MediaEvent| {
+        let _ = tx.try_send(CallEvent::Media(ev));
+    });
+    let mut s = MediaSession::new(std::sync::Arc::clone(&core.media), notify);
+    s.set_peer(Leg::Caller, caller);
+    Some(s)
+}
+
+/// The tone for `country` (ISO alpha-2) or the configured default.
+fn cadence(core: &Core, country: Option<String>, kind: ToneKind) -> &'static Cadence {
+    let c = country.or_else(|| core.media.settings.default_country.clone());
+    tones::tone(c.as_deref(), kind)
+}
+
+impl Call {
+    /// The caller's offer (if any) is anchored before any routing: a bad SDP
+    /// gets 488, an exhausted port range 503. False: the call has failed.
+    pub(super) async fn media_start(&mut self) -> bool {
+        let Some(inv) = self
+            .servers
+            .iter()
+            .find(|s| s.id == self.a_invite)
+            .map(|s| s.req.clone())
+        else {
+            return true;
+        };
+        let Some(m) = self.media.as_mut() else {
+            return true;
+        };
+        if has_sdp(&inv) {
+            if let Err(e) = m.relay_sdp(Leg::Caller, inv.body()) {
+                self.media_failed(&e).await;
+                return false;
+            }
+        }
+        let record = self
+            .trunk
+            .recording
+            .as_ref()
+            .is_some_and(|r| r.setting == RecordingSetting::PreConnect);
+        if record {
+            let name = uuid::Uuid::new_v4().to_string();
+            self.recording = m.record(&name);
+        }
+        true
+    }
+
+    async fn media_failed(&mut self, e: &MediaError) {
+        let (code, reason) = e.sip_code();
+        tracing::info!(call = self.number, error = %e, "media refused");
+        self.reason = Some(e.name().to_string());
+        self.fail_a(code, reason, "failed").await;
+    }
+
+    /// The body of the INVITE toward the B leg's `peer`: the caller's SDP
+    /// pointing at our B-side ports. `None`: send the caller's body as it is.
+    pub(super) fn media_b_offer(
+        &mut self,
+        inv: &Message,
+        peer: std::net::SocketAddr,
+    ) -> Option<Bytes> {
+        let m = self.media.as_mut()?;
+        m.set_peer(Leg::Callee, peer);
+        if !has_sdp(inv) {
+            return None;
+        }
+        match m.relay_sdp(Leg::Caller, inv.body()) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                tracing::warn!(call = self.number, error = %e, "caller SDP not anchored for this hop");
+                None
+            }
+        }
+    }
+
+    /// An SDP from `from` (any offer or answer in the dialog): the body the
+    /// other side gets. `Ok(None)`: no SDP or no media anchoring.
+    pub(super) fn media_relay_body(
+        &mut self,
+        from: Side,
+        msg: &Message,
+    ) -> Result<Option<Bytes>, MediaError> {
+        let Some(m) = self.media.as_mut() else {
+            return Ok(None);
+        };
+        if !has_sdp(msg) {
+            return Ok(None);
+        }
+        m.relay_sdp(leg(from), msg.body()).map(Some)
+    }
+
+    /// `outbound.fax_support = disabled` and the SDP offers T.38 (re-INVITE to fax).
+    pub(super) fn refuses_t38(&self, msg: &Message) -> bool {
+        let fax_off = self
+            .trunk
+            .outbound
+            .as_ref()
+            .is_some_and(|o| o.fax_support == FaxSupport::Disabled);
+        fax_off && has_sdp(msg) && crate::sip::sdp::parse(msg.body()).is_ok_and(|s| s.has_t38())
+    }
+
+    /// The ringback the caller hears instead of the carrier's early media
+    /// (`outbound.override_early_media`), if the trunk asks for one.
+    fn override_cadence(&self) -> Option<&'static Cadence> {
+        let o = self
+            .trunk
+            .outbound
+            .as_ref()?
+            .override_early_media
+            .as_ref()?;
+        let country = match o.as_str() {
+            "to_country" => tones::country_of_number(&self.api_no),
+            "from_country" => tones::country_of_number(&self.caller_no),
+            code => Some(code.to_string()),
+        };
+        Some(cadence(&self.core, country, ToneKind::Ringback))
+    }
+
+    /// On the carrier's first 180/183 of an override trunk: start our
+    /// ringback toward the caller and return the SDP the caller's 183 carries
+    /// (the same on every later provisional). `None`: no override here.
+    pub(super) fn override_sdp(&mut self) -> Option<Bytes> {
+        if let Some(sdp) = &self.tone_sdp {
+            return Some(sdp.clone());
+        }
+        let cadence = self.override_cadence()?;
+        let m = self.media.as_mut()?;
+        let codec = m.tone_codec()?;
+        let sdp = m.tone_sdp(codec)?;
+        m.start_tone(cadence, codec);
+        self.tone_sdp = Some(sdp.clone());
+        Some(sdp)
+    }
+
+    /// The callee answered: its media replaces our tone, dead-media watch starts.
+    pub(super) fn media_answered(&mut self) {
+        if let Some(m) = &self.media {
+            if self.tone_sdp.is_some() {
+                m.stop_tone();
+            }
+            m.answered();
+        }
+    }
+
+    /// Inbound over the trunk's limit: the carrier hears our busy tone in
+    /// early media (183 with our SDP) for `media.busy_tone_s`, then 486.
+    /// False: no tone possible (no SDP, no G.711), answer 486 at once.
+    pub(super) async fn start_busy_tone(&mut self) -> bool {
+        let country = tones::country_of_number(&self.api_no);
+        let cadence = cadence(&self.core, country, ToneKind::Busy);
+        let busy_for = self.core.media.settings.busy_tone;
+        let Some(m) = self.media.as_mut() else {
+            return false;
+        };
+        let Some(codec) = m.tone_codec() else {
+            return false;
+        };
+        let Some(sdp) = m.tone_sdp(codec) else {
+            return false;
+        };
+        m.start_tone(cadence, codec);
+        self.tone_sdp = Some(sdp.clone());
+        self.busy_deadline = Some(Instant::now() + busy_for);
+        self.send_a_provisional_sdp(183, "Session Progress", sdp)
+            .await;
+        true
+    }
+
+    /// Inbound over the limit: the busy tone, or 486 at once when no tone is possible.
+    pub(super) async fn busy_call(&mut self) {
+        if !self.start_busy_tone().await {
+            self.busy_tone_done().await;
+        }
+    }
+
+    /// The busy tone has played: 486 to the caller.
+    pub(super) async fn busy_tone_done(&mut self) {
+        self.busy_deadline = None;
+        self.reason = Some("limit_reached".into());
+        self.fail_a(486, "Busy Here", "busy").await;
+    }
+
+    pub(super) async fn on_media_event(&mut self, ev: MediaEvent) {
+        match ev {
+            MediaEvent::RtpTimeout => {
+                if self.outcome.is_some() || self.answered.is_none() {
+                    return;
+                }
+                tracing::info!(
+                    call = self.number,
+                    "no RTP on the answered call; hanging up"
+                );
+                self.reason = Some("rtp_timeout".into());
+                self.bye_both(Side::A).await;
+                self.end("completed", 200, "gateway");
+            }
+            // Keys pressed by the caller matter to call flows (the worker); a
+            // trunk call relays them end to end untouched.
+            MediaEvent::Dtmf { .. } => {}
+        }
+    }
+}

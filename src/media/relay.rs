@@ -1,0 +1,642 @@
+//! The per-call media task: it owns the call's relay sockets (a port pair per
+//! leg per SDP media line) and every stream's state, and moves packets from
+//! one leg to the other. The call task steers it with [`Cmd`]s and hears back
+//! through a [`Notify`] callback; no locks, no shared per-stream state.
+//!
+//! Per packet: one `recvfrom`, a source check (symmetric RTP latching), an
+//! optional in-place header rewrite, a non-blocking `sendto`, and for recorded
+//! calls a copy into the recorder's preallocated queue. Nothing allocates.
+//! Packets that cannot be sent at once (full socket buffer) are dropped and
+//! counted rather than queued: late audio is worse than lost audio.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+use super::ports::{PortLease, PortPair};
+use super::record::{Channel, RecordingHandle};
+use super::tones::{Cadence, ToneGen};
+use super::{Codec, MediaMetrics};
+
+/// The two legs. The caller's leg is always the one the call came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leg {
+    Caller = 0,
+    Callee = 1,
+}
+
+impl Leg {
+    pub fn other(self) -> Leg {
+        match self {
+            Leg::Caller => Leg::Callee,
+            Leg::Callee => Leg::Caller,
+        }
+    }
+}
+
+/// Payload type -> G.711 codec, from a leg's SDP (rtpmap or static types).
+#[derive(Clone, Copy)]
+pub struct PtMap([u8; 128]);
+
+impl Default for PtMap {
+    fn default() -> Self {
+        let mut m = PtMap([0; 128]);
+        m.set(0, Codec::Pcmu);
+        m.set(8, Codec::Pcma);
+        m
+    }
+}
+
+impl PtMap {
+    pub fn set(&mut self, pt: u8, codec: Codec) {
+        if let Some(slot) = self.0.get_mut(usize::from(pt)) {
+            *slot = match codec {
+                Codec::Pcmu => 1,
+                Codec::Pcma => 2,
+            };
+        }
+    }
+
+    pub fn get(&self, pt: u8) -> Option<Codec> {
+        match self.0.get(usize::from(pt & 0x7f)) {
+            Some(1) => Some(Codec::Pcmu),
+            Some(2) => Some(Codec::Pcma),
+            _ => None,
+        }
+    }
+}
+
+/// Where a leg said it wants a stream's media (its SDP), and its codecs.
+#[derive(Clone, Copy)]
+pub struct Remote {
+    pub rtp: SocketAddr,
+    pub rtcp: SocketAddr,
+    pub pts: PtMap,
+    /// Not RTP (T.38 UDPTL, `m=image`): relayed byte for byte, never inspected.
+    pub raw: bool,
+    /// RFC 4733 telephone-event payload type, if the leg offered it.
+    pub telephone_event: Option<u8>,
+}
+
+/// What the call task tells the media task.
+pub enum Cmd {
+    /// Sockets for `leg`'s side of media line `idx`.
+    Stream {
+        idx: usize,
+        leg: Leg,
+        pair: PortPair,
+    },
+    /// `leg`'s SDP for line `idx` (new or changed): re-target and re-latch.
+    /// `None`: the line is disabled or on hold toward that leg.
+    Remote {
+        idx: usize,
+        leg: Leg,
+        remote: Option<Remote>,
+    },
+    /// Play a generated tone to the caller on line 0 instead of the callee's media.
+    Tone {
+        cadence: &'static Cadence,
+        pt: u8,
+        codec: Codec,
+    },
+    /// The callee's media replaces the tone, continuing its SSRC, sequence and timestamps.
+    StopTone,
+    /// The call is answered: watch for dead media from now on.
+    Answered,
+    /// Pause the dead-media watch (both sides `inactive`) or resume it.
+    Hold(bool),
+    /// Tap every packet the caller sends and hears into this recording;
+    /// `first` gets the instant of the first recorded packet.
+    Record {
+        handle: RecordingHandle,
+        first: Arc<OnceLock<Instant>>,
+    },
+}
+
+/// What the media task reports to the call task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// No RTP from either leg for the configured time on an answered call.
+    RtpTimeout,
+    /// The caller pressed a key (RFC 4733 telephone-event, reported once at its end).
+    Dtmf { digit: char, duration_ms: u32 },
+}
+
+/// RFC 4733 §3.2 event codes 0-15 as DTMF digits.
+const DTMF_DIGITS: &[u8; 16] = b"0123456789*#ABCD";
+
+/// How the media task reports to its call (non-blocking).
+pub type Notify = Box<dyn Fn(MediaEvent) + Send + Sync>;
+
+/// Fixed settings of one media task.
+#[derive(Clone, Copy)]
+pub struct RelayOptions {
+    /// Accept (latch) a leg's media from any address, not only its signaled IP.
+    pub latch_any: bool,
+    pub rtp_timeout: Option<Duration>,
+}
+
+/// Rewrites packets sent out toward one leg so a change of source (tone ->
+/// callee media) looks like one continuous stream (RFC 3550 §5.1): our SSRC,
+/// sequence numbers following on, timestamps advanced by the wall-clock gap,
+/// and the marker bit on the first packet after the switch.
+struct Continuity {
+    ssrc: u32,
+    last_seq: u16,
+    last_ts: u32,
+    last_at: Instant,
+    /// (incoming SSRC, seq offset, ts offset) of the source being rewritten.
+    mapping: Option<(u32, u16, u32)>,
+}
+
+impl Continuity {
+    fn apply(&mut self, pkt: &mut [u8], now: Instant) {
+        let Ok(mut p) = rtp_types::RtpPacketMut::parse(pkt) else {
+            return;
+        };
+        let (ssrc, seq, ts) = (p.ssrc(), p.sequence_number(), p.timestamp());
+        let mapping = match self.mapping {
+            Some(m) if m.0 == ssrc => m,
+            _ => {
+                let gap = now.saturating_duration_since(self.last_at);
+                let samples = ((gap.as_micros() / 125) as u32).max(160);
+                let m = (
+                    ssrc,
+                    self.last_seq.wrapping_add(1).wrapping_sub(seq),
+                    self.last_ts.wrapping_add(samples).wrapping_sub(ts),
+                );
+                self.mapping = Some(m);
+                p.set_marker_bit(true);
+                m
+            }
+        };
+        self.last_seq = seq.wrapping_add(mapping.1);
+        self.last_ts = ts.wrapping_add(mapping.2);
+        self.last_at = now;
+        p.set_ssrc(self.ssrc);
+        p.set_sequence_number(self.last_seq);
+        p.set_timestamp(self.last_ts);
+    }
+}
+
+struct Endpoint {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    _lease: PortLease,
+    remote: Option<Remote>,
+    latched: [Option<SocketAddr>; 2],
+    /// Rewriting of what is sent out of this endpoint (after a tone).
+    out: Option<Continuity>,
+}
+
+#[derive(Default)]
+struct Stream {
+    ends: [Option<Endpoint>; 2],
+}
+
+struct Tone {
+    gen: ToneGen,
+    pt: u8,
+    codec: Codec,
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    first: bool,
+    tick: Interval,
+    last_at: Instant,
+}
+
+/// Packet counts kept locally and added to the shared counters once a second.
+#[derive(Default)]
+struct Counts {
+    relayed: u64,
+    dropped_source: u64,
+    dropped_no_target: u64,
+    dropped_send: u64,
+    generated: u64,
+}
+
+enum Wake {
+    Cmd(Option<Cmd>),
+    Packet {
+        idx: usize,
+        leg: Leg,
+        rtcp: bool,
+        len: usize,
+        src: SocketAddr,
+    },
+    /// A socket reported an error (e.g. ICMP port unreachable); poll again.
+    Again,
+    ToneTick,
+    Housekeeping,
+}
+
+pub struct Relay {
+    rx: mpsc::Receiver<Cmd>,
+    notify: Notify,
+    opts: RelayOptions,
+    metrics: MediaMetrics,
+    streams: Vec<Stream>,
+    tone: Option<Tone>,
+    rec: Option<(RecordingHandle, Arc<OnceLock<Instant>>)>,
+    answered: bool,
+    hold: bool,
+    timed_out: bool,
+    /// RTP timestamp of the last telephone-event reported (its end packets repeat, RFC 4733 §2.5.1.4).
+    last_dtmf: Option<u32>,
+    last_rx: Instant,
+    housekeeping: Interval,
+    counts: Counts,
+}
+
+/// Media lines per call we relay (bounds the sockets one SDP can make us open).
+pub const MAX_STREAMS: usize = 4;
+
+impl Relay {
+    pub fn new(
+        rx: mpsc::Receiver<Cmd>,
+        notify: Notify,
+        opts: RelayOptions,
+        metrics: MediaMetrics,
+    ) -> Relay {
+        let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
+        housekeeping.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        Relay {
+            rx,
+            notify,
+            opts,
+            metrics,
+            streams: Vec::new(),
+            tone: None,
+            rec: None,
+            answered: false,
+            hold: false,
+            timed_out: false,
+            last_dtmf: None,
+            last_rx: Instant::now(),
+            housekeeping,
+            counts: Counts::default(),
+        }
+    }
+
+    /// Runs until the call task drops its sender; then the sockets close and
+    /// their ports go back to the pool, and the recording is finalised.
+    pub async fn run(mut self) {
+        self.metrics.sessions_active.inc();
+        let mut buf = vec![0u8; 2048].into_boxed_slice();
+        loop {
+            let wake = std::future::poll_fn(|cx| self.poll_wake(cx, &mut buf)).await;
+            match wake {
+                Wake::Cmd(None) => break,
+                Wake::Cmd(Some(cmd)) => self.on_cmd(cmd),
+                Wake::Packet {
+                    idx,
+                    leg,
+                    rtcp,
+                    len,
+                    src,
+                } => {
+                    if let Some(pkt) = buf.get_mut(..len) {
+                        self.on_packet(idx, leg, rtcp, pkt, src);
+                    }
+                }
+                Wake::Again => {}
+                Wake::ToneTick => self.send_tone(),
+                Wake::Housekeeping => self.housekeeping(),
+            }
+        }
+        self.flush_counts();
+        self.metrics.sessions_active.dec();
+    }
+
+    fn poll_wake(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Wake> {
+        if let Poll::Ready(c) = self.rx.poll_recv(cx) {
+            return Poll::Ready(Wake::Cmd(c));
+        }
+        for (idx, s) in self.streams.iter().enumerate() {
+            for (li, end) in s.ends.iter().enumerate() {
+                let Some(e) = end else { continue };
+                let leg = if li == 0 { Leg::Caller } else { Leg::Callee };
+                for (rtcp, sock) in [(false, &e.rtp), (true, &e.rtcp)] {
+                    let mut rb = ReadBuf::new(buf);
+                    match sock.poll_recv_from(cx, &mut rb) {
+                        Poll::Ready(Ok(src)) => {
+                            let len = rb.filled().len();
+                            return Poll::Ready(Wake::Packet {
+                                idx,
+                                leg,
+                                rtcp,
+                                len,
+                                src,
+                            });
+                        }
+                        Poll::Ready(Err(_)) => return Poll::Ready(Wake::Again),
+                        Poll::Pending => {}
+                    }
+                }
+            }
+        }
+        if let Some(t) = self.tone.as_mut() {
+            if t.tick.poll_tick(cx).is_ready() {
+                return Poll::Ready(Wake::ToneTick);
+            }
+        }
+        if self.housekeeping.poll_tick(cx).is_ready() {
+            return Poll::Ready(Wake::Housekeeping);
+        }
+        Poll::Pending
+    }
+
+    fn on_cmd(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Stream { idx, leg, pair } => {
+                if idx >= MAX_STREAMS {
+                    return;
+                }
+                let (Ok(rtp), Ok(rtcp)) = (
+                    UdpSocket::from_std(pair.rtp),
+                    UdpSocket::from_std(pair.rtcp),
+                ) else {
+                    return;
+                };
+                while self.streams.len() <= idx {
+                    self.streams.push(Stream::default());
+                }
+                let old_remote = self.streams[idx].ends[leg as usize]
+                    .as_ref()
+                    .and_then(|e| e.remote);
+                self.streams[idx].ends[leg as usize] = Some(Endpoint {
+                    rtp,
+                    rtcp,
+                    _lease: pair.lease,
+                    remote: old_remote,
+                    latched: [None, None],
+                    out: None,
+                });
+            }
+            Cmd::Remote { idx, leg, remote } => {
+                if let Some(e) = self
+                    .streams
+                    .get_mut(idx)
+                    .and_then(|s| s.ends[leg as usize].as_mut())
+                {
+                    let moved = match (e.remote, remote) {
+                        (Some(a), Some(b)) => a.rtp != b.rtp || a.rtcp != b.rtcp,
+                        _ => true,
+                    };
+                    e.remote = remote;
+                    if moved {
+                        e.latched = [None, None];
+                    }
+                }
+            }
+            Cmd::Tone { cadence, pt, codec } => {
+                let mut tick = tokio::time::interval(Duration::from_millis(20));
+                tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+                self.tone = Some(Tone {
+                    gen: ToneGen::new(cadence, codec),
+                    pt,
+                    codec,
+                    ssrc: rand::random(),
+                    seq: rand::random(),
+                    ts: rand::random(),
+                    first: true,
+                    tick,
+                    last_at: Instant::now(),
+                });
+            }
+            Cmd::StopTone => {
+                if let Some(t) = self.tone.take() {
+                    if let Some(e) = self
+                        .streams
+                        .get_mut(0)
+                        .and_then(|s| s.ends[Leg::Caller as usize].as_mut())
+                    {
+                        e.out = Some(Continuity {
+                            ssrc: t.ssrc,
+                            last_seq: t.seq.wrapping_sub(1),
+                            last_ts: t.ts.wrapping_sub(160),
+                            last_at: t.last_at,
+                            mapping: None,
+                        });
+                    }
+                }
+            }
+            Cmd::Answered => {
+                self.answered = true;
+                self.last_rx = Instant::now();
+            }
+            Cmd::Hold(on) => {
+                self.hold = on;
+                self.last_rx = Instant::now();
+            }
+            Cmd::Record { handle, first } => self.rec = Some((handle, first)),
+        }
+    }
+
+    fn on_packet(&mut self, idx: usize, leg: Leg, rtcp: bool, pkt: &mut [u8], src: SocketAddr) {
+        let now = Instant::now();
+        let latch_any = self.opts.latch_any;
+        let tone_on = self.tone.is_some();
+        let Some(stream) = self.streams.get_mut(idx) else {
+            return;
+        };
+        let [caller, callee] = &mut stream.ends;
+        let (inp, outp) = match leg {
+            Leg::Caller => (caller, callee),
+            Leg::Callee => (callee, caller),
+        };
+        let Some(inp) = inp.as_mut() else { return };
+        // Symmetric RTP (RFC 4961): the leg's real address is where its packets come from.
+        let k = usize::from(rtcp);
+        if inp.latched[k] != Some(src) {
+            let allowed = match &inp.remote {
+                Some(r) => latch_any || r.rtp.ip() == src.ip(),
+                None => latch_any,
+            };
+            if !allowed {
+                self.counts.dropped_source += 1;
+                return;
+            }
+            inp.latched[k] = Some(src);
+        }
+        if rtcp {
+            if let Some(o) = outp.as_ref() {
+                if let Some(dst) = o.latched[1].or(o.remote.map(|r| r.rtcp)) {
+                    if o.rtcp.try_send_to(pkt, dst).is_err() {
+                        self.counts.dropped_send += 1;
+                    }
+                }
+            }
+            return;
+        }
+        self.last_rx = now;
+        if inp.remote.is_some_and(|r| r.raw) {
+            if let Some(o) = outp.as_ref() {
+                if let Some(dst) = o.latched[0].or(o.remote.map(|r| r.rtp)) {
+                    match o.rtp.try_send_to(pkt, dst) {
+                        Ok(_) => self.counts.relayed += 1,
+                        Err(_) => self.counts.dropped_send += 1,
+                    }
+                }
+            }
+            return;
+        }
+        if pkt.len() < 12 || pkt[0] >> 6 != 2 {
+            self.counts.dropped_source += 1;
+            return;
+        }
+        // While the caller hears our tone, the callee's early media goes nowhere.
+        if leg == Leg::Callee && idx == 0 && tone_on {
+            return;
+        }
+        let pt = pkt[1] & 0x7f;
+        if leg == Leg::Caller && inp.remote.and_then(|r| r.telephone_event) == Some(pt) {
+            if let Some((digit, duration_ms, ts)) = dtmf_end(pkt) {
+                if self.last_dtmf != Some(ts) {
+                    self.last_dtmf = Some(ts);
+                    (self.notify)(MediaEvent::Dtmf { digit, duration_ms });
+                }
+            }
+        }
+        if let Some((rec, first)) = &self.rec {
+            let codec = inp.remote.and_then(|r| r.pts.get(pt)).or_else(|| {
+                outp.as_ref()
+                    .and_then(|o| o.remote)
+                    .and_then(|r| r.pts.get(pt))
+            });
+            if let Some(codec) = codec {
+                let chan = match leg {
+                    Leg::Caller => Channel::Caller,
+                    Leg::Callee => Channel::Callee,
+                };
+                let ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
+                let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
+                if let Some(payload) = rtp_payload(pkt) {
+                    let _ = first.get_or_init(|| now);
+                    rec.frame(chan, now, ts, ssrc, codec, payload);
+                }
+            }
+        }
+        let Some(o) = outp.as_mut() else {
+            self.counts.dropped_no_target += 1;
+            return;
+        };
+        let Some(dst) = o.latched[0].or(o.remote.map(|r| r.rtp)) else {
+            self.counts.dropped_no_target += 1;
+            return;
+        };
+        if dst.ip().is_unspecified() {
+            self.counts.dropped_no_target += 1;
+            return;
+        }
+        if let Some(c) = o.out.as_mut() {
+            c.apply(pkt, now);
+        }
+        match o.rtp.try_send_to(pkt, dst) {
+            Ok(_) => self.counts.relayed += 1,
+            Err(_) => self.counts.dropped_send += 1,
+        }
+    }
+
+    /// One 20 ms tone packet to the caller (RFC 3551: 160 G.711 samples).
+    fn send_tone(&mut self) {
+        let now = Instant::now();
+        let Some(t) = self.tone.as_mut() else { return };
+        let mut pkt = [0u8; 12 + 160];
+        pkt[0] = 0x80;
+        pkt[1] = t.pt | if t.first { 0x80 } else { 0 };
+        pkt[2..4].copy_from_slice(&t.seq.to_be_bytes());
+        pkt[4..8].copy_from_slice(&t.ts.to_be_bytes());
+        pkt[8..12].copy_from_slice(&t.ssrc.to_be_bytes());
+        let mut frame = [0u8; 160];
+        t.gen.next_frame(&mut frame);
+        pkt[12..].copy_from_slice(&frame);
+        let (seq, ts, ssrc, codec) = (t.seq, t.ts, t.ssrc, t.codec);
+        t.first = false;
+        t.seq = seq.wrapping_add(1);
+        t.ts = ts.wrapping_add(160);
+        t.last_at = now;
+        if let Some((rec, first)) = &self.rec {
+            let _ = first.get_or_init(|| now);
+            rec.frame(Channel::Callee, now, ts, ssrc, codec, &frame);
+        }
+        let Some(e) = self
+            .streams
+            .first()
+            .and_then(|s| s.ends[Leg::Caller as usize].as_ref())
+        else {
+            return;
+        };
+        let Some(dst) = e.latched[0].or(e.remote.map(|r| r.rtp)) else {
+            return;
+        };
+        if dst.ip().is_unspecified() {
+            return;
+        }
+        match e.rtp.try_send_to(&pkt, dst) {
+            Ok(_) => self.counts.generated += 1,
+            Err(_) => self.counts.dropped_send += 1,
+        }
+    }
+
+    fn housekeeping(&mut self) {
+        self.flush_counts();
+        let Some(limit) = self.opts.rtp_timeout else {
+            return;
+        };
+        if self.answered && !self.hold && !self.timed_out && self.last_rx.elapsed() >= limit {
+            self.timed_out = true;
+            self.metrics.rtp_timeouts.inc();
+            (self.notify)(MediaEvent::RtpTimeout);
+        }
+    }
+
+    fn flush_counts(&mut self) {
+        let c = std::mem::take(&mut self.counts);
+        let m = &self.metrics;
+        if c.relayed > 0 {
+            m.packets_relayed.inc_by(c.relayed);
+        }
+        if c.generated > 0 {
+            m.packets_generated.inc_by(c.generated);
+        }
+        for (n, reason) in [
+            (c.dropped_source, 0),
+            (c.dropped_no_target, 1),
+            (c.dropped_send, 2),
+        ] {
+            if n > 0 {
+                m.packets_dropped[reason].inc_by(n);
+            }
+        }
+    }
+}
+
+/// An RFC 4733 §2.3 telephone-event packet with the E (end) bit: the digit,
+/// its duration in ms (8 kHz clock) and the event's RTP timestamp.
+fn dtmf_end(pkt: &[u8]) -> Option<(char, u32, u32)> {
+    let payload = rtp_payload(pkt)?;
+    let (&event, &flags) = (payload.first()?, payload.get(1)?);
+    if flags & 0x80 == 0 {
+        return None;
+    }
+    let digit = char::from(*DTMF_DIGITS.get(usize::from(event))?);
+    let duration = u16::from_be_bytes([*payload.get(2)?, *payload.get(3)?]);
+    let ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
+    Some((digit, u32::from(duration) / 8, ts))
+}
+
+/// The payload of an RTP packet (after CSRCs and header extension, before padding).
+fn rtp_payload(pkt: &[u8]) -> Option<&[u8]> {
+    let p = rtp_types::RtpPacket::parse(pkt).ok()?;
+    let off = p.payload_offset();
+    let len = p.payload_len();
+    pkt.get(off..off + len)
+}

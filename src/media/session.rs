@@ -1,0 +1,250 @@
+//! The call task's handle on its media: it allocates the relay ports, turns
+//! each SDP a leg sends into the SDP the other leg gets (our addresses and
+//! ports, RFC 3264 offer/answer untouched otherwise), and steers the call's
+//! media task ([`super::relay::Relay`]).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::relay::{Cmd, Leg, Notify, PtMap, Relay, Remote, MAX_STREAMS};
+use super::tones::Cadence;
+use super::{Codec, Media};
+use crate::sip::sdp::{self, MediaDesc, Rewrite};
+
+/// Why an SDP could not be anchored.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("SDP: {0}")]
+    Sdp(#[from] sdp::SdpError),
+    #[error(transparent)]
+    Ports(#[from] super::ports::PortError),
+    #[error("too many media lines")]
+    TooManyStreams,
+}
+
+impl MediaError {
+    /// Static name for call-log reasons and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MediaError::Sdp(_) => "sdp_invalid",
+            MediaError::Ports(e) => e.name(),
+            MediaError::TooManyStreams => "sdp_too_many_streams",
+        }
+    }
+
+    /// The SIP answer for a request whose SDP this was (RFC 3261 §21).
+    pub fn sip_code(&self) -> (u16, &'static str) {
+        match self {
+            MediaError::Sdp(_) | MediaError::TooManyStreams => (488, "Not Acceptable Here"),
+            MediaError::Ports(_) => (503, "Service Unavailable"),
+        }
+    }
+}
+
+/// When the first recorded packet came (set once by the media task).
+pub type RecordStart = std::sync::Arc<std::sync::OnceLock<tokio::time::Instant>>;
+
+/// Our side of one media line on one leg.
+#[derive(Clone, Copy)]
+struct Local {
+    port: u16,
+    v6: bool,
+}
+
+pub struct MediaSession {
+    media: Arc<Media>,
+    tx: mpsc::Sender<Cmd>,
+    /// Per leg, per media line: the port pair we opened.
+    local: [Vec<Option<Local>>; 2],
+    /// The address each leg is told to send to.
+    advertise: [Option<IpAddr>; 2],
+    /// o= session version of the SDP we send each leg (RFC 3264 §8: it only grows).
+    version: [u64; 2],
+    /// The caller's first audio line: what a generated tone must use.
+    caller_audio: Option<MediaDesc>,
+    /// Each leg's last SDP asked for no media at all (`inactive` everywhere).
+    inactive: [bool; 2],
+}
+
+impl MediaSession {
+    /// Starts the call's media task; it ends when this session is dropped.
+    pub fn new(media: Arc<Media>, notify: Notify) -> MediaSession {
+        let (tx, rx) = mpsc::channel(32);
+        let relay = Relay::new(rx, notify, media.relay_options(), media.metrics.clone());
+        tokio::spawn(relay.run());
+        MediaSession {
+            media,
+            tx,
+            local: [Vec::new(), Vec::new()],
+            advertise: [None, None],
+            version: [0, 0],
+            caller_audio: None,
+            inactive: [false, false],
+        }
+    }
+
+    /// The address `leg` (whose signaling peer is `peer`) should send media to.
+    pub fn set_peer(&mut self, leg: Leg, peer: SocketAddr) {
+        self.advertise[leg as usize] = Some(self.media.advertise_for(peer));
+    }
+
+    fn send(&self, cmd: Cmd) {
+        if self.tx.try_send(cmd).is_err() {
+            tracing::warn!("media task queue full or gone; command dropped");
+        }
+    }
+
+    /// Opens `leg`'s ports for line `idx` unless it has them (in the right family).
+    fn ensure_local(&mut self, leg: Leg, idx: usize, v6: bool) -> Result<u16, MediaError> {
+        let list = &mut self.local[leg as usize];
+        if list.len() <= idx {
+            list.resize(idx + 1, None);
+        }
+        if let Some(l) = list[idx] {
+            if l.v6 == v6 {
+                return Ok(l.port);
+            }
+        }
+        let pair = self.media.allocate(v6)?;
+        let port = pair.port();
+        self.local[leg as usize][idx] = Some(Local { port, v6 });
+        self.send(Cmd::Stream { idx, leg, pair });
+        Ok(port)
+    }
+
+    /// `from` sent this SDP (offer or answer): the relay learns where `from`
+    /// wants media, and the SDP for the other leg comes back, pointing at us.
+    pub fn relay_sdp(&mut self, from: Leg, body: &[u8]) -> Result<Bytes, MediaError> {
+        let parsed = sdp::parse(body)?;
+        let media = parsed.media();
+        if media.len() > MAX_STREAMS {
+            return Err(MediaError::TooManyStreams);
+        }
+        let to = from.other();
+        let to_addr = self.advertise[to as usize].unwrap_or(self.media.default_address(false));
+        let mut ports = Vec::with_capacity(media.len());
+        for (idx, m) in media.iter().enumerate() {
+            if m.port == 0 {
+                ports.push(None);
+                self.send(Cmd::Remote {
+                    idx,
+                    leg: from,
+                    remote: None,
+                });
+                continue;
+            }
+            let from_v6 = match m.addr {
+                Some(a) => a.is_ipv6(),
+                None => self.advertise[from as usize].is_some_and(|a| a.is_ipv6()),
+            };
+            self.ensure_local(from, idx, from_v6)?;
+            let out_port = self.ensure_local(to, idx, to_addr.is_ipv6())?;
+            ports.push(Some(out_port));
+            self.send(Cmd::Remote {
+                idx,
+                leg: from,
+                remote: remote_of(m),
+            });
+        }
+        if from == Leg::Caller {
+            self.caller_audio = media
+                .iter()
+                .find(|m| m.kind == sdp::MediaKind::Audio && m.port != 0)
+                .cloned();
+        }
+        let inactive = media
+            .iter()
+            .all(|m| m.port == 0 || m.direction == sdp::Direction::Inactive);
+        self.inactive[from as usize] = inactive;
+        self.send(Cmd::Hold(self.inactive[0] && self.inactive[1]));
+        self.version[to as usize] += 1;
+        Ok(parsed.rewrite(&Rewrite {
+            addr: to_addr,
+            ports,
+            version: Some(self.version[to as usize]),
+            rtcp_attr: true,
+        }))
+    }
+
+    /// The codec a generated tone toward the caller uses: the first G.711
+    /// codec of the caller's offer. `None`: the caller offered no G.711.
+    pub fn tone_codec(&self) -> Option<(u8, Codec)> {
+        self.caller_audio.as_ref().and_then(sdp::choose_g711)
+    }
+
+    /// Our own SDP answer for the caller when the gateway is the media source
+    /// (tones): the caller's line 0 port, the one codec we generate.
+    pub fn tone_sdp(&mut self, codec: (u8, Codec)) -> Option<Bytes> {
+        let port = self.local[Leg::Caller as usize]
+            .first()
+            .copied()
+            .flatten()?
+            .port;
+        let addr = self.advertise[Leg::Caller as usize]?;
+        self.version[Leg::Caller as usize] += 1;
+        let te = self.caller_audio.as_ref().and_then(|m| m.telephone_event);
+        Some(sdp::build_answer(
+            addr,
+            port,
+            codec,
+            te,
+            self.media.session_id(),
+            self.version[Leg::Caller as usize],
+        ))
+    }
+
+    /// The caller hears `cadence` (our ringback/busy tone) instead of the callee.
+    pub fn start_tone(&self, cadence: &'static Cadence, codec: (u8, Codec)) {
+        self.send(Cmd::Tone {
+            cadence,
+            pt: codec.0,
+            codec: codec.1,
+        });
+    }
+
+    /// The callee's media takes over from the tone (continuous stream).
+    pub fn stop_tone(&self) {
+        self.send(Cmd::StopTone);
+    }
+
+    pub fn answered(&self) {
+        self.send(Cmd::Answered);
+    }
+
+    /// Records the call from now on into `{recordings_dir}/{name}.wav`.
+    /// Returns the path and the cell that gets the first recorded packet's
+    /// instant (for the call log's duration).
+    pub fn record(&self, name: &str) -> Option<(std::path::PathBuf, RecordStart)> {
+        let rec = self.media.recorder()?;
+        let handle = rec.open(name);
+        let path = handle.path().to_path_buf();
+        let first = RecordStart::default();
+        self.send(Cmd::Record {
+            handle,
+            first: std::sync::Arc::clone(&first),
+        });
+        Some((path, first))
+    }
+}
+
+fn remote_of(m: &MediaDesc) -> Option<Remote> {
+    let ip = m.addr?;
+    let rtp = SocketAddr::new(ip, m.port);
+    let rtcp = SocketAddr::new(ip, m.rtcp_port.unwrap_or(m.port.wrapping_add(1)));
+    let rtcp = if m.rtcp_mux { rtp } else { rtcp };
+    let mut pts = PtMap::default();
+    for (pt, c) in &m.codecs {
+        pts.set(*pt, *c);
+    }
+    let raw = m.kind != sdp::MediaKind::Audio || !m.proto.to_ascii_uppercase().contains("RTP");
+    Some(Remote {
+        rtp,
+        rtcp,
+        pts,
+        raw,
+        telephone_event: m.telephone_event,
+    })
+}

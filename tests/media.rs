@@ -1,0 +1,856 @@
+//! Media anchoring over real loopback sockets: SDP rewritten on both legs,
+//! RTP relayed both ways, NAT latching, dead-media timeout, the early-media
+//! override ringback, the inbound busy tone, pre-connect recording, T.38
+//! policy and port exhaustion. RTP peers are in-process UDP sockets.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use common::*;
+use trunkgate::media::g711;
+use trunkgate::sip::Message;
+
+const DIALED: &str = "+14155550100";
+
+/// A media port range of its own for each gateway in this test binary.
+fn media_section(extra: &str) -> String {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let min = 40000 + n * 200;
+    format!(
+        "\n[media]\nbind_ipv4 = \"127.0.0.1\"\nport_min = {min}\nport_max = {}\n{extra}\n",
+        min + 199
+    )
+}
+
+/// Test gateway: one UDP carrier, the demo outbound trunk with `trunk_extra`
+/// lines in `[trunks.outbound]` and `trunk_tables` after it, `[media]` extras.
+async fn gateway(carrier: &Ua, trunk_extra: &str, trunk_tables: &str, media: &str) -> Gw {
+    let text = config_text(&[(carrier.addr, "udp")], "127.0.0.0/8").replace(
+        "fax_support = \"disabled\"\n",
+        &format!("fax_support = \"disabled\"\n{trunk_extra}\n{trunk_tables}\n"),
+    );
+    start(&format!("{text}{}", media_section(media))).await
+}
+
+struct Up {
+    gw: Gw,
+    pbx: Ua,
+    carrier: Ua,
+    inv: Message,
+    ok: Message,
+    /// Where the PBX must send media (our A side) and where the carrier must (our B side).
+    a_relay: SocketAddr,
+    b_relay: SocketAddr,
+}
+
+/// PBX INVITE (SDP at `pbx_media`) -> carrier INVITE; returns it.
+async fn offer(
+    gw: &Gw,
+    pbx: &Ua,
+    carrier: &Ua,
+    id: &str,
+    dialed: &str,
+    pbx_media: SocketAddr,
+) -> Message {
+    pbx.send(
+        gw.udp,
+        &invite_sdp(
+            pbx.addr,
+            gw.udp,
+            "UDP",
+            id,
+            dialed,
+            &format!("z9hG4bK{id}"),
+            &sdp_at(pbx_media, "pbx"),
+        ),
+    )
+    .await;
+    pbx.expect_response(100).await;
+    carrier.wait_request("INVITE").await.0
+}
+
+/// ACKs the PBX's 200 (the carrier's leg is ACKed by the gateway).
+async fn ack(gw: &Gw, pbx: &Ua, ok: &Message, id: &str) {
+    let ack = in_dialog(
+        "ACK",
+        &contact_uri(ok),
+        pbx.addr,
+        "UDP",
+        &hdr(ok, "From"),
+        &hdr(ok, "To"),
+        id,
+        1,
+        "z9hG4bKack",
+        "",
+    );
+    pbx.send(gw.udp, &ack).await;
+}
+
+/// A call answered with media at `pbx_media` (PBX) and `car_media` (carrier).
+async fn answered(
+    gw: Gw,
+    pbx: Ua,
+    carrier: Ua,
+    id: &str,
+    pbx_media: SocketAddr,
+    car_media: SocketAddr,
+) -> Up {
+    let inv = offer(&gw, &pbx, &carrier, id, DIALED, pbx_media).await;
+    let b_relay = sdp_target(inv.body());
+    let contact = format!("sip:carrier@{}", carrier.addr);
+    carrier
+        .send(
+            gw.udp,
+            &reply(
+                &inv,
+                200,
+                "OK",
+                Some("car"),
+                Some(&contact),
+                &sdp_at(car_media, "car"),
+            ),
+        )
+        .await;
+    let ok = pbx.wait_response(200).await;
+    carrier.expect_request("ACK").await;
+    ack(&gw, &pbx, &ok, id).await;
+    let a_relay = sdp_target(ok.body());
+    Up {
+        gw,
+        pbx,
+        carrier,
+        inv,
+        ok,
+        a_relay,
+        b_relay,
+    }
+}
+
+async fn bye_from_pbx(u: &Up, id: &str) {
+    let bye = in_dialog(
+        "BYE",
+        &contact_uri(&u.ok),
+        u.pbx.addr,
+        "UDP",
+        &hdr(&u.ok, "From"),
+        &hdr(&u.ok, "To"),
+        id,
+        2,
+        "z9hG4bKbye",
+        "",
+    );
+    u.pbx.send(u.gw.udp, &bye).await;
+    let (b, _) = u.carrier.wait_request("BYE").await;
+    u.carrier
+        .send(u.gw.udp, &reply(&b, 200, "OK", None, None, ""))
+        .await;
+    u.pbx.wait_response(200).await;
+}
+
+fn decode(payloads: &[&[u8]]) -> Vec<i16> {
+    let mut pcm = Vec::new();
+    for p in payloads {
+        pcm.extend(p.iter().map(|b| g711::ulaw_decode(*b)));
+    }
+    pcm
+}
+
+#[tokio::test]
+async fn rtp_flows_both_ways_and_sdp_points_at_the_relay() {
+    let carrier = Ua::new().await;
+    let gw = gateway(&carrier, "", "", "").await;
+    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
+    let u = answered(
+        gw,
+        Ua::new().await,
+        carrier,
+        "m-basic",
+        pbx_rtp.addr,
+        car_rtp.addr,
+    )
+    .await;
+
+    // Each side's SDP names the gateway, never the other side; codecs and direction kept.
+    let to_carrier = String::from_utf8_lossy(u.inv.body()).into_owned();
+    let to_pbx = String::from_utf8_lossy(u.ok.body()).into_owned();
+    assert!(
+        !to_carrier.contains(&pbx_rtp.addr.port().to_string()),
+        "{to_carrier}"
+    );
+    assert!(
+        !to_pbx.contains(&car_rtp.addr.port().to_string()),
+        "{to_pbx}"
+    );
+    assert!((40000..48000).contains(&u.a_relay.port()) && u.a_relay.port() % 2 == 0);
+    assert!((40000..48000).contains(&u.b_relay.port()) && u.b_relay.port() != u.a_relay.port());
+    for sdp in [&to_carrier, &to_pbx] {
+        assert!(
+            sdp.contains("m=audio ") && sdp.contains(" RTP/AVP 0 8 101\r\n"),
+            "{sdp}"
+        );
+        assert!(sdp.contains("a=rtpmap:101 telephone-event/8000\r\n"));
+        assert!(sdp.contains("a=sendrecv\r\n"));
+    }
+
+    // PBX -> carrier: 20 packets arrive from our B side, unchanged.
+    for i in 0..20u16 {
+        pbx_rtp
+            .send(
+                u.a_relay,
+                0,
+                100 + i,
+                160 * u32::from(i),
+                0x1111,
+                &[i as u8; 160],
+            )
+            .await;
+    }
+    let got = car_rtp.drain(Duration::from_millis(500), 20).await;
+    assert_eq!(got.len(), 20);
+    for (i, p) in got.iter().enumerate() {
+        assert_eq!(p.from, u.b_relay);
+        assert_eq!((p.seq, p.ssrc, p.pt), (100 + i as u16, 0x1111, 0));
+        assert_eq!(p.payload, vec![i as u8; 160]);
+    }
+    // Carrier -> PBX.
+    for i in 0..20u16 {
+        car_rtp
+            .send(
+                u.b_relay,
+                8,
+                7000 + i,
+                160 * u32::from(i),
+                0x2222,
+                &[0xd5; 160],
+            )
+            .await;
+    }
+    let got = pbx_rtp.drain(Duration::from_millis(500), 20).await;
+    assert_eq!(got.len(), 20);
+    assert!(got
+        .iter()
+        .all(|p| p.from == u.a_relay && p.ssrc == 0x2222 && p.pt == 8));
+
+    bye_from_pbx(&u, "m-basic").await;
+    // Counters are flushed when the relay ends (BYE) or once a second.
+    let mut relayed = 0.0;
+    for _ in 0..40 {
+        relayed = metric_value(
+            &metrics(u.gw.http).await,
+            "trunkgate_media_packets_relayed_total",
+        );
+        if relayed >= 40.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(relayed, 40.0);
+    u.gw.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn nat_latching_follows_the_real_source_and_ignores_strangers() {
+    let carrier = Ua::new().await;
+    let gw = gateway(&carrier, "", "", "").await;
+    // The PBX's SDP names one port, its packets come from another (a NAT).
+    let (signaled, real, car_rtp) = (
+        RtpPeer::new().await,
+        RtpPeer::new().await,
+        RtpPeer::new().await,
+    );
+    let u = answered(
+        gw,
+        Ua::new().await,
+        carrier,
+        "m-nat",
+        signaled.addr,
+        car_rtp.addr,
+    )
+    .await;
+    for i in 0..3u16 {
+        real.send(u.a_relay, 0, i, 160 * u32::from(i), 7, &[1; 160])
+            .await;
+    }
+    assert_eq!(car_rtp.drain(Duration::from_millis(300), 3).await.len(), 3);
+    // A stranger on another IP sends to the PBX's relay port: not latched, not relayed.
+    let stranger = RtpPeer::bind("127.0.0.2:0").await;
+    for i in 0..3u16 {
+        stranger
+            .send(u.a_relay, 0, 900 + i, 0, 666, &[9; 160])
+            .await;
+    }
+    assert!(
+        car_rtp
+            .recv_within(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "stranger's RTP relayed"
+    );
+    // The carrier's media goes to where the PBX really is.
+    for i in 0..3u16 {
+        car_rtp
+            .send(u.b_relay, 0, i, 160 * u32::from(i), 8, &[2; 160])
+            .await;
+    }
+    assert_eq!(real.drain(Duration::from_millis(300), 3).await.len(), 3);
+    assert!(signaled
+        .recv_within(Duration::from_millis(200))
+        .await
+        .is_none());
+    bye_from_pbx(&u, "m-nat").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let m = metrics(u.gw.http).await;
+    assert_eq!(
+        metric_value(
+            &m,
+            "trunkgate_media_packets_dropped_total{reason=\"source\"}"
+        ),
+        3.0
+    );
+    u.gw.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn dead_media_hangs_up_both_legs_with_reason_rtp_timeout() {
+    let carrier = Ua::new().await;
+    let store = temp_dir("media-rtp-timeout");
+    let text = config_text_in(&[(carrier.addr, "udp")], "127.0.0.0/8", &store);
+    let gw = start(&format!("{text}{}", media_section("rtp_timeout_s = 1"))).await;
+    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
+    let u = answered(
+        gw,
+        Ua::new().await,
+        carrier,
+        "m-dead",
+        pbx_rtp.addr,
+        car_rtp.addr,
+    )
+    .await;
+    // A little media, then silence: the timeout counts from the last packet.
+    pbx_rtp.send(u.a_relay, 0, 1, 0, 5, &[0xff; 160]).await;
+    let (bye_c, _) = u.carrier.wait_request("BYE").await;
+    let (bye_p, _) = u.pbx.wait_request("BYE").await;
+    u.carrier
+        .send(u.gw.udp, &reply(&bye_c, 200, "OK", None, None, ""))
+        .await;
+    u.pbx
+        .send(u.gw.udp, &reply(&bye_p, 200, "OK", None, None, ""))
+        .await;
+    let m = metrics(u.gw.http).await;
+    assert_eq!(metric_value(&m, "trunkgate_media_rtp_timeouts_total"), 1.0);
+    u.gw.gw.shutdown().await;
+    let logs = trunkgate::store::CallLogStore::open(&store).unwrap();
+    let r = logs.get("m-dead").unwrap().expect("call logged");
+    assert_eq!(r.reason.as_deref(), Some("rtp_timeout"));
+    assert_eq!(r.hangup_end.as_deref(), Some("api"));
+}
+
+#[tokio::test]
+async fn override_plays_the_countrys_ringback_then_the_carriers_media_continues_the_stream() {
+    let carrier = Ua::new().await;
+    let gw = gateway(&carrier, "override_early_media = \"to_country\"", "", "").await;
+    let (pbx, pbx_rtp, car_rtp) = (Ua::new().await, RtpPeer::new().await, RtpPeer::new().await);
+    // A UK number: the caller must hear the UK ringback (400+450 Hz).
+    let id = "m-ovr";
+    let inv = offer(&gw, &pbx, &carrier, id, "+442079460000", pbx_rtp.addr).await;
+    let b_relay = sdp_target(inv.body());
+    carrier
+        .send(
+            gw.udp,
+            &reply(
+                &inv,
+                183,
+                "Session Progress",
+                Some("car"),
+                Some(&format!("sip:c@{}", carrier.addr)),
+                &sdp_at(car_rtp.addr, "car"),
+            ),
+        )
+        .await;
+    let p183 = pbx.wait_response(183).await;
+    let a_relay = sdp_target(p183.body());
+    assert!(!String::from_utf8_lossy(p183.body()).contains(&car_rtp.addr.port().to_string()));
+    // The carrier's early media (an announcement) must not reach the PBX.
+    for i in 0..30u16 {
+        car_rtp
+            .send(b_relay, 0, 500 + i, 160 * u32::from(i), 0xBAD, &[0x42; 160])
+            .await;
+    }
+    let tone = pbx_rtp.drain(Duration::from_millis(300), 60).await;
+    assert!(tone.len() >= 30, "{} tone packets", tone.len());
+    assert!(tone
+        .iter()
+        .all(|p| p.from == a_relay && p.pt == 0 && p.payload.len() == 160));
+    assert!(tone
+        .iter()
+        .all(|p| p.ssrc != 0xBAD && p.payload != vec![0x42; 160]));
+    assert!(tone[0].marker, "first tone packet has the marker bit");
+    for w in tone.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1));
+        assert_eq!(w[1].ts, w[0].ts.wrapping_add(160));
+    }
+    // Paced by a timer: 20 ms apart on average, not a burst.
+    let span = tone.last().unwrap().at - tone[0].at;
+    assert!(
+        span >= Duration::from_millis(20 * (tone.len() as u64 - 1) / 2),
+        "burst: {span:?}"
+    );
+    let pcm = decode(
+        &tone
+            .iter()
+            .map(|p| p.payload.as_slice())
+            .collect::<Vec<_>>(),
+    );
+    let on: Vec<i16> = pcm.iter().copied().take(3200).collect(); // UK cadence starts with 400 ms on
+    let (f400, f450, f1k) = (
+        goertzel(&on, 400.0),
+        goertzel(&on, 450.0),
+        goertzel(&on, 1000.0),
+    );
+    assert!(
+        f400 > 100.0 * f1k && f450 > 100.0 * f1k,
+        "400={f400} 450={f450} 1000={f1k}"
+    );
+
+    // Answer: the carrier's media now flows, continuing the tone's stream.
+    let last_tone = pbx_rtp
+        .drain(Duration::from_millis(30), 10)
+        .await
+        .last()
+        .cloned()
+        .unwrap_or(tone.last().unwrap().clone());
+    carrier
+        .send(
+            gw.udp,
+            &reply(
+                &inv,
+                200,
+                "OK",
+                Some("car"),
+                Some(&format!("sip:c@{}", carrier.addr)),
+                &sdp_at(car_rtp.addr, "car"),
+            ),
+        )
+        .await;
+    let ok = pbx.wait_response(200).await;
+    assert_eq!(sdp_target(ok.body()), a_relay);
+    ack(&gw, &pbx, &ok, id).await;
+    let mut last = last_tone;
+    let mut after = Vec::new();
+    for i in 0..10u16 {
+        car_rtp
+            .send(
+                b_relay,
+                0,
+                9000 + i,
+                80000 + 160 * u32::from(i),
+                0xCAFE,
+                &[0x11; 160],
+            )
+            .await;
+    }
+    for _ in 0..40 {
+        let Some(p) = pbx_rtp.recv_within(Duration::from_millis(500)).await else {
+            break;
+        };
+        if p.payload == vec![0x11; 160] {
+            after.push(p);
+            if after.len() == 10 {
+                break;
+            }
+        } else {
+            last = p; // a tone packet still in flight
+        }
+    }
+    assert_eq!(after.len(), 10);
+    assert_eq!(after[0].ssrc, last.ssrc, "same SSRC as the tone");
+    assert_eq!(after[0].seq, last.seq.wrapping_add(1), "sequence continues");
+    assert!(after[0].marker, "marker bit on the switch");
+    assert!(
+        after[0].ts.wrapping_sub(last.ts) >= 160 && after[0].ts.wrapping_sub(last.ts) < 8000 * 5
+    );
+    for w in after.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1));
+        assert_eq!(w[1].ts, w[0].ts.wrapping_add(160));
+        assert!(!w[1].marker);
+    }
+    gw.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn inbound_over_the_limit_hears_a_busy_tone_then_486() {
+    const IN_TRUNK: &str = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
+    const DID: &str = "+14155550199";
+    let (carrier, pbx) = (Ua::new().await, Ua::new().await);
+    let text = format!(
+        r#"
+[sip]
+listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
+t1_ms = 50
+[http]
+listen = "127.0.0.1:0"
+[store]
+data_dir = "{store}"
+[[carriers]]
+name = "c1"
+address = "{c}"
+transport = "udp"
+priority = 10
+inbound_sources = ["{c}"]
+[[trunks]]
+trunk_id = "{IN_TRUNK}"
+direction = "inbound"
+simultaneous_call_limit = 1
+[trunks.inbound]
+destination = "{p}"
+[[numbers]]
+no = "{DID}"
+assigned_to = "Trunks/{IN_TRUNK}"
+{media}"#,
+        store = temp_dir("media-busy").display(),
+        c = carrier.addr,
+        p = pbx.addr,
+        media = media_section("busy_tone_s = 1")
+    );
+    let gw = start(&text).await;
+    let car_rtp = RtpPeer::new().await;
+    // First call takes the trunk's only slot.
+    carrier
+        .send(
+            gw.udp,
+            &invite_sdp(
+                carrier.addr,
+                gw.udp,
+                "UDP",
+                "m-b1",
+                DID,
+                "z9hG4bKb1",
+                &sdp_at(car_rtp.addr, "car"),
+            ),
+        )
+        .await;
+    carrier.expect_response(100).await;
+    pbx.expect_request("INVITE").await;
+    // Second: 183 with our SDP, the US busy tone (480+620 Hz), then 486.
+    let car2 = RtpPeer::new().await;
+    carrier
+        .send(
+            gw.udp,
+            &invite_sdp(
+                carrier.addr,
+                gw.udp,
+                "UDP",
+                "m-b2",
+                DID,
+                "z9hG4bKb2",
+                &sdp_at(car2.addr, "car"),
+            ),
+        )
+        .await;
+    carrier.expect_response(100).await;
+    let p183 = carrier.wait_response(183).await;
+    let relay = sdp_target(p183.body());
+    let busy = car2.drain(Duration::from_millis(300), 100).await;
+    assert!(busy.len() >= 35, "{} busy packets in ~1 s", busy.len());
+    assert!(busy.iter().all(|p| p.from == relay));
+    let span = busy.last().unwrap().at - busy[0].at;
+    assert!(span >= Duration::from_millis(500), "burst: {span:?}");
+    let pcm = decode(
+        &busy
+            .iter()
+            .map(|p| p.payload.as_slice())
+            .collect::<Vec<_>>(),
+    );
+    let on: Vec<i16> = pcm.iter().copied().take(2400).collect(); // US busy: 500 ms on
+    let (f480, f620, f1k) = (
+        goertzel(&on, 480.0),
+        goertzel(&on, 620.0),
+        goertzel(&on, 1000.0),
+    );
+    assert!(
+        f480 > 100.0 * f1k && f620 > 100.0 * f1k,
+        "480={f480} 620={f620} 1000={f1k}"
+    );
+    let r = carrier.wait_response(486).await;
+    assert_eq!(hdr(&r, "Call-ID"), "m-b2");
+    gw.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn pre_connect_recording_has_each_side_on_its_channel_at_the_right_offset() {
+    let carrier = Ua::new().await;
+    let store = temp_dir("media-rec");
+    let rec_dir = store.join("rec");
+    let text = config_text_in(&[(carrier.addr, "udp")], "127.0.0.0/8", &store).replace(
+        "fax_support = \"disabled\"\n",
+        "fax_support = \"disabled\"\n\n[trunks.recording]\nsetting = \"pre_connect\"\n",
+    );
+    let gw = start(&format!(
+        "{text}{}",
+        media_section(&format!("recordings_dir = \"{}\"", rec_dir.display()))
+    ))
+    .await;
+    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
+    let u = answered(
+        gw,
+        Ua::new().await,
+        carrier,
+        "m-rec",
+        pbx_rtp.addr,
+        car_rtp.addr,
+    )
+    .await;
+    // Caller: 1 kHz for 0.6 s; then the callee: 400 Hz for 0.6 s.
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for i in 0..30u16 {
+        tick.tick().await;
+        pbx_rtp
+            .send(
+                u.a_relay,
+                0,
+                i,
+                160 * u32::from(i),
+                0xA,
+                &pcmu_sine(1000.0, 160 * u64::from(i)),
+            )
+            .await;
+    }
+    for i in 0..30u16 {
+        tick.tick().await;
+        car_rtp
+            .send(
+                u.b_relay,
+                0,
+                3000 + i,
+                55_000 + 160 * u32::from(i),
+                0xB,
+                &pcmu_sine(400.0, 160 * u64::from(i)),
+            )
+            .await;
+    }
+    bye_from_pbx(&u, "m-rec").await;
+    u.gw.gw.shutdown().await;
+    let logs = trunkgate::store::CallLogStore::open(&store).unwrap();
+    let rec = logs
+        .get("m-rec")
+        .unwrap()
+        .expect("logged")
+        .recording
+        .expect("recording in the call log");
+    assert!(
+        rec.duration > 1.0 && rec.duration < 5.0,
+        "duration {}",
+        rec.duration
+    );
+    let mut wav = None;
+    for _ in 0..50 {
+        // The writer finalises the file off the call path.
+        if let Ok(r) = hound::WavReader::open(&rec.path) {
+            if r.duration() > 8000 {
+                wav = Some(r);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut wav = wav.expect("a complete WAV");
+    let spec = wav.spec();
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (2, 8000, 16)
+    );
+    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
+    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
+    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
+    // Left: 1 kHz in the first 0.5 s, silence from 0.7 s; right: silence first, 400 Hz from 0.7 s.
+    let w = |v: &[i16], a: f64, b: f64| v[(a * 8000.0) as usize..(b * 8000.0) as usize].to_vec();
+    assert!(
+        goertzel(&w(&left, 0.05, 0.5), 1000.0)
+            > 1000.0 * goertzel(&w(&left, 0.7, 1.1), 1000.0).max(1e-3)
+    );
+    assert!(
+        goertzel(&w(&right, 0.7, 1.1), 400.0)
+            > 1000.0 * goertzel(&w(&right, 0.05, 0.5), 400.0).max(1e-3)
+    );
+    assert!(goertzel(&w(&right, 0.7, 1.1), 400.0) > 100.0 * goertzel(&w(&right, 0.7, 1.1), 1000.0));
+}
+
+/// A T.38 re-INVITE body (RFC 3362 / ITU-T T.38 annex D).
+fn t38_sdp(at: SocketAddr) -> String {
+    format!(
+        "v=0\r\no=car 1 2 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=image {port} udptl t38\r\na=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\na=T38FaxRateManagement:transferredTCF\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n",
+        ip = at.ip(),
+        port = at.port()
+    )
+}
+
+fn image_port(body: &[u8]) -> u16 {
+    String::from_utf8_lossy(body)
+        .lines()
+        .find_map(|l| l.strip_prefix("m=image "))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .expect("m=image line")
+}
+
+async fn carrier_reinvite(u: &Up, cseq: u32, body: &str) {
+    // The carrier's From is the INVITE's To with its tag; its To is our From.
+    let req = in_dialog(
+        "INVITE",
+        &contact_uri(&u.inv),
+        u.carrier.addr,
+        "UDP",
+        &format!("{};tag=car", hdr(&u.inv, "To")),
+        &hdr(&u.inv, "From"),
+        &hdr(&u.inv, "Call-ID"),
+        cseq,
+        &format!("z9hG4bKre{cseq}"),
+        body,
+    );
+    u.carrier.send(u.gw.udp, &req).await;
+}
+
+#[tokio::test]
+async fn t38_reinvite_refused_488_when_fax_is_off_and_relayed_when_on() {
+    // Fax off (the default test trunk): 488 to the carrier, the PBX sees nothing, the call goes on.
+    let carrier = Ua::new().await;
+    let gw = gateway(&carrier, "", "", "").await;
+    let (pbx_rtp, car_rtp, car_fax) = (
+        RtpPeer::new().await,
+        RtpPeer::new().await,
+        RtpPeer::new().await,
+    );
+    let u = answered(
+        gw,
+        Ua::new().await,
+        carrier,
+        "m-fax0",
+        pbx_rtp.addr,
+        car_rtp.addr,
+    )
+    .await;
+    carrier_reinvite(&u, 10, &t38_sdp(car_fax.addr)).await;
+    u.carrier.wait_response(488).await;
+    assert!(
+        u.pbx
+            .recv_within(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "re-INVITE leaked to the PBX"
+    );
+    pbx_rtp.send(u.a_relay, 0, 1, 0, 1, &[3; 160]).await;
+    assert!(
+        car_rtp
+            .recv_within(Duration::from_millis(500))
+            .await
+            .is_some(),
+        "audio still relayed"
+    );
+    bye_from_pbx(&u, "m-fax0").await;
+    u.gw.gw.shutdown().await;
+
+    // Fax on: the T.38 offer reaches the PBX pointing at us; UDPTL flows through the relay.
+    let carrier = Ua::new().await;
+    let text = config_text(&[(carrier.addr, "udp")], "127.0.0.0/8")
+        .replace("fax_support = \"disabled\"", "fax_support = \"enabled\"");
+    let gw = start(&format!("{text}{}", media_section(""))).await;
+    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
+    let (pbx_fax, car_fax) = (RtpPeer::new().await, RtpPeer::new().await);
+    let u = answered(
+        gw,
+        Ua::new().await,
+        carrier,
+        "m-fax1",
+        pbx_rtp.addr,
+        car_rtp.addr,
+    )
+    .await;
+    carrier_reinvite(&u, 10, &t38_sdp(car_fax.addr)).await;
+    let (re, _) = u.pbx.wait_request("INVITE").await;
+    let a_fax = image_port(re.body());
+    assert_ne!(a_fax, car_fax.addr.port());
+    assert!(String::from_utf8_lossy(re.body()).contains("a=T38FaxVersion:0\r\n"));
+    u.pbx
+        .send(
+            u.gw.udp,
+            &reply(
+                &re,
+                200,
+                "OK",
+                None,
+                Some(&format!("sip:pbx@{}", u.pbx.addr)),
+                &t38_sdp(pbx_fax.addr),
+            ),
+        )
+        .await;
+    let ok = u.carrier.wait_response(200).await;
+    let b_fax = image_port(ok.body());
+    // UDPTL is not RTP: relayed byte for byte.
+    let udptl = [0x00u8, 0x01, 0x02, 0x06, 0x80, 0x11, 0x22];
+    car_fax
+        .sock
+        .send_to(&udptl, SocketAddr::new(u.b_relay.ip(), b_fax))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let (n, from) = tokio::time::timeout(WAIT, pbx_fax.sock.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf[..n], &udptl);
+    assert_eq!(from.port(), a_fax);
+    u.gw.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn exhausted_port_range_refuses_with_503_and_a_metric() {
+    let carrier = Ua::new().await;
+    // Two pairs: exactly one call (a pair per leg).
+    let text = config_text(&[(carrier.addr, "udp")], "127.0.0.0/8");
+    let gw = start(&format!(
+        "{text}\n[media]\nbind_ipv4 = \"127.0.0.1\"\nport_min = 39980\nport_max = 39983\n"
+    ))
+    .await;
+    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
+    let u = answered(
+        gw,
+        Ua::new().await,
+        carrier,
+        "m-ex1",
+        pbx_rtp.addr,
+        car_rtp.addr,
+    )
+    .await;
+    let pbx2 = Ua::new().await;
+    pbx2.send(
+        u.gw.udp,
+        &invite_sdp(
+            pbx2.addr,
+            u.gw.udp,
+            "UDP",
+            "m-ex2",
+            DIALED,
+            "z9hG4bKex2",
+            &sdp_at(pbx_rtp.addr, "pbx"),
+        ),
+    )
+    .await;
+    pbx2.expect_response(100).await;
+    pbx2.wait_response(503).await;
+    let m = metrics(u.gw.http).await;
+    assert_eq!(
+        metric_value(&m, "trunkgate_media_ports_exhausted_total"),
+        1.0
+    );
+    // The first call's ports come back when it ends.
+    bye_from_pbx(&u, "m-ex1").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let pbx3 = Ua::new().await;
+    let inv = offer(&u.gw, &pbx3, &u.carrier, "m-ex3", DIALED, pbx_rtp.addr).await;
+    assert!((39980..=39983).contains(&sdp_target(inv.body()).port()));
+    u.gw.gw.shutdown().await;
+}
