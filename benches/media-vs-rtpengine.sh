@@ -98,11 +98,10 @@ if [ "$CPS" = 1 ]; then
 fi
 
 # --- report -----------------------------------------------------------------
-per() { sed -n 's/.* cpu_pct_per_stream=\([0-9.]*\).*/\1/p' "$1" | tail -1; }
 A_MEDIA=$(grep -E '^(media|calls=)' "$OUT/anchor.log" | tail -1)
 T_MEDIA=$(grep '^calls=' "$OUT/trunkgate-media.log" | tail -1)
-a=$(printf '%s\n' "$A_MEDIA" | sed -n 's/.*cpu_pct_per_stream=\([0-9.]*\).*/\1/p')
-t=$(printf '%s\n' "$T_MEDIA" | sed -n 's/.*cpu_pct_per_stream=\([0-9.]*\).*/\1/p')
+a=$(printf '%s\n' "$A_MEDIA" | sed -n 's/.* cpu_pct_per_stream=\([0-9.]*\).*/\1/p')
+t=$(printf '%s\n' "$T_MEDIA" | sed -n 's/.* cpu_pct_per_stream=\([0-9.]*\).*/\1/p')
 ratio=$(awk -v a="$t" -v b="$a" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }')
 {
 	echo "== trunkgate vs rtpengine, media relay on loopback ($(nproc) cores, $(($(date +%s) - T0)) s, results in $OUT)"

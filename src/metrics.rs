@@ -105,6 +105,8 @@ pub struct Metrics {
     pub call_duration: Histogram,
     /// Media relay, tones and recordings.
     pub media: crate::media::MediaMetrics,
+    /// Call-flow worker offers and health.
+    pub flow: crate::flow::FlowMetrics,
 }
 
 impl Metrics {
@@ -235,6 +237,7 @@ impl Metrics {
             time_to_answer,
             call_duration,
             media: crate::media::MediaMetrics::register(registry),
+            flow: crate::flow::FlowMetrics::register(registry),
         }
     }
 

@@ -153,7 +153,8 @@ pub fn finished(call: &Call, result: &'static str, code: u16, by: &'static str) 
                 response_code: code,
             },
             service: "sip_trunking".into(),
-            trunk_id: Some(call.trunk.trunk_id),
+            // Calls of numbers assigned straight to a call flow have no trunk.
+            trunk_id: (!call.trunk.trunk_id.is_nil()).then_some(call.trunk.trunk_id),
             reason: call.reason.clone(),
             recording: call
                 .recording

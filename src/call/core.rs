@@ -120,6 +120,8 @@ pub struct Core {
     next_id: AtomicU64,
     /// The media relay engine (port range, recorder).
     pub media: Arc<crate::media::Media>,
+    /// Call-flow workers (gRPC); built lazily inside the runtime.
+    flow: OnceLock<Option<crate::flow::FlowPool>>,
 }
 
 impl Core {
@@ -140,6 +142,7 @@ impl Core {
         let media = crate::media::Media::new(config.media.clone(), metrics.media.clone());
         Core {
             media,
+            flow: OnceLock::new(),
             snapshot: ArcSwap::from_pointee(Snapshot::new(config)),
             calls: DashMap::new(),
             live: DashMap::new(),
@@ -178,6 +181,23 @@ impl Core {
         config.numbers = numbers;
         self.snapshot
             .store(Arc::new(Snapshot::new(Arc::new(config))));
+    }
+
+    /// The call-flow worker pool (`None` when its config cannot build one,
+    /// logged once). Must be first called inside the runtime.
+    pub fn flow(&self) -> Option<&crate::flow::FlowPool> {
+        self.flow
+            .get_or_init(|| {
+                let settings = self.snapshot.load().config.flow.clone();
+                match crate::flow::FlowPool::new(settings, Some(self.metrics.flow.clone())) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        tracing::error!(error = %e, "call-flow workers unusable");
+                        None
+                    }
+                }
+            })
+            .as_ref()
     }
 
     pub fn set_transports(&self, t: Arc<Transports>) {

@@ -307,23 +307,13 @@ impl Dispatcher {
                     did,
                     failover_first,
                 },
-                Ok(InboundRoute::Worker { mode, did }) => {
-                    tracing::info!(peer = %meta.source, %did, mode = %mode, "call-flow worker not available: 480");
-                    let rej = Reject {
-                        code: 480,
-                        reason: "Temporarily Unavailable",
-                        unsupported: Vec::new(),
-                    };
-                    return self.reject_call(
-                        &msg,
-                        &meta,
-                        &rej,
-                        "call_flow_unavailable",
-                        Direction::Inbound,
-                        None,
-                        &did,
-                    );
-                }
+                Ok(InboundRoute::Worker { mode, did }) => CallPlan::Flow {
+                    did,
+                    mode: match mode {
+                        crate::config::Assignment::ParkingLot => crate::flow::FlowMode::ParkingLot,
+                        _ => crate::flow::FlowMode::CallFlows,
+                    },
+                },
                 Err(r) => {
                     tracing::info!(peer = %meta.source, reason = r.name(), code = r.code(), "inbound INVITE refused");
                     let rej = Reject {
@@ -381,6 +371,9 @@ impl Dispatcher {
             }
             CallPlan::Inbound { trunk, did, .. } | CallPlan::Busy { trunk, did } => {
                 (Arc::clone(trunk), Direction::Inbound, did.clone())
+            }
+            CallPlan::Flow { did, .. } => {
+                (super::flow::flow_trunk(), Direction::Inbound, did.clone())
             }
         };
         // simultaneous_call_limit: a slot now, released exactly once when the call ends.

@@ -151,6 +151,7 @@ impl Call {
                 }
             }
             Some(CallPlan::Busy { .. }) => self.busy_call().await,
+            Some(CallPlan::Flow { mode, .. }) => self.flow_call(mode).await,
             None => {}
         }
     }
@@ -223,30 +224,23 @@ impl Call {
             }
             FailoverStep::SipUri(u) => {
                 self.failover_done = true;
-                match uri_parts(&u) {
-                    Some((host, port, tp)) => {
-                        let targets = match host.parse::<std::net::IpAddr>() {
-                            Ok(ip) => vec![(
-                                std::net::SocketAddr::new(ip, port.unwrap_or(5060)),
-                                tp.unwrap_or(TransportKind::Udp),
-                            )],
-                            Err(_) => {
-                                let dest = match port {
-                                    Some(p) => format!("{host}:{p}"),
-                                    None => host,
-                                };
-                                self.core.resolve(&dest, tp).await
-                            }
-                        };
-                        uri_hops(&u, &targets)
-                    }
-                    None => Vec::new(),
-                }
+                self.sip_uri_hops(&u).await
             }
             FailoverStep::Api => {
-                // The call-flow worker is a later issue: no failover yet.
-                self.reason = Some("failover:api_unavailable".into());
-                return false;
+                self.failover_done = true;
+                let mode = match self
+                    .route_trunk
+                    .inbound
+                    .as_ref()
+                    .and_then(|i| i.failover.as_ref())
+                    .map(|f| f.value.as_str())
+                {
+                    Some("ParkingLot") => crate::flow::FlowMode::ParkingLot,
+                    _ => crate::flow::FlowMode::CallFlows,
+                };
+                return self
+                    .start_flow(mode, crate::flow::OfferReason::Failover)
+                    .await;
             }
         };
         self.hop = 0;
@@ -255,6 +249,27 @@ impl Call {
         }
         // The failover target could not be started either: maybe it fails over in turn.
         Box::pin(self.failover(AttemptOutcome::TransportError)).await
+    }
+
+    /// Hops for a SIP URI target (an IP host directly, a name through RFC 3263).
+    pub(super) async fn sip_uri_hops(&self, u: &str) -> Vec<Hop> {
+        let Some((host, port, tp)) = uri_parts(u) else {
+            return Vec::new();
+        };
+        let targets = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => vec![(
+                std::net::SocketAddr::new(ip, port.unwrap_or(5060)),
+                tp.unwrap_or(TransportKind::Udp),
+            )],
+            Err(_) => {
+                let dest = match port {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host,
+                };
+                self.core.resolve(&dest, tp).await
+            }
+        };
+        uri_hops(u, &targets)
     }
 
     /// Sends the INVITE to the current hop. False when no hop is left.
@@ -286,7 +301,11 @@ impl Call {
             }
             Err(_) => (None, None),
         };
-        let user = user
+        let user = self
+            .flow_state
+            .as_ref()
+            .and_then(|f| f.caller_id.clone())
+            .or(user)
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| "anonymous".to_string());
         let tag = Bytes::from(random_hex(8));
@@ -472,6 +491,9 @@ impl Call {
         }
         let cseq = c.cseq;
         let had_body = c.had_body;
+        if self.transferring() && self.a_answered() {
+            return self.transfer_answered(id, resp).await;
+        }
         if self.canceled || self.a_answered() {
             self.ack_and_bye(id, resp).await;
             return;
@@ -505,6 +527,9 @@ impl Call {
         };
         self.media_answered();
         self.send_a_final(200, bytes).await;
+        if self.transferring() {
+            self.transfer_done(200).await;
+        }
     }
 
     async fn on_b_failure(&mut self, resp: &Message, code: u16) {
@@ -513,6 +538,10 @@ impl Call {
         }
         if self.next_hop_or_failover(AttemptOutcome::Final(code)).await {
             return;
+        }
+        if self.transferring() {
+            // The worker decides what happens after a failed transfer.
+            return self.transfer_done(code).await;
         }
         let reason = reason_of(resp);
         let b = self.a_response(resp, code, false);
@@ -598,6 +627,9 @@ impl Call {
                 if self.next_hop_or_failover(outcome).await {
                     return;
                 }
+                if self.transferring() {
+                    return self.transfer_done(if transport { 503 } else { 408 }).await;
+                }
                 let (code, result) = if transport {
                     (503, "failed")
                 } else {
@@ -645,8 +677,8 @@ impl Call {
         self.apply_server(self.a_invite, acts).await;
     }
 
-    /// A provisional response of our own to the caller's INVITE, with our SDP (tones).
-    pub(super) async fn send_a_provisional_sdp(&mut self, code: u16, reason: &str, sdp: Bytes) {
+    /// A provisional response of our own to the caller's INVITE, with our SDP (tones) or none.
+    pub(super) async fn send_a_provisional(&mut self, code: u16, reason: &str, sdp: Option<Bytes>) {
         let a_invite = self.a_invite;
         let tag = self.a.local_tag.clone();
         let contact = self.a.contact.clone();
@@ -657,10 +689,11 @@ impl Call {
         for rr in s.req.record_routes() {
             b = b.header("Record-Route", rr);
         }
-        let bytes = b
-            .header("Contact", &contact)
-            .header("Allow", ALLOW)
-            .body("application/sdp", &sdp);
+        let b = b.header("Contact", &contact).header("Allow", ALLOW);
+        let bytes = match sdp {
+            Some(sdp) => b.body("application/sdp", &sdp),
+            None => b.finish(),
+        };
         let acts = match &mut s.tx {
             ServerKind::Invite(t) => t.send_provisional(bytes),
             ServerKind::NonInvite(_) => return,

@@ -206,7 +206,7 @@ impl Call {
         m.start_tone(cadence, codec);
         self.tone_sdp = Some(sdp.clone());
         self.busy_deadline = Some(Instant::now() + busy_for);
-        self.send_a_provisional_sdp(183, "Session Progress", sdp)
+        self.send_a_provisional(183, "Session Progress", Some(sdp))
             .await;
         true
     }
@@ -218,11 +218,15 @@ impl Call {
         }
     }
 
-    /// The busy tone has played: 486 to the caller.
+    /// The busy tone has played: 486 to the caller (or the answer set in `tone_final`).
     pub(super) async fn busy_tone_done(&mut self) {
         self.busy_deadline = None;
-        self.reason = Some("limit_reached".into());
-        self.fail_a(486, "Busy Here", "busy").await;
+        let (code, phrase, result, reason) =
+            self.tone_final
+                .take()
+                .unwrap_or((486, "Busy Here", "busy", "limit_reached"));
+        self.reason = Some(reason.into());
+        self.fail_a(code, phrase, result).await;
     }
 
     pub(super) async fn on_media_event(&mut self, ev: MediaEvent) {
@@ -241,7 +245,12 @@ impl Call {
             }
             // Keys pressed by the caller matter to call flows (the worker); a
             // trunk call relays them end to end untouched.
-            MediaEvent::Dtmf { .. } => {}
+            MediaEvent::Dtmf { digit, duration_ms } => {
+                self.flow_dtmf(digit, duration_ms, crate::flow::DtmfSource::Rfc4733)
+            }
+            MediaEvent::PlaybackFinished { id, interrupted } => {
+                self.flow_playback_finished(id, interrupted)
+            }
         }
     }
 }

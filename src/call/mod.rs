@@ -8,6 +8,7 @@
 //! - `task`: the call task's loop, timers, transaction plumbing, end-of-call accounting.
 //! - `invite`: the initial INVITE, carrier attempts and failover, CANCEL, ringing timeout.
 //! - `relay`: in-dialog requests (BYE, re-INVITE, UPDATE, INFO, PRACK, OPTIONS) and ACK.
+//! - `flow`: calls controlled by a call-flow worker (gRPC): offer, commands, events.
 //! - `media`: SDP anchoring, tones (override ringback, busy), recording, T.38 policy, dead media.
 //! - `dialog`, `txs`, `respond`: per-leg dialog state, owned transactions, response building.
 
@@ -16,6 +17,7 @@ pub mod core;
 pub mod defence;
 pub mod dialog;
 pub mod dispatch;
+mod flow;
 mod invite;
 pub mod limits;
 mod media;

@@ -168,7 +168,7 @@ impl Call {
     }
 
     /// Answers a request with a new server transaction of its own (no relay).
-    async fn answer_new(
+    pub(super) async fn answer_new(
         &mut self,
         side: Side,
         msg: &Message,
@@ -241,6 +241,9 @@ impl Call {
             Ok(Some(n)) => n - 1,
             _ => self.max_forwards,
         };
+        if self.flow_state.is_some() && self.flow_in_dialog(side, &msg, &meta).await {
+            return;
+        }
         let other = side.other();
         let other_ready = self.dialog(other).is_some_and(|d| d.remote_tag.is_some());
         if self.outcome.is_some() || !other_ready {

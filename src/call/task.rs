@@ -43,6 +43,11 @@ pub enum CallPlan {
     },
     /// From a carrier to an inbound trunk at its limit: busy tone, then 486.
     Busy { trunk: Arc<Trunk>, did: String },
+    /// From a carrier for a number assigned to a call flow: the worker decides.
+    Flow {
+        did: String,
+        mode: crate::flow::FlowMode,
+    },
 }
 
 /// How a call ended, for metrics and the end-of-call log line.
@@ -109,6 +114,11 @@ pub struct Call {
     pub(super) tone_sdp: Option<Bytes>,
     /// When the busy tone has played long enough (inbound over the limit).
     pub(super) busy_deadline: Option<Instant>,
+    /// The final answer after the busy tone: code, phrase, call result, call-log reason.
+    pub(super) tone_final: Option<(u16, &'static str, &'static str, &'static str)>,
+    /// The call-flow worker controlling this call, and what it set up.
+    pub(super) flow: Option<crate::flow::FlowCall>,
+    pub(super) flow_state: Option<Box<super::flow::FlowState>>,
 }
 
 impl Call {
@@ -127,6 +137,9 @@ impl Call {
             }
             CallPlan::Inbound { trunk, did, .. } | CallPlan::Busy { trunk, did } => {
                 (Arc::clone(trunk), Direction::Inbound, did.clone())
+            }
+            CallPlan::Flow { did, .. } => {
+                (super::flow::flow_trunk(), Direction::Inbound, did.clone())
             }
         };
         let caller_no = super::calllog::caller_no(&invite);
@@ -221,6 +234,9 @@ impl Call {
             recording: None,
             tone_sdp: None,
             busy_deadline: None,
+            tone_final: None,
+            flow: None,
+            flow_state: None,
         }
     }
 
@@ -285,6 +301,9 @@ impl Call {
                     Some(CallEvent::Media(ev)) => Box::pin(self.on_media_event(ev)).await,
                     None => break,
                 },
+                cmd = super::flow::next_command(&mut self.flow) => {
+                    Box::pin(self.on_flow_command(cmd)).await
+                }
                 _ = sleep_until(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {
                     Box::pin(self.on_timers(Instant::now())).await;
                 }
@@ -542,6 +561,7 @@ impl Call {
             return;
         }
         self.outcome = Some(Outcome { result, code, by });
+        self.flow_hung_up(by, code);
         let m = &self.core.metrics;
         m.calls_active.dec();
         m.calls_active_by_trunk

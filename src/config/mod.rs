@@ -94,6 +94,7 @@ pub struct Config {
     pub store: StoreSettings,
     pub api: ApiSettings,
     pub media: crate::media::MediaSettings,
+    pub flow: crate::flow::WorkerSettings,
 }
 
 /// REST API settings.

@@ -28,6 +28,21 @@ pub struct RawConfig {
     pub api: RawApi,
     #[serde(default)]
     pub media: RawMedia,
+    #[serde(default)]
+    pub flow: RawFlow,
+}
+
+/// `[flow]`: call-flow workers (gRPC) for CallFlows/ParkingLot numbers and `api` failover.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlow {
+    /// `http://host:port` of each worker, tried in order.
+    #[serde(default)]
+    pub workers: Vec<String>,
+    pub connect_timeout_ms: Option<u64>,
+    pub offer_timeout_ms: Option<u64>,
+    /// 0: no health probe.
+    pub health_interval_s: Option<u64>,
 }
 
 /// `[media]`: the RTP relay. Every key has a default; see `media::MediaSettings`.

@@ -179,6 +179,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         e.add("store.data_dir", "must not be empty");
     }
     let media = media::validate_media(&mut e, &raw.media, &raw.store.data_dir);
+    let flow = media::validate_flow(&mut e, &raw.flow);
     if !e.list.is_empty() {
         return Err(ConfigErrors(e.list));
     }
@@ -216,6 +217,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         },
         api,
         media,
+        flow,
     })
 }
 

@@ -4,6 +4,7 @@
 //! - [`tones`]: per-country ringback and busy tones (ITU-T E.180 Suppl. 2 data in
 //!   `tones.toml`), generated as 20 ms G.711 frames.
 //! - [`record`]: pre-connect recordings, stereo WAV written off the packet path.
+//! - [`prompt`]: WAV prompts, rendered tones and in-band DTMF for call flows.
 //!
 //! SDP parsing and rewriting lives in `sip::sdp` (no I/O there); the relay, port
 //! allocation and the per-call media task are in this module. Depends on `sip`
@@ -65,6 +66,7 @@ impl Codec {
 }
 
 pub mod ports;
+pub mod prompt;
 pub mod relay;
 pub mod session;
 

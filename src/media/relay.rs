@@ -107,6 +107,21 @@ pub enum Cmd {
     },
     /// The callee's media replaces the tone, continuing its SSRC, sequence and timestamps.
     StopTone,
+    /// Play prepared G.711 audio to the caller `loops` times (0 counts as 1),
+    /// then report `PlaybackFinished { id }`. Replaces what was playing.
+    Play {
+        audio: Arc<[u8]>,
+        loops: u32,
+        id: u64,
+        pt: u8,
+        codec: Codec,
+    },
+    /// Stop the clip playing (reported as interrupted).
+    StopPlay,
+    /// Close the recording (the writer finalises the file).
+    RecordStop,
+    /// Pause (true) or resume the recording taps.
+    RecordPause(bool),
     /// The call is answered: watch for dead media from now on.
     Answered,
     /// Pause the dead-media watch (both sides `inactive`) or resume it.
@@ -126,6 +141,8 @@ pub enum MediaEvent {
     RtpTimeout,
     /// The caller pressed a key (RFC 4733 telephone-event, reported once at its end).
     Dtmf { digit: char, duration_ms: u32 },
+    /// A clip given with [`Cmd::Play`] ended or was stopped.
+    PlaybackFinished { id: u64, interrupted: bool },
 }
 
 /// RFC 4733 §3.2 event codes 0-15 as DTMF digits.
@@ -200,8 +217,22 @@ struct Stream {
     ends: [Option<Endpoint>; 2],
 }
 
+/// What the gateway plays to the caller.
+enum Source {
+    /// A tone cadence, until stopped.
+    Gen(ToneGen),
+    /// Prepared G.711 audio (a prompt, rendered tones, DTMF), `loops_left` more
+    /// times after this pass; `id` is reported in `PlaybackFinished`.
+    Clip {
+        audio: Arc<[u8]>,
+        pos: usize,
+        loops_left: u32,
+        id: u64,
+    },
+}
+
 struct Tone {
-    gen: ToneGen,
+    src: Source,
     pt: u8,
     codec: Codec,
     ssrc: u32,
@@ -248,6 +279,9 @@ pub struct Relay {
     answered: bool,
     hold: bool,
     timed_out: bool,
+    rec_paused: bool,
+    /// SSRC, next sequence number and timestamp of the stream the gateway generates.
+    generated: (u32, u16, u32),
     /// RTP timestamp of the last telephone-event reported (its end packets repeat, RFC 4733 §2.5.1.4).
     last_dtmf: Option<u32>,
     last_rx: Instant,
@@ -279,6 +313,8 @@ impl Relay {
             hold: false,
             timed_out: false,
             last_dtmf: None,
+            generated: (rand::random(), rand::random(), rand::random()),
+            rec_paused: false,
             last_rx: Instant::now(),
             housekeeping,
             counts: Counts::default(),
@@ -397,22 +433,39 @@ impl Relay {
                 }
             }
             Cmd::Tone { cadence, pt, codec } => {
-                let mut tick = tokio::time::interval(Duration::from_millis(20));
-                tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-                self.tone = Some(Tone {
-                    gen: ToneGen::new(cadence, codec),
-                    pt,
-                    codec,
-                    ssrc: rand::random(),
-                    seq: rand::random(),
-                    ts: rand::random(),
-                    first: true,
-                    tick,
-                    last_at: Instant::now(),
-                });
+                self.start_source(Source::Gen(ToneGen::new(cadence, codec)), pt, codec);
             }
+            Cmd::Play {
+                audio,
+                loops,
+                id,
+                pt,
+                codec,
+            } => {
+                self.stop_clip(true);
+                let src = Source::Clip {
+                    audio,
+                    pos: 0,
+                    loops_left: loops.saturating_sub(1),
+                    id,
+                };
+                self.start_source(src, pt, codec);
+            }
+            Cmd::StopPlay => {
+                self.stop_clip(true);
+            }
+            Cmd::RecordStop => self.rec = None,
+            Cmd::RecordPause(p) => self.rec_paused = p,
             Cmd::StopTone => {
+                let clip = match &self.tone {
+                    Some(Tone {
+                        src: Source::Clip { id, .. },
+                        ..
+                    }) => Some(*id),
+                    _ => None,
+                };
                 if let Some(t) = self.tone.take() {
+                    self.generated = (t.ssrc, t.seq, t.ts);
                     if let Some(e) = self
                         .streams
                         .get_mut(0)
@@ -426,6 +479,12 @@ impl Relay {
                             mapping: None,
                         });
                     }
+                }
+                if let Some(id) = clip {
+                    (self.notify)(MediaEvent::PlaybackFinished {
+                        id,
+                        interrupted: true,
+                    });
                 }
             }
             Cmd::Answered => {
@@ -505,7 +564,7 @@ impl Relay {
                 }
             }
         }
-        if let Some((rec, first)) = &self.rec {
+        if let Some((rec, first)) = self.rec.as_ref().filter(|_| !self.rec_paused) {
             let codec = inp.remote.and_then(|r| r.pts.get(pt)).or_else(|| {
                 outp.as_ref()
                     .and_then(|o| o.remote)
@@ -545,6 +604,41 @@ impl Relay {
         }
     }
 
+    /// Starts playing `src` to the caller. Every source the gateway plays in a
+    /// call continues one RTP stream (same SSRC, sequence and timestamps
+    /// following on), so the caller's jitter buffer sees no jumps.
+    fn start_source(&mut self, src: Source, pt: u8, codec: Codec) {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let (ssrc, seq, ts) = self.generated;
+        self.tone = Some(Tone {
+            src,
+            pt,
+            codec,
+            ssrc,
+            seq,
+            ts,
+            first: true,
+            tick,
+            last_at: Instant::now(),
+        });
+    }
+
+    /// Ends a playing clip, reporting it (`interrupted`: stopped before its end).
+    fn stop_clip(&mut self, interrupted: bool) {
+        if let Some(Tone {
+            src: Source::Clip { id, .. },
+            ..
+        }) = &self.tone
+        {
+            let id = *id;
+            if let Some(t) = self.tone.take() {
+                self.generated = (t.ssrc, t.seq, t.ts);
+            }
+            (self.notify)(MediaEvent::PlaybackFinished { id, interrupted });
+        }
+    }
+
     /// One 20 ms tone packet to the caller (RFC 3551: 160 G.711 samples).
     fn send_tone(&mut self) {
         let now = Instant::now();
@@ -556,14 +650,43 @@ impl Relay {
         pkt[4..8].copy_from_slice(&t.ts.to_be_bytes());
         pkt[8..12].copy_from_slice(&t.ssrc.to_be_bytes());
         let mut frame = [0u8; 160];
-        t.gen.next_frame(&mut frame);
+        let mut ended = false;
+        match &mut t.src {
+            Source::Gen(g) => g.next_frame(&mut frame),
+            Source::Clip {
+                audio,
+                pos,
+                loops_left,
+                ..
+            } => {
+                // Silence pads the last frame (G.711 codes of 0).
+                frame.fill(match t.codec {
+                    Codec::Pcmu => 0xff,
+                    Codec::Pcma => 0xd5,
+                });
+                let n = audio.len().saturating_sub(*pos).min(160);
+                frame[..n].copy_from_slice(&audio[*pos..*pos + n]);
+                *pos += n;
+                if *pos >= audio.len() {
+                    if *loops_left > 0 {
+                        *loops_left -= 1;
+                        *pos = 0;
+                    } else {
+                        ended = true;
+                    }
+                }
+            }
+        }
         pkt[12..].copy_from_slice(&frame);
         let (seq, ts, ssrc, codec) = (t.seq, t.ts, t.ssrc, t.codec);
         t.first = false;
         t.seq = seq.wrapping_add(1);
         t.ts = ts.wrapping_add(160);
         t.last_at = now;
-        if let Some((rec, first)) = &self.rec {
+        if ended {
+            self.stop_clip(false);
+        }
+        if let Some((rec, first)) = self.rec.as_ref().filter(|_| !self.rec_paused) {
             let _ = first.get_or_init(|| now);
             rec.frame(Channel::Callee, now, ts, ssrc, codec, &frame);
         }

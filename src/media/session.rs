@@ -214,6 +214,29 @@ impl MediaSession {
         self.send(Cmd::Answered);
     }
 
+    /// Plays prepared G.711 audio to the caller (see [`Cmd::Play`]).
+    pub fn play(&self, audio: std::sync::Arc<[u8]>, loops: u32, id: u64, codec: (u8, Codec)) {
+        self.send(Cmd::Play {
+            audio,
+            loops,
+            id,
+            pt: codec.0,
+            codec: codec.1,
+        });
+    }
+
+    pub fn stop_play(&self) {
+        self.send(Cmd::StopPlay);
+    }
+
+    pub fn stop_record(&self) {
+        self.send(Cmd::RecordStop);
+    }
+
+    pub fn pause_record(&self, paused: bool) {
+        self.send(Cmd::RecordPause(paused));
+    }
+
     /// Records the call from now on into `{recordings_dir}/{name}.wav`.
     /// Returns the path and the cell that gets the first recorded packet's
     /// instant (for the call log's duration).

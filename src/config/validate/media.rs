@@ -1,4 +1,5 @@
-//! `[media]` rules: addresses, the port range, timers, the tone country.
+//! `[media]` rules (addresses, the port range, timers, the tone country) and
+//! `[flow]` rules (worker URLs, timeouts).
 
 use std::time::Duration;
 
@@ -103,4 +104,42 @@ pub(super) fn validate_media(e: &mut Errors, raw: &RawMedia, data_dir: &str) -> 
         m.recording_queue = q;
     }
     m
+}
+
+/// `[flow]`: worker URLs (`http://IP-or-name:port`) and timeouts.
+pub(super) fn validate_flow(
+    e: &mut Errors,
+    raw: &crate::config::raw::RawFlow,
+) -> crate::flow::WorkerSettings {
+    let mut w = crate::flow::WorkerSettings::default();
+    for (i, url) in raw.workers.iter().enumerate() {
+        let ok = url
+            .strip_prefix("http://")
+            .and_then(|rest| rest.rsplit_once(':'))
+            .is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+        if ok {
+            w.workers
+                .push(crate::flow::WorkerEndpoint { url: url.clone() });
+        } else {
+            e.add(
+                format!("flow.workers[{i}]"),
+                format!("must be http://host:port (got {url:?})"),
+            );
+        }
+    }
+    if let Some(ms) = raw.connect_timeout_ms {
+        e.range("flow.connect_timeout_ms", ms, 50, 30_000);
+        w.connect_timeout = Duration::from_millis(ms);
+    }
+    if let Some(ms) = raw.offer_timeout_ms {
+        e.range("flow.offer_timeout_ms", ms, 50, 30_000);
+        w.offer_timeout = Duration::from_millis(ms);
+    }
+    if let Some(s) = raw.health_interval_s {
+        e.range("flow.health_interval_s", s, 0, 3600);
+        w.health_interval = Duration::from_secs(s);
+    }
+    w
 }

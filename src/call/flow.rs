@@ -1,0 +1,586 @@
+//! Calls controlled by a call-flow worker (numbers assigned to `CallFlows` /
+//! `ParkingLot`, inbound failover `api`): the call task offers the call over
+//! gRPC (`crate::flow`), then executes the worker's commands on the caller's
+//! leg — answer, reject, play, record, transfer, hang up — and reports SIP and
+//! media events back. The gateway keeps signaling and media throughout.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::flow::{
+    CallOffered, Command, CommandError, CommandErrorCode, CommandKind, DtmfSource, Event,
+    FlowError, FlowMode, OfferReason, Party, PlaySource, RecordAction, RejectReason, Tone,
+    TransferTarget,
+};
+use crate::media::prompt;
+use crate::media::tones::{self, ToneKind};
+use crate::sip::{HeaderName, Message};
+
+use super::dialog::Side;
+use super::route::carrier_hops;
+use super::task::Call;
+
+/// Headers of the caller's INVITE the worker gets in `CallOffered`.
+const OFFER_HEADERS: &[HeaderName] = &[HeaderName::From, HeaderName::To, HeaderName::UserAgent];
+
+/// A flow call's state beside the SIP state.
+#[derive(Default)]
+pub(super) struct FlowState {
+    /// Playback ids given to the relay -> the worker's command ids.
+    plays: HashMap<u64, String>,
+    next_play: u64,
+    /// The command id of the transfer under way.
+    transfer: Option<String>,
+    /// A transfer succeeded: the caller talks to the new leg, the worker is done.
+    pub(super) bridged: bool,
+    /// Caller-ID for the transfer's INVITE (`Transfer.caller_id_no`).
+    pub(super) caller_id: Option<String>,
+}
+
+/// A synthetic trunk for calls of numbers assigned straight to a call flow:
+/// they belong to no customer trunk (no limits, no trunk id in the call log).
+pub fn flow_trunk() -> Arc<crate::config::Trunk> {
+    Arc::new(crate::config::Trunk {
+        trunk_id: uuid::Uuid::nil(),
+        status: crate::config::TrunkStatus::Active,
+        direction: crate::config::Direction::Inbound,
+        simultaneous_call_limit: None,
+        description: Some("call flow".into()),
+        recording: None,
+        inbound: None,
+        outbound: None,
+    })
+}
+
+/// The next command of the call's worker; pending forever when there is none
+/// (so it can sit in the call task's `select!`). Cancel-safe.
+pub(super) async fn next_command(
+    flow: &mut Option<crate::flow::FlowCall>,
+) -> Result<Option<Command>, FlowError> {
+    match flow.as_mut() {
+        Some(f) => f.next_command().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn err(code: CommandErrorCode, msg: impl Into<String>) -> Result<(), CommandError> {
+    Err(CommandError::new(code, msg))
+}
+
+impl Call {
+    /// Offers the call to the workers. False: nobody took it (`reason` says why).
+    pub(super) async fn start_flow(&mut self, mode: FlowMode, reason: OfferReason) -> bool {
+        let Some(pool) = self.core.flow().cloned() else {
+            self.reason = Some("flow:no_worker".into());
+            return false;
+        };
+        let headers = self
+            .servers
+            .iter()
+            .find(|s| s.id == self.a_invite)
+            .map(|s| {
+                OFFER_HEADERS
+                    .iter()
+                    .filter_map(|h| {
+                        s.req.header(h).map(|v| {
+                            (
+                                h.as_str().to_string(),
+                                String::from_utf8_lossy(v).into_owned(),
+                            )
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let offered = CallOffered {
+            call_id: String::from_utf8_lossy(&self.a.call_id).into_owned(),
+            direction: match self.direction {
+                crate::config::Direction::Inbound => crate::flow::Direction::Inbound,
+                crate::config::Direction::Outbound => crate::flow::Direction::Outbound,
+            },
+            caller_no: self.caller_no.clone(),
+            api_no: self.api_no.clone(),
+            trunk_id: (!self.trunk.trunk_id.is_nil()).then(|| self.trunk.trunk_id.to_string()),
+            mode,
+            reason,
+            source: self.a.peer.addr,
+            headers,
+            start_time: self.started_wall,
+        };
+        match pool.offer(offered).await {
+            Ok(f) => {
+                tracing::info!(
+                    call = self.number,
+                    worker = f.worker(),
+                    "call handed to the call-flow worker"
+                );
+                self.flow = Some(f);
+                self.flow_state = Some(Box::default());
+                true
+            }
+            Err(e) => {
+                tracing::info!(call = self.number, error = %e, "no call-flow worker took the call");
+                self.reason = Some(e.name().into());
+                false
+            }
+        }
+    }
+
+    /// A number assigned to a call flow: offer it, 503 when no worker takes it.
+    pub(super) async fn flow_call(&mut self, mode: FlowMode) {
+        if !self.start_flow(mode, OfferReason::NumberAssignment).await {
+            self.fail_a(503, "Service Unavailable", "failed").await;
+        }
+    }
+
+    pub(super) async fn on_flow_command(&mut self, next: Result<Option<Command>, FlowError>) {
+        let cmd = match next {
+            Ok(Some(c)) => c,
+            Ok(None) => return self.flow_gone("flow:ended").await,
+            Err(e) => {
+                tracing::info!(call = self.number, error = %e, "call-flow stream broke");
+                return self.flow_gone(e.name()).await;
+            }
+        };
+        let result = if self.outcome.is_some() {
+            err(CommandErrorCode::InvalidState, "the call has ended")
+        } else {
+            self.execute(&cmd).await
+        };
+        if let Some(f) = self.flow.as_mut() {
+            f.ack(&cmd.id, result);
+        }
+    }
+
+    /// The worker is gone: the call ends unless it was transferred already.
+    async fn flow_gone(&mut self, reason: &'static str) {
+        self.flow = None;
+        if self.outcome.is_some() || self.flow_state.as_ref().is_some_and(|s| s.bridged) {
+            return;
+        }
+        self.reason = Some(reason.into());
+        if self.answered.is_some() {
+            self.bye_both(Side::A).await;
+            self.end("completed", 200, "gateway");
+        } else {
+            self.fail_a(503, "Service Unavailable", "failed").await;
+        }
+    }
+
+    async fn execute(&mut self, cmd: &Command) -> Result<(), CommandError> {
+        match &cmd.kind {
+            CommandKind::Accept => {
+                if !self.a_answered() {
+                    self.send_a_provisional(180, "Ringing", None).await;
+                }
+                Ok(())
+            }
+            CommandKind::Answer => self.flow_answer().await,
+            CommandKind::Reject(r) => {
+                if self.a_answered() {
+                    return err(CommandErrorCode::InvalidState, "already answered");
+                }
+                match r {
+                    RejectReason::Busy => {
+                        self.tone_final = Some((486, "Busy Here", "busy", "flow:reject_busy"));
+                        self.busy_call().await;
+                    }
+                    RejectReason::Disconnected => {
+                        self.reason = Some("flow:reject_disconnected".into());
+                        self.fail_a(404, "Not Found", "failed").await;
+                    }
+                }
+                Ok(())
+            }
+            CommandKind::Play { source, loops } => self.flow_play(&cmd.id, source, *loops).await,
+            CommandKind::StopPlay => {
+                if let Some(m) = &self.media {
+                    m.stop_play();
+                }
+                Ok(())
+            }
+            CommandKind::Record(a) => self.flow_record(*a),
+            CommandKind::Transfer {
+                target,
+                caller_id_no,
+            } => {
+                self.flow_transfer(&cmd.id, target, caller_id_no.clone())
+                    .await
+            }
+            CommandKind::Hangup => {
+                self.reason = Some("flow:hangup".into());
+                if self.answered.is_some() {
+                    self.bye_both(Side::A).await;
+                    self.end("completed", 200, "api");
+                } else {
+                    self.fail_a(503, "Service Unavailable", "failed").await;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// 200 OK to the caller with the gateway as its media peer.
+    async fn flow_answer(&mut self) -> Result<(), CommandError> {
+        if self.a_answered() {
+            return Ok(()); // idempotent
+        }
+        let sdp = self.own_sdp();
+        let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) else {
+            return err(CommandErrorCode::InvalidState, "no INVITE to answer");
+        };
+        let mut b =
+            super::respond::response(&s.req, &s.top_via, 200, "OK", Some(&self.a.local_tag));
+        for rr in s.req.record_routes() {
+            b = b.header("Record-Route", rr);
+        }
+        b = b
+            .header("Contact", &self.a.contact)
+            .header("Allow", super::dispatch::ALLOW);
+        let bytes = match &sdp {
+            Some(sdp) => b.body("application/sdp", sdp),
+            None => b.finish(),
+        };
+        self.ring_deadline = None;
+        self.answered = Some(Instant::now());
+        self.send_a_final(200, bytes).await;
+        if let Some(m) = &self.media {
+            m.answered();
+        }
+        self.publish_live();
+        if let Some(f) = &self.flow {
+            f.event(Event::Answered);
+        }
+        Ok(())
+    }
+
+    /// Our SDP toward the caller when the gateway is its media peer (same as
+    /// any earlier tone SDP, so the caller's view never changes).
+    fn own_sdp(&mut self) -> Option<bytes::Bytes> {
+        if let Some(s) = &self.tone_sdp {
+            return Some(s.clone());
+        }
+        let m = self.media.as_mut()?;
+        let codec = m.tone_codec()?;
+        let sdp = m.tone_sdp(codec)?;
+        self.tone_sdp = Some(sdp.clone());
+        Some(sdp)
+    }
+
+    async fn flow_play(
+        &mut self,
+        id: &str,
+        source: &PlaySource,
+        loops: u32,
+    ) -> Result<(), CommandError> {
+        let Some(codec) = self.media.as_ref().and_then(|m| m.tone_codec()) else {
+            return err(
+                CommandErrorCode::MediaUnavailable,
+                "the caller offered no G.711 media",
+            );
+        };
+        let audio = match source {
+            PlaySource::WavPath(p) => prompt::load_wav(p).map(|pcm| prompt::encode(&pcm, codec.1)),
+            PlaySource::Url(u) => match u
+                .strip_prefix("file://")
+                .or((!u.contains("://")).then_some(u.as_str()))
+            {
+                Some(p) => prompt::load_wav(p).map(|pcm| prompt::encode(&pcm, codec.1)),
+                None => {
+                    return err(
+                        CommandErrorCode::Unsupported,
+                        "only file URLs and paths can be played",
+                    )
+                }
+            },
+            PlaySource::Dtmf(d) => prompt::dtmf_pcm(d).map(|pcm| prompt::encode(&pcm, codec.1)),
+            PlaySource::Tone(t) => {
+                let kind = match t {
+                    Tone::Ringback => ToneKind::Ringback,
+                    Tone::Busy | Tone::Congestion => ToneKind::Busy,
+                    Tone::Sit => {
+                        return err(
+                            CommandErrorCode::Unsupported,
+                            "no SIT tone in the tone table",
+                        )
+                    }
+                };
+                let country = tones::country_of_number(&self.api_no)
+                    .or_else(|| self.core.media.settings.default_country.clone());
+                Ok(prompt::tone_clip(
+                    tones::tone(country.as_deref(), kind),
+                    codec.1,
+                    loops,
+                ))
+            }
+        };
+        let audio = match audio {
+            Ok(a) => a,
+            Err(e) => return err(CommandErrorCode::InvalidArgument, e.to_string()),
+        };
+        // Before the answer, prompts are early media (183 with our SDP).
+        if !self.a_answered() {
+            if let Some(sdp) = self.own_sdp() {
+                self.send_a_provisional(183, "Session Progress", Some(sdp))
+                    .await;
+            }
+        }
+        let Some(st) = self.flow_state.as_mut() else {
+            return err(CommandErrorCode::InvalidState, "not a call flow");
+        };
+        let play = st.next_play;
+        st.next_play += 1;
+        st.plays.insert(play, id.to_string());
+        let loops = if matches!(source, PlaySource::Tone(_)) {
+            1
+        } else {
+            loops
+        };
+        if let Some(m) = &self.media {
+            m.play(audio, loops, play, codec);
+        }
+        Ok(())
+    }
+
+    fn flow_record(&mut self, a: RecordAction) -> Result<(), CommandError> {
+        let Some(m) = self.media.as_ref() else {
+            return err(CommandErrorCode::MediaUnavailable, "no media on this call");
+        };
+        match a {
+            RecordAction::Start => {
+                if self.recording.is_none() {
+                    self.recording = m.record(&uuid::Uuid::new_v4().to_string());
+                }
+                m.pause_record(false);
+                if self.recording.is_none() {
+                    return err(CommandErrorCode::Internal, "the recorder is unavailable");
+                }
+            }
+            RecordAction::Pause => m.pause_record(true),
+            RecordAction::Resume => m.pause_record(false),
+            RecordAction::Stop => {
+                m.stop_record();
+                if let (Some((path, first)), Some(f)) = (&self.recording, &self.flow) {
+                    f.event(Event::RecordingSaved {
+                        path: path.display().to_string(),
+                        duration: first.get().map(|t| t.elapsed()).unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn flow_transfer(
+        &mut self,
+        id: &str,
+        target: &TransferTarget,
+        caller_id: Option<String>,
+    ) -> Result<(), CommandError> {
+        if self
+            .flow_state
+            .as_ref()
+            .is_some_and(|s| s.transfer.is_some() || s.bridged)
+        {
+            return err(
+                CommandErrorCode::InvalidState,
+                "a transfer is already under way",
+            );
+        }
+        let hops = match target {
+            TransferTarget::E164(n) => carrier_hops(&self.snapshot.config, n),
+            TransferTarget::SipUri(u) => self.sip_uri_hops(u).await,
+        };
+        if hops.is_empty() {
+            return err(
+                CommandErrorCode::InvalidArgument,
+                "no route to the transfer target",
+            );
+        }
+        if let Some(st) = self.flow_state.as_mut() {
+            st.transfer = Some(id.to_string());
+            st.caller_id = caller_id;
+        }
+        // The trunk's own failover is not for a worker's transfer.
+        self.failover_done = true;
+        if self.a_answered() {
+            // The caller hears ringback until the new leg answers.
+            let country = tones::country_of_number(&self.api_no);
+            let cadence = tones::tone(country.as_deref(), ToneKind::Ringback);
+            if let Some(m) = &self.media {
+                if let Some(codec) = m.tone_codec() {
+                    m.start_tone(cadence, codec);
+                }
+            }
+        }
+        self.hops = hops;
+        self.hop = 0;
+        if !self.start_hop().await {
+            self.transfer_done(503).await;
+        }
+        Ok(())
+    }
+
+    /// A transfer is under way (its B-leg responses report to the worker).
+    pub(super) fn transferring(&self) -> bool {
+        self.flow_state
+            .as_ref()
+            .is_some_and(|s| s.transfer.is_some())
+    }
+
+    /// The transfer's outcome: 2xx bridges the caller to the new leg (the
+    /// worker's part is over); anything else is reported and the flow goes on.
+    pub(super) async fn transfer_done(&mut self, code: u16) {
+        let ok = (200..300).contains(&code);
+        let Some(st) = self.flow_state.as_mut() else {
+            return;
+        };
+        let Some(id) = st.transfer.take() else { return };
+        st.bridged = ok;
+        if let Some(f) = &self.flow {
+            f.event(Event::TransferResult {
+                command_id: id,
+                sip_code: code,
+                ok,
+            });
+        }
+        if ok {
+            self.reason = Some("flow:transferred".into());
+            if let Some(m) = &self.media {
+                m.stop_tone();
+            }
+        } else {
+            self.b = None;
+            if let Some(m) = &self.media {
+                m.stop_play();
+                m.stop_tone();
+            }
+        }
+    }
+
+    /// The callee answered a transfer made after the caller was answered: ACK
+    /// it, take its SDP into the relay, bridge.
+    pub(super) async fn transfer_answered(&mut self, id: u32, resp: &Message) {
+        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+            return;
+        };
+        let (cseq, had_body) = (c.cseq, c.had_body);
+        if let Some(b) = self.b.as_mut() {
+            b.confirm_from_response(resp);
+        }
+        let tag = resp.to_hdr().ok().and_then(|t| t.tag());
+        let ack = if had_body {
+            self.send_ack(Side::B, cseq, None).await.unwrap_or_default()
+        } else {
+            bytes::Bytes::new()
+        };
+        if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
+            c.acked = Some((tag, ack));
+        }
+        let _ = self.media_relay_body(Side::B, resp);
+        self.transfer_done(200).await;
+        self.publish_live();
+    }
+
+    /// Media and SIP INFO key presses go to the worker.
+    pub(super) fn flow_dtmf(&self, digit: char, duration_ms: u32, source: DtmfSource) {
+        if let Some(f) = &self.flow {
+            f.event(Event::Dtmf {
+                digit,
+                duration: std::time::Duration::from_millis(u64::from(duration_ms)),
+                source,
+            });
+        }
+    }
+
+    pub(super) fn flow_playback_finished(&mut self, play: u64, interrupted: bool) {
+        let Some(id) = self.flow_state.as_mut().and_then(|s| s.plays.remove(&play)) else {
+            return;
+        };
+        if let Some(f) = &self.flow {
+            f.event(Event::PlaybackFinished {
+                command_id: id,
+                interrupted,
+            });
+        }
+    }
+
+    /// The call ended: the worker hears who hung up.
+    pub(super) fn flow_hung_up(&mut self, by: &'static str, code: u16) {
+        let Some(f) = self.flow.take() else { return };
+        let who = match by {
+            "caller" => Party::Caller,
+            "callee" => Party::Callee,
+            "api" => Party::Worker,
+            _ => Party::Gateway,
+        };
+        f.hung_up(who, code, self.reason.as_deref().unwrap_or(""));
+    }
+
+    /// A flow call's caller leg answered by us, with no other leg: in-dialog
+    /// requests from the caller are ours to answer. Returns true when handled.
+    pub(super) async fn flow_in_dialog(
+        &mut self,
+        side: Side,
+        msg: &Message,
+        meta: &super::core::RxMeta,
+    ) -> bool {
+        let flow_leg = self.flow_state.as_ref().is_some_and(|s| !s.bridged)
+            && side == Side::A
+            && self.b.as_ref().is_none_or(|b| {
+                b.remote_tag.is_none() || !self.a_answered() || self.transferring()
+            });
+        if !flow_leg || !self.a_answered() {
+            return false;
+        }
+        match msg.method() {
+            Some(crate::sip::Method::Bye) => {
+                self.answer_new(side, msg, meta, 200, "OK", None).await;
+                self.end("completed", 200, "caller");
+                true
+            }
+            Some(crate::sip::Method::Info) => {
+                self.answer_new(side, msg, meta, 200, "OK", None).await;
+                if let Some(d) = info_digit(msg.body()) {
+                    self.flow_dtmf(d, 100, DtmfSource::SipInfo);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The digit of a SIP INFO key press: `application/dtmf-relay` (`Signal=5`)
+/// or `application/dtmf` (the digit alone).
+fn info_digit(body: &[u8]) -> Option<char> {
+    let text = std::str::from_utf8(body).ok()?;
+    let v = text
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("signal").then_some(v)
+        })
+        .unwrap_or(text)
+        .trim();
+    let mut chars = v.chars();
+    let c = chars.next()?;
+    (chars.next().is_none() && "0123456789*#ABCDabcd".contains(c)).then(|| c.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn info_bodies() {
+        assert_eq!(
+            super::info_digit(b"Signal=5\r\nDuration=160\r\n"),
+            Some('5')
+        );
+        assert_eq!(super::info_digit(b"signal= #\r\n"), Some('#'));
+        assert_eq!(super::info_digit(b"7"), Some('7'));
+        assert_eq!(super::info_digit(b"Signal=55"), None);
+        assert_eq!(super::info_digit(b""), None);
+    }
+}
