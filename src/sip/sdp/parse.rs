@@ -1,0 +1,300 @@
+//! Reading SDP: one pass over the lines, each kept verbatim with its role for
+//! [`Sdp::rewrite`](super::Sdp::rewrite), session-level defaults applied at the end.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
+
+use super::{Direction, Line, MediaDesc, MediaKind, Role, Sdp, SdpError, MAX_BODY, MAX_MEDIA};
+use crate::media::Codec;
+
+/// RFC 8839 §5: ICE attributes a media relay must not pass on.
+const ICE_ATTRS: [&str; 8] = [
+    "candidate",
+    "ice-ufrag",
+    "ice-pwd",
+    "ice-options",
+    "ice-lite",
+    "ice-mismatch",
+    "remote-candidates",
+    "end-of-candidates",
+];
+
+/// An `m=` section while its attributes are being read.
+struct Pending {
+    desc: MediaDesc,
+    direction: Option<Direction>,
+    /// (payload type, encoding name, clock rate) from `a=rtpmap`.
+    rtpmaps: Vec<(u8, String, u32)>,
+}
+
+#[derive(Default)]
+struct Parser {
+    lines: Vec<Line>,
+    media: Vec<Pending>,
+    seen_v: bool,
+    seen_o: bool,
+    seen_s: bool,
+    version: Option<u64>,
+    session_addr: Option<IpAddr>,
+    session_direction: Option<Direction>,
+}
+
+/// Parses an SDP body. Requires `v=0`, `o=` and `s=` at session level; the
+/// order of the other lines is not checked. Unknown line types and attributes
+/// are kept. Never panics.
+pub fn parse(body: &[u8]) -> Result<Sdp, SdpError> {
+    if body.len() > MAX_BODY {
+        return Err(SdpError::TooLarge {
+            size: body.len(),
+            max: MAX_BODY,
+        });
+    }
+    let text = std::str::from_utf8(body).map_err(|_| SdpError::NotUtf8)?;
+    let mut p = Parser::default();
+    let mut start = 0;
+    for (n, raw) in text.split('\n').enumerate() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let span = start..start + line.len();
+        start += raw.len() + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        p.line(n + 1, span, line)?;
+    }
+    p.finish(text.to_owned())
+}
+
+impl Parser {
+    fn line(&mut self, n: usize, span: Range<usize>, line: &str) -> Result<(), SdpError> {
+        let b = line.as_bytes();
+        if b.len() < 2 || b[1] != b'=' || !b[0].is_ascii_lowercase() {
+            return Err(SdpError::BadLine { line: n });
+        }
+        let value = &line[2..];
+        let section = self.media.len().checked_sub(1);
+        let role = match (b[0], section) {
+            (b'v', None) if !self.seen_v => {
+                if value.trim() != "0" {
+                    return Err(SdpError::BadVersion);
+                }
+                self.seen_v = true;
+                Role::Other
+            }
+            (b'o', None) if !self.seen_o => {
+                self.version = parse_origin(value).ok_or(SdpError::BadOrigin { line: n })?;
+                self.seen_o = true;
+                Role::Origin
+            }
+            (b's', None) => {
+                self.seen_s = true;
+                Role::Other
+            }
+            (b'c', _) => {
+                let addr = parse_connection(value).ok_or(SdpError::BadConnection { line: n })?;
+                let slot = match self.media.last_mut() {
+                    Some(m) => &mut m.desc.addr,
+                    None => &mut self.session_addr,
+                };
+                slot.get_or_insert(addr);
+                Role::Connection {
+                    hold: addr.is_unspecified(),
+                }
+            }
+            (b'm', _) => {
+                if self.media.len() >= MAX_MEDIA {
+                    return Err(SdpError::TooManyMedia { max: MAX_MEDIA });
+                }
+                let desc = parse_media(value).ok_or(SdpError::BadMedia { line: n })?;
+                self.media.push(Pending {
+                    desc,
+                    direction: None,
+                    rtpmaps: Vec::new(),
+                });
+                Role::Media
+            }
+            (b'a', _) => self
+                .attribute(value)
+                .ok_or(SdpError::BadAttribute { line: n })?,
+            _ => Role::Other,
+        };
+        self.lines.push(Line {
+            span,
+            role,
+            section: self.media.len().checked_sub(1),
+        });
+        Ok(())
+    }
+
+    /// RFC 8866 §5.13 `a=<name>[:<value>]`; None if a known attribute is malformed.
+    fn attribute(&mut self, attr: &str) -> Option<Role> {
+        let (name, value) = attr.split_once(':').unwrap_or((attr, ""));
+        if ICE_ATTRS.iter().any(|i| name.eq_ignore_ascii_case(i)) {
+            return Some(Role::Ice);
+        }
+        let direction = match name {
+            "sendrecv" => Some(Direction::SendRecv),
+            "sendonly" => Some(Direction::SendOnly),
+            "recvonly" => Some(Direction::RecvOnly),
+            "inactive" => Some(Direction::Inactive),
+            _ => None,
+        };
+        let Some(m) = self.media.last_mut() else {
+            if direction.is_some() {
+                self.session_direction = direction;
+            }
+            return Some(Role::Other);
+        };
+        if direction.is_some() {
+            m.direction = direction;
+            return Some(Role::Other);
+        }
+        match name {
+            // RFC 3605 §2.1: a=rtcp:<port> [<nettype> <addrtype> <address>]
+            "rtcp" => {
+                let port = value.split_ascii_whitespace().next()?.parse().ok()?;
+                m.desc.rtcp_port.get_or_insert(port);
+                Some(Role::Rtcp)
+            }
+            "rtcp-mux" => {
+                m.desc.rtcp_mux = true;
+                Some(Role::Other)
+            }
+            // RFC 8866 §6.6: a=rtpmap:<pt> <encoding>/<clock>[/<params>]
+            "rtpmap" => {
+                let (pt, enc) = value.trim().split_once(' ')?;
+                let pt: u8 = pt.parse().ok().filter(|pt| *pt < 128)?;
+                let mut parts = enc.trim().split('/');
+                let encoding = parts.next().filter(|e| !e.is_empty())?;
+                let clock: u32 = parts.next()?.trim().parse().ok()?;
+                m.rtpmaps.push((pt, encoding.to_owned(), clock));
+                Some(Role::Other)
+            }
+            _ => Some(Role::Other),
+        }
+    }
+
+    fn finish(self, body: String) -> Result<Sdp, SdpError> {
+        if !self.seen_v {
+            return Err(SdpError::MissingVersion);
+        }
+        if !self.seen_o {
+            return Err(SdpError::MissingOrigin);
+        }
+        if !self.seen_s {
+            return Err(SdpError::MissingSessionName);
+        }
+        let media = self
+            .media
+            .into_iter()
+            .map(|p| {
+                let mut d = p.desc;
+                d.addr = d.addr.or(self.session_addr);
+                d.direction = p
+                    .direction
+                    .or(self.session_direction)
+                    .unwrap_or(Direction::SendRecv);
+                if d.is_rtp() {
+                    fill_codecs(&mut d, &p.rtpmaps);
+                }
+                d
+            })
+            .collect();
+        Ok(Sdp {
+            body,
+            lines: self.lines,
+            media,
+            version: self.version,
+        })
+    }
+}
+
+/// Codecs and telephone-event in `m=` order: an rtpmap wins, else the static
+/// payload types of RFC 3551 table 4.
+fn fill_codecs(d: &mut MediaDesc, rtpmaps: &[(u8, String, u32)]) {
+    for fmt in &d.fmts {
+        let Ok(pt) = fmt.parse::<u8>() else { continue };
+        match rtpmaps.iter().find(|(p, _, _)| *p == pt) {
+            Some((_, enc, clock)) => {
+                if let Some(c) = Codec::from_rtpmap(enc, *clock) {
+                    d.codecs.push((pt, c));
+                } else if enc.eq_ignore_ascii_case("telephone-event")
+                    && *clock == 8000
+                    && d.telephone_event.is_none()
+                {
+                    d.telephone_event = Some(pt);
+                }
+            }
+            None => {
+                if let Some(c) = Codec::from_static_pt(pt) {
+                    d.codecs.push((pt, c));
+                }
+            }
+        }
+    }
+}
+
+/// RFC 8866 §5.2 `o=<username> <sess-id> <sess-version> <nettype> <addrtype>
+/// <unicast-address>`: Some(version) when well-formed (the version is None if
+/// not a u64), None when fields are missing.
+fn parse_origin(v: &str) -> Option<Option<u64>> {
+    let f: Vec<&str> = v.split_ascii_whitespace().collect();
+    if f.len() != 6 {
+        return None;
+    }
+    Some(f[2].parse().ok())
+}
+
+/// RFC 8866 §5.7 `c=IN IP4|IP6 <address>[/<ttl>[/<n>]]`. Host names are not
+/// accepted: a relay needs an address.
+fn parse_connection(v: &str) -> Option<IpAddr> {
+    let mut t = v.split_ascii_whitespace();
+    let (net, ty, addr) = (t.next()?, t.next()?, t.next()?);
+    if t.next().is_some() || !net.eq_ignore_ascii_case("IN") {
+        return None;
+    }
+    let addr = addr.split('/').next()?;
+    if ty.eq_ignore_ascii_case("IP4") {
+        addr.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+    } else if ty.eq_ignore_ascii_case("IP6") {
+        addr.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+    } else {
+        None
+    }
+}
+
+/// RFC 8866 §5.14 `m=<media> <port>[/<number of ports>] <proto> <fmt> ...`.
+/// A disabled stream (port 0) may omit the formats.
+fn parse_media(v: &str) -> Option<MediaDesc> {
+    let mut t = v.split_ascii_whitespace();
+    let media = t.next()?;
+    let mut port_field = t.next()?.split('/');
+    let port: u16 = port_field.next()?.parse().ok()?;
+    if let Some(n) = port_field.next() {
+        n.parse::<u16>().ok()?;
+    }
+    if port_field.next().is_some() {
+        return None;
+    }
+    let proto = t.next()?.to_owned();
+    let fmts: Vec<String> = t.map(str::to_owned).collect();
+    if fmts.is_empty() && port != 0 {
+        return None;
+    }
+    let kind = match media {
+        "audio" => MediaKind::Audio,
+        "image" => MediaKind::Image,
+        _ => MediaKind::Other,
+    };
+    Some(MediaDesc {
+        kind,
+        port,
+        proto,
+        fmts,
+        addr: None,
+        rtcp_port: None,
+        rtcp_mux: false,
+        direction: Direction::SendRecv,
+        codecs: Vec::new(),
+        telephone_event: None,
+    })
+}
