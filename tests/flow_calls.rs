@@ -244,6 +244,37 @@ async fn call_flow_number_plays_a_wav_then_collects_rfc4733_digits() {
         .flat_map(|p| p.payload.iter().map(|b| g711::ulaw_decode(*b)))
         .collect();
     assert!(goertzel(&pcm, 1000.0) > 100.0 * goertzel(&pcm, 400.0));
+    // A hold re-INVITE from the caller is answered by us with the same SDP.
+    let hold = sdp_at(rtp.addr, "car").replace("a=sendrecv", "a=sendonly");
+    let re = in_dialog(
+        "INVITE",
+        &contact_uri(&ok),
+        carrier.addr,
+        "UDP",
+        &hdr(&ok, "From"),
+        &hdr(&ok, "To"),
+        "f-play",
+        5,
+        "z9hG4bKre",
+        &hold,
+    );
+    carrier.send(gw.udp, &re).await;
+    let re_ok = carrier.wait_response(200).await;
+    assert_eq!(sdp_target(re_ok.body()), relay);
+    assert_eq!(hdr(&re_ok, "CSeq"), "5 INVITE");
+    let re_ack = in_dialog(
+        "ACK",
+        &contact_uri(&ok),
+        carrier.addr,
+        "UDP",
+        &hdr(&ok, "From"),
+        &hdr(&re_ok, "To"),
+        "f-play",
+        5,
+        "z9hG4bKreack",
+        "",
+    );
+    carrier.send(gw.udp, &re_ack).await;
     // Digits 1, 2, 3 as RFC 4733 events; they reach the app in action_result.
     let mut seq = 1u16;
     for (i, d) in [1u8, 2, 3].iter().enumerate() {

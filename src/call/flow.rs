@@ -548,8 +548,46 @@ impl Call {
                 }
                 true
             }
+            // A re-INVITE/UPDATE (hold, session refresh): the caller's new address
+            // goes to the relay, the answer is our unchanged SDP.
+            Some(crate::sip::Method::Invite) | Some(crate::sip::Method::Update) => {
+                if super::media::has_sdp(msg) {
+                    let _ = self.media_relay_body(Side::A, msg);
+                }
+                self.answer_own_sdp(side, msg, meta).await;
+                true
+            }
             _ => false,
         }
+    }
+
+    /// 200 OK with our SDP to an in-dialog INVITE/UPDATE from `side`.
+    async fn answer_own_sdp(&mut self, side: Side, msg: &Message, meta: &super::core::RxMeta) {
+        let sdp = self.own_sdp();
+        let id = self.add_server(side, msg, meta);
+        let (tag, contact) = (self.a.local_tag.clone(), self.a.contact.clone());
+        let (rel, timers, now) = (self.reliability(), self.core.timers, Instant::now());
+        let Some(s) = self.servers.iter_mut().find(|s| s.id == id) else {
+            return;
+        };
+        let b = super::respond::response(&s.req, &s.top_via, 200, "OK", Some(&tag))
+            .header("Contact", &contact)
+            .header("Allow", super::dispatch::ALLOW);
+        let bytes = match sdp {
+            Some(sdp) => b.body("application/sdp", &sdp),
+            None => b.finish(),
+        };
+        let acts = match &mut s.tx {
+            super::txs::ServerKind::Invite(t) => {
+                let acts = t.send_final(200, bytes.clone(), now);
+                s.r2xx = Some(crate::transaction::Retransmit2xx::new(
+                    bytes, rel, timers, now,
+                ));
+                acts
+            }
+            super::txs::ServerKind::NonInvite(t) => t.send_response(200, bytes, now),
+        };
+        self.apply_server(id, acts).await;
     }
 }
 

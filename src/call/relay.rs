@@ -195,7 +195,7 @@ impl Call {
         self.apply_server(id, acts).await;
     }
 
-    fn add_server(&mut self, side: Side, msg: &Message, meta: &RxMeta) -> u32 {
+    pub(super) fn add_server(&mut self, side: Side, msg: &Message, meta: &RxMeta) -> u32 {
         let id = self.new_id();
         self.core.metrics.transactions_active.inc();
         let tx = ServerTx::new(
