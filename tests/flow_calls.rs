@@ -214,7 +214,7 @@ async fn send_digit(rtp: &RtpPeer, to: SocketAddr, event: u8, seq: &mut u16, ts:
 }
 
 #[tokio::test]
-async fn call_flow_number_plays_a_wav_then_collects_rfc4733_digits() {
+async fn call_flow_number_plays_a_wav_then_collects_sip_info_and_rfc4733_digits() {
     let wav = prompt_wav(0.4);
     let mut hook = Hook::start(
         json!([{ "action": "PLAY", "url": wav.display().to_string() },
@@ -275,9 +275,27 @@ async fn call_flow_number_plays_a_wav_then_collects_rfc4733_digits() {
         "",
     );
     carrier.send(gw.udp, &re_ack).await;
-    // Digits 1, 2, 3 as RFC 4733 events; they reach the app in action_result.
+    // Digit 1 as SIP INFO (dtmf-relay), 2 and 3 as RFC 4733 events; they reach
+    // the app in action_result.
+    let info = in_dialog(
+        "INFO",
+        &contact_uri(&ok),
+        carrier.addr,
+        "UDP",
+        &hdr(&ok, "From"),
+        &hdr(&ok, "To"),
+        "f-play",
+        6,
+        "z9hG4bKinfo",
+        "Signal=1\r\nDuration=160\r\n",
+    )
+    .replace("application/sdp", "application/dtmf-relay");
+    carrier.send(gw.udp, &info).await;
+    let info_ok = carrier.wait_response(200).await;
+    assert_eq!(hdr(&info_ok, "CSeq"), "6 INFO");
+    tokio::time::sleep(Duration::from_millis(30)).await;
     let mut seq = 1u16;
-    for (i, d) in [1u8, 2, 3].iter().enumerate() {
+    for (i, d) in [2u8, 3].iter().enumerate() {
         send_digit(&rtp, relay, *d, &mut seq, 8000 * (i as u32 + 1)).await;
         tokio::time::sleep(Duration::from_millis(30)).await;
     }

@@ -115,7 +115,7 @@ impl Default for MediaSettings {
             advertise_ipv4: None,
             advertise_ipv6: None,
             port_min: 20000,
-            port_max: 29999,
+            port_max: 49999,
             rtp_timeout: Some(Duration::from_secs(60)),
             latch_any: false,
             busy_tone: Duration::from_secs(4),

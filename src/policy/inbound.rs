@@ -6,7 +6,7 @@
 //! - The DID is the Request-URI user (`sip:` or `tel:`), visual separators
 //!   removed, normalised to E.164 (`+` added when missing). Unknown -> 404.
 //! - `Trunks/{id}` -> that trunk. Inactive: its failover if set, else 480.
-//!   `CallFlows`/`ParkingLot` -> the call-flow worker (480 until it exists).
+//!   `CallFlows`/`ParkingLot` -> the call-flow worker (`call::flow` offers it over gRPC).
 //! - Unreachable (failover trigger): transport error, no response, 408, 480, 5xx.
 //!   Never after early media or a 2xx, never on the callee's other 4xx/6xx.
 
