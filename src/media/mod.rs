@@ -68,6 +68,7 @@ impl Codec {
 pub mod ports;
 pub mod prompt;
 pub mod relay;
+pub mod rtp;
 pub mod session;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
