@@ -69,6 +69,7 @@ pub mod ports;
 pub mod prompt;
 pub mod relay;
 pub mod rtp;
+pub mod runtime;
 pub mod session;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

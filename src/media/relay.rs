@@ -209,7 +209,8 @@ pub struct Relay {
     /// RTP timestamp of the last telephone-event reported (its end packets repeat, RFC 4733 §2.5.1.4).
     last_dtmf: Option<u32>,
     last_rx: Instant,
-    housekeeping: Interval,
+    /// Made in `run`, on the runtime the task runs on.
+    housekeeping: Option<Interval>,
     counts: Counts,
 }
 
@@ -223,8 +224,6 @@ impl Relay {
         opts: RelayOptions,
         metrics: MediaMetrics,
     ) -> Relay {
-        let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
-        housekeeping.set_missed_tick_behavior(MissedTickBehavior::Skip);
         Relay {
             rx,
             notify,
@@ -240,7 +239,7 @@ impl Relay {
             generated: (rand::random(), rand::random(), rand::random()),
             rec_paused: false,
             last_rx: Instant::now(),
-            housekeeping,
+            housekeeping: None,
             counts: Counts::default(),
         }
     }
@@ -249,6 +248,10 @@ impl Relay {
     /// their ports go back to the pool, and the recording is finalised.
     pub async fn run(mut self) {
         self.metrics.sessions_active.inc();
+        let mut hk = tokio::time::interval(Duration::from_secs(1));
+        hk.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        self.housekeeping = Some(hk);
+        self.last_rx = Instant::now();
         let mut buf = vec![0u8; 2048].into_boxed_slice();
         loop {
             let wake = std::future::poll_fn(|cx| self.poll_wake(cx, &mut buf)).await;
@@ -307,7 +310,11 @@ impl Relay {
                 return Poll::Ready(Wake::ToneTick);
             }
         }
-        if self.housekeeping.poll_tick(cx).is_ready() {
+        if self
+            .housekeeping
+            .as_mut()
+            .is_some_and(|h| h.poll_tick(cx).is_ready())
+        {
             return Poll::Ready(Wake::Housekeeping);
         }
         Poll::Pending

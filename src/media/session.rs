@@ -74,7 +74,7 @@ impl MediaSession {
     pub fn new(media: Arc<Media>, notify: Notify) -> MediaSession {
         let (tx, rx) = mpsc::channel(32);
         let relay = Relay::new(rx, notify, media.relay_options(), media.metrics.clone());
-        tokio::spawn(relay.run());
+        super::runtime::spawn(relay.run());
         MediaSession {
             media,
             tx,
