@@ -134,14 +134,33 @@ impl Call {
         m.relay_sdp(leg(from), msg.body()).map(Some)
     }
 
-    /// `outbound.fax_support = disabled` and the SDP offers T.38 (re-INVITE to fax).
-    pub(super) fn refuses_t38(&self, msg: &Message) -> bool {
+    /// An in-dialog offer (re-INVITE/UPDATE) from `from`, parsed once: a T.38
+    /// offer on a trunk with `outbound.fax_support = disabled` is refused
+    /// (`FaxRefused`, 488), anything else is anchored like [`Self::media_relay_body`].
+    pub(super) fn media_relay_offer(
+        &mut self,
+        from: Side,
+        msg: &Message,
+    ) -> Result<Option<Bytes>, MediaError> {
+        if !has_sdp(msg) {
+            return Ok(None);
+        }
         let fax_off = self
             .trunk
             .outbound
             .as_ref()
             .is_some_and(|o| o.fax_support == FaxSupport::Disabled);
-        fax_off && has_sdp(msg) && crate::sip::sdp::parse(msg.body()).is_ok_and(|s| s.has_t38())
+        if self.media.is_none() && !fax_off {
+            return Ok(None);
+        }
+        let parsed = crate::sip::sdp::parse(msg.body());
+        if fax_off && parsed.as_ref().is_ok_and(|s| s.has_t38()) {
+            return Err(MediaError::FaxRefused);
+        }
+        let Some(m) = self.media.as_mut() else {
+            return Ok(None);
+        };
+        m.relay_parsed(leg(from), &parsed?).map(Some)
     }
 
     /// The ringback the caller hears instead of the carrier's early media

@@ -263,13 +263,13 @@ impl Call {
                 )
                 .await;
         }
-        if matches!(method, Method::Invite | Method::Update) && self.refuses_t38(&msg) {
-            // outbound.fax_support = disabled: the T.38 offer is declined, the call goes on.
-            return self
-                .answer_new(side, &msg, &meta, 488, "Not Acceptable Here", None)
-                .await;
-        }
-        let sdp = match self.media_relay_body(side, &msg) {
+        // outbound.fax_support = disabled: a T.38 offer is declined (488), the call goes on.
+        let sdp = if matches!(method, Method::Invite | Method::Update) {
+            self.media_relay_offer(side, &msg)
+        } else {
+            self.media_relay_body(side, &msg)
+        };
+        let sdp = match sdp {
             Ok(sdp) => sdp,
             Err(e) => {
                 tracing::info!(call = self.number, error = %e, "in-dialog SDP refused");

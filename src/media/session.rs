@@ -23,6 +23,8 @@ pub enum MediaError {
     Ports(#[from] super::ports::PortError),
     #[error("too many media lines")]
     TooManyStreams,
+    #[error("T.38 offered on a trunk with fax off")]
+    FaxRefused,
 }
 
 impl MediaError {
@@ -32,13 +34,16 @@ impl MediaError {
             MediaError::Sdp(_) => "sdp_invalid",
             MediaError::Ports(e) => e.name(),
             MediaError::TooManyStreams => "sdp_too_many_streams",
+            MediaError::FaxRefused => "fax_refused",
         }
     }
 
     /// The SIP answer for a request whose SDP this was (RFC 3261 §21).
     pub fn sip_code(&self) -> (u16, &'static str) {
         match self {
-            MediaError::Sdp(_) | MediaError::TooManyStreams => (488, "Not Acceptable Here"),
+            MediaError::Sdp(_) | MediaError::TooManyStreams | MediaError::FaxRefused => {
+                (488, "Not Acceptable Here")
+            }
             MediaError::Ports(_) => (503, "Service Unavailable"),
         }
     }
@@ -118,7 +123,11 @@ impl MediaSession {
     /// `from` sent this SDP (offer or answer): the relay learns where `from`
     /// wants media, and the SDP for the other leg comes back, pointing at us.
     pub fn relay_sdp(&mut self, from: Leg, body: &[u8]) -> Result<Bytes, MediaError> {
-        let parsed = sdp::parse(body)?;
+        self.relay_parsed(from, &sdp::parse(body)?)
+    }
+
+    /// [`Self::relay_sdp`] for an SDP already parsed.
+    pub fn relay_parsed(&mut self, from: Leg, parsed: &sdp::Sdp) -> Result<Bytes, MediaError> {
         let media = parsed.media();
         if media.len() > MAX_STREAMS {
             return Err(MediaError::TooManyStreams);

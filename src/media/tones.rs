@@ -170,10 +170,6 @@ impl ToneGen {
         }
     }
 
-    pub fn samples_elapsed(&self) -> u64 {
-        self.n
-    }
-
     /// The next 20 ms. A segment boundary may fall inside the frame.
     pub fn next_frame(&mut self, out: &mut [u8; 160]) {
         let mut pcm = [0i16; 160];

@@ -78,7 +78,6 @@ pub enum InboundRejection {
     UnknownNumber,
     TrunkInactive,
     NoDestination,
-    WorkerUnavailable,
 }
 
 impl InboundRejection {
@@ -102,7 +101,6 @@ impl InboundRejection {
             InboundRejection::UnknownNumber => "unknown_number",
             InboundRejection::TrunkInactive => "trunk_inactive",
             InboundRejection::NoDestination => "no_destination",
-            InboundRejection::WorkerUnavailable => "call_flow_unavailable",
         }
     }
 }
