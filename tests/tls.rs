@@ -627,3 +627,44 @@ fn tls_config_errors_name_file_key_and_rule() {
     let cfg = trunkgate::config::parse_str(&text, "t.toml").expect("valid TLS config");
     assert_eq!(cfg.tls.cert_file.as_deref(), Some(cert.as_path()));
 }
+
+#[tokio::test]
+async fn silent_client_is_dropped_after_handshake_timeout_and_tcp_caps_apply_to_tls() {
+    let pki = Pki::new("tls-caps");
+    let (cert, key) = pki.write("gw", &pki.leaf(&["localhost"], "gw"));
+    let text = tls_config(&[], &cert, &key, &pki.ca_path(), "none", false)
+        .replacen("t4_ms = 500", "t4_ms = 500\ntcp_max_per_source = 1", 1)
+        .replacen(
+            "handshake_timeout_ms = 2000",
+            "handshake_timeout_ms = 300",
+            1,
+        );
+    let gw = start(&text).await;
+    let to = tls_addr(&gw, false);
+    // A client that connects and never says hello holds the one slot of its address...
+    let mut silent = TcpStream::connect(to).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // ...so a second connection from the same address is closed at once.
+    let refused = tls_connect(to, client_config(&pki, None), "localhost").await;
+    assert!(refused.is_err(), "tcp_max_per_source applies to TLS");
+    // The handshake timeout closes the silent one and frees the slot.
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(WAIT, silent.read(&mut buf))
+        .await
+        .expect("closed by the handshake timeout within 5 s")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "nothing but a close for a silent client");
+    let mut ua = None;
+    for _ in 0..50 {
+        if let Ok(u) = tls_connect(to, client_config(&pki, None), "localhost").await {
+            ua = Some(u);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut ua = ua.expect("a new TLS connection once the slot is free");
+    ua.send(&options(ua.addr, to, "afterslot")).await;
+    assert_eq!(ua.recv().await.code(), Some(200));
+    let m = metrics(gw.http).await;
+    assert!(metric_value(&m, "trunkgate_tls_handshake_failures_total") >= 1.0);
+}
