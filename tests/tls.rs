@@ -668,3 +668,109 @@ async fn silent_client_is_dropped_after_handshake_timeout_and_tcp_caps_apply_to_
     let m = metrics(gw.http).await;
     assert!(metric_value(&m, "trunkgate_tls_handshake_failures_total") >= 1.0);
 }
+
+/// An inbound call whose trunk fails over to a `sips:` URI: RFC 3263 `_sips._tcp` SRV
+/// (static table) to a TLS PBX whose certificate is checked against the URI's host name.
+#[tokio::test]
+async fn inbound_failover_to_sips_uri_resolves_sips_srv_and_verifies_the_host_name() {
+    const IN_TRUNK: &str = "0b7e3c1a-5d2f-4e8a-9c6b-7a1d2e3f4a5b";
+    const DID: &str = "+14155550199";
+    let pki = Pki::new("tls-sips");
+    let (cert, key) = pki.write("gw", &pki.leaf(&["localhost"], "gw"));
+    let (pbx_addr, mut pbx_rx) = tls_carrier(&pki.leaf(&["pbx.test"], "pbx")).await;
+    let carrier = Ua::new().await;
+    let dest = Ua::new().await; // the trunk's first destination: refuses with 503
+    let text = format!(
+        r#"
+[sip]
+listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }}, {{ transport = "tls", address = "127.0.0.1:0" }} ]
+t1_ms = 50
+t2_ms = 400
+t4_ms = 500
+
+[http]
+listen = "127.0.0.1:0"
+
+[store]
+data_dir = "{store}"
+
+[tls]
+cert_file = "{cert}"
+key_file = "{key}"
+ca_file = "{ca}"
+
+[[dns.static]]
+name = "_sips._tcp.pbx.test"
+srv = ["10 0 {port} pbx.test"]
+
+[[dns.static]]
+name = "pbx.test"
+a = ["127.0.0.1"]
+
+[[carriers]]
+name = "carrier"
+address = "{carrier}"
+inbound_sources = ["{carrier}"]
+
+[[trunks]]
+trunk_id = "{IN_TRUNK}"
+direction = "inbound"
+[trunks.inbound]
+destination = "{dest}"
+failover = {{ source = "sip_uri", value = "sips:{DID}@pbx.test" }}
+
+[[numbers]]
+no = "{DID}"
+assigned_to = "Trunks/{IN_TRUNK}"
+"#,
+        store = temp_dir("tls-sips-store").display(),
+        cert = cert.display(),
+        key = key.display(),
+        ca = pki.ca_path().display(),
+        port = pbx_addr.port(),
+        carrier = carrier.addr,
+        dest = dest.addr,
+    );
+    let gw = start(&text).await;
+    carrier
+        .send(
+            gw.udp,
+            &invite(
+                carrier.addr,
+                gw.udp,
+                "UDP",
+                "sips@carrier",
+                DID,
+                "z9hG4bKs1",
+            ),
+        )
+        .await;
+    let (inv, _) = dest.wait_request("INVITE").await;
+    dest.send(
+        gw.udp,
+        &reply(&inv, 503, "Service Unavailable", Some("d"), None, ""),
+    )
+    .await;
+    let mut pbx = tokio::time::timeout(WAIT, pbx_rx.recv())
+        .await
+        .expect("the gateway connects to the sips: failover within 5 s")
+        .unwrap()
+        .expect("TLS handshake (certificate for pbx.test)");
+    let inv = pbx.recv().await;
+    assert_eq!(inv.method().map(|m| m.as_str()), Some("INVITE"));
+    assert!(
+        hdr(&inv, "Via").starts_with("SIP/2.0/TLS"),
+        "{}",
+        hdr(&inv, "Via")
+    );
+    assert!(
+        contact_uri(&inv).starts_with("sips:"),
+        "{}",
+        hdr(&inv, "Contact")
+    );
+    let ruri = String::from_utf8_lossy(inv.request_uri().unwrap()).into_owned();
+    assert_eq!(ruri, format!("sips:{DID}@pbx.test"));
+    pbx.send(&reply(&inv, 486, "Busy Here", Some("p"), None, ""))
+        .await;
+    carrier.wait_response(486).await;
+}
