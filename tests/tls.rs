@@ -624,6 +624,16 @@ fn tls_config_errors_name_file_key_and_rule() {
         cert.display(),
         key.display()
     );
+    let tie = format!(
+        "{text}trunk_client_names = [ {{ trunk_id = \"{DEMO_TRUNK}\", name = \"pbx.example\" }} ]\n"
+    );
+    let err = trunkgate::config::parse_str(&tie, "t.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("t.toml: tls.trunk_client_names: needs client_auth"),
+        "{err}"
+    );
     let cfg = trunkgate::config::parse_str(&text, "t.toml").expect("valid TLS config");
     assert_eq!(cfg.tls.cert_file.as_deref(), Some(cert.as_path()));
 }
@@ -773,4 +783,69 @@ assigned_to = "Trunks/{IN_TRUNK}"
     pbx.send(&reply(&inv, 486, "Busy Here", Some("p"), None, ""))
         .await;
     carrier.wait_response(486).await;
+}
+
+#[tokio::test]
+async fn trunk_tied_to_a_client_certificate_name_admits_only_that_pbx() {
+    let pki = Pki::new("tls-tie");
+    let (cert, key) = pki.write("gw", &pki.leaf(&["localhost"], "gw"));
+    let carrier = Ua::new().await;
+    let text = tls_config(
+        &[(carrier.addr, "udp")],
+        &cert,
+        &key,
+        &pki.ca_path(),
+        "optional",
+        false,
+    ) + &format!(
+        "trunk_client_names = [ {{ trunk_id = \"{DEMO_TRUNK}\", name = \"pbx.example\" }} ]\n"
+    );
+    let gw = start(&text).await;
+    let to = tls_addr(&gw, false);
+    // The PBX with a certificate for pbx.example is admitted.
+    let good = pki.leaf(&["pbx.example"], "pbx.example");
+    let mut pbx = tls_connect(to, client_config(&pki, Some(&good)), "localhost")
+        .await
+        .unwrap();
+    pbx.send(&invite(
+        pbx.addr,
+        to,
+        "TLS",
+        "tie1@pbx",
+        DIALED,
+        "z9hG4bKtie1",
+    ))
+    .await;
+    assert_eq!(pbx.recv().await.code(), Some(100));
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    carrier
+        .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c"), None, ""))
+        .await;
+    assert_eq!(pbx.recv().await.code(), Some(486));
+    // A certificate for another name, no certificate, or plain UDP: 403.
+    let other = pki.leaf(&["other.example"], "other.example");
+    for (i, client) in [Some(&other), None].into_iter().enumerate() {
+        let mut ua = tls_connect(to, client_config(&pki, client), "localhost")
+            .await
+            .unwrap();
+        let id = format!("tie-bad{i}@pbx");
+        ua.send(&invite(
+            ua.addr,
+            to,
+            "TLS",
+            &id,
+            DIALED,
+            &format!("z9hG4bKtb{i}"),
+        ))
+        .await;
+        let r = ua.recv().await;
+        assert_eq!(r.code(), Some(403), "client {i}");
+    }
+    let udp = Ua::new().await;
+    udp.send(
+        gw.udp,
+        &invite(udp.addr, gw.udp, "UDP", "tie-udp@pbx", DIALED, "z9hG4bKtu"),
+    )
+    .await;
+    udp.wait_response(403).await;
 }

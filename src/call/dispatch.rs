@@ -340,7 +340,11 @@ impl Dispatcher {
                 source: meta.source.ip(),
                 twilio_account_sid: sid.as_deref(),
             };
-            match admit_outbound(&snapshot.trunks, &snapshot.config.twilio, &facts) {
+            let admitted = admit_outbound(&snapshot.trunks, &snapshot.config.twilio, &facts)
+                .and_then(|a| {
+                    super::tls_hooks::check_client_cert(&self.core, &snapshot.config, a, &meta)
+                });
+            match admitted {
                 Ok(a) => CallPlan::Outbound {
                     trunk: a.trunk,
                     dialed: a.dialed,

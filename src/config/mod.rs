@@ -103,6 +103,9 @@ pub struct Config {
     /// `[tls]`; without the section: no TLS listener, outbound TLS verified against the
     /// `webpki-roots` Mozilla roots with no client certificate.
     pub tls: crate::transport::TlsSettings,
+    /// `[tls] trunk_client_names`: an outbound trunk listed here admits only INVITEs
+    /// that came over TLS with a verified client certificate valid for the name.
+    pub tls_client_names: Vec<(uuid::Uuid, String)>,
 }
 
 /// REST API settings.

@@ -43,6 +43,16 @@ pub struct RawTls {
     pub ca_file: Option<String>,
     pub client_auth: Option<String>,
     pub handshake_timeout_ms: Option<u64>,
+    /// Outbound trunks tied to a PBX client-certificate name.
+    #[serde(default)]
+    pub trunk_client_names: Vec<RawTrunkClientName>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrunkClientName {
+    pub trunk_id: String,
+    pub name: String,
 }
 
 /// `[flow]`: call-flow workers (gRPC) for CallFlows/ParkingLot numbers and `api` failover.

@@ -183,6 +183,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
     let media = media::validate_media(&mut e, &raw.media, &raw.store.data_dir);
     let flow = media::validate_flow(&mut e, &raw.flow);
     let tls = tls::validate_tls(&mut e, raw.tls.as_ref(), &listen, &raw.carriers);
+    let tls_client_names = tls::validate_trunk_names(&mut e, raw.tls.as_ref(), &tls);
     if !e.list.is_empty() {
         return Err(ConfigErrors(e.list));
     }
@@ -222,6 +223,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         media,
         flow,
         tls,
+        tls_client_names,
     })
 }
 

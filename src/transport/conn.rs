@@ -38,6 +38,8 @@ pub(crate) struct Registry {
     by_addr: DashMap<(TransportKind, SocketAddr), ConnId>,
     per_ip: DashMap<IpAddr, usize>,
     total: AtomicUsize,
+    /// TLS connections whose client presented a verified certificate: its leaf.
+    pub peer_certs: DashMap<ConnId, rustls_pki_types::CertificateDer<'static>>,
 }
 
 impl Registry {
@@ -117,6 +119,7 @@ impl Drop for Guard {
     fn drop(&mut self) {
         let reg = &self.shared.conns;
         reg.writers.remove(&self.id);
+        reg.peer_certs.remove(&self.id);
         reg.by_addr
             .remove_if(&(self.kind, self.peer), |_, id| *id == self.id);
         reg.release(self.peer.ip(), self.inbound);

@@ -289,6 +289,21 @@ impl Transports {
         }
     }
 
+    /// Whether the client certificate verified on TLS connection `conn` is valid for
+    /// `name` (a DNS name or IP, matched against its subjectAltNames like a server
+    /// name). False without a connection, a certificate or a match.
+    pub fn tls_client_valid_for(&self, conn: Option<ConnId>, name: &str) -> bool {
+        let Some(cert) = conn.and_then(|c| self.shared.conns.peer_certs.get(&c)) else {
+            return false;
+        };
+        let Ok(sn) = rustls_pki_types::ServerName::try_from(name) else {
+            return false;
+        };
+        webpki::EndEntityCert::try_from(&*cert)
+            .and_then(|ee| ee.verify_is_valid_for_subject_name(&sn))
+            .is_ok()
+    }
+
     /// The TLS context, to register the server name expected at a peer address.
     pub fn tls(&self) -> Option<&Arc<TlsContext>> {
         self.shared.cfg.tls.as_ref()

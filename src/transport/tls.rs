@@ -319,8 +319,17 @@ pub(crate) async fn accept_loop(
             match tokio::time::timeout(timeout, handshake).await {
                 Ok(Ok(tls)) => {
                     inc(&shared.counters.tls_handshakes_in);
+                    let leaf = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .map(|c| c.clone().into_owned());
                     let (rd, wr) = tokio::io::split(tls);
-                    conn::spawn_io(&shared, rd, wr, peer, local, true, TransportKind::Tls);
+                    let id = conn::spawn_io(&shared, rd, wr, peer, local, true, TransportKind::Tls);
+                    if let Some(leaf) = leaf {
+                        shared.conns.peer_certs.insert(id, leaf);
+                    }
                 }
                 Ok(Err(e)) => {
                     inc(&shared.counters.tls_handshake_failed);

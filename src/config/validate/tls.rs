@@ -90,3 +90,39 @@ pub(super) fn validate_tls(
     }
     s
 }
+
+/// `[tls] trunk_client_names`: `{ trunk_id, name }`; tying a trunk to a client
+/// certificate only makes sense when client certificates are asked for.
+pub(super) fn validate_trunk_names(
+    e: &mut Errors,
+    raw: Option<&RawTls>,
+    s: &TlsSettings,
+) -> Vec<(uuid::Uuid, String)> {
+    let mut out = Vec::new();
+    let Some(raw) = raw else { return out };
+    for (i, t) in raw.trunk_client_names.iter().enumerate() {
+        let key = format!("tls.trunk_client_names[{i}]");
+        let Ok(id) = t.trunk_id.parse::<uuid::Uuid>() else {
+            e.add(
+                format!("{key}.trunk_id"),
+                format!("must be a UUID (got {:?})", t.trunk_id),
+            );
+            continue;
+        };
+        if t.name.len() > 253 || rustls_pki_types::ServerName::try_from(t.name.as_str()).is_err() {
+            e.add(
+                format!("{key}.name"),
+                format!("must be a DNS name or IP address (got {:?})", t.name),
+            );
+            continue;
+        }
+        out.push((id, t.name.clone()));
+    }
+    if !out.is_empty() && s.client_auth == ClientAuth::None {
+        e.add(
+            "tls.trunk_client_names",
+            "needs client_auth = \"optional\" or \"required\"",
+        );
+    }
+    out
+}
