@@ -488,8 +488,28 @@ async fn tls_carrier_with_mismatched_certificate_fails_over_to_next_carrier() {
     pbx.wait_response(486).await;
     let ack = c.recv().await;
     assert_eq!(ack.method().map(|m| m.as_str()), Some("ACK"));
+    // A second call reuses the open connection to the good carrier.
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "fo2@pbx", DIALED, "z9hG4bKfo2"),
+    )
+    .await;
+    let inv2 = c.recv().await;
+    assert_ne!(hdr(&inv2, "Call-ID"), hdr(&inv, "Call-ID"));
+    assert_eq!(inv2.method().map(|m| m.as_str()), Some("INVITE"));
+    c.send(&reply(&inv2, 486, "Busy Here", Some("c2"), None, ""))
+        .await;
+    pbx.wait_response(486).await;
+    assert!(
+        good_rx.try_recv().is_err(),
+        "no second connection to the good carrier"
+    );
     let m = metrics(gw.http).await;
     assert!(metric_value(&m, "trunkgate_tls_handshake_failures_total") >= 1.0);
+    assert_eq!(
+        metric_value(&m, "trunkgate_tls_handshakes_total{direction=\"out\"}"),
+        1.0
+    );
 }
 
 #[tokio::test]
