@@ -75,6 +75,22 @@ fn tls_context(config: &Config) -> Result<Arc<TlsContext>, TlsError> {
     Ok(ctx)
 }
 
+/// `trunkgate_trunk_call_limit` from the routing snapshot: trunks added,
+/// changed or deleted through the API show at the next scrape.
+fn publish_trunk_limits(core: &Core) {
+    let family = &core.metrics.trunk_call_limit;
+    family.clear();
+    for t in &core.snapshot.load().config.trunks {
+        if let Some(limit) = t.simultaneous_call_limit {
+            family
+                .get_or_create(&crate::metrics::TrunkLabels {
+                    trunk: t.trunk_id.to_string(),
+                })
+                .set(i64::from(limit));
+        }
+    }
+}
+
 impl Gateway {
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
         let mut registry = Registry::default();
@@ -86,6 +102,7 @@ impl Gateway {
             tcp_conns.clone(),
         );
         let tls_metrics = crate::transport::TlsMetrics::register(&mut registry);
+        crate::process_metrics::register(&mut registry);
         let http_listen = config.http.listen;
         let mut tcfg = transport_config(&config);
         tcfg.tls = Some(tls_context(&config)?);
@@ -111,11 +128,17 @@ impl Gateway {
         let (trunks, numbers) = set.routing();
         core.replace_routing(trunks, numbers);
         core.set_call_log(call_log.clone());
+        // Workers are probed from the start, so `trunkgate_flow_worker_up`
+        // shows their state before the first call-flow call.
+        if !core.snapshot.load().config.flow.workers.is_empty() {
+            let _ = core.flow();
+        }
         let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&core)));
         let transports = Transports::bind(tcfg, dispatcher).await?;
         core.set_transports(Arc::clone(&transports));
         let hook_core = Arc::clone(&core);
         let hook: crate::http::ScrapeHook = Arc::new(move || {
+            publish_trunk_limits(&hook_core);
             if let Some(t) = hook_core.transports() {
                 tcp_conns.set(t.tcp_connection_count() as i64);
                 tls_metrics.update(&t.stats());

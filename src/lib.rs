@@ -31,6 +31,7 @@ pub mod http;
 pub mod media;
 pub mod metrics;
 pub mod policy;
+pub mod process_metrics;
 pub mod resolve;
 pub mod sip;
 pub mod store;

@@ -90,6 +90,9 @@ pub struct Metrics {
     pub transactions_active: Gauge,
     pub calls_active: Gauge,
     pub calls_active_by_trunk: Family<TrunkLabels, Gauge>,
+    /// Each trunk's `simultaneous_call_limit` (trunks without one are absent),
+    /// refreshed from the routing snapshot at every scrape.
+    pub trunk_call_limit: Family<TrunkLabels, Gauge>,
     pub calls: Family<CallLabels, Counter>,
     pub carrier_failovers: Counter,
     /// Inbound failovers, by failover source (trunk_id, phone_number, sip_uri, api).
@@ -171,6 +174,12 @@ impl Metrics {
             calls_active_by_trunk.clone(),
         );
         let calls = Family::default();
+        let trunk_call_limit = Family::<TrunkLabels, Gauge>::default();
+        registry.register(
+            "trunkgate_trunk_call_limit",
+            "A trunk's simultaneous_call_limit (absent when unlimited)",
+            trunk_call_limit.clone(),
+        );
         registry.register(
             "trunkgate_calls",
             "Calls ended, by trunk, direction and result",
@@ -182,7 +191,11 @@ impl Metrics {
             "Outbound attempts moved to the next carrier",
             carrier_failovers.clone(),
         );
-        let failovers = Family::default();
+        // Known sources start at 0, so dashboards and alerts see the series before the first failover.
+        let failovers: Family<SourceLabels, Counter> = Family::default();
+        for source in ["trunk_id", "phone_number", "sip_uri", "api"] {
+            let _ = failovers.get_or_create(&SourceLabels { source });
+        }
         registry.register(
             "trunkgate_failovers",
             "Inbound failovers, by failover source",
@@ -228,6 +241,7 @@ impl Metrics {
             transactions_active,
             calls_active,
             calls_active_by_trunk,
+            trunk_call_limit,
             calls,
             carrier_failovers,
             failovers,

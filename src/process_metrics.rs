@@ -1,0 +1,141 @@
+//! Process metrics in the names Prometheus client libraries use
+//! (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+//! `process_open_fds`, `process_max_fds`, `process_start_time_seconds`,
+//! `process_threads`), read from `/proc/self` at scrape time, and
+//! `trunkgate_build_info{version}`.
+//!
+//! prometheus-client has no process collector, so this one reads `/proc`
+//! through the `procfs` crate; a read that fails (not Linux, `/proc` not
+//! mounted) leaves the metric out of that scrape rather than reporting 0.
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
+/// Registers the process collector and `trunkgate_build_info` on `registry`.
+pub fn register(registry: &mut Registry) {
+    let build = Family::<BuildLabels, Gauge>::default();
+    build
+        .get_or_create(&BuildLabels {
+            version: env!("CARGO_PKG_VERSION"),
+        })
+        .set(1);
+    registry.register(
+        "trunkgate_build_info",
+        "Always 1; the version label names the running build",
+        build,
+    );
+    registry.register_collector(Box::new(ProcessCollector));
+}
+
+#[derive(Debug)]
+struct ProcessCollector;
+
+fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: f64) -> std::fmt::Result {
+    let g = ConstGauge::new(v);
+    g.encode(enc.encode_descriptor(name, help, None, g.metric_type())?)
+}
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
+        let Ok(me) = procfs::process::Process::myself() else {
+            return Ok(());
+        };
+        if let Ok(stat) = me.stat() {
+            let ticks = procfs::ticks_per_second() as f64;
+            let cpu = ConstCounter::new((stat.utime + stat.stime) as f64 / ticks);
+            cpu.encode(enc.encode_descriptor(
+                "process_cpu_seconds",
+                "User and system CPU time spent, in seconds",
+                None,
+                cpu.metric_type(),
+            )?)?;
+            let rss = stat.rss.saturating_mul(procfs::page_size());
+            gauge(
+                &mut enc,
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                rss as f64,
+            )?;
+            gauge(
+                &mut enc,
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes",
+                stat.vsize as f64,
+            )?;
+            gauge(
+                &mut enc,
+                "process_threads",
+                "OS threads of the process",
+                stat.num_threads as f64,
+            )?;
+            if let Ok(boot) = procfs::boot_time_secs() {
+                let start = boot as f64 + stat.starttime as f64 / ticks;
+                gauge(
+                    &mut enc,
+                    "process_start_time_seconds",
+                    "Start time of the process since the Unix epoch, in seconds",
+                    start,
+                )?;
+            }
+        }
+        if let Ok(n) = me.fd_count() {
+            gauge(
+                &mut enc,
+                "process_open_fds",
+                "Open file descriptors",
+                n as f64,
+            )?;
+        }
+        if let Ok(limits) = me.limits() {
+            if let procfs::process::LimitValue::Value(max) = limits.max_open_files.soft_limit {
+                gauge(
+                    &mut enc,
+                    "process_max_fds",
+                    "Limit on open file descriptors (RLIMIT_NOFILE, soft)",
+                    max as f64,
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_process_metrics_and_build_info() {
+        let mut reg = Registry::default();
+        register(&mut reg);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &reg).unwrap();
+        assert!(text.contains(&format!(
+            "trunkgate_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )));
+        for name in [
+            "process_cpu_seconds_total ",
+            "process_resident_memory_bytes ",
+            "process_open_fds ",
+            "process_max_fds ",
+            "process_start_time_seconds ",
+        ] {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("{name} missing in\n{text}"));
+            let v: f64 = line[name.len()..].trim().parse().unwrap();
+            assert!(v > 0.0, "{line}");
+        }
+    }
+}
