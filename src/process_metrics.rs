@@ -135,7 +135,13 @@ mod tests {
                 .find(|l| l.starts_with(name))
                 .unwrap_or_else(|| panic!("{name} missing in\n{text}"));
             let v: f64 = line[name.len()..].trim().parse().unwrap();
-            assert!(v > 0.0, "{line}");
+            // CPU time may still be under one clock tick in a fresh test process.
+            let min_ok = if name.starts_with("process_cpu") {
+                v >= 0.0
+            } else {
+                v > 0.0
+            };
+            assert!(min_ok, "{line}");
         }
     }
 }
