@@ -20,6 +20,7 @@ pub mod auth;
 pub mod calls;
 pub mod error;
 pub mod extract;
+pub mod limit;
 pub mod live;
 pub mod numbers;
 pub mod openapi;
@@ -54,12 +55,14 @@ struct Inner {
     reader: Arc<Mutex<TrunkStore>>,
     logs: Arc<Mutex<CallLogStore>>,
     keys: auth::Keys,
+    limits: auth::Limits,
 }
 
 impl ApiState {
     /// Opens the API's own connections to `data_dir/trunkgate.db`.
     pub fn open(core: Arc<Core>, keys: auth::Keys) -> Result<ApiState, StoreError> {
-        let dir = core.snapshot.load().config.store.data_dir.clone();
+        let config = core.snapshot.load().config.clone();
+        let dir = config.store.data_dir.clone();
         Ok(ApiState {
             inner: Arc::new(Inner {
                 writer: Arc::new(Mutex::new(TrunkStore::open(&dir)?)),
@@ -67,6 +70,7 @@ impl ApiState {
                 logs: Arc::new(Mutex::new(CallLogStore::open(&dir)?)),
                 core,
                 keys,
+                limits: auth::Limits::new(config.api.requests_per_minute),
             }),
         })
     }

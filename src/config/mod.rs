@@ -26,6 +26,7 @@
 //! | `store.data_dir` / `store.call_log_queue` | data / 10000 | directory for trunkgate.db; 100..=1000000 queued call-log records |
 //! | `trunks[]` | none | see `validate.rs` for the trunk rules (spec enums and ranges); seed data only, see below |
 //! | `api.key_hashes[]` | empty | `sha256:` + 64 hex digits: SHA-256 of an accepted `X-API-Key` (the env `TRUNKGATE_API_KEY` is accepted too) |
+//! | `api.requests_per_minute` | 600 | 1..=1000000: requests a minute per key, and failed authentications a minute per source address; beyond, 429 code 400429 with `Retry-After` |
 //!
 //! `trunks[]` and `numbers[]` seed the store on the first start; after that
 //! the store (changed through the REST API) is the source of truth.
@@ -98,10 +99,25 @@ pub struct Config {
 }
 
 /// REST API settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ApiSettings {
     /// SHA-256 digests of the accepted API keys.
     pub key_hashes: Vec<[u8; 32]>,
+    /// Requests a minute per key; also failed authentications a minute per
+    /// source address (`api::limit`).
+    pub requests_per_minute: u32,
+}
+
+/// Default of `api.requests_per_minute`.
+pub const DEFAULT_API_REQUESTS_PER_MINUTE: u32 = 600;
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            key_hashes: Vec::new(),
+            requests_per_minute: DEFAULT_API_REQUESTS_PER_MINUTE,
+        }
+    }
 }
 
 /// A phone number (E.164) and where its calls go.

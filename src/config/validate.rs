@@ -328,6 +328,13 @@ fn validate_api(e: &mut Errors, raw: &super::raw::RawApi) -> ApiSettings {
             ),
         }
     }
+    if let Some(n) = raw.requests_per_minute {
+        if (1..=1_000_000).contains(&n) {
+            api.requests_per_minute = n;
+        } else {
+            e.add("api.requests_per_minute", "must be 1..=1000000");
+        }
+    }
     api
 }
 
@@ -376,5 +383,29 @@ mod api_tests {
         assert_eq!(errs.0.len(), 1, "{errs}");
         assert_eq!(errs.0[0].key, "api.key_hashes[1]");
         assert!(!errs.0[0].rule.contains("secret"));
+    }
+
+    #[test]
+    fn requests_per_minute_defaults_and_range() {
+        let base = "[sip]\nlisten = [{ transport = \"udp\", address = \"127.0.0.1:5060\" }]\n";
+        let c = crate::config::parse_str(base, "t.toml").unwrap();
+        assert_eq!(c.api.requests_per_minute, 600);
+        let c =
+            crate::config::parse_str(&format!("{base}[api]\nrequests_per_minute = 5\n"), "t.toml")
+                .unwrap();
+        assert_eq!(c.api.requests_per_minute, 5);
+        for bad in ["0", "1000001"] {
+            let errs = crate::config::parse_str(
+                &format!("{base}[api]\nrequests_per_minute = {bad}\n"),
+                "t.toml",
+            )
+            .unwrap_err();
+            assert_eq!(errs.0.len(), 1, "{errs}");
+            assert_eq!(errs.0[0].key, "api.requests_per_minute");
+            assert_eq!(
+                errs.0[0].to_string(),
+                "t.toml: api.requests_per_minute: must be 1..=1000000"
+            );
+        }
     }
 }

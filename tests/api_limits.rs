@@ -1,0 +1,153 @@
+//! The spec's request limit (code 400429) over real HTTP: per key, and per
+//! source address for failed authentication (issue 15 item 6: a burst of
+//! 2,000 wrong keys from one source is not all answered 401).
+
+mod common;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const KEY: &str = "limits-key-one-7c1d";
+const KEY2: &str = "limits-key-two-9e4a";
+
+fn node(dir: &Path, rpm: Option<u32>) -> String {
+    format!(
+        r#"
+[sip]
+listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
+[http]
+listen = "127.0.0.1:0"
+[store]
+data_dir = "{dir}"
+[api]
+key_hashes = ["{h1}", "{h2}"]
+{rpm}
+"#,
+        dir = dir.display(),
+        h1 = trunkgate::api::auth::key_hash_string(KEY),
+        h2 = trunkgate::api::auth::key_hash_string(KEY2),
+        rpm = rpm
+            .map(|n| format!("requests_per_minute = {n}"))
+            .unwrap_or_default(),
+    )
+}
+
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(WAIT)
+        .local_address(ip.parse::<IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// Status, `Retry-After` and JSON body of `GET /v1/Trunks` with `key`.
+async fn get(c: &reqwest::Client, http: SocketAddr, key: &str) -> (u16, Option<u64>, Value) {
+    let r = c
+        .get(format!("http://{http}/v1/Trunks"))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .expect("http request");
+    let status = r.status().as_u16();
+    let retry = r.headers().get("retry-after").map(|v| {
+        v.to_str()
+            .unwrap()
+            .parse::<u64>()
+            .expect("Retry-After in seconds")
+    });
+    let text = r.text().await.unwrap();
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, retry, body)
+}
+
+fn assert_limited(retry: Option<u64>, body: &Value) {
+    assert_eq!(body["status"], 429, "{body}");
+    assert_eq!(body["code"], 400429, "{body}");
+    for k in ["ref_id", "message", "help", "user_message"] {
+        assert!(body[k].is_string(), "{k} missing: {body}");
+    }
+    let retry = retry.expect("Retry-After on a 429");
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_per_key_are_limited_with_400429_and_retry_after() {
+    let dir = temp_dir("api-limit-key");
+    let gw = start(&node(&dir, Some(5))).await;
+    let c = client_from("127.0.0.1");
+    for i in 0..5 {
+        let (s, retry, body) = get(&c, gw.http, KEY).await;
+        assert_eq!(s, 200, "request {i}: {body}");
+        assert_eq!(retry, None);
+    }
+    let (s, retry, body) = get(&c, gw.http, KEY).await;
+    assert_eq!(s, 429, "{body}");
+    assert_limited(retry, &body);
+    // The budget is per key: the other key still gets through.
+    let (s, _, body) = get(&c, gw.http, KEY2).await;
+    assert_eq!(s, 200, "{body}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brute_force_of_2000_wrong_keys_is_cut_off_per_source() {
+    let dir = temp_dir("api-limit-brute");
+    // The default budget (600 a minute).
+    let gw = start(&node(&dir, None)).await;
+    let attacker = client_from("127.0.0.1");
+    let http = gw.http;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut tasks = Vec::new();
+    for t in 0..20 {
+        let c = attacker.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for i in 0..100 {
+                if Instant::now() > deadline {
+                    break;
+                }
+                let (s, retry, body) = get(&c, http, &format!("guess-{t}-{i}")).await;
+                seen.push((s, retry, body));
+            }
+            seen
+        }));
+    }
+    let (mut unauthorized, mut limited) = (0usize, 0usize);
+    for t in tasks {
+        for (s, retry, body) in t.await.unwrap() {
+            match s {
+                401 => {
+                    assert_eq!(body["code"], 401001, "{body}");
+                    unauthorized += 1;
+                }
+                429 => {
+                    assert_limited(retry, &body);
+                    limited += 1;
+                }
+                other => panic!("unexpected {other}: {body}"),
+            }
+        }
+    }
+    assert_eq!(unauthorized + limited, 2000, "every guess answered");
+    // One window lets 600 failures through; a run spanning a window
+    // boundary (a very slow machine) at most twice that.
+    assert!(
+        (600..=1200).contains(&unauthorized),
+        "{unauthorized} answered 401, {limited} answered 429"
+    );
+    assert!(limited >= 800, "{limited} answered 429");
+    // Once over, even the right key from that source is refused, so
+    // guessing on learns nothing ...
+    let (s, retry, body) = get(&attacker, http, KEY).await;
+    assert_eq!(s, 429, "{body}");
+    assert_limited(retry, &body);
+    // ... while another source with the right key is served.
+    let (s, _, body) = get(&client_from("127.0.0.2"), http, KEY).await;
+    assert_eq!(s, 200, "{body}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
