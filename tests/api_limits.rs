@@ -1,6 +1,7 @@
 //! The spec's request limit (code 400429) over real HTTP: per key, and per
 //! source address for failed authentication (issue 15 item 6: a burst of
-//! 2,000 wrong keys from one source is not all answered 401).
+//! 2,000 wrong keys from one source is not all answered 401); and CORS for
+//! `[api] cors_origins`, preflight answered before the key check.
 
 mod common;
 
@@ -15,6 +16,10 @@ const KEY: &str = "limits-key-one-7c1d";
 const KEY2: &str = "limits-key-two-9e4a";
 
 fn node(dir: &Path, rpm: Option<u32>) -> String {
+    node_with(dir, rpm, "")
+}
+
+fn node_with(dir: &Path, rpm: Option<u32>, extra_api: &str) -> String {
     format!(
         r#"
 [sip]
@@ -26,6 +31,7 @@ data_dir = "{dir}"
 [api]
 key_hashes = ["{h1}", "{h2}"]
 {rpm}
+{extra_api}
 "#,
         dir = dir.display(),
         h1 = trunkgate::api::auth::key_hash_string(KEY),
@@ -149,5 +155,94 @@ async fn brute_force_of_2000_wrong_keys_is_cut_off_per_source() {
     // ... while another source with the right key is served.
     let (s, _, body) = get(&client_from("127.0.0.2"), http, KEY).await;
     assert_eq!(s, 200, "{body}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const APP: &str = "https://app.example.com";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflight_is_answered_before_auth_for_configured_origins_only() {
+    let dir = temp_dir("api-cors");
+    let gw = start(&node_with(
+        &dir,
+        None,
+        &format!("cors_origins = [\"{APP}\"]"),
+    ))
+    .await;
+    let c = client_from("127.0.0.1");
+    let url = format!("http://{}/v1/Trunks", gw.http);
+    // Preflight: no key, answered with the CORS headers.
+    let r = c
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("Origin", APP)
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "x-api-key, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "preflight {}", r.status());
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], APP);
+    let methods = h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for m in ["GET", "POST", "PUT", "DELETE"] {
+        assert!(methods.contains(m), "{methods}");
+    }
+    let allowed = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        allowed.contains("x-api-key") && allowed.contains("content-type"),
+        "{allowed}"
+    );
+    // The real request carries the origin header, and still needs the key.
+    let r = c
+        .get(&url)
+        .header("Origin", APP)
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], APP);
+    let r = c.get(&url).header("Origin", APP).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["access-control-allow-origin"], APP);
+    // Another origin gets no CORS grant.
+    let r = c
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "DELETE")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let r = c
+        .get(&url)
+        .header("Origin", "https://evil.example")
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_cors_origins_no_cors_headers() {
+    let dir = temp_dir("api-nocors");
+    let gw = start(&node(&dir, None)).await;
+    let r = client_from("127.0.0.1")
+        .get(format!("http://{}/v1/Trunks", gw.http))
+        .header("Origin", APP)
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
     let _ = std::fs::remove_dir_all(&dir);
 }

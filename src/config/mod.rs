@@ -26,6 +26,7 @@
 //! | `store.data_dir` / `store.call_log_queue` | data / 10000 | directory for trunkgate.db; 100..=1000000 queued call-log records |
 //! | `trunks[]` | none | see `validate.rs` for the trunk rules (spec enums and ranges); seed data only, see below |
 //! | `api.key_hashes[]` | empty | `sha256:` + 64 hex digits: SHA-256 of an accepted `X-API-Key` (the env `TRUNKGATE_API_KEY` is accepted too) |
+//! | `api.cors_origins[]` | empty | `http(s)://host[:port]`, no path: browser origins allowed to call `/v1` (CORS; preflight answered before the key check) |
 //! | `api.requests_per_minute` | 600 | 1..=1000000: requests a minute per key, and failed authentications a minute per source address; beyond, 429 code 400429 with `Retry-After` |
 //!
 //! `trunks[]` and `numbers[]` seed the store on the first start; after that
@@ -106,6 +107,8 @@ pub struct ApiSettings {
     /// Requests a minute per key; also failed authentications a minute per
     /// source address (`api::limit`).
     pub requests_per_minute: u32,
+    /// Origins (`scheme://host[:port]`, lower case) answered with CORS headers.
+    pub cors_origins: Vec<String>,
 }
 
 /// Default of `api.requests_per_minute`.
@@ -116,6 +119,7 @@ impl Default for ApiSettings {
         ApiSettings {
             key_hashes: Vec::new(),
             requests_per_minute: DEFAULT_API_REQUESTS_PER_MINUTE,
+            cors_origins: Vec::new(),
         }
     }
 }

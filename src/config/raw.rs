@@ -77,6 +77,9 @@ pub struct RawApi {
     /// minute per source address (400429 beyond).
     #[serde(default)]
     pub requests_per_minute: Option<u32>,
+    /// Browser origins allowed to call the API (CORS).
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 /// A phone number and what it is assigned to (`Trunks/{trunk_id}`, `CallFlows`, `ParkingLot`).
