@@ -246,3 +246,84 @@ async fn without_cors_origins_no_cors_headers() {
     assert!(r.headers().get("access-control-allow-origin").is_none());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The spec's paging: `page` zero-based (default 0), `page_size` default 25,
+/// `pagination {current_page, total_pages, total_items, items_per_page}`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_based_paging_over_60_trunks() {
+    let dir = temp_dir("api-paging");
+    let gw = start(&node(&dir, None)).await;
+    let c = client_from("127.0.0.1");
+    let base = format!("http://{}", gw.http);
+    let mut created = Vec::new();
+    for i in 0..60 {
+        let r = c
+            .post(format!("{base}/v1/Trunks"))
+            .header("X-API-Key", KEY)
+            .json(&serde_json::json!({
+                "direction": "inbound",
+                "description": format!("t{i}"),
+                "inbound": { "destination": format!("pbx{i}.example.com") }
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.unwrap();
+        created.push(v["trunk_id"].as_str().unwrap().to_string());
+    }
+    let page = |q: &'static str| {
+        let c = c.clone();
+        let url = format!("{base}/v1/Trunks{q}");
+        async move {
+            let r = c.get(url).header("X-API-Key", KEY).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let ids = |v: &Value| -> Vec<String> {
+        v["trunks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["trunk_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Defaults: page 0 of 25.
+    let first = page("").await;
+    let p = &first["pagination"];
+    assert_eq!(
+        (
+            &p["current_page"],
+            &p["total_pages"],
+            &p["total_items"],
+            &p["items_per_page"]
+        ),
+        (
+            &Value::from(0),
+            &Value::from(3),
+            &Value::from(60),
+            &Value::from(25)
+        ),
+        "{p}"
+    );
+    assert_eq!(ids(&first), created[..25]);
+    let mut all = Vec::new();
+    for (q, n) in [("?page=0", 25), ("?page=1", 25), ("?page=2", 10)] {
+        let v = page(q).await;
+        assert_eq!(ids(&v).len(), n, "{q}");
+        all.extend(ids(&v));
+    }
+    assert_eq!(all, created, "every trunk once, in order");
+    let last = page("?page=2").await;
+    assert!(last["pagination"]["next_page_uri"].is_null());
+    assert_eq!(
+        last["pagination"]["previous_page_uri"],
+        "/v1/Trunks?page=1&page_size=25"
+    );
+    assert_eq!(ids(&page("?page=3").await).len(), 0);
+    let ten = page("?page=5&page_size=10").await;
+    assert_eq!(ids(&ten), created[50..60]);
+    assert_eq!(ten["pagination"]["items_per_page"], 10);
+    let _ = std::fs::remove_dir_all(&dir);
+}

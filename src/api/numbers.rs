@@ -93,11 +93,11 @@ pub struct DescriptionBody {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct NumberParams {
-    /// Page number, from 1 (default 1).
-    #[param(value_type = Option<u32>)]
+    /// Page number, zero-based (default 0).
+    #[param(value_type = Option<u32>, minimum = 0)]
     pub page: Option<String>,
-    /// Items per page, 1..=1000 (default 50).
-    #[param(value_type = Option<u32>)]
+    /// Items per page, 1..=1000 (default 25).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub page_size: Option<String>,
     /// `no` (default), `assigned_to`, `created_on` or `updated_on`.
     pub sort_by: Option<String>,

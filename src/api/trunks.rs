@@ -60,11 +60,11 @@ pub struct TrunkList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Page number, from 1 (default 1).
-    #[param(value_type = Option<u32>)]
+    /// Page number, zero-based (default 0).
+    #[param(value_type = Option<u32>, minimum = 0)]
     pub page: Option<String>,
-    /// Items per page, 1..=1000 (default 50).
-    #[param(value_type = Option<u32>)]
+    /// Items per page, 1..=1000 (default 25).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub page_size: Option<String>,
 }
 
