@@ -24,15 +24,27 @@ use crate::config::{Assignment, Direction, FailoverSource, FieldError, Trunk};
 use crate::store::rfc3339::format_ms;
 use crate::store::{StoredTrunk, TrunkSet};
 
-/// A trunk as the API returns it: the model plus its timestamps.
+/// A trunk as the API returns it: the model plus its timestamps. A trunk
+/// without a recording setting reads back `"recording": {}`, as the spec
+/// writes it.
 #[derive(Debug, Serialize)]
 pub struct TrunkView {
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "recording_as_object")]
     pub trunk: Trunk,
     pub created_on: String,
     pub updated_on: String,
     /// Same as `updated_on` (older clients read this name).
     pub modified_on: String,
+}
+
+fn recording_as_object<S: serde::Serializer>(t: &Trunk, s: S) -> Result<S::Ok, S::Error> {
+    let mut v = serde_json::to_value(t).map_err(serde::ser::Error::custom)?;
+    if let Some(o) = v.as_object_mut() {
+        if o.get("recording").is_none_or(Value::is_null) {
+            o.insert("recording".into(), Value::Object(Default::default()));
+        }
+    }
+    v.serialize(s)
 }
 
 impl TrunkView {
@@ -75,6 +87,25 @@ const READ_ONLY: [&str; 3] = ["created_on", "updated_on", "modified_on"];
 fn strip_read_only(body: &mut serde_json::Map<String, Value>) {
     for k in READ_ONLY {
         body.remove(k);
+    }
+    empty_means_none(body);
+}
+
+/// The spec's examples spell "no setting" as an empty object: `"recording":
+/// {}` and `"inbound": {"failover": {"value": null}}` (every field null).
+/// Both become `null` (none on POST; cleared on PUT).
+fn empty_means_none(body: &mut serde_json::Map<String, Value>) {
+    let all_null = |v: &Value| {
+        v.as_object()
+            .is_some_and(|o| o.values().all(Value::is_null))
+    };
+    if body.get("recording").is_some_and(all_null) {
+        body.insert("recording".into(), Value::Null);
+    }
+    if let Some(inbound) = body.get_mut("inbound").and_then(Value::as_object_mut) {
+        if inbound.get("failover").is_some_and(all_null) {
+            inbound.insert("failover".into(), Value::Null);
+        }
     }
 }
 

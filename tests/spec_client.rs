@@ -1,7 +1,8 @@
-//! The spec's request limit (code 400429) over real HTTP: per key, and per
-//! source address for failed authentication (issue 15 item 6: a burst of
-//! 2,000 wrong keys from one source is not all answered 401); and CORS for
-//! `[api] cors_origins`, preflight answered before the key check.
+//! A client written from the spec, over real HTTP: the request limit (code
+//! 400429) per key and per source address for failed authentication (issue
+//! 15 item 6: a burst of 2,000 wrong keys from one source is not all answered
+//! 401); CORS for `[api] cors_origins`, preflight answered before the key
+//! check; zero-based paging; the spec's empty objects meaning "no setting".
 
 mod common;
 
@@ -325,5 +326,76 @@ async fn zero_based_paging_over_60_trunks() {
     let ten = page("?page=5&page_size=10").await;
     assert_eq!(ids(&ten), created[50..60]);
     assert_eq!(ten["pagination"]["items_per_page"], 10);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The spec's inbound example spells "no setting" as `"recording": {}` and
+/// `"failover": {"value": null}`: accepted on POST, read back as
+/// `"recording": {}`, and the GET result sent back by PUT changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_recording_and_null_failover_mean_no_setting() {
+    let dir = temp_dir("api-empty-objects");
+    let gw = start(&node(&dir, None)).await;
+    let c = client_from("127.0.0.1");
+    let base = format!("http://{}", gw.http);
+    let r = c
+        .post(format!("{base}/v1/Trunks"))
+        .header("X-API-Key", KEY)
+        .json(&serde_json::json!({
+            "direction": "inbound",
+            "simultaneous_call_limit": 1,
+            "description": null,
+            "recording": {},
+            "inbound": { "destination": "127.0.0.1:5070", "failover": { "value": null } }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["recording"], serde_json::json!({}), "{created}");
+    assert!(created["inbound"]["failover"].is_null(), "{created}");
+    let url = format!("{base}/v1/Trunks/{}", created["trunk_id"].as_str().unwrap());
+    let got: Value = c
+        .get(&url)
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got, created);
+    // Read-modify-write: the GET object goes back unchanged.
+    let r = c
+        .put(&url)
+        .header("X-API-Key", KEY)
+        .json(&got)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let put: Value = r.json().await.unwrap();
+    assert_eq!(put["recording"], serde_json::json!({}));
+    assert_eq!(put["inbound"], got["inbound"]);
+    // A setting, then `{}` on PUT clears it again.
+    let r = c
+        .put(&url)
+        .header("X-API-Key", KEY)
+        .json(&serde_json::json!({ "recording": { "setting": "pre_connect" } }))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["recording"]["setting"], "pre_connect", "{v}");
+    let r = c
+        .put(&url)
+        .header("X-API-Key", KEY)
+        .json(&serde_json::json!({ "recording": {} }))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["recording"], serde_json::json!({}), "{v}");
     let _ = std::fs::remove_dir_all(&dir);
 }
