@@ -399,3 +399,30 @@ async fn empty_recording_and_null_failover_mean_no_setting() {
     assert_eq!(v["recording"], serde_json::json!({}), "{v}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A path parameter that is not valid percent-encoding gets the spec's
+/// JSON error body, not axum's text/plain rejection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_percent_encoding_in_a_path_gets_the_spec_error_body() {
+    let dir = temp_dir("api-bad-path");
+    let gw = start(&node(&dir, None)).await;
+    let c = client_from("127.0.0.1");
+    for path in [
+        "/v1/Trunks/%FF%FE",
+        "/v1/PhoneNumbers/%C3%28",
+        "/v1/History/Logs/Calls/%FF",
+    ] {
+        let r = c
+            .get(format!("http://{}{path}", gw.http))
+            .header("X-API-Key", KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["code"], 400001, "{path}: {v}");
+        assert!(v["message"].as_str().unwrap().starts_with("path: "), "{v}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,7 +9,7 @@
 //! - `DELETE /v1/PhoneNumbers/{assigned_to}` releases the listed numbers,
 //!   each of which must be assigned there.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -192,7 +192,7 @@ pub async fn list_all(
     responses((status = 200, body = NumberList), (status = 404, body = super::error::ErrorBody)))]
 pub async fn list_named(
     State(st): State<ApiState>,
-    Path(a): Path<String>,
+    super::extract::PathParam(a): super::extract::PathParam,
     Query(q): Query<NumberParams>,
 ) -> Result<Response, ApiError> {
     listing(&st, Some(named(&a)?), q).await
@@ -204,7 +204,7 @@ pub async fn list_named(
     responses((status = 200, body = NumberList), (status = 404, body = super::error::ErrorBody)))]
 pub async fn list_trunk(
     State(st): State<ApiState>,
-    Path(id): Path<String>,
+    super::extract::PathParam(id): super::extract::PathParam,
     Query(q): Query<NumberParams>,
 ) -> Result<Response, ApiError> {
     listing(&st, Some(Assignment::Trunk(parse_id(&id)?)), q).await

@@ -10,7 +10,7 @@
 //! `inbound.phone_numbers_uri`) are ignored in bodies, so a GET result can be
 //! sent back as is; any other unknown field is refused.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -136,7 +136,7 @@ pub async fn list(
     responses((status = 200, body = super::openapi::TrunkDoc), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get_one(
     State(st): State<ApiState>,
-    Path(id): Path<String>,
+    super::extract::PathParam(id): super::extract::PathParam,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let set = st.load().await?;
@@ -254,7 +254,7 @@ fn merge(into: &mut Value, patch: Value) {
     responses((status = 200, body = super::openapi::TrunkDoc), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn update(
     State(st): State<ApiState>,
-    Path(id): Path<String>,
+    super::extract::PathParam(id): super::extract::PathParam,
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
@@ -310,7 +310,7 @@ pub async fn update(
     responses((status = 204), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn delete(
     State(st): State<ApiState>,
-    Path(id): Path<String>,
+    super::extract::PathParam(id): super::extract::PathParam,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     st.write(move |set| {
