@@ -426,3 +426,38 @@ async fn invalid_percent_encoding_in_a_path_gets_the_spec_error_body() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A trunk description is at most 255 characters without control characters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trunk_description_is_bounded() {
+    let dir = temp_dir("api-description");
+    let gw = start(&node(&dir, None)).await;
+    let c = client_from("127.0.0.1");
+    let post = |d: String| {
+        let c = c.clone();
+        let url = format!("http://{}/v1/Trunks", gw.http);
+        async move {
+            let r = c
+                .post(url)
+                .header("X-API-Key", KEY)
+                .json(&serde_json::json!({
+                    "direction": "inbound", "description": d,
+                    "inbound": { "destination": "pbx.example.com" } }))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, v) = post("é".repeat(255)).await;
+    assert_eq!(s, 201, "{v}");
+    for bad in ["x".repeat(256), "a\nb".to_string(), "x".repeat(100_000)] {
+        let (s, v) = post(bad).await;
+        assert_eq!((s, &v["code"]), (400, &Value::from(400001)), "{v}");
+        assert!(
+            v["message"].as_str().unwrap().starts_with("description: "),
+            "{v}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,6 +5,7 @@
 //! - `trunk_id` unique; `direction` outbound needs `outbound`, inbound needs
 //!   `inbound` with a `destination` or a `failover`.
 //! - `simultaneous_call_limit` ≥ 1 when set (absent = unlimited).
+//! - `description`: at most 255 characters, no control characters.
 //! - `outbound.domain`: a DNS name (labels of letters, digits, `-`), stored
 //!   lowercased, unique across trunks.
 //! - `outbound.authentication[]`: `other` = IP or CIDR (v4/v6); `twilio` =
@@ -71,6 +72,14 @@ pub(super) fn check_trunks(e: &mut Rules, trunks: &mut [Trunk]) {
                 format!("{k}.trunk_id"),
                 format!("duplicate trunk_id {}", t.trunk_id),
             );
+        }
+        if let Some(d) = &t.description {
+            if d.chars().count() > 255 || d.chars().any(char::is_control) {
+                e.add(
+                    format!("{k}.description"),
+                    "must be at most 255 characters without control characters",
+                );
+            }
         }
         if t.simultaneous_call_limit == Some(0) {
             e.add(
