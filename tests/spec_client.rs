@@ -461,3 +461,58 @@ async fn trunk_description_is_bounded() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `inbound.destination` port 1..=65535; E.164 numbers start with a non-zero digit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destination_port_zero_and_e164_leading_zero_are_refused() {
+    let dir = temp_dir("api-port-e164");
+    let gw = start(&node(&dir, None)).await;
+    let c = client_from("127.0.0.1");
+    let base = format!("http://{}", gw.http);
+    let send = |path: String, body: Value| {
+        let c = c.clone();
+        async move {
+            let r = c
+                .post(path)
+                .header("X-API-Key", KEY)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, v) = send(
+        format!("{base}/v1/Trunks"),
+        serde_json::json!({"direction": "inbound", "inbound": {"destination": "192.0.2.1:0"}}),
+    )
+    .await;
+    assert_eq!((s, &v["code"]), (400, &Value::from(400001)), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("inbound.destination"),
+        "{v}"
+    );
+    let (s, v) = send(
+        format!("{base}/v1/Trunks"),
+        serde_json::json!({"direction": "inbound", "inbound": {"destination": "192.0.2.1:5070"}}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["trunk_id"].as_str().unwrap();
+    let (s, v) = send(
+        format!("{base}/v1/PhoneNumbers/Trunks/{id}"),
+        serde_json::json!({"phone_numbers": [{"no": "+04155550100"}]}),
+    )
+    .await;
+    assert_eq!((s, &v["code"]), (400, &Value::from(400001)), "{v}");
+    let (s, v) = send(
+        format!("{base}/v1/PhoneNumbers/Trunks/{id}"),
+        serde_json::json!({"phone_numbers": [{"no": "+14155550100"}]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
