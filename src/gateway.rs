@@ -14,9 +14,12 @@ use crate::api::auth::Keys;
 use crate::api::ApiState;
 use crate::call::{Core, Dispatcher};
 use crate::config::Config;
+use crate::config::Transport;
 use crate::metrics::Metrics;
 use crate::store::{CallLogStore, CallLogWriter, TrunkStore};
-use crate::transport::{TransportConfig, TransportError, TransportKind, Transports};
+use crate::transport::{
+    TlsContext, TlsError, TransportConfig, TransportError, TransportKind, Transports,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -29,6 +32,8 @@ pub enum StartError {
     },
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Tls(#[from] TlsError),
 }
 
 /// A running gateway.
@@ -58,6 +63,18 @@ pub fn transport_config(config: &Config) -> TransportConfig {
     }
 }
 
+/// The TLS context of the transports (always present: outbound TLS needs only roots),
+/// with each TLS carrier's expected certificate name registered.
+fn tls_context(config: &Config) -> Result<Arc<TlsContext>, TlsError> {
+    let ctx = TlsContext::load(config.tls.clone())?;
+    for c in &config.carriers {
+        if let (Transport::Tls, Some(name)) = (c.transport, &c.tls_server_name) {
+            ctx.set_server_name(c.address, name)?;
+        }
+    }
+    Ok(ctx)
+}
+
 impl Gateway {
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
         let mut registry = Registry::default();
@@ -68,8 +85,10 @@ impl Gateway {
             "Open SIP TCP connections",
             tcp_conns.clone(),
         );
+        let tls_metrics = crate::transport::TlsMetrics::register(&mut registry);
         let http_listen = config.http.listen;
-        let tcfg = transport_config(&config);
+        let mut tcfg = transport_config(&config);
+        tcfg.tls = Some(tls_context(&config)?);
         let store = CallLogStore::open(&config.store.data_dir)?;
         let call_log = CallLogWriter::start(store, config.store.call_log_queue);
         // Trunks and numbers: seeded from the config once, then the store
@@ -99,6 +118,7 @@ impl Gateway {
         let hook: crate::http::ScrapeHook = Arc::new(move || {
             if let Some(t) = hook_core.transports() {
                 tcp_conns.set(t.tcp_connection_count() as i64);
+                tls_metrics.update(&t.stats());
             }
         });
         let api = crate::api::router(ApiState::open(Arc::clone(&core), keys)?);
@@ -122,6 +142,18 @@ impl Gateway {
             http_task,
             call_log,
         })
+    }
+
+    /// The reload hook for TLS: re-reads certificate, key and CA now. New handshakes
+    /// use them; open TLS connections keep their session. On error the old ones stay.
+    /// (The files are also polled once a second and reloaded when they change.)
+    pub fn reload_tls(&self) -> Result<(), TlsError> {
+        self.transports.reload_tls()
+    }
+
+    /// Every bound SIP address with its transport.
+    pub fn sip_addrs(&self) -> Vec<(TransportKind, SocketAddr)> {
+        self.transports.local_addrs()
     }
 
     /// The bound SIP address for a transport (IPv4 first).

@@ -334,6 +334,7 @@ impl Core {
             d.proto = Some(match tp {
                 TransportKind::Udp => Proto::Udp,
                 TransportKind::Tcp => Proto::Tcp,
+                TransportKind::Tls => Proto::Tls,
             });
         }
         match self.resolver.resolve(&d).await {
@@ -343,7 +344,11 @@ impl Core {
                     let kind = match t.proto {
                         Proto::Udp => TransportKind::Udp,
                         Proto::Tcp => TransportKind::Tcp,
+                        Proto::Tls => TransportKind::Tls,
                     };
+                    if kind == TransportKind::Tls {
+                        crate::call::tls_hooks::expect_name(self, &d, t.addr);
+                    }
                     (t.addr, kind)
                 })
                 .collect(),

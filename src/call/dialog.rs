@@ -51,6 +51,7 @@ impl Dialog {
         match self.peer.kind {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
+            TransportKind::Tls => "TLS",
         }
     }
 
@@ -132,5 +133,8 @@ pub fn contact_for(sent_by: &str, kind: TransportKind) -> Bytes {
     match kind {
         TransportKind::Udp => Bytes::from(format!("<sip:trunkgate@{sent_by}>")),
         TransportKind::Tcp => Bytes::from(format!("<sip:trunkgate@{sent_by};transport=tcp>")),
+        // RFC 5630 §3.1.3: a leg over TLS gets a sips: Contact, so the peer's in-dialog
+        // requests come back over TLS too.
+        TransportKind::Tls => Bytes::from(format!("<sips:trunkgate@{sent_by}>")),
     }
 }

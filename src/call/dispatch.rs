@@ -15,7 +15,7 @@ use crate::policy::{
     admit_outbound, carrier_for_source, limit_rejection, route_inbound, InboundRoute, OutboundFacts,
 };
 use crate::sip::{HeaderName, Host, Message, Method, Reject, Uri};
-use crate::transport::{Handler, Received, Target, TransportKind};
+use crate::transport::{Handler, Received, Target};
 
 use super::core::{CallEvent, Core, RxMeta};
 use super::respond::{fixed_top_via, response, response_target, top_via_raw};
@@ -48,7 +48,7 @@ impl Dispatcher {
 
 impl Handler for Dispatcher {
     fn on_message(&self, rx: Received) {
-        let opts = if rx.kind == TransportKind::Tcp {
+        let opts = if rx.kind.is_reliable() {
             &self.core.tcp_parse
         } else {
             &self.core.udp_parse
@@ -340,7 +340,11 @@ impl Dispatcher {
                 source: meta.source.ip(),
                 twilio_account_sid: sid.as_deref(),
             };
-            match admit_outbound(&snapshot.trunks, &snapshot.config.twilio, &facts) {
+            let admitted = admit_outbound(&snapshot.trunks, &snapshot.config.twilio, &facts)
+                .and_then(|a| {
+                    super::tls_hooks::check_client_cert(&self.core, &snapshot.config, a, &meta)
+                });
+            match admitted {
                 Ok(a) => CallPlan::Outbound {
                     trunk: a.trunk,
                     dialed: a.dialed,

@@ -359,20 +359,19 @@ impl Call {
                     Some(Instant::now() + std::time::Duration::from_secs(u64::from(p)));
             }
         }
-        let id = self
-            .send_request(
-                Side::B,
-                NewRequest {
-                    method: Method::Invite,
-                    branch,
-                    cseq,
-                    bytes,
-                    role: Role::Initial,
-                    had_body,
-                },
-            )
-            .await;
-        self.b_invite = Some(id);
+        // send_request sets b_invite (a failover inside it sets the next one).
+        self.send_request(
+            Side::B,
+            NewRequest {
+                method: Method::Invite,
+                branch,
+                cseq,
+                bytes,
+                role: Role::Initial,
+                had_body,
+            },
+        )
+        .await;
         self.publish_live();
         true
     }

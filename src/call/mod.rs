@@ -25,6 +25,7 @@ mod relay;
 pub mod respond;
 pub mod route;
 pub mod task;
+mod tls_hooks;
 mod txs;
 
 pub use self::core::{CallEvent, Core, RxMeta, Snapshot};

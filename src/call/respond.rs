@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 
 use crate::sip::{HeaderName, Message, MessageBuilder, Via};
-use crate::transport::{Target, TransportKind};
+use crate::transport::Target;
 
 use super::core::RxMeta;
 
@@ -60,7 +60,7 @@ pub fn top_via_raw(req: &Message) -> Bytes {
 /// `rport`, else the Via's sent-by port (default 5060). `maddr` (multicast) is
 /// not supported.
 pub fn response_target(via: Option<&Via>, rx: &RxMeta) -> Target {
-    if rx.kind == TransportKind::Tcp {
+    if rx.kind.is_reliable() {
         return rx.flow();
     }
     let port = match via {
@@ -123,6 +123,7 @@ pub fn response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::TransportKind;
 
     #[test]
     fn rport_filled_and_received_added() {

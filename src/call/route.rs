@@ -40,12 +40,14 @@ pub fn kind_of(t: Transport) -> TransportKind {
     match t {
         Transport::Udp => TransportKind::Udp,
         Transport::Tcp => TransportKind::Tcp,
+        Transport::Tls => TransportKind::Tls,
     }
 }
 
 fn tp_param(kind: TransportKind) -> &'static str {
     match kind {
         TransportKind::Tcp => ";transport=tcp",
+        TransportKind::Tls => ";transport=tls",
         TransportKind::Udp => "",
     }
 }
@@ -126,9 +128,17 @@ pub fn uri_parts(uri: &str) -> Option<(String, Option<u16>, Option<TransportKind
     let tp = u.param("transport").flatten().map(|t| {
         if t.eq_ignore_ascii_case(b"tcp") {
             TransportKind::Tcp
+        } else if t.eq_ignore_ascii_case(b"tls") {
+            TransportKind::Tls
         } else {
             TransportKind::Udp
         }
     });
+    // RFC 3261 §26.2.2: sips: is TLS whatever the transport parameter says.
+    let tp = if u.scheme == crate::sip::Scheme::Sips {
+        Some(TransportKind::Tls)
+    } else {
+        tp
+    };
     Some((host, u.port, tp))
 }

@@ -516,6 +516,11 @@ impl Call {
             (ClientKind::NonInvite(t), a)
         };
         let id = self.new_id();
+        // The B leg's INVITE is known as such before it is sent: a send that fails at
+        // once (TCP refused, TLS handshake failed) must already fail over from it.
+        if matches!(role, super::txs::Role::Initial) {
+            self.b_invite = Some(id);
+        }
         self.core.metrics.transactions_active.inc();
         self.clients.push(ClientTx {
             id,

@@ -5,7 +5,7 @@
 //!
 //! | key | default | rule |
 //! |---|---|---|
-//! | `sip.listen[]` {transport udp/tcp, address IP:port} | none (required) | at least one; valid socket address |
+//! | `sip.listen[]` {transport udp/tcp/tls, address IP:port} | none (required) | at least one; valid socket address |
 //! | `sip.advertised_address` | the listen address | host or host:port put in Via/Contact |
 //! | `sip.t1_ms` / `t2_ms` / `t4_ms` | 500 / 4000 / 5000 | 50 ≤ T1 ≤ 10000, T1 ≤ T2 ≤ 60000, 1 ≤ T4 ≤ 60000 (RFC 3261 §17.1.1.1) |
 //! | `sip.max_message_size` | 65536 | 1500..=1048576 bytes |
@@ -25,6 +25,11 @@
 //! | `dns.static[]` {name, a[], srv["prio weight port target"]} | none | a static table instead of DNS |
 //! | `store.data_dir` / `store.call_log_queue` | data / 10000 | directory for trunkgate.db; 100..=1000000 queued call-log records |
 //! | `trunks[]` | none | see `validate.rs` for the trunk rules (spec enums and ranges); seed data only, see below |
+//! | `tls.cert_file` / `key_file` | none | PEM chain / key; both required by a `tls` listener; reloaded when changed |
+//! | `tls.ca_file` | none = webpki-roots | PEM roots peers are verified against |
+//! | `tls.client_auth` | none | `none` / `optional` / `required` (mutual TLS) |
+//! | `tls.handshake_timeout_ms` | 5000 | 100..=60000 |
+//! | `carriers[].tls_server_name` | its IP | name its certificate must carry (transport tls) |
 //! | `api.key_hashes[]` | empty | `sha256:` + 64 hex digits: SHA-256 of an accepted `X-API-Key` (the env `TRUNKGATE_API_KEY` is accepted too) |
 //! | `api.cors_origins[]` | empty | `http(s)://host[:port]`, no path: browser origins allowed to call `/v1` (CORS; preflight answered before the key check) |
 //! | `api.requests_per_minute` | 600 | 1..=1000000: requests a minute per key, and failed authentications a minute per source address; beyond, 429 code 400429 with `Retry-After` |
@@ -97,6 +102,12 @@ pub struct Config {
     pub api: ApiSettings,
     pub media: crate::media::MediaSettings,
     pub flow: crate::flow::WorkerSettings,
+    /// `[tls]`; without the section: no TLS listener, outbound TLS verified against the
+    /// `webpki-roots` Mozilla roots with no client certificate.
+    pub tls: crate::transport::TlsSettings,
+    /// `[tls] trunk_client_names`: an outbound trunk listed here admits only INVITEs
+    /// that came over TLS with a verified client certificate valid for the name.
+    pub tls_client_names: Vec<(uuid::Uuid, String)>,
 }
 
 /// REST API settings.
@@ -250,6 +261,7 @@ pub enum Transport {
     #[default]
     Udp,
     Tcp,
+    Tls,
 }
 
 #[derive(Debug, Clone)]
@@ -266,6 +278,8 @@ pub struct Carrier {
     pub priority: u32,
     /// Where this carrier's inbound calls come from.
     pub inbound_sources: Vec<SourceMatch>,
+    /// TLS: the name its certificate must be valid for; `None`: its IP address.
+    pub tls_server_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -30,6 +30,29 @@ pub struct RawConfig {
     pub media: RawMedia,
     #[serde(default)]
     pub flow: RawFlow,
+    /// `[tls]`: certificates for SIP over TLS (see `validate/tls.rs`).
+    pub tls: Option<RawTls>,
+}
+
+/// `[tls]`: certificate, key, CA for peer verification, mutual TLS.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub ca_file: Option<String>,
+    pub client_auth: Option<String>,
+    pub handshake_timeout_ms: Option<u64>,
+    /// Outbound trunks tied to a PBX client-certificate name.
+    #[serde(default)]
+    pub trunk_client_names: Vec<RawTrunkClientName>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrunkClientName {
+    pub trunk_id: String,
+    pub name: String,
 }
 
 /// `[flow]`: call-flow workers (gRPC) for CallFlows/ParkingLot numbers and `api` failover.
@@ -268,6 +291,9 @@ pub struct RawCarrier {
     /// Sources this carrier delivers inbound calls from: IP, CIDR or IP:port.
     #[serde(default)]
     pub inbound_sources: Vec<String>,
+    /// transport = "tls": the name the carrier's certificate must be valid for (and the
+    /// SNI sent); default: its IP address.
+    pub tls_server_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

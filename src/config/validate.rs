@@ -2,6 +2,7 @@
 //! The trunk and number rules live in [`trunk_set`] (shared with the REST API).
 
 mod media;
+mod tls;
 mod trunk_set;
 
 use std::collections::HashSet;
@@ -138,6 +139,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
                 transport: c.transport,
                 priority: c.priority,
                 inbound_sources,
+                tls_server_name: c.tls_server_name.clone(),
             });
         }
     }
@@ -180,6 +182,8 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
     }
     let media = media::validate_media(&mut e, &raw.media, &raw.store.data_dir);
     let flow = media::validate_flow(&mut e, &raw.flow);
+    let tls = tls::validate_tls(&mut e, raw.tls.as_ref(), &listen, &raw.carriers);
+    let tls_client_names = tls::validate_trunk_names(&mut e, raw.tls.as_ref(), &tls);
     if !e.list.is_empty() {
         return Err(ConfigErrors(e.list));
     }
@@ -218,6 +222,8 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         api,
         media,
         flow,
+        tls,
+        tls_client_names,
     })
 }
 

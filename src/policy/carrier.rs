@@ -46,6 +46,7 @@ mod tests {
             transport: Transport::Udp,
             priority,
             inbound_sources: Vec::new(),
+            tls_server_name: None,
         }
     }
 

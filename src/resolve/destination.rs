@@ -11,17 +11,17 @@ use super::{normalize_name, Destination, Host, Proto, ResolveError};
 ///
 /// RFC 3263 §4: from a URI only the host, port, `transport` and `maddr`
 /// parameters matter; `maddr`, when present, replaces the host. `sips:` and
-/// TLS/SCTP/WebSocket transports are [`ResolveError::Unsupported`].
+/// `;transport=tls` mean TLS; SCTP/WebSocket transports are [`ResolveError::Unsupported`].
 pub fn parse_destination(s: &str) -> Result<Destination, ResolveError> {
     let input = s.trim();
     if input.is_empty() {
         return Err(bad(s, "empty"));
     }
     if starts_with_ci(input, "sips:") {
-        return Err(ResolveError::Unsupported {
-            input: s.to_string(),
-            what: "sips: (TLS)",
-        });
+        // RFC 3261 §26.2.2: sips: is TLS whatever the transport parameter says.
+        let mut d = parse_uri(&input[5..], s)?;
+        d.proto = Some(Proto::Tls);
+        return Ok(d);
     }
     if starts_with_ci(input, "sip:") {
         // The prefix is ASCII, so byte 4 is a char boundary.
@@ -62,9 +62,10 @@ fn parse_transport(value: &str, orig: &str) -> Result<Proto, ResolveError> {
     match value.to_ascii_lowercase().as_str() {
         "udp" => Ok(Proto::Udp),
         "tcp" => Ok(Proto::Tcp),
-        "tls" | "sctp" | "tls-sctp" | "ws" | "wss" => Err(ResolveError::Unsupported {
+        "tls" => Ok(Proto::Tls),
+        "sctp" | "tls-sctp" | "ws" | "wss" => Err(ResolveError::Unsupported {
             input: orig.to_string(),
-            what: "transport other than UDP/TCP",
+            what: "transport other than UDP/TCP/TLS",
         }),
         _ => Err(bad(orig, "unknown transport")),
     }
@@ -159,8 +160,10 @@ fn bad(input: &str, reason: &'static str) -> ResolveError {
 /// set: forms [`parse_destination`] reads back (for logs).
 impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.proto.is_some() {
-            f.write_str("sip:")?;
+        match self.proto {
+            Some(Proto::Tls) => f.write_str("sips:")?,
+            Some(_) => f.write_str("sip:")?,
+            None => {}
         }
         match &self.host {
             Host::Name(n) => f.write_str(n)?,
@@ -173,7 +176,7 @@ impl fmt::Display for Destination {
         match self.proto {
             Some(Proto::Udp) => f.write_str(";transport=udp"),
             Some(Proto::Tcp) => f.write_str(";transport=tcp"),
-            None => Ok(()),
+            Some(Proto::Tls) | None => Ok(()),
         }
     }
 }

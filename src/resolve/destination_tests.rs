@@ -80,11 +80,25 @@ fn sip_uri_forms() {
 }
 
 #[test]
+fn tls_forms() {
+    for (input, port) in [
+        ("sips:bob@pbx.example.com", None),
+        ("SIPS:pbx.example.com:5061", Some(5061)),
+        ("sip:bob@pbx.example.com;transport=tls", None),
+        ("sips:bob@pbx.example.com:5071;transport=tcp", Some(5071)),
+    ] {
+        let d = parse_destination(input).unwrap();
+        assert_eq!(d.proto, Some(Proto::Tls), "{input}");
+        assert_eq!(d.port, port, "{input}");
+        assert_eq!(d.host, Host::Name("pbx.example.com".into()), "{input}");
+    }
+    assert_eq!(Proto::Tls.srv_prefix(), "_sips._tcp");
+    assert_eq!(Proto::Tls.default_port(), 5061);
+}
+
+#[test]
 fn unsupported_forms() {
     for input in [
-        "sips:bob@pbx.example.com",
-        "SIPS:pbx.example.com:5061",
-        "sip:bob@pbx.example.com;transport=tls",
         "sip:bob@pbx.example.com;transport=sctp",
         "sip:bob@pbx.example.com;transport=ws",
     ] {

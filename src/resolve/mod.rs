@@ -36,11 +36,16 @@ pub use srv::order_srv;
 /// RFC 3261 §19.1.2: the port used when neither the destination nor SRV gives one.
 pub const DEFAULT_SIP_PORT: u16 = 5060;
 
-/// Transport of a resolved target. TLS (`sips:`, `;transport=tls`) is not supported yet.
+/// RFC 3261 §19.1.2: the default port of `sips:` / TLS.
+pub const DEFAULT_SIPS_PORT: u16 = 5061;
+
+/// Transport of a resolved target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Proto {
     Udp,
     Tcp,
+    /// `sips:` or `;transport=tls` (RFC 3263 §4.1: `_sips._tcp`, `SIPS+D2T`).
+    Tls,
 }
 
 impl Proto {
@@ -49,6 +54,7 @@ impl Proto {
         match self {
             Proto::Udp => "_sip._udp",
             Proto::Tcp => "_sip._tcp",
+            Proto::Tls => "_sips._tcp",
         }
     }
 
@@ -57,6 +63,15 @@ impl Proto {
         match self {
             Proto::Udp => "SIP+D2U",
             Proto::Tcp => "SIP+D2T",
+            Proto::Tls => "SIPS+D2T",
+        }
+    }
+
+    /// The port used when neither the destination nor SRV gives one.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Proto::Tls => DEFAULT_SIPS_PORT,
+            Proto::Udp | Proto::Tcp => DEFAULT_SIP_PORT,
         }
     }
 }

@@ -75,7 +75,11 @@ impl Resolver {
             // RFC 3263 §4.1/§4.2: a numeric IP needs no DNS; UDP, port 5060 by default.
             Host::Ip(ip) => {
                 return Ok(vec![Target {
-                    addr: SocketAddr::new(*ip, dest.port.unwrap_or(DEFAULT_SIP_PORT)),
+                    addr: SocketAddr::new(
+                        *ip,
+                        dest.port
+                            .unwrap_or(dest.proto.map_or(DEFAULT_SIP_PORT, Proto::default_port)),
+                    ),
                     proto: dest.proto.unwrap_or(Proto::Udp),
                 }])
             }
@@ -120,7 +124,7 @@ impl<R: Rng + Send + ?Sized> Walk<'_, R> {
             // RFC 3263 §4.1: a transport parameter skips NAPTR.
             (None, Some(proto)) => {
                 if !self.add_srv(&srv_name(proto, name), proto).await {
-                    self.add_host(name, DEFAULT_SIP_PORT, proto).await;
+                    self.add_host(name, proto.default_port(), proto).await;
                 }
             }
             (None, None) => self.run_naptr(name).await,
@@ -197,10 +201,10 @@ fn srv_name(proto: Proto, name: &str) -> String {
     format!("{}.{name}", proto.srv_prefix())
 }
 
-/// RFC 3263 §4.1: `SIP+D2U` -> UDP, `SIP+D2T` -> TCP; `SIPS+D2T` and others
+/// RFC 3263 §4.1: `SIP+D2U` -> UDP, `SIP+D2T` -> TCP, `SIPS+D2T` -> TLS; others
 /// are transports we do not speak.
 fn naptr_proto(service: &str) -> Option<Proto> {
-    [Proto::Udp, Proto::Tcp]
+    [Proto::Udp, Proto::Tcp, Proto::Tls]
         .into_iter()
         .find(|p| service.eq_ignore_ascii_case(p.naptr_service()))
 }

@@ -158,6 +158,28 @@ async fn srv_weights_pick_the_heavy_target_first_in_proportion() {
 }
 
 #[tokio::test]
+async fn sips_destination_uses_sips_srv_then_port_5061() {
+    let r = Table::default()
+        .srv("_sips._tcp.pbx.test", vec![srv(10, 0, 5071, "t.pbx.test")])
+        .a("t.pbx.test", &["192.0.2.2"])
+        .a("plain.test", &["192.0.2.3"])
+        .resolver();
+    assert_eq!(
+        resolve(&r, "sips:bob@pbx.test", 0).await,
+        Ok(vec![t("192.0.2.2:5071", Proto::Tls)])
+    );
+    // RFC 3263 §4.2: no SRV -> A record, port 5061 for TLS.
+    assert_eq!(
+        resolve(&r, "sip:plain.test;transport=tls", 0).await,
+        Ok(vec![t("192.0.2.3:5061", Proto::Tls)])
+    );
+    assert_eq!(
+        resolve(&r, "sips:192.0.2.9", 0).await,
+        Ok(vec![t("192.0.2.9:5061", Proto::Tls)])
+    );
+}
+
+#[tokio::test]
 async fn naptr_leads_to_srv_with_its_transport() {
     let r = Table::default()
         .naptr(
@@ -177,6 +199,7 @@ async fn naptr_leads_to_srv_with_its_transport() {
     assert_eq!(
         resolve(&r, "pbx.test", 0).await,
         Ok(vec![
+            t("192.0.2.2:5061", Proto::Tls),
             t("192.0.2.2:5062", Proto::Tcp),
             t("192.0.2.1:5060", Proto::Udp)
         ])

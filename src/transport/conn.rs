@@ -1,4 +1,4 @@
-//! One TCP connection: a reader task (framing, keep-alives, idle and per-message
+//! One TCP or TLS connection: a reader task (framing, keep-alives, idle and per-message
 //! timeouts) and a writer task fed by a bounded queue, plus the registry that maps
 //! connection ids and remote addresses to writers.
 
@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use dashmap::DashMap;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::AbortHandle;
@@ -36,9 +35,11 @@ pub(crate) enum Admit {
 #[derive(Default)]
 pub(crate) struct Registry {
     writers: DashMap<ConnId, mpsc::Sender<Bytes>>,
-    by_addr: DashMap<SocketAddr, ConnId>,
+    by_addr: DashMap<(TransportKind, SocketAddr), ConnId>,
     per_ip: DashMap<IpAddr, usize>,
     total: AtomicUsize,
+    /// TLS connections whose client presented a verified certificate: its leaf.
+    pub peer_certs: DashMap<ConnId, rustls_pki_types::CertificateDer<'static>>,
 }
 
 impl Registry {
@@ -68,8 +69,20 @@ impl Registry {
         self.total.fetch_add(1, Ordering::SeqCst);
     }
 
-    pub fn by_addr(&self, addr: SocketAddr) -> Option<ConnId> {
-        self.by_addr.get(&addr).map(|id| *id)
+    /// Gives back a slot reserved by `admit` (`inbound`) or `count_outbound` for a
+    /// connection that never started (a failed TLS handshake).
+    pub fn release(&self, ip: IpAddr, inbound: bool) {
+        if inbound {
+            if let Some(mut n) = self.per_ip.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+            }
+            self.per_ip.remove_if(&ip, |_, n| *n == 0);
+        }
+        self.total.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    pub fn by_addr(&self, kind: TransportKind, addr: SocketAddr) -> Option<ConnId> {
+        self.by_addr.get(&(kind, addr)).map(|id| *id)
     }
 
     pub fn try_send(&self, id: ConnId, data: Bytes, c: &Counters) -> Result<(), TransportError> {
@@ -97,6 +110,7 @@ struct Guard {
     shared: Arc<Shared>,
     id: ConnId,
     peer: SocketAddr,
+    kind: TransportKind,
     inbound: bool,
     writer: Option<AbortHandle>,
 }
@@ -105,15 +119,10 @@ impl Drop for Guard {
     fn drop(&mut self) {
         let reg = &self.shared.conns;
         reg.writers.remove(&self.id);
-        reg.by_addr.remove_if(&self.peer, |_, id| *id == self.id);
-        if self.inbound {
-            let ip = self.peer.ip();
-            if let Some(mut n) = reg.per_ip.get_mut(&ip) {
-                *n = n.saturating_sub(1);
-            }
-            reg.per_ip.remove_if(&ip, |_, n| *n == 0);
-        }
-        reg.total.fetch_sub(1, Ordering::SeqCst);
+        reg.peer_certs.remove(&self.id);
+        reg.by_addr
+            .remove_if(&(self.kind, self.peer), |_, id| *id == self.id);
+        reg.release(self.peer.ip(), self.inbound);
         if let Some(writer) = self.writer.take() {
             writer.abort();
         }
@@ -128,14 +137,6 @@ pub(crate) fn spawn(
     peer: SocketAddr,
     inbound: bool,
 ) -> ConnId {
-    let id = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
-    let mut guard = Guard {
-        shared: shared.clone(),
-        id,
-        peer,
-        inbound,
-        writer: None,
-    };
     let unspecified = match peer {
         SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -146,6 +147,33 @@ pub(crate) fn spawn(
     // SIP messages are small and latency-bound; best effort.
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
+    spawn_io(shared, rd, wr, peer, local, inbound, TransportKind::Tcp)
+}
+
+/// Starts the reader and writer of an established stream (plain TCP halves or the
+/// halves of a TLS session); the slot was counted by `admit`/`count_outbound`.
+pub(crate) fn spawn_io<R, W>(
+    shared: &Arc<Shared>,
+    rd: R,
+    wr: W,
+    peer: SocketAddr,
+    local: SocketAddr,
+    inbound: bool,
+    kind: TransportKind,
+) -> ConnId
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let id = ConnId(shared.next_conn.fetch_add(1, Ordering::Relaxed));
+    let mut guard = Guard {
+        shared: shared.clone(),
+        id,
+        peer,
+        kind,
+        inbound,
+        writer: None,
+    };
     let (tx, rx) = mpsc::channel(SEND_QUEUE);
     let activity = Arc::new(AtomicU64::new(millis_since(shared.epoch)));
     let write_failed = Arc::new(Notify::new());
@@ -158,12 +186,13 @@ pub(crate) fn spawn(
     ));
     guard.writer = Some(writer.abort_handle());
     shared.conns.writers.insert(id, tx.clone());
-    shared.conns.by_addr.insert(peer, id);
+    shared.conns.by_addr.insert((kind, peer), id);
     let conn = Conn {
         shared: shared.clone(),
         id,
         peer,
         local,
+        kind,
         pong: tx,
         activity,
         write_failed,
@@ -181,15 +210,20 @@ fn millis_since(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-async fn write_loop(
+async fn write_loop<W: AsyncWrite + Unpin>(
     shared: Arc<Shared>,
-    mut wr: OwnedWriteHalf,
+    mut wr: W,
     mut rx: mpsc::Receiver<Bytes>,
     activity: Arc<AtomicU64>,
     write_failed: Arc<Notify>,
 ) {
     while let Some(data) = rx.recv().await {
-        if let Err(e) = wr.write_all(&data).await {
+        // flush: a TLS session buffers records until flushed (a no-op on plain TCP).
+        let written = match wr.write_all(&data).await {
+            Ok(()) => wr.flush().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             debug!(error = %e, "TCP write failed");
             write_failed.notify_one();
             return;
@@ -203,6 +237,7 @@ struct Conn {
     id: ConnId,
     peer: SocketAddr,
     local: SocketAddr,
+    kind: TransportKind,
     pong: mpsc::Sender<Bytes>,
     activity: Arc<AtomicU64>,
     write_failed: Arc<Notify>,
@@ -216,7 +251,7 @@ impl Conn {
         msg_started.map_or(idle, |t| idle.min(t + cfg.tcp_message_timeout))
     }
 
-    async fn read_loop(&self, mut rd: OwnedReadHalf) -> CloseReason {
+    async fn read_loop<R: AsyncRead + Unpin>(&self, mut rd: R) -> CloseReason {
         let max = self.shared.cfg.max_message_size;
         let mut shutdown = self.shared.shutdown_tx.subscribe();
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -292,7 +327,7 @@ impl Conn {
             data,
             source: self.peer,
             local: self.local,
-            kind: TransportKind::Tcp,
+            kind: self.kind,
             conn: Some(self.id),
         });
     }

@@ -31,6 +31,9 @@ pub enum TransportError {
     TooLarge,
     #[error("framing: {0}")]
     Framing(#[from] FramingError),
+    /// TLS connect or handshake failed (certificate not valid for the peer, …).
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("transports are shut down")]
     Shutdown,
     #[error("invalid transport configuration: {0}")]
@@ -49,6 +52,7 @@ impl TransportError {
             TransportError::ConnectTimeout => "transport::connect_timeout",
             TransportError::TooLarge => "transport::too_large",
             TransportError::Framing(e) => e.name(),
+            TransportError::Tls(_) => "transport::tls",
             TransportError::Shutdown => "transport::shutdown",
             TransportError::Config(_) => "transport::config",
         }

@@ -1,4 +1,4 @@
-//! SIP transports (RFC 3261 §18): UDP datagrams and TCP streams over IPv4 and IPv6.
+//! SIP transports (RFC 3261 §18): UDP datagrams, TCP and TLS streams over IPv4 and IPv6.
 //!
 //! The transport moves bytes. It frames TCP streams by Content-Length (`framing`), hands
 //! every complete message to a [`Handler`] as `Bytes`, and sends to explicit
@@ -21,6 +21,8 @@ mod error;
 pub mod framing;
 mod stats;
 mod tcp;
+pub mod tls;
+mod tls_metrics;
 mod udp;
 
 #[cfg(test)]
@@ -43,26 +45,31 @@ use tokio::time::Instant;
 pub use error::TransportError;
 pub use framing::{next_frame, Frame, Framer, FramingError};
 pub use stats::{CloseReason, TransportStats};
+pub use tls::{ClientAuth, TlsContext, TlsError, TlsSettings};
+pub use tls_metrics::TlsMetrics;
 
 /// RFC 3261 §18: the transports a gateway speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TransportKind {
     Udp,
     Tcp,
+    /// TCP with TLS on top (RFC 3261 §26.2).
+    Tls,
 }
 
 impl TransportKind {
-    /// The Via transport token (RFC 3261 §20.42): "UDP" / "TCP".
+    /// The Via transport token (RFC 3261 §20.42): "UDP" / "TCP" / "TLS".
     pub fn as_str(&self) -> &'static str {
         match self {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
+            TransportKind::Tls => "TLS",
         }
     }
 
     /// RFC 3261 §17.1.1.2: on reliable transports Timer A is not used.
     pub fn is_reliable(&self) -> bool {
-        matches!(self, TransportKind::Tcp)
+        matches!(self, TransportKind::Tcp | TransportKind::Tls)
     }
 }
 
@@ -119,6 +126,8 @@ pub struct TransportConfig {
     pub tcp_max_per_source: usize,
     /// Outbound connect timeout.
     pub tcp_connect_timeout: Duration,
+    /// Certificates and peer verification for TLS listeners and outbound TLS.
+    pub tls: Option<Arc<TlsContext>>,
 }
 
 impl Default for TransportConfig {
@@ -134,6 +143,7 @@ impl Default for TransportConfig {
             tcp_max_connections: 4096,
             tcp_max_per_source: 64,
             tcp_connect_timeout: Duration::from_secs(3),
+            tls: None,
         }
     }
 }
@@ -156,6 +166,7 @@ pub struct Transports {
     shared: Arc<Shared>,
     udp: Vec<Arc<udp::UdpEndpoint>>,
     tcp: Vec<SocketAddr>,
+    tls: Vec<SocketAddr>,
     tasks: Mutex<Vec<AbortHandle>>,
 }
 
@@ -186,11 +197,18 @@ impl Transports {
         });
         let mut udp_eps = Vec::new();
         let mut tcp_listeners = Vec::new();
+        let mut tls_listeners = Vec::new();
         for &(kind, addr) in &cfg.listen {
             match kind {
                 TransportKind::Udp => udp_eps.push(Arc::new(udp::bind(addr, &cfg)?)),
                 TransportKind::Tcp => tcp_listeners.push(tcp::bind(addr)?),
+                TransportKind::Tls => tls_listeners.push(tcp::bind(addr)?),
             }
+        }
+        if !tls_listeners.is_empty() && cfg.tls.is_none() {
+            return Err(TransportError::Config(
+                "a TLS listener needs [tls] settings",
+            ));
         }
         let mut tasks = Vec::new();
         for ep in &udp_eps {
@@ -205,10 +223,26 @@ impl Transports {
             let task = tokio::spawn(tcp::accept_loop(shared.clone(), listener, local));
             tasks.push(task.abort_handle());
         }
+        let mut tls_addrs = Vec::new();
+        if let Some(ctx) = &cfg.tls {
+            for (listener, local) in tls_listeners {
+                tls_addrs.push(local);
+                let task = tokio::spawn(tls::accept_loop(
+                    shared.clone(),
+                    ctx.clone(),
+                    listener,
+                    local,
+                ));
+                tasks.push(task.abort_handle());
+            }
+            let task = tokio::spawn(tls::watch_files(Arc::downgrade(ctx)));
+            tasks.push(task.abort_handle());
+        }
         Ok(Arc::new(Transports {
             shared,
             udp: udp_eps,
             tcp: tcp_addrs,
+            tls: tls_addrs,
             tasks: Mutex::new(tasks),
         }))
     }
@@ -225,7 +259,8 @@ impl Transports {
     pub fn local_addrs(&self) -> Vec<(TransportKind, SocketAddr)> {
         let udp = self.udp.iter().map(|e| (TransportKind::Udp, e.local));
         let tcp = self.tcp.iter().map(|&a| (TransportKind::Tcp, a));
-        udp.chain(tcp).collect()
+        let tls = self.tls.iter().map(|&a| (TransportKind::Tls, a));
+        udp.chain(tcp).chain(tls).collect()
     }
 
     /// Sends one message. For TCP, `Ok` means queued on a live connection (RFC 3261
@@ -240,7 +275,38 @@ impl Transports {
                 udp::send(&self.shared, &self.udp, addr, &data).await
             }
             TransportKind::Tcp => tcp::send(&self.shared, target, data).await,
+            TransportKind::Tls => tls::send(&self.shared, target, data).await,
         }
+    }
+
+    /// Re-reads the TLS certificate, key and CA files now (the reload hook, e.g. on
+    /// SIGHUP). New handshakes use them; open connections keep their session. Without
+    /// `[tls]` this does nothing.
+    pub fn reload_tls(&self) -> Result<(), TlsError> {
+        match &self.shared.cfg.tls {
+            Some(ctx) => ctx.reload(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the client certificate verified on TLS connection `conn` is valid for
+    /// `name` (a DNS name or IP, matched against its subjectAltNames like a server
+    /// name). False without a connection, a certificate or a match.
+    pub fn tls_client_valid_for(&self, conn: Option<ConnId>, name: &str) -> bool {
+        let Some(cert) = conn.and_then(|c| self.shared.conns.peer_certs.get(&c)) else {
+            return false;
+        };
+        let Ok(sn) = rustls_pki_types::ServerName::try_from(name) else {
+            return false;
+        };
+        webpki::EndEntityCert::try_from(&*cert)
+            .and_then(|ee| ee.verify_is_valid_for_subject_name(&sn))
+            .is_ok()
+    }
+
+    /// The TLS context, to register the server name expected at a peer address.
+    pub fn tls(&self) -> Option<&Arc<TlsContext>> {
+        self.shared.cfg.tls.as_ref()
     }
 
     /// Non-blocking UDP send: `Ok(false)` means the socket buffer is full (use `send`).

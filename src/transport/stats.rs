@@ -27,6 +27,9 @@ pub struct TransportStats {
     pub tcp_closed_too_large: u64,
     pub tcp_closed_io: u64,
     pub tcp_closed_shutdown: u64,
+    pub tls_handshakes_in: u64,
+    pub tls_handshakes_out: u64,
+    pub tls_handshake_failed: u64,
 }
 
 /// Why a TCP connection was closed by the transport.
@@ -73,6 +76,9 @@ pub(crate) struct Counters {
     pub tcp_keepalive_pings: AtomicU64,
     pub tcp_queue_full: AtomicU64,
     pub closed: [AtomicU64; 7],
+    pub tls_handshakes_in: AtomicU64,
+    pub tls_handshakes_out: AtomicU64,
+    pub tls_handshake_failed: AtomicU64,
 }
 
 pub(crate) fn inc(c: &AtomicU64) {
@@ -110,6 +116,9 @@ impl Counters {
             tcp_closed_too_large: closed(CloseReason::TooLarge),
             tcp_closed_io: closed(CloseReason::Io),
             tcp_closed_shutdown: closed(CloseReason::Shutdown),
+            tls_handshakes_in: g(&self.tls_handshakes_in),
+            tls_handshakes_out: g(&self.tls_handshakes_out),
+            tls_handshake_failed: g(&self.tls_handshake_failed),
         }
     }
 }

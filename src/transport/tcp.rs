@@ -90,7 +90,7 @@ pub(crate) async fn send(
             done => return done,
         }
     }
-    if let Some(id) = shared.conns.by_addr(addr) {
+    if let Some(id) = shared.conns.by_addr(TransportKind::Tcp, addr) {
         match shared.conns.try_send(id, data.clone(), &shared.counters) {
             Err(TransportError::ConnectionClosed) => {}
             done => return done,
@@ -117,7 +117,7 @@ pub(crate) async fn send(
         }
     };
     // Another sender may have connected meanwhile: use that and drop this one.
-    if let Some(id) = shared.conns.by_addr(addr) {
+    if let Some(id) = shared.conns.by_addr(TransportKind::Tcp, addr) {
         if let Ok(()) = shared.conns.try_send(id, data.clone(), &shared.counters) {
             return Ok(());
         }
