@@ -75,6 +75,8 @@ pub async fn serve(
                 }
             }
         };
+        // Connect info: the API's limiter counts failed authentications per peer.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
             .await

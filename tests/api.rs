@@ -266,7 +266,7 @@ async fn trunk_crud_round_trip_inbound_and_outbound() {
     assert_eq!(up["inbound"]["failover"]["source"], "sip_uri");
 
     // Listing: seeds first, then ours, with pagination.
-    let (s, list) = api.get("/v1/Trunks?page=1&page_size=3").await;
+    let (s, list) = api.get("/v1/Trunks?page=0&page_size=3").await;
     assert_eq!(s, 200, "{list}");
     let ids: Vec<&str> = list["trunks"]
         .as_array()
@@ -278,11 +278,13 @@ async fn trunk_crud_round_trip_inbound_and_outbound() {
     assert!(ids.contains(&OUT_TRUNK) && ids.contains(&SEED_EXTRA));
     assert_eq!(list["pagination"]["total_items"], 4);
     assert_eq!(list["pagination"]["total_pages"], 2);
+    assert_eq!(list["pagination"]["current_page"], 0);
+    assert_eq!(list["pagination"]["items_per_page"], 3);
     assert_eq!(
         list["pagination"]["next_page_uri"],
-        "/v1/Trunks?page=2&page_size=3"
+        "/v1/Trunks?page=1&page_size=3"
     );
-    let (_, p2) = api.get("/v1/Trunks?page=2&page_size=3").await;
+    let (_, p2) = api.get("/v1/Trunks?page=1&page_size=3").await;
     assert_eq!(p2["trunks"].as_array().unwrap().len(), 1);
 
     for t in [&id, in_id] {

@@ -4,11 +4,13 @@
 //! compared with every digest in constant time, so neither a match position
 //! nor a common prefix shows in the response time. Keys are never logged.
 
-use axum::extract::{Request, State};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use super::{ApiError, ApiState};
 
@@ -47,12 +49,21 @@ impl Keys {
     /// True when `presented` hashes to one of the digests. Every digest is
     /// compared (no early exit).
     pub fn accepts(&self, presented: &[u8]) -> bool {
+        self.position(presented).is_some()
+    }
+
+    /// Which digest `presented` hashes to. Every digest is compared (no
+    /// early exit); the index selects the key's request budget.
+    pub fn position(&self, presented: &[u8]) -> Option<usize> {
         let d = digest(presented);
-        let mut ok = subtle::Choice::from(0u8);
-        for k in &self.0 {
-            ok |= k.ct_eq(&d);
+        let mut found = subtle::Choice::from(0u8);
+        let mut index = 0u64;
+        for (i, k) in self.0.iter().enumerate() {
+            let eq = k.ct_eq(&d);
+            index = u64::conditional_select(&index, &(i as u64), eq);
+            found |= eq;
         }
-        bool::from(ok)
+        bool::from(found).then_some(index as usize)
     }
 }
 
@@ -70,16 +81,58 @@ pub fn key_hash_string(key: &str) -> String {
     s
 }
 
-/// Middleware: 401001 unless `X-API-Key` is accepted.
+/// Middleware: 429 (400429) when the source is over its failed-
+/// authentication budget, 401001 unless `X-API-Key` is accepted (spending
+/// from the source's budget; 429 instead once it is spent), 429 when the
+/// key is over its request budget (`limit.rs`).
 pub async fn require_key(State(st): State<ApiState>, req: Request, next: Next) -> Response {
-    let ok = req
+    let now = std::time::Instant::now();
+    // Without the peer address (a router served without connect info, as
+    // in unit tests) every caller shares one source budget.
+    let source = super::limit::source_key(
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+    );
+    let limits = &st.inner.limits;
+    if let Some(wait) = limits.failed_auth.blocked(&source, now) {
+        return ApiError::RateLimited(super::limit::retry_after_secs(wait)).into_response();
+    }
+    let key = req
         .headers()
         .get("x-api-key")
-        .is_some_and(|v| st.inner.keys.accepts(v.as_bytes()));
-    if ok {
-        next.run(req).await
-    } else {
-        ApiError::Unauthorized.into_response()
+        .and_then(|v| st.inner.keys.position(v.as_bytes()));
+    let Some(key) = key else {
+        return match limits.failed_auth.spend(&source, now) {
+            Ok(()) => ApiError::Unauthorized.into_response(),
+            Err(wait) => {
+                tracing::warn!(%source, "API: failed-authentication limit reached for a source");
+                ApiError::RateLimited(super::limit::retry_after_secs(wait)).into_response()
+            }
+        };
+    };
+    match limits.per_key.spend(&key, now) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => ApiError::RateLimited(super::limit::retry_after_secs(wait)).into_response(),
+    }
+}
+
+/// The two request budgets (`[api] requests_per_minute`).
+#[derive(Debug)]
+pub struct Limits {
+    /// Requests per accepted key (by its index in [`Keys`]).
+    pub per_key: super::limit::Limiter<usize>,
+    /// Failed authentications per source address.
+    pub failed_auth: super::limit::Limiter<IpAddr>,
+}
+
+impl Limits {
+    pub fn new(requests_per_minute: u32) -> Limits {
+        Limits {
+            per_key: super::limit::Limiter::new(requests_per_minute),
+            failed_auth: super::limit::Limiter::new(requests_per_minute),
+        }
     }
 }
 
@@ -96,6 +149,9 @@ mod tests {
         assert!(!keys.accepts(b"k1-secre"));
         assert!(!keys.accepts(b""));
         assert!(!Keys::new(&[], Some("")).accepts(b""));
+        assert_eq!(keys.position(b"k1-secret"), Some(0));
+        assert_eq!(keys.position(b"env-secret"), Some(1));
+        assert_eq!(keys.position(b"nope"), None);
     }
 
     #[test]

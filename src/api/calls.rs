@@ -9,7 +9,7 @@
 //! `next_block_uri` fetches the next block (same filters, `after` = the last
 //! record scanned).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -198,7 +198,7 @@ pub async fn list(
     responses((status = 200, body = super::openapi::CallRecordDoc), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get_one(
     State(st): State<ApiState>,
-    Path(call_id): Path<String>,
+    super::extract::PathParam(call_id): super::extract::PathParam,
 ) -> Result<Response, ApiError> {
     let id = call_id.clone();
     let rec = st.with_logs(move |s| s.get(&id).map_err(store_err)).await?;

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | 400001 | 400 | a field breaks a rule (the message names the field and the rule); also oversized bodies |
 //! | 400010 | 400 | the body is not JSON, or not sent as `application/json` |
-//! | 400429 | 429 | rate limited (reserved; no limiter yet) |
+//! | 400429 | 429 | over `[api] requests_per_minute` (per key, or failed authentications per source); with `Retry-After` |
 //! | 401001 | 401 | `X-API-Key` missing or not accepted |
 //! | 404001 | 404 | no such endpoint |
 //! | 404002 | 404 | no such resource (trunk, number, call) |
@@ -34,8 +34,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("method {0} is not allowed on this endpoint")]
     Method(String),
-    #[error("rate limit exceeded")]
-    RateLimited,
+    /// Over `[api] requests_per_minute`; retry after this many seconds.
+    #[error("rate limit exceeded: at most [api] requests_per_minute requests a minute per key and failed authentications a minute per source; retry after {0} s")]
+    RateLimited(u64),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("internal: {0}")]
@@ -67,7 +68,7 @@ impl ApiError {
             ApiError::NoEndpoint(_) => "api::no_endpoint",
             ApiError::NotFound(_) => "api::not_found",
             ApiError::Method(_) => "api::method",
-            ApiError::RateLimited => "api::rate_limited",
+            ApiError::RateLimited(_) => "api::rate_limited",
             ApiError::Store(_) => "api::store",
             ApiError::Internal(_) => "api::internal",
         }
@@ -78,7 +79,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => 400_001,
             ApiError::JsonParse(_) => 400_010,
-            ApiError::RateLimited => 400_429,
+            ApiError::RateLimited(_) => 400_429,
             ApiError::Unauthorized => 401_001,
             ApiError::NoEndpoint(_) => 404_001,
             ApiError::NotFound(_) => 404_002,
@@ -90,7 +91,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Validation(_) | ApiError::JsonParse(_) => StatusCode::BAD_REQUEST,
-            ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NoEndpoint(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Method(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -106,7 +107,7 @@ impl ApiError {
             ApiError::JsonParse(_) => {
                 "Send a JSON object with Content-Type: application/json (at most 1 MiB)."
             }
-            ApiError::RateLimited => "Retry later.",
+            ApiError::RateLimited(_) => "Retry later.",
             ApiError::Unauthorized => "Send a valid key in the X-API-Key header.",
             ApiError::NoEndpoint(_) => "The endpoints are listed in /v1/openapi.json.",
             ApiError::NotFound(_) => {
@@ -123,7 +124,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => "Some of the values given are not valid.",
             ApiError::JsonParse(_) => "The request could not be read.",
-            ApiError::RateLimited => "Too many requests.",
+            ApiError::RateLimited(_) => "Too many requests.",
             ApiError::Unauthorized => "Not authorized.",
             ApiError::NoEndpoint(_) | ApiError::NotFound(_) => "Not found.",
             ApiError::Method(_) => "This action is not available here.",
@@ -172,6 +173,13 @@ impl IntoResponse for ApiError {
             help: self.help().to_string(),
             user_message: self.user_message().to_string(),
         };
-        super::json_response(status, &body)
+        let mut resp = super::json_response(status, &body);
+        if let ApiError::RateLimited(secs) = self {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
+        resp
     }
 }

@@ -119,3 +119,22 @@ pub fn parse_u32(
         )),
     }
 }
+
+/// One path parameter, percent-decoded; an undecodable one (invalid
+/// percent-encoding, not UTF-8) is 400001 with the spec's body rather than
+/// axum's plain-text rejection.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(s)) => Ok(PathParam(s)),
+            Err(_) => Err(ApiError::field(
+                "path",
+                "must be valid percent-encoded UTF-8",
+            )),
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! `DELETE /v1/LiveCalls/{call_id}` (hang up both legs; 204). `call_id` is the
 //! caller leg's Call-ID, the same id the call log uses.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -28,7 +28,7 @@ pub async fn list(State(st): State<ApiState>) -> Response {
     responses((status = 204), (status = 404, body = super::error::ErrorBody)))]
 pub async fn hangup(
     State(st): State<ApiState>,
-    Path(call_id): Path<String>,
+    super::extract::PathParam(call_id): super::extract::PathParam,
 ) -> Result<Response, ApiError> {
     if st.core().hangup(&call_id) {
         Ok(StatusCode::NO_CONTENT.into_response())

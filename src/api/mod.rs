@@ -20,6 +20,7 @@ pub mod auth;
 pub mod calls;
 pub mod error;
 pub mod extract;
+pub mod limit;
 pub mod live;
 pub mod numbers;
 pub mod openapi;
@@ -54,12 +55,14 @@ struct Inner {
     reader: Arc<Mutex<TrunkStore>>,
     logs: Arc<Mutex<CallLogStore>>,
     keys: auth::Keys,
+    limits: auth::Limits,
 }
 
 impl ApiState {
     /// Opens the API's own connections to `data_dir/trunkgate.db`.
     pub fn open(core: Arc<Core>, keys: auth::Keys) -> Result<ApiState, StoreError> {
-        let dir = core.snapshot.load().config.store.data_dir.clone();
+        let config = core.snapshot.load().config.clone();
+        let dir = config.store.data_dir.clone();
         Ok(ApiState {
             inner: Arc::new(Inner {
                 writer: Arc::new(Mutex::new(TrunkStore::open(&dir)?)),
@@ -67,6 +70,7 @@ impl ApiState {
                 logs: Arc::new(Mutex::new(CallLogStore::open(&dir)?)),
                 core,
                 keys,
+                limits: auth::Limits::new(config.api.requests_per_minute),
             }),
         })
     }
@@ -182,6 +186,29 @@ async fn openapi_json() -> Response {
     }
 }
 
+/// CORS for `[api] cors_origins` (none configured: no CORS headers, so
+/// browsers on other origins are refused by their own rules).
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    let list: Vec<header::HeaderValue> = origins
+        .iter()
+        .filter_map(|o| header::HeaderValue::from_str(o).ok())
+        .collect();
+    if list.is_empty() {
+        return None;
+    }
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(list)
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([
+                header::HeaderName::from_static("x-api-key"),
+                header::CONTENT_TYPE,
+            ])
+            .expose_headers([header::RETRY_AFTER])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
 /// The API routes (all under `/v1`, key required, unknown paths 404001)
 /// plus `/health/ready` (no key).
 pub fn router(state: ApiState) -> Router {
@@ -229,8 +256,14 @@ pub fn router(state: ApiState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_key,
-        ))
-        .with_state(state.clone());
+        ));
+    // Outside the key check: a browser's preflight carries no key.
+    let origins = state.core().snapshot.load().config.api.cors_origins.clone();
+    let v1 = match cors(&origins) {
+        Some(layer) => v1.layer(layer),
+        None => v1,
+    }
+    .with_state(state.clone());
     let public = Router::new()
         .route("/health/ready", get(ready))
         .with_state(state);

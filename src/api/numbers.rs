@@ -9,7 +9,7 @@
 //! - `DELETE /v1/PhoneNumbers/{assigned_to}` releases the listed numbers,
 //!   each of which must be assigned there.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -93,11 +93,11 @@ pub struct DescriptionBody {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct NumberParams {
-    /// Page number, from 1 (default 1).
-    #[param(value_type = Option<u32>)]
+    /// Page number, zero-based (default 0).
+    #[param(value_type = Option<u32>, minimum = 0)]
     pub page: Option<String>,
-    /// Items per page, 1..=1000 (default 50).
-    #[param(value_type = Option<u32>)]
+    /// Items per page, 1..=1000 (default 25).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub page_size: Option<String>,
     /// `no` (default), `assigned_to`, `created_on` or `updated_on`.
     pub sort_by: Option<String>,
@@ -192,7 +192,7 @@ pub async fn list_all(
     responses((status = 200, body = NumberList), (status = 404, body = super::error::ErrorBody)))]
 pub async fn list_named(
     State(st): State<ApiState>,
-    Path(a): Path<String>,
+    super::extract::PathParam(a): super::extract::PathParam,
     Query(q): Query<NumberParams>,
 ) -> Result<Response, ApiError> {
     listing(&st, Some(named(&a)?), q).await
@@ -204,7 +204,7 @@ pub async fn list_named(
     responses((status = 200, body = NumberList), (status = 404, body = super::error::ErrorBody)))]
 pub async fn list_trunk(
     State(st): State<ApiState>,
-    Path(id): Path<String>,
+    super::extract::PathParam(id): super::extract::PathParam,
     Query(q): Query<NumberParams>,
 ) -> Result<Response, ApiError> {
     listing(&st, Some(Assignment::Trunk(parse_id(&id)?)), q).await

@@ -42,8 +42,9 @@ pub enum DirectionDoc {
 #[derive(Serialize, ToSchema)]
 #[schema(as = Recording)]
 pub struct RecordingDoc {
+    /// Absent (`"recording": {}`) = no setting.
     #[schema(pattern = "^(pre_connect|do_not_record)$")]
-    pub setting: String,
+    pub setting: Option<String>,
 }
 
 /// Where an inbound call goes when the destination cannot be reached.

@@ -10,7 +10,7 @@
 //! `inbound.phone_numbers_uri`) are ignored in bodies, so a GET result can be
 //! sent back as is; any other unknown field is refused.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -24,15 +24,27 @@ use crate::config::{Assignment, Direction, FailoverSource, FieldError, Trunk};
 use crate::store::rfc3339::format_ms;
 use crate::store::{StoredTrunk, TrunkSet};
 
-/// A trunk as the API returns it: the model plus its timestamps.
+/// A trunk as the API returns it: the model plus its timestamps. A trunk
+/// without a recording setting reads back `"recording": {}`, as the spec
+/// writes it.
 #[derive(Debug, Serialize)]
 pub struct TrunkView {
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "recording_as_object")]
     pub trunk: Trunk,
     pub created_on: String,
     pub updated_on: String,
     /// Same as `updated_on` (older clients read this name).
     pub modified_on: String,
+}
+
+fn recording_as_object<S: serde::Serializer>(t: &Trunk, s: S) -> Result<S::Ok, S::Error> {
+    let mut v = serde_json::to_value(t).map_err(serde::ser::Error::custom)?;
+    if let Some(o) = v.as_object_mut() {
+        if o.get("recording").is_none_or(Value::is_null) {
+            o.insert("recording".into(), Value::Object(Default::default()));
+        }
+    }
+    v.serialize(s)
 }
 
 impl TrunkView {
@@ -60,11 +72,11 @@ pub struct TrunkList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Page number, from 1 (default 1).
-    #[param(value_type = Option<u32>)]
+    /// Page number, zero-based (default 0).
+    #[param(value_type = Option<u32>, minimum = 0)]
     pub page: Option<String>,
-    /// Items per page, 1..=1000 (default 50).
-    #[param(value_type = Option<u32>)]
+    /// Items per page, 1..=1000 (default 25).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub page_size: Option<String>,
 }
 
@@ -75,6 +87,25 @@ const READ_ONLY: [&str; 3] = ["created_on", "updated_on", "modified_on"];
 fn strip_read_only(body: &mut serde_json::Map<String, Value>) {
     for k in READ_ONLY {
         body.remove(k);
+    }
+    empty_means_none(body);
+}
+
+/// The spec's examples spell "no setting" as an empty object: `"recording":
+/// {}` and `"inbound": {"failover": {"value": null}}` (every field null).
+/// Both become `null` (none on POST; cleared on PUT).
+fn empty_means_none(body: &mut serde_json::Map<String, Value>) {
+    let all_null = |v: &Value| {
+        v.as_object()
+            .is_some_and(|o| o.values().all(Value::is_null))
+    };
+    if body.get("recording").is_some_and(all_null) {
+        body.insert("recording".into(), Value::Null);
+    }
+    if let Some(inbound) = body.get_mut("inbound").and_then(Value::as_object_mut) {
+        if inbound.get("failover").is_some_and(all_null) {
+            inbound.insert("failover".into(), Value::Null);
+        }
     }
 }
 
@@ -105,7 +136,7 @@ pub async fn list(
     responses((status = 200, body = super::openapi::TrunkDoc), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get_one(
     State(st): State<ApiState>,
-    Path(id): Path<String>,
+    super::extract::PathParam(id): super::extract::PathParam,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let set = st.load().await?;
@@ -223,7 +254,7 @@ fn merge(into: &mut Value, patch: Value) {
     responses((status = 200, body = super::openapi::TrunkDoc), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn update(
     State(st): State<ApiState>,
-    Path(id): Path<String>,
+    super::extract::PathParam(id): super::extract::PathParam,
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
@@ -279,7 +310,7 @@ pub async fn update(
     responses((status = 204), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn delete(
     State(st): State<ApiState>,
-    Path(id): Path<String>,
+    super::extract::PathParam(id): super::extract::PathParam,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     st.write(move |set| {

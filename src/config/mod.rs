@@ -31,6 +31,8 @@
 //! | `tls.handshake_timeout_ms` | 5000 | 100..=60000 |
 //! | `carriers[].tls_server_name` | its IP | name its certificate must carry (transport tls) |
 //! | `api.key_hashes[]` | empty | `sha256:` + 64 hex digits: SHA-256 of an accepted `X-API-Key` (the env `TRUNKGATE_API_KEY` is accepted too) |
+//! | `api.cors_origins[]` | empty | `http(s)://host[:port]`, no path: browser origins allowed to call `/v1` (CORS; preflight answered before the key check) |
+//! | `api.requests_per_minute` | 600 | 1..=1000000: requests a minute per key, and failed authentications a minute per source address; beyond, 429 code 400429 with `Retry-After` |
 //!
 //! `trunks[]` and `numbers[]` seed the store on the first start; after that
 //! the store (changed through the REST API) is the source of truth.
@@ -109,10 +111,28 @@ pub struct Config {
 }
 
 /// REST API settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ApiSettings {
     /// SHA-256 digests of the accepted API keys.
     pub key_hashes: Vec<[u8; 32]>,
+    /// Requests a minute per key; also failed authentications a minute per
+    /// source address (`api::limit`).
+    pub requests_per_minute: u32,
+    /// Origins (`scheme://host[:port]`, lower case) answered with CORS headers.
+    pub cors_origins: Vec<String>,
+}
+
+/// Default of `api.requests_per_minute`.
+pub const DEFAULT_API_REQUESTS_PER_MINUTE: u32 = 600;
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            key_hashes: Vec::new(),
+            requests_per_minute: DEFAULT_API_REQUESTS_PER_MINUTE,
+            cors_origins: Vec::new(),
+        }
+    }
 }
 
 /// A phone number (E.164) and where its calls go.

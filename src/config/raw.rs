@@ -96,6 +96,13 @@ pub struct RawMedia {
 pub struct RawApi {
     #[serde(default)]
     pub key_hashes: Vec<String>,
+    /// Requests a minute per accepted key, and failed authentications a
+    /// minute per source address (400429 beyond).
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
+    /// Browser origins allowed to call the API (CORS).
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 /// A phone number and what it is assigned to (`Trunks/{trunk_id}`, `CallFlows`, `ParkingLot`).

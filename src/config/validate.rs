@@ -334,7 +334,66 @@ fn validate_api(e: &mut Errors, raw: &super::raw::RawApi) -> ApiSettings {
             ),
         }
     }
+    for (i, o) in raw.cors_origins.iter().enumerate() {
+        match parse_origin(o) {
+            Some(o) => api.cors_origins.push(o),
+            None => e.add(
+                format!("api.cors_origins[{i}]"),
+                "must be http://host or https://host with an optional :port (1..=65535) and no path",
+            ),
+        }
+    }
+    if let Some(n) = raw.requests_per_minute {
+        if (1..=1_000_000).contains(&n) {
+            api.requests_per_minute = n;
+        } else {
+            e.add("api.requests_per_minute", "must be 1..=1000000");
+        }
+    }
     api
+}
+
+/// A browser origin `http(s)://host[:port]` (host a DNS name, IPv4 or
+/// bracketed IPv6), lower-cased; `None` for anything else (paths, `*`, other
+/// schemes, over 253 characters).
+pub fn parse_origin(s: &str) -> Option<String> {
+    if s.len() > 253 + 16 {
+        return None;
+    }
+    let s = s.to_ascii_lowercase();
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))?;
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (addr, after) = v6.split_once(']')?;
+        addr.parse::<std::net::Ipv6Addr>().ok()?;
+        (
+            addr,
+            match after.strip_prefix(':') {
+                Some(p) => Some(p),
+                None if after.is_empty() => None,
+                None => return None,
+            },
+        )
+    } else {
+        match rest.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (rest, None),
+        }
+    };
+    if let Some(p) = port {
+        if !p.bytes().all(|b| b.is_ascii_digit()) || !matches!(p.parse::<u16>(), Ok(1..)) {
+            return None;
+        }
+    }
+    let ok_host = !host.is_empty()
+        && (rest.starts_with('[')
+            || host.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }));
+    ok_host.then_some(s)
 }
 
 /// `sha256:<64 hex>` -> the 32-byte digest.
@@ -382,5 +441,67 @@ mod api_tests {
         assert_eq!(errs.0.len(), 1, "{errs}");
         assert_eq!(errs.0[0].key, "api.key_hashes[1]");
         assert!(!errs.0[0].rule.contains("secret"));
+    }
+
+    #[test]
+    fn cors_origins_are_scheme_host_port_only() {
+        for good in [
+            "https://app.example.com",
+            "http://127.0.0.1:8080",
+            "https://[2001:db8::1]:8443",
+            "HTTPS://App.Example.com",
+        ] {
+            assert_eq!(
+                parse_origin(good),
+                Some(good.to_ascii_lowercase()),
+                "{good}"
+            );
+        }
+        for bad in [
+            "*",
+            "app.example.com",
+            "ftp://x.example",
+            "https://x.example/",
+            "https://x.example:0",
+            "https://x.example:99999",
+            "https://",
+            "https://a..b",
+            "https://[::1",
+            "https://[zz]:1",
+        ] {
+            assert_eq!(parse_origin(bad), None, "{bad}");
+        }
+        let base = "[sip]\nlisten = [{ transport = \"udp\", address = \"127.0.0.1:5060\" }]\n";
+        let errs = crate::config::parse_str(
+            &format!("{base}[api]\ncors_origins = [\"https://ok.example\", \"*\"]\n"),
+            "t.toml",
+        )
+        .unwrap_err();
+        assert_eq!(errs.0.len(), 1, "{errs}");
+        assert_eq!(errs.0[0].key, "api.cors_origins[1]");
+    }
+
+    #[test]
+    fn requests_per_minute_defaults_and_range() {
+        let base = "[sip]\nlisten = [{ transport = \"udp\", address = \"127.0.0.1:5060\" }]\n";
+        let c = crate::config::parse_str(base, "t.toml").unwrap();
+        assert_eq!(c.api.requests_per_minute, 600);
+        let c =
+            crate::config::parse_str(&format!("{base}[api]\nrequests_per_minute = 5\n"), "t.toml")
+                .unwrap();
+        assert_eq!(c.api.requests_per_minute, 5);
+        for bad in ["0", "1000001"] {
+            let errs = crate::config::parse_str(
+                &format!("{base}[api]\nrequests_per_minute = {bad}\n"),
+                "t.toml",
+            )
+            .unwrap_err();
+            assert_eq!(errs.0.len(), 1, "{errs}");
+            assert_eq!(errs.0[0].key, "api.requests_per_minute");
+            assert_eq!(
+                errs.0[0].to_string(),
+                "t.toml: api.requests_per_minute: must be 1..=1000000"
+            );
+        }
     }
 }

@@ -2,18 +2,18 @@
 
 use std::collections::HashSet;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::super::extract::{typed, JsonObject};
 use super::super::trunks::parse_id;
 use super::super::{json_response, ApiError, ApiState};
 use super::{
     named, DescriptionBody, NumberEntry, NumberView, NumbersBody, NumbersResult,
     MAX_NUMBERS_PER_REQUEST,
 };
+use crate::api::extract::{typed, JsonObject};
 use crate::config::{is_e164, Assignment, Direction, Number};
 use crate::store::{StoredNumber, TrunkSet};
 
@@ -184,7 +184,7 @@ async fn release(
     responses((status = 201, body = NumbersResult), (status = 400, body = crate::api::error::ErrorBody)))]
 pub async fn assign_named(
     State(st): State<ApiState>,
-    Path(a): Path<String>,
+    crate::api::extract::PathParam(a): crate::api::extract::PathParam,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     assign(st, named(&a)?, body).await
@@ -196,7 +196,7 @@ pub async fn assign_named(
     responses((status = 201, body = NumbersResult), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
 pub async fn assign_trunk(
     State(st): State<ApiState>,
-    Path(id): Path<String>,
+    crate::api::extract::PathParam(id): crate::api::extract::PathParam,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     assign(st, Assignment::Trunk(parse_id(&id)?), body).await
@@ -208,7 +208,7 @@ pub async fn assign_trunk(
     responses((status = 200, body = NumbersResult), (status = 400, body = crate::api::error::ErrorBody)))]
 pub async fn move_named(
     State(st): State<ApiState>,
-    Path(a): Path<String>,
+    crate::api::extract::PathParam(a): crate::api::extract::PathParam,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     move_to(st, named(&a)?, body).await
@@ -220,7 +220,7 @@ pub async fn move_named(
     responses((status = 200, body = NumbersResult), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
 pub async fn move_trunk(
     State(st): State<ApiState>,
-    Path(id): Path<String>,
+    crate::api::extract::PathParam(id): crate::api::extract::PathParam,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     move_to(st, Assignment::Trunk(parse_id(&id)?), body).await
@@ -233,7 +233,7 @@ pub async fn move_trunk(
     responses((status = 204), (status = 400, body = crate::api::error::ErrorBody)))]
 pub async fn release_named(
     State(st): State<ApiState>,
-    Path(a): Path<String>,
+    crate::api::extract::PathParam(a): crate::api::extract::PathParam,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     release(st, named(&a)?, body).await
@@ -245,7 +245,7 @@ pub async fn release_named(
     responses((status = 204), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
 pub async fn release_trunk(
     State(st): State<ApiState>,
-    Path(id): Path<String>,
+    crate::api::extract::PathParam(id): crate::api::extract::PathParam,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     release(st, Assignment::Trunk(parse_id(&id)?), body).await
@@ -259,7 +259,7 @@ pub async fn release_trunk(
     responses((status = 200, body = NumberView), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
 pub async fn update_description(
     State(st): State<ApiState>,
-    Path(no): Path<String>,
+    crate::api::extract::PathParam(no): crate::api::extract::PathParam,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let b: DescriptionBody = typed(Value::Object(body), "")?;

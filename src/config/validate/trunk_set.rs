@@ -5,6 +5,7 @@
 //! - `trunk_id` unique; `direction` outbound needs `outbound`, inbound needs
 //!   `inbound` with a `destination` or a `failover`.
 //! - `simultaneous_call_limit` ≥ 1 when set (absent = unlimited).
+//! - `description`: at most 255 characters, no control characters.
 //! - `outbound.domain`: a DNS name (labels of letters, digits, `-`), stored
 //!   lowercased, unique across trunks.
 //! - `outbound.authentication[]`: `other` = IP or CIDR (v4/v6); `twilio` =
@@ -13,7 +14,7 @@
 //! - `outbound.override_early_media`: `to_country`, `from_country` or an ISO
 //!   3166 alpha-2 code (two uppercase letters).
 //! - `inbound.failover.value` by source: `trunk_id` = another existing trunk's
-//!   id; `phone_number` = E.164 (`+` and 8..=15 digits); `sip_uri` = `sip:`/`sips:`
+//!   id; `phone_number` = E.164 (`+` and 8..=15 digits, the first not 0); `sip_uri` = `sip:`/`sips:`
 //!   URI; `api` = `CallFlows` or `ParkingLot`.
 
 use std::collections::HashSet;
@@ -71,6 +72,14 @@ pub(super) fn check_trunks(e: &mut Rules, trunks: &mut [Trunk]) {
                 format!("{k}.trunk_id"),
                 format!("duplicate trunk_id {}", t.trunk_id),
             );
+        }
+        if let Some(d) = &t.description {
+            if d.chars().count() > 255 || d.chars().any(char::is_control) {
+                e.add(
+                    format!("{k}.description"),
+                    "must be at most 255 characters without control characters",
+                );
+            }
         }
         if t.simultaneous_call_limit == Some(0) {
             e.add(
@@ -185,8 +194,11 @@ pub(super) fn check_trunks(e: &mut Rules, trunks: &mut [Trunk]) {
 
 /// `host`, `host:port`, `IPv4[:port]`, `[IPv6]:port` or a bare IPv6 address.
 pub fn is_destination(s: &str) -> bool {
-    if s.parse::<IpAddr>().is_ok() || s.parse::<SocketAddr>().is_ok() {
+    if s.parse::<IpAddr>().is_ok() {
         return true;
+    }
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return a.port() > 0;
     }
     let (host, port) = match s.rsplit_once(':') {
         Some((h, p)) => (h, Some(p)),
@@ -213,12 +225,13 @@ pub fn is_account_sid(s: &str) -> bool {
 }
 
 pub fn is_e164(s: &str) -> bool {
-    s.strip_prefix('+')
-        .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+    s.strip_prefix('+').is_some_and(|d| {
+        (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+    })
 }
 
 pub(super) fn e164_rule(no: &str) -> String {
-    format!("must be an E.164 number (+ and 8 to 15 digits) (got {no:?})")
+    format!("must be an E.164 number (+ and 8 to 15 digits, the first not 0) (got {no:?})")
 }
 
 pub(super) fn check_numbers(
@@ -244,6 +257,40 @@ pub(super) fn check_numbers(
                 ),
                 Some(_) => {}
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod spec_rule_tests {
+    use super::*;
+
+    #[test]
+    fn e164_first_digit_is_not_zero() {
+        assert!(is_e164("+14155550100"));
+        assert!(!is_e164("+04155550100"));
+        assert!(!is_e164("14155550100"));
+    }
+
+    #[test]
+    fn destination_port_is_1_to_65535() {
+        for good in [
+            "pbx.example.com",
+            "pbx.example.com:5070",
+            "192.0.2.1:1",
+            "[2001:db8::1]:65535",
+            "2001:db8::1",
+        ] {
+            assert!(is_destination(good), "{good}");
+        }
+        for bad in [
+            "192.0.2.1:0",
+            "[2001:db8::1]:0",
+            "pbx.example.com:0",
+            "pbx.example.com:65536",
+            "pbx.example.com:",
+        ] {
+            assert!(!is_destination(bad), "{bad}");
         }
     }
 }
