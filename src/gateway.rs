@@ -133,6 +133,7 @@ impl Gateway {
         if !core.snapshot.load().config.flow.workers.is_empty() {
             let _ = core.flow();
         }
+        crate::call::spawn_carrier_health(&core);
         let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&core)));
         let transports = Transports::bind(tcfg, dispatcher).await?;
         core.set_transports(Arc::clone(&transports));

@@ -68,6 +68,11 @@ pub struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CarrierLabels {
+    pub carrier: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TrunkLabels {
     pub trunk: String,
 }
@@ -93,6 +98,8 @@ pub struct Metrics {
     /// Each trunk's `simultaneous_call_limit` (trunks without one are absent),
     /// refreshed from the routing snapshot at every scrape.
     pub trunk_call_limit: Family<TrunkLabels, Gauge>,
+    /// 1 while the carrier answers its OPTIONS health pings (always 1 without health checks).
+    pub carrier_up: Family<CarrierLabels, Gauge>,
     pub calls: Family<CallLabels, Counter>,
     pub carrier_failovers: Counter,
     /// Inbound failovers, by failover source (trunk_id, phone_number, sip_uri, api).
@@ -174,6 +181,12 @@ impl Metrics {
             calls_active_by_trunk.clone(),
         );
         let calls = Family::default();
+        let carrier_up = Family::<CarrierLabels, Gauge>::default();
+        registry.register(
+            "trunkgate_carrier_up",
+            "1 while the carrier answers its OPTIONS health pings, 0 once it is down",
+            carrier_up.clone(),
+        );
         let trunk_call_limit = Family::<TrunkLabels, Gauge>::default();
         registry.register(
             "trunkgate_trunk_call_limit",
@@ -242,6 +255,7 @@ impl Metrics {
             calls_active,
             calls_active_by_trunk,
             trunk_call_limit,
+            carrier_up,
             calls,
             carrier_failovers,
             failovers,

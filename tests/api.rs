@@ -38,6 +38,7 @@ data_dir = "{dir}"
 [api]
 key_hashes = ["{hash}"]
 [[carriers]]
+health_interval_s = 0
 name = "c1"
 address = "{carrier}"
 transport = "udp"

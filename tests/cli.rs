@@ -32,6 +32,7 @@ fn check_config_lists_every_error_with_file_key_and_rule() {
 listen = [ { transport = "udp", address = "127.0.0.1:99999" } ]
 t1_ms = 1
 [[carriers]]
+health_interval_s = 0
 name = "c"
 address = "127.0.0.1:5090"
 [[trunks]]

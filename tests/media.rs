@@ -496,6 +496,7 @@ listen = "127.0.0.1:0"
 [store]
 data_dir = "{store}"
 [[carriers]]
+health_interval_s = 0
 name = "c1"
 address = "{c}"
 transport = "udp"

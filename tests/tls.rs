@@ -738,6 +738,7 @@ name = "pbx.test"
 a = ["127.0.0.1"]
 
 [[carriers]]
+health_interval_s = 0
 name = "carrier"
 address = "{carrier}"
 inbound_sources = ["{carrier}"]

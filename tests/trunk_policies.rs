@@ -34,6 +34,7 @@ signaling_ranges = ["127.0.0.2/32"]
 [media]
 busy_tone_s = 1
 [[carriers]]
+health_interval_s = 0
 name = "c1"
 address = "{carrier}"
 transport = "udp"

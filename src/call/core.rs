@@ -122,6 +122,8 @@ pub struct Core {
     pub media: Arc<crate::media::Media>,
     /// Call-flow workers (gRPC); built lazily inside the runtime.
     flow: OnceLock<Option<crate::flow::FlowPool>>,
+    /// Health of each `[[carriers]]` entry (by position), from its OPTIONS pings.
+    pub(crate) carrier_up: Vec<std::sync::atomic::AtomicBool>,
 }
 
 impl Core {
@@ -140,7 +142,11 @@ impl Core {
             })
             .expect("an empty static table always builds");
         let media = crate::media::Media::new(config.media.clone(), metrics.media.clone());
+        let carrier_up = (0..config.carriers.len())
+            .map(|_| std::sync::atomic::AtomicBool::new(true))
+            .collect();
         Core {
+            carrier_up,
             media,
             flow: OnceLock::new(),
             snapshot: ArcSwap::from_pointee(Snapshot::new(config)),

@@ -117,7 +117,8 @@ impl Call {
         }
         match self.plan.take() {
             Some(CallPlan::Outbound { dialed, .. }) => {
-                self.hops = carrier_hops(&self.snapshot.config, &dialed);
+                self.hops =
+                    carrier_hops(&self.snapshot.config, &dialed, |i| self.core.carrier_up(i));
                 if !self.start_hop().await {
                     self.reason = Some("no_carrier".into());
                     self.fail_a(503, "Service Unavailable", "failed").await;
@@ -220,7 +221,7 @@ impl Call {
             }
             FailoverStep::PhoneNumber(n) => {
                 self.failover_done = true;
-                carrier_hops(&self.snapshot.config, &n)
+                carrier_hops(&self.snapshot.config, &n, |i| self.core.carrier_up(i))
             }
             FailoverStep::SipUri(u) => {
                 self.failover_done = true;

@@ -14,10 +14,12 @@
 
 mod calllog;
 pub mod core;
+pub use health::spawn_all as spawn_carrier_health;
 pub mod defence;
 pub mod dialog;
 pub mod dispatch;
 mod flow;
+mod health;
 mod invite;
 pub mod limits;
 mod media;

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::config::{Config, Transport};
-use crate::policy::carrier_order;
+use crate::policy::carrier::carrier_order_by_health;
 use crate::sip::{Host, Uri};
 use crate::transport::{Target, TransportKind};
 
@@ -52,9 +52,10 @@ fn tp_param(kind: TransportKind) -> &'static str {
     }
 }
 
-/// The configured carriers, in priority order, for calling `number`.
-pub fn carrier_hops(config: &Config, number: &str) -> Vec<Hop> {
-    carrier_order(&config.carriers)
+/// The configured carriers for calling `number`: those `up` (health checks)
+/// in priority order, then the down ones as a last resort.
+pub fn carrier_hops(config: &Config, number: &str, up: impl Fn(usize) -> bool) -> Vec<Hop> {
+    carrier_order_by_health(&config.carriers, up)
         .into_iter()
         .filter_map(|i| config.carriers.get(i))
         .map(|c| {

@@ -280,6 +280,8 @@ pub struct Carrier {
     pub inbound_sources: Vec<SourceMatch>,
     /// TLS: the name its certificate must be valid for; `None`: its IP address.
     pub tls_server_name: Option<String>,
+    /// OPTIONS health checks (`None`: off).
+    pub health: Option<crate::policy::carrier::HealthSettings>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -294,6 +294,27 @@ pub struct RawCarrier {
     /// transport = "tls": the name the carrier's certificate must be valid for (and the
     /// SNI sent); default: its IP address.
     pub tls_server_name: Option<String>,
+    /// Seconds between OPTIONS health pings; 0 = no health checks.
+    #[serde(default = "d_health_interval")]
+    pub health_interval_s: u64,
+    /// Consecutive unanswered pings that mark the carrier down.
+    #[serde(default = "d_health_down")]
+    pub health_down_after: u32,
+    /// Consecutive answered pings that mark a down carrier up again.
+    #[serde(default = "d_health_up")]
+    pub health_up_after: u32,
+}
+
+fn d_health_interval() -> u64 {
+    10
+}
+
+fn d_health_down() -> u32 {
+    3
+}
+
+fn d_health_up() -> u32 {
+    2
 }
 
 #[derive(Debug, Default, Deserialize)]

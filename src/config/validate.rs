@@ -132,6 +132,29 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
                 ),
             }
         }
+        e.range(
+            &format!("carriers[{i}].health_interval_s"),
+            c.health_interval_s,
+            0,
+            3600,
+        );
+        e.range(
+            &format!("carriers[{i}].health_down_after"),
+            c.health_down_after,
+            1,
+            100,
+        );
+        e.range(
+            &format!("carriers[{i}].health_up_after"),
+            c.health_up_after,
+            1,
+            100,
+        );
+        let health = (c.health_interval_s > 0).then(|| crate::policy::carrier::HealthSettings {
+            interval: std::time::Duration::from_secs(c.health_interval_s),
+            down_after: c.health_down_after,
+            up_after: c.health_up_after,
+        });
         if let Some(address) = socket(&mut e, &format!("carriers[{i}].address"), &c.address) {
             carriers.push(Carrier {
                 name: c.name.clone(),
@@ -140,6 +163,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
                 priority: c.priority,
                 inbound_sources,
                 tls_server_name: c.tls_server_name.clone(),
+                health,
             });
         }
     }

@@ -9,6 +9,67 @@ pub fn carrier_order(carriers: &[Carrier]) -> Vec<usize> {
     v
 }
 
+/// A carrier's OPTIONS health checks (`[[carriers]] health_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthSettings {
+    /// Time between pings; also the longest a ping waits for its answer.
+    pub interval: std::time::Duration,
+    /// Consecutive unanswered pings that mark the carrier down.
+    pub down_after: u32,
+    /// Consecutive answered pings that mark a down carrier up again.
+    pub up_after: u32,
+}
+
+/// One carrier's health as its pings see it: up until `down_after` pings in
+/// a row go unanswered, then down until `up_after` pings in a row are
+/// answered (any response is an answer: the carrier's SIP stack is alive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    up: bool,
+    streak: u32,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            up: true,
+            streak: 0,
+        }
+    }
+}
+
+impl Health {
+    pub fn is_up(&self) -> bool {
+        self.up
+    }
+
+    /// Records one ping's result; `Some(new state)` when the state changed.
+    pub fn observe(&mut self, answered: bool, s: &HealthSettings) -> Option<bool> {
+        if answered == self.up {
+            self.streak = 0;
+            return None;
+        }
+        self.streak += 1;
+        let needed = if self.up { s.down_after } else { s.up_after };
+        if self.streak >= needed {
+            self.up = !self.up;
+            self.streak = 0;
+            return Some(self.up);
+        }
+        None
+    }
+}
+
+/// [`carrier_order`] with health: carriers that are up first (priority
+/// order), then the down ones (priority order) as a last resort — a down
+/// carrier costs no Timer B while another is up, and is still tried when
+/// every carrier is down.
+pub fn carrier_order_by_health(carriers: &[Carrier], up: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut v = carrier_order(carriers);
+    v.sort_by_key(|&i| !up(i)); // stable: priority order kept within each group
+    v
+}
+
 /// How one attempt toward a carrier ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptOutcome {
@@ -47,6 +108,7 @@ mod tests {
             priority,
             inbound_sources: Vec::new(),
             tls_server_name: None,
+            health: None,
         }
     }
 
@@ -57,6 +119,46 @@ mod tests {
             vec![3, 1, 0, 2]
         );
         assert!(carrier_order(&[]).is_empty());
+    }
+
+    #[test]
+    fn down_carriers_go_last_in_priority_order() {
+        let cs = [c("a", 20), c("b", 10), c("c", 20), c("d", 5)];
+        // d (5) and a (20) down: b, c up first, then d, a.
+        assert_eq!(
+            carrier_order_by_health(&cs, |i| i != 3 && i != 0),
+            vec![1, 2, 3, 0]
+        );
+        assert_eq!(carrier_order_by_health(&cs, |_| false), vec![3, 1, 0, 2]);
+        assert_eq!(carrier_order_by_health(&cs, |_| true), vec![3, 1, 0, 2]);
+    }
+
+    #[test]
+    fn health_needs_streaks_to_change_state() {
+        let s = HealthSettings {
+            interval: std::time::Duration::from_secs(1),
+            down_after: 3,
+            up_after: 2,
+        };
+        let mut h = Health::default();
+        assert!(h.is_up());
+        assert_eq!(h.observe(false, &s), None);
+        assert_eq!(h.observe(false, &s), None);
+        assert_eq!(h.observe(true, &s), None, "an answer resets the streak");
+        assert_eq!(h.observe(false, &s), None);
+        assert_eq!(h.observe(false, &s), None);
+        assert_eq!(
+            h.observe(false, &s),
+            Some(false),
+            "third miss in a row: down"
+        );
+        assert!(!h.is_up());
+        assert_eq!(h.observe(false, &s), None, "logged once");
+        assert_eq!(h.observe(true, &s), None);
+        assert_eq!(h.observe(false, &s), None, "a miss resets the up streak");
+        assert_eq!(h.observe(true, &s), None);
+        assert_eq!(h.observe(true, &s), Some(true));
+        assert!(h.is_up());
     }
 
     #[test]

@@ -55,7 +55,7 @@ listen = "127.0.0.1:0"
     ));
     for (i, (addr, tp)) in carriers.iter().enumerate() {
         s.push_str(&format!(
-            "\n[[carriers]]\nname = \"carrier{i}\"\naddress = \"{addr}\"\ntransport = \"{tp}\"\npriority = {}\n",
+            "\n[[carriers]]\nhealth_interval_s = 0\nname = \"carrier{i}\"\naddress = \"{addr}\"\ntransport = \"{tp}\"\npriority = {}\n",
             (i + 1) * 10
         ));
     }

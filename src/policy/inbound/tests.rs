@@ -53,6 +53,7 @@ fn carrier_sources_by_net_and_exact_port() {
         priority: 1,
         inbound_sources: vec![SourceMatch::parse(src).unwrap()],
         tls_server_name: None,
+        health: None,
     };
     let carriers = [mk("192.0.2.0/24"), mk("127.0.0.1:5090")];
     let a = |s: &str| s.parse::<SocketAddr>().unwrap();

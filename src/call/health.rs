@@ -1,0 +1,138 @@
+//! Carrier health checks: one task per carrier with `health_interval_s > 0`
+//! sends an out-of-dialog OPTIONS every interval over the carrier's
+//! transport and waits up to one interval for any response (any status means
+//! the carrier's SIP stack is alive). [`Health`] turns the results into
+//! up/down with hysteresis; the state is published in `Core::carrier_up`
+//! (read by `route::carrier_hops`, which puts down carriers last) and in
+//! `trunkgate_carrier_up{carrier}`, and each change is logged once.
+//!
+//! The ping's response reaches the task like any response reaches a call:
+//! through the Call-ID registry (`Core::calls`), registered for the ping's
+//! lifetime only.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::core::{new_branch, random_hex, CallEvent, Core, Outgoing};
+use super::route::kind_of;
+use crate::config::Carrier;
+use crate::policy::carrier::{Health, HealthSettings};
+use crate::sip::{MessageBuilder, Method};
+use crate::transport::{Target, TransportKind};
+
+/// Starts the health task of every carrier that has health checks configured.
+/// The tasks end when the runtime shuts down.
+pub fn spawn_all(core: &Arc<Core>) {
+    let config = Arc::clone(&core.snapshot.load().config);
+    for (i, c) in config.carriers.iter().enumerate() {
+        core.publish_carrier_up(i, true);
+        if let Some(settings) = c.health {
+            tokio::spawn(run(Arc::clone(core), i, c.clone(), settings));
+        }
+    }
+}
+
+async fn run(core: Arc<Core>, index: usize, carrier: Carrier, settings: HealthSettings) {
+    let mut health = Health::default();
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + settings.interval,
+        settings.interval,
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let answered = ping(&core, &carrier, settings.interval).await;
+        if let Some(up) = health.observe(answered, &settings) {
+            if up {
+                tracing::info!(carrier = %carrier.name, address = %carrier.address, "carrier up: answers OPTIONS again");
+            } else {
+                tracing::warn!(carrier = %carrier.name, address = %carrier.address, "carrier down: OPTIONS unanswered; calls go to other carriers first");
+            }
+            core.publish_carrier_up(index, up);
+        }
+    }
+}
+
+/// One OPTIONS to the carrier: true when any response came back within `wait`.
+async fn ping(core: &Arc<Core>, carrier: &Carrier, wait: std::time::Duration) -> bool {
+    let kind = kind_of(carrier.transport);
+    let target = Target {
+        kind,
+        addr: carrier.address,
+        conn: None,
+    };
+    let call_id = Bytes::from(format!("ping-{}", random_hex(12)));
+    let (tx, mut rx) = mpsc::channel::<CallEvent>(4);
+    core.calls.insert(call_id.clone(), tx.clone());
+    let proto = match kind {
+        TransportKind::Udp => "UDP",
+        TransportKind::Tcp => "TCP",
+        TransportKind::Tls => "TLS",
+    };
+    let sent_by = core.sent_by(kind, &carrier.address);
+    let scheme = if kind == TransportKind::Tls {
+        "sips"
+    } else {
+        "sip"
+    };
+    let uri = format!("{scheme}:{}", carrier.address);
+    let msg = MessageBuilder::request(&Method::Options, uri.as_bytes())
+        .header(
+            "Via",
+            format!("SIP/2.0/{proto} {sent_by};branch={};rport", new_branch()),
+        )
+        .header("Max-Forwards", "70")
+        .header(
+            "From",
+            format!("<{scheme}:trunkgate@{sent_by}>;tag={}", random_hex(6)),
+        )
+        .header("To", format!("<{uri}>"))
+        .header("Call-ID", &call_id)
+        .header("CSeq", "1 OPTIONS")
+        .header("User-Agent", &core.snapshot.load().config.sip.user_agent)
+        .header("Content-Length", "0")
+        .finish();
+    let answered = if core
+        .send(&target, msg, Outgoing::Request(&Method::Options))
+        .await
+    {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(CallEvent::Sip(m))) if !m.0.is_request() => break true,
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => break false,
+            }
+        }
+    } else {
+        false
+    };
+    core.unregister(&call_id, &tx);
+    answered
+}
+
+impl Core {
+    /// Whether carrier `index` (position in `[[carriers]]`) is up; unknown = up.
+    pub fn carrier_up(&self, index: usize) -> bool {
+        self.carrier_up
+            .get(index)
+            .is_none_or(|u| u.load(Ordering::Relaxed))
+    }
+
+    fn publish_carrier_up(&self, index: usize, up: bool) {
+        if let Some(u) = self.carrier_up.get(index) {
+            u.store(up, Ordering::Relaxed);
+        }
+        if let Some(c) = self.snapshot.load().config.carriers.get(index) {
+            self.metrics
+                .carrier_up
+                .get_or_create(&crate::metrics::CarrierLabels {
+                    carrier: c.name.clone(),
+                })
+                .set(i64::from(up));
+        }
+    }
+}
