@@ -140,6 +140,7 @@ impl Gateway {
         let hook_core = Arc::clone(&core);
         let hook: crate::http::ScrapeHook = Arc::new(move || {
             publish_trunk_limits(&hook_core);
+            hook_core.media.publish_gauges();
             if let Some(t) = hook_core.transports() {
                 tcp_conns.set(t.tcp_connection_count() as i64);
                 tls_metrics.update(&t.stats());

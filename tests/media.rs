@@ -847,9 +847,25 @@ async fn exhausted_port_range_refuses_with_503_and_a_metric() {
         metric_value(&m, "trunkgate_media_ports_exhausted_total"),
         1.0
     );
-    // The first call's ports come back when it ends.
+    assert_eq!(
+        metric_value(&m, "trunkgate_media_port_pairs_available"),
+        0.0,
+        "{m}"
+    );
+    // The first call's ports come back when it ends, and the gauge says so.
     bye_from_pbx(&u, "m-ex1").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let m = metrics(u.gw.http).await;
+        if metric_value(&m, "trunkgate_media_port_pairs_available") == 2.0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "port pairs not back in the gauge:\n{m}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let pbx3 = Ua::new().await;
     let inv = offer(&u.gw, &pbx3, &u.carrier, "m-ex3", DIALED, pbx_rtp.addr).await;
     assert!((39980..=39983).contains(&sdp_target(inv.body()).port()));

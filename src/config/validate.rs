@@ -110,6 +110,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         }
     }
     let http = socket(&mut e, "http.listen", &raw.http.listen);
+    listen_conflicts(&mut e, &listen, http);
 
     let mut carriers = Vec::new();
     let mut names = HashSet::new();
@@ -435,6 +436,42 @@ pub fn parse_key_hash(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// Listen entries that would fight over one socket: the same transport and
+/// address twice, TCP and TLS on one address (both are TCP ports), and the
+/// HTTP listener on a SIP address. Port 0 (kernel-chosen) never conflicts.
+fn listen_conflicts(e: &mut Errors, listen: &[Listen], http: Option<SocketAddr>) {
+    use crate::config::Transport::{Tcp, Tls};
+    let same = |a: SocketAddr, b: SocketAddr| {
+        a.port() != 0
+            && a.port() == b.port()
+            && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+    };
+    for (j, l) in listen.iter().enumerate() {
+        for (i, k) in listen[..j].iter().enumerate() {
+            let both_tcp = matches!((k.transport, l.transport), (Tcp, Tls) | (Tls, Tcp));
+            if same(k.address, l.address) && (k.transport == l.transport || both_tcp) {
+                let rule = if k.transport == l.transport {
+                    format!("duplicate of sip.listen[{i}] ({})", k.address)
+                } else {
+                    format!(
+                        "TCP and TLS cannot share one port: sip.listen[{i}] is {}",
+                        k.address
+                    )
+                };
+                e.add(format!("sip.listen[{j}].address"), rule);
+            }
+        }
+        if let Some(h) = http {
+            if same(h, l.address) {
+                e.add(
+                    "http.listen",
+                    format!("must differ from sip.listen[{j}].address ({})", l.address),
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod api_tests {
     use super::*;
@@ -527,5 +564,53 @@ mod api_tests {
                 "t.toml: api.requests_per_minute: must be 1..=1000000"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod listen_tests {
+    fn errors(listen: &str, http: &str) -> String {
+        let text = format!("[sip]\nlisten = [{listen}]\n[http]\nlisten = \"{http}\"\n");
+        match crate::config::parse_str(&text, "t.toml") {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn duplicate_listen_entries_and_http_on_a_sip_address_are_refused() {
+        let udp = r#"{ transport = "udp", address = "127.0.0.1:5060" }"#;
+        let tcp = r#"{ transport = "tcp", address = "127.0.0.1:5060" }"#;
+        let tls_any = r#"{ transport = "tls", address = "0.0.0.0:5060" }"#;
+        assert_eq!(
+            errors(&format!("{udp}, {tcp}"), "127.0.0.1:8080"),
+            "",
+            "UDP and TCP may share a port"
+        );
+        let e = errors(&format!("{udp}, {tcp}, {udp}"), "127.0.0.1:8080");
+        assert!(
+            e.contains(
+                "t.toml: sip.listen[2].address: duplicate of sip.listen[0] (127.0.0.1:5060)"
+            ),
+            "{e}"
+        );
+        let e = errors(&format!("{tcp}, {tls_any}"), "127.0.0.1:8080");
+        assert!(
+            e.contains("sip.listen[1].address: TCP and TLS cannot share one port"),
+            "{e}"
+        );
+        let e = errors(udp, "127.0.0.1:5060");
+        assert!(
+            e.contains(
+                "t.toml: http.listen: must differ from sip.listen[0].address (127.0.0.1:5060)"
+            ),
+            "{e}"
+        );
+        let zero = r#"{ transport = "udp", address = "127.0.0.1:0" }, { transport = "tcp", address = "127.0.0.1:0" }"#;
+        assert_eq!(
+            errors(zero, "127.0.0.1:0"),
+            "",
+            "port 0 is chosen by the kernel: never a conflict"
+        );
     }
 }

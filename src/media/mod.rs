@@ -253,6 +253,15 @@ impl Media {
         r
     }
 
+    /// Refreshes `trunkgate_media_port_pairs_available` from the pool (at
+    /// every scrape: pairs come back when a call's relay ends, not on a
+    /// path that could update the gauge cheaply).
+    pub fn publish_gauges(&self) {
+        self.metrics
+            .ports_available
+            .set(self.pool.available() as i64);
+    }
+
     /// o= session id for SDP we originate.
     fn session_id(&self) -> u64 {
         self.session_base

@@ -20,8 +20,10 @@ pub(crate) struct UdpEndpoint {
     pub local: SocketAddr,
 }
 
-/// Creates a non-blocking UDP socket: SO_REUSEADDR (+SO_REUSEPORT on unix), large
-/// buffers (best effort: the kernel caps them at net.core.rmem_max/wmem_max), and
+/// Creates a non-blocking UDP socket bound exclusively — neither SO_REUSEADDR
+/// nor SO_REUSEPORT, so no other process can take a share of a live SIP port
+/// (UDP has no TIME_WAIT to get past; the receive tasks share this one
+/// socket) — with large buffers (best effort: the kernel caps them at net.core.rmem_max/wmem_max), and
 /// IPV6_V6ONLY so that `[::]` and `0.0.0.0` can be bound side by side.
 pub(crate) fn bind(addr: SocketAddr, cfg: &TransportConfig) -> Result<UdpEndpoint, TransportError> {
     let bind_err = |source: io::Error| TransportError::Bind {
@@ -31,9 +33,6 @@ pub(crate) fn bind(addr: SocketAddr, cfg: &TransportConfig) -> Result<UdpEndpoin
     };
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
         .map_err(bind_err)?;
-    socket.set_reuse_address(true).map_err(bind_err)?;
-    #[cfg(unix)]
-    socket.set_reuse_port(true).map_err(bind_err)?;
     if addr.is_ipv6() {
         socket.set_only_v6(true).map_err(bind_err)?;
     }
