@@ -88,7 +88,7 @@ fn load(path: Option<PathBuf>) -> anyhow::Result<config::Config> {
 }
 
 fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
-    let config = load(path)?;
+    let config = load(path.clone())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -96,7 +96,14 @@ fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
     rt.block_on(async move {
         let gw = Gateway::start(config).await.context("start")?;
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
-        wait_for_signal().await;
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("SIGHUP handler")?;
+        loop {
+            tokio::select! {
+                _ = wait_for_signal() => break,
+                _ = hup.recv() => reload(&gw, path.clone()),
+            }
+        }
         let grace = gw.shutdown_grace();
         tracing::info!(
             grace_s = grace.as_secs(),
@@ -111,6 +118,20 @@ fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
         gw.shutdown().await;
         Ok(())
     })
+}
+
+/// SIGHUP: re-reads the config file the gateway started from. A file that
+/// fails validation changes nothing: every error is logged and counted.
+fn reload(gw: &Gateway, path: Option<PathBuf>) {
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
+    match load(path) {
+        Ok(config) => gw.reload(config),
+        Err(e) => {
+            tracing::error!(errors = %e, "config reload refused: nothing changed");
+            gw.reload_failed();
+        }
+    }
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 }
 
 async fn wait_for_signal() {

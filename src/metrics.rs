@@ -68,6 +68,11 @@ pub struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CarrierLabels {
     pub carrier: String,
 }
@@ -100,6 +105,8 @@ pub struct Metrics {
     pub trunk_call_limit: Family<TrunkLabels, Gauge>,
     /// 1 while the carrier answers its OPTIONS health pings (always 1 without health checks).
     pub carrier_up: Family<CarrierLabels, Gauge>,
+    /// Config reloads (SIGHUP), `ok` or `error` (the file failed validation; nothing changed).
+    pub config_reloads: Family<ResultLabels, Counter>,
     pub calls: Family<CallLabels, Counter>,
     pub carrier_failovers: Counter,
     /// Inbound failovers, by failover source (trunk_id, phone_number, sip_uri, api).
@@ -181,6 +188,15 @@ impl Metrics {
             calls_active_by_trunk.clone(),
         );
         let calls = Family::default();
+        let config_reloads = Family::<ResultLabels, Counter>::default();
+        for result in ["ok", "error"] {
+            let _ = config_reloads.get_or_create(&ResultLabels { result });
+        }
+        registry.register(
+            "trunkgate_config_reloads",
+            "Config reloads by result: ok, or error (invalid file, nothing changed)",
+            config_reloads.clone(),
+        );
         let carrier_up = Family::<CarrierLabels, Gauge>::default();
         registry.register(
             "trunkgate_carrier_up",
@@ -256,6 +272,7 @@ impl Metrics {
             calls_active_by_trunk,
             trunk_call_limit,
             carrier_up,
+            config_reloads,
             calls,
             carrier_failovers,
             failovers,

@@ -123,7 +123,8 @@ pub struct Core {
     /// Call-flow workers (gRPC); built lazily inside the runtime.
     flow: OnceLock<Option<crate::flow::FlowPool>>,
     /// Health of each `[[carriers]]` entry (by position), from its OPTIONS pings.
-    pub(crate) carrier_up: Vec<std::sync::atomic::AtomicBool>,
+    /// Health of each carrier (by name), from its OPTIONS pings; replaced on reload.
+    pub(crate) carrier_health: ArcSwap<super::health::Board>,
 }
 
 impl Core {
@@ -142,11 +143,8 @@ impl Core {
             })
             .expect("an empty static table always builds");
         let media = crate::media::Media::new(config.media.clone(), metrics.media.clone());
-        let carrier_up = (0..config.carriers.len())
-            .map(|_| std::sync::atomic::AtomicBool::new(true))
-            .collect();
         Core {
-            carrier_up,
+            carrier_health: ArcSwap::from_pointee(super::health::Board::default()),
             media,
             flow: OnceLock::new(),
             snapshot: ArcSwap::from_pointee(Snapshot::new(config)),

@@ -10,7 +10,7 @@
 //! through the Call-ID registry (`Core::calls`), registered for the ping's
 //! lifetime only.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,19 +23,49 @@ use crate::policy::carrier::{Health, HealthSettings};
 use crate::sip::{MessageBuilder, Method};
 use crate::transport::{Target, TransportKind};
 
-/// Starts the health task of every carrier that has health checks configured.
-/// The tasks end when the runtime shuts down.
-pub fn spawn_all(core: &Arc<Core>) {
-    let config = Arc::clone(&core.snapshot.load().config);
-    for (i, c) in config.carriers.iter().enumerate() {
-        core.publish_carrier_up(i, true);
-        if let Some(settings) = c.health {
-            tokio::spawn(run(Arc::clone(core), i, c.clone(), settings));
+/// The carriers' health for one config generation: every carrier starts up;
+/// its task (if it has health checks) flips it. A reload builds a new board
+/// and new tasks, and stops the old ones.
+#[derive(Default)]
+pub struct Board {
+    up: Vec<(String, AtomicBool)>,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
         }
     }
 }
 
-async fn run(core: Arc<Core>, index: usize, carrier: Carrier, settings: HealthSettings) {
+/// Starts the health task of every carrier of the current config that has
+/// health checks, replacing (and stopping) those of an earlier config.
+pub fn spawn_all(core: &Arc<Core>) {
+    let config = Arc::clone(&core.snapshot.load().config);
+    core.metrics.carrier_up.clear();
+    let mut board = Board {
+        up: config
+            .carriers
+            .iter()
+            .map(|c| (c.name.clone(), AtomicBool::new(true)))
+            .collect(),
+        tasks: Vec::new(),
+    };
+    for c in &config.carriers {
+        core.publish_carrier_up(&c.name, true);
+        if let Some(settings) = c.health {
+            let core = Arc::clone(core);
+            let c = c.clone();
+            let h = tokio::spawn(async move { run(core, c, settings).await });
+            board.tasks.push(h.abort_handle());
+        }
+    }
+    core.carrier_health.store(Arc::new(board));
+}
+
+async fn run(core: Arc<Core>, carrier: Carrier, settings: HealthSettings) {
     let mut health = Health::default();
     let mut tick = tokio::time::interval_at(
         tokio::time::Instant::now() + settings.interval,
@@ -51,7 +81,7 @@ async fn run(core: Arc<Core>, index: usize, carrier: Carrier, settings: HealthSe
             } else {
                 tracing::warn!(carrier = %carrier.name, address = %carrier.address, "carrier down: OPTIONS unanswered; calls go to other carriers first");
             }
-            core.publish_carrier_up(index, up);
+            core.publish_carrier_up(&carrier.name, up);
         }
     }
 }
@@ -115,24 +145,31 @@ async fn ping(core: &Arc<Core>, carrier: &Carrier, wait: std::time::Duration) ->
 }
 
 impl Core {
-    /// Whether carrier `index` (position in `[[carriers]]`) is up; unknown = up.
-    pub fn carrier_up(&self, index: usize) -> bool {
-        self.carrier_up
-            .get(index)
-            .is_none_or(|u| u.load(Ordering::Relaxed))
+    /// Whether the carrier named `name` is up; unknown (e.g. removed by a reload) = up.
+    pub fn carrier_up(&self, name: &str) -> bool {
+        self.carrier_health
+            .load()
+            .up
+            .iter()
+            .find(|(n, _)| n == name)
+            .is_none_or(|(_, u)| u.load(Ordering::Relaxed))
     }
 
-    fn publish_carrier_up(&self, index: usize, up: bool) {
-        if let Some(u) = self.carrier_up.get(index) {
+    fn publish_carrier_up(&self, name: &str, up: bool) {
+        if let Some((_, u)) = self
+            .carrier_health
+            .load()
+            .up
+            .iter()
+            .find(|(n, _)| n == name)
+        {
             u.store(up, Ordering::Relaxed);
         }
-        if let Some(c) = self.snapshot.load().config.carriers.get(index) {
-            self.metrics
-                .carrier_up
-                .get_or_create(&crate::metrics::CarrierLabels {
-                    carrier: c.name.clone(),
-                })
-                .set(i64::from(up));
-        }
+        self.metrics
+            .carrier_up
+            .get_or_create(&crate::metrics::CarrierLabels {
+                carrier: name.to_string(),
+            })
+            .set(i64::from(up));
     }
 }

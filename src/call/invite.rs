@@ -117,8 +117,9 @@ impl Call {
         }
         match self.plan.take() {
             Some(CallPlan::Outbound { dialed, .. }) => {
-                self.hops =
-                    carrier_hops(&self.snapshot.config, &dialed, |i| self.core.carrier_up(i));
+                self.hops = carrier_hops(&self.snapshot.config, &dialed, |i| {
+                    self.core.carrier_up(&self.snapshot.config.carriers[i].name)
+                });
                 if !self.start_hop().await {
                     self.reason = Some("no_carrier".into());
                     self.fail_a(503, "Service Unavailable", "failed").await;
@@ -221,7 +222,9 @@ impl Call {
             }
             FailoverStep::PhoneNumber(n) => {
                 self.failover_done = true;
-                carrier_hops(&self.snapshot.config, &n, |i| self.core.carrier_up(i))
+                carrier_hops(&self.snapshot.config, &n, |i| {
+                    self.core.carrier_up(&self.snapshot.config.carriers[i].name)
+                })
             }
             FailoverStep::SipUri(u) => {
                 self.failover_done = true;

@@ -1,0 +1,169 @@
+//! Live reload over real sockets: the gateway binary runs on a config file;
+//! the file is edited to name another carrier and the process gets SIGHUP.
+//! The next call goes to the new carrier while a call that was ringing on
+//! the old one is answered through it; a file that fails validation changes
+//! nothing and counts as `trunkgate_config_reloads_total{result="error"}`.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+const DIALED: &str = "+14155550100";
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn file_for(
+    carrier: SocketAddr,
+    sip: SocketAddr,
+    http: SocketAddr,
+    store: &std::path::Path,
+) -> String {
+    config_text_in(&[(carrier, "udp")], "127.0.0.0/8", store)
+        .replace(
+            r#"listen = [ { transport = "udp", address = "127.0.0.1:0" }, { transport = "tcp", address = "127.0.0.1:0" } ]"#,
+            &format!(r#"listen = [ {{ transport = "udp", address = "{sip}" }} ]"#),
+        )
+        .replace(r#"listen = "127.0.0.1:0""#, &format!(r#"listen = "{http}""#))
+}
+
+fn hup(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(ok.success());
+}
+
+async fn wait_reloads(http: SocketAddr, result: &str, want: f64) {
+    let series = format!("trunkgate_config_reloads_total{{result=\"{result}\"}}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = metrics(http).await;
+        if metric_value(&text, &series) == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{series} != {want}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
+    let dir = temp_dir("reload");
+    let (a, b) = (Ua::new().await, Ua::new().await);
+    // UDP and TCP ports are separate spaces: a free TCP port is a good guess for UDP too.
+    let sip: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let file = dir.join("trunkgate.toml");
+    std::fs::write(&file, file_for(a.addr, sip, http, &dir)).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
+        .args(["run", "--config"])
+        .arg(&file)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("gateway.log")).unwrap())
+        .spawn()
+        .expect("gateway starts");
+    let gw = Proc(child);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(http).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gateway not listening"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_reloads(http, "ok", 0.0).await;
+
+    // Call 1 rings on carrier A.
+    let pbx = Ua::new().await;
+    pbx.send(
+        sip,
+        &invite(pbx.addr, sip, "UDP", "rl-1@pbx", DIALED, "z9hG4bKrl1"),
+    )
+    .await;
+    let (inv1, from1) = a.wait_request("INVITE").await;
+    a.send(from1, &reply(&inv1, 180, "Ringing", Some("a1"), None, ""))
+        .await;
+    pbx.wait_response(180).await;
+
+    // The file now names carrier B; SIGHUP.
+    std::fs::write(&file, file_for(b.addr, sip, http, &dir)).unwrap();
+    hup(&gw.0);
+    wait_reloads(http, "ok", 1.0).await;
+
+    // The ringing call is answered through A, as it started.
+    let contact = format!("<sip:a@{}>", a.addr);
+    a.send(
+        from1,
+        &reply(
+            &inv1,
+            200,
+            "OK",
+            Some("a1"),
+            Some(&contact),
+            &sdp_at(a.addr, "carrier"),
+        ),
+    )
+    .await;
+    pbx.wait_response(200).await;
+
+    // Call 2 goes to B.
+    let pbx2 = Ua::new().await;
+    pbx2.send(
+        sip,
+        &invite(pbx2.addr, sip, "UDP", "rl-2@pbx", DIALED, "z9hG4bKrl2"),
+    )
+    .await;
+    let (inv2, from2) = b.wait_request("INVITE").await;
+    b.send(from2, &reply(&inv2, 486, "Busy Here", Some("b2"), None, ""))
+        .await;
+    pbx2.wait_response(486).await;
+
+    // An invalid file changes nothing.
+    std::fs::write(
+        &file,
+        file_for(a.addr, sip, http, &dir).replace("t1_ms = 50", "t1_ms = 1"),
+    )
+    .unwrap();
+    hup(&gw.0);
+    wait_reloads(http, "error", 1.0).await;
+    let pbx3 = Ua::new().await;
+    pbx3.send(
+        sip,
+        &invite(pbx3.addr, sip, "UDP", "rl-3@pbx", DIALED, "z9hG4bKrl3"),
+    )
+    .await;
+    let (inv3, from3) = b.wait_request("INVITE").await;
+    b.send(from3, &reply(&inv3, 486, "Busy Here", Some("b3"), None, ""))
+        .await;
+    pbx3.wait_response(486).await;
+    let log = std::fs::read_to_string(dir.join("gateway.log")).unwrap_or_default();
+    assert!(
+        log.contains("config reload refused") && log.contains("sip.t1_ms"),
+        "the refused reload is logged with its errors:\n{log}"
+    );
+    drop(gw);
+}
