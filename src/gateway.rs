@@ -106,6 +106,10 @@ impl Gateway {
         let http_listen = config.http.listen;
         let mut tcfg = transport_config(&config);
         tcfg.tls = Some(tls_context(&config)?);
+        tcfg.capture = config
+            .hep
+            .clone()
+            .and_then(crate::transport::hep::Capture::start);
         let store = CallLogStore::open(&config.store.data_dir)?;
         let call_log = CallLogWriter::start(store, config.store.call_log_queue);
         // Trunks and numbers: seeded from the config once, then the store

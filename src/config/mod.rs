@@ -108,6 +108,8 @@ pub struct Config {
     /// `[tls] trunk_client_names`: an outbound trunk listed here admits only INVITEs
     /// that came over TLS with a verified client certificate valid for the name.
     pub tls_client_names: Vec<(uuid::Uuid, String)>,
+    /// `[hep]`: HEP v3 capture export (`None`: off).
+    pub hep: Option<crate::transport::hep::HepSettings>,
 }
 
 /// REST API settings.

@@ -32,6 +32,22 @@ pub struct RawConfig {
     pub flow: RawFlow,
     /// `[tls]`: certificates for SIP over TLS (see `validate/tls.rs`).
     pub tls: Option<RawTls>,
+    /// `[hep]`: HEP v3 capture export; absent = off.
+    pub hep: Option<RawHep>,
+}
+
+/// `[hep]`: copies of every SIP message to a Homer/heplify collector.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHep {
+    pub address: String,
+    #[serde(default = "d_hep_node")]
+    pub node_id: u32,
+    pub password: Option<String>,
+}
+
+fn d_hep_node() -> u32 {
+    2001
 }
 
 /// `[tls]`: certificate, key, CA for peer verification, mutual TLS.

@@ -207,6 +207,22 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
     }
     let media = media::validate_media(&mut e, &raw.media, &raw.store.data_dir);
     let flow = media::validate_flow(&mut e, &raw.flow);
+    let hep = raw.hep.as_ref().and_then(|h| {
+        if let Some(p) = &h.password {
+            if p.is_empty() || p.len() > 64 || !p.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+                e.add(
+                    "hep.password",
+                    "must be 1 to 64 printable ASCII characters without spaces",
+                );
+            }
+        }
+        let address = socket(&mut e, "hep.address", &h.address)?;
+        Some(crate::transport::hep::HepSettings {
+            address,
+            node_id: h.node_id,
+            password: h.password.clone(),
+        })
+    });
     let tls = tls::validate_tls(&mut e, raw.tls.as_ref(), &listen, &raw.carriers);
     let tls_client_names = tls::validate_trunk_names(&mut e, raw.tls.as_ref(), &tls);
     if !e.list.is_empty() {
@@ -249,6 +265,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         flow,
         tls,
         tls_client_names,
+        hep,
     })
 }
 

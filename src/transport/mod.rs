@@ -19,6 +19,7 @@
 mod conn;
 mod error;
 pub mod framing;
+pub mod hep;
 mod stats;
 mod tcp;
 pub mod tls;
@@ -128,6 +129,8 @@ pub struct TransportConfig {
     pub tcp_connect_timeout: Duration,
     /// Certificates and peer verification for TLS listeners and outbound TLS.
     pub tls: Option<Arc<TlsContext>>,
+    /// HEP export of every message received and sent (`[hep]`).
+    pub capture: Option<Arc<hep::Capture>>,
 }
 
 impl Default for TransportConfig {
@@ -144,6 +147,7 @@ impl Default for TransportConfig {
             tcp_max_per_source: 64,
             tcp_connect_timeout: Duration::from_secs(3),
             tls: None,
+            capture: None,
         }
     }
 }
@@ -185,6 +189,13 @@ impl Transports {
             return Err(TransportError::Config("max_message_size must be > 0"));
         }
         let (shutdown_tx, _) = watch::channel(false);
+        let handler: Arc<dyn Handler> = match &cfg.capture {
+            Some(capture) => Arc::new(hep::CapturingHandler {
+                inner: handler,
+                capture: Arc::clone(capture),
+            }),
+            None => handler,
+        };
         let shared = Arc::new(Shared {
             cfg: cfg.clone(),
             handler,
@@ -269,13 +280,28 @@ impl Transports {
         if data.len() > self.shared.cfg.max_message_size {
             return Err(TransportError::TooLarge);
         }
-        match target.kind {
+        let copy = self.shared.cfg.capture.is_some().then(|| data.clone());
+        let r = match target.kind {
             TransportKind::Udp => {
                 let addr = canonical(target.addr);
                 udp::send(&self.shared, &self.udp, addr, &data).await
             }
             TransportKind::Tcp => tcp::send(&self.shared, target, data).await,
             TransportKind::Tls => tls::send(&self.shared, target, data).await,
+        };
+        if let (Ok(()), Some(copy)) = (&r, copy) {
+            self.capture_sent(target.kind, target.addr, &copy);
+        }
+        r
+    }
+
+    /// HEP copy of a message sent to `to` (from our bound address of that kind).
+    fn capture_sent(&self, kind: TransportKind, to: SocketAddr, data: &[u8]) {
+        if let Some(c) = &self.shared.cfg.capture {
+            let from = self
+                .local_addr(kind, to.is_ipv6())
+                .unwrap_or_else(|| SocketAddr::new(to.ip(), 0));
+            c.capture(kind, from, to, data);
         }
     }
 
@@ -314,7 +340,11 @@ impl Transports {
         if data.len() > self.shared.cfg.max_message_size {
             return Err(TransportError::TooLarge);
         }
-        udp::try_send(&self.shared, &self.udp, canonical(addr), data)
+        let r = udp::try_send(&self.shared, &self.udp, canonical(addr), data);
+        if let Ok(true) = r {
+            self.capture_sent(TransportKind::Udp, addr, data);
+        }
+        r
     }
 
     /// Stops accepting and receiving and closes every TCP connection. UDP sockets stay
