@@ -104,6 +104,18 @@ impl Gateway {
         let tls_metrics = crate::transport::TlsMetrics::register(&mut registry);
         crate::process_metrics::register(&mut registry);
         let http_listen = config.http.listen;
+        let http_limits = config.http.limits;
+        let guard_metrics = crate::http_guard::HttpGuardMetrics::default();
+        registry.register(
+            "trunkgate_http_connections",
+            "Open HTTP connections (API and /metrics)",
+            guard_metrics.open.clone(),
+        );
+        registry.register(
+            "trunkgate_http_connections_refused",
+            "HTTP connections closed at accept: over http.max_connections or http.max_per_source",
+            guard_metrics.refused.clone(),
+        );
         let mut tcfg = transport_config(&config);
         tcfg.tls = Some(tls_context(&config)?);
         tcfg.capture = config
@@ -152,13 +164,20 @@ impl Gateway {
         });
         let api = crate::api::router(ApiState::open(Arc::clone(&core), keys)?);
         let (shutdown, rx) = watch::channel(false);
-        let (http_addr, http_task) =
-            crate::http::serve(http_listen, Arc::new(registry), Some(hook), Some(api), rx)
-                .await
-                .map_err(|source| StartError::Http {
-                    addr: http_listen,
-                    source,
-                })?;
+        let (http_addr, http_task) = crate::http::serve(
+            http_listen,
+            http_limits,
+            guard_metrics,
+            Arc::new(registry),
+            Some(hook),
+            Some(api),
+            rx,
+        )
+        .await
+        .map_err(|source| StartError::Http {
+            addr: http_listen,
+            source,
+        })?;
         for (kind, addr) in transports.local_addrs() {
             tracing::info!(transport = kind.as_str(), %addr, "SIP listening");
         }

@@ -49,6 +49,8 @@ async fn live() -> &'static str {
 /// Binds the HTTP listener and serves until `shutdown` turns true. Returns the bound address.
 pub async fn serve(
     addr: SocketAddr,
+    limits: crate::http_guard::HttpLimits,
+    guard_metrics: crate::http_guard::HttpGuardMetrics,
     registry: Arc<Registry>,
     before_scrape: Option<ScrapeHook>,
     api: Option<Router>,
@@ -77,6 +79,11 @@ pub async fn serve(
         };
         // Connect info: the API's limiter counts failed authentications per peer.
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        use axum::serve::ListenerExt;
+        // The guard caps connections (total, per source) and closes idle ones;
+        // tap_io keeps the peer address available as ConnectInfo<SocketAddr>.
+        let listener =
+            crate::http_guard::GuardedListener::new(listener, limits, guard_metrics).tap_io(|_| {});
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
             .await

@@ -28,6 +28,7 @@ pub mod config;
 pub mod flow;
 pub mod gateway;
 pub mod http;
+pub mod http_guard;
 pub mod media;
 pub mod metrics;
 pub mod policy;

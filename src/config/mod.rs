@@ -269,6 +269,7 @@ pub enum Transport {
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     pub listen: SocketAddr,
+    pub limits: crate::http_guard::HttpLimits,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -287,11 +287,34 @@ pub struct RawListen {
 pub struct RawHttp {
     #[serde(default = "d_http")]
     pub listen: String,
+    #[serde(default = "d_http_max")]
+    pub max_connections: usize,
+    #[serde(default = "d_http_per_source")]
+    pub max_per_source: usize,
+    #[serde(default = "d_http_idle")]
+    pub idle_timeout_s: u64,
+}
+
+fn d_http_max() -> usize {
+    256
+}
+
+fn d_http_per_source() -> usize {
+    32
+}
+
+fn d_http_idle() -> u64 {
+    30
 }
 
 impl Default for RawHttp {
     fn default() -> Self {
-        RawHttp { listen: d_http() }
+        RawHttp {
+            listen: d_http(),
+            max_connections: d_http_max(),
+            max_per_source: d_http_per_source(),
+            idle_timeout_s: d_http_idle(),
+        }
     }
 }
 

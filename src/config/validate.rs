@@ -111,6 +111,20 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
     }
     let http = socket(&mut e, "http.listen", &raw.http.listen);
     listen_conflicts(&mut e, &listen, http);
+    let h = &raw.http;
+    e.range("http.max_connections", h.max_connections, 1, 100_000);
+    e.range(
+        "http.max_per_source",
+        h.max_per_source,
+        1,
+        h.max_connections.max(1),
+    );
+    e.range("http.idle_timeout_s", h.idle_timeout_s, 1, 3600);
+    let http_limits = crate::http_guard::HttpLimits {
+        max_connections: h.max_connections,
+        max_per_source: h.max_per_source,
+        idle_timeout: std::time::Duration::from_secs(h.idle_timeout_s),
+    };
 
     let mut carriers = Vec::new();
     let mut names = HashSet::new();
@@ -248,7 +262,10 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
             user_agent: s.user_agent.clone(),
             shutdown_grace: Duration::from_secs(s.shutdown_grace_s),
         },
-        http: HttpSettings { listen: http },
+        http: HttpSettings {
+            listen: http,
+            limits: http_limits,
+        },
         carriers,
         trunks,
         twilio: TwilioSettings {
