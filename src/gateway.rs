@@ -103,6 +103,7 @@ impl Gateway {
         );
         let tls_metrics = crate::transport::TlsMetrics::register(&mut registry);
         crate::process_metrics::register(&mut registry);
+        crate::process_metrics::check_descriptors(&config);
         let http_listen = config.http.listen;
         let http_limits = config.http.limits;
         let guard_metrics = crate::http_guard::HttpGuardMetrics::default();

@@ -145,3 +145,41 @@ mod tests {
         }
     }
 }
+
+/// Descriptors the config can need at once: two per media port (RTP and
+/// RTCP of every pair), the SIP TCP/TLS and HTTP connection caps, and a
+/// reserve for listeners, the store, logs and outbound connections.
+pub fn descriptors_needed(config: &crate::config::Config) -> u64 {
+    let media = if config.media.enabled {
+        u64::from(config.media.port_max.saturating_sub(config.media.port_min)) + 1
+    } else {
+        0
+    };
+    media + config.sip.tcp_max_connections as u64 + config.http.limits.max_connections as u64 + 256
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit and says, once, when even
+/// that does not fit [`descriptors_needed`] (the gateway still starts: calls
+/// beyond what fits get 503 `media_bind_failed`; raise `LimitNOFILE=`).
+pub fn check_descriptors(config: &crate::config::Config) {
+    let needed = descriptors_needed(config);
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < needed => tracing::warn!(
+            limit,
+            needed,
+            "RLIMIT_NOFILE is below what the media port range and connection caps can use; raise it (systemd: LimitNOFILE=) or narrow [media] port_min/port_max"
+        ),
+        Ok(limit) => tracing::debug!(limit, needed, "RLIMIT_NOFILE fits the config"),
+        Err(e) => tracing::warn!(error = %e, needed, "cannot read or raise RLIMIT_NOFILE"),
+    }
+}
+
+#[cfg(test)]
+mod fd_tests {
+    #[test]
+    fn the_default_config_needs_its_media_range_and_caps() {
+        let c = crate::config::parse_str(crate::config::DEFAULT_CONFIG, "default").unwrap();
+        // 20000..=49999 (30000 ports) + 4096 SIP TCP + 256 HTTP + 256 reserve.
+        assert_eq!(super::descriptors_needed(&c), 30000 + 4096 + 256 + 256);
+    }
+}
