@@ -35,7 +35,8 @@ fn default_config_is_valid_and_matches_the_bench() {
     assert_eq!(t.direction, Direction::Outbound);
     let o = t.outbound.as_ref().unwrap();
     assert_eq!(o.domain, None);
-    assert_eq!(o.authentication[0].value, "127.0.0.0/8");
+    // Exactly the demo PBX: the bench harness's sipp UAC sends from 127.0.0.1.
+    assert_eq!(o.authentication[0].value, "127.0.0.1/32");
     assert_eq!(c.sip.t1, Duration::from_millis(500));
 }
 
