@@ -200,54 +200,15 @@ impl Gateway {
         self.transports.reload_tls()
     }
 
-    /// Live reload (SIGHUP): applies a re-read, already validated config.
-    /// Calls admitted from now on route with it — carriers (and their health
-    /// checks), Twilio ranges, SIP and trunk policy settings; calls already
-    /// up keep the snapshot they started with. Trunks and numbers stay as the
-    /// store has them (the file is only their seed). TLS files are re-read.
-    /// Not applied until a restart, and logged as such: listeners, `[store]`,
-    /// `[media]`, `[dns]`, `[flow]` and the SIP timers.
+    /// Live reload (SIGHUP): applies a re-read, already validated config
+    /// (see [`crate::reload::apply`]).
     pub fn reload(&self, new: Config) {
-        let cur = self.core.snapshot.load();
-        let old = &cur.config;
-        let mut restart = Vec::new();
-        if new.sip.listen != old.sip.listen || new.http.listen != old.http.listen {
-            restart.push("listeners");
-        }
-        if new.store.data_dir != old.store.data_dir {
-            restart.push("store");
-        }
-        if new.sip.t1 != old.sip.t1 || new.sip.t2 != old.sip.t2 || new.sip.t4 != old.sip.t4 {
-            restart.push("sip timers");
-        }
-        if !restart.is_empty() {
-            tracing::warn!(sections = ?restart, "config reload: these changes take effect at the next restart");
-        }
-        let mut config = new;
-        config.trunks = old.trunks.clone();
-        config.numbers = old.numbers.clone();
-        self.core
-            .snapshot
-            .store(Arc::new(crate::call::core::Snapshot::new(Arc::new(config))));
-        crate::call::spawn_carrier_health(&self.core);
-        if let Err(e) = self.reload_tls() {
-            tracing::error!(error = %e, "config reload: TLS files unusable, the old certificate stays");
-        }
-        self.count_reload("ok");
-        tracing::info!("config reloaded: new calls use it, live calls keep theirs");
+        crate::reload::apply(&self.core, new);
     }
 
     /// Counts a reload whose file failed validation (the caller logged its errors).
     pub fn reload_failed(&self) {
-        self.count_reload("error");
-    }
-
-    fn count_reload(&self, result: &'static str) {
-        self.core
-            .metrics
-            .config_reloads
-            .get_or_create(&crate::metrics::ResultLabels { result })
-            .inc();
+        crate::reload::count(&self.core, "error");
     }
 
     /// Every bound SIP address with its transport.

@@ -33,6 +33,7 @@ pub mod media;
 pub mod metrics;
 pub mod policy;
 pub mod process_metrics;
+pub mod reload;
 pub mod resolve;
 pub mod sip;
 pub mod store;

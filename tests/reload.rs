@@ -81,6 +81,7 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
         .args(["run", "--config"])
         .arg(&file)
         .env("RUST_LOG", "warn")
+        .env("TRUNKGATE_API_KEY", "reload-test-key")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("gateway.log")).unwrap())
@@ -165,5 +166,42 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
         log.contains("config reload refused") && log.contains("sip.t1_ms"),
         "the refused reload is logged with its errors:\n{log}"
     );
+
+    // The same through the API (an addition): POST /v1/Admin/Reload, key required.
+    let http_client = reqwest::Client::new();
+    let url = format!("http://{http}/v1/Admin/Reload");
+    let r = http_client.post(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401, "no key, no reload");
+    let r = http_client
+        .post(&url)
+        .header("X-API-Key", "reload-test-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "the file is still invalid");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], 400001, "{body}");
+    assert!(body.to_string().contains("sip.t1_ms"), "{body}");
+    wait_reloads(http, "error", 2.0).await;
+    std::fs::write(&file, file_for(a.addr, sip, http, &dir)).unwrap();
+    let r = http_client
+        .post(&url)
+        .header("X-API-Key", "reload-test-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    wait_reloads(http, "ok", 2.0).await;
+    // Back on carrier A.
+    let pbx4 = Ua::new().await;
+    pbx4.send(
+        sip,
+        &invite(pbx4.addr, sip, "UDP", "rl-4@pbx", DIALED, "z9hG4bKrl4"),
+    )
+    .await;
+    let (inv4, from4) = a.wait_request("INVITE").await;
+    a.send(from4, &reply(&inv4, 486, "Busy Here", Some("a4"), None, ""))
+        .await;
+    pbx4.wait_response(486).await;
     drop(gw);
 }

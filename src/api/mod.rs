@@ -211,6 +211,34 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
 
 /// The API routes (all under `/v1`, key required, unknown paths 404001)
 /// plus `/health/ready` (no key).
+/// `POST /v1/Admin/Reload` (an addition to the spec): re-reads the config
+/// file like SIGHUP. 200 `{"status": "reloaded"}`, or 400001 listing the
+/// file's errors (nothing changed).
+async fn admin_reload(
+    axum::extract::State(st): axum::extract::State<ApiState>,
+) -> Result<Response, ApiError> {
+    let core = Arc::clone(st.core());
+    let r = tokio::task::spawn_blocking(move || crate::reload::from_file(&core))
+        .await
+        .map_err(|e| ApiError::Internal(format!("reload task: {e}")))?;
+    match r {
+        Ok(()) => Ok(json_response(
+            axum::http::StatusCode::OK,
+            &serde_json::json!({ "status": "reloaded" }),
+        )),
+        Err(errors) => Err(ApiError::Validation(
+            errors
+                .0
+                .into_iter()
+                .map(|e| crate::config::FieldError {
+                    field: e.key,
+                    rule: e.rule,
+                })
+                .collect(),
+        )),
+    }
+}
+
 pub fn router(state: ApiState) -> Router {
     let v1 = Router::new()
         .route("/v1/openapi.json", get(openapi_json))
@@ -246,6 +274,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/History/Logs/Calls", get(calls::list))
         .route("/v1/History/Logs/Calls/{call_id}", get(calls::get_one))
         .route("/v1/LiveCalls", get(live::list))
+        .route("/v1/Admin/Reload", axum::routing::post(admin_reload))
         .route(
             "/v1/LiveCalls/{call_id}",
             axum::routing::delete(live::hangup),

@@ -110,6 +110,9 @@ pub struct Config {
     pub tls_client_names: Vec<(uuid::Uuid, String)>,
     /// `[hep]`: HEP v3 capture export (`None`: off).
     pub hep: Option<crate::transport::hep::HepSettings>,
+    /// The file this config was read from (`None`: the embedded default or a
+    /// string): what a reload re-reads.
+    pub source: Option<std::path::PathBuf>,
 }
 
 /// REST API settings.
@@ -303,7 +306,9 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
             rule: format!("cannot read: {e}"),
         }])
     })?;
-    parse_str(&text, &origin)
+    let mut config = parse_str(&text, &origin)?;
+    config.source = Some(path.to_path_buf());
+    Ok(config)
 }
 
 /// Parses and validates config text; `origin` names it in error messages.

@@ -283,6 +283,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         tls,
         tls_client_names,
         hep,
+        source: None,
     })
 }
 

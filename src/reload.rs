@@ -1,0 +1,81 @@
+//! Live reload: a re-read config applied to calls admitted from now on
+//! (SIGHUP in `main.rs`, `POST /v1/Admin/Reload` in the API).
+//!
+//! Applied: carriers (and their health checks), Twilio ranges, SIP and
+//! trunk policy settings the call layer reads per call, TLS files. Calls
+//! already up keep the snapshot they started with. Trunks and numbers stay
+//! as the store has them (the file is only their seed). Not applied until a
+//! restart, and logged as such: listeners, `[store]`, the SIP timers; and,
+//! read once at start, `[media]`, `[dns]`, `[flow]` and the log level.
+
+use std::sync::Arc;
+
+use crate::call::core::Snapshot;
+use crate::call::Core;
+use crate::config::{Config, ConfigError, ConfigErrors};
+
+/// Applies `new` (already validated).
+pub fn apply(core: &Arc<Core>, new: Config) {
+    let cur = core.snapshot.load();
+    let old = &cur.config;
+    let mut restart = Vec::new();
+    if new.sip.listen != old.sip.listen || new.http.listen != old.http.listen {
+        restart.push("listeners");
+    }
+    if new.store.data_dir != old.store.data_dir {
+        restart.push("store");
+    }
+    if new.sip.t1 != old.sip.t1 || new.sip.t2 != old.sip.t2 || new.sip.t4 != old.sip.t4 {
+        restart.push("sip timers");
+    }
+    if !restart.is_empty() {
+        tracing::warn!(sections = ?restart, "config reload: these changes take effect at the next restart");
+    }
+    let mut config = new;
+    config.trunks = old.trunks.clone();
+    config.numbers = old.numbers.clone();
+    core.snapshot
+        .store(Arc::new(Snapshot::new(Arc::new(config))));
+    crate::call::spawn_carrier_health(core);
+    if let Some(t) = core.transports() {
+        if let Err(e) = t.reload_tls() {
+            tracing::error!(error = %e, "config reload: TLS files unusable, the old certificate stays");
+        }
+    }
+    count(core, "ok");
+    tracing::info!("config reloaded: new calls use it, live calls keep theirs");
+}
+
+/// Re-reads the file the running config came from and applies it. A file
+/// that fails validation changes nothing: its errors are logged, counted
+/// and returned.
+pub fn from_file(core: &Arc<Core>) -> Result<(), ConfigErrors> {
+    let Some(path) = core.snapshot.load().config.source.clone() else {
+        count(core, "error");
+        return Err(ConfigErrors(vec![ConfigError {
+            file: "<embedded default>".into(),
+            key: "(file)".into(),
+            rule: "the gateway runs on the embedded default config: there is no file to re-read"
+                .into(),
+        }]));
+    };
+    match crate::config::load_file(&path) {
+        Ok(config) => {
+            apply(core, config);
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(errors = %e, "config reload refused: nothing changed");
+            count(core, "error");
+            Err(e)
+        }
+    }
+}
+
+/// `trunkgate_config_reloads_total{result}`.
+pub fn count(core: &Core, result: &'static str) {
+    core.metrics
+        .config_reloads
+        .get_or_create(&crate::metrics::ResultLabels { result })
+        .inc();
+}
