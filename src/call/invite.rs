@@ -63,15 +63,31 @@ pub const PASS_RESPONSE: &[&str] = &[
 pub fn copy_headers(
     from: &Message,
     names: &[&str],
+    max_value: usize,
     mut b: crate::sip::MessageBuilder,
 ) -> crate::sip::MessageBuilder {
     for h in from.headers() {
         let n = h.name.as_str();
-        if names.iter().any(|p| p.eq_ignore_ascii_case(n)) {
+        // `[sip] max_copied_header`: an over-long value is not carried to the other leg.
+        if h.value.len() <= max_value && names.iter().any(|p| p.eq_ignore_ascii_case(n)) {
             b = b.header(n, &h.value);
         }
     }
     b
+}
+
+/// The first `max` characters of a display name (on a character boundary).
+fn bounded_display(d: String, max: usize) -> String {
+    let mut d = match d.char_indices().nth(max) {
+        Some((i, _)) => d[..i].to_string(),
+        None => d,
+    };
+    // A cut must not leave a dangling escape before our closing quote.
+    let trailing = d.len() - d.trim_end_matches('\\').len();
+    if trailing % 2 == 1 {
+        d.pop();
+    }
+    d
 }
 
 /// Finishes a builder with the message's body (and its Content-Type) if it has one.
@@ -298,9 +314,14 @@ impl Call {
                     .ok()
                     .and_then(|u| u.user)
                     .map(|u| String::from_utf8_lossy(&u).into_owned());
-                let display = f
-                    .display
-                    .map(|d| String::from_utf8_lossy(&d).trim().to_string());
+                let max = self.snapshot.config.sip.max_display_name;
+                let display = f.display.map(|d| {
+                    let d = String::from_utf8_lossy(&d)
+                        .trim()
+                        .trim_matches('"')
+                        .to_string();
+                    bounded_display(d, max)
+                });
                 (display, user)
             }
             Err(_) => (None, None),
@@ -314,7 +335,6 @@ impl Call {
             .unwrap_or_else(|| "anonymous".to_string());
         let tag = Bytes::from(random_hex(8));
         let from = match display.filter(|d| !d.is_empty()) {
-            Some(d) if d.starts_with('"') => format!("{d} <sip:{user}@{host}>"),
             Some(d) => format!("\"{d}\" <sip:{user}@{host}>"),
             None => format!("<sip:{user}@{host}>"),
         };
@@ -336,7 +356,12 @@ impl Call {
         let (branch, mut b) = d.request(&Method::Invite, None, self.max_forwards);
         let cseq = d.local_cseq;
         b = b.header("Contact", &d.contact).header("Allow", ALLOW);
-        b = copy_headers(inv, PASS_INVITE, b);
+        b = copy_headers(
+            inv,
+            PASS_INVITE,
+            self.snapshot.config.sip.max_copied_header,
+            b,
+        );
         b = b.header("User-Agent", &self.snapshot.config.sip.user_agent);
         let had_body = !inv.body().is_empty();
         let inv = inv.clone();
@@ -734,7 +759,12 @@ impl Call {
             }
             b = b.header("Contact", &self.a.contact).header("Allow", ALLOW);
         }
-        copy_headers(resp, PASS_RESPONSE, b)
+        copy_headers(
+            resp,
+            PASS_RESPONSE,
+            self.snapshot.config.sip.max_copied_header,
+            b,
+        )
     }
 
     /// CANCEL of the B leg's INVITE (§9.1): only after a provisional response.

@@ -305,7 +305,12 @@ impl Call {
         if let Some(r) = rack {
             b = b.header("RAck", r);
         }
-        b = copy_headers(&msg, PASS_REQUEST, b);
+        b = copy_headers(
+            &msg,
+            PASS_REQUEST,
+            self.snapshot.config.sip.max_copied_header,
+            b,
+        );
         let bytes = match &sdp {
             Some(sdp) => b.body("application/sdp", sdp),
             None => with_body(b, &msg),
@@ -418,7 +423,12 @@ impl Call {
         }
         let bytes = match resp {
             Some(r) => {
-                let b = copy_headers(r, PASS_RESPONSE, b);
+                let b = copy_headers(
+                    r,
+                    PASS_RESPONSE,
+                    self.snapshot.config.sip.max_copied_header,
+                    b,
+                );
                 match self.media_relay_body(from.other(), r) {
                     Ok(Some(sdp)) => b.body("application/sdp", &sdp),
                     Ok(None) => with_body(b, r),

@@ -250,6 +250,10 @@ pub struct SipSettings {
     pub invite_timeout: Duration,
     pub max_forwards: u32,
     pub user_agent: String,
+    /// Caller display names longer than this (characters) are cut to it on the carrier leg.
+    pub max_display_name: usize,
+    /// Headers passed on to the other leg whose value is longer than this (bytes) are left out.
+    pub max_copied_header: usize,
     /// On SIGTERM: new calls get 503 while live calls get this long to end.
     pub shutdown_grace: Duration,
 }

@@ -208,6 +208,12 @@ fn d_invite() -> u64 {
 fn d_mf() -> u32 {
     70
 }
+fn d_max_display() -> usize {
+    64
+}
+fn d_max_copied() -> usize {
+    256
+}
 fn d_ua() -> String {
     "trunkgate".to_string()
 }
@@ -252,6 +258,12 @@ pub struct RawSip {
     pub user_agent: String,
     #[serde(default = "d_grace")]
     pub shutdown_grace_s: u64,
+    /// Longest caller display name copied onto the carrier leg (characters).
+    #[serde(default = "d_max_display")]
+    pub max_display_name: usize,
+    /// Longest value of a header passed on to the other leg (bytes).
+    #[serde(default = "d_max_copied")]
+    pub max_copied_header: usize,
 }
 
 impl Default for RawSip {
@@ -271,6 +283,8 @@ impl Default for RawSip {
             max_forwards: d_mf(),
             user_agent: d_ua(),
             shutdown_grace_s: d_grace(),
+            max_display_name: d_max_display(),
+            max_copied_header: d_max_copied(),
         }
     }
 }
