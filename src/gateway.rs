@@ -123,6 +123,18 @@ impl Gateway {
             .hep
             .clone()
             .and_then(crate::transport::hep::Capture::start);
+        let hep = tcfg.capture.clone();
+        let hep_packets = prometheus_client::metrics::family::Family::<
+            crate::metrics::ResultLabels,
+            prometheus_client::metrics::counter::Counter,
+        >::default();
+        if hep.is_some() {
+            registry.register(
+                "trunkgate_hep_packets",
+                "HEP capture copies: sent to the collector, or dropped (queue full, send failed)",
+                hep_packets.clone(),
+            );
+        }
         let store = CallLogStore::open(&config.store.data_dir)?;
         let call_log = CallLogWriter::start(store, config.store.call_log_queue);
         // Trunks and numbers: seeded from the config once, then the store
@@ -157,6 +169,13 @@ impl Gateway {
         let hook_core = Arc::clone(&core);
         let hook: crate::http::ScrapeHook = Arc::new(move || {
             publish_trunk_limits(&hook_core);
+            if let Some(c) = &hep {
+                for (result, n) in [("sent", &c.sent), ("dropped", &c.dropped)] {
+                    let v = n.load(std::sync::atomic::Ordering::Relaxed);
+                    let c = hep_packets.get_or_create(&crate::metrics::ResultLabels { result });
+                    c.inc_by(v.saturating_sub(c.get()));
+                }
+            }
             hook_core.media.publish_gauges();
             if let Some(t) = hook_core.transports() {
                 tcp_conns.set(t.tcp_connection_count() as i64);

@@ -95,4 +95,22 @@ async fn every_sip_message_is_exported_as_hep3() {
             !(src == *s && dst == *d && payload.starts_with(start) && corr == *id)
         });
     }
+    // Every copy counted as sent (bounded: polled up to 5 s).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let m = metrics(gw.http).await;
+        if metric_value(&m, "trunkgate_hep_packets_total{result=\"sent\"}") >= 4.0 {
+            assert_eq!(
+                metric_value(&m, "trunkgate_hep_packets_total{result=\"dropped\"}"),
+                0.0,
+                "{m}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "hep sent counter:\n{m}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
