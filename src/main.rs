@@ -1,4 +1,5 @@
-//! `trunkgate run [--config FILE]` and `trunkgate check-config FILE`.
+//! `trunkgate run [--config FILE]`, `trunkgate check-config FILE` and
+//! `trunkgate reload [--http ADDR]`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,6 +31,13 @@ enum Command {
     },
     /// Validate a config file: exit 0 if valid, 1 with every error listed.
     CheckConfig { file: PathBuf },
+    /// Ask a running gateway to re-read its config file (POST /v1/Admin/Reload,
+    /// API key from TRUNKGATE_API_KEY): exit 0 when reloaded, 1 with the errors.
+    Reload {
+        /// The gateway's HTTP listener.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: std::net::SocketAddr,
+    },
 }
 
 fn main() -> ExitCode {
@@ -45,6 +53,16 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Reload { http } => match reload_remote(http) {
+            Ok(()) => {
+                println!("reloaded");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("trunkgate reload: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Run { config, log_format } => {
             init_logging(&log_format);
             match run(config) {
@@ -56,6 +74,36 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `trunkgate reload`: the admin endpoint of the gateway at `http`.
+fn reload_remote(http: std::net::SocketAddr) -> anyhow::Result<()> {
+    let key = std::env::var("TRUNKGATE_API_KEY")
+        .context("set TRUNKGATE_API_KEY to an API key of the gateway")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    rt.block_on(async move {
+        let resp = reqwest::Client::new()
+            .post(format!("http://{http}/v1/Admin/Reload"))
+            .header("X-API-Key", key)
+            .timeout(std::time::Duration::from_secs(30))
+            .send()
+            .await
+            .with_context(|| format!("no gateway answering at {http}"))?;
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        if status.is_success() {
+            Ok(())
+        } else {
+            let msg = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["message"].as_str().map(str::to_string))
+                .unwrap_or(body);
+            anyhow::bail!("{status}: {msg}")
+        }
+    })
 }
 
 fn init_logging(format: &str) {

@@ -192,6 +192,24 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
         .unwrap();
     assert_eq!(r.status(), 200);
     wait_reloads(http, "ok", 2.0).await;
+    // The CLI verb does the same: `trunkgate reload --http ADDR`.
+    let out = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
+        .args(["reload", "--http", &http.to_string()])
+        .env("TRUNKGATE_API_KEY", "reload-test-key")
+        .output()
+        .expect("trunkgate reload runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_reloads(http, "ok", 3.0).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
+        .args(["reload", "--http", &http.to_string()])
+        .env("TRUNKGATE_API_KEY", "wrong-key")
+        .output()
+        .expect("trunkgate reload runs");
+    assert_eq!(out.status.code(), Some(1), "a wrong key fails");
     // Back on carrier A.
     let pbx4 = Ua::new().await;
     pbx4.send(
