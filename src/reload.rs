@@ -2,11 +2,12 @@
 //! (SIGHUP in `main.rs`, `POST /v1/Admin/Reload` in the API).
 //!
 //! Applied: carriers (and their health checks), Twilio ranges, SIP and
-//! trunk policy settings the call layer reads per call, TLS files. Calls
+//! trunk policy settings the call layer reads per call, `[dns]` (a new
+//! resolver), TLS files. Calls
 //! already up keep the snapshot they started with. Trunks and numbers stay
 //! as the store has them (the file is only their seed). Not applied until a
 //! restart, and logged as such: listeners, `[store]`, the SIP timers; and,
-//! read once at start, `[media]`, `[dns]`, `[flow]` and the log level.
+//! read once at start, `[media]`, `[flow]` and the log level (`RUST_LOG`).
 
 use std::sync::Arc;
 
@@ -30,6 +31,12 @@ pub fn apply(core: &Arc<Core>, new: Config) {
     }
     if !restart.is_empty() {
         tracing::warn!(sections = ?restart, "config reload: these changes take effect at the next restart");
+    }
+    match crate::resolve::Resolver::new(&crate::call::core::resolver_config(&new.dns)) {
+        Ok(r) => core.resolver.store(Arc::new(r)),
+        Err(e) => {
+            tracing::error!(error = %e, "config reload: [dns] unusable, the old resolver stays")
+        }
     }
     let mut config = new;
     config.trunks = old.trunks.clone();

@@ -775,3 +775,42 @@ async fn destination_srv_through_a_local_dns_server() {
     assert_eq!(hdr(&ok, "Call-ID"), "dns1");
     server.abort();
 }
+
+/// A reload that changes `[dns]` takes effect for the next call: the
+/// destination name resolves through the new static table to the new PBX.
+#[tokio::test]
+async fn reload_with_new_dns_sends_the_next_call_to_the_new_address() {
+    let old_pbx = Ua::new().await;
+    let new_pbx = Ua::new().await;
+    let carrier = Ua::new().await;
+    let text_for = |port: u16| {
+        format!(
+            "{}{}{}{}\n[dns]\nstatic = [ {{ name = \"_sip._udp.pbx.test\", srv = [\"10 50 {port} a.pbx.test\"] }}, {{ name = \"a.pbx.test\", a = [\"127.0.0.1\"] }} ]\n",
+            node(carrier.addr, &carrier.addr.to_string()),
+            outbound_trunk(None, ""),
+            inbound_trunk(IN_TRUNK, "active", None, None, None).replace(
+                "[trunks.inbound]\n",
+                "[trunks.inbound]\ndestination = \"pbx.test\"\n"
+            ),
+            number(DID, IN_TRUNK),
+        )
+    };
+    let gw = start(&text_for(old_pbx.addr.port())).await;
+    inbound_invite(&gw, &carrier, DID, "dnsrl1").await;
+    let (inv, from) = old_pbx.wait_request("INVITE").await;
+    old_pbx
+        .send(from, &reply(&inv, 486, "Busy Here", Some("o"), None, ""))
+        .await;
+    carrier.wait_response(486).await;
+
+    let new_cfg =
+        trunkgate::config::parse_str(&text_for(new_pbx.addr.port()), "reload.toml").expect("valid");
+    gw.gw.reload(new_cfg);
+    inbound_invite(&gw, &carrier, DID, "dnsrl2").await;
+    let (inv, from) = new_pbx.wait_request("INVITE").await;
+    new_pbx
+        .send(from, &reply(&inv, 486, "Busy Here", Some("n"), None, ""))
+        .await;
+    let busy = carrier.wait_response(486).await;
+    assert_eq!(hdr(&busy, "Call-ID"), "dnsrl2");
+}

@@ -109,7 +109,8 @@ pub struct Core {
     pub pike: super::defence::Pike,
     /// Set on graceful shutdown: new calls are refused with 503, live calls go on.
     pub draining: std::sync::atomic::AtomicBool,
-    pub resolver: crate::resolve::Resolver,
+    /// RFC 3263 resolution; replaced when a reload changes `[dns]`.
+    pub resolver: ArcSwap<crate::resolve::Resolver>,
     pub timers: TimerConfig,
     pub udp_parse: ParseOptions,
     pub tcp_parse: ParseOptions,
@@ -154,7 +155,7 @@ impl Core {
             limits: Limits::default(),
             pike: Default::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
-            resolver,
+            resolver: ArcSwap::from_pointee(resolver),
             timers,
             udp_parse: ParseOptions {
                 max_size: max,
@@ -341,7 +342,8 @@ impl Core {
                 TransportKind::Tls => Proto::Tls,
             });
         }
-        match self.resolver.resolve(&d).await {
+        let resolver = self.resolver.load_full();
+        match resolver.resolve(&d).await {
             Ok(targets) => targets
                 .into_iter()
                 .map(|t| {
