@@ -3,11 +3,11 @@
 //!
 //! Applied: carriers (and their health checks), Twilio ranges, SIP and
 //! trunk policy settings the call layer reads per call, `[dns]` (a new
-//! resolver), TLS files. Calls
+//! resolver), `[flow]` (a new worker pool), TLS files. Calls
 //! already up keep the snapshot they started with. Trunks and numbers stay
 //! as the store has them (the file is only their seed). Not applied until a
 //! restart, and logged as such: listeners, `[store]`, the SIP timers; and,
-//! read once at start, `[media]`, `[flow]` and the log level (`RUST_LOG`).
+//! read once at start, `[media]` and the log level (`RUST_LOG`).
 
 use std::sync::Arc;
 
@@ -44,6 +44,7 @@ pub fn apply(core: &Arc<Core>, new: Config) {
     core.snapshot
         .store(Arc::new(Snapshot::new(Arc::new(config))));
     crate::call::spawn_carrier_health(core);
+    core.rebuild_flow();
     if let Some(t) = core.transports() {
         if let Err(e) = t.reload_tls() {
             tracing::error!(error = %e, "config reload: TLS files unusable, the old certificate stays");

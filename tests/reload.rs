@@ -223,3 +223,40 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
     pbx4.wait_response(486).await;
     drop(gw);
 }
+
+/// A reload that changes `[flow] workers` builds a new worker pool: the new
+/// worker is probed (its `trunkgate_flow_worker_up` series appears).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_rebuilds_the_flow_worker_pool() {
+    let carrier = Ua::new().await;
+    let (w1, w2) = (free_port(), free_port());
+    let text_for = |port: u16| {
+        format!(
+            "{}\n[flow]\nworkers = [\"http://127.0.0.1:{port}\"]\nhealth_interval_s = 1\nconnect_timeout_ms = 200\n",
+            config_text(&[(carrier.addr, "udp")], "127.0.0.0/8")
+        )
+    };
+    let gw = start(&text_for(w1)).await;
+    let series =
+        |port: u16| format!("trunkgate_flow_worker_up{{worker=\"http://127.0.0.1:{port}\"}}");
+    let seen = |text: &str, port: u16| text.lines().any(|l| l.starts_with(&series(port)));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen(&metrics(gw.http).await, w1) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "first worker never probed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!seen(&metrics(gw.http).await, w2));
+    gw.gw
+        .reload(trunkgate::config::parse_str(&text_for(w2), "reload.toml").expect("valid"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen(&metrics(gw.http).await, w2) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "new worker never probed after reload"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

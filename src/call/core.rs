@@ -122,7 +122,8 @@ pub struct Core {
     /// The media relay engine (port range, recorder).
     pub media: Arc<crate::media::Media>,
     /// Call-flow workers (gRPC); built lazily inside the runtime.
-    flow: OnceLock<Option<crate::flow::FlowPool>>,
+    /// `None` until first built (inside the runtime); rebuilt by a reload.
+    flow: arc_swap::ArcSwapOption<Option<crate::flow::FlowPool>>,
     /// Health of each `[[carriers]]` entry (by position), from its OPTIONS pings.
     /// Health of each carrier (by name), from its OPTIONS pings; replaced on reload.
     pub(crate) carrier_health: ArcSwap<super::health::Board>,
@@ -147,7 +148,7 @@ impl Core {
         Core {
             carrier_health: ArcSwap::from_pointee(super::health::Board::default()),
             media,
-            flow: OnceLock::new(),
+            flow: arc_swap::ArcSwapOption::empty(),
             snapshot: ArcSwap::from_pointee(Snapshot::new(config)),
             calls: DashMap::new(),
             live: DashMap::new(),
@@ -189,20 +190,37 @@ impl Core {
     }
 
     /// The call-flow worker pool (`None` when its config cannot build one,
-    /// logged once). Must be first called inside the runtime.
-    pub fn flow(&self) -> Option<&crate::flow::FlowPool> {
-        self.flow
-            .get_or_init(|| {
-                let settings = self.snapshot.load().config.flow.clone();
-                match crate::flow::FlowPool::new(settings, Some(self.metrics.flow.clone())) {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        tracing::error!(error = %e, "call-flow workers unusable");
-                        None
-                    }
-                }
-            })
-            .as_ref()
+    /// logged). Must be first called inside the runtime.
+    pub fn flow(&self) -> Option<crate::flow::FlowPool> {
+        if let Some(p) = self.flow.load_full() {
+            return Option::clone(&p);
+        }
+        let built = Arc::new(self.build_flow());
+        // Two first callers racing build two pools; the first stored wins.
+        let prev = self
+            .flow
+            .compare_and_swap(&None::<Arc<_>>, Some(Arc::clone(&built)));
+        match prev.as_ref() {
+            Some(p) => Option::clone(p),
+            None => Option::clone(&built),
+        }
+    }
+
+    /// Rebuilds the worker pool from the current snapshot's `[flow]` (reload).
+    /// Calls already talking to a worker keep their stream.
+    pub fn rebuild_flow(&self) {
+        self.flow.store(Some(Arc::new(self.build_flow())));
+    }
+
+    fn build_flow(&self) -> Option<crate::flow::FlowPool> {
+        let settings = self.snapshot.load().config.flow.clone();
+        match crate::flow::FlowPool::new(settings, Some(self.metrics.flow.clone())) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::error!(error = %e, "call-flow workers unusable");
+                None
+            }
+        }
     }
 
     pub fn set_transports(&self, t: Arc<Transports>) {

@@ -72,7 +72,7 @@ fn err(code: CommandErrorCode, msg: impl Into<String>) -> Result<(), CommandErro
 impl Call {
     /// Offers the call to the workers. False: nobody took it (`reason` says why).
     pub(super) async fn start_flow(&mut self, mode: FlowMode, reason: OfferReason) -> bool {
-        let Some(pool) = self.core.flow().cloned() else {
+        let Some(pool) = self.core.flow() else {
             self.reason = Some("flow:no_worker".into());
             return false;
         };
