@@ -3,11 +3,13 @@
 //!
 //! Applied: carriers (and their health checks), Twilio ranges, SIP and
 //! trunk policy settings the call layer reads per call, `[dns]` (a new
-//! resolver), `[flow]` (a new worker pool), TLS files. Calls
+//! resolver), `[flow]` (a new worker pool), `[media]` but its port range,
+//! binds and recorder, TLS files. Calls
 //! already up keep the snapshot they started with. Trunks and numbers stay
 //! as the store has them (the file is only their seed). Not applied until a
 //! restart, and logged as such: listeners, `[store]`, the SIP timers; and,
-//! read once at start, `[media]` and the log level (`RUST_LOG`).
+//! read once at start, the media port range/binds/recorder and the log
+//! level (`RUST_LOG`).
 
 use std::sync::Arc;
 
@@ -38,6 +40,7 @@ pub fn apply(core: &Arc<Core>, new: Config) {
             tracing::error!(error = %e, "config reload: [dns] unusable, the old resolver stays")
         }
     }
+    core.media.update_settings(new.media.clone());
     let mut config = new;
     config.trunks = old.trunks.clone();
     config.numbers = old.numbers.clone();

@@ -871,3 +871,37 @@ async fn exhausted_port_range_refuses_with_503_and_a_metric() {
     assert!((39980..=39983).contains(&sdp_target(inv.body()).port()));
     u.gw.gw.shutdown().await;
 }
+
+/// A reload changes `[media] rtp_timeout_s` for the next call: started with
+/// the timeout off, reloaded with 1 s, the next call's dead media hangs it up.
+#[tokio::test]
+async fn reload_applies_the_rtp_timeout_to_new_calls() {
+    let carrier = Ua::new().await;
+    let text = config_text(&[(carrier.addr, "udp")], "127.0.0.0/8");
+    let media = media_section("rtp_timeout_s = 0");
+    let gw = start(&format!("{text}{media}")).await;
+    let reloaded = format!(
+        "{text}{}",
+        media.replace("rtp_timeout_s = 0", "rtp_timeout_s = 1")
+    );
+    gw.gw
+        .reload(trunkgate::config::parse_str(&reloaded, "reload.toml").expect("valid"));
+    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
+    let u = answered(
+        gw,
+        Ua::new().await,
+        carrier,
+        "m-reload",
+        pbx_rtp.addr,
+        car_rtp.addr,
+    )
+    .await;
+    pbx_rtp.send(u.a_relay, 0, 1, 0, 5, &[0xff; 160]).await;
+    let (bye_c, _) = u.carrier.wait_request("BYE").await;
+    u.carrier
+        .send(u.gw.udp, &reply(&bye_c, 200, "OK", None, None, ""))
+        .await;
+    let m = metrics(u.gw.http).await;
+    assert_eq!(metric_value(&m, "trunkgate_media_rtp_timeouts_total"), 1.0);
+    u.gw.gw.shutdown().await;
+}

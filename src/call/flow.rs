@@ -308,7 +308,7 @@ impl Call {
                     }
                 };
                 let country = tones::country_of_number(&self.api_no)
-                    .or_else(|| self.core.media.settings.default_country.clone());
+                    .or_else(|| self.core.media.settings().default_country.clone());
                 Ok(prompt::tone_clip(
                     tones::tone(country.as_deref(), kind),
                     codec.1,

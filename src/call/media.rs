@@ -53,7 +53,7 @@ pub(super) fn new_session(
 
 /// The tone for `country` (ISO alpha-2) or the configured default.
 fn cadence(core: &Core, country: Option<String>, kind: ToneKind) -> &'static Cadence {
-    let c = country.or_else(|| core.media.settings.default_country.clone());
+    let c = country.or_else(|| core.media.settings().default_country.clone());
     tones::tone(c.as_deref(), kind)
 }
 
@@ -212,7 +212,7 @@ impl Call {
     pub(super) async fn start_busy_tone(&mut self) -> bool {
         let country = tones::country_of_number(&self.api_no);
         let cadence = cadence(&self.core, country, ToneKind::Busy);
-        let busy_for = self.core.media.settings.busy_tone;
+        let busy_for = self.core.media.settings().busy_tone;
         let Some(m) = self.media.as_mut() else {
             return false;
         };

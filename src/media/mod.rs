@@ -203,7 +203,8 @@ impl MediaMetrics {
 
 /// The node's media engine: settings, the port range, the recorder.
 pub struct Media {
-    pub settings: MediaSettings,
+    /// Replaced by a reload (port range, binds and recorder stay as started).
+    settings: arc_swap::ArcSwap<MediaSettings>,
     pool: Arc<ports::PortPool>,
     recorder: OnceLock<Option<record::Recorder>>,
     pub metrics: MediaMetrics,
@@ -215,7 +216,7 @@ impl Media {
         let pool = ports::PortPool::new(settings.port_min, settings.port_max);
         metrics.ports_available.set(pool.total() as i64);
         Arc::new(Media {
-            settings,
+            settings: arc_swap::ArcSwap::from_pointee(settings),
             pool,
             recorder: OnceLock::new(),
             metrics,
@@ -226,22 +227,48 @@ impl Media {
         })
     }
 
+    /// The settings new calls use.
+    pub fn settings(&self) -> Arc<MediaSettings> {
+        self.settings.load_full()
+    }
+
+    /// Reload: new calls use `new`'s enabled, advertise, RTP timeout, latch,
+    /// busy tone and default country. The port range, bind addresses and
+    /// recorder are fixed at start; a change to them is logged and ignored.
+    pub fn update_settings(&self, mut new: MediaSettings) {
+        let cur = self.settings();
+        if (new.port_min, new.port_max, new.bind_ipv4, new.bind_ipv6)
+            != (cur.port_min, cur.port_max, cur.bind_ipv4, cur.bind_ipv6)
+            || new.recordings_dir != cur.recordings_dir
+            || new.recording_queue != cur.recording_queue
+        {
+            tracing::warn!("config reload: [media] port range, bind addresses and recorder take effect at the next restart");
+        }
+        new.port_min = cur.port_min;
+        new.port_max = cur.port_max;
+        new.bind_ipv4 = cur.bind_ipv4;
+        new.bind_ipv6 = cur.bind_ipv6;
+        new.recordings_dir = cur.recordings_dir.clone();
+        new.recording_queue = cur.recording_queue;
+        self.settings.store(Arc::new(new));
+    }
+
     pub fn enabled(&self) -> bool {
-        self.settings.enabled
+        self.settings().enabled
     }
 
     fn relay_options(&self) -> relay::RelayOptions {
         relay::RelayOptions {
-            latch_any: self.settings.latch_any,
-            rtp_timeout: self.settings.rtp_timeout,
+            latch_any: self.settings().latch_any,
+            rtp_timeout: self.settings().rtp_timeout,
         }
     }
 
     fn allocate(&self, v6: bool) -> Result<ports::PortPair, ports::PortError> {
         let ip = if v6 {
-            IpAddr::V6(self.settings.bind_ipv6)
+            IpAddr::V6(self.settings().bind_ipv6)
         } else {
-            IpAddr::V4(self.settings.bind_ipv4)
+            IpAddr::V4(self.settings().bind_ipv4)
         };
         let r = self.pool.allocate(ip);
         if matches!(r, Err(ports::PortError::Exhausted)) {
@@ -269,15 +296,23 @@ impl Media {
 
     fn default_address(&self, v6: bool) -> IpAddr {
         if v6 {
-            IpAddr::V6(self.settings.advertise_ipv6.unwrap_or(Ipv6Addr::LOCALHOST))
+            IpAddr::V6(
+                self.settings()
+                    .advertise_ipv6
+                    .unwrap_or(Ipv6Addr::LOCALHOST),
+            )
         } else {
-            IpAddr::V4(self.settings.advertise_ipv4.unwrap_or(Ipv4Addr::LOCALHOST))
+            IpAddr::V4(
+                self.settings()
+                    .advertise_ipv4
+                    .unwrap_or(Ipv4Addr::LOCALHOST),
+            )
         }
     }
 
     /// The address a leg whose signaling peer is `peer` is told to send media to.
     pub fn advertise_for(&self, peer: SocketAddr) -> IpAddr {
-        let s = &self.settings;
+        let s = self.settings();
         if peer.is_ipv6() {
             if let Some(a) = s.advertise_ipv6 {
                 return IpAddr::V6(a);
@@ -301,13 +336,13 @@ impl Media {
         self.recorder
             .get_or_init(|| {
                 match record::Recorder::start(
-                    self.settings.recordings_dir.clone(),
-                    self.settings.recording_queue,
+                    self.settings().recordings_dir.clone(),
+                    self.settings().recording_queue,
                     self.metrics.recording_frames_dropped.clone(),
                 ) {
                     Ok(r) => Some(r),
                     Err(e) => {
-                        tracing::error!(dir = %self.settings.recordings_dir.display(), error = %e, "recorder could not start");
+                        tracing::error!(dir = %self.settings().recordings_dir.display(), error = %e, "recorder could not start");
                         None
                     }
                 }
