@@ -810,10 +810,12 @@ async fn t38_reinvite_refused_488_when_fax_is_off_and_relayed_when_on() {
 #[tokio::test]
 async fn exhausted_port_range_refuses_with_503_and_a_metric() {
     let carrier = Ua::new().await;
-    // Two pairs: exactly one call (a pair per leg).
+    // Two pairs: exactly one call (a pair per leg). The range lies above the
+    // kernel's ephemeral ports (32768-60999) and outside the default media
+    // range, so no other socket of a concurrent test can take a released port.
     let text = config_text(&[(carrier.addr, "udp")], "127.0.0.0/8");
     let gw = start(&format!(
-        "{text}\n[media]\nbind_ipv4 = \"127.0.0.1\"\nport_min = 39980\nport_max = 39983\n"
+        "{text}\n[media]\nbind_ipv4 = \"127.0.0.1\"\nport_min = 61980\nport_max = 61983\n"
     ))
     .await;
     let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
@@ -868,7 +870,7 @@ async fn exhausted_port_range_refuses_with_503_and_a_metric() {
     }
     let pbx3 = Ua::new().await;
     let inv = offer(&u.gw, &pbx3, &u.carrier, "m-ex3", DIALED, pbx_rtp.addr).await;
-    assert!((39980..=39983).contains(&sdp_target(inv.body()).port()));
+    assert!((61980..=61983).contains(&sdp_target(inv.body()).port()));
     u.gw.gw.shutdown().await;
 }
 
