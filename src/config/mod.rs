@@ -110,6 +110,9 @@ pub struct Config {
     pub tls_client_names: Vec<(uuid::Uuid, String)>,
     /// `[hep]`: HEP v3 capture export (`None`: off).
     pub hep: Option<crate::transport::hep::HepSettings>,
+    /// `[log] level`: the log filter (`tracing` directives); `RUST_LOG`, when
+    /// set, wins at start; a reload applies the file's value.
+    pub log_level: String,
     /// The file this config was read from (`None`: the embedded default or a
     /// string): what a reload re-reads.
     pub source: Option<std::path::PathBuf>,

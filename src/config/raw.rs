@@ -34,6 +34,17 @@ pub struct RawConfig {
     pub tls: Option<RawTls>,
     /// `[hep]`: HEP v3 capture export; absent = off.
     pub hep: Option<RawHep>,
+    /// `[log]`: the log filter (re-applied on reload).
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+/// `[log]`: what the gateway logs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// A `tracing` filter: `info`, `debug`, `warn,trunkgate::call=debug` ...
+    pub level: Option<String>,
 }
 
 /// `[hep]`: copies of every SIP message to a Homer/heplify collector.

@@ -239,6 +239,15 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
             password: h.password.clone(),
         })
     });
+    let log_level = raw.log.level.clone().unwrap_or_else(|| "info".into());
+    if log_level.len() > 512 {
+        e.add("log.level", "must be at most 512 characters");
+    } else if let Err(err) = tracing_subscriber::EnvFilter::builder().parse(&log_level) {
+        e.add(
+            "log.level",
+            format!("must be a tracing filter such as \"info\" or \"warn,trunkgate::call=debug\" ({err})"),
+        );
+    }
     let tls = tls::validate_tls(&mut e, raw.tls.as_ref(), &listen, &raw.carriers);
     let tls_client_names = tls::validate_trunk_names(&mut e, raw.tls.as_ref(), &tls);
     if !e.list.is_empty() {
@@ -287,6 +296,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         tls,
         tls_client_names,
         hep,
+        log_level,
         source: None,
     })
 }
