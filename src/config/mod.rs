@@ -12,6 +12,8 @@
 //! | `sip.udp_workers` | 2 | 1..=64 |
 //! | `sip.tcp_idle_timeout_s` | 300 | 1..=86400 |
 //! | `sip.tcp_max_connections` / `tcp_max_per_source` | 4096 / 64 | ≥ 1, per-source ≤ total |
+//! | `sip.tcp_reserved_trusted` | tcp_max_connections / 8 (512) | 0..tcp_max_connections: TCP/TLS slots only trusted sources (carriers, trunk CIDRs, Twilio ranges) may take |
+//! | `sip.tcp_untrusted_timeout_s` | 5 | 1..=300: an accepted connection from an untrusted source that sends no complete message for this long is closed |
 //! | `sip.invite_timeout_s` | 180 | 10..=3600 (Timer C-like ceiling for an unanswered call) |
 //! | `sip.max_forwards` | 70 | 1..=255, used when the caller sent none |
 //! | `sip.user_agent` | trunkgate | printable ASCII, non-empty |
@@ -247,6 +249,8 @@ pub struct SipSettings {
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
     pub tcp_max_per_source: usize,
+    pub tcp_reserved_trusted: usize,
+    pub tcp_untrusted_timeout: Duration,
     pub invite_timeout: Duration,
     pub max_forwards: u32,
     pub user_agent: String,

@@ -202,6 +202,9 @@ fn d_conns() -> usize {
 fn d_per_source() -> usize {
     64
 }
+fn d_untrusted() -> u64 {
+    5
+}
 fn d_invite() -> u64 {
     180
 }
@@ -250,6 +253,12 @@ pub struct RawSip {
     pub tcp_max_connections: usize,
     #[serde(default = "d_per_source")]
     pub tcp_max_per_source: usize,
+    /// TCP/TLS slots only trusted sources may take (default: an eighth of the pool).
+    #[serde(default)]
+    pub tcp_reserved_trusted: Option<usize>,
+    /// An untrusted connection without a complete message for this long is closed.
+    #[serde(default = "d_untrusted")]
+    pub tcp_untrusted_timeout_s: u64,
     #[serde(default = "d_invite")]
     pub invite_timeout_s: u64,
     #[serde(default = "d_mf")]
@@ -279,6 +288,8 @@ impl Default for RawSip {
             tcp_idle_timeout_s: d_idle(),
             tcp_max_connections: d_conns(),
             tcp_max_per_source: d_per_source(),
+            tcp_reserved_trusted: None,
+            tcp_untrusted_timeout_s: d_untrusted(),
             invite_timeout_s: d_invite(),
             max_forwards: d_mf(),
             user_agent: d_ua(),

@@ -98,6 +98,19 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         1,
         s.tcp_max_connections.max(1),
     );
+    let reserved = s.tcp_reserved_trusted.unwrap_or(s.tcp_max_connections / 8);
+    e.range(
+        "sip.tcp_reserved_trusted",
+        reserved,
+        0,
+        s.tcp_max_connections.saturating_sub(1),
+    );
+    e.range(
+        "sip.tcp_untrusted_timeout_s",
+        s.tcp_untrusted_timeout_s,
+        1,
+        300,
+    );
     e.range("sip.invite_timeout_s", s.invite_timeout_s, 10, 3600);
     e.range("sip.max_forwards", s.max_forwards, 1, 255);
     e.range("sip.shutdown_grace_s", s.shutdown_grace_s, 0, 3600);
@@ -259,6 +272,8 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
             tcp_idle_timeout: Duration::from_secs(s.tcp_idle_timeout_s),
             tcp_max_connections: s.tcp_max_connections,
             tcp_max_per_source: s.tcp_max_per_source,
+            tcp_reserved_trusted: reserved,
+            tcp_untrusted_timeout: Duration::from_secs(s.tcp_untrusted_timeout_s),
             invite_timeout: Duration::from_secs(s.invite_timeout_s),
             max_forwards: s.max_forwards,
             user_agent: s.user_agent.clone(),
