@@ -139,7 +139,18 @@ impl Gateway {
             );
         }
         let store = CallLogStore::open(&config.store.data_dir)?;
-        let call_log = CallLogWriter::start(store, config.store.call_log_queue);
+        let call_log = CallLogWriter::start_with(
+            store,
+            crate::store::calllog::writer::WriterSettings {
+                capacity: config.store.call_log_queue,
+                refusals_per_s: config.store.call_log_refusals_per_s,
+                retention: (config.store.call_log_retention_days > 0).then(|| {
+                    std::time::Duration::from_secs(
+                        u64::from(config.store.call_log_retention_days) * 86_400,
+                    )
+                }),
+            },
+        );
         // Trunks and numbers: seeded from the config once, then the store
         // is the source of truth (README: "config seed vs store").
         let mut trunk_store = TrunkStore::open(&config.store.data_dir)?;

@@ -115,6 +115,8 @@ pub struct Metrics {
     pub trunk_rejections: Family<TrunkReasonLabels, Counter>,
     /// Call-log records dropped because the writer queue was full.
     pub call_log_dropped: Counter,
+    /// Refused INVITEs from untrusted sources, by `logged` (sampled into the call log) or not.
+    pub call_log_refusals: Family<Vec<(&'static str, &'static str)>, Counter>,
     /// INVITE sent to first 18x/2xx from the carrier.
     pub post_dial_delay: Family<TrunkLabels, Histogram, fn() -> Histogram>,
     /// Answered calls: INVITE received to 200 OK relayed.
@@ -242,6 +244,12 @@ impl Metrics {
             "Call-log records dropped because the writer queue was full",
             call_log_dropped.clone(),
         );
+        let call_log_refusals = Family::<Vec<(&'static str, &'static str)>, Counter>::default();
+        registry.register(
+            "trunkgate_call_log_refusals",
+            "INVITEs refused from untrusted sources: logged=yes written to the call log (sampled, store.call_log_refusals_per_s), logged=no only counted",
+            call_log_refusals.clone(),
+        );
         let post_dial_delay: Family<TrunkLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.01, 2.0, 14)));
         registry.register(
@@ -278,6 +286,7 @@ impl Metrics {
             failovers,
             trunk_rejections,
             call_log_dropped,
+            call_log_refusals,
             post_dial_delay,
             time_to_answer,
             call_duration,

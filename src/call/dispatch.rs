@@ -465,7 +465,10 @@ impl Dispatcher {
         number: &str,
     ) {
         self.reject(msg, meta, rej, reason);
-        super::calllog::rejected(&self.core, msg, rej.code, reason, direction, trunk, number);
+        let trusted = self.core.is_trusted_source(meta.source);
+        super::calllog::rejected(
+            &self.core, trusted, msg, rej.code, reason, direction, trunk, number,
+        );
     }
 
     /// Answers a request statelessly with an error.

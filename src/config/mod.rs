@@ -26,6 +26,8 @@
 //! | `dns.nameservers[]` | empty = system resolver | IP or IP:port (port 53 by default) |
 //! | `dns.static[]` {name, a[], srv["prio weight port target"]} | none | a static table instead of DNS |
 //! | `store.data_dir` / `store.call_log_queue` | data / 10000 | directory for trunkgate.db; 100..=1000000 queued call-log records |
+//! | `store.call_log_retention_days` | 90 | 0..=36500; records that started longer ago are deleted at start and hourly (0 keeps all) |
+//! | `store.call_log_refusals_per_s` | 10 | 0..=10000 refused INVITEs from untrusted sources written a second; the rest only counted |
 //! | `trunks[]` | none | see `validate.rs` for the trunk rules (spec enums and ranges); seed data only, see below |
 //! | `tls.cert_file` / `key_file` | none | PEM chain / key; both required by a `tls` listener; reloaded when changed |
 //! | `tls.ca_file` | none = webpki-roots | PEM roots peers are verified against |
@@ -235,6 +237,10 @@ pub struct StaticName {
 pub struct StoreSettings {
     pub data_dir: std::path::PathBuf,
     pub call_log_queue: usize,
+    /// Days call-log records are kept (0: forever).
+    pub call_log_retention_days: u32,
+    /// Refused INVITEs from untrusted sources logged a second (the rest are counted).
+    pub call_log_refusals_per_s: u32,
 }
 
 #[derive(Debug, Clone)]

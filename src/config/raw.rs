@@ -167,6 +167,19 @@ pub struct RawStore {
     pub data_dir: String,
     #[serde(default = "d_queue")]
     pub call_log_queue: usize,
+    /// Call-log records older than this many days are deleted (0 keeps all).
+    #[serde(default = "d_retention")]
+    pub call_log_retention_days: u32,
+    /// Refused INVITEs from untrusted sources written to the call log a second.
+    #[serde(default = "d_refusals")]
+    pub call_log_refusals_per_s: u32,
+}
+
+fn d_retention() -> u32 {
+    90
+}
+fn d_refusals() -> u32 {
+    10
 }
 
 impl Default for RawStore {
@@ -174,6 +187,8 @@ impl Default for RawStore {
         RawStore {
             data_dir: d_data_dir(),
             call_log_queue: d_queue(),
+            call_log_retention_days: d_retention(),
+            call_log_refusals_per_s: d_refusals(),
         }
     }
 }

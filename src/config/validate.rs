@@ -231,6 +231,18 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         100,
         1_000_000,
     );
+    e.range(
+        "store.call_log_retention_days",
+        raw.store.call_log_retention_days,
+        0,
+        36_500,
+    );
+    e.range(
+        "store.call_log_refusals_per_s",
+        raw.store.call_log_refusals_per_s,
+        0,
+        10_000,
+    );
     if raw.store.data_dir.trim().is_empty() {
         e.add("store.data_dir", "must not be empty");
     }
@@ -295,6 +307,8 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         store: StoreSettings {
             data_dir: raw.store.data_dir.clone().into(),
             call_log_queue: raw.store.call_log_queue,
+            call_log_retention_days: raw.store.call_log_retention_days,
+            call_log_refusals_per_s: raw.store.call_log_refusals_per_s,
         },
         api,
         media,
