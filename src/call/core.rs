@@ -281,6 +281,15 @@ impl Core {
         let Some(t) = self.transports() else {
             return false;
         };
+        if let (TransportKind::Udp, Outgoing::Request(m)) = (target.kind, &what) {
+            let limit = self.snapshot.load().config.sip.udp_request_limit();
+            if data.len() > limit {
+                // RFC 3261 §18.1.1: never a request datagram over the limit.
+                tracing::debug!(peer = %target.addr, size = data.len(), limit, method = m.as_str(), "request too big for UDP: not sent");
+                self.metrics.udp_oversize_refused.inc();
+                return false;
+            }
+        }
         self.count_out(what);
         if target.kind == TransportKind::Udp {
             match t.try_send_udp(target.addr, &data) {

@@ -14,6 +14,7 @@
 //! | `sip.tcp_max_connections` / `tcp_max_per_source` | 4096 / 64 | ≥ 1, per-source ≤ total |
 //! | `sip.tcp_reserved_trusted` | tcp_max_connections / 8 (512) | 0..tcp_max_connections: TCP/TLS slots only trusted sources (carriers, trunk CIDRs, Twilio ranges) may take |
 //! | `sip.tcp_untrusted_timeout_s` | 5 | 1..=300: an accepted connection from an untrusted source that sends no complete message for this long is closed |
+//! | `sip.path_mtu` | unknown | 576..=65535: UDP requests stay 200 bytes under it; unknown: 1300 bytes (RFC 3261 §18.1.1). A bigger INVITE goes over TCP |
 //! | `sip.invite_timeout_s` | 180 | 10..=3600 (Timer C-like ceiling for an unanswered call) |
 //! | `sip.max_forwards` | 70 | 1..=255, used when the caller sent none |
 //! | `sip.user_agent` | trunkgate | printable ASCII, non-empty |
@@ -260,12 +261,22 @@ pub struct SipSettings {
     pub invite_timeout: Duration,
     pub max_forwards: u32,
     pub user_agent: String,
+    /// Path MTU, when known: UDP requests stay 200 bytes under it (RFC 3261 §18.1.1).
+    pub path_mtu: Option<usize>,
     /// Caller display names longer than this (characters) are cut to it on the carrier leg.
     pub max_display_name: usize,
     /// Headers passed on to the other leg whose value is longer than this (bytes) are left out.
     pub max_copied_header: usize,
     /// On SIGTERM: new calls get 503 while live calls get this long to end.
     pub shutdown_grace: Duration,
+}
+
+impl SipSettings {
+    /// RFC 3261 §18.1.1: the largest request sent over UDP: 200 bytes under the
+    /// path MTU when it is known, else 1300 bytes. Bigger ones go over TCP.
+    pub fn udp_request_limit(&self) -> usize {
+        self.path_mtu.map_or(1300, |m| m.saturating_sub(200))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

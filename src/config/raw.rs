@@ -282,6 +282,9 @@ pub struct RawSip {
     pub user_agent: String,
     #[serde(default = "d_grace")]
     pub shutdown_grace_s: u64,
+    /// Path MTU toward carriers/destinations, when known (RFC 3261 §18.1.1).
+    #[serde(default)]
+    pub path_mtu: Option<usize>,
     /// Longest caller display name copied onto the carrier leg (characters).
     #[serde(default = "d_max_display")]
     pub max_display_name: usize,
@@ -309,6 +312,7 @@ impl Default for RawSip {
             max_forwards: d_mf(),
             user_agent: d_ua(),
             shutdown_grace_s: d_grace(),
+            path_mtu: None,
             max_display_name: d_max_display(),
             max_copied_header: d_max_copied(),
         }

@@ -115,6 +115,9 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
     e.range("sip.max_forwards", s.max_forwards, 1, 255);
     e.range("sip.shutdown_grace_s", s.shutdown_grace_s, 0, 3600);
     e.range("sip.max_display_name", s.max_display_name, 0, 256);
+    if let Some(mtu) = s.path_mtu {
+        e.range("sip.path_mtu", mtu, 576, 65_535);
+    }
     e.range("sip.max_copied_header", s.max_copied_header, 32, 4096);
     if s.user_agent.is_empty() || !s.user_agent.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         e.add("sip.user_agent", "must be non-empty printable ASCII");
@@ -289,6 +292,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
             invite_timeout: Duration::from_secs(s.invite_timeout_s),
             max_forwards: s.max_forwards,
             user_agent: s.user_agent.clone(),
+            path_mtu: s.path_mtu,
             max_display_name: s.max_display_name,
             max_copied_header: s.max_copied_header,
             shutdown_grace: Duration::from_secs(s.shutdown_grace_s),
