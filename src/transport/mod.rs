@@ -8,7 +8,11 @@
 //! Defences: oversize datagrams are dropped; a TCP peer is closed on a framing error,
 //! an oversize message, a message not finished within `tcp_message_timeout`, or
 //! `tcp_idle_timeout` of silence; accepts beyond the total and per-source caps are
-//! closed at once. A bad peer only ever loses its own connection.
+//! closed at once. A bad peer only ever loses its own connection. The caller says which
+//! sources it trusts ([`SourceTrust`]): untrusted sources may hold at most
+//! `tcp_max_connections - tcp_reserved_trusted` connections, and an untrusted connection
+//! that sends no complete message for `tcp_untrusted_timeout` is closed, so strangers
+//! filling the pool cannot lock out a carrier or a PBX.
 //!
 //! ```text
 //!  udp.rs   socket per listen addr, `udp_workers` recv tasks ─┐
@@ -22,6 +26,7 @@ pub mod framing;
 pub mod hep;
 mod stats;
 mod tcp;
+mod tcp_metrics;
 pub mod tls;
 mod tls_metrics;
 mod udp;
@@ -47,6 +52,7 @@ use tokio::time::Instant;
 pub use error::TransportError;
 pub use framing::{next_frame, Frame, Framer, FramingError};
 pub use stats::{CloseReason, TransportStats};
+pub use tcp_metrics::TcpMetrics;
 pub use tls::{ClientAuth, TlsContext, TlsError, TlsSettings};
 pub use tls_metrics::TlsMetrics;
 
@@ -100,6 +106,27 @@ pub struct Target {
     pub conn: Option<ConnId>,
 }
 
+/// Which remote addresses are trusted (decided above the transport: carriers, trunk
+/// CIDRs, Twilio ranges). Asked once per accepted connection.
+#[derive(Clone)]
+pub struct SourceTrust(Arc<dyn Fn(SocketAddr) -> bool + Send + Sync>);
+
+impl SourceTrust {
+    pub fn new(f: impl Fn(SocketAddr) -> bool + Send + Sync + 'static) -> SourceTrust {
+        SourceTrust(Arc::new(f))
+    }
+
+    pub fn is_trusted(&self, peer: SocketAddr) -> bool {
+        (self.0)(peer)
+    }
+}
+
+impl std::fmt::Debug for SourceTrust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SourceTrust")
+    }
+}
+
 /// Receives every complete message. Called inline from the receive loops: it must not
 /// block (hand the message to a channel or a task).
 pub trait Handler: Send + Sync + 'static {
@@ -126,6 +153,14 @@ pub struct TransportConfig {
     pub tcp_max_connections: usize,
     /// Accepted TCP connections per remote IP.
     pub tcp_max_per_source: usize,
+    /// Of `tcp_max_connections`, slots only trusted sources (and outbound connections)
+    /// may take: untrusted sources share the rest.
+    pub tcp_reserved_trusted: usize,
+    /// An accepted connection from an untrusted source that sends no complete message
+    /// for this long (since it opened or since its last message) is closed.
+    pub tcp_untrusted_timeout: Duration,
+    /// Who is trusted; `None` trusts every source (no reserve, no short timeout).
+    pub trust: Option<SourceTrust>,
     /// Outbound connect timeout.
     pub tcp_connect_timeout: Duration,
     /// Certificates and peer verification for TLS listeners and outbound TLS.
@@ -146,6 +181,9 @@ impl Default for TransportConfig {
             tcp_message_timeout: Duration::from_secs(10),
             tcp_max_connections: 4096,
             tcp_max_per_source: 64,
+            tcp_reserved_trusted: 512,
+            tcp_untrusted_timeout: Duration::from_secs(5),
+            trust: None,
             tcp_connect_timeout: Duration::from_secs(3),
             tls: None,
             capture: None,
