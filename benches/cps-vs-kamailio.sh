@@ -35,13 +35,15 @@ BENCH=$(cd "$BENCH" && pwd)
 OUT=""
 CONFIG=""
 SKIP_KAM=0
-CPS_ARGS=()
+# A B2BUA's lawful ACK-timeout BYEs after a failed step otherwise land on the
+# next step's fresh sipp (../shared/bench/README.md); a later --fail-cooldown wins.
+CPS_ARGS=(--fail-cooldown 40)
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--out) OUT=$2; shift 2 ;;
 	--config) CONFIG=$(realpath "$2") || bench_die "no config file $2"; shift 2 ;;
 	--skip-kamailio) SKIP_KAM=1; shift ;;
-	--) shift; CPS_ARGS=("$@"); break ;;
+	--) shift; CPS_ARGS+=("$@"); break ;;
 	-h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	*) bench_die "unknown option $1 (see --help)" ;;
 	esac

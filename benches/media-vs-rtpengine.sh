@@ -28,13 +28,15 @@ BENCH=$(cd "$BENCH" && pwd)
 CALLS=500
 CPS=0
 OUT=""
-CPS_ARGS=()
+# A B2BUA's lawful ACK-timeout BYEs after a failed step otherwise land on the
+# next step's fresh sipp (../shared/bench/README.md); a later --fail-cooldown wins.
+CPS_ARGS=(--fail-cooldown 40)
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--calls) CALLS=$2; shift 2 ;;
 	--cps) CPS=1; shift ;;
 	--out) OUT=$2; shift 2 ;;
-	--) shift; CPS_ARGS=("$@"); break ;;
+	--) shift; CPS_ARGS+=("$@"); break ;;
 	*) bench_die "unknown option $1 (see --help)" ;;
 	esac
 done

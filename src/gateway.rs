@@ -104,6 +104,24 @@ impl Gateway {
             tcp_conns.clone(),
         );
         let tls_metrics = crate::transport::TlsMetrics::register(&mut registry);
+        let overload_lag = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let overload_admit = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let calls_in_setup = Gauge::<i64>::default();
+        registry.register(
+            "trunkgate_event_loop_lag_seconds",
+            "Smoothed lateness of a 10 ms timer: how long ready work waits for a thread (overload signal)",
+            overload_lag.clone(),
+        );
+        registry.register(
+            "trunkgate_overload_admit_ratio",
+            "Fraction of new INVITEs admitted by overload control (1 = all)",
+            overload_admit.clone(),
+        );
+        registry.register(
+            "trunkgate_calls_in_setup",
+            "Admitted calls not yet answered or ended (overload.max_setup_calls caps it)",
+            calls_in_setup.clone(),
+        );
         let tcp_metrics = crate::transport::TcpMetrics::register(&mut registry);
         crate::process_metrics::register(&mut registry);
         crate::process_metrics::check_descriptors(&config);
@@ -177,6 +195,9 @@ impl Gateway {
             let _ = core.flow();
         }
         crate::call::spawn_carrier_health(&core);
+        tokio::spawn(crate::call::overload::monitor(Arc::downgrade(
+            &core.overload,
+        )));
         let weak = Arc::downgrade(&core);
         tcfg.trust = Some(crate::transport::SourceTrust::new(move |peer| {
             weak.upgrade().is_some_and(|c| c.is_trusted_source(peer))
@@ -195,6 +216,10 @@ impl Gateway {
                 }
             }
             hook_core.media.publish_gauges();
+            let o = &hook_core.overload;
+            overload_lag.set(o.lag().as_secs_f64());
+            overload_admit.set(o.admit_ratio());
+            calls_in_setup.set(i64::from(o.setup_calls()));
             if let Some(t) = hook_core.transports() {
                 tcp_conns.set(t.tcp_connection_count() as i64);
                 let stats = t.stats();

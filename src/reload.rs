@@ -43,6 +43,7 @@ pub fn apply(core: &Arc<Core>, new: Config) {
         }
     }
     core.media.update_settings(new.media.clone());
+    core.overload.update(new.overload);
     if new.log_level != old.log_level && crate::logging::set_level(&new.log_level) {
         tracing::info!(level = %new.log_level, "config reload: log filter changed");
     }

@@ -109,6 +109,8 @@ pub struct Core {
     pub pike: super::defence::Pike,
     /// Set on graceful shutdown: new calls are refused with 503, live calls go on.
     pub draining: std::sync::atomic::AtomicBool,
+    /// Overload control: new INVITEs shed while the gateway cannot keep up.
+    pub overload: Arc<super::overload::Overload>,
     /// RFC 3263 resolution; replaced when a reload changes `[dns]`.
     pub resolver: ArcSwap<crate::resolve::Resolver>,
     pub timers: TimerConfig,
@@ -145,7 +147,9 @@ impl Core {
             })
             .expect("an empty static table always builds");
         let media = crate::media::Media::new(config.media.clone(), metrics.media.clone());
+        let overload = Arc::new(super::overload::Overload::new(config.overload));
         Core {
+            overload,
             carrier_health: ArcSwap::from_pointee(super::health::Board::default()),
             media,
             flow: arc_swap::ArcSwapOption::empty(),

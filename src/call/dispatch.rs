@@ -260,6 +260,10 @@ impl Dispatcher {
             };
             return self.reject(&msg, &meta, &rej, "shutting_down");
         }
+        // Overload: refused before any routing, task, port or log record.
+        if let Some(shed) = self.core.overload.check(rand::random_range(0..1000)) {
+            return self.shed(&msg, &meta, shed);
+        }
         if let Some(rej) = check_invite_body(&msg) {
             return self.reject(&msg, &meta, &rej, "unsupported_media");
         }
@@ -469,6 +473,20 @@ impl Dispatcher {
         super::calllog::rejected(
             &self.core, trusted, msg, rej.code, reason, direction, trunk, number,
         );
+    }
+
+    /// 503 + Retry-After for an INVITE shed by overload control. Counted
+    /// (`trunkgate_rejections_total{reason="overload_*"}`), not logged per
+    /// call: under overload a record per refusal would be load itself.
+    fn shed(&self, msg: &Message, meta: &RxMeta, shed: super::overload::Shed) {
+        self.core.metrics.reject(shed.name());
+        if msg.header(&HeaderName::Via).is_none() {
+            return;
+        }
+        let retry = self.core.overload.settings().retry_after_s;
+        let (b, target) = self.stateless(msg, meta, 503, "Service Unavailable");
+        let b = b.header("Retry-After", retry.to_string());
+        self.core.send_detached(target, b.finish(), 503);
     }
 
     /// Answers a request statelessly with an error.

@@ -77,6 +77,8 @@ pub struct Call {
     pub(super) caller_no: String,
     /// Limit slots held; released (dropped) when the call ends.
     pub(super) slots: Vec<super::limits::Slot>,
+    /// Counts this call in set-up (overload control) until answered or ended.
+    pub(super) setup: super::overload::SetupGuard,
     /// Machine-readable reason for the call log (`pdd_timeout`, `failover:sip_uri` …).
     pub(super) reason: Option<String>,
     pub(super) started: Instant,
@@ -190,6 +192,7 @@ impl Call {
                 trunk: trunk_label.clone(),
             })
             .inc();
+        let setup = core.overload.enter_setup();
         Call {
             ring_deadline: Some(now + cfg.sip.invite_timeout),
             core,
@@ -204,6 +207,7 @@ impl Call {
             api_no,
             caller_no,
             slots: slot.into_iter().collect(),
+            setup,
             reason: None,
             started: now,
             started_wall: std::time::SystemTime::now(),
@@ -253,6 +257,9 @@ impl Call {
     pub(super) fn publish_live(&self) {
         if self.outcome.is_some() {
             return;
+        }
+        if self.answered.is_some() {
+            self.setup.release();
         }
         let leg = |d: &Dialog| super::core::LiveLeg {
             call_id: String::from_utf8_lossy(&d.call_id).into_owned(),
@@ -592,6 +599,7 @@ impl Call {
             .remove(String::from_utf8_lossy(&self.a.call_id).as_ref());
         // The limit slots go back now: the call is over even if transactions linger.
         self.slots.clear();
+        self.setup.release();
         self.pdd_deadline = None;
         let duration = self.answered.map(|t| t.elapsed()).unwrap_or_default();
         if self.answered.is_some() {

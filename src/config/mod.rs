@@ -118,6 +118,8 @@ pub struct Config {
     /// `[log] level`: the log filter (`tracing` directives); `RUST_LOG`, when
     /// set, wins at start; a reload applies the file's value.
     pub log_level: String,
+    /// `[overload]`: when new INVITEs are shed with 503 + Retry-After.
+    pub overload: crate::call::overload::OverloadSettings,
     /// The file this config was read from (`None`: the embedded default or a
     /// string): what a reload re-reads.
     pub source: Option<std::path::PathBuf>,

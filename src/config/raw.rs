@@ -37,6 +37,39 @@ pub struct RawConfig {
     /// `[log]`: the log filter (re-applied on reload).
     #[serde(default)]
     pub log: RawLog,
+    /// `[overload]`: shedding new INVITEs when the gateway cannot keep up.
+    #[serde(default)]
+    pub overload: RawOverload,
+}
+
+/// `[overload]` (see `call::overload`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOverload {
+    #[serde(default = "d_max_lag_ms")]
+    pub max_lag_ms: u64,
+    #[serde(default)]
+    pub max_setup_calls: u32,
+    #[serde(default = "d_retry_after_s")]
+    pub retry_after_s: u32,
+}
+
+fn d_max_lag_ms() -> u64 {
+    0
+}
+
+fn d_retry_after_s() -> u32 {
+    2
+}
+
+impl Default for RawOverload {
+    fn default() -> Self {
+        Self {
+            max_lag_ms: d_max_lag_ms(),
+            max_setup_calls: 0,
+            retry_after_s: d_retry_after_s(),
+        }
+    }
 }
 
 /// `[log]`: what the gateway logs.

@@ -276,6 +276,15 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
             format!("must be a tracing filter such as \"info\" or \"warn,trunkgate::call=debug\" ({err})"),
         );
     }
+    let o = &raw.overload;
+    e.range("overload.max_lag_ms", o.max_lag_ms, 0, 10_000);
+    e.range("overload.max_setup_calls", o.max_setup_calls, 0, 10_000_000);
+    e.range("overload.retry_after_s", o.retry_after_s, 1, 3600);
+    let overload = crate::call::overload::OverloadSettings {
+        max_lag: Duration::from_millis(o.max_lag_ms),
+        max_setup_calls: o.max_setup_calls,
+        retry_after_s: o.retry_after_s,
+    };
     let tls = tls::validate_tls(&mut e, raw.tls.as_ref(), &listen, &raw.carriers);
     let tls_client_names = tls::validate_trunk_names(&mut e, raw.tls.as_ref(), &tls);
     if !e.list.is_empty() {
@@ -330,6 +339,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         tls_client_names,
         hep,
         log_level,
+        overload,
         source: None,
     })
 }
