@@ -81,15 +81,17 @@ pub fn typed<T: DeserializeOwned>(v: Value, prefix: &str) -> Result<T, ApiError>
     })
 }
 
-/// A query string parsed into `T` (unknown parameters refused).
+/// A query string parsed into `T` (unknown parameters refused). A literal
+/// `+` is a plus (`api_no=+19495551212` is the E.164 number), not the
+/// form-encoding space; a space is sent as `%20`.
 pub struct Query<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let q = parts.uri.query().unwrap_or("");
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q)
+        let q = parts.uri.query().unwrap_or("").replace('+', "%2B");
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&q)
             .map_err(|e| ApiError::field("(query)", format!("not a valid query string: {e}")))?;
         let mut map = serde_json::Map::new();
         for (k, v) in pairs {

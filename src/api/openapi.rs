@@ -176,7 +176,8 @@ pub struct CallRecordDoc {
     pub status: String,
     pub error: Option<String>,
     pub error_code: Option<u16>,
-    pub connect_time_sec: Option<f64>,
+    /// Whole seconds connected (0: never answered).
+    pub connect_time_sec: u64,
     pub sip: SipInfoDoc,
     /// `sip_trunking`.
     pub service: String,
@@ -184,6 +185,16 @@ pub struct CallRecordDoc {
     pub reason: Option<String>,
     /// Pre-connect recording of the call, if the trunk records.
     pub recording: Option<RecordingRefDoc>,
+    /// `voice`.
+    #[serde(rename = "type")]
+    #[schema(rename = "type")]
+    pub r#type: String,
+    /// Always null: a gateway has no applications.
+    pub app_id: Option<String>,
+    /// Always null: a gateway has no sub accounts.
+    pub subaccount_id: Option<u64>,
+    /// Connected minutes (`connect_time_sec / 60`).
+    pub connect_time_billed: f64,
 }
 
 /// A call's recording file.
@@ -200,7 +211,11 @@ pub struct RecordingRefDoc {
 #[schema(as = CallLogList)]
 pub struct CallListDoc {
     /// At most 1,000, oldest first.
-    pub calls: Vec<CallRecordDoc>,
+    pub logs: Vec<CallRecordDoc>,
+    /// The window searched (inclusive).
+    pub begin_date: String,
+    /// The window's end (exclusive).
+    pub end_date: String,
     /// More records may follow: fetch `next_block_uri`.
     pub is_truncated: bool,
     pub next_block_uri: Option<String>,

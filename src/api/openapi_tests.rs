@@ -134,7 +134,7 @@ fn call_log_schema_covers_every_serialized_field() {
         status: crate::store::CallStatus::Completed,
         error: Some("e".into()),
         error_code: Some(486),
-        connect_time_sec: Some(0.5),
+        connect_time_sec: 30,
         sip: crate::store::SipInfo {
             call_id: "c".into(),
             response_code: 200,
@@ -147,7 +147,9 @@ fn call_log_schema_covers_every_serialized_field() {
             duration: 1.5,
         }),
     };
-    let json = serde_json::to_value(&rec).unwrap();
+    let json = serde_json::to_value(super::calls::LogView::new(rec)).unwrap();
+    assert_eq!(json["connect_time_billed"], 0.5);
+    assert_eq!(json["type"], "voice");
     covered(
         &doc,
         &doc["components"]["schemas"]["CallLog"],
