@@ -90,18 +90,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let q = parts.uri.query().unwrap_or("").replace('+', "%2B");
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&q)
-            .map_err(|e| ApiError::field("(query)", format!("not a valid query string: {e}")))?;
-        let mut map = serde_json::Map::new();
-        for (k, v) in pairs {
-            if map.contains_key(&k) {
-                return Err(ApiError::field(k, "given more than once"));
-            }
-            map.insert(k, Value::String(v));
-        }
-        typed(Value::Object(map), "").map(Query)
+        parse_query(parts.uri.query().unwrap_or("")).map(Query)
     }
+}
+
+/// Query parameters that may be repeated (their values are joined with `,`,
+/// as the spec lets `capabilities` be given either way).
+const REPEATABLE: [&str; 1] = ["capabilities"];
+
+/// Parses a query string into `T` (see [`Query`]).
+pub fn parse_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
+    let q = q.replace('+', "%2B");
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&q)
+        .map_err(|e| ApiError::field("(query)", format!("not a valid query string: {e}")))?;
+    let mut map = serde_json::Map::new();
+    for (k, v) in pairs {
+        match map.get_mut(&k) {
+            Some(Value::String(old)) if REPEATABLE.contains(&k.as_str()) => {
+                old.push(',');
+                old.push_str(&v);
+            }
+            Some(_) => return Err(ApiError::field(k, "given more than once")),
+            None => {
+                map.insert(k, Value::String(v));
+            }
+        }
+    }
+    typed(Value::Object(map), "")
 }
 
 /// Query values arrive as strings; numeric parameters parse here.

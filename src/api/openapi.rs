@@ -118,14 +118,19 @@ pub struct TrunkDoc {
     pub updated_on: String,
     /// Same as updated_on.
     pub modified_on: String,
+    /// Always null (a gateway has no applications); ignored in bodies.
+    pub app_id: Option<String>,
+    /// Always null (a gateway has no sub accounts); ignored in bodies.
+    pub subaccount_id: Option<String>,
 }
 
 /// A trunk as sent. POST: `direction` is required, `trunk_id` is generated
 /// when absent. PUT: a partial update — only the fields given change, nested
 /// objects merge field by field, arrays are replaced, null clears; the
 /// result must satisfy the same rules. The read-only fields of a returned
-/// trunk (`created_on`, `updated_on`, `modified_on`,
-/// `inbound.phone_numbers_uri`) are ignored; other unknown fields are refused.
+/// trunk (`created_on`, `updated_on`, `modified_on`, `app_id`,
+/// `subaccount_id`, `inbound.phone_numbers_uri`) are ignored; other unknown
+/// fields are refused. Only the block of the trunk's direction is kept.
 #[derive(Serialize, ToSchema)]
 #[schema(as = TrunkBody)]
 pub struct TrunkBodyDoc {
@@ -138,6 +143,10 @@ pub struct TrunkBodyDoc {
     pub recording: Option<RecordingDoc>,
     pub inbound: Option<InboundDoc>,
     pub outbound: Option<OutboundDoc>,
+    /// Read-only: ignored.
+    pub app_id: Option<String>,
+    /// Read-only: ignored.
+    pub subaccount_id: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

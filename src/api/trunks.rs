@@ -7,8 +7,14 @@
 //! `recording`, `inbound.failover`) merge field by field; arrays
 //! (`outbound.authentication`) are replaced whole; `null` clears a field.
 //! The read-only fields (`created_on`, `updated_on`, `modified_on`,
-//! `inbound.phone_numbers_uri`) are ignored in bodies, so a GET result can be
-//! sent back as is; any other unknown field is refused.
+//! `app_id`, `subaccount_id`, `inbound.phone_numbers_uri`) are ignored in
+//! bodies, so a GET result can be sent back as is; any other unknown field is
+//! refused.
+//!
+//! A trunk keeps only the block of its direction: a trunk created or turned
+//! outbound drops `inbound`, one created or turned inbound drops `outbound`.
+//! A failover `trunk_id` must name another inbound trunk, and a trunk that
+//! others fail over to cannot be turned outbound.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -35,6 +41,10 @@ pub struct TrunkView {
     pub updated_on: String,
     /// Same as `updated_on` (older clients read this name).
     pub modified_on: String,
+    /// Always null: a gateway has no applications.
+    pub app_id: Option<String>,
+    /// Always null: a gateway has no sub accounts.
+    pub subaccount_id: Option<String>,
 }
 
 fn recording_as_object<S: serde::Serializer>(t: &Trunk, s: S) -> Result<S::Ok, S::Error> {
@@ -58,6 +68,8 @@ impl TrunkView {
             created_on: format_ms(s.created_ms),
             updated_on: format_ms(s.updated_ms),
             modified_on: format_ms(s.updated_ms),
+            app_id: None,
+            subaccount_id: None,
         }
     }
 }
@@ -82,7 +94,39 @@ pub struct ListParams {
 
 /// Fields the API returns but never takes from a body (a GET result can be
 /// sent back as a PUT body).
-const READ_ONLY: [&str; 3] = ["created_on", "updated_on", "modified_on"];
+const READ_ONLY: [&str; 5] = [
+    "created_on",
+    "updated_on",
+    "modified_on",
+    "app_id",
+    "subaccount_id",
+];
+
+/// Keeps only the block of the trunk's direction.
+fn drop_other_block(t: &mut Trunk) {
+    match t.direction {
+        Direction::Inbound => t.outbound = None,
+        Direction::Outbound => t.inbound = None,
+    }
+}
+
+/// The trunks (other than `id`) whose inbound failover names `id`.
+fn failing_over_to(set: &TrunkSet, id: Uuid) -> Option<Uuid> {
+    let id_s = id.to_string();
+    set.trunks
+        .iter()
+        .find(|t| {
+            t.trunk.trunk_id != id
+                && t.trunk
+                    .inbound
+                    .as_ref()
+                    .and_then(|i| i.failover.as_ref())
+                    .is_some_and(|f| {
+                        f.source == FailoverSource::TrunkId && f.value.eq_ignore_ascii_case(&id_s)
+                    })
+        })
+        .map(|t| t.trunk.trunk_id)
+}
 
 fn strip_read_only(body: &mut serde_json::Map<String, Value>) {
     for k in READ_ONLY {
@@ -207,6 +251,7 @@ pub async fn create(
     if let Some(i) = trunk.inbound.as_mut() {
         i.phone_numbers_uri = None;
     }
+    drop_other_block(&mut trunk);
     check_carriers(&st, &trunk)?;
     let id = trunk.trunk_id;
     let (_, set) = st
@@ -282,12 +327,14 @@ pub async fn update(
             if let Some(i) = t.inbound.as_mut() {
                 i.phone_numbers_uri = None;
             }
+            drop_other_block(&mut t);
             if t.direction != Direction::Inbound && numbers > 0 {
                 return Err(ApiError::field(
                     "direction",
                     format!("must stay inbound while {numbers} phone number(s) are assigned to the trunk"),
                 ));
             }
+            let direction_out = t.direction == Direction::Outbound;
             if t.direction == Direction::Outbound && !carriers {
                 return Err(ApiError::field(
                     "direction",
@@ -295,6 +342,12 @@ pub async fn update(
                 ));
             }
             slot.trunk = t;
+            if let Some(other) = failing_over_to(set, id).filter(|_| direction_out) {
+                return Err(ApiError::field(
+                    "direction",
+                    format!("must stay inbound: trunk {other} fails over to this trunk (inbound.failover)"),
+                ));
+            }
             validate_focus(set, id)
         })
         .await?;
@@ -330,20 +383,10 @@ pub async fn delete(
                 format!("{numbers} phone number(s) are assigned to this trunk; release or move them first"),
             ));
         }
-        let id_s = id.to_string();
-        if let Some(other) = set.trunks.iter().find(|t| {
-            t.trunk
-                .inbound
-                .as_ref()
-                .and_then(|i| i.failover.as_ref())
-                .is_some_and(|f| f.source == FailoverSource::TrunkId && f.value.eq_ignore_ascii_case(&id_s))
-        }) {
+        if let Some(other) = failing_over_to(set, id) {
             return Err(ApiError::field(
                 "trunk_id",
-                format!(
-                    "trunk {} fails over to this trunk (inbound.failover); change that first",
-                    other.trunk.trunk_id
-                ),
+                format!("trunk {other} fails over to this trunk (inbound.failover); change that first"),
             ));
         }
         set.trunks.remove(pos);
