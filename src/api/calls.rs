@@ -152,7 +152,7 @@ fn date(field: &str, v: &str) -> Result<i64, ApiError> {
 }
 
 /// List call logs.
-#[utoipa::path(get, path = "/v1/History/Logs/Calls", tag = "History", params(CallParams),
+#[utoipa::path(operation_id = "calls_list", get, path = "/v1/History/Logs/Calls", tag = "History", params(CallParams),
     responses((status = 200, body = super::openapi::CallListDoc), (status = 400, body = super::error::ErrorBody)))]
 pub async fn list(
     State(st): State<ApiState>,
@@ -271,7 +271,7 @@ pub async fn list(
 }
 
 /// One call's log record (the latest, if a Call-ID was logged twice).
-#[utoipa::path(get, path = "/v1/History/Logs/Calls/{call_id}", tag = "History",
+#[utoipa::path(operation_id = "calls_get_one", get, path = "/v1/History/Logs/Calls/{call_id}", tag = "History",
     params(("call_id" = String, Path)),
     responses((status = 200, body = super::openapi::CallRecordDoc), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get_one(

@@ -399,7 +399,7 @@ async fn listing(
 }
 
 /// List every number.
-#[utoipa::path(get, path = "/v1/PhoneNumbers", tag = "PhoneNumbers", params(NumberParams),
+#[utoipa::path(operation_id = "numbers_list_all", get, path = "/v1/PhoneNumbers", tag = "PhoneNumbers", params(NumberParams),
     responses((status = 200, body = NumberList), (status = 400, body = super::error::ErrorBody)))]
 pub async fn list_all(
     State(st): State<ApiState>,
@@ -413,7 +413,7 @@ pub async fn list_all(
 ///
 /// The spec's own example writes the query after `&`
 /// (`/v1/PhoneNumbers/CallFlows&page=0&page_size=10`); that works too.
-#[utoipa::path(get, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_list_named", get, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
     params(("assigned_to" = String, Path, description = "CallFlows or ParkingLot, or an E.164 number (one number object is returned)"), NumberParams),
     responses((status = 200, body = NumberList, description = "a list, or one NumberView for a number"), (status = 404, body = super::error::ErrorBody)))]
 pub async fn list_named(
@@ -448,7 +448,7 @@ pub async fn list_named(
 }
 
 /// List the numbers assigned to a trunk.
-#[utoipa::path(get, path = "/v1/PhoneNumbers/Trunks/{trunk_id}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_list_trunk", get, path = "/v1/PhoneNumbers/Trunks/{trunk_id}", tag = "PhoneNumbers",
     params(("trunk_id" = uuid::Uuid, Path), NumberParams),
     responses((status = 200, body = NumberList), (status = 404, body = super::error::ErrorBody)))]
 pub async fn list_trunk(

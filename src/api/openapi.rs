@@ -231,15 +231,15 @@ pub struct CallListDoc {
 }
 
 /// The OpenAPI 3 document (this one).
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "Meta", responses((status = 200, description = "OpenAPI 3 JSON")))]
+#[utoipa::path(operation_id = "openapi_openapi_doc", get, path = "/v1/openapi.json", tag = "Meta", responses((status = 200, description = "OpenAPI 3 JSON")))]
 fn openapi_doc() {}
 
 /// Liveness: the process answers. No key.
-#[utoipa::path(get, path = "/health/live", tag = "Meta", security(()), responses((status = 200, description = "ok")))]
+#[utoipa::path(operation_id = "openapi_health_live", get, path = "/health/live", tag = "Meta", security(()), responses((status = 200, description = "ok")))]
 fn health_live() {}
 
 /// Readiness: SIP listeners bound and the store open. No key.
-#[utoipa::path(get, path = "/health/ready", tag = "Meta", security(()),
+#[utoipa::path(operation_id = "openapi_health_ready", get, path = "/health/ready", tag = "Meta", security(()),
     responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
 fn health_ready() {}
 

@@ -159,7 +159,7 @@ pub(super) fn parse_id(s: &str) -> Result<Uuid, ApiError> {
 }
 
 /// List trunks, oldest first.
-#[utoipa::path(get, path = "/v1/Trunks", tag = "Trunks", params(ListParams),
+#[utoipa::path(operation_id = "trunks_list", get, path = "/v1/Trunks", tag = "Trunks", params(ListParams),
     responses((status = 200, body = super::openapi::TrunkListDoc), (status = 400, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody)))]
 pub async fn list(
     State(st): State<ApiState>,
@@ -176,7 +176,7 @@ pub async fn list(
 }
 
 /// Read one trunk.
-#[utoipa::path(get, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
+#[utoipa::path(operation_id = "trunks_get_one", get, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
     responses((status = 200, body = super::openapi::TrunkDoc), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get_one(
     State(st): State<ApiState>,
@@ -237,7 +237,7 @@ fn check_carriers(st: &ApiState, t: &Trunk) -> Result<(), ApiError> {
 }
 
 /// Create a trunk (`trunk_id` generated when absent).
-#[utoipa::path(post, path = "/v1/Trunks", tag = "Trunks", request_body = super::openapi::TrunkBodyDoc,
+#[utoipa::path(operation_id = "trunks_create", post, path = "/v1/Trunks", tag = "Trunks", request_body = super::openapi::TrunkBodyDoc,
     responses((status = 201, body = super::openapi::TrunkDoc), (status = 400, body = super::error::ErrorBody)))]
 pub async fn create(
     State(st): State<ApiState>,
@@ -294,7 +294,7 @@ fn merge(into: &mut Value, patch: Value) {
 }
 
 /// Update a trunk: only the fields given change (partial update).
-#[utoipa::path(put, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
+#[utoipa::path(operation_id = "trunks_update", put, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
     request_body = super::openapi::TrunkBodyDoc,
     responses((status = 200, body = super::openapi::TrunkDoc), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn update(
@@ -359,7 +359,7 @@ pub async fn update(
 
 /// Delete a trunk; refused while numbers are assigned to it or another
 /// trunk fails over to it.
-#[utoipa::path(delete, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
+#[utoipa::path(operation_id = "trunks_delete", delete, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
     responses((status = 204), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn delete(
     State(st): State<ApiState>,

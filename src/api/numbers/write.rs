@@ -181,7 +181,7 @@ async fn release(
 }
 
 /// Assign numbers to `CallFlows` or `ParkingLot`.
-#[utoipa::path(post, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_assign_named", post, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
     params(("assigned_to" = String, Path, description = "CallFlows or ParkingLot; for PUT, the E.164 number")),
     request_body = NumbersBody,
     responses((status = 200, body = NumbersResult), (status = 400, body = crate::api::error::ErrorBody)))]
@@ -194,7 +194,7 @@ pub async fn assign_named(
 }
 
 /// Assign numbers to an inbound trunk.
-#[utoipa::path(post, path = "/v1/PhoneNumbers/Trunks/{trunk_id}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_assign_trunk", post, path = "/v1/PhoneNumbers/Trunks/{trunk_id}", tag = "PhoneNumbers",
     params(("trunk_id" = uuid::Uuid, Path)), request_body = NumbersBody,
     responses((status = 200, body = NumbersResult), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
 pub async fn assign_trunk(
@@ -206,7 +206,7 @@ pub async fn assign_trunk(
 }
 
 /// Move known numbers to `CallFlows` or `ParkingLot`.
-#[utoipa::path(put, path = "/v1/PhoneNumbers/Move/{assigned_to}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_move_named", put, path = "/v1/PhoneNumbers/Move/{assigned_to}", tag = "PhoneNumbers",
     params(("assigned_to" = String, Path, description = "CallFlows or ParkingLot")), request_body = NumbersBody,
     responses((status = 200, body = Vec<NumberView>), (status = 400, body = crate::api::error::ErrorBody)))]
 pub async fn move_named(
@@ -218,7 +218,7 @@ pub async fn move_named(
 }
 
 /// Move known numbers to an inbound trunk.
-#[utoipa::path(put, path = "/v1/PhoneNumbers/Move/Trunks/{trunk_id}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_move_trunk", put, path = "/v1/PhoneNumbers/Move/Trunks/{trunk_id}", tag = "PhoneNumbers",
     params(("trunk_id" = uuid::Uuid, Path)), request_body = NumbersBody,
     responses((status = 200, body = Vec<NumberView>), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
 pub async fn move_trunk(
@@ -230,7 +230,7 @@ pub async fn move_trunk(
 }
 
 /// Release numbers assigned to `CallFlows` or `ParkingLot`.
-#[utoipa::path(delete, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_release_named", delete, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
     params(("assigned_to" = String, Path, description = "CallFlows or ParkingLot; for PUT, the E.164 number")),
     request_body = NumbersBody,
     responses((status = 204), (status = 400, body = crate::api::error::ErrorBody)))]
@@ -243,7 +243,7 @@ pub async fn release_named(
 }
 
 /// Release numbers assigned to a trunk.
-#[utoipa::path(delete, path = "/v1/PhoneNumbers/Trunks/{trunk_id}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_release_trunk", delete, path = "/v1/PhoneNumbers/Trunks/{trunk_id}", tag = "PhoneNumbers",
     params(("trunk_id" = uuid::Uuid, Path)), request_body = NumbersBody,
     responses((status = 204), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
 pub async fn release_trunk(
@@ -256,7 +256,7 @@ pub async fn release_trunk(
 
 /// Update a number's description. The path segment is the number (`{no}`,
 /// E.164, `+` may be sent as `%2B`).
-#[utoipa::path(put, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_update_description", put, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
     params(("assigned_to" = String, Path, description = "CallFlows or ParkingLot; for PUT, the E.164 number")),
     request_body = DescriptionBody,
     responses((status = 200, body = NumberView), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
