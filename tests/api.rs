@@ -439,7 +439,7 @@ async fn every_validation_rule_is_refused_with_the_field_named() {
             json!({ "phone_numbers": [ { "no": DID } ] }),
         )
         .await;
-    assert_eq!(s, 201);
+    assert_eq!(s, 200);
     let m = err(
         &api.put(&path, json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "10.0.0.1" } ] } })).await,
         400,
@@ -748,7 +748,7 @@ async fn delete_refused_while_numbers_assigned_or_failover_target() {
     let (s, r) = api
         .post(&format!("/v1/PhoneNumbers/Trunks/{a}"), nums.clone())
         .await;
-    assert_eq!(s, 201, "{r}");
+    assert_eq!(s, 200, "{r}");
     assert_eq!(r["phone_numbers"][0]["assigned_to"], format!("Trunks/{a}"));
 
     let m = err(
@@ -844,7 +844,7 @@ async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
             json!({ "phone_numbers": [ { "no": DID } ] }),
         )
         .await;
-    assert_eq!(s, 201);
+    assert_eq!(s, 200);
 
     carrier
         .send(
@@ -941,7 +941,7 @@ async fn logs(api: &Api, query: &str, n: usize) -> Value {
     for _ in 0..100 {
         let (s, v) = api.get(&format!("/v1/History/Logs/Calls{query}")).await;
         assert_eq!(s, 200, "{v}");
-        if v["calls"].as_array().unwrap().len() >= n {
+        if v["logs"].as_array().unwrap().len() >= n {
             return v;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -987,40 +987,44 @@ async fn call_logs_filtered_by_date_direction_and_service() {
     let (gw, carrier, api, _) = setup().await;
     two_calls(&gw, &carrier, &api).await;
     let all = logs(&api, "", 2).await;
-    assert_eq!(all["calls"].as_array().unwrap().len(), 2);
+    assert_eq!(all["logs"].as_array().unwrap().len(), 2);
     assert_eq!(all["is_truncated"], false);
     assert_eq!(all["next_block_uri"], Value::Null);
 
     let out = logs(&api, "?direction=outbound", 1).await;
-    assert_eq!(out["calls"].as_array().unwrap().len(), 1);
-    assert_eq!(out["calls"][0]["call_id"], "log-out");
-    assert_eq!(out["calls"][0]["status"], "busy");
+    assert_eq!(out["logs"].as_array().unwrap().len(), 1);
+    assert_eq!(out["logs"][0]["call_id"], "log-out");
+    assert_eq!(out["logs"][0]["status"], "busy");
     let inb = logs(&api, "?direction=inbound&service=sip_trunking", 1).await;
-    assert_eq!(inb["calls"].as_array().unwrap().len(), 1);
-    assert_eq!(inb["calls"][0]["api_no"], DID);
-    let (_, none) = api.get("/v1/History/Logs/Calls?service=messaging").await;
-    assert_eq!(none["calls"], json!([]));
-    let (_, none) = api.get("/v1/History/Logs/Calls?connect_time=true").await;
-    assert_eq!(none["calls"], json!([]));
-    let (_, two) = api.get("/v1/History/Logs/Calls?connect_time=false").await;
-    assert_eq!(two["calls"].as_array().unwrap().len(), 2);
+    assert_eq!(inb["logs"].as_array().unwrap().len(), 1);
+    assert_eq!(inb["logs"][0]["api_no"], DID);
+    let (_, none) = api
+        .get("/v1/History/Logs/Calls?service=programmable_voice")
+        .await;
+    assert_eq!(none["logs"], json!([]));
+    let (s, _) = api.get("/v1/History/Logs/Calls?service=messaging").await;
+    assert_eq!(s, 400);
+    let (_, none) = api.get("/v1/History/Logs/Calls?connect_time=1").await;
+    assert_eq!(none["logs"], json!([]));
+    let (_, two) = api.get("/v1/History/Logs/Calls?connect_time=0").await;
+    assert_eq!(two["logs"].as_array().unwrap().len(), 2);
     let (_, none) = api
         .get("/v1/History/Logs/Calls?begin_date=2999-01-01T00:00:00Z")
         .await;
-    assert_eq!(none["calls"], json!([]));
+    assert_eq!(none["logs"], json!([]));
     let (_, none) = api
         .get("/v1/History/Logs/Calls?begin_date=2000-01-01T00:00:00Z&end_date=2001-01-01T00:00:00Z")
         .await;
-    assert_eq!(none["calls"], json!([]));
+    assert_eq!(none["logs"], json!([]));
     let (_, two) = api
         .get("/v1/History/Logs/Calls?begin_date=2000-01-01T00:00:00Z")
         .await;
-    assert_eq!(two["calls"].as_array().unwrap().len(), 2);
+    assert_eq!(two["logs"].as_array().unwrap().len(), 2);
     let (_, by_caller) = api
         .get("/v1/History/Logs/Calls?caller_no=%2B14155550001&api_no=%2B14155550100")
         .await;
     assert_eq!(
-        by_caller["calls"].as_array().unwrap().len(),
+        by_caller["logs"].as_array().unwrap().len(),
         1,
         "{by_caller}"
     );
@@ -1096,7 +1100,7 @@ async fn restart_keeps_trunks_numbers_and_logs_and_does_not_reseed() {
     assert_eq!(nums_after, nums_before);
     assert_eq!(nums_after["phone_numbers"][0]["no"], DID);
     let l = logs(&api, "?begin_date=2000-01-01T00:00:00Z", 2).await;
-    assert_eq!(l["calls"].as_array().unwrap().len(), 2);
+    assert_eq!(l["logs"].as_array().unwrap().len(), 2);
     // The restored number still routes: the call reaches the trunk's PBX (busy there).
     carrier
         .send(
@@ -1131,7 +1135,7 @@ async fn concurrent_writers_lose_no_update() {
         }));
     }
     for t in tasks {
-        assert_eq!(t.await.unwrap(), 201);
+        assert_eq!(t.await.unwrap(), 200);
     }
     let (_, l) = Api::new(&gw)
         .get("/v1/PhoneNumbers/CallFlows?page_size=100")
@@ -1298,7 +1302,7 @@ async fn call_logs_come_in_blocks_of_1000_with_a_next_block_uri() {
                     status: trunkgate::store::CallStatus::Completed,
                     error: None,
                     error_code: None,
-                    connect_time_sec: (i % 2 == 0).then_some(0.5),
+                    connect_time_sec: if i % 2 == 0 { 3 } else { 0 },
                     sip: trunkgate::store::SipInfo {
                         call_id: format!("bulk-{i}"),
                         response_code: 200,
@@ -1316,13 +1320,13 @@ async fn call_logs_come_in_blocks_of_1000_with_a_next_block_uri() {
     let api = Api::new(&gw);
     let (s, first) = api.get("/v1/History/Logs/Calls").await;
     assert_eq!(s, 200);
-    assert_eq!(first["calls"].as_array().unwrap().len(), 1000);
+    assert_eq!(first["logs"].as_array().unwrap().len(), 1000);
     assert_eq!(first["is_truncated"], true);
-    assert_eq!(first["calls"][999]["call_id"], "bulk-999");
+    assert_eq!(first["logs"][999]["call_id"], "bulk-999");
     let next = first["next_block_uri"].as_str().unwrap().to_string();
     let (_, second) = api.get(&next).await;
-    assert_eq!(second["calls"].as_array().unwrap().len(), 205);
-    assert_eq!(second["calls"][0]["call_id"], "bulk-1000");
+    assert_eq!(second["logs"].as_array().unwrap().len(), 205);
+    assert_eq!(second["logs"][0]["call_id"], "bulk-1000");
     assert_eq!(
         (
             second["is_truncated"].as_bool(),
@@ -1330,17 +1334,18 @@ async fn call_logs_come_in_blocks_of_1000_with_a_next_block_uri() {
         ),
         (Some(false), true)
     );
-    // A post-filter (answered only) still fills blocks and pages on: 603 answered.
-    let (_, a1) = api.get("/v1/History/Logs/Calls?connect_time=true").await;
+    // Connected at least 1 s: 603 records.
+    let (_, a1) = api.get("/v1/History/Logs/Calls?connect_time=1").await;
     assert_eq!(
-        a1["calls"].as_array().unwrap().len(),
+        a1["logs"].as_array().unwrap().len(),
         603,
         "{}",
         a1["next_block_uri"]
     );
     assert_eq!(a1["is_truncated"], false);
     let (_, o1) = api
-        .get("/v1/History/Logs/Calls?connect_time=false&direction=outbound")
+        .get("/v1/History/Logs/Calls?connectTime=0&direction=outbound")
         .await;
-    assert_eq!(o1["calls"].as_array().unwrap().len(), 602);
+    assert_eq!(o1["logs"].as_array().unwrap().len(), 1000);
+    assert_eq!(o1["is_truncated"], true);
 }

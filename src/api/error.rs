@@ -37,6 +37,9 @@ pub enum ApiError {
     /// Over `[api] requests_per_minute`; retry after this many seconds.
     #[error("rate limit exceeded: at most [api] requests_per_minute requests a minute per key and failed authentications a minute per source; retry after {0} s")]
     RateLimited(u64),
+    /// The request target is longer than [`super::MAX_URI`].
+    #[error("the URI is {0} bytes; at most {max} are accepted", max = super::MAX_URI)]
+    UriTooLong(usize),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("internal: {0}")]
@@ -69,6 +72,7 @@ impl ApiError {
             ApiError::NotFound(_) => "api::not_found",
             ApiError::Method(_) => "api::method",
             ApiError::RateLimited(_) => "api::rate_limited",
+            ApiError::UriTooLong(_) => "api::uri_too_long",
             ApiError::Store(_) => "api::store",
             ApiError::Internal(_) => "api::internal",
         }
@@ -80,6 +84,7 @@ impl ApiError {
             ApiError::Validation(_) => 400_001,
             ApiError::JsonParse(_) => 400_010,
             ApiError::RateLimited(_) => 400_429,
+            ApiError::UriTooLong(_) => 414_001,
             ApiError::Unauthorized => 401_001,
             ApiError::NoEndpoint(_) => 404_001,
             ApiError::NotFound(_) => 404_002,
@@ -92,6 +97,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) | ApiError::JsonParse(_) => StatusCode::BAD_REQUEST,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NoEndpoint(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Method(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -108,6 +114,7 @@ impl ApiError {
                 "Send a JSON object with Content-Type: application/json (at most 1 MiB)."
             }
             ApiError::RateLimited(_) => "Retry later.",
+            ApiError::UriTooLong(_) => "Shorten the query; send long data in a body.",
             ApiError::Unauthorized => "Send a valid key in the X-API-Key header.",
             ApiError::NoEndpoint(_) => "The endpoints are listed in /v1/openapi.json.",
             ApiError::NotFound(_) => {
@@ -125,6 +132,7 @@ impl ApiError {
             ApiError::Validation(_) => "Some of the values given are not valid.",
             ApiError::JsonParse(_) => "The request could not be read.",
             ApiError::RateLimited(_) => "Too many requests.",
+            ApiError::UriTooLong(_) => "The request could not be read.",
             ApiError::Unauthorized => "Not authorized.",
             ApiError::NoEndpoint(_) | ApiError::NotFound(_) => "Not found.",
             ApiError::Method(_) => "This action is not available here.",
@@ -142,6 +150,7 @@ pub struct ErrorBody {
     pub status: u16,
     /// 400001 validation, 400010 JSON parse, 400429 rate limit, 401001 auth,
     /// 404001 unknown endpoint, 404002 unknown resource, 405001 method,
+    /// 414001 URI too long,
     /// 500999 unexpected.
     pub code: u32,
     /// For developers: names the field and the rule broken.

@@ -81,25 +81,42 @@ pub fn typed<T: DeserializeOwned>(v: Value, prefix: &str) -> Result<T, ApiError>
     })
 }
 
-/// A query string parsed into `T` (unknown parameters refused).
+/// A query string parsed into `T` (unknown parameters refused). A literal
+/// `+` is a plus (`api_no=+19495551212` is the E.164 number), not the
+/// form-encoding space; a space is sent as `%20`.
 pub struct Query<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let q = parts.uri.query().unwrap_or("");
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q)
-            .map_err(|e| ApiError::field("(query)", format!("not a valid query string: {e}")))?;
-        let mut map = serde_json::Map::new();
-        for (k, v) in pairs {
-            if map.contains_key(&k) {
-                return Err(ApiError::field(k, "given more than once"));
-            }
-            map.insert(k, Value::String(v));
-        }
-        typed(Value::Object(map), "").map(Query)
+        parse_query(parts.uri.query().unwrap_or("")).map(Query)
     }
+}
+
+/// Query parameters that may be repeated (their values are joined with `,`,
+/// as the spec lets `capabilities` be given either way).
+const REPEATABLE: [&str; 1] = ["capabilities"];
+
+/// Parses a query string into `T` (see [`Query`]).
+pub fn parse_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
+    let q = q.replace('+', "%2B");
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&q)
+        .map_err(|e| ApiError::field("(query)", format!("not a valid query string: {e}")))?;
+    let mut map = serde_json::Map::new();
+    for (k, v) in pairs {
+        match map.get_mut(&k) {
+            Some(Value::String(old)) if REPEATABLE.contains(&k.as_str()) => {
+                old.push(',');
+                old.push_str(&v);
+            }
+            Some(_) => return Err(ApiError::field(k, "given more than once")),
+            None => {
+                map.insert(k, Value::String(v));
+            }
+        }
+    }
+    typed(Value::Object(map), "")
 }
 
 /// Query values arrive as strings; numeric parameters parse here.

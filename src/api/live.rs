@@ -15,7 +15,7 @@ pub struct LiveCallList {
     pub calls: Vec<LiveCall>,
 }
 
-#[utoipa::path(get, path = "/v1/LiveCalls", tag = "LiveCalls",
+#[utoipa::path(operation_id = "live_list", get, path = "/v1/LiveCalls", tag = "LiveCalls",
     responses((status = 200, body = LiveCallList), (status = 401, body = super::error::ErrorBody)))]
 pub async fn list(State(st): State<ApiState>) -> Response {
     let mut calls: Vec<LiveCall> = st.core().live.iter().map(|e| e.value().clone()).collect();
@@ -23,7 +23,7 @@ pub async fn list(State(st): State<ApiState>) -> Response {
     json_response(StatusCode::OK, &LiveCallList { calls })
 }
 
-#[utoipa::path(delete, path = "/v1/LiveCalls/{call_id}", tag = "LiveCalls",
+#[utoipa::path(operation_id = "live_hangup", delete, path = "/v1/LiveCalls/{call_id}", tag = "LiveCalls",
     params(("call_id" = String, Path)),
     responses((status = 204), (status = 404, body = super::error::ErrorBody)))]
 pub async fn hangup(

@@ -138,6 +138,19 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Internal(format!("store task: {e}")))?
 }
 
+/// Longest request target (path and query) accepted; longer ones get a JSON
+/// 414 (code 414001). Heads beyond hyper's own read buffer (about 400 KB)
+/// are refused by hyper before any handler runs.
+pub const MAX_URI: usize = 8 * 1024;
+
+async fn uri_limit(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI {
+        return ApiError::UriTooLong(len).into_response();
+    }
+    next.run(req).await
+}
+
 /// A JSON response with a status.
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
@@ -296,5 +309,5 @@ pub fn router(state: ApiState) -> Router {
     let public = Router::new()
         .route("/health/ready", get(ready))
         .with_state(state);
-    public.merge(v1)
+    public.merge(v1).layer(axum::middleware::from_fn(uri_limit))
 }

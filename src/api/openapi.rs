@@ -118,14 +118,19 @@ pub struct TrunkDoc {
     pub updated_on: String,
     /// Same as updated_on.
     pub modified_on: String,
+    /// Always null (a gateway has no applications); ignored in bodies.
+    pub app_id: Option<String>,
+    /// Always null (a gateway has no sub accounts); ignored in bodies.
+    pub subaccount_id: Option<String>,
 }
 
 /// A trunk as sent. POST: `direction` is required, `trunk_id` is generated
 /// when absent. PUT: a partial update — only the fields given change, nested
 /// objects merge field by field, arrays are replaced, null clears; the
 /// result must satisfy the same rules. The read-only fields of a returned
-/// trunk (`created_on`, `updated_on`, `modified_on`,
-/// `inbound.phone_numbers_uri`) are ignored; other unknown fields are refused.
+/// trunk (`created_on`, `updated_on`, `modified_on`, `app_id`,
+/// `subaccount_id`, `inbound.phone_numbers_uri`) are ignored; other unknown
+/// fields are refused. Only the block of the trunk's direction is kept.
 #[derive(Serialize, ToSchema)]
 #[schema(as = TrunkBody)]
 pub struct TrunkBodyDoc {
@@ -138,6 +143,10 @@ pub struct TrunkBodyDoc {
     pub recording: Option<RecordingDoc>,
     pub inbound: Option<InboundDoc>,
     pub outbound: Option<OutboundDoc>,
+    /// Read-only: ignored.
+    pub app_id: Option<String>,
+    /// Read-only: ignored.
+    pub subaccount_id: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -176,7 +185,8 @@ pub struct CallRecordDoc {
     pub status: String,
     pub error: Option<String>,
     pub error_code: Option<u16>,
-    pub connect_time_sec: Option<f64>,
+    /// Whole seconds connected (0: never answered).
+    pub connect_time_sec: u64,
     pub sip: SipInfoDoc,
     /// `sip_trunking`.
     pub service: String,
@@ -184,6 +194,16 @@ pub struct CallRecordDoc {
     pub reason: Option<String>,
     /// Pre-connect recording of the call, if the trunk records.
     pub recording: Option<RecordingRefDoc>,
+    /// `voice`.
+    #[serde(rename = "type")]
+    #[schema(rename = "type")]
+    pub r#type: String,
+    /// Always null: a gateway has no applications.
+    pub app_id: Option<String>,
+    /// Always null: a gateway has no sub accounts.
+    pub subaccount_id: Option<u64>,
+    /// Connected minutes (`connect_time_sec / 60`).
+    pub connect_time_billed: f64,
 }
 
 /// A call's recording file.
@@ -200,22 +220,26 @@ pub struct RecordingRefDoc {
 #[schema(as = CallLogList)]
 pub struct CallListDoc {
     /// At most 1,000, oldest first.
-    pub calls: Vec<CallRecordDoc>,
+    pub logs: Vec<CallRecordDoc>,
+    /// The window searched (inclusive).
+    pub begin_date: String,
+    /// The window's end (exclusive).
+    pub end_date: String,
     /// More records may follow: fetch `next_block_uri`.
     pub is_truncated: bool,
     pub next_block_uri: Option<String>,
 }
 
 /// The OpenAPI 3 document (this one).
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "Meta", responses((status = 200, description = "OpenAPI 3 JSON")))]
+#[utoipa::path(operation_id = "openapi_openapi_doc", get, path = "/v1/openapi.json", tag = "Meta", responses((status = 200, description = "OpenAPI 3 JSON")))]
 fn openapi_doc() {}
 
 /// Liveness: the process answers. No key.
-#[utoipa::path(get, path = "/health/live", tag = "Meta", security(()), responses((status = 200, description = "ok")))]
+#[utoipa::path(operation_id = "openapi_health_live", get, path = "/health/live", tag = "Meta", security(()), responses((status = 200, description = "ok")))]
 fn health_live() {}
 
 /// Readiness: SIP listeners bound and the store open. No key.
-#[utoipa::path(get, path = "/health/ready", tag = "Meta", security(()),
+#[utoipa::path(operation_id = "openapi_health_ready", get, path = "/health/ready", tag = "Meta", security(()),
     responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
 fn health_ready() {}
 

@@ -7,8 +7,14 @@
 //! `recording`, `inbound.failover`) merge field by field; arrays
 //! (`outbound.authentication`) are replaced whole; `null` clears a field.
 //! The read-only fields (`created_on`, `updated_on`, `modified_on`,
-//! `inbound.phone_numbers_uri`) are ignored in bodies, so a GET result can be
-//! sent back as is; any other unknown field is refused.
+//! `app_id`, `subaccount_id`, `inbound.phone_numbers_uri`) are ignored in
+//! bodies, so a GET result can be sent back as is; any other unknown field is
+//! refused.
+//!
+//! A trunk keeps only the block of its direction: a trunk created or turned
+//! outbound drops `inbound`, one created or turned inbound drops `outbound`.
+//! A failover `trunk_id` must name another inbound trunk, and a trunk that
+//! others fail over to cannot be turned outbound.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -35,6 +41,10 @@ pub struct TrunkView {
     pub updated_on: String,
     /// Same as `updated_on` (older clients read this name).
     pub modified_on: String,
+    /// Always null: a gateway has no applications.
+    pub app_id: Option<String>,
+    /// Always null: a gateway has no sub accounts.
+    pub subaccount_id: Option<String>,
 }
 
 fn recording_as_object<S: serde::Serializer>(t: &Trunk, s: S) -> Result<S::Ok, S::Error> {
@@ -58,6 +68,8 @@ impl TrunkView {
             created_on: format_ms(s.created_ms),
             updated_on: format_ms(s.updated_ms),
             modified_on: format_ms(s.updated_ms),
+            app_id: None,
+            subaccount_id: None,
         }
     }
 }
@@ -82,7 +94,39 @@ pub struct ListParams {
 
 /// Fields the API returns but never takes from a body (a GET result can be
 /// sent back as a PUT body).
-const READ_ONLY: [&str; 3] = ["created_on", "updated_on", "modified_on"];
+const READ_ONLY: [&str; 5] = [
+    "created_on",
+    "updated_on",
+    "modified_on",
+    "app_id",
+    "subaccount_id",
+];
+
+/// Keeps only the block of the trunk's direction.
+fn drop_other_block(t: &mut Trunk) {
+    match t.direction {
+        Direction::Inbound => t.outbound = None,
+        Direction::Outbound => t.inbound = None,
+    }
+}
+
+/// The trunks (other than `id`) whose inbound failover names `id`.
+fn failing_over_to(set: &TrunkSet, id: Uuid) -> Option<Uuid> {
+    let id_s = id.to_string();
+    set.trunks
+        .iter()
+        .find(|t| {
+            t.trunk.trunk_id != id
+                && t.trunk
+                    .inbound
+                    .as_ref()
+                    .and_then(|i| i.failover.as_ref())
+                    .is_some_and(|f| {
+                        f.source == FailoverSource::TrunkId && f.value.eq_ignore_ascii_case(&id_s)
+                    })
+        })
+        .map(|t| t.trunk.trunk_id)
+}
 
 fn strip_read_only(body: &mut serde_json::Map<String, Value>) {
     for k in READ_ONLY {
@@ -115,7 +159,7 @@ pub(super) fn parse_id(s: &str) -> Result<Uuid, ApiError> {
 }
 
 /// List trunks, oldest first.
-#[utoipa::path(get, path = "/v1/Trunks", tag = "Trunks", params(ListParams),
+#[utoipa::path(operation_id = "trunks_list", get, path = "/v1/Trunks", tag = "Trunks", params(ListParams),
     responses((status = 200, body = super::openapi::TrunkListDoc), (status = 400, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody)))]
 pub async fn list(
     State(st): State<ApiState>,
@@ -132,7 +176,7 @@ pub async fn list(
 }
 
 /// Read one trunk.
-#[utoipa::path(get, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
+#[utoipa::path(operation_id = "trunks_get_one", get, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
     responses((status = 200, body = super::openapi::TrunkDoc), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get_one(
     State(st): State<ApiState>,
@@ -193,7 +237,7 @@ fn check_carriers(st: &ApiState, t: &Trunk) -> Result<(), ApiError> {
 }
 
 /// Create a trunk (`trunk_id` generated when absent).
-#[utoipa::path(post, path = "/v1/Trunks", tag = "Trunks", request_body = super::openapi::TrunkBodyDoc,
+#[utoipa::path(operation_id = "trunks_create", post, path = "/v1/Trunks", tag = "Trunks", request_body = super::openapi::TrunkBodyDoc,
     responses((status = 201, body = super::openapi::TrunkDoc), (status = 400, body = super::error::ErrorBody)))]
 pub async fn create(
     State(st): State<ApiState>,
@@ -207,6 +251,7 @@ pub async fn create(
     if let Some(i) = trunk.inbound.as_mut() {
         i.phone_numbers_uri = None;
     }
+    drop_other_block(&mut trunk);
     check_carriers(&st, &trunk)?;
     let id = trunk.trunk_id;
     let (_, set) = st
@@ -249,7 +294,7 @@ fn merge(into: &mut Value, patch: Value) {
 }
 
 /// Update a trunk: only the fields given change (partial update).
-#[utoipa::path(put, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
+#[utoipa::path(operation_id = "trunks_update", put, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
     request_body = super::openapi::TrunkBodyDoc,
     responses((status = 200, body = super::openapi::TrunkDoc), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn update(
@@ -282,12 +327,14 @@ pub async fn update(
             if let Some(i) = t.inbound.as_mut() {
                 i.phone_numbers_uri = None;
             }
+            drop_other_block(&mut t);
             if t.direction != Direction::Inbound && numbers > 0 {
                 return Err(ApiError::field(
                     "direction",
                     format!("must stay inbound while {numbers} phone number(s) are assigned to the trunk"),
                 ));
             }
+            let direction_out = t.direction == Direction::Outbound;
             if t.direction == Direction::Outbound && !carriers {
                 return Err(ApiError::field(
                     "direction",
@@ -295,6 +342,12 @@ pub async fn update(
                 ));
             }
             slot.trunk = t;
+            if let Some(other) = failing_over_to(set, id).filter(|_| direction_out) {
+                return Err(ApiError::field(
+                    "direction",
+                    format!("must stay inbound: trunk {other} fails over to this trunk (inbound.failover)"),
+                ));
+            }
             validate_focus(set, id)
         })
         .await?;
@@ -306,7 +359,7 @@ pub async fn update(
 
 /// Delete a trunk; refused while numbers are assigned to it or another
 /// trunk fails over to it.
-#[utoipa::path(delete, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
+#[utoipa::path(operation_id = "trunks_delete", delete, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
     responses((status = 204), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn delete(
     State(st): State<ApiState>,
@@ -330,20 +383,10 @@ pub async fn delete(
                 format!("{numbers} phone number(s) are assigned to this trunk; release or move them first"),
             ));
         }
-        let id_s = id.to_string();
-        if let Some(other) = set.trunks.iter().find(|t| {
-            t.trunk
-                .inbound
-                .as_ref()
-                .and_then(|i| i.failover.as_ref())
-                .is_some_and(|f| f.source == FailoverSource::TrunkId && f.value.eq_ignore_ascii_case(&id_s))
-        }) {
+        if let Some(other) = failing_over_to(set, id) {
             return Err(ApiError::field(
                 "trunk_id",
-                format!(
-                    "trunk {} fails over to this trunk (inbound.failover); change that first",
-                    other.trunk.trunk_id
-                ),
+                format!("trunk {other} fails over to this trunk (inbound.failover); change that first"),
             ));
         }
         set.trunks.remove(pos);

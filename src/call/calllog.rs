@@ -141,7 +141,7 @@ pub fn rejected(
         status,
         error: Some(crate::sip::default_reason(code).to_string()),
         error_code: Some(code),
-        connect_time_sec: None,
+        connect_time_sec: 0,
         sip: SipInfo {
             call_id,
             response_code: code,
@@ -179,7 +179,8 @@ pub fn finished(call: &Call, result: &'static str, code: u16, by: &'static str) 
             status: status_of(result),
             error: failed.then(|| crate::sip::default_reason(code).to_string()),
             error_code: failed.then_some(code),
-            connect_time_sec: call.answered.map(|t| (t - call.started).as_secs_f64()),
+            // Connected seconds: from the answer to now (the end).
+            connect_time_sec: call.answered.map_or(0, |t| t.elapsed().as_secs()),
             sip: SipInfo {
                 call_id: String::from_utf8_lossy(&call.a.call_id).into_owned(),
                 response_code: code,

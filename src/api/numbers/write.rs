@@ -68,15 +68,12 @@ fn check_target(set: &TrunkSet, a: Assignment) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn touched(set: &TrunkSet, nos: &[String]) -> NumbersResult {
-    NumbersResult {
-        phone_numbers: set
-            .numbers
-            .iter()
-            .filter(|n| nos.contains(&n.number.no))
-            .map(NumberView::new)
-            .collect(),
-    }
+/// The number objects of `nos`, in the order given.
+fn touched(set: &TrunkSet, nos: &[String]) -> Vec<NumberView> {
+    nos.iter()
+        .filter_map(|no| set.numbers.iter().find(|n| &n.number.no == no))
+        .map(NumberView::new)
+        .collect()
 }
 
 async fn assign(
@@ -119,7 +116,13 @@ async fn assign(
             Ok(())
         })
         .await?;
-    Ok(json_response(StatusCode::CREATED, &touched(&set, &nos)))
+    Ok(json_response(
+        StatusCode::OK,
+        &NumbersResult {
+            assigned_to: a.to_string(),
+            phone_numbers: touched(&set, &nos),
+        },
+    ))
 }
 
 async fn move_to(
@@ -178,10 +181,10 @@ async fn release(
 }
 
 /// Assign numbers to `CallFlows` or `ParkingLot`.
-#[utoipa::path(post, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_assign_named", post, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
     params(("assigned_to" = String, Path, description = "CallFlows or ParkingLot; for PUT, the E.164 number")),
     request_body = NumbersBody,
-    responses((status = 201, body = NumbersResult), (status = 400, body = crate::api::error::ErrorBody)))]
+    responses((status = 200, body = NumbersResult), (status = 400, body = crate::api::error::ErrorBody)))]
 pub async fn assign_named(
     State(st): State<ApiState>,
     crate::api::extract::PathParam(a): crate::api::extract::PathParam,
@@ -191,9 +194,9 @@ pub async fn assign_named(
 }
 
 /// Assign numbers to an inbound trunk.
-#[utoipa::path(post, path = "/v1/PhoneNumbers/Trunks/{trunk_id}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_assign_trunk", post, path = "/v1/PhoneNumbers/Trunks/{trunk_id}", tag = "PhoneNumbers",
     params(("trunk_id" = uuid::Uuid, Path)), request_body = NumbersBody,
-    responses((status = 201, body = NumbersResult), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
+    responses((status = 200, body = NumbersResult), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
 pub async fn assign_trunk(
     State(st): State<ApiState>,
     crate::api::extract::PathParam(id): crate::api::extract::PathParam,
@@ -203,9 +206,9 @@ pub async fn assign_trunk(
 }
 
 /// Move known numbers to `CallFlows` or `ParkingLot`.
-#[utoipa::path(put, path = "/v1/PhoneNumbers/Move/{assigned_to}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_move_named", put, path = "/v1/PhoneNumbers/Move/{assigned_to}", tag = "PhoneNumbers",
     params(("assigned_to" = String, Path, description = "CallFlows or ParkingLot")), request_body = NumbersBody,
-    responses((status = 200, body = NumbersResult), (status = 400, body = crate::api::error::ErrorBody)))]
+    responses((status = 200, body = Vec<NumberView>), (status = 400, body = crate::api::error::ErrorBody)))]
 pub async fn move_named(
     State(st): State<ApiState>,
     crate::api::extract::PathParam(a): crate::api::extract::PathParam,
@@ -215,9 +218,9 @@ pub async fn move_named(
 }
 
 /// Move known numbers to an inbound trunk.
-#[utoipa::path(put, path = "/v1/PhoneNumbers/Move/Trunks/{trunk_id}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_move_trunk", put, path = "/v1/PhoneNumbers/Move/Trunks/{trunk_id}", tag = "PhoneNumbers",
     params(("trunk_id" = uuid::Uuid, Path)), request_body = NumbersBody,
-    responses((status = 200, body = NumbersResult), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
+    responses((status = 200, body = Vec<NumberView>), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
 pub async fn move_trunk(
     State(st): State<ApiState>,
     crate::api::extract::PathParam(id): crate::api::extract::PathParam,
@@ -227,7 +230,7 @@ pub async fn move_trunk(
 }
 
 /// Release numbers assigned to `CallFlows` or `ParkingLot`.
-#[utoipa::path(delete, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_release_named", delete, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
     params(("assigned_to" = String, Path, description = "CallFlows or ParkingLot; for PUT, the E.164 number")),
     request_body = NumbersBody,
     responses((status = 204), (status = 400, body = crate::api::error::ErrorBody)))]
@@ -240,7 +243,7 @@ pub async fn release_named(
 }
 
 /// Release numbers assigned to a trunk.
-#[utoipa::path(delete, path = "/v1/PhoneNumbers/Trunks/{trunk_id}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_release_trunk", delete, path = "/v1/PhoneNumbers/Trunks/{trunk_id}", tag = "PhoneNumbers",
     params(("trunk_id" = uuid::Uuid, Path)), request_body = NumbersBody,
     responses((status = 204), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
 pub async fn release_trunk(
@@ -253,7 +256,7 @@ pub async fn release_trunk(
 
 /// Update a number's description. The path segment is the number (`{no}`,
 /// E.164, `+` may be sent as `%2B`).
-#[utoipa::path(put, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
+#[utoipa::path(operation_id = "numbers_update_description", put, path = "/v1/PhoneNumbers/{assigned_to}", tag = "PhoneNumbers",
     params(("assigned_to" = String, Path, description = "CallFlows or ParkingLot; for PUT, the E.164 number")),
     request_body = DescriptionBody,
     responses((status = 200, body = NumberView), (status = 400, body = crate::api::error::ErrorBody), (status = 404, body = crate::api::error::ErrorBody)))]
@@ -263,6 +266,21 @@ pub async fn update_description(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let b: DescriptionBody = typed(Value::Object(body), "")?;
+    if b.caller_id_name
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > 15)
+    {
+        return Err(ApiError::field(
+            "caller_id_name",
+            "must be at most 15 characters",
+        ));
+    }
+    if b.port_out_pin.is_some() {
+        return Err(ApiError::field(
+            "port_out_pin",
+            "must be null: porting numbers is not available on this gateway",
+        ));
+    }
     if !is_e164(&no) {
         return Err(ApiError::NotFound(format!("no phone number {no:?}")));
     }
@@ -272,7 +290,9 @@ pub async fn update_description(
             let n = set
                 .number_mut(&key)
                 .ok_or_else(|| ApiError::NotFound(format!("no phone number {key}")))?;
-            n.number.description = b.description;
+            if let Some(d) = b.description {
+                n.number.description = d;
+            }
             Ok(())
         })
         .await?;

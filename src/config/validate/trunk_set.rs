@@ -13,8 +13,8 @@
 //! - `outbound.max_post_dial_delay`: 7..=30 seconds.
 //! - `outbound.override_early_media`: `to_country`, `from_country` or an ISO
 //!   3166 alpha-2 code (two uppercase letters).
-//! - `inbound.failover.value` by source: `trunk_id` = another existing trunk's
-//!   id; `phone_number` = E.164 (`+` and 8..=15 digits, the first not 0); `sip_uri` = `sip:`/`sips:`
+//! - `inbound.failover.value` by source: `trunk_id` = another existing
+//!   inbound trunk's id; `phone_number` = E.164 (`+` and 8..=15 digits, the first not 0); `sip_uri` = `sip:`/`sips:`
 //!   URI; `api` = `CallFlows` or `ParkingLot`.
 
 use std::collections::HashSet;
@@ -63,6 +63,11 @@ pub fn validate_trunk_set(trunks: &mut [Trunk], numbers: &[Number]) -> Result<()
 
 pub(super) fn check_trunks(e: &mut Rules, trunks: &mut [Trunk]) {
     let ids: Vec<_> = trunks.iter().map(|t| t.trunk_id).collect();
+    let inbound_ids: Vec<_> = trunks
+        .iter()
+        .filter(|t| t.direction == Direction::Inbound)
+        .map(|t| t.trunk_id)
+        .collect();
     let mut seen = HashSet::new();
     let mut domains = HashSet::new();
     for (i, t) in trunks.iter_mut().enumerate() {
@@ -171,6 +176,9 @@ pub(super) fn check_trunks(e: &mut Rules, trunks: &mut [Trunk]) {
                 FailoverSource::TrunkId => match v.parse::<uuid::Uuid>() {
                     Ok(id) if id == t.trunk_id => e.add(key, "must not be the trunk itself"),
                     Ok(id) if !ids.contains(&id) => e.add(key, format!("no trunk with id {id}")),
+                    Ok(id) if !inbound_ids.contains(&id) => {
+                        e.add(key, format!("trunk {id} is not an inbound trunk"))
+                    }
                     Ok(_) => {}
                     Err(_) => e.add(key, format!("must be a trunk_id (uuid) (got {v:?})")),
                 },
@@ -247,6 +255,14 @@ pub(super) fn check_numbers(
             e.add(format!("{k}.no"), e164_rule(&n.no));
         } else if !seen.insert(n.no.as_str()) {
             e.add(format!("{k}.no"), format!("duplicate number {}", n.no));
+        }
+        if let Some(d) = &n.description {
+            if d.chars().count() > 255 || d.chars().any(char::is_control) {
+                e.add(
+                    format!("{k}.description"),
+                    "must be at most 255 characters without control characters",
+                );
+            }
         }
         if let Assignment::Trunk(id) = n.assigned_to {
             match trunks.iter().find(|t| t.trunk_id == id) {

@@ -39,6 +39,9 @@ pub struct CallLogQuery {
     /// Exact match on our side's number.
     pub api_no: Option<String>,
     pub trunk_id: Option<Uuid>,
+    /// Records connected at least this many whole seconds
+    /// (`connect_time_sec >= n`; the API's `connect_time`).
+    pub min_connect_sec: Option<u64>,
     /// 0 means [`MAX_QUERY_LIMIT`]; larger values are capped to it.
     pub limit: usize,
     /// Paging: only records after this one in (start_time, id) order.
@@ -116,8 +119,7 @@ impl CallLogStore {
     }
 
     /// Inserts `recs` in one transaction: all or none. Every record is checked
-    /// (`start_time` RFC 3339, `connect_time_sec` finite) before anything is
-    /// written.
+    /// (`start_time` RFC 3339) before anything is written.
     pub fn insert(&mut self, recs: &[CallRecord]) -> Result<(), StoreError> {
         if recs.is_empty() {
             return Ok(());
@@ -130,14 +132,6 @@ impl CallLogStore {
                         id: r.id,
                         rule: "start_time must be RFC 3339",
                     })?;
-                // serde_json writes a NaN or infinity as null: it would come
-                // back as None.
-                if r.connect_time_sec.is_some_and(|t| !t.is_finite()) {
-                    return Err(StoreError::InvalidRecord {
-                        id: r.id,
-                        rule: "connect_time_sec must be finite",
-                    });
-                }
                 Ok((r, start_ms, serde_json::to_string(r)?))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -147,7 +141,8 @@ impl CallLogStore {
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO call_logs (id, call_id, start_ms, direction, caller_no, api_no, \
-                 trunk_id, status, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 trunk_id, status, record, connect_sec) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for (r, start_ms, json) in &rows {
                 stmt.execute(params![
@@ -160,6 +155,8 @@ impl CallLogStore {
                     r.trunk_id.map(|t| t.to_string()),
                     r.status.as_str(),
                     json,
+                    // SQLite integers are i64; nobody is connected 2^63 s.
+                    i64::try_from(r.connect_time_sec).unwrap_or(i64::MAX),
                 ])?;
             }
         }
@@ -234,6 +231,10 @@ impl CallLogStore {
         if let Some(trunk) = q.trunk_id {
             sql.push_str(" AND trunk_id = ?");
             args.push(Value::Text(trunk.to_string()));
+        }
+        if let Some(n) = q.min_connect_sec.filter(|n| *n > 0) {
+            sql.push_str(" AND connect_sec >= ?");
+            args.push(Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)));
         }
         if let Some(after) = q.after_id {
             let start_ms: Option<i64> = self

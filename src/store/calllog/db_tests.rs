@@ -77,7 +77,7 @@ fn insert_get_round_trips_every_field() {
     assert_eq!(got.status, CallStatus::Completed);
     assert_eq!(got.error.as_deref(), Some("none really"));
     assert_eq!(got.error_code, Some(487));
-    assert_eq!(got.connect_time_sec, Some(2.345_678_901_234_567));
+    assert_eq!(got.connect_time_sec, 58);
     assert_eq!(got.sip.call_id, full.sip.call_id);
     assert_eq!(got.sip.response_code, 200);
     assert_eq!(got.service, "sip_trunking");
@@ -90,7 +90,7 @@ fn insert_get_round_trips_every_field() {
     assert_eq!(got.hangup_end, None);
     assert_eq!(got.error, None);
     assert_eq!(got.error_code, None);
-    assert_eq!(got.connect_time_sec, None);
+    assert_eq!(got.connect_time_sec, 0);
     assert_eq!(got.trunk_id, None);
     assert_eq!(got.reason, None);
     assert_eq!(got.status, CallStatus::NoAnswer);
@@ -126,19 +126,6 @@ fn insert_is_all_or_nothing() {
     let err = store.insert(&[numbered(1), bad]).unwrap_err();
     assert_eq!(err.name(), "store::invalid_record");
     assert!(!err.is_transient());
-    let mut nan = numbered(2);
-    nan.connect_time_sec = Some(f64::NAN);
-    let err = store.insert(&[numbered(1), nan]).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::InvalidRecord {
-                rule: "connect_time_sec must be finite",
-                ..
-            }
-        ),
-        "{err}"
-    );
     // A duplicate id fails inside the transaction: the first row rolls back too.
     let err = store
         .insert(&[numbered(3), numbered(4), numbered(4)])
@@ -319,6 +306,69 @@ fn reopen_keeps_records_and_does_not_rerun_migrations() {
     drop(conn);
     let err = CallLogStore::open(&dir.0).unwrap_err();
     assert_eq!(err.name(), "store::sqlite", "{err}");
+}
+
+#[test]
+fn connect_time_filter_keeps_records_connected_at_least_n_seconds() {
+    let dir = TempDir::new("connect");
+    let mut store = CallLogStore::open(&dir.0).unwrap();
+    let recs: Vec<CallRecord> = (0..10)
+        .map(|n| {
+            let mut r = numbered(n);
+            r.connect_time_sec = u64::from(n);
+            r
+        })
+        .collect();
+    store.insert(&recs).unwrap();
+    let q = |n| CallLogQuery {
+        min_connect_sec: Some(n),
+        ..Default::default()
+    };
+    assert_eq!(store.query(&q(0)).unwrap().len(), 10);
+    assert_eq!(ids(&store.query(&q(8)).unwrap()), ["call-8", "call-9"]);
+    assert!(store.query(&q(u64::MAX)).unwrap().is_empty());
+}
+
+/// A database at schema 2 (seconds to answer as a float, null when
+/// unanswered) is rewritten by migration 3 to connected whole seconds.
+#[test]
+fn migration_3_rewrites_seconds_to_answer_as_connected_seconds() {
+    let dir = TempDir::new("m3");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    {
+        let mut conn = Connection::open(dir.0.join(DB_FILE)).unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &schema::MIGRATIONS[..2] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.execute_batch("PRAGMA user_version = 2").unwrap();
+        tx.commit().unwrap();
+        for (n, answer) in [(1u32, serde_json::json!(2.5)), (2, serde_json::json!(null))] {
+            let mut v = serde_json::to_value(numbered(n)).unwrap();
+            v["duration"] = serde_json::json!(60_400);
+            v["connect_time_sec"] = answer;
+            conn.execute(
+                "INSERT INTO call_logs (id, call_id, start_ms, direction, caller_no, api_no, \
+                 trunk_id, status, record) VALUES (?1, ?2, ?3, 'inbound', '', '', NULL, 'completed', ?4)",
+                params![
+                    Uuid::from_u128(u128::from(n)).to_string(),
+                    format!("call-{n}"),
+                    T0 + i64::from(n),
+                    v.to_string()
+                ],
+            )
+            .unwrap();
+        }
+    }
+    let store = CallLogStore::open(&dir.0).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.get("call-1").unwrap().unwrap().connect_time_sec, 57);
+    assert_eq!(store.get("call-2").unwrap().unwrap().connect_time_sec, 0);
+    let q = CallLogQuery {
+        min_connect_sec: Some(57),
+        ..Default::default()
+    };
+    assert_eq!(ids(&store.query(&q).unwrap()), ["call-1"]);
 }
 
 #[test]

@@ -35,8 +35,12 @@ pub struct CallRecord {
     pub error: Option<String>,
     /// The SIP status code of a failure.
     pub error_code: Option<u16>,
-    /// Answered calls: seconds from start to answer.
-    pub connect_time_sec: Option<f64>,
+    /// Whole seconds the call was connected (answer to end); 0 when it was
+    /// never answered. Records written before schema 3 stored seconds to
+    /// answer here (a float or null): migration 3 rewrote them, and a float
+    /// or null still reads (truncated, null as 0).
+    #[serde(deserialize_with = "whole_seconds")]
+    pub connect_time_sec: u64,
     pub sip: SipInfo,
     /// Always [`SERVICE_SIP_TRUNKING`].
     pub service: String,
@@ -47,6 +51,23 @@ pub struct CallRecord {
     /// The pre-connect recording of the call (trunk `recording.setting = pre_connect`).
     #[serde(default)]
     pub recording: Option<RecordingRef>,
+}
+
+/// `connect_time_sec` from an integer, a float (truncated; negative as 0) or
+/// null (0).
+fn whole_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Secs {
+        Whole(u64),
+        Float(f64),
+    }
+    Ok(match Option::<Secs>::deserialize(d)? {
+        None => 0,
+        Some(Secs::Whole(n)) => n,
+        Some(Secs::Float(f)) if f.is_finite() && f > 0.0 => f.min(u64::MAX as f64) as u64,
+        Some(Secs::Float(_)) => 0,
+    })
 }
 
 /// Where a call's recording is and how long it is.
@@ -140,7 +161,7 @@ pub(crate) mod tests {
             status: CallStatus::Completed,
             error: Some("none really".into()),
             error_code: Some(487),
-            connect_time_sec: Some(2.345_678_901_234_567),
+            connect_time_sec: 58,
             sip: SipInfo {
                 call_id: "a84b4c76e66710@pbx.example.com".into(),
                 response_code: 200,
@@ -171,7 +192,7 @@ pub(crate) mod tests {
             status: CallStatus::NoAnswer,
             error: None,
             error_code: None,
-            connect_time_sec: None,
+            connect_time_sec: 0,
             sip: SipInfo {
                 call_id: "c-7".into(),
                 response_code: 480,
@@ -208,13 +229,7 @@ pub(crate) mod tests {
                 proptest::option::of(any::<u16>()),
             ),
             (
-                proptest::option::of(
-                    prop::num::f64::POSITIVE
-                        | prop::num::f64::NEGATIVE
-                        | prop::num::f64::NORMAL
-                        | prop::num::f64::ZERO
-                        | prop::num::f64::SUBNORMAL,
-                ),
+                any::<u64>(),
                 text(),
                 any::<u16>(),
                 proptest::option::of(any::<u128>()),
@@ -323,6 +338,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn old_float_or_null_connect_time_reads_as_whole_seconds() {
+        let mut v = serde_json::to_value(bare_record()).unwrap();
+        for (old, want) in [
+            (serde_json::json!(null), 0),
+            (serde_json::json!(2.9), 2),
+            (serde_json::json!(-1.0), 0),
+            (serde_json::json!(7), 7),
+        ] {
+            v["connect_time_sec"] = old;
+            let r: CallRecord = serde_json::from_value(v.clone()).unwrap();
+            assert_eq!(r.connect_time_sec, want);
+        }
+    }
+
+    #[test]
     fn json_round_trips_exactly() {
         for rec in [full_record(), bare_record()] {
             let s = serde_json::to_string(&rec).unwrap();
@@ -331,7 +361,7 @@ pub(crate) mod tests {
         }
         let v = serde_json::to_value(full_record()).unwrap();
         assert_eq!(v["trunk_id"], "00000000-0000-0000-0000-00000000002a");
-        assert_eq!(v["connect_time_sec"], 2.345_678_901_234_567);
+        assert_eq!(v["connect_time_sec"], 58);
         assert_eq!(v["error_code"], 487);
     }
 }

@@ -53,8 +53,25 @@ CREATE TABLE meta (
 );
 ";
 
+/// Migration 3: `connect_time_sec` becomes the spec's "number of seconds the
+/// call was connected" (an integer; 0 when never answered). Records before
+/// it held seconds from start to answer (a float, or null when unanswered):
+/// each is rewritten as `duration / 1000 - that` (whole seconds, at least 0;
+/// null becomes 0). `connect_sec` carries it as a column for the API's
+/// `connect_time` filter (records with at least that many seconds).
+const M3_CONNECT_SECONDS: &str = "
+ALTER TABLE call_logs ADD COLUMN connect_sec INTEGER NOT NULL DEFAULT 0;
+UPDATE call_logs SET record = json_set(record, '$.connect_time_sec',
+    CASE WHEN json_type(record, '$.connect_time_sec') IN ('integer', 'real')
+         THEN max(0, CAST(json_extract(record, '$.duration') / 1000.0
+                          - json_extract(record, '$.connect_time_sec') AS INTEGER))
+         ELSE 0 END);
+UPDATE call_logs SET connect_sec = json_extract(record, '$.connect_time_sec');
+CREATE INDEX call_logs_connect_sec ON call_logs (connect_sec, start_ms, id);
+";
+
 /// Every migration, in order; index i brings `user_version` from i to i+1.
-pub const MIGRATIONS: &[&str] = &[M1_CALL_LOGS, M2_TRUNKS_NUMBERS];
+pub const MIGRATIONS: &[&str] = &[M1_CALL_LOGS, M2_TRUNKS_NUMBERS, M3_CONNECT_SECONDS];
 
 /// The schema version this build writes.
 pub fn latest_version() -> i64 {
