@@ -184,6 +184,9 @@ pub struct CallRecordDoc {
     pub reason: Option<String>,
     /// Pre-connect recording of the call, if the trunk records.
     pub recording: Option<RecordingRefDoc>,
+    /// Media quality (addition to the spec): loss, jitter, MOS per direction,
+    /// the endpoints' RTCP reports, one-way audio. Null without anchored media.
+    pub quality: Option<crate::media::quality::QualityReport>,
 }
 
 /// A call's recording file.
@@ -246,7 +249,9 @@ impl Modify for Security {
     ),
     components(schemas(ErrorBody, Pagination, TrunkDoc, TrunkBodyDoc, TrunkListDoc, NumberView, NumberList,
         NumbersBody, NumberEntry, NumbersResult, DescriptionBody, CallRecordDoc, RecordingRefDoc, CallListDoc,
-        live::LiveCallList, crate::call::core::LiveCall, crate::call::core::LiveLegs, crate::call::core::LiveLeg)),
+        live::LiveCallList, crate::call::core::LiveCall, crate::call::core::LiveLegs, crate::call::core::LiveLeg,
+        crate::media::quality::QualityReport, crate::media::quality::report::DirectionQuality,
+        crate::media::quality::report::EndpointReport, crate::media::quality::report::XrReport)),
     modifiers(&Security),
     security(("api_key" = [])),
 )]

@@ -146,6 +146,7 @@ fn call_log_schema_covers_every_serialized_field() {
             path: "r.wav".into(),
             duration: 1.5,
         }),
+        quality: Some(crate::media::quality::report::tests::sample()),
     };
     let json = serde_json::to_value(&rec).unwrap();
     covered(

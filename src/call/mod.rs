@@ -23,6 +23,7 @@ mod health;
 mod invite;
 pub mod limits;
 mod media;
+pub mod quality;
 mod relay;
 pub mod respond;
 pub mod route;
