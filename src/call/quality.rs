@@ -31,6 +31,7 @@ impl Call {
         self.core.metrics.quality.one_way(&self.trunk_label, ow);
         tracing::warn!(
             call = self.number,
+            call_id = %String::from_utf8_lossy(&self.a.call_id),
             trunk = %self.trunk_label,
             direction = ow.direction(),
             cause = ow.cause(),

@@ -143,7 +143,8 @@ impl Default for Rx {
             last_ts: 0,
             jitter16_us: 0,
             clock: 0,
-            pt: 0,
+            // Not a payload type: the first packet sets the codec.
+            pt: 0xff,
             last_us: 0,
             gap_from_us: 0,
             max_gap_us: 0,
@@ -464,7 +465,12 @@ impl Quality {
         rx.packet(seq, ts, ssrc, now_us, clock, !event);
         rx.last_us = now_us;
         rx.gap(now_us, self.answered_us.is_some() && !self.hold);
-        self.check_one_way(leg, now_us)
+        let ow = self.check_one_way(leg, now_us);
+        if ow.is_some() {
+            // Shown at once, not at the next second's refresh.
+            self.publish(now);
+        }
+        ow
     }
 
     /// Audio flows from `leg` (a packet now): is the other leg silent for
@@ -489,6 +495,14 @@ impl Quality {
         };
         self.one_way = Some(ow);
         Some(ow)
+    }
+
+    /// Publishes the figures as of `now` for the live-call list.
+    fn publish(&self, now: Instant) {
+        let r = self.report(now);
+        if let Ok(mut cell) = self.live.lock() {
+            *cell = r;
+        }
     }
 
     /// An RTCP packet `leg` sent: its reports describe what `leg` receives,
@@ -567,10 +581,7 @@ impl Quality {
             }
             self.interval_from_us = now_us;
         }
-        let r = self.report(now);
-        if let Ok(mut cell) = self.live.lock() {
-            *cell = r;
-        }
+        self.publish(now);
     }
 
     /// The figures so far; `None` when quality tracking is off.
