@@ -161,6 +161,19 @@ impl QualityMetrics {
         }
     }
 
+    /// Puts `trunk`'s one-way and latching counters on the page at 0, so
+    /// dashboards and alerts see the series before the first such call.
+    pub fn touch_trunk(&self, trunk: &str) {
+        for direction in ["caller_to_callee", "callee_to_caller"] {
+            let l = TrunkDirLabels {
+                trunk: trunk.to_string(),
+                direction,
+            };
+            let _ = self.one_way.get_or_create(&l);
+            let _ = self.latch_failures.get_or_create(&l);
+        }
+    }
+
     /// One-way audio found on a call of `trunk`.
     pub fn one_way(&self, trunk: &str, ow: super::OneWay) {
         let l = TrunkDirLabels {
