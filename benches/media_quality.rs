@@ -45,7 +45,8 @@ fn media_cpu_ns() -> u64 {
         .sum()
 }
 
-fn per_packet_ns(enabled: bool, packets: u64) -> f64 {
+/// ns per packet, and the figures' JSON (call-log bytes added per call).
+fn per_packet_ns(enabled: bool, packets: u64) -> (f64, usize) {
     let mut q = Quality::new(QualityOptions {
         enabled,
         one_way_after: Some(Duration::from_secs(5)),
@@ -63,7 +64,12 @@ fn per_packet_ns(enabled: bool, packets: u64) -> f64 {
         let leg = if i % 2 == 0 { Leg::Caller } else { Leg::Callee };
         std::hint::black_box(q.rtp(0, leg, std::hint::black_box(&pkt), None, at));
     }
-    start.elapsed().as_nanos() as f64 / packets as f64
+    let ns = start.elapsed().as_nanos() as f64 / packets as f64;
+    let json = q
+        .report(t0 + Duration::from_micros(packets * 20_000))
+        .and_then(|r| serde_json::to_string(&r).ok())
+        .map_or(0, |s| s.len());
+    (ns, json)
 }
 
 fn sdp(addr: SocketAddr) -> String {
@@ -169,12 +175,13 @@ fn main() {
     } else {
         (100_000, 5, 1, 1)
     };
-    let on = per_packet_ns(true, packets);
-    let off = per_packet_ns(false, packets);
+    let (on, json) = per_packet_ns(true, packets);
+    let (off, _) = per_packet_ns(false, packets);
     println!("tracker per packet: on {on:.1} ns, off {off:.1} ns ({packets} packets)");
     println!(
-        "tracker state per call: {} bytes (Quality)",
-        std::mem::size_of::<Quality>()
+        "per call: tracker state {} bytes (in the media task), live figures {} bytes + strings (heap), `quality` JSON {json} bytes in the call-log record",
+        std::mem::size_of::<Quality>(),
+        std::mem::size_of::<trunkgate::media::quality::QualityReport>()
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -385,6 +385,11 @@ pub struct Quality {
     /// When media last resumed after hold (µs).
     resumed_us: u64,
     one_way: Option<OneWay>,
+    /// The call has a callee leg with media (one-way audio is only judged then).
+    bridged: bool,
+    /// Last packet the gateway itself played to the caller (tones, prompts):
+    /// audio toward the caller all the same.
+    generated_us: u64,
     interval: [Interval; 2],
     interval_from_us: u64,
     live: LiveQuality,
@@ -404,6 +409,8 @@ impl Quality {
             hold: false,
             resumed_us: 0,
             one_way: None,
+            bridged: false,
+            generated_us: 0,
             interval: [Interval::default(); 2],
             interval_from_us: 0,
             live: LiveQuality::default(),
@@ -476,16 +483,26 @@ impl Quality {
     /// Audio flows from `leg` (a packet now): is the other leg silent for
     /// `one_way_after` since the answer (or since media resumed)?
     fn check_one_way(&mut self, leg: Leg, now_us: u64) -> Option<OneWay> {
-        let (Some(answered), Some(after), None, false) = (
+        let (Some(answered), Some(after), None, false, true) = (
             self.answered_us,
             self.opts.one_way_after,
             self.one_way,
             self.hold,
+            self.bridged,
         ) else {
             return None;
         };
         let silent = leg.other() as usize;
-        let since = self.rx[silent].last_us.max(answered).max(self.resumed_us);
+        let played = if leg == Leg::Caller {
+            self.generated_us
+        } else {
+            0
+        };
+        let since = self.rx[silent]
+            .last_us
+            .max(played)
+            .max(answered)
+            .max(self.resumed_us);
         if now_us.saturating_sub(since) < after.as_micros() as u64 {
             return None;
         }
@@ -514,6 +531,17 @@ impl Quality {
         let dir = leg.other() as usize;
         let want = self.rx[dir].seen.then_some(self.rx[dir].ssrc);
         rtcp::parse(pkt, want, &mut self.far[dir]);
+    }
+
+    /// The callee leg has media sockets: the call is bridged (a call-flow
+    /// call talking to the gateway alone is never judged one-way).
+    pub fn bridged(&mut self) {
+        self.bridged = true;
+    }
+
+    /// The gateway played a packet to the caller (tone, prompt).
+    pub fn generated(&mut self, now: Instant) {
+        self.generated_us = self.us(now);
     }
 
     /// A packet `leg` sent from an address that is not the leg's.

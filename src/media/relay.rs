@@ -358,6 +358,9 @@ impl Relay {
                 while self.streams.len() <= idx {
                     self.streams.push(Stream::default());
                 }
+                if leg == Leg::Callee {
+                    self.quality.bridged();
+                }
                 let old_remote = self.streams[idx].ends[leg as usize]
                     .as_ref()
                     .and_then(|e| e.remote);
@@ -666,6 +669,7 @@ impl Relay {
         if dst.ip().is_unspecified() {
             return;
         }
+        self.quality.generated(now);
         match e.rtp.try_send_to(&pkt, dst) {
             Ok(_) => self.counts.generated += 1,
             Err(_) => self.counts.dropped_send += 1,

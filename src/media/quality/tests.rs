@@ -176,6 +176,7 @@ fn one_way_audio_is_flagged_once_after_the_silence() {
         one_way_after: Some(Duration::from_secs(5)),
     };
     let mut q = Quality::new(opts);
+    q.bridged();
     let t0 = Instant::now();
     q.answered(t0);
     let mut flagged = Vec::new();
@@ -210,6 +211,7 @@ fn one_way_audio_is_flagged_once_after_the_silence() {
 #[test]
 fn latching_failures_name_the_cause_and_hold_pauses_the_watch() {
     let mut q = Quality::new(QualityOptions::default());
+    q.bridged();
     let t0 = Instant::now();
     q.answered(t0);
     q.latch_failed(Leg::Callee);
@@ -228,6 +230,7 @@ fn latching_failures_name_the_cause_and_hold_pauses_the_watch() {
         })
     );
     let mut q = Quality::new(QualityOptions::default());
+    q.bridged();
     q.answered(t0);
     q.hold(true, t0 + Duration::from_secs(1));
     assert_eq!(
@@ -302,8 +305,26 @@ fn off_measures_nothing() {
 fn the_state_is_small() {
     // Bytes a call's media task carries for quality tracking (README figure).
     assert!(
-        std::mem::size_of::<Quality>() <= 512,
+        std::mem::size_of::<Quality>() <= 576,
         "{}",
         std::mem::size_of::<Quality>()
     );
+}
+
+#[test]
+fn audio_the_gateway_plays_or_a_call_without_callee_is_not_one_way() {
+    let t0 = Instant::now();
+    // A call-flow call: the caller talks to the gateway only.
+    let mut q = Quality::new(QualityOptions::default());
+    q.answered(t0);
+    let late = t0 + Duration::from_secs(9);
+    assert_eq!(q.rtp(0, Leg::Caller, &pkt(1, 0, 5), None, late), None);
+    // Bridged, but the gateway plays a prompt to the caller meanwhile.
+    let mut q = Quality::new(QualityOptions::default());
+    q.bridged();
+    q.answered(t0);
+    q.generated(t0 + Duration::from_secs(4));
+    let at8 = t0 + Duration::from_secs(8);
+    assert_eq!(q.rtp(0, Leg::Caller, &pkt(1, 0, 5), None, at8), None);
+    assert!(q.rtp(0, Leg::Caller, &pkt(2, 0, 5), None, late).is_some());
 }
