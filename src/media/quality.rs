@@ -385,7 +385,7 @@ pub struct Quality {
     /// When media last resumed after hold (µs).
     resumed_us: u64,
     one_way: Option<OneWay>,
-    /// The call has a callee leg with media (one-way audio is only judged then).
+    /// The callee has signaled media (one-way audio is only judged then).
     bridged: bool,
     /// Last packet the gateway itself played to the caller (tones, prompts):
     /// audio toward the caller all the same.
@@ -533,7 +533,7 @@ impl Quality {
         rtcp::parse(pkt, want, &mut self.far[dir]);
     }
 
-    /// The callee leg has media sockets: the call is bridged (a call-flow
+    /// The callee sent an SDP: the call is bridged to a far end (a call-flow
     /// call talking to the gateway alone is never judged one-way).
     pub fn bridged(&mut self) {
         self.bridged = true;

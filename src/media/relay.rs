@@ -358,9 +358,6 @@ impl Relay {
                 while self.streams.len() <= idx {
                     self.streams.push(Stream::default());
                 }
-                if leg == Leg::Callee {
-                    self.quality.bridged();
-                }
                 let old_remote = self.streams[idx].ends[leg as usize]
                     .as_ref()
                     .and_then(|e| e.remote);
@@ -374,6 +371,9 @@ impl Relay {
                 });
             }
             Cmd::Remote { idx, leg, remote } => {
+                if leg == Leg::Callee && remote.is_some() {
+                    self.quality.bridged();
+                }
                 if let Some(e) = self
                     .streams
                     .get_mut(idx)
