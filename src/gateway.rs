@@ -59,6 +59,8 @@ pub fn transport_config(config: &Config) -> TransportConfig {
         tcp_idle_timeout: sip.tcp_idle_timeout,
         tcp_max_connections: sip.tcp_max_connections,
         tcp_max_per_source: sip.tcp_max_per_source,
+        tcp_reserved_trusted: sip.tcp_reserved_trusted,
+        tcp_untrusted_timeout: sip.tcp_untrusted_timeout,
         ..TransportConfig::default()
     }
 }
@@ -104,6 +106,7 @@ impl Gateway {
             tcp_conns.clone(),
         );
         let tls_metrics = crate::transport::TlsMetrics::register(&mut registry);
+        let tcp_metrics = crate::transport::TcpMetrics::register(&mut registry);
         crate::process_metrics::register(&mut registry);
         crate::process_metrics::check_descriptors(&config);
         let http_listen = config.http.listen;
@@ -138,7 +141,18 @@ impl Gateway {
             );
         }
         let store = CallLogStore::open(&config.store.data_dir)?;
-        let call_log = CallLogWriter::start(store, config.store.call_log_queue);
+        let call_log = CallLogWriter::start_with(
+            store,
+            crate::store::calllog::writer::WriterSettings {
+                capacity: config.store.call_log_queue,
+                refusals_per_s: config.store.call_log_refusals_per_s,
+                retention: (config.store.call_log_retention_days > 0).then(|| {
+                    std::time::Duration::from_secs(
+                        u64::from(config.store.call_log_retention_days) * 86_400,
+                    )
+                }),
+            },
+        );
         // Trunks and numbers: seeded from the config once, then the store
         // is the source of truth (README: "config seed vs store").
         let mut trunk_store = TrunkStore::open(&config.store.data_dir)?;
@@ -165,6 +179,10 @@ impl Gateway {
             let _ = core.flow();
         }
         crate::call::spawn_carrier_health(&core);
+        let weak = Arc::downgrade(&core);
+        tcfg.trust = Some(crate::transport::SourceTrust::new(move |peer| {
+            weak.upgrade().is_some_and(|c| c.is_trusted_source(peer))
+        }));
         let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&core)));
         let transports = Transports::bind(tcfg, dispatcher).await?;
         core.set_transports(Arc::clone(&transports));
@@ -181,7 +199,9 @@ impl Gateway {
             hook_core.media.publish_gauges();
             if let Some(t) = hook_core.transports() {
                 tcp_conns.set(t.tcp_connection_count() as i64);
-                tls_metrics.update(&t.stats());
+                let stats = t.stats();
+                tls_metrics.update(&stats);
+                tcp_metrics.update(&stats);
             }
         });
         let api = crate::api::router(ApiState::open(Arc::clone(&core), keys)?);

@@ -29,6 +29,7 @@ pub mod flow;
 pub mod gateway;
 pub mod http;
 pub mod http_guard;
+pub mod logging;
 pub mod media;
 pub mod metrics;
 pub mod policy;

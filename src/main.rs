@@ -63,16 +63,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Run { config, log_format } => {
-            init_logging(&log_format);
-            match run(config) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("trunkgate: {e:#}");
-                    ExitCode::FAILURE
-                }
+        Command::Run { config, log_format } => match run(config, &log_format) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("trunkgate: {e:#}");
+                ExitCode::FAILURE
             }
-        }
+        },
     }
 }
 
@@ -106,21 +103,6 @@ fn reload_remote(http: std::net::SocketAddr) -> anyhow::Result<()> {
     })
 }
 
-fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 fn load(path: Option<PathBuf>) -> anyhow::Result<config::Config> {
     match path {
         Some(p) => config::load_file(&p).map_err(|e| anyhow::anyhow!("{e}")),
@@ -135,8 +117,9 @@ fn load(path: Option<PathBuf>) -> anyhow::Result<config::Config> {
     }
 }
 
-fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
+fn run(path: Option<PathBuf>, log_format: &str) -> anyhow::Result<()> {
     let config = load(path.clone())?;
+    trunkgate::logging::init(log_format, &config.log_level);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

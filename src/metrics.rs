@@ -115,6 +115,12 @@ pub struct Metrics {
     pub trunk_rejections: Family<TrunkReasonLabels, Counter>,
     /// Call-log records dropped because the writer queue was full.
     pub call_log_dropped: Counter,
+    /// Refused INVITEs from untrusted sources, by `logged` (sampled into the call log) or not.
+    pub call_log_refusals: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// Requests sent over TCP instead of UDP for their size (RFC 3261 §18.1.1).
+    pub udp_to_tcp: Counter,
+    /// Requests too big for UDP that could not go over TCP: not sent.
+    pub udp_oversize_refused: Counter,
     /// INVITE sent to first 18x/2xx from the carrier.
     pub post_dial_delay: Family<TrunkLabels, Histogram, fn() -> Histogram>,
     /// Answered calls: INVITE received to 200 OK relayed.
@@ -244,6 +250,24 @@ impl Metrics {
             "Call-log records dropped because the writer queue was full",
             call_log_dropped.clone(),
         );
+        let udp_to_tcp = Counter::default();
+        registry.register(
+            "trunkgate_sip_udp_to_tcp",
+            "INVITEs sent over TCP instead of UDP because they were over sip.path_mtu - 200 or 1300 bytes (RFC 3261 §18.1.1)",
+            udp_to_tcp.clone(),
+        );
+        let udp_oversize_refused = Counter::default();
+        registry.register(
+            "trunkgate_sip_udp_oversize_refused",
+            "Requests over the UDP size limit that could not go over TCP: not sent (the hop fails as unreachable)",
+            udp_oversize_refused.clone(),
+        );
+        let call_log_refusals = Family::<Vec<(&'static str, &'static str)>, Counter>::default();
+        registry.register(
+            "trunkgate_call_log_refusals",
+            "INVITEs refused from untrusted sources: logged=yes written to the call log (sampled, store.call_log_refusals_per_s), logged=no only counted",
+            call_log_refusals.clone(),
+        );
         let post_dial_delay: Family<TrunkLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.01, 2.0, 14)));
         registry.register(
@@ -280,6 +304,9 @@ impl Metrics {
             failovers,
             trunk_rejections,
             call_log_dropped,
+            call_log_refusals,
+            udp_to_tcp,
+            udp_oversize_refused,
             post_dial_delay,
             time_to_answer,
             call_duration,

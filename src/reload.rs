@@ -4,12 +4,14 @@
 //! Applied: carriers (and their health checks), Twilio ranges, SIP and
 //! trunk policy settings the call layer reads per call, `[dns]` (a new
 //! resolver), `[flow]` (a new worker pool), `[media]` but its port range,
-//! binds and recorder, TLS files. Calls
-//! already up keep the snapshot they started with. Trunks and numbers stay
-//! as the store has them (the file is only their seed). Not applied until a
-//! restart, and logged as such: listeners, `[store]`, the SIP timers; and,
-//! read once at start, the media port range/binds/recorder and the log
-//! level (`RUST_LOG`).
+//! binds and recorder, TLS files, `[log] level`, and the SIP listeners
+//! (`[sip] listen`: unchanged ones keep their sockets, removed ones close,
+//! new ones are bound; one that cannot be bound is logged and counts the
+//! reload as `error`, the rest applies). Calls already up keep the snapshot
+//! they started with. Trunks and numbers stay as the store has them (the
+//! file is only their seed). Not applied until a restart, and logged as
+//! such: the HTTP listener, `[store]`, the SIP timers; and, read once at
+//! start, the media port range/binds/recorder.
 
 use std::sync::Arc;
 
@@ -22,8 +24,8 @@ pub fn apply(core: &Arc<Core>, new: Config) {
     let cur = core.snapshot.load();
     let old = &cur.config;
     let mut restart = Vec::new();
-    if new.sip.listen != old.sip.listen || new.http.listen != old.http.listen {
-        restart.push("listeners");
+    if new.http.listen != old.http.listen {
+        restart.push("http listener");
     }
     if new.store.data_dir != old.store.data_dir {
         restart.push("store");
@@ -41,6 +43,19 @@ pub fn apply(core: &Arc<Core>, new: Config) {
         }
     }
     core.media.update_settings(new.media.clone());
+    if new.log_level != old.log_level && crate::logging::set_level(&new.log_level) {
+        tracing::info!(level = %new.log_level, "config reload: log filter changed");
+    }
+    let mut listener_errors = 0;
+    if new.sip.listen != old.sip.listen {
+        if let Some(t) = core.transports() {
+            let want = crate::gateway::transport_config(&new).listen;
+            for e in t.set_listeners(&want) {
+                listener_errors += 1;
+                tracing::error!(error = %e, "config reload: a new SIP listener could not be opened");
+            }
+        }
+    }
     let mut config = new;
     config.trunks = old.trunks.clone();
     config.numbers = old.numbers.clone();
@@ -53,7 +68,12 @@ pub fn apply(core: &Arc<Core>, new: Config) {
             tracing::error!(error = %e, "config reload: TLS files unusable, the old certificate stays");
         }
     }
-    count(core, "ok");
+    if listener_errors > 0 {
+        // Applied but for the listeners named in the log: not a clean reload.
+        count(core, "error");
+    } else {
+        count(core, "ok");
+    }
     tracing::info!("config reloaded: new calls use it, live calls keep theirs");
 }
 

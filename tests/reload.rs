@@ -225,7 +225,8 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
 }
 
 /// A reload that changes `[flow] workers` builds a new worker pool: the new
-/// worker is probed (its `trunkgate_flow_worker_up` series appears).
+/// worker is probed (its `trunkgate_flow_worker_up` series appears) and the
+/// removed one's series goes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_rebuilds_the_flow_worker_pool() {
     let carrier = Ua::new().await;
@@ -259,4 +260,117 @@ async fn reload_rebuilds_the_flow_worker_pool() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Two more probe periods: the old worker's series stays gone.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let text = metrics(gw.http).await;
+    assert!(!seen(&text, w1), "removed worker still reported:\n{text}");
+}
+
+fn options(transport: &str, from: SocketAddr, gw: SocketAddr, n: u32) -> String {
+    format!(
+        "OPTIONS sip:{gw} SIP/2.0\r\nVia: SIP/2.0/{transport} {from};branch=z9hG4bKlsn{n}\r\nMax-Forwards: 70\r\nFrom: <sip:mon@{from}>;tag=l{n}\r\nTo: <sip:{gw}>\r\nCall-ID: lsn-{n}@mon\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+/// SIGHUP applies `[sip] listen` and `[log] level`: a TCP listener added to
+/// the file answers after the reload while the UDP one keeps its socket; a
+/// listener removed from the file stops answering; the log filter goes from
+/// `warn` to `info` (the reload's own info line appears only under the new
+/// filter). RUST_LOG is unset, so the file's level rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_opens_and_closes_listeners_and_changes_the_log_level() {
+    let dir = temp_dir("reload-listen");
+    let carrier = Ua::new().await;
+    let sip: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let tcp: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let base = file_for(carrier.addr, sip, http, &dir);
+    let udp_only = format!(r#"listen = [ {{ transport = "udp", address = "{sip}" }} ]"#);
+    let with_tcp = format!(
+        r#"listen = [ {{ transport = "udp", address = "{sip}" }}, {{ transport = "tcp", address = "{tcp}" }} ]"#
+    );
+    let tcp_only = format!(r#"listen = [ {{ transport = "tcp", address = "{tcp}" }} ]"#);
+    assert!(base.contains(&udp_only), "{base}");
+    let file = dir.join("trunkgate.toml");
+    std::fs::write(&file, format!("{base}\n[log]\nlevel = \"warn\"\n")).unwrap();
+    let log = dir.join("gateway.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
+        .args(["run", "--config"])
+        .arg(&file)
+        .env_remove("RUST_LOG")
+        .env("TRUNKGATE_API_KEY", "reload-test-key")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("gateway starts");
+    let gw = Proc(child);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(http).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gateway not listening"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mon = Ua::new().await;
+    mon.send(sip, &options("UDP", mon.addr, sip, 1)).await;
+    mon.expect_response(200).await;
+    assert!(
+        tokio::net::TcpStream::connect(tcp).await.is_err(),
+        "no TCP listener before the reload"
+    );
+    let before = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !before.contains(" INFO "),
+        "warn filter logs no info:\n{before}"
+    );
+
+    // Add a TCP listener and lower the filter to info.
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n[log]\nlevel = \"info\"\n",
+            base.replace(&udp_only, &with_tcp)
+        ),
+    )
+    .unwrap();
+    hup(&gw.0);
+    wait_reloads(http, "ok", 1.0).await;
+    let mut t = TcpUa::connect(tcp).await;
+    let me = t.addr;
+    t.send(&options("TCP", me, tcp, 2)).await;
+    assert_eq!(t.recv().await.code(), Some(200));
+    // The UDP listener kept its socket.
+    mon.send(sip, &options("UDP", mon.addr, sip, 3)).await;
+    mon.expect_response(200).await;
+    let after = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        after.contains("log filter changed") && after.contains("SIP listening (reload)"),
+        "info lines under the new filter:\n{after}"
+    );
+
+    // Remove the UDP listener: it stops answering; TCP carries on.
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n[log]\nlevel = \"info\"\n",
+            base.replace(&udp_only, &tcp_only)
+        ),
+    )
+    .unwrap();
+    hup(&gw.0);
+    wait_reloads(http, "ok", 2.0).await;
+    mon.send(sip, &options("UDP", mon.addr, sip, 4)).await;
+    assert!(
+        mon.recv_within(Duration::from_millis(1500)).await.is_none(),
+        "a removed UDP listener still answers"
+    );
+    t.send(&options("TCP", me, tcp, 5)).await;
+    assert_eq!(t.recv().await.code(), Some(200));
+    let mut t2 = TcpUa::connect(tcp).await;
+    let me2 = t2.addr;
+    t2.send(&options("TCP", me2, tcp, 6)).await;
+    assert_eq!(t2.recv().await.code(), Some(200));
+    drop(gw);
 }

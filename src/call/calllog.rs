@@ -31,14 +31,39 @@ pub(super) fn submit(core: &Core, rec: CallRecord) {
     }
 }
 
-/// The calling number: the From URI's user part, unescaped (empty if none).
+/// A refusal of an untrusted source: sampled into its own queue, never into the calls'.
+fn submit_refusal(core: &Core, rec: CallRecord) {
+    let Some(w) = core.call_log() else { return };
+    let logged = if w.submit_refusal(rec) { "yes" } else { "no" };
+    core.metrics
+        .call_log_refusals
+        .get_or_create(&vec![("logged", logged)])
+        .inc();
+}
+
+/// Longest caller number or Call-ID kept in a record (characters): what a
+/// caller sends is otherwise bounded only by the message size.
+const MAX_FIELD: usize = 128;
+
+/// `s` cut to [`MAX_FIELD`] characters.
+fn clip(mut s: String) -> String {
+    if let Some((i, _)) = s.char_indices().nth(MAX_FIELD) {
+        s.truncate(i);
+    }
+    s
+}
+
+/// The calling number: the From URI's user part, unescaped (empty if none), at
+/// most [`MAX_FIELD`] characters.
 pub(super) fn caller_no(msg: &Message) -> String {
-    msg.from_hdr()
-        .ok()
-        .and_then(|f| f.uri().ok())
-        .and_then(|u| u.user_unescaped())
-        .map(|u| String::from_utf8_lossy(&u).into_owned())
-        .unwrap_or_default()
+    clip(
+        msg.from_hdr()
+            .ok()
+            .and_then(|f| f.uri().ok())
+            .and_then(|u| u.user_unescaped())
+            .map(|u| String::from_utf8_lossy(&u).into_owned())
+            .unwrap_or_default(),
+    )
 }
 
 /// Call-IDs recently refused statelessly, so a retransmitted INVITE (our
@@ -67,9 +92,13 @@ impl RecentRejects {
     }
 }
 
-/// A call refused before it started (policy, limits, unknown number …).
+/// A call refused before it started (policy, limits, unknown number …). From an
+/// untrusted source (`trusted` false: no carrier, trunk CIDR or Twilio range) the
+/// record is only sampled (issue 15: a refusal flood must not crowd out real calls).
+#[allow(clippy::too_many_arguments)]
 pub fn rejected(
     core: &Arc<Core>,
+    trusted: bool,
     msg: &Message,
     code: u16,
     reason: &'static str,
@@ -87,44 +116,47 @@ pub fn rejected(
             return;
         }
     }
-    let call_id = msg
-        .call_id()
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .unwrap_or_default();
+    let call_id = clip(
+        msg.call_id()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .unwrap_or_default(),
+    );
     let now = to_rfc3339(SystemTime::now());
     let status = match reason {
         "limit_reached" if direction == Direction::Inbound => CallStatus::Busy,
         "auth_failed" | "no_trunk" | "trunk_inactive" => CallStatus::Restricted,
         _ => CallStatus::Failed,
     };
-    submit(
-        core,
-        CallRecord {
-            id: uuid::Uuid::new_v4(),
-            call_id: call_id.clone(),
-            parent_call_id: None,
-            caller_no: caller_no(msg),
-            api_no: number.to_string(),
-            start_time: now.clone(),
-            end_time: now,
-            direction: direction.as_str().to_string(),
-            hangup_end: Some("api".into()),
-            duration: 0,
-            status,
-            error: Some(crate::sip::default_reason(code).to_string()),
-            error_code: Some(code),
-            connect_time_sec: None,
-            sip: SipInfo {
-                call_id,
-                response_code: code,
-            },
-            service: "sip_trunking".into(),
-            trunk_id: trunk.map(|t| t.trunk_id),
-            reason: Some(reason.to_string()),
-            recording: None,
-            quality: None,
+    let rec = CallRecord {
+        id: uuid::Uuid::new_v4(),
+        call_id: call_id.clone(),
+        parent_call_id: None,
+        caller_no: caller_no(msg),
+        api_no: clip(number.to_string()),
+        start_time: now.clone(),
+        end_time: now,
+        direction: direction.as_str().to_string(),
+        hangup_end: Some("api".into()),
+        duration: 0,
+        status,
+        error: Some(crate::sip::default_reason(code).to_string()),
+        error_code: Some(code),
+        connect_time_sec: None,
+        sip: SipInfo {
+            call_id,
+            response_code: code,
         },
-    );
+        service: "sip_trunking".into(),
+        trunk_id: trunk.map(|t| t.trunk_id),
+        reason: Some(reason.to_string()),
+        recording: None,
+        quality: None,
+    };
+    if trusted {
+        submit(core, rec);
+    } else {
+        submit_refusal(core, rec);
+    }
 }
 
 /// The record of a call that ran, written when it ends (with its media

@@ -227,6 +227,24 @@ impl Core {
         }
     }
 
+    /// Carriers (inbound sources and signaling addresses), trunk CIDRs and Twilio
+    /// ranges: not subject to the flood limit, and served from the reserved part of the
+    /// TCP pool (read from the current snapshot, so reloads and API changes apply).
+    pub fn is_trusted_source(&self, source: SocketAddr) -> bool {
+        let snap = self.snapshot.load();
+        let ip = source.ip();
+        snap.trunks.knows_source(ip)
+            || crate::policy::carrier_for_source(&snap.config.carriers, source).is_some()
+            // A carrier sends BYEs and re-INVITEs for every call from its signaling address.
+            || snap.config.carriers.iter().any(|c| c.address.ip() == ip)
+            || snap
+                .config
+                .twilio
+                .signaling_ranges
+                .iter()
+                .any(|n| n.contains(&ip))
+    }
+
     pub fn set_transports(&self, t: Arc<Transports>) {
         let _ = self.transports.set(t);
     }
@@ -267,6 +285,15 @@ impl Core {
         let Some(t) = self.transports() else {
             return false;
         };
+        if let (TransportKind::Udp, Outgoing::Request(m)) = (target.kind, &what) {
+            let limit = self.snapshot.load().config.sip.udp_request_limit();
+            if data.len() > limit {
+                // RFC 3261 §18.1.1: never a request datagram over the limit.
+                tracing::debug!(peer = %target.addr, size = data.len(), limit, method = m.as_str(), "request too big for UDP: not sent");
+                self.metrics.udp_oversize_refused.inc();
+                return false;
+            }
+        }
         self.count_out(what);
         if target.kind == TransportKind::Udp {
             match t.try_send_udp(target.addr, &data) {

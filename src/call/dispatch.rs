@@ -110,21 +110,8 @@ impl Dispatcher {
         }
     }
 
-    /// Carriers (inbound sources and signaling addresses), trunk CIDRs and Twilio
-    /// ranges are not subject to the flood limit.
     fn trusted(&self, meta: &RxMeta) -> bool {
-        let snap = self.core.snapshot.load();
-        let ip = meta.source.ip();
-        snap.trunks.knows_source(ip)
-            || carrier_for_source(&snap.config.carriers, meta.source).is_some()
-            // A carrier sends BYEs and re-INVITEs for every call from its signaling address.
-            || snap.config.carriers.iter().any(|c| c.address.ip() == ip)
-            || snap
-                .config
-                .twilio
-                .signaling_ranges
-                .iter()
-                .any(|n| n.contains(&ip))
+        self.core.is_trusted_source(meta.source)
     }
 
     fn on_request(&self, msg: Message, meta: RxMeta) {
@@ -478,7 +465,10 @@ impl Dispatcher {
         number: &str,
     ) {
         self.reject(msg, meta, rej, reason);
-        super::calllog::rejected(&self.core, msg, rej.code, reason, direction, trunk, number);
+        let trusted = self.core.is_trusted_source(meta.source);
+        super::calllog::rejected(
+            &self.core, trusted, msg, rej.code, reason, direction, trunk, number,
+        );
     }
 
     /// Answers a request statelessly with an error.

@@ -11,7 +11,7 @@ use crate::metrics::{SourceLabels, TrunkLabels, TrunkReasonLabels};
 use crate::policy::{
     failover_step, is_unreachable, try_next_carrier, AttemptOutcome, FailoverStep,
 };
-use crate::transport::TransportKind;
+use crate::transport::{Target, TransportKind};
 
 use super::route::{
     carrier_hops, destination_hops, literal_destination, uri_hops, uri_parts, Hop, HopKind,
@@ -297,78 +297,45 @@ impl Call {
         let Some(hop) = self.hops.get(self.hop).cloned() else {
             return false;
         };
-        let peer = hop.target.clone();
-        let Some(a_inv) = self.servers.iter().find(|s| s.id == self.a_invite) else {
+        let Some(inv) = self
+            .servers
+            .iter()
+            .find(|s| s.id == self.a_invite)
+            .map(|s| s.req.clone())
+        else {
             return false;
         };
-        let inv = &a_inv.req;
-        let sent_by = self.core.sent_by(peer.kind, &peer.addr);
-        let host = sent_by
-            .rsplit_once(':')
-            .map(|(h, _)| h.to_string())
-            .unwrap_or_else(|| sent_by.clone());
-        let (display, user) = match inv.from_hdr() {
-            Ok(f) => {
-                let user = f
-                    .uri()
-                    .ok()
-                    .and_then(|u| u.user)
-                    .map(|u| String::from_utf8_lossy(&u).into_owned());
-                let max = self.snapshot.config.sip.max_display_name;
-                let display = f.display.map(|d| {
-                    let d = String::from_utf8_lossy(&d)
-                        .trim()
-                        .trim_matches('"')
-                        .to_string();
-                    bounded_display(d, max)
-                });
-                (display, user)
-            }
-            Err(_) => (None, None),
-        };
-        let user = self
-            .flow_state
-            .as_ref()
-            .and_then(|f| f.caller_id.clone())
-            .or(user)
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "anonymous".to_string());
-        let tag = Bytes::from(random_hex(8));
-        let from = match display.filter(|d| !d.is_empty()) {
-            Some(d) => format!("\"{d}\" <sip:{user}@{host}>"),
-            None => format!("<sip:{user}@{host}>"),
-        };
-        let ruri = hop.ruri.clone();
-        let call_id = Bytes::from(format!("{}@trunkgate", random_hex(12)));
-        let mut d = Dialog {
-            call_id: call_id.clone(),
-            local: with_tag(from.as_bytes(), &tag),
-            local_tag: tag,
-            remote: Bytes::from(hop.to.clone()),
-            remote_tag: None,
-            remote_target: Bytes::from(ruri),
-            route_set: Vec::new(),
-            local_cseq: 0,
-            contact: contact_for(&sent_by, peer.kind),
-            sent_by,
-            peer,
-        };
-        let (branch, mut b) = d.request(&Method::Invite, None, self.max_forwards);
-        let cseq = d.local_cseq;
-        b = b.header("Contact", &d.contact).header("Allow", ALLOW);
-        b = copy_headers(
-            inv,
-            PASS_INVITE,
-            self.snapshot.config.sip.max_copied_header,
-            b,
-        );
-        b = b.header("User-Agent", &self.snapshot.config.sip.user_agent);
         let had_body = !inv.body().is_empty();
-        let inv = inv.clone();
-        let bytes = match self.media_b_offer(&inv, d.peer.addr) {
-            Some(sdp) => b.body("application/sdp", &sdp),
-            None => with_body(b, &inv),
-        };
+        let sdp = self.media_b_offer(&inv, hop.target.addr);
+        let tag = Bytes::from(random_hex(8));
+        let call_id = Bytes::from(format!("{}@trunkgate", random_hex(12)));
+        let mut built = self.b_invite(&hop, hop.target.clone(), &inv, sdp.as_ref(), &tag, &call_id);
+        // RFC 3261 §18.1.1: a request over 1300 bytes (path MTU unknown), or within
+        // 200 bytes of the path MTU, goes over TCP, and the top Via says so. Without a
+        // TCP listener to put in Via/Contact it is not sent over UDP either: the UDP
+        // send refuses it and the hop fails like an unreachable one.
+        let limit = self.snapshot.config.sip.udp_request_limit();
+        if hop.target.kind == TransportKind::Udp && built.3.len() > limit {
+            let has_tcp = self.core.transports().is_some_and(|t| {
+                t.local_addr(TransportKind::Tcp, hop.target.addr.is_ipv6())
+                    .is_some()
+            });
+            if has_tcp {
+                let tcp = Target {
+                    kind: TransportKind::Tcp,
+                    ..hop.target.clone()
+                };
+                tracing::debug!(
+                    call = self.number,
+                    size = built.3.len(),
+                    limit,
+                    "INVITE too big for UDP: sent over TCP"
+                );
+                self.core.metrics.udp_to_tcp.inc();
+                built = self.b_invite(&hop, tcp, &inv, sdp.as_ref(), &tag, &call_id);
+            }
+        }
+        let (d, branch, cseq, bytes) = built;
         self.core.calls.insert(call_id.clone(), self.me.clone());
         self.registered.push(call_id);
         self.b = Some(d);
@@ -403,6 +370,83 @@ impl Call {
         .await;
         self.publish_live();
         true
+    }
+
+    /// The B leg's dialog and INVITE for `hop`, sent to `peer` (the hop's target,
+    /// or the same address over TCP when the INVITE is too big for UDP).
+    fn b_invite(
+        &self,
+        hop: &Hop,
+        peer: Target,
+        inv: &Message,
+        sdp: Option<&Bytes>,
+        tag: &Bytes,
+        call_id: &Bytes,
+    ) -> (Dialog, Bytes, u32, Bytes) {
+        let sent_by = self.core.sent_by(peer.kind, &peer.addr);
+        let host = sent_by
+            .rsplit_once(':')
+            .map(|(h, _)| h.to_string())
+            .unwrap_or_else(|| sent_by.clone());
+        let (display, user) = match inv.from_hdr() {
+            Ok(f) => {
+                let user = f
+                    .uri()
+                    .ok()
+                    .and_then(|u| u.user)
+                    .map(|u| String::from_utf8_lossy(&u).into_owned());
+                let max = self.snapshot.config.sip.max_display_name;
+                let display = f.display.map(|d| {
+                    let d = String::from_utf8_lossy(&d)
+                        .trim()
+                        .trim_matches('"')
+                        .to_string();
+                    bounded_display(d, max)
+                });
+                (display, user)
+            }
+            Err(_) => (None, None),
+        };
+        let user = self
+            .flow_state
+            .as_ref()
+            .and_then(|f| f.caller_id.clone())
+            .or(user)
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "anonymous".to_string());
+        let from = match display.filter(|d| !d.is_empty()) {
+            Some(d) => format!("\"{d}\" <sip:{user}@{host}>"),
+            None => format!("<sip:{user}@{host}>"),
+        };
+        let ruri = hop.ruri.clone();
+        let mut d = Dialog {
+            call_id: call_id.clone(),
+            local: with_tag(from.as_bytes(), tag),
+            local_tag: tag.clone(),
+            remote: Bytes::from(hop.to.clone()),
+            remote_tag: None,
+            remote_target: Bytes::from(ruri),
+            route_set: Vec::new(),
+            local_cseq: 0,
+            contact: contact_for(&sent_by, peer.kind),
+            sent_by,
+            peer,
+        };
+        let (branch, mut b) = d.request(&Method::Invite, None, self.max_forwards);
+        let cseq = d.local_cseq;
+        b = b.header("Contact", &d.contact).header("Allow", ALLOW);
+        b = copy_headers(
+            inv,
+            PASS_INVITE,
+            self.snapshot.config.sip.max_copied_header,
+            b,
+        );
+        b = b.header("User-Agent", &self.snapshot.config.sip.user_agent);
+        let bytes = match sdp {
+            Some(sdp) => b.body("application/sdp", sdp),
+            None => with_body(b, inv),
+        };
+        (d, branch, cseq, bytes)
     }
 
     /// A response to our INVITE toward the carrier.

@@ -12,6 +12,9 @@
 //! | `sip.udp_workers` | 2 | 1..=64 |
 //! | `sip.tcp_idle_timeout_s` | 300 | 1..=86400 |
 //! | `sip.tcp_max_connections` / `tcp_max_per_source` | 4096 / 64 | ≥ 1, per-source ≤ total |
+//! | `sip.tcp_reserved_trusted` | tcp_max_connections / 8 (512) | 0..tcp_max_connections: TCP/TLS slots only trusted sources (carriers, trunk CIDRs, Twilio ranges) may take |
+//! | `sip.tcp_untrusted_timeout_s` | 5 | 1..=300: an accepted connection from an untrusted source that sends no complete message for this long is closed |
+//! | `sip.path_mtu` | unknown | 576..=65535: UDP requests stay 200 bytes under it; unknown: 1300 bytes (RFC 3261 §18.1.1). A bigger INVITE goes over TCP |
 //! | `sip.invite_timeout_s` | 180 | 10..=3600 (Timer C-like ceiling for an unanswered call) |
 //! | `sip.max_forwards` | 70 | 1..=255, used when the caller sent none |
 //! | `sip.user_agent` | trunkgate | printable ASCII, non-empty |
@@ -24,6 +27,8 @@
 //! | `dns.nameservers[]` | empty = system resolver | IP or IP:port (port 53 by default) |
 //! | `dns.static[]` {name, a[], srv["prio weight port target"]} | none | a static table instead of DNS |
 //! | `store.data_dir` / `store.call_log_queue` | data / 10000 | directory for trunkgate.db; 100..=1000000 queued call-log records |
+//! | `store.call_log_retention_days` | 90 | 0..=36500; records that started longer ago are deleted at start and hourly (0 keeps all) |
+//! | `store.call_log_refusals_per_s` | 10 | 0..=10000 refused INVITEs from untrusted sources written a second; the rest only counted |
 //! | `trunks[]` | none | see `validate.rs` for the trunk rules (spec enums and ranges); seed data only, see below |
 //! | `tls.cert_file` / `key_file` | none | PEM chain / key; both required by a `tls` listener; reloaded when changed |
 //! | `tls.ca_file` | none = webpki-roots | PEM roots peers are verified against |
@@ -110,6 +115,9 @@ pub struct Config {
     pub tls_client_names: Vec<(uuid::Uuid, String)>,
     /// `[hep]`: HEP v3 capture export (`None`: off).
     pub hep: Option<crate::transport::hep::HepSettings>,
+    /// `[log] level`: the log filter (`tracing` directives); `RUST_LOG`, when
+    /// set, wins at start; a reload applies the file's value.
+    pub log_level: String,
     /// The file this config was read from (`None`: the embedded default or a
     /// string): what a reload re-reads.
     pub source: Option<std::path::PathBuf>,
@@ -233,6 +241,10 @@ pub struct StaticName {
 pub struct StoreSettings {
     pub data_dir: std::path::PathBuf,
     pub call_log_queue: usize,
+    /// Days call-log records are kept (0: forever).
+    pub call_log_retention_days: u32,
+    /// Refused INVITEs from untrusted sources logged a second (the rest are counted).
+    pub call_log_refusals_per_s: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -247,15 +259,27 @@ pub struct SipSettings {
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
     pub tcp_max_per_source: usize,
+    pub tcp_reserved_trusted: usize,
+    pub tcp_untrusted_timeout: Duration,
     pub invite_timeout: Duration,
     pub max_forwards: u32,
     pub user_agent: String,
+    /// Path MTU, when known: UDP requests stay 200 bytes under it (RFC 3261 §18.1.1).
+    pub path_mtu: Option<usize>,
     /// Caller display names longer than this (characters) are cut to it on the carrier leg.
     pub max_display_name: usize,
     /// Headers passed on to the other leg whose value is longer than this (bytes) are left out.
     pub max_copied_header: usize,
     /// On SIGTERM: new calls get 503 while live calls get this long to end.
     pub shutdown_grace: Duration,
+}
+
+impl SipSettings {
+    /// RFC 3261 §18.1.1: the largest request sent over UDP: 200 bytes under the
+    /// path MTU when it is known, else 1300 bytes. Bigger ones go over TCP.
+    pub fn udp_request_limit(&self) -> usize {
+        self.path_mtu.map_or(1300, |m| m.saturating_sub(200))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

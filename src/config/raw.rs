@@ -34,6 +34,17 @@ pub struct RawConfig {
     pub tls: Option<RawTls>,
     /// `[hep]`: HEP v3 capture export; absent = off.
     pub hep: Option<RawHep>,
+    /// `[log]`: the log filter (re-applied on reload).
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+/// `[log]`: what the gateway logs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// A `tracing` filter: `info`, `debug`, `warn,trunkgate::call=debug` ...
+    pub level: Option<String>,
 }
 
 /// `[hep]`: copies of every SIP message to a Homer/heplify collector.
@@ -171,6 +182,19 @@ pub struct RawStore {
     pub data_dir: String,
     #[serde(default = "d_queue")]
     pub call_log_queue: usize,
+    /// Call-log records older than this many days are deleted (0 keeps all).
+    #[serde(default = "d_retention")]
+    pub call_log_retention_days: u32,
+    /// Refused INVITEs from untrusted sources written to the call log a second.
+    #[serde(default = "d_refusals")]
+    pub call_log_refusals_per_s: u32,
+}
+
+fn d_retention() -> u32 {
+    90
+}
+fn d_refusals() -> u32 {
+    10
 }
 
 impl Default for RawStore {
@@ -178,6 +202,8 @@ impl Default for RawStore {
         RawStore {
             data_dir: d_data_dir(),
             call_log_queue: d_queue(),
+            call_log_retention_days: d_retention(),
+            call_log_refusals_per_s: d_refusals(),
         }
     }
 }
@@ -205,6 +231,9 @@ fn d_conns() -> usize {
 }
 fn d_per_source() -> usize {
     64
+}
+fn d_untrusted() -> u64 {
+    5
 }
 fn d_invite() -> u64 {
     180
@@ -254,6 +283,12 @@ pub struct RawSip {
     pub tcp_max_connections: usize,
     #[serde(default = "d_per_source")]
     pub tcp_max_per_source: usize,
+    /// TCP/TLS slots only trusted sources may take (default: an eighth of the pool).
+    #[serde(default)]
+    pub tcp_reserved_trusted: Option<usize>,
+    /// An untrusted connection without a complete message for this long is closed.
+    #[serde(default = "d_untrusted")]
+    pub tcp_untrusted_timeout_s: u64,
     #[serde(default = "d_invite")]
     pub invite_timeout_s: u64,
     #[serde(default = "d_mf")]
@@ -262,6 +297,9 @@ pub struct RawSip {
     pub user_agent: String,
     #[serde(default = "d_grace")]
     pub shutdown_grace_s: u64,
+    /// Path MTU toward carriers/destinations, when known (RFC 3261 §18.1.1).
+    #[serde(default)]
+    pub path_mtu: Option<usize>,
     /// Longest caller display name copied onto the carrier leg (characters).
     #[serde(default = "d_max_display")]
     pub max_display_name: usize,
@@ -283,10 +321,13 @@ impl Default for RawSip {
             tcp_idle_timeout_s: d_idle(),
             tcp_max_connections: d_conns(),
             tcp_max_per_source: d_per_source(),
+            tcp_reserved_trusted: None,
+            tcp_untrusted_timeout_s: d_untrusted(),
             invite_timeout_s: d_invite(),
             max_forwards: d_mf(),
             user_agent: d_ua(),
             shutdown_grace_s: d_grace(),
+            path_mtu: None,
             max_display_name: d_max_display(),
             max_copied_header: d_max_copied(),
         }

@@ -195,3 +195,16 @@ fn media_quality_settings_default_on_and_are_range_checked() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn log_level_is_a_tracing_filter() {
+    let ok = parse_str(
+        &format!("{BASE}[log]\nlevel = \"warn,trunkgate::call=debug\"\n"),
+        "t.toml",
+    )
+    .expect("valid filter");
+    assert_eq!(ok.log_level, "warn,trunkgate::call=debug");
+    assert_eq!(parse_str(BASE, "t.toml").expect("valid").log_level, "info");
+    let errs = errors(&format!("{BASE}[log]\nlevel = \"info,foo=notalevel\"\n"));
+    assert!(has(&errs, "log.level", "tracing filter"), "{errs:?}");
+}

@@ -98,10 +98,26 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         1,
         s.tcp_max_connections.max(1),
     );
+    let reserved = s.tcp_reserved_trusted.unwrap_or(s.tcp_max_connections / 8);
+    e.range(
+        "sip.tcp_reserved_trusted",
+        reserved,
+        0,
+        s.tcp_max_connections.saturating_sub(1),
+    );
+    e.range(
+        "sip.tcp_untrusted_timeout_s",
+        s.tcp_untrusted_timeout_s,
+        1,
+        300,
+    );
     e.range("sip.invite_timeout_s", s.invite_timeout_s, 10, 3600);
     e.range("sip.max_forwards", s.max_forwards, 1, 255);
     e.range("sip.shutdown_grace_s", s.shutdown_grace_s, 0, 3600);
     e.range("sip.max_display_name", s.max_display_name, 0, 256);
+    if let Some(mtu) = s.path_mtu {
+        e.range("sip.path_mtu", mtu, 576, 65_535);
+    }
     e.range("sip.max_copied_header", s.max_copied_header, 32, 4096);
     if s.user_agent.is_empty() || !s.user_agent.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         e.add("sip.user_agent", "must be non-empty printable ASCII");
@@ -218,6 +234,18 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         100,
         1_000_000,
     );
+    e.range(
+        "store.call_log_retention_days",
+        raw.store.call_log_retention_days,
+        0,
+        36_500,
+    );
+    e.range(
+        "store.call_log_refusals_per_s",
+        raw.store.call_log_refusals_per_s,
+        0,
+        10_000,
+    );
     if raw.store.data_dir.trim().is_empty() {
         e.add("store.data_dir", "must not be empty");
     }
@@ -239,6 +267,15 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
             password: h.password.clone(),
         })
     });
+    let log_level = raw.log.level.clone().unwrap_or_else(|| "info".into());
+    if log_level.len() > 512 {
+        e.add("log.level", "must be at most 512 characters");
+    } else if let Err(err) = tracing_subscriber::EnvFilter::builder().parse(&log_level) {
+        e.add(
+            "log.level",
+            format!("must be a tracing filter such as \"info\" or \"warn,trunkgate::call=debug\" ({err})"),
+        );
+    }
     let tls = tls::validate_tls(&mut e, raw.tls.as_ref(), &listen, &raw.carriers);
     let tls_client_names = tls::validate_trunk_names(&mut e, raw.tls.as_ref(), &tls);
     if !e.list.is_empty() {
@@ -259,9 +296,12 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
             tcp_idle_timeout: Duration::from_secs(s.tcp_idle_timeout_s),
             tcp_max_connections: s.tcp_max_connections,
             tcp_max_per_source: s.tcp_max_per_source,
+            tcp_reserved_trusted: reserved,
+            tcp_untrusted_timeout: Duration::from_secs(s.tcp_untrusted_timeout_s),
             invite_timeout: Duration::from_secs(s.invite_timeout_s),
             max_forwards: s.max_forwards,
             user_agent: s.user_agent.clone(),
+            path_mtu: s.path_mtu,
             max_display_name: s.max_display_name,
             max_copied_header: s.max_copied_header,
             shutdown_grace: Duration::from_secs(s.shutdown_grace_s),
@@ -280,6 +320,8 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         store: StoreSettings {
             data_dir: raw.store.data_dir.clone().into(),
             call_log_queue: raw.store.call_log_queue,
+            call_log_retention_days: raw.store.call_log_retention_days,
+            call_log_refusals_per_s: raw.store.call_log_refusals_per_s,
         },
         api,
         media,
@@ -287,6 +329,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         tls,
         tls_client_names,
         hep,
+        log_level,
         source: None,
     })
 }

@@ -87,6 +87,9 @@ impl FlowPool {
                 up: AtomicBool::new(true),
             });
         }
+        if let Some(m) = &metrics {
+            m.set_workers(workers.iter().map(|w| w.url.clone()).collect());
+        }
         let inner = Arc::new(Inner {
             workers,
             connect_timeout: settings.connect_timeout,

@@ -30,6 +30,8 @@ pub(crate) enum Admit {
     Yes,
     TooManyTotal,
     TooManyFromSource,
+    /// Untrusted, and the untrusted share (`max - reserved`) is taken.
+    ReservedForTrusted,
 }
 
 #[derive(Default)]
@@ -38,6 +40,8 @@ pub(crate) struct Registry {
     by_addr: DashMap<(TransportKind, SocketAddr), ConnId>,
     per_ip: DashMap<IpAddr, usize>,
     total: AtomicUsize,
+    /// Accepted connections from untrusted sources (part of `total`).
+    untrusted: AtomicUsize,
     /// TLS connections whose client presented a verified certificate: its leaf.
     pub peer_certs: DashMap<ConnId, rustls_pki_types::CertificateDer<'static>>,
 }
@@ -48,9 +52,25 @@ impl Registry {
     }
 
     /// Reserves a slot for an accepted connection, or says which cap it would exceed.
-    pub fn admit(&self, ip: IpAddr, cfg: &TransportConfig) -> Admit {
+    /// Untrusted sources share `tcp_max_connections - tcp_reserved_trusted` slots.
+    pub fn admit(&self, ip: IpAddr, trusted: bool, cfg: &TransportConfig) -> Admit {
+        if !trusted {
+            let share = cfg
+                .tcp_max_connections
+                .saturating_sub(cfg.tcp_reserved_trusted);
+            if self.untrusted.fetch_add(1, Ordering::SeqCst) >= share {
+                self.untrusted.fetch_sub(1, Ordering::SeqCst);
+                return Admit::ReservedForTrusted;
+            }
+        }
+        let undo_untrusted = || {
+            if !trusted {
+                self.untrusted.fetch_sub(1, Ordering::SeqCst);
+            }
+        };
         if self.total.fetch_add(1, Ordering::SeqCst) >= cfg.tcp_max_connections {
             self.total.fetch_sub(1, Ordering::SeqCst);
+            undo_untrusted();
             return Admit::TooManyTotal;
         }
         let mut n = self.per_ip.entry(ip).or_insert(0);
@@ -58,6 +78,7 @@ impl Registry {
             drop(n);
             self.per_ip.remove_if(&ip, |_, n| *n == 0);
             self.total.fetch_sub(1, Ordering::SeqCst);
+            undo_untrusted();
             return Admit::TooManyFromSource;
         }
         *n += 1;
@@ -71,7 +92,10 @@ impl Registry {
 
     /// Gives back a slot reserved by `admit` (`inbound`) or `count_outbound` for a
     /// connection that never started (a failed TLS handshake).
-    pub fn release(&self, ip: IpAddr, inbound: bool) {
+    pub fn release(&self, ip: IpAddr, inbound: bool, trusted: bool) {
+        if inbound && !trusted {
+            self.untrusted.fetch_sub(1, Ordering::SeqCst);
+        }
         if inbound {
             if let Some(mut n) = self.per_ip.get_mut(&ip) {
                 *n = n.saturating_sub(1);
@@ -112,6 +136,7 @@ struct Guard {
     peer: SocketAddr,
     kind: TransportKind,
     inbound: bool,
+    trusted: bool,
     writer: Option<AbortHandle>,
 }
 
@@ -122,10 +147,27 @@ impl Drop for Guard {
         reg.peer_certs.remove(&self.id);
         reg.by_addr
             .remove_if(&(self.kind, self.peer), |_, id| *id == self.id);
-        reg.release(self.peer.ip(), self.inbound);
+        reg.release(self.peer.ip(), self.inbound, self.trusted);
         if let Some(writer) = self.writer.take() {
             writer.abort();
         }
+    }
+}
+
+/// How a connection came to be: accepted (from a trusted source or not) or opened by us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Accepted { trusted: bool },
+    Outbound,
+}
+
+impl Origin {
+    fn inbound(self) -> bool {
+        matches!(self, Origin::Accepted { .. })
+    }
+
+    fn trusted(self) -> bool {
+        !matches!(self, Origin::Accepted { trusted: false })
     }
 }
 
@@ -135,7 +177,7 @@ pub(crate) fn spawn(
     shared: &Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
-    inbound: bool,
+    origin: Origin,
 ) -> ConnId {
     let unspecified = match peer {
         SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -147,7 +189,7 @@ pub(crate) fn spawn(
     // SIP messages are small and latency-bound; best effort.
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
-    spawn_io(shared, rd, wr, peer, local, inbound, TransportKind::Tcp)
+    spawn_io(shared, rd, wr, peer, local, origin, TransportKind::Tcp)
 }
 
 /// Starts the reader and writer of an established stream (plain TCP halves or the
@@ -158,7 +200,7 @@ pub(crate) fn spawn_io<R, W>(
     wr: W,
     peer: SocketAddr,
     local: SocketAddr,
-    inbound: bool,
+    origin: Origin,
     kind: TransportKind,
 ) -> ConnId
 where
@@ -171,7 +213,8 @@ where
         id,
         peer,
         kind,
-        inbound,
+        inbound: origin.inbound(),
+        trusted: origin.trusted(),
         writer: None,
     };
     let (tx, rx) = mpsc::channel(SEND_QUEUE);
@@ -193,6 +236,7 @@ where
         peer,
         local,
         kind,
+        untrusted: !origin.trusted(),
         pong: tx,
         activity,
         write_failed,
@@ -238,16 +282,21 @@ struct Conn {
     peer: SocketAddr,
     local: SocketAddr,
     kind: TransportKind,
+    /// Accepted from an untrusted source: closed after `tcp_untrusted_timeout` without a message.
+    untrusted: bool,
     pong: mpsc::Sender<Bytes>,
     activity: Arc<AtomicU64>,
     write_failed: Arc<Notify>,
 }
 
 impl Conn {
-    fn deadline(&self, msg_started: Option<Instant>) -> Instant {
+    fn deadline(&self, msg_started: Option<Instant>, last_msg: Instant) -> Instant {
         let cfg = &self.shared.cfg;
         let last = Duration::from_millis(self.activity.load(Ordering::Relaxed));
-        let idle = self.shared.epoch + last + cfg.tcp_idle_timeout;
+        let mut idle = self.shared.epoch + last + cfg.tcp_idle_timeout;
+        if self.untrusted {
+            idle = idle.min(last_msg + cfg.tcp_untrusted_timeout);
+        }
         msg_started.map_or(idle, |t| idle.min(t + cfg.tcp_message_timeout))
     }
 
@@ -259,6 +308,8 @@ impl Conn {
         let mut ping = PingDetector::default();
         // When the first byte of a not yet complete message arrived.
         let mut msg_started: Option<Instant> = None;
+        // When the connection opened or last delivered a complete message.
+        let mut last_msg = Instant::now();
         loop {
             if *shutdown.borrow_and_update() {
                 return CloseReason::Shutdown;
@@ -273,14 +324,18 @@ impl Conn {
                         return CloseReason::Io;
                     }
                 },
-                () = sleep_until(self.deadline(msg_started)) => {
+                () = sleep_until(self.deadline(msg_started, last_msg)) => {
                     let now = Instant::now();
                     let msg_timeout = self.shared.cfg.tcp_message_timeout;
                     if msg_started.is_some_and(|t| now >= t + msg_timeout) {
                         debug!(peer = %self.peer, "TCP message not completed in time");
                         return CloseReason::MessageTimeout;
                     }
-                    if now >= self.deadline(None) {
+                    if self.untrusted && now >= last_msg + self.shared.cfg.tcp_untrusted_timeout {
+                        debug!(peer = %self.peer, "closing an untrusted TCP connection: no message in time");
+                        return CloseReason::UntrustedIdle;
+                    }
+                    if now >= self.deadline(None, last_msg) {
                         return CloseReason::Idle;
                     }
                     continue; // a write moved the idle deadline
@@ -294,6 +349,7 @@ impl Conn {
                     Ok(Frame::Message(n)) => {
                         ping = PingDetector::default();
                         completed = true;
+                        last_msg = Instant::now();
                         self.deliver(buf.split_to(n).freeze());
                     }
                     Ok(Frame::KeepAlive(n)) => {

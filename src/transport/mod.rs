@@ -8,7 +8,11 @@
 //! Defences: oversize datagrams are dropped; a TCP peer is closed on a framing error,
 //! an oversize message, a message not finished within `tcp_message_timeout`, or
 //! `tcp_idle_timeout` of silence; accepts beyond the total and per-source caps are
-//! closed at once. A bad peer only ever loses its own connection.
+//! closed at once. A bad peer only ever loses its own connection. The caller says which
+//! sources it trusts ([`SourceTrust`]): untrusted sources may hold at most
+//! `tcp_max_connections - tcp_reserved_trusted` connections, and an untrusted connection
+//! that sends no complete message for `tcp_untrusted_timeout` is closed, so strangers
+//! filling the pool cannot lock out a carrier or a PBX.
 //!
 //! ```text
 //!  udp.rs   socket per listen addr, `udp_workers` recv tasks ─┐
@@ -22,6 +26,7 @@ pub mod framing;
 pub mod hep;
 mod stats;
 mod tcp;
+mod tcp_metrics;
 pub mod tls;
 mod tls_metrics;
 mod udp;
@@ -38,6 +43,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
@@ -46,6 +52,7 @@ use tokio::time::Instant;
 pub use error::TransportError;
 pub use framing::{next_frame, Frame, Framer, FramingError};
 pub use stats::{CloseReason, TransportStats};
+pub use tcp_metrics::TcpMetrics;
 pub use tls::{ClientAuth, TlsContext, TlsError, TlsSettings};
 pub use tls_metrics::TlsMetrics;
 
@@ -99,6 +106,27 @@ pub struct Target {
     pub conn: Option<ConnId>,
 }
 
+/// Which remote addresses are trusted (decided above the transport: carriers, trunk
+/// CIDRs, Twilio ranges). Asked once per accepted connection.
+#[derive(Clone)]
+pub struct SourceTrust(Arc<dyn Fn(SocketAddr) -> bool + Send + Sync>);
+
+impl SourceTrust {
+    pub fn new(f: impl Fn(SocketAddr) -> bool + Send + Sync + 'static) -> SourceTrust {
+        SourceTrust(Arc::new(f))
+    }
+
+    pub fn is_trusted(&self, peer: SocketAddr) -> bool {
+        (self.0)(peer)
+    }
+}
+
+impl std::fmt::Debug for SourceTrust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SourceTrust")
+    }
+}
+
 /// Receives every complete message. Called inline from the receive loops: it must not
 /// block (hand the message to a channel or a task).
 pub trait Handler: Send + Sync + 'static {
@@ -125,6 +153,14 @@ pub struct TransportConfig {
     pub tcp_max_connections: usize,
     /// Accepted TCP connections per remote IP.
     pub tcp_max_per_source: usize,
+    /// Of `tcp_max_connections`, slots only trusted sources (and outbound connections)
+    /// may take: untrusted sources share the rest.
+    pub tcp_reserved_trusted: usize,
+    /// An accepted connection from an untrusted source that sends no complete message
+    /// for this long (since it opened or since its last message) is closed.
+    pub tcp_untrusted_timeout: Duration,
+    /// Who is trusted; `None` trusts every source (no reserve, no short timeout).
+    pub trust: Option<SourceTrust>,
     /// Outbound connect timeout.
     pub tcp_connect_timeout: Duration,
     /// Certificates and peer verification for TLS listeners and outbound TLS.
@@ -145,6 +181,9 @@ impl Default for TransportConfig {
             tcp_message_timeout: Duration::from_secs(10),
             tcp_max_connections: 4096,
             tcp_max_per_source: 64,
+            tcp_reserved_trusted: 512,
+            tcp_untrusted_timeout: Duration::from_secs(5),
+            trust: None,
             tcp_connect_timeout: Duration::from_secs(3),
             tls: None,
             capture: None,
@@ -168,15 +207,112 @@ pub(crate) struct Shared {
 /// All bound transports of the gateway.
 pub struct Transports {
     shared: Arc<Shared>,
-    udp: Vec<Arc<udp::UdpEndpoint>>,
-    tcp: Vec<SocketAddr>,
-    tls: Vec<SocketAddr>,
+    /// The UDP sockets, swapped as a whole when listeners change (reload);
+    /// read lock-free on every send.
+    udp: ArcSwap<Vec<Arc<udp::UdpEndpoint>>>,
+    /// Every bound address, in `listen` order per kind (UDP first); read per
+    /// call for Via/Contact.
+    addrs: ArcSwap<Vec<(TransportKind, SocketAddr)>>,
+    /// The listeners, in `listen` order: what [`Transports::set_listeners`] diffs.
+    listeners: Mutex<Vec<Listener>>,
+    /// Tasks that are not a listener's (the TLS file watcher).
     tasks: Mutex<Vec<AbortHandle>>,
+}
+
+/// One listen address with its socket and receive/accept tasks.
+struct Listener {
+    kind: TransportKind,
+    /// The address as configured (port 0 stays 0): the key a reload matches on.
+    configured: SocketAddr,
+    local: SocketAddr,
+    udp: Option<Arc<udp::UdpEndpoint>>,
+    tasks: Vec<AbortHandle>,
+}
+
+/// A bound socket whose loops are not running yet.
+enum Bound {
+    Udp(udp::UdpEndpoint),
+    Stream(tokio::net::TcpListener, SocketAddr),
+}
+
+fn bind_one(
+    kind: TransportKind,
+    addr: SocketAddr,
+    cfg: &TransportConfig,
+) -> Result<Bound, TransportError> {
+    match kind {
+        TransportKind::Udp => Ok(Bound::Udp(udp::bind(addr, cfg)?)),
+        TransportKind::Tcp => {
+            let (l, local) = tcp::bind(addr)?;
+            Ok(Bound::Stream(l, local))
+        }
+        TransportKind::Tls => {
+            if cfg.tls.is_none() {
+                return Err(TransportError::Config(
+                    "a TLS listener needs [tls] settings",
+                ));
+            }
+            let (l, local) = tcp::bind(addr)?;
+            Ok(Bound::Stream(l, local))
+        }
+    }
+}
+
+/// Starts the receive (UDP) or accept (TCP, TLS) loops of a bound socket.
+fn spawn_listener(
+    shared: &Arc<Shared>,
+    kind: TransportKind,
+    configured: SocketAddr,
+    bound: Bound,
+) -> Listener {
+    let mut tasks = Vec::new();
+    match bound {
+        Bound::Udp(ep) => {
+            let ep = Arc::new(ep);
+            for _ in 0..shared.cfg.udp_workers.max(1) {
+                let task = tokio::spawn(udp::recv_loop(shared.clone(), ep.clone()));
+                tasks.push(task.abort_handle());
+            }
+            Listener {
+                kind,
+                configured,
+                local: ep.local,
+                udp: Some(ep),
+                tasks,
+            }
+        }
+        Bound::Stream(listener, local) => {
+            let task = match (kind, &shared.cfg.tls) {
+                (TransportKind::Tls, Some(ctx)) => tokio::spawn(tls::accept_loop(
+                    shared.clone(),
+                    ctx.clone(),
+                    listener,
+                    local,
+                )),
+                _ => tokio::spawn(tcp::accept_loop(shared.clone(), listener, local)),
+            };
+            tasks.push(task.abort_handle());
+            Listener {
+                kind,
+                configured,
+                local,
+                udp: None,
+                tasks,
+            }
+        }
+    }
 }
 
 /// RFC 4291 §2.5.5.2: treat an IPv4-mapped IPv6 address as the IPv4 address.
 pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
 }
 
 impl Transports {
@@ -206,72 +342,118 @@ impl Transports {
             shut: AtomicBool::new(false),
             shutdown_tx,
         });
-        let mut udp_eps = Vec::new();
-        let mut tcp_listeners = Vec::new();
-        let mut tls_listeners = Vec::new();
+        // Bind everything before any loop runs: a failure leaves nothing behind.
+        let mut bound = Vec::new();
         for &(kind, addr) in &cfg.listen {
-            match kind {
-                TransportKind::Udp => udp_eps.push(Arc::new(udp::bind(addr, &cfg)?)),
-                TransportKind::Tcp => tcp_listeners.push(tcp::bind(addr)?),
-                TransportKind::Tls => tls_listeners.push(tcp::bind(addr)?),
-            }
+            bound.push((kind, addr, bind_one(kind, addr, &cfg)?));
         }
-        if !tls_listeners.is_empty() && cfg.tls.is_none() {
-            return Err(TransportError::Config(
-                "a TLS listener needs [tls] settings",
-            ));
-        }
+        let listeners: Vec<Listener> = bound
+            .into_iter()
+            .map(|(kind, addr, b)| spawn_listener(&shared, kind, addr, b))
+            .collect();
         let mut tasks = Vec::new();
-        for ep in &udp_eps {
-            for _ in 0..cfg.udp_workers.max(1) {
-                let task = tokio::spawn(udp::recv_loop(shared.clone(), ep.clone()));
-                tasks.push(task.abort_handle());
-            }
-        }
-        let mut tcp_addrs = Vec::new();
-        for (listener, local) in tcp_listeners {
-            tcp_addrs.push(local);
-            let task = tokio::spawn(tcp::accept_loop(shared.clone(), listener, local));
-            tasks.push(task.abort_handle());
-        }
-        let mut tls_addrs = Vec::new();
         if let Some(ctx) = &cfg.tls {
-            for (listener, local) in tls_listeners {
-                tls_addrs.push(local);
-                let task = tokio::spawn(tls::accept_loop(
-                    shared.clone(),
-                    ctx.clone(),
-                    listener,
-                    local,
-                ));
-                tasks.push(task.abort_handle());
-            }
             let task = tokio::spawn(tls::watch_files(Arc::downgrade(ctx)));
             tasks.push(task.abort_handle());
         }
-        Ok(Arc::new(Transports {
+        let t = Arc::new(Transports {
             shared,
-            udp: udp_eps,
-            tcp: tcp_addrs,
-            tls: tls_addrs,
+            udp: ArcSwap::from_pointee(Vec::new()),
+            addrs: ArcSwap::from_pointee(Vec::new()),
+            listeners: Mutex::new(Vec::new()),
             tasks: Mutex::new(tasks),
-        }))
+        });
+        t.publish(listeners);
+        Ok(t)
+    }
+
+    /// Makes `listeners` the current set: the UDP send sockets and the
+    /// advertised addresses follow it.
+    fn publish(&self, listeners: Vec<Listener>) {
+        let udp = listeners.iter().filter_map(|l| l.udp.clone()).collect();
+        let mut addrs = Vec::with_capacity(listeners.len());
+        for kind in [TransportKind::Udp, TransportKind::Tcp, TransportKind::Tls] {
+            addrs.extend(
+                listeners
+                    .iter()
+                    .filter(|l| l.kind == kind)
+                    .map(|l| (kind, l.local)),
+            );
+        }
+        self.udp.store(Arc::new(udp));
+        self.addrs.store(Arc::new(addrs));
+        *lock(&self.listeners) = listeners;
+    }
+
+    /// Reload: listens on exactly `want`. Listeners whose (transport, configured
+    /// address) is unchanged keep their socket; removed ones stop receiving and
+    /// accepting (connections they accepted carry on until closed); new ones
+    /// are bound. Returns the errors of the ones that could not be bound (the
+    /// rest is applied).
+    pub fn set_listeners(&self, want: &[(TransportKind, SocketAddr)]) -> Vec<TransportError> {
+        let mut errors = Vec::new();
+        if self.shared.shut.load(Ordering::SeqCst) {
+            return errors;
+        }
+        let mut old = std::mem::take(&mut *lock(&self.listeners));
+        let mut next = Vec::with_capacity(want.len());
+        let mut binds = Vec::new();
+        for &(kind, addr) in want {
+            if next
+                .iter()
+                .any(|l: &Listener| l.kind == kind && l.configured == addr)
+            {
+                continue;
+            }
+            if let Some(i) = old
+                .iter()
+                .position(|l| l.kind == kind && l.configured == addr)
+            {
+                next.push(old.swap_remove(i));
+            } else {
+                binds.push((kind, addr));
+            }
+        }
+        // Close the removed ones first, so a listener moved to another
+        // transport on the same port can bind.
+        for l in old {
+            for t in &l.tasks {
+                t.abort();
+            }
+            tracing::info!(transport = l.kind.as_str(), addr = %l.local, "SIP listener closed (reload)");
+        }
+        for (kind, addr) in binds {
+            match bind_one(kind, addr, &self.shared.cfg) {
+                Ok(b) => {
+                    let l = spawn_listener(&self.shared, kind, addr, b);
+                    tracing::info!(transport = kind.as_str(), addr = %l.local, "SIP listening (reload)");
+                    next.push(l);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        // Keep `listen` order.
+        next.sort_by_key(|l| {
+            want.iter()
+                .position(|&(k, a)| k == l.kind && a == l.configured)
+                .unwrap_or(usize::MAX)
+        });
+        self.publish(next);
+        errors
     }
 
     /// The bound address of the first listener of `kind` in the given family.
     pub fn local_addr(&self, kind: TransportKind, ipv6: bool) -> Option<SocketAddr> {
-        self.local_addrs()
-            .into_iter()
-            .find(|&(k, a)| k == kind && a.is_ipv6() == ipv6)
-            .map(|(_, a)| a)
+        self.addrs
+            .load()
+            .iter()
+            .find(|&&(k, a)| k == kind && a.is_ipv6() == ipv6)
+            .map(|&(_, a)| a)
     }
 
     /// Every bound address, in `listen` order per kind (UDP first).
     pub fn local_addrs(&self) -> Vec<(TransportKind, SocketAddr)> {
-        let udp = self.udp.iter().map(|e| (TransportKind::Udp, e.local));
-        let tcp = self.tcp.iter().map(|&a| (TransportKind::Tcp, a));
-        let tls = self.tls.iter().map(|&a| (TransportKind::Tls, a));
-        udp.chain(tcp).chain(tls).collect()
+        self.addrs.load().to_vec()
     }
 
     /// Sends one message. For TCP, `Ok` means queued on a live connection (RFC 3261
@@ -284,7 +466,8 @@ impl Transports {
         let r = match target.kind {
             TransportKind::Udp => {
                 let addr = canonical(target.addr);
-                udp::send(&self.shared, &self.udp, addr, &data).await
+                let eps = self.udp.load_full();
+                udp::send(&self.shared, &eps, addr, &data).await
             }
             TransportKind::Tcp => tcp::send(&self.shared, target, data).await,
             TransportKind::Tls => tls::send(&self.shared, target, data).await,
@@ -340,7 +523,7 @@ impl Transports {
         if data.len() > self.shared.cfg.max_message_size {
             return Err(TransportError::TooLarge);
         }
-        let r = udp::try_send(&self.shared, &self.udp, canonical(addr), data);
+        let r = udp::try_send(&self.shared, &self.udp.load(), canonical(addr), data);
         if let Ok(true) = r {
             self.capture_sent(TransportKind::Udp, addr, data);
         }
@@ -352,10 +535,10 @@ impl Transports {
     pub fn shutdown(&self) {
         self.shared.shut.store(true, Ordering::SeqCst);
         self.shared.shutdown_tx.send_replace(true);
-        let tasks = match self.tasks.lock() {
-            Ok(mut t) => std::mem::take(&mut *t),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        };
+        let mut tasks = std::mem::take(&mut *lock(&self.tasks));
+        for l in lock(&self.listeners).iter_mut() {
+            tasks.append(&mut l.tasks);
+        }
         for task in tasks {
             task.abort();
         }

@@ -14,6 +14,8 @@ pub struct TransportStats {
     pub tcp_accepted: u64,
     pub tcp_rejected_max_connections: u64,
     pub tcp_rejected_max_per_source: u64,
+    /// Untrusted sources refused: the untrusted share of the pool was full.
+    pub tcp_rejected_reserved: u64,
     pub tcp_connected_out: u64,
     pub tcp_connect_failed: u64,
     pub tcp_messages_in: u64,
@@ -27,6 +29,7 @@ pub struct TransportStats {
     pub tcp_closed_too_large: u64,
     pub tcp_closed_io: u64,
     pub tcp_closed_shutdown: u64,
+    pub tcp_closed_untrusted_idle: u64,
     pub tls_handshakes_in: u64,
     pub tls_handshakes_out: u64,
     pub tls_handshake_failed: u64,
@@ -42,9 +45,22 @@ pub enum CloseReason {
     TooLarge,
     Io,
     Shutdown,
+    /// An untrusted source sent no complete message within `tcp_untrusted_timeout`.
+    UntrustedIdle,
 }
 
 impl CloseReason {
+    pub const ALL: [CloseReason; 8] = [
+        CloseReason::Eof,
+        CloseReason::Idle,
+        CloseReason::MessageTimeout,
+        CloseReason::Framing,
+        CloseReason::TooLarge,
+        CloseReason::Io,
+        CloseReason::Shutdown,
+        CloseReason::UntrustedIdle,
+    ];
+
     pub fn name(&self) -> &'static str {
         match self {
             CloseReason::Eof => "eof",
@@ -54,6 +70,7 @@ impl CloseReason {
             CloseReason::TooLarge => "too_large",
             CloseReason::Io => "io",
             CloseReason::Shutdown => "shutdown",
+            CloseReason::UntrustedIdle => "untrusted_idle",
         }
     }
 }
@@ -69,13 +86,14 @@ pub(crate) struct Counters {
     pub tcp_accepted: AtomicU64,
     pub tcp_rejected_max_connections: AtomicU64,
     pub tcp_rejected_max_per_source: AtomicU64,
+    pub tcp_rejected_reserved: AtomicU64,
     pub tcp_connected_out: AtomicU64,
     pub tcp_connect_failed: AtomicU64,
     pub tcp_messages_in: AtomicU64,
     pub tcp_messages_out: AtomicU64,
     pub tcp_keepalive_pings: AtomicU64,
     pub tcp_queue_full: AtomicU64,
-    pub closed: [AtomicU64; 7],
+    pub closed: [AtomicU64; 8],
     pub tls_handshakes_in: AtomicU64,
     pub tls_handshakes_out: AtomicU64,
     pub tls_handshake_failed: AtomicU64,
@@ -103,6 +121,7 @@ impl Counters {
             tcp_accepted: g(&self.tcp_accepted),
             tcp_rejected_max_connections: g(&self.tcp_rejected_max_connections),
             tcp_rejected_max_per_source: g(&self.tcp_rejected_max_per_source),
+            tcp_rejected_reserved: g(&self.tcp_rejected_reserved),
             tcp_connected_out: g(&self.tcp_connected_out),
             tcp_connect_failed: g(&self.tcp_connect_failed),
             tcp_messages_in: g(&self.tcp_messages_in),
@@ -116,6 +135,7 @@ impl Counters {
             tcp_closed_too_large: closed(CloseReason::TooLarge),
             tcp_closed_io: closed(CloseReason::Io),
             tcp_closed_shutdown: closed(CloseReason::Shutdown),
+            tcp_closed_untrusted_idle: closed(CloseReason::UntrustedIdle),
             tls_handshakes_in: g(&self.tls_handshakes_in),
             tls_handshakes_out: g(&self.tls_handshakes_out),
             tls_handshake_failed: g(&self.tls_handshake_failed),

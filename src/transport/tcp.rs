@@ -12,7 +12,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, warn};
 
-use super::conn::{self, Admit};
+use super::conn::{self, Admit, Origin};
 use super::stats::inc;
 use super::{canonical, Shared, Target, TransportError, TransportKind};
 
@@ -57,21 +57,36 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, loca
             return;
         }
         let peer = canonical(peer);
-        match shared.conns.admit(peer.ip(), &shared.cfg) {
-            Admit::Yes => {}
-            Admit::TooManyTotal => {
-                inc(&c.tcp_rejected_max_connections);
-                debug!(%peer, "rejecting TCP connection: tcp_max_connections reached");
-                continue;
-            }
-            Admit::TooManyFromSource => {
-                inc(&c.tcp_rejected_max_per_source);
-                debug!(%peer, "rejecting TCP connection: tcp_max_per_source reached");
-                continue;
-            }
-        }
+        let Some(origin) = admit(&shared, peer) else {
+            continue;
+        };
         inc(&c.tcp_accepted);
-        conn::spawn(&shared, stream, peer, true);
+        conn::spawn(&shared, stream, peer, origin);
+    }
+}
+
+/// Takes a pool slot for an accepted connection from `peer` (TCP and TLS), or counts
+/// the refusal and says no (the caller drops the stream, closing it at once).
+pub(crate) fn admit(shared: &Shared, peer: SocketAddr) -> Option<Origin> {
+    let c = &shared.counters;
+    let trusted = shared.cfg.trust.as_ref().is_none_or(|t| t.is_trusted(peer));
+    match shared.conns.admit(peer.ip(), trusted, &shared.cfg) {
+        Admit::Yes => Some(Origin::Accepted { trusted }),
+        Admit::TooManyTotal => {
+            inc(&c.tcp_rejected_max_connections);
+            debug!(%peer, "rejecting TCP connection: tcp_max_connections reached");
+            None
+        }
+        Admit::TooManyFromSource => {
+            inc(&c.tcp_rejected_max_per_source);
+            debug!(%peer, "rejecting TCP connection: tcp_max_per_source reached");
+            None
+        }
+        Admit::ReservedForTrusted => {
+            inc(&c.tcp_rejected_reserved);
+            debug!(%peer, "rejecting TCP connection: the rest of the pool is reserved for trusted sources");
+            None
+        }
     }
 }
 
@@ -124,6 +139,6 @@ pub(crate) async fn send(
     }
     inc(&shared.counters.tcp_connected_out);
     shared.conns.count_outbound();
-    let id = conn::spawn(shared, stream, addr, false);
+    let id = conn::spawn(shared, stream, addr, Origin::Outbound);
     shared.conns.try_send(id, data, &shared.counters)
 }

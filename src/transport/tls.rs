@@ -29,7 +29,7 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tracing::{debug, info, warn};
 
-use super::conn::{self, Admit};
+use super::conn::{self, Origin};
 use super::stats::inc;
 use super::{canonical, Shared, Target, TransportError, TransportKind};
 
@@ -281,7 +281,6 @@ pub(crate) async fn accept_loop(
     listener: TcpListener,
     local: SocketAddr,
 ) {
-    let c = &shared.counters;
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -295,19 +294,12 @@ pub(crate) async fn accept_loop(
             return;
         }
         let peer = canonical(peer);
-        match shared.conns.admit(peer.ip(), &shared.cfg) {
-            Admit::Yes => {}
-            Admit::TooManyTotal => {
-                inc(&c.tcp_rejected_max_connections);
-                continue;
-            }
-            Admit::TooManyFromSource => {
-                inc(&c.tcp_rejected_max_per_source);
-                continue;
-            }
-        }
+        let Some(origin) = super::tcp::admit(&shared, peer) else {
+            continue;
+        };
+        let (inbound, trusted) = (true, origin != Origin::Accepted { trusted: false });
         let Some(server) = ctx.server.load_full().as_ref().clone() else {
-            shared.conns.release(peer.ip(), true);
+            shared.conns.release(peer.ip(), inbound, trusted);
             continue;
         };
         let shared = shared.clone();
@@ -326,7 +318,8 @@ pub(crate) async fn accept_loop(
                         .and_then(|c| c.first())
                         .map(|c| c.clone().into_owned());
                     let (rd, wr) = tokio::io::split(tls);
-                    let id = conn::spawn_io(&shared, rd, wr, peer, local, true, TransportKind::Tls);
+                    let id =
+                        conn::spawn_io(&shared, rd, wr, peer, local, origin, TransportKind::Tls);
                     if let Some(leaf) = leaf {
                         shared.conns.peer_certs.insert(id, leaf);
                     }
@@ -334,12 +327,12 @@ pub(crate) async fn accept_loop(
                 Ok(Err(e)) => {
                     inc(&shared.counters.tls_handshake_failed);
                     debug!(%peer, error = %e, "TLS handshake failed");
-                    shared.conns.release(peer.ip(), true);
+                    shared.conns.release(peer.ip(), inbound, trusted);
                 }
                 Err(_) => {
                     inc(&shared.counters.tls_handshake_failed);
                     debug!(%peer, "TLS handshake timed out");
-                    shared.conns.release(peer.ip(), true);
+                    shared.conns.release(peer.ip(), inbound, trusted);
                 }
             }
         });
@@ -404,6 +397,14 @@ pub(crate) async fn send(
     inc(&shared.counters.tls_handshakes_out);
     shared.conns.count_outbound();
     let (rd, wr) = tokio::io::split(tls);
-    let id = conn::spawn_io(shared, rd, wr, addr, local, false, TransportKind::Tls);
+    let id = conn::spawn_io(
+        shared,
+        rd,
+        wr,
+        addr,
+        local,
+        Origin::Outbound,
+        TransportKind::Tls,
+    );
     shared.conns.try_send(id, data, &shared.counters)
 }

@@ -167,6 +167,24 @@ impl CallLogStore {
         Ok(())
     }
 
+    /// Deletes the records that started before `start_ms` (ms since the Unix
+    /// epoch), in chunks of 10,000 so a big first prune never holds the write
+    /// lock long. Returns how many were deleted.
+    pub fn prune_before(&mut self, start_ms: i64) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        loop {
+            let n = self.conn.execute(
+                "DELETE FROM call_logs WHERE id IN \
+                 (SELECT id FROM call_logs WHERE start_ms < ?1 LIMIT 10000)",
+                params![start_ms],
+            )?;
+            total += n as u64;
+            if n < 10_000 {
+                return Ok(total);
+            }
+        }
+    }
+
     /// The record of the call with this `call_id`; if a Call-ID was logged
     /// more than once, the one that started last.
     pub fn get(&self, call_id: &str) -> Result<Option<CallRecord>, StoreError> {

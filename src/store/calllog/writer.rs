@@ -5,9 +5,18 @@
 //! The thread writes whatever is queued in one transaction per batch, retries
 //! batches that fail for a transient reason (locked database, full disk), and
 //! on [`CallLogWriter::shutdown`] flushes the queue before it stops.
+//!
+//! Two queues (issue 15): records of calls ([`CallLogWriter::submit`]) have
+//! the bounded queue to themselves; INVITEs refused from untrusted sources
+//! ([`CallLogWriter::submit_refusal`]) are sampled (at most
+//! `refusals_per_s` a second) into a small side queue written after the
+//! calls' records, and the rest only counted. A refusal flood therefore never
+//! takes a slot a real call's record needs. With a retention set, records that
+//! started more than that long ago are deleted at start and every hour.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -30,6 +39,36 @@ const RETRY_MAX: Duration = Duration::from_secs(2);
 const SHUTDOWN_RETRY_BUDGET: Duration = Duration::from_secs(10);
 /// The "queue full" warning is logged at most once per this many ms.
 const WARN_INTERVAL_MS: u64 = 1000;
+/// Sampled refusals waiting to be written (they wait behind calls' records).
+pub const REFUSAL_QUEUE: usize = 1024;
+/// The default sample of refused INVITEs from untrusted sources written a second.
+pub const DEFAULT_REFUSALS_PER_S: u32 = 10;
+/// How often the thread wakes with no call record to write: writes sampled
+/// refusals, prunes when due.
+const TICK: Duration = Duration::from_millis(200);
+/// Retention pruning runs at start and this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// How the writer queues, samples and prunes.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterSettings {
+    /// Records of calls that may wait (at least 1).
+    pub capacity: usize,
+    /// Refused INVITEs from untrusted sources written a second; the rest are counted.
+    pub refusals_per_s: u32,
+    /// Records that started longer ago than this are deleted; `None` keeps all.
+    pub retention: Option<Duration>,
+}
+
+impl WriterSettings {
+    pub fn new(capacity: usize) -> WriterSettings {
+        WriterSettings {
+            capacity,
+            refusals_per_s: DEFAULT_REFUSALS_PER_S,
+            retention: None,
+        }
+    }
+}
 
 /// A handle to the writer thread. Cheap to clone; every clone feeds the same
 /// queue. Dropping the last handle without [`shutdown`](Self::shutdown) lets
@@ -48,6 +87,9 @@ struct Inner {
     /// ms since `clock_base` of the last "queue full" warning, plus one (0: never).
     last_warn: AtomicU64,
     dropped_since_warn: AtomicU64,
+    refusals_per_s: u32,
+    /// (second since `clock_base`, refusals sampled in it).
+    sample_window: Mutex<(u64, u32)>,
 }
 
 #[derive(Default)]
@@ -55,6 +97,11 @@ struct Stats {
     written: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
+    /// Sampled refusals waiting for the thread (bounded by [`REFUSAL_QUEUE`]).
+    refusals: Mutex<VecDeque<CallRecord>>,
+    refusals_sampled: AtomicU64,
+    refusals_unlogged: AtomicU64,
+    pruned: AtomicU64,
     /// Accepted and not yet written or failed (includes the batch in flight).
     queued: AtomicUsize,
     stopping: AtomicBool,
@@ -82,12 +129,18 @@ impl std::fmt::Debug for CallLogWriter {
 impl CallLogWriter {
     /// Starts the writer thread with a queue of `capacity` records (at least 1).
     pub fn start(store: CallLogStore, capacity: usize) -> CallLogWriter {
-        let (tx, rx) = sync_channel(capacity.max(1));
+        Self::start_with(store, WriterSettings::new(capacity))
+    }
+
+    /// Starts the writer thread with refusal sampling and retention as given.
+    pub fn start_with(store: CallLogStore, settings: WriterSettings) -> CallLogWriter {
+        let (tx, rx) = sync_channel(settings.capacity.max(1));
         let stats = Arc::new(Stats::default());
         let thread_stats = Arc::clone(&stats);
+        let retention = settings.retention;
         let thread = std::thread::Builder::new()
             .name("calllog-writer".into())
-            .spawn(move || run(store, rx, &thread_stats));
+            .spawn(move || run(store, rx, &thread_stats, retention));
         let thread = match thread {
             Ok(t) => Some(t),
             Err(e) => {
@@ -105,8 +158,70 @@ impl CallLogWriter {
                 clock_base: Instant::now(),
                 last_warn: AtomicU64::new(0),
                 dropped_since_warn: AtomicU64::new(0),
+                refusals_per_s: settings.refusals_per_s,
+                sample_window: Mutex::new((0, 0)),
             }),
         }
+    }
+
+    /// Queues the record of an INVITE refused from an untrusted source, if it
+    /// is within this second's sample and the side queue has room; otherwise
+    /// only counts it ([`refusals_unlogged`](Self::refusals_unlogged)). Never
+    /// touches the calls' queue. Returns whether it was queued.
+    pub fn submit_refusal(&self, rec: CallRecord) -> bool {
+        let inner = &*self.inner;
+        let open = inner
+            .tx
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some();
+        let second = inner.clock_base.elapsed().as_secs();
+        let sampled = open && {
+            let mut w = inner
+                .sample_window
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if w.0 != second {
+                *w = (second, 0);
+            }
+            w.1 < inner.refusals_per_s && {
+                w.1 += 1;
+                true
+            }
+        };
+        let queued = sampled && {
+            let mut q = inner
+                .stats
+                .refusals
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            q.len() < REFUSAL_QUEUE && {
+                q.push_back(rec);
+                true
+            }
+        };
+        let counter = if queued {
+            &inner.stats.refusals_sampled
+        } else {
+            &inner.stats.refusals_unlogged
+        };
+        counter.fetch_add(1, Ordering::AcqRel);
+        queued
+    }
+
+    /// Refusals from untrusted sources queued for writing (the sample).
+    pub fn refusals_sampled(&self) -> u64 {
+        self.inner.stats.refusals_sampled.load(Ordering::Acquire)
+    }
+
+    /// Refusals from untrusted sources only counted, not written.
+    pub fn refusals_unlogged(&self) -> u64 {
+        self.inner.stats.refusals_unlogged.load(Ordering::Acquire)
+    }
+
+    /// Records deleted by retention pruning.
+    pub fn pruned(&self) -> u64 {
+        self.inner.stats.pruned.load(Ordering::Acquire)
     }
 
     /// Queues `rec` for writing. Never blocks: returns false, counts the record
@@ -214,26 +329,83 @@ fn warn_due(last_warn: &AtomicU64, now_ms: u64) -> bool {
         .is_ok()
 }
 
-/// The thread body: batch what is queued, write it, until every sender is gone.
-fn run(mut store: CallLogStore, rx: Receiver<CallRecord>, stats: &Stats) {
+/// The thread body: batch what is queued (calls' records first, then sampled
+/// refusals), write it, prune when due, until every sender is gone.
+fn run(
+    mut store: CallLogStore,
+    rx: Receiver<CallRecord>,
+    stats: &Stats,
+    retention: Option<Duration>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut give_up_at = None;
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
+    let mut next_prune = Instant::now();
+    loop {
+        let open = match rx.recv_timeout(TICK) {
+            Ok(first) => {
+                batch.push(first);
+                true
+            }
+            Err(RecvTimeoutError::Timeout) => true,
+            Err(RecvTimeoutError::Disconnected) => false,
+        };
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(rec) => batch.push(rec),
                 Err(_) => break,
             }
         }
-        write_batch(&mut store, &batch, stats, &mut give_up_at);
-        stats.queued.fetch_sub(batch.len(), Ordering::AcqRel);
-        batch.clear();
+        let calls = batch.len();
+        {
+            let mut q = stats
+                .refusals
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let room = MAX_BATCH.saturating_sub(calls).min(q.len());
+            batch.extend(q.drain(..room));
+        }
+        if !batch.is_empty() {
+            write_batch(&mut store, &batch, stats, &mut give_up_at);
+            stats.queued.fetch_sub(calls, Ordering::AcqRel);
+            batch.clear();
+        }
+        if let Some(keep) = retention.filter(|_| Instant::now() >= next_prune) {
+            prune(&mut store, keep, stats);
+            next_prune = Instant::now() + PRUNE_EVERY;
+        }
+        let refusals_left = !stats
+            .refusals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty();
+        if !open && !refusals_left {
+            break;
+        }
     }
     tracing::debug!(
         written = stats.written.load(Ordering::Acquire),
         "call-log writer stopped"
     );
+}
+
+/// Deletes the records that started more than `keep` ago.
+fn prune(store: &mut CallLogStore, keep: Duration, stats: &Stats) {
+    let cutoff = std::time::SystemTime::now()
+        .checked_sub(keep)
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    match store.prune_before(cutoff) {
+        Ok(0) => {}
+        Ok(n) => {
+            stats.pruned.fetch_add(n, Ordering::AcqRel);
+            tracing::info!(
+                records = n,
+                retention_days = keep.as_secs() / 86_400,
+                "call-log records past the retention deleted"
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, kind = e.name(), "call-log pruning failed"),
+    }
 }
 
 /// Writes `batch` in one transaction, retrying transient failures with

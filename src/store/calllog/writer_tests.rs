@@ -183,3 +183,69 @@ fn drop_warnings_are_rate_limited_to_once_a_second() {
     assert!(!warn_due(&last, 1500));
     assert!(warn_due(&last, 2000));
 }
+
+#[test]
+fn a_refusal_flood_never_takes_a_call_records_slot() {
+    let dir = TempDir::new("writerrefusals");
+    let store = CallLogStore::open(&dir.0).unwrap();
+    let lock = WriteLock::take(&store);
+    let writer = CallLogWriter::start_with(
+        store,
+        WriterSettings {
+            capacity: 4,
+            refusals_per_s: 3,
+            retention: None,
+        },
+    );
+    // The flood: far more refusals than the sample and the calls' queue.
+    let queued = (1000..3000)
+        .filter(|&n| writer.submit_refusal(numbered(n)))
+        .count();
+    // Three a second are sampled (the loop may straddle one second boundary).
+    assert!((3..=6).contains(&queued), "{queued} refusals queued");
+    assert_eq!(writer.refusals_sampled(), queued as u64);
+    assert_eq!(writer.refusals_unlogged(), 2000 - queued as u64);
+    // Every call record still finds its slot.
+    for n in 0..4 {
+        assert!(writer.submit(numbered(n)), "call record {n}");
+    }
+    assert_eq!(writer.dropped(), 0);
+    drop(lock);
+    writer.shutdown();
+    assert_eq!(writer.failed(), 0);
+    let ids = stored_ids(&CallLogStore::open(&dir.0).unwrap());
+    assert_eq!(ids.len(), 4 + queued);
+    for n in 0..4 {
+        assert!(ids.contains(&numbered(n).id));
+    }
+}
+
+#[test]
+fn retention_deletes_records_older_than_it_at_start() {
+    let dir = TempDir::new("writerretention");
+    let mut store = CallLogStore::open(&dir.0).unwrap();
+    // numbered() records start in the past (T0); one from now is kept.
+    let mut fresh = numbered(100);
+    fresh.start_time = crate::store::to_rfc3339(std::time::SystemTime::now());
+    store
+        .insert(&[numbered(0), numbered(1), fresh.clone()])
+        .unwrap();
+    let writer = CallLogWriter::start_with(
+        store,
+        WriterSettings {
+            capacity: 16,
+            refusals_per_s: 0,
+            retention: Some(Duration::from_secs(86_400)),
+        },
+    );
+    for _ in 0..200 {
+        if writer.pruned() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(writer.pruned(), 2);
+    writer.shutdown();
+    let ids = stored_ids(&CallLogStore::open(&dir.0).unwrap());
+    assert_eq!(ids, [fresh.id].into());
+}
