@@ -613,3 +613,30 @@ async fn endpoint_rtcp_reports_are_kept_beside_the_gateways_figures() {
     assert!(q["callee_to_caller"]["endpoint_report"].is_null(), "{q:#}");
     u.gw.gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn quality_off_measures_nothing() {
+    let carrier = Ua::new().await;
+    let gw = gateway(&carrier, "quality = false").await;
+    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
+    let u = answered_with(gw, carrier, "q-off", pbx_rtp.addr, car_rtp.addr).await;
+    let seqs: Vec<u32> = (0..60).collect();
+    send_seqs(&pbx_rtp, u.a_relay, 0x1234, &seqs).await;
+    let (_, live) = api_get(&u.gw, "/v1/LiveCalls").await;
+    let call = live["calls"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["call_id"] == "q-off"))
+        .cloned()
+        .expect("call listed");
+    assert!(call["quality"].is_null(), "{call:#}");
+    bye(&u).await;
+    let rec = call_log(&u.gw, "q-off").await;
+    assert!(rec["quality"].is_null(), "{rec:#}");
+    assert_eq!(rec["status"], "completed");
+    // The media itself still flowed.
+    assert!(!car_rtp
+        .drain(Duration::from_millis(200), 60)
+        .await
+        .is_empty());
+    u.gw.gw.shutdown().await;
+}
