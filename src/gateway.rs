@@ -78,11 +78,13 @@ fn tls_context(config: &Config) -> Result<Arc<TlsContext>, TlsError> {
 }
 
 /// `trunkgate_trunk_call_limit` from the routing snapshot: trunks added,
-/// changed or deleted through the API show at the next scrape.
+/// changed or deleted through the API show at the next scrape (and each
+/// trunk's one-way audio counters, from 0).
 fn publish_trunk_limits(core: &Core) {
     let family = &core.metrics.trunk_call_limit;
     family.clear();
     for t in &core.snapshot.load().config.trunks {
+        core.metrics.quality.touch_trunk(&t.trunk_id.to_string());
         if let Some(limit) = t.simultaneous_call_limit {
             family
                 .get_or_create(&crate::metrics::TrunkLabels {

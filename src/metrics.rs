@@ -128,6 +128,8 @@ pub struct Metrics {
     pub call_duration: Histogram,
     /// Media relay, tones and recordings.
     pub media: crate::media::MediaMetrics,
+    /// Media quality per trunk and carrier (MOS, jitter, loss, one-way audio).
+    pub quality: crate::media::quality::metrics::QualityMetrics,
     /// Call-flow worker offers and health.
     pub flow: crate::flow::FlowMetrics,
 }
@@ -309,6 +311,7 @@ impl Metrics {
             time_to_answer,
             call_duration,
             media: crate::media::MediaMetrics::register(registry),
+            quality: crate::media::quality::metrics::QualityMetrics::register(registry),
             flow: crate::flow::FlowMetrics::register(registry),
         }
     }

@@ -1311,6 +1311,7 @@ async fn call_logs_come_in_blocks_of_1000_with_a_next_block_uri() {
                     trunk_id: None,
                     reason: None,
                     recording: None,
+                    quality: None,
                 }
             })
             .collect();

@@ -2,7 +2,8 @@
 //! (`dashboards/alerts.yml`) proven against a real Prometheus: the Debian
 //! `prometheus` scrapes a running gateway every second while sipp calls go
 //! through it (some completed after a carrier failover, some refused at the
-//! trunk's limit, one refused for its source, one garbage datagram dropped), then every panel expression
+//! trunk's limit, one refused for its source, one garbage datagram dropped,
+//! one with RTP from the caller for the media quality series), then every panel expression
 //! and every alert expression is evaluated through Prometheus's HTTP API.
 //! A panel expression must return at least one series; an alert expression
 //! must parse and the value it compares (the part before its last top-level
@@ -317,6 +318,60 @@ async fn every_panel_and_alert_expression_returns_series_in_prometheus() {
         text.contains("reason=\"limit_reached\""),
         "no call was refused at the trunk's limit:\n{text}"
     );
+
+    // One call with RTP from the PBX (sipp's UAS sends none): the media
+    // quality series per trunk and carrier (MOS, jitter, received/lost).
+    // First tried on the dead carrier (Timer B), then answered by sipp.
+    let pbx = Ua::new().await;
+    let pbx_rtp = RtpPeer::new().await;
+    pbx.send(
+        gw.udp,
+        &invite_sdp(
+            pbx.addr,
+            gw.udp,
+            "UDP",
+            "dash-rtp-1",
+            DIALED,
+            "z9hG4bKdashrtp1",
+            &sdp_at(pbx_rtp.addr, "pbx"),
+        ),
+    )
+    .await;
+    let ok = pbx.wait_response(200).await;
+    let ack = in_dialog(
+        "ACK",
+        &contact_uri(&ok),
+        pbx.addr,
+        "UDP",
+        &hdr(&ok, "From"),
+        &hdr(&ok, "To"),
+        "dash-rtp-1",
+        1,
+        "z9hG4bKdashack",
+        "",
+    );
+    pbx.send(gw.udp, &ack).await;
+    let a_relay = sdp_target(ok.body());
+    for i in 0..50u16 {
+        pbx_rtp
+            .send(a_relay, 0, i, u32::from(i) * 160, 0xDA5, &[0xff; 160])
+            .await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let bye = in_dialog(
+        "BYE",
+        &contact_uri(&ok),
+        pbx.addr,
+        "UDP",
+        &hdr(&ok, "From"),
+        &hdr(&ok, "To"),
+        "dash-rtp-1",
+        2,
+        "z9hG4bKdashbye",
+        "",
+    );
+    pbx.send(gw.udp, &bye).await;
+    pbx.wait_response(200).await;
 
     // Every expression against Prometheus; retried while the scrapes accumulate
     // (rate() needs two samples), bounded.

@@ -204,6 +204,9 @@ pub struct CallRecordDoc {
     pub subaccount_id: Option<u64>,
     /// Connected minutes (`connect_time_sec / 60`).
     pub connect_time_billed: f64,
+    /// Media quality (addition to the spec): loss, jitter, MOS per direction,
+    /// the endpoints' RTCP reports, one-way audio. Null without anchored media.
+    pub quality: Option<crate::media::quality::QualityReport>,
 }
 
 /// A call's recording file.
@@ -270,7 +273,9 @@ impl Modify for Security {
     ),
     components(schemas(ErrorBody, Pagination, TrunkDoc, TrunkBodyDoc, TrunkListDoc, NumberView, NumberList,
         NumbersBody, NumberEntry, NumbersResult, DescriptionBody, CallRecordDoc, RecordingRefDoc, CallListDoc,
-        live::LiveCallList, crate::call::core::LiveCall, crate::call::core::LiveLegs, crate::call::core::LiveLeg)),
+        live::LiveCallList, crate::call::core::LiveCall, crate::call::core::LiveLegs, crate::call::core::LiveLeg,
+        crate::media::quality::QualityReport, crate::media::quality::report::DirectionQuality,
+        crate::media::quality::report::EndpointReport, crate::media::quality::report::XrReport)),
     modifiers(&Security),
     security(("api_key" = [])),
 )]

@@ -152,6 +152,7 @@ fn call_log_schema_covers_every_serialized_field() {
             path: "r.wav".into(),
             duration: 1.5,
         }),
+        quality: Some(crate::media::quality::report::tests::sample()),
     };
     let json = serde_json::to_value(super::calls::LogView::new(rec)).unwrap();
     assert_eq!(json["connect_time_billed"], 0.5);

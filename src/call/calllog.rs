@@ -24,7 +24,7 @@ pub fn status_of(result: &str) -> CallStatus {
     }
 }
 
-fn submit(core: &Core, rec: CallRecord) {
+pub(super) fn submit(core: &Core, rec: CallRecord) {
     let Some(w) = core.call_log() else { return };
     if !w.submit(rec) {
         core.metrics.call_log_dropped.inc();
@@ -150,6 +150,7 @@ pub fn rejected(
         trunk_id: trunk.map(|t| t.trunk_id),
         reason: Some(reason.to_string()),
         recording: None,
+        quality: None,
     };
     if trusted {
         submit(core, rec);
@@ -158,13 +159,21 @@ pub fn rejected(
     }
 }
 
-/// The record of a call that ran, written when it ends.
-pub fn finished(call: &Call, result: &'static str, code: u16, by: &'static str) {
+/// The record of a call that ran, written when it ends (with its media
+/// quality, once the media task has handed it over).
+pub fn finished(
+    call: &Call,
+    media: Option<crate::media::session::MediaSession>,
+    result: &'static str,
+    code: u16,
+    by: &'static str,
+) {
     let end = SystemTime::now();
     let duration = end.duration_since(call.started_wall).unwrap_or_default();
     let failed = !(200..300).contains(&code);
-    submit(
-        &call.core,
+    super::quality::submit_with_quality(
+        call,
+        media,
         CallRecord {
             id: uuid::Uuid::new_v4(),
             call_id: String::from_utf8_lossy(&call.a.call_id).into_owned(),
@@ -196,6 +205,7 @@ pub fn finished(call: &Call, result: &'static str, code: u16, by: &'static str) 
                     path: path.display().to_string(),
                     duration: first.get().map_or(0.0, |t| t.elapsed().as_secs_f64()),
                 }),
+            quality: None,
         },
     );
 }

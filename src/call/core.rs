@@ -62,6 +62,10 @@ pub struct LiveCall {
     pub state: &'static str,
     pub start_time: String,
     pub legs: LiveLegs,
+    /// Running media quality (spec addition), refreshed once a second; null
+    /// before the first refresh or with `media.quality = false`.
+    #[schema(value_type = Option<crate::media::quality::QualityReport>)]
+    pub quality: super::quality::LiveQualityView,
 }
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]

@@ -270,6 +270,7 @@ impl Call {
             MediaEvent::PlaybackFinished { id, interrupted } => {
                 self.flow_playback_finished(id, interrupted)
             }
+            MediaEvent::OneWay(ow) => self.on_one_way(ow),
         }
     }
 }

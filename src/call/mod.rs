@@ -24,6 +24,7 @@ mod invite;
 pub mod limits;
 mod media;
 pub mod overload;
+pub mod quality;
 mod relay;
 pub mod respond;
 pub mod route;

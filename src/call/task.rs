@@ -282,6 +282,7 @@ impl Call {
                 caller: leg(&self.a),
                 callee: self.b.as_ref().map(leg),
             },
+            quality: self.live_quality(),
         };
         self.core.live.insert(live.call_id.clone(), live);
     }
@@ -589,11 +590,11 @@ impl Call {
             })
             .inc();
         // The relay stops now (ports freed, recording finalised), not when the
-        // transactions stop lingering.
-        self.media = None;
+        // transactions stop lingering; it hands over the call's quality first.
+        let media = self.media.take();
         self.tone_sdp = None;
         self.busy_deadline = None;
-        super::calllog::finished(self, result, code, by);
+        super::calllog::finished(self, media, result, code, by);
         self.core
             .live
             .remove(String::from_utf8_lossy(&self.a.call_id).as_ref());

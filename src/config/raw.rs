@@ -147,6 +147,10 @@ pub struct RawMedia {
     pub default_country: Option<String>,
     pub recordings_dir: Option<String>,
     pub recording_queue: Option<usize>,
+    /// Per-call loss, jitter and MOS tracking (default true).
+    pub quality: Option<bool>,
+    /// Seconds of RTP one way only after the answer that flag one-way audio; 0: off.
+    pub one_way_after_s: Option<u64>,
 }
 
 /// The REST API: who may call it. Keys are given as hashes only

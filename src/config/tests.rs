@@ -178,6 +178,25 @@ fn display_lists_file_key_rule() {
 }
 
 #[test]
+fn media_quality_settings_default_on_and_are_range_checked() {
+    let c = parse_str(BASE, "t.toml").unwrap();
+    assert!(c.media.quality);
+    assert_eq!(c.media.one_way_after, Some(Duration::from_secs(5)));
+    let c = parse_str(
+        &format!("{BASE}\n[media]\nquality = false\none_way_after_s = 0\n"),
+        "t.toml",
+    )
+    .unwrap();
+    assert!(!c.media.quality);
+    assert_eq!(c.media.one_way_after, None);
+    let errs = errors(&format!("{BASE}\n[media]\none_way_after_s = 3601\n"));
+    assert!(
+        has(&errs, "media.one_way_after_s", "between 0 and 3600"),
+        "{errs:?}"
+    );
+}
+
+#[test]
 fn log_level_is_a_tracing_filter() {
     let ok = parse_str(
         &format!("{BASE}[log]\nlevel = \"warn,trunkgate::call=debug\"\n"),

@@ -67,6 +67,7 @@ impl Codec {
 
 pub mod ports;
 pub mod prompt;
+pub mod quality;
 pub mod relay;
 pub mod rtp;
 pub mod runtime;
@@ -106,6 +107,10 @@ pub struct MediaSettings {
     pub recordings_dir: PathBuf,
     /// Frames the recorder may queue before dropping (and counting) them.
     pub recording_queue: usize,
+    /// Measure loss, jitter and MOS of every call (`media::quality`).
+    pub quality: bool,
+    /// RTP one way only this long after the answer flags one-way audio (`None`: never).
+    pub one_way_after: Option<Duration>,
 }
 
 impl Default for MediaSettings {
@@ -124,6 +129,8 @@ impl Default for MediaSettings {
             default_country: None,
             recordings_dir: PathBuf::from("data/recordings"),
             recording_queue: 8192,
+            quality: true,
+            one_way_after: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -261,6 +268,10 @@ impl Media {
         relay::RelayOptions {
             latch_any: self.settings().latch_any,
             rtp_timeout: self.settings().rtp_timeout,
+            quality: quality::QualityOptions {
+                enabled: self.settings().quality,
+                one_way_after: self.settings().one_way_after,
+            },
         }
     }
 

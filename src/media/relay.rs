@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::ports::{PortLease, PortPair};
+use super::quality::{LiveQuality, OneWay, Quality, QualityOptions, QualityReport};
 use super::record::{Channel, RecordingHandle};
 pub use super::rtp::PtMap;
 use super::rtp::{dtmf_end, rtp_payload, Continuity};
@@ -102,7 +103,13 @@ pub enum Cmd {
         handle: RecordingHandle,
         first: Arc<OnceLock<Instant>>,
     },
+    /// The call is over: hand the final quality figures to this callback,
+    /// then stop (sockets closed, ports freed).
+    Finish(FinishQuality),
 }
+
+/// Receives a call's final quality figures (`None`: tracking is off).
+pub type FinishQuality = Box<dyn FnOnce(Option<QualityReport>) + Send>;
 
 /// What the media task reports to the call task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +120,9 @@ pub enum MediaEvent {
     Dtmf { digit: char, duration_ms: u32 },
     /// A clip given with [`Cmd::Play`] ended or was stopped.
     PlaybackFinished { id: u64, interrupted: bool },
+    /// RTP has flowed one way only since the answer for `media.one_way_after_s`
+    /// (reported once per call).
+    OneWay(OneWay),
 }
 
 /// How the media task reports to its call (non-blocking).
@@ -124,6 +134,7 @@ pub struct RelayOptions {
     /// Accept (latch) a leg's media from any address, not only its signaled IP.
     pub latch_any: bool,
     pub rtp_timeout: Option<Duration>,
+    pub quality: QualityOptions,
 }
 
 struct Endpoint {
@@ -212,6 +223,8 @@ pub struct Relay {
     /// Made in `run`, on the runtime the task runs on.
     housekeeping: Option<Interval>,
     counts: Counts,
+    /// Loss, jitter, MOS and one-way audio of the call (`media::quality`).
+    quality: Quality,
 }
 
 /// Media lines per call we relay (bounds the sockets one SDP can make us open).
@@ -241,7 +254,13 @@ impl Relay {
             last_rx: Instant::now(),
             housekeeping: None,
             counts: Counts::default(),
+            quality: Quality::new(opts.quality),
         }
+    }
+
+    /// Where the task publishes the call's running quality figures.
+    pub fn live_quality(&self) -> LiveQuality {
+        self.quality.live()
     }
 
     /// Runs until the call task drops its sender; then the sockets close and
@@ -257,6 +276,10 @@ impl Relay {
             let wake = std::future::poll_fn(|cx| self.poll_wake(cx, &mut buf)).await;
             match wake {
                 Wake::Cmd(None) => break,
+                Wake::Cmd(Some(Cmd::Finish(done))) => {
+                    done(self.quality.report(Instant::now()));
+                    break;
+                }
                 Wake::Cmd(Some(cmd)) => self.on_cmd(cmd),
                 Wake::Packet {
                     idx,
@@ -348,6 +371,9 @@ impl Relay {
                 });
             }
             Cmd::Remote { idx, leg, remote } => {
+                if leg == Leg::Callee && remote.is_some() {
+                    self.quality.bridged();
+                }
                 if let Some(e) = self
                     .streams
                     .get_mut(idx)
@@ -421,12 +447,16 @@ impl Relay {
             Cmd::Answered => {
                 self.answered = true;
                 self.last_rx = Instant::now();
+                self.quality.answered(self.last_rx);
             }
             Cmd::Hold(on) => {
                 self.hold = on;
                 self.last_rx = Instant::now();
+                self.quality.hold(on, self.last_rx);
             }
             Cmd::Record { handle, first } => self.rec = Some((handle, first)),
+            // Handled in `run` (it ends the task).
+            Cmd::Finish(_) => {}
         }
     }
 
@@ -452,11 +482,13 @@ impl Relay {
             };
             if !allowed {
                 self.counts.dropped_source += 1;
+                self.quality.latch_failed(leg);
                 return;
             }
             inp.latched[k] = Some(src);
         }
         if rtcp {
+            self.quality.rtcp(idx, leg, pkt);
             if let Some(o) = outp.as_ref() {
                 if let Some(dst) = o.latched[1].or(o.remote.map(|r| r.rtcp)) {
                     if o.rtcp.try_send_to(pkt, dst).is_err() {
@@ -481,6 +513,9 @@ impl Relay {
         if pkt.len() < 12 || pkt[0] >> 6 != 2 {
             self.counts.dropped_source += 1;
             return;
+        }
+        if let Some(ow) = self.quality.rtp(idx, leg, pkt, inp.remote.as_ref(), now) {
+            (self.notify)(MediaEvent::OneWay(ow));
         }
         // While the caller hears our tone, the callee's early media goes nowhere.
         if leg == Leg::Callee && idx == 0 && tone_on {
@@ -634,6 +669,7 @@ impl Relay {
         if dst.ip().is_unspecified() {
             return;
         }
+        self.quality.generated(now);
         match e.rtp.try_send_to(&pkt, dst) {
             Ok(_) => self.counts.generated += 1,
             Err(_) => self.counts.dropped_send += 1,
@@ -642,6 +678,7 @@ impl Relay {
 
     fn housekeeping(&mut self) {
         self.flush_counts();
+        self.quality.tick(Instant::now());
         let Some(limit) = self.opts.rtp_timeout else {
             return;
         };

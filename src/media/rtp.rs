@@ -6,13 +6,32 @@ use tokio::time::Instant;
 
 use super::Codec;
 
-/// Payload type -> G.711 codec, from a leg's SDP (rtpmap or static types).
+/// Payload type -> G.711 codec and RTP clock rate, from a leg's SDP (rtpmap
+/// or the static types of RFC 3551 table 4). One byte per payload type: the
+/// codec in the low two bits, an index into [`CLOCKS`] in the high four.
 #[derive(Clone, Copy)]
 pub struct PtMap([u8; 128]);
+
+/// The clock rates a payload type can be mapped to (index 0: unknown).
+const CLOCKS: [u32; 12] = [
+    0, 8000, 16000, 11025, 22050, 44100, 48000, 90000, 32000, 24000, 12000, 1000,
+];
 
 impl Default for PtMap {
     fn default() -> Self {
         let mut m = PtMap([0; 128]);
+        // RFC 3551 table 4 (audio) and 5 (video) static payload types.
+        for pt in [0, 3, 4, 5, 7, 8, 9, 12, 13, 15, 18] {
+            m.set_clock(pt, 8000);
+        }
+        m.set_clock(6, 16000);
+        m.set_clock(10, 44100);
+        m.set_clock(11, 44100);
+        m.set_clock(16, 11025);
+        m.set_clock(17, 22050);
+        for pt in [14, 25, 26, 28, 31, 32, 33, 34] {
+            m.set_clock(pt, 90000);
+        }
         m.set(0, Codec::Pcmu);
         m.set(8, Codec::Pcma);
         m
@@ -22,19 +41,36 @@ impl Default for PtMap {
 impl PtMap {
     pub fn set(&mut self, pt: u8, codec: Codec) {
         if let Some(slot) = self.0.get_mut(usize::from(pt)) {
-            *slot = match codec {
-                Codec::Pcmu => 1,
-                Codec::Pcma => 2,
-            };
+            *slot = (*slot & 0xf0)
+                | match codec {
+                    Codec::Pcmu => 1,
+                    Codec::Pcma => 2,
+                };
         }
     }
 
     pub fn get(&self, pt: u8) -> Option<Codec> {
-        match self.0.get(usize::from(pt & 0x7f)) {
+        match self.0.get(usize::from(pt & 0x7f)).map(|b| b & 0x03) {
             Some(1) => Some(Codec::Pcmu),
             Some(2) => Some(Codec::Pcma),
             _ => None,
         }
+    }
+
+    /// Maps `pt` to an RTP clock rate (`a=rtpmap`); rates outside [`CLOCKS`] are ignored.
+    pub fn set_clock(&mut self, pt: u8, rate: u32) {
+        let Some(i) = CLOCKS.iter().position(|c| *c == rate) else {
+            return;
+        };
+        if let Some(slot) = self.0.get_mut(usize::from(pt)) {
+            *slot = (*slot & 0x0f) | ((i as u8) << 4);
+        }
+    }
+
+    /// The RTP clock rate of `pt`, 0 when unknown.
+    pub fn clock(&self, pt: u8) -> u32 {
+        let i = self.0.get(usize::from(pt & 0x7f)).map_or(0, |b| b >> 4);
+        CLOCKS.get(usize::from(i)).copied().unwrap_or(0)
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::quality::{LiveQuality, QualityReport};
 use super::relay::{Cmd, Leg, Notify, PtMap, Relay, Remote, MAX_STREAMS};
 use super::tones::Cadence;
 use super::{Codec, Media};
@@ -72,6 +73,8 @@ pub struct MediaSession {
     caller_audio: Option<MediaDesc>,
     /// Each leg's last SDP asked for no media at all (`inactive` everywhere).
     inactive: [bool; 2],
+    /// The call's running quality figures (refreshed by the media task).
+    quality: LiveQuality,
 }
 
 impl MediaSession {
@@ -79,6 +82,7 @@ impl MediaSession {
     pub fn new(media: Arc<Media>, notify: Notify) -> MediaSession {
         let (tx, rx) = mpsc::channel(32);
         let relay = Relay::new(rx, notify, media.relay_options(), media.metrics.clone());
+        let quality = relay.live_quality();
         super::runtime::spawn(relay.run());
         MediaSession {
             media,
@@ -88,6 +92,27 @@ impl MediaSession {
             version: [0, 0],
             caller_audio: None,
             inactive: [false, false],
+            quality,
+        }
+    }
+
+    /// The running quality figures (`None` until the first second's refresh,
+    /// or with tracking off).
+    pub fn live_quality(&self) -> LiveQuality {
+        std::sync::Arc::clone(&self.quality)
+    }
+
+    /// Ends the call's media: `done` gets the final quality figures from the
+    /// media task, which then stops. If the task cannot take the command,
+    /// `done` runs here without figures.
+    pub fn finish(self, done: impl FnOnce(Option<QualityReport>) + Send + 'static) {
+        match self.tx.try_send(Cmd::Finish(Box::new(done))) {
+            Ok(()) => {}
+            Err(
+                mpsc::error::TrySendError::Full(Cmd::Finish(done))
+                | mpsc::error::TrySendError::Closed(Cmd::Finish(done)),
+            ) => done(None),
+            Err(_) => {}
         }
     }
 
@@ -268,6 +293,9 @@ fn remote_of(m: &MediaDesc) -> Option<Remote> {
     let rtcp = SocketAddr::new(ip, m.rtcp_port.unwrap_or(m.port.wrapping_add(1)));
     let rtcp = if m.rtcp_mux { rtp } else { rtcp };
     let mut pts = PtMap::default();
+    for (pt, rate) in &m.clocks {
+        pts.set_clock(*pt, *rate);
+    }
     for (pt, c) in &m.codecs {
         pts.set(*pt, *c);
     }

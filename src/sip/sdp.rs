@@ -119,6 +119,8 @@ pub struct MediaDesc {
     pub direction: Direction,
     /// G.711 payload types offered, in `m=` order (rtpmap, or static 0/8 without one).
     pub codecs: Vec<(u8, Codec)>,
+    /// (payload type, clock rate) of every `a=rtpmap` of an RTP line, in `m=` order.
+    pub clocks: Vec<(u8, u32)>,
     /// RFC 4733 `a=rtpmap:N telephone-event/8000`.
     pub telephone_event: Option<u8>,
 }

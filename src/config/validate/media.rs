@@ -103,6 +103,13 @@ pub(super) fn validate_media(e: &mut Errors, raw: &RawMedia, data_dir: &str) -> 
         e.range("media.recording_queue", q, 64, 1_000_000);
         m.recording_queue = q;
     }
+    if let Some(q) = raw.quality {
+        m.quality = q;
+    }
+    if let Some(t) = raw.one_way_after_s {
+        e.range("media.one_way_after_s", t, 0, 3600);
+        m.one_way_after = (t > 0).then(|| Duration::from_secs(t));
+    }
     m
 }
 

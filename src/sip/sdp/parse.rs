@@ -215,6 +215,7 @@ fn fill_codecs(d: &mut MediaDesc, rtpmaps: &[(u8, String, u32)]) {
         let Ok(pt) = fmt.parse::<u8>() else { continue };
         match rtpmaps.iter().find(|(p, _, _)| *p == pt) {
             Some((_, enc, clock)) => {
+                d.clocks.push((pt, *clock));
                 if let Some(c) = Codec::from_rtpmap(enc, *clock) {
                     d.codecs.push((pt, c));
                 } else if enc.eq_ignore_ascii_case("telephone-event")
@@ -295,6 +296,7 @@ fn parse_media(v: &str) -> Option<MediaDesc> {
         rtcp_mux: false,
         direction: Direction::SendRecv,
         codecs: Vec::new(),
+        clocks: Vec::new(),
         telephone_event: None,
     })
 }

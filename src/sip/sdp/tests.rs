@@ -56,6 +56,7 @@ fn pbx_offer_field_by_field() {
         rtcp_mux: false,
         direction: Direction::SendRecv,
         codecs: vec![(0, Codec::Pcmu), (8, Codec::Pcma)],
+        clocks: vec![(0, 8000), (8, 8000), (101, 8000)],
         telephone_event: Some(101),
     };
     assert_eq!(sdp.media(), &[want]);

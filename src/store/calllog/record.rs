@@ -51,6 +51,11 @@ pub struct CallRecord {
     /// The pre-connect recording of the call (trunk `recording.setting = pre_connect`).
     #[serde(default)]
     pub recording: Option<RecordingRef>,
+    /// Media quality of the call (spec addition): both directions' loss,
+    /// jitter, MOS, the endpoints' RTCP reports, one-way audio. Null for calls
+    /// without anchored media (or with `media.quality = false`).
+    #[serde(default)]
+    pub quality: Option<crate::media::quality::QualityReport>,
 }
 
 /// `connect_time_sec` from an integer, a float (truncated; negative as 0) or
@@ -173,6 +178,7 @@ pub(crate) mod tests {
                 path: "data/recordings/x.wav".into(),
                 duration: 12.5,
             }),
+            quality: Some(crate::media::quality::report::tests::sample()),
         }
     }
 
@@ -201,6 +207,7 @@ pub(crate) mod tests {
             trunk_id: None,
             reason: None,
             recording: None,
+            quality: None,
         }
     }
 
@@ -259,6 +266,7 @@ pub(crate) mod tests {
                 trunk_id: c.3.map(Uuid::from_u128),
                 reason: c.4,
                 recording: None,
+                quality: None,
             })
     }
 
@@ -321,6 +329,7 @@ pub(crate) mod tests {
             "trunk_id",
             "reason",
             "recording",
+            "quality",
         ];
         want.sort_unstable();
         assert_eq!(keys, want);

@@ -1,0 +1,641 @@
+//! Media quality measured on the relay path, per call and per direction:
+//! what each leg sends the gateway (sequence numbers with wrap and
+//! reordering, duplicates, loss and its longest burst, RFC 3550 §6.4.1
+//! interarrival jitter at the codec's clock rate, the longest silence after
+//! the answer), what each endpoint reports in RTCP about what it receives
+//! (RFC 3550 receiver reports, RFC 3611 VoIP metrics), and one-way audio.
+//!
+//! The relay calls [`Quality::rtp`] for every RTP packet it accepts: plain
+//! integer arithmetic on a fixed-size state, no allocation, no floating
+//! point. Figures ([`report::QualityReport`]) are built from that state only
+//! when asked: once a second for the live-call list and when the call ends.
+//! Depends on `media::relay` (legs, remotes) and `media::rtp` only.
+
+pub mod metrics;
+pub mod report;
+pub mod rtcp;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::relay::{Leg, Remote};
+use report::direction_name;
+pub use report::QualityReport;
+use rtcp::Far;
+
+/// RFC 3550 A.1: a forward jump of at least this many sequence numbers is a
+/// restart (confirmed by the next packet), not loss.
+const MAX_DROPOUT: u16 = 3000;
+/// RFC 3550 A.1: at most this far behind the highest sequence number a
+/// packet is a late (reordered) one; further behind it is a restart.
+const MAX_MISORDER: u16 = 100;
+const NO_BAD_SEQ: u32 = u32::MAX;
+/// Bound on one jitter difference (a timestamp jump of a minute is a restart, not jitter).
+const MAX_TRANSIT_DELTA_US: u64 = 60_000_000;
+/// Interval over which the worst (minimum) MOS of a direction is taken.
+pub const MOS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The running figures of a call, refreshed by its media task once a second
+/// (shown by `GET /v1/LiveCalls`).
+pub type LiveQuality = Arc<Mutex<Option<QualityReport>>>;
+
+/// Quality settings of one media task.
+#[derive(Clone, Copy, Debug)]
+pub struct QualityOptions {
+    /// Off: nothing is measured and calls have no `quality` object.
+    pub enabled: bool,
+    /// RTP flowing one way only this long after the answer flags the call.
+    pub one_way_after: Option<Duration>,
+}
+
+impl Default for QualityOptions {
+    fn default() -> Self {
+        QualityOptions {
+            enabled: true,
+            one_way_after: Some(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// One-way audio found on a call: audio flows from `flowing` only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OneWay {
+    pub flowing: Leg,
+    /// The silent leg did send, from an address that never matched its SDP
+    /// (a NAT/latching failure rather than an endpoint sending nothing).
+    pub latching: bool,
+}
+
+impl OneWay {
+    /// `caller_to_callee` (the callee is silent) or `callee_to_caller`.
+    pub fn direction(self) -> &'static str {
+        direction_name(self.flowing)
+    }
+
+    /// `latching` or `no_rtp`.
+    pub fn cause(self) -> &'static str {
+        if self.latching {
+            "latching"
+        } else {
+            "no_rtp"
+        }
+    }
+}
+
+/// Sequence, loss, jitter and gap state of the RTP one leg sends
+/// (RFC 3550 A.1 and A.8, plus a 128-packet window that tells duplicates
+/// from late packets and measures loss bursts).
+#[derive(Clone, Debug)]
+pub struct Rx {
+    seen: bool,
+    ssrc: u32,
+    max_seq: u16,
+    /// Sequence-number wraps × 65536.
+    cycles: u64,
+    /// Extended sequence number of the first packet of the current source.
+    base: u64,
+    bad_seq: u32,
+    /// Bit i: extended sequence number `max - i` has arrived.
+    window: u128,
+    /// Expected packets of earlier sources (SSRC change or restart).
+    expected_prior: u64,
+    /// Distinct packets received (duplicates not counted).
+    received: u64,
+    duplicates: u64,
+    out_of_order: u64,
+    /// Losses in a row that have left the window, and the longest run so far.
+    run: u64,
+    max_burst: u64,
+    have_transit: bool,
+    last_arrival_us: u64,
+    last_ts: u32,
+    /// RFC 3550 A.8 jitter estimate × 16, in microseconds.
+    jitter16_us: u64,
+    clock: u32,
+    pt: u8,
+    /// Time of the last packet (µs since the task's epoch); 0: none yet.
+    last_us: u64,
+    /// Start of the current silence after the answer; 0: not counting.
+    gap_from_us: u64,
+    max_gap_us: u64,
+}
+
+impl Default for Rx {
+    fn default() -> Self {
+        Rx {
+            seen: false,
+            ssrc: 0,
+            max_seq: 0,
+            cycles: 0,
+            base: 0,
+            bad_seq: NO_BAD_SEQ,
+            window: 0,
+            expected_prior: 0,
+            received: 0,
+            duplicates: 0,
+            out_of_order: 0,
+            run: 0,
+            max_burst: 0,
+            have_transit: false,
+            last_arrival_us: 0,
+            last_ts: 0,
+            jitter16_us: 0,
+            clock: 0,
+            // Not a payload type: the first packet sets the codec.
+            pt: 0xff,
+            last_us: 0,
+            gap_from_us: 0,
+            max_gap_us: 0,
+        }
+    }
+}
+
+impl Rx {
+    fn ext_max(&self) -> u64 {
+        self.cycles + u64::from(self.max_seq)
+    }
+
+    /// Window bits that stand for packets of the current source.
+    fn valid_bits(&self) -> u64 {
+        (self.ext_max() - self.base + 1).min(128)
+    }
+
+    /// One RTP packet: `seq`/`ts`/`ssrc` from its header, `now_us` its
+    /// arrival, `clock` the payload type's rate (0: unknown, no jitter),
+    /// `jitter` false for packets that do not follow the media clock
+    /// (RFC 4733 events repeat their timestamp).
+    pub fn packet(&mut self, seq: u16, ts: u32, ssrc: u32, now_us: u64, clock: u32, jitter: bool) {
+        if !self.seen || ssrc != self.ssrc {
+            self.restart(seq);
+            self.ssrc = ssrc;
+            self.seen = true;
+            self.received += 1;
+        } else {
+            let udelta = seq.wrapping_sub(self.max_seq);
+            if udelta == 0 {
+                self.duplicates += 1;
+                return;
+            } else if udelta < MAX_DROPOUT {
+                self.advance(u64::from(udelta));
+                if seq < self.max_seq {
+                    self.cycles += 1 << 16;
+                }
+                self.max_seq = seq;
+                self.received += 1;
+                self.bad_seq = NO_BAD_SEQ;
+            } else if udelta <= u16::MAX - MAX_MISORDER {
+                // A jump: a restarted sender if the next packet follows it (RFC 3550 A.1).
+                if u32::from(seq) != self.bad_seq {
+                    self.bad_seq = u32::from(seq.wrapping_add(1));
+                    return;
+                }
+                self.restart(seq);
+                self.received += 1;
+            } else {
+                let back = u64::from(self.max_seq.wrapping_sub(seq));
+                if back >= self.valid_bits() {
+                    // Older than the first packet of this source: it starts earlier.
+                    self.base = self.ext_max() - back;
+                } else if self.window & (1u128 << back) != 0 {
+                    self.duplicates += 1;
+                    return;
+                }
+                self.window |= 1u128 << back;
+                self.received += 1;
+                self.out_of_order += 1;
+            }
+        }
+        self.pt_clock(clock);
+        if jitter {
+            self.transit(ts, now_us);
+        }
+    }
+
+    fn pt_clock(&mut self, clock: u32) {
+        if clock != self.clock {
+            self.clock = clock;
+            self.have_transit = false;
+        }
+    }
+
+    /// RFC 3550 §6.4.1 / A.8: J += (|D(i-1,i)| - J) / 16, with D in
+    /// microseconds (arrival clock) against the timestamp step at the
+    /// payload's clock rate.
+    fn transit(&mut self, ts: u32, now_us: u64) {
+        if self.clock == 0 {
+            return;
+        }
+        if self.have_transit {
+            let arrival = now_us.saturating_sub(self.last_arrival_us) as i64;
+            let step =
+                i64::from(ts.wrapping_sub(self.last_ts) as i32) * 1_000_000 / i64::from(self.clock);
+            let d = (arrival - step).unsigned_abs().min(MAX_TRANSIT_DELTA_US);
+            // RFC 3550 A.8: jitter += d - ((jitter + 8) >> 4), the estimate kept × 16.
+            let j = self.jitter16_us;
+            self.jitter16_us = j + d - ((j + 8) >> 4);
+        }
+        self.have_transit = true;
+        self.last_arrival_us = now_us;
+        self.last_ts = ts;
+    }
+
+    /// A new source (first packet, SSRC change, confirmed restart): what
+    /// was expected so far is kept, sequence tracking starts at `seq`.
+    fn restart(&mut self, seq: u16) {
+        if self.seen {
+            self.expected_prior += self.ext_max() - self.base + 1;
+            self.max_burst = self.burst();
+            self.run = 0;
+        }
+        self.max_seq = seq;
+        self.cycles = 0;
+        self.base = u64::from(seq);
+        self.window = 1;
+        self.bad_seq = NO_BAD_SEQ;
+        self.have_transit = false;
+    }
+
+    /// The highest sequence number moves up by `n`: the oldest window bits
+    /// leave, each a received packet or a loss (counted into bursts).
+    fn advance(&mut self, n: u64) {
+        let valid = self.valid_bits();
+        for k in 0..n.min(128) {
+            let back = 127 - k;
+            if back >= valid {
+                continue;
+            }
+            if self.window & (1u128 << back) == 0 {
+                self.run += 1;
+            } else {
+                self.max_burst = self.max_burst.max(self.run);
+                self.run = 0;
+            }
+        }
+        if n >= 128 {
+            // Sequence numbers that were never inside the window: all lost.
+            self.run += n - 128;
+            self.window = 1;
+        } else {
+            self.window = (self.window << n) | 1;
+        }
+    }
+
+    /// The longest loss burst so far, counting the losses still in the window.
+    pub fn burst(&self) -> u64 {
+        if !self.seen {
+            return self.max_burst;
+        }
+        let (mut best, mut run) = (self.max_burst, self.run);
+        for back in (0..self.valid_bits()).rev() {
+            if self.window & (1u128 << back) == 0 {
+                run += 1;
+            } else {
+                best = best.max(run);
+                run = 0;
+            }
+        }
+        best.max(run)
+    }
+
+    /// Packets expected from the sequence numbers (RFC 3550 A.3).
+    pub fn expected(&self) -> u64 {
+        if !self.seen {
+            return 0;
+        }
+        self.expected_prior + self.ext_max() - self.base + 1
+    }
+
+    /// Distinct packets received.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    pub fn lost(&self) -> u64 {
+        self.expected().saturating_sub(self.received)
+    }
+
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    pub fn out_of_order(&self) -> u64 {
+        self.out_of_order
+    }
+
+    /// Interarrival jitter in microseconds.
+    pub fn jitter_us(&self) -> u64 {
+        self.jitter16_us >> 4
+    }
+
+    /// Interarrival jitter in timestamp units, as an RTCP receiver report carries it.
+    pub fn jitter_ts(&self) -> u64 {
+        self.jitter_us() * u64::from(self.clock) / 1_000_000
+    }
+
+    pub fn clock(&self) -> u32 {
+        self.clock
+    }
+
+    /// Silence after the answer: `counting` while the call is answered and
+    /// not on hold.
+    fn gap(&mut self, now_us: u64, counting: bool) {
+        if counting && self.gap_from_us != 0 {
+            self.max_gap_us = self.max_gap_us.max(now_us - self.gap_from_us);
+        }
+        self.gap_from_us = if counting { now_us } else { 0 };
+    }
+
+    /// The longest silence so far, the one still running at `now_us` included.
+    fn max_gap_at(&self, now_us: u64) -> u64 {
+        let open = if self.gap_from_us != 0 {
+            now_us.saturating_sub(self.gap_from_us)
+        } else {
+            0
+        };
+        self.max_gap_us.max(open)
+    }
+}
+
+/// The worst-interval MOS of one direction: figures at the interval's start.
+#[derive(Clone, Copy, Debug, Default)]
+struct Interval {
+    expected: u64,
+    lost: u64,
+    mos_min: Option<f32>,
+}
+
+/// Quality state of one call's media task (one audio line, both directions).
+pub struct Quality {
+    opts: QualityOptions,
+    epoch: Instant,
+    /// The media line measured: the first audio (RTP) line that carries packets.
+    line: Option<usize>,
+    /// By sending leg: `rx[Caller]` is caller -> callee.
+    rx: [Rx; 2],
+    /// By sending leg: what the *other* leg's endpoint reports receiving.
+    far: [Far; 2],
+    /// The codec class of the last packet, by sending leg.
+    codec: [report::CodecClass; 2],
+    /// Packets dropped because their source never matched the leg's address, by leg.
+    latch_failures: [u64; 2],
+    answered_us: Option<u64>,
+    hold: bool,
+    /// When media last resumed after hold (µs).
+    resumed_us: u64,
+    one_way: Option<OneWay>,
+    /// The callee has signaled media (one-way audio is only judged then).
+    bridged: bool,
+    /// Last packet the gateway itself played to the caller (tones, prompts):
+    /// audio toward the caller all the same.
+    generated_us: u64,
+    interval: [Interval; 2],
+    interval_from_us: u64,
+    live: LiveQuality,
+}
+
+impl Quality {
+    pub fn new(opts: QualityOptions) -> Quality {
+        Quality {
+            opts,
+            epoch: Instant::now(),
+            line: None,
+            rx: [Rx::default(), Rx::default()],
+            far: [Far::default(), Far::default()],
+            codec: [report::CodecClass::Unknown; 2],
+            latch_failures: [0; 2],
+            answered_us: None,
+            hold: false,
+            resumed_us: 0,
+            one_way: None,
+            bridged: false,
+            generated_us: 0,
+            interval: [Interval::default(); 2],
+            interval_from_us: 0,
+            live: LiveQuality::default(),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.opts.enabled
+    }
+
+    /// The cell the running figures are published in.
+    pub fn live(&self) -> LiveQuality {
+        Arc::clone(&self.live)
+    }
+
+    fn us(&self, now: Instant) -> u64 {
+        // +1: 0 means "never" in the state above.
+        now.saturating_duration_since(self.epoch).as_micros() as u64 + 1
+    }
+
+    /// An RTP packet (version checked, at least 12 bytes) that `leg` sent on
+    /// media line `idx`. Returns one-way audio the first time it is found.
+    pub fn rtp(
+        &mut self,
+        idx: usize,
+        leg: Leg,
+        pkt: &[u8],
+        remote: Option<&Remote>,
+        now: Instant,
+    ) -> Option<OneWay> {
+        if !self.opts.enabled || pkt.len() < 12 {
+            return None;
+        }
+        // RFC 5761 §4: RTCP multiplexed on the RTP port (payload types 64-95).
+        if (192..=223).contains(&pkt[1]) {
+            self.rtcp(idx, leg, pkt);
+            return None;
+        }
+        if *self.line.get_or_insert(idx) != idx {
+            return None;
+        }
+        let now_us = self.us(now);
+        let pt = pkt[1] & 0x7f;
+        let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
+        let ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
+        let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
+        let (clock, event) = match remote {
+            Some(r) => (r.pts.clock(pt), r.telephone_event == Some(pt)),
+            None => (super::rtp::PtMap::default().clock(pt), false),
+        };
+        let l = leg as usize;
+        if !event && self.rx[l].pt != pt {
+            self.codec[l] = report::CodecClass::of(pt, remote.and_then(|r| r.pts.get(pt)));
+        }
+        let rx = &mut self.rx[l];
+        if !event {
+            rx.pt = pt;
+        }
+        rx.packet(seq, ts, ssrc, now_us, clock, !event);
+        rx.last_us = now_us;
+        rx.gap(now_us, self.answered_us.is_some() && !self.hold);
+        let ow = self.check_one_way(leg, now_us);
+        if ow.is_some() {
+            // Shown at once, not at the next second's refresh.
+            self.publish(now);
+        }
+        ow
+    }
+
+    /// Audio flows from `leg` (a packet now): is the other leg silent for
+    /// `one_way_after` since the answer (or since media resumed)?
+    fn check_one_way(&mut self, leg: Leg, now_us: u64) -> Option<OneWay> {
+        let (Some(answered), Some(after), None, false, true) = (
+            self.answered_us,
+            self.opts.one_way_after,
+            self.one_way,
+            self.hold,
+            self.bridged,
+        ) else {
+            return None;
+        };
+        let silent = leg.other() as usize;
+        let played = if leg == Leg::Caller {
+            self.generated_us
+        } else {
+            0
+        };
+        let since = self.rx[silent]
+            .last_us
+            .max(played)
+            .max(answered)
+            .max(self.resumed_us);
+        if now_us.saturating_sub(since) < after.as_micros() as u64 {
+            return None;
+        }
+        let ow = OneWay {
+            flowing: leg,
+            latching: self.latch_failures[silent] > 0,
+        };
+        self.one_way = Some(ow);
+        Some(ow)
+    }
+
+    /// Publishes the figures as of `now` for the live-call list.
+    fn publish(&self, now: Instant) {
+        let r = self.report(now);
+        if let Ok(mut cell) = self.live.lock() {
+            *cell = r;
+        }
+    }
+
+    /// An RTCP packet `leg` sent: its reports describe what `leg` receives,
+    /// i.e. the other direction.
+    pub fn rtcp(&mut self, idx: usize, leg: Leg, pkt: &[u8]) {
+        if !self.opts.enabled || self.line.is_some_and(|l| l != idx) {
+            return;
+        }
+        let dir = leg.other() as usize;
+        let want = self.rx[dir].seen.then_some(self.rx[dir].ssrc);
+        rtcp::parse(pkt, want, &mut self.far[dir]);
+    }
+
+    /// The callee sent an SDP: the call is bridged to a far end (a call-flow
+    /// call talking to the gateway alone is never judged one-way).
+    pub fn bridged(&mut self) {
+        self.bridged = true;
+    }
+
+    /// The gateway played a packet to the caller (tone, prompt).
+    pub fn generated(&mut self, now: Instant) {
+        self.generated_us = self.us(now);
+    }
+
+    /// A packet `leg` sent from an address that is not the leg's.
+    pub fn latch_failed(&mut self, leg: Leg) {
+        self.latch_failures[leg as usize] += 1;
+    }
+
+    pub fn answered(&mut self, now: Instant) {
+        let now_us = self.us(now);
+        self.answered_us = Some(now_us);
+        self.resumed_us = now_us;
+        self.interval_from_us = now_us;
+        for (rx, iv) in self.rx.iter_mut().zip(self.interval.iter_mut()) {
+            rx.gap_from_us = now_us;
+            iv.expected = rx.expected();
+            iv.lost = rx.lost();
+        }
+    }
+
+    /// Both legs on hold (`inactive`): silence is expected, nothing is flagged.
+    pub fn hold(&mut self, on: bool, now: Instant) {
+        if on == self.hold {
+            return;
+        }
+        let now_us = self.us(now);
+        for rx in &mut self.rx {
+            if on {
+                // The silence up to the hold counts; the hold itself does not.
+                rx.gap(now_us, true);
+                rx.gap_from_us = 0;
+            } else if self.answered_us.is_some() {
+                rx.gap_from_us = now_us;
+            }
+        }
+        self.hold = on;
+        if !on {
+            self.resumed_us = now_us;
+        }
+    }
+
+    /// Once a second: closes a MOS interval when one is complete and
+    /// publishes the running figures.
+    pub fn tick(&mut self, now: Instant) {
+        if !self.opts.enabled {
+            return;
+        }
+        let now_us = self.us(now);
+        if self.answered_us.is_some()
+            && !self.hold
+            && now_us - self.interval_from_us >= MOS_INTERVAL.as_micros() as u64
+        {
+            for d in 0..2 {
+                let (rx, iv) = (&self.rx[d], &mut self.interval[d]);
+                let expected = rx.expected() - iv.expected;
+                let lost = rx.lost().saturating_sub(iv.lost);
+                // At least a second's worth of 20 ms packets for a meaningful figure.
+                if expected >= 50 {
+                    let loss = lost as f64 / expected as f64;
+                    let r = report::r_factor(loss, rx.jitter_us() as f64 / 1000.0, self.codec[d]);
+                    let mos = report::mos(r) as f32;
+                    iv.mos_min = Some(iv.mos_min.map_or(mos, |m| m.min(mos)));
+                }
+                iv.expected = rx.expected();
+                iv.lost = rx.lost();
+            }
+            self.interval_from_us = now_us;
+        }
+        self.publish(now);
+    }
+
+    /// The figures so far; `None` when quality tracking is off.
+    pub fn report(&self, now: Instant) -> Option<QualityReport> {
+        if !self.opts.enabled {
+            return None;
+        }
+        let now_us = self.us(now);
+        let dirs = [Leg::Caller, Leg::Callee].map(|leg| {
+            let d = leg as usize;
+            report::DirectionInput {
+                rx: &self.rx[d],
+                far: &self.far[d],
+                codec: self.codec[d],
+                latch_failures: self.latch_failures[d],
+                max_gap_us: if self.answered_us.is_some() {
+                    self.rx[d].max_gap_at(now_us)
+                } else {
+                    0
+                },
+                mos_min: self.interval[d].mos_min,
+            }
+        });
+        Some(QualityReport::build(dirs, self.one_way))
+    }
+}
+
+#[cfg(test)]
+mod tests;
