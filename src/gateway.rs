@@ -34,6 +34,9 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Tls(#[from] TlsError),
+    /// The Redis client could not be built (the URL is not repeated: it may hold a password).
+    #[error("cluster: redis client: {0}")]
+    Cluster(String),
 }
 
 /// A running gateway.
@@ -117,6 +120,29 @@ impl Gateway {
             "HTTP connections closed at accept: over http.max_connections or http.max_per_source",
             guard_metrics.refused.clone(),
         );
+        // Which node this is: every series can be joined on it.
+        let build_info = prometheus_client::metrics::family::Family::<
+            crate::metrics::NodeLabels,
+            Gauge,
+        >::default();
+        registry.register(
+            "trunkgate_build_info",
+            "1, labelled with this node's [cluster] node_id and the version",
+            build_info.clone(),
+        );
+        build_info
+            .get_or_create(&crate::metrics::NodeLabels {
+                node_id: config.cluster.node_id.clone(),
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        let leases = if config.cluster.redis_url.is_some() {
+            let m = crate::cluster::ClusterMetrics::register(&mut registry);
+            crate::cluster::Leases::start(&config.cluster, m)
+                .map_err(|e| StartError::Cluster(format!("{:?}", e.kind())))?
+        } else {
+            None
+        };
         let mut tcfg = transport_config(&config);
         tcfg.tls = Some(tls_context(&config)?);
         tcfg.capture = config
@@ -154,6 +180,9 @@ impl Gateway {
             tracing::warn!("no API key configured ([api] key_hashes or TRUNKGATE_API_KEY): every /v1 request is refused");
         }
         let core = Arc::new(Core::new(Arc::new(config), metrics));
+        if let Some(l) = leases {
+            core.limits.set_cluster(l);
+        }
         let (trunks, numbers) = set.routing();
         core.replace_routing(trunks, numbers);
         core.set_call_log(call_log.clone());

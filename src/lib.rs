@@ -24,6 +24,7 @@
 
 pub mod api;
 pub mod call;
+pub mod cluster;
 pub mod config;
 pub mod flow;
 pub mod gateway;

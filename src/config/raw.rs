@@ -34,6 +34,31 @@ pub struct RawConfig {
     pub tls: Option<RawTls>,
     /// `[hep]`: HEP v3 capture export; absent = off.
     pub hep: Option<RawHep>,
+    /// `[cluster]`: node identity and cluster-wide call limits (see `validate/cluster.rs`).
+    #[serde(default)]
+    pub cluster: RawCluster,
+}
+
+/// `[cluster]`: this node's id and the Redis holding call-limit leases.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub node_id: Option<String>,
+    /// May carry a password: never printed (see the `Debug` below).
+    pub redis_url: Option<String>,
+    pub lease_ttl_s: Option<u64>,
+    pub on_redis_down: Option<String>,
+}
+
+impl std::fmt::Debug for RawCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawCluster")
+            .field("node_id", &self.node_id)
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
+            .field("lease_ttl_s", &self.lease_ttl_s)
+            .field("on_redis_down", &self.on_redis_down)
+            .finish()
+    }
 }
 
 /// `[hep]`: copies of every SIP message to a Homer/heplify collector.

@@ -1,6 +1,7 @@
 //! The one validation step: raw config in, [`Config`] or every error out.
 //! The trunk and number rules live in [`trunk_set`] (shared with the REST API).
 
+mod cluster;
 mod media;
 mod tls;
 mod trunk_set;
@@ -239,6 +240,11 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
             password: h.password.clone(),
         })
     });
+    let cluster = cluster::validate_cluster(
+        &mut e,
+        &raw.cluster,
+        std::env::var("TRUNKGATE_REDIS_URL").ok(),
+    );
     let tls = tls::validate_tls(&mut e, raw.tls.as_ref(), &listen, &raw.carriers);
     let tls_client_names = tls::validate_trunk_names(&mut e, raw.tls.as_ref(), &tls);
     if !e.list.is_empty() {
@@ -287,6 +293,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         tls,
         tls_client_names,
         hep,
+        cluster,
         source: None,
     })
 }
