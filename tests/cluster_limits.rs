@@ -295,6 +295,27 @@ async fn redis_down_follows_on_redis_down_with_one_log_line_per_change() {
     wait_metric(strict.http, "trunkgate_cluster_redis_up", 0.0).await;
     wait_metric(lenient.http, "trunkgate_cluster_redis_up", 0.0).await;
 
+    let ready = |n: SocketAddr| async move {
+        let r = reqwest::get(format!("http://{n}/health/ready"))
+            .await
+            .unwrap();
+        let code = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap();
+        (code, body)
+    };
+    let (code, body) = ready(strict.http).await;
+    assert_eq!(
+        (code, &body["redis"]),
+        (503, &serde_json::json!("down")),
+        "{body}"
+    );
+    let (code, body) = ready(lenient.http).await;
+    assert_eq!(
+        (code, &body["redis"]),
+        (200, &serde_json::json!("down")),
+        "{body}"
+    );
+    assert_eq!(body["node_id"], "sbc-lenient");
     for i in 0..2 {
         let (ok, _) = call(&strict, &carrier, &format!("rd-s{i}")).await;
         assert!(!ok, "reject: 503 while redis is down");
@@ -320,6 +341,12 @@ async fn redis_down_follows_on_redis_down_with_one_log_line_per_change() {
     wait_metric(strict.http, "trunkgate_cluster_redis_up", 1.0).await;
     wait_metric(lenient.http, "trunkgate_cluster_redis_up", 1.0).await;
     wait_zcard(rport, 2).await;
+    let (code, body) = ready(strict.http).await;
+    assert_eq!(
+        (code, &body["redis"]),
+        (200, &serde_json::json!("up")),
+        "{body}"
+    );
     let (ok, _) = call(&strict, &carrier, "rd-s9").await;
     assert!(!ok, "the lenient node's calls count cluster-wide");
     let log = std::fs::read_to_string(&strict.log).unwrap_or_default();
