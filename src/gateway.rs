@@ -105,7 +105,7 @@ impl Gateway {
             tcp_conns.clone(),
         );
         let tls_metrics = crate::transport::TlsMetrics::register(&mut registry);
-        crate::process_metrics::register(&mut registry);
+        crate::process_metrics::register(&mut registry, &config.cluster.node_id);
         crate::process_metrics::check_descriptors(&config);
         let http_listen = config.http.listen;
         let http_limits = config.http.limits;
@@ -120,22 +120,6 @@ impl Gateway {
             "HTTP connections closed at accept: over http.max_connections or http.max_per_source",
             guard_metrics.refused.clone(),
         );
-        // Which node this is: every series can be joined on it.
-        let build_info = prometheus_client::metrics::family::Family::<
-            crate::metrics::NodeLabels,
-            Gauge,
-        >::default();
-        registry.register(
-            "trunkgate_build_info",
-            "1, labelled with this node's [cluster] node_id and the version",
-            build_info.clone(),
-        );
-        build_info
-            .get_or_create(&crate::metrics::NodeLabels {
-                node_id: config.cluster.node_id.clone(),
-                version: env!("CARGO_PKG_VERSION"),
-            })
-            .set(1);
         let leases = if config.cluster.redis_url.is_some() {
             let m = crate::cluster::ClusterMetrics::register(&mut registry);
             crate::cluster::Leases::start(&config.cluster, m)
