@@ -361,3 +361,30 @@ async fn redis_down_follows_on_redis_down_with_one_log_line_per_change() {
         "one line per change:\n{log}"
     );
 }
+
+/// The deployment example: both node configs validate, and Kamailio accepts
+/// its dispatcher config (`kamailio -c`).
+#[test]
+fn deploy_example_configs_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/cluster");
+    for n in ["sbc-a.toml", "sbc-b.toml"] {
+        let cfg = trunkgate::config::load_file(&dir.join(n))
+            .unwrap_or_else(|e| panic!("{n} invalid:\n{e}"));
+        assert!(cfg.cluster.redis_url.is_some(), "{n} shares a Redis");
+        assert_eq!(cfg.trunks[0].simultaneous_call_limit, Some(10));
+    }
+    let list = dir.join("dispatcher.list");
+    let out = Command::new("kamailio")
+        .arg("-c")
+        .arg("-f")
+        .arg(dir.join("kamailio.cfg"))
+        .arg("-A")
+        .arg(format!("DS_LIST=\"{}\"", list.display()))
+        .output()
+        .expect("kamailio runs (Debian package kamailio)");
+    assert!(
+        out.status.success(),
+        "kamailio -c: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
