@@ -4,6 +4,7 @@
 //! 503); a SIGKILLed node's slots come back within `lease_ttl_s`; a Redis
 //! restart leaves the counts right (live leases re-asserted); while Redis is
 //! down `on_redis_down` decides (reject: 503; local: counted on the node).
+//! Inbound, the third call is busy (486 after the busy tone).
 
 mod common;
 
@@ -77,6 +78,27 @@ struct Node {
 }
 
 async fn node(name: &str, carrier: SocketAddr, redis_port: u16, on_down: &str) -> Node {
+    node_with(name, carrier, redis_port, on_down, "").await
+}
+
+/// An inbound trunk limited to 2 calls delivering [`DID`] to `pbx`, with calls
+/// from `carrier_src`; busy tone 1 s.
+fn inbound_extra(pbx: SocketAddr) -> String {
+    format!(
+        "\n[[trunks]]\ntrunk_id = \"{IN_TRUNK}\"\nstatus = \"active\"\ndirection = \"inbound\"\nsimultaneous_call_limit = 2\n[trunks.inbound]\ndestination = \"{pbx}\"\n\n[[numbers]]\nno = \"{DID}\"\nassigned_to = \"Trunks/{IN_TRUNK}\"\n\n[media]\nbusy_tone_s = 1\n"
+    )
+}
+
+const IN_TRUNK: &str = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
+const DID: &str = "+14155550199";
+
+async fn node_with(
+    name: &str,
+    carrier: SocketAddr,
+    redis_port: u16,
+    on_down: &str,
+    extra: &str,
+) -> Node {
     let dir = temp_dir(&format!("cluster-{name}"));
     let sip: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
@@ -89,7 +111,12 @@ async fn node(name: &str, carrier: SocketAddr, redis_port: u16, on_down: &str) -
         .replace(
             "description = \"test trunk\"",
             "description = \"test trunk\"\nsimultaneous_call_limit = 2",
+        )
+        .replace(
+            "priority = 10\n",
+            &format!("priority = 10\ninbound_sources = [\"{carrier}\"]\n"),
         );
+    text.push_str(extra);
     text.push_str(&format!(
         "\n[cluster]\nnode_id = \"{name}\"\nlease_ttl_s = {TTL_S}\non_redis_down = \"{on_down}\"\n"
     ));
@@ -250,6 +277,42 @@ async fn limit_of_two_holds_across_nodes_and_a_killed_node_frees_its_slots() {
         !log.contains(&format!("127.0.0.1:{rport}")),
         "the redis URL is never logged:\n{log}"
     );
+}
+
+/// Inbound: the third call on a trunk limited to 2 is busy (486 after the busy
+/// tone) whichever node it reaches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_third_call_is_busy_across_nodes() {
+    let dir = temp_dir("cluster-redis");
+    let rport = free_port();
+    let _redis = redis(rport, &dir);
+    wait_tcp(format!("127.0.0.1:{rport}").parse().unwrap(), "redis").await;
+    let carrier = Ua::new().await;
+    let pbx = Ua::new().await;
+    let extra = inbound_extra(pbx.addr);
+    let a = node_with("sbc-a", carrier.addr, rport, "local", &extra).await;
+    let b = node_with("sbc-b", carrier.addr, rport, "local", &extra).await;
+    for (n, id) in [(&a, "in-1"), (&b, "in-2")] {
+        carrier
+            .send(
+                n.sip,
+                &invite(carrier.addr, n.sip, "UDP", id, DID, &format!("z9hG4bK{id}")),
+            )
+            .await;
+        let (inv, from) = pbx.wait_request("INVITE").await;
+        pbx.send(from, &reply(&inv, 180, "Ringing", Some("p1"), None, ""))
+            .await;
+        let r = carrier.wait_response(180).await;
+        assert_eq!(hdr(&r, "Call-ID"), id);
+    }
+    carrier
+        .send(
+            b.sip,
+            &invite(carrier.addr, b.sip, "UDP", "in-3", DID, "z9hG4bKin-3"),
+        )
+        .await;
+    let r = carrier.wait_response(486).await;
+    assert_eq!(hdr(&r, "Call-ID"), "in-3", "the third inbound call is busy");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
