@@ -34,6 +34,9 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Tls(#[from] TlsError),
+    /// The Redis client could not be built (the URL is not repeated: it may hold a password).
+    #[error("cluster: redis client: {0}")]
+    Cluster(String),
 }
 
 /// A running gateway.
@@ -125,7 +128,7 @@ impl Gateway {
             calls_in_setup.clone(),
         );
         let tcp_metrics = crate::transport::TcpMetrics::register(&mut registry);
-        crate::process_metrics::register(&mut registry);
+        crate::process_metrics::register(&mut registry, &config.cluster.node_id);
         crate::process_metrics::check_descriptors(&config);
         let http_listen = config.http.listen;
         let http_limits = config.http.limits;
@@ -140,6 +143,13 @@ impl Gateway {
             "HTTP connections closed at accept: over http.max_connections or http.max_per_source",
             guard_metrics.refused.clone(),
         );
+        let leases = if config.cluster.redis_url.is_some() {
+            let m = crate::cluster::ClusterMetrics::register(&mut registry);
+            crate::cluster::Leases::start(&config.cluster, m)
+                .map_err(|e| StartError::Cluster(format!("{:?}", e.kind())))?
+        } else {
+            None
+        };
         let mut tcfg = transport_config(&config);
         tcfg.tls = Some(tls_context(&config)?);
         tcfg.capture = config
@@ -188,6 +198,9 @@ impl Gateway {
             tracing::warn!("no API key configured ([api] key_hashes or TRUNKGATE_API_KEY): every /v1 request is refused");
         }
         let core = Arc::new(Core::new(Arc::new(config), metrics));
+        if let Some(l) = leases {
+            core.limits.set_cluster(l);
+        }
         let (trunks, numbers) = set.routing();
         core.replace_routing(trunks, numbers);
         core.set_call_log(call_log.clone());

@@ -19,11 +19,13 @@
 //! decision out) and is called by `call`; `config` builds the validated model
 //! both read. `http` serves `/metrics`; `api` is the management REST API
 //! (trunks, numbers, call logs) on the same listener, writing through
-//! `store` and swapping the routing snapshot the dispatcher reads.
+//! `store` and swapping the routing snapshot the dispatcher reads. `cluster`
+//! holds trunk call limits cluster-wide in Redis behind `call::limits`.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod call;
+pub mod cluster;
 pub mod config;
 pub mod flow;
 pub mod gateway;

@@ -10,8 +10,9 @@
 //! reload as `error`, the rest applies). Calls already up keep the snapshot
 //! they started with. Trunks and numbers stay as the store has them (the
 //! file is only their seed). Not applied until a restart, and logged as
-//! such: the HTTP listener, `[store]`, the SIP timers; and, read once at
-//! start, the media port range/binds/recorder.
+//! such: the HTTP listener, `[store]`, the SIP timers, `[cluster]` (the
+//! running node keeps its node id and Redis); and, read once at start, the
+//! media port range/binds/recorder.
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use crate::call::Core;
 use crate::config::{Config, ConfigError, ConfigErrors};
 
 /// Applies `new` (already validated).
-pub fn apply(core: &Arc<Core>, new: Config) {
+pub fn apply(core: &Arc<Core>, mut new: Config) {
     let cur = core.snapshot.load();
     let old = &cur.config;
     let mut restart = Vec::new();
@@ -33,6 +34,15 @@ pub fn apply(core: &Arc<Core>, new: Config) {
     if new.sip.t1 != old.sip.t1 || new.sip.t2 != old.sip.t2 || new.sip.t4 != old.sip.t4 {
         restart.push("sip timers");
     }
+    let (c, o) = (&new.cluster, &old.cluster);
+    if c.node_id != o.node_id
+        || c.redis_url != o.redis_url
+        || c.lease_ttl != o.lease_ttl
+        || c.on_redis_down != o.on_redis_down
+    {
+        restart.push("cluster");
+    }
+    new.cluster = o.clone();
     if !restart.is_empty() {
         tracing::warn!(sections = ?restart, "config reload: these changes take effect at the next restart");
     }

@@ -172,18 +172,38 @@ async fn no_method(method: Method) -> ApiError {
     ApiError::Method(method.to_string())
 }
 
-/// `/health/ready`: 200 when the SIP listeners are bound and the store answers.
+/// `/health/ready`: 200 when the SIP listeners are bound and the store answers,
+/// and Redis answers when `on_redis_down = "reject"` (with `local` a Redis
+/// outage is reported but the node keeps taking calls: pulling every node out
+/// of the load balancer at once would be worse). `redis`: `up`, `down` or
+/// `not_configured`; `node_id` says which node answered.
 async fn ready(State(st): State<ApiState>) -> Response {
     let listening = st.core().transports().is_some();
     let store = st.load().await.is_ok();
-    let status = if listening && store {
+    let cluster = st.core().limits.cluster();
+    let redis = match cluster {
+        None => "not_configured",
+        Some(c) if c.is_up() => "up",
+        Some(_) => "down",
+    };
+    let redis_ok = match cluster {
+        Some(c) => c.is_up() || c.on_down == crate::config::OnRedisDown::Local,
+        None => true,
+    };
+    let node_id = st.core().snapshot.load().config.cluster.node_id.clone();
+    let status = if listening && store && redis_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     json_response(
         status,
-        &serde_json::json!({ "listeners": listening, "store": store }),
+        &serde_json::json!({
+            "listeners": listening,
+            "store": store,
+            "redis": redis,
+            "node_id": node_id,
+        }),
     )
 }
 

@@ -17,9 +17,18 @@ use crate::policy::{
 use crate::sip::{HeaderName, Host, Message, Method, Reject, Uri};
 use crate::transport::{Handler, Received, Target};
 
-use super::core::{CallEvent, Core, RxMeta};
+use super::core::{CallEvent, CallSender, Core, RxMeta};
+use super::limits::{Refusal, Slot};
 use super::respond::{fixed_top_via, response, response_target, top_via_raw};
 use super::task::{Call, CallPlan};
+
+/// A new call's routing facts, between the policy decision and its slot.
+struct Admission {
+    plan: CallPlan,
+    trunk: Arc<Trunk>,
+    direction: Direction,
+    number: String,
+}
 
 /// Option tags we implement (RFC 3262 reliable provisionals are relayed end to end).
 pub const SUPPORTED: &[&str] = &["100rel", "timer", "replaces", "norefersub"];
@@ -372,11 +381,92 @@ impl Dispatcher {
             }
         };
         // simultaneous_call_limit: a slot now, released exactly once when the call ends.
+        let limit = trunk.simultaneous_call_limit;
+        if self.core.limits.is_clustered(limit) {
+            // The slot is a Redis lease: one round trip, off the transport's thread.
+            // Registered first so retransmissions of this INVITE wait for the task.
+            let (tx, rx) = mpsc::channel(CALL_QUEUE);
+            match self.core.calls.entry(call_id.clone()) {
+                dashmap::Entry::Occupied(e) => {
+                    let _ = e.get().try_send(CallEvent::Sip(Box::new((msg, meta))));
+                    return;
+                }
+                dashmap::Entry::Vacant(v) => {
+                    v.insert(tx.clone());
+                }
+            }
+            let d = Dispatcher::new(Arc::clone(&self.core));
+            let snapshot: Arc<super::core::Snapshot> = Arc::clone(&snapshot);
+            tokio::spawn(async move {
+                let slot = d.core.limits.acquire(trunk.trunk_id, limit).await;
+                let call = Admission {
+                    plan,
+                    trunk,
+                    direction,
+                    number,
+                };
+                d.admit(&snapshot, call, slot, msg, meta, call_id, Some((tx, rx)));
+            });
+            return;
+        }
         let slot = self
             .core
             .limits
-            .try_acquire(trunk.trunk_id, trunk.simultaneous_call_limit);
+            .try_acquire(trunk.trunk_id, limit)
+            .ok_or(Refusal::LimitReached);
+        let call = Admission {
+            plan,
+            trunk,
+            direction,
+            number,
+        };
+        self.admit(&snapshot, call, slot, msg, meta, call_id, None);
+    }
+
+    /// Starts the call task for an admitted call, or refuses it (over the
+    /// limit: 503 outbound, busy inbound; Redis down with `reject`: 503).
+    /// `registered`: the call's channel, already in the Call-ID registry.
+    #[allow(clippy::too_many_arguments)]
+    fn admit(
+        &self,
+        snapshot: &Arc<super::core::Snapshot>,
+        call: Admission,
+        slot: Result<Slot, Refusal>,
+        msg: Message,
+        meta: RxMeta,
+        call_id: Bytes,
+        registered: Option<(CallSender, mpsc::Receiver<CallEvent>)>,
+    ) {
+        let Admission {
+            plan,
+            trunk,
+            direction,
+            number,
+        } = call;
         let mut plan = plan;
+        let slot = match slot {
+            Ok(s) => Some(s),
+            Err(Refusal::ClusterDown) => {
+                if registered.is_some() {
+                    self.core.calls.remove(&call_id);
+                }
+                let rej = Reject {
+                    code: 503,
+                    reason: "Service Unavailable",
+                    unsupported: Vec::new(),
+                };
+                return self.reject_call(
+                    &msg,
+                    &meta,
+                    &rej,
+                    "cluster_unavailable",
+                    direction,
+                    Some(&trunk),
+                    &number,
+                );
+            }
+            Err(Refusal::LimitReached) => None,
+        };
         if slot.is_none() {
             self.core
                 .metrics
@@ -393,6 +483,9 @@ impl Dispatcher {
                 && self.core.media.enabled()
                 && super::media::has_sdp(&msg);
             if !tone {
+                if registered.is_some() {
+                    self.core.calls.remove(&call_id);
+                }
                 let (code, reason) = limit_rejection(direction);
                 let rej = Reject {
                     code,
@@ -414,20 +507,26 @@ impl Dispatcher {
                 did: number.clone(),
             };
         }
-        let (tx, rx) = mpsc::channel(CALL_QUEUE);
-        // Register before the task runs so retransmissions of this INVITE find it.
-        match self.core.calls.entry(call_id) {
-            dashmap::Entry::Occupied(e) => {
-                let _ = e.get().try_send(CallEvent::Sip(Box::new((msg, meta))));
-                return;
+        let (tx, rx) = match registered {
+            Some(pair) => pair,
+            None => {
+                let (tx, rx) = mpsc::channel(CALL_QUEUE);
+                // Register before the task runs so retransmissions of this INVITE find it.
+                match self.core.calls.entry(call_id) {
+                    dashmap::Entry::Occupied(e) => {
+                        let _ = e.get().try_send(CallEvent::Sip(Box::new((msg, meta))));
+                        return;
+                    }
+                    dashmap::Entry::Vacant(v) => {
+                        v.insert(tx.clone());
+                    }
+                }
+                (tx, rx)
             }
-            dashmap::Entry::Vacant(v) => {
-                v.insert(tx.clone());
-            }
-        }
+        };
         let call = Call::new(
             Arc::clone(&self.core),
-            Arc::clone(&snapshot),
+            Arc::clone(snapshot),
             plan,
             slot,
             msg,

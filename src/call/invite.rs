@@ -219,11 +219,12 @@ impl Call {
         let did = self.api_no.clone();
         self.hops = match step {
             FailoverStep::Trunk(t) => {
-                // The target trunk's own limit applies.
-                let Some(slot) = self
+                // The target trunk's own limit applies (cluster-wide with Redis).
+                let Ok(slot) = self
                     .core
                     .limits
-                    .try_acquire(t.trunk_id, t.simultaneous_call_limit)
+                    .acquire(t.trunk_id, t.simultaneous_call_limit)
+                    .await
                 else {
                     self.reason = Some("failover_limit_reached".into());
                     return false;

@@ -120,6 +120,8 @@ pub struct Config {
     pub log_level: String,
     /// `[overload]`: when new INVITEs are shed with 503 + Retry-After.
     pub overload: crate::call::overload::OverloadSettings,
+    /// `[cluster]`: node id, Redis call-limit leases.
+    pub cluster: ClusterSettings,
     /// The file this config was read from (`None`: the embedded default or a
     /// string): what a reload re-reads.
     pub source: Option<std::path::PathBuf>,
@@ -237,6 +239,39 @@ pub struct StaticName {
     pub a: Vec<std::net::IpAddr>,
     /// (priority, weight, port, target)
     pub srv: Vec<(u16, u16, u16, String)>,
+}
+
+/// `[cluster]`, validated.
+#[derive(Clone)]
+pub struct ClusterSettings {
+    /// Unique per node: shown in call logs and metrics, prefixes this node's leases.
+    pub node_id: String,
+    /// `[cluster] redis_url` or `TRUNKGATE_REDIS_URL` (the variable wins); `None`:
+    /// limits are counted in this process. Never logged.
+    pub redis_url: Option<String>,
+    /// A lease not refreshed for this long stops counting (a dead node's calls).
+    pub lease_ttl: Duration,
+    pub on_redis_down: OnRedisDown,
+}
+
+impl std::fmt::Debug for ClusterSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterSettings")
+            .field("node_id", &self.node_id)
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
+            .field("lease_ttl", &self.lease_ttl)
+            .field("on_redis_down", &self.on_redis_down)
+            .finish()
+    }
+}
+
+/// What a call on a limited trunk gets while Redis cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnRedisDown {
+    /// Count this node's calls against the trunk's limit meanwhile.
+    Local,
+    /// Refuse with 503.
+    Reject,
 }
 
 #[derive(Debug, Clone)]

@@ -40,6 +40,9 @@ pub struct RawConfig {
     /// `[overload]`: shedding new INVITEs when the gateway cannot keep up.
     #[serde(default)]
     pub overload: RawOverload,
+    /// `[cluster]`: node identity and cluster-wide call limits (see `validate/cluster.rs`).
+    #[serde(default)]
+    pub cluster: RawCluster,
 }
 
 /// `[overload]` (see `call::overload`).
@@ -78,6 +81,28 @@ impl Default for RawOverload {
 pub struct RawLog {
     /// A `tracing` filter: `info`, `debug`, `warn,trunkgate::call=debug` ...
     pub level: Option<String>,
+}
+
+/// `[cluster]`: this node's id and the Redis holding call-limit leases.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub node_id: Option<String>,
+    /// May carry a password: never printed (see the `Debug` below).
+    pub redis_url: Option<String>,
+    pub lease_ttl_s: Option<u64>,
+    pub on_redis_down: Option<String>,
+}
+
+impl std::fmt::Debug for RawCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawCluster")
+            .field("node_id", &self.node_id)
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
+            .field("lease_ttl_s", &self.lease_ttl_s)
+            .field("on_redis_down", &self.on_redis_down)
+            .finish()
+    }
 }
 
 /// `[hep]`: copies of every SIP message to a Homer/heplify collector.

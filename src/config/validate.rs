@@ -1,6 +1,7 @@
 //! The one validation step: raw config in, [`Config`] or every error out.
 //! The trunk and number rules live in [`trunk_set`] (shared with the REST API).
 
+mod cluster;
 mod media;
 mod tls;
 mod trunk_set;
@@ -285,6 +286,11 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         max_setup_calls: o.max_setup_calls,
         retry_after_s: o.retry_after_s,
     };
+    let cluster = cluster::validate_cluster(
+        &mut e,
+        &raw.cluster,
+        std::env::var("TRUNKGATE_REDIS_URL").ok(),
+    );
     let tls = tls::validate_tls(&mut e, raw.tls.as_ref(), &listen, &raw.carriers);
     let tls_client_names = tls::validate_trunk_names(&mut e, raw.tls.as_ref(), &tls);
     if !e.list.is_empty() {
@@ -340,6 +346,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         hep,
         log_level,
         overload,
+        cluster,
         source: None,
     })
 }

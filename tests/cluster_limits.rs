@@ -1,0 +1,524 @@
+//! Cluster-wide call limits over real sockets: a real `redis-server` started
+//! here in a temp dir on a free loopback port, and two gateway processes
+//! sharing it. A trunk limit of 2 holds across the nodes (the third call gets
+//! 503); a SIGKILLed node's slots come back within `lease_ttl_s`; a Redis
+//! restart leaves the counts right (live leases re-asserted); while Redis is
+//! down `on_redis_down` decides (reject: 503; local: counted on the node).
+//! Inbound, the third call is busy (486 after the busy tone).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+const DIALED: &str = "+14155550100";
+const TTL_S: u64 = 3;
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A `redis-server` without persistence: a restart loses every key.
+fn redis(port: u16, dir: &Path) -> Proc {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server runs (Debian package redis-server)");
+    Proc(child)
+}
+
+async fn wait_tcp(addr: SocketAddr, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} not listening"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+struct Node {
+    proc: Proc,
+    sip: SocketAddr,
+    http: SocketAddr,
+    log: PathBuf,
+}
+
+async fn node(name: &str, carrier: SocketAddr, redis_port: u16, on_down: &str) -> Node {
+    node_with(name, carrier, redis_port, on_down, "").await
+}
+
+/// An inbound trunk limited to 2 calls delivering [`DID`] to `pbx`, with calls
+/// from `carrier_src`; busy tone 1 s.
+fn inbound_extra(pbx: SocketAddr) -> String {
+    format!(
+        "\n[[trunks]]\ntrunk_id = \"{IN_TRUNK}\"\nstatus = \"active\"\ndirection = \"inbound\"\nsimultaneous_call_limit = 2\n[trunks.inbound]\ndestination = \"{pbx}\"\n\n[[numbers]]\nno = \"{DID}\"\nassigned_to = \"Trunks/{IN_TRUNK}\"\n"
+    )
+}
+
+const IN_TRUNK: &str = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
+const DID: &str = "+14155550199";
+
+async fn node_with(
+    name: &str,
+    carrier: SocketAddr,
+    redis_port: u16,
+    on_down: &str,
+    extra: &str,
+) -> Node {
+    for _ in 0..3 {
+        if let Some(n) = try_node(name, carrier, redis_port, on_down, extra).await {
+            return n;
+        }
+    }
+    panic!("node {name} did not start in 3 tries");
+}
+
+/// A loopback port free for UDP (the SIP listener) and TCP (HTTP) right now.
+fn free_udp_port() -> u16 {
+    for _ in 0..20 {
+        let p = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map(|a| a.port())
+            .expect("free udp port");
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no port free for both UDP and TCP");
+}
+
+/// 40 media ports per node from this engineer's fixed range 64500-64999,
+/// outside the default media range and the kernel's ephemeral ports.
+fn media_ports() -> (u16, u16) {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let slot = NEXT.fetch_add(1, Ordering::Relaxed) % 12;
+    let min = 64500 + slot * 40;
+    (min, min + 39)
+}
+
+/// One start: `None` when the process exited before listening (a port taken
+/// between choosing and binding it); the caller tries new ports.
+async fn try_node(
+    name: &str,
+    carrier: SocketAddr,
+    redis_port: u16,
+    on_down: &str,
+    extra: &str,
+) -> Option<Node> {
+    let dir = temp_dir(&format!("cluster-{name}"));
+    let sip: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let (pmin, pmax) = media_ports();
+    let mut text = config_text_in(&[(carrier, "udp")], "127.0.0.0/8", &dir)
+        .replace(
+            r#"listen = [ { transport = "udp", address = "127.0.0.1:0" }, { transport = "tcp", address = "127.0.0.1:0" } ]"#,
+            &format!(r#"listen = [ {{ transport = "udp", address = "{sip}" }} ]"#),
+        )
+        .replace(r#"listen = "127.0.0.1:0""#, &format!(r#"listen = "{http}""#))
+        .replace(
+            "description = \"test trunk\"",
+            "description = \"test trunk\"\nsimultaneous_call_limit = 2",
+        )
+        .replace(
+            "priority = 10\n",
+            &format!("priority = 10\ninbound_sources = [\"{carrier}\"]\n"),
+        );
+    text.push_str(extra);
+    text.push_str(&format!(
+        "\n[media]\nport_min = {pmin}\nport_max = {pmax}\nbusy_tone_s = 1\n"
+    ));
+    text.push_str(&format!(
+        "\n[cluster]\nnode_id = \"{name}\"\nlease_ttl_s = {TTL_S}\non_redis_down = \"{on_down}\"\n"
+    ));
+    let file = dir.join("trunkgate.toml");
+    std::fs::write(&file, text).unwrap();
+    let log = dir.join("gateway.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
+        .args(["run", "--config"])
+        .arg(&file)
+        .env("RUST_LOG", "warn")
+        // The URL comes from the environment, as a secret would.
+        .env(
+            "TRUNKGATE_REDIS_URL",
+            format!("redis://127.0.0.1:{redis_port}/0"),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("gateway starts");
+    let mut n = Node {
+        proc: Proc(child),
+        sip,
+        http,
+        log,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while tokio::net::TcpStream::connect(http).await.is_err() {
+        if let Ok(Some(_)) = n.proc.0.try_wait() {
+            let l = std::fs::read_to_string(&n.log).unwrap_or_default();
+            eprintln!("node {name} exited at start, retrying:\n{l}");
+            return None;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gateway not listening"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Some(n)
+}
+
+/// An INVITE from a fresh PBX to `node`: `true` when admitted (100 Trying, the
+/// carrier gets it), `false` on 503.
+async fn call(node: &Node, carrier: &Ua, id: &str) -> (bool, Ua) {
+    let pbx = Ua::new().await;
+    pbx.send(
+        node.sip,
+        &invite(
+            pbx.addr,
+            node.sip,
+            "UDP",
+            id,
+            DIALED,
+            &format!("z9hG4bK{id}"),
+        ),
+    )
+    .await;
+    for _ in 0..20 {
+        let Some((m, _)) = pbx.recv_within(WAIT).await else {
+            break;
+        };
+        match m.code() {
+            Some(503) => return (false, pbx),
+            Some(100) => {
+                ring_next_invite(carrier).await;
+                pbx.wait_response(180).await;
+                return (true, pbx);
+            }
+            _ => {}
+        }
+    }
+    panic!("no 100 or 503 for {id}");
+}
+
+/// Answers 180 to the next INVITE `ua` has not seen before (a retransmission
+/// of an earlier call's INVITE, sent before its 180 arrived, is answered again
+/// and skipped).
+async fn ring_next_invite(ua: &Ua) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..20 {
+        let (inv, from) = ua.wait_request("INVITE").await;
+        ua.send(from, &reply(&inv, 180, "Ringing", Some("c1"), None, ""))
+            .await;
+        let id = hdr(&inv, "Call-ID");
+        let mut seen = SEEN.lock().unwrap();
+        if !seen.contains(&id) {
+            seen.push(id);
+            return;
+        }
+    }
+    panic!("no new INVITE");
+}
+
+async fn zcard(redis_port: u16) -> Option<i64> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{redis_port}/0")).ok()?;
+    let mut c = client.get_multiplexed_async_connection().await.ok()?;
+    redis::cmd("ZCARD")
+        .arg(format!("trunkgate:calls:{DEMO_TRUNK}"))
+        .query_async(&mut c)
+        .await
+        .ok()
+}
+
+async fn wait_zcard(redis_port: u16, want: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = zcard(redis_port).await;
+        if got == Some(want) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "leases in redis {got:?}, want {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_metric(http: SocketAddr, series: &str, want: f64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = metrics(http).await;
+        if metric_value(&text, series) == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{series} != {want}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_of_two_holds_across_nodes_and_a_killed_node_frees_its_slots() {
+    let dir = temp_dir("cluster-redis");
+    let rport = free_port();
+    let _redis = redis(rport, &dir);
+    wait_tcp(format!("127.0.0.1:{rport}").parse().unwrap(), "redis").await;
+    let carrier = Ua::new().await;
+    let mut a = node("sbc-a", carrier.addr, rport, "local").await;
+    let b = node("sbc-b", carrier.addr, rport, "local").await;
+
+    let (ok1, _p1) = call(&a, &carrier, "cl-1").await;
+    let (ok2, _p2) = call(&a, &carrier, "cl-2").await;
+    assert!(ok1 && ok2, "two calls fit the limit");
+    assert_eq!(zcard(rport).await, Some(2));
+    // The third call is refused on either node: the limit is cluster-wide.
+    let (ok3, _) = call(&b, &carrier, "cl-3").await;
+    assert!(!ok3, "third call on node B refused");
+    let (ok4, _) = call(&a, &carrier, "cl-4").await;
+    assert!(!ok4, "third call on node A refused");
+    let text = metrics(b.http).await;
+    assert_eq!(
+        metric_value(
+            &text,
+            "trunkgate_build_info{node_id=\"sbc-b\",version=\"0.1.0\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(metric_value(&text, "trunkgate_cluster_redis_up"), 1.0);
+
+    // Node A dies with both calls up: its leases stop counting within the TTL.
+    a.proc.0.kill().expect("SIGKILL node A");
+    let _ = a.proc.0.wait();
+    let killed = std::time::Instant::now();
+    let mut admitted = false;
+    for i in 0..60 {
+        let (ok, _p) = call(&b, &carrier, &format!("cl-after-{i}")).await;
+        if ok {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(admitted, "node B never got node A's slots back");
+    // A figure for the README, not an assertion.
+    eprintln!(
+        "slots back after SIGKILL: {:?} (lease_ttl_s = {TTL_S})",
+        killed.elapsed()
+    );
+    let log = std::fs::read_to_string(&b.log).unwrap_or_default();
+    assert!(
+        !log.contains(&format!("127.0.0.1:{rport}")),
+        "the redis URL is never logged:\n{log}"
+    );
+}
+
+/// Inbound: the third call on a trunk limited to 2 is busy (486 after the busy
+/// tone) whichever node it reaches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_third_call_is_busy_across_nodes() {
+    let dir = temp_dir("cluster-redis");
+    let rport = free_port();
+    let _redis = redis(rport, &dir);
+    wait_tcp(format!("127.0.0.1:{rport}").parse().unwrap(), "redis").await;
+    let carrier = Ua::new().await;
+    let pbx = Ua::new().await;
+    let extra = inbound_extra(pbx.addr);
+    let a = node_with("sbc-a", carrier.addr, rport, "local", &extra).await;
+    let b = node_with("sbc-b", carrier.addr, rport, "local", &extra).await;
+    for (n, id) in [(&a, "in-1"), (&b, "in-2")] {
+        carrier
+            .send(
+                n.sip,
+                &invite(carrier.addr, n.sip, "UDP", id, DID, &format!("z9hG4bK{id}")),
+            )
+            .await;
+        ring_next_invite(&pbx).await;
+        let r = carrier.wait_response(180).await;
+        assert_eq!(hdr(&r, "Call-ID"), id);
+    }
+    carrier
+        .send(
+            b.sip,
+            &invite(carrier.addr, b.sip, "UDP", "in-3", DID, "z9hG4bKin-3"),
+        )
+        .await;
+    let r = carrier.wait_response(486).await;
+    assert_eq!(hdr(&r, "Call-ID"), "in-3", "the third inbound call is busy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_mid_calls_leaves_the_counts_right() {
+    let dir = temp_dir("cluster-redis");
+    let rport = free_port();
+    let mut redis_proc = redis(rport, &dir);
+    let raddr: SocketAddr = format!("127.0.0.1:{rport}").parse().unwrap();
+    wait_tcp(raddr, "redis").await;
+    let carrier = Ua::new().await;
+    let a = node("sbc-a", carrier.addr, rport, "local").await;
+    let b = node("sbc-b", carrier.addr, rport, "local").await;
+    let (ok1, _p1) = call(&a, &carrier, "rr-1").await;
+    let (ok2, _p2) = call(&b, &carrier, "rr-2").await;
+    assert!(ok1 && ok2);
+    wait_zcard(rport, 2).await;
+
+    // Redis restarts empty; each node re-asserts its live lease.
+    drop(redis_proc);
+    redis_proc = redis(rport, &dir);
+    wait_tcp(raddr, "redis").await;
+    wait_zcard(rport, 2).await;
+    wait_metric(a.http, "trunkgate_cluster_redis_up", 1.0).await;
+    wait_metric(b.http, "trunkgate_cluster_redis_up", 1.0).await;
+    let (ok3, _) = call(&a, &carrier, "rr-3").await;
+    assert!(!ok3, "the limit still holds after the restart");
+    let (ok4, _) = call(&b, &carrier, "rr-4").await;
+    assert!(!ok4, "the limit still holds after the restart");
+    drop(redis_proc);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_follows_on_redis_down_with_one_log_line_per_change() {
+    let dir = temp_dir("cluster-redis");
+    let rport = free_port();
+    let redis_proc = redis(rport, &dir);
+    let raddr: SocketAddr = format!("127.0.0.1:{rport}").parse().unwrap();
+    wait_tcp(raddr, "redis").await;
+    let carrier = Ua::new().await;
+    let strict = node("sbc-strict", carrier.addr, rport, "reject").await;
+    let lenient = node("sbc-lenient", carrier.addr, rport, "local").await;
+    drop(redis_proc);
+    wait_metric(strict.http, "trunkgate_cluster_redis_up", 0.0).await;
+    wait_metric(lenient.http, "trunkgate_cluster_redis_up", 0.0).await;
+
+    let ready = |n: SocketAddr| async move {
+        let r = reqwest::get(format!("http://{n}/health/ready"))
+            .await
+            .unwrap();
+        let code = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap();
+        (code, body)
+    };
+    let (code, body) = ready(strict.http).await;
+    assert_eq!(
+        (code, &body["redis"]),
+        (503, &serde_json::json!("down")),
+        "{body}"
+    );
+    let (code, body) = ready(lenient.http).await;
+    assert_eq!(
+        (code, &body["redis"]),
+        (200, &serde_json::json!("down")),
+        "{body}"
+    );
+    assert_eq!(body["node_id"], "sbc-lenient");
+    for i in 0..2 {
+        let (ok, _) = call(&strict, &carrier, &format!("rd-s{i}")).await;
+        assert!(!ok, "reject: 503 while redis is down");
+    }
+    // local: this node's own calls count against the limit of 2.
+    let (ok1, _p1) = call(&lenient, &carrier, "rd-l1").await;
+    let (ok2, _p2) = call(&lenient, &carrier, "rd-l2").await;
+    let (ok3, _) = call(&lenient, &carrier, "rd-l3").await;
+    assert!(ok1 && ok2 && !ok3, "local counting: {ok1} {ok2} {ok3}");
+    let text = metrics(strict.http).await;
+    assert_eq!(
+        metric_value(
+            &text,
+            "trunkgate_cluster_down_admissions_total{result=\"rejected\"}"
+        ),
+        2.0,
+        "{text}"
+    );
+
+    // Redis is back: the lenient node's two local calls are leases there now.
+    let _redis = redis(rport, &dir);
+    wait_tcp(raddr, "redis").await;
+    wait_metric(strict.http, "trunkgate_cluster_redis_up", 1.0).await;
+    wait_metric(lenient.http, "trunkgate_cluster_redis_up", 1.0).await;
+    wait_zcard(rport, 2).await;
+    let (code, body) = ready(strict.http).await;
+    assert_eq!(
+        (code, &body["redis"]),
+        (200, &serde_json::json!("up")),
+        "{body}"
+    );
+    let (ok, _) = call(&strict, &carrier, "rd-s9").await;
+    assert!(!ok, "the lenient node's calls count cluster-wide");
+    let log = std::fs::read_to_string(&strict.log).unwrap_or_default();
+    assert_eq!(
+        log.matches("redis unreachable").count(),
+        1,
+        "one line per change:\n{log}"
+    );
+    assert_eq!(
+        log.matches("redis reachable again").count(),
+        1,
+        "one line per change:\n{log}"
+    );
+}
+
+/// The deployment example: both node configs validate, and Kamailio accepts
+/// its dispatcher config (`kamailio -c`).
+#[test]
+fn deploy_example_configs_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/cluster");
+    for n in ["sbc-a.toml", "sbc-b.toml"] {
+        let cfg = trunkgate::config::load_file(&dir.join(n))
+            .unwrap_or_else(|e| panic!("{n} invalid:\n{e}"));
+        assert!(cfg.cluster.redis_url.is_some(), "{n} shares a Redis");
+        assert_eq!(cfg.trunks[0].simultaneous_call_limit, Some(10));
+    }
+    let list = dir.join("dispatcher.list");
+    let out = Command::new("kamailio")
+        .arg("-c")
+        .arg("-f")
+        .arg(dir.join("kamailio.cfg"))
+        .arg("-A")
+        .arg(format!("DS_LIST=\"{}\"", list.display()))
+        .output()
+        .expect("kamailio runs (Debian package kamailio)");
+    assert!(
+        out.status.success(),
+        "kamailio -c: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
