@@ -15,7 +15,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -51,15 +51,6 @@ fn free_tcp() -> SocketAddr {
 }
 
 /// A child process killed (by its PID, through the handle) and reaped on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn spawn(bin: &Path, args: &[&str], dir: &Path, log: &str) -> Proc {
     let out = std::fs::File::create(dir.join(log)).expect("log file");
     let err = out.try_clone().expect("log file");

@@ -14,22 +14,6 @@ use common::*;
 
 const DIALED: &str = "+14155550100";
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 fn file_for(
     carrier: SocketAddr,
     sip: SocketAddr,
@@ -50,6 +34,37 @@ fn hup(child: &Child) {
         .status()
         .expect("kill runs");
     assert!(ok.success());
+}
+
+/// Runs the gateway binary on `file` (stderr to `log`; `RUST_LOG` set to
+/// `rust_log`, or unset) and waits until its HTTP port accepts.
+async fn run_gateway(
+    file: &std::path::Path,
+    log: &std::path::Path,
+    rust_log: Option<&str>,
+    http: SocketAddr,
+) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trunkgate"));
+    cmd.args(["run", "--config"])
+        .arg(file)
+        .env("TRUNKGATE_API_KEY", "reload-test-key")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap());
+    match rust_log {
+        Some(l) => cmd.env("RUST_LOG", l),
+        None => cmd.env_remove("RUST_LOG"),
+    };
+    let gw = Proc(cmd.spawn().expect("gateway starts"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(http).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gateway not listening"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    gw
 }
 
 async fn wait_reloads(http: SocketAddr, result: &str, want: f64) {
@@ -77,25 +92,7 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
     let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let file = dir.join("trunkgate.toml");
     std::fs::write(&file, file_for(a.addr, sip, http, &dir)).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
-        .args(["run", "--config"])
-        .arg(&file)
-        .env("RUST_LOG", "warn")
-        .env("TRUNKGATE_API_KEY", "reload-test-key")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("gateway.log")).unwrap())
-        .spawn()
-        .expect("gateway starts");
-    let gw = Proc(child);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(http).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gateway not listening"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let gw = run_gateway(&file, &dir.join("gateway.log"), Some("warn"), http).await;
     wait_reloads(http, "ok", 0.0).await;
 
     // Call 1 rings on carrier A.
@@ -292,27 +289,14 @@ async fn sighup_opens_and_closes_listeners_and_changes_the_log_level() {
     let tcp_only = format!(r#"listen = [ {{ transport = "tcp", address = "{tcp}" }} ]"#);
     assert!(base.contains(&udp_only), "{base}");
     let file = dir.join("trunkgate.toml");
-    std::fs::write(&file, format!("{base}\n[log]\nlevel = \"warn\"\n")).unwrap();
+    // The base file with `listen` replaced and a `[log] level`.
+    let write = |listen: &str, level: &str| {
+        let text = base.replace(&udp_only, listen);
+        std::fs::write(&file, format!("{text}\n[log]\nlevel = \"{level}\"\n")).unwrap();
+    };
+    write(&udp_only, "warn");
     let log = dir.join("gateway.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
-        .args(["run", "--config"])
-        .arg(&file)
-        .env_remove("RUST_LOG")
-        .env("TRUNKGATE_API_KEY", "reload-test-key")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("gateway starts");
-    let gw = Proc(child);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(http).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gateway not listening"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let gw = run_gateway(&file, &log, None, http).await;
     let mon = Ua::new().await;
     mon.send(sip, &options("UDP", mon.addr, sip, 1)).await;
     mon.expect_response(200).await;
@@ -327,14 +311,7 @@ async fn sighup_opens_and_closes_listeners_and_changes_the_log_level() {
     );
 
     // Add a TCP listener and lower the filter to info.
-    std::fs::write(
-        &file,
-        format!(
-            "{}\n[log]\nlevel = \"info\"\n",
-            base.replace(&udp_only, &with_tcp)
-        ),
-    )
-    .unwrap();
+    write(&with_tcp, "info");
     hup(&gw.0);
     wait_reloads(http, "ok", 1.0).await;
     let mut t = TcpUa::connect(tcp).await;
@@ -351,14 +328,7 @@ async fn sighup_opens_and_closes_listeners_and_changes_the_log_level() {
     );
 
     // Remove the UDP listener: it stops answering; TCP carries on.
-    std::fs::write(
-        &file,
-        format!(
-            "{}\n[log]\nlevel = \"info\"\n",
-            base.replace(&udp_only, &tcp_only)
-        ),
-    )
-    .unwrap();
+    write(&tcp_only, "info");
     hup(&gw.0);
     wait_reloads(http, "ok", 2.0).await;
     mon.send(sip, &options("UDP", mon.addr, sip, 4)).await;

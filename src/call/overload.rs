@@ -106,14 +106,15 @@ impl Overload {
         **self.settings.load()
     }
 
-    /// Whether a new INVITE is refused now, and why. `roll` is a uniform
-    /// random number in 0..1000.
-    pub fn check(&self, roll: u32) -> Option<Shed> {
+    /// Whether a new INVITE is refused now, and why. `roll` gives a uniform
+    /// random number in 0..1000; it is only drawn while shedding.
+    pub fn check(&self, roll: impl FnOnce() -> u32) -> Option<Shed> {
         let s = self.settings.load();
         if s.max_setup_calls > 0 && self.setup.load(Ordering::Relaxed) >= s.max_setup_calls {
             return Some(Shed::Setup);
         }
-        (roll >= self.admit.load(Ordering::Relaxed)).then_some(Shed::Lag)
+        let admit = self.admit.load(Ordering::Relaxed);
+        (admit < 1000 && roll() >= admit).then_some(Shed::Lag)
     }
 
     /// Counts a call in set-up until the guard is released or dropped.
@@ -219,6 +220,11 @@ pub async fn monitor(overload: std::sync::Weak<Overload>) {
             return;
         };
         if o.settings.load().max_lag.is_zero() {
+            // Off: look again once a second (a reload may turn it on)
+            // instead of waking every tick.
+            drop(o);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            tick.reset();
             continue;
         }
         o.sample(now.saturating_duration_since(due));
@@ -266,15 +272,15 @@ mod tests {
             retry_after_s: 2,
         });
         let g1 = o.enter_setup();
-        assert_eq!(o.check(999), None);
+        assert_eq!(o.check(|| 999), None);
         let g2 = o.enter_setup();
-        assert_eq!(o.check(0), Some(Shed::Setup));
+        assert_eq!(o.check(|| 0), Some(Shed::Setup));
         g1.release();
         g1.release();
         assert_eq!(o.setup_calls(), 1);
         drop(g1);
         assert_eq!(o.setup_calls(), 1, "released guards do not count twice");
-        assert_eq!(o.check(0), None);
+        assert_eq!(o.check(|| 0), None);
         drop(g2);
         assert_eq!(o.setup_calls(), 0);
     }
@@ -291,8 +297,8 @@ mod tests {
         assert!(o.lag() > Duration::from_millis(70), "{:?}", o.lag());
         o.adjust();
         assert_eq!(o.admit_ratio(), 0.75);
-        assert_eq!(o.check(749), None);
-        assert_eq!(o.check(750), Some(Shed::Lag));
+        assert_eq!(o.check(|| 749), None);
+        assert_eq!(o.check(|| 750), Some(Shed::Lag));
     }
 
     /// A runtime thread kept busy (blocking sleeps between yields) is seen
