@@ -28,6 +28,8 @@ pub mod call;
 pub mod cluster;
 pub mod config;
 pub mod flow;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod http;
 pub mod http_guard;
