@@ -29,6 +29,24 @@ pub struct Pike {
 }
 
 impl Pike {
+    /// Bans `ip` for [`BAN`] from `now` at once (a request that names a known
+    /// scanner): its later requests are dropped whatever User-Agent they carry.
+    pub fn ban(&self, ip: IpAddr, now: Instant) {
+        let newly = {
+            let mut e = self.map.entry(ip).or_insert(Entry {
+                window_start: now,
+                count: 0,
+                banned_until: None,
+            });
+            let newly = e.banned_until.is_none_or(|b| b <= now);
+            e.banned_until = Some(now + BAN);
+            newly
+        };
+        if newly {
+            tracing::warn!(source = %ip, "scanner User-Agent from an untrusted source: banned for {} s", BAN.as_secs());
+        }
+    }
+
     /// Counts one request from `ip`; false when it must be dropped.
     pub fn allow(&self, ip: IpAddr, now: Instant) -> bool {
         if self.map.len() > SWEEP_AT {
@@ -95,6 +113,16 @@ mod tests {
             p.allow(ip, t0 + BAN + Duration::from_secs(1)),
             "ban expired"
         );
+    }
+
+    #[test]
+    fn a_ban_drops_the_next_requests_until_it_expires() {
+        let p = Pike::default();
+        let ip: IpAddr = "192.0.2.3".parse().unwrap();
+        let t0 = Instant::now();
+        p.ban(ip, t0);
+        assert!(!p.allow(ip, t0 + Duration::from_secs(1)));
+        assert!(p.allow(ip, t0 + BAN + Duration::from_secs(1)));
     }
 
     #[test]

@@ -131,6 +131,12 @@ impl Dispatcher {
         if let Some(ua) = msg.header(&HeaderName::UserAgent) {
             if is_scanner(ua) {
                 self.core.metrics.drop_reason("scanner");
+                // Whatever it sends next (another User-Agent) is dropped too.
+                if !self.trusted(&meta) {
+                    self.core
+                        .pike
+                        .ban(meta.source.ip(), tokio::time::Instant::now());
+                }
                 return;
             }
         }
