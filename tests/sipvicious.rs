@@ -7,6 +7,7 @@
 //!   banned: a later request with an innocent User-Agent from it gets nothing
 //!   (`rate_limited`), the same request from another address is answered;
 //! - a call from the PBX placed after the scans is carried.
+//!
 //! Skipped (with a message) when the tools are not installed; CI installs them.
 
 mod common;
