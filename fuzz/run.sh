@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(parse sdp framing transaction trunk_body)
+[ ${#targets[@]} -gt 0 ] || targets=(parse sdp framing transaction trunk_body rtp)
 command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz missing: cargo install cargo-fuzz" >&2; exit 2; }
 # libFuzzer needs -Z flags: nightly, or the stable toolchain with RUSTC_BOOTSTRAP.
 export RUSTC_BOOTSTRAP=1
@@ -32,7 +32,9 @@ trap '[ -n "$tmp" ] && rm -rf "$tmp"' EXIT
 seed() { # seed TARGET FILES...
   local dir="fuzz/corpus/$1"; shift
   mkdir -p "$dir"
-  for f in "$@"; do [ -f "$f" ] && cp -n "$f" "$dir/$(basename "$(dirname "$f")")-$(basename "$f")"; done
+  for f in "$@"; do
+    if [ -f "$f" ]; then cp -n "$f" "$dir/$(basename "$(dirname "$f")")-$(basename "$f")"; fi
+  done
 }
 for t in "${targets[@]}"; do
   case "$t" in

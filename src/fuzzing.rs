@@ -32,6 +32,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("framing", framing),
     ("transaction", transaction),
     ("trunk_body", trunk_body),
+    ("rtp", media_packets),
 ];
 
 /// A SIP message as received on UDP and on a stream, every typed view, the
@@ -261,4 +262,65 @@ pub fn trunk_body(data: &[u8]) {
     };
     let mut set = [t];
     let _ = crate::config::validate_trunk_set(&mut set, &[]);
+}
+
+/// A stream of datagrams as the media relay receives them, through the RTP,
+/// RFC 4733 and RTCP readers and the call-quality tracker. The input is cut
+/// into packets by a leading byte each: its low 7 bits are the packet's length,
+/// its top bit picks the leg; the clock advances 20 ms per packet. The report at
+/// the end serializes.
+pub fn media_packets(data: &[u8]) {
+    use crate::media::quality::{rtcp, Quality, QualityOptions};
+    use crate::media::relay::{Leg, Remote};
+    use crate::media::rtp::{dtmf_end, rtp_payload, PtMap};
+
+    let mut pts = PtMap::default();
+    pts.set_clock(101, 8000);
+    let remote = Remote {
+        rtp: std::net::SocketAddr::from(([127, 0, 0, 1], 40000)),
+        rtcp: std::net::SocketAddr::from(([127, 0, 0, 1], 40001)),
+        pts,
+        raw: false,
+        telephone_event: Some(101),
+    };
+    let mut q = Quality::new(QualityOptions {
+        enabled: true,
+        one_way_after: Some(Duration::from_secs(1)),
+    });
+    let t0 = Instant::now();
+    let mut now = t0;
+    let mut rest = data;
+    let mut n = 0u32;
+    while let Some((&head, tail)) = rest.split_first() {
+        let len = usize::from(head & 0x7f).min(tail.len());
+        let (pkt, after) = tail.split_at(len);
+        rest = after;
+        let leg = if head & 0x80 == 0 {
+            Leg::Caller
+        } else {
+            Leg::Callee
+        };
+        n += 1;
+        now += Duration::from_millis(20);
+        if n == 3 {
+            q.answered(now);
+        }
+        if let Some(p) = rtp_payload(pkt) {
+            assert!(p.len() <= pkt.len());
+        }
+        let _ = dtmf_end(pkt);
+        let mut far = rtcp::Far::default();
+        rtcp::parse(pkt, None, &mut far);
+        rtcp::parse(pkt, Some(0x1234_5678), &mut far);
+        let _ = q.rtp(0, leg, pkt, Some(&remote), now);
+        q.rtcp(0, leg, pkt);
+        if n % 50 == 0 {
+            q.tick(now);
+        }
+    }
+    q.tick(now + Duration::from_secs(6));
+    if let Some(r) = q.report(now + Duration::from_secs(6)) {
+        let text = serde_json::to_string(&r).unwrap_or_default();
+        assert!(!text.is_empty(), "the quality report serializes");
+    }
 }

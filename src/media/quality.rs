@@ -197,6 +197,13 @@ impl Rx {
                 let back = u64::from(self.max_seq.wrapping_sub(seq));
                 if back >= self.valid_bits() {
                     // Older than the first packet of this source: it starts earlier.
+                    if self.ext_max() < back {
+                        // Sent before a wrap this source made before its first
+                        // packet reached us (e.g. 65530 after 5): count from
+                        // one cycle later so the extended numbers stay positive.
+                        self.cycles += 1 << 16;
+                        self.base += 1 << 16;
+                    }
                     self.base = self.ext_max() - back;
                 } else if self.window & (1u128 << back) != 0 {
                     self.duplicates += 1;

@@ -77,6 +77,18 @@ fn reordered_and_duplicated_packets_are_not_losses() {
     assert_eq!(counts(&rx_of(&seqs)), (201, 201, 0, 0, 1, 0));
 }
 
+/// Found by the `rtp` fuzz target: a late packet from before a wrap the source
+/// made before its first packet reached us (65530 after 5) underflowed the
+/// extended sequence numbers.
+#[test]
+fn a_late_packet_from_before_the_first_wrap_counts_as_reordered() {
+    // 65530, 65531 … 65535, 0 … 5: 12 expected; 65530 and 6..=5 arrive.
+    assert_eq!(counts(&rx_of(&[5, 65530])), (12, 2, 10, 0, 1, 10));
+    let later = rx_of(&[5, 65530, 6, 7]);
+    assert_eq!(later.expected(), 14);
+    assert_eq!(later.received(), 4);
+}
+
 #[test]
 fn a_long_gap_is_one_burst() {
     assert_eq!(counts(&rx_of(&[0, 300, 301])), (302, 3, 299, 0, 0, 299));
