@@ -314,7 +314,7 @@ pub fn media_packets(data: &[u8]) {
         rtcp::parse(pkt, Some(0x1234_5678), &mut far);
         let _ = q.rtp(0, leg, pkt, Some(&remote), now);
         q.rtcp(0, leg, pkt);
-        if n % 50 == 0 {
+        if n.is_multiple_of(50) {
             q.tick(now);
         }
     }
