@@ -314,6 +314,64 @@ async fn nat_latching_follows_the_real_source_and_ignores_strangers() {
     u.gw.gw.shutdown().await;
 }
 
+/// The carrier's stream stops (a black-holed peer) while the PBX goes on
+/// sending: that leg is dead, and the RTP timeout ends the call. A leg that
+/// never sent RTP (one-way by design) does not end it.
+#[tokio::test]
+async fn a_leg_whose_stream_stops_ends_the_call_while_the_other_still_sends() {
+    let carrier = Ua::new().await;
+    let text = config_text(&[(carrier.addr, "udp")], "127.0.0.0/8");
+    let gw = start(&format!("{text}{}", media_section("rtp_timeout_s = 1"))).await;
+    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
+    let u = answered(
+        gw,
+        Ua::new().await,
+        carrier,
+        "m-half-dead",
+        pbx_rtp.addr,
+        car_rtp.addr,
+    )
+    .await;
+    // 2.5 s of PBX-only media: the carrier never sent, so no leg has stopped.
+    let mut seq = 1u16;
+    for _ in 0..25 {
+        pbx_rtp
+            .send(u.a_relay, 0, seq, u32::from(seq) * 160, 5, &[0xff; 160])
+            .await;
+        seq += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        u.pbx.recv_within(Duration::from_millis(10)).await.is_none(),
+        "a call with one-way media was ended"
+    );
+    // The carrier's stream flows, then stops; the PBX keeps sending.
+    car_rtp.send(u.b_relay, 0, 1, 0, 9, &[0x42; 160]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let bye_p = loop {
+        assert!(tokio::time::Instant::now() < deadline, "no BYE to the PBX");
+        pbx_rtp
+            .send(u.a_relay, 0, seq, u32::from(seq) * 160, 5, &[0xff; 160])
+            .await;
+        seq += 1;
+        if let Some((m, _)) = u.pbx.recv_within(Duration::from_millis(100)).await {
+            if m.method().map(|x| x.as_str()) == Some("BYE") {
+                break m;
+            }
+        }
+    };
+    let (bye_c, _) = u.carrier.wait_request("BYE").await;
+    u.carrier
+        .send(u.gw.udp, &reply(&bye_c, 200, "OK", None, None, ""))
+        .await;
+    u.pbx
+        .send(u.gw.udp, &reply(&bye_p, 200, "OK", None, None, ""))
+        .await;
+    let m = metrics(u.gw.http).await;
+    assert_eq!(metric_value(&m, "trunkgate_media_rtp_timeouts_total"), 1.0);
+    assert_eq!(metric_value(&m, "trunkgate_calls_active"), 0.0);
+}
+
 #[tokio::test]
 async fn dead_media_hangs_up_both_legs_with_reason_rtp_timeout() {
     let carrier = Ua::new().await;

@@ -220,6 +220,11 @@ pub struct Relay {
     /// RTP timestamp of the last telephone-event reported (its end packets repeat, RFC 4733 §2.5.1.4).
     last_dtmf: Option<u32>,
     last_rx: Instant,
+    /// Per leg: the last RTP since the answer (or the last hold change), `None`
+    /// while that leg has sent none. A leg whose stream flowed and then stopped
+    /// for the RTP timeout is a dead path (a black-holed peer) even while the
+    /// other leg still sends.
+    last_rx_leg: [Option<Instant>; 2],
     /// Made in `run`, on the runtime the task runs on.
     housekeeping: Option<Interval>,
     counts: Counts,
@@ -252,6 +257,7 @@ impl Relay {
             generated: (rand::random(), rand::random(), rand::random()),
             rec_paused: false,
             last_rx: Instant::now(),
+            last_rx_leg: [None; 2],
             housekeeping: None,
             counts: Counts::default(),
             quality: Quality::new(opts.quality),
@@ -447,11 +453,13 @@ impl Relay {
             Cmd::Answered => {
                 self.answered = true;
                 self.last_rx = Instant::now();
+                self.last_rx_leg = [None; 2];
                 self.quality.answered(self.last_rx);
             }
             Cmd::Hold(on) => {
                 self.hold = on;
                 self.last_rx = Instant::now();
+                self.last_rx_leg = [None; 2];
                 self.quality.hold(on, self.last_rx);
             }
             Cmd::Record { handle, first } => self.rec = Some((handle, first)),
@@ -499,6 +507,9 @@ impl Relay {
             return;
         }
         self.last_rx = now;
+        if self.answered {
+            self.last_rx_leg[leg as usize] = Some(now);
+        }
         if inp.remote.is_some_and(|r| r.raw) {
             if let Some(o) = outp.as_ref() {
                 if let Some(dst) = o.latched[0].or(o.remote.map(|r| r.rtp)) {
@@ -682,7 +693,15 @@ impl Relay {
         let Some(limit) = self.opts.rtp_timeout else {
             return;
         };
-        if self.answered && !self.hold && !self.timed_out && self.last_rx.elapsed() >= limit {
+        let leg_stopped = self
+            .last_rx_leg
+            .iter()
+            .any(|t| t.is_some_and(|t| t.elapsed() >= limit));
+        if self.answered
+            && !self.hold
+            && !self.timed_out
+            && (self.last_rx.elapsed() >= limit || leg_stopped)
+        {
             self.timed_out = true;
             self.metrics.rtp_timeouts.inc();
             (self.notify)(MediaEvent::RtpTimeout);
