@@ -14,6 +14,8 @@ use trunkgate::gateway::Gateway;
 use trunkgate::sip::{HeaderName, Message, ParseOptions};
 use trunkgate::transport::TransportKind;
 
+pub mod sipp;
+
 pub const DEMO_TRUNK: &str = "6f1c2b1e-8a51-4d2b-9c3e-1a2b3c4d5e6f";
 pub const WAIT: Duration = Duration::from_secs(5);
 
