@@ -59,14 +59,34 @@ async fn idle_connection_flood_is_capped_per_source_and_timed_out() {
         42.0,
         "{m}"
     );
+    // A trusted call is carried meanwhile: INVITE through to the carrier, its
+    // 200 back to the PBX with the media anchored.
     let pbx = Ua::new().await;
-    let opt = format!(
-        "OPTIONS sip:{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKhg1\r\nMax-Forwards: 70\r\nFrom: <sip:p@{me}>;tag=h1\r\nTo: <sip:{gw}>\r\nCall-ID: hg-1@pbx\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
-        gw = gw.udp,
-        me = pbx.addr
+    pbx.send(
+        gw.udp,
+        &invite(
+            pbx.addr,
+            gw.udp,
+            "UDP",
+            "hg-call",
+            "+14155550100",
+            "z9hG4bKhg1",
+        ),
+    )
+    .await;
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    let contact = format!("sip:carrier@{}", carrier.addr);
+    carrier
+        .send(
+            gw.udp,
+            &reply(&inv, 200, "OK", Some("c1"), Some(&contact), SDP_ANSWER),
+        )
+        .await;
+    let ok = pbx.wait_response(200).await;
+    assert!(
+        String::from_utf8_lossy(ok.body()).contains("m=audio"),
+        "the 200 carries the relay's SDP"
     );
-    pbx.send(gw.udp, &opt).await;
-    pbx.expect_response(200).await;
 
     // The held idle connections are closed by the idle timeout, and their slots come back.
     for s in held.iter_mut() {
