@@ -117,6 +117,10 @@ pub struct Metrics {
     pub call_log_dropped: Counter,
     /// Refused INVITEs from untrusted sources, by `logged` (sampled into the call log) or not.
     pub call_log_refusals: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// REST requests answered 429 (400429), by `reason`: `key` (an accepted
+    /// key over its budget) or `failed_auth` (a source over its failed-
+    /// authentication budget).
+    pub api_rate_limited: Family<ReasonLabels, Counter>,
     /// Requests sent over TCP instead of UDP for their size (RFC 3261 §18.1.1).
     pub udp_to_tcp: Counter,
     /// Requests too big for UDP that could not go over TCP: not sent.
@@ -268,6 +272,15 @@ impl Metrics {
             "INVITEs refused from untrusted sources: logged=yes written to the call log (sampled, store.call_log_refusals_per_s), logged=no only counted",
             call_log_refusals.clone(),
         );
+        let api_rate_limited = Family::<ReasonLabels, Counter>::default();
+        for reason in ["key", "failed_auth"] {
+            api_rate_limited.get_or_create(&ReasonLabels { reason });
+        }
+        registry.register(
+            "trunkgate_api_rate_limited",
+            "REST requests answered 429 (400429), by reason: key (an accepted key over api.requests_per_minute) or failed_auth (a source over its failed-authentication budget)",
+            api_rate_limited.clone(),
+        );
         let post_dial_delay: Family<TrunkLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.01, 2.0, 14)));
         registry.register(
@@ -305,6 +318,7 @@ impl Metrics {
             trunk_rejections,
             call_log_dropped,
             call_log_refusals,
+            api_rate_limited,
             udp_to_tcp,
             udp_oversize_refused,
             post_dial_delay,

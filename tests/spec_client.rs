@@ -98,6 +98,18 @@ async fn requests_per_key_are_limited_with_400429_and_retry_after() {
     // The budget is per key: the other key still gets through.
     let (s, _, body) = get(&c, gw.http, KEY2).await;
     assert_eq!(s, 200, "{body}");
+    let m = metrics(gw.http).await;
+    assert_eq!(
+        metric_value(&m, "trunkgate_api_rate_limited_total{reason=\"key\"}"),
+        1.0
+    );
+    assert_eq!(
+        metric_value(
+            &m,
+            "trunkgate_api_rate_limited_total{reason=\"failed_auth\"}"
+        ),
+        0.0
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -153,6 +165,15 @@ async fn brute_force_of_2000_wrong_keys_is_cut_off_per_source() {
     let (s, retry, body) = get(&attacker, http, KEY).await;
     assert_eq!(s, 429, "{body}");
     assert_limited(retry, &body);
+    let m = metrics(http).await;
+    assert_eq!(
+        metric_value(
+            &m,
+            "trunkgate_api_rate_limited_total{reason=\"failed_auth\"}"
+        ),
+        (limited + 1) as f64,
+        "every 429 counted"
+    );
     // ... while another source with the right key is served.
     let (s, _, body) = get(&client_from("127.0.0.2"), http, KEY).await;
     assert_eq!(s, 200, "{body}");

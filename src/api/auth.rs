@@ -96,7 +96,16 @@ pub async fn require_key(State(st): State<ApiState>, req: Request, next: Next) -
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
     );
     let limits = &st.inner.limits;
+    let limited = |reason: &'static str| {
+        st.inner
+            .core
+            .metrics
+            .api_rate_limited
+            .get_or_create(&crate::metrics::ReasonLabels { reason })
+            .inc();
+    };
     if let Some(wait) = limits.failed_auth.blocked(&source, now) {
+        limited("failed_auth");
         return ApiError::RateLimited(super::limit::retry_after_secs(wait)).into_response();
     }
     let key = req
@@ -107,6 +116,7 @@ pub async fn require_key(State(st): State<ApiState>, req: Request, next: Next) -
         return match limits.failed_auth.spend(&source, now) {
             Ok(()) => ApiError::Unauthorized.into_response(),
             Err(wait) => {
+                limited("failed_auth");
                 tracing::warn!(%source, "API: failed-authentication limit reached for a source");
                 ApiError::RateLimited(super::limit::retry_after_secs(wait)).into_response()
             }
@@ -114,7 +124,10 @@ pub async fn require_key(State(st): State<ApiState>, req: Request, next: Next) -
     };
     match limits.per_key.spend(&key, now) {
         Ok(()) => next.run(req).await,
-        Err(wait) => ApiError::RateLimited(super::limit::retry_after_secs(wait)).into_response(),
+        Err(wait) => {
+            limited("key");
+            ApiError::RateLimited(super::limit::retry_after_secs(wait)).into_response()
+        }
     }
 }
 
