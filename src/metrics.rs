@@ -274,7 +274,7 @@ impl Metrics {
         );
         let api_rate_limited = Family::<ReasonLabels, Counter>::default();
         for reason in ["key", "failed_auth"] {
-            api_rate_limited.get_or_create(&ReasonLabels { reason });
+            let _ = api_rate_limited.get_or_create(&ReasonLabels { reason });
         }
         registry.register(
             "trunkgate_api_rate_limited",
