@@ -1,0 +1,139 @@
+//! Overload control over real sockets (`[overload] max_setup_calls`): with two
+//! calls ringing, a third INVITE is refused at once with a stateless 503 and
+//! `Retry-After`, counted, never reaching the carrier; in-dialog requests of
+//! the admitted calls (CANCEL, BYE) are still served, and once a call leaves
+//! set-up a new INVITE is admitted again.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const DIALED: &str = "+14155550100";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go_on() {
+    let carrier = Ua::new().await;
+    let text = format!(
+        "{}\n[overload]\nmax_setup_calls = 2\nretry_after_s = 7\n",
+        config_text(&[(carrier.addr, "udp")], "127.0.0.0/8")
+    );
+    let gw = start(&text).await;
+    let pbx = Ua::new().await;
+
+    // Two calls ringing: both reach the carrier.
+    let mut invites = Vec::new();
+    for n in 1..=2 {
+        let id = format!("ovl-{n}");
+        pbx.send(
+            gw.udp,
+            &invite(
+                pbx.addr,
+                gw.udp,
+                "UDP",
+                &id,
+                DIALED,
+                &format!("z9hG4bKovl{n}"),
+            ),
+        )
+        .await;
+        let (inv, _) = carrier.wait_request("INVITE").await;
+        carrier
+            .send(gw.udp, &reply(&inv, 180, "Ringing", Some("c"), None, ""))
+            .await;
+        pbx.wait_response(180).await;
+        invites.push(inv);
+    }
+    let m = metrics(gw.http).await;
+    assert_eq!(metric_value(&m, "trunkgate_calls_in_setup"), 2.0, "{m}");
+
+    // The third: 503 + Retry-After at once, and the carrier sees nothing.
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "ovl-3", DIALED, "z9hG4bKovl3"),
+    )
+    .await;
+    let refused = pbx.wait_response(503).await;
+    assert_eq!(hdr(&refused, "Retry-After"), "7");
+    assert_eq!(hdr(&refused, "Call-ID"), "ovl-3");
+    assert!(
+        carrier
+            .recv_within(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "a shed INVITE reached the carrier"
+    );
+    let m = metrics(gw.http).await;
+    assert_eq!(
+        metric_value(&m, "trunkgate_rejections_total{reason=\"overload_setup\"}"),
+        1.0,
+        "{m}"
+    );
+
+    // The first call is answered and ended by the PBX: ACK and BYE are served.
+    let contact = format!("sip:carrier@{}", carrier.addr);
+    carrier
+        .send(
+            gw.udp,
+            &reply(
+                &invites[0],
+                200,
+                "OK",
+                Some("c"),
+                Some(&contact),
+                SDP_ANSWER,
+            ),
+        )
+        .await;
+    let ok = pbx.wait_response(200).await;
+    carrier.wait_request("ACK").await;
+    let (from, to) = (hdr(&ok, "From"), hdr(&ok, "To"));
+    let target = contact_uri(&ok);
+    let ack = in_dialog(
+        "ACK",
+        &target,
+        pbx.addr,
+        "UDP",
+        &from,
+        &to,
+        "ovl-1",
+        1,
+        "z9hG4bKovla",
+        "",
+    );
+    pbx.send(gw.udp, &ack).await;
+    // Answered: a slot is free, so a new INVITE is admitted again.
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "ovl-4", DIALED, "z9hG4bKovl4"),
+    )
+    .await;
+    carrier.wait_request("INVITE").await;
+    let bye = in_dialog(
+        "BYE",
+        &target,
+        pbx.addr,
+        "UDP",
+        &from,
+        &to,
+        "ovl-1",
+        2,
+        "z9hG4bKovlb",
+        "",
+    );
+    pbx.send(gw.udp, &bye).await;
+    let (bye_c, _) = carrier.wait_request("BYE").await;
+    carrier
+        .send(gw.udp, &reply(&bye_c, 200, "OK", None, None, ""))
+        .await;
+    pbx.wait_response(200).await;
+
+    let m = metrics(gw.http).await;
+    assert_eq!(
+        metric_value(&m, "trunkgate_rejections_total{reason=\"overload_setup\"}"),
+        1.0,
+        "only the third INVITE was shed: {m}"
+    );
+    gw.gw.shutdown().await;
+}
