@@ -16,6 +16,7 @@
 //! API. That part depends on `config` for the trunk model and its rules.
 
 pub mod calllog;
+pub mod pg;
 pub mod rfc3339;
 pub mod trunks;
 
