@@ -293,19 +293,4 @@ impl PgStore {
         })
         .await
     }
-
-    /// How many records are stored, and how many of them `node_id` wrote.
-    pub async fn count_logs(&self, node_id: Option<&str>) -> Result<u64, StoreError> {
-        self.run(async {
-            let c = self.client().await?;
-            let row = c
-                .query_one(
-                    "SELECT COUNT(*) FROM call_logs WHERE $1::text IS NULL OR node_id = $1",
-                    &[&node_id],
-                )
-                .await?;
-            Ok(u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0))
-        })
-        .await
-    }
 }

@@ -270,3 +270,49 @@ impl PgStore {
         r
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_description_of_a_url_never_holds_its_credentials() {
+        let c = parse_url("postgres://trunkgate:hunter2@db.example:6543/calls").unwrap();
+        let d = describe(&c);
+        assert_eq!(d, "db.example:6543/calls");
+        let store = PgStore::new(
+            "postgresql://u:hunter2@127.0.0.1/x",
+            "sbc-a",
+            Health::new(Gauge::default()),
+        )
+        .unwrap();
+        assert!(!format!("{store:?}").contains("hunter2"));
+        assert!(matches!(
+            parse_url("not a url"),
+            Err(StoreError::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn health_follows_outcomes_and_ignores_refused_statements() {
+        let gauge = Gauge::default();
+        let h = Health::new(gauge.clone());
+        assert!(h.is_up());
+        assert_eq!(gauge.get(), 1);
+        h.observe::<()>(&Err(StoreError::Unavailable("down".into())));
+        assert!(!h.is_up());
+        assert_eq!(gauge.get(), 0);
+        h.observe::<()>(&Err(StoreError::InvalidQuery {
+            field: "f",
+            value: String::new(),
+            rule: "r",
+        }));
+        assert!(
+            !h.is_up(),
+            "a refused statement says nothing about reachability"
+        );
+        h.observe(&Ok(()));
+        assert!(h.is_up());
+        assert_eq!(gauge.get(), 1);
+    }
+}

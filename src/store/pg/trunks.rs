@@ -5,7 +5,6 @@
 //! commit on [`super::CHANNEL`].
 
 use tokio_postgres::{GenericClient, IsolationLevel};
-use uuid::Uuid;
 
 use super::schema::EDIT_LOCK;
 use super::PgStore;
@@ -149,11 +148,6 @@ impl PgStore {
             Ok(set)
         })
         .await
-    }
-
-    /// One trunk.
-    pub async fn trunk(&self, id: Uuid) -> Result<Option<StoredTrunk>, StoreError> {
-        Ok(self.load().await?.trunk(id).cloned())
     }
 
     /// Changes the set in one transaction, like `TrunkStore::edit`: the
