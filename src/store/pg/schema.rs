@@ -14,9 +14,12 @@ pub const INIT_LOCK: i64 = 0x7467_6174;
 /// The advisory transaction lock serializing trunk/number edits across nodes.
 pub const EDIT_LOCK: i64 = 0x7467_6175;
 
+/// Migration 1. `id` compares bytewise (`COLLATE "C"`) like SQLite's TEXT,
+/// so the paging order (start_ms, id) is the same on both stores whatever
+/// the database's locale.
 const M1_CALL_LOGS: &str = "
 CREATE TABLE call_logs (
-    id         TEXT   NOT NULL PRIMARY KEY,
+    id         TEXT   COLLATE \"C\" NOT NULL PRIMARY KEY,
     call_id    TEXT   NOT NULL,
     start_ms   BIGINT NOT NULL,
     direction  TEXT   NOT NULL,
