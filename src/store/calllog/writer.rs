@@ -79,6 +79,12 @@ pub trait LogSink: Send + 'static {
     fn insert(&mut self, recs: &[CallRecord]) -> Result<(), StoreError>;
     /// Deletes the records that started before `start_ms`; returns how many.
     fn prune_before(&mut self, start_ms: i64) -> Result<u64, StoreError>;
+    /// How long the writer waits after a record for more to share its
+    /// batch: zero writes at once (SQLite: a commit is cheap), more trades
+    /// that delay for fewer round trips and commits.
+    fn linger(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 impl LogSink for CallLogStore {
@@ -352,6 +358,25 @@ fn warn_due(last_warn: &AtomicU64, now_ms: u64) -> bool {
 
 /// The thread body: batch what is queued (calls' records first, then sampled
 /// refusals), write it, prune when due, until every sender is gone.
+/// Collects more records into `batch` for up to `linger` (or until it is full).
+fn gather(rx: &Receiver<CallRecord>, batch: &mut Vec<CallRecord>, linger: Duration) {
+    if linger.is_zero() {
+        return;
+    }
+    let until = Instant::now() + linger;
+    while batch.len() < MAX_BATCH {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        match rx.recv_timeout(left) {
+            Ok(rec) => batch.push(rec),
+            // The caller's next receive sees the end of the queue.
+            Err(_) => return,
+        }
+    }
+}
+
 fn run<S: LogSink>(
     mut store: S,
     rx: Receiver<CallRecord>,
@@ -361,10 +386,12 @@ fn run<S: LogSink>(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut give_up_at = None;
     let mut next_prune = Instant::now();
+    let linger = store.linger();
     loop {
         let open = match rx.recv_timeout(TICK) {
             Ok(first) => {
                 batch.push(first);
+                gather(&rx, &mut batch, linger);
                 true
             }
             Err(RecvTimeoutError::Timeout) => true,

@@ -143,7 +143,16 @@ impl PgLogSink {
     }
 }
 
+/// A batch waits this long for more records: at 200 calls/s one statement
+/// and one commit carry ~20 records instead of one each (measured with
+/// benches/cluster-cpu.sh; README "Measured: cluster").
+const LINGER: std::time::Duration = std::time::Duration::from_millis(100);
+
 impl LogSink for PgLogSink {
+    fn linger(&self) -> std::time::Duration {
+        LINGER
+    }
+
     fn insert(&mut self, recs: &[CallRecord]) -> Result<(), StoreError> {
         if recs.is_empty() {
             return Ok(());
