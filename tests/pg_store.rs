@@ -866,3 +866,40 @@ fn postgres_call_log_queries_match_sqlite() {
     drop(sink);
     drop(rt);
 }
+
+/// A node cannot start without its store (it needs the schema and a first
+/// snapshot): it says why, quickly, without the URL's password.
+#[tokio::test]
+async fn a_node_whose_postgres_is_unreachable_does_not_start_and_keeps_the_password_out() {
+    let dir = temp_dir("pg-down");
+    let port = free_pg_port();
+    let text = config_text_in(&[], "127.0.0.1/32", &dir)
+        .split("\n[[trunks]]")
+        .next()
+        .unwrap_or_default()
+        .replace(
+            &format!("data_dir = \"{}\"\n", dir.display()),
+            &format!(
+                "data_dir = \"{}\"\nurl = \"postgres://trunkgate:hunter2@127.0.0.1:{port}/trunkgate\"\n",
+                dir.display()
+            ),
+        );
+    let cfg = trunkgate::config::parse_str(&text, "test.toml").expect("valid config");
+    assert!(cfg.store.url.is_some(), "{text}");
+    let started = std::time::Instant::now();
+    let err = match trunkgate::gateway::Gateway::start(cfg).await {
+        Ok(_) => panic!("started without its store"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.contains("postgres"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(
+        !dir.join("trunkgate.db").exists(),
+        "no SQLite file beside a PostgreSQL store"
+    );
+}
