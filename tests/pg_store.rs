@@ -79,10 +79,15 @@ fn chown_all(path: &Path, user: Option<(u32, u32)>) {
 
 /// A loopback TCP port free now in 61000-62999 (outside the kernel's
 /// ephemeral range and the other tests' fixed ranges).
+/// Each call starts probing elsewhere, so tests of one process starting
+/// servers at the same moment do not pick the same port.
 fn free_pg_port() -> u16 {
-    let start = 61000 + (std::process::id() % 2000) as u16;
-    for i in 0..2000u16 {
-        let p = 61000 + (start - 61000 + i * 7) % 2000;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let start = (std::process::id().wrapping_mul(37) + n * 211) % 2000;
+    for i in 0..2000u32 {
+        let p = 61000 + ((start + i * 7) % 2000) as u16;
         if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
             return p;
         }
@@ -125,17 +130,37 @@ impl Postgres {
             user,
             server: None,
         };
-        pg.run();
-        pg
+        // A port taken between the probe and the bind: try another.
+        for _ in 0..5 {
+            if pg.try_run() {
+                return pg;
+            }
+            pg.port = free_pg_port();
+        }
+        panic!(
+            "postgres did not start on 5 ports:\n{}",
+            std::fs::read_to_string(pg.dir.join("postgres.log")).unwrap_or_default()
+        );
     }
 
     fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
-    /// Starts the server (again) on the same data dir and port; waits until
-    /// it accepts connections.
+    /// Starts the server again on the same data dir and port.
     fn run(&mut self) {
+        assert!(
+            self.try_run(),
+            "postgres did not restart on port {}:\n{}",
+            self.port,
+            std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
+        );
+    }
+
+    /// Starts the server on the data dir and port; true once it is ready
+    /// (its `postmaster.pid` names our child and says `ready`: a listener on
+    /// the port could be someone else's), false if it exited (port taken).
+    fn try_run(&mut self) -> bool {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -153,22 +178,24 @@ impl Postgres {
             .stdout(Stdio::null())
             .stderr(log);
         as_user(&mut cmd, self.user);
-        self.server = Some(cmd.spawn().expect("postgres starts"));
+        let mut child = cmd.spawn().expect("postgres starts");
+        let pid = child.id().to_string();
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+            let status =
+                std::fs::read_to_string(self.dir.join("data/postmaster.pid")).unwrap_or_default();
+            let lines: Vec<&str> = status.lines().map(str::trim).collect();
+            let ours_ready = lines.first() == Some(&pid.as_str())
+                && lines.get(7) == Some(&"ready")
+                && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok();
+            if ours_ready {
+                self.server = Some(child);
+                return true;
             }
-            if let Some(Ok(Some(st))) = self.server.as_mut().map(|c| c.try_wait()) {
-                panic!(
-                    "postgres exited ({st}):\n{}",
-                    std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
-                );
+            if let Ok(Some(_)) = child.try_wait() {
+                return false;
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "postgres not listening"
-            );
+            assert!(std::time::Instant::now() < deadline, "postgres not ready");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
