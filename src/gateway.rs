@@ -47,6 +47,18 @@ pub struct Gateway {
     shutdown: watch::Sender<bool>,
     http_task: tokio::task::JoinHandle<()>,
     call_log: CallLogWriter,
+    /// The PostgreSQL follow task (LISTEN/NOTIFY, periodic reload).
+    follow: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn log_seeded(seeded: bool, config: &Config) {
+    if seeded {
+        tracing::info!(
+            trunks = config.trunks.len(),
+            numbers = config.numbers.len(),
+            "store seeded from the config"
+        );
+    }
 }
 
 pub fn transport_config(config: &Config) -> TransportConfig {
@@ -168,31 +180,61 @@ impl Gateway {
                 hep_packets.clone(),
             );
         }
-        let store = CallLogStore::open(&config.store.data_dir)?;
-        let call_log = CallLogWriter::start_with(
-            store,
-            crate::store::calllog::writer::WriterSettings {
-                capacity: config.store.call_log_queue,
-                refusals_per_s: config.store.call_log_refusals_per_s,
-                retention: (config.store.call_log_retention_days > 0).then(|| {
-                    std::time::Duration::from_secs(
-                        u64::from(config.store.call_log_retention_days) * 86_400,
-                    )
-                }),
-            },
+        let call_log_queued = Gauge::<i64>::default();
+        registry.register(
+            "trunkgate_call_log_queued",
+            "Call-log records accepted and not yet stored (waiting for the writer, or for the store to come back)",
+            call_log_queued.clone(),
         );
+        let pg = match &config.store.url {
+            Some(url) => {
+                let gauge = Gauge::<i64>::default();
+                registry.register(
+                    "trunkgate_store_up",
+                    "1 while the PostgreSQL store of [store] url answers, 0 while it does not",
+                    gauge.clone(),
+                );
+                let health = crate::store::pg::Health::new(gauge);
+                Some(crate::store::pg::PgStore::new(
+                    url,
+                    &config.cluster.node_id,
+                    health,
+                )?)
+            }
+            None => None,
+        };
+        let settings = crate::store::calllog::writer::WriterSettings {
+            capacity: config.store.call_log_queue,
+            refusals_per_s: config.store.call_log_refusals_per_s,
+            retention: (config.store.call_log_retention_days > 0).then(|| {
+                std::time::Duration::from_secs(
+                    u64::from(config.store.call_log_retention_days) * 86_400,
+                )
+            }),
+        };
         // Trunks and numbers: seeded from the config once, then the store
         // is the source of truth (README: "config seed vs store").
-        let mut trunk_store = TrunkStore::open(&config.store.data_dir)?;
-        if trunk_store.seed_once(&config.trunks, &config.numbers)? {
-            tracing::info!(
-                trunks = config.trunks.len(),
-                numbers = config.numbers.len(),
-                "store seeded from the config"
-            );
-        }
-        let set = trunk_store.load()?;
-        drop(trunk_store);
+        let (call_log, set) = match &pg {
+            Some(pg) => {
+                tracing::info!(server = %crate::store::pg::describe(pg.config()), "store: postgres");
+                let seeded = pg.init(&config.trunks, &config.numbers).await?;
+                log_seeded(seeded, &config);
+                let set = pg.load().await?;
+                let sink = crate::store::pg::PgLogSink::new(pg)?;
+                (CallLogWriter::start_with(sink, settings), set)
+            }
+            None => {
+                let store = CallLogStore::open(&config.store.data_dir)?
+                    .with_node_id(&config.cluster.node_id);
+                let call_log = CallLogWriter::start_with(store, settings);
+                let mut trunk_store = TrunkStore::open(&config.store.data_dir)?;
+                log_seeded(
+                    trunk_store.seed_once(&config.trunks, &config.numbers)?,
+                    &config,
+                );
+                (call_log, trunk_store.load()?)
+            }
+        };
         let keys = Keys::from_env(&config.api.key_hashes);
         if keys.is_empty() {
             tracing::warn!("no API key configured ([api] key_hashes or TRUNKGATE_API_KEY): every /v1 request is refused");
@@ -204,6 +246,13 @@ impl Gateway {
         let (trunks, numbers) = set.routing();
         core.replace_routing(trunks, numbers);
         core.set_call_log(call_log.clone());
+        let follow = pg.as_ref().map(|pg| {
+            tokio::spawn(crate::store::pg::follow(
+                pg.clone(),
+                Arc::downgrade(&core),
+                set,
+            ))
+        });
         // Workers are probed from the start, so `trunkgate_flow_worker_up`
         // shows their state before the first call-flow call.
         if !core.snapshot.load().config.flow.workers.is_empty() {
@@ -231,6 +280,9 @@ impl Gateway {
                 }
             }
             hook_core.media.publish_gauges();
+            if let Some(w) = hook_core.call_log() {
+                call_log_queued.set(i64::try_from(w.queued()).unwrap_or(i64::MAX));
+            }
             let o = &hook_core.overload;
             overload_lag.set(o.lag().as_secs_f64());
             overload_admit.set(o.admit_ratio());
@@ -242,7 +294,7 @@ impl Gateway {
                 tcp_metrics.update(&stats);
             }
         });
-        let api = crate::api::router(ApiState::open(Arc::clone(&core), keys)?);
+        let api = crate::api::router(ApiState::open(Arc::clone(&core), keys, pg)?);
         let (shutdown, rx) = watch::channel(false);
         let (http_addr, http_task) = crate::http::serve(
             http_listen,
@@ -269,6 +321,7 @@ impl Gateway {
             shutdown,
             http_task,
             call_log,
+            follow,
         })
     }
 
@@ -354,6 +407,9 @@ impl Gateway {
         let _ = self.shutdown.send(true);
         self.transports.shutdown();
         let _ = self.http_task.await;
+        if let Some(f) = &self.follow {
+            f.abort();
+        }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let w = self.call_log.clone();
         let _ = tokio::task::spawn_blocking(move || w.shutdown()).await;

@@ -20,7 +20,9 @@
 //! both read. `http` serves `/metrics`; `api` is the management REST API
 //! (trunks, numbers, call logs) on the same listener, writing through
 //! `store` and swapping the routing snapshot the dispatcher reads. `cluster`
-//! holds trunk call limits cluster-wide in Redis behind `call::limits`.
+//! holds trunk call limits cluster-wide in Redis behind `call::limits`;
+//! `store::pg` shares trunks, numbers and call logs between nodes in
+//! PostgreSQL (`[store] url`) and follows other nodes' changes.
 #![forbid(unsafe_code)]
 
 pub mod api;

@@ -28,7 +28,7 @@ pub fn apply(core: &Arc<Core>, mut new: Config) {
     if new.http.listen != old.http.listen {
         restart.push("http listener");
     }
-    if new.store.data_dir != old.store.data_dir {
+    if new.store.data_dir != old.store.data_dir || new.store.url != old.store.url {
         restart.push("store");
     }
     if new.sip.t1 != old.sip.t1 || new.sip.t2 != old.sip.t2 || new.sip.t4 != old.sip.t4 {

@@ -733,7 +733,8 @@ async fn auth_refused_without_or_with_a_wrong_key_accepted_with_the_env_key() {
         .await
         .unwrap();
     assert_eq!(ready["listeners"], true);
-    assert_eq!(ready["store"], true);
+    assert_eq!(ready["store"], "up");
+    assert_eq!(ready["store_backend"], "sqlite");
     assert_eq!(ready["redis"], "not_configured", "{ready}");
     assert!(
         ready["node_id"].as_str().is_some_and(|n| !n.is_empty()),

@@ -96,7 +96,7 @@ pub struct CallList {
     pub next_block_uri: Option<String>,
 }
 
-fn store_err(e: StoreError) -> ApiError {
+pub(crate) fn store_err(e: StoreError) -> ApiError {
     match e {
         StoreError::InvalidQuery { field, value, rule } => {
             let field = match field {
@@ -229,8 +229,7 @@ pub async fn list(
         after_id: after,
     };
     let logs = if voice && trunking {
-        st.with_logs(move |s| s.query(&q).map_err(store_err))
-            .await?
+        st.query_logs(q).await?
     } else {
         Vec::new()
     };
@@ -278,8 +277,7 @@ pub async fn get_one(
     State(st): State<ApiState>,
     super::extract::PathParam(call_id): super::extract::PathParam,
 ) -> Result<Response, ApiError> {
-    let id = call_id.clone();
-    let rec = st.with_logs(move |s| s.get(&id).map_err(store_err)).await?;
+    let rec = st.get_log(call_id.clone()).await?;
     match rec {
         Some(r) => Ok(json_response(StatusCode::OK, &LogView::new(r))),
         None => Err(ApiError::NotFound(format!("no call {call_id}"))),

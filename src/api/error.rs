@@ -11,6 +11,7 @@
 //! | 404002 | 404 | no such resource (trunk, number, call) |
 //! | 405001 | 405 | the endpoint exists, the method does not |
 //! | 500999 | 500 | anything unexpected (logged with the ref_id) |
+//! | 503001 | 503 | the shared store (PostgreSQL, `[store] url`) cannot be reached; with `Retry-After` |
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -18,6 +19,9 @@ use serde::Serialize;
 
 use crate::config::FieldError;
 use crate::store::StoreError;
+
+/// `Retry-After` of a 503001: the follow task reconnects every second.
+const STORE_RETRY_AFTER_S: u64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -89,6 +93,7 @@ impl ApiError {
             ApiError::NoEndpoint(_) => 404_001,
             ApiError::NotFound(_) => 404_002,
             ApiError::Method(_) => 405_001,
+            ApiError::Store(e) if e.is_unavailable() => 503_001,
             ApiError::Store(_) | ApiError::Internal(_) => 500_999,
         }
     }
@@ -101,6 +106,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NoEndpoint(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Method(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -121,6 +127,9 @@ impl ApiError {
                 "Check the identifier; list the collection to see what exists."
             }
             ApiError::Method(_) => "The allowed methods are listed in /v1/openapi.json.",
+            ApiError::Store(e) if e.is_unavailable() => {
+                "The gateway's database is unreachable; calls still route. Retry after the Retry-After seconds."
+            }
             ApiError::Store(_) | ApiError::Internal(_) => {
                 "Retry; if it persists, report the ref_id to the operator."
             }
@@ -136,6 +145,7 @@ impl ApiError {
             ApiError::Unauthorized => "Not authorized.",
             ApiError::NoEndpoint(_) | ApiError::NotFound(_) => "Not found.",
             ApiError::Method(_) => "This action is not available here.",
+            ApiError::Store(e) if e.is_unavailable() => "The service is temporarily unavailable.",
             ApiError::Store(_) | ApiError::Internal(_) => "Something went wrong on our side.",
         }
     }
@@ -151,7 +161,7 @@ pub struct ErrorBody {
     /// 400001 validation, 400010 JSON parse, 400429 rate limit, 401001 auth,
     /// 404001 unknown endpoint, 404002 unknown resource, 405001 method,
     /// 414001 URI too long,
-    /// 500999 unexpected.
+    /// 500999 unexpected, 503001 store unreachable.
     pub code: u32,
     /// For developers: names the field and the rule broken.
     pub message: String,
@@ -164,13 +174,17 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let ref_id = uuid::Uuid::new_v4().to_string();
         let status = self.status();
-        if status.is_server_error() {
+        if matches!(&self, ApiError::Store(e) if e.is_unavailable()) {
+            // Expected while the store is down (one line per request, not an error of ours).
+            tracing::warn!(%ref_id, error = %self, kind = self.name(), "api request refused: store unavailable");
+        } else if status.is_server_error() {
             tracing::error!(%ref_id, error = %self, kind = self.name(), "api request failed");
         } else {
             tracing::debug!(%ref_id, error = %self, kind = self.name(), "api request refused");
         }
         let message = match &self {
             // Internal details stay in the log.
+            ApiError::Store(e) if e.is_unavailable() => "store unavailable".to_string(),
             ApiError::Store(_) | ApiError::Internal(_) => "unexpected error".to_string(),
             e => e.to_string(),
         };
@@ -183,7 +197,12 @@ impl IntoResponse for ApiError {
             user_message: self.user_message().to_string(),
         };
         let mut resp = super::json_response(status, &body);
-        if let ApiError::RateLimited(secs) = self {
+        let retry_after = match &self {
+            ApiError::RateLimited(secs) => Some(*secs),
+            ApiError::Store(e) if e.is_unavailable() => Some(STORE_RETRY_AFTER_S),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(secs),

@@ -6,7 +6,9 @@
 //!          ─► extractors (JSON object ≤ 1 MiB, query)           extract.rs
 //!          ─► handler: Trunks / PhoneNumbers / call logs        trunks.rs numbers.rs calls.rs
 //!               writes: TrunkStore::edit (BEGIN IMMEDIATE, validated with the
-//!               config's rules) then Core::replace_routing — the next call sees it
+//!               config's rules) then Core::replace_routing — the next call sees it;
+//!               with `[store] url` the same through PgStore::edit (every
+//!               other node follows by LISTEN/NOTIFY); PostgreSQL down: 503
 //!          ─► JSON, or the spec's error body                    error.rs
 //! ```
 //!
@@ -37,7 +39,8 @@ use axum::Router;
 use serde::Serialize;
 
 use crate::call::Core;
-use crate::store::{CallLogStore, StoreError, TrunkSet, TrunkStore};
+use crate::store::pg::PgStore;
+use crate::store::{CallLogQuery, CallLogStore, CallRecord, StoreError, TrunkSet, TrunkStore};
 
 pub use error::ApiError;
 
@@ -49,25 +52,46 @@ pub struct ApiState {
 
 struct Inner {
     core: Arc<Core>,
-    /// The writer connection; held (in a blocking task) from `BEGIN
-    /// IMMEDIATE` to the snapshot swap, so snapshots follow commit order.
-    writer: Arc<Mutex<TrunkStore>>,
-    reader: Arc<Mutex<TrunkStore>>,
-    logs: Arc<Mutex<CallLogStore>>,
+    store: Backend,
     keys: auth::Keys,
     limits: auth::Limits,
 }
 
+/// The store behind the API: the embedded SQLite file or the shared
+/// PostgreSQL (`[store] url`).
+enum Backend {
+    Sqlite {
+        /// The writer connection; held (in a blocking task) from `BEGIN
+        /// IMMEDIATE` to the snapshot swap, so snapshots follow commit order.
+        writer: Arc<Mutex<TrunkStore>>,
+        reader: Arc<Mutex<TrunkStore>>,
+        logs: Arc<Mutex<CallLogStore>>,
+    },
+    /// Async, pooled; its routing gate orders commits and snapshot swaps.
+    Postgres(PgStore),
+}
+
 impl ApiState {
-    /// Opens the API's own connections to `data_dir/trunkgate.db`.
-    pub fn open(core: Arc<Core>, keys: auth::Keys) -> Result<ApiState, StoreError> {
+    /// Opens the API's own connections to `data_dir/trunkgate.db`, or uses
+    /// the PostgreSQL store's pool when `pg` is given.
+    pub fn open(
+        core: Arc<Core>,
+        keys: auth::Keys,
+        pg: Option<PgStore>,
+    ) -> Result<ApiState, StoreError> {
         let config = core.snapshot.load().config.clone();
         let dir = config.store.data_dir.clone();
-        Ok(ApiState {
-            inner: Arc::new(Inner {
+        let store = match pg {
+            Some(pg) => Backend::Postgres(pg),
+            None => Backend::Sqlite {
                 writer: Arc::new(Mutex::new(TrunkStore::open(&dir)?)),
                 reader: Arc::new(Mutex::new(TrunkStore::open(&dir)?)),
                 logs: Arc::new(Mutex::new(CallLogStore::open(&dir)?)),
+            },
+        };
+        Ok(ApiState {
+            inner: Arc::new(Inner {
+                store,
                 core,
                 keys,
                 limits: auth::Limits::new(config.api.requests_per_minute),
@@ -81,7 +105,10 @@ impl ApiState {
 
     /// Reads every trunk and number (a blocking task on the reader connection).
     pub async fn load(&self) -> Result<TrunkSet, ApiError> {
-        let reader = Arc::clone(&self.inner.reader);
+        let reader = match &self.inner.store {
+            Backend::Postgres(pg) => return Ok(pg.load().await?),
+            Backend::Sqlite { reader, .. } => Arc::clone(reader),
+        };
         blocking(move || {
             let s = reader.lock().map_err(|_| poisoned())?;
             Ok(s.load()?)
@@ -96,15 +123,23 @@ impl ApiState {
         &self,
         change: impl FnOnce(&mut TrunkSet) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<(T, TrunkSet), ApiError> {
-        let writer = Arc::clone(&self.inner.writer);
         let core = Arc::clone(&self.inner.core);
+        let writer = match &self.inner.store {
+            Backend::Postgres(pg) => {
+                let _gate = pg.routing_gate().lock().await;
+                let (value, set) = pg
+                    .edit(crate::store::trunks::now_ms(), change)
+                    .await
+                    .map_err(edit_error)?;
+                let (trunks, numbers) = set.routing();
+                core.replace_routing(trunks, numbers);
+                return Ok((value, set));
+            }
+            Backend::Sqlite { writer, .. } => Arc::clone(writer),
+        };
         blocking(move || {
             let mut s = writer.lock().map_err(|_| poisoned())?;
-            let (value, set) = s.edit(change).map_err(|e| match e {
-                crate::store::EditError::Refused(e) => e,
-                crate::store::EditError::Invalid(f) => ApiError::Validation(f),
-                crate::store::EditError::Store(e) => ApiError::Store(e),
-            })?;
+            let (value, set) = s.edit(change).map_err(edit_error)?;
             let (trunks, numbers) = set.routing();
             core.replace_routing(trunks, numbers);
             Ok((value, set))
@@ -112,17 +147,57 @@ impl ApiState {
         .await
     }
 
-    /// Runs `f` with the call-log connection in a blocking task.
-    pub async fn with_logs<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&CallLogStore) -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let logs = Arc::clone(&self.inner.logs);
-        blocking(move || {
-            let s = logs.lock().map_err(|_| poisoned())?;
-            f(&s)
-        })
-        .await
+    /// Call-log records matching `q` (see `CallLogStore::query`).
+    pub async fn query_logs(&self, q: CallLogQuery) -> Result<Vec<CallRecord>, ApiError> {
+        match &self.inner.store {
+            Backend::Postgres(pg) => pg.query_logs(&q).await.map_err(calls::store_err),
+            Backend::Sqlite { logs, .. } => sqlite_logs(logs, move |s| s.query(&q)).await,
+        }
+    }
+
+    /// The call-log record of `call_id` (see `CallLogStore::get`).
+    pub async fn get_log(&self, call_id: String) -> Result<Option<CallRecord>, ApiError> {
+        match &self.inner.store {
+            Backend::Postgres(pg) => pg.get_log(&call_id).await.map_err(calls::store_err),
+            Backend::Sqlite { logs, .. } => sqlite_logs(logs, move |s| s.get(&call_id)).await,
+        }
+    }
+
+    /// Whether the store answers (`/health/ready`): PostgreSQL's tracked
+    /// state (no query per probe), or a read of the SQLite file.
+    async fn store_up(&self) -> bool {
+        match &self.inner.store {
+            Backend::Postgres(pg) => pg.health().is_up(),
+            Backend::Sqlite { .. } => self.load().await.is_ok(),
+        }
+    }
+
+    fn store_backend(&self) -> &'static str {
+        match &self.inner.store {
+            Backend::Postgres(_) => "postgres",
+            Backend::Sqlite { .. } => "sqlite",
+        }
+    }
+}
+
+/// Runs `f` with the SQLite call-log connection in a blocking task.
+async fn sqlite_logs<T: Send + 'static>(
+    logs: &Arc<Mutex<CallLogStore>>,
+    f: impl FnOnce(&CallLogStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let logs = Arc::clone(logs);
+    blocking(move || {
+        let s = logs.lock().map_err(|_| poisoned())?;
+        f(&s).map_err(calls::store_err)
+    })
+    .await
+}
+
+fn edit_error(e: crate::store::EditError<ApiError>) -> ApiError {
+    match e {
+        crate::store::EditError::Refused(e) => e,
+        crate::store::EditError::Invalid(f) => ApiError::Validation(f),
+        crate::store::EditError::Store(e) => ApiError::Store(e),
     }
 }
 
@@ -172,14 +247,15 @@ async fn no_method(method: Method) -> ApiError {
     ApiError::Method(method.to_string())
 }
 
-/// `/health/ready`: 200 when the SIP listeners are bound and the store answers,
+/// `/health/ready`: 200 when the SIP listeners are bound and the store answers
+/// (`store`: `up` or `down`; `store_backend`: `sqlite` or `postgres`),
 /// and Redis answers when `on_redis_down = "reject"` (with `local` a Redis
 /// outage is reported but the node keeps taking calls: pulling every node out
 /// of the load balancer at once would be worse). `redis`: `up`, `down` or
 /// `not_configured`; `node_id` says which node answered.
 async fn ready(State(st): State<ApiState>) -> Response {
     let listening = st.core().transports().is_some();
-    let store = st.load().await.is_ok();
+    let store = st.store_up().await;
     let cluster = st.core().limits.cluster();
     let redis = match cluster {
         None => "not_configured",
@@ -200,7 +276,8 @@ async fn ready(State(st): State<ApiState>) -> Response {
         status,
         &serde_json::json!({
             "listeners": listening,
-            "store": store,
+            "store": if store { "up" } else { "down" },
+            "store_backend": st.store_backend(),
             "redis": redis,
             "node_id": node_id,
         }),

@@ -27,6 +27,7 @@
 //! | `dns.nameservers[]` | empty = system resolver | IP or IP:port (port 53 by default) |
 //! | `dns.static[]` {name, a[], srv["prio weight port target"]} | none | a static table instead of DNS |
 //! | `store.data_dir` / `store.call_log_queue` | data / 10000 | directory for trunkgate.db; 100..=1000000 queued call-log records |
+//! | `store.url` (or env `TRUNKGATE_STORE_URL`, which wins) | none = SQLite in data_dir | `postgres://` or `postgresql://` URL of the shared PostgreSQL store, at most 2048 characters; never logged |
 //! | `store.call_log_retention_days` | 90 | 0..=36500; records that started longer ago are deleted at start and hourly (0 keeps all) |
 //! | `store.call_log_refusals_per_s` | 10 | 0..=10000 refused INVITEs from untrusted sources written a second; the rest only counted |
 //! | `trunks[]` | none | see `validate.rs` for the trunk rules (spec enums and ranges); seed data only, see below |
@@ -274,14 +275,29 @@ pub enum OnRedisDown {
     Reject,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreSettings {
     pub data_dir: std::path::PathBuf,
+    /// `[store] url` or `TRUNKGATE_STORE_URL` (the variable wins): the shared
+    /// PostgreSQL store; `None`: SQLite in `data_dir`. Never logged.
+    pub url: Option<String>,
     pub call_log_queue: usize,
     /// Days call-log records are kept (0: forever).
     pub call_log_retention_days: u32,
     /// Refused INVITEs from untrusted sources logged a second (the rest are counted).
     pub call_log_refusals_per_s: u32,
+}
+
+impl std::fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSettings")
+            .field("data_dir", &self.data_dir)
+            .field("url", &self.url.as_ref().map(|_| "<redacted>"))
+            .field("call_log_queue", &self.call_log_queue)
+            .field("call_log_retention_days", &self.call_log_retention_days)
+            .field("call_log_refusals_per_s", &self.call_log_refusals_per_s)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -233,11 +233,15 @@ fn d_queue() -> usize {
     10_000
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStore {
     #[serde(default = "d_data_dir")]
     pub data_dir: String,
+    /// `postgres://…` of a shared PostgreSQL store; may carry a password:
+    /// never printed (see the `Debug` below). Absent: SQLite in `data_dir`.
+    #[serde(default)]
+    pub url: Option<String>,
     #[serde(default = "d_queue")]
     pub call_log_queue: usize,
     /// Call-log records older than this many days are deleted (0 keeps all).
@@ -255,10 +259,23 @@ fn d_refusals() -> u32 {
     10
 }
 
+impl std::fmt::Debug for RawStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawStore")
+            .field("data_dir", &self.data_dir)
+            .field("url", &self.url.as_ref().map(|_| "<redacted>"))
+            .field("call_log_queue", &self.call_log_queue)
+            .field("call_log_retention_days", &self.call_log_retention_days)
+            .field("call_log_refusals_per_s", &self.call_log_refusals_per_s)
+            .finish()
+    }
+}
+
 impl Default for RawStore {
     fn default() -> Self {
         RawStore {
             data_dir: d_data_dir(),
+            url: None,
             call_log_queue: d_queue(),
             call_log_retention_days: d_retention(),
             call_log_refusals_per_s: d_refusals(),

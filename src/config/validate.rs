@@ -286,6 +286,11 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         max_setup_calls: o.max_setup_calls,
         retry_after_s: o.retry_after_s,
     };
+    let store_url = cluster::validate_store_url(
+        &mut e,
+        raw.store.url.as_deref(),
+        std::env::var("TRUNKGATE_STORE_URL").ok(),
+    );
     let cluster = cluster::validate_cluster(
         &mut e,
         &raw.cluster,
@@ -334,6 +339,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
         dns,
         store: StoreSettings {
             data_dir: raw.store.data_dir.clone().into(),
+            url: store_url,
             call_log_queue: raw.store.call_log_queue,
             call_log_retention_days: raw.store.call_log_retention_days,
             call_log_refusals_per_s: raw.store.call_log_refusals_per_s,

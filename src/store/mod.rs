@@ -14,8 +14,16 @@
 //! Trunks and phone numbers live in the same file ([`TrunkStore`], schema
 //! migration 2): seeded once from the config, then changed through the REST
 //! API. That part depends on `config` for the trunk model and its rules.
+//!
+//! With `[store] url` the same tables live in a PostgreSQL shared by every
+//! node ([`pg`]): the writer thread feeds a [`pg::PgLogSink`] instead (both
+//! are a [`calllog::writer::LogSink`]), the API uses [`pg::PgStore`], and
+//! a follow task keeps each node's routing snapshot on the shared set
+//! (LISTEN/NOTIFY). Edits on both backends write one pure
+//! [`trunks::plan::Plan`].
 
 pub mod calllog;
+pub mod pg;
 pub mod rfc3339;
 pub mod trunks;
 

@@ -15,6 +15,7 @@
 //! A [`TrunkStore`] is one connection: `Send`, not `Sync`.
 
 mod db;
+pub mod plan;
 
 use std::path::{Path, PathBuf};
 
@@ -154,7 +155,7 @@ impl TrunkStore {
 }
 
 /// Milliseconds since the Unix epoch, now.
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     super::rfc3339::system_time_ms(std::time::SystemTime::now())
 }
 

@@ -73,6 +73,28 @@ pub(super) fn validate_cluster(
     }
 }
 
+/// `[store] url`, or `TRUNKGATE_STORE_URL` (`env_url`), which wins: a
+/// `postgres://` / `postgresql://` URL tokio-postgres accepts. The URL may hold
+/// a password: an error never repeats it.
+pub(super) fn validate_store_url(
+    e: &mut Errors,
+    file_url: Option<&str>,
+    env_url: Option<String>,
+) -> Option<String> {
+    let (url, key) = match env_url.filter(|u| !u.is_empty()) {
+        Some(u) => (u, "TRUNKGATE_STORE_URL"),
+        None => (file_url?.to_string(), "store.url"),
+    };
+    let scheme_ok = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if url.len() > MAX_URL || !scheme_ok || url.parse::<tokio_postgres::Config>().is_err() {
+        e.add(
+            key,
+            "must be a postgres:// (or postgresql://) URL of at most 2048 characters",
+        );
+    }
+    Some(url)
+}
+
 /// The host name (trimmed to a valid node id), else `trunkgate`.
 fn default_node_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -129,6 +151,33 @@ mod tests {
         };
         let (_, errs) = run(raw, None);
         assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(errs.iter().all(|e| !e.contains("hunter2")), "{errs:?}");
+    }
+
+    #[test]
+    fn store_url_from_env_wins_and_errors_never_show_the_secret() {
+        let mut e = Errors {
+            file: "t.toml",
+            list: Vec::new(),
+        };
+        assert_eq!(validate_store_url(&mut e, None, None), None);
+        let got = validate_store_url(
+            &mut e,
+            Some("postgres://a@127.0.0.1:1/x"),
+            Some("postgresql://u:pw@127.0.0.1:2/db".into()),
+        );
+        assert_eq!(got.as_deref(), Some("postgresql://u:pw@127.0.0.1:2/db"));
+        assert!(e.list.is_empty());
+        validate_store_url(&mut e, Some("mysql://u:hunter2@h/db"), None);
+        validate_store_url(
+            &mut e,
+            None,
+            Some("postgres://u:hunter2@h:notaport/db".into()),
+        );
+        let errs: Vec<String> = e.list.iter().map(|x| x.to_string()).collect();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].contains("store.url"), "{errs:?}");
+        assert!(errs[1].contains("TRUNKGATE_STORE_URL"), "{errs:?}");
         assert!(errs.iter().all(|e| !e.contains("hunter2")), "{errs:?}");
     }
 }

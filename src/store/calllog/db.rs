@@ -62,6 +62,8 @@ impl CallLogQuery {
 pub struct CallLogStore {
     conn: Connection,
     path: PathBuf,
+    /// Written in each record's `node_id` column.
+    node_id: Option<String>,
 }
 
 impl std::fmt::Debug for CallLogStore {
@@ -100,7 +102,17 @@ impl CallLogStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
         schema::migrate(&mut conn)?;
-        Ok(CallLogStore { conn, path })
+        Ok(CallLogStore {
+            conn,
+            path,
+            node_id: None,
+        })
+    }
+
+    /// Marks every record this connection writes with `node_id`.
+    pub fn with_node_id(mut self, node_id: &str) -> CallLogStore {
+        self.node_id = Some(node_id.to_string());
+        self
     }
 
     /// The database file.
@@ -141,8 +153,8 @@ impl CallLogStore {
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO call_logs (id, call_id, start_ms, direction, caller_no, api_no, \
-                 trunk_id, status, record, connect_sec) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 trunk_id, status, record, connect_sec, node_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             for (r, start_ms, json) in &rows {
                 stmt.execute(params![
@@ -157,6 +169,7 @@ impl CallLogStore {
                     json,
                     // SQLite integers are i64; nobody is connected 2^63 s.
                     i64::try_from(r.connect_time_sec).unwrap_or(i64::MAX),
+                    self.node_id,
                 ])?;
             }
         }

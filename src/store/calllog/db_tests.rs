@@ -361,7 +361,7 @@ fn migration_3_rewrites_seconds_to_answer_as_connected_seconds() {
         }
     }
     let store = CallLogStore::open(&dir.0).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), schema::latest_version());
     assert_eq!(store.get("call-1").unwrap().unwrap().connect_time_sec, 57);
     assert_eq!(store.get("call-2").unwrap().unwrap().connect_time_sec, 0);
     let q = CallLogQuery {

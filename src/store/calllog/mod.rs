@@ -43,6 +43,12 @@ pub enum StoreError {
     },
     #[error("call record {id}: {rule}")]
     InvalidRecord { id: Uuid, rule: &'static str },
+    /// A PostgreSQL statement failed (the message never holds the URL).
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had in time (down, unreachable, pool exhausted).
+    #[error("postgres unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -57,6 +63,8 @@ impl StoreError {
             StoreError::SchemaTooNew { .. } => "store::schema_too_new",
             StoreError::InvalidQuery { .. } => "store::invalid_query",
             StoreError::InvalidRecord { .. } => "store::invalid_record",
+            StoreError::Postgres(_) => "store::postgres",
+            StoreError::Unavailable(_) => "store::unavailable",
         }
     }
 
@@ -71,6 +79,19 @@ impl StoreError {
                         Some(rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure)
                     )
             }
+            StoreError::Postgres(_) | StoreError::Unavailable(_) => self.is_unavailable(),
+            _ => false,
+        }
+    }
+
+    /// True when the shared store (PostgreSQL) cannot be reached right now:
+    /// the API answers 503, the call-log writer keeps the records queued.
+    /// A statement the server refused for its content (a constraint, bad
+    /// SQL) is not: retrying it would fail again.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Postgres(e) => crate::store::pg::is_connection_error(e),
             _ => false,
         }
     }

@@ -70,8 +70,19 @@ UPDATE call_logs SET connect_sec = json_extract(record, '$.connect_time_sec');
 CREATE INDEX call_logs_connect_sec ON call_logs (connect_sec, start_ms, id);
 ";
 
+/// Migration 4: the node that wrote each record (`[cluster] node_id`; with
+/// the shared PostgreSQL store, records of every node share the table).
+/// Null for records written before it.
+const M4_NODE_ID: &str = "ALTER TABLE call_logs ADD COLUMN node_id TEXT;";
+
 /// Every migration, in order; index i brings `user_version` from i to i+1.
-pub const MIGRATIONS: &[&str] = &[M1_CALL_LOGS, M2_TRUNKS_NUMBERS, M3_CONNECT_SECONDS];
+/// `store::pg::schema` holds the same list in PostgreSQL's dialect.
+pub const MIGRATIONS: &[&str] = &[
+    M1_CALL_LOGS,
+    M2_TRUNKS_NUMBERS,
+    M3_CONNECT_SECONDS,
+    M4_NODE_ID,
+];
 
 /// The schema version this build writes.
 pub fn latest_version() -> i64 {

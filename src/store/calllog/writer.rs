@@ -25,6 +25,7 @@ use tokio::time::Instant;
 
 use super::db::CallLogStore;
 use super::record::CallRecord;
+use super::StoreError;
 
 /// A queue size for production: about a minute of call ends at 100 calls/s
 /// with room to spare, ~10 MB of records at worst.
@@ -67,6 +68,32 @@ impl WriterSettings {
             refusals_per_s: DEFAULT_REFUSALS_PER_S,
             retention: None,
         }
+    }
+}
+
+/// Where the writer thread puts records: the SQLite [`CallLogStore`] or the
+/// PostgreSQL sink. Errors for which [`StoreError::is_transient`] holds are
+/// retried (the records stay queued); others are counted as failed.
+pub trait LogSink: Send + 'static {
+    /// Stores `recs`: all or none.
+    fn insert(&mut self, recs: &[CallRecord]) -> Result<(), StoreError>;
+    /// Deletes the records that started before `start_ms`; returns how many.
+    fn prune_before(&mut self, start_ms: i64) -> Result<u64, StoreError>;
+    /// How long the writer waits after a record for more to share its
+    /// batch: zero writes at once (SQLite: a commit is cheap), more trades
+    /// that delay for fewer round trips and commits.
+    fn linger(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl LogSink for CallLogStore {
+    fn insert(&mut self, recs: &[CallRecord]) -> Result<(), StoreError> {
+        CallLogStore::insert(self, recs)
+    }
+
+    fn prune_before(&mut self, start_ms: i64) -> Result<u64, StoreError> {
+        CallLogStore::prune_before(self, start_ms)
     }
 }
 
@@ -128,12 +155,12 @@ impl std::fmt::Debug for CallLogWriter {
 
 impl CallLogWriter {
     /// Starts the writer thread with a queue of `capacity` records (at least 1).
-    pub fn start(store: CallLogStore, capacity: usize) -> CallLogWriter {
+    pub fn start(store: impl LogSink, capacity: usize) -> CallLogWriter {
         Self::start_with(store, WriterSettings::new(capacity))
     }
 
     /// Starts the writer thread with refusal sampling and retention as given.
-    pub fn start_with(store: CallLogStore, settings: WriterSettings) -> CallLogWriter {
+    pub fn start_with(store: impl LogSink, settings: WriterSettings) -> CallLogWriter {
         let (tx, rx) = sync_channel(settings.capacity.max(1));
         let stats = Arc::new(Stats::default());
         let thread_stats = Arc::clone(&stats);
@@ -331,8 +358,27 @@ fn warn_due(last_warn: &AtomicU64, now_ms: u64) -> bool {
 
 /// The thread body: batch what is queued (calls' records first, then sampled
 /// refusals), write it, prune when due, until every sender is gone.
-fn run(
-    mut store: CallLogStore,
+/// Collects more records into `batch` for up to `linger` (or until it is full).
+fn gather(rx: &Receiver<CallRecord>, batch: &mut Vec<CallRecord>, linger: Duration) {
+    if linger.is_zero() {
+        return;
+    }
+    let until = Instant::now() + linger;
+    while batch.len() < MAX_BATCH {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        match rx.recv_timeout(left) {
+            Ok(rec) => batch.push(rec),
+            // The caller's next receive sees the end of the queue.
+            Err(_) => return,
+        }
+    }
+}
+
+fn run<S: LogSink>(
+    mut store: S,
     rx: Receiver<CallRecord>,
     stats: &Stats,
     retention: Option<Duration>,
@@ -340,10 +386,12 @@ fn run(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut give_up_at = None;
     let mut next_prune = Instant::now();
+    let linger = store.linger();
     loop {
         let open = match rx.recv_timeout(TICK) {
             Ok(first) => {
                 batch.push(first);
+                gather(&rx, &mut batch, linger);
                 true
             }
             Err(RecvTimeoutError::Timeout) => true,
@@ -389,7 +437,7 @@ fn run(
 }
 
 /// Deletes the records that started more than `keep` ago.
-fn prune(store: &mut CallLogStore, keep: Duration, stats: &Stats) {
+fn prune(store: &mut impl LogSink, keep: Duration, stats: &Stats) {
     let cutoff = std::time::SystemTime::now()
         .checked_sub(keep)
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
@@ -412,7 +460,7 @@ fn prune(store: &mut CallLogStore, keep: Duration, stats: &Stats) {
 /// backoff; a permanent failure is retried record by record so one bad record
 /// cannot take the rest of its batch down.
 fn write_batch(
-    store: &mut CallLogStore,
+    store: &mut impl LogSink,
     batch: &[CallRecord],
     stats: &Stats,
     give_up_at: &mut Option<Instant>,

@@ -249,3 +249,47 @@ fn retention_deletes_records_older_than_it_at_start() {
     let ids = stored_ids(&CallLogStore::open(&dir.0).unwrap());
     assert_eq!(ids, [fresh.id].into());
 }
+
+/// Batch sizes a sink saw; lingers as told.
+struct Batches(Arc<Mutex<Vec<usize>>>, Duration);
+
+impl LogSink for Batches {
+    fn insert(&mut self, recs: &[CallRecord]) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(recs.len());
+        Ok(())
+    }
+
+    fn prune_before(&mut self, _start_ms: i64) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
+    fn linger(&self) -> Duration {
+        self.1
+    }
+}
+
+#[test]
+fn a_lingering_sink_gets_records_submitted_together_in_one_batch() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let w = CallLogWriter::start(Batches(Arc::clone(&seen), Duration::from_millis(300)), 100);
+    for n in 0..3 {
+        assert!(w.submit(numbered(n)));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    w.shutdown();
+    assert_eq!(*seen.lock().unwrap(), vec![3]);
+    assert_eq!(w.written(), 3);
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let w = CallLogWriter::start(Batches(Arc::clone(&seen), Duration::ZERO), 100);
+    for n in 0..3 {
+        assert!(w.submit(numbered(n)));
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    w.shutdown();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![1, 1, 1],
+        "no linger: written at once"
+    );
+}

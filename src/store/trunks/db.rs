@@ -1,6 +1,5 @@
 //! SQL for the trunk and number tables (schema migration 2).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -181,73 +180,21 @@ pub fn edit<T, E>(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(StoreError::from)?;
     let before = load(&tx)?;
-    let mut after = before.clone();
-    let value = change(&mut after).map_err(EditError::Refused)?;
-    after.validate().map_err(EditError::Invalid)?;
-    let old_trunks: HashMap<Uuid, &StoredTrunk> = before
-        .trunks
-        .iter()
-        .map(|t| (t.trunk.trunk_id, t))
-        .collect();
-    for t in after.trunks.iter_mut() {
-        match old_trunks.get(&t.trunk.trunk_id) {
-            Some(old) if old.trunk == t.trunk => {
-                t.created_ms = old.created_ms;
-                t.updated_ms = old.updated_ms;
-            }
-            Some(old) => {
-                t.created_ms = old.created_ms;
-                t.updated_ms = now;
-                put_trunk(&tx, &t.trunk, t.created_ms, now)?;
-            }
-            None => {
-                t.created_ms = now;
-                t.updated_ms = now;
-                put_trunk(&tx, &t.trunk, now, now)?;
-            }
-        }
+    let (value, after, plan) = super::plan::prepare(&before, now, change)?;
+    for (t, created, updated) in &plan.put_trunks {
+        put_trunk(&tx, t, *created, *updated)?;
     }
-    for old in &before.trunks {
-        if after.trunk(old.trunk.trunk_id).is_none() {
-            tx.execute(
-                "DELETE FROM trunks WHERE trunk_id = ?1",
-                [old.trunk.trunk_id.to_string()],
-            )
+    for id in &plan.delete_trunks {
+        tx.execute("DELETE FROM trunks WHERE trunk_id = ?1", [id.to_string()])
             .map_err(StoreError::from)?;
-        }
     }
-    let old_numbers: HashMap<&str, &StoredNumber> = before
-        .numbers
-        .iter()
-        .map(|n| (n.number.no.as_str(), n))
-        .collect();
-    for n in after.numbers.iter_mut() {
-        match old_numbers.get(n.number.no.as_str()) {
-            Some(old) if old.number == n.number => {
-                n.created_ms = old.created_ms;
-                n.updated_ms = old.updated_ms;
-            }
-            Some(old) => {
-                n.created_ms = old.created_ms;
-                n.updated_ms = now;
-                put_number(&tx, &n.number, n.created_ms, now)?;
-            }
-            None => {
-                n.created_ms = now;
-                n.updated_ms = now;
-                put_number(&tx, &n.number, now, now)?;
-            }
-        }
+    for (n, created, updated) in &plan.put_numbers {
+        put_number(&tx, n, *created, *updated)?;
     }
-    let kept: std::collections::HashSet<&str> =
-        after.numbers.iter().map(|n| n.number.no.as_str()).collect();
-    for old in &before.numbers {
-        if !kept.contains(old.number.no.as_str()) {
-            tx.execute("DELETE FROM numbers WHERE no = ?1", [&old.number.no])
-                .map_err(StoreError::from)?;
-        }
+    for no in &plan.delete_numbers {
+        tx.execute("DELETE FROM numbers WHERE no = ?1", [no])
+            .map_err(StoreError::from)?;
     }
     tx.commit().map_err(StoreError::from)?;
-    after.numbers.sort_by(|a, b| a.number.no.cmp(&b.number.no));
     Ok((value, after))
 }
