@@ -112,7 +112,12 @@ fn publish_trunk_limits(core: &Core) {
 
 impl Gateway {
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
-        let mut registry = Registry::default();
+        // Every series carries this node's `[cluster] node_id` (a cluster's
+        // nodes are told apart in one Prometheus without relabelling).
+        let mut registry = Registry::with_labels(std::iter::once((
+            std::borrow::Cow::Borrowed("node_id"),
+            std::borrow::Cow::Owned(config.cluster.node_id.clone()),
+        )));
         let metrics = Arc::new(Metrics::register(&mut registry));
         let tcp_conns = Gauge::<i64>::default();
         registry.register(
@@ -140,7 +145,7 @@ impl Gateway {
             calls_in_setup.clone(),
         );
         let tcp_metrics = crate::transport::TcpMetrics::register(&mut registry);
-        crate::process_metrics::register(&mut registry, &config.cluster.node_id);
+        crate::process_metrics::register(&mut registry);
         crate::process_metrics::check_descriptors(&config);
         let http_listen = config.http.listen;
         let http_limits = config.http.limits;

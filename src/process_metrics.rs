@@ -2,8 +2,8 @@
 //! (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
 //! `process_open_fds`, `process_max_fds`, `process_start_time_seconds`,
 //! `process_threads`), read from `/proc/self` at scrape time, and
-//! `trunkgate_build_info{node_id,version}` (`node_id` from `[cluster]`: every
-//! series of a node can be joined on it).
+//! `trunkgate_build_info{version}`. The registry adds the node's `node_id`
+//! label (`[cluster]`) to these as to every series.
 //!
 //! prometheus-client has no process collector, so this one reads `/proc`
 //! through the `procfs` crate; a read that fails (not Linux, `/proc` not
@@ -18,22 +18,21 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
-    node_id: String,
     version: &'static str,
 }
 
-/// Registers the process collector and `trunkgate_build_info` on `registry`.
-pub fn register(registry: &mut Registry, node_id: &str) {
+/// Registers the process collector and `trunkgate_build_info` on `registry`
+/// (whose constant `node_id` label every series carries).
+pub fn register(registry: &mut Registry) {
     let build = Family::<BuildLabels, Gauge>::default();
     build
         .get_or_create(&BuildLabels {
-            node_id: node_id.to_string(),
             version: env!("CARGO_PKG_VERSION"),
         })
         .set(1);
     registry.register(
         "trunkgate_build_info",
-        "Always 1; labelled with this node's [cluster] node_id and the running build's version",
+        "Always 1; labelled with the running build's version",
         build,
     );
     registry.register_collector(Box::new(ProcessCollector));
@@ -118,8 +117,11 @@ mod tests {
 
     #[test]
     fn exports_process_metrics_and_build_info() {
-        let mut reg = Registry::default();
-        register(&mut reg, "sbc-a");
+        let mut reg = Registry::with_labels(std::iter::once((
+            std::borrow::Cow::Borrowed("node_id"),
+            std::borrow::Cow::Borrowed("sbc-a"),
+        )));
+        register(&mut reg);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &reg).unwrap();
         assert!(text.contains(&format!(
@@ -127,11 +129,11 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         )));
         for name in [
-            "process_cpu_seconds_total ",
-            "process_resident_memory_bytes ",
-            "process_open_fds ",
-            "process_max_fds ",
-            "process_start_time_seconds ",
+            "process_cpu_seconds_total{node_id=\"sbc-a\"} ",
+            "process_resident_memory_bytes{node_id=\"sbc-a\"} ",
+            "process_open_fds{node_id=\"sbc-a\"} ",
+            "process_max_fds{node_id=\"sbc-a\"} ",
+            "process_start_time_seconds{node_id=\"sbc-a\"} ",
         ] {
             let line = text
                 .lines()

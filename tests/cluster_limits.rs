@@ -301,15 +301,19 @@ async fn limit_of_two_holds_across_nodes_and_a_killed_node_frees_its_slots() {
     assert!(!ok3, "third call on node B refused");
     let (ok4, _) = call(&a, &carrier, "cl-4").await;
     assert!(!ok4, "third call on node A refused");
+    // Every series carries the node's id.
     let text = metrics(b.http).await;
-    assert_eq!(
-        metric_value(
-            &text,
-            "trunkgate_build_info{node_id=\"sbc-b\",version=\"0.1.0\"}"
-        ),
-        1.0,
+    assert!(
+        text.contains("trunkgate_build_info{node_id=\"sbc-b\",version=\"0.1.0\"} 1"),
         "{text}"
     );
+    assert!(
+        text.contains("trunkgate_cluster_redis_up{node_id=\"sbc-b\"} 1"),
+        "{text}"
+    );
+    for line in text.lines().filter(|l| l.starts_with("trunkgate_")) {
+        assert!(line.contains("node_id=\"sbc-b\""), "{line}");
+    }
     assert_eq!(metric_value(&text, "trunkgate_cluster_redis_up"), 1.0);
 
     // Node A dies with both calls up: its leases stop counting within the TTL.

@@ -237,7 +237,11 @@ async fn reload_rebuilds_the_flow_worker_pool() {
     let gw = start(&text_for(w1)).await;
     let series =
         |port: u16| format!("trunkgate_flow_worker_up{{worker=\"http://127.0.0.1:{port}\"}}");
-    let seen = |text: &str, port: u16| text.lines().any(|l| l.starts_with(&series(port)));
+    let seen = |text: &str, port: u16| {
+        without_node_id(text)
+            .lines()
+            .any(|l| l.starts_with(&series(port)))
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !seen(&metrics(gw.http).await, w1) {
         assert!(
