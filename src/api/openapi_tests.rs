@@ -3,8 +3,7 @@
 use super::*;
 use crate::config::{
     AuthSource, Authentication, Direction, Failover, FailoverSource, FaxSupport, InboundSettings,
-    MediaEncryption,
-    OutboundSettings, Recording, RecordingSetting, Trunk, TrunkStatus,
+    MediaEncryption, OutboundSettings, Recording, RecordingSetting, Trunk, TrunkStatus,
 };
 use crate::store::StoredTrunk;
 use serde_json::Value;

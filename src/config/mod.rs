@@ -58,8 +58,7 @@ use serde::{Deserialize, Serialize};
 
 pub use trunk::{
     AuthSource, Authentication, Direction, Failover, FailoverSource, FaxSupport, InboundSettings,
-    MediaEncryption,
-    OutboundSettings, Recording, RecordingSetting, Trunk, TrunkStatus,
+    MediaEncryption, OutboundSettings, Recording, RecordingSetting, Trunk, TrunkStatus,
 };
 
 /// The shipped default config, embedded so `trunkgate run` works with no file.

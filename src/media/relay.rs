@@ -21,10 +21,10 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::ports::{PortLease, PortPair};
 use super::quality::{LiveQuality, OneWay, Quality, QualityOptions, QualityReport};
-use super::srtp::{self, EndCrypto, LegKeys};
 use super::record::{Channel, RecordingHandle};
 pub use super::rtp::PtMap;
 use super::rtp::{dtmf_end, rtp_payload, Continuity};
+use super::srtp::{self, EndCrypto, LegKeys};
 use super::tones::{Cadence, ToneGen};
 use super::{Codec, MediaMetrics};
 
@@ -534,8 +534,7 @@ impl Relay {
             }
         }
         // RFC 5761 §4: RTCP multiplexed on the RTP port has packet type 192..=223.
-        let rtcp =
-            rtcp || (inp.srtp.is_some() && pkt.len() > 1 && (192..=223).contains(&pkt[1]));
+        let rtcp = rtcp || (inp.srtp.is_some() && pkt.len() > 1 && (192..=223).contains(&pkt[1]));
         // SRTP leg: everything below sees the clear packet; a packet that fails
         // authentication or the replay check is dropped and does not latch.
         let pkt = match inp.srtp.as_mut() {

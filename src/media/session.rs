@@ -165,6 +165,12 @@ impl MediaSession {
         self.relay_parsed(from, &sdp::parse(body)?)
     }
 
+    /// A new offer (re-INVITE, UPDATE) from `from`, already parsed.
+    pub fn relay_offer(&mut self, from: Leg, parsed: &sdp::Sdp) -> Result<Bytes, MediaError> {
+        self.sdes.expect_offer();
+        self.relay_parsed(from, parsed)
+    }
+
     /// [`Self::relay_sdp`] for an SDP already parsed.
     pub fn relay_parsed(&mut self, from: Leg, parsed: &sdp::Sdp) -> Result<Bytes, MediaError> {
         let media = parsed.media();

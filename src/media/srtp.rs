@@ -275,6 +275,11 @@ impl Sdes {
         self.policy[leg as usize] = policy;
     }
 
+    /// The next SDP is a new offer (re-INVITE, UPDATE), whoever sends it.
+    pub fn expect_offer(&mut self) {
+        self.awaiting = None;
+    }
+
     fn line(&mut self, leg: Leg, idx: usize) -> &mut LineState {
         let l = &mut self.lines[leg as usize];
         if l.len() <= idx {
@@ -363,14 +368,11 @@ impl Sdes {
             .iter()
             .flat_map(|l| l.offered.iter())
             .collect::<Vec<_>>();
-        m.crypto
-            .iter()
-            .filter_map(|c| parse_crypto(c))
-            .find(|c| {
-                offered
-                    .iter()
-                    .any(|o| o.tag == c.tag && o.key.suite == c.key.suite)
-            })
+        m.crypto.iter().filter_map(|c| parse_crypto(c)).find(|c| {
+            offered
+                .iter()
+                .any(|o| o.tag == c.tag && o.key.suite == c.key.suite)
+        })
     }
 
     fn check_answer(&self, from: Leg, m: &MediaDesc) -> Result<(), SrtpError> {
