@@ -12,20 +12,22 @@
 //!
 //! Packet crypto is the pure-Rust `webrtc-srtp` crate (AES-CM + HMAC-SHA1 and
 //! AES-GCM from RustCrypto); the tests below check it against RFC 3711 /
-//! libsrtp reference vectors. Depends on `sip::sdp` and `relay::Leg` only.
+//! libsrtp reference vectors. Replay lists and the SRTCP E-flag check are
+//! ours ([`replay`]: the crate's let unauthenticated packets in or through).
+//! Depends on `sip::sdp` and `relay::Leg` only.
 
 use base64::Engine as _;
 use bytes::Bytes;
 use rand::TryRngCore as _;
 use webrtc_srtp::context::Context;
-use webrtc_srtp::option::{srtcp_replay_protection, srtp_replay_protection};
+use webrtc_srtp::option::{srtcp_no_replay_protection, srtp_no_replay_protection};
 use webrtc_srtp::protection_profile::ProtectionProfile;
 
 use super::relay::Leg;
 use crate::sip::sdp::{MediaDesc, SecOut};
 
-/// RFC 3711 §3.3.2: the replay list; libsrtp's default window is 128 packets.
-const REPLAY_WINDOW: usize = 128;
+mod replay;
+use replay::{packet_id, Replay};
 
 /// The crypto suites we speak (RFC 4568 §6.2, RFC 7714 §14.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,14 +119,15 @@ impl KeyMaterial {
         base64::engine::general_purpose::STANDARD.encode(&self.bytes)
     }
 
+    /// The crate's context; replay protection is ours ([`replay`]).
     fn context(&self) -> Option<Context> {
         let (key, salt) = self.bytes.split_at(self.suite.key_len());
         Context::new(
             key,
             salt,
             self.suite.profile(),
-            Some(srtp_replay_protection(REPLAY_WINDOW)),
-            Some(srtcp_replay_protection(REPLAY_WINDOW)),
+            Some(srtp_no_replay_protection()),
+            Some(srtcp_no_replay_protection()),
         )
         .ok()
     }
@@ -473,21 +476,51 @@ impl Sdes {
     }
 }
 
+/// One receive context: the crate's keys and ROC state, our replay lists.
+struct Rx {
+    ctx: Context,
+    suite: Suite,
+    replay: Replay,
+}
+
+impl Rx {
+    fn new(key: &KeyMaterial) -> Option<Rx> {
+        Some(Rx {
+            ctx: key.context()?,
+            suite: key.suite,
+            replay: Replay::default(),
+        })
+    }
+
+    /// The clear packet, if `pkt` is fresh and authenticates.
+    fn open(&mut self, pkt: &[u8], rtcp: bool) -> Option<Bytes> {
+        let id = packet_id(pkt, rtcp, self.suite)?;
+        let idx = self.replay.check(id)?;
+        let clear = if rtcp {
+            self.ctx.decrypt_rtcp(pkt).ok()?
+        } else {
+            self.ctx.decrypt_rtp(pkt).ok()?
+        };
+        self.replay.accept(id, idx);
+        Some(clear)
+    }
+}
+
 /// One leg's SRTP contexts in the relay: `rx` for what the leg sends (with
 /// the previous key kept for packets still in flight after a rekey), `tx`
-/// for what we send it. Replay protection and the ROC are per SSRC inside
-/// each context (RFC 3711 §3.3.1, §3.3.2).
+/// for what we send it. The ROC is per SSRC inside each context (RFC 3711
+/// §3.3.1), the replay lists too (§3.3.2, see [`replay`]).
 pub struct EndCrypto {
     keys: LegKeys,
-    rx: Context,
-    rx_prev: Option<Context>,
+    rx: Rx,
+    rx_prev: Option<Rx>,
     tx: Context,
 }
 
 impl EndCrypto {
     pub fn new(keys: LegKeys) -> Option<EndCrypto> {
         Some(EndCrypto {
-            rx: keys.rx.context()?,
+            rx: Rx::new(&keys.rx)?,
             tx: keys.tx.context()?,
             rx_prev: None,
             keys,
@@ -498,7 +531,7 @@ impl EndCrypto {
     /// ROC and replay state); a new receive key keeps the old one as fallback.
     pub fn rekey(&mut self, keys: LegKeys) -> bool {
         if keys.rx != self.keys.rx {
-            let Some(rx) = keys.rx.context() else {
+            let Some(rx) = Rx::new(&keys.rx) else {
                 return false;
             };
             self.rx_prev = Some(std::mem::replace(&mut self.rx, rx));
@@ -514,14 +547,12 @@ impl EndCrypto {
     }
 
     /// Decrypts and authenticates `pkt` in place; the clear packet's length,
-    /// or `None` (drop it) when authentication or the replay check fails.
+    /// or `None` (drop it) when it is a replay, too old, SRTCP without the E
+    /// flag, or fails authentication.
     pub fn unprotect(&mut self, pkt: &mut [u8], rtcp: bool) -> Option<usize> {
-        let clear = match decrypt(&mut self.rx, pkt, rtcp) {
+        let clear = match self.rx.open(pkt, rtcp) {
             Some(c) => c,
-            None => {
-                let prev = self.rx_prev.as_mut()?;
-                decrypt(prev, pkt, rtcp)?
-            }
+            None => self.rx_prev.as_mut()?.open(pkt, rtcp)?,
         };
         let n = clear.len();
         pkt.get_mut(..n)?.copy_from_slice(&clear);
@@ -535,14 +566,6 @@ impl EndCrypto {
         } else {
             self.tx.encrypt_rtp(pkt).ok()
         }
-    }
-}
-
-fn decrypt(ctx: &mut Context, pkt: &[u8], rtcp: bool) -> Option<Bytes> {
-    if rtcp {
-        ctx.decrypt_rtcp(pkt).ok()
-    } else {
-        ctx.decrypt_rtp(pkt).ok()
     }
 }
 

@@ -70,6 +70,64 @@ fn tampered_and_replayed_packets_are_dropped() {
     assert!(rx.unprotect(&mut again, false).is_none(), "replay");
 }
 
+/// A packet that fails authentication leaves no trace: libre (baresip) sends a
+/// clear RTCP APP "PINGPONG" before its first SRTCP packet, and a forger can
+/// send anything; with the crate's own replay detectors the first packet seen
+/// fixed the window and the genuine stream after it was refused.
+#[test]
+fn unauthenticated_packets_do_not_move_the_replay_window() {
+    let mut tx = end(Suite::AesCm128HmacSha1_80, MASTER);
+    let mut rx = end(Suite::AesCm128HmacSha1_80, MASTER);
+    // SRTCP: clear APP PING, then a forged packet with index 0x3e618a4f.
+    let mut ping = b"\x80\xcc\x00\x03\xca\xfe\xba\xbePINGPONG".to_vec();
+    assert!(rx.unprotect(&mut ping, true).is_none());
+    let mut forged = b"\x80\xcc\x00\x03\xca\xfe\xba\xbePINGPONG".to_vec();
+    forged.extend_from_slice(&[0xbe, 0x61, 0x8a, 0x4f]);
+    forged.extend_from_slice(&[0; 10]);
+    assert!(rx.unprotect(&mut forged, true).is_none());
+    let app = b"\x80\xcc\x00\x03\xca\xfe\xba\xbePINGPONG";
+    for _ in 0..3 {
+        let mut enc = tx.protect(app, true).unwrap().to_vec();
+        let n = rx.unprotect(&mut enc, true).expect("genuine SRTCP");
+        assert_eq!(&enc[..n], app);
+    }
+    // SRTP: a forged packet far ahead, then the genuine stream from seq 1.
+    let mut far = hex(CLEAR);
+    far[2..4].copy_from_slice(&40000u16.to_be_bytes());
+    far.extend_from_slice(&[0; 10]);
+    assert!(rx.unprotect(&mut far, false).is_none());
+    for seq in 1..4u16 {
+        let mut p = hex(CLEAR);
+        p[2..4].copy_from_slice(&seq.to_be_bytes());
+        let mut enc = tx.protect(&p, false).unwrap().to_vec();
+        assert!(rx.unprotect(&mut enc, false).is_some(), "seq {seq}");
+    }
+}
+
+/// RFC 3711 §3.4: SRTCP is always authenticated; the crate returns a packet
+/// whose E flag is clear without checking its tag, so it must not get one.
+#[test]
+fn srtcp_with_the_e_flag_cleared_is_dropped() {
+    let mut tx = end(Suite::AesCm128HmacSha1_80, MASTER);
+    let mut enc = tx
+        .protect(b"\x81\xcb\x00\x01\xca\xfe\xba\xbe", true)
+        .unwrap()
+        .to_vec();
+    let at = enc.len() - 14;
+    enc[at] &= 0x7f;
+    let mut crate_ctx = KeyMaterial::from_bytes(Suite::AesCm128HmacSha1_80, &hex(MASTER))
+        .unwrap()
+        .context()
+        .unwrap();
+    assert!(
+        crate_ctx.decrypt_rtcp(&enc).is_ok(),
+        "the crate's behaviour"
+    );
+    assert!(end(Suite::AesCm128HmacSha1_80, MASTER)
+        .unprotect(&mut enc, true)
+        .is_none());
+}
+
 /// The ROC advances across a sequence wrap (RFC 3711 §3.3.1): a sender and a
 /// receiver stay in step over 65535 -> 0.
 #[test]
