@@ -429,7 +429,8 @@ impl Call {
             remote_target: Bytes::from(ruri),
             route_set: Vec::new(),
             local_cseq: 0,
-            contact: contact_for(&sent_by, peer.kind),
+            // Toward carriers and destinations over TLS: always `sips:`.
+            contact: contact_for(&sent_by, peer.kind, true),
             sent_by,
             peer,
         };
