@@ -10,7 +10,8 @@
 //!           --window 20 [--srtp] [--watch-pid PID]... [--label NAME]
 //! ```
 //! Prints one line: `label=… calls=N streams=2N cpu_pct=… cpu_pct_per_stream=…
-//! rx_pps=… expected_pps=… auth_fail=…` (a stream = one direction of one call:
+//! rx_pps=… expected_pps=… bad=…` (bad: failed authentication, or not the
+//! clear audio that was sent; a stream = one direction of one call:
 //! 50 pkt/s into the relay and 50 out). Bounded: 5 s per call set-up, the
 //! window, then it exits; the target is stopped by the script.
 
@@ -244,18 +245,23 @@ async fn setup(
 #[derive(Default)]
 struct Stats {
     rx: AtomicU64,
-    auth_fail: AtomicU64,
+    /// Packets that failed SRTP authentication or were not the clear audio sent.
+    bad: AtomicU64,
 }
 
 fn spawn_rx(sock: Arc<UdpSocket>, mut crypto: Option<EndCrypto>, stats: Arc<Stats>) {
     tokio::spawn(async move {
         let mut buf = [0u8; 2048];
         while let Ok((n, _)) = sock.recv_from(&mut buf).await {
-            if let Some(c) = crypto.as_mut() {
-                if c.unprotect(&mut buf[..n], false).is_none() {
-                    stats.auth_fail.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
+            // Both ends send 160 bytes of 0xd5 (PCMA silence): anything else
+            // here (e.g. ciphertext passed through) is counted as bad.
+            let n = match crypto.as_mut() {
+                Some(c) => c.unprotect(&mut buf[..n], false),
+                None => Some(n),
+            };
+            if n.is_none_or(|n| n != 172 || buf[12..172].iter().any(|&b| b != 0xd5)) {
+                stats.bad.fetch_add(1, Ordering::Relaxed);
+                continue;
             }
             stats.rx.fetch_add(1, Ordering::Relaxed);
         }
@@ -347,12 +353,12 @@ async fn main() {
     let streams = 2 * calls.len();
     let rx = stats.rx.load(Ordering::Relaxed) - rx0;
     println!(
-        "label={} calls={} streams={streams} window_s={secs:.1} cpu_pct={cpu_pct:.2} cpu_pct_per_stream={:.4} rx_pps={:.0} expected_pps={} auth_fail={}",
+        "label={} calls={} streams={streams} window_s={secs:.1} cpu_pct={cpu_pct:.2} cpu_pct_per_stream={:.4} rx_pps={:.0} expected_pps={} bad={}",
         a.label,
         calls.len(),
         cpu_pct / streams as f64,
         rx as f64 / secs,
         streams * 50,
-        stats.auth_fail.load(Ordering::Relaxed)
+        stats.bad.load(Ordering::Relaxed)
     );
 }
