@@ -106,6 +106,21 @@ pub fn sdp_body(data: &[u8]) {
             .collect(),
         version: (b(0) & 2 != 0).then_some(u64::from(b(1))),
         rtcp_attr: b(0) & 4 != 0,
+        // SRTP toward the leg on every other line (RTP/SAVP + one a=crypto).
+        sec: s
+            .media()
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                (b(0) & 8 != 0 && i % 2 == 0).then(|| sdp::SecOut {
+                    proto: "RTP/SAVP",
+                    crypto: vec![
+                        "1 AES_CM_128_HMAC_SHA1_80 inline:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                            .into(),
+                    ],
+                })
+            })
+            .collect(),
     };
     let out = s.rewrite(&plan);
     let again = sdp::parse(&out);

@@ -1357,3 +1357,41 @@ async fn call_logs_come_in_blocks_of_1000_with_a_next_block_uri() {
     assert_eq!(o1["logs"].as_array().unwrap().len(), 1000);
     assert_eq!(o1["is_truncated"], true);
 }
+
+/// `media_encryption` (a trunkgate addition to the trunk object) is read,
+/// written and validated through the API, and a change applies to the next
+/// call: `required` refuses a plain-RTP offer with 488.
+#[tokio::test]
+async fn media_encryption_set_by_put_refuses_a_plain_rtp_call_with_488() {
+    let (gw, _carrier, api, _) = setup().await;
+    let (s, t) = api.get(&format!("/v1/Trunks/{OUT_TRUNK}")).await;
+    assert_eq!((s, &t["media_encryption"]), (200, &json!("optional")));
+    let (s, r) = api
+        .put(
+            &format!("/v1/Trunks/{OUT_TRUNK}"),
+            json!({ "media_encryption": "sometimes" }),
+        )
+        .await;
+    assert_eq!(s, 400, "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("media_encryption"),
+        "{r}"
+    );
+    let (s, r) = api
+        .put(
+            &format!("/v1/Trunks/{OUT_TRUNK}"),
+            json!({ "media_encryption": "required" }),
+        )
+        .await;
+    assert_eq!((s, &r["media_encryption"]), (200, &json!("required")));
+    let pbx = Ua::new().await;
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "api-srtp1", DIALED, "z9hG4bKsrtp1"),
+    )
+    .await;
+    pbx.wait_response(488).await;
+}

@@ -354,10 +354,11 @@ async fn call_over_tls_from_pbx_with_carrier_over_udp() {
         .await;
     let ok = pbx.recv().await;
     assert_eq!(ok.code(), Some(200));
-    // The PBX leg's Contact asks for TLS; the Via echoes the PBX's TLS Via.
+    // The PBX leg's Contact asks for TLS in the PBX's own scheme (its INVITE was
+    // `sip:`, so `sip:…;transport=tls`, RFC 3261 §12.1.1); the Via echoes its TLS Via.
     let contact = contact_uri(&ok);
     assert!(
-        contact.starts_with("sips:"),
+        contact.starts_with("sip:") && contact.ends_with(";transport=tls"),
         "Contact on the TLS leg: {contact}"
     );
     assert!(

@@ -30,6 +30,19 @@ pub enum StatusDoc {
     Inactive,
 }
 
+/// A trunkgate addition to the spec's trunk object: SDES-SRTP (RFC 4568) on
+/// the leg toward the trunk's PBX. `optional` (default): SRTP when offered;
+/// `required`: an SDP without usable `a=crypto` gets 488; `disabled`: RTP
+/// only, an `RTP/SAVP` offer gets 488.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = MediaEncryption)]
+pub enum MediaEncryptionDoc {
+    Optional,
+    Required,
+    Disabled,
+}
+
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[schema(as = Direction)]
@@ -112,6 +125,8 @@ pub struct TrunkDoc {
     pub inbound: Option<InboundDoc>,
     /// Required when direction is outbound.
     pub outbound: Option<OutboundDoc>,
+    /// trunkgate extension (not in the spec): SRTP on the PBX leg.
+    pub media_encryption: MediaEncryptionDoc,
     /// RFC 3339.
     pub created_on: String,
     /// RFC 3339.
@@ -143,6 +158,8 @@ pub struct TrunkBodyDoc {
     pub recording: Option<RecordingDoc>,
     pub inbound: Option<InboundDoc>,
     pub outbound: Option<OutboundDoc>,
+    /// trunkgate extension (not in the spec); absent on POST: `optional`.
+    pub media_encryption: Option<MediaEncryptionDoc>,
     /// Read-only: ignored.
     pub app_id: Option<String>,
     /// Read-only: ignored.

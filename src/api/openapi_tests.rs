@@ -3,7 +3,7 @@
 use super::*;
 use crate::config::{
     AuthSource, Authentication, Direction, Failover, FailoverSource, FaxSupport, InboundSettings,
-    OutboundSettings, Recording, RecordingSetting, Trunk, TrunkStatus,
+    MediaEncryption, OutboundSettings, Recording, RecordingSetting, Trunk, TrunkStatus,
 };
 use crate::store::StoredTrunk;
 use serde_json::Value;
@@ -67,6 +67,7 @@ fn covered(doc: &Value, schema: &Value, json: &Value, path: &str) {
 fn full_trunk() -> Trunk {
     Trunk {
         trunk_id: uuid::Uuid::from_u128(1),
+        media_encryption: MediaEncryption::Required,
         status: TrunkStatus::Active,
         direction: Direction::Inbound,
         simultaneous_call_limit: Some(3),

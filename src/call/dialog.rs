@@ -128,13 +128,78 @@ pub fn with_tag(value: &[u8], tag: &[u8]) -> Bytes {
     Bytes::from(v)
 }
 
-/// Our Contact header value for a leg.
-pub fn contact_for(sent_by: &str, kind: TransportKind) -> Bytes {
+/// Our Contact header value for a leg. On TLS, `sips` picks a `sips:` URI
+/// (RFC 3261 §8.1.1.8 / §12.1.1: required when the request's Request-URI, top
+/// Record-Route or Contact is `sips:`); otherwise `sip:…;transport=tls`, which
+/// also brings the peer's in-dialog requests back over TLS and is all that
+/// UAs without `sips:` support (baresip 1.0 / libre) can route to.
+pub fn contact_for(sent_by: &str, kind: TransportKind, sips: bool) -> Bytes {
     match kind {
         TransportKind::Udp => Bytes::from(format!("<sip:trunkgate@{sent_by}>")),
         TransportKind::Tcp => Bytes::from(format!("<sip:trunkgate@{sent_by};transport=tcp>")),
-        // RFC 5630 §3.1.3: a leg over TLS gets a sips: Contact, so the peer's in-dialog
-        // requests come back over TLS too.
-        TransportKind::Tls => Bytes::from(format!("<sips:trunkgate@{sent_by}>")),
+        TransportKind::Tls if sips => Bytes::from(format!("<sips:trunkgate@{sent_by}>")),
+        TransportKind::Tls => Bytes::from(format!("<sip:trunkgate@{sent_by};transport=tls>")),
+    }
+}
+
+/// Whether a dialog-creating request asks for `sips:` (RFC 3261 §12.1.1: its
+/// Request-URI, else its top Record-Route, else its Contact is a SIPS URI).
+pub fn wants_sips(req: &crate::sip::Message) -> bool {
+    fn sips(v: &[u8]) -> bool {
+        let v = v.trim_ascii_start();
+        let v = v.iter().position(|&b| b == b'<').map_or(v, |i| &v[i + 1..]);
+        v.get(..5).is_some_and(|p| p.eq_ignore_ascii_case(b"sips:"))
+    }
+    if req.request_uri().is_some_and(|u| sips(u)) {
+        return true;
+    }
+    match req.record_routes().first() {
+        Some(rr) => sips(rr),
+        None => req
+            .header(&crate::sip::HeaderName::Contact)
+            .is_some_and(|c| sips(c)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::{Message, ParseOptions};
+
+    fn req(ruri: &str, extra: &str) -> Message {
+        let text = format!(
+            "INVITE {ruri} SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK1\r\n\
+             From: <sip:a@x>;tag=1\r\nTo: <sip:b@y>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\
+             {extra}Content-Length: 0\r\n\r\n"
+        );
+        Message::parse(Bytes::from(text), &ParseOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn tls_contact_follows_the_requests_scheme() {
+        let plain = req(
+            "sip:b@y;transport=tls",
+            "Contact: <sip:a@x;transport=tls>\r\n",
+        );
+        assert!(!wants_sips(&plain));
+        assert_eq!(
+            contact_for("192.0.2.1:5061", TransportKind::Tls, wants_sips(&plain)),
+            "<sip:trunkgate@192.0.2.1:5061;transport=tls>"
+        );
+        assert!(wants_sips(&req("SIPS:b@y", "")));
+        assert!(wants_sips(&req("sip:b@y", "Contact: \"A\" <sips:a@x>\r\n")));
+        // The top Record-Route decides over the Contact.
+        assert!(wants_sips(&req(
+            "sip:b@y",
+            "Record-Route: <sips:p1;lr>, <sip:p2;lr>\r\nContact: <sip:a@x>\r\n"
+        )));
+        assert!(!wants_sips(&req(
+            "sip:b@y",
+            "Record-Route: <sip:p1;lr>\r\nContact: <sips:a@x>\r\n"
+        )));
+        assert_eq!(
+            contact_for("192.0.2.1:5061", TransportKind::Tls, true),
+            "<sips:trunkgate@192.0.2.1:5061>"
+        );
     }
 }

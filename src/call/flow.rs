@@ -44,6 +44,7 @@ pub(super) struct FlowState {
 pub fn flow_trunk() -> Arc<crate::config::Trunk> {
     Arc::new(crate::config::Trunk {
         trunk_id: uuid::Uuid::nil(),
+        media_encryption: Default::default(),
         status: crate::config::TrunkStatus::Active,
         direction: crate::config::Direction::Inbound,
         simultaneous_call_limit: None,

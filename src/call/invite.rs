@@ -429,7 +429,8 @@ impl Call {
             remote_target: Bytes::from(ruri),
             route_set: Vec::new(),
             local_cseq: 0,
-            contact: contact_for(&sent_by, peer.kind),
+            // Toward carriers and destinations over TLS: always `sips:`.
+            contact: contact_for(&sent_by, peer.kind, true),
             sent_by,
             peer,
         };
@@ -571,6 +572,17 @@ impl Call {
             self.ack_and_bye(id, resp).await;
             return;
         }
+        let answer_sdp = self.media_relay_body(Side::B, resp);
+        if let Err(crate::media::session::MediaError::Srtp(e)) = &answer_sdp {
+            // The carrier answered without the SRTP its policy requires (or
+            // with crypto we never offered): hang it up, 488 to the caller.
+            tracing::info!(call = self.number, error = %e, "carrier answer refused");
+            self.reason = Some(e.name().into());
+            self.ack_and_bye(id, resp).await;
+            self.b = None;
+            self.fail_a(488, "Not Acceptable Here", "failed").await;
+            return;
+        }
         let ack = if had_body {
             self.send_ack(Side::B, cseq, None).await.unwrap_or_default()
         } else {
@@ -590,7 +602,7 @@ impl Call {
             })
             .observe(self.started.elapsed().as_secs_f64());
         let b = self.a_response(resp, 200, true);
-        let bytes = match self.media_relay_body(Side::B, resp) {
+        let bytes = match answer_sdp {
             Ok(Some(sdp)) => b.body("application/sdp", &sdp),
             Ok(None) => with_body(b, resp),
             Err(e) => {

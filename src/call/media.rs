@@ -10,12 +10,16 @@ use tokio::time::Instant;
 use crate::config::{FaxSupport, RecordingSetting};
 use crate::media::relay::{Leg, MediaEvent};
 use crate::media::session::{MediaError, MediaSession};
+use crate::media::srtp::SrtpPolicy;
 use crate::media::tones::{self, Cadence, ToneKind};
+use crate::policy::inbound::carrier_for_source;
 use crate::sip::Message;
 
 use super::core::{CallEvent, CallSender, Core};
 use super::dialog::Side;
+use super::route::HopKind;
 use super::task::Call;
+use crate::config::Direction;
 
 fn leg(side: Side) -> Leg {
     match side {
@@ -69,9 +73,11 @@ impl Call {
         else {
             return true;
         };
+        let policy = self.caller_srtp_policy();
         let Some(m) = self.media.as_mut() else {
             return true;
         };
+        m.set_srtp_policy(Leg::Caller, policy);
         if has_sdp(&inv) {
             if let Err(e) = m.relay_sdp(Leg::Caller, inv.body()) {
                 self.media_failed(&e).await;
@@ -90,6 +96,38 @@ impl Call {
         true
     }
 
+    /// The caller's SRTP policy: an outbound trunk's `media_encryption`, or
+    /// the `srtp` of the carrier an inbound call comes from.
+    fn caller_srtp_policy(&self) -> SrtpPolicy {
+        if self.direction == Direction::Outbound {
+            return self.trunk.media_encryption.policy();
+        }
+        let carriers = &self.snapshot.config.carriers;
+        carrier_for_source(carriers, self.a.peer.addr)
+            .and_then(|i| carriers.get(i))
+            .map(|c| c.srtp)
+            .unwrap_or_default()
+    }
+
+    /// The SRTP policy toward the current hop: its carrier's `srtp`, or for
+    /// a trunk's PBX destination that trunk's `media_encryption`.
+    fn callee_srtp_policy(&self) -> SrtpPolicy {
+        let Some(hop) = self.hops.get(self.hop) else {
+            return SrtpPolicy::default();
+        };
+        match hop.kind {
+            HopKind::Carrier => self
+                .snapshot
+                .config
+                .carriers
+                .iter()
+                .find(|c| c.address == hop.target.addr)
+                .map(|c| c.srtp)
+                .unwrap_or_default(),
+            HopKind::Destination => self.route_trunk.media_encryption.policy(),
+        }
+    }
+
     async fn media_failed(&mut self, e: &MediaError) {
         let (code, reason) = e.sip_code();
         tracing::info!(call = self.number, error = %e, "media refused");
@@ -104,8 +142,10 @@ impl Call {
         inv: &Message,
         peer: std::net::SocketAddr,
     ) -> Option<Bytes> {
+        let policy = self.callee_srtp_policy();
         let m = self.media.as_mut()?;
         m.set_peer(Leg::Callee, peer);
+        m.set_srtp_policy(Leg::Callee, policy);
         if !has_sdp(inv) {
             return None;
         }
@@ -160,7 +200,7 @@ impl Call {
         let Some(m) = self.media.as_mut() else {
             return Ok(None);
         };
-        m.relay_parsed(leg(from), &parsed?).map(Some)
+        m.relay_offer(leg(from), &parsed?).map(Some)
     }
 
     /// The ringback the caller hears instead of the carrier's early media

@@ -16,7 +16,7 @@ use crate::sip::{HeaderName, Message, Method};
 use crate::transaction::{Action, Actions, Reliability};
 
 use super::core::{random_hex, CallEvent, CallSender, Core, Outgoing, RxMeta, Snapshot};
-use super::dialog::{contact_for, with_tag, Dialog, Side};
+use super::dialog::{contact_for, wants_sips, with_tag, Dialog, Side};
 use super::txs::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
 
 /// A request about to become a client transaction.
@@ -173,7 +173,7 @@ impl Call {
             route_set: invite.record_routes(),
             local_cseq: 0,
             peer: meta.flow(),
-            contact: contact_for(&sent_by, meta.kind),
+            contact: contact_for(&sent_by, meta.kind, wants_sips(&invite)),
             sent_by,
         };
         let max_forwards = match invite.max_forwards() {

@@ -36,6 +36,7 @@
 //! | `tls.client_auth` | none | `none` / `optional` / `required` (mutual TLS) |
 //! | `tls.handshake_timeout_ms` | 5000 | 100..=60000 |
 //! | `carriers[].tls_server_name` | its IP | name its certificate must carry (transport tls) |
+//! | `carriers[].srtp` | optional | `off` / `optional` / `required`: SDES-SRTP on the carrier leg (`required`: a call without usable `a=crypto` gets 488) |
 //! | `api.key_hashes[]` | empty | `sha256:` + 64 hex digits: SHA-256 of an accepted `X-API-Key` (the env `TRUNKGATE_API_KEY` is accepted too) |
 //! | `api.cors_origins[]` | empty | `http(s)://host[:port]`, no path: browser origins allowed to call `/v1` (CORS; preflight answered before the key check) |
 //! | `api.requests_per_minute` | 600 | 1..=1000000: requests a minute per key, and failed authentications a minute per source address; beyond, 429 code 400429 with `Retry-After` |
@@ -57,7 +58,7 @@ use serde::{Deserialize, Serialize};
 
 pub use trunk::{
     AuthSource, Authentication, Direction, Failover, FailoverSource, FaxSupport, InboundSettings,
-    OutboundSettings, Recording, RecordingSetting, Trunk, TrunkStatus,
+    MediaEncryption, OutboundSettings, Recording, RecordingSetting, Trunk, TrunkStatus,
 };
 
 /// The shipped default config, embedded so `trunkgate run` works with no file.
@@ -369,6 +370,8 @@ pub struct Carrier {
     pub tls_server_name: Option<String>,
     /// OPTIONS health checks (`None`: off).
     pub health: Option<crate::policy::carrier::HealthSettings>,
+    /// SDES-SRTP toward the carrier (RFC 4568).
+    pub srtp: crate::media::srtp::SrtpPolicy,
 }
 
 #[derive(Debug, Clone, Default)]

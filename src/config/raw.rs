@@ -476,6 +476,9 @@ pub struct RawCarrier {
     /// Consecutive answered pings that mark a down carrier up again.
     #[serde(default = "d_health_up")]
     pub health_up_after: u32,
+    /// SDES-SRTP toward this carrier: `off`, `optional` (default) or `required`.
+    #[serde(default)]
+    pub srtp: crate::media::srtp::SrtpPolicy,
 }
 
 fn d_health_interval() -> u64 {

@@ -23,6 +23,34 @@ pub struct Trunk {
     pub inbound: Option<InboundSettings>,
     #[serde(default)]
     pub outbound: Option<OutboundSettings>,
+    /// Extension to the spec's trunk object: SDES-SRTP on the PBX leg.
+    #[serde(default)]
+    pub media_encryption: MediaEncryption,
+}
+
+/// `media_encryption` (a trunkgate addition to the trunk object): whether the
+/// leg toward the trunk's PBX uses SRTP (RFC 4568 SDES, RFC 3711).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaEncryption {
+    /// SRTP when the PBX offers it (or the other leg did), else RTP.
+    #[default]
+    Optional,
+    /// SRTP only: an SDP without usable `a=crypto` gets 488.
+    Required,
+    /// RTP only: an RTP/SAVP offer gets 488.
+    Disabled,
+}
+
+impl MediaEncryption {
+    pub fn policy(self) -> crate::media::srtp::SrtpPolicy {
+        use crate::media::srtp::SrtpPolicy;
+        match self {
+            MediaEncryption::Optional => SrtpPolicy::Optional,
+            MediaEncryption::Required => SrtpPolicy::Required,
+            MediaEncryption::Disabled => SrtpPolicy::Off,
+        }
+    }
 }
 
 impl Trunk {

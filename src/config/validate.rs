@@ -198,6 +198,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
                 inbound_sources,
                 tls_server_name: c.tls_server_name.clone(),
                 health,
+                srtp: c.srtp,
             });
         }
     }

@@ -72,6 +72,7 @@ pub mod relay;
 pub mod rtp;
 pub mod runtime;
 pub mod session;
+pub mod srtp;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -135,7 +136,7 @@ impl Default for MediaSettings {
     }
 }
 
-const DROP_REASONS: [&str; 3] = ["source", "no_target", "send_failed"];
+const DROP_REASONS: [&str; 4] = ["source", "no_target", "send_failed", "srtp_auth"];
 
 /// Media metric families (registered once, cloned into every media task).
 #[derive(Clone, Default)]
@@ -143,8 +144,9 @@ pub struct MediaMetrics {
     pub sessions_active: Gauge,
     pub packets_relayed: Counter,
     pub packets_generated: Counter,
-    /// By reason: source (not the leg's address), no_target, send_failed.
-    pub packets_dropped: [Counter; 3],
+    /// By reason: source (not the leg's address), no_target, send_failed,
+    /// srtp_auth (SRTP/SRTCP authentication or replay check failed).
+    pub packets_dropped: [Counter; 4],
     pub rtp_timeouts: Counter,
     pub ports_exhausted: Counter,
     pub recording_frames_dropped: Counter,
@@ -163,7 +165,7 @@ impl MediaMetrics {
         });
         reg.register(
             "trunkgate_media_packets_dropped",
-            "Media packets dropped: source (not from the leg's address), no_target, send_failed",
+            "Media packets dropped: source (not from the leg's address), no_target, send_failed, srtp_auth",
             dropped,
         );
         reg.register(

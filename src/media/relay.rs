@@ -24,6 +24,7 @@ use super::quality::{LiveQuality, OneWay, Quality, QualityOptions, QualityReport
 use super::record::{Channel, RecordingHandle};
 pub use super::rtp::PtMap;
 use super::rtp::{dtmf_end, rtp_payload, Continuity};
+use super::srtp::{self, EndCrypto, LegKeys};
 use super::tones::{Cadence, ToneGen};
 use super::{Codec, MediaMetrics};
 
@@ -93,6 +94,13 @@ pub enum Cmd {
     RecordStop,
     /// Pause (true) or resume the recording taps.
     RecordPause(bool),
+    /// `leg`'s SRTP keys on line `idx` (`None`: plain RTP). Unchanged keys
+    /// keep their contexts; see [`srtp::apply`].
+    Srtp {
+        idx: usize,
+        leg: Leg,
+        keys: Option<LegKeys>,
+    },
     /// The call is answered: watch for dead media from now on.
     Answered,
     /// Pause the dead-media watch (both sides `inactive`) or resume it.
@@ -145,6 +153,22 @@ struct Endpoint {
     latched: [Option<SocketAddr>; 2],
     /// Rewriting of what is sent out of this endpoint (after a tone).
     out: Option<Continuity>,
+    /// SRTP toward this leg (decrypt what it sends, encrypt what it gets).
+    srtp: Option<EndCrypto>,
+}
+
+impl Endpoint {
+    /// Sends a clear packet to this leg, encrypting it first on an SRTP leg.
+    fn send(&mut self, pkt: &[u8], rtcp: bool, dst: SocketAddr) -> bool {
+        let sock = if rtcp { &self.rtcp } else { &self.rtp };
+        match self.srtp.as_mut() {
+            Some(c) => match c.protect(pkt, rtcp) {
+                Some(enc) => sock.try_send_to(&enc, dst).is_ok(),
+                None => false,
+            },
+            None => sock.try_send_to(pkt, dst).is_ok(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -185,6 +209,8 @@ struct Counts {
     dropped_source: u64,
     dropped_no_target: u64,
     dropped_send: u64,
+    /// SRTP/SRTCP authentication or replay check failed.
+    dropped_srtp: u64,
     generated: u64,
 }
 
@@ -364,9 +390,9 @@ impl Relay {
                 while self.streams.len() <= idx {
                     self.streams.push(Stream::default());
                 }
-                let old_remote = self.streams[idx].ends[leg as usize]
-                    .as_ref()
-                    .and_then(|e| e.remote);
+                let old = self.streams[idx].ends[leg as usize].take();
+                let old_remote = old.as_ref().and_then(|e| e.remote);
+                let old_srtp = old.and_then(|e| e.srtp);
                 self.streams[idx].ends[leg as usize] = Some(Endpoint {
                     rtp,
                     rtcp,
@@ -374,6 +400,7 @@ impl Relay {
                     remote: old_remote,
                     latched: [None, None],
                     out: None,
+                    srtp: old_srtp,
                 });
             }
             Cmd::Remote { idx, leg, remote } => {
@@ -450,6 +477,18 @@ impl Relay {
                     });
                 }
             }
+            Cmd::Srtp { idx, leg, keys } => {
+                while self.streams.len() <= idx && idx < MAX_STREAMS {
+                    self.streams.push(Stream::default());
+                }
+                if let Some(e) = self
+                    .streams
+                    .get_mut(idx)
+                    .and_then(|s| s.ends[leg as usize].as_mut())
+                {
+                    srtp::apply(&mut e.srtp, keys);
+                }
+            }
             Cmd::Answered => {
                 self.answered = true;
                 self.last_rx = Instant::now();
@@ -493,13 +532,27 @@ impl Relay {
                 self.quality.latch_failed(leg);
                 return;
             }
-            inp.latched[k] = Some(src);
         }
+        // RFC 5761 §4: RTCP multiplexed on the RTP port has packet type 192..=223.
+        let rtcp = rtcp || (inp.srtp.is_some() && pkt.len() > 1 && (192..=223).contains(&pkt[1]));
+        // SRTP leg: everything below sees the clear packet; a packet that fails
+        // authentication or the replay check is dropped and does not latch.
+        let pkt = match inp.srtp.as_mut() {
+            Some(c) => match c.unprotect(pkt, rtcp) {
+                Some(n) => &mut pkt[..n],
+                None => {
+                    self.counts.dropped_srtp += 1;
+                    return;
+                }
+            },
+            None => pkt,
+        };
+        inp.latched[k] = Some(src);
         if rtcp {
             self.quality.rtcp(idx, leg, pkt);
-            if let Some(o) = outp.as_ref() {
+            if let Some(o) = outp.as_mut() {
                 if let Some(dst) = o.latched[1].or(o.remote.map(|r| r.rtcp)) {
-                    if o.rtcp.try_send_to(pkt, dst).is_err() {
+                    if !o.send(pkt, true, dst) {
                         self.counts.dropped_send += 1;
                     }
                 }
@@ -511,11 +564,12 @@ impl Relay {
             self.last_rx_leg[leg as usize] = Some(now);
         }
         if inp.remote.is_some_and(|r| r.raw) {
-            if let Some(o) = outp.as_ref() {
+            if let Some(o) = outp.as_mut() {
                 if let Some(dst) = o.latched[0].or(o.remote.map(|r| r.rtp)) {
-                    match o.rtp.try_send_to(pkt, dst) {
-                        Ok(_) => self.counts.relayed += 1,
-                        Err(_) => self.counts.dropped_send += 1,
+                    if o.send(pkt, false, dst) {
+                        self.counts.relayed += 1;
+                    } else {
+                        self.counts.dropped_send += 1;
                     }
                 }
             }
@@ -575,9 +629,10 @@ impl Relay {
         if let Some(c) = o.out.as_mut() {
             c.apply(pkt, now);
         }
-        match o.rtp.try_send_to(pkt, dst) {
-            Ok(_) => self.counts.relayed += 1,
-            Err(_) => self.counts.dropped_send += 1,
+        if o.send(pkt, false, dst) {
+            self.counts.relayed += 1;
+        } else {
+            self.counts.dropped_send += 1;
         }
     }
 
@@ -669,8 +724,8 @@ impl Relay {
         }
         let Some(e) = self
             .streams
-            .first()
-            .and_then(|s| s.ends[Leg::Caller as usize].as_ref())
+            .get_mut(0)
+            .and_then(|s| s.ends[Leg::Caller as usize].as_mut())
         else {
             return;
         };
@@ -681,9 +736,10 @@ impl Relay {
             return;
         }
         self.quality.generated(now);
-        match e.rtp.try_send_to(&pkt, dst) {
-            Ok(_) => self.counts.generated += 1,
-            Err(_) => self.counts.dropped_send += 1,
+        if e.send(&pkt, false, dst) {
+            self.counts.generated += 1;
+        } else {
+            self.counts.dropped_send += 1;
         }
     }
 
@@ -721,6 +777,7 @@ impl Relay {
             (c.dropped_source, 0),
             (c.dropped_no_target, 1),
             (c.dropped_send, 2),
+            (c.dropped_srtp, 3),
         ] {
             if n > 0 {
                 m.packets_dropped[reason].inc_by(n);

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::quality::{LiveQuality, QualityReport};
 use super::relay::{Cmd, Leg, Notify, PtMap, Relay, Remote, MAX_STREAMS};
+use super::srtp::{Sdes, SrtpError, SrtpPolicy};
 use super::tones::Cadence;
 use super::{Codec, Media};
 use crate::sip::sdp::{self, MediaDesc, Rewrite};
@@ -26,6 +27,8 @@ pub enum MediaError {
     TooManyStreams,
     #[error("T.38 offered on a trunk with fax off")]
     FaxRefused,
+    #[error(transparent)]
+    Srtp(#[from] SrtpError),
 }
 
 impl MediaError {
@@ -36,15 +39,17 @@ impl MediaError {
             MediaError::Ports(e) => e.name(),
             MediaError::TooManyStreams => "sdp_too_many_streams",
             MediaError::FaxRefused => "fax_refused",
+            MediaError::Srtp(e) => e.name(),
         }
     }
 
     /// The SIP answer for a request whose SDP this was (RFC 3261 §21).
     pub fn sip_code(&self) -> (u16, &'static str) {
         match self {
-            MediaError::Sdp(_) | MediaError::TooManyStreams | MediaError::FaxRefused => {
-                (488, "Not Acceptable Here")
-            }
+            MediaError::Sdp(_)
+            | MediaError::TooManyStreams
+            | MediaError::FaxRefused
+            | MediaError::Srtp(_) => (488, "Not Acceptable Here"),
             MediaError::Ports(_) => (503, "Service Unavailable"),
         }
     }
@@ -75,6 +80,8 @@ pub struct MediaSession {
     inactive: [bool; 2],
     /// The call's running quality figures (refreshed by the media task).
     quality: LiveQuality,
+    /// SDES-SRTP per leg and line (RFC 4568).
+    sdes: Sdes,
 }
 
 impl MediaSession {
@@ -93,6 +100,7 @@ impl MediaSession {
             caller_audio: None,
             inactive: [false, false],
             quality,
+            sdes: Sdes::default(),
         }
     }
 
@@ -114,6 +122,12 @@ impl MediaSession {
             ) => done(None),
             Err(_) => {}
         }
+    }
+
+    /// `leg`'s SRTP policy (carrier `srtp`, trunk `media_encryption`); set
+    /// before the leg's first SDP.
+    pub fn set_srtp_policy(&mut self, leg: Leg, policy: SrtpPolicy) {
+        self.sdes.set_policy(leg, policy);
     }
 
     /// The address `leg` (whose signaling peer is `peer`) should send media to.
@@ -151,6 +165,12 @@ impl MediaSession {
         self.relay_parsed(from, &sdp::parse(body)?)
     }
 
+    /// A new offer (re-INVITE, UPDATE) from `from`, already parsed.
+    pub fn relay_offer(&mut self, from: Leg, parsed: &sdp::Sdp) -> Result<Bytes, MediaError> {
+        self.sdes.expect_offer();
+        self.relay_parsed(from, parsed)
+    }
+
     /// [`Self::relay_sdp`] for an SDP already parsed.
     pub fn relay_parsed(&mut self, from: Leg, parsed: &sdp::Sdp) -> Result<Bytes, MediaError> {
         let media = parsed.media();
@@ -159,6 +179,8 @@ impl MediaSession {
         }
         let to = from.other();
         let to_addr = self.advertise[to as usize].unwrap_or(self.media.default_address(false));
+        // Security first: an SDP the leg's SRTP policy refuses opens no ports.
+        let (sec, keys) = self.sdes.on_sdp(from, media)?;
         let mut ports = Vec::with_capacity(media.len());
         for (idx, m) in media.iter().enumerate() {
             if m.port == 0 {
@@ -183,6 +205,9 @@ impl MediaSession {
                 remote: remote_of(m),
             });
         }
+        for (idx, leg, keys) in keys {
+            self.send(Cmd::Srtp { idx, leg, keys });
+        }
         if from == Leg::Caller {
             self.caller_audio = media
                 .iter()
@@ -200,6 +225,7 @@ impl MediaSession {
             ports,
             version: Some(self.version[to as usize]),
             rtcp_attr: true,
+            sec,
         }))
     }
 
@@ -220,6 +246,7 @@ impl MediaSession {
         let addr = self.advertise[Leg::Caller as usize]?;
         self.version[Leg::Caller as usize] += 1;
         let te = self.caller_audio.as_ref().and_then(|m| m.telephone_event);
+        let sec = self.sdes.current(Leg::Caller, 0);
         Some(sdp::build_answer(
             addr,
             port,
@@ -227,6 +254,7 @@ impl MediaSession {
             te,
             self.media.session_id(),
             self.version[Leg::Caller as usize],
+            Some(&sec),
         ))
     }
 

@@ -103,6 +103,7 @@ mod tests {
     fn c(name: &str, priority: u32) -> Carrier {
         Carrier {
             name: name.into(),
+            srtp: Default::default(),
             address: "127.0.0.1:5090".parse().unwrap(),
             transport: Transport::Udp,
             priority,

@@ -26,12 +26,14 @@ mod proptests;
 mod tests;
 
 pub use parse::parse;
-pub use rewrite::{build_answer, choose_g711, Rewrite};
+pub use rewrite::{build_answer, choose_g711, Rewrite, SecOut};
 
 /// Largest SDP body we parse (bytes).
 pub const MAX_BODY: usize = 64 * 1024;
 /// Most `m=` lines we accept in one body.
 pub const MAX_MEDIA: usize = 64;
+/// Most `a=crypto` lines per `m=` section we read (RFC 4568 offers list a few).
+pub const MAX_CRYPTO: usize = 16;
 
 /// Why a body is not SDP we can use. Line numbers are 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,6 +125,9 @@ pub struct MediaDesc {
     pub clocks: Vec<(u8, u32)>,
     /// RFC 4733 `a=rtpmap:N telephone-event/8000`.
     pub telephone_event: Option<u8>,
+    /// RFC 4568 `a=crypto:` values (after the colon), in order; at most
+    /// [`MAX_CRYPTO`] are kept. Read by `media::srtp`.
+    pub crypto: Vec<String>,
 }
 
 impl MediaDesc {
@@ -139,7 +144,8 @@ impl MediaDesc {
         self.addr.is_some_and(|a| a.is_unspecified())
     }
 
-    fn is_rtp(&self) -> bool {
+    /// An RTP profile (`RTP/AVP`, `RTP/SAVP`, `RTP/AVPF`, `RTP/SAVPF`, ...).
+    pub fn is_rtp(&self) -> bool {
         self.proto.to_ascii_uppercase().contains("RTP/")
     }
 }
@@ -156,6 +162,8 @@ enum Role {
     Rtcp,
     /// RFC 8839 ICE attributes, dropped on rewrite.
     Ice,
+    /// RFC 4568 `a=crypto`: replaced on rewrite when the plan sets the section's security.
+    Crypto,
     Other,
 }
 

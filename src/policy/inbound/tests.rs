@@ -13,6 +13,7 @@ fn inbound(
 ) -> Trunk {
     Trunk {
         trunk_id: Uuid::from_u128(id),
+        media_encryption: Default::default(),
         status: if active {
             TrunkStatus::Active
         } else {
@@ -48,6 +49,7 @@ fn numbers(list: &[(&str, Assignment)]) -> NumberTable {
 fn carrier_sources_by_net_and_exact_port() {
     let mk = |src: &str| crate::config::Carrier {
         name: "c".into(),
+        srtp: Default::default(),
         address: "127.0.0.1:5090".parse().unwrap(),
         transport: Transport::Udp,
         priority: 1,

@@ -10,6 +10,7 @@ const SID: &str = "AC0123456789abcdef0123456789abcdef";
 fn trunk(id: u128, domain: Option<&str>, auth: &[(AuthSource, &str)]) -> Trunk {
     Trunk {
         trunk_id: Uuid::from_u128(id),
+        media_encryption: Default::default(),
         status: TrunkStatus::Active,
         direction: Direction::Outbound,
         simultaneous_call_limit: None,

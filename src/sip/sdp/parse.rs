@@ -4,7 +4,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
-use super::{Direction, Line, MediaDesc, MediaKind, Role, Sdp, SdpError, MAX_BODY, MAX_MEDIA};
+use super::{
+    Direction, Line, MediaDesc, MediaKind, Role, Sdp, SdpError, MAX_BODY, MAX_CRYPTO, MAX_MEDIA,
+};
 use crate::media::Codec;
 
 /// RFC 8839 §5: ICE attributes a media relay must not pass on.
@@ -155,6 +157,13 @@ impl Parser {
                 m.desc.rtcp_port.get_or_insert(port);
                 Some(Role::Rtcp)
             }
+            // RFC 4568 §9.1: a=crypto:<tag> <crypto-suite> <key-params> [<session-params>]
+            "crypto" => {
+                if m.desc.crypto.len() < MAX_CRYPTO {
+                    m.desc.crypto.push(value.trim().to_owned());
+                }
+                Some(Role::Crypto)
+            }
             "rtcp-mux" => {
                 m.desc.rtcp_mux = true;
                 Some(Role::Other)
@@ -298,5 +307,6 @@ fn parse_media(v: &str) -> Option<MediaDesc> {
         codecs: Vec::new(),
         clocks: Vec::new(),
         telephone_event: None,
+        crypto: Vec::new(),
     })
 }

@@ -24,6 +24,7 @@ fn any_plan() -> impl Strategy<Value = Rewrite> {
             ports,
             version,
             rtcp_attr,
+            sec: Vec::new(),
         })
 }
 

@@ -21,6 +21,18 @@ pub struct Rewrite {
     pub version: Option<u64>,
     /// Add `a=rtcp:<port+1>` to RTP lines without one and without rtcp-mux.
     pub rtcp_attr: bool,
+    /// Per `m=` line: Some(security) replaces the transport profile and every
+    /// `a=crypto` line of the section (SRTP is per leg, RFC 4568); None keeps them.
+    pub sec: Vec<Option<SecOut>>,
+}
+
+/// A section's transport profile and `a=crypto` lines toward one leg.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecOut {
+    /// `RTP/AVP`, `RTP/SAVP`, `RTP/AVPF` or `RTP/SAVPF`.
+    pub proto: &'static str,
+    /// Values of the `a=crypto:` lines to write (key material: never log them).
+    pub crypto: Vec<String>,
 }
 
 fn addr_type(addr: IpAddr) -> &'static str {
@@ -35,6 +47,10 @@ impl Rewrite {
     /// an `a=rtcp` to).
     fn port(&self, i: Option<usize>) -> Option<u16> {
         i.and_then(|i| self.ports.get(i).copied().flatten())
+    }
+
+    fn sec(&self, i: Option<usize>) -> Option<&SecOut> {
+        i.and_then(|i| self.sec.get(i)).and_then(Option::as_ref)
     }
 
     /// RFC 3605 §2.1 `a=rtcp:<port> IN IP4|IP6 <addr>`, RTCP on the port above RTP.
@@ -68,8 +84,10 @@ impl Sdp {
         for (i, line) in self.lines.iter().enumerate() {
             let text = self.body.get(line.span.clone()).unwrap_or("");
             let port = plan.port(line.section);
+            let sec = plan.sec(line.section);
             match line.role {
                 Role::Ice => {}
+                Role::Crypto if sec.is_some() => {}
                 Role::Origin => {
                     let f: Vec<&str> = text
                         .get(2..)
@@ -95,8 +113,9 @@ impl Sdp {
                     (Some(p), Some(value)) => {
                         let f: Vec<&str> = value.split_ascii_whitespace().collect();
                         match f.as_slice() {
-                            [media, _, rest @ ..] => {
-                                let _ = write!(out, "m={media} {p}");
+                            [media, _, proto, rest @ ..] => {
+                                let proto = sec.map_or(*proto, |s| s.proto);
+                                let _ = write!(out, "m={media} {p} {proto}");
                                 for r in rest {
                                     out.push(' ');
                                     out.push_str(r);
@@ -113,10 +132,17 @@ impl Sdp {
                         push_line(&mut out, text);
                     }
                 }
-                Role::Connection { hold: true } | Role::Other => push_line(&mut out, text),
+                Role::Connection { hold: true } | Role::Crypto | Role::Other => {
+                    push_line(&mut out, text)
+                }
             }
             let section_ends = line.section.is_some()
                 && self.lines.get(i + 1).map(|l| l.section) != Some(line.section);
+            if section_ends {
+                for c in sec.map(|s| s.crypto.as_slice()).unwrap_or_default() {
+                    let _ = write!(out, "a=crypto:{c}\r\n");
+                }
+            }
             if section_ends && plan.rtcp_attr {
                 let media = line.section.and_then(|s| self.media.get(s));
                 if let (Some(m), Some(p)) = (media, port) {
@@ -150,6 +176,7 @@ pub fn build_answer(
     telephone_event: Option<u8>,
     session_id: u64,
     version: u64,
+    sec: Option<&SecOut>,
 ) -> Bytes {
     let ip = addr_type(addr);
     let (pt, codec) = codec;
@@ -158,7 +185,8 @@ pub fn build_answer(
         s,
         "v=0\r\no=- {session_id} {version} IN {ip} {addr}\r\ns=-\r\nc=IN {ip} {addr}\r\nt=0 0\r\n"
     );
-    let _ = write!(s, "m=audio {port} RTP/AVP {pt}");
+    let proto = sec.map_or("RTP/AVP", |s| s.proto);
+    let _ = write!(s, "m=audio {port} {proto} {pt}");
     if let Some(te) = telephone_event {
         let _ = write!(s, " {te}");
     }
@@ -170,6 +198,9 @@ pub fn build_answer(
         );
     }
     s.push_str("a=ptime:20\r\na=sendrecv\r\n");
+    for c in sec.map(|s| s.crypto.as_slice()).unwrap_or_default() {
+        let _ = write!(s, "a=crypto:{c}\r\n");
+    }
     Bytes::from(s)
 }
 

@@ -18,6 +18,7 @@ fn plan(addr: IpAddr, ports: &[Option<u16>], version: Option<u64>, rtcp: bool) -
         ports: ports.to_vec(),
         version,
         rtcp_attr: rtcp,
+        sec: Vec::new(),
     }
 }
 
@@ -58,6 +59,7 @@ fn pbx_offer_field_by_field() {
         codecs: vec![(0, Codec::Pcmu), (8, Codec::Pcma)],
         clocks: vec![(0, 8000), (8, 8000), (101, 8000)],
         telephone_event: Some(101),
+        crypto: Vec::new(),
     };
     assert_eq!(sdp.media(), &[want]);
     assert!(!sdp.media()[0].is_hold_address());
@@ -394,7 +396,7 @@ fn malformed_inputs_are_errors() {
 #[test]
 fn build_answer_parses_back() {
     let addr = v4(203, 0, 113, 5);
-    let body = build_answer(addr, 40002, (8, Codec::Pcma), Some(101), 42, 43);
+    let body = build_answer(addr, 40002, (8, Codec::Pcma), Some(101), 42, 43, None);
     let sdp = parse(&body).unwrap();
     assert_eq!(sdp.version(), Some(43));
     let m = &sdp.media()[0];
@@ -409,7 +411,7 @@ fn build_answer_parses_back() {
     assert!(text(body).starts_with("v=0\r\no=- 42 43 IN IP4 203.0.113.5\r\n"));
 
     let to6: IpAddr = "2001:db8::5".parse().unwrap();
-    let body = build_answer(to6, 40004, (0, Codec::Pcmu), None, 1, 1);
+    let body = build_answer(to6, 40004, (0, Codec::Pcmu), None, 1, 1, None);
     let sdp = parse(&body).unwrap();
     let m = &sdp.media()[0];
     assert_eq!(

@@ -29,6 +29,7 @@ impl Drop for TempDir {
 fn inbound(id: u128, dest: &str) -> Trunk {
     Trunk {
         trunk_id: Uuid::from_u128(id),
+        media_encryption: Default::default(),
         status: TrunkStatus::Active,
         direction: Direction::Inbound,
         simultaneous_call_limit: None,
