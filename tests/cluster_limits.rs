@@ -554,7 +554,7 @@ async fn kamailio_dispatcher_keeps_calls_flowing_when_a_node_is_killed() {
     let kport = free_udp_port();
     let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/cluster/kamailio.cfg");
     let kam_log = dir.join("kamailio.log");
-    let _kamailio = Proc(
+    let _kamailio = Kamailio(
         Command::new("kamailio")
             .args(["-DD", "-E", "-f"])
             .arg(&cfg)
@@ -722,4 +722,24 @@ async fn a_million_leases_leave_no_drift() {
     // by each node's keeper).
     wait_zcard(rport, 0).await;
     eprintln!("{TOTAL} leases: {g} granted, {f} refused at the limit, none left over");
+}
+
+/// Kamailio's main process, stopped with SIGTERM on drop so that it stops the
+/// children it forked (SIGKILL would leave them running), then reaped.
+struct Kamailio(std::process::Child);
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
