@@ -384,7 +384,7 @@ async fn call(node: &Node, carrier: &Ua, id: &str) -> u16 {
         };
         match m.code() {
             Some(100) => {
-                busy_next_invite(carrier).await;
+                answer_next_invite(carrier, 486, "Busy Here").await;
                 pbx.wait_response(486).await;
                 return 486;
             }
@@ -393,24 +393,6 @@ async fn call(node: &Node, carrier: &Ua, id: &str) -> u16 {
         }
     }
     panic!("no answer to {id}");
-}
-
-/// Answers 486 to INVITEs until one of a call not seen before (earlier
-/// calls' retransmissions are answered again and skipped).
-async fn busy_next_invite(ua: &Ua) {
-    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    for _ in 0..20 {
-        let (inv, from) = ua.wait_request("INVITE").await;
-        ua.send(from, &reply(&inv, 486, "Busy Here", Some("c1"), None, ""))
-            .await;
-        let id = hdr(&inv, "Call-ID");
-        let mut seen = SEEN.lock().unwrap();
-        if !seen.contains(&id) {
-            seen.push(id);
-            return;
-        }
-    }
-    panic!("no new INVITE");
 }
 
 /// Every call-log record's call_id through `n`'s API, paging.

@@ -570,6 +570,25 @@ pub fn without_node_id(text: &str) -> String {
     out
 }
 
+/// Answers `code` to INVITEs on `ua` until one of a call not seen before
+/// arrives (retransmissions of earlier calls' INVITEs, sent before their
+/// answer arrived, are answered again and skipped).
+pub async fn answer_next_invite(ua: &Ua, code: u16, reason: &str) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..20 {
+        let (inv, from) = ua.wait_request("INVITE").await;
+        ua.send(from, &reply(&inv, code, reason, Some("c1"), None, ""))
+            .await;
+        let id = hdr(&inv, "Call-ID");
+        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !seen.contains(&id) {
+            seen.push(id);
+            return;
+        }
+    }
+    panic!("no new INVITE");
+}
+
 /// A child process (gateway, Redis, Prometheus …) killed and reaped when dropped.
 pub struct Proc(pub std::process::Child);
 
