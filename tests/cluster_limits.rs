@@ -191,36 +191,13 @@ async fn try_node(
 }
 
 /// An INVITE from a fresh PBX to `node`: `true` when admitted (100 Trying, the
-/// carrier gets it), `false` on 503.
-async fn call(node: &Node, carrier: &Ua, id: &str) -> (bool, Ua) {
-    let pbx = Ua::new().await;
-    pbx.send(
-        node.sip,
-        &invite(
-            pbx.addr,
-            node.sip,
-            "UDP",
-            id,
-            DIALED,
-            &format!("z9hG4bK{id}"),
-        ),
-    )
-    .await;
-    for _ in 0..20 {
-        let Some((m, _)) = pbx.recv_within(WAIT).await else {
-            break;
-        };
-        match m.code() {
-            Some(503) => return (false, pbx),
-            Some(100) => {
-                answer_next_invite(carrier, 180, "Ringing").await;
-                pbx.wait_response(180).await;
-                return (true, pbx);
-            }
-            _ => {}
-        }
+/// carrier rings), `false` on 503.
+async fn call(node: &Node, carrier: &Ua, id: &str) -> (bool, Option<Ua>) {
+    match call_through(node.sip, carrier, id, DIALED, 180, "Ringing").await {
+        Ok(pbx) => (true, Some(pbx)),
+        Err(503) => (false, None),
+        Err(c) => panic!("{id}: {c}, not 100 or 503"),
     }
-    panic!("no 100 or 503 for {id}");
 }
 
 async fn zcard(redis_port: u16) -> Option<i64> {

@@ -365,34 +365,10 @@ async fn ready(n: &Node) -> (u16, Value) {
 /// it refuses the call itself, or 486 when the call reached the carrier
 /// (which answers every INVITE busy).
 async fn call(node: &Node, carrier: &Ua, id: &str) -> u16 {
-    let pbx = Ua::new().await;
-    pbx.send(
-        node.sip,
-        &invite(
-            pbx.addr,
-            node.sip,
-            "UDP",
-            id,
-            DIALED,
-            &format!("z9hG4bK{id}"),
-        ),
-    )
-    .await;
-    for _ in 0..20 {
-        let Some((m, _)) = pbx.recv_within(WAIT).await else {
-            break;
-        };
-        match m.code() {
-            Some(100) => {
-                answer_next_invite(carrier, 486, "Busy Here").await;
-                pbx.wait_response(486).await;
-                return 486;
-            }
-            Some(c) if c >= 200 => return c,
-            _ => {}
-        }
+    match call_through(node.sip, carrier, id, DIALED, 486, "Busy Here").await {
+        Ok(_) => 486,
+        Err(c) => c,
     }
-    panic!("no answer to {id}");
 }
 
 /// Every call-log record's call_id through `n`'s API, paging.

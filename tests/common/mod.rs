@@ -589,6 +589,38 @@ pub async fn answer_next_invite(ua: &Ua, code: u16, reason: &str) {
     panic!("no new INVITE");
 }
 
+/// An INVITE from a fresh PBX to the gateway at `gw` for `dialed`: when the
+/// gateway takes it (100 Trying), the carrier answers `code` and the PBX gets
+/// it relayed: `Ok(pbx)`; when the gateway refuses it itself, `Err(its code)`.
+pub async fn call_through(
+    gw: SocketAddr,
+    carrier: &Ua,
+    id: &str,
+    dialed: &str,
+    code: u16,
+    reason: &str,
+) -> Result<Ua, u16> {
+    let pbx = Ua::new().await;
+    let branch = format!("z9hG4bK{id}");
+    pbx.send(gw, &invite(pbx.addr, gw, "UDP", id, dialed, &branch))
+        .await;
+    for _ in 0..20 {
+        let Some((m, _)) = pbx.recv_within(WAIT).await else {
+            break;
+        };
+        match m.code() {
+            Some(100) => {
+                answer_next_invite(carrier, code, reason).await;
+                pbx.wait_response(code).await;
+                return Ok(pbx);
+            }
+            Some(c) if c >= 200 => return Err(c),
+            _ => {}
+        }
+    }
+    panic!("no 100 or final answer for {id}");
+}
+
 /// A child process (gateway, Redis, Prometheus …) killed and reaped when dropped.
 pub struct Proc(pub std::process::Child);
 
