@@ -98,6 +98,8 @@ pub struct Metrics {
     /// Requests refused by the gateway (stateless errors and policy), by reason.
     pub rejections: Family<ReasonLabels, Counter>,
     pub transactions_active: Gauge,
+    /// Ended calls whose transactions still absorb retransmissions (call::linger).
+    pub calls_lingering: Gauge,
     pub calls_active: Gauge,
     pub calls_active_by_trunk: Family<TrunkLabels, Gauge>,
     /// Each trunk's `simultaneous_call_limit` (trunks without one are absent),
@@ -186,6 +188,12 @@ impl Metrics {
             "trunkgate_transactions_active",
             "SIP transactions in progress",
             transactions_active.clone(),
+        );
+        let calls_lingering = Gauge::default();
+        registry.register(
+            "trunkgate_calls_lingering",
+            "Ended calls kept only to answer retransmissions (up to 64*T1)",
+            calls_lingering.clone(),
         );
         let calls_active = Gauge::default();
         registry.register(
@@ -307,6 +315,7 @@ impl Metrics {
             dropped,
             rejections,
             transactions_active,
+            calls_lingering,
             calls_active,
             calls_active_by_trunk,
             trunk_call_limit,

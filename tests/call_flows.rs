@@ -925,3 +925,118 @@ async fn carrier_address_is_trusted_by_the_flood_limit() {
         "a carrier's BYEs/OPTIONS are never rate-limited"
     );
 }
+
+/// After a call ends its task goes; a tombstone (call::linger) answers the
+/// late retransmissions for 64*T1 (3.2 s with the tests' T1 of 50 ms): the
+/// same 200 for a retransmitted BYE, the same ACK for a retransmitted 2xx,
+/// nothing (and no new call) for a retransmitted INVITE, and then nothing is
+/// left of the call at all.
+#[tokio::test]
+async fn ended_call_answers_retransmissions_from_its_tombstone() {
+    let (c, inv, ok) = answered("tombstone").await;
+    let carrier_call_id = hdr(&inv, "Call-ID");
+    let bye = in_dialog(
+        "BYE",
+        &format!("sip:trunkgate@{}", c.gw.udp),
+        c.carrier.addr,
+        "UDP",
+        &format!("{};tag=car1", hdr(&inv, "To")),
+        &hdr(&inv, "From"),
+        &hdr(&inv, "Call-ID"),
+        1,
+        "z9hG4bKtombye",
+        "",
+    );
+    c.carrier.send(c.gw.udp, &bye).await;
+    let (bye_a, _) = c.pbx.wait_request("BYE").await;
+    c.pbx
+        .send(c.gw.udp, &reply(&bye_a, 200, "OK", None, None, ""))
+        .await;
+    let ok_bye = c.carrier.expect_response(200).await;
+    // The call task is gone and one ended call is held.
+    let mut held = 0.0;
+    for _ in 0..40 {
+        let m = metrics(c.gw.http).await;
+        held = metric_value(&m, "trunkgate_calls_lingering");
+        if held == 1.0 && metric_value(&m, "trunkgate_transactions_active") == 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(held, 1.0, "the ended call left a tombstone");
+    let m = metrics(c.gw.http).await;
+    assert!(m.contains("trunkgate_transactions_active"));
+    assert_eq!(metric_value(&m, "trunkgate_transactions_active"), 0.0);
+
+    // A retransmitted BYE gets the very same 200.
+    c.carrier.send(c.gw.udp, &bye).await;
+    let again = c.carrier.expect_response(200).await;
+    assert_eq!(again.raw(), ok_bye.raw());
+    // A retransmitted 200 (INVITE) from the carrier gets our ACK again.
+    let contact = format!("sip:carrier@{}", c.carrier.addr);
+    c.carrier
+        .send(
+            c.gw.udp,
+            &reply(&inv, 200, "OK", Some("car1"), Some(&contact), SDP_ANSWER),
+        )
+        .await;
+    let (ack, _) = c.carrier.expect_request("ACK").await;
+    assert_eq!(hdr(&ack, "Call-ID"), carrier_call_id);
+    assert!(hdr(&ack, "CSeq").contains("ACK"));
+    // A retransmitted INVITE from the PBX is absorbed: no new call, no answer.
+    let calls_before = metric_value(&metrics(c.gw.http).await, "trunkgate_calls_active");
+    c.pbx
+        .send(
+            c.gw.udp,
+            &invite(
+                c.pbx.addr,
+                c.gw.udp,
+                "UDP",
+                &c.call_id,
+                DIALED,
+                "z9hG4bKinv1",
+            ),
+        )
+        .await;
+    assert!(
+        c.carrier
+            .recv_within(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "a retransmitted INVITE of an ended call reached the carrier"
+    );
+    assert!(c
+        .pbx
+        .recv_within(Duration::from_millis(100))
+        .await
+        .is_none());
+    assert_eq!(
+        metric_value(&metrics(c.gw.http).await, "trunkgate_calls_active"),
+        calls_before
+    );
+    // A new request in the ended dialog is not a retransmission: 481.
+    let bye2 = in_dialog(
+        "BYE",
+        &contact_uri(&ok),
+        c.pbx.addr,
+        "UDP",
+        &hdr(&ok, "From"),
+        &hdr(&ok, "To"),
+        &c.call_id,
+        2,
+        "z9hG4bKtombye2",
+        "",
+    );
+    c.pbx.send(c.gw.udp, &bye2).await;
+    c.pbx.expect_response(481).await;
+    // After 64*T1 nothing is left of the call.
+    let mut held = 1.0;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        held = metric_value(&metrics(c.gw.http).await, "trunkgate_calls_lingering");
+        if held == 0.0 {
+            break;
+        }
+    }
+    assert_eq!(held, 0.0, "the tombstone expired");
+}

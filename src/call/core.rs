@@ -106,6 +106,8 @@ pub struct Core {
     pub snapshot: ArcSwap<Snapshot>,
     /// Call-ID (either leg) -> the task that owns that call.
     pub calls: DashMap<Bytes, CallSender>,
+    /// Ended calls still answering retransmissions, by Call-ID.
+    pub linger: super::linger::Linger,
     /// Calls not yet ended, by the caller leg's Call-ID (for the live-call API).
     pub live: DashMap<String, LiveCall>,
     pub metrics: Arc<Metrics>,
@@ -159,6 +161,7 @@ impl Core {
             flow: arc_swap::ArcSwapOption::empty(),
             snapshot: ArcSwap::from_pointee(Snapshot::new(config)),
             calls: DashMap::new(),
+            linger: Default::default(),
             live: DashMap::new(),
             metrics,
             limits: Limits::default(),
@@ -318,18 +321,23 @@ impl Core {
         }
     }
 
-    /// Sends without waiting (from the synchronous dispatcher): UDP fast path, else a spawned send.
+    /// Sends a response without waiting (from the synchronous dispatcher).
     pub fn send_detached(self: &Arc<Self>, target: Target, data: Bytes, code: u16) {
+        self.send_now(target, data, Outgoing::Response(code));
+    }
+
+    /// Sends without waiting: UDP fast path, else a spawned send.
+    pub fn send_now(self: &Arc<Self>, target: Target, data: Bytes, what: Outgoing<'static>) {
         let Some(t) = self.transports() else { return };
         if target.kind == TransportKind::Udp {
             if let Ok(true) = t.try_send_udp(target.addr, &data) {
-                self.metrics.response(Dir::Out, code);
+                self.count_out(what);
                 return;
             }
         }
         let core = Arc::clone(self);
         tokio::spawn(async move {
-            core.send(&target, data, Outgoing::Response(code)).await;
+            core.send(&target, data, what).await;
         });
     }
 

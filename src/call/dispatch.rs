@@ -17,8 +17,9 @@ use crate::policy::{
 use crate::sip::{HeaderName, Host, Message, Method, Reject, Uri};
 use crate::transport::{Handler, Received, Target};
 
-use super::core::{CallEvent, CallSender, Core, RxMeta};
+use super::core::{CallEvent, CallSender, Core, Outgoing, RxMeta};
 use super::limits::{Refusal, Slot};
+use super::linger::Reply;
 use super::respond::{fixed_top_via, response, response_target, top_via_raw};
 use super::task::{Call, CallPlan};
 
@@ -101,10 +102,11 @@ impl Dispatcher {
         }
     }
 
-    /// Hands a message to the call owning `call_id`. False when there is none.
+    /// Hands a message to the call owning `call_id`, or to its tombstone
+    /// once it has ended. False when there is neither.
     fn deliver(&self, call_id: &Bytes, msg: Message, meta: RxMeta) -> bool {
         let Some(tx) = self.core.calls.get(call_id).map(|e| e.value().clone()) else {
-            return false;
+            return self.ended_call(call_id, &msg);
         };
         match tx.try_send(CallEvent::Sip(Box::new((msg, meta)))) {
             Ok(()) => true,
@@ -112,9 +114,38 @@ impl Dispatcher {
                 self.core.metrics.drop_reason("call_queue_full");
                 true
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+            Err(mpsc::error::TrySendError::Closed(ev)) => {
                 self.core.unregister(call_id, &tx);
-                false
+                match ev {
+                    CallEvent::Sip(m) => self.ended_call(call_id, &m.0),
+                    _ => false,
+                }
+            }
+        }
+    }
+
+    /// A retransmission toward an ended call, answered from its tombstone
+    /// (call::linger). False when the call left none or `msg` is not one of
+    /// its transactions.
+    fn ended_call(&self, call_id: &Bytes, msg: &Message) -> bool {
+        let Some(stone) = self.core.linger.get(call_id, tokio::time::Instant::now()) else {
+            return false;
+        };
+        match stone.reply(msg) {
+            Reply::Unknown => false,
+            Reply::Absorbed => true,
+            Reply::Resend {
+                bytes,
+                target,
+                code,
+            } => {
+                let what = match code {
+                    Some(c) => Outgoing::Response(c),
+                    // Our ACK again, for a retransmitted final response.
+                    None => Outgoing::Request(&Method::Ack),
+                };
+                self.core.send_now(target, bytes, what);
+                true
             }
         }
     }
@@ -196,6 +227,10 @@ impl Dispatcher {
         call_id: Bytes,
         in_dialog: bool,
     ) {
+        // A retransmission toward a call that has ended.
+        if self.ended_call(&call_id, &msg) {
+            return;
+        }
         // Only requests that belong to no call count toward the flood limit: in-dialog
         // traffic of live calls (from carriers, PBXs, inbound destinations) never does.
         if !self.trusted(&meta)

@@ -22,6 +22,7 @@ mod flow;
 mod health;
 mod invite;
 pub mod limits;
+pub mod linger;
 mod media;
 pub mod overload;
 pub mod quality;

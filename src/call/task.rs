@@ -298,6 +298,14 @@ impl Call {
             if self.finished() {
                 break;
             }
+            // Ended, and nothing left that sends on its own: the task goes, a
+            // tombstone answers the retransmissions (call::linger).
+            if self.outcome.is_some() {
+                if let Some(stone) = super::linger::Tombstone::of(&self.servers, &self.clients) {
+                    self.core.linger.bury(&self.registered, stone);
+                    break;
+                }
+            }
             let deadline = self.next_deadline();
             tokio::select! {
                 ev = rx.recv() => match ev {

@@ -190,6 +190,12 @@ impl ClientInvite {
         &self.request
     }
 
+    /// The ACK this transaction sent for a non-2xx final response (§17.1.1.3),
+    /// re-sent on each retransmission of that response.
+    pub fn ack(&self) -> Option<&Bytes> {
+        self.ack.as_ref()
+    }
+
     /// Why [`Action::Timeout`] was emitted, if it was.
     pub fn failure(&self) -> Option<TransactionError> {
         self.failure

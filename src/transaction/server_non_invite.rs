@@ -123,6 +123,11 @@ impl ServerNonInvite {
         self.state == ServerNonInviteState::Terminated
     }
 
+    /// The last response sent (re-sent on a retransmitted request), if any.
+    pub fn last_response(&self) -> Option<&Bytes> {
+        self.last_response.as_ref().map(|(_, r)| r)
+    }
+
     /// The status code of the final response sent, if any.
     pub fn final_code(&self) -> Option<u16> {
         self.last_response
