@@ -26,12 +26,7 @@ use dashmap::DashMap;
 use tokio::time::Instant;
 
 use crate::sip::{Message, Method};
-use crate::transaction::{
-    ClientInviteState, ClientNonInviteState, ServerInviteState, ServerNonInviteState,
-};
 use crate::transport::Target;
-
-use super::txs::{ClientKind, ClientTx, ServerKind, ServerTx};
 
 /// What an ended call's transaction does when its peer retransmits.
 #[derive(Debug, Clone)]
@@ -49,12 +44,50 @@ enum Answer {
 
 /// One transaction of an ended call.
 #[derive(Debug, Clone)]
-struct Entry {
+pub struct Entry {
     /// We received the request (server) or sent it (client).
     server: bool,
     branch: Bytes,
     method: Method,
     answer: Answer,
+}
+
+impl Entry {
+    /// A request we answered: a retransmission is absorbed, or gets
+    /// `resend` (our final response, status `code`) again.
+    pub fn server(branch: &[u8], method: Method, resend: Option<(&[u8], u16, Target)>) -> Entry {
+        Entry {
+            server: true,
+            branch: Bytes::copy_from_slice(branch),
+            method,
+            answer: match resend {
+                Some((bytes, code, target)) => Answer::Resend {
+                    bytes: Bytes::copy_from_slice(bytes),
+                    target,
+                    code: Some(code),
+                },
+                None => Answer::Absorb,
+            },
+        }
+    }
+
+    /// A request we sent: a retransmitted final response gets `ack` again,
+    /// anything else is absorbed.
+    pub fn client(branch: &[u8], method: Method, ack: Option<(&[u8], Target)>) -> Entry {
+        Entry {
+            server: false,
+            branch: Bytes::copy_from_slice(branch),
+            method,
+            answer: match ack {
+                Some((bytes, target)) => Answer::Resend {
+                    bytes: Bytes::copy_from_slice(bytes),
+                    target,
+                    code: None,
+                },
+                None => Answer::Absorb,
+            },
+        }
+    }
 }
 
 /// What an ended call leaves behind until its last transaction timer.
@@ -91,85 +124,14 @@ pub enum Reply {
 }
 
 impl Tombstone {
-    /// The tombstone of an ended call, or `None` while any transaction can
-    /// still send on its own (a retransmission timer, a 2xx awaiting its ACK)
-    /// or when there is nothing left to absorb.
-    pub(super) fn of(servers: &[ServerTx], clients: &[ClientTx]) -> Option<Tombstone> {
-        let mut entries = Vec::with_capacity(servers.len() + clients.len());
-        let mut expires: Option<Instant> = None;
-        for s in servers {
-            if s.r2xx.as_ref().is_some_and(|r| !r.is_terminated()) {
-                return None;
-            }
-            let answer = match &s.tx {
-                ServerKind::Invite(t) => match t.state() {
-                    ServerInviteState::Accepted | ServerInviteState::Confirmed => Answer::Absorb,
-                    ServerInviteState::Terminated => continue,
-                    // Proceeding: not answered; Completed: a non-2xx still retransmitted.
-                    _ => return None,
-                },
-                ServerKind::NonInvite(t) => match t.state() {
-                    ServerNonInviteState::Completed => match (t.last_response(), t.final_code()) {
-                        (Some(r), Some(code)) => Answer::Resend {
-                            bytes: Bytes::copy_from_slice(r),
-                            target: s.target.clone(),
-                            code: Some(code),
-                        },
-                        _ => Answer::Absorb,
-                    },
-                    ServerNonInviteState::Terminated => continue,
-                    _ => return None,
-                },
-            };
-            expires = later(expires, s.next_deadline());
-            entries.push(Entry {
-                server: true,
-                branch: Bytes::copy_from_slice(&s.branch),
-                method: s.method.clone(),
-                answer,
-            });
-        }
-        for c in clients {
-            let answer = match &c.tx {
-                ClientKind::Invite(t) => match t.state() {
-                    ClientInviteState::Accepted => match &c.acked {
-                        Some((_, ack)) => Answer::Resend {
-                            bytes: Bytes::copy_from_slice(ack),
-                            target: c.target.clone(),
-                            code: None,
-                        },
-                        None => Answer::Absorb,
-                    },
-                    ClientInviteState::Completed => match t.ack() {
-                        Some(ack) => Answer::Resend {
-                            bytes: Bytes::copy_from_slice(ack),
-                            target: c.target.clone(),
-                            code: None,
-                        },
-                        None => Answer::Absorb,
-                    },
-                    ClientInviteState::Terminated => continue,
-                    _ => return None,
-                },
-                ClientKind::NonInvite(t) => match t.state() {
-                    ClientNonInviteState::Completed => Answer::Absorb,
-                    ClientNonInviteState::Terminated => continue,
-                    _ => return None,
-                },
-            };
-            expires = later(expires, c.next_deadline());
-            entries.push(Entry {
-                server: false,
-                branch: Bytes::copy_from_slice(&c.branch),
-                method: c.method.clone(),
-                answer,
-            });
-        }
-        Some(Tombstone {
-            expires: expires?,
+    /// The tombstone of an ended call whose remaining transactions are
+    /// `entries`, the last of them ending at `expires`.
+    pub fn new(entries: Vec<Entry>, expires: Instant) -> Tombstone {
+        Tombstone {
+            expires,
             entries: entries.into_boxed_slice(),
             held: None,
-        })
+        }
     }
 
     /// How the ended call answers `msg`.
@@ -224,14 +186,6 @@ impl Tombstone {
                         }
                 })
                 .sum::<usize>()
-    }
-}
-
-fn later(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, None) => x,
-        (None, y) => y,
     }
 }
 
@@ -330,8 +284,37 @@ mod tests {
         assert!(l.is_empty(), "a call without Call-IDs leaves nothing");
     }
 
+    fn bye(branch: &'static str) -> Message {
+        let text = format!(
+            "BYE sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\r\nCall-ID: c\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+        );
+        Message::parse(Bytes::from(text), &Default::default()).expect("parses")
+    }
+
     #[test]
-    fn no_tombstone_while_nothing_lingers() {
-        assert!(Tombstone::of(&[], &[]).is_none());
+    fn retransmissions_matched_by_branch_and_method() {
+        let target = Target {
+            kind: crate::transport::TransportKind::Udp,
+            addr: "127.0.0.1:5070".parse().expect("addr"),
+            conn: None,
+        };
+        let ok = b"SIP/2.0 200 OK\r\n\r\n";
+        let t = Tombstone::new(
+            vec![
+                Entry::server(b"z9hG4bKbye", Method::Bye, Some((ok, 200, target.clone()))),
+                Entry::server(b"z9hG4bKinv", Method::Invite, None),
+            ],
+            Instant::now(),
+        );
+        match t.reply(&bye("z9hG4bKbye")) {
+            Reply::Resend { bytes, code, .. } => {
+                assert_eq!(&bytes[..], ok);
+                assert_eq!(code, Some(200));
+            }
+            other => panic!("expected the 200 again, got {other:?}"),
+        }
+        assert!(matches!(t.reply(&bye("z9hG4bKother")), Reply::Unknown));
+        // Same branch, other method: not that transaction.
+        assert!(matches!(t.reply(&bye("z9hG4bKinv")), Reply::Unknown));
     }
 }

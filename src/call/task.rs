@@ -301,7 +301,7 @@ impl Call {
             // Ended, and nothing left that sends on its own: the task goes, a
             // tombstone answers the retransmissions (call::linger).
             if self.outcome.is_some() {
-                if let Some(stone) = super::linger::Tombstone::of(&self.servers, &self.clients) {
+                if let Some(stone) = super::txs::tombstone(&self.servers, &self.clients) {
                     self.core.linger.bury(&self.registered, stone);
                     break;
                 }

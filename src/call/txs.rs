@@ -6,12 +6,14 @@ use tokio::time::Instant;
 
 use crate::sip::{HeaderName, Message, MessageBuilder, Method, ParseOptions};
 use crate::transaction::{
-    ClientInvite, ClientNonInvite, Reliability, Retransmit2xx, ServerInvite, ServerNonInvite,
+    ClientInvite, ClientInviteState, ClientNonInvite, ClientNonInviteState, Reliability,
+    Retransmit2xx, ServerInvite, ServerInviteState, ServerNonInvite, ServerNonInviteState,
     TimerConfig,
 };
 use crate::transport::{Target, TransportKind};
 
 use super::core::RxMeta;
+use super::linger::{Entry, Tombstone};
 use super::respond::{fixed_top_via, response_target, top_via_raw};
 
 use super::dialog::Side;
@@ -189,4 +191,58 @@ pub fn derived_request(original: &Bytes, method: &Method, to: Option<&Bytes>) ->
     b = b.header("Call-ID", req.call_id()?);
     b = b.header("CSeq", format!("{} {}", cseq.seq, method));
     Some(b.finish())
+}
+
+/// The tombstone of an ended call (call::linger): per remaining transaction
+/// its branch and what a retransmission gets. `None` while any transaction
+/// can still send on its own (a retransmission timer, a 2xx awaiting its
+/// ACK) or when nothing is left to absorb.
+pub fn tombstone(servers: &[ServerTx], clients: &[ClientTx]) -> Option<Tombstone> {
+    let mut entries = Vec::with_capacity(servers.len() + clients.len());
+    let mut expires: Option<Instant> = None;
+    for s in servers {
+        if s.r2xx.as_ref().is_some_and(|r| !r.is_terminated()) {
+            return None;
+        }
+        let resend = match &s.tx {
+            ServerKind::Invite(t) => match t.state() {
+                ServerInviteState::Accepted | ServerInviteState::Confirmed => None,
+                ServerInviteState::Terminated => continue,
+                // Proceeding: not answered; Completed: a non-2xx still retransmitted.
+                _ => return None,
+            },
+            ServerKind::NonInvite(t) => match t.state() {
+                ServerNonInviteState::Completed => t
+                    .last_response()
+                    .zip(t.final_code())
+                    .map(|(r, code)| (&r[..], code, s.target.clone())),
+                ServerNonInviteState::Terminated => continue,
+                _ => return None,
+            },
+        };
+        expires = expires.max(s.next_deadline());
+        entries.push(Entry::server(&s.branch, s.method.clone(), resend));
+    }
+    for c in clients {
+        let ack = match &c.tx {
+            ClientKind::Invite(t) => match t.state() {
+                ClientInviteState::Accepted => c.acked.as_ref().map(|(_, ack)| &ack[..]),
+                ClientInviteState::Completed => t.ack().map(|a| &a[..]),
+                ClientInviteState::Terminated => continue,
+                _ => return None,
+            },
+            ClientKind::NonInvite(t) => match t.state() {
+                ClientNonInviteState::Completed => None,
+                ClientNonInviteState::Terminated => continue,
+                _ => return None,
+            },
+        };
+        expires = expires.max(c.next_deadline());
+        entries.push(Entry::client(
+            &c.branch,
+            c.method.clone(),
+            ack.map(|a| (a, c.target.clone())),
+        ));
+    }
+    Some(Tombstone::new(entries, expires?))
 }
