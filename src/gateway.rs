@@ -417,6 +417,15 @@ impl Gateway {
             f.abort();
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // An ended call's record waits for its media task's final quality
+        // figures: let the media tasks that are finishing hand them over
+        // (bounded: calls still up at shutdown are not waited for).
+        for _ in 0..40 {
+            if self.core.media.metrics.sessions_active.get() <= 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         let w = self.call_log.clone();
         let _ = tokio::task::spawn_blocking(move || w.shutdown()).await;
     }
