@@ -13,8 +13,9 @@
 //!   returning `EAGAIN`) and registers it with its media task's reactor.
 //!
 //! Bound idle pairs hold file descriptors, so their number follows
-//! `RLIMIT_NOFILE` (a quarter of it at most; the ready queue 1/256th, 8..=256
-//! pairs). Ports another process (or another gateway on the host) holds are
+//! `RLIMIT_NOFILE` (half of it at most — a pair is two — which keeps the
+//! whole default range bound under the unit's `LimitNOFILE=65536`; the ready
+//! queue 1/256th, 8..=256 pairs). Ports another process (or another gateway on the host) holds are
 //! skipped by the refill thread, not by the call set-up. The pool's mutex is taken at set-up and tear-down only, never per
 //! packet.
 
@@ -162,7 +163,7 @@ impl PortPool {
             }),
             low: Condvar::new(),
             total,
-            keep_bound: (nofile / 8).max(ready_target).min(total),
+            keep_bound: (nofile / 4).max(ready_target).min(total),
             ready_target,
         })
     }
