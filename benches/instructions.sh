@@ -14,8 +14,12 @@
 # (Ir(long run) - Ir(short run)) / --calls, which cancels start-up, the idle
 # timers and shutdown. Every process started here is stopped by PID.
 #
-# usage: benches/instructions.sh [--calls N] [--base N] [--rate R] [--out DIR] [--modes "anchored signaling"]
+# usage: benches/instructions.sh [--calls N] [--base N] [--rate R] [--out DIR] [--modes "anchored signaling"] [--media-ports MIN:MAX]
 #   --calls N   calls measured (default 500)
+#   --media-ports MIN:MAX  narrow [media] port_min/port_max (e.g. 20000:20399,
+#               200 pairs: the FIFO line wraps every 100 calls, so the run
+#               shows the steady state of a busy gateway, where pairs come
+#               back bound and are reused, not the first pass over the range)
 #   --base N    calls of the short run (default 50)
 #   --rate R    calls/s (default 10: the gateway runs ~50x slower under valgrind)
 # env: TRUNKGATE_BENCH_DIR (default <repo>/../shared/bench)
@@ -34,6 +38,7 @@ BASE=50
 RATE=10
 OUT=""
 MODES="anchored signaling"
+MEDIA_PORTS=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--calls) CALLS=$2; shift 2 ;;
@@ -41,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--rate) RATE=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--modes) MODES=$2; shift 2 ;;
+	--media-ports) MEDIA_PORTS=$2; shift 2 ;;
 	*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -68,6 +74,9 @@ config_for() { # mode dir
 	# config/trunkgate.toml is the embedded default (include_str!).
 	cp "$REPO/config/trunkgate.toml" "$2/trunkgate.toml"
 	sed -i "s|^data_dir = .*|data_dir = \"$2/data\"|" "$2/trunkgate.toml"
+	if [ -n "$MEDIA_PORTS" ]; then
+		sed -i "s/^port_min = [0-9]*/port_min = ${MEDIA_PORTS%%:*}/; s/^port_max = [0-9]*/port_max = ${MEDIA_PORTS##*:}/" "$2/trunkgate.toml"
+	fi
 	if [ "$1" = signaling ]; then
 		sed -i 's/^enabled = true/enabled = false/' "$2/trunkgate.toml"
 	fi

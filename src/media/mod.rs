@@ -65,6 +65,7 @@ impl Codec {
     }
 }
 
+pub mod batch;
 pub mod ports;
 pub mod prompt;
 pub mod quality;
@@ -218,13 +219,25 @@ pub struct Media {
     recorder: OnceLock<Option<record::Recorder>>,
     pub metrics: MediaMetrics,
     session_base: u64,
+    /// Peer IP -> our source address toward it ([`route_source`] costs four
+    /// syscalls; routes rarely change): entries live [`ROUTE_TTL`].
+    routes: std::sync::Mutex<std::collections::HashMap<IpAddr, (IpAddr, tokio::time::Instant)>>,
 }
+
+/// How long a learnt route source is trusted before it is asked again.
+const ROUTE_TTL: Duration = Duration::from_secs(30);
+/// Peers remembered at most (the map is emptied when full).
+const ROUTES_MAX: usize = 4096;
 
 impl Media {
     pub fn new(settings: MediaSettings, metrics: MediaMetrics) -> Arc<Media> {
         let pool = ports::PortPool::new(settings.port_min, settings.port_max);
         metrics.ports_available.set(pool.total() as i64);
+        if settings.enabled {
+            pool.start_prebind(IpAddr::V4(settings.bind_ipv4));
+        }
         Arc::new(Media {
+            routes: Default::default(),
             settings: arc_swap::ArcSwap::from_pointee(settings),
             pool,
             recorder: OnceLock::new(),
@@ -341,7 +354,28 @@ impl Media {
                 return IpAddr::V4(s.bind_ipv4);
             }
         }
-        route_source(peer).unwrap_or_else(|| self.default_address(peer.is_ipv6()))
+        self.cached_route_source(peer)
+            .unwrap_or_else(|| self.default_address(peer.is_ipv6()))
+    }
+
+    /// [`route_source`] toward `peer`'s IP, remembered for [`ROUTE_TTL`].
+    fn cached_route_source(&self, peer: SocketAddr) -> Option<IpAddr> {
+        let now = tokio::time::Instant::now();
+        if let Ok(routes) = self.routes.lock() {
+            if let Some((ip, at)) = routes.get(&peer.ip()) {
+                if now.duration_since(*at) < ROUTE_TTL {
+                    return Some(*ip);
+                }
+            }
+        }
+        let ip = route_source(peer)?;
+        if let Ok(mut routes) = self.routes.lock() {
+            if routes.len() >= ROUTES_MAX {
+                routes.clear();
+            }
+            routes.insert(peer.ip(), (ip, now));
+        }
+        Some(ip)
     }
 
     /// The recorder, started on first use (so nodes that never record open no thread).

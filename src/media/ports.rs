@@ -1,15 +1,28 @@
 //! The relay's UDP port range: one owner hands out RTP/RTCP port pairs
 //! (even RTP port, RTCP on the next odd one, RFC 3550 §11) and takes them back
-//! when a call's sockets are dropped.
+//! when a call's relay ends.
 //!
-//! The pool is a FIFO free list behind a mutex, touched only at stream set-up
-//! and tear-down (never per packet). FIFO reuse means a freed pair goes to
-//! the back of the line, so late packets of an ended call rarely reach the
-//! next call on the same ports.
+//! Binding a pair costs ~10 syscalls (socket, buffer sizes, non-blocking,
+//! bind, twice), so the pool keeps pairs bound:
+//! - a call's pair comes back *still bound* and goes to the back of the line
+//!   (FIFO, so late packets of an ended call rarely reach the next call on the
+//!   same ports; whatever did arrive is drained when the pair is handed out);
+//! - a refill thread keeps a small `ready` queue at the front of the line
+//!   bound ahead of demand ([`PortPool::start_prebind`]), so a call set-up
+//!   normally binds nothing: it pops a pair, drains it (one `recv` per socket
+//!   returning `EAGAIN`) and registers it with its media task's reactor.
+//!
+//! Bound idle pairs hold file descriptors, so their number follows
+//! `RLIMIT_NOFILE` (half of it at most — a pair is two — which keeps the
+//! whole default range bound under the unit's `LimitNOFILE=65536`; the ready
+//! queue 1/256th, 8..=256 pairs). Ports another process (or another gateway on the host) holds are
+//! skipped by the refill thread, not by the call set-up. The pool's mutex is taken at set-up and tear-down only, never per
+//! packet.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -31,14 +44,44 @@ impl PortError {
     }
 }
 
-/// The free list of pairs (by RTP port) in `[min, max]`.
+/// A pair's sockets while the pool holds them.
+struct Bound {
+    ip: IpAddr,
+    rtp: StdUdpSocket,
+    rtcp: StdUdpSocket,
+}
+
+/// One pair of the range (by RTP port), bound or not.
+struct Slot {
+    port: u16,
+    bound: Option<Bound>,
+}
+
+/// The line of free pairs: `ready` (bound on the pre-bind address) is its
+/// front, `cold` the rest, both in FIFO order.
+#[derive(Default)]
+struct Line {
+    ready: VecDeque<Slot>,
+    cold: VecDeque<Slot>,
+    /// Free pairs holding sockets (in `ready` or `cold`).
+    bound: usize,
+}
+
+/// The free pairs in `[min, max]`.
 pub struct PortPool {
-    free: Mutex<VecDeque<u16>>,
+    line: Mutex<Line>,
+    /// Wakes the refill thread when `ready` runs low.
+    low: Condvar,
     total: usize,
+    /// Free pairs kept bound at most (the rest are closed when they come back).
+    keep_bound: usize,
+    /// What the refill thread keeps in `ready`.
+    ready_target: usize,
 }
 
 /// A bound RTP/RTCP socket pair. Its [`PortLease`] gives the ports back
-/// when dropped (keep it next to the sockets for as long as they live).
+/// when dropped (keep it next to the sockets for as long as they live), or
+/// the sockets with them through [`PortLease::recycle`].
 pub struct PortPair {
     pub rtp: StdUdpSocket,
     pub rtcp: StdUdpSocket,
@@ -55,32 +98,73 @@ impl PortPair {
 /// Ownership of one pair of ports in the range; returned to the pool on drop.
 pub struct PortLease {
     port: u16,
-    pool: Arc<PortPool>,
+    ip: IpAddr,
+    /// `None` once recycled.
+    pool: Option<Arc<PortPool>>,
+}
+
+impl PortLease {
+    /// Gives the pair back with its sockets still bound, for the next call
+    /// to reuse (closed instead when the pool keeps enough bound pairs).
+    pub fn recycle(mut self, rtp: StdUdpSocket, rtcp: StdUdpSocket) {
+        if let Some(pool) = self.pool.take() {
+            let bound = Bound {
+                ip: self.ip,
+                rtp,
+                rtcp,
+            };
+            pool.release(Slot {
+                port: self.port,
+                bound: Some(bound),
+            });
+        }
+    }
 }
 
 impl Drop for PortLease {
     fn drop(&mut self) {
-        self.pool.release(self.port);
+        if let Some(pool) = self.pool.take() {
+            pool.release(Slot {
+                port: self.port,
+                bound: None,
+            });
+        }
     }
 }
 
 /// Socket receive/send buffers for media: a few hundred packets of slack.
 const SOCKET_BUFFER: usize = 256 * 1024;
 
+/// Stale datagrams read (and thrown away) from a reused socket at most.
+const DRAIN_MAX: usize = 64;
+
 impl PortPool {
     /// Pairs start at the first even port >= `min`; the last pair's RTCP port is <= `max`.
     pub fn new(min: u16, max: u16) -> Arc<PortPool> {
         let start = min + (min % 2);
-        let mut free = VecDeque::new();
+        let mut cold = VecDeque::new();
         let mut p = u32::from(start);
         while p < u32::from(max) {
-            free.push_back(p as u16);
+            cold.push_back(Slot {
+                port: p as u16,
+                bound: None,
+            });
             p += 2;
         }
-        let total = free.len();
+        let total = cold.len();
+        let nofile = rlimit::getrlimit(rlimit::Resource::NOFILE)
+            .map(|(soft, _)| usize::try_from(soft).unwrap_or(usize::MAX))
+            .unwrap_or(1024);
+        let ready_target = (nofile / 256).clamp(8, 256).min(total);
         Arc::new(PortPool {
-            free: Mutex::new(free),
+            line: Mutex::new(Line {
+                cold,
+                ..Line::default()
+            }),
+            low: Condvar::new(),
             total,
+            keep_bound: (nofile / 4).max(ready_target).min(total),
+            ready_target,
         })
     }
 
@@ -91,42 +175,85 @@ impl PortPool {
 
     /// Pairs free now.
     pub fn available(&self) -> usize {
-        self.free.lock().map(|f| f.len()).unwrap_or(0)
+        self.lock()
+            .map(|l| l.ready.len() + l.cold.len())
+            .unwrap_or(0)
     }
 
-    fn take(&self) -> Option<u16> {
-        self.free.lock().ok()?.pop_front()
+    /// Free pairs holding bound sockets now.
+    pub fn bound_idle(&self) -> usize {
+        self.lock().map(|l| l.bound).unwrap_or(0)
     }
 
-    fn release(&self, port: u16) {
-        if let Ok(mut f) = self.free.lock() {
-            f.push_back(port);
+    fn lock(&self) -> Option<MutexGuard<'_, Line>> {
+        self.line.lock().ok()
+    }
+
+    fn take(&self) -> Option<Slot> {
+        let mut l = self.lock()?;
+        let slot = match l.ready.pop_front() {
+            Some(s) => {
+                if l.ready.len() < self.ready_target / 2 {
+                    self.low.notify_one();
+                }
+                s
+            }
+            None => l.cold.pop_front()?,
+        };
+        if slot.bound.is_some() {
+            l.bound -= 1;
+        }
+        Some(slot)
+    }
+
+    fn release(&self, mut slot: Slot) {
+        if let Some(mut l) = self.lock() {
+            if slot.bound.is_some() {
+                if l.bound < self.keep_bound {
+                    l.bound += 1;
+                } else {
+                    slot.bound = None;
+                }
+            }
+            l.cold.push_back(slot);
         }
     }
 
-    /// Binds the next free pair on `ip`. Ports some other process holds are
-    /// skipped (and returned to the back of the list); at most a bounded
+    /// Hands out the next free pair on `ip`: a bound one is drained and
+    /// reused, an unbound one is bound now. Ports some other process holds
+    /// are skipped (and returned to the back of the line); at most a bounded
     /// number of tries, then [`PortError::Exhausted`].
     pub fn allocate(self: &Arc<Self>, ip: IpAddr) -> Result<PortPair, PortError> {
         let tries = self.total.min(64);
         let mut last_err = None;
         for _ in 0..tries.max(1) {
-            let Some(port) = self.take() else {
+            let Some(slot) = self.take() else {
                 return Err(PortError::Exhausted);
             };
-            match bind_pair(ip, port) {
+            let port = slot.port;
+            let pair = match slot.bound {
+                Some(b) if b.ip == ip => {
+                    drain(&b.rtp);
+                    drain(&b.rtcp);
+                    Ok((b.rtp, b.rtcp))
+                }
+                // Bound on the other family (or closed below): bind afresh.
+                _ => bind_pair(ip, port),
+            };
+            match pair {
                 Ok((rtp, rtcp)) => {
                     return Ok(PortPair {
                         rtp,
                         rtcp,
                         lease: PortLease {
                             port,
-                            pool: Arc::clone(self),
+                            ip,
+                            pool: Some(Arc::clone(self)),
                         },
                     })
                 }
                 Err(e) => {
-                    self.release(port);
+                    self.release(Slot { port, bound: None });
                     last_err = Some(e);
                 }
             }
@@ -134,6 +261,95 @@ impl PortPool {
         match last_err {
             Some(e) if e.kind() != std::io::ErrorKind::AddrInUse => Err(PortError::Bind(e)),
             _ => Err(PortError::Exhausted),
+        }
+    }
+
+    /// Starts the refill thread: it keeps the front of the line bound on
+    /// `ip` (the IPv4 relay address; IPv6 legs bind at set-up), binding one
+    /// pair per lock so set-ups never wait long. It ends when the pool is
+    /// dropped.
+    pub fn start_prebind(self: &Arc<Self>, ip: IpAddr) {
+        if self.ready_target == 0 {
+            return;
+        }
+        // Start the line at a random pair: gateways sharing a host's range
+        // (a cluster on one machine, tests) then pre-bind different windows.
+        if let Some(mut l) = self.lock() {
+            let n = l.cold.len();
+            if n > 1 {
+                l.cold.rotate_left(rand::random_range(0..n));
+            }
+        }
+        let weak = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new()
+            .name("trunkgate-ports".into())
+            .spawn(move || refill(weak, ip));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "media port pre-bind thread could not start; pairs are bound at call set-up");
+        }
+    }
+
+    /// Moves one pair from `cold` to `ready`, bound on `ip`. `false`: ready
+    /// is full, or nothing could be bound; `true`: go on (a pair was moved,
+    /// or one held elsewhere was skipped).
+    fn refill_one(&self, ip: IpAddr) -> bool {
+        let Some(mut l) = self.lock() else {
+            return false;
+        };
+        if l.ready.len() >= self.ready_target {
+            return false;
+        }
+        let Some(mut slot) = l.cold.pop_front() else {
+            return false;
+        };
+        match &slot.bound {
+            Some(b) if b.ip == ip => {}
+            _ => match bind_pair(ip, slot.port) {
+                Ok((rtp, rtcp)) => {
+                    if slot.bound.is_none() {
+                        l.bound += 1;
+                    }
+                    slot.bound = Some(Bound { ip, rtp, rtcp });
+                }
+                Err(e) => {
+                    // Held by another process (or out of descriptors): leave
+                    // it to set-up time, which skips it the same way.
+                    if slot.bound.take().is_some() {
+                        l.bound -= 1;
+                    }
+                    l.cold.push_back(slot);
+                    return e.kind() == std::io::ErrorKind::AddrInUse;
+                }
+            },
+        }
+        l.ready.push_back(slot);
+        true
+    }
+}
+
+fn refill(pool: Weak<PortPool>, ip: IpAddr) {
+    loop {
+        let Some(p) = pool.upgrade() else { return };
+        // At most one walk of the line per round, so a range full of ports
+        // held elsewhere cannot spin.
+        let mut n = 0;
+        while n < p.total && p.refill_one(ip) {
+            n += 1;
+        }
+        let Some(l) = p.lock() else { return };
+        // A timeout, so the thread notices the pool is gone.
+        let _ = p.low.wait_timeout(l, Duration::from_millis(500));
+    }
+}
+
+/// Reads away what arrived on a reused socket since its last call.
+fn drain(s: &StdUdpSocket) {
+    let mut b = [0u8; 1];
+    for _ in 0..DRAIN_MAX {
+        match s.recv(&mut b) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            // A datagram, or a queued ICMP error: keep reading.
+            _ => {}
         }
     }
 }
@@ -184,6 +400,54 @@ mod tests {
         assert_eq!(err.name(), "media_ports_exhausted");
         drop(held);
         assert!(pool.allocate(LO).is_ok());
+    }
+
+    #[test]
+    fn a_recycled_pair_comes_back_bound_and_drained() {
+        let pool = PortPool::new(41300, 41302);
+        let a = pool.allocate(LO).unwrap();
+        let (port, rtp_addr) = (a.port(), a.rtp.local_addr().unwrap());
+        a.lease.recycle(a.rtp, a.rtcp);
+        assert_eq!((pool.available(), pool.bound_idle()), (1, 1));
+        // A late packet of the ended call.
+        let peer = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.send_to(b"late", rtp_addr).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let b = pool.allocate(LO).unwrap();
+        assert_eq!(b.port(), port);
+        assert_eq!(pool.bound_idle(), 0);
+        let mut buf = [0u8; 16];
+        let err = b.rtp.recv(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+        drop(b);
+        // Dropped without recycling: the port comes back, its sockets closed.
+        assert_eq!((pool.available(), pool.bound_idle()), (1, 0));
+    }
+
+    #[test]
+    fn prebind_binds_ahead_skips_held_ports_and_keeps_fifo_order() {
+        let squatter = StdUdpSocket::bind("127.0.0.1:41401").unwrap();
+        let pool = PortPool::new(41400, 41422);
+        pool.start_prebind(LO);
+        for _ in 0..200 {
+            if pool.bound_idle() >= 8 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(pool.bound_idle() >= 8, "{}", pool.bound_idle());
+        let ports: Vec<u16> = (0..10)
+            .map(|_| pool.allocate(LO).unwrap())
+            .map(|p| p.port())
+            .collect();
+        // 41400's RTCP port is held elsewhere: skipped by the refill, not the
+        // set-up. The line starts at a random pair and wraps around.
+        let mut sorted = ports.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (41402..41422).step_by(2).collect::<Vec<_>>());
+        let steps = ports.windows(2).filter(|w| w[1] != w[0] + 2).count();
+        assert!(steps <= 1, "not FIFO: {ports:?}");
+        drop(squatter);
     }
 
     #[test]

@@ -3,9 +3,13 @@
 //! one leg to the other. The call task steers it with [`Cmd`]s and hears back
 //! through a [`Notify`] callback; no locks, no shared per-stream state.
 //!
-//! Per packet: one `recvfrom`, a source check (symmetric RTP latching), an
-//! optional in-place header rewrite, a non-blocking `sendto`, and for recorded
-//! calls a copy into the recorder's preallocated queue. Nothing allocates.
+//! Per packet: its share of one `recvmmsg` (which also tells us the socket's
+//! queue is empty, so no read ends in `EAGAIN`, see [`super::batch`]), a
+//! source check (symmetric RTP latching), an optional in-place header
+//! rewrite, a non-blocking `sendto`, and for recorded calls a copy into the
+//! recorder's preallocated queue. Nothing allocates; the receive buffers
+//! belong to the media thread, not the call. When the call ends its sockets
+//! go back to the port pool still bound ([`super::ports`]).
 //! Packets that cannot be sent at once (full socket buffer) are dropped and
 //! counted rather than queued: late audio is worse than lost audio.
 
@@ -14,11 +18,11 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::ReadBuf;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
+use super::batch;
 use super::ports::{PortLease, PortPair};
 use super::quality::{LiveQuality, OneWay, Quality, QualityOptions, QualityReport};
 use super::record::{Channel, RecordingHandle};
@@ -148,7 +152,7 @@ pub struct RelayOptions {
 struct Endpoint {
     rtp: UdpSocket,
     rtcp: UdpSocket,
-    _lease: PortLease,
+    lease: PortLease,
     remote: Option<Remote>,
     latched: [Option<SocketAddr>; 2],
     /// Rewriting of what is sent out of this endpoint (after a tone).
@@ -158,6 +162,22 @@ struct Endpoint {
 }
 
 impl Endpoint {
+    /// Closes this end: its sockets leave the reactor and go back to the
+    /// port pool still bound (see `ports`). Returns its SRTP state.
+    fn recycle(self) -> Option<EndCrypto> {
+        let Endpoint {
+            rtp,
+            rtcp,
+            lease,
+            srtp,
+            ..
+        } = self;
+        if let (Ok(rtp), Ok(rtcp)) = (rtp.into_std(), rtcp.into_std()) {
+            lease.recycle(rtp, rtcp);
+        }
+        srtp
+    }
+
     /// Sends a clear packet to this leg, encrypting it first on an SRTP leg.
     fn send(&mut self, pkt: &[u8], rtcp: bool, dst: SocketAddr) -> bool {
         let sock = if rtcp { &self.rtcp } else { &self.rtp };
@@ -216,12 +236,12 @@ struct Counts {
 
 enum Wake {
     Cmd(Option<Cmd>),
-    Packet {
+    /// `n` datagrams are waiting in this thread's [`batch`] buffers.
+    Packets {
         idx: usize,
         leg: Leg,
         rtcp: bool,
-        len: usize,
-        src: SocketAddr,
+        n: usize,
     },
     /// A socket reported an error (e.g. ICMP port unreachable); poll again.
     Again,
@@ -303,9 +323,8 @@ impl Relay {
         hk.set_missed_tick_behavior(MissedTickBehavior::Skip);
         self.housekeeping = Some(hk);
         self.last_rx = Instant::now();
-        let mut buf = vec![0u8; 2048].into_boxed_slice();
         loop {
-            let wake = std::future::poll_fn(|cx| self.poll_wake(cx, &mut buf)).await;
+            let wake = std::future::poll_fn(|cx| self.poll_wake(cx)).await;
             match wake {
                 Wake::Cmd(None) => break,
                 Wake::Cmd(Some(Cmd::Finish(done))) => {
@@ -313,27 +332,29 @@ impl Relay {
                     break;
                 }
                 Wake::Cmd(Some(cmd)) => self.on_cmd(cmd),
-                Wake::Packet {
-                    idx,
-                    leg,
-                    rtcp,
-                    len,
-                    src,
-                } => {
-                    if let Some(pkt) = buf.get_mut(..len) {
-                        self.on_packet(idx, leg, rtcp, pkt, src);
+                // Same thread and same poll as the read that filled the buffers.
+                Wake::Packets { idx, leg, rtcp, n } => batch::with(|b| {
+                    for i in 0..n {
+                        if let Some((pkt, src)) = b.packet(i) {
+                            self.on_packet(idx, leg, rtcp, pkt, src);
+                        }
                     }
-                }
+                }),
                 Wake::Again => {}
                 Wake::ToneTick => self.send_tone(),
                 Wake::Housekeeping => self.housekeeping(),
             }
         }
         self.flush_counts();
+        for s in self.streams.drain(..) {
+            for e in s.ends.into_iter().flatten() {
+                e.recycle();
+            }
+        }
         self.metrics.sessions_active.dec();
     }
 
-    fn poll_wake(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Wake> {
+    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
         if let Poll::Ready(c) = self.rx.poll_recv(cx) {
             return Poll::Ready(Wake::Cmd(c));
         }
@@ -342,20 +363,23 @@ impl Relay {
                 let Some(e) = end else { continue };
                 let leg = if li == 0 { Leg::Caller } else { Leg::Callee };
                 for (rtcp, sock) in [(false, &e.rtp), (true, &e.rtcp)] {
-                    let mut rb = ReadBuf::new(buf);
-                    match sock.poll_recv_from(cx, &mut rb) {
-                        Poll::Ready(Ok(src)) => {
-                            let len = rb.filled().len();
-                            return Poll::Ready(Wake::Packet {
-                                idx,
-                                leg,
-                                rtcp,
-                                len,
-                                src,
-                            });
+                    // Readiness is tokio's (no syscall); a read that drains
+                    // the queue clears it, so the next poll here is Pending
+                    // and registers the waker (see `batch`).
+                    for _ in 0..4 {
+                        match sock.poll_recv_ready(cx) {
+                            Poll::Pending => break,
+                            Poll::Ready(Err(_)) => return Poll::Ready(Wake::Again),
+                            Poll::Ready(Ok(())) => {}
                         }
-                        Poll::Ready(Err(_)) => return Poll::Ready(Wake::Again),
-                        Poll::Pending => {}
+                        match batch::with(|b| b.try_recv(sock)) {
+                            Ok(0) => continue,
+                            Ok(n) => {
+                                return Poll::Ready(Wake::Packets { idx, leg, rtcp, n });
+                            }
+                            // E.g. ICMP port unreachable: reported once; poll again.
+                            Err(_) => return Poll::Ready(Wake::Again),
+                        }
                     }
                 }
             }
@@ -392,11 +416,11 @@ impl Relay {
                 }
                 let old = self.streams[idx].ends[leg as usize].take();
                 let old_remote = old.as_ref().and_then(|e| e.remote);
-                let old_srtp = old.and_then(|e| e.srtp);
+                let old_srtp = old.and_then(Endpoint::recycle);
                 self.streams[idx].ends[leg as usize] = Some(Endpoint {
                     rtp,
                     rtcp,
-                    _lease: pair.lease,
+                    lease: pair.lease,
                     remote: old_remote,
                     latched: [None, None],
                     out: None,

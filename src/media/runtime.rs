@@ -3,7 +3,8 @@
 //! lives on one of them for its whole life, so a packet's readiness event,
 //! the task's wake-up and its recv/send happen on one thread — no cross-thread
 //! wake-ups or work stealing on the packet path, and signaling tasks on the
-//! main runtime never queue behind media.
+//! main runtime never queue behind media. Each thread also owns the receive
+//! buffers its tasks read into (`batch`), so a call holds none.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
