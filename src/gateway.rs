@@ -264,7 +264,7 @@ impl Gateway {
             let _ = core.flow();
         }
         crate::call::spawn_carrier_health(&core);
-        tokio::spawn(crate::call::linger::sweeper(Arc::downgrade(&core)));
+        tokio::spawn(crate::call::linger::sweeper(Arc::downgrade(&core.linger)));
         tokio::spawn(crate::call::overload::monitor(Arc::downgrade(
             &core.overload,
         )));

@@ -107,7 +107,7 @@ pub struct Core {
     /// Call-ID (either leg) -> the task that owns that call.
     pub calls: DashMap<Bytes, CallSender>,
     /// Ended calls still answering retransmissions, by Call-ID.
-    pub linger: super::linger::Linger,
+    pub linger: Arc<super::linger::Linger>,
     /// Calls not yet ended, by the caller leg's Call-ID (for the live-call API).
     pub live: DashMap<String, LiveCall>,
     pub metrics: Arc<Metrics>,
@@ -161,7 +161,7 @@ impl Core {
             flow: arc_swap::ArcSwapOption::empty(),
             snapshot: ArcSwap::from_pointee(Snapshot::new(config)),
             calls: DashMap::new(),
-            linger: Default::default(),
+            linger: Arc::new(super::linger::Linger::new(metrics.calls_lingering.clone())),
             live: DashMap::new(),
             metrics,
             limits: Limits::default(),

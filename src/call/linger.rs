@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use dashmap::DashMap;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::time::Instant;
 
 use crate::sip::{Message, Method};
@@ -195,9 +196,18 @@ pub struct Linger {
     map: DashMap<Bytes, Arc<Tombstone>>,
     /// Tombstones alive (one per ended call, whatever its number of Call-IDs).
     held: Arc<AtomicI64>,
+    /// `trunkgate_calls_lingering`, set at each sweep.
+    gauge: Gauge,
 }
 
 impl Linger {
+    pub fn new(gauge: Gauge) -> Linger {
+        Linger {
+            gauge,
+            ..Default::default()
+        }
+    }
+
     /// Keeps `stone` under each of the call's Call-IDs (copied: a key sliced
     /// from a received message would keep the whole message alive).
     pub fn bury(&self, call_ids: &[Bytes], mut stone: Tombstone) {
@@ -219,9 +229,10 @@ impl Linger {
         (t.expires > now).then_some(t)
     }
 
-    /// Drops expired tombstones.
+    /// Drops expired tombstones and updates the gauge.
     pub fn sweep(&self, now: Instant) {
         self.map.retain(|_, t| t.expires > now);
+        self.gauge.set(self.len());
     }
 
     /// Ended calls held.
@@ -237,15 +248,16 @@ impl Linger {
 /// How often expired tombstones are dropped.
 pub const SWEEP: Duration = Duration::from_secs(1);
 
-/// Drops expired tombstones every [`SWEEP`] until the gateway is gone.
-pub async fn sweeper(core: Weak<super::core::Core>) {
+/// Drops expired tombstones every [`SWEEP`] until the table is gone.
+pub async fn sweeper(linger: Weak<Linger>) {
     let mut tick = tokio::time::interval(SWEEP);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Some(core) = core.upgrade() else { return };
-        core.linger.sweep(Instant::now());
-        core.metrics.calls_lingering.set(core.linger.len());
+        let Some(linger) = linger.upgrade() else {
+            return;
+        };
+        linger.sweep(Instant::now());
     }
 }
 
