@@ -24,12 +24,11 @@
 
 pub mod calllog;
 pub mod pg;
-pub mod rfc3339;
 pub mod trunks;
 
+pub use crate::rfc3339::{now_rfc3339, to_rfc3339};
 pub use calllog::{
     CallLogQuery, CallLogStore, CallLogWriter, CallRecord, CallStatus, RecordingRef, SipInfo,
     StoreError,
 };
-pub use rfc3339::{now_rfc3339, to_rfc3339};
 pub use trunks::{EditError, StoredNumber, StoredTrunk, TrunkSet, TrunkStore};

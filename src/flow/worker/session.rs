@@ -181,7 +181,7 @@ impl Session {
                 OfferReason::Failover => "failover",
             }
             .to_owned(),
-            start_time: crate::store::to_rfc3339(o.start_time),
+            start_time: crate::rfc3339::to_rfc3339(o.start_time),
             status: status.to_owned(),
             digits: None,
             recording_url: None,
