@@ -1,5 +1,5 @@
 //! Calls handed to a call-flow worker over a real gRPC connection: the
-//! reference worker (`trunkgate::flow::worker`) driven by a local HTTP
+//! reference worker (`trunkgate_flow_worker`) driven by a local HTTP
 //! callback server, or a hand-driven worker for failure cases. The caller is
 //! a scripted carrier UA with an in-process RTP peer.
 
@@ -21,9 +21,9 @@ use tokio::time::timeout;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Status, Streaming};
 use trunkgate::flow::pb::{self, call_flow_server::CallFlow, call_flow_server::CallFlowServer};
-use trunkgate::flow::worker::{serve, WorkerConfig};
 use trunkgate::media::g711;
 use trunkgate::sip::Message;
+use trunkgate_flow_worker::{serve, WorkerConfig};
 
 const DID: &str = "+14155550177";
 const IN_TRUNK: &str = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";

@@ -20,8 +20,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Status, Streaming};
 use trunkgate::flow::pb::call_flow_server::{CallFlow, CallFlowServer};
 use trunkgate::flow::pb::{self, gateway_message::Event as PbEvent};
-use trunkgate::flow::worker::{serve, WorkerConfig};
 use trunkgate::flow::*;
+use trunkgate_flow_worker::{serve, WorkerConfig};
 
 const WAIT: Duration = Duration::from_secs(5);
 const API_NO: &str = "+3225550100";
