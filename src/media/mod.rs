@@ -1,14 +1,28 @@
 //! Media anchoring: every call's RTP passes through the gateway.
 //!
-//! - [`g711`]: PCMU/PCMA sample codecs (ITU-T G.711), hand-written.
-//! - [`tones`]: per-country ringback and busy tones (ITU-T E.180 Suppl. 2 data in
-//!   `tones.toml`), generated as 20 ms G.711 frames.
-//! - [`record`]: pre-connect recordings, stereo WAV written off the packet path.
-//! - [`prompt`]: WAV prompts, rendered tones and in-band DTMF for call flows.
+//! This file holds the node's media engine ([`Media`]: settings, the port
+//! range, the recorder) and its metric families ([`MediaMetrics`]). Per call:
 //!
-//! SDP parsing and rewriting lives in `sip::sdp` (no I/O there); the relay, port
-//! allocation and the per-call media task are in this module. Depends on `sip`
-//! and `metrics`, never on `call`.
+//! - [`session`]: the call task's handle on its media — SDP in, SDP out,
+//!   ports allocated, the relay steered with [`relay::Cmd`]s.
+//! - [`relay`]: the per-call media task that owns the call's sockets and
+//!   moves packets leg to leg (latching, in-place rewrite, tone and prompt
+//!   playout, RFC 4733 detection, dead-media watch), run on the media threads
+//!   of [`runtime`]; [`rtp`] holds its allocation-free header work.
+//! - [`leg`]: the two legs and where each wants its media, shared by the
+//!   relay, [`quality`] (loss, jitter, RTCP, MOS, one-way audio) and
+//!   [`srtp`] (SDES-SRTP per leg); none of those three imports another for it.
+//! - [`ports`]: the RTP/RTCP port pairs of the range, one owner.
+//!
+//! Beside them: [`g711`] (PCMU/PCMA, hand-written), [`tones`] (E.180 ringback
+//! and busy tones, data in `tones.toml`), [`prompt`] (WAV prompts and in-band
+//! DTMF for call flows), [`record`] (pre-connect recordings, stereo WAV
+//! written off the packet path).
+//!
+//! SDP parsing and rewriting, and the [`Codec`](crate::sip::sdp::Codec)s the
+//! gateway understands, live in `sip::sdp` (no I/O there). Depends on `sip`
+//! and the label sets of `metric_labels`; never on `call`, `config` or
+//! `metrics` (which holds [`MediaMetrics`], not the other way round).
 
 pub mod g711;
 pub mod leg;

@@ -115,7 +115,7 @@ pub enum ResolverConfig {
     Static(StaticTable),
 }
 
-/// Records for [`ResolverConfig::Static`] and [`testdns`]. Keys are domain
+/// Records for [`ResolverConfig::Static`] and `testdns`. Keys are domain
 /// names; case and a trailing dot do not matter (`"_sip._udp.pbx.test"`).
 #[derive(Debug, Clone, Default)]
 pub struct StaticTable {
