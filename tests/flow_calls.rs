@@ -18,9 +18,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Status, Streaming};
-use trunkgate::flow::pb::{self, call_flow_server::CallFlow, call_flow_server::CallFlowServer};
+use trunkgate::flow::pb;
 use trunkgate::media::g711;
 use trunkgate::sip::Message;
 use trunkgate_flow_worker::{serve, WorkerConfig};
@@ -433,36 +431,6 @@ async fn worker_down_gets_503_and_a_call_log_reason() {
 
 // ---------------------------------------------------- a worker driven by hand
 
-type Handle = (
-    Streaming<pb::GatewayMessage>,
-    mpsc::Sender<Result<pb::WorkerMessage, Status>>,
-);
-
-struct Manual(mpsc::UnboundedSender<Handle>);
-
-#[tonic::async_trait]
-impl CallFlow for Manual {
-    type ControlStream = ReceiverStream<Result<pb::WorkerMessage, Status>>;
-    async fn control(
-        &self,
-        request: Request<Streaming<pb::GatewayMessage>>,
-    ) -> Result<tonic::Response<Self::ControlStream>, Status> {
-        let (tx, rx) = mpsc::channel(16);
-        let _ = self.0.send((request.into_inner(), tx));
-        Ok(tonic::Response::new(ReceiverStream::new(rx)))
-    }
-    async fn health(
-        &self,
-        _: Request<pb::HealthRequest>,
-    ) -> Result<tonic::Response<pb::HealthReply>, Status> {
-        Ok(tonic::Response::new(pb::HealthReply {
-            serving: true,
-            active_calls: 0,
-            version: "manual".into(),
-        }))
-    }
-}
-
 /// A TCP relay in front of `to`; aborting the returned task cuts every connection.
 async fn tcp_relay(to: SocketAddr) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -482,15 +450,9 @@ async fn tcp_relay(to: SocketAddr) -> (SocketAddr, tokio::task::JoinHandle<()>) 
 
 #[tokio::test]
 async fn inbound_failover_api_reaches_the_worker_and_a_killed_stream_ends_the_call() {
-    let (tx, mut streams) = mpsc::unbounded_channel();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (worker, cut) = tcp_relay(listener.local_addr().unwrap()).await;
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let _server = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(CallFlowServer::new(Manual(tx)))
-            .serve_with_incoming(incoming),
-    );
+    let mut streams = common::worker::serve_manual(listener);
     // The trunk's destination refuses (503): failover to the call-flow API.
     let dest = Ua::new().await;
     let carrier = Ua::new().await;
