@@ -46,27 +46,7 @@ async fn completed_busy_and_failed_calls_are_logged_and_survive_a_restart() {
     let ok = pbx.expect_response(200).await;
     carrier.expect_request("ACK").await;
     tokio::time::sleep(Duration::from_millis(120)).await;
-    pbx.send(
-        gw.udp,
-        &in_dialog(
-            "BYE",
-            &contact_uri(&ok),
-            pbx.addr,
-            "UDP",
-            &hdr(&ok, "From"),
-            &hdr(&ok, "To"),
-            "log-ok",
-            2,
-            "z9hG4bKlogb",
-            "",
-        ),
-    )
-    .await;
-    let (bye, _) = carrier.wait_request("BYE").await;
-    carrier
-        .send(gw.udp, &reply(&bye, 200, "OK", None, None, ""))
-        .await;
-    pbx.wait_response(200).await;
+    hang_up(&pbx, gw.udp, &carrier, &ok).await;
 
     // Busy.
     pbx.send(

@@ -361,23 +361,7 @@ async fn transfer_to_a_sip_uri_bridges_the_caller_to_the_new_leg() {
     let back = rtp.drain(Duration::from_millis(300), 20).await;
     assert!(back.iter().filter(|p| p.payload == vec![0x22; 160]).count() == 5);
     // The caller hangs up the bridged call; the app hears the flow ended with the transfer.
-    let bye = in_dialog(
-        "BYE",
-        &contact_uri(&ok),
-        carrier.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        "f-xfer",
-        2,
-        "z9hG4bKbye",
-        "",
-    );
-    carrier.send(gw.udp, &bye).await;
-    let (b, _) = bob.wait_request("BYE").await;
-    bob.send(gw.udp, &reply(&b, 200, "OK", None, None, ""))
-        .await;
-    carrier.wait_response(200).await;
+    hang_up(&carrier, gw.udp, &bob, &ok).await;
     let end = hook.next("end_call").await;
     assert_eq!(end["status"], "transferred", "{end}");
     gw.gw.shutdown().await;

@@ -378,3 +378,109 @@ pub async fn call_through(
     }
     panic!("no 100 or final answer for {id}");
 }
+
+/// One dialog as a UA over UDP sees it, learned from the 2xx to its INVITE:
+/// it builds its own ACK, BYE and re-INVITE (the next CSeq, a fresh branch,
+/// the 2xx's Contact as the target) and answers the far side's in-dialog
+/// requests.
+pub struct UaDialog {
+    /// The remote target: the Contact of the 2xx (RFC 3261 §12.1.2).
+    pub target: String,
+    /// Our side, with our tag (the From of the INVITE).
+    pub from: String,
+    /// The far side, with its tag (the To of the 2xx).
+    pub to: String,
+    pub call_id: String,
+    /// The CSeq number of the last request we sent in the dialog.
+    pub cseq: u32,
+    me: SocketAddr,
+}
+
+impl UaDialog {
+    /// The UAC's dialog from the 2xx its INVITE got, `me` being its address.
+    pub fn from_ok(ok: &Message, me: SocketAddr) -> UaDialog {
+        let cseq = hdr(ok, "CSeq");
+        UaDialog {
+            target: contact_uri(ok),
+            from: hdr(ok, "From"),
+            to: hdr(ok, "To"),
+            call_id: hdr(ok, "Call-ID"),
+            cseq: cseq
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("a CSeq number in the 2xx"),
+            me,
+        }
+    }
+
+    fn request(&self, method: &str, cseq: u32, body: &str) -> String {
+        let token: String = self
+            .call_id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let branch = format!("z9hG4bK{token}-{method}-{cseq}");
+        in_dialog(
+            method,
+            &self.target,
+            self.me,
+            "UDP",
+            &self.from,
+            &self.to,
+            &self.call_id,
+            cseq,
+            &branch,
+            body,
+        )
+    }
+
+    /// The ACK of the 2xx (the INVITE's CSeq number, RFC 3261 §13.2.2.4).
+    pub fn ack(&self) -> String {
+        self.request("ACK", self.cseq, "")
+    }
+
+    /// A BYE with the next CSeq.
+    pub fn bye(&mut self) -> String {
+        self.cseq += 1;
+        self.request("BYE", self.cseq, "")
+    }
+
+    /// A re-INVITE with `sdp` and the next CSeq.
+    pub fn reinvite(&mut self, sdp: &str) -> String {
+        self.cseq += 1;
+        self.request("INVITE", self.cseq, sdp)
+    }
+
+    /// Answers an in-dialog request from the far side (a BYE, say) 200 OK.
+    pub fn answer(&self, req: &Message) -> String {
+        reply(req, 200, "OK", None, None, "")
+    }
+}
+
+/// The carrier answers the INVITE it got (`inv`) 200 OK with [`SDP_ANSWER`]
+/// and its Contact; the PBX gets the 200 and the carrier the gateway's ACK.
+/// Returns the PBX's 200.
+pub async fn answer_call(carrier: &Ua, gw: SocketAddr, inv: &Message, pbx: &Ua) -> Message {
+    let contact = format!("sip:c@{}", carrier.addr);
+    carrier
+        .send(
+            gw,
+            &reply(inv, 200, "OK", Some("c"), Some(&contact), SDP_ANSWER),
+        )
+        .await;
+    let ok = pbx.wait_response(200).await;
+    carrier.wait_request("ACK").await;
+    ok
+}
+
+/// The PBX hangs up a connected call (its 200 OK was `ok`): its BYE goes
+/// through the gateway, the carrier gets a BYE and answers 200, and the
+/// PBX gets the 200 for its BYE.
+pub async fn hang_up(pbx: &Ua, gw: SocketAddr, carrier: &Ua, ok: &Message) {
+    let mut dialog = UaDialog::from_ok(ok, pbx.addr);
+    pbx.send(gw, &dialog.bye()).await;
+    let (bye, _) = carrier.wait_request("BYE").await;
+    carrier.send(gw, &dialog.answer(&bye)).await;
+    pbx.wait_response(200).await;
+}
