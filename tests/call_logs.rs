@@ -30,19 +30,7 @@ async fn completed_busy_and_failed_calls_are_logged_and_survive_a_restart() {
     .await;
     pbx.expect_response(100).await;
     let (inv, _) = carrier.expect_request("INVITE").await;
-    carrier
-        .send(
-            gw.udp,
-            &reply(
-                &inv,
-                200,
-                "OK",
-                Some("c"),
-                Some(&format!("sip:c@{}", carrier.addr)),
-                SDP_ANSWER,
-            ),
-        )
-        .await;
+    carrier_answers(&carrier, gw.udp, &inv).await;
     let ok = pbx.expect_response(200).await;
     carrier.expect_request("ACK").await;
     tokio::time::sleep(Duration::from_millis(120)).await;

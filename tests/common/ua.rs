@@ -458,10 +458,9 @@ impl UaDialog {
     }
 }
 
-/// The carrier answers the INVITE it got (`inv`) 200 OK with [`SDP_ANSWER`]
-/// and its Contact; the PBX gets the 200 and the carrier the gateway's ACK.
-/// Returns the PBX's 200.
-pub async fn answer_call(carrier: &Ua, gw: SocketAddr, inv: &Message, pbx: &Ua) -> Message {
+/// The carrier answers the INVITE it got (`inv`) 200 OK (To tag `c`, its
+/// Contact, [`SDP_ANSWER`]), sent to the gateway at `gw`.
+pub async fn carrier_answers(carrier: &Ua, gw: SocketAddr, inv: &Message) {
     let contact = format!("sip:c@{}", carrier.addr);
     carrier
         .send(
@@ -469,6 +468,12 @@ pub async fn answer_call(carrier: &Ua, gw: SocketAddr, inv: &Message, pbx: &Ua) 
             &reply(inv, 200, "OK", Some("c"), Some(&contact), SDP_ANSWER),
         )
         .await;
+}
+
+/// [`carrier_answers`], then the PBX gets the 200 and the carrier the gateway's ACK.
+/// Returns the PBX's 200.
+pub async fn answer_call(carrier: &Ua, gw: SocketAddr, inv: &Message, pbx: &Ua) -> Message {
+    carrier_answers(carrier, gw, inv).await;
     let ok = pbx.wait_response(200).await;
     carrier.wait_request("ACK").await;
     ok
