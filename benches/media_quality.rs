@@ -18,8 +18,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use trunkgate::media::leg::Leg;
 use trunkgate::media::quality::{Quality, QualityOptions};
-use trunkgate::media::relay::Leg;
 use trunkgate::media::session::MediaSession;
 use trunkgate::media::{Media, MediaMetrics, MediaSettings};
 

@@ -312,8 +312,8 @@ pub fn trunk_body(data: &[u8]) {
 /// its top bit picks the leg; the clock advances 20 ms per packet. The report at
 /// the end serializes.
 pub fn media_packets(data: &[u8]) {
+    use crate::media::leg::{Leg, Remote};
     use crate::media::quality::{rtcp, Quality, QualityOptions};
-    use crate::media::relay::{Leg, Remote};
     use crate::media::rtp::{dtmf_end, rtp_payload, PtMap};
 
     let mut pts = PtMap::default();

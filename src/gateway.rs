@@ -17,9 +17,7 @@ use crate::config::Config;
 use crate::config::Transport;
 use crate::metrics::Metrics;
 use crate::store::{CallLogStore, CallLogWriter, TrunkStore};
-use crate::transport::{
-    TlsContext, TlsError, TransportConfig, TransportError, TransportKind, Transports,
-};
+use crate::transport::{TlsContext, TlsError, TransportError, TransportKind, Transports};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -61,22 +59,14 @@ fn log_seeded(seeded: bool, config: &Config) {
     }
 }
 
-pub fn transport_config(config: &Config) -> TransportConfig {
-    let sip = &config.sip;
-    TransportConfig {
-        listen: sip
-            .listen
-            .iter()
-            .map(|l| (crate::call::route::kind_of(l.transport), l.address))
-            .collect(),
-        max_message_size: sip.max_message_size,
-        udp_workers: sip.udp_workers,
-        tcp_idle_timeout: sip.tcp_idle_timeout,
-        tcp_max_connections: sip.tcp_max_connections,
-        tcp_max_per_source: sip.tcp_max_per_source,
-        tcp_reserved_trusted: sip.tcp_reserved_trusted,
-        tcp_untrusted_timeout: sip.tcp_untrusted_timeout,
-        ..TransportConfig::default()
+/// The PostgreSQL follow task swaps the core's routing snapshot.
+impl crate::store::pg::Routing for Core {
+    fn replace_routing(
+        &self,
+        trunks: Vec<crate::config::Trunk>,
+        numbers: Vec<crate::config::Number>,
+    ) {
+        Core::replace_routing(self, trunks, numbers);
     }
 }
 
@@ -167,7 +157,7 @@ impl Gateway {
         } else {
             None
         };
-        let mut tcfg = transport_config(&config);
+        let mut tcfg = crate::reload::transport_config(&config);
         tcfg.tls = Some(tls_context(&config)?);
         tcfg.capture = config
             .hep

@@ -15,6 +15,11 @@ use prometheus_client::registry::Registry;
 
 use crate::sip::Method;
 
+pub use crate::metric_labels::{
+    CallLabels, CarrierLabels, ReasonLabels, ResultLabels, SourceLabels, TrunkLabels,
+    TrunkReasonLabels,
+};
+
 /// Methods with their own label value; everything else is `other`.
 const METHODS: [&str; 15] = [
     "INVITE",
@@ -41,45 +46,6 @@ struct MessageLabels {
     kind: &'static str,
     method: &'static str,
     class: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CallLabels {
-    pub trunk: String,
-    pub direction: &'static str,
-    pub status: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct SourceLabels {
-    pub source: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TrunkReasonLabels {
-    pub trunk: String,
-    pub direction: &'static str,
-    pub reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReasonLabels {
-    pub reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultLabels {
-    pub result: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CarrierLabels {
-    pub carrier: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TrunkLabels {
-    pub trunk: String,
 }
 
 /// Direction of a message relative to the gateway.

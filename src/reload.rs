@@ -19,6 +19,28 @@ use std::sync::Arc;
 use crate::call::core::Snapshot;
 use crate::call::Core;
 use crate::config::{Config, ConfigError, ConfigErrors};
+use crate::transport::TransportConfig;
+
+/// The transport settings of a config's SIP listeners: read at start
+/// (`gateway.rs`) and again here when `[sip] listen` changes.
+pub fn transport_config(config: &Config) -> TransportConfig {
+    let sip = &config.sip;
+    TransportConfig {
+        listen: sip
+            .listen
+            .iter()
+            .map(|l| (crate::call::route::kind_of(l.transport), l.address))
+            .collect(),
+        max_message_size: sip.max_message_size,
+        udp_workers: sip.udp_workers,
+        tcp_idle_timeout: sip.tcp_idle_timeout,
+        tcp_max_connections: sip.tcp_max_connections,
+        tcp_max_per_source: sip.tcp_max_per_source,
+        tcp_reserved_trusted: sip.tcp_reserved_trusted,
+        tcp_untrusted_timeout: sip.tcp_untrusted_timeout,
+        ..TransportConfig::default()
+    }
+}
 
 /// Applies `new` (already validated).
 pub fn apply(core: &Arc<Core>, mut new: Config) {
@@ -60,7 +82,7 @@ pub fn apply(core: &Arc<Core>, mut new: Config) {
     let mut listener_errors = 0;
     if new.sip.listen != old.sip.listen {
         if let Some(t) = core.transports() {
-            let want = crate::gateway::transport_config(&new).listen;
+            let want = transport_config(&new).listen;
             for e in t.set_listeners(&want) {
                 listener_errors += 1;
                 tracing::error!(error = %e, "config reload: a new SIP listener could not be opened");

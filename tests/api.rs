@@ -895,19 +895,7 @@ async fn limit_lowered_by_put_refuses_the_next_outbound_call_with_503() {
     )
     .await;
     let (inv, _) = carrier.wait_request("INVITE").await;
-    carrier
-        .send(
-            gw.udp,
-            &reply(
-                &inv,
-                200,
-                "OK",
-                Some("c"),
-                Some(&format!("sip:c@{}", carrier.addr)),
-                SDP_ANSWER,
-            ),
-        )
-        .await;
+    carrier_answers(&carrier, gw.udp, &inv).await;
     pbx.wait_response(200).await;
     assert_eq!(gw.gw.trunk_active_calls(&OUT_TRUNK.parse().unwrap()), 1);
 
@@ -1221,19 +1209,7 @@ async fn live_calls_listed_and_hung_up_through_the_api() {
         v["calls"][0]["legs"]["callee"]["call_id"],
         json!(hdr(&inv, "Call-ID"))
     );
-    carrier
-        .send(
-            gw.udp,
-            &reply(
-                &inv,
-                200,
-                "OK",
-                Some("c"),
-                Some(&format!("sip:c@{}", carrier.addr)),
-                SDP_ANSWER,
-            ),
-        )
-        .await;
+    carrier_answers(&carrier, gw.udp, &inv).await;
     pbx.wait_response(200).await;
     let (_, v) = api.get("/v1/LiveCalls").await;
     assert_eq!(v["calls"][0]["state"], "answered");

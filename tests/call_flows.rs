@@ -795,24 +795,7 @@ async fn graceful_drain_refuses_new_calls_and_waits_for_live_ones() {
         .await;
         pbx2.expect_response(503).await;
         // The live call still works and ends normally.
-        let bye = in_dialog(
-            "BYE",
-            &contact_uri(&ok),
-            c.pbx.addr,
-            "UDP",
-            &hdr(&ok, "From"),
-            &hdr(&ok, "To"),
-            &c.call_id,
-            2,
-            "z9hG4bKdbye",
-            "",
-        );
-        c.pbx.send(c.gw.udp, &bye).await;
-        let (bye_b, _) = c.carrier.wait_request("BYE").await;
-        c.carrier
-            .send(c.gw.udp, &reply(&bye_b, 200, "OK", None, None, ""))
-            .await;
-        c.pbx.wait_response(200).await;
+        hang_up(&c.pbx, c.gw.udp, &c.carrier, &ok).await;
     };
     let started = tokio::time::Instant::now();
     let (left, ()) = tokio::join!(drain, driver);

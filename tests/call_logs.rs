@@ -30,43 +30,11 @@ async fn completed_busy_and_failed_calls_are_logged_and_survive_a_restart() {
     .await;
     pbx.expect_response(100).await;
     let (inv, _) = carrier.expect_request("INVITE").await;
-    carrier
-        .send(
-            gw.udp,
-            &reply(
-                &inv,
-                200,
-                "OK",
-                Some("c"),
-                Some(&format!("sip:c@{}", carrier.addr)),
-                SDP_ANSWER,
-            ),
-        )
-        .await;
+    carrier_answers(&carrier, gw.udp, &inv).await;
     let ok = pbx.expect_response(200).await;
     carrier.expect_request("ACK").await;
     tokio::time::sleep(Duration::from_millis(120)).await;
-    pbx.send(
-        gw.udp,
-        &in_dialog(
-            "BYE",
-            &contact_uri(&ok),
-            pbx.addr,
-            "UDP",
-            &hdr(&ok, "From"),
-            &hdr(&ok, "To"),
-            "log-ok",
-            2,
-            "z9hG4bKlogb",
-            "",
-        ),
-    )
-    .await;
-    let (bye, _) = carrier.wait_request("BYE").await;
-    carrier
-        .send(gw.udp, &reply(&bye, 200, "OK", None, None, ""))
-        .await;
-    pbx.wait_response(200).await;
+    hang_up(&pbx, gw.udp, &carrier, &ok).await;
 
     // Busy.
     pbx.send(

@@ -1,5 +1,5 @@
 //! Calls handed to a call-flow worker over a real gRPC connection: the
-//! reference worker (`trunkgate::flow::worker`) driven by a local HTTP
+//! reference worker (`trunkgate_flow_worker`) driven by a local HTTP
 //! callback server, or a hand-driven worker for failure cases. The caller is
 //! a scripted carrier UA with an in-process RTP peer.
 
@@ -18,12 +18,10 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Status, Streaming};
-use trunkgate::flow::pb::{self, call_flow_server::CallFlow, call_flow_server::CallFlowServer};
-use trunkgate::flow::worker::{serve, WorkerConfig};
+use trunkgate::flow::pb;
 use trunkgate::media::g711;
 use trunkgate::sip::Message;
+use trunkgate_flow_worker::{serve, WorkerConfig};
 
 const DID: &str = "+14155550177";
 const IN_TRUNK: &str = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
@@ -363,23 +361,7 @@ async fn transfer_to_a_sip_uri_bridges_the_caller_to_the_new_leg() {
     let back = rtp.drain(Duration::from_millis(300), 20).await;
     assert!(back.iter().filter(|p| p.payload == vec![0x22; 160]).count() == 5);
     // The caller hangs up the bridged call; the app hears the flow ended with the transfer.
-    let bye = in_dialog(
-        "BYE",
-        &contact_uri(&ok),
-        carrier.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        "f-xfer",
-        2,
-        "z9hG4bKbye",
-        "",
-    );
-    carrier.send(gw.udp, &bye).await;
-    let (b, _) = bob.wait_request("BYE").await;
-    bob.send(gw.udp, &reply(&b, 200, "OK", None, None, ""))
-        .await;
-    carrier.wait_response(200).await;
+    hang_up(&carrier, gw.udp, &bob, &ok).await;
     let end = hook.next("end_call").await;
     assert_eq!(end["status"], "transferred", "{end}");
     gw.gw.shutdown().await;
@@ -433,36 +415,6 @@ async fn worker_down_gets_503_and_a_call_log_reason() {
 
 // ---------------------------------------------------- a worker driven by hand
 
-type Handle = (
-    Streaming<pb::GatewayMessage>,
-    mpsc::Sender<Result<pb::WorkerMessage, Status>>,
-);
-
-struct Manual(mpsc::UnboundedSender<Handle>);
-
-#[tonic::async_trait]
-impl CallFlow for Manual {
-    type ControlStream = ReceiverStream<Result<pb::WorkerMessage, Status>>;
-    async fn control(
-        &self,
-        request: Request<Streaming<pb::GatewayMessage>>,
-    ) -> Result<tonic::Response<Self::ControlStream>, Status> {
-        let (tx, rx) = mpsc::channel(16);
-        let _ = self.0.send((request.into_inner(), tx));
-        Ok(tonic::Response::new(ReceiverStream::new(rx)))
-    }
-    async fn health(
-        &self,
-        _: Request<pb::HealthRequest>,
-    ) -> Result<tonic::Response<pb::HealthReply>, Status> {
-        Ok(tonic::Response::new(pb::HealthReply {
-            serving: true,
-            active_calls: 0,
-            version: "manual".into(),
-        }))
-    }
-}
-
 /// A TCP relay in front of `to`; aborting the returned task cuts every connection.
 async fn tcp_relay(to: SocketAddr) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -482,15 +434,9 @@ async fn tcp_relay(to: SocketAddr) -> (SocketAddr, tokio::task::JoinHandle<()>) 
 
 #[tokio::test]
 async fn inbound_failover_api_reaches_the_worker_and_a_killed_stream_ends_the_call() {
-    let (tx, mut streams) = mpsc::unbounded_channel();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (worker, cut) = tcp_relay(listener.local_addr().unwrap()).await;
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let _server = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(CallFlowServer::new(Manual(tx)))
-            .serve_with_incoming(incoming),
-    );
+    let mut streams = common::worker::serve_manual(listener);
     // The trunk's destination refuses (503): failover to the call-flow API.
     let dest = Ua::new().await;
     let carrier = Ua::new().await;

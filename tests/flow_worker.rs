@@ -3,6 +3,8 @@
 //! worker runs the flow, and a local axum server plays the customer's web app
 //! (records every callback JSON and answers scripted actions).
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
@@ -16,12 +18,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Status, Streaming};
-use trunkgate::flow::pb::call_flow_server::{CallFlow, CallFlowServer};
 use trunkgate::flow::pb::{self, gateway_message::Event as PbEvent};
-use trunkgate::flow::worker::{serve, WorkerConfig};
 use trunkgate::flow::*;
+use trunkgate_flow_worker::{serve, WorkerConfig};
+
+use common::worker::{cmd, recv_gw, start_manual};
 
 const WAIT: Duration = Duration::from_secs(5);
 const API_NO: &str = "+3225550100";
@@ -487,69 +488,6 @@ async fn caller_hangup_mid_play_posts_end_call() {
     assert_eq!(end["hangup_by"], "caller");
     assert_eq!(end["sip_code"], 200);
     assert_eq!(end["call_id"], "call-1");
-}
-
-// ---------------------------------------------- hand-driven worker (test double)
-
-type Handle = (
-    Streaming<pb::GatewayMessage>,
-    mpsc::Sender<Result<pb::WorkerMessage, Status>>,
-);
-
-/// A worker whose streams the test drives by hand (or leaves silent).
-struct Manual(mpsc::UnboundedSender<Handle>);
-
-#[tonic::async_trait]
-impl CallFlow for Manual {
-    type ControlStream = ReceiverStream<Result<pb::WorkerMessage, Status>>;
-    async fn control(
-        &self,
-        request: Request<Streaming<pb::GatewayMessage>>,
-    ) -> Result<tonic::Response<Self::ControlStream>, Status> {
-        let (tx, rx) = mpsc::channel(16);
-        let _ = self.0.send((request.into_inner(), tx));
-        Ok(tonic::Response::new(ReceiverStream::new(rx)))
-    }
-    async fn health(
-        &self,
-        _: Request<pb::HealthRequest>,
-    ) -> Result<tonic::Response<pb::HealthReply>, Status> {
-        Ok(tonic::Response::new(pb::HealthReply {
-            serving: true,
-            active_calls: 0,
-            version: "manual".into(),
-        }))
-    }
-}
-
-async fn start_manual() -> (SocketAddr, mpsc::UnboundedReceiver<Handle>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(CallFlowServer::new(Manual(tx)))
-            .serve_with_incoming(incoming),
-    );
-    (addr, rx)
-}
-
-fn cmd(id: &str, c: pb::worker_message::Command) -> Result<pb::WorkerMessage, Status> {
-    Ok(pb::WorkerMessage {
-        command_id: id.into(),
-        command: Some(c),
-    })
-}
-
-async fn recv_gw(s: &mut Streaming<pb::GatewayMessage>) -> PbEvent {
-    timeout(WAIT, s.message())
-        .await
-        .expect("gateway message in time")
-        .unwrap()
-        .unwrap()
-        .event
-        .unwrap()
 }
 
 /// A port that was bound and closed: connection refused.

@@ -130,27 +130,6 @@ async fn answered(
     }
 }
 
-async fn bye_from_pbx(u: &Up, id: &str) {
-    let bye = in_dialog(
-        "BYE",
-        &contact_uri(&u.ok),
-        u.pbx.addr,
-        "UDP",
-        &hdr(&u.ok, "From"),
-        &hdr(&u.ok, "To"),
-        id,
-        2,
-        "z9hG4bKbye",
-        "",
-    );
-    u.pbx.send(u.gw.udp, &bye).await;
-    let (b, _) = u.carrier.wait_request("BYE").await;
-    u.carrier
-        .send(u.gw.udp, &reply(&b, 200, "OK", None, None, ""))
-        .await;
-    u.pbx.wait_response(200).await;
-}
-
 fn decode(payloads: &[&[u8]]) -> Vec<i16> {
     let mut pcm = Vec::new();
     for p in payloads {
@@ -235,7 +214,7 @@ async fn rtp_flows_both_ways_and_sdp_points_at_the_relay() {
         .iter()
         .all(|p| p.from == u.a_relay && p.ssrc == 0x2222 && p.pt == 8));
 
-    bye_from_pbx(&u, "m-basic").await;
+    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
     // Counters are flushed when the relay ends (BYE) or once a second.
     let mut relayed = 0.0;
     for _ in 0..40 {
@@ -301,7 +280,7 @@ async fn nat_latching_follows_the_real_source_and_ignores_strangers() {
         .recv_within(Duration::from_millis(200))
         .await
         .is_none());
-    bye_from_pbx(&u, "m-nat").await;
+    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let m = metrics(u.gw.http).await;
     assert_eq!(
@@ -691,7 +670,7 @@ async fn pre_connect_recording_has_each_side_on_its_channel_at_the_right_offset(
             )
             .await;
     }
-    bye_from_pbx(&u, "m-rec").await;
+    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
     u.gw.gw.shutdown().await;
     let logs = trunkgate::store::CallLogStore::open(&store).unwrap();
     let rec = logs
@@ -809,7 +788,7 @@ async fn t38_reinvite_refused_488_when_fax_is_off_and_relayed_when_on() {
             .is_some(),
         "audio still relayed"
     );
-    bye_from_pbx(&u, "m-fax0").await;
+    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
     u.gw.gw.shutdown().await;
 
     // Fax on: the T.38 offer reaches the PBX pointing at us; UDPTL flows through the relay.
@@ -913,7 +892,7 @@ async fn exhausted_port_range_refuses_with_503_and_a_metric() {
         "{m}"
     );
     // The first call's ports come back when it ends, and the gauge says so.
-    bye_from_pbx(&u, "m-ex1").await;
+    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let m = metrics(u.gw.http).await;

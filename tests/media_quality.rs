@@ -116,24 +116,7 @@ async fn answered_with(
 }
 
 async fn bye(u: &Up) {
-    let bye = in_dialog(
-        "BYE",
-        &contact_uri(&u.ok),
-        u.pbx.addr,
-        "UDP",
-        &hdr(&u.ok, "From"),
-        &hdr(&u.ok, "To"),
-        &u.id,
-        2,
-        "z9hG4bKbye",
-        "",
-    );
-    u.pbx.send(u.gw.udp, &bye).await;
-    let (b, _) = u.carrier.wait_request("BYE").await;
-    u.carrier
-        .send(u.gw.udp, &reply(&b, 200, "OK", None, None, ""))
-        .await;
-    u.pbx.wait_response(200).await;
+    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
 }
 
 async fn api_get(gw: &Gw, path: &str) -> (u16, Value) {

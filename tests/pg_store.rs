@@ -665,7 +665,7 @@ fn record(n: u32) -> trunkgate::store::CallRecord {
     } else {
         format!("call-{n}")
     };
-    let mut start_time = trunkgate::store::rfc3339::format_ms(start);
+    let mut start_time = trunkgate::rfc3339::format_ms(start);
     if n.is_multiple_of(5) {
         // The same instant written with an offset: order and filters use the instant.
         let hour = &start_time[11..13];
@@ -684,7 +684,7 @@ fn record(n: u32) -> trunkgate::store::CallRecord {
         caller_no: format!("caller-{}", n % 3),
         api_no: format!("api-{}", n % 5),
         start_time,
-        end_time: trunkgate::store::rfc3339::format_ms(start + 500),
+        end_time: trunkgate::rfc3339::format_ms(start + 500),
         direction: if n.is_multiple_of(2) {
             "inbound"
         } else {
@@ -749,7 +749,7 @@ fn postgres_call_log_queries_match_sqlite() {
     // A batch sent again (its commit lost with the connection) changes nothing.
     LogSink::insert(&mut sink, &recs[..15]).unwrap();
 
-    let ts = |n: i64| trunkgate::store::rfc3339::format_ms(1_795_341_600_000 + n * 1000);
+    let ts = |n: i64| trunkgate::rfc3339::format_ms(1_795_341_600_000 + n * 1000);
     let queries = vec![
         CallLogQuery::default(),
         CallLogQuery {

@@ -67,19 +67,7 @@ async fn pbx_call(gw: &Gw, carrier: &Ua, call_id: &str) {
     )
     .await;
     let (inv, from) = carrier.wait_request("INVITE").await;
-    carrier
-        .send(
-            from,
-            &reply(
-                &inv,
-                200,
-                "OK",
-                Some("c"),
-                Some(&format!("sip:c@{}", carrier.addr)),
-                SDP_ANSWER,
-            ),
-        )
-        .await;
+    carrier_answers(carrier, from, &inv).await;
     let ok = pbx.wait_response(200).await;
     assert_eq!(hdr(&ok, "Call-ID"), call_id);
 }

@@ -437,44 +437,10 @@ async fn call_log_example_query_after_a_real_call() {
     )
     .await;
     let (inv, _) = carrier.wait_request("INVITE").await;
-    carrier
-        .send(
-            gw.udp,
-            &reply(
-                &inv,
-                200,
-                "OK",
-                Some("c"),
-                Some(&format!("sip:c@{}", carrier.addr)),
-                SDP_ANSWER,
-            ),
-        )
-        .await;
-    let ok = pbx.wait_response(200).await;
-    carrier.wait_request("ACK").await;
+    let ok = answer_call(&carrier, gw.udp, &inv, &pbx).await;
     // Connected for more than a second: connect_time_sec is at least 1.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    pbx.send(
-        gw.udp,
-        &in_dialog(
-            "BYE",
-            &contact_uri(&ok),
-            pbx.addr,
-            "UDP",
-            &hdr(&ok, "From"),
-            &hdr(&ok, "To"),
-            "spec-log-1",
-            2,
-            "z9hG4bKspec1b",
-            "",
-        ),
-    )
-    .await;
-    let (bye, _) = carrier.wait_request("BYE").await;
-    carrier
-        .send(gw.udp, &reply(&bye, 200, "OK", None, None, ""))
-        .await;
-    pbx.wait_response(200).await;
+    hang_up(&pbx, gw.udp, &carrier, &ok).await;
 
     // The spec's example query, with today's window.
     let now = std::time::SystemTime::now();

@@ -242,24 +242,7 @@ async fn srtp_pbx_leg_bridged_to_rtp_carrier_both_ways_and_recorded_in_clear() {
     );
 
     // Hang up; the recording holds the decrypted audio on each side's channel.
-    let bye = in_dialog(
-        "BYE",
-        &contact_uri(&ok),
-        pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        "s-1",
-        2,
-        "z9hG4bKbye",
-        "",
-    );
-    pbx.send(gw.udp, &bye).await;
-    let (b, _) = carrier.wait_request("BYE").await;
-    carrier
-        .send(gw.udp, &reply(&b, 200, "OK", None, None, ""))
-        .await;
-    pbx.wait_response(200).await;
+    hang_up(&pbx, gw.udp, &carrier, &ok).await;
     gw.gw.shutdown().await;
     let logs = trunkgate::store::CallLogStore::open(&store).unwrap();
     let rec = logs

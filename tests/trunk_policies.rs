@@ -163,27 +163,7 @@ async fn outbound_limit_503_and_slot_released_on_every_end_path() {
         .await;
     let ok = pbx.wait_response(200).await;
     carrier.wait_request("ACK").await;
-    pbx.send(
-        gw.udp,
-        &in_dialog(
-            "BYE",
-            &contact_uri(&ok),
-            pbx.addr,
-            "UDP",
-            &hdr(&ok, "From"),
-            &hdr(&ok, "To"),
-            "lim1",
-            2,
-            "z9hG4bKlb1",
-            "",
-        ),
-    )
-    .await;
-    let (bye, _) = carrier.wait_request("BYE").await;
-    carrier
-        .send(gw.udp, &reply(&bye, 200, "OK", None, None, ""))
-        .await;
-    pbx.wait_response(200).await;
+    hang_up(&pbx, gw.udp, &carrier, &ok).await;
     assert_eq!(active(&gw, OUT_TRUNK).await, 0, "released after caller BYE");
 
     // 2. Callee busy.

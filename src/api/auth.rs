@@ -101,7 +101,7 @@ pub async fn require_key(State(st): State<ApiState>, req: Request, next: Next) -
             .core
             .metrics
             .api_rate_limited
-            .get_or_create(&crate::metrics::ReasonLabels { reason })
+            .get_or_create(&crate::metric_labels::ReasonLabels { reason })
             .inc();
     };
     if let Some(wait) = limits.failed_auth.blocked(&source, now) {

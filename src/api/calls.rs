@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::Query;
 use super::{json_response, ApiError, ApiState};
+use crate::rfc3339::{format_ms, parse_rfc3339_ms, system_time_ms};
 use crate::store::calllog::MAX_QUERY_LIMIT;
 use crate::store::calllog::SERVICE_SIP_TRUNKING;
-use crate::store::rfc3339::{format_ms, parse_rfc3339_ms, system_time_ms};
 use crate::store::{CallLogQuery, CallRecord, StoreError};
 
 /// Longest accepted `caller_no` / `api_no` filter (E.164 is at most 16).
@@ -153,7 +153,7 @@ fn date(field: &str, v: &str) -> Result<i64, ApiError> {
 
 /// List call logs.
 #[utoipa::path(operation_id = "calls_list", get, path = "/v1/History/Logs/Calls", tag = "History", params(CallParams),
-    responses((status = 200, body = super::openapi::CallListDoc), (status = 400, body = super::error::ErrorBody)))]
+    responses((status = 200, body = super::schema::CallListDoc), (status = 400, body = super::error::ErrorBody)))]
 pub async fn list(
     State(st): State<ApiState>,
     Query(p): Query<CallParams>,
@@ -272,7 +272,7 @@ pub async fn list(
 /// One call's log record (the latest, if a Call-ID was logged twice).
 #[utoipa::path(operation_id = "calls_get_one", get, path = "/v1/History/Logs/Calls/{call_id}", tag = "History",
     params(("call_id" = String, Path)),
-    responses((status = 200, body = super::openapi::CallRecordDoc), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = super::schema::CallRecordDoc), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get_one(
     State(st): State<ApiState>,
     super::extract::PathParam(call_id): super::extract::PathParam,

@@ -8,8 +8,16 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::error::ApiError;
+
+/// A trunk id from a path segment; one that is not a UUID names no trunk
+/// (404, not 400: the path is the resource's name).
+pub fn parse_id(s: &str) -> Result<Uuid, ApiError> {
+    s.parse::<Uuid>()
+        .map_err(|_| ApiError::NotFound(format!("no trunk {s}")))
+}
 
 /// Bodies larger than this are refused with 400.
 pub const MAX_BODY: usize = 1024 * 1024;

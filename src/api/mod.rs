@@ -27,6 +27,7 @@ pub mod live;
 pub mod numbers;
 pub mod openapi;
 pub mod page;
+pub mod schema;
 pub mod trunks;
 
 use std::sync::{Arc, Mutex};

@@ -26,14 +26,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::extract::Query;
+use super::extract::{parse_id, Query};
 use super::page::{PageReq, Pagination};
-use super::trunks::parse_id;
 
 mod write;
 use super::{json_response, ApiError, ApiState};
 use crate::config::Assignment;
-use crate::store::rfc3339::format_ms;
+use crate::rfc3339::format_ms;
 use crate::store::StoredNumber;
 pub use write::*;
 

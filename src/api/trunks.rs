@@ -23,11 +23,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::extract::{typed, JsonObject, Query};
+use super::extract::{parse_id, typed, JsonObject, Query};
 use super::page::{PageReq, Pagination};
 use super::{json_response, ApiError, ApiState};
 use crate::config::{Assignment, Direction, FailoverSource, FieldError, Trunk};
-use crate::store::rfc3339::format_ms;
+use crate::rfc3339::format_ms;
 use crate::store::{StoredTrunk, TrunkSet};
 
 /// A trunk as the API returns it: the model plus its timestamps. A trunk
@@ -153,14 +153,9 @@ fn empty_means_none(body: &mut serde_json::Map<String, Value>) {
     }
 }
 
-pub(super) fn parse_id(s: &str) -> Result<Uuid, ApiError> {
-    s.parse::<Uuid>()
-        .map_err(|_| ApiError::NotFound(format!("no trunk {s}")))
-}
-
 /// List trunks, oldest first.
 #[utoipa::path(operation_id = "trunks_list", get, path = "/v1/Trunks", tag = "Trunks", params(ListParams),
-    responses((status = 200, body = super::openapi::TrunkListDoc), (status = 400, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody)))]
+    responses((status = 200, body = super::schema::TrunkListDoc), (status = 400, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody)))]
 pub async fn list(
     State(st): State<ApiState>,
     Query(q): Query<ListParams>,
@@ -177,7 +172,7 @@ pub async fn list(
 
 /// Read one trunk.
 #[utoipa::path(operation_id = "trunks_get_one", get, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
-    responses((status = 200, body = super::openapi::TrunkDoc), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = super::schema::TrunkDoc), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get_one(
     State(st): State<ApiState>,
     super::extract::PathParam(id): super::extract::PathParam,
@@ -237,8 +232,8 @@ fn check_carriers(st: &ApiState, t: &Trunk) -> Result<(), ApiError> {
 }
 
 /// Create a trunk (`trunk_id` generated when absent).
-#[utoipa::path(operation_id = "trunks_create", post, path = "/v1/Trunks", tag = "Trunks", request_body = super::openapi::TrunkBodyDoc,
-    responses((status = 201, body = super::openapi::TrunkDoc), (status = 400, body = super::error::ErrorBody)))]
+#[utoipa::path(operation_id = "trunks_create", post, path = "/v1/Trunks", tag = "Trunks", request_body = super::schema::TrunkBodyDoc,
+    responses((status = 201, body = super::schema::TrunkDoc), (status = 400, body = super::error::ErrorBody)))]
 pub async fn create(
     State(st): State<ApiState>,
     JsonObject(mut body): JsonObject,
@@ -295,8 +290,8 @@ fn merge(into: &mut Value, patch: Value) {
 
 /// Update a trunk: only the fields given change (partial update).
 #[utoipa::path(operation_id = "trunks_update", put, path = "/v1/Trunks/{trunk_id}", tag = "Trunks", params(("trunk_id" = Uuid, Path)),
-    request_body = super::openapi::TrunkBodyDoc,
-    responses((status = 200, body = super::openapi::TrunkDoc), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
+    request_body = super::schema::TrunkBodyDoc,
+    responses((status = 200, body = super::schema::TrunkDoc), (status = 400, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)))]
 pub async fn update(
     State(st): State<ApiState>,
     super::extract::PathParam(id): super::extract::PathParam,

@@ -369,9 +369,20 @@ pub struct Carrier {
     /// TLS: the name its certificate must be valid for; `None`: its IP address.
     pub tls_server_name: Option<String>,
     /// OPTIONS health checks (`None`: off).
-    pub health: Option<crate::policy::carrier::HealthSettings>,
+    pub health: Option<HealthSettings>,
     /// SDES-SRTP toward the carrier (RFC 4568).
     pub srtp: crate::media::srtp::SrtpPolicy,
+}
+
+/// A carrier's OPTIONS health checks (`[[carriers]] health_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthSettings {
+    /// Time between pings; also the longest a ping waits for its answer.
+    pub interval: std::time::Duration,
+    /// Consecutive unanswered pings that mark the carrier down.
+    pub down_after: u32,
+    /// Consecutive answered pings that mark a down carrier up again.
+    pub up_after: u32,
 }
 
 #[derive(Debug, Clone, Default)]

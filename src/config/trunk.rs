@@ -1,6 +1,10 @@
-//! The trunk model, field for field as the spec names it (DESIGN.md, "The
-//! trunk model"), so the same types serve the TOML seed data and, later, the
-//! REST API's JSON. Values are checked in `validate.rs`.
+//! The trunk model, field for field as the trunk API spec names it, so the
+//! same serde types serve the TOML seed data (`[[trunks]]`), the REST API's
+//! JSON bodies (`api::trunks`; described for the OpenAPI document in
+//! `api::schema`) and the stored rows (`store`). Deserializing checks only
+//! the shape; the rules (unique domains, failover targets that exist, ...)
+//! are checked in one step, `validate_trunk_set` (`validate/trunk_set.rs`),
+//! for the config file and for every store edit alike (`store::trunks`).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -184,7 +184,7 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
             1,
             100,
         );
-        let health = (c.health_interval_s > 0).then(|| crate::policy::carrier::HealthSettings {
+        let health = (c.health_interval_s > 0).then(|| super::HealthSettings {
             interval: std::time::Duration::from_secs(c.health_interval_s),
             down_after: c.health_down_after,
             up_after: c.health_up_after,

@@ -36,7 +36,8 @@
 //! - When SIP ends the call, [`FlowCall::hung_up`] tells the worker.
 //! - Keep polling `next_command()` for the whole call (see above).
 //!
-//! [`worker`] is the reference worker (binary `trunkgate-flow-worker`).
+//! The reference worker (binary `trunkgate-flow-worker`) is its own crate in
+//! the workspace, `flow-worker/`: the gateway library does not carry it.
 
 pub mod pb {
     //! prost/tonic code generated from `flow.proto`.
@@ -50,7 +51,6 @@ mod error;
 mod metrics;
 mod pool;
 mod types;
-pub mod worker;
 
 pub use call::FlowCall;
 pub use error::FlowError;

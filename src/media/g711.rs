@@ -3,7 +3,7 @@
 //! table built at compile time; encoding is the segment search of G.711 §3.
 //! Both are allocation-free and used on the packet path (tones, recording).
 
-use super::Codec;
+use crate::sip::sdp::Codec;
 
 /// µ-law bias (G.711 §3.2: 33 in 14-bit units, 132 in 16-bit).
 const ULAW_BIAS: i32 = 0x84;

@@ -1,69 +1,33 @@
 //! Media anchoring: every call's RTP passes through the gateway.
 //!
-//! - [`g711`]: PCMU/PCMA sample codecs (ITU-T G.711), hand-written.
-//! - [`tones`]: per-country ringback and busy tones (ITU-T E.180 Suppl. 2 data in
-//!   `tones.toml`), generated as 20 ms G.711 frames.
-//! - [`record`]: pre-connect recordings, stereo WAV written off the packet path.
-//! - [`prompt`]: WAV prompts, rendered tones and in-band DTMF for call flows.
+//! This file holds the node's media engine ([`Media`]: settings, the port
+//! range, the recorder) and its metric families ([`MediaMetrics`]). Per call:
 //!
-//! SDP parsing and rewriting lives in `sip::sdp` (no I/O there); the relay, port
-//! allocation and the per-call media task are in this module. Depends on `sip`
-//! and `metrics`, never on `call`.
+//! - [`session`]: the call task's handle on its media — SDP in, SDP out,
+//!   ports allocated, the relay steered with [`relay::Cmd`]s.
+//! - [`relay`]: the per-call media task that owns the call's sockets and
+//!   moves packets leg to leg (latching, in-place rewrite, tone and prompt
+//!   playout, RFC 4733 detection, dead-media watch), run on the media threads
+//!   of [`runtime`]; [`rtp`] holds its allocation-free header work.
+//! - [`leg`]: the two legs and where each wants its media, shared by the
+//!   relay, [`quality`] (loss, jitter, RTCP, MOS, one-way audio) and
+//!   [`srtp`] (SDES-SRTP per leg); none of those three imports another for it.
+//! - [`ports`]: the RTP/RTCP port pairs of the range, one owner.
+//!
+//! Beside them: [`g711`] (PCMU/PCMA, hand-written), [`tones`] (E.180 ringback
+//! and busy tones, data in `tones.toml`), [`prompt`] (WAV prompts and in-band
+//! DTMF for call flows), [`record`] (pre-connect recordings, stereo WAV
+//! written off the packet path).
+//!
+//! SDP parsing and rewriting, and the [`Codec`](crate::sip::sdp::Codec)s the
+//! gateway understands, live in `sip::sdp` (no I/O there). Depends on `sip`
+//! and the label sets of `metric_labels`; never on `call`, `config` or
+//! `metrics` (which holds [`MediaMetrics`], not the other way round).
 
 pub mod g711;
+pub mod leg;
 pub mod record;
 pub mod tones;
-
-/// The audio codecs the gateway can decode, generate and record. Everything
-/// else is relayed untouched but not recorded or generated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Codec {
-    /// G.711 µ-law, static payload type 0.
-    Pcmu,
-    /// G.711 A-law, static payload type 8.
-    Pcma,
-}
-
-impl Codec {
-    /// The static RTP payload type (RFC 3551 table 4).
-    pub fn static_pt(self) -> u8 {
-        match self {
-            Codec::Pcmu => 0,
-            Codec::Pcma => 8,
-        }
-    }
-
-    /// The codec for an `a=rtpmap` encoding name (case-insensitive), 8 kHz only.
-    pub fn from_rtpmap(name: &str, clock: u32) -> Option<Codec> {
-        if clock != 8000 {
-            return None;
-        }
-        if name.eq_ignore_ascii_case("PCMU") {
-            Some(Codec::Pcmu)
-        } else if name.eq_ignore_ascii_case("PCMA") {
-            Some(Codec::Pcma)
-        } else {
-            None
-        }
-    }
-
-    /// The codec of a static payload type without an rtpmap (RFC 3551).
-    pub fn from_static_pt(pt: u8) -> Option<Codec> {
-        match pt {
-            0 => Some(Codec::Pcmu),
-            8 => Some(Codec::Pcma),
-            _ => None,
-        }
-    }
-
-    /// The rtpmap encoding name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Codec::Pcmu => "PCMU",
-            Codec::Pcma => "PCMA",
-        }
-    }
-}
 
 pub mod batch;
 pub mod ports;
@@ -158,10 +122,10 @@ impl MediaMetrics {
     /// Creates the families on `reg` (unregistered defaults work too, for tests).
     pub fn register(reg: &mut Registry) -> MediaMetrics {
         let m = MediaMetrics::default();
-        let dropped: Family<crate::metrics::ReasonLabels, Counter> = Family::default();
+        let dropped: Family<crate::metric_labels::ReasonLabels, Counter> = Family::default();
         let packets_dropped = DROP_REASONS.map(|reason| {
             dropped
-                .get_or_create(&crate::metrics::ReasonLabels { reason })
+                .get_or_create(&crate::metric_labels::ReasonLabels { reason })
                 .clone()
         });
         reg.register(

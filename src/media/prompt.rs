@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use super::g711;
 use super::tones::{Cadence, ToneGen};
-use super::{g711, Codec};
+use crate::sip::sdp::Codec;
 
 /// Longest prompt we load (8 kHz samples): 10 minutes.
 const MAX_SAMPLES: usize = 8000 * 600;

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::relay::{Leg, Remote};
+use super::leg::{Leg, Remote};
 use report::direction_name;
 pub use report::QualityReport;
 use rtcp::Far;

@@ -18,7 +18,7 @@
 //! suppression gaps become silence. A jump of more than 2 s against the arrival
 //! clock re-anchors the stream at its arrival time.
 //!
-//! Depends only on [`super::Codec`] and a G.711 decoder.
+//! Depends only on [`Codec`] and a G.711 decoder.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -34,7 +34,7 @@ use prometheus_client::metrics::counter::Counter;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::Codec;
+use crate::sip::sdp::Codec;
 
 /// G.711 sample rate (RFC 3551 §4.5.14).
 const RATE: u32 = 8000;

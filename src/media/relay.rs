@@ -23,6 +23,9 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::batch;
+/// The legs and their remotes live in the leaf `leg.rs`; named here too for
+/// the call layer's imports.
+pub use super::leg::{Leg, Remote};
 use super::ports::{PortLease, PortPair};
 use super::quality::{LiveQuality, OneWay, Quality, QualityOptions, QualityReport};
 use super::record::{Channel, RecordingHandle};
@@ -30,35 +33,8 @@ pub use super::rtp::PtMap;
 use super::rtp::{dtmf_end, rtp_payload, Continuity};
 use super::srtp::{self, EndCrypto, LegKeys};
 use super::tones::{Cadence, ToneGen};
-use super::{Codec, MediaMetrics};
-
-/// The two legs. The caller's leg is always the one the call came in on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Leg {
-    Caller = 0,
-    Callee = 1,
-}
-
-impl Leg {
-    pub fn other(self) -> Leg {
-        match self {
-            Leg::Caller => Leg::Callee,
-            Leg::Callee => Leg::Caller,
-        }
-    }
-}
-
-/// Where a leg said it wants a stream's media (its SDP), and its codecs.
-#[derive(Clone, Copy)]
-pub struct Remote {
-    pub rtp: SocketAddr,
-    pub rtcp: SocketAddr,
-    pub pts: PtMap,
-    /// Not RTP (T.38 UDPTL, `m=image`): relayed byte for byte, never inspected.
-    pub raw: bool,
-    /// RFC 4733 telephone-event payload type, if the leg offered it.
-    pub telephone_event: Option<u8>,
-}
+use super::MediaMetrics;
+use crate::sip::sdp::Codec;
 
 /// What the call task tells the media task.
 pub enum Cmd {

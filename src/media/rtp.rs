@@ -4,7 +4,7 @@
 
 use tokio::time::Instant;
 
-use super::Codec;
+use crate::sip::sdp::Codec;
 
 /// Payload type -> G.711 codec and RTP clock rate, from a leg's SDP (rtpmap
 /// or the static types of RFC 3551 table 4). One byte per payload type: the

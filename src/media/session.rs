@@ -13,7 +13,8 @@ use super::quality::{LiveQuality, QualityReport};
 use super::relay::{Cmd, Leg, Notify, PtMap, Relay, Remote, MAX_STREAMS};
 use super::srtp::{Sdes, SrtpError, SrtpPolicy};
 use super::tones::Cadence;
-use super::{Codec, Media};
+use super::Media;
+use crate::sip::sdp::Codec;
 use crate::sip::sdp::{self, MediaDesc, Rewrite};
 
 /// Why an SDP could not be anchored.

@@ -14,7 +14,7 @@
 //! AES-GCM from RustCrypto); the tests below check it against RFC 3711 /
 //! libsrtp reference vectors. Replay lists and the SRTCP E-flag check are
 //! ours ([`replay`]: the crate's let unauthenticated packets in or through).
-//! Depends on `sip::sdp` and `relay::Leg` only.
+//! Depends on `sip::sdp` and `leg::Leg` only.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -23,7 +23,7 @@ use webrtc_srtp::context::Context;
 use webrtc_srtp::option::{srtcp_no_replay_protection, srtp_no_replay_protection};
 use webrtc_srtp::protection_profile::ProtectionProfile;
 
-use super::relay::Leg;
+use super::leg::Leg;
 use crate::sip::sdp::{MediaDesc, SecOut};
 
 mod replay;

@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use super::{g711, Codec};
+use super::g711;
+use crate::sip::sdp::Codec;
 
 /// Which tone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

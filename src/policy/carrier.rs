@@ -1,23 +1,14 @@
 //! Carrier order and carrier failover (outbound calls).
 
 use crate::config::Carrier;
+/// The settings are config (`[[carriers]] health_*`); the decision on them is here.
+pub use crate::config::HealthSettings;
 
 /// Indices of `carriers` in the order to try them: priority ascending, ties in config order.
 pub fn carrier_order(carriers: &[Carrier]) -> Vec<usize> {
     let mut v: Vec<usize> = (0..carriers.len()).collect();
     v.sort_by_key(|&i| carriers[i].priority);
     v
-}
-
-/// A carrier's OPTIONS health checks (`[[carriers]] health_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HealthSettings {
-    /// Time between pings; also the longest a ping waits for its answer.
-    pub interval: std::time::Duration,
-    /// Consecutive unanswered pings that mark the carrier down.
-    pub down_after: u32,
-    /// Consecutive answered pings that mark a down carrier up again.
-    pub up_after: u32,
 }
 
 /// One carrier's health as its pings see it: up until `down_after` pings in

@@ -15,7 +15,9 @@
 //! Lookups go to the configured nameservers only (or a static table, no DNS
 //! at all). SRV ordering ([`order_srv`]) is a pure function with an
 //! injectable RNG. This module depends on nothing else in the crate; the call
-//! task depends on it. [`testdns`] is a tiny authoritative DNS server for tests.
+//! task depends on it. `testdns` is a tiny authoritative DNS server for
+//! tests, compiled only for them (`cfg(test)`, or the `test-support` feature
+//! the integration tests turn on): the gateway binary does not carry it.
 
 mod backend;
 mod destination;
@@ -23,6 +25,7 @@ mod error;
 mod resolver;
 mod srv;
 #[doc(hidden)]
+#[cfg(any(test, feature = "test-support"))]
 pub mod testdns;
 
 use std::collections::HashMap;
@@ -112,7 +115,7 @@ pub enum ResolverConfig {
     Static(StaticTable),
 }
 
-/// Records for [`ResolverConfig::Static`] and [`testdns`]. Keys are domain
+/// Records for [`ResolverConfig::Static`] and `testdns`. Keys are domain
 /// names; case and a trailing dot do not matter (`"_sip._udp.pbx.test"`).
 #[derive(Debug, Clone, Default)]
 pub struct StaticTable {

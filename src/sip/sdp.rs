@@ -9,14 +9,13 @@
 //! Every line is kept verbatim and in order; only `o=`, `c=`, `m=` and `a=rtcp`
 //! lines are rebuilt and ICE attributes dropped. Input is bounded
 //! ([`MAX_BODY`], [`MAX_MEDIA`]), CRLF and bare LF are accepted, output is CRLF.
-//! Reading is in `parse`, writing in `rewrite`. No I/O; depends only on
-//! `media::Codec`.
+//! Reading is in `parse`, writing in `rewrite`, the codecs the gateway knows
+//! in `codec`. No I/O; depends on nothing outside `sip`.
 
 use std::net::IpAddr;
 use std::ops::Range;
 
-use crate::media::Codec;
-
+mod codec;
 mod parse;
 mod rewrite;
 
@@ -25,6 +24,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
+pub use codec::Codec;
 pub use parse::parse;
 pub use rewrite::{build_answer, choose_g711, Rewrite, SecOut};
 

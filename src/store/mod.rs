@@ -1,35 +1,37 @@
-//! Storage: what the gateway keeps beyond one call. Today that is the call log
-//! (one record per call, `service: sip_trunking`) in an embedded SQLite
-//! database under the data directory, written off the signaling path by a
-//! dedicated thread ([`CallLogWriter`]) and read by the REST API
-//! ([`CallLogStore::query`], [`CallLogStore::get`]).
+//! Storage: what the gateway keeps beyond one call — the call logs and the
+//! trunks and phone numbers the REST API manages.
+//!
+//! - [`calllog`]: one record per call (`service: sip_trunking`), written off
+//!   the signaling path by a dedicated thread ([`CallLogWriter`]) and read by
+//!   the REST API ([`CallLogStore::query`], [`CallLogStore::get`]).
+//! - [`trunks`]: trunks and numbers ([`TrunkStore`], schema migration 2),
+//!   seeded once from the config, then changed through the REST API; every
+//!   edit writes one pure [`trunks::plan::Plan`] checked by the config's rules.
+//! - [`pg`]: the same tables in a PostgreSQL shared by every node
+//!   (`[store] url`): the writer feeds a [`pg::PgLogSink`] (both backends are
+//!   a [`calllog::writer::LogSink`]), the API uses [`pg::PgStore`], and a
+//!   follow task (LISTEN/NOTIFY) keeps each node's routing snapshot on the
+//!   shared set through [`pg::Routing`], which the gateway wires to the call
+//!   layer.
 //!
 //! ```text
 //!  call task ──submit (never blocks)──► bounded queue ──► writer thread
 //!                                                          │ one transaction per batch
 //!                                                          ▼
 //!  REST API ──query/get (own connection)──────────► data_dir/trunkgate.db (WAL)
+//!                                                     or PostgreSQL ([store] url)
 //! ```
 //!
-//! Trunks and phone numbers live in the same file ([`TrunkStore`], schema
-//! migration 2): seeded once from the config, then changed through the REST
-//! API. That part depends on `config` for the trunk model and its rules.
-//!
-//! With `[store] url` the same tables live in a PostgreSQL shared by every
-//! node ([`pg`]): the writer thread feeds a [`pg::PgLogSink`] instead (both
-//! are a [`calllog::writer::LogSink`]), the API uses [`pg::PgStore`], and
-//! a follow task keeps each node's routing snapshot on the shared set
-//! (LISTEN/NOTIFY). Edits on both backends write one pure
-//! [`trunks::plan::Plan`].
+//! Depends on `config` (the trunk model and its rules) and the leaf
+//! `rfc3339` (timestamps, re-exported here); never on `call` or `api`.
 
 pub mod calllog;
 pub mod pg;
-pub mod rfc3339;
 pub mod trunks;
 
+pub use crate::rfc3339::{now_rfc3339, to_rfc3339};
 pub use calllog::{
     CallLogQuery, CallLogStore, CallLogWriter, CallRecord, CallStatus, RecordingRef, SipInfo,
     StoreError,
 };
-pub use rfc3339::{now_rfc3339, to_rfc3339};
 pub use trunks::{EditError, StoredNumber, StoredTrunk, TrunkSet, TrunkStore};

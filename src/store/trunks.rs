@@ -156,7 +156,7 @@ impl TrunkStore {
 
 /// Milliseconds since the Unix epoch, now.
 pub(crate) fn now_ms() -> i64 {
-    super::rfc3339::system_time_ms(std::time::SystemTime::now())
+    crate::rfc3339::system_time_ms(std::time::SystemTime::now())
 }
 
 #[cfg(test)]

@@ -7,13 +7,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::super::trunks::parse_id;
 use super::super::{json_response, ApiError, ApiState};
 use super::{
     named, DescriptionBody, NumberEntry, NumberView, NumbersBody, NumbersResult,
     MAX_NUMBERS_PER_REQUEST,
 };
-use crate::api::extract::{typed, JsonObject};
+use crate::api::extract::{parse_id, typed, JsonObject};
 use crate::config::{is_e164, Assignment, Direction, Number};
 use crate::store::{StoredNumber, TrunkSet};
 

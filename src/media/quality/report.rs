@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::rtcp::{Far, XrVoip};
 use super::Rx;
-use crate::media::relay::Leg;
-use crate::media::Codec;
+use crate::media::leg::Leg;
+use crate::sip::sdp::Codec;
 
 /// The codec of a direction, as far as the E-model needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,10 +4,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
+use super::Codec;
 use super::{
     Direction, Line, MediaDesc, MediaKind, Role, Sdp, SdpError, MAX_BODY, MAX_CRYPTO, MAX_MEDIA,
 };
-use crate::media::Codec;
 
 /// RFC 8839 §5: ICE attributes a media relay must not pass on.
 const ICE_ATTRS: [&str; 8] = [

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use bytes::Bytes;
 
+use super::Codec;
 use super::{MediaDesc, Role, Sdp};
-use crate::media::Codec;
 
 /// How to rewrite a body for the other leg.
 #[derive(Clone, Debug, PartialEq, Eq)]

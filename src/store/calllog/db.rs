@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::record::CallRecord;
 use super::{schema, StoreError};
-use crate::store::rfc3339::parse_rfc3339_ms;
+use crate::rfc3339::parse_rfc3339_ms;
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "trunkgate.db";

@@ -1,9 +1,9 @@
 //! Tests of [`CallLogStore`] (a sibling file only to keep `db.rs` short).
 
 use super::*;
+use crate::rfc3339::format_ms;
 use crate::store::calllog::record::tests::{any_record, bare_record, full_record};
 use crate::store::calllog::record::CallStatus;
-use crate::store::rfc3339::format_ms;
 use proptest::prelude::*;
 
 /// A unique directory under the system temp dir, removed on drop.

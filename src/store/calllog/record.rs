@@ -147,7 +147,7 @@ impl std::fmt::Display for CallStatus {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::store::rfc3339::format_ms;
+    use crate::rfc3339::format_ms;
     use proptest::prelude::*;
 
     /// A record with every optional field set.

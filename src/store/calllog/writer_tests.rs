@@ -227,7 +227,7 @@ fn retention_deletes_records_older_than_it_at_start() {
     let mut store = CallLogStore::open(&dir.0).unwrap();
     // numbered() records start in the past (T0); one from now is kept.
     let mut fresh = numbered(100);
-    fresh.start_time = crate::store::to_rfc3339(std::time::SystemTime::now());
+    fresh.start_time = crate::rfc3339::to_rfc3339(std::time::SystemTime::now());
     store
         .insert(&[numbered(0), numbered(1), fresh.clone()])
         .unwrap();

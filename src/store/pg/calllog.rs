@@ -9,8 +9,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, NoTls};
 
 use super::{Health, PgStore, OP_TIMEOUT};
+use crate::rfc3339::parse_rfc3339_ms;
 use crate::store::calllog::writer::LogSink;
-use crate::store::rfc3339::parse_rfc3339_ms;
 use crate::store::{CallLogQuery, CallRecord, StoreError};
 
 /// Column arrays of one batch, checked before anything is sent.

@@ -13,8 +13,15 @@ use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
 use super::{PgStore, CHANNEL};
-use crate::call::Core;
+use crate::config::{Number, Trunk};
 use crate::store::{StoreError, TrunkSet};
+
+/// Who routes on the followed set (the call layer's core; the gateway wires
+/// it in, so the store does not import the layer above it).
+pub trait Routing: Send + Sync + 'static {
+    /// Swaps the routing snapshot for one built from `trunks` and `numbers`.
+    fn replace_routing(&self, trunks: Vec<Trunk>, numbers: Vec<Number>);
+}
 
 /// The safety net: a full reload this often even without a notification.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
@@ -23,7 +30,7 @@ const RETRY: Duration = Duration::from_secs(1);
 
 /// Runs until the core is gone (the gateway stopped). `applied` is the set
 /// the snapshot was built from at start.
-pub async fn follow(store: PgStore, core: Weak<Core>, applied: TrunkSet) {
+pub async fn follow<R: Routing>(store: PgStore, core: Weak<R>, applied: TrunkSet) {
     let mut last = Some(applied);
     loop {
         match listen(&store).await {
@@ -84,7 +91,7 @@ async fn listen(store: &PgStore) -> Result<(Client, mpsc::Receiver<()>), StoreEr
 
 /// Reloads the set and swaps the snapshot when it changed. False when the
 /// core is gone.
-async fn refresh(store: &PgStore, core: &Weak<Core>, last: &mut Option<TrunkSet>) -> bool {
+async fn refresh<R: Routing>(store: &PgStore, core: &Weak<R>, last: &mut Option<TrunkSet>) -> bool {
     let Some(core) = core.upgrade() else {
         return false;
     };

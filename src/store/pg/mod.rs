@@ -32,7 +32,7 @@ use tokio_postgres::NoTls;
 use super::StoreError;
 
 pub use calllog::PgLogSink;
-pub use follow::follow;
+pub use follow::{follow, Routing};
 pub use schema::MIGRATIONS;
 
 /// How long one connection attempt may take.

@@ -125,7 +125,7 @@ pub(super) async fn seed_once(
     }
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('seeded', $1)",
-        &[&crate::store::rfc3339::format_ms(now)],
+        &[&crate::rfc3339::format_ms(now)],
     )
     .await?;
     tx.commit().await?;

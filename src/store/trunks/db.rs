@@ -134,7 +134,7 @@ pub fn seed_once(
     }
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('seeded', ?1)",
-        [crate::store::rfc3339::format_ms(now)],
+        [crate::rfc3339::format_ms(now)],
     )?;
     tx.commit()?;
     Ok(true)

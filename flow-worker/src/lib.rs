@@ -81,11 +81,11 @@ use tonic::{Request, Response, Status, Streaming};
 pub use callback::{parse_actions, Action, CallbackError, CallbackRequest, RecordMode, RejectJson};
 pub use config::{CallbackTarget, WorkerConfig};
 
-use super::pb::call_flow_server::{CallFlow, CallFlowServer};
-use super::pb::{self, gateway_message::Event as PbEvent};
-use super::CallOffered;
 use callback::Callbacks;
 use session::Session;
+use trunkgate::flow::pb::call_flow_server::{CallFlow, CallFlowServer};
+use trunkgate::flow::pb::{self, gateway_message::Event as PbEvent};
+use trunkgate::flow::CallOffered;
 
 /// Commands queued toward the gateway per call.
 const OUT_QUEUE: usize = 16;

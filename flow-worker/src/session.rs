@@ -12,8 +12,8 @@ use tonic::{Status, Streaming};
 
 use super::callback::{CallbackRequest, Callbacks};
 use super::config::{CallbackTarget, WorkerConfig};
-use crate::flow::pb::{self, gateway_message::Event as PbEvent};
-use crate::flow::{CallOffered, CommandKind, Direction, FlowMode, OfferReason};
+use trunkgate::flow::pb::{self, gateway_message::Event as PbEvent};
+use trunkgate::flow::{CallOffered, CommandKind, Direction, FlowMode, OfferReason};
 
 pub(crate) type Out = mpsc::Sender<Result<pb::WorkerMessage, Status>>;
 
@@ -181,7 +181,7 @@ impl Session {
                 OfferReason::Failover => "failover",
             }
             .to_owned(),
-            start_time: crate::store::to_rfc3339(o.start_time),
+            start_time: trunkgate::rfc3339::to_rfc3339(o.start_time),
             status: status.to_owned(),
             digits: None,
             recording_url: None,

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 use super::callback::{Action, RecordMode, RejectJson};
 use super::say;
 use super::session::{Seen, Session, Stop};
-use crate::flow::pb::gateway_message::Event as PbEvent;
-use crate::flow::{CommandKind, PlaySource, RecordAction, RejectReason, Tone, TransferTarget};
+use trunkgate::flow::pb::gateway_message::Event as PbEvent;
+use trunkgate::flow::{CommandKind, PlaySource, RecordAction, RejectReason, Tone, TransferTarget};
 
 /// Actions one call may run in total (callbacks can loop forever).
 const MAX_ACTIONS: usize = 10_000;

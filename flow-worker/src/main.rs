@@ -1,6 +1,6 @@
 //! `trunkgate-flow-worker`: the reference call-flow worker. Serves the
 //! `trunkgate.flow.v1.CallFlow` gRPC service and runs each call's flow from
-//! HTTP callbacks (see `trunkgate::flow::worker`).
+//! HTTP callbacks (see the library of this crate, `trunkgate_flow_worker`).
 //!
 //! ```text
 //! trunkgate-flow-worker --listen 127.0.0.1:50051 --callback-url http://127.0.0.1:8080/flow
@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use trunkgate::flow::worker::{serve, WorkerConfig};
+use trunkgate_flow_worker::{serve, WorkerConfig};
 
 #[derive(Parser, Debug)]
 #[command(

@@ -1,0 +1,107 @@
+//! RTP on the test side: an in-process RTP endpoint on loopback, and the
+//! tone generator and detector the media tests check audio with.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+
+/// One RTP packet as a test peer sees it.
+#[derive(Debug, Clone)]
+pub struct RtpPkt {
+    pub marker: bool,
+    pub pt: u8,
+    pub seq: u16,
+    pub ts: u32,
+    pub ssrc: u32,
+    pub payload: Vec<u8>,
+    pub from: SocketAddr,
+    pub at: tokio::time::Instant,
+}
+
+/// An in-process RTP endpoint on loopback.
+pub struct RtpPeer {
+    pub sock: UdpSocket,
+    pub addr: SocketAddr,
+}
+
+impl RtpPeer {
+    pub async fn new() -> RtpPeer {
+        Self::bind("127.0.0.1:0").await
+    }
+
+    pub async fn bind(addr: &str) -> RtpPeer {
+        let sock = UdpSocket::bind(addr).await.expect("bind rtp");
+        let addr = sock.local_addr().expect("addr");
+        RtpPeer { sock, addr }
+    }
+
+    /// Sends one RTP packet (version 2, no CSRC/extension).
+    pub async fn send(&self, to: SocketAddr, pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) {
+        let mut p = vec![0x80, pt & 0x7f];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&ts.to_be_bytes());
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p.extend_from_slice(payload);
+        self.sock.send_to(&p, to).await.expect("rtp send");
+    }
+
+    /// The next RTP packet within `within`.
+    pub async fn recv_within(&self, within: Duration) -> Option<RtpPkt> {
+        let mut buf = [0u8; 2048];
+        let (n, from) = tokio::time::timeout(within, self.sock.recv_from(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        if n < 12 {
+            return None;
+        }
+        Some(RtpPkt {
+            marker: buf[1] & 0x80 != 0,
+            pt: buf[1] & 0x7f,
+            seq: u16::from_be_bytes([buf[2], buf[3]]),
+            ts: u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]),
+            ssrc: u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]),
+            payload: buf[12..n].to_vec(),
+            from,
+            at: tokio::time::Instant::now(),
+        })
+    }
+
+    /// Every packet until `quiet` passes without one (at most `max`).
+    pub async fn drain(&self, quiet: Duration, max: usize) -> Vec<RtpPkt> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            match self.recv_within(quiet).await {
+                Some(p) => out.push(p),
+                None => break,
+            }
+        }
+        out
+    }
+}
+
+/// Goertzel power of `freq` Hz in 8 kHz PCM, normalised by length.
+pub fn goertzel(pcm: &[i16], freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in pcm {
+        let s0 = f64::from(x) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let p = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    p / (pcm.len() as f64).powi(2)
+}
+
+/// 20 ms of a sine at `freq` Hz (amplitude 8000) starting at sample `start`, as PCMU.
+pub fn pcmu_sine(freq: f64, start: u64) -> Vec<u8> {
+    (0..160u64)
+        .map(|i| {
+            let t = (start + i) as f64 / 8000.0;
+            let s = (8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16;
+            trunkgate::media::g711::ulaw_encode(s)
+        })
+        .collect()
+}
