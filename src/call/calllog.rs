@@ -7,22 +7,11 @@ use std::time::SystemTime;
 
 use crate::config::{Direction, Trunk};
 use crate::sip::Message;
-use crate::store::{to_rfc3339, CallRecord, CallStatus, SipInfo};
+use crate::store::{to_rfc3339, CallRecord, SipInfo};
 
 use super::core::Core;
+use super::outcome::{Outcome, Refused};
 use super::task::Call;
-
-pub fn status_of(result: &str) -> CallStatus {
-    match result {
-        "completed" => CallStatus::Completed,
-        "busy" => CallStatus::Busy,
-        "canceled" => CallStatus::Canceled,
-        "no-answer" => CallStatus::NoAnswer,
-        "restricted" => CallStatus::Restricted,
-        "error" => CallStatus::Error,
-        _ => CallStatus::Failed,
-    }
-}
 
 pub(super) fn submit(core: &Core, rec: CallRecord) {
     let Some(w) = core.call_log() else { return };
@@ -101,7 +90,7 @@ pub fn rejected(
     trusted: bool,
     msg: &Message,
     code: u16,
-    reason: &'static str,
+    refused: Refused,
     direction: Direction,
     trunk: Option<&Arc<Trunk>>,
     number: &str,
@@ -122,11 +111,7 @@ pub fn rejected(
             .unwrap_or_default(),
     );
     let now = to_rfc3339(SystemTime::now());
-    let status = match reason {
-        "limit_reached" if direction == Direction::Inbound => CallStatus::Busy,
-        "auth_failed" | "no_trunk" | "trunk_inactive" => CallStatus::Restricted,
-        _ => CallStatus::Failed,
-    };
+    let status = refused.status(direction);
     let rec = CallRecord {
         id: uuid::Uuid::new_v4(),
         call_id: call_id.clone(),
@@ -148,7 +133,7 @@ pub fn rejected(
         },
         service: "sip_trunking".into(),
         trunk_id: trunk.map(|t| t.trunk_id),
-        reason: Some(reason.to_string()),
+        reason: Some(refused.name().to_string()),
         recording: None,
         quality: None,
     };
@@ -161,16 +146,11 @@ pub fn rejected(
 
 /// The record of a call that ran, written when it ends (with its media
 /// quality, once the media task has handed it over).
-pub fn finished(
-    call: &Call,
-    media: Option<crate::media::session::MediaSession>,
-    result: &'static str,
-    code: u16,
-    by: &'static str,
-) {
+pub fn finished(call: &Call, media: Option<crate::media::session::MediaSession>, outcome: Outcome) {
+    let Outcome { status, code, by } = outcome;
     let end = SystemTime::now();
     let duration = end.duration_since(call.started_wall).unwrap_or_default();
-    let failed = !(200..300).contains(&code);
+    let failed = outcome.is_failure();
     super::quality::submit_with_quality(
         call,
         media,
@@ -183,9 +163,9 @@ pub fn finished(
             start_time: to_rfc3339(call.started_wall),
             end_time: to_rfc3339(end),
             direction: call.direction.as_str().to_string(),
-            hangup_end: Some(if by == "caller" { "caller" } else { "api" }.to_string()),
+            hangup_end: Some(by.log_end().to_string()),
             duration: duration.as_millis() as u64,
-            status: status_of(result),
+            status,
             error: failed.then(|| crate::sip::default_reason(code).to_string()),
             error_code: failed.then_some(code),
             // Connected seconds: from the answer to now (the end).
@@ -197,7 +177,7 @@ pub fn finished(
             service: "sip_trunking".into(),
             // Calls of numbers assigned straight to a call flow have no trunk.
             trunk_id: (!call.trunk.trunk_id.is_nil()).then_some(call.trunk.trunk_id),
-            reason: call.reason.clone(),
+            reason: call.reason.map(|r| r.name().to_string()),
             recording: call
                 .recording
                 .as_ref()

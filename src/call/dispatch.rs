@@ -19,6 +19,7 @@ use crate::transport::{Handler, Received, Target};
 
 use super::core::{CallEvent, CallSender, Core, RxMeta};
 use super::limits::{Refusal, Slot};
+use super::outcome::Refused;
 use super::respond::{fixed_top_via, response, response_target, top_via_raw};
 use super::task::{Call, CallPlan};
 
@@ -332,7 +333,7 @@ impl Dispatcher {
                         &msg,
                         &meta,
                         &rej,
-                        r.name(),
+                        Refused::Inbound(r),
                         Direction::Inbound,
                         None,
                         &did,
@@ -367,7 +368,7 @@ impl Dispatcher {
                         &msg,
                         &meta,
                         &rej,
-                        r.name(),
+                        Refused::Outbound(r),
                         Direction::Outbound,
                         None,
                         &dialed,
@@ -465,7 +466,7 @@ impl Dispatcher {
                     &msg,
                     &meta,
                     &rej,
-                    "cluster_unavailable",
+                    Refused::ClusterUnavailable,
                     direction,
                     Some(&trunk),
                     &number,
@@ -480,7 +481,7 @@ impl Dispatcher {
                 .get_or_create(&TrunkReasonLabels {
                     trunk: trunk.trunk_id.to_string(),
                     direction: direction.as_str(),
-                    reason: "limit_reached",
+                    reason: Refused::LimitReached.name(),
                 })
                 .inc();
             // Inbound over the limit with media anchored: the carrier hears a busy
@@ -502,7 +503,7 @@ impl Dispatcher {
                     &msg,
                     &meta,
                     &rej,
-                    "limit_reached",
+                    Refused::LimitReached,
                     direction,
                     Some(&trunk),
                     &number,
@@ -568,15 +569,15 @@ impl Dispatcher {
         msg: &Message,
         meta: &RxMeta,
         rej: &Reject,
-        reason: &'static str,
+        refused: Refused,
         direction: Direction,
         trunk: Option<&Arc<Trunk>>,
         number: &str,
     ) {
-        self.reject(msg, meta, rej, reason);
+        self.reject(msg, meta, rej, refused.name());
         let trusted = self.core.is_trusted_source(meta.source);
         super::calllog::rejected(
-            &self.core, trusted, msg, rej.code, reason, direction, trunk, number,
+            &self.core, trusted, msg, rej.code, refused, direction, trunk, number,
         );
     }
 

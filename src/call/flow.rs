@@ -19,8 +19,10 @@ use crate::media::tones::{self, ToneKind};
 use crate::sip::{HeaderName, Message};
 
 use super::dialog::Side;
+use super::outcome::{EndReason, HangupBy, Outcome};
 use super::route::carrier_hops;
 use super::task::Call;
+use crate::store::CallStatus;
 
 /// Headers of the caller's INVITE the worker gets in `CallOffered`.
 const OFFER_HEADERS: &[HeaderName] = &[HeaderName::From, HeaderName::To, HeaderName::UserAgent];
@@ -74,7 +76,7 @@ impl Call {
     /// Offers the call to the workers. False: nobody took it (`reason` says why).
     pub(super) async fn start_flow(&mut self, mode: FlowMode, reason: OfferReason) -> bool {
         let Some(pool) = self.core.flow() else {
-            self.reason = Some("flow:no_worker".into());
+            self.reason = Some(EndReason::FlowNoWorker);
             return false;
         };
         let headers = self
@@ -123,7 +125,7 @@ impl Call {
             }
             Err(e) => {
                 tracing::info!(call = self.number, error = %e, "no call-flow worker took the call");
-                self.reason = Some(e.name().into());
+                self.reason = Some(EndReason::Layer(e.name()));
                 false
             }
         }
@@ -132,17 +134,18 @@ impl Call {
     /// A number assigned to a call flow: offer it, 503 when no worker takes it.
     pub(super) async fn flow_call(&mut self, mode: FlowMode) {
         if !self.start_flow(mode, OfferReason::NumberAssignment).await {
-            self.fail_a(503, "Service Unavailable", "failed").await;
+            self.fail_a(503, "Service Unavailable", CallStatus::Failed)
+                .await;
         }
     }
 
     pub(super) async fn on_flow_command(&mut self, next: Result<Option<Command>, FlowError>) {
         let cmd = match next {
             Ok(Some(c)) => c,
-            Ok(None) => return self.flow_gone("flow:ended").await,
+            Ok(None) => return self.flow_gone(EndReason::FlowEnded).await,
             Err(e) => {
                 tracing::info!(call = self.number, error = %e, "call-flow stream broke");
-                return self.flow_gone(e.name()).await;
+                return self.flow_gone(EndReason::Layer(e.name())).await;
             }
         };
         let result = if self.outcome.is_some() {
@@ -156,17 +159,18 @@ impl Call {
     }
 
     /// The worker is gone: the call ends unless it was transferred already.
-    async fn flow_gone(&mut self, reason: &'static str) {
+    async fn flow_gone(&mut self, reason: EndReason) {
         self.flow = None;
         if self.outcome.is_some() || self.flow_state.as_ref().is_some_and(|s| s.bridged) {
             return;
         }
-        self.reason = Some(reason.into());
+        self.reason = Some(reason);
         if self.answered.is_some() {
             self.bye_both(Side::A).await;
-            self.end("completed", 200, "gateway");
+            self.end(Outcome::completed(HangupBy::Gateway));
         } else {
-            self.fail_a(503, "Service Unavailable", "failed").await;
+            self.fail_a(503, "Service Unavailable", CallStatus::Failed)
+                .await;
         }
     }
 
@@ -185,12 +189,12 @@ impl Call {
                 }
                 match r {
                     RejectReason::Busy => {
-                        self.tone_final = Some((486, "Busy Here", "busy", "flow:reject_busy"));
+                        self.busy_reason = Some(EndReason::FlowRejectBusy);
                         self.busy_call().await;
                     }
                     RejectReason::Disconnected => {
-                        self.reason = Some("flow:reject_disconnected".into());
-                        self.fail_a(404, "Not Found", "failed").await;
+                        self.reason = Some(EndReason::FlowRejectDisconnected);
+                        self.fail_a(404, "Not Found", CallStatus::Failed).await;
                     }
                 }
                 Ok(())
@@ -211,12 +215,13 @@ impl Call {
                     .await
             }
             CommandKind::Hangup => {
-                self.reason = Some("flow:hangup".into());
+                self.reason = Some(EndReason::FlowHangup);
                 if self.answered.is_some() {
                     self.bye_both(Side::A).await;
-                    self.end("completed", 200, "api");
+                    self.end(Outcome::completed(HangupBy::Api));
                 } else {
-                    self.fail_a(503, "Service Unavailable", "failed").await;
+                    self.fail_a(503, "Service Unavailable", CallStatus::Failed)
+                        .await;
                 }
                 Ok(())
             }
@@ -450,7 +455,7 @@ impl Call {
             });
         }
         if ok {
-            self.reason = Some("flow:transferred".into());
+            self.reason = Some(EndReason::FlowTransferred);
             if let Some(m) = &self.media {
                 m.stop_tone();
             }
@@ -511,15 +516,15 @@ impl Call {
     }
 
     /// The call ended: the worker hears who hung up.
-    pub(super) fn flow_hung_up(&mut self, by: &'static str, code: u16) {
+    pub(super) fn flow_hung_up(&mut self, by: HangupBy, code: u16) {
         let Some(f) = self.flow.take() else { return };
         let who = match by {
-            "caller" => Party::Caller,
-            "callee" => Party::Callee,
-            "api" => Party::Worker,
-            _ => Party::Gateway,
+            HangupBy::Caller => Party::Caller,
+            HangupBy::Callee => Party::Callee,
+            HangupBy::Api => Party::Worker,
+            HangupBy::Gateway => Party::Gateway,
         };
-        f.hung_up(who, code, self.reason.as_deref().unwrap_or(""));
+        f.hung_up(who, code, self.reason.map_or("", EndReason::name));
     }
 
     /// A flow call's caller leg answered by us, with no other leg: in-dialog
@@ -541,7 +546,7 @@ impl Call {
         match msg.method() {
             Some(crate::sip::Method::Bye) => {
                 self.answer_new(side, msg, meta, 200, "OK", None).await;
-                self.end("completed", 200, "caller");
+                self.end(Outcome::completed(HangupBy::Caller));
                 true
             }
             Some(crate::sip::Method::Info) => {

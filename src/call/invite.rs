@@ -22,9 +22,13 @@ use crate::sip::{default_reason, HeaderName, Message, Method};
 use super::core::{random_hex, Outgoing};
 use super::dialog::{contact_for, with_tag, Dialog, Side};
 use super::dispatch::ALLOW;
+use super::outcome::{EndReason, HangupBy, Outcome};
 use super::respond::response;
 use super::task::{Call, NewRequest};
 use super::txs::{derived_request, ClientKind, Role, ServerKind};
+use crate::config::FailoverSource;
+use crate::policy::NoFailover;
+use crate::store::CallStatus;
 
 /// Headers of the caller's INVITE passed on to the carrier (everything else is
 /// dropped: the carrier must not learn the PBX's topology or internals).
@@ -137,8 +141,9 @@ impl Call {
                     self.core.carrier_up(&self.snapshot.config.carriers[i].name)
                 });
                 if !self.start_hop().await {
-                    self.reason = Some("no_carrier".into());
-                    self.fail_a(503, "Service Unavailable", "failed").await;
+                    self.reason = Some(EndReason::NoCarrier);
+                    self.fail_a(503, "Service Unavailable", CallStatus::Failed)
+                        .await;
                 }
             }
             Some(CallPlan::Inbound {
@@ -160,12 +165,13 @@ impl Call {
                 };
                 if !started && !self.failover(AttemptOutcome::TransportError).await {
                     let reason = if failover_first {
-                        "trunk_inactive"
+                        EndReason::TrunkInactive
                     } else {
-                        "destination_unreachable"
+                        EndReason::DestinationUnreachable
                     };
-                    self.reason.get_or_insert_with(|| reason.into());
-                    self.fail_a(480, "Temporarily Unavailable", "failed").await;
+                    self.reason.get_or_insert(reason);
+                    self.fail_a(480, "Temporarily Unavailable", CallStatus::Failed)
+                        .await;
                 }
             }
             Some(CallPlan::Busy { .. }) => self.busy_call().await,
@@ -192,28 +198,27 @@ impl Call {
         }
         let step = match failover_step(&self.route_trunk, &self.snapshot.trunks, &self.visited) {
             Ok(s) => s,
-            Err(reason) => {
-                if reason != "no_failover" {
-                    self.reason = Some(reason.into());
-                }
+            Err(NoFailover::Unset) => return false,
+            Err(none) => {
+                self.reason = Some(EndReason::NoFailover(none));
                 return false;
             }
         };
-        let source = match &step {
-            FailoverStep::Trunk(_) => "trunk_id",
-            FailoverStep::PhoneNumber(_) => "phone_number",
-            FailoverStep::SipUri(_) => "sip_uri",
-            FailoverStep::Api => "api",
+        let (source, label) = match &step {
+            FailoverStep::Trunk(_) => (FailoverSource::TrunkId, "trunk_id"),
+            FailoverStep::PhoneNumber(_) => (FailoverSource::PhoneNumber, "phone_number"),
+            FailoverStep::SipUri(_) => (FailoverSource::SipUri, "sip_uri"),
+            FailoverStep::Api => (FailoverSource::Api, "api"),
         };
         self.core
             .metrics
             .failovers
-            .get_or_create(&SourceLabels { source })
+            .get_or_create(&SourceLabels { source: label })
             .inc();
-        self.reason = Some(format!("failover:{source}"));
+        self.reason = Some(EndReason::Failover(source));
         tracing::info!(
             call = self.number,
-            source,
+            source = label,
             "destination unreachable: failing over"
         );
         let did = self.api_no.clone();
@@ -226,7 +231,7 @@ impl Call {
                     .acquire(t.trunk_id, t.simultaneous_call_limit)
                     .await
                 else {
-                    self.reason = Some("failover_limit_reached".into());
+                    self.reason = Some(EndReason::FailoverLimitReached);
                     return false;
                 };
                 self.slots.push(slot);
@@ -577,10 +582,11 @@ impl Call {
             // The carrier answered without the SRTP its policy requires (or
             // with crypto we never offered): hang it up, 488 to the caller.
             tracing::info!(call = self.number, error = %e, "carrier answer refused");
-            self.reason = Some(e.name().into());
+            self.reason = Some(EndReason::Layer(e.name()));
             self.ack_and_bye(id, resp).await;
             self.b = None;
-            self.fail_a(488, "Not Acceptable Here", "failed").await;
+            self.fail_a(488, "Not Acceptable Here", CallStatus::Failed)
+                .await;
             return;
         }
         let ack = if had_body {
@@ -631,14 +637,8 @@ impl Call {
         let reason = reason_of(resp);
         let b = self.a_response(resp, code, false);
         self.send_a_final(code, b.finish()).await;
-        let result = match code {
-            486 | 600 => "busy",
-            408 | 480 => "no-answer",
-            403 => "restricted",
-            _ => "failed",
-        };
         tracing::debug!(call = self.number, code, reason = %reason, "carrier refused the call");
-        self.end(result, code, "callee");
+        self.end(Outcome::refused_by_callee(code));
     }
 
     /// After a failed attempt: the next hop (carrier or resolved target) when the
@@ -677,9 +677,10 @@ impl Call {
         } else {
             self.cancel_pending = true;
         }
-        self.reason = Some("pdd_timeout".into());
-        self.trunk_rejection("pdd_timeout");
-        self.fail_a(503, "Service Unavailable", "failed").await;
+        self.reason = Some(EndReason::PddTimeout);
+        self.trunk_rejection(EndReason::PddTimeout.name());
+        self.fail_a(503, "Service Unavailable", CallStatus::Failed)
+            .await;
     }
 
     pub(super) fn trunk_rejection(&self, reason: &'static str) {
@@ -715,12 +716,12 @@ impl Call {
                 if self.transferring() {
                     return self.transfer_done(if transport { 503 } else { 408 }).await;
                 }
-                let (code, result) = if transport {
-                    (503, "failed")
+                let (code, status) = if transport {
+                    (503, CallStatus::Failed)
                 } else {
-                    (408, "no-answer")
+                    (408, CallStatus::NoAnswer)
                 };
-                self.fail_a(code, default_reason(code), result).await;
+                self.fail_a(code, default_reason(code), status).await;
             }
             Role::Relay { from, server } => {
                 self.respond_relayed(from, server, 408, "Request Timeout", None)
@@ -734,13 +735,13 @@ impl Call {
     }
 
     /// Sends a final error to the caller and ends the call.
-    pub(super) async fn fail_a(&mut self, code: u16, reason: &str, result: &'static str) {
+    pub(super) async fn fail_a(&mut self, code: u16, reason: &str, status: CallStatus) {
         let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) else {
             return;
         };
         let bytes = response(&s.req, &s.top_via, code, reason, Some(&self.a.local_tag)).finish();
         self.send_a_final(code, bytes).await;
-        self.end(result, code, "gateway");
+        self.end(Outcome::by_gateway(status, code));
     }
 
     pub(super) async fn send_a_final(&mut self, code: u16, bytes: Bytes) {
@@ -852,7 +853,7 @@ impl Call {
     }
 
     /// The caller cancelled: 487 to its INVITE, CANCEL toward the carrier.
-    pub(super) async fn cancel_call(&mut self, by: &'static str) {
+    pub(super) async fn cancel_call(&mut self, by: HangupBy) {
         if self.a_answered() {
             return;
         }
@@ -873,7 +874,7 @@ impl Call {
         } else {
             self.cancel_pending = true;
         }
-        self.end("canceled", 487, by);
+        self.end(Outcome::canceled(by));
     }
 
     /// Timer C: nobody answered within the ringing limit.
@@ -887,7 +888,8 @@ impl Call {
         } else {
             self.cancel_pending = true;
         }
-        self.fail_a(408, "Request Timeout", "no-answer").await;
+        self.fail_a(408, "Request Timeout", CallStatus::NoAnswer)
+            .await;
     }
 
     /// Accepts an unwanted 2xx (fork, race with CANCEL) and hangs it up at once.

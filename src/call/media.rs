@@ -17,9 +17,11 @@ use crate::sip::Message;
 
 use super::core::{CallEvent, CallSender, Core};
 use super::dialog::Side;
+use super::outcome::{EndReason, HangupBy, Outcome};
 use super::route::HopKind;
 use super::task::Call;
 use crate::config::Direction;
+use crate::store::CallStatus;
 
 fn leg(side: Side) -> Leg {
     match side {
@@ -131,8 +133,8 @@ impl Call {
     async fn media_failed(&mut self, e: &MediaError) {
         let (code, reason) = e.sip_code();
         tracing::info!(call = self.number, error = %e, "media refused");
-        self.reason = Some(e.name().to_string());
-        self.fail_a(code, reason, "failed").await;
+        self.reason = Some(EndReason::Layer(e.name()));
+        self.fail_a(code, reason, CallStatus::Failed).await;
     }
 
     /// The body of the INVITE toward the B leg's `peer`: the caller's SDP
@@ -277,15 +279,12 @@ impl Call {
         }
     }
 
-    /// The busy tone has played: 486 to the caller (or the answer set in `tone_final`).
+    /// The busy tone has played: 486 to the caller, for `busy_reason`.
     pub(super) async fn busy_tone_done(&mut self) {
         self.busy_deadline = None;
-        let (code, phrase, result, reason) =
-            self.tone_final
-                .take()
-                .unwrap_or((486, "Busy Here", "busy", "limit_reached"));
-        self.reason = Some(reason.into());
-        self.fail_a(code, phrase, result).await;
+        let reason = self.busy_reason.take().unwrap_or(EndReason::LimitReached);
+        self.reason = Some(reason);
+        self.fail_a(486, "Busy Here", CallStatus::Busy).await;
     }
 
     pub(super) async fn on_media_event(&mut self, ev: MediaEvent) {
@@ -298,9 +297,9 @@ impl Call {
                     call = self.number,
                     "no RTP on the answered call; hanging up"
                 );
-                self.reason = Some("rtp_timeout".into());
+                self.reason = Some(EndReason::RtpTimeout);
                 self.bye_both(Side::A).await;
-                self.end("completed", 200, "gateway");
+                self.end(Outcome::completed(HangupBy::Gateway));
             }
             // Keys pressed by the caller matter to call flows (the worker); a
             // trunk call relays them end to end untouched.

@@ -23,6 +23,7 @@ mod health;
 mod invite;
 pub mod limits;
 mod media;
+pub mod outcome;
 pub mod overload;
 pub mod quality;
 mod relay;

@@ -12,9 +12,11 @@ use super::core::RxMeta;
 use super::dialog::Side;
 use super::dispatch::ALLOW;
 use super::invite::{copy_headers, reason_of, with_body, PASS_RESPONSE};
+use super::outcome::{EndReason, HangupBy, Outcome};
 use super::respond::response;
 use super::task::{Call, NewRequest};
 use super::txs::{Role, ServerKind, ServerTx};
+use crate::store::CallStatus;
 
 /// Headers of an in-dialog request passed to the other leg.
 const PASS_REQUEST: &[&str] = &[
@@ -145,7 +147,7 @@ impl Call {
                 .iter()
                 .any(|s| s.id == self.a_invite && s.branch == *branch)
         {
-            self.cancel_call("caller").await;
+            self.cancel_call(HangupBy::Caller).await;
         } else if let Some(s) = self
             .servers
             .iter()
@@ -250,7 +252,7 @@ impl Call {
             if method == Method::Bye && side == Side::A && !self.a_answered() {
                 // BYE on an early dialog (§15): the caller gives up, like a CANCEL.
                 self.answer_new(side, &msg, &meta, 200, "OK", None).await;
-                return self.cancel_call("caller").await;
+                return self.cancel_call(HangupBy::Caller).await;
             }
             return self
                 .answer_new(
@@ -462,8 +464,12 @@ impl Call {
 
     /// A BYE from `side` ends the call (whatever the other leg answers).
     pub(super) fn end_after_bye(&mut self, side: Side) {
-        let by = if side == Side::A { "caller" } else { "callee" };
-        self.end("completed", 200, by);
+        let by = if side == Side::A {
+            HangupBy::Caller
+        } else {
+            HangupBy::Callee
+        };
+        self.end(Outcome::completed(by));
     }
 
     /// No ACK for our 2xx within 64*T1 (§13.3.1.4): hang up both legs.
@@ -474,7 +480,7 @@ impl Call {
         let side = s.side;
         tracing::debug!(call = self.number, "no ACK for 2xx; ending the call");
         self.bye_both(side).await;
-        self.end("error", 408, "gateway");
+        self.end(Outcome::by_gateway(CallStatus::Error, 408));
     }
 
     /// BYE on both legs (those with a confirmed dialog), starting with `first`.
@@ -510,8 +516,8 @@ impl Call {
         }
         if self.answered.is_some() {
             self.bye_both(Side::A).await;
-            self.reason = Some("api_hangup".into());
-            self.end("completed", 200, "api");
+            self.reason = Some(EndReason::ApiHangup);
+            self.end(Outcome::completed(HangupBy::Api));
         } else {
             self.canceled = true;
             if self.b_trying {
@@ -519,8 +525,8 @@ impl Call {
             } else {
                 self.cancel_pending = true;
             }
-            self.reason = Some("api_hangup".into());
-            self.fail_a(480, "Temporarily Unavailable", "canceled")
+            self.reason = Some(EndReason::ApiHangup);
+            self.fail_a(480, "Temporarily Unavailable", CallStatus::Canceled)
                 .await;
         }
     }

@@ -13,10 +13,12 @@ use crate::config::Direction;
 use crate::config::Trunk;
 use crate::metrics::{CallLabels, TrunkLabels};
 use crate::sip::{HeaderName, Message, Method};
+use crate::store::CallStatus;
 use crate::transaction::{Action, Actions, Reliability};
 
 use super::core::{random_hex, CallEvent, CallSender, Core, Outgoing, RxMeta, Snapshot};
 use super::dialog::{contact_for, wants_sips, with_tag, Dialog, Side};
+use super::outcome::{EndReason, Outcome};
 use super::txs::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
 
 /// A request about to become a client transaction.
@@ -50,14 +52,6 @@ pub enum CallPlan {
     },
 }
 
-/// How a call ended, for metrics and the end-of-call log line.
-#[derive(Clone, Copy, Debug)]
-pub struct Outcome {
-    pub result: &'static str,
-    pub code: u16,
-    pub by: &'static str,
-}
-
 pub struct Call {
     pub(super) core: Arc<Core>,
     pub(super) snapshot: Arc<Snapshot>,
@@ -80,7 +74,7 @@ pub struct Call {
     /// Counts this call in set-up (overload control) until answered or ended.
     pub(super) setup: super::overload::SetupGuard,
     /// Machine-readable reason for the call log (`pdd_timeout`, `failover:sip_uri` …).
-    pub(super) reason: Option<String>,
+    pub(super) reason: Option<EndReason>,
     pub(super) started: Instant,
     pub(super) started_wall: std::time::SystemTime,
     pub(super) pdd_deadline: Option<Instant>,
@@ -116,8 +110,8 @@ pub struct Call {
     pub(super) tone_sdp: Option<Bytes>,
     /// When the busy tone has played long enough (inbound over the limit).
     pub(super) busy_deadline: Option<Instant>,
-    /// The final answer after the busy tone: code, phrase, call result, call-log reason.
-    pub(super) tone_final: Option<(u16, &'static str, &'static str, &'static str)>,
+    /// Why the busy tone plays (default: the trunk's limit), the reason of its 486.
+    pub(super) busy_reason: Option<EndReason>,
     /// The call-flow worker controlling this call, and what it set up.
     pub(super) flow: Option<crate::flow::FlowCall>,
     pub(super) flow_state: Option<Box<super::flow::FlowState>>,
@@ -238,7 +232,7 @@ impl Call {
             recording: None,
             tone_sdp: None,
             busy_deadline: None,
-            tone_final: None,
+            busy_reason: None,
             flow: None,
             flow_state: None,
         }
@@ -318,7 +312,7 @@ impl Call {
             }
         }
         if self.outcome.is_none() {
-            self.end("error", 500, "gateway");
+            self.end(Outcome::by_gateway(CallStatus::Error, 500));
         }
         let left = self.servers.len() + self.clients.len();
         if left > 0 {
@@ -569,11 +563,12 @@ impl Call {
     }
 
     /// Records how the call ended: metrics and the one log line per call.
-    pub(super) fn end(&mut self, result: &'static str, code: u16, by: &'static str) {
+    pub(super) fn end(&mut self, outcome: Outcome) {
         if self.outcome.is_some() {
             return;
         }
-        self.outcome = Some(Outcome { result, code, by });
+        self.outcome = Some(outcome);
+        let Outcome { status, code, by } = outcome;
         self.flow_hung_up(by, code);
         let m = &self.core.metrics;
         m.calls_active.dec();
@@ -586,7 +581,7 @@ impl Call {
             .get_or_create(&CallLabels {
                 trunk: self.trunk_label.clone(),
                 direction: self.direction.as_str(),
-                status: result,
+                status: status.as_str(),
             })
             .inc();
         // The relay stops now (ports freed, recording finalised), not when the
@@ -594,7 +589,7 @@ impl Call {
         let media = self.media.take();
         self.tone_sdp = None;
         self.busy_deadline = None;
-        super::calllog::finished(self, media, result, code, by);
+        super::calllog::finished(self, media, outcome);
         self.core
             .live
             .remove(String::from_utf8_lossy(&self.a.call_id).as_ref());
@@ -612,10 +607,10 @@ impl Call {
             trunk_description = self.trunk.description.as_deref().unwrap_or(""),
             direction = self.direction.as_str(),
             api_no = %self.api_no,
-            reason = self.reason.as_deref().unwrap_or(""),
-            result,
+            reason = self.reason.map_or("", EndReason::name),
+            result = status.as_str(),
             code,
-            hangup_by = by,
+            hangup_by = by.as_str(),
             duration_ms = duration.as_millis() as u64,
             hops_tried = self.hop + 1,
             "call ended"
