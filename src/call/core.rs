@@ -65,7 +65,7 @@ pub struct LiveCall {
     /// Running media quality (spec addition), refreshed once a second; null
     /// before the first refresh or with `media.quality = false`.
     #[schema(value_type = Option<crate::media::quality::QualityReport>)]
-    pub quality: super::quality::LiveQualityView,
+    pub quality: super::actor::quality::LiveQualityView,
 }
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -110,11 +110,11 @@ pub struct Core {
     pub live: DashMap<String, LiveCall>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
-    pub pike: super::defence::Pike,
+    pub pike: super::intake::flood::Pike,
     /// Set on graceful shutdown: new calls are refused with 503, live calls go on.
     pub draining: std::sync::atomic::AtomicBool,
     /// Overload control: new INVITEs shed while the gateway cannot keep up.
-    pub overload: Arc<super::overload::Overload>,
+    pub overload: Arc<super::intake::overload::Overload>,
     /// RFC 3263 resolution; replaced when a reload changes `[dns]`.
     pub resolver: ArcSwap<crate::resolve::Resolver>,
     pub timers: TimerConfig,
@@ -122,7 +122,7 @@ pub struct Core {
     pub tcp_parse: ParseOptions,
     transports: OnceLock<Arc<Transports>>,
     call_log: OnceLock<crate::store::CallLogWriter>,
-    pub(crate) recent_rejects: std::sync::Mutex<super::calllog::RecentRejects>,
+    pub(crate) recent_rejects: std::sync::Mutex<super::actor::calllog::RecentRejects>,
     advertised: Option<String>,
     next_id: AtomicU64,
     /// The media relay engine (port range, recorder).
@@ -151,7 +151,7 @@ impl Core {
             })
             .expect("an empty static table always builds");
         let media = crate::media::Media::new(config.media.clone(), metrics.media.clone());
-        let overload = Arc::new(super::overload::Overload::new(config.overload));
+        let overload = Arc::new(super::intake::overload::Overload::new(config.overload));
         Core {
             overload,
             carrier_health: ArcSwap::from_pointee(super::health::Board::default()),

@@ -12,26 +12,17 @@
 //! - `media`: SDP anchoring, tones (override ringback, busy), recording, T.38 policy, dead media.
 //! - `dialog`, `txs`, `respond`: per-leg dialog state, owned transactions, response building.
 
-mod calllog;
+pub mod actor;
 pub mod core;
-pub use health::spawn_all as spawn_carrier_health;
-pub mod defence;
-pub mod dialog;
-pub mod dispatch;
-mod flow;
 mod health;
-mod invite;
+pub mod intake;
 pub mod limits;
-mod media;
 pub mod outcome;
-pub mod overload;
-pub mod quality;
-mod relay;
 pub mod respond;
 pub mod route;
-pub mod task;
 mod tls_hooks;
-mod txs;
 
 pub use self::core::{CallEvent, Core, RxMeta, Snapshot};
-pub use dispatch::Dispatcher;
+pub use health::spawn_all as spawn_carrier_health;
+pub use intake::dispatch::Dispatcher;
+pub use intake::overload;

@@ -8,8 +8,8 @@ use crate::media::session::MediaSession;
 use crate::policy::carrier_for_source;
 use crate::store::CallRecord;
 
-use super::route::HopKind;
-use super::task::Call;
+use super::Call;
+use crate::call::route::HopKind;
 
 /// A live call's running quality figures, read at each `GET /v1/LiveCalls`.
 #[derive(Debug, Clone, Default)]

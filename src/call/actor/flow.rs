@@ -19,9 +19,9 @@ use crate::media::tones::{self, ToneKind};
 use crate::sip::{HeaderName, Message};
 
 use super::dialog::Side;
-use super::outcome::{EndReason, HangupBy, Outcome};
-use super::route::carrier_hops;
-use super::task::Call;
+use super::Call;
+use crate::call::outcome::{EndReason, HangupBy, Outcome};
+use crate::call::route::carrier_hops;
 use crate::store::CallStatus;
 
 /// Headers of the caller's INVITE the worker gets in `CallOffered`.
@@ -238,13 +238,13 @@ impl Call {
             return err(CommandErrorCode::InvalidState, "no INVITE to answer");
         };
         let mut b =
-            super::respond::response(&s.req, &s.top_via, 200, "OK", Some(&self.a.local_tag));
+            crate::call::respond::response(&s.req, &s.top_via, 200, "OK", Some(&self.a.local_tag));
         for rr in s.req.record_routes() {
             b = b.header("Record-Route", rr);
         }
         b = b
             .header("Contact", &self.a.contact)
-            .header("Allow", super::dispatch::ALLOW);
+            .header("Allow", crate::call::intake::dispatch::ALLOW);
         let bytes = match &sdp {
             Some(sdp) => b.body("application/sdp", sdp),
             None => b.finish(),
@@ -533,7 +533,7 @@ impl Call {
         &mut self,
         side: Side,
         msg: &Message,
-        meta: &super::core::RxMeta,
+        meta: &crate::call::core::RxMeta,
     ) -> bool {
         let flow_leg = self.flow_state.as_ref().is_some_and(|s| !s.bridged)
             && side == Side::A
@@ -570,7 +570,12 @@ impl Call {
     }
 
     /// 200 OK with our SDP to an in-dialog INVITE/UPDATE from `side`.
-    async fn answer_own_sdp(&mut self, side: Side, msg: &Message, meta: &super::core::RxMeta) {
+    async fn answer_own_sdp(
+        &mut self,
+        side: Side,
+        msg: &Message,
+        meta: &crate::call::core::RxMeta,
+    ) {
         let sdp = self.own_sdp();
         let id = self.add_server(side, msg, meta);
         let (tag, contact) = (self.a.local_tag.clone(), self.a.contact.clone());
@@ -578,22 +583,22 @@ impl Call {
         let Some(s) = self.servers.iter_mut().find(|s| s.id == id) else {
             return;
         };
-        let b = super::respond::response(&s.req, &s.top_via, 200, "OK", Some(&tag))
+        let b = crate::call::respond::response(&s.req, &s.top_via, 200, "OK", Some(&tag))
             .header("Contact", &contact)
-            .header("Allow", super::dispatch::ALLOW);
+            .header("Allow", crate::call::intake::dispatch::ALLOW);
         let bytes = match sdp {
             Some(sdp) => b.body("application/sdp", &sdp),
             None => b.finish(),
         };
         let acts = match &mut s.tx {
-            super::txs::ServerKind::Invite(t) => {
+            super::transactions::ServerKind::Invite(t) => {
                 let acts = t.send_final(200, bytes.clone(), now);
                 s.r2xx = Some(crate::transaction::Retransmit2xx::new(
                     bytes, rel, timers, now,
                 ));
                 acts
             }
-            super::txs::ServerKind::NonInvite(t) => t.send_response(200, bytes, now),
+            super::transactions::ServerKind::NonInvite(t) => t.send_response(200, bytes, now),
         };
         self.apply_server(id, acts).await;
     }

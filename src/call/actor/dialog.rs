@@ -7,7 +7,7 @@ use bytes::Bytes;
 use crate::sip::{Message, MessageBuilder, Method};
 use crate::transport::{Target, TransportKind};
 
-use super::core::new_branch;
+use crate::call::core::new_branch;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {

@@ -2,6 +2,15 @@
 //! timers, and is driven by events from the dispatcher and its own deadlines.
 //! Phases are plain fields; the transaction state machines do the RFC timing.
 
+mod attempt;
+pub(crate) mod calllog;
+pub(crate) mod dialog;
+pub(crate) mod flow;
+pub(crate) mod media;
+pub mod quality;
+mod relay;
+mod transactions;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,10 +25,10 @@ use crate::sip::{HeaderName, Message, Method};
 use crate::store::CallStatus;
 use crate::transaction::{Action, Actions, Reliability};
 
+use self::dialog::{contact_for, wants_sips, with_tag, Dialog, Side};
+use self::transactions::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
 use super::core::{random_hex, CallEvent, CallSender, Core, Outgoing, RxMeta, Snapshot};
-use super::dialog::{contact_for, wants_sips, with_tag, Dialog, Side};
 use super::outcome::{EndReason, Outcome};
-use super::txs::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
 
 /// A request about to become a client transaction.
 pub(super) struct NewRequest {
@@ -27,7 +36,7 @@ pub(super) struct NewRequest {
     pub branch: Bytes,
     pub cseq: u32,
     pub bytes: Bytes,
-    pub role: super::txs::Role,
+    pub role: self::transactions::Role,
     /// The request carries a body (so a 2xx can be ACKed at once).
     pub had_body: bool,
 }
@@ -53,68 +62,68 @@ pub enum CallPlan {
 }
 
 pub struct Call {
-    pub(super) core: Arc<Core>,
-    pub(super) snapshot: Arc<Snapshot>,
-    pub(super) me: CallSender,
-    pub(super) number: u64,
-    pub(super) direction: Direction,
+    core: Arc<Core>,
+    snapshot: Arc<Snapshot>,
+    me: CallSender,
+    number: u64,
+    direction: Direction,
     /// The trunk the call was admitted on (limits, metrics, call log).
-    pub(super) trunk: Arc<Trunk>,
-    pub(super) trunk_label: String,
+    trunk: Arc<Trunk>,
+    trunk_label: String,
     /// The trunk whose destination/failover is in use (inbound failover moves it).
-    pub(super) route_trunk: Arc<Trunk>,
+    route_trunk: Arc<Trunk>,
     /// Trunks this call went through (failover loop detection).
-    pub(super) visited: Vec<uuid::Uuid>,
-    pub(super) failover_done: bool,
+    visited: Vec<uuid::Uuid>,
+    failover_done: bool,
     /// The number on our side: dialed (outbound) or the DID (inbound).
-    pub(super) api_no: String,
-    pub(super) caller_no: String,
+    api_no: String,
+    caller_no: String,
     /// Limit slots held; released (dropped) when the call ends.
-    pub(super) slots: Vec<super::limits::Slot>,
+    slots: Vec<super::limits::Slot>,
     /// Counts this call in set-up (overload control) until answered or ended.
-    pub(super) setup: super::overload::SetupGuard,
+    setup: super::intake::overload::SetupGuard,
     /// Machine-readable reason for the call log (`pdd_timeout`, `failover:sip_uri` …).
-    pub(super) reason: Option<EndReason>,
-    pub(super) started: Instant,
-    pub(super) started_wall: std::time::SystemTime,
-    pub(super) pdd_deadline: Option<Instant>,
-    pub(super) b_trying: bool,
-    pub(super) plan: Option<CallPlan>,
-    pub(super) answered: Option<Instant>,
-    pub(super) a: Dialog,
-    pub(super) a_invite: u32,
-    pub(super) b: Option<Dialog>,
+    reason: Option<EndReason>,
+    started: Instant,
+    started_wall: std::time::SystemTime,
+    pdd_deadline: Option<Instant>,
+    b_trying: bool,
+    plan: Option<CallPlan>,
+    answered: Option<Instant>,
+    a: Dialog,
+    a_invite: u32,
+    b: Option<Dialog>,
     /// Where the B leg goes, in order, and the one in use.
-    pub(super) hops: Vec<super::route::Hop>,
-    pub(super) hop: usize,
-    pub(super) b_invite: Option<u32>,
-    pub(super) attempt_started: Option<Instant>,
-    pub(super) b_provisional: bool,
-    pub(super) early_media: bool,
-    pub(super) cancel_pending: bool,
-    pub(super) canceled: bool,
+    hops: Vec<super::route::Hop>,
+    hop: usize,
+    b_invite: Option<u32>,
+    attempt_started: Option<Instant>,
+    b_provisional: bool,
+    early_media: bool,
+    cancel_pending: bool,
+    canceled: bool,
     /// Late offer (INVITE without SDP): the B leg's ACK waits for A's ACK and its answer.
-    pub(super) pending_ack: Option<(Side, u32)>,
-    pub(super) servers: Vec<ServerTx>,
-    pub(super) clients: Vec<ClientTx>,
-    pub(super) next_tx: u32,
-    pub(super) ring_deadline: Option<Instant>,
-    pub(super) outcome: Option<Outcome>,
-    pub(super) registered: Vec<Bytes>,
-    pub(super) max_forwards: u32,
+    pending_ack: Option<(Side, u32)>,
+    servers: Vec<ServerTx>,
+    clients: Vec<ClientTx>,
+    next_tx: u32,
+    ring_deadline: Option<Instant>,
+    outcome: Option<Outcome>,
+    registered: Vec<Bytes>,
+    max_forwards: u32,
     /// The call's media relay (None: media anchoring off). Dropped when the call ends.
-    pub(super) media: Option<crate::media::session::MediaSession>,
+    media: Option<crate::media::session::MediaSession>,
     /// Pre-connect recording: the file and when its first packet came.
-    pub(super) recording: Option<(std::path::PathBuf, crate::media::session::RecordStart)>,
+    recording: Option<(std::path::PathBuf, crate::media::session::RecordStart)>,
     /// The SDP of our own tone toward the caller (override ringback or busy tone).
-    pub(super) tone_sdp: Option<Bytes>,
+    tone_sdp: Option<Bytes>,
     /// When the busy tone has played long enough (inbound over the limit).
-    pub(super) busy_deadline: Option<Instant>,
+    busy_deadline: Option<Instant>,
     /// Why the busy tone plays (default: the trunk's limit), the reason of its 486.
-    pub(super) busy_reason: Option<EndReason>,
+    busy_reason: Option<EndReason>,
     /// The call-flow worker controlling this call, and what it set up.
-    pub(super) flow: Option<crate::flow::FlowCall>,
-    pub(super) flow_state: Option<Box<super::flow::FlowState>>,
+    flow: Option<crate::flow::FlowCall>,
+    flow_state: Option<Box<self::flow::FlowState>>,
 }
 
 impl Call {
@@ -135,10 +144,10 @@ impl Call {
                 (Arc::clone(trunk), Direction::Inbound, did.clone())
             }
             CallPlan::Flow { did, .. } => {
-                (super::flow::flow_trunk(), Direction::Inbound, did.clone())
+                (self::flow::flow_trunk(), Direction::Inbound, did.clone())
             }
         };
-        let caller_no = super::calllog::caller_no(&invite);
+        let caller_no = self::calllog::caller_no(&invite);
         let now = Instant::now();
         let cfg = &snapshot.config;
         let a_tag = Bytes::from(random_hex(8));
@@ -175,7 +184,7 @@ impl Call {
             _ => cfg.sip.max_forwards,
         };
         let trunk_label = trunk.trunk_id.to_string();
-        let media = super::media::new_session(&core, &me, meta.source);
+        let media = self::media::new_session(&core, &me, meta.source);
         let server = ServerTx::new(0, Side::A, invite, &meta, core.timers, now);
         let number = core.next_call_number();
         core.metrics.calls_active.inc();
@@ -303,7 +312,7 @@ impl Call {
                     Some(CallEvent::Media(ev)) => Box::pin(self.on_media_event(ev)).await,
                     None => break,
                 },
-                cmd = super::flow::next_command(&mut self.flow) => {
+                cmd = self::flow::next_command(&mut self.flow) => {
                     Box::pin(self.on_flow_command(cmd)).await
                 }
                 _ = sleep_until(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {
@@ -508,7 +517,7 @@ impl Call {
         let now = Instant::now();
         let Some(d) = self.dialog(side) else { return 0 };
         let target = d.peer.clone();
-        let rel = super::txs::reliability(target.kind);
+        let rel = self::transactions::reliability(target.kind);
         let timers = self.core.timers;
         let (tx, acts) = if method == Method::Invite {
             let (t, a) = crate::transaction::ClientInvite::new(bytes, rel, timers, now);
@@ -520,7 +529,7 @@ impl Call {
         let id = self.new_id();
         // The B leg's INVITE is known as such before it is sent: a send that fails at
         // once (TCP refused, TLS handshake failed) must already fail over from it.
-        if matches!(role, super::txs::Role::Initial) {
+        if matches!(role, self::transactions::Role::Initial) {
             self.b_invite = Some(id);
         }
         self.core.metrics.transactions_active.inc();
@@ -589,7 +598,7 @@ impl Call {
         let media = self.media.take();
         self.tone_sdp = None;
         self.busy_deadline = None;
-        super::calllog::finished(self, media, outcome);
+        self::calllog::finished(self, media, outcome);
         self.core
             .live
             .remove(String::from_utf8_lossy(&self.a.call_id).as_ref());
@@ -618,7 +627,7 @@ impl Call {
     }
 
     pub(super) fn reliability(&self) -> Reliability {
-        super::txs::reliability(self.a.peer.kind)
+        self::transactions::reliability(self.a.peer.kind)
     }
 }
 

@@ -8,14 +8,14 @@ use tokio::time::Instant;
 use crate::sip::{HeaderName, Message, Method};
 use crate::transaction::Actions;
 
-use super::core::RxMeta;
+use super::attempt::{copy_headers, reason_of, with_body, PASS_RESPONSE};
 use super::dialog::Side;
-use super::dispatch::ALLOW;
-use super::invite::{copy_headers, reason_of, with_body, PASS_RESPONSE};
-use super::outcome::{EndReason, HangupBy, Outcome};
-use super::respond::response;
-use super::task::{Call, NewRequest};
-use super::txs::{Role, ServerKind, ServerTx};
+use super::transactions::{Role, ServerKind, ServerTx};
+use super::{Call, NewRequest};
+use crate::call::core::RxMeta;
+use crate::call::intake::dispatch::ALLOW;
+use crate::call::outcome::{EndReason, HangupBy, Outcome};
+use crate::call::respond::response;
 use crate::store::CallStatus;
 
 /// Headers of an in-dialog request passed to the other leg.
@@ -378,7 +378,11 @@ impl Call {
                 let target = c.target.clone();
                 if !ack.is_empty() {
                     self.core
-                        .send(&target, ack, super::core::Outgoing::Request(&Method::Ack))
+                        .send(
+                            &target,
+                            ack,
+                            crate::call::core::Outgoing::Request(&Method::Ack),
+                        )
                         .await;
                 }
                 return;

@@ -17,11 +17,11 @@ use crate::policy::{
 use crate::sip::{HeaderName, Host, Message, Method, Reject, Uri};
 use crate::transport::{Handler, Received, Target};
 
-use super::core::{CallEvent, CallSender, Core, RxMeta};
-use super::limits::{Refusal, Slot};
-use super::outcome::Refused;
-use super::respond::{fixed_top_via, response, response_target, top_via_raw};
-use super::task::{Call, CallPlan};
+use crate::call::actor::{Call, CallPlan};
+use crate::call::core::{CallEvent, CallSender, Core, RxMeta};
+use crate::call::limits::{Refusal, Slot};
+use crate::call::outcome::Refused;
+use crate::call::respond::{fixed_top_via, response, response_target, top_via_raw};
 
 /// A new call's routing facts, between the policy decision and its slot.
 struct Admission {
@@ -349,7 +349,12 @@ impl Dispatcher {
             };
             let admitted = admit_outbound(&snapshot.trunks, &snapshot.config.twilio, &facts)
                 .and_then(|a| {
-                    super::tls_hooks::check_client_cert(&self.core, &snapshot.config, a, &meta)
+                    crate::call::tls_hooks::check_client_cert(
+                        &self.core,
+                        &snapshot.config,
+                        a,
+                        &meta,
+                    )
                 });
             match admitted {
                 Ok(a) => CallPlan::Outbound {
@@ -383,9 +388,11 @@ impl Dispatcher {
             CallPlan::Inbound { trunk, did, .. } | CallPlan::Busy { trunk, did } => {
                 (Arc::clone(trunk), Direction::Inbound, did.clone())
             }
-            CallPlan::Flow { did, .. } => {
-                (super::flow::flow_trunk(), Direction::Inbound, did.clone())
-            }
+            CallPlan::Flow { did, .. } => (
+                crate::call::actor::flow::flow_trunk(),
+                Direction::Inbound,
+                did.clone(),
+            ),
         };
         // simultaneous_call_limit: a slot now, released exactly once when the call ends.
         let limit = trunk.simultaneous_call_limit;
@@ -403,7 +410,7 @@ impl Dispatcher {
                 }
             }
             let d = Dispatcher::new(Arc::clone(&self.core));
-            let snapshot: Arc<super::core::Snapshot> = Arc::clone(&snapshot);
+            let snapshot: Arc<crate::call::core::Snapshot> = Arc::clone(&snapshot);
             tokio::spawn(async move {
                 let slot = d.core.limits.acquire(trunk.trunk_id, limit).await;
                 let call = Admission {
@@ -436,7 +443,7 @@ impl Dispatcher {
     #[allow(clippy::too_many_arguments)]
     fn admit(
         &self,
-        snapshot: &Arc<super::core::Snapshot>,
+        snapshot: &Arc<crate::call::core::Snapshot>,
         call: Admission,
         slot: Result<Slot, Refusal>,
         msg: Message,
@@ -488,7 +495,7 @@ impl Dispatcher {
             // tone first (the call task answers 486 after it), else 486/503 at once.
             let tone = direction == Direction::Inbound
                 && self.core.media.enabled()
-                && super::media::has_sdp(&msg);
+                && crate::call::actor::media::has_sdp(&msg);
             if !tone {
                 if registered.is_some() {
                     self.core.calls.remove(&call_id);
@@ -576,7 +583,7 @@ impl Dispatcher {
     ) {
         self.reject(msg, meta, rej, refused.name());
         let trusted = self.core.is_trusted_source(meta.source);
-        super::calllog::rejected(
+        crate::call::actor::calllog::rejected(
             &self.core, trusted, msg, rej.code, refused, direction, trunk, number,
         );
     }

@@ -15,11 +15,11 @@ use crate::media::tones::{self, Cadence, ToneKind};
 use crate::policy::inbound::carrier_for_source;
 use crate::sip::Message;
 
-use super::core::{CallEvent, CallSender, Core};
 use super::dialog::Side;
-use super::outcome::{EndReason, HangupBy, Outcome};
-use super::route::HopKind;
-use super::task::Call;
+use super::Call;
+use crate::call::core::{CallEvent, CallSender, Core};
+use crate::call::outcome::{EndReason, HangupBy, Outcome};
+use crate::call::route::HopKind;
 use crate::config::Direction;
 use crate::store::CallStatus;
 
@@ -31,7 +31,7 @@ fn leg(side: Side) -> Leg {
 }
 
 /// The message carries an SDP body (RFC 3264) that we must anchor.
-pub(super) fn has_sdp(msg: &Message) -> bool {
+pub(crate) fn has_sdp(msg: &Message) -> bool {
     !msg.body().is_empty()
         && msg.content_type().is_none_or(|ct| {
             let ct = ct.as_ref();

@@ -11,8 +11,8 @@ use crate::transaction::{
 };
 use crate::transport::{Target, TransportKind};
 
-use super::core::RxMeta;
-use super::respond::{fixed_top_via, response_target, top_via_raw};
+use crate::call::core::RxMeta;
+use crate::call::respond::{fixed_top_via, response_target, top_via_raw};
 
 use super::dialog::Side;
 

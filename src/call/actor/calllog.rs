@@ -9,9 +9,9 @@ use crate::config::{Direction, Trunk};
 use crate::sip::Message;
 use crate::store::{to_rfc3339, CallRecord, SipInfo};
 
-use super::core::Core;
-use super::outcome::{Outcome, Refused};
-use super::task::Call;
+use super::Call;
+use crate::call::core::Core;
+use crate::call::outcome::{Outcome, Refused};
 
 pub(super) fn submit(core: &Core, rec: CallRecord) {
     let Some(w) = core.call_log() else { return };

@@ -13,19 +13,19 @@ use crate::policy::{
 };
 use crate::transport::{Target, TransportKind};
 
-use super::route::{
+use super::CallPlan;
+use crate::call::route::{
     carrier_hops, destination_hops, literal_destination, uri_hops, uri_parts, Hop, HopKind,
 };
-use super::task::CallPlan;
 use crate::sip::{default_reason, HeaderName, Message, Method};
 
-use super::core::{random_hex, Outgoing};
 use super::dialog::{contact_for, with_tag, Dialog, Side};
-use super::dispatch::ALLOW;
-use super::outcome::{EndReason, HangupBy, Outcome};
-use super::respond::response;
-use super::task::{Call, NewRequest};
-use super::txs::{derived_request, ClientKind, Role, ServerKind};
+use super::transactions::{derived_request, ClientKind, Role, ServerKind};
+use super::{Call, NewRequest};
+use crate::call::core::{random_hex, Outgoing};
+use crate::call::intake::dispatch::ALLOW;
+use crate::call::outcome::{EndReason, HangupBy, Outcome};
+use crate::call::respond::response;
 use crate::config::FailoverSource;
 use crate::policy::NoFailover;
 use crate::store::CallStatus;
@@ -516,7 +516,7 @@ impl Call {
         let bytes = match self.override_sdp() {
             // Early-media override: the caller hears our ringback, never the carrier's media.
             Some(sdp) => {
-                if crate::call::media::has_sdp(resp) {
+                if super::media::has_sdp(resp) {
                     let _ = self.media_relay_body(Side::B, resp);
                 }
                 let b = self.a_response_as(resp, 183, "Session Progress", true);
@@ -966,7 +966,7 @@ impl Call {
     }
 }
 
-fn c_method_is_bye(clients: &[super::txs::ClientTx], id: u32) -> bool {
+fn c_method_is_bye(clients: &[super::transactions::ClientTx], id: u32) -> bool {
     clients
         .iter()
         .any(|c| c.id == id && c.method == Method::Bye)
