@@ -50,38 +50,9 @@ pub enum CallEvent {
     Media(crate::media::relay::MediaEvent),
 }
 
-/// What the live-call list shows about one call.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct LiveCall {
-    pub call_id: String,
-    pub trunk_id: uuid::Uuid,
-    pub direction: &'static str,
-    pub caller_no: String,
-    pub api_no: String,
-    /// `ringing` until answered, then `answered`.
-    pub state: &'static str,
-    pub start_time: String,
-    pub legs: LiveLegs,
-    /// Running media quality (spec addition), refreshed once a second; null
-    /// before the first refresh or with `media.quality = false`.
-    #[schema(value_type = Option<crate::media::quality::QualityReport>)]
-    pub quality: super::actor::quality::LiveQualityView,
-}
-
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct LiveLegs {
-    pub caller: LiveLeg,
-    pub callee: Option<LiveLeg>,
-}
-
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct LiveLeg {
-    pub call_id: String,
-    pub peer: String,
-    pub transport: &'static str,
-}
-
 pub type CallSender = mpsc::Sender<CallEvent>;
+
+pub use super::live::{LiveCall, LiveLeg, LiveLegs};
 
 /// A policy snapshot: swapped atomically when trunks change; readers never see half of one.
 pub struct Snapshot {
@@ -122,7 +93,7 @@ pub struct Core {
     pub tcp_parse: ParseOptions,
     transports: OnceLock<Arc<Transports>>,
     call_log: OnceLock<crate::store::CallLogWriter>,
-    pub(crate) recent_rejects: std::sync::Mutex<super::actor::calllog::RecentRejects>,
+    pub(crate) recent_rejects: std::sync::Mutex<super::intake::recent_rejects::RecentRejects>,
     advertised: Option<String>,
     next_id: AtomicU64,
     /// The media relay engine (port range, recorder).
@@ -132,10 +103,24 @@ pub struct Core {
     flow: arc_swap::ArcSwapOption<Option<crate::flow::FlowPool>>,
     /// Health of each `[[carriers]]` entry (by position), from its OPTIONS pings.
     /// Health of each carrier (by name), from its OPTIONS pings; replaced on reload.
-    pub(crate) carrier_health: ArcSwap<super::health::Board>,
+    pub(crate) carrier_health: ArcSwap<super::health::board::Board>,
 }
 
 impl Core {
+    /// RFC 5922 §4: a TLS destination named by host is verified against that host name
+    /// (the name before SRV, as RFC 5922 §4.2 asks), not against the address it resolved to.
+    pub(crate) fn expect_tls_name(&self, dest: &crate::resolve::Destination, addr: SocketAddr) {
+        let crate::resolve::Host::Name(name) = &dest.host else {
+            return;
+        };
+        let Some(ctx) = self.transports().and_then(|t| t.tls().cloned()) else {
+            return;
+        };
+        if let Err(e) = ctx.set_server_name(addr, name) {
+            tracing::warn!(error = %e, "TLS server name not usable");
+        }
+    }
+
     pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Core {
         let timers = TimerConfig {
             t1: config.sip.t1,
@@ -154,7 +139,7 @@ impl Core {
         let overload = Arc::new(super::intake::overload::Overload::new(config.overload));
         Core {
             overload,
-            carrier_health: ArcSwap::from_pointee(super::health::Board::default()),
+            carrier_health: ArcSwap::from_pointee(super::health::board::Board::default()),
             media,
             flow: arc_swap::ArcSwapOption::empty(),
             snapshot: ArcSwap::from_pointee(Snapshot::new(config)),
@@ -406,7 +391,7 @@ impl Core {
                         Proto::Tls => TransportKind::Tls,
                     };
                     if kind == TransportKind::Tls {
-                        crate::call::tls_hooks::expect_name(self, &d, t.addr);
+                        self.expect_tls_name(&d, t.addr);
                     }
                     (t.addr, kind)
                 })

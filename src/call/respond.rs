@@ -9,6 +9,11 @@ use crate::transport::Target;
 
 use super::core::RxMeta;
 
+/// Extensions we support (RFC 3261 §20.37), in Supported and checked against Require.
+pub const SUPPORTED: &[&str] = &["100rel", "timer", "replaces", "norefersub"];
+/// Methods we accept (RFC 3261 §20.5), in Allow.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK";
+
 /// The request's top Via as it must appear in our responses: RFC 3261 §18.2.1
 /// adds `received` when the sent-by host is not the packet's source address,
 /// RFC 3581 §4 fills in an empty `rport` with the source port.

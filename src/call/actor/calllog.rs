@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::config::{Direction, Trunk};
+use crate::media::session::MediaSession;
 use crate::sip::Message;
 use crate::store::{to_rfc3339, CallRecord, SipInfo};
 
@@ -53,32 +54,6 @@ pub(super) fn caller_no(msg: &Message) -> String {
             .map(|u| String::from_utf8_lossy(&u).into_owned())
             .unwrap_or_default(),
     )
-}
-
-/// Call-IDs recently refused statelessly, so a retransmitted INVITE (our
-/// response was lost) does not log the same refusal twice. Bounded FIFO.
-#[derive(Default)]
-pub struct RecentRejects {
-    set: std::collections::HashSet<bytes::Bytes>,
-    order: std::collections::VecDeque<bytes::Bytes>,
-}
-
-impl RecentRejects {
-    const CAP: usize = 4096;
-
-    /// True when `id` is new (and remembers it).
-    pub fn insert(&mut self, id: &bytes::Bytes) -> bool {
-        if !self.set.insert(id.clone()) {
-            return false;
-        }
-        self.order.push_back(id.clone());
-        if self.order.len() > Self::CAP {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
-    }
 }
 
 /// A call refused before it started (policy, limits, unknown number …). From an
@@ -151,7 +126,7 @@ pub fn finished(call: &Call, media: Option<crate::media::session::MediaSession>,
     let end = SystemTime::now();
     let duration = end.duration_since(call.started_wall).unwrap_or_default();
     let failed = outcome.is_failure();
-    super::quality::submit_with_quality(
+    submit_with_quality(
         call,
         media,
         CallRecord {
@@ -188,4 +163,27 @@ pub fn finished(call: &Call, media: Option<crate::media::session::MediaSession>,
             quality: None,
         },
     );
+}
+
+/// Submits `rec` once the media task has handed over the call's final
+/// quality figures (at once when the call had no media).
+fn submit_with_quality(call: &Call, media: Option<MediaSession>, rec: CallRecord) {
+    let Some(media) = media else {
+        submit(&call.core, rec);
+        return;
+    };
+    let core = std::sync::Arc::clone(&call.core);
+    let trunk = call.trunk_label.clone();
+    let carrier = call.carrier_name();
+    let answered = call.answered.is_some();
+    media.finish(move |q| {
+        let mut rec = rec;
+        if let Some(q) = &q {
+            core.metrics
+                .quality
+                .observe(&trunk, carrier.as_deref(), answered, q);
+        }
+        rec.quality = q;
+        submit(&core, rec);
+    });
 }

@@ -244,7 +244,7 @@ impl Call {
         }
         b = b
             .header("Contact", &self.a.contact)
-            .header("Allow", crate::call::intake::dispatch::ALLOW);
+            .header("Allow", crate::call::respond::ALLOW);
         let bytes = match &sdp {
             Some(sdp) => b.body("application/sdp", sdp),
             None => b.finish(),
@@ -585,7 +585,7 @@ impl Call {
         };
         let b = crate::call::respond::response(&s.req, &s.top_via, 200, "OK", Some(&tag))
             .header("Contact", &contact)
-            .header("Allow", crate::call::intake::dispatch::ALLOW);
+            .header("Allow", crate::call::respond::ALLOW);
         let bytes = match sdp {
             Some(sdp) => b.body("application/sdp", &sdp),
             None => b.finish(),

@@ -29,6 +29,7 @@ use self::dialog::{contact_for, wants_sips, with_tag, Dialog, Side};
 use self::transactions::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
 use super::core::{random_hex, CallEvent, CallSender, Core, Outgoing, RxMeta, Snapshot};
 use super::outcome::{EndReason, Outcome};
+pub use super::plan::CallPlan;
 
 /// A request about to become a client transaction.
 pub(super) struct NewRequest {
@@ -39,26 +40,6 @@ pub(super) struct NewRequest {
     pub role: self::transactions::Role,
     /// The request carries a body (so a 2xx can be ACKed at once).
     pub had_body: bool,
-}
-
-/// What the dispatcher decided for a new call.
-#[derive(Debug, Clone)]
-pub enum CallPlan {
-    /// From a PBX through an outbound trunk to the carriers.
-    Outbound { trunk: Arc<Trunk>, dialed: String },
-    /// From a carrier for a DID on an inbound trunk.
-    Inbound {
-        trunk: Arc<Trunk>,
-        did: String,
-        failover_first: bool,
-    },
-    /// From a carrier to an inbound trunk at its limit: busy tone, then 486.
-    Busy { trunk: Arc<Trunk>, did: String },
-    /// From a carrier for a number assigned to a call flow: the worker decides.
-    Flow {
-        did: String,
-        mode: crate::flow::FlowMode,
-    },
 }
 
 pub struct Call {

@@ -13,9 +13,9 @@ use super::dialog::Side;
 use super::transactions::{Role, ServerKind, ServerTx};
 use super::{Call, NewRequest};
 use crate::call::core::RxMeta;
-use crate::call::intake::dispatch::ALLOW;
 use crate::call::outcome::{EndReason, HangupBy, Outcome};
 use crate::call::respond::response;
+use crate::call::respond::ALLOW;
 use crate::store::CallStatus;
 
 /// Headers of an in-dialog request passed to the other leg.

@@ -21,7 +21,9 @@ use crate::call::actor::{Call, CallPlan};
 use crate::call::core::{CallEvent, CallSender, Core, RxMeta};
 use crate::call::limits::{Refusal, Slot};
 use crate::call::outcome::Refused;
-use crate::call::respond::{fixed_top_via, response, response_target, top_via_raw};
+use crate::call::respond::{
+    fixed_top_via, response, response_target, top_via_raw, ALLOW, SUPPORTED,
+};
 
 /// A new call's routing facts, between the policy decision and its slot.
 struct Admission {
@@ -32,8 +34,6 @@ struct Admission {
 }
 
 /// Option tags we implement (RFC 3262 reliable provisionals are relayed end to end).
-pub const SUPPORTED: &[&str] = &["100rel", "timer", "replaces", "norefersub"];
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK";
 /// Events a call task may queue before the dispatcher starts dropping (UDP peers retransmit).
 const CALL_QUEUE: usize = 64;
 /// User-Agent substrings of known scanners; their requests are dropped silently.

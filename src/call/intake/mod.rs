@@ -10,3 +10,4 @@
 pub mod dispatch;
 pub mod flood;
 pub mod overload;
+pub mod recent_rejects;
