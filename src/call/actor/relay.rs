@@ -8,7 +8,6 @@ use tokio::time::Instant;
 use crate::sip::{HeaderName, Message, Method};
 use crate::transaction::Actions;
 
-use super::attempt::{copy_headers, reason_of, with_body, PASS_RESPONSE};
 use super::dialog::Side;
 use super::transactions::{Role, ServerKind, ServerTx};
 use super::{Call, NewRequest};
@@ -16,6 +15,7 @@ use crate::call::core::RxMeta;
 use crate::call::outcome::{EndReason, HangupBy, Outcome};
 use crate::call::respond::response;
 use crate::call::respond::ALLOW;
+use crate::call::respond::{copy_headers, reason_of, with_body, PASS_RESPONSE};
 use crate::store::CallStatus;
 
 /// Headers of an in-dialog request passed to the other leg.
