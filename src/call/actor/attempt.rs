@@ -98,7 +98,7 @@ impl Call {
                 .as_ref()
                 .and_then(|o| o.max_post_dial_delay)
             {
-                self.pdd_deadline =
+                self.setup_timers.pdd =
                     Some(Instant::now() + std::time::Duration::from_secs(u64::from(p)));
             }
         }
@@ -217,7 +217,7 @@ impl Call {
             }
             101..=199 => {
                 self.b_trying = true;
-                self.pdd_deadline = None;
+                self.setup_timers.pdd = None;
                 self.on_b_provisional(resp, code).await
             }
             200..=299 => self.on_b_success(id, resp).await,
@@ -339,7 +339,7 @@ impl Call {
         if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
             c.acked = Some((tag, ack));
         }
-        self.answered = Some(Instant::now());
+        self.phase.answer(Instant::now());
         self.publish_live();
         self.core
             .metrics

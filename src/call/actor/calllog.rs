@@ -144,7 +144,10 @@ pub fn finished(call: &Call, media: Option<crate::media::session::MediaSession>,
             error: failed.then(|| crate::sip::default_reason(code).to_string()),
             error_code: failed.then_some(code),
             // Connected seconds: from the answer to now (the end).
-            connect_time_sec: call.answered.map_or(0, |t| t.elapsed().as_secs()),
+            connect_time_sec: call
+                .phase
+                .answered_at()
+                .map_or(0, |t| t.elapsed().as_secs()),
             sip: SipInfo {
                 call_id: String::from_utf8_lossy(&call.a.call_id).into_owned(),
                 response_code: code,
@@ -175,7 +178,7 @@ fn submit_with_quality(call: &Call, media: Option<MediaSession>, rec: CallRecord
     let core = std::sync::Arc::clone(&call.core);
     let trunk = call.trunk_label.clone();
     let carrier = call.carrier_name();
-    let answered = call.answered.is_some();
+    let answered = call.phase.answered_at().is_some();
     media.finish(move |q| {
         let mut rec = rec;
         if let Some(q) = &q {

@@ -148,7 +148,7 @@ impl Call {
                 return self.flow_gone(EndReason::Layer(e.name())).await;
             }
         };
-        let result = if self.outcome.is_some() {
+        let result = if self.phase.is_ended() {
             err(CommandErrorCode::InvalidState, "the call has ended")
         } else {
             self.execute(&cmd).await
@@ -161,11 +161,11 @@ impl Call {
     /// The worker is gone: the call ends unless it was transferred already.
     async fn flow_gone(&mut self, reason: EndReason) {
         self.flow = None;
-        if self.outcome.is_some() || self.flow_state.as_ref().is_some_and(|s| s.bridged) {
+        if self.phase.is_ended() || self.flow_state.as_ref().is_some_and(|s| s.bridged) {
             return;
         }
         self.reason = Some(reason);
-        if self.answered.is_some() {
+        if self.phase.answered_at().is_some() {
             self.bye_both(Side::A).await;
             self.end(Outcome::completed(HangupBy::Gateway));
         } else {
@@ -216,7 +216,7 @@ impl Call {
             }
             CommandKind::Hangup => {
                 self.reason = Some(EndReason::FlowHangup);
-                if self.answered.is_some() {
+                if self.phase.answered_at().is_some() {
                     self.bye_both(Side::A).await;
                     self.end(Outcome::completed(HangupBy::Api));
                 } else {
@@ -249,8 +249,8 @@ impl Call {
             Some(sdp) => b.body("application/sdp", sdp),
             None => b.finish(),
         };
-        self.ring_deadline = None;
-        self.answered = Some(Instant::now());
+        self.setup_timers.ring = None;
+        self.phase.answer(Instant::now());
         self.send_a_final(200, bytes).await;
         if let Some(m) = &self.media {
             m.answered();

@@ -266,7 +266,7 @@ impl Call {
         };
         m.start_tone(cadence, codec);
         self.tone_sdp = Some(sdp.clone());
-        self.busy_deadline = Some(Instant::now() + busy_for);
+        self.setup_timers.busy = Some(Instant::now() + busy_for);
         self.send_a_provisional(183, "Session Progress", Some(sdp))
             .await;
         true
@@ -281,7 +281,7 @@ impl Call {
 
     /// The busy tone has played: 486 to the caller, for `busy_reason`.
     pub(super) async fn busy_tone_done(&mut self) {
-        self.busy_deadline = None;
+        self.setup_timers.busy = None;
         let reason = self.busy_reason.take().unwrap_or(EndReason::LimitReached);
         self.reason = Some(reason);
         self.fail_a(486, "Busy Here", CallStatus::Busy).await;
@@ -290,7 +290,7 @@ impl Call {
     pub(super) async fn on_media_event(&mut self, ev: MediaEvent) {
         match ev {
             MediaEvent::RtpTimeout => {
-                if self.outcome.is_some() || self.answered.is_none() {
+                if self.phase.is_ended() || self.phase.answered_at().is_none() {
                     return;
                 }
                 tracing::info!(

@@ -9,6 +9,7 @@ pub(crate) mod dialog;
 mod failover;
 pub(crate) mod flow;
 pub(crate) mod media;
+mod phase;
 pub mod quality;
 mod relay;
 mod transactions;
@@ -29,6 +30,7 @@ use crate::store::CallStatus;
 use crate::transaction::{Action, Reliability};
 
 use self::dialog::{contact_for, wants_sips, with_tag, Dialog, Side};
+use self::phase::{Phase, SetupTimer, SetupTimers};
 use self::transactions::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
 use super::core::{random_hex, CallEvent, CallSender, Core, RxMeta, Snapshot};
 use super::outcome::{EndReason, Outcome};
@@ -59,10 +61,10 @@ pub struct Call {
     reason: Option<EndReason>,
     started: Instant,
     started_wall: std::time::SystemTime,
-    pdd_deadline: Option<Instant>,
+    /// Ringing limit, post-dial delay and busy-tone deadlines (set-up only).
+    setup_timers: SetupTimers,
     b_trying: bool,
     plan: Option<CallPlan>,
-    answered: Option<Instant>,
     a: Dialog,
     a_invite: u32,
     b: Option<Dialog>,
@@ -80,8 +82,8 @@ pub struct Call {
     servers: Vec<ServerTx>,
     clients: Vec<ClientTx>,
     next_tx: u32,
-    ring_deadline: Option<Instant>,
-    outcome: Option<Outcome>,
+    /// Set-up, answered or ended (with its outcome).
+    phase: Phase,
     registered: Vec<Bytes>,
     max_forwards: u32,
     /// The call's media relay (None: media anchoring off). Dropped when the call ends.
@@ -90,8 +92,6 @@ pub struct Call {
     recording: Option<(std::path::PathBuf, crate::media::session::RecordStart)>,
     /// The SDP of our own tone toward the caller (override ringback or busy tone).
     tone_sdp: Option<Bytes>,
-    /// When the busy tone has played long enough (inbound over the limit).
-    busy_deadline: Option<Instant>,
     /// Why the busy tone plays (default: the trunk's limit), the reason of its 486.
     busy_reason: Option<EndReason>,
     /// The call-flow worker controlling this call, and what it set up.
@@ -170,7 +170,6 @@ impl Call {
             .inc();
         let setup = core.overload.enter_setup();
         Call {
-            ring_deadline: Some(now + cfg.sip.invite_timeout),
             core,
             me,
             number,
@@ -187,10 +186,12 @@ impl Call {
             reason: None,
             started: now,
             started_wall: std::time::SystemTime::now(),
-            pdd_deadline: None,
+            setup_timers: SetupTimers {
+                ring: Some(now + cfg.sip.invite_timeout),
+                ..SetupTimers::default()
+            },
             b_trying: false,
             plan: Some(plan),
-            answered: None,
             a,
             a_invite: 0,
             b: None,
@@ -206,14 +207,13 @@ impl Call {
             servers: vec![server],
             clients: Vec::new(),
             next_tx: 1,
-            outcome: None,
+            phase: Phase::Setup,
             registered: vec![call_id],
             max_forwards,
             snapshot,
             media,
             recording: None,
             tone_sdp: None,
-            busy_deadline: None,
             busy_reason: None,
             flow: None,
             flow_state: None,
@@ -231,10 +231,10 @@ impl Call {
 
     /// Publishes the call's current shape in the live-call list (until it ends).
     pub(super) fn publish_live(&self) {
-        if self.outcome.is_some() {
+        if self.phase.is_ended() {
             return;
         }
-        if self.answered.is_some() {
+        if self.phase.answered_at().is_some() {
             self.setup.release();
         }
         let leg = |d: &Dialog| super::core::LiveLeg {
@@ -248,7 +248,7 @@ impl Call {
             direction: self.direction.as_str(),
             caller_no: self.caller_no.clone(),
             api_no: self.api_no.clone(),
-            state: if self.answered.is_some() {
+            state: if self.phase.answered_at().is_some() {
                 "answered"
             } else {
                 "ringing"
@@ -293,7 +293,7 @@ impl Call {
                 }
             }
         }
-        if self.outcome.is_none() {
+        if !self.phase.is_ended() {
             self.end(Outcome::by_gateway(CallStatus::Error, 500));
         }
         let left = self.servers.len() + self.clients.len();
@@ -306,15 +306,12 @@ impl Call {
     }
 
     fn finished(&self) -> bool {
-        self.outcome.is_some() && self.servers.is_empty() && self.clients.is_empty()
+        self.phase.is_ended() && self.servers.is_empty() && self.clients.is_empty()
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let mut d = if self.outcome.is_none() {
-            min_opt(
-                min_opt(self.ring_deadline, self.pdd_deadline),
-                self.busy_deadline,
-            )
+        let mut d = if !self.phase.is_ended() {
+            self.setup_timers.next()
         } else {
             None
         };
@@ -352,16 +349,13 @@ impl Call {
     }
 
     async fn on_timers(&mut self, now: Instant) {
-        if self.outcome.is_none() && self.ring_deadline.is_some_and(|d| d <= now) {
-            self.ring_deadline = None;
-            self.ring_timeout().await;
-        }
-        if self.outcome.is_none() && self.pdd_deadline.is_some_and(|d| d <= now) {
-            self.pdd_deadline = None;
-            self.pdd_timeout().await;
-        }
-        if self.outcome.is_none() && self.busy_deadline.is_some_and(|d| d <= now) {
-            self.busy_tone_done().await;
+        while !self.phase.is_ended() {
+            match self.setup_timers.take_due(now) {
+                Some(SetupTimer::Ring) => self.ring_timeout().await,
+                Some(SetupTimer::PostDialDelay) => self.pdd_timeout().await,
+                Some(SetupTimer::BusyTone) => self.busy_tone_done().await,
+                None => break,
+            }
         }
         let ids: Vec<u32> = self.servers.iter().map(|s| s.id).collect();
         for id in ids {
@@ -401,10 +395,9 @@ impl Call {
 
     /// Records how the call ended: metrics and the one log line per call.
     pub(super) fn end(&mut self, outcome: Outcome) {
-        if self.outcome.is_some() {
+        if !self.phase.end(outcome) {
             return;
         }
-        self.outcome = Some(outcome);
         let Outcome { status, code, by } = outcome;
         self.flow_hung_up(by, code);
         let m = &self.core.metrics;
@@ -425,7 +418,7 @@ impl Call {
         // transactions stop lingering; it hands over the call's quality first.
         let media = self.media.take();
         self.tone_sdp = None;
-        self.busy_deadline = None;
+        self.setup_timers.busy = None;
         self::calllog::finished(self, media, outcome);
         self.core
             .live
@@ -433,9 +426,13 @@ impl Call {
         // The limit slots go back now: the call is over even if transactions linger.
         self.slots.clear();
         self.setup.release();
-        self.pdd_deadline = None;
-        let duration = self.answered.map(|t| t.elapsed()).unwrap_or_default();
-        if self.answered.is_some() {
+        self.setup_timers.pdd = None;
+        let duration = self
+            .phase
+            .answered_at()
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        if self.phase.answered_at().is_some() {
             m.call_duration.observe(duration.as_secs_f64());
         }
         tracing::info!(

@@ -248,7 +248,7 @@ impl Call {
         }
         let other = side.other();
         let other_ready = self.dialog(other).is_some_and(|d| d.remote_tag.is_some());
-        if self.outcome.is_some() || !other_ready {
+        if self.phase.is_ended() || !other_ready {
             if method == Method::Bye && side == Side::A && !self.a_answered() {
                 // BYE on an early dialog (§15): the caller gives up, like a CANCEL.
                 self.answer_new(side, &msg, &meta, 200, "OK", None).await;
@@ -515,10 +515,10 @@ impl Call {
     /// The operator hangs the call up (REST API): BYE both legs of an answered
     /// call; an unanswered one is cancelled toward the carrier and the caller gets 480.
     pub(super) async fn hangup(&mut self) {
-        if self.outcome.is_some() {
+        if self.phase.is_ended() {
             return;
         }
-        if self.answered.is_some() {
+        if self.phase.answered_at().is_some() {
             self.bye_both(Side::A).await;
             self.reason = Some(EndReason::ApiHangup);
             self.end(Outcome::completed(HangupBy::Api));
