@@ -21,14 +21,14 @@ use crate::transport::{ConnId, Target, TransportKind, Transports};
 
 /// Where and how a message reached us.
 #[derive(Clone, Debug)]
-pub struct RxMeta {
+pub struct Arrival {
     pub source: SocketAddr,
     pub local: SocketAddr,
     pub kind: TransportKind,
     pub conn: Option<ConnId>,
 }
 
-impl RxMeta {
+impl Arrival {
     /// The flow back to the sender: same transport, same connection (RFC 3261 §18.2.2).
     pub fn flow(&self) -> Target {
         Target {
@@ -43,7 +43,7 @@ impl RxMeta {
 pub enum CallEvent {
     /// Boxed whole so a channel slot is one pointer: every call's channel
     /// preallocates a block of slots, and calls linger after they end.
-    Sip(Box<(Message, RxMeta)>),
+    Sip(Box<(Message, Arrival)>),
     /// End the call now (operator request).
     Hangup,
     /// From the call's media task.
@@ -81,7 +81,7 @@ pub struct Core {
     pub live: DashMap<String, LiveCall>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
-    pub pike: super::intake::flood::Pike,
+    pub flood: super::intake::flood::FloodGuard,
     /// Set on graceful shutdown: new calls are refused with 503, live calls go on.
     pub draining: std::sync::atomic::AtomicBool,
     /// Overload control: new INVITEs shed while the gateway cannot keep up.
@@ -147,7 +147,7 @@ impl Core {
             live: DashMap::new(),
             metrics,
             limits: Limits::default(),
-            pike: Default::default(),
+            flood: Default::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
             resolver: ArcSwap::from_pointee(resolver),
             timers,

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use crate::sip::{HeaderName, Message, MessageBuilder, Via};
 use crate::transport::Target;
 
-use super::core::RxMeta;
+use super::core::Arrival;
 
 /// Extensions we support (RFC 3261 §20.37), in Supported and checked against Require.
 pub const SUPPORTED: &[&str] = &["100rel", "timer", "replaces", "norefersub"];
@@ -64,7 +64,7 @@ pub fn top_via_raw(req: &Message) -> Bytes {
 /// (what `received` says), and the source port when the client asked for
 /// `rport`, else the Via's sent-by port (default 5060). `maddr` (multicast) is
 /// not supported.
-pub fn response_target(via: Option<&Via>, rx: &RxMeta) -> Target {
+pub fn response_target(via: Option<&Via>, rx: &Arrival) -> Target {
     if rx.kind.is_reliable() {
         return rx.flow();
     }
@@ -234,7 +234,7 @@ mod tests {
 
     #[test]
     fn udp_target_uses_via_port_without_rport() {
-        let rx = RxMeta {
+        let rx = Arrival {
             source: "127.0.0.1:40000".parse().unwrap(),
             local: "127.0.0.1:5060".parse().unwrap(),
             kind: TransportKind::Udp,

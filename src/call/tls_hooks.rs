@@ -9,7 +9,7 @@ pub(crate) fn check_client_cert(
     core: &Core,
     config: &crate::config::Config,
     admitted: crate::policy::Admitted,
-    meta: &super::core::RxMeta,
+    meta: &super::core::Arrival,
 ) -> Result<crate::policy::Admitted, crate::policy::Rejection> {
     let id = admitted.trunk.trunk_id;
     let mut names = config

@@ -12,7 +12,7 @@ use crate::transport::{Target, TransportKind};
 use crate::call::route::Hop;
 use crate::sip::{default_reason, HeaderName, Message, Method};
 
-use super::dialog::{contact_for, with_tag, Dialog, Side};
+use super::dialog::{contact_for, with_tag, Dialog, Leg};
 use super::transactions::{derived_request, ClientKind, Role, ServerKind};
 use super::{Call, NewRequest};
 use crate::call::core::{random_hex, Outgoing};
@@ -47,7 +47,7 @@ impl Call {
         let Some(inv) = self
             .servers
             .iter()
-            .find(|s| s.id == self.a_invite)
+            .find(|s| s.id == self.caller_invite_tx)
             .map(|s| s.req.clone())
         else {
             return false;
@@ -104,7 +104,7 @@ impl Call {
         }
         // send_request sets b_invite (a failover inside it sets the next one).
         self.send_request(
-            Side::B,
+            Leg::Callee,
             NewRequest {
                 method: Method::Invite,
                 branch,
@@ -258,14 +258,14 @@ impl Call {
             // Early-media override: the caller hears our ringback, never the carrier's media.
             Some(sdp) => {
                 if super::media::has_sdp(resp) {
-                    let _ = self.media_relay_body(Side::B, resp);
+                    let _ = self.media_relay_body(Leg::Callee, resp);
                 }
                 let b = self.a_response_as(resp, 183, "Session Progress", true);
                 b.body("application/sdp", &sdp)
             }
             None => {
                 let b = self.a_response(resp, code, true);
-                match self.media_relay_body(Side::B, resp) {
+                match self.media_relay_body(Leg::Callee, resp) {
                     Ok(Some(sdp)) => b.body("application/sdp", &sdp),
                     Ok(None) => with_body(b, resp),
                     Err(e) => {
@@ -275,17 +275,17 @@ impl Call {
                 }
             }
         };
-        let a_invite = self.a_invite;
+        let caller_invite_tx = self.caller_invite_tx;
         let acts = match self
             .servers
             .iter_mut()
-            .find(|s| s.id == a_invite)
+            .find(|s| s.id == caller_invite_tx)
             .map(|s| &mut s.tx)
         {
             Some(ServerKind::Invite(t)) => t.send_provisional(bytes),
             _ => Default::default(),
         };
-        self.apply_server(a_invite, acts).await;
+        self.apply_server(caller_invite_tx, acts).await;
     }
 
     async fn on_b_success(&mut self, id: u32, resp: &Message) {
@@ -318,7 +318,7 @@ impl Call {
             self.ack_and_bye(id, resp).await;
             return;
         }
-        let answer_sdp = self.media_relay_body(Side::B, resp);
+        let answer_sdp = self.media_relay_body(Leg::Callee, resp);
         if let Err(crate::media::session::MediaError::Srtp(e)) = &answer_sdp {
             // The carrier answered without the SRTP its policy requires (or
             // with crypto we never offered): hang it up, 488 to the caller.
@@ -331,9 +331,11 @@ impl Call {
             return;
         }
         let ack = if had_body {
-            self.send_ack(Side::B, cseq, None).await.unwrap_or_default()
+            self.send_ack(Leg::Callee, cseq, None)
+                .await
+                .unwrap_or_default()
         } else {
-            self.pending_ack = Some((Side::B, cseq));
+            self.pending_ack = Some((Leg::Callee, cseq));
             Bytes::new()
         };
         if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
@@ -465,7 +467,7 @@ impl Call {
             return;
         };
         self.send_request(
-            Side::B,
+            Leg::Callee,
             NewRequest {
                 method: Method::Cancel,
                 branch,

@@ -16,7 +16,7 @@ use crate::store::CallStatus;
 impl Call {
     /// Sends a final error to the caller and ends the call.
     pub(super) async fn fail_a(&mut self, code: u16, reason: &str, status: CallStatus) {
-        let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) else {
+        let Some(s) = self.servers.iter().find(|s| s.id == self.caller_invite_tx) else {
             return;
         };
         let bytes = response(&s.req, &s.top_via, code, reason, Some(&self.a.local_tag)).finish();
@@ -27,7 +27,11 @@ impl Call {
         let now = Instant::now();
         let rel = self.reliability();
         let timers = self.core.timers;
-        let Some(s) = self.servers.iter_mut().find(|s| s.id == self.a_invite) else {
+        let Some(s) = self
+            .servers
+            .iter_mut()
+            .find(|s| s.id == self.caller_invite_tx)
+        else {
             return;
         };
         let acts = match &mut s.tx {
@@ -39,14 +43,14 @@ impl Call {
                 bytes, rel, timers, now,
             ));
         }
-        self.apply_server(self.a_invite, acts).await;
+        self.apply_server(self.caller_invite_tx, acts).await;
     }
     /// A provisional response of our own to the caller's INVITE, with our SDP (tones) or none.
     pub(super) async fn send_a_provisional(&mut self, code: u16, reason: &str, sdp: Option<Bytes>) {
-        let a_invite = self.a_invite;
+        let caller_invite_tx = self.caller_invite_tx;
         let tag = self.a.local_tag.clone();
         let contact = self.a.contact.clone();
-        let Some(s) = self.servers.iter_mut().find(|s| s.id == a_invite) else {
+        let Some(s) = self.servers.iter_mut().find(|s| s.id == caller_invite_tx) else {
             return;
         };
         let mut b = response(&s.req, &s.top_via, code, reason, Some(&tag));
@@ -62,12 +66,12 @@ impl Call {
             ServerKind::Invite(t) => t.send_provisional(bytes),
             ServerKind::NonInvite(_) => return,
         };
-        self.apply_server(a_invite, acts).await;
+        self.apply_server(caller_invite_tx, acts).await;
     }
     pub(super) fn a_answered(&self) -> bool {
         self.servers
             .iter()
-            .find(|s| s.id == self.a_invite)
+            .find(|s| s.id == self.caller_invite_tx)
             .is_none_or(|s| s.answered())
     }
     /// A response to the caller's INVITE mirroring the carrier's `resp`.
@@ -87,7 +91,7 @@ impl Call {
         reason: &str,
         dialog: bool,
     ) -> crate::sip::MessageBuilder {
-        let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) else {
+        let Some(s) = self.servers.iter().find(|s| s.id == self.caller_invite_tx) else {
             return crate::sip::MessageBuilder::response(code, reason);
         };
         let mut b = response(&s.req, &s.top_via, code, reason, Some(&self.a.local_tag));
@@ -110,7 +114,7 @@ impl Call {
             return;
         }
         self.canceled = true;
-        if let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) {
+        if let Some(s) = self.servers.iter().find(|s| s.id == self.caller_invite_tx) {
             let bytes = response(
                 &s.req,
                 &s.top_via,

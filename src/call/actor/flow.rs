@@ -18,7 +18,7 @@ use crate::media::prompt;
 use crate::media::tones::{self, ToneKind};
 use crate::sip::{HeaderName, Message};
 
-use super::dialog::Side;
+use super::dialog::Leg;
 use super::Call;
 use crate::call::outcome::{EndReason, HangupBy, Outcome};
 use crate::call::route::carrier_hops;
@@ -82,7 +82,7 @@ impl Call {
         let headers = self
             .servers
             .iter()
-            .find(|s| s.id == self.a_invite)
+            .find(|s| s.id == self.caller_invite_tx)
             .map(|s| {
                 OFFER_HEADERS
                     .iter()
@@ -166,7 +166,7 @@ impl Call {
         }
         self.reason = Some(reason);
         if self.phase.answered_at().is_some() {
-            self.bye_both(Side::A).await;
+            self.bye_both(Leg::Caller).await;
             self.end(Outcome::completed(HangupBy::Gateway));
         } else {
             self.fail_a(503, "Service Unavailable", CallStatus::Failed)
@@ -217,7 +217,7 @@ impl Call {
             CommandKind::Hangup => {
                 self.reason = Some(EndReason::FlowHangup);
                 if self.phase.answered_at().is_some() {
-                    self.bye_both(Side::A).await;
+                    self.bye_both(Leg::Caller).await;
                     self.end(Outcome::completed(HangupBy::Api));
                 } else {
                     self.fail_a(503, "Service Unavailable", CallStatus::Failed)
@@ -234,7 +234,7 @@ impl Call {
             return Ok(()); // idempotent
         }
         let sdp = self.own_sdp();
-        let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) else {
+        let Some(s) = self.servers.iter().find(|s| s.id == self.caller_invite_tx) else {
             return err(CommandErrorCode::InvalidState, "no INVITE to answer");
         };
         let mut b =
@@ -480,14 +480,16 @@ impl Call {
         }
         let tag = resp.to_hdr().ok().and_then(|t| t.tag());
         let ack = if had_body {
-            self.send_ack(Side::B, cseq, None).await.unwrap_or_default()
+            self.send_ack(Leg::Callee, cseq, None)
+                .await
+                .unwrap_or_default()
         } else {
             bytes::Bytes::new()
         };
         if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
             c.acked = Some((tag, ack));
         }
-        let _ = self.media_relay_body(Side::B, resp);
+        let _ = self.media_relay_body(Leg::Callee, resp);
         self.transfer_done(200).await;
         self.publish_live();
     }
@@ -531,12 +533,12 @@ impl Call {
     /// requests from the caller are ours to answer. Returns true when handled.
     pub(super) async fn flow_in_dialog(
         &mut self,
-        side: Side,
+        side: Leg,
         msg: &Message,
-        meta: &crate::call::core::RxMeta,
+        meta: &crate::call::core::Arrival,
     ) -> bool {
         let flow_leg = self.flow_state.as_ref().is_some_and(|s| !s.bridged)
-            && side == Side::A
+            && side == Leg::Caller
             && self.b.as_ref().is_none_or(|b| {
                 b.remote_tag.is_none() || !self.a_answered() || self.transferring()
             });
@@ -560,7 +562,7 @@ impl Call {
             // goes to the relay, the answer is our unchanged SDP.
             Some(crate::sip::Method::Invite) | Some(crate::sip::Method::Update) => {
                 if super::media::has_sdp(msg) {
-                    let _ = self.media_relay_body(Side::A, msg);
+                    let _ = self.media_relay_body(Leg::Caller, msg);
                 }
                 self.answer_own_sdp(side, msg, meta).await;
                 true
@@ -572,9 +574,9 @@ impl Call {
     /// 200 OK with our SDP to an in-dialog INVITE/UPDATE from `side`.
     async fn answer_own_sdp(
         &mut self,
-        side: Side,
+        side: Leg,
         msg: &Message,
-        meta: &crate::call::core::RxMeta,
+        meta: &crate::call::core::Arrival,
     ) {
         let sdp = self.own_sdp();
         let id = self.add_server(side, msg, meta);

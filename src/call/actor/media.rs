@@ -15,20 +15,12 @@ use crate::media::tones::{self, Cadence, ToneKind};
 use crate::policy::inbound::carrier_for_source;
 use crate::sip::Message;
 
-use super::dialog::Side;
 use super::Call;
 use crate::call::core::{CallEvent, CallSender, Core};
 use crate::call::outcome::{EndReason, HangupBy, Outcome};
 use crate::call::route::HopKind;
 use crate::config::Direction;
 use crate::store::CallStatus;
-
-fn leg(side: Side) -> Leg {
-    match side {
-        Side::A => Leg::Caller,
-        Side::B => Leg::Callee,
-    }
-}
 
 /// The message carries an SDP body (RFC 3264) that we must anchor.
 pub(crate) fn has_sdp(msg: &Message) -> bool {
@@ -70,7 +62,7 @@ impl Call {
         let Some(inv) = self
             .servers
             .iter()
-            .find(|s| s.id == self.a_invite)
+            .find(|s| s.id == self.caller_invite_tx)
             .map(|s| s.req.clone())
         else {
             return true;
@@ -164,7 +156,7 @@ impl Call {
     /// other side gets. `Ok(None)`: no SDP or no media anchoring.
     pub(super) fn media_relay_body(
         &mut self,
-        from: Side,
+        from: Leg,
         msg: &Message,
     ) -> Result<Option<Bytes>, MediaError> {
         let Some(m) = self.media.as_mut() else {
@@ -173,7 +165,7 @@ impl Call {
         if !has_sdp(msg) {
             return Ok(None);
         }
-        m.relay_sdp(leg(from), msg.body()).map(Some)
+        m.relay_sdp(from, msg.body()).map(Some)
     }
 
     /// An in-dialog offer (re-INVITE/UPDATE) from `from`, parsed once: a T.38
@@ -181,7 +173,7 @@ impl Call {
     /// (`FaxRefused`, 488), anything else is anchored like [`Self::media_relay_body`].
     pub(super) fn media_relay_offer(
         &mut self,
-        from: Side,
+        from: Leg,
         msg: &Message,
     ) -> Result<Option<Bytes>, MediaError> {
         if !has_sdp(msg) {
@@ -202,7 +194,7 @@ impl Call {
         let Some(m) = self.media.as_mut() else {
             return Ok(None);
         };
-        m.relay_offer(leg(from), &parsed?).map(Some)
+        m.relay_offer(from, &parsed?).map(Some)
     }
 
     /// The ringback the caller hears instead of the carrier's early media
@@ -298,7 +290,7 @@ impl Call {
                     "no RTP on the answered call; hanging up"
                 );
                 self.reason = Some(EndReason::RtpTimeout);
-                self.bye_both(Side::A).await;
+                self.bye_both(Leg::Caller).await;
                 self.end(Outcome::completed(HangupBy::Gateway));
             }
             // Keys pressed by the caller matter to call flows (the worker); a

@@ -1,6 +1,8 @@
 //! The call task: one per call, it owns both legs, all their transactions and
 //! timers, and is driven by events from the dispatcher and its own deadlines.
-//! Phases are plain fields; the transaction state machines do the RFC timing.
+//! Its phase is a `phase::Phase`; the transaction state machines do the RFC
+//! timing. The `Call` struct is here; its behaviour is split by concern over the
+//! files of this folder (each an `impl Call`), which share its private fields.
 
 mod attempt;
 mod caller_leg;
@@ -29,10 +31,10 @@ use crate::sip::{HeaderName, Message};
 use crate::store::CallStatus;
 use crate::transaction::{Action, Reliability};
 
-use self::dialog::{contact_for, wants_sips, with_tag, Dialog, Side};
+use self::dialog::{contact_for, wants_sips, with_tag, Dialog, Leg};
 use self::phase::{Phase, SetupTimer, SetupTimers};
 use self::transactions::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
-use super::core::{random_hex, CallEvent, CallSender, Core, RxMeta, Snapshot};
+use super::core::{random_hex, Arrival, CallEvent, CallSender, Core, Snapshot};
 use super::outcome::{EndReason, Outcome};
 pub use super::plan::CallPlan;
 
@@ -66,7 +68,7 @@ pub struct Call {
     b_trying: bool,
     plan: Option<CallPlan>,
     a: Dialog,
-    a_invite: u32,
+    caller_invite_tx: u32,
     b: Option<Dialog>,
     /// Where the B leg goes, in order, and the one in use.
     hops: Vec<super::route::Hop>,
@@ -78,7 +80,7 @@ pub struct Call {
     cancel_pending: bool,
     canceled: bool,
     /// Late offer (INVITE without SDP): the B leg's ACK waits for A's ACK and its answer.
-    pending_ack: Option<(Side, u32)>,
+    pending_ack: Option<(Leg, u32)>,
     servers: Vec<ServerTx>,
     clients: Vec<ClientTx>,
     next_tx: u32,
@@ -106,7 +108,7 @@ impl Call {
         plan: CallPlan,
         slot: Option<super::limits::Slot>,
         invite: Message,
-        meta: RxMeta,
+        meta: Arrival,
         me: CallSender,
     ) -> Call {
         let (trunk, direction, api_no) = match &plan {
@@ -158,7 +160,7 @@ impl Call {
         };
         let trunk_label = trunk.trunk_id.to_string();
         let media = self::media::new_session(&core, &me, meta.source);
-        let server = ServerTx::new(0, Side::A, invite, &meta, core.timers, now);
+        let server = ServerTx::new(0, Leg::Caller, invite, &meta, core.timers, now);
         let number = core.next_call_number();
         core.metrics.calls_active.inc();
         core.metrics.transactions_active.inc();
@@ -193,7 +195,7 @@ impl Call {
             b_trying: false,
             plan: Some(plan),
             a,
-            a_invite: 0,
+            caller_invite_tx: 0,
             b: None,
             hops: Vec::new(),
             hop: 0,
@@ -324,22 +326,22 @@ impl Call {
         d
     }
 
-    pub(super) fn dialog(&mut self, side: Side) -> Option<&mut Dialog> {
+    pub(super) fn dialog(&mut self, side: Leg) -> Option<&mut Dialog> {
         match side {
-            Side::A => Some(&mut self.a),
-            Side::B => self.b.as_mut(),
+            Leg::Caller => Some(&mut self.a),
+            Leg::Callee => self.b.as_mut(),
         }
     }
 
     /// Which leg a message belongs to, by Call-ID.
-    fn side_of(&self, msg: &Message) -> Side {
+    fn side_of(&self, msg: &Message) -> Leg {
         match msg.call_id() {
-            Some(id) if *id == self.a.call_id => Side::A,
-            _ => Side::B,
+            Some(id) if *id == self.a.call_id => Leg::Caller,
+            _ => Leg::Callee,
         }
     }
 
-    async fn on_message(&mut self, msg: Message, meta: RxMeta) {
+    async fn on_message(&mut self, msg: Message, meta: Arrival) {
         let side = self.side_of(&msg);
         if msg.is_request() {
             self.on_request(side, msg, meta).await;

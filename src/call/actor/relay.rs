@@ -8,10 +8,10 @@ use tokio::time::Instant;
 use crate::sip::{HeaderName, Message, Method};
 use crate::transaction::Actions;
 
-use super::dialog::Side;
+use super::dialog::Leg;
 use super::transactions::{Role, ServerKind, ServerTx};
 use super::{Call, NewRequest};
-use crate::call::core::RxMeta;
+use crate::call::core::Arrival;
 use crate::call::outcome::{EndReason, HangupBy, Outcome};
 use crate::call::respond::response;
 use crate::call::respond::ALLOW;
@@ -35,7 +35,7 @@ const PASS_REQUEST: &[&str] = &[
 ];
 
 impl Call {
-    pub(super) async fn on_request(&mut self, side: Side, msg: Message, meta: RxMeta) {
+    pub(super) async fn on_request(&mut self, side: Leg, msg: Message, meta: Arrival) {
         let Some(method) = msg.method().cloned() else {
             return;
         };
@@ -73,7 +73,7 @@ impl Call {
         self.relay_request(side, method, msg, meta).await;
     }
 
-    async fn on_ack(&mut self, side: Side, msg: &Message, branch: &Bytes, now: Instant) {
+    async fn on_ack(&mut self, side: Leg, msg: &Message, branch: &Bytes, now: Instant) {
         // ACK for a non-2xx final: same branch as the INVITE (§17.2.1), absorbed by the transaction.
         if let Some(s) = self
             .servers
@@ -122,7 +122,7 @@ impl Call {
         }
     }
 
-    async fn on_cancel(&mut self, side: Side, msg: &Message, meta: &RxMeta, branch: &Bytes) {
+    async fn on_cancel(&mut self, side: Leg, msg: &Message, meta: &Arrival, branch: &Bytes) {
         let matched = self
             .servers
             .iter()
@@ -141,11 +141,11 @@ impl Call {
         }
         // §9.2: 200 to the CANCEL itself, then 487 to the INVITE if it is still pending.
         self.answer_new(side, msg, meta, 200, "OK", None).await;
-        if side == Side::A
+        if side == Leg::Caller
             && self
                 .servers
                 .iter()
-                .any(|s| s.id == self.a_invite && s.branch == *branch)
+                .any(|s| s.id == self.caller_invite_tx && s.branch == *branch)
         {
             self.cancel_call(HangupBy::Caller).await;
         } else if let Some(s) = self
@@ -172,9 +172,9 @@ impl Call {
     /// Answers a request with a new server transaction of its own (no relay).
     pub(super) async fn answer_new(
         &mut self,
-        side: Side,
+        side: Leg,
         msg: &Message,
-        meta: &RxMeta,
+        meta: &Arrival,
         code: u16,
         reason: &str,
         extra: Option<(&str, &str)>,
@@ -197,7 +197,7 @@ impl Call {
         self.apply_server(id, acts).await;
     }
 
-    pub(super) fn add_server(&mut self, side: Side, msg: &Message, meta: &RxMeta) -> u32 {
+    pub(super) fn add_server(&mut self, side: Leg, msg: &Message, meta: &Arrival) -> u32 {
         let id = self.new_id();
         self.core.metrics.transactions_active.inc();
         let tx = ServerTx::new(
@@ -212,7 +212,7 @@ impl Call {
         id
     }
 
-    async fn relay_request(&mut self, side: Side, method: Method, msg: Message, meta: RxMeta) {
+    async fn relay_request(&mut self, side: Leg, method: Method, msg: Message, meta: Arrival) {
         let relayable = matches!(
             method,
             Method::Bye
@@ -249,7 +249,7 @@ impl Call {
         let other = side.other();
         let other_ready = self.dialog(other).is_some_and(|d| d.remote_tag.is_some());
         if self.phase.is_ended() || !other_ready {
-            if method == Method::Bye && side == Side::A && !self.a_answered() {
+            if method == Method::Bye && side == Leg::Caller && !self.a_answered() {
                 // BYE on an early dialog (§15): the caller gives up, like a CANCEL.
                 self.answer_new(side, &msg, &meta, 200, "OK", None).await;
                 return self.cancel_call(HangupBy::Caller).await;
@@ -336,21 +336,21 @@ impl Call {
     }
 
     /// RFC 3262 §7.2: RAck names the INVITE's CSeq, which differs per leg.
-    fn rewritten_rack(&self, msg: &Message, other: Side) -> Option<String> {
+    fn rewritten_rack(&self, msg: &Message, other: Leg) -> Option<String> {
         let rack = msg.header(&HeaderName::RAck)?;
         let text = std::str::from_utf8(rack).ok()?;
         let mut parts = text.split_whitespace();
         let rseq = parts.next()?;
         let invite_cseq = match other {
-            Side::B => self
+            Leg::Callee => self
                 .clients
                 .iter()
                 .find(|c| Some(c.id) == self.b_invite)
                 .map(|c| c.cseq)?,
-            Side::A => self
+            Leg::Caller => self
                 .servers
                 .iter()
-                .find(|s| s.id == self.a_invite)
+                .find(|s| s.id == self.caller_invite_tx)
                 .map(|s| s.cseq)?,
         };
         Some(format!("{rseq} {invite_cseq} INVITE"))
@@ -360,7 +360,7 @@ impl Call {
     pub(super) async fn on_relayed_response(
         &mut self,
         id: u32,
-        from: Side,
+        from: Leg,
         server: u32,
         resp: &Message,
     ) {
@@ -408,7 +408,7 @@ impl Call {
     /// Sends a response on the server transaction `server` of leg `from`.
     pub(super) async fn respond_relayed(
         &mut self,
-        from: Side,
+        from: Leg,
         server: u32,
         code: u16,
         reason: &str,
@@ -467,8 +467,8 @@ impl Call {
     }
 
     /// A BYE from `side` ends the call (whatever the other leg answers).
-    pub(super) fn end_after_bye(&mut self, side: Side) {
-        let by = if side == Side::A {
+    pub(super) fn end_after_bye(&mut self, side: Leg) {
+        let by = if side == Leg::Caller {
             HangupBy::Caller
         } else {
             HangupBy::Callee
@@ -488,7 +488,7 @@ impl Call {
     }
 
     /// BYE on both legs (those with a confirmed dialog), starting with `first`.
-    pub(super) async fn bye_both(&mut self, first: Side) {
+    pub(super) async fn bye_both(&mut self, first: Leg) {
         for leg in [first, first.other()] {
             let mf = self.max_forwards;
             let Some(d) = self.dialog(leg) else { continue };
@@ -519,7 +519,7 @@ impl Call {
             return;
         }
         if self.phase.answered_at().is_some() {
-            self.bye_both(Side::A).await;
+            self.bye_both(Leg::Caller).await;
             self.reason = Some(EndReason::ApiHangup);
             self.end(Outcome::completed(HangupBy::Api));
         } else {

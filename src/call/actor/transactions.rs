@@ -11,11 +11,11 @@ use crate::transaction::{
 };
 use crate::transport::{Target, TransportKind};
 
-use crate::call::core::{Outgoing, RxMeta};
+use crate::call::core::{Arrival, Outgoing};
 use crate::call::respond::{fixed_top_via, response_target, top_via_raw};
 use crate::transaction::{Action, Actions};
 
-use super::dialog::Side;
+use super::dialog::Leg;
 
 pub enum ServerKind {
     Invite(ServerInvite),
@@ -25,7 +25,7 @@ pub enum ServerKind {
 /// A request received on one leg and not yet (or just) answered.
 pub struct ServerTx {
     pub id: u32,
-    pub side: Side,
+    pub side: Leg,
     pub branch: Bytes,
     pub method: Method,
     pub cseq: u32,
@@ -54,9 +54,9 @@ impl ServerTx {
     /// their target (§17.2.3, §18.2.2).
     pub fn new(
         id: u32,
-        side: Side,
+        side: Leg,
         req: Message,
-        meta: &RxMeta,
+        meta: &Arrival,
         timers: TimerConfig,
         now: Instant,
     ) -> ServerTx {
@@ -120,14 +120,14 @@ pub enum Role {
     /// CANCEL of the B leg's INVITE.
     Cancel,
     /// A request relayed from the other leg; responses go back to that server transaction.
-    Relay { from: Side, server: u32 },
+    Relay { from: Leg, server: u32 },
     /// A request we originate (BYE on ACK timeout, BYE of an unwanted 2xx).
     Local,
 }
 
 pub struct ClientTx {
     pub id: u32,
-    pub side: Side,
+    pub side: Leg,
     pub branch: Bytes,
     pub method: Method,
     pub cseq: u32,
@@ -280,7 +280,7 @@ impl super::Call {
         }
     }
     /// Sends a request we built on `side`, as a new client transaction.
-    pub(super) async fn send_request(&mut self, side: Side, req: NewRequest) -> u32 {
+    pub(super) async fn send_request(&mut self, side: Leg, req: NewRequest) -> u32 {
         let NewRequest {
             method,
             branch,
@@ -327,7 +327,7 @@ impl super::Call {
     /// Sends an ACK (a 2xx's ACK is its own transaction, §13.2.2.4) straight to the leg's peer.
     pub(super) async fn send_ack(
         &mut self,
-        side: Side,
+        side: Leg,
         cseq: u32,
         body: Option<(&Bytes, &Bytes)>,
     ) -> Option<Bytes> {

@@ -18,7 +18,7 @@ use crate::sip::{HeaderName, Host, Message, Method, Reject, Uri};
 use crate::transport::{Handler, Received, Target};
 
 use crate::call::actor::{Call, CallPlan};
-use crate::call::core::{CallEvent, CallSender, Core, RxMeta};
+use crate::call::core::{Arrival, CallEvent, CallSender, Core};
 use crate::call::limits::{Refusal, Slot};
 use crate::call::outcome::Refused;
 use crate::call::respond::{
@@ -63,7 +63,7 @@ impl Handler for Dispatcher {
         } else {
             &self.core.udp_parse
         };
-        let meta = RxMeta {
+        let meta = Arrival {
             source: rx.source,
             local: rx.local,
             kind: rx.kind,
@@ -86,7 +86,7 @@ impl Handler for Dispatcher {
 }
 
 impl Dispatcher {
-    fn on_response(&self, msg: Message, meta: RxMeta) {
+    fn on_response(&self, msg: Message, meta: Arrival) {
         if msg.validate_response().is_err() {
             self.core.metrics.drop_reason("bad_response");
             return;
@@ -103,7 +103,7 @@ impl Dispatcher {
     }
 
     /// Hands a message to the call owning `call_id`. False when there is none.
-    fn deliver(&self, call_id: &Bytes, msg: Message, meta: RxMeta) -> bool {
+    fn deliver(&self, call_id: &Bytes, msg: Message, meta: Arrival) -> bool {
         let Some(tx) = self.core.calls.get(call_id).map(|e| e.value().clone()) else {
             return false;
         };
@@ -120,11 +120,11 @@ impl Dispatcher {
         }
     }
 
-    fn trusted(&self, meta: &RxMeta) -> bool {
+    fn trusted(&self, meta: &Arrival) -> bool {
         self.core.is_trusted_source(meta.source)
     }
 
-    fn on_request(&self, msg: Message, meta: RxMeta) {
+    fn on_request(&self, msg: Message, meta: Arrival) {
         let Some(method) = msg.method().cloned() else {
             return;
         };
@@ -135,7 +135,7 @@ impl Dispatcher {
                 // Whatever it sends next (another User-Agent) is dropped too.
                 if !self.trusted(&meta) {
                     self.core
-                        .pike
+                        .flood
                         .ban(meta.source.ip(), tokio::time::Instant::now());
                 }
                 return;
@@ -146,7 +146,7 @@ impl Dispatcher {
             let limited = !self.trusted(&meta)
                 && !self
                     .core
-                    .pike
+                    .flood
                     .allow(meta.source.ip(), tokio::time::Instant::now());
             if limited {
                 self.core.metrics.drop_reason("rate_limited");
@@ -192,7 +192,7 @@ impl Dispatcher {
     fn out_of_call(
         &self,
         msg: Message,
-        meta: RxMeta,
+        meta: Arrival,
         method: Method,
         call_id: Bytes,
         in_dialog: bool,
@@ -202,7 +202,7 @@ impl Dispatcher {
         if !self.trusted(&meta)
             && !self
                 .core
-                .pike
+                .flood
                 .allow(meta.source.ip(), tokio::time::Instant::now())
         {
             self.core.metrics.drop_reason("rate_limited");
@@ -260,7 +260,7 @@ impl Dispatcher {
         }
     }
 
-    fn new_call(&self, msg: Message, meta: RxMeta, call_id: Bytes) {
+    fn new_call(&self, msg: Message, meta: Arrival, call_id: Bytes) {
         if let Err(rej) = msg.max_forwards() {
             return self.reject(&msg, &meta, &rej, "invalid_request");
         }
@@ -447,7 +447,7 @@ impl Dispatcher {
         call: Admission,
         slot: Result<Slot, Refusal>,
         msg: Message,
-        meta: RxMeta,
+        meta: Arrival,
         call_id: Bytes,
         registered: Option<(CallSender, mpsc::Receiver<CallEvent>)>,
     ) {
@@ -557,7 +557,7 @@ impl Dispatcher {
     fn stateless(
         &self,
         msg: &Message,
-        meta: &RxMeta,
+        meta: &Arrival,
         code: u16,
         reason: &str,
     ) -> (crate::sip::MessageBuilder, Target) {
@@ -574,7 +574,7 @@ impl Dispatcher {
     fn reject_call(
         &self,
         msg: &Message,
-        meta: &RxMeta,
+        meta: &Arrival,
         rej: &Reject,
         refused: Refused,
         direction: Direction,
@@ -591,7 +591,7 @@ impl Dispatcher {
     /// 503 + Retry-After for an INVITE shed by overload control. Counted
     /// (`trunkgate_rejections_total{reason="overload_*"}`), not logged per
     /// call: under overload a record per refusal would be load itself.
-    fn shed(&self, msg: &Message, meta: &RxMeta, shed: super::overload::Shed) {
+    fn shed(&self, msg: &Message, meta: &Arrival, shed: super::overload::Shed) {
         self.core.metrics.reject(shed.name());
         if msg.header(&HeaderName::Via).is_none() {
             return;
@@ -603,7 +603,7 @@ impl Dispatcher {
     }
 
     /// Answers a request statelessly with an error.
-    fn reject(&self, msg: &Message, meta: &RxMeta, rej: &Reject, reason: &'static str) {
+    fn reject(&self, msg: &Message, meta: &Arrival, rej: &Reject, reason: &'static str) {
         self.core.metrics.reject(reason);
         if msg.header(&HeaderName::Via).is_none() {
             return; // nowhere to send a response (RFC 3261 §18.2.2 needs the Via)
