@@ -4,8 +4,8 @@
 //! timers. Each leg is its own dialog; nothing of one leg's topology reaches
 //! the other. Map and walk-through: `docs/ARCHITECTURE.md`.
 //!
-//! - `intake/`: `dispatch` (stateless answers, Call-ID -> call task, admission
-//!   of new calls), `flood` (untrusted-source guard), `overload` (503 shedding),
+//! - `intake/`: `dispatch` (stateless answers, Call-ID -> call task), `admit`
+//!   (new calls: plan, limit slot, call task or refusal), `flood` (untrusted-source guard), `overload` (503 shedding),
 //!   `recent_rejects`.
 //! - `actor/`: `mod` (the `Call` struct, its loop and deadlines), `phase`
 //!   (set-up / answered / ended, set-up timers), `transactions`, `attempt` (one
