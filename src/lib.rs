@@ -5,9 +5,9 @@
 //! ```text
 //!  socket ─► transport (UDP datagram / TCP/TLS stream framing)  transport/
 //!         ─► sip::Message::parse + validate (400/420/505/…)     sip/
-//!         ─► dispatcher: Call-ID -> call task, or new call       call/
+//!         ─► dispatcher: Call-ID -> call task, or new call       call/intake/dispatch.rs
 //!         ─► policy: which trunk, is the source admitted          policy/
-//!         ─► call task (B2BUA), one per call, owns both legs:     call/
+//!         ─► call task (B2BUA), one per call, owns both legs:     call/actor/
 //!              A leg: server INVITE transaction toward the PBX    transaction/
 //!              B leg: client INVITE transaction toward a carrier  resolve/ (DNS)
 //!              carrier failover, CANCEL, BYE, re-INVITE …

@@ -21,14 +21,14 @@ use crate::transport::{ConnId, Target, TransportKind, Transports};
 
 /// Where and how a message reached us.
 #[derive(Clone, Debug)]
-pub struct RxMeta {
+pub struct Arrival {
     pub source: SocketAddr,
     pub local: SocketAddr,
     pub kind: TransportKind,
     pub conn: Option<ConnId>,
 }
 
-impl RxMeta {
+impl Arrival {
     /// The flow back to the sender: same transport, same connection (RFC 3261 §18.2.2).
     pub fn flow(&self) -> Target {
         Target {
@@ -43,45 +43,16 @@ impl RxMeta {
 pub enum CallEvent {
     /// Boxed whole so a channel slot is one pointer: every call's channel
     /// preallocates a block of slots, and calls linger after they end.
-    Sip(Box<(Message, RxMeta)>),
+    Sip(Box<(Message, Arrival)>),
     /// End the call now (operator request).
     Hangup,
     /// From the call's media task.
     Media(crate::media::relay::MediaEvent),
 }
 
-/// What the live-call list shows about one call.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct LiveCall {
-    pub call_id: String,
-    pub trunk_id: uuid::Uuid,
-    pub direction: &'static str,
-    pub caller_no: String,
-    pub api_no: String,
-    /// `ringing` until answered, then `answered`.
-    pub state: &'static str,
-    pub start_time: String,
-    pub legs: LiveLegs,
-    /// Running media quality (spec addition), refreshed once a second; null
-    /// before the first refresh or with `media.quality = false`.
-    #[schema(value_type = Option<crate::media::quality::QualityReport>)]
-    pub quality: super::quality::LiveQualityView,
-}
-
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct LiveLegs {
-    pub caller: LiveLeg,
-    pub callee: Option<LiveLeg>,
-}
-
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct LiveLeg {
-    pub call_id: String,
-    pub peer: String,
-    pub transport: &'static str,
-}
-
 pub type CallSender = mpsc::Sender<CallEvent>;
+
+pub use super::live::{LiveCall, LiveLeg, LiveLegs};
 
 /// A policy snapshot: swapped atomically when trunks change; readers never see half of one.
 pub struct Snapshot {
@@ -112,11 +83,11 @@ pub struct Core {
     pub live: DashMap<String, LiveCall>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
-    pub pike: super::defence::Pike,
+    pub flood: super::intake::flood::FloodGuard,
     /// Set on graceful shutdown: new calls are refused with 503, live calls go on.
     pub draining: std::sync::atomic::AtomicBool,
     /// Overload control: new INVITEs shed while the gateway cannot keep up.
-    pub overload: Arc<super::overload::Overload>,
+    pub overload: Arc<super::intake::overload::Overload>,
     /// RFC 3263 resolution; replaced when a reload changes `[dns]`.
     pub resolver: ArcSwap<crate::resolve::Resolver>,
     pub timers: TimerConfig,
@@ -124,7 +95,7 @@ pub struct Core {
     pub tcp_parse: ParseOptions,
     transports: OnceLock<Arc<Transports>>,
     call_log: OnceLock<crate::store::CallLogWriter>,
-    pub(crate) recent_rejects: std::sync::Mutex<super::calllog::RecentRejects>,
+    pub(crate) recent_rejects: std::sync::Mutex<super::intake::recent_rejects::RecentRejects>,
     advertised: Option<String>,
     next_id: AtomicU64,
     /// The media relay engine (port range, recorder).
@@ -134,10 +105,24 @@ pub struct Core {
     flow: arc_swap::ArcSwapOption<Option<crate::flow::FlowPool>>,
     /// Health of each `[[carriers]]` entry (by position), from its OPTIONS pings.
     /// Health of each carrier (by name), from its OPTIONS pings; replaced on reload.
-    pub(crate) carrier_health: ArcSwap<super::health::Board>,
+    pub(crate) carrier_health: ArcSwap<super::health::board::Board>,
 }
 
 impl Core {
+    /// RFC 5922 §4: a TLS destination named by host is verified against that host name
+    /// (the name before SRV, as RFC 5922 §4.2 asks), not against the address it resolved to.
+    pub(crate) fn expect_tls_name(&self, dest: &crate::resolve::Destination, addr: SocketAddr) {
+        let crate::resolve::Host::Name(name) = &dest.host else {
+            return;
+        };
+        let Some(ctx) = self.transports().and_then(|t| t.tls().cloned()) else {
+            return;
+        };
+        if let Err(e) = ctx.set_server_name(addr, name) {
+            tracing::warn!(error = %e, "TLS server name not usable");
+        }
+    }
+
     pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Core {
         let timers = TimerConfig {
             t1: config.sip.t1,
@@ -153,10 +138,10 @@ impl Core {
             })
             .expect("an empty static table always builds");
         let media = crate::media::Media::new(config.media.clone(), metrics.media.clone());
-        let overload = Arc::new(super::overload::Overload::new(config.overload));
+        let overload = Arc::new(super::intake::overload::Overload::new(config.overload));
         Core {
             overload,
-            carrier_health: ArcSwap::from_pointee(super::health::Board::default()),
+            carrier_health: ArcSwap::from_pointee(super::health::board::Board::default()),
             media,
             flow: arc_swap::ArcSwapOption::empty(),
             snapshot: ArcSwap::from_pointee(Snapshot::new(config)),
@@ -165,7 +150,7 @@ impl Core {
             live: DashMap::new(),
             metrics,
             limits: Limits::default(),
-            pike: Default::default(),
+            flood: Default::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
             resolver: ArcSwap::from_pointee(resolver),
             timers,
@@ -414,7 +399,7 @@ impl Core {
                         Proto::Tls => TransportKind::Tls,
                     };
                     if kind == TransportKind::Tls {
-                        crate::call::tls_hooks::expect_name(self, &d, t.addr);
+                        self.expect_tls_name(&d, t.addr);
                     }
                     (t.addr, kind)
                 })

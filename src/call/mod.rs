@@ -1,37 +1,36 @@
-//! The call layer: the dispatcher that routes every received message, and the
-//! back-to-back user agent — one task per call owning both legs (A: the PBX,
-//! we are its UAS; B: the carrier, we are its UAC), their transactions and
+//! The call layer: every received SIP message enters at `intake`, and each
+//! call is one `actor` task (a back-to-back user agent) owning both legs
+//! (caller: we are its UAS; callee: we are its UAC), their transactions and
 //! timers. Each leg is its own dialog; nothing of one leg's topology reaches
-//! the other.
+//! the other. Map and walk-through: `docs/ARCHITECTURE.md`.
 //!
-//! - `dispatch`: parse, validate, stateless answers, Call-ID -> call task, new calls.
-//! - `task`: the call task's loop, timers, transaction plumbing, end-of-call accounting.
-//! - `invite`: the initial INVITE, carrier attempts and failover, CANCEL, ringing timeout.
-//! - `relay`: in-dialog requests (BYE, re-INVITE, UPDATE, INFO, PRACK, OPTIONS) and ACK.
-//! - `flow`: calls controlled by a call-flow worker (gRPC): offer, commands, events.
-//! - `media`: SDP anchoring, tones (override ringback, busy), recording, T.38 policy, dead media.
-//! - `dialog`, `txs`, `respond`: per-leg dialog state, owned transactions, response building.
+//! - `intake/`: `dispatch` (stateless answers, Call-ID -> call task), `admit`
+//!   (new calls: plan, limit slot, call task or refusal), `flood` (untrusted-source guard), `overload` (503 shedding),
+//!   `recent_rejects`.
+//! - `actor/`: `mod` (the `Call` struct, its loop and deadlines), `phase`
+//!   (set-up / answered / ended, set-up timers), `transactions`, `attempt` (one
+//!   callee attempt), `failover` (the chain of attempts), `caller_leg` (our
+//!   answers to the caller, CANCEL, Timer C), `relay` (in-dialog requests),
+//!   `media`, `flow` (call-flow worker), `dialog`, `calllog`, `quality`.
+//! - Leaves, importing neither `intake` nor `actor`: `core` (shared registry and
+//!   sends), `plan` (what intake decided), `outcome` (how a call ended, typed),
+//!   `respond` (response building), `route` (hops), `limits`, `live`, `health`,
+//!   `tls_hooks`.
 
-mod calllog;
+pub mod actor;
 pub mod core;
-pub use health::spawn_all as spawn_carrier_health;
-pub mod defence;
-pub mod dialog;
-pub mod dispatch;
-mod flow;
 mod health;
-mod invite;
+pub mod intake;
 pub mod limits;
 pub mod linger;
-mod media;
-pub mod overload;
-pub mod quality;
-mod relay;
+pub mod live;
+pub mod outcome;
+pub mod plan;
 pub mod respond;
 pub mod route;
-pub mod task;
 mod tls_hooks;
-mod txs;
 
-pub use self::core::{CallEvent, Core, RxMeta, Snapshot};
-pub use dispatch::Dispatcher;
+pub use self::core::{Arrival, CallEvent, Core, Snapshot};
+pub use health::spawn_all as spawn_carrier_health;
+pub use intake::dispatch::Dispatcher;
+pub use intake::overload;

@@ -7,7 +7,12 @@ use bytes::Bytes;
 use crate::sip::{HeaderName, Message, MessageBuilder, Via};
 use crate::transport::Target;
 
-use super::core::RxMeta;
+use super::core::Arrival;
+
+/// Extensions we support (RFC 3261 §20.37), in Supported and checked against Require.
+pub const SUPPORTED: &[&str] = &["100rel", "timer", "replaces", "norefersub"];
+/// Methods we accept (RFC 3261 §20.5), in Allow.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK";
 
 /// The request's top Via as it must appear in our responses: RFC 3261 §18.2.1
 /// adds `received` when the sent-by host is not the packet's source address,
@@ -59,7 +64,7 @@ pub fn top_via_raw(req: &Message) -> Bytes {
 /// (what `received` says), and the source port when the client asked for
 /// `rport`, else the Via's sent-by port (default 5060). `maddr` (multicast) is
 /// not supported.
-pub fn response_target(via: Option<&Via>, rx: &RxMeta) -> Target {
+pub fn response_target(via: Option<&Via>, rx: &Arrival) -> Target {
     if rx.kind.is_reliable() {
         return rx.flow();
     }
@@ -120,6 +125,75 @@ pub fn response(
     b
 }
 
+/// Headers of a response passed back to the other leg.
+pub const PASS_RESPONSE: &[&str] = &[
+    "Require",
+    "RSeq",
+    "Supported",
+    "Session-Expires",
+    "P-Asserted-Identity",
+    "Privacy",
+    "Remote-Party-ID",
+    "Reason",
+    "Warning",
+    "Retry-After",
+    "Unsupported",
+    "Min-SE",
+    "Content-Disposition",
+    "Accept",
+];
+
+pub fn copy_headers(
+    from: &Message,
+    names: &[&str],
+    max_value: usize,
+    mut b: crate::sip::MessageBuilder,
+) -> crate::sip::MessageBuilder {
+    for h in from.headers() {
+        let n = h.name.as_str();
+        // `[sip] max_copied_header`: an over-long value is not carried to the other leg.
+        if h.value.len() <= max_value && names.iter().any(|p| p.eq_ignore_ascii_case(n)) {
+            b = b.header(n, &h.value);
+        }
+    }
+    b
+}
+
+/// The first `max` characters of a display name (on a character boundary).
+pub fn bounded_display(d: String, max: usize) -> String {
+    let mut d = match d.char_indices().nth(max) {
+        Some((i, _)) => d[..i].to_string(),
+        None => d,
+    };
+    // A cut must not leave a dangling escape before our closing quote.
+    let trailing = d.len() - d.trim_end_matches('\\').len();
+    if trailing % 2 == 1 {
+        d.pop();
+    }
+    d
+}
+
+/// Finishes a builder with the message's body (and its Content-Type) if it has one.
+pub fn with_body(b: crate::sip::MessageBuilder, from: &Message) -> Bytes {
+    if from.body().is_empty() {
+        return b.finish();
+    }
+    let ct = from
+        .content_type()
+        .map(|c| String::from_utf8_lossy(c).into_owned());
+    b.body(ct.as_deref().unwrap_or("application/sdp"), from.body())
+}
+
+pub fn reason_of(resp: &Message) -> String {
+    match resp.start() {
+        crate::sip::StartLine::Response(s) => match std::str::from_utf8(&s.reason) {
+            Ok(r) if !r.is_empty() && !r.contains(['\r', '\n']) => r.to_string(),
+            _ => crate::sip::default_reason(s.code).to_string(),
+        },
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,7 +234,7 @@ mod tests {
 
     #[test]
     fn udp_target_uses_via_port_without_rport() {
-        let rx = RxMeta {
+        let rx = Arrival {
             source: "127.0.0.1:40000".parse().unwrap(),
             local: "127.0.0.1:5060".parse().unwrap(),
             kind: TransportKind::Udp,

@@ -172,25 +172,47 @@ pub enum FailoverStep {
     Api,
 }
 
+/// Why a trunk's failover cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoFailover {
+    /// The trunk has none.
+    Unset,
+    /// Its trunk_id names no trunk (or no UUID).
+    Invalid,
+    /// Its trunk_id leads back to a trunk the call went through.
+    Loop,
+}
+
+impl NoFailover {
+    /// Static name for the call log's reason.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NoFailover::Unset => "no_failover",
+            NoFailover::Invalid => "failover_invalid",
+            NoFailover::Loop => "failover_loop",
+        }
+    }
+}
+
 /// The failover of `trunk`, or why there is none. `visited` holds the trunks this
 /// call already went through, so a ring of trunk_id failovers stops.
 pub fn failover_step(
     trunk: &Trunk,
     trunks: &TrunkTable,
     visited: &[Uuid],
-) -> Result<FailoverStep, &'static str> {
+) -> Result<FailoverStep, NoFailover> {
     let f = trunk
         .inbound
         .as_ref()
         .and_then(|i| i.failover.as_ref())
-        .ok_or("no_failover")?;
+        .ok_or(NoFailover::Unset)?;
     Ok(match f.source {
         FailoverSource::TrunkId => {
-            let id: Uuid = f.value.parse().map_err(|_| "failover_invalid")?;
+            let id: Uuid = f.value.parse().map_err(|_| NoFailover::Invalid)?;
             if visited.contains(&id) {
-                return Err("failover_loop");
+                return Err(NoFailover::Loop);
             }
-            let next = trunks.get(&id).ok_or("failover_invalid")?;
+            let next = trunks.get(&id).ok_or(NoFailover::Invalid)?;
             if !next.is_active() {
                 // Its own status applies: an inactive target passes on to its own failover.
                 let mut seen = visited.to_vec();

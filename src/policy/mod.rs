@@ -15,7 +15,7 @@ pub mod outbound;
 pub use carrier::{carrier_order, try_next_carrier, AttemptOutcome};
 pub use inbound::{
     carrier_for_source, failover_step, is_unreachable, normalize_did, route_inbound, FailoverStep,
-    InboundRejection, InboundRoute, NumberTable,
+    InboundRejection, InboundRoute, NoFailover, NumberTable,
 };
 pub use outbound::{
     admit_outbound, normalize_dialed, Admitted, OutboundFacts, Rejection, TrunkTable,

@@ -205,7 +205,7 @@ fn failover_steps_and_loops() {
     }
     assert_eq!(
         failover_step(&b, &trunks, &[Uuid::from_u128(1), Uuid::from_u128(2)]),
-        Err("failover_loop")
+        Err(NoFailover::Loop)
     );
     // An inactive failover trunk passes on to its own failover.
     assert_eq!(
@@ -214,7 +214,7 @@ fn failover_steps_and_loops() {
     );
     assert_eq!(
         failover_step(&inbound(9, Some("x"), None, true), &trunks, &[]),
-        Err("no_failover")
+        Err(NoFailover::Unset)
     );
 }
 

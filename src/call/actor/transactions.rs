@@ -12,11 +12,12 @@ use crate::transaction::{
 };
 use crate::transport::{Target, TransportKind};
 
-use super::core::RxMeta;
-use super::linger::{Entry, Tombstone};
-use super::respond::{fixed_top_via, response_target, top_via_raw};
+use crate::call::core::{Arrival, Outgoing};
+use crate::call::linger::{Entry, Tombstone};
+use crate::call::respond::{fixed_top_via, response_target, top_via_raw};
+use crate::transaction::{Action, Actions};
 
-use super::dialog::Side;
+use super::dialog::Leg;
 
 pub enum ServerKind {
     Invite(ServerInvite),
@@ -26,7 +27,7 @@ pub enum ServerKind {
 /// A request received on one leg and not yet (or just) answered.
 pub struct ServerTx {
     pub id: u32,
-    pub side: Side,
+    pub side: Leg,
     pub branch: Bytes,
     pub method: Method,
     pub cseq: u32,
@@ -55,9 +56,9 @@ impl ServerTx {
     /// their target (§17.2.3, §18.2.2).
     pub fn new(
         id: u32,
-        side: Side,
+        side: Leg,
         req: Message,
-        meta: &RxMeta,
+        meta: &Arrival,
         timers: TimerConfig,
         now: Instant,
     ) -> ServerTx {
@@ -121,14 +122,14 @@ pub enum Role {
     /// CANCEL of the B leg's INVITE.
     Cancel,
     /// A request relayed from the other leg; responses go back to that server transaction.
-    Relay { from: Side, server: u32 },
+    Relay { from: Leg, server: u32 },
     /// A request we originate (BYE on ACK timeout, BYE of an unwanted 2xx).
     Local,
 }
 
 pub struct ClientTx {
     pub id: u32,
-    pub side: Side,
+    pub side: Leg,
     pub branch: Bytes,
     pub method: Method,
     pub cseq: u32,
@@ -191,6 +192,169 @@ pub fn derived_request(original: &Bytes, method: &Method, to: Option<&Bytes>) ->
     b = b.header("Call-ID", req.call_id()?);
     b = b.header("CSeq", format!("{} {}", cseq.seq, method));
     Some(b.finish())
+}
+
+/// A request about to become a client transaction.
+pub(crate) struct NewRequest {
+    pub method: Method,
+    pub branch: Bytes,
+    pub cseq: u32,
+    pub bytes: Bytes,
+    pub role: Role,
+    /// The request carries a body (so a 2xx can be ACKed at once).
+    pub had_body: bool,
+}
+
+/// The call's transaction plumbing: new client transactions, their actions
+/// executed (sends, deliveries, timeouts), and finished ones pruned.
+impl super::Call {
+    pub(super) fn prune(&mut self) {
+        let before = self.servers.len() + self.clients.len();
+        self.servers.retain(|s| !s.terminated());
+        self.clients.retain(|c| !c.terminated());
+        let gone = before - self.servers.len() - self.clients.len();
+        if gone > 0 {
+            self.core.metrics.transactions_active.dec_by(gone as i64);
+        }
+    }
+    pub(super) fn new_id(&mut self) -> u32 {
+        let id = self.next_tx;
+        self.next_tx = self.next_tx.wrapping_add(1);
+        id
+    }
+    /// Executes a server transaction's actions (Send -> its response target).
+    pub(super) async fn apply_server(&mut self, id: u32, acts: Actions) {
+        for a in acts {
+            if let Action::Send(bytes) = a {
+                let Some(s) = self.servers.iter().find(|s| s.id == id) else {
+                    return;
+                };
+                let target = s.target.clone();
+                let code = s.tx_final_or_provisional_code();
+                self.core
+                    .send(&target, bytes, Outgoing::Response(code))
+                    .await;
+            }
+        }
+    }
+    /// Executes a client transaction's actions; `resp` is the response that produced them.
+    pub(super) async fn apply_client(&mut self, id: u32, acts: Actions, resp: Option<&Message>) {
+        for a in acts {
+            match a {
+                Action::Send(bytes) => {
+                    let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+                        return;
+                    };
+                    let target = c.target.clone();
+                    let method = if bytes.starts_with(b"ACK ") {
+                        Method::Ack
+                    } else {
+                        c.method.clone()
+                    };
+                    if !self
+                        .core
+                        .send(&target, bytes, Outgoing::Request(&method))
+                        .await
+                    {
+                        self.transport_error(id).await;
+                    }
+                }
+                Action::Deliver => {
+                    if let Some(r) = resp {
+                        self.on_client_response(id, r).await;
+                    }
+                }
+                Action::Timeout => self.on_client_timeout(id, false).await,
+                Action::Terminated => {}
+            }
+        }
+    }
+    async fn transport_error(&mut self, id: u32) {
+        let Some(c) = self.clients.iter_mut().find(|c| c.id == id) else {
+            return;
+        };
+        let acts = match &mut c.tx {
+            ClientKind::Invite(t) => t.on_transport_error(),
+            ClientKind::NonInvite(t) => t.on_transport_error(),
+        };
+        if acts.iter().any(|a| matches!(a, Action::Timeout)) {
+            self.on_client_timeout(id, true).await;
+        }
+    }
+    /// Sends a request we built on `side`, as a new client transaction.
+    pub(super) async fn send_request(&mut self, side: Leg, req: NewRequest) -> u32 {
+        let NewRequest {
+            method,
+            branch,
+            cseq,
+            bytes,
+            role,
+            had_body,
+        } = req;
+        let now = Instant::now();
+        let Some(d) = self.dialog(side) else { return 0 };
+        let target = d.peer.clone();
+        let rel = reliability(target.kind);
+        let timers = self.core.timers;
+        let (tx, acts) = if method == Method::Invite {
+            let (t, a) = crate::transaction::ClientInvite::new(bytes, rel, timers, now);
+            (ClientKind::Invite(t), a)
+        } else {
+            let (t, a) = crate::transaction::ClientNonInvite::new(bytes, rel, timers, now);
+            (ClientKind::NonInvite(t), a)
+        };
+        let id = self.new_id();
+        // The B leg's INVITE is known as such before it is sent: a send that fails at
+        // once (TCP refused, TLS handshake failed) must already fail over from it.
+        if matches!(role, Role::Initial) {
+            self.b_invite = Some(id);
+        }
+        self.core.metrics.transactions_active.inc();
+        self.clients.push(ClientTx {
+            id,
+            side,
+            branch,
+            method,
+            cseq,
+            target,
+            tx,
+            role,
+            had_body,
+            acked: None,
+        });
+        // Boxed: a failed send can fail over to the next carrier, which sends again.
+        Box::pin(self.apply_client(id, acts, None)).await;
+        id
+    }
+    /// Sends an ACK (a 2xx's ACK is its own transaction, §13.2.2.4) straight to the leg's peer.
+    pub(super) async fn send_ack(
+        &mut self,
+        side: Leg,
+        cseq: u32,
+        body: Option<(&Bytes, &Bytes)>,
+    ) -> Option<Bytes> {
+        let mf = self.max_forwards;
+        let d = self.dialog(side)?;
+        let (_, b) = d.request(&Method::Ack, Some(cseq), mf);
+        let bytes = match body {
+            Some((ct, body)) if !body.is_empty() => b.body(&String::from_utf8_lossy(ct), body),
+            _ => b.finish(),
+        };
+        let target = d.peer.clone();
+        self.core
+            .send(&target, bytes.clone(), Outgoing::Request(&Method::Ack))
+            .await;
+        Some(bytes)
+    }
+}
+
+impl ServerTx {
+    fn tx_final_or_provisional_code(&self) -> u16 {
+        match &self.tx {
+            ServerKind::Invite(t) => t.final_code().unwrap_or(180),
+            ServerKind::NonInvite(_) => 200,
+        }
+    }
 }
 
 /// The tombstone of an ended call (call::linger): per remaining transaction

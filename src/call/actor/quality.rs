@@ -3,27 +3,13 @@
 //! final figures joined to the call-log record and the per-trunk and
 //! per-carrier metrics when the call ends.
 
-use crate::media::quality::{LiveQuality, OneWay, QualityReport};
+use crate::media::quality::OneWay;
 use crate::media::session::MediaSession;
 use crate::policy::carrier_for_source;
-use crate::store::CallRecord;
 
-use super::route::HopKind;
-use super::task::Call;
-
-/// A live call's running quality figures, read at each `GET /v1/LiveCalls`.
-#[derive(Debug, Clone, Default)]
-pub struct LiveQualityView(pub Option<LiveQuality>);
-
-impl serde::Serialize for LiveQualityView {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let now: Option<QualityReport> = self
-            .0
-            .as_ref()
-            .and_then(|cell| cell.lock().ok().and_then(|q| q.clone()));
-        now.serialize(s)
-    }
-}
+use super::Call;
+use crate::call::live::LiveQualityView;
+use crate::call::route::HopKind;
 
 impl Call {
     /// The media task found RTP flowing one way only since the answer.
@@ -58,27 +44,4 @@ impl Call {
     pub(super) fn live_quality(&self) -> LiveQualityView {
         LiveQualityView(self.media.as_ref().map(MediaSession::live_quality))
     }
-}
-
-/// Submits `rec` once the media task has handed over the call's final
-/// quality figures (at once when the call had no media).
-pub(super) fn submit_with_quality(call: &Call, media: Option<MediaSession>, rec: CallRecord) {
-    let Some(media) = media else {
-        super::calllog::submit(&call.core, rec);
-        return;
-    };
-    let core = std::sync::Arc::clone(&call.core);
-    let trunk = call.trunk_label.clone();
-    let carrier = call.carrier_name();
-    let answered = call.answered.is_some();
-    media.finish(move |q| {
-        let mut rec = rec;
-        if let Some(q) = &q {
-            core.metrics
-                .quality
-                .observe(&trunk, carrier.as_deref(), answered, q);
-        }
-        rec.quality = q;
-        super::calllog::submit(&core, rec);
-    });
 }

@@ -15,21 +15,15 @@ use crate::media::tones::{self, Cadence, ToneKind};
 use crate::policy::inbound::carrier_for_source;
 use crate::sip::Message;
 
-use super::core::{CallEvent, CallSender, Core};
-use super::dialog::Side;
-use super::route::HopKind;
-use super::task::Call;
+use super::Call;
+use crate::call::core::{CallEvent, CallSender, Core};
+use crate::call::outcome::{EndReason, HangupBy, Outcome};
+use crate::call::route::HopKind;
 use crate::config::Direction;
-
-fn leg(side: Side) -> Leg {
-    match side {
-        Side::A => Leg::Caller,
-        Side::B => Leg::Callee,
-    }
-}
+use crate::store::CallStatus;
 
 /// The message carries an SDP body (RFC 3264) that we must anchor.
-pub(super) fn has_sdp(msg: &Message) -> bool {
+pub(crate) fn has_sdp(msg: &Message) -> bool {
     !msg.body().is_empty()
         && msg.content_type().is_none_or(|ct| {
             let ct = ct.as_ref();
@@ -68,7 +62,7 @@ impl Call {
         let Some(inv) = self
             .servers
             .iter()
-            .find(|s| s.id == self.a_invite)
+            .find(|s| s.id == self.caller_invite_tx)
             .map(|s| s.req.clone())
         else {
             return true;
@@ -131,8 +125,8 @@ impl Call {
     async fn media_failed(&mut self, e: &MediaError) {
         let (code, reason) = e.sip_code();
         tracing::info!(call = self.number, error = %e, "media refused");
-        self.reason = Some(e.name().to_string());
-        self.fail_a(code, reason, "failed").await;
+        self.reason = Some(EndReason::Layer(e.name()));
+        self.fail_a(code, reason, CallStatus::Failed).await;
     }
 
     /// The body of the INVITE toward the B leg's `peer`: the caller's SDP
@@ -162,7 +156,7 @@ impl Call {
     /// other side gets. `Ok(None)`: no SDP or no media anchoring.
     pub(super) fn media_relay_body(
         &mut self,
-        from: Side,
+        from: Leg,
         msg: &Message,
     ) -> Result<Option<Bytes>, MediaError> {
         let Some(m) = self.media.as_mut() else {
@@ -171,7 +165,7 @@ impl Call {
         if !has_sdp(msg) {
             return Ok(None);
         }
-        m.relay_sdp(leg(from), msg.body()).map(Some)
+        m.relay_sdp(from, msg.body()).map(Some)
     }
 
     /// An in-dialog offer (re-INVITE/UPDATE) from `from`, parsed once: a T.38
@@ -179,7 +173,7 @@ impl Call {
     /// (`FaxRefused`, 488), anything else is anchored like [`Self::media_relay_body`].
     pub(super) fn media_relay_offer(
         &mut self,
-        from: Side,
+        from: Leg,
         msg: &Message,
     ) -> Result<Option<Bytes>, MediaError> {
         if !has_sdp(msg) {
@@ -200,7 +194,7 @@ impl Call {
         let Some(m) = self.media.as_mut() else {
             return Ok(None);
         };
-        m.relay_offer(leg(from), &parsed?).map(Some)
+        m.relay_offer(from, &parsed?).map(Some)
     }
 
     /// The ringback the caller hears instead of the carrier's early media
@@ -264,7 +258,7 @@ impl Call {
         };
         m.start_tone(cadence, codec);
         self.tone_sdp = Some(sdp.clone());
-        self.busy_deadline = Some(Instant::now() + busy_for);
+        self.setup_timers.busy = Some(Instant::now() + busy_for);
         self.send_a_provisional(183, "Session Progress", Some(sdp))
             .await;
         true
@@ -277,30 +271,27 @@ impl Call {
         }
     }
 
-    /// The busy tone has played: 486 to the caller (or the answer set in `tone_final`).
+    /// The busy tone has played: 486 to the caller, for `busy_reason`.
     pub(super) async fn busy_tone_done(&mut self) {
-        self.busy_deadline = None;
-        let (code, phrase, result, reason) =
-            self.tone_final
-                .take()
-                .unwrap_or((486, "Busy Here", "busy", "limit_reached"));
-        self.reason = Some(reason.into());
-        self.fail_a(code, phrase, result).await;
+        self.setup_timers.busy = None;
+        let reason = self.busy_reason.take().unwrap_or(EndReason::LimitReached);
+        self.reason = Some(reason);
+        self.fail_a(486, "Busy Here", CallStatus::Busy).await;
     }
 
     pub(super) async fn on_media_event(&mut self, ev: MediaEvent) {
         match ev {
             MediaEvent::RtpTimeout => {
-                if self.outcome.is_some() || self.answered.is_none() {
+                if self.phase.is_ended() || self.phase.answered_at().is_none() {
                     return;
                 }
                 tracing::info!(
                     call = self.number,
                     "no RTP on the answered call; hanging up"
                 );
-                self.reason = Some("rtp_timeout".into());
-                self.bye_both(Side::A).await;
-                self.end("completed", 200, "gateway");
+                self.reason = Some(EndReason::RtpTimeout);
+                self.bye_both(Leg::Caller).await;
+                self.end(Outcome::completed(HangupBy::Gateway));
             }
             // Keys pressed by the caller matter to call flows (the worker); a
             // trunk call relays them end to end untouched.

@@ -16,29 +16,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+pub(crate) mod board;
+pub use board::Board;
+
 use super::core::{new_branch, random_hex, CallEvent, Core, Outgoing};
 use super::route::kind_of;
 use crate::config::Carrier;
 use crate::policy::carrier::{Health, HealthSettings};
 use crate::sip::{MessageBuilder, Method};
 use crate::transport::{Target, TransportKind};
-
-/// The carriers' health for one config generation: every carrier starts up;
-/// its task (if it has health checks) flips it. A reload builds a new board
-/// and new tasks, and stops the old ones.
-#[derive(Default)]
-pub struct Board {
-    up: Vec<(String, AtomicBool)>,
-    tasks: Vec<tokio::task::AbortHandle>,
-}
-
-impl Drop for Board {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
 
 /// Starts the health task of every carrier of the current config that has
 /// health checks, replacing (and stopping) those of an earlier config.

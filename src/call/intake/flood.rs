@@ -24,11 +24,11 @@ struct Entry {
 }
 
 #[derive(Default)]
-pub struct Pike {
+pub struct FloodGuard {
     map: DashMap<IpAddr, Entry>,
 }
 
-impl Pike {
+impl FloodGuard {
     /// Bans `ip` for [`BAN`] from `now` at once (a request that names a known
     /// scanner): its later requests are dropped whatever User-Agent they carry.
     pub fn ban(&self, ip: IpAddr, now: Instant) {
@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn limit_then_ban_then_recover() {
-        let p = Pike::default();
+        let p = FloodGuard::default();
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         let other: IpAddr = "192.0.2.2".parse().unwrap();
         let t0 = Instant::now();
@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn a_ban_drops_the_next_requests_until_it_expires() {
-        let p = Pike::default();
+        let p = FloodGuard::default();
         let ip: IpAddr = "192.0.2.3".parse().unwrap();
         let t0 = Instant::now();
         p.ban(ip, t0);
@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn a_steady_slow_source_is_never_banned() {
-        let p = Pike::default();
+        let p = FloodGuard::default();
         let ip: IpAddr = "192.0.2.9".parse().unwrap();
         let t0 = Instant::now();
         for i in 0..200u64 {

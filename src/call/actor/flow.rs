@@ -18,9 +18,11 @@ use crate::media::prompt;
 use crate::media::tones::{self, ToneKind};
 use crate::sip::{HeaderName, Message};
 
-use super::dialog::Side;
-use super::route::carrier_hops;
-use super::task::Call;
+use super::dialog::Leg;
+use super::Call;
+use crate::call::outcome::{EndReason, HangupBy, Outcome};
+use crate::call::route::carrier_hops;
+use crate::store::CallStatus;
 
 /// Headers of the caller's INVITE the worker gets in `CallOffered`.
 const OFFER_HEADERS: &[HeaderName] = &[HeaderName::From, HeaderName::To, HeaderName::UserAgent];
@@ -74,13 +76,13 @@ impl Call {
     /// Offers the call to the workers. False: nobody took it (`reason` says why).
     pub(super) async fn start_flow(&mut self, mode: FlowMode, reason: OfferReason) -> bool {
         let Some(pool) = self.core.flow() else {
-            self.reason = Some("flow:no_worker".into());
+            self.reason = Some(EndReason::FlowNoWorker);
             return false;
         };
         let headers = self
             .servers
             .iter()
-            .find(|s| s.id == self.a_invite)
+            .find(|s| s.id == self.caller_invite_tx)
             .map(|s| {
                 OFFER_HEADERS
                     .iter()
@@ -123,7 +125,7 @@ impl Call {
             }
             Err(e) => {
                 tracing::info!(call = self.number, error = %e, "no call-flow worker took the call");
-                self.reason = Some(e.name().into());
+                self.reason = Some(EndReason::Layer(e.name()));
                 false
             }
         }
@@ -132,20 +134,21 @@ impl Call {
     /// A number assigned to a call flow: offer it, 503 when no worker takes it.
     pub(super) async fn flow_call(&mut self, mode: FlowMode) {
         if !self.start_flow(mode, OfferReason::NumberAssignment).await {
-            self.fail_a(503, "Service Unavailable", "failed").await;
+            self.fail_a(503, "Service Unavailable", CallStatus::Failed)
+                .await;
         }
     }
 
     pub(super) async fn on_flow_command(&mut self, next: Result<Option<Command>, FlowError>) {
         let cmd = match next {
             Ok(Some(c)) => c,
-            Ok(None) => return self.flow_gone("flow:ended").await,
+            Ok(None) => return self.flow_gone(EndReason::FlowEnded).await,
             Err(e) => {
                 tracing::info!(call = self.number, error = %e, "call-flow stream broke");
-                return self.flow_gone(e.name()).await;
+                return self.flow_gone(EndReason::Layer(e.name())).await;
             }
         };
-        let result = if self.outcome.is_some() {
+        let result = if self.phase.is_ended() {
             err(CommandErrorCode::InvalidState, "the call has ended")
         } else {
             self.execute(&cmd).await
@@ -156,17 +159,18 @@ impl Call {
     }
 
     /// The worker is gone: the call ends unless it was transferred already.
-    async fn flow_gone(&mut self, reason: &'static str) {
+    async fn flow_gone(&mut self, reason: EndReason) {
         self.flow = None;
-        if self.outcome.is_some() || self.flow_state.as_ref().is_some_and(|s| s.bridged) {
+        if self.phase.is_ended() || self.flow_state.as_ref().is_some_and(|s| s.bridged) {
             return;
         }
-        self.reason = Some(reason.into());
-        if self.answered.is_some() {
-            self.bye_both(Side::A).await;
-            self.end("completed", 200, "gateway");
+        self.reason = Some(reason);
+        if self.phase.answered_at().is_some() {
+            self.bye_both(Leg::Caller).await;
+            self.end(Outcome::completed(HangupBy::Gateway));
         } else {
-            self.fail_a(503, "Service Unavailable", "failed").await;
+            self.fail_a(503, "Service Unavailable", CallStatus::Failed)
+                .await;
         }
     }
 
@@ -185,12 +189,12 @@ impl Call {
                 }
                 match r {
                     RejectReason::Busy => {
-                        self.tone_final = Some((486, "Busy Here", "busy", "flow:reject_busy"));
+                        self.busy_reason = Some(EndReason::FlowRejectBusy);
                         self.busy_call().await;
                     }
                     RejectReason::Disconnected => {
-                        self.reason = Some("flow:reject_disconnected".into());
-                        self.fail_a(404, "Not Found", "failed").await;
+                        self.reason = Some(EndReason::FlowRejectDisconnected);
+                        self.fail_a(404, "Not Found", CallStatus::Failed).await;
                     }
                 }
                 Ok(())
@@ -211,12 +215,13 @@ impl Call {
                     .await
             }
             CommandKind::Hangup => {
-                self.reason = Some("flow:hangup".into());
-                if self.answered.is_some() {
-                    self.bye_both(Side::A).await;
-                    self.end("completed", 200, "api");
+                self.reason = Some(EndReason::FlowHangup);
+                if self.phase.answered_at().is_some() {
+                    self.bye_both(Leg::Caller).await;
+                    self.end(Outcome::completed(HangupBy::Api));
                 } else {
-                    self.fail_a(503, "Service Unavailable", "failed").await;
+                    self.fail_a(503, "Service Unavailable", CallStatus::Failed)
+                        .await;
                 }
                 Ok(())
             }
@@ -229,23 +234,23 @@ impl Call {
             return Ok(()); // idempotent
         }
         let sdp = self.own_sdp();
-        let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) else {
+        let Some(s) = self.servers.iter().find(|s| s.id == self.caller_invite_tx) else {
             return err(CommandErrorCode::InvalidState, "no INVITE to answer");
         };
         let mut b =
-            super::respond::response(&s.req, &s.top_via, 200, "OK", Some(&self.a.local_tag));
+            crate::call::respond::response(&s.req, &s.top_via, 200, "OK", Some(&self.a.local_tag));
         for rr in s.req.record_routes() {
             b = b.header("Record-Route", rr);
         }
         b = b
             .header("Contact", &self.a.contact)
-            .header("Allow", super::dispatch::ALLOW);
+            .header("Allow", crate::call::respond::ALLOW);
         let bytes = match &sdp {
             Some(sdp) => b.body("application/sdp", sdp),
             None => b.finish(),
         };
-        self.ring_deadline = None;
-        self.answered = Some(Instant::now());
+        self.setup_timers.ring = None;
+        self.phase.answer(Instant::now());
         self.send_a_final(200, bytes).await;
         if let Some(m) = &self.media {
             m.answered();
@@ -450,7 +455,7 @@ impl Call {
             });
         }
         if ok {
-            self.reason = Some("flow:transferred".into());
+            self.reason = Some(EndReason::FlowTransferred);
             if let Some(m) = &self.media {
                 m.stop_tone();
             }
@@ -475,14 +480,16 @@ impl Call {
         }
         let tag = resp.to_hdr().ok().and_then(|t| t.tag());
         let ack = if had_body {
-            self.send_ack(Side::B, cseq, None).await.unwrap_or_default()
+            self.send_ack(Leg::Callee, cseq, None)
+                .await
+                .unwrap_or_default()
         } else {
             bytes::Bytes::new()
         };
         if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
             c.acked = Some((tag, ack));
         }
-        let _ = self.media_relay_body(Side::B, resp);
+        let _ = self.media_relay_body(Leg::Callee, resp);
         self.transfer_done(200).await;
         self.publish_live();
     }
@@ -511,27 +518,27 @@ impl Call {
     }
 
     /// The call ended: the worker hears who hung up.
-    pub(super) fn flow_hung_up(&mut self, by: &'static str, code: u16) {
+    pub(super) fn flow_hung_up(&mut self, by: HangupBy, code: u16) {
         let Some(f) = self.flow.take() else { return };
         let who = match by {
-            "caller" => Party::Caller,
-            "callee" => Party::Callee,
-            "api" => Party::Worker,
-            _ => Party::Gateway,
+            HangupBy::Caller => Party::Caller,
+            HangupBy::Callee => Party::Callee,
+            HangupBy::Api => Party::Worker,
+            HangupBy::Gateway => Party::Gateway,
         };
-        f.hung_up(who, code, self.reason.as_deref().unwrap_or(""));
+        f.hung_up(who, code, self.reason.map_or("", EndReason::name));
     }
 
     /// A flow call's caller leg answered by us, with no other leg: in-dialog
     /// requests from the caller are ours to answer. Returns true when handled.
     pub(super) async fn flow_in_dialog(
         &mut self,
-        side: Side,
+        side: Leg,
         msg: &Message,
-        meta: &super::core::RxMeta,
+        meta: &crate::call::core::Arrival,
     ) -> bool {
         let flow_leg = self.flow_state.as_ref().is_some_and(|s| !s.bridged)
-            && side == Side::A
+            && side == Leg::Caller
             && self.b.as_ref().is_none_or(|b| {
                 b.remote_tag.is_none() || !self.a_answered() || self.transferring()
             });
@@ -541,7 +548,7 @@ impl Call {
         match msg.method() {
             Some(crate::sip::Method::Bye) => {
                 self.answer_new(side, msg, meta, 200, "OK", None).await;
-                self.end("completed", 200, "caller");
+                self.end(Outcome::completed(HangupBy::Caller));
                 true
             }
             Some(crate::sip::Method::Info) => {
@@ -555,7 +562,7 @@ impl Call {
             // goes to the relay, the answer is our unchanged SDP.
             Some(crate::sip::Method::Invite) | Some(crate::sip::Method::Update) => {
                 if super::media::has_sdp(msg) {
-                    let _ = self.media_relay_body(Side::A, msg);
+                    let _ = self.media_relay_body(Leg::Caller, msg);
                 }
                 self.answer_own_sdp(side, msg, meta).await;
                 true
@@ -565,7 +572,12 @@ impl Call {
     }
 
     /// 200 OK with our SDP to an in-dialog INVITE/UPDATE from `side`.
-    async fn answer_own_sdp(&mut self, side: Side, msg: &Message, meta: &super::core::RxMeta) {
+    async fn answer_own_sdp(
+        &mut self,
+        side: Leg,
+        msg: &Message,
+        meta: &crate::call::core::Arrival,
+    ) {
         let sdp = self.own_sdp();
         let id = self.add_server(side, msg, meta);
         let (tag, contact) = (self.a.local_tag.clone(), self.a.contact.clone());
@@ -573,22 +585,22 @@ impl Call {
         let Some(s) = self.servers.iter_mut().find(|s| s.id == id) else {
             return;
         };
-        let b = super::respond::response(&s.req, &s.top_via, 200, "OK", Some(&tag))
+        let b = crate::call::respond::response(&s.req, &s.top_via, 200, "OK", Some(&tag))
             .header("Contact", &contact)
-            .header("Allow", super::dispatch::ALLOW);
+            .header("Allow", crate::call::respond::ALLOW);
         let bytes = match sdp {
             Some(sdp) => b.body("application/sdp", &sdp),
             None => b.finish(),
         };
         let acts = match &mut s.tx {
-            super::txs::ServerKind::Invite(t) => {
+            super::transactions::ServerKind::Invite(t) => {
                 let acts = t.send_final(200, bytes.clone(), now);
                 s.r2xx = Some(crate::transaction::Retransmit2xx::new(
                     bytes, rel, timers, now,
                 ));
                 acts
             }
-            super::txs::ServerKind::NonInvite(t) => t.send_response(200, bytes, now),
+            super::transactions::ServerKind::NonInvite(t) => t.send_response(200, bytes, now),
         };
         self.apply_server(id, acts).await;
     }

@@ -6,23 +6,13 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::config::{Direction, Trunk};
+use crate::media::session::MediaSession;
 use crate::sip::Message;
-use crate::store::{to_rfc3339, CallRecord, CallStatus, SipInfo};
+use crate::store::{to_rfc3339, CallRecord, SipInfo};
 
-use super::core::Core;
-use super::task::Call;
-
-pub fn status_of(result: &str) -> CallStatus {
-    match result {
-        "completed" => CallStatus::Completed,
-        "busy" => CallStatus::Busy,
-        "canceled" => CallStatus::Canceled,
-        "no-answer" => CallStatus::NoAnswer,
-        "restricted" => CallStatus::Restricted,
-        "error" => CallStatus::Error,
-        _ => CallStatus::Failed,
-    }
-}
+use super::Call;
+use crate::call::core::Core;
+use crate::call::outcome::{Outcome, Refused};
 
 pub(super) fn submit(core: &Core, rec: CallRecord) {
     let Some(w) = core.call_log() else { return };
@@ -66,32 +56,6 @@ pub(super) fn caller_no(msg: &Message) -> String {
     )
 }
 
-/// Call-IDs recently refused statelessly, so a retransmitted INVITE (our
-/// response was lost) does not log the same refusal twice. Bounded FIFO.
-#[derive(Default)]
-pub struct RecentRejects {
-    set: std::collections::HashSet<bytes::Bytes>,
-    order: std::collections::VecDeque<bytes::Bytes>,
-}
-
-impl RecentRejects {
-    const CAP: usize = 4096;
-
-    /// True when `id` is new (and remembers it).
-    pub fn insert(&mut self, id: &bytes::Bytes) -> bool {
-        if !self.set.insert(id.clone()) {
-            return false;
-        }
-        self.order.push_back(id.clone());
-        if self.order.len() > Self::CAP {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
-    }
-}
-
 /// A call refused before it started (policy, limits, unknown number …). From an
 /// untrusted source (`trusted` false: no carrier, trunk CIDR or Twilio range) the
 /// record is only sampled (issue 15: a refusal flood must not crowd out real calls).
@@ -101,7 +65,7 @@ pub fn rejected(
     trusted: bool,
     msg: &Message,
     code: u16,
-    reason: &'static str,
+    refused: Refused,
     direction: Direction,
     trunk: Option<&Arc<Trunk>>,
     number: &str,
@@ -122,11 +86,7 @@ pub fn rejected(
             .unwrap_or_default(),
     );
     let now = to_rfc3339(SystemTime::now());
-    let status = match reason {
-        "limit_reached" if direction == Direction::Inbound => CallStatus::Busy,
-        "auth_failed" | "no_trunk" | "trunk_inactive" => CallStatus::Restricted,
-        _ => CallStatus::Failed,
-    };
+    let status = refused.status(direction);
     let rec = CallRecord {
         id: uuid::Uuid::new_v4(),
         call_id: call_id.clone(),
@@ -148,7 +108,7 @@ pub fn rejected(
         },
         service: "sip_trunking".into(),
         trunk_id: trunk.map(|t| t.trunk_id),
-        reason: Some(reason.to_string()),
+        reason: Some(refused.name().to_string()),
         recording: None,
         quality: None,
     };
@@ -161,17 +121,12 @@ pub fn rejected(
 
 /// The record of a call that ran, written when it ends (with its media
 /// quality, once the media task has handed it over).
-pub fn finished(
-    call: &Call,
-    media: Option<crate::media::session::MediaSession>,
-    result: &'static str,
-    code: u16,
-    by: &'static str,
-) {
+pub fn finished(call: &Call, media: Option<crate::media::session::MediaSession>, outcome: Outcome) {
+    let Outcome { status, code, by } = outcome;
     let end = SystemTime::now();
     let duration = end.duration_since(call.started_wall).unwrap_or_default();
-    let failed = !(200..300).contains(&code);
-    super::quality::submit_with_quality(
+    let failed = outcome.is_failure();
+    submit_with_quality(
         call,
         media,
         CallRecord {
@@ -183,13 +138,16 @@ pub fn finished(
             start_time: to_rfc3339(call.started_wall),
             end_time: to_rfc3339(end),
             direction: call.direction.as_str().to_string(),
-            hangup_end: Some(if by == "caller" { "caller" } else { "api" }.to_string()),
+            hangup_end: Some(by.log_end().to_string()),
             duration: duration.as_millis() as u64,
-            status: status_of(result),
+            status,
             error: failed.then(|| crate::sip::default_reason(code).to_string()),
             error_code: failed.then_some(code),
             // Connected seconds: from the answer to now (the end).
-            connect_time_sec: call.answered.map_or(0, |t| t.elapsed().as_secs()),
+            connect_time_sec: call
+                .phase
+                .answered_at()
+                .map_or(0, |t| t.elapsed().as_secs()),
             sip: SipInfo {
                 call_id: String::from_utf8_lossy(&call.a.call_id).into_owned(),
                 response_code: code,
@@ -197,7 +155,7 @@ pub fn finished(
             service: "sip_trunking".into(),
             // Calls of numbers assigned straight to a call flow have no trunk.
             trunk_id: (!call.trunk.trunk_id.is_nil()).then_some(call.trunk.trunk_id),
-            reason: call.reason.clone(),
+            reason: call.reason.map(|r| r.name().to_string()),
             recording: call
                 .recording
                 .as_ref()
@@ -208,4 +166,27 @@ pub fn finished(
             quality: None,
         },
     );
+}
+
+/// Submits `rec` once the media task has handed over the call's final
+/// quality figures (at once when the call had no media).
+fn submit_with_quality(call: &Call, media: Option<MediaSession>, rec: CallRecord) {
+    let Some(media) = media else {
+        submit(&call.core, rec);
+        return;
+    };
+    let core = std::sync::Arc::clone(&call.core);
+    let trunk = call.trunk_label.clone();
+    let carrier = call.carrier_name();
+    let answered = call.phase.answered_at().is_some();
+    media.finish(move |q| {
+        let mut rec = rec;
+        if let Some(q) = &q {
+            core.metrics
+                .quality
+                .observe(&trunk, carrier.as_deref(), answered, q);
+        }
+        rec.quality = q;
+        submit(&core, rec);
+    });
 }

@@ -8,13 +8,15 @@ use tokio::time::Instant;
 use crate::sip::{HeaderName, Message, Method};
 use crate::transaction::Actions;
 
-use super::core::RxMeta;
-use super::dialog::Side;
-use super::dispatch::ALLOW;
-use super::invite::{copy_headers, reason_of, with_body, PASS_RESPONSE};
-use super::respond::response;
-use super::task::{Call, NewRequest};
-use super::txs::{Role, ServerKind, ServerTx};
+use super::dialog::Leg;
+use super::transactions::{Role, ServerKind, ServerTx};
+use super::{Call, NewRequest};
+use crate::call::core::Arrival;
+use crate::call::outcome::{EndReason, HangupBy, Outcome};
+use crate::call::respond::response;
+use crate::call::respond::ALLOW;
+use crate::call::respond::{copy_headers, reason_of, with_body, PASS_RESPONSE};
+use crate::store::CallStatus;
 
 /// Headers of an in-dialog request passed to the other leg.
 const PASS_REQUEST: &[&str] = &[
@@ -33,7 +35,7 @@ const PASS_REQUEST: &[&str] = &[
 ];
 
 impl Call {
-    pub(super) async fn on_request(&mut self, side: Side, msg: Message, meta: RxMeta) {
+    pub(super) async fn on_request(&mut self, side: Leg, msg: Message, meta: Arrival) {
         let Some(method) = msg.method().cloned() else {
             return;
         };
@@ -71,7 +73,7 @@ impl Call {
         self.relay_request(side, method, msg, meta).await;
     }
 
-    async fn on_ack(&mut self, side: Side, msg: &Message, branch: &Bytes, now: Instant) {
+    async fn on_ack(&mut self, side: Leg, msg: &Message, branch: &Bytes, now: Instant) {
         // ACK for a non-2xx final: same branch as the INVITE (§17.2.1), absorbed by the transaction.
         if let Some(s) = self
             .servers
@@ -120,7 +122,7 @@ impl Call {
         }
     }
 
-    async fn on_cancel(&mut self, side: Side, msg: &Message, meta: &RxMeta, branch: &Bytes) {
+    async fn on_cancel(&mut self, side: Leg, msg: &Message, meta: &Arrival, branch: &Bytes) {
         let matched = self
             .servers
             .iter()
@@ -139,13 +141,13 @@ impl Call {
         }
         // §9.2: 200 to the CANCEL itself, then 487 to the INVITE if it is still pending.
         self.answer_new(side, msg, meta, 200, "OK", None).await;
-        if side == Side::A
+        if side == Leg::Caller
             && self
                 .servers
                 .iter()
-                .any(|s| s.id == self.a_invite && s.branch == *branch)
+                .any(|s| s.id == self.caller_invite_tx && s.branch == *branch)
         {
-            self.cancel_call("caller").await;
+            self.cancel_call(HangupBy::Caller).await;
         } else if let Some(s) = self
             .servers
             .iter()
@@ -170,9 +172,9 @@ impl Call {
     /// Answers a request with a new server transaction of its own (no relay).
     pub(super) async fn answer_new(
         &mut self,
-        side: Side,
+        side: Leg,
         msg: &Message,
-        meta: &RxMeta,
+        meta: &Arrival,
         code: u16,
         reason: &str,
         extra: Option<(&str, &str)>,
@@ -195,7 +197,7 @@ impl Call {
         self.apply_server(id, acts).await;
     }
 
-    pub(super) fn add_server(&mut self, side: Side, msg: &Message, meta: &RxMeta) -> u32 {
+    pub(super) fn add_server(&mut self, side: Leg, msg: &Message, meta: &Arrival) -> u32 {
         let id = self.new_id();
         self.core.metrics.transactions_active.inc();
         let tx = ServerTx::new(
@@ -210,7 +212,7 @@ impl Call {
         id
     }
 
-    async fn relay_request(&mut self, side: Side, method: Method, msg: Message, meta: RxMeta) {
+    async fn relay_request(&mut self, side: Leg, method: Method, msg: Message, meta: Arrival) {
         let relayable = matches!(
             method,
             Method::Bye
@@ -246,11 +248,11 @@ impl Call {
         }
         let other = side.other();
         let other_ready = self.dialog(other).is_some_and(|d| d.remote_tag.is_some());
-        if self.outcome.is_some() || !other_ready {
-            if method == Method::Bye && side == Side::A && !self.a_answered() {
+        if self.phase.is_ended() || !other_ready {
+            if method == Method::Bye && side == Leg::Caller && !self.a_answered() {
                 // BYE on an early dialog (§15): the caller gives up, like a CANCEL.
                 self.answer_new(side, &msg, &meta, 200, "OK", None).await;
-                return self.cancel_call("caller").await;
+                return self.cancel_call(HangupBy::Caller).await;
             }
             return self
                 .answer_new(
@@ -334,21 +336,21 @@ impl Call {
     }
 
     /// RFC 3262 §7.2: RAck names the INVITE's CSeq, which differs per leg.
-    fn rewritten_rack(&self, msg: &Message, other: Side) -> Option<String> {
+    fn rewritten_rack(&self, msg: &Message, other: Leg) -> Option<String> {
         let rack = msg.header(&HeaderName::RAck)?;
         let text = std::str::from_utf8(rack).ok()?;
         let mut parts = text.split_whitespace();
         let rseq = parts.next()?;
         let invite_cseq = match other {
-            Side::B => self
+            Leg::Callee => self
                 .clients
                 .iter()
                 .find(|c| Some(c.id) == self.b_invite)
                 .map(|c| c.cseq)?,
-            Side::A => self
+            Leg::Caller => self
                 .servers
                 .iter()
-                .find(|s| s.id == self.a_invite)
+                .find(|s| s.id == self.caller_invite_tx)
                 .map(|s| s.cseq)?,
         };
         Some(format!("{rseq} {invite_cseq} INVITE"))
@@ -358,7 +360,7 @@ impl Call {
     pub(super) async fn on_relayed_response(
         &mut self,
         id: u32,
-        from: Side,
+        from: Leg,
         server: u32,
         resp: &Message,
     ) {
@@ -376,7 +378,11 @@ impl Call {
                 let target = c.target.clone();
                 if !ack.is_empty() {
                     self.core
-                        .send(&target, ack, super::core::Outgoing::Request(&Method::Ack))
+                        .send(
+                            &target,
+                            ack,
+                            crate::call::core::Outgoing::Request(&Method::Ack),
+                        )
                         .await;
                 }
                 return;
@@ -402,7 +408,7 @@ impl Call {
     /// Sends a response on the server transaction `server` of leg `from`.
     pub(super) async fn respond_relayed(
         &mut self,
-        from: Side,
+        from: Leg,
         server: u32,
         code: u16,
         reason: &str,
@@ -461,9 +467,13 @@ impl Call {
     }
 
     /// A BYE from `side` ends the call (whatever the other leg answers).
-    pub(super) fn end_after_bye(&mut self, side: Side) {
-        let by = if side == Side::A { "caller" } else { "callee" };
-        self.end("completed", 200, by);
+    pub(super) fn end_after_bye(&mut self, side: Leg) {
+        let by = if side == Leg::Caller {
+            HangupBy::Caller
+        } else {
+            HangupBy::Callee
+        };
+        self.end(Outcome::completed(by));
     }
 
     /// No ACK for our 2xx within 64*T1 (§13.3.1.4): hang up both legs.
@@ -474,11 +484,11 @@ impl Call {
         let side = s.side;
         tracing::debug!(call = self.number, "no ACK for 2xx; ending the call");
         self.bye_both(side).await;
-        self.end("error", 408, "gateway");
+        self.end(Outcome::by_gateway(CallStatus::Error, 408));
     }
 
     /// BYE on both legs (those with a confirmed dialog), starting with `first`.
-    pub(super) async fn bye_both(&mut self, first: Side) {
+    pub(super) async fn bye_both(&mut self, first: Leg) {
         for leg in [first, first.other()] {
             let mf = self.max_forwards;
             let Some(d) = self.dialog(leg) else { continue };
@@ -505,13 +515,13 @@ impl Call {
     /// The operator hangs the call up (REST API): BYE both legs of an answered
     /// call; an unanswered one is cancelled toward the carrier and the caller gets 480.
     pub(super) async fn hangup(&mut self) {
-        if self.outcome.is_some() {
+        if self.phase.is_ended() {
             return;
         }
-        if self.answered.is_some() {
-            self.bye_both(Side::A).await;
-            self.reason = Some("api_hangup".into());
-            self.end("completed", 200, "api");
+        if self.phase.answered_at().is_some() {
+            self.bye_both(Leg::Caller).await;
+            self.reason = Some(EndReason::ApiHangup);
+            self.end(Outcome::completed(HangupBy::Api));
         } else {
             self.canceled = true;
             if self.b_trying {
@@ -519,8 +529,8 @@ impl Call {
             } else {
                 self.cancel_pending = true;
             }
-            self.reason = Some("api_hangup".into());
-            self.fail_a(480, "Temporarily Unavailable", "canceled")
+            self.reason = Some(EndReason::ApiHangup);
+            self.fail_a(480, "Temporarily Unavailable", CallStatus::Canceled)
                 .await;
         }
     }

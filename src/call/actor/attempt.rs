@@ -4,27 +4,22 @@
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use std::sync::Arc;
-
 use crate::config::Direction;
-use crate::metrics::{SourceLabels, TrunkLabels, TrunkReasonLabels};
-use crate::policy::{
-    failover_step, is_unreachable, try_next_carrier, AttemptOutcome, FailoverStep,
-};
+use crate::metrics::{TrunkLabels, TrunkReasonLabels};
+use crate::policy::AttemptOutcome;
 use crate::transport::{Target, TransportKind};
 
-use super::route::{
-    carrier_hops, destination_hops, literal_destination, uri_hops, uri_parts, Hop, HopKind,
-};
-use super::task::CallPlan;
+use crate::call::route::Hop;
 use crate::sip::{default_reason, HeaderName, Message, Method};
 
-use super::core::{random_hex, Outgoing};
-use super::dialog::{contact_for, with_tag, Dialog, Side};
-use super::dispatch::ALLOW;
-use super::respond::response;
-use super::task::{Call, NewRequest};
-use super::txs::{derived_request, ClientKind, Role, ServerKind};
+use super::dialog::{contact_for, with_tag, Dialog, Leg};
+use super::transactions::{derived_request, ClientKind, Role, ServerKind};
+use super::{Call, NewRequest};
+use crate::call::core::{random_hex, Outgoing};
+use crate::call::outcome::{EndReason, Outcome};
+use crate::call::respond::ALLOW;
+use crate::call::respond::{bounded_display, copy_headers, reason_of, with_body};
+use crate::store::CallStatus;
 
 /// Headers of the caller's INVITE passed on to the carrier (everything else is
 /// dropped: the carrier must not learn the PBX's topology or internals).
@@ -42,257 +37,8 @@ const PASS_INVITE: &[&str] = &[
     "Content-Disposition",
     "Accept",
 ];
-/// Headers of a response passed back to the other leg.
-pub const PASS_RESPONSE: &[&str] = &[
-    "Require",
-    "RSeq",
-    "Supported",
-    "Session-Expires",
-    "P-Asserted-Identity",
-    "Privacy",
-    "Remote-Party-ID",
-    "Reason",
-    "Warning",
-    "Retry-After",
-    "Unsupported",
-    "Min-SE",
-    "Content-Disposition",
-    "Accept",
-];
-
-pub fn copy_headers(
-    from: &Message,
-    names: &[&str],
-    max_value: usize,
-    mut b: crate::sip::MessageBuilder,
-) -> crate::sip::MessageBuilder {
-    for h in from.headers() {
-        let n = h.name.as_str();
-        // `[sip] max_copied_header`: an over-long value is not carried to the other leg.
-        if h.value.len() <= max_value && names.iter().any(|p| p.eq_ignore_ascii_case(n)) {
-            b = b.header(n, &h.value);
-        }
-    }
-    b
-}
-
-/// The first `max` characters of a display name (on a character boundary).
-fn bounded_display(d: String, max: usize) -> String {
-    let mut d = match d.char_indices().nth(max) {
-        Some((i, _)) => d[..i].to_string(),
-        None => d,
-    };
-    // A cut must not leave a dangling escape before our closing quote.
-    let trailing = d.len() - d.trim_end_matches('\\').len();
-    if trailing % 2 == 1 {
-        d.pop();
-    }
-    d
-}
-
-/// Finishes a builder with the message's body (and its Content-Type) if it has one.
-pub fn with_body(b: crate::sip::MessageBuilder, from: &Message) -> Bytes {
-    if from.body().is_empty() {
-        return b.finish();
-    }
-    let ct = from
-        .content_type()
-        .map(|c| String::from_utf8_lossy(c).into_owned());
-    b.body(ct.as_deref().unwrap_or("application/sdp"), from.body())
-}
-
-pub fn reason_of(resp: &Message) -> String {
-    match resp.start() {
-        crate::sip::StartLine::Response(s) => match std::str::from_utf8(&s.reason) {
-            Ok(r) if !r.is_empty() && !r.contains(['\r', '\n']) => r.to_string(),
-            _ => default_reason(s.code).to_string(),
-        },
-        _ => String::new(),
-    }
-}
 
 impl Call {
-    pub(super) async fn start(&mut self) {
-        // RFC 3261 §17.2.1: answer 100 at once so the caller stops retransmitting.
-        let Some(s) = self.servers.first() else {
-            return;
-        };
-        let trying = response(&s.req, &s.top_via, 100, "Trying", None).finish();
-        let acts = match self
-            .servers
-            .iter_mut()
-            .find(|s| s.id == 0)
-            .map(|s| &mut s.tx)
-        {
-            Some(ServerKind::Invite(t)) => t.send_provisional(trying),
-            _ => Default::default(),
-        };
-        self.apply_server(0, acts).await;
-        if !self.media_start().await {
-            return;
-        }
-        match self.plan.take() {
-            Some(CallPlan::Outbound { dialed, .. }) => {
-                self.hops = carrier_hops(&self.snapshot.config, &dialed, |i| {
-                    self.core.carrier_up(&self.snapshot.config.carriers[i].name)
-                });
-                if !self.start_hop().await {
-                    self.reason = Some("no_carrier".into());
-                    self.fail_a(503, "Service Unavailable", "failed").await;
-                }
-            }
-            Some(CallPlan::Inbound {
-                did,
-                failover_first,
-                ..
-            }) => {
-                let dest = self
-                    .route_trunk
-                    .inbound
-                    .as_ref()
-                    .and_then(|i| i.destination.clone());
-                let started = match dest.filter(|_| !failover_first) {
-                    Some(d) => {
-                        self.hops = self.resolve_destination(&d, &did).await;
-                        self.start_hop().await
-                    }
-                    None => false,
-                };
-                if !started && !self.failover(AttemptOutcome::TransportError).await {
-                    let reason = if failover_first {
-                        "trunk_inactive"
-                    } else {
-                        "destination_unreachable"
-                    };
-                    self.reason.get_or_insert_with(|| reason.into());
-                    self.fail_a(480, "Temporarily Unavailable", "failed").await;
-                }
-            }
-            Some(CallPlan::Busy { .. }) => self.busy_call().await,
-            Some(CallPlan::Flow { mode, .. }) => self.flow_call(mode).await,
-            None => {}
-        }
-    }
-
-    /// Addresses for an inbound trunk's destination (RFC 3263), as hops calling `did`.
-    pub(super) async fn resolve_destination(&self, dest: &str, did: &str) -> Vec<Hop> {
-        match literal_destination(dest) {
-            Some(addr) => destination_hops(&[(addr, TransportKind::Udp)], did),
-            None => {
-                let targets = self.core.resolve(dest, None).await;
-                destination_hops(&targets, did)
-            }
-        }
-    }
-
-    /// Moves the call to its trunk's failover. False when there is none (or it failed to start).
-    pub(super) async fn failover(&mut self, _outcome: AttemptOutcome) -> bool {
-        if self.direction != Direction::Inbound || self.failover_done {
-            return false;
-        }
-        let step = match failover_step(&self.route_trunk, &self.snapshot.trunks, &self.visited) {
-            Ok(s) => s,
-            Err(reason) => {
-                if reason != "no_failover" {
-                    self.reason = Some(reason.into());
-                }
-                return false;
-            }
-        };
-        let source = match &step {
-            FailoverStep::Trunk(_) => "trunk_id",
-            FailoverStep::PhoneNumber(_) => "phone_number",
-            FailoverStep::SipUri(_) => "sip_uri",
-            FailoverStep::Api => "api",
-        };
-        self.core
-            .metrics
-            .failovers
-            .get_or_create(&SourceLabels { source })
-            .inc();
-        self.reason = Some(format!("failover:{source}"));
-        tracing::info!(
-            call = self.number,
-            source,
-            "destination unreachable: failing over"
-        );
-        let did = self.api_no.clone();
-        self.hops = match step {
-            FailoverStep::Trunk(t) => {
-                // The target trunk's own limit applies (cluster-wide with Redis).
-                let Ok(slot) = self
-                    .core
-                    .limits
-                    .acquire(t.trunk_id, t.simultaneous_call_limit)
-                    .await
-                else {
-                    self.reason = Some("failover_limit_reached".into());
-                    return false;
-                };
-                self.slots.push(slot);
-                self.visited.push(t.trunk_id);
-                self.route_trunk = Arc::clone(&t);
-                match t.inbound.as_ref().and_then(|i| i.destination.clone()) {
-                    Some(d) => self.resolve_destination(&d, &did).await,
-                    None => Vec::new(),
-                }
-            }
-            FailoverStep::PhoneNumber(n) => {
-                self.failover_done = true;
-                carrier_hops(&self.snapshot.config, &n, |i| {
-                    self.core.carrier_up(&self.snapshot.config.carriers[i].name)
-                })
-            }
-            FailoverStep::SipUri(u) => {
-                self.failover_done = true;
-                self.sip_uri_hops(&u).await
-            }
-            FailoverStep::Api => {
-                self.failover_done = true;
-                let mode = match self
-                    .route_trunk
-                    .inbound
-                    .as_ref()
-                    .and_then(|i| i.failover.as_ref())
-                    .map(|f| f.value.as_str())
-                {
-                    Some("ParkingLot") => crate::flow::FlowMode::ParkingLot,
-                    _ => crate::flow::FlowMode::CallFlows,
-                };
-                return self
-                    .start_flow(mode, crate::flow::OfferReason::Failover)
-                    .await;
-            }
-        };
-        self.hop = 0;
-        if self.start_hop().await {
-            return true;
-        }
-        // The failover target could not be started either: maybe it fails over in turn.
-        Box::pin(self.failover(AttemptOutcome::TransportError)).await
-    }
-
-    /// Hops for a SIP URI target (an IP host directly, a name through RFC 3263).
-    pub(super) async fn sip_uri_hops(&self, u: &str) -> Vec<Hop> {
-        let Some((host, port, tp)) = uri_parts(u) else {
-            return Vec::new();
-        };
-        let targets = match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => vec![(
-                std::net::SocketAddr::new(ip, port.unwrap_or(5060)),
-                tp.unwrap_or(TransportKind::Udp),
-            )],
-            Err(_) => {
-                let dest = match port {
-                    Some(p) => format!("{host}:{p}"),
-                    None => host,
-                };
-                self.core.resolve(&dest, tp).await
-            }
-        };
-        uri_hops(u, &targets)
-    }
-
     /// Sends the INVITE to the current hop. False when no hop is left.
     pub(super) async fn start_hop(&mut self) -> bool {
         let Some(hop) = self.hops.get(self.hop).cloned() else {
@@ -301,7 +47,7 @@ impl Call {
         let Some(inv) = self
             .servers
             .iter()
-            .find(|s| s.id == self.a_invite)
+            .find(|s| s.id == self.caller_invite_tx)
             .map(|s| s.req.clone())
         else {
             return false;
@@ -352,13 +98,13 @@ impl Call {
                 .as_ref()
                 .and_then(|o| o.max_post_dial_delay)
             {
-                self.pdd_deadline =
+                self.setup_timers.pdd =
                     Some(Instant::now() + std::time::Duration::from_secs(u64::from(p)));
             }
         }
         // send_request sets b_invite (a failover inside it sets the next one).
         self.send_request(
-            Side::B,
+            Leg::Callee,
             NewRequest {
                 method: Method::Invite,
                 branch,
@@ -471,7 +217,7 @@ impl Call {
             }
             101..=199 => {
                 self.b_trying = true;
-                self.pdd_deadline = None;
+                self.setup_timers.pdd = None;
                 self.on_b_provisional(resp, code).await
             }
             200..=299 => self.on_b_success(id, resp).await,
@@ -511,15 +257,15 @@ impl Call {
         let bytes = match self.override_sdp() {
             // Early-media override: the caller hears our ringback, never the carrier's media.
             Some(sdp) => {
-                if crate::call::media::has_sdp(resp) {
-                    let _ = self.media_relay_body(Side::B, resp);
+                if super::media::has_sdp(resp) {
+                    let _ = self.media_relay_body(Leg::Callee, resp);
                 }
                 let b = self.a_response_as(resp, 183, "Session Progress", true);
                 b.body("application/sdp", &sdp)
             }
             None => {
                 let b = self.a_response(resp, code, true);
-                match self.media_relay_body(Side::B, resp) {
+                match self.media_relay_body(Leg::Callee, resp) {
                     Ok(Some(sdp)) => b.body("application/sdp", &sdp),
                     Ok(None) => with_body(b, resp),
                     Err(e) => {
@@ -529,17 +275,17 @@ impl Call {
                 }
             }
         };
-        let a_invite = self.a_invite;
+        let caller_invite_tx = self.caller_invite_tx;
         let acts = match self
             .servers
             .iter_mut()
-            .find(|s| s.id == a_invite)
+            .find(|s| s.id == caller_invite_tx)
             .map(|s| &mut s.tx)
         {
             Some(ServerKind::Invite(t)) => t.send_provisional(bytes),
             _ => Default::default(),
         };
-        self.apply_server(a_invite, acts).await;
+        self.apply_server(caller_invite_tx, acts).await;
     }
 
     async fn on_b_success(&mut self, id: u32, resp: &Message) {
@@ -572,27 +318,30 @@ impl Call {
             self.ack_and_bye(id, resp).await;
             return;
         }
-        let answer_sdp = self.media_relay_body(Side::B, resp);
+        let answer_sdp = self.media_relay_body(Leg::Callee, resp);
         if let Err(crate::media::session::MediaError::Srtp(e)) = &answer_sdp {
             // The carrier answered without the SRTP its policy requires (or
             // with crypto we never offered): hang it up, 488 to the caller.
             tracing::info!(call = self.number, error = %e, "carrier answer refused");
-            self.reason = Some(e.name().into());
+            self.reason = Some(EndReason::Layer(e.name()));
             self.ack_and_bye(id, resp).await;
             self.b = None;
-            self.fail_a(488, "Not Acceptable Here", "failed").await;
+            self.fail_a(488, "Not Acceptable Here", CallStatus::Failed)
+                .await;
             return;
         }
         let ack = if had_body {
-            self.send_ack(Side::B, cseq, None).await.unwrap_or_default()
+            self.send_ack(Leg::Callee, cseq, None)
+                .await
+                .unwrap_or_default()
         } else {
-            self.pending_ack = Some((Side::B, cseq));
+            self.pending_ack = Some((Leg::Callee, cseq));
             Bytes::new()
         };
         if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
             c.acked = Some((tag, ack));
         }
-        self.answered = Some(Instant::now());
+        self.phase.answer(Instant::now());
         self.publish_live();
         self.core
             .metrics
@@ -631,38 +380,8 @@ impl Call {
         let reason = reason_of(resp);
         let b = self.a_response(resp, code, false);
         self.send_a_final(code, b.finish()).await;
-        let result = match code {
-            486 | 600 => "busy",
-            408 | 480 => "no-answer",
-            403 => "restricted",
-            _ => "failed",
-        };
         tracing::debug!(call = self.number, code, reason = %reason, "carrier refused the call");
-        self.end(result, code, "callee");
-    }
-
-    /// After a failed attempt: the next hop (carrier or resolved target) when the
-    /// outcome allows it, else the trunk's failover (inbound). False: give up.
-    async fn next_hop_or_failover(&mut self, outcome: AttemptOutcome) -> bool {
-        let kind = self.hops.get(self.hop).map(|h| h.kind);
-        let next_ok = match kind {
-            Some(HopKind::Carrier) => try_next_carrier(outcome, self.early_media),
-            Some(HopKind::Destination) => is_unreachable(outcome, self.early_media),
-            None => false,
-        };
-        while next_ok && self.hop + 1 < self.hops.len() {
-            self.hop += 1;
-            if kind == Some(HopKind::Carrier) {
-                self.core.metrics.carrier_failovers.inc();
-            }
-            if self.start_hop().await {
-                return true;
-            }
-        }
-        if is_unreachable(outcome, self.early_media) {
-            return self.failover(outcome).await;
-        }
-        false
+        self.end(Outcome::refused_by_callee(code));
     }
 
     /// No 180/183 within the trunk's max_post_dial_delay: CANCEL the carrier leg, 503 to the PBX.
@@ -677,9 +396,10 @@ impl Call {
         } else {
             self.cancel_pending = true;
         }
-        self.reason = Some("pdd_timeout".into());
-        self.trunk_rejection("pdd_timeout");
-        self.fail_a(503, "Service Unavailable", "failed").await;
+        self.reason = Some(EndReason::PddTimeout);
+        self.trunk_rejection(EndReason::PddTimeout.name());
+        self.fail_a(503, "Service Unavailable", CallStatus::Failed)
+            .await;
     }
 
     pub(super) fn trunk_rejection(&self, reason: &'static str) {
@@ -715,12 +435,12 @@ impl Call {
                 if self.transferring() {
                     return self.transfer_done(if transport { 503 } else { 408 }).await;
                 }
-                let (code, result) = if transport {
-                    (503, "failed")
+                let (code, status) = if transport {
+                    (503, CallStatus::Failed)
                 } else {
-                    (408, "no-answer")
+                    (408, CallStatus::NoAnswer)
                 };
-                self.fail_a(code, default_reason(code), result).await;
+                self.fail_a(code, default_reason(code), status).await;
             }
             Role::Relay { from, server } => {
                 self.respond_relayed(from, server, 408, "Request Timeout", None)
@@ -731,97 +451,6 @@ impl Call {
             }
             _ => {}
         }
-    }
-
-    /// Sends a final error to the caller and ends the call.
-    pub(super) async fn fail_a(&mut self, code: u16, reason: &str, result: &'static str) {
-        let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) else {
-            return;
-        };
-        let bytes = response(&s.req, &s.top_via, code, reason, Some(&self.a.local_tag)).finish();
-        self.send_a_final(code, bytes).await;
-        self.end(result, code, "gateway");
-    }
-
-    pub(super) async fn send_a_final(&mut self, code: u16, bytes: Bytes) {
-        let now = Instant::now();
-        let rel = self.reliability();
-        let timers = self.core.timers;
-        let Some(s) = self.servers.iter_mut().find(|s| s.id == self.a_invite) else {
-            return;
-        };
-        let acts = match &mut s.tx {
-            ServerKind::Invite(t) => t.send_final(code, bytes.clone(), now),
-            ServerKind::NonInvite(_) => return,
-        };
-        if (200..300).contains(&code) && !acts.is_empty() {
-            s.r2xx = Some(crate::transaction::Retransmit2xx::new(
-                bytes, rel, timers, now,
-            ));
-        }
-        self.apply_server(self.a_invite, acts).await;
-    }
-
-    /// A provisional response of our own to the caller's INVITE, with our SDP (tones) or none.
-    pub(super) async fn send_a_provisional(&mut self, code: u16, reason: &str, sdp: Option<Bytes>) {
-        let a_invite = self.a_invite;
-        let tag = self.a.local_tag.clone();
-        let contact = self.a.contact.clone();
-        let Some(s) = self.servers.iter_mut().find(|s| s.id == a_invite) else {
-            return;
-        };
-        let mut b = response(&s.req, &s.top_via, code, reason, Some(&tag));
-        for rr in s.req.record_routes() {
-            b = b.header("Record-Route", rr);
-        }
-        let b = b.header("Contact", &contact).header("Allow", ALLOW);
-        let bytes = match sdp {
-            Some(sdp) => b.body("application/sdp", &sdp),
-            None => b.finish(),
-        };
-        let acts = match &mut s.tx {
-            ServerKind::Invite(t) => t.send_provisional(bytes),
-            ServerKind::NonInvite(_) => return,
-        };
-        self.apply_server(a_invite, acts).await;
-    }
-
-    pub(super) fn a_answered(&self) -> bool {
-        self.servers
-            .iter()
-            .find(|s| s.id == self.a_invite)
-            .is_none_or(|s| s.answered())
-    }
-
-    /// A response to the caller's INVITE mirroring the carrier's `resp`.
-    fn a_response(&self, resp: &Message, code: u16, dialog: bool) -> crate::sip::MessageBuilder {
-        self.a_response_as(resp, code, &reason_of(resp), dialog)
-    }
-
-    /// [`Self::a_response`] with our own status line (e.g. 180 shown as 183 with our SDP).
-    fn a_response_as(
-        &self,
-        resp: &Message,
-        code: u16,
-        reason: &str,
-        dialog: bool,
-    ) -> crate::sip::MessageBuilder {
-        let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) else {
-            return crate::sip::MessageBuilder::response(code, reason);
-        };
-        let mut b = response(&s.req, &s.top_via, code, reason, Some(&self.a.local_tag));
-        if dialog {
-            for rr in s.req.record_routes() {
-                b = b.header("Record-Route", rr);
-            }
-            b = b.header("Contact", &self.a.contact).header("Allow", ALLOW);
-        }
-        copy_headers(
-            resp,
-            PASS_RESPONSE,
-            self.snapshot.config.sip.max_copied_header,
-            b,
-        )
     }
 
     /// CANCEL of the B leg's INVITE (§9.1): only after a provisional response.
@@ -838,7 +467,7 @@ impl Call {
             return;
         };
         self.send_request(
-            Side::B,
+            Leg::Callee,
             NewRequest {
                 method: Method::Cancel,
                 branch,
@@ -849,45 +478,6 @@ impl Call {
             },
         )
         .await;
-    }
-
-    /// The caller cancelled: 487 to its INVITE, CANCEL toward the carrier.
-    pub(super) async fn cancel_call(&mut self, by: &'static str) {
-        if self.a_answered() {
-            return;
-        }
-        self.canceled = true;
-        if let Some(s) = self.servers.iter().find(|s| s.id == self.a_invite) {
-            let bytes = response(
-                &s.req,
-                &s.top_via,
-                487,
-                "Request Terminated",
-                Some(&self.a.local_tag),
-            )
-            .finish();
-            self.send_a_final(487, bytes).await;
-        }
-        if self.b_trying {
-            self.send_cancel().await;
-        } else {
-            self.cancel_pending = true;
-        }
-        self.end("canceled", 487, by);
-    }
-
-    /// Timer C: nobody answered within the ringing limit.
-    pub(super) async fn ring_timeout(&mut self) {
-        if self.a_answered() {
-            return;
-        }
-        self.canceled = true;
-        if self.b_trying {
-            self.send_cancel().await;
-        } else {
-            self.cancel_pending = true;
-        }
-        self.fail_a(408, "Request Timeout", "no-answer").await;
     }
 
     /// Accepts an unwanted 2xx (fork, race with CANCEL) and hangs it up at once.
@@ -964,7 +554,7 @@ impl Call {
     }
 }
 
-fn c_method_is_bye(clients: &[super::txs::ClientTx], id: u32) -> bool {
+fn c_method_is_bye(clients: &[super::transactions::ClientTx], id: u32) -> bool {
     clients
         .iter()
         .any(|c| c.id == id && c.method == Method::Bye)

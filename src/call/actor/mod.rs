@@ -1,6 +1,21 @@
 //! The call task: one per call, it owns both legs, all their transactions and
 //! timers, and is driven by events from the dispatcher and its own deadlines.
-//! Phases are plain fields; the transaction state machines do the RFC timing.
+//! Its phase is a `phase::Phase`; the transaction state machines do the RFC
+//! timing. The `Call` struct is here; its behaviour is split by concern over the
+//! files of this folder (each an `impl Call`), which share its private fields.
+
+mod attempt;
+mod caller_leg;
+pub(crate) mod calllog;
+pub(crate) mod dialog;
+mod failover;
+pub(crate) mod flow;
+pub(crate) mod media;
+mod phase;
+pub mod quality;
+mod relay;
+mod transactions;
+pub(super) use transactions::NewRequest;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,115 +27,78 @@ use tokio::time::{sleep_until, Instant};
 use crate::config::Direction;
 use crate::config::Trunk;
 use crate::metrics::{CallLabels, TrunkLabels};
-use crate::sip::{HeaderName, Message, Method};
-use crate::transaction::{Action, Actions, Reliability};
+use crate::sip::{HeaderName, Message};
+use crate::store::CallStatus;
+use crate::transaction::{Action, Reliability};
 
-use super::core::{random_hex, CallEvent, CallSender, Core, Outgoing, RxMeta, Snapshot};
-use super::dialog::{contact_for, wants_sips, with_tag, Dialog, Side};
-use super::txs::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
-
-/// A request about to become a client transaction.
-pub(super) struct NewRequest {
-    pub method: Method,
-    pub branch: Bytes,
-    pub cseq: u32,
-    pub bytes: Bytes,
-    pub role: super::txs::Role,
-    /// The request carries a body (so a 2xx can be ACKed at once).
-    pub had_body: bool,
-}
-
-/// What the dispatcher decided for a new call.
-#[derive(Debug, Clone)]
-pub enum CallPlan {
-    /// From a PBX through an outbound trunk to the carriers.
-    Outbound { trunk: Arc<Trunk>, dialed: String },
-    /// From a carrier for a DID on an inbound trunk.
-    Inbound {
-        trunk: Arc<Trunk>,
-        did: String,
-        failover_first: bool,
-    },
-    /// From a carrier to an inbound trunk at its limit: busy tone, then 486.
-    Busy { trunk: Arc<Trunk>, did: String },
-    /// From a carrier for a number assigned to a call flow: the worker decides.
-    Flow {
-        did: String,
-        mode: crate::flow::FlowMode,
-    },
-}
-
-/// How a call ended, for metrics and the end-of-call log line.
-#[derive(Clone, Copy, Debug)]
-pub struct Outcome {
-    pub result: &'static str,
-    pub code: u16,
-    pub by: &'static str,
-}
+use self::dialog::{contact_for, wants_sips, with_tag, Dialog, Leg};
+use self::phase::{Phase, SetupTimer, SetupTimers};
+use self::transactions::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
+use super::core::{random_hex, Arrival, CallEvent, CallSender, Core, Snapshot};
+use super::outcome::{EndReason, Outcome};
+pub use super::plan::CallPlan;
 
 pub struct Call {
-    pub(super) core: Arc<Core>,
-    pub(super) snapshot: Arc<Snapshot>,
-    pub(super) me: CallSender,
-    pub(super) number: u64,
-    pub(super) direction: Direction,
+    core: Arc<Core>,
+    snapshot: Arc<Snapshot>,
+    me: CallSender,
+    number: u64,
+    direction: Direction,
     /// The trunk the call was admitted on (limits, metrics, call log).
-    pub(super) trunk: Arc<Trunk>,
-    pub(super) trunk_label: String,
+    trunk: Arc<Trunk>,
+    trunk_label: String,
     /// The trunk whose destination/failover is in use (inbound failover moves it).
-    pub(super) route_trunk: Arc<Trunk>,
+    route_trunk: Arc<Trunk>,
     /// Trunks this call went through (failover loop detection).
-    pub(super) visited: Vec<uuid::Uuid>,
-    pub(super) failover_done: bool,
+    visited: Vec<uuid::Uuid>,
+    failover_done: bool,
     /// The number on our side: dialed (outbound) or the DID (inbound).
-    pub(super) api_no: String,
-    pub(super) caller_no: String,
+    api_no: String,
+    caller_no: String,
     /// Limit slots held; released (dropped) when the call ends.
-    pub(super) slots: Vec<super::limits::Slot>,
+    slots: Vec<super::limits::Slot>,
     /// Counts this call in set-up (overload control) until answered or ended.
-    pub(super) setup: super::overload::SetupGuard,
+    setup: super::intake::overload::SetupGuard,
     /// Machine-readable reason for the call log (`pdd_timeout`, `failover:sip_uri` …).
-    pub(super) reason: Option<String>,
-    pub(super) started: Instant,
-    pub(super) started_wall: std::time::SystemTime,
-    pub(super) pdd_deadline: Option<Instant>,
-    pub(super) b_trying: bool,
-    pub(super) plan: Option<CallPlan>,
-    pub(super) answered: Option<Instant>,
-    pub(super) a: Dialog,
-    pub(super) a_invite: u32,
-    pub(super) b: Option<Dialog>,
+    reason: Option<EndReason>,
+    started: Instant,
+    started_wall: std::time::SystemTime,
+    /// Ringing limit, post-dial delay and busy-tone deadlines (set-up only).
+    setup_timers: SetupTimers,
+    b_trying: bool,
+    plan: Option<CallPlan>,
+    a: Dialog,
+    caller_invite_tx: u32,
+    b: Option<Dialog>,
     /// Where the B leg goes, in order, and the one in use.
-    pub(super) hops: Vec<super::route::Hop>,
-    pub(super) hop: usize,
-    pub(super) b_invite: Option<u32>,
-    pub(super) attempt_started: Option<Instant>,
-    pub(super) b_provisional: bool,
-    pub(super) early_media: bool,
-    pub(super) cancel_pending: bool,
-    pub(super) canceled: bool,
+    hops: Vec<super::route::Hop>,
+    hop: usize,
+    b_invite: Option<u32>,
+    attempt_started: Option<Instant>,
+    b_provisional: bool,
+    early_media: bool,
+    cancel_pending: bool,
+    canceled: bool,
     /// Late offer (INVITE without SDP): the B leg's ACK waits for A's ACK and its answer.
-    pub(super) pending_ack: Option<(Side, u32)>,
-    pub(super) servers: Vec<ServerTx>,
-    pub(super) clients: Vec<ClientTx>,
-    pub(super) next_tx: u32,
-    pub(super) ring_deadline: Option<Instant>,
-    pub(super) outcome: Option<Outcome>,
-    pub(super) registered: Vec<Bytes>,
-    pub(super) max_forwards: u32,
+    pending_ack: Option<(Leg, u32)>,
+    servers: Vec<ServerTx>,
+    clients: Vec<ClientTx>,
+    next_tx: u32,
+    /// Set-up, answered or ended (with its outcome).
+    phase: Phase,
+    registered: Vec<Bytes>,
+    max_forwards: u32,
     /// The call's media relay (None: media anchoring off). Dropped when the call ends.
-    pub(super) media: Option<crate::media::session::MediaSession>,
+    media: Option<crate::media::session::MediaSession>,
     /// Pre-connect recording: the file and when its first packet came.
-    pub(super) recording: Option<(std::path::PathBuf, crate::media::session::RecordStart)>,
+    recording: Option<(std::path::PathBuf, crate::media::session::RecordStart)>,
     /// The SDP of our own tone toward the caller (override ringback or busy tone).
-    pub(super) tone_sdp: Option<Bytes>,
-    /// When the busy tone has played long enough (inbound over the limit).
-    pub(super) busy_deadline: Option<Instant>,
-    /// The final answer after the busy tone: code, phrase, call result, call-log reason.
-    pub(super) tone_final: Option<(u16, &'static str, &'static str, &'static str)>,
+    tone_sdp: Option<Bytes>,
+    /// Why the busy tone plays (default: the trunk's limit), the reason of its 486.
+    busy_reason: Option<EndReason>,
     /// The call-flow worker controlling this call, and what it set up.
-    pub(super) flow: Option<crate::flow::FlowCall>,
-    pub(super) flow_state: Option<Box<super::flow::FlowState>>,
+    flow: Option<crate::flow::FlowCall>,
+    flow_state: Option<Box<self::flow::FlowState>>,
 }
 
 impl Call {
@@ -130,7 +108,7 @@ impl Call {
         plan: CallPlan,
         slot: Option<super::limits::Slot>,
         invite: Message,
-        meta: RxMeta,
+        meta: Arrival,
         me: CallSender,
     ) -> Call {
         let (trunk, direction, api_no) = match &plan {
@@ -141,10 +119,10 @@ impl Call {
                 (Arc::clone(trunk), Direction::Inbound, did.clone())
             }
             CallPlan::Flow { did, .. } => {
-                (super::flow::flow_trunk(), Direction::Inbound, did.clone())
+                (self::flow::flow_trunk(), Direction::Inbound, did.clone())
             }
         };
-        let caller_no = super::calllog::caller_no(&invite);
+        let caller_no = self::calllog::caller_no(&invite);
         let now = Instant::now();
         let cfg = &snapshot.config;
         let a_tag = Bytes::from(random_hex(8));
@@ -181,8 +159,8 @@ impl Call {
             _ => cfg.sip.max_forwards,
         };
         let trunk_label = trunk.trunk_id.to_string();
-        let media = super::media::new_session(&core, &me, meta.source);
-        let server = ServerTx::new(0, Side::A, invite, &meta, core.timers, now);
+        let media = self::media::new_session(&core, &me, meta.source);
+        let server = ServerTx::new(0, Leg::Caller, invite, &meta, core.timers, now);
         let number = core.next_call_number();
         core.metrics.calls_active.inc();
         core.metrics.transactions_active.inc();
@@ -194,7 +172,6 @@ impl Call {
             .inc();
         let setup = core.overload.enter_setup();
         Call {
-            ring_deadline: Some(now + cfg.sip.invite_timeout),
             core,
             me,
             number,
@@ -211,12 +188,14 @@ impl Call {
             reason: None,
             started: now,
             started_wall: std::time::SystemTime::now(),
-            pdd_deadline: None,
+            setup_timers: SetupTimers {
+                ring: Some(now + cfg.sip.invite_timeout),
+                ..SetupTimers::default()
+            },
             b_trying: false,
             plan: Some(plan),
-            answered: None,
             a,
-            a_invite: 0,
+            caller_invite_tx: 0,
             b: None,
             hops: Vec::new(),
             hop: 0,
@@ -230,15 +209,14 @@ impl Call {
             servers: vec![server],
             clients: Vec::new(),
             next_tx: 1,
-            outcome: None,
+            phase: Phase::Setup,
             registered: vec![call_id],
             max_forwards,
             snapshot,
             media,
             recording: None,
             tone_sdp: None,
-            busy_deadline: None,
-            tone_final: None,
+            busy_reason: None,
             flow: None,
             flow_state: None,
         }
@@ -255,10 +233,10 @@ impl Call {
 
     /// Publishes the call's current shape in the live-call list (until it ends).
     pub(super) fn publish_live(&self) {
-        if self.outcome.is_some() {
+        if self.phase.is_ended() {
             return;
         }
-        if self.answered.is_some() {
+        if self.phase.answered_at().is_some() {
             self.setup.release();
         }
         let leg = |d: &Dialog| super::core::LiveLeg {
@@ -272,7 +250,7 @@ impl Call {
             direction: self.direction.as_str(),
             caller_no: self.caller_no.clone(),
             api_no: self.api_no.clone(),
-            state: if self.answered.is_some() {
+            state: if self.phase.answered_at().is_some() {
                 "answered"
             } else {
                 "ringing"
@@ -300,8 +278,8 @@ impl Call {
             }
             // Ended, and nothing left that sends on its own: the task goes, a
             // tombstone answers the retransmissions (call::linger).
-            if self.outcome.is_some() {
-                if let Some(stone) = super::txs::tombstone(&self.servers, &self.clients) {
+            if self.phase.is_ended() {
+                if let Some(stone) = transactions::tombstone(&self.servers, &self.clients) {
                     self.core.linger.bury(&self.registered, stone);
                     break;
                 }
@@ -317,7 +295,7 @@ impl Call {
                     Some(CallEvent::Media(ev)) => Box::pin(self.on_media_event(ev)).await,
                     None => break,
                 },
-                cmd = super::flow::next_command(&mut self.flow) => {
+                cmd = self::flow::next_command(&mut self.flow) => {
                     Box::pin(self.on_flow_command(cmd)).await
                 }
                 _ = sleep_until(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {
@@ -325,8 +303,8 @@ impl Call {
                 }
             }
         }
-        if self.outcome.is_none() {
-            self.end("error", 500, "gateway");
+        if !self.phase.is_ended() {
+            self.end(Outcome::by_gateway(CallStatus::Error, 500));
         }
         let left = self.servers.len() + self.clients.len();
         if left > 0 {
@@ -338,25 +316,12 @@ impl Call {
     }
 
     fn finished(&self) -> bool {
-        self.outcome.is_some() && self.servers.is_empty() && self.clients.is_empty()
-    }
-
-    fn prune(&mut self) {
-        let before = self.servers.len() + self.clients.len();
-        self.servers.retain(|s| !s.terminated());
-        self.clients.retain(|c| !c.terminated());
-        let gone = before - self.servers.len() - self.clients.len();
-        if gone > 0 {
-            self.core.metrics.transactions_active.dec_by(gone as i64);
-        }
+        self.phase.is_ended() && self.servers.is_empty() && self.clients.is_empty()
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let mut d = if self.outcome.is_none() {
-            min_opt(
-                min_opt(self.ring_deadline, self.pdd_deadline),
-                self.busy_deadline,
-            )
+        let mut d = if !self.phase.is_ended() {
+            self.setup_timers.next()
         } else {
             None
         };
@@ -369,28 +334,22 @@ impl Call {
         d
     }
 
-    pub(super) fn new_id(&mut self) -> u32 {
-        let id = self.next_tx;
-        self.next_tx = self.next_tx.wrapping_add(1);
-        id
-    }
-
-    pub(super) fn dialog(&mut self, side: Side) -> Option<&mut Dialog> {
+    pub(super) fn dialog(&mut self, side: Leg) -> Option<&mut Dialog> {
         match side {
-            Side::A => Some(&mut self.a),
-            Side::B => self.b.as_mut(),
+            Leg::Caller => Some(&mut self.a),
+            Leg::Callee => self.b.as_mut(),
         }
     }
 
     /// Which leg a message belongs to, by Call-ID.
-    fn side_of(&self, msg: &Message) -> Side {
+    fn side_of(&self, msg: &Message) -> Leg {
         match msg.call_id() {
-            Some(id) if *id == self.a.call_id => Side::A,
-            _ => Side::B,
+            Some(id) if *id == self.a.call_id => Leg::Caller,
+            _ => Leg::Callee,
         }
     }
 
-    async fn on_message(&mut self, msg: Message, meta: RxMeta) {
+    async fn on_message(&mut self, msg: Message, meta: Arrival) {
         let side = self.side_of(&msg);
         if msg.is_request() {
             self.on_request(side, msg, meta).await;
@@ -400,16 +359,13 @@ impl Call {
     }
 
     async fn on_timers(&mut self, now: Instant) {
-        if self.outcome.is_none() && self.ring_deadline.is_some_and(|d| d <= now) {
-            self.ring_deadline = None;
-            self.ring_timeout().await;
-        }
-        if self.outcome.is_none() && self.pdd_deadline.is_some_and(|d| d <= now) {
-            self.pdd_deadline = None;
-            self.pdd_timeout().await;
-        }
-        if self.outcome.is_none() && self.busy_deadline.is_some_and(|d| d <= now) {
-            self.busy_tone_done().await;
+        while !self.phase.is_ended() {
+            match self.setup_timers.take_due(now) {
+                Some(SetupTimer::Ring) => self.ring_timeout().await,
+                Some(SetupTimer::PostDialDelay) => self.pdd_timeout().await,
+                Some(SetupTimer::BusyTone) => self.busy_tone_done().await,
+                None => break,
+            }
         }
         let ids: Vec<u32> = self.servers.iter().map(|s| s.id).collect();
         for id in ids {
@@ -447,141 +403,12 @@ impl Call {
         }
     }
 
-    /// Executes a server transaction's actions (Send -> its response target).
-    pub(super) async fn apply_server(&mut self, id: u32, acts: Actions) {
-        for a in acts {
-            if let Action::Send(bytes) = a {
-                let Some(s) = self.servers.iter().find(|s| s.id == id) else {
-                    return;
-                };
-                let target = s.target.clone();
-                let code = s.tx_final_or_provisional_code();
-                self.core
-                    .send(&target, bytes, Outgoing::Response(code))
-                    .await;
-            }
-        }
-    }
-
-    /// Executes a client transaction's actions; `resp` is the response that produced them.
-    pub(super) async fn apply_client(&mut self, id: u32, acts: Actions, resp: Option<&Message>) {
-        for a in acts {
-            match a {
-                Action::Send(bytes) => {
-                    let Some(c) = self.clients.iter().find(|c| c.id == id) else {
-                        return;
-                    };
-                    let target = c.target.clone();
-                    let method = if bytes.starts_with(b"ACK ") {
-                        Method::Ack
-                    } else {
-                        c.method.clone()
-                    };
-                    if !self
-                        .core
-                        .send(&target, bytes, Outgoing::Request(&method))
-                        .await
-                    {
-                        self.transport_error(id).await;
-                    }
-                }
-                Action::Deliver => {
-                    if let Some(r) = resp {
-                        self.on_client_response(id, r).await;
-                    }
-                }
-                Action::Timeout => self.on_client_timeout(id, false).await,
-                Action::Terminated => {}
-            }
-        }
-    }
-
-    async fn transport_error(&mut self, id: u32) {
-        let Some(c) = self.clients.iter_mut().find(|c| c.id == id) else {
-            return;
-        };
-        let acts = match &mut c.tx {
-            ClientKind::Invite(t) => t.on_transport_error(),
-            ClientKind::NonInvite(t) => t.on_transport_error(),
-        };
-        if acts.iter().any(|a| matches!(a, Action::Timeout)) {
-            self.on_client_timeout(id, true).await;
-        }
-    }
-
-    /// Sends a request we built on `side`, as a new client transaction.
-    pub(super) async fn send_request(&mut self, side: Side, req: NewRequest) -> u32 {
-        let NewRequest {
-            method,
-            branch,
-            cseq,
-            bytes,
-            role,
-            had_body,
-        } = req;
-        let now = Instant::now();
-        let Some(d) = self.dialog(side) else { return 0 };
-        let target = d.peer.clone();
-        let rel = super::txs::reliability(target.kind);
-        let timers = self.core.timers;
-        let (tx, acts) = if method == Method::Invite {
-            let (t, a) = crate::transaction::ClientInvite::new(bytes, rel, timers, now);
-            (ClientKind::Invite(t), a)
-        } else {
-            let (t, a) = crate::transaction::ClientNonInvite::new(bytes, rel, timers, now);
-            (ClientKind::NonInvite(t), a)
-        };
-        let id = self.new_id();
-        // The B leg's INVITE is known as such before it is sent: a send that fails at
-        // once (TCP refused, TLS handshake failed) must already fail over from it.
-        if matches!(role, super::txs::Role::Initial) {
-            self.b_invite = Some(id);
-        }
-        self.core.metrics.transactions_active.inc();
-        self.clients.push(ClientTx {
-            id,
-            side,
-            branch,
-            method,
-            cseq,
-            target,
-            tx,
-            role,
-            had_body,
-            acked: None,
-        });
-        // Boxed: a failed send can fail over to the next carrier, which sends again.
-        Box::pin(self.apply_client(id, acts, None)).await;
-        id
-    }
-
-    /// Sends an ACK (a 2xx's ACK is its own transaction, §13.2.2.4) straight to the leg's peer.
-    pub(super) async fn send_ack(
-        &mut self,
-        side: Side,
-        cseq: u32,
-        body: Option<(&Bytes, &Bytes)>,
-    ) -> Option<Bytes> {
-        let mf = self.max_forwards;
-        let d = self.dialog(side)?;
-        let (_, b) = d.request(&Method::Ack, Some(cseq), mf);
-        let bytes = match body {
-            Some((ct, body)) if !body.is_empty() => b.body(&String::from_utf8_lossy(ct), body),
-            _ => b.finish(),
-        };
-        let target = d.peer.clone();
-        self.core
-            .send(&target, bytes.clone(), Outgoing::Request(&Method::Ack))
-            .await;
-        Some(bytes)
-    }
-
     /// Records how the call ended: metrics and the one log line per call.
-    pub(super) fn end(&mut self, result: &'static str, code: u16, by: &'static str) {
-        if self.outcome.is_some() {
+    pub(super) fn end(&mut self, outcome: Outcome) {
+        if !self.phase.end(outcome) {
             return;
         }
-        self.outcome = Some(Outcome { result, code, by });
+        let Outcome { status, code, by } = outcome;
         self.flow_hung_up(by, code);
         let m = &self.core.metrics;
         m.calls_active.dec();
@@ -594,24 +421,28 @@ impl Call {
             .get_or_create(&CallLabels {
                 trunk: self.trunk_label.clone(),
                 direction: self.direction.as_str(),
-                status: result,
+                status: status.as_str(),
             })
             .inc();
         // The relay stops now (ports freed, recording finalised), not when the
         // transactions stop lingering; it hands over the call's quality first.
         let media = self.media.take();
         self.tone_sdp = None;
-        self.busy_deadline = None;
-        super::calllog::finished(self, media, result, code, by);
+        self.setup_timers.busy = None;
+        self::calllog::finished(self, media, outcome);
         self.core
             .live
             .remove(String::from_utf8_lossy(&self.a.call_id).as_ref());
         // The limit slots go back now: the call is over even if transactions linger.
         self.slots.clear();
         self.setup.release();
-        self.pdd_deadline = None;
-        let duration = self.answered.map(|t| t.elapsed()).unwrap_or_default();
-        if self.answered.is_some() {
+        self.setup_timers.pdd = None;
+        let duration = self
+            .phase
+            .answered_at()
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        if self.phase.answered_at().is_some() {
             m.call_duration.observe(duration.as_secs_f64());
         }
         tracing::info!(
@@ -620,10 +451,10 @@ impl Call {
             trunk_description = self.trunk.description.as_deref().unwrap_or(""),
             direction = self.direction.as_str(),
             api_no = %self.api_no,
-            reason = self.reason.as_deref().unwrap_or(""),
-            result,
+            reason = self.reason.map_or("", EndReason::name),
+            result = status.as_str(),
             code,
-            hangup_by = by,
+            hangup_by = by.as_str(),
             duration_ms = duration.as_millis() as u64,
             hops_tried = self.hop + 1,
             "call ended"
@@ -631,15 +462,6 @@ impl Call {
     }
 
     pub(super) fn reliability(&self) -> Reliability {
-        super::txs::reliability(self.a.peer.kind)
-    }
-}
-
-impl ServerTx {
-    fn tx_final_or_provisional_code(&self) -> u16 {
-        match &self.tx {
-            ServerKind::Invite(t) => t.final_code().unwrap_or(180),
-            ServerKind::NonInvite(_) => 200,
-        }
+        self::transactions::reliability(self.a.peer.kind)
     }
 }

@@ -7,24 +7,11 @@ use bytes::Bytes;
 use crate::sip::{Message, MessageBuilder, Method};
 use crate::transport::{Target, TransportKind};
 
-use super::core::new_branch;
+use crate::call::core::new_branch;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// The caller's leg (we are its UAS).
-    A,
-    /// The callee's leg (we are its UAC).
-    B,
-}
-
-impl Side {
-    pub fn other(self) -> Side {
-        match self {
-            Side::A => Side::B,
-            Side::B => Side::A,
-        }
-    }
-}
+/// Which leg: the caller's (A, we are its UAS) or the callee's (B, we are
+/// its UAC). One enum for the call layer and the media relay.
+pub use crate::media::relay::Leg;
 
 pub struct Dialog {
     pub call_id: Bytes,

@@ -1,0 +1,149 @@
+//! The caller's (A) leg of the initial INVITE: our provisional and final
+//! responses to it, the caller's CANCEL, and the ringing timeout (Timer C).
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::sip::Message;
+
+use super::transactions::ServerKind;
+use super::Call;
+use crate::call::outcome::{HangupBy, Outcome};
+use crate::call::respond::ALLOW;
+use crate::call::respond::{copy_headers, reason_of, response, PASS_RESPONSE};
+use crate::store::CallStatus;
+
+impl Call {
+    /// Sends a final error to the caller and ends the call.
+    pub(super) async fn fail_a(&mut self, code: u16, reason: &str, status: CallStatus) {
+        let Some(s) = self.servers.iter().find(|s| s.id == self.caller_invite_tx) else {
+            return;
+        };
+        let bytes = response(&s.req, &s.top_via, code, reason, Some(&self.a.local_tag)).finish();
+        self.send_a_final(code, bytes).await;
+        self.end(Outcome::by_gateway(status, code));
+    }
+    pub(super) async fn send_a_final(&mut self, code: u16, bytes: Bytes) {
+        let now = Instant::now();
+        let rel = self.reliability();
+        let timers = self.core.timers;
+        let Some(s) = self
+            .servers
+            .iter_mut()
+            .find(|s| s.id == self.caller_invite_tx)
+        else {
+            return;
+        };
+        let acts = match &mut s.tx {
+            ServerKind::Invite(t) => t.send_final(code, bytes.clone(), now),
+            ServerKind::NonInvite(_) => return,
+        };
+        if (200..300).contains(&code) && !acts.is_empty() {
+            s.r2xx = Some(crate::transaction::Retransmit2xx::new(
+                bytes, rel, timers, now,
+            ));
+        }
+        self.apply_server(self.caller_invite_tx, acts).await;
+    }
+    /// A provisional response of our own to the caller's INVITE, with our SDP (tones) or none.
+    pub(super) async fn send_a_provisional(&mut self, code: u16, reason: &str, sdp: Option<Bytes>) {
+        let caller_invite_tx = self.caller_invite_tx;
+        let tag = self.a.local_tag.clone();
+        let contact = self.a.contact.clone();
+        let Some(s) = self.servers.iter_mut().find(|s| s.id == caller_invite_tx) else {
+            return;
+        };
+        let mut b = response(&s.req, &s.top_via, code, reason, Some(&tag));
+        for rr in s.req.record_routes() {
+            b = b.header("Record-Route", rr);
+        }
+        let b = b.header("Contact", &contact).header("Allow", ALLOW);
+        let bytes = match sdp {
+            Some(sdp) => b.body("application/sdp", &sdp),
+            None => b.finish(),
+        };
+        let acts = match &mut s.tx {
+            ServerKind::Invite(t) => t.send_provisional(bytes),
+            ServerKind::NonInvite(_) => return,
+        };
+        self.apply_server(caller_invite_tx, acts).await;
+    }
+    pub(super) fn a_answered(&self) -> bool {
+        self.servers
+            .iter()
+            .find(|s| s.id == self.caller_invite_tx)
+            .is_none_or(|s| s.answered())
+    }
+    /// A response to the caller's INVITE mirroring the carrier's `resp`.
+    pub(super) fn a_response(
+        &self,
+        resp: &Message,
+        code: u16,
+        dialog: bool,
+    ) -> crate::sip::MessageBuilder {
+        self.a_response_as(resp, code, &reason_of(resp), dialog)
+    }
+    /// [`Self::a_response`] with our own status line (e.g. 180 shown as 183 with our SDP).
+    pub(super) fn a_response_as(
+        &self,
+        resp: &Message,
+        code: u16,
+        reason: &str,
+        dialog: bool,
+    ) -> crate::sip::MessageBuilder {
+        let Some(s) = self.servers.iter().find(|s| s.id == self.caller_invite_tx) else {
+            return crate::sip::MessageBuilder::response(code, reason);
+        };
+        let mut b = response(&s.req, &s.top_via, code, reason, Some(&self.a.local_tag));
+        if dialog {
+            for rr in s.req.record_routes() {
+                b = b.header("Record-Route", rr);
+            }
+            b = b.header("Contact", &self.a.contact).header("Allow", ALLOW);
+        }
+        copy_headers(
+            resp,
+            PASS_RESPONSE,
+            self.snapshot.config.sip.max_copied_header,
+            b,
+        )
+    }
+    /// The caller cancelled: 487 to its INVITE, CANCEL toward the carrier.
+    pub(super) async fn cancel_call(&mut self, by: HangupBy) {
+        if self.a_answered() {
+            return;
+        }
+        self.canceled = true;
+        if let Some(s) = self.servers.iter().find(|s| s.id == self.caller_invite_tx) {
+            let bytes = response(
+                &s.req,
+                &s.top_via,
+                487,
+                "Request Terminated",
+                Some(&self.a.local_tag),
+            )
+            .finish();
+            self.send_a_final(487, bytes).await;
+        }
+        if self.b_trying {
+            self.send_cancel().await;
+        } else {
+            self.cancel_pending = true;
+        }
+        self.end(Outcome::canceled(by));
+    }
+    /// Timer C: nobody answered within the ringing limit.
+    pub(super) async fn ring_timeout(&mut self) {
+        if self.a_answered() {
+            return;
+        }
+        self.canceled = true;
+        if self.b_trying {
+            self.send_cancel().await;
+        } else {
+            self.cancel_pending = true;
+        }
+        self.fail_a(408, "Request Timeout", CallStatus::NoAnswer)
+            .await;
+    }
+}

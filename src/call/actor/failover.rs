@@ -1,0 +1,231 @@
+//! The call's chain of attempts: the plan turned into hops (carriers in
+//! order, or the inbound trunk's destination), the next hop after a failed
+//! attempt, and the inbound trunk's failover (another trunk, a number, a URI).
+//! The decisions are `policy::{try_next_carrier, is_unreachable, failover_step}`;
+//! this file executes them.
+
+use std::sync::Arc;
+
+use crate::config::Direction;
+use crate::metrics::SourceLabels;
+use crate::policy::{
+    failover_step, is_unreachable, try_next_carrier, AttemptOutcome, FailoverStep,
+};
+use crate::transport::TransportKind;
+
+use super::CallPlan;
+use crate::call::route::{
+    carrier_hops, destination_hops, literal_destination, uri_hops, uri_parts, Hop, HopKind,
+};
+
+use super::transactions::ServerKind;
+use super::Call;
+use crate::call::outcome::EndReason;
+use crate::call::respond::response;
+use crate::config::FailoverSource;
+use crate::policy::NoFailover;
+use crate::store::CallStatus;
+
+impl Call {
+    pub(super) async fn start(&mut self) {
+        // RFC 3261 §17.2.1: answer 100 at once so the caller stops retransmitting.
+        let Some(s) = self.servers.first() else {
+            return;
+        };
+        let trying = response(&s.req, &s.top_via, 100, "Trying", None).finish();
+        let acts = match self
+            .servers
+            .iter_mut()
+            .find(|s| s.id == 0)
+            .map(|s| &mut s.tx)
+        {
+            Some(ServerKind::Invite(t)) => t.send_provisional(trying),
+            _ => Default::default(),
+        };
+        self.apply_server(0, acts).await;
+        if !self.media_start().await {
+            return;
+        }
+        match self.plan.take() {
+            Some(CallPlan::Outbound { dialed, .. }) => {
+                self.hops = carrier_hops(&self.snapshot.config, &dialed, |i| {
+                    self.core.carrier_up(&self.snapshot.config.carriers[i].name)
+                });
+                if !self.start_hop().await {
+                    self.reason = Some(EndReason::NoCarrier);
+                    self.fail_a(503, "Service Unavailable", CallStatus::Failed)
+                        .await;
+                }
+            }
+            Some(CallPlan::Inbound {
+                did,
+                failover_first,
+                ..
+            }) => {
+                let dest = self
+                    .route_trunk
+                    .inbound
+                    .as_ref()
+                    .and_then(|i| i.destination.clone());
+                let started = match dest.filter(|_| !failover_first) {
+                    Some(d) => {
+                        self.hops = self.resolve_destination(&d, &did).await;
+                        self.start_hop().await
+                    }
+                    None => false,
+                };
+                if !started && !self.failover(AttemptOutcome::TransportError).await {
+                    let reason = if failover_first {
+                        EndReason::TrunkInactive
+                    } else {
+                        EndReason::DestinationUnreachable
+                    };
+                    self.reason.get_or_insert(reason);
+                    self.fail_a(480, "Temporarily Unavailable", CallStatus::Failed)
+                        .await;
+                }
+            }
+            Some(CallPlan::Busy { .. }) => self.busy_call().await,
+            Some(CallPlan::Flow { mode, .. }) => self.flow_call(mode).await,
+            None => {}
+        }
+    }
+    /// Addresses for an inbound trunk's destination (RFC 3263), as hops calling `did`.
+    pub(super) async fn resolve_destination(&self, dest: &str, did: &str) -> Vec<Hop> {
+        match literal_destination(dest) {
+            Some(addr) => destination_hops(&[(addr, TransportKind::Udp)], did),
+            None => {
+                let targets = self.core.resolve(dest, None).await;
+                destination_hops(&targets, did)
+            }
+        }
+    }
+    /// Moves the call to its trunk's failover. False when there is none (or it failed to start).
+    pub(super) async fn failover(&mut self, _outcome: AttemptOutcome) -> bool {
+        if self.direction != Direction::Inbound || self.failover_done {
+            return false;
+        }
+        let step = match failover_step(&self.route_trunk, &self.snapshot.trunks, &self.visited) {
+            Ok(s) => s,
+            Err(NoFailover::Unset) => return false,
+            Err(none) => {
+                self.reason = Some(EndReason::NoFailover(none));
+                return false;
+            }
+        };
+        let (source, label) = match &step {
+            FailoverStep::Trunk(_) => (FailoverSource::TrunkId, "trunk_id"),
+            FailoverStep::PhoneNumber(_) => (FailoverSource::PhoneNumber, "phone_number"),
+            FailoverStep::SipUri(_) => (FailoverSource::SipUri, "sip_uri"),
+            FailoverStep::Api => (FailoverSource::Api, "api"),
+        };
+        self.core
+            .metrics
+            .failovers
+            .get_or_create(&SourceLabels { source: label })
+            .inc();
+        self.reason = Some(EndReason::Failover(source));
+        tracing::info!(
+            call = self.number,
+            source = label,
+            "destination unreachable: failing over"
+        );
+        let did = self.api_no.clone();
+        self.hops = match step {
+            FailoverStep::Trunk(t) => {
+                // The target trunk's own limit applies (cluster-wide with Redis).
+                let Ok(slot) = self
+                    .core
+                    .limits
+                    .acquire(t.trunk_id, t.simultaneous_call_limit)
+                    .await
+                else {
+                    self.reason = Some(EndReason::FailoverLimitReached);
+                    return false;
+                };
+                self.slots.push(slot);
+                self.visited.push(t.trunk_id);
+                self.route_trunk = Arc::clone(&t);
+                match t.inbound.as_ref().and_then(|i| i.destination.clone()) {
+                    Some(d) => self.resolve_destination(&d, &did).await,
+                    None => Vec::new(),
+                }
+            }
+            FailoverStep::PhoneNumber(n) => {
+                self.failover_done = true;
+                carrier_hops(&self.snapshot.config, &n, |i| {
+                    self.core.carrier_up(&self.snapshot.config.carriers[i].name)
+                })
+            }
+            FailoverStep::SipUri(u) => {
+                self.failover_done = true;
+                self.sip_uri_hops(&u).await
+            }
+            FailoverStep::Api => {
+                self.failover_done = true;
+                let mode = match self
+                    .route_trunk
+                    .inbound
+                    .as_ref()
+                    .and_then(|i| i.failover.as_ref())
+                    .map(|f| f.value.as_str())
+                {
+                    Some("ParkingLot") => crate::flow::FlowMode::ParkingLot,
+                    _ => crate::flow::FlowMode::CallFlows,
+                };
+                return self
+                    .start_flow(mode, crate::flow::OfferReason::Failover)
+                    .await;
+            }
+        };
+        self.hop = 0;
+        if self.start_hop().await {
+            return true;
+        }
+        // The failover target could not be started either: maybe it fails over in turn.
+        Box::pin(self.failover(AttemptOutcome::TransportError)).await
+    }
+    /// Hops for a SIP URI target (an IP host directly, a name through RFC 3263).
+    pub(super) async fn sip_uri_hops(&self, u: &str) -> Vec<Hop> {
+        let Some((host, port, tp)) = uri_parts(u) else {
+            return Vec::new();
+        };
+        let targets = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => vec![(
+                std::net::SocketAddr::new(ip, port.unwrap_or(5060)),
+                tp.unwrap_or(TransportKind::Udp),
+            )],
+            Err(_) => {
+                let dest = match port {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host,
+                };
+                self.core.resolve(&dest, tp).await
+            }
+        };
+        uri_hops(u, &targets)
+    }
+    /// After a failed attempt: the next hop (carrier or resolved target) when the
+    /// outcome allows it, else the trunk's failover (inbound). False: give up.
+    pub(super) async fn next_hop_or_failover(&mut self, outcome: AttemptOutcome) -> bool {
+        let kind = self.hops.get(self.hop).map(|h| h.kind);
+        let next_ok = match kind {
+            Some(HopKind::Carrier) => try_next_carrier(outcome, self.early_media),
+            Some(HopKind::Destination) => is_unreachable(outcome, self.early_media),
+            None => false,
+        };
+        while next_ok && self.hop + 1 < self.hops.len() {
+            self.hop += 1;
+            if kind == Some(HopKind::Carrier) {
+                self.core.metrics.carrier_failovers.inc();
+            }
+            if self.start_hop().await {
+                return true;
+            }
+        }
+        if is_unreachable(outcome, self.early_media) {
+            return self.failover(outcome).await;
+        }
+        false
+    }
+}

@@ -1,0 +1,15 @@
+//! The call layer's front door: every received message passes here first.
+//!
+//! - `dispatch`: parse checks, stateless answers, Call-ID -> call task.
+//! - `admit`: a new INVITE: policy decision -> `CallPlan` + limit slot -> call task, or refusal.
+//! - `flood`: the per-source flood guard for untrusted sources.
+//! - `overload`: sheds new INVITEs (503 + Retry-After) while the gateway cannot keep up.
+//!
+//! Depends on the call layer's leaves (`core`, `respond`, `limits`, `outcome`)
+//! and starts `actor::Call` tasks; nothing in `actor` imports it.
+
+mod admit;
+pub mod dispatch;
+pub mod flood;
+pub mod overload;
+pub mod recent_rejects;
