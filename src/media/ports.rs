@@ -163,7 +163,9 @@ impl PortPool {
             }),
             low: Condvar::new(),
             total,
-            keep_bound: (nofile / 4).max(ready_target).min(total),
+            // An eighth of the descriptors at most for idle sockets (two per
+            // pair): live calls need four each, SIP and TCP the rest.
+            keep_bound: (nofile / 16).max(ready_target).min(total),
             ready_target,
         })
     }
@@ -238,7 +240,14 @@ impl PortPool {
                     Ok((b.rtp, b.rtcp))
                 }
                 // Bound on the other family (or closed below): bind afresh.
-                _ => bind_pair(ip, port),
+                _ => match bind_pair(ip, port) {
+                    // Out of descriptors: idle bound pairs give theirs back
+                    // first, a live call's set-up never loses to them.
+                    Err(e) if out_of_descriptors(&e) && self.close_idle(IDLE_YIELD) > 0 => {
+                        bind_pair(ip, port)
+                    }
+                    r => r,
+                },
             };
             match pair {
                 Ok((rtp, rtcp)) => {
@@ -287,6 +296,24 @@ impl PortPool {
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "media port pre-bind thread could not start; pairs are bound at call set-up");
         }
+    }
+
+    /// Closes the sockets of up to `n` idle bound pairs (the pairs stay in
+    /// the line, unbound); returns how many were closed.
+    fn close_idle(&self, n: usize) -> usize {
+        let Some(mut l) = self.lock() else { return 0 };
+        let mut closed = 0;
+        let Line { ready, cold, bound } = &mut *l;
+        for slot in cold.iter_mut().rev().chain(ready.iter_mut().rev()) {
+            if closed == n {
+                break;
+            }
+            if slot.bound.take().is_some() {
+                closed += 1;
+            }
+        }
+        *bound -= closed;
+        closed
     }
 
     /// Moves one pair from `cold` to `ready`, bound on `ip`. `false`: ready
@@ -340,6 +367,14 @@ fn refill(pool: Weak<PortPool>, ip: IpAddr) {
         // A timeout, so the thread notices the pool is gone.
         let _ = p.low.wait_timeout(l, Duration::from_millis(500));
     }
+}
+
+/// Idle bound pairs closed at once when a set-up runs out of descriptors.
+const IDLE_YIELD: usize = 64;
+
+/// EMFILE / ENFILE: the process or the system is out of file descriptors.
+fn out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23 | 24))
 }
 
 /// Reads away what arrived on a reused socket since its last call.
@@ -400,6 +435,24 @@ mod tests {
         assert_eq!(err.name(), "media_ports_exhausted");
         drop(held);
         assert!(pool.allocate(LO).is_ok());
+    }
+
+    #[test]
+    fn idle_bound_pairs_give_their_descriptors_back() {
+        let pool = PortPool::new(41500, 41508);
+        let pairs: Vec<_> = (0..3).map(|_| pool.allocate(LO).unwrap()).collect();
+        for p in pairs {
+            p.lease.recycle(p.rtp, p.rtcp);
+        }
+        assert_eq!(pool.bound_idle(), 3);
+        assert_eq!(pool.close_idle(2), 2);
+        assert_eq!(pool.bound_idle(), 1);
+        assert_eq!(pool.close_idle(5), 1);
+        assert_eq!((pool.bound_idle(), pool.available()), (0, 4));
+        // Closed pairs are bound again at set-up.
+        assert!(pool.allocate(LO).is_ok());
+        assert!(out_of_descriptors(&std::io::Error::from_raw_os_error(24)));
+        assert!(!out_of_descriptors(&std::io::Error::from_raw_os_error(98)));
     }
 
     #[test]
