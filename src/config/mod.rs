@@ -121,7 +121,7 @@ pub struct Config {
     /// set, wins at start; a reload applies the file's value.
     pub log_level: String,
     /// `[overload]`: when new INVITEs are shed with 503 + Retry-After.
-    pub overload: crate::call::overload::OverloadSettings,
+    pub overload: OverloadSettings,
     /// `[cluster]`: node id, Redis call-limit leases.
     pub cluster: ClusterSettings,
     /// The file this config was read from (`None`: the embedded default or a
@@ -426,6 +426,27 @@ pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
         }])
     })?;
     validate::validate(raw, origin)
+}
+
+/// `[overload]`: when new INVITEs are shed (`call::intake::overload`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverloadSettings {
+    /// Smoothed event-loop lag above which new INVITEs are shed; 0 = off.
+    pub max_lag: Duration,
+    /// Calls in set-up at which new INVITEs are refused; 0 = no cap.
+    pub max_setup_calls: u32,
+    /// `Retry-After` of the 503 (seconds).
+    pub retry_after_s: u32,
+}
+
+impl Default for OverloadSettings {
+    fn default() -> Self {
+        Self {
+            max_lag: Duration::ZERO,
+            max_setup_calls: 0,
+            retry_after_s: 2,
+        }
+    }
 }
 
 #[cfg(test)]

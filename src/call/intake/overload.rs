@@ -31,26 +31,8 @@ pub const WINDOW: Duration = Duration::from_millis(100);
 /// always get through, so the signal keeps being measured with real load.
 pub const MIN_ADMIT: u32 = 50;
 
-/// `[overload]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OverloadSettings {
-    /// Smoothed event-loop lag above which new INVITEs are shed; 0 = off.
-    pub max_lag: Duration,
-    /// Calls in set-up at which new INVITEs are refused; 0 = no cap.
-    pub max_setup_calls: u32,
-    /// `Retry-After` of the 503 (seconds).
-    pub retry_after_s: u32,
-}
-
-impl Default for OverloadSettings {
-    fn default() -> Self {
-        Self {
-            max_lag: Duration::ZERO,
-            max_setup_calls: 0,
-            retry_after_s: 2,
-        }
-    }
-}
+/// `[overload]` (validated in `config`, which owns the settings types).
+pub use crate::config::OverloadSettings;
 
 /// Why an INVITE was shed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
