@@ -91,6 +91,22 @@ async fn answered(name: &str) -> (Call, trunkgate::sip::Message, trunkgate::sip:
     (c, inv, ok)
 }
 
+/// The carrier's BYE of an answered call (`answered`), on `branch`.
+fn carrier_bye(c: &Call, inv: &trunkgate::sip::Message, branch: &str) -> String {
+    in_dialog(
+        "BYE",
+        &format!("sip:trunkgate@{}", c.gw.udp),
+        c.carrier.addr,
+        "UDP",
+        &format!("{};tag=car1", hdr(inv, "To")),
+        &hdr(inv, "From"),
+        &hdr(inv, "Call-ID"),
+        1,
+        branch,
+        "",
+    )
+}
+
 #[tokio::test]
 async fn basic_call_relays_and_hides_topology() {
     let (c, inv, ok) = answered("basic").await;
@@ -324,18 +340,7 @@ async fn failover_to_next_carrier_on_503() {
 #[tokio::test]
 async fn callee_hangs_up() {
     let (c, inv, ok) = answered("calleebye").await;
-    let bye = in_dialog(
-        "BYE",
-        &format!("sip:trunkgate@{}", c.gw.udp),
-        c.carrier.addr,
-        "UDP",
-        &format!("{};tag=car1", hdr(&inv, "To")),
-        &hdr(&inv, "From"),
-        &hdr(&inv, "Call-ID"),
-        1,
-        "z9hG4bKcbye",
-        "",
-    );
+    let bye = carrier_bye(&c, &inv, "z9hG4bKcbye");
     c.carrier.send(c.gw.udp, &bye).await;
     let (bye_a, _) = c.pbx.wait_request("BYE").await;
     assert_eq!(hdr(&bye_a, "Call-ID"), c.call_id);
@@ -918,18 +923,7 @@ async fn carrier_address_is_trusted_by_the_flood_limit() {
 async fn ended_call_answers_retransmissions_from_its_tombstone() {
     let (c, inv, ok) = answered("tombstone").await;
     let carrier_call_id = hdr(&inv, "Call-ID");
-    let bye = in_dialog(
-        "BYE",
-        &format!("sip:trunkgate@{}", c.gw.udp),
-        c.carrier.addr,
-        "UDP",
-        &format!("{};tag=car1", hdr(&inv, "To")),
-        &hdr(&inv, "From"),
-        &hdr(&inv, "Call-ID"),
-        1,
-        "z9hG4bKtombye",
-        "",
-    );
+    let bye = carrier_bye(&c, &inv, "z9hG4bKtombye");
     c.carrier.send(c.gw.udp, &bye).await;
     let (bye_a, _) = c.pbx.wait_request("BYE").await;
     c.pbx
