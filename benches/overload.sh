@@ -28,6 +28,8 @@
 # usage: benches/overload.sh [--mode anchored|signaling] [--tg-max N] [--kam-max N]
 #                            [--duration S] [--pause S] [--skip-kamailio] [--out DIR]
 # env: TRUNKGATE_BENCH_DIR (default <repo>/../shared/bench), RUST_LOG (warn),
+#      TG_BIN (a trunkgate binary to use instead of building one), TG_CONFIG
+#      (a config to use instead of the embedded default),
 #      BENCH_NICE (harness README), STAGE_TIMEOUT_S (2400)
 # Needs a quiet machine; every process started here is stopped by PID on exit.
 set -uo pipefail
@@ -152,10 +154,14 @@ overload_then_recover() {
 }
 
 # --- 1. build ---------------------------------------------------------------
-bench_log "building the release binary"
-(cd "$REPO" && timeout -k 30 "$STAGE_TIMEOUT_S" cargo build --release --bin trunkgate) ||
-	bench_die "cargo build --release failed"
-BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/trunkgate
+if [ -n "${TG_BIN:-}" ]; then
+	BIN=$TG_BIN # a binary built elsewhere (comparing commits in one run)
+else
+	bench_log "building the release binary"
+	(cd "$REPO" && timeout -k 30 "$STAGE_TIMEOUT_S" cargo build --release --bin trunkgate) ||
+		bench_die "cargo build --release failed"
+	BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/trunkgate
+fi
 [ -x "$BIN" ] || bench_die "no binary at $BIN"
 bench_mktemp tg-overload
 RUN=$BENCH_TMP
@@ -199,7 +205,9 @@ for p in udp:5060 tcp:5060 tcp:8080; do
 	fi
 done
 CONF=$RUN/trunkgate.toml
-if [ "$MODE" = signaling ]; then
+if [ -n "${TG_CONFIG:-}" ]; then
+	cp "$TG_CONFIG" "$CONF"
+elif [ "$MODE" = signaling ]; then
 	# the embedded default with media anchoring off
 	awk '/^\[media\]/ { print; print "enabled = false"; skip = 1; next } skip && /^enabled *=/ { next } { print }' \
 		"$REPO/config/trunkgate.toml" >"$CONF"

@@ -118,11 +118,17 @@ impl Gateway {
         let tls_metrics = crate::transport::TlsMetrics::register(&mut registry);
         let overload_lag = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let overload_admit = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let invite_queue_max = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let calls_in_setup = Gauge::<i64>::default();
         registry.register(
             "trunkgate_event_loop_lag_seconds",
             "Smoothed lateness of a 10 ms timer: how long ready work waits for a thread (overload signal)",
             overload_lag.clone(),
+        );
+        registry.register(
+            "trunkgate_invite_queue_max_seconds",
+            "Longest a new INVITE waited in the UDP receive queue since the last scrape (overload.max_queue_ms sheds above it)",
+            invite_queue_max.clone(),
         );
         registry.register(
             "trunkgate_overload_admit_ratio",
@@ -282,6 +288,7 @@ impl Gateway {
             let o = &hook_core.overload;
             overload_lag.set(o.lag().as_secs_f64());
             overload_admit.set(o.admit_ratio());
+            invite_queue_max.set(o.take_queue_max().as_secs_f64());
             calls_in_setup.set(i64::from(o.setup_calls()));
             if let Some(t) = hook_core.transports() {
                 tcp_conns.set(t.tcp_connection_count() as i64);

@@ -137,3 +137,81 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
     );
     gw.gw.shutdown().await;
 }
+
+/// `[overload] max_queue_ms`: a new INVITE that waited too long in the SIP
+/// socket's receive queue is refused with 503 + Retry-After before any
+/// routing, while an in-dialog request that waited as long (a BYE) is served.
+/// The backlog is made deterministic: on a current-thread runtime the test
+/// blocks the only thread (the gateway's too) for 150 ms right after sending,
+/// so both datagrams wait at least that long in the kernel's queue.
+#[tokio::test(flavor = "current_thread")]
+async fn an_invite_that_queued_too_long_is_shed_and_in_dialog_requests_are_served() {
+    let carrier = Ua::new().await;
+    let text = format!(
+        "{}\n[overload]\nmax_queue_ms = 40\nretry_after_s = 5\n",
+        config_text(&[(carrier.addr, "udp")], "127.0.0.0/8")
+    );
+    let gw = start(&text).await;
+    let pbx = Ua::new().await;
+
+    // One call up, with no backlog: admitted.
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "q-1", DIALED, "z9hG4bKq1"),
+    )
+    .await;
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    let ok = answer_call(&carrier, gw.udp, &inv, &pbx).await;
+    let mut dialog = UaDialog::from_ok(&ok, pbx.addr);
+    pbx.send(gw.udp, &dialog.ack()).await;
+
+    // A new INVITE and the call's BYE queue behind a stalled gateway.
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "q-2", DIALED, "z9hG4bKq2"),
+    )
+    .await;
+    pbx.send(gw.udp, &dialog.bye()).await;
+    std::thread::sleep(Duration::from_millis(150));
+
+    let refused = pbx.wait_response(503).await;
+    assert_eq!(hdr(&refused, "Call-ID"), "q-2");
+    assert_eq!(hdr(&refused, "Retry-After"), "5");
+    // The BYE is served: relayed, answered, and nothing else reaches the carrier.
+    let (bye, _) = carrier.wait_request("BYE").await;
+    assert_eq!(hdr(&bye, "CSeq").split_whitespace().last(), Some("BYE"));
+    carrier.send(gw.udp, &dialog.answer(&bye)).await;
+    // (The call's 200 may come again first: its ACK queued behind the stall too.)
+    let mut bye_answered = false;
+    for _ in 0..5 {
+        if hdr(&pbx.wait_response(200).await, "CSeq").ends_with("BYE") {
+            bye_answered = true;
+            break;
+        }
+    }
+    assert!(bye_answered, "the BYE's 200 never reached the PBX");
+    let m = metrics(gw.http).await;
+    assert_eq!(
+        metric_value(&m, "trunkgate_rejections_total{reason=\"overload_queue\"}"),
+        1.0,
+        "{m}"
+    );
+    let waited = metric_value(&m, "trunkgate_invite_queue_max_seconds");
+    assert!(waited >= 0.15, "the shed INVITE waited {waited} s: {m}");
+
+    // No backlog any more: the next INVITE is admitted.
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "q-3", DIALED, "z9hG4bKq3"),
+    )
+    .await;
+    carrier.wait_request("INVITE").await;
+    assert_eq!(
+        metric_value(
+            &metrics(gw.http).await,
+            "trunkgate_rejections_total{reason=\"overload_queue\"}"
+        ),
+        1.0
+    );
+    gw.gw.shutdown().await;
+}

@@ -433,6 +433,9 @@ pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
 pub struct OverloadSettings {
     /// Smoothed event-loop lag above which new INVITEs are shed; 0 = off.
     pub max_lag: Duration,
+    /// Time a new INVITE waited in the UDP socket's receive queue (kernel
+    /// receive timestamp to read) above which it is shed; 0 = off.
+    pub max_queue: Duration,
     /// Calls in set-up at which new INVITEs are refused; 0 = no cap.
     pub max_setup_calls: u32,
     /// `Retry-After` of the 503 (seconds).
@@ -443,6 +446,7 @@ impl Default for OverloadSettings {
     fn default() -> Self {
         Self {
             max_lag: Duration::ZERO,
+            max_queue: Duration::ZERO,
             max_setup_calls: 0,
             retry_after_s: 2,
         }

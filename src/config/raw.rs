@@ -52,6 +52,8 @@ pub struct RawOverload {
     #[serde(default = "d_max_lag_ms")]
     pub max_lag_ms: u64,
     #[serde(default)]
+    pub max_queue_ms: u64,
+    #[serde(default)]
     pub max_setup_calls: u32,
     #[serde(default = "d_retry_after_s")]
     pub retry_after_s: u32,
@@ -69,6 +71,7 @@ impl Default for RawOverload {
     fn default() -> Self {
         Self {
             max_lag_ms: d_max_lag_ms(),
+            max_queue_ms: 0,
             max_setup_calls: 0,
             retry_after_s: d_retry_after_s(),
         }

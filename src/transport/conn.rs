@@ -385,6 +385,7 @@ impl Conn {
             local: self.local,
             kind: self.kind,
             conn: Some(self.id),
+            queued: std::time::Duration::ZERO,
         });
     }
 }

@@ -95,6 +95,10 @@ pub struct Received {
     pub kind: TransportKind,
     /// The TCP connection it arrived on; `None` for UDP.
     pub conn: Option<ConnId>,
+    /// How long it waited in the socket's receive queue before it was read
+    /// (UDP: from the kernel's receive timestamp; zero where unknown, as on
+    /// stream transports). The overload control's early signal.
+    pub queued: std::time::Duration,
 }
 
 /// Where to send a message.

@@ -177,3 +177,23 @@ async fn ipv4_mapped_target_uses_ipv4_socket() {
     assert_eq!(recv(&client).await.0, b"hi");
     assert_quiet(&mut rx, Duration::from_millis(10)).await;
 }
+
+/// `Received::queued` is the time a datagram waited in the socket's queue:
+/// with the only runtime thread blocked for 120 ms right after the send, the
+/// datagram cannot be read sooner, so it reports at least that.
+#[tokio::test(flavor = "current_thread")]
+async fn a_datagram_reports_how_long_it_queued() {
+    let (t, mut rx) = start(cfg(&[(UDP, "127.0.0.1:0")])).await;
+    let server = addr(&t, UDP, false);
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Linux turns receive timestamping on for the whole stack from a work
+    // queue after the first SO_TIMESTAMPNS: let it run before measuring.
+    client.send_to(&sip("OPTIONS", ""), server).unwrap();
+    next(&mut rx).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    client.send_to(&sip("OPTIONS", ""), server).unwrap();
+    std::thread::sleep(Duration::from_millis(120));
+    let got = next(&mut rx).await;
+    assert!(got.queued >= Duration::from_millis(120), "{:?}", got.queued);
+    assert!(got.queued < Duration::from_secs(60), "{:?}", got.queued);
+}

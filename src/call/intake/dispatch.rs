@@ -4,6 +4,7 @@
 //! and starts a call task for an admitted new INVITE.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -63,7 +64,7 @@ impl Handler for Dispatcher {
             }
         };
         if msg.is_request() {
-            self.on_request(msg, meta);
+            self.on_request(msg, meta, rx.queued);
         } else {
             self.on_response(msg, meta);
         }
@@ -139,7 +140,8 @@ impl Dispatcher {
         self.core.is_trusted_source(meta.source)
     }
 
-    fn on_request(&self, msg: Message, meta: Arrival) {
+    /// `queued`: how long the request waited in the socket's receive queue.
+    fn on_request(&self, msg: Message, meta: Arrival, queued: Duration) {
         let Some(method) = msg.method().cloned() else {
             return;
         };
@@ -185,7 +187,7 @@ impl Dispatcher {
         // An initial INVITE (no To tag) that is already known is a retransmission: deliver it.
         let msg = {
             let Some(tx) = self.core.calls.get(&call_id).map(|e| e.value().clone()) else {
-                return self.out_of_call(msg, meta, method, call_id, to_tag.is_some());
+                return self.out_of_call(msg, meta, method, call_id, to_tag.is_some(), queued);
             };
             match tx.try_send(CallEvent::Sip(Box::new((msg, meta.clone())))) {
                 Ok(()) => return,
@@ -200,7 +202,7 @@ impl Dispatcher {
                 Err(mpsc::error::TrySendError::Closed(_)) => return,
             }
         };
-        self.out_of_call(msg, meta, method, call_id, to_tag.is_some())
+        self.out_of_call(msg, meta, method, call_id, to_tag.is_some(), queued)
     }
 
     /// A request no call task owns.
@@ -211,6 +213,7 @@ impl Dispatcher {
         method: Method,
         call_id: Bytes,
         in_dialog: bool,
+        queued: Duration,
     ) {
         // A retransmission toward a call that has ended.
         if self.ended_call(&call_id, &msg) {
@@ -238,7 +241,14 @@ impl Dispatcher {
         }
         match method {
             Method::Ack => {} // ACK for a 2xx of a call that is gone, or stray: nothing to answer (§17.2.1)
-            Method::Invite if !in_dialog => self.new_call(msg, meta, call_id),
+            Method::Invite if !in_dialog => {
+                // Overload, first and cheapest: a new INVITE that waited too
+                // long in the socket's queue is refused before any routing.
+                if let Some(shed) = self.core.overload.check_queue(queued) {
+                    return self.shed(&msg, &meta, shed);
+                }
+                self.new_call(msg, meta, call_id)
+            }
             Method::Options if !in_dialog => {
                 let (mut b, target) = self.stateless(&msg, &meta, 200, "OK");
                 b = b.header("Allow", ALLOW).header("Accept", "application/sdp");

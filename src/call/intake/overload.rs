@@ -41,6 +41,9 @@ pub enum Shed {
     Lag,
     /// `max_setup_calls` reached: `overload_setup`.
     Setup,
+    /// The INVITE waited over `max_queue_ms` in the socket's receive queue:
+    /// `overload_queue`.
+    Queue,
 }
 
 impl Shed {
@@ -48,6 +51,7 @@ impl Shed {
         match self {
             Shed::Lag => "overload_lag",
             Shed::Setup => "overload_setup",
+            Shed::Queue => "overload_queue",
         }
     }
 }
@@ -63,6 +67,8 @@ pub struct Overload {
     setup: Arc<AtomicU32>,
     /// Whether the last window was shedding (for one log line per change).
     shedding: AtomicBool,
+    /// Longest queue wait of a new INVITE since the last scrape, microseconds.
+    queue_max_us: AtomicU64,
 }
 
 impl Overload {
@@ -73,6 +79,7 @@ impl Overload {
             admit: AtomicU32::new(1000),
             setup: Arc::new(AtomicU32::new(0)),
             shedding: AtomicBool::new(false),
+            queue_max_us: AtomicU64::new(0),
         }
     }
 
@@ -97,6 +104,24 @@ impl Overload {
         }
         let admit = self.admit.load(Ordering::Relaxed);
         (admit < 1000 && roll() >= admit).then_some(Shed::Lag)
+    }
+
+    /// Whether a new INVITE that waited `queued` in the socket's receive
+    /// queue is refused. Per message, no state: while a backlog stands every
+    /// new INVITE reaching the head of the queue is refused cheaply, which
+    /// drains it; once it is short again they are admitted. Calls admitted
+    /// keep their in-dialog requests, which are never shed.
+    pub fn check_queue(&self, queued: Duration) -> Option<Shed> {
+        let us = u64::try_from(queued.as_micros()).unwrap_or(u64::MAX);
+        self.queue_max_us.fetch_max(us, Ordering::Relaxed);
+        let max = self.settings.load().max_queue;
+        (!max.is_zero() && queued > max).then_some(Shed::Queue)
+    }
+
+    /// The longest a new INVITE waited in the receive queue since the last
+    /// call (read and reset by the metrics scrape).
+    pub fn take_queue_max(&self) -> Duration {
+        Duration::from_micros(self.queue_max_us.swap(0, Ordering::Relaxed))
     }
 
     /// Counts a call in set-up until the guard is released or dropped.
@@ -250,6 +275,7 @@ mod tests {
     fn setup_cap_refuses_and_guards_give_back_once() {
         let o = Overload::new(OverloadSettings {
             max_lag: Duration::ZERO,
+            max_queue: Duration::ZERO,
             max_setup_calls: 2,
             retry_after_s: 2,
         });
