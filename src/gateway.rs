@@ -120,6 +120,12 @@ impl Gateway {
         let overload_admit = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let invite_queue_max = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let calls_in_setup = Gauge::<i64>::default();
+        let invites_pending = Gauge::<i64>::default();
+        registry.register(
+            "trunkgate_invites_pending",
+            "INVITEs sent toward callees with no response yet (overload.max_pending_invites caps it)",
+            invites_pending.clone(),
+        );
         registry.register(
             "trunkgate_event_loop_lag_seconds",
             "Smoothed lateness of a 10 ms timer: how long ready work waits for a thread (overload signal)",
@@ -290,6 +296,7 @@ impl Gateway {
             overload_admit.set(o.admit_ratio());
             invite_queue_max.set(o.take_queue_max().as_secs_f64());
             calls_in_setup.set(i64::from(o.setup_calls()));
+            invites_pending.set(i64::from(o.pending_invites()));
             if let Some(t) = hook_core.transports() {
                 tcp_conns.set(t.tcp_connection_count() as i64);
                 let stats = t.stats();

@@ -215,3 +215,71 @@ async fn an_invite_that_queued_too_long_is_shed_and_in_dialog_requests_are_serve
     );
     gw.gw.shutdown().await;
 }
+
+/// `[overload] max_pending_invites`: a callee that has not answered the
+/// INVITEs it was sent holds them pending; at the cap new INVITEs get 503 +
+/// Retry-After and the callee is sent nothing more, and its first response
+/// (even a 100 Trying) frees the slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callee_that_does_not_answer_is_not_sent_more_than_the_pending_cap() {
+    let carrier = Ua::new().await;
+    let text = format!(
+        "{}\n[overload]\nmax_pending_invites = 1\nretry_after_s = 3\n",
+        config_text(&[(carrier.addr, "udp")], "127.0.0.0/8")
+    );
+    let gw = start(&text).await;
+    let pbx = Ua::new().await;
+
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "p-1", DIALED, "z9hG4bKp1"),
+    )
+    .await;
+    let (first, _) = carrier.wait_request("INVITE").await;
+    let m = metrics(gw.http).await;
+    assert_eq!(metric_value(&m, "trunkgate_invites_pending"), 1.0, "{m}");
+
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "p-2", DIALED, "z9hG4bKp2"),
+    )
+    .await;
+    let refused = pbx.wait_response(503).await;
+    assert_eq!(hdr(&refused, "Call-ID"), "p-2");
+    assert_eq!(hdr(&refused, "Retry-After"), "3");
+    // Nothing new reaches the carrier (the first INVITE may be retransmitted).
+    while let Some((m, _)) = carrier.recv_within(Duration::from_millis(300)).await {
+        assert_eq!(hdr(&m, "Call-ID"), hdr(&first, "Call-ID"), "{m:?}");
+    }
+    let m = metrics(gw.http).await;
+    assert_eq!(
+        metric_value(
+            &m,
+            "trunkgate_rejections_total{reason=\"overload_pending\"}"
+        ),
+        1.0,
+        "{m}"
+    );
+
+    // The carrier's 100 Trying: no longer pending, the next INVITE goes out.
+    carrier
+        .send(gw.udp, &reply(&first, 100, "Trying", None, None, ""))
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while metric_value(&metrics(gw.http).await, "trunkgate_invites_pending") != 0.0 {
+        assert!(std::time::Instant::now() < deadline, "still pending");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pbx.send(
+        gw.udp,
+        &invite(pbx.addr, gw.udp, "UDP", "p-3", DIALED, "z9hG4bKp3"),
+    )
+    .await;
+    loop {
+        let (m, _) = carrier.wait_request("INVITE").await;
+        if hdr(&m, "Call-ID") != hdr(&first, "Call-ID") {
+            break;
+        }
+    }
+    gw.gw.shutdown().await;
+}

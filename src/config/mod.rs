@@ -438,6 +438,9 @@ pub struct OverloadSettings {
     pub max_queue: Duration,
     /// Calls in set-up at which new INVITEs are refused; 0 = no cap.
     pub max_setup_calls: u32,
+    /// INVITEs sent toward callees with no response yet at which new INVITEs
+    /// are refused; 0 = no cap.
+    pub max_pending_invites: u32,
     /// `Retry-After` of the 503 (seconds).
     pub retry_after_s: u32,
 }
@@ -448,6 +451,7 @@ impl Default for OverloadSettings {
             max_lag: Duration::ZERO,
             max_queue: Duration::ZERO,
             max_setup_calls: 0,
+            max_pending_invites: 0,
             retry_after_s: 2,
         }
     }

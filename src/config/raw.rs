@@ -55,6 +55,8 @@ pub struct RawOverload {
     pub max_queue_ms: u64,
     #[serde(default)]
     pub max_setup_calls: u32,
+    #[serde(default)]
+    pub max_pending_invites: u32,
     #[serde(default = "d_retry_after_s")]
     pub retry_after_s: u32,
 }
@@ -73,6 +75,7 @@ impl Default for RawOverload {
             max_lag_ms: d_max_lag_ms(),
             max_queue_ms: 0,
             max_setup_calls: 0,
+            max_pending_invites: 0,
             retry_after_s: d_retry_after_s(),
         }
     }

@@ -282,11 +282,18 @@ pub fn validate(raw: RawConfig, file: &str) -> Result<Config, ConfigErrors> {
     e.range("overload.max_lag_ms", o.max_lag_ms, 0, 10_000);
     e.range("overload.max_queue_ms", o.max_queue_ms, 0, 10_000);
     e.range("overload.max_setup_calls", o.max_setup_calls, 0, 10_000_000);
+    e.range(
+        "overload.max_pending_invites",
+        o.max_pending_invites,
+        0,
+        10_000_000,
+    );
     e.range("overload.retry_after_s", o.retry_after_s, 1, 3600);
     let overload = super::OverloadSettings {
         max_lag: Duration::from_millis(o.max_lag_ms),
         max_queue: Duration::from_millis(o.max_queue_ms),
         max_setup_calls: o.max_setup_calls,
+        max_pending_invites: o.max_pending_invites,
         retry_after_s: o.retry_after_s,
     };
     let store_url = cluster::validate_store_url(

@@ -89,6 +89,7 @@ impl Call {
         self.b_provisional = false;
         self.early_media = false;
         self.b_trying = false;
+        self.pending = Some(self.core.overload.enter_pending());
         self.attempt_started = Some(Instant::now());
         // Post-dial delay (outbound trunks): 180/183 must come within it.
         if self.direction == Direction::Outbound {
@@ -207,6 +208,8 @@ impl Call {
             }
             return;
         }
+        // The callee answered something: no longer pending (overload control).
+        self.pending = None;
         match code {
             100 => {
                 self.b_trying = true;

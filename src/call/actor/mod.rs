@@ -59,6 +59,8 @@ pub struct Call {
     slots: Vec<super::limits::Slot>,
     /// Counts this call in set-up (overload control) until answered or ended.
     setup: super::intake::overload::SetupGuard,
+    /// Counts the current attempt's INVITE until the callee's first response.
+    pending: Option<super::intake::overload::SetupGuard>,
     /// Machine-readable reason for the call log (`pdd_timeout`, `failover:sip_uri` …).
     reason: Option<EndReason>,
     started: Instant,
@@ -185,6 +187,7 @@ impl Call {
             caller_no,
             slots: slot.into_iter().collect(),
             setup,
+            pending: None,
             reason: None,
             started: now,
             started_wall: std::time::SystemTime::now(),

@@ -41,6 +41,9 @@ pub enum Shed {
     Lag,
     /// `max_setup_calls` reached: `overload_setup`.
     Setup,
+    /// `max_pending_invites` reached (callees are not answering in time):
+    /// `overload_pending`.
+    Pending,
     /// The INVITE waited over `max_queue_ms` in the socket's receive queue:
     /// `overload_queue`.
     Queue,
@@ -52,6 +55,7 @@ impl Shed {
             Shed::Lag => "overload_lag",
             Shed::Setup => "overload_setup",
             Shed::Queue => "overload_queue",
+            Shed::Pending => "overload_pending",
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct Overload {
     /// New INVITEs admitted, per mille.
     admit: AtomicU32,
     setup: Arc<AtomicU32>,
+    /// INVITEs sent toward callees that have had no response yet.
+    pending: Arc<AtomicU32>,
     /// Whether the last window was shedding (for one log line per change).
     shedding: AtomicBool,
     /// Longest queue wait of a new INVITE since the last scrape, microseconds.
@@ -78,6 +84,7 @@ impl Overload {
             lag_us: AtomicU64::new(0),
             admit: AtomicU32::new(1000),
             setup: Arc::new(AtomicU32::new(0)),
+            pending: Arc::new(AtomicU32::new(0)),
             shedding: AtomicBool::new(false),
             queue_max_us: AtomicU64::new(0),
         }
@@ -101,6 +108,11 @@ impl Overload {
         let s = self.settings.load();
         if s.max_setup_calls > 0 && self.setup.load(Ordering::Relaxed) >= s.max_setup_calls {
             return Some(Shed::Setup);
+        }
+        if s.max_pending_invites > 0
+            && self.pending.load(Ordering::Relaxed) >= s.max_pending_invites
+        {
+            return Some(Shed::Pending);
         }
         let admit = self.admit.load(Ordering::Relaxed);
         (admit < 1000 && roll() >= admit).then_some(Shed::Lag)
@@ -126,16 +138,25 @@ impl Overload {
 
     /// Counts a call in set-up until the guard is released or dropped.
     pub fn enter_setup(&self) -> SetupGuard {
-        self.setup.fetch_add(1, Ordering::Relaxed);
-        SetupGuard {
-            counter: Arc::clone(&self.setup),
-            released: AtomicBool::new(false),
-        }
+        SetupGuard::hold(&self.setup)
     }
 
     /// Calls in set-up now.
     pub fn setup_calls(&self) -> u32 {
         self.setup.load(Ordering::Relaxed)
+    }
+
+    /// Counts an INVITE sent toward a callee until its first response (the
+    /// guard is released or dropped). A callee that falls behind holds these
+    /// up, and `max_pending_invites` then stops sending it more: the B2BUA's
+    /// own queue may be short while the carrier's is not.
+    pub fn enter_pending(&self) -> SetupGuard {
+        SetupGuard::hold(&self.pending)
+    }
+
+    /// INVITEs toward callees with no response yet.
+    pub fn pending_invites(&self) -> u32 {
+        self.pending.load(Ordering::Relaxed)
     }
 
     /// Smoothed event-loop lag.
@@ -193,7 +214,8 @@ pub fn next_admit(admit: u32, lag: Duration, max: Duration) -> u32 {
     }
 }
 
-/// A call in set-up; released when it is answered or ends.
+/// One count held in an overload counter (a call in set-up, an INVITE
+/// awaiting its first response); given back once, on release or drop.
 #[derive(Debug)]
 pub struct SetupGuard {
     counter: Arc<AtomicU32>,
@@ -201,6 +223,14 @@ pub struct SetupGuard {
 }
 
 impl SetupGuard {
+    fn hold(counter: &Arc<AtomicU32>) -> SetupGuard {
+        counter.fetch_add(1, Ordering::Relaxed);
+        SetupGuard {
+            counter: Arc::clone(counter),
+            released: AtomicBool::new(false),
+        }
+    }
+
     /// The call left set-up (answered or ended). Idempotent.
     pub fn release(&self) {
         if !self.released.swap(true, Ordering::Relaxed) {
@@ -277,6 +307,7 @@ mod tests {
             max_lag: Duration::ZERO,
             max_queue: Duration::ZERO,
             max_setup_calls: 2,
+            max_pending_invites: 0,
             retry_after_s: 2,
         });
         let g1 = o.enter_setup();
@@ -291,6 +322,43 @@ mod tests {
         assert_eq!(o.check(|| 0), None);
         drop(g2);
         assert_eq!(o.setup_calls(), 0);
+    }
+
+    #[test]
+    fn pending_invites_cap_refuses_until_a_callee_answers() {
+        let o = Overload::new(OverloadSettings {
+            max_pending_invites: 2,
+            ..OverloadSettings::default()
+        });
+        let a = o.enter_pending();
+        let b = o.enter_pending();
+        assert_eq!(o.pending_invites(), 2);
+        assert_eq!(o.check(|| 0), Some(Shed::Pending));
+        assert_eq!(Shed::Pending.name(), "overload_pending");
+        drop(a);
+        assert_eq!(o.check(|| 0), None);
+        b.release();
+        drop(b);
+        assert_eq!(o.pending_invites(), 0, "given back once");
+        // Off: no cap whatever is pending.
+        let off = Overload::new(OverloadSettings::default());
+        let _held: Vec<_> = (0..5).map(|_| off.enter_pending()).collect();
+        assert_eq!(off.check(|| 0), None);
+    }
+
+    #[test]
+    fn queue_wait_over_the_limit_sheds_and_is_reported_once() {
+        let o = Overload::new(OverloadSettings {
+            max_queue: Duration::from_millis(10),
+            ..OverloadSettings::default()
+        });
+        assert_eq!(o.check_queue(Duration::from_millis(10)), None);
+        assert_eq!(o.check_queue(Duration::from_millis(11)), Some(Shed::Queue));
+        assert_eq!(o.check_queue(Duration::from_millis(3)), None);
+        assert_eq!(o.take_queue_max(), Duration::from_millis(11));
+        assert_eq!(o.take_queue_max(), Duration::ZERO, "reset by the read");
+        let off = Overload::new(OverloadSettings::default());
+        assert_eq!(off.check_queue(Duration::from_secs(5)), None);
     }
 
     #[test]
