@@ -88,10 +88,10 @@ struct Slot {
     start: u32,
     resend_len: u32,
     branch_len: u16,
-    method_len: u8,
+    method_len: u16,
     server: bool,
     /// Index into `targets`; meaningless when `resend_len` is 0.
-    target: u8,
+    target: u16,
     code: Option<u16>,
 }
 
@@ -140,9 +140,9 @@ impl Tombstone {
     /// The tombstone of an ended call whose remaining transactions are
     /// `entries`, the last of them ending at `expires`. Their bytes are
     /// copied into one buffer. An entry whose pieces do not fit the compact
-    /// lengths (a method over 255 octets, a branch over 64 KiB, a resend
-    /// over 4 GiB: none of which a message under the size cap can carry) is
-    /// left out.
+    /// lengths (a method or a branch of 64 KiB or more, which no message
+    /// under the default size cap carries) is left out, as are entries past
+    /// the 65,535th distinct target.
     pub fn new(entries: Vec<Entry<'_>>, expires: Instant) -> Tombstone {
         let mut t = Tombstone {
             expires,
@@ -159,7 +159,7 @@ impl Tombstone {
     /// Lays out `entries` in one exactly sized buffer.
     fn pack(&mut self, entries: &[Entry<'_>]) {
         let fits = |e: &&Entry<'_>| {
-            u8::try_from(method_name(&e.method).len()).is_ok()
+            u16::try_from(method_name(&e.method).len()).is_ok()
                 && u16::try_from(e.branch.len()).is_ok()
                 && e.resend
                     .as_ref()
@@ -179,22 +179,29 @@ impl Tombstone {
         };
         let mut buf = Vec::with_capacity(len);
         for e in entries.iter().filter(fits) {
+            let target = match &e.resend {
+                Some((_, _, target)) => match self.target_index(target) {
+                    Some(t) => t,
+                    None => continue,
+                },
+                None => 0,
+            };
             let start = buf.len() as u32;
             let name = method_name(&e.method);
             buf.extend_from_slice(name);
             buf.extend_from_slice(e.branch);
-            let (resend_len, code, target) = match &e.resend {
-                Some((bytes, code, target)) => {
+            let (resend_len, code) = match &e.resend {
+                Some((bytes, code, _)) => {
                     buf.extend_from_slice(bytes);
-                    (bytes.len() as u32, *code, self.target_index(target))
+                    (bytes.len() as u32, *code)
                 }
-                None => (0, None, 0),
+                None => (0, None),
             };
             self.slots.push(Slot {
                 start,
                 resend_len,
                 branch_len: e.branch.len() as u16,
-                method_len: name.len() as u8,
+                method_len: name.len() as u16,
                 server: e.server,
                 target,
                 code,
@@ -203,14 +210,15 @@ impl Tombstone {
         self.buf = buf.into_boxed_slice();
     }
 
-    fn target_index(&mut self, target: &Target) -> u8 {
+    fn target_index(&mut self, target: &Target) -> Option<u16> {
         let same =
             |t: &Target| t.kind == target.kind && t.addr == target.addr && t.conn == target.conn;
         match self.targets.iter().position(same) {
-            Some(i) => i as u8,
+            Some(i) => u16::try_from(i).ok(),
             None => {
+                let i = u16::try_from(self.targets.len()).ok()?;
                 self.targets.push(target.clone());
-                (self.targets.len() - 1) as u8
+                Some(i)
             }
         }
     }
@@ -639,6 +647,17 @@ Content-Length: 0\r\n\r\n";
         };
         assert!(matches!(t.reply(&foo("FOO")), Reply::Absorbed));
         assert!(matches!(t.reply(&foo("FOOD")), Reply::Unknown));
+        // A long method token is kept too (lengths are 16-bit).
+        let long = "X".repeat(300);
+        let t = Tombstone::new(
+            vec![Entry::server(
+                b"z9hG4bKx",
+                Method::from_bytes(long.as_bytes()),
+                None,
+            )],
+            Instant::now(),
+        );
+        assert!(matches!(t.reply(&foo(&long)), Reply::Absorbed));
     }
 
     /// Memory per ended call (issue 13): the tombstone's heap and its table
