@@ -17,6 +17,7 @@
 //! as if the call were gone (ACK dropped, other in-dialog requests 481,
 //! responses stray), which is what the ended call task did too.
 
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -24,78 +25,89 @@ use std::time::Duration;
 use bytes::Bytes;
 use dashmap::DashMap;
 use prometheus_client::metrics::gauge::Gauge;
+use smallvec::SmallVec;
 use tokio::time::Instant;
 
 use crate::sip::{Message, Method};
 use crate::transport::Target;
 
-/// What an ended call's transaction does when its peer retransmits.
+/// One transaction of an ended call, as handed to [`Tombstone::new`]: it
+/// borrows the transaction's bytes, which the tombstone copies into its one
+/// buffer.
 #[derive(Debug, Clone)]
-enum Answer {
-    /// Nothing: the retransmission is absorbed.
-    Absorb,
-    /// Send these bytes again: our last response (its status code), or our
-    /// ACK (`code` None).
-    Resend {
-        bytes: Bytes,
-        target: Target,
-        code: Option<u16>,
-    },
-}
-
-/// One transaction of an ended call.
-#[derive(Debug, Clone)]
-pub struct Entry {
+pub struct Entry<'a> {
     /// We received the request (server) or sent it (client).
     server: bool,
-    branch: Bytes,
+    branch: &'a [u8],
     method: Method,
-    answer: Answer,
+    /// Bytes to send again, where, and their status code (None: our ACK);
+    /// `None`: a retransmission is absorbed.
+    resend: Option<(&'a [u8], Option<u16>, Target)>,
 }
 
-impl Entry {
+impl<'a> Entry<'a> {
     /// A request we answered: a retransmission is absorbed, or gets
     /// `resend` (our final response, status `code`) again.
-    pub fn server(branch: &[u8], method: Method, resend: Option<(&[u8], u16, Target)>) -> Entry {
+    pub fn server(
+        branch: &'a [u8],
+        method: Method,
+        resend: Option<(&'a [u8], u16, Target)>,
+    ) -> Entry<'a> {
         Entry {
             server: true,
-            branch: Bytes::copy_from_slice(branch),
+            branch,
             method,
-            answer: match resend {
-                Some((bytes, code, target)) => Answer::Resend {
-                    bytes: Bytes::copy_from_slice(bytes),
-                    target,
-                    code: Some(code),
-                },
-                None => Answer::Absorb,
-            },
+            resend: resend.map(|(bytes, code, target)| (bytes, Some(code), target)),
         }
     }
 
     /// A request we sent: a retransmitted final response gets `ack` again,
     /// anything else is absorbed.
-    pub fn client(branch: &[u8], method: Method, ack: Option<(&[u8], Target)>) -> Entry {
+    pub fn client(branch: &'a [u8], method: Method, ack: Option<(&'a [u8], Target)>) -> Entry<'a> {
         Entry {
             server: false,
-            branch: Bytes::copy_from_slice(branch),
+            branch,
             method,
-            answer: match ack {
-                Some((bytes, target)) => Answer::Resend {
-                    bytes: Bytes::copy_from_slice(bytes),
-                    target,
-                    code: None,
-                },
-                None => Answer::Absorb,
-            },
+            resend: ack.map(|(bytes, target)| (bytes, None, target)),
         }
     }
 }
 
-/// What an ended call leaves behind until its last transaction timer.
+/// The method's name on the wire (an unknown method's token as received).
+fn method_name(m: &Method) -> &[u8] {
+    match m {
+        Method::Other(b) => b,
+        known => known.as_str().as_bytes(),
+    }
+}
+
+/// One transaction of a tombstone: its method, branch and resend bytes lie
+/// back to back in the tombstone's buffer from `start`.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    start: u32,
+    resend_len: u32,
+    branch_len: u16,
+    method_len: u16,
+    server: bool,
+    /// Index into `targets`; meaningless when `resend_len` is 0.
+    target: u16,
+    code: Option<u16>,
+}
+
+/// What an ended call leaves behind until its last transaction timer: two
+/// allocations (this, behind its `Arc`, and `buf`), whatever its number of
+/// transactions.
 #[derive(Debug)]
 pub struct Tombstone {
     expires: Instant,
-    entries: Box<[Entry]>,
+    /// The call's Call-IDs (set by [`Linger::bury`]), then per slot its
+    /// method, branch and resend bytes.
+    buf: Box<[u8]>,
+    /// Length of each Call-ID at the start of `buf`.
+    ids: SmallVec<[u16; 2]>,
+    slots: SmallVec<[Slot; 4]>,
+    targets: SmallVec<[Target; 2]>,
     /// The table's count of ended calls held, decremented when this goes.
     held: Option<Arc<AtomicI64>>,
 }
@@ -126,13 +138,138 @@ pub enum Reply {
 
 impl Tombstone {
     /// The tombstone of an ended call whose remaining transactions are
-    /// `entries`, the last of them ending at `expires`.
-    pub fn new(entries: Vec<Entry>, expires: Instant) -> Tombstone {
-        Tombstone {
+    /// `entries`, the last of them ending at `expires`. Their bytes are
+    /// copied into one buffer. An entry whose pieces do not fit the compact
+    /// lengths (a method or a branch of 64 KiB or more, which no message
+    /// under the default size cap carries) is left out, as are entries past
+    /// the 65,535th distinct target.
+    pub fn new(entries: Vec<Entry<'_>>, expires: Instant) -> Tombstone {
+        let mut t = Tombstone {
             expires,
-            entries: entries.into_boxed_slice(),
+            buf: Box::default(),
+            ids: SmallVec::new(),
+            slots: SmallVec::new(),
+            targets: SmallVec::new(),
             held: None,
+        };
+        t.pack(&entries);
+        t
+    }
+
+    /// Lays out `entries` in one exactly sized buffer.
+    fn pack(&mut self, entries: &[Entry<'_>]) {
+        let fits = |e: &&Entry<'_>| {
+            u16::try_from(method_name(&e.method).len()).is_ok()
+                && u16::try_from(e.branch.len()).is_ok()
+                && e.resend
+                    .as_ref()
+                    .is_none_or(|(b, ..)| u32::try_from(b.len()).is_ok())
+        };
+        let len: usize = entries
+            .iter()
+            .filter(fits)
+            .map(|e| {
+                method_name(&e.method).len()
+                    + e.branch.len()
+                    + e.resend.as_ref().map_or(0, |(b, ..)| b.len())
+            })
+            .sum::<usize>();
+        let Ok(_) = u32::try_from(len) else {
+            return;
+        };
+        let mut buf = Vec::with_capacity(len);
+        for e in entries.iter().filter(fits) {
+            let target = match &e.resend {
+                Some((_, _, target)) => match self.target_index(target) {
+                    Some(t) => t,
+                    None => continue,
+                },
+                None => 0,
+            };
+            let start = buf.len() as u32;
+            let name = method_name(&e.method);
+            buf.extend_from_slice(name);
+            buf.extend_from_slice(e.branch);
+            let (resend_len, code) = match &e.resend {
+                Some((bytes, code, _)) => {
+                    buf.extend_from_slice(bytes);
+                    (bytes.len() as u32, *code)
+                }
+                None => (0, None),
+            };
+            self.slots.push(Slot {
+                start,
+                resend_len,
+                branch_len: e.branch.len() as u16,
+                method_len: name.len() as u16,
+                server: e.server,
+                target,
+                code,
+            });
         }
+        self.buf = buf.into_boxed_slice();
+    }
+
+    fn target_index(&mut self, target: &Target) -> Option<u16> {
+        let same =
+            |t: &Target| t.kind == target.kind && t.addr == target.addr && t.conn == target.conn;
+        match self.targets.iter().position(same) {
+            Some(i) => u16::try_from(i).ok(),
+            None => {
+                let i = u16::try_from(self.targets.len()).ok()?;
+                self.targets.push(target.clone());
+                Some(i)
+            }
+        }
+    }
+
+    /// Puts the call's Call-IDs in front of the buffer (one new exactly
+    /// sized allocation; the slots move up by their length).
+    fn set_ids(&mut self, ids: &[Bytes]) {
+        let ids: SmallVec<[&Bytes; 2]> = ids
+            .iter()
+            .filter(|id| u16::try_from(id.len()).is_ok())
+            .collect();
+        let front: usize = ids.iter().map(|id| id.len()).sum();
+        let Ok(shift) = u32::try_from(front) else {
+            return;
+        };
+        if u32::try_from(front + self.buf.len()).is_err() {
+            return;
+        }
+        let mut buf = Vec::with_capacity(front + self.buf.len());
+        for id in &ids {
+            buf.extend_from_slice(id);
+        }
+        buf.extend_from_slice(&self.buf);
+        self.buf = buf.into_boxed_slice();
+        self.ids = ids.iter().map(|id| id.len() as u16).collect();
+        for s in &mut self.slots {
+            s.start += shift;
+        }
+    }
+
+    /// A slot's method name, branch and resend bytes.
+    fn pieces(&self, s: &Slot) -> (&[u8], &[u8], &[u8]) {
+        let m = s.start as usize;
+        let b = m + usize::from(s.method_len);
+        let r = b + usize::from(s.branch_len);
+        let end = r + s.resend_len as usize;
+        (
+            self.buf.get(m..b).unwrap_or_default(),
+            self.buf.get(b..r).unwrap_or_default(),
+            self.buf.get(r..end).unwrap_or_default(),
+        )
+    }
+
+    /// True when `call_id` is one of the call's Call-IDs.
+    fn has_call_id(&self, call_id: &[u8]) -> bool {
+        let mut at = 0usize;
+        self.ids.iter().any(|&n| {
+            let id = self.buf.get(at..at + usize::from(n));
+            at += usize::from(n);
+            id == Some(call_id)
+        })
     }
 
     /// How the ended call answers `msg`.
@@ -148,85 +285,133 @@ impl Tombstone {
         }) else {
             return Reply::Unknown;
         };
-        let Some(e) = self
-            .entries
-            .iter()
-            .find(|e| e.server == server && e.method == method && e.branch == branch)
-        else {
+        let name = method_name(&method);
+        let Some((s, resend)) = self.slots.iter().find_map(|s| {
+            let (m, b, r) = self.pieces(s);
+            (s.server == server && m == name && b == &branch[..]).then_some((s, r))
+        }) else {
             return Reply::Unknown;
         };
-        match &e.answer {
-            // Our ACK goes again for a retransmitted final response only.
-            Answer::Resend { .. } if !server && msg.code().is_none_or(|c| c < 200) => {
-                Reply::Absorbed
-            }
-            Answer::Resend {
-                bytes,
-                target,
-                code,
-            } => Reply::Resend {
-                bytes: bytes.clone(),
+        if s.resend_len == 0 {
+            return Reply::Absorbed;
+        }
+        // Our ACK goes again for a retransmitted final response only.
+        if !server && msg.code().is_none_or(|c| c < 200) {
+            return Reply::Absorbed;
+        }
+        match self.targets.get(usize::from(s.target)) {
+            Some(target) => Reply::Resend {
+                bytes: Bytes::copy_from_slice(resend),
                 target: target.clone(),
-                code: *code,
+                code: s.code,
             },
-            Answer::Absorb => Reply::Absorbed,
+            None => Reply::Absorbed,
         }
     }
 
-    /// Heap bytes this tombstone holds (for the memory figures).
+    /// Bytes this tombstone holds on the heap: its `Arc` allocation (whose
+    /// inline vectors hold up to four transactions and two targets) and its
+    /// buffer, plus what spilled vectors hold.
     pub fn heap_bytes(&self) -> usize {
-        self.entries.len() * std::mem::size_of::<Entry>()
-            + self
-                .entries
-                .iter()
-                .map(|e| {
-                    e.branch.len()
-                        + match &e.answer {
-                            Answer::Resend { bytes, .. } => bytes.len(),
-                            Answer::Absorb => 0,
-                        }
-                })
-                .sum::<usize>()
+        let spilled = |on_heap: bool, bytes: usize| if on_heap { bytes } else { 0 };
+        2 * std::mem::size_of::<usize>()
+            + std::mem::size_of::<Tombstone>()
+            + self.buf.len()
+            + spilled(self.ids.spilled(), self.ids.capacity() * 2)
+            + spilled(
+                self.slots.spilled(),
+                self.slots.capacity() * std::mem::size_of::<Slot>(),
+            )
+            + spilled(
+                self.targets.spilled(),
+                self.targets.capacity() * std::mem::size_of::<Target>(),
+            )
     }
 }
 
-/// Ended calls by Call-ID (each leg's), until their tombstones expire.
+/// A Call-ID's key in the table: a keyed hash of it (SipHash with a key
+/// drawn at start, so peers cannot aim collisions). The tombstone holds the
+/// Call-IDs themselves, so a colliding Call-ID never matches; two Call-IDs
+/// with the same key would only make the older tombstone unreachable under
+/// that key (odds 2^-64 per pair).
+type Key = u64;
+
+/// Passes the already keyed hash through to the table.
 #[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Ended calls by Call-ID (each leg's), until their tombstones expire. One
+/// table slot per Call-ID: its 8-octet key and the tombstone's `Arc`.
 pub struct Linger {
-    map: DashMap<Bytes, Arc<Tombstone>>,
+    map: DashMap<Key, Arc<Tombstone>, BuildHasherDefault<KeyHasher>>,
+    keys: std::collections::hash_map::RandomState,
     /// Tombstones alive (one per ended call, whatever its number of Call-IDs).
     held: Arc<AtomicI64>,
     /// `trunkgate_calls_lingering`, set at each sweep.
     gauge: Gauge,
 }
 
+impl Default for Linger {
+    fn default() -> Self {
+        Linger::new(Gauge::default())
+    }
+}
+
 impl Linger {
     pub fn new(gauge: Gauge) -> Linger {
         Linger {
+            map: DashMap::default(),
+            keys: Default::default(),
+            held: Arc::default(),
             gauge,
-            ..Default::default()
         }
     }
 
-    /// Keeps `stone` under each of the call's Call-IDs (copied: a key sliced
-    /// from a received message would keep the whole message alive).
+    fn key(&self, call_id: &[u8]) -> Key {
+        self.keys.hash_one(call_id)
+    }
+
+    /// Table bytes per Call-ID held (key, value; the table's control octet
+    /// and spare capacity not counted).
+    pub const SLOT_BYTES: usize = std::mem::size_of::<(Key, Arc<Tombstone>)>();
+
+    /// Keeps `stone` under each of the call's Call-IDs (copied into its
+    /// buffer: a key sliced from a received message would keep the whole
+    /// message alive).
     pub fn bury(&self, call_ids: &[Bytes], mut stone: Tombstone) {
         if call_ids.is_empty() {
             return;
         }
+        stone.set_ids(call_ids);
         self.held.fetch_add(1, Ordering::Relaxed);
         stone.held = Some(Arc::clone(&self.held));
         let stone = Arc::new(stone);
         for id in call_ids {
-            self.map
-                .insert(Bytes::copy_from_slice(id), Arc::clone(&stone));
+            self.map.insert(self.key(id), Arc::clone(&stone));
         }
     }
 
     /// The ended call with this Call-ID, if its tombstone is still valid.
     pub fn get(&self, call_id: &[u8], now: Instant) -> Option<Arc<Tombstone>> {
-        let t = self.map.get(call_id).map(|e| Arc::clone(e.value()))?;
-        (t.expires > now).then_some(t)
+        let t = self
+            .map
+            .get(&self.key(call_id))
+            .map(|e| Arc::clone(e.value()))?;
+        (t.expires > now && t.has_call_id(call_id)).then_some(t)
     }
 
     /// Drops expired tombstones and updates the gauge.
@@ -266,11 +451,7 @@ mod tests {
     use super::*;
 
     fn stone(expires: Instant) -> Tombstone {
-        Tombstone {
-            expires,
-            entries: Box::new([]),
-            held: None,
-        }
+        Tombstone::new(vec![], expires)
     }
 
     #[tokio::test(start_paused = true)]
@@ -328,5 +509,196 @@ mod tests {
         assert!(matches!(t.reply(&bye("z9hG4bKother")), Reply::Unknown));
         // Same branch, other method: not that transaction.
         assert!(matches!(t.reply(&bye("z9hG4bKinv")), Reply::Unknown));
+    }
+
+    fn target(addr: &str) -> Target {
+        Target {
+            kind: crate::transport::TransportKind::Udp,
+            addr: addr.parse().expect("addr"),
+            conn: None,
+        }
+    }
+
+    /// What a call answered and then hung up by the carrier leaves behind
+    /// (the shape of `call_flows::ended_call_answers_retransmissions_from_its_tombstone`):
+    /// the PBX's INVITE (absorbed), our INVITE to the carrier (its 2xx gets
+    /// our ACK again), the carrier's BYE (our 200 again), our BYE to the PBX
+    /// (absorbed).
+    const ACK: &str = "ACK sip:+14155550123@203.0.113.20:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK5f3a8c1e9b2d4f60\r\n\
+Max-Forwards: 70\r\n\
+From: \"Alice Example\" <sip:+13105550199@sbc.example.com>;tag=8a3f21c9e0b7\r\n\
+To: <sip:+14155550123@carrier.example.net>;tag=as6f1e2d3c\r\n\
+Call-ID: 3c9e1f0a2b4d6e8f1a3c5e7f@trunkgate\r\n\
+CSeq: 1 ACK\r\n\
+Content-Length: 0\r\n\r\n";
+    const OK_BYE: &str = "SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP 203.0.113.10:5060;branch=z9hG4bK-d8754z-9f1c2b3a4d5e6f70;rport=5060;received=203.0.113.10\r\n\
+From: <sip:+14155550123@carrier.example.net>;tag=as6f1e2d3c\r\n\
+To: \"Alice Example\" <sip:+13105550199@sbc.example.com>;tag=8a3f21c9e0b7\r\n\
+Call-ID: 3c9e1f0a2b4d6e8f1a3c5e7f@trunkgate\r\n\
+CSeq: 2 BYE\r\n\
+Server: trunkgate\r\n\
+Content-Length: 0\r\n\r\n";
+    const PBX_CALL_ID: &str = "5d1f0c9a7e3b4f21a8c6d2e1b0f9a7c3@198.51.100.7";
+    const OUR_CALL_ID: &str = "3c9e1f0a2b4d6e8f1a3c5e7f@trunkgate";
+
+    fn ended_call() -> Tombstone {
+        let carrier = target("203.0.113.20:5060");
+        Tombstone::new(
+            vec![
+                Entry::server(b"z9hG4bK-524287-1---7f3c1d2e9a8b6c5d", Method::Invite, None),
+                Entry::client(
+                    b"z9hG4bK5f3a8c1e9b2d4f60",
+                    Method::Invite,
+                    Some((ACK.as_bytes(), carrier.clone())),
+                ),
+                Entry::server(
+                    b"z9hG4bK-d8754z-9f1c2b3a4d5e6f70",
+                    Method::Bye,
+                    Some((OK_BYE.as_bytes(), 200, carrier)),
+                ),
+                Entry::client(b"z9hG4bK0c1d2e3f4a5b6c7d", Method::Bye, None),
+            ],
+            Instant::now() + Duration::from_secs(32),
+        )
+    }
+
+    fn message(text: String) -> Message {
+        Message::parse(Bytes::from(text), &Default::default()).expect("parses")
+    }
+
+    #[test]
+    fn buried_call_answers_under_each_call_id() {
+        let l = Linger::default();
+        let now = Instant::now();
+        let ids = [
+            Bytes::from_static(PBX_CALL_ID.as_bytes()),
+            Bytes::from_static(OUR_CALL_ID.as_bytes()),
+        ];
+        l.bury(&ids, ended_call());
+        assert!(l
+            .get(b"5d1f0c9a7e3b4f21a8c6d2e1b0f9a7c3@198.51.100.8", now)
+            .is_none());
+        let t = l.get(OUR_CALL_ID.as_bytes(), now).expect("B leg");
+        assert!(Arc::ptr_eq(
+            &t,
+            &l.get(PBX_CALL_ID.as_bytes(), now).expect("A leg")
+        ));
+        assert!(t.has_call_id(PBX_CALL_ID.as_bytes()) && !t.has_call_id(b"5d1f"));
+        // The carrier's 200 (INVITE) again: our ACK again, to the carrier.
+        let ok = message(format!(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK5f3a8c1e9b2d4f60\r\nCall-ID: {OUR_CALL_ID}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        ));
+        match t.reply(&ok) {
+            Reply::Resend {
+                bytes,
+                target: to,
+                code,
+            } => {
+                assert_eq!(&bytes[..], ACK.as_bytes());
+                assert_eq!(to.addr, target("203.0.113.20:5060").addr);
+                assert_eq!(code, None);
+            }
+            other => panic!("expected our ACK again, got {other:?}"),
+        }
+        // Its 180 again: absorbed, no ACK for a provisional.
+        let ringing = message(format!(
+            "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK5f3a8c1e9b2d4f60\r\nCall-ID: {OUR_CALL_ID}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert!(matches!(t.reply(&ringing), Reply::Absorbed));
+        // The carrier's BYE again: the same 200.
+        let bye = message(format!(
+            "BYE sip:x@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.10:5060;branch=z9hG4bK-d8754z-9f1c2b3a4d5e6f70\r\nCall-ID: {OUR_CALL_ID}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+        ));
+        match t.reply(&bye) {
+            Reply::Resend { bytes, code, .. } => {
+                assert_eq!(&bytes[..], OK_BYE.as_bytes());
+                assert_eq!(code, Some(200));
+            }
+            other => panic!("expected the 200 again, got {other:?}"),
+        }
+        // The PBX's INVITE again: absorbed; the PBX's 200 to our BYE: absorbed.
+        let invite = message(format!(
+            "INVITE sip:x@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK-524287-1---7f3c1d2e9a8b6c5d\r\nCall-ID: {PBX_CALL_ID}\r\nCSeq: 102 INVITE\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert!(matches!(t.reply(&invite), Reply::Absorbed));
+        let ok_bye = message(format!(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK0c1d2e3f4a5b6c7d\r\nCall-ID: {PBX_CALL_ID}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert!(matches!(t.reply(&ok_bye), Reply::Absorbed));
+        // Same branch as our BYE but a request (server side): not ours.
+        let stray = message(format!(
+            "BYE sip:x@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK0c1d2e3f4a5b6c7d\r\nCall-ID: {PBX_CALL_ID}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert!(matches!(t.reply(&stray), Reply::Unknown));
+    }
+
+    #[test]
+    fn unknown_methods_match_by_their_token() {
+        let t = Tombstone::new(
+            vec![Entry::server(b"z9hG4bKx", Method::from_bytes(b"FOO"), None)],
+            Instant::now(),
+        );
+        let foo = |m: &str| {
+            message(format!(
+                "{m} sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCall-ID: c\r\nCSeq: 1 {m}\r\nContent-Length: 0\r\n\r\n"
+            ))
+        };
+        assert!(matches!(t.reply(&foo("FOO")), Reply::Absorbed));
+        assert!(matches!(t.reply(&foo("FOOD")), Reply::Unknown));
+        // A long method token is kept too (lengths are 16-bit).
+        let long = "X".repeat(300);
+        let t = Tombstone::new(
+            vec![Entry::server(
+                b"z9hG4bKx",
+                Method::from_bytes(long.as_bytes()),
+                None,
+            )],
+            Instant::now(),
+        );
+        assert!(matches!(t.reply(&foo(&long)), Reply::Absorbed));
+    }
+
+    /// Memory per ended call (issue 13): the tombstone's heap and its table
+    /// slots, for the realistic call above. Was 1,922 bytes with the same
+    /// accounting before the tombstone became one buffer (176-byte entries,
+    /// each branch and resend copied apart, Call-ID keys copied apart).
+    #[test]
+    fn an_ended_call_costs_under_1300_bytes() {
+        let l = Linger::default();
+        let ids = [
+            Bytes::from_static(PBX_CALL_ID.as_bytes()),
+            Bytes::from_static(OUR_CALL_ID.as_bytes()),
+        ];
+        l.bury(&ids, ended_call());
+        let t = l.get(PBX_CALL_ID.as_bytes(), Instant::now()).expect("held");
+        assert!(!t.slots.spilled() && !t.targets.spilled() && !t.ids.spilled());
+        assert_eq!(t.targets.len(), 1, "one target kept for both resends");
+        // What must be kept: Call-IDs, methods, branches, the two resends.
+        let payload = PBX_CALL_ID.len() + OUR_CALL_ID.len() + ACK.len() + OK_BYE.len();
+        let branches = [
+            "z9hG4bK-524287-1---7f3c1d2e9a8b6c5d",
+            "z9hG4bK5f3a8c1e9b2d4f60",
+            "z9hG4bK-d8754z-9f1c2b3a4d5e6f70",
+            "z9hG4bK0c1d2e3f4a5b6c7d",
+        ];
+        let names = "INVITE".len() * 2 + "BYE".len() * 2;
+        let branch_bytes: usize = branches.iter().map(|b| b.len()).sum();
+        assert_eq!(t.buf.len(), payload + names + branch_bytes);
+        // glibc rounds each allocation up to 16 octets with an 8-octet header.
+        let chunk = |n: usize| (n + 8).div_ceil(16) * 16;
+        let bytes = chunk(2 * std::mem::size_of::<usize>() + std::mem::size_of::<Tombstone>())
+            + chunk(t.buf.len())
+            + ids.len() * (Linger::SLOT_BYTES + 1);
+        println!(
+            "ended call: {bytes} bytes ({} of them resend bytes, Call-IDs and branches)",
+            t.buf.len()
+        );
+        assert!(bytes < 1300, "{bytes} bytes per ended call");
+        assert_eq!(
+            t.heap_bytes(),
+            2 * std::mem::size_of::<usize>() + std::mem::size_of::<Tombstone>() + t.buf.len()
+        );
     }
 }

@@ -104,7 +104,13 @@ impl HeaderName {
         if b.len() == 1 {
             return compact(first);
         }
-        let is = |s: &str| s.as_bytes().eq_ignore_ascii_case(b);
+        // `s` is a lowercase literal: a letter matches either case, `-` only itself.
+        let is = |s: &str| {
+            s.len() == b.len()
+                && s.bytes()
+                    .zip(b)
+                    .all(|(k, &c)| c == k || (k.is_ascii_lowercase() && c | 0x20 == k))
+        };
         let h = match (first, b.len()) {
             (b'v', 3) if is("via") => Via,
             (b'f', 4) if is("from") => From,

@@ -58,7 +58,11 @@ fn is_gen_value(c: u8) -> bool {
 /// outside a quoted string, or `b.len()`.
 fn segment_end(b: &[u8], mut i: usize) -> usize {
     loop {
-        let Some(n) = b.get(i..).and_then(|r| memchr::memchr2(b';', b'"', r)) else {
+        // Parameter segments are short: a plain scan beats a SIMD call here.
+        let Some(n) = b
+            .get(i..)
+            .and_then(|r| r.iter().position(|&c| c == b';' || c == b'"'))
+        else {
             return b.len();
         };
         i += n;
@@ -179,7 +183,9 @@ pub(crate) fn params(b: &[u8]) -> impl Iterator<Item = Param> + '_ {
         let end = segment_end(b, pos);
         pos = end + 1;
         let seg = b.get(seg_start..end).unwrap_or_default();
-        let eq = memchr::memchr2(b'=', b'"', seg)
+        let eq = seg
+            .iter()
+            .position(|&c| c == b'=' || c == b'"')
             .filter(|&e| seg.get(e) == Some(&b'='))
             .map(|e| seg_start + e);
         Some(match eq {
