@@ -47,10 +47,6 @@ impl Dispatcher {
             };
             return self.reject(&msg, &meta, &rej, "shutting_down");
         }
-        // Overload: refused before any routing, task, port or log record.
-        if let Some(shed) = self.core.overload.check(|| rand::random_range(0..1000)) {
-            return self.shed(&msg, &meta, shed);
-        }
         if let Some(rej) = check_invite_body(&msg) {
             return self.reject(&msg, &meta, &rej, "unsupported_media");
         }

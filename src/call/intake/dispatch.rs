@@ -242,9 +242,13 @@ impl Dispatcher {
         match method {
             Method::Ack => {} // ACK for a 2xx of a call that is gone, or stray: nothing to answer (§17.2.1)
             Method::Invite if !in_dialog => {
-                // Overload, first and cheapest: a new INVITE that waited too
-                // long in the socket's queue is refused before any routing.
-                if let Some(shed) = self.core.overload.check_queue(queued) {
+                // Overload, first and cheapest: refused before any routing,
+                // task, port or log record.
+                let shed = self
+                    .core
+                    .overload
+                    .decide(meta.source.ip(), queued, || rand::random_range(0..1000));
+                if let Some(shed) = shed {
                     return self.shed(&msg, &meta, shed);
                 }
                 self.new_call(msg, meta, call_id)

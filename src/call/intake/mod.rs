@@ -3,13 +3,15 @@
 //! - `dispatch`: parse checks, stateless answers, Call-ID -> call task.
 //! - `admit`: a new INVITE: policy decision -> `CallPlan` + limit slot -> call task, or refusal.
 //! - `flood`: the per-source flood guard for untrusted sources.
-//! - `overload`: sheds new INVITEs (503 + Retry-After) while the gateway cannot keep up.
+//! - `overload`: sheds new INVITEs (503 + Retry-After) while the gateway cannot keep up;
+//!   `fair`: which sources send them (a clearly light source is spared the soft signals).
 //!
 //! Depends on the call layer's leaves (`core`, `respond`, `limits`, `outcome`)
 //! and starts `actor::Call` tasks; nothing in `actor` imports it.
 
 mod admit;
 pub mod dispatch;
+pub mod fair;
 pub mod flood;
 pub mod overload;
 pub mod recent_rejects;

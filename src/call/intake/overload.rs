@@ -15,10 +15,18 @@
 //!   per INVITE, so each source loses the same share of its attempts.
 //! - **calls in set-up** (`max_setup_calls`, off by default): admitted calls
 //!   not yet answered or ended; at the cap new INVITEs are refused outright.
+//! - **queue wait** (`max_queue_ms`, off by default): how long the INVITE
+//!   itself waited in the UDP socket's receive queue (kernel timestamp).
+//! - **pending INVITEs** (`max_pending_invites`, off by default): INVITEs sent
+//!   toward callees that have had no response yet.
+//!
+//! Queue wait and lag spare a source sending clearly less than its fair
+//! share (`fair`); the caps refuse everyone.
 //!
 //! The decision is a few atomic loads per INVITE; the monitor costs one timer
 //! wake-up per [`TICK`].
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +38,8 @@ pub const WINDOW: Duration = Duration::from_millis(100);
 /// The admitted fraction never drops below this (per mille): some calls
 /// always get through, so the signal keeps being measured with real load.
 pub const MIN_ADMIT: u32 = 50;
+/// A queue wait over this many times `max_queue_ms` sheds light sources too.
+pub const SEVERE: u32 = 4;
 
 /// `[overload]` (validated in `config`, which owns the settings types).
 pub use crate::config::OverloadSettings;
@@ -75,6 +85,8 @@ pub struct Overload {
     shedding: AtomicBool,
     /// Longest queue wait of a new INVITE since the last scrape, microseconds.
     queue_max_us: AtomicU64,
+    /// Who sends the new INVITEs (per-source fairness of the soft signals).
+    fair: super::fair::FairShare,
 }
 
 impl Overload {
@@ -87,6 +99,7 @@ impl Overload {
             pending: Arc::new(AtomicU32::new(0)),
             shedding: AtomicBool::new(false),
             queue_max_us: AtomicU64::new(0),
+            fair: super::fair::FairShare::default(),
         }
     }
 
@@ -102,10 +115,25 @@ impl Overload {
         **self.settings.load()
     }
 
-    /// Whether a new INVITE is refused now, and why. `roll` gives a uniform
-    /// random number in 0..1000; it is only drawn while shedding.
-    pub fn check(&self, roll: impl FnOnce() -> u32) -> Option<Shed> {
+    /// Whether a new INVITE from `source` that waited `queued` in the
+    /// socket's receive queue is refused now, and why. `roll` gives a uniform
+    /// random number in 0..1000; it is only drawn while lag shedding is on.
+    ///
+    /// The hard caps (set-up calls, pending INVITEs) refuse everyone. The
+    /// soft signals spare a clearly light source (`fair`): the queue wait up
+    /// to [`SEVERE`] times `max_queue_ms`, the lag always. The queue signal
+    /// is per message, no state: while a backlog stands every new INVITE
+    /// reaching the head of the queue is refused cheaply, which drains it;
+    /// once it is short again they are admitted.
+    pub fn decide(
+        &self,
+        source: IpAddr,
+        queued: Duration,
+        roll: impl FnOnce() -> u32,
+    ) -> Option<Shed> {
         let s = self.settings.load();
+        let us = u64::try_from(queued.as_micros()).unwrap_or(u64::MAX);
+        self.queue_max_us.fetch_max(us, Ordering::Relaxed);
         if s.max_setup_calls > 0 && self.setup.load(Ordering::Relaxed) >= s.max_setup_calls {
             return Some(Shed::Setup);
         }
@@ -114,20 +142,18 @@ impl Overload {
         {
             return Some(Shed::Pending);
         }
+        // Every new INVITE is counted while a soft signal is configured, so
+        // the history is there when shedding starts.
+        let light = (!s.max_queue.is_zero() || !s.max_lag.is_zero())
+            && self.fair.arrive(source, tokio::time::Instant::now());
+        if !s.max_queue.is_zero()
+            && queued > s.max_queue
+            && !(light && queued <= s.max_queue * SEVERE)
+        {
+            return Some(Shed::Queue);
+        }
         let admit = self.admit.load(Ordering::Relaxed);
-        (admit < 1000 && roll() >= admit).then_some(Shed::Lag)
-    }
-
-    /// Whether a new INVITE that waited `queued` in the socket's receive
-    /// queue is refused. Per message, no state: while a backlog stands every
-    /// new INVITE reaching the head of the queue is refused cheaply, which
-    /// drains it; once it is short again they are admitted. Calls admitted
-    /// keep their in-dialog requests, which are never shed.
-    pub fn check_queue(&self, queued: Duration) -> Option<Shed> {
-        let us = u64::try_from(queued.as_micros()).unwrap_or(u64::MAX);
-        self.queue_max_us.fetch_max(us, Ordering::Relaxed);
-        let max = self.settings.load().max_queue;
-        (!max.is_zero() && queued > max).then_some(Shed::Queue)
+        (admit < 1000 && !light && roll() >= admit).then_some(Shed::Lag)
     }
 
     /// The longest a new INVITE waited in the receive queue since the last
@@ -277,6 +303,7 @@ mod tests {
     use super::*;
 
     const MAX: Duration = Duration::from_millis(20);
+    const SRC: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
 
     #[test]
     fn aimd_cuts_fast_and_recovers_smoothly() {
@@ -311,15 +338,15 @@ mod tests {
             retry_after_s: 2,
         });
         let g1 = o.enter_setup();
-        assert_eq!(o.check(|| 999), None);
+        assert_eq!(o.decide(SRC, Duration::ZERO, || 999), None);
         let g2 = o.enter_setup();
-        assert_eq!(o.check(|| 0), Some(Shed::Setup));
+        assert_eq!(o.decide(SRC, Duration::ZERO, || 0), Some(Shed::Setup));
         g1.release();
         g1.release();
         assert_eq!(o.setup_calls(), 1);
         drop(g1);
         assert_eq!(o.setup_calls(), 1, "released guards do not count twice");
-        assert_eq!(o.check(|| 0), None);
+        assert_eq!(o.decide(SRC, Duration::ZERO, || 0), None);
         drop(g2);
         assert_eq!(o.setup_calls(), 0);
     }
@@ -333,17 +360,17 @@ mod tests {
         let a = o.enter_pending();
         let b = o.enter_pending();
         assert_eq!(o.pending_invites(), 2);
-        assert_eq!(o.check(|| 0), Some(Shed::Pending));
+        assert_eq!(o.decide(SRC, Duration::ZERO, || 0), Some(Shed::Pending));
         assert_eq!(Shed::Pending.name(), "overload_pending");
         drop(a);
-        assert_eq!(o.check(|| 0), None);
+        assert_eq!(o.decide(SRC, Duration::ZERO, || 0), None);
         b.release();
         drop(b);
         assert_eq!(o.pending_invites(), 0, "given back once");
         // Off: no cap whatever is pending.
         let off = Overload::new(OverloadSettings::default());
         let _held: Vec<_> = (0..5).map(|_| off.enter_pending()).collect();
-        assert_eq!(off.check(|| 0), None);
+        assert_eq!(off.decide(SRC, Duration::ZERO, || 0), None);
     }
 
     #[test]
@@ -352,13 +379,39 @@ mod tests {
             max_queue: Duration::from_millis(10),
             ..OverloadSettings::default()
         });
-        assert_eq!(o.check_queue(Duration::from_millis(10)), None);
-        assert_eq!(o.check_queue(Duration::from_millis(11)), Some(Shed::Queue));
-        assert_eq!(o.check_queue(Duration::from_millis(3)), None);
+        assert_eq!(o.decide(SRC, Duration::from_millis(10), || 0), None);
+        assert_eq!(
+            o.decide(SRC, Duration::from_millis(11), || 0),
+            Some(Shed::Queue)
+        );
+        assert_eq!(o.decide(SRC, Duration::from_millis(3), || 0), None);
         assert_eq!(o.take_queue_max(), Duration::from_millis(11));
         assert_eq!(o.take_queue_max(), Duration::ZERO, "reset by the read");
         let off = Overload::new(OverloadSettings::default());
-        assert_eq!(off.check_queue(Duration::from_secs(5)), None);
+        assert_eq!(off.decide(SRC, Duration::from_secs(5), || 0), None);
+    }
+
+    /// While the queue wait sheds, a source sending far less than the others
+    /// is let through (up to SEVERE x the limit); the heavy one is not.
+    #[test]
+    fn a_light_source_is_spared_the_soft_signals_but_not_a_severe_backlog() {
+        let o = Overload::new(OverloadSettings {
+            max_queue: Duration::from_millis(10),
+            ..OverloadSettings::default()
+        });
+        let heavy = SRC;
+        let light = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
+        let late = Duration::from_millis(20);
+        for _ in 0..100 {
+            assert_eq!(o.decide(heavy, late, || 0), Some(Shed::Queue));
+        }
+        assert_eq!(o.decide(light, late, || 0), None, "light source spared");
+        assert_eq!(o.decide(heavy, late, || 0), Some(Shed::Queue));
+        assert_eq!(
+            o.decide(light, Duration::from_millis(41), || 0),
+            Some(Shed::Queue),
+            "a severe backlog sheds everyone"
+        );
     }
 
     #[test]
@@ -373,8 +426,8 @@ mod tests {
         assert!(o.lag() > Duration::from_millis(70), "{:?}", o.lag());
         o.adjust();
         assert_eq!(o.admit_ratio(), 0.75);
-        assert_eq!(o.check(|| 749), None);
-        assert_eq!(o.check(|| 750), Some(Shed::Lag));
+        assert_eq!(o.decide(SRC, Duration::ZERO, || 749), None);
+        assert_eq!(o.decide(SRC, Duration::ZERO, || 750), Some(Shed::Lag));
     }
 
     /// A runtime thread kept busy (blocking sleeps between yields) is seen
