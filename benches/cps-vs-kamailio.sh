@@ -17,7 +17,7 @@
 #                     (it must still listen on 127.0.0.1:5060/udp and send to 127.0.0.1:5090)
 #   --skip-kamailio   measure trunkgate only
 #   -- ...            passed to cps.sh for both targets (e.g. -- --duration 5 --max-rate 8000)
-# env: TRUNKGATE_BENCH_DIR (default <repo>/../shared/bench), RUST_LOG (default warn:
+# env: TRUNKGATE_BENCH_DIR (default <repo>/../shared/bench), TG_BIN (benches/lib.sh), RUST_LOG (default warn:
 #      Kamailio logs only errors too), BENCH_NICE (see the harness README), STAGE_TIMEOUT_S (2400)
 #
 # Needs root for the harness's apt-get installs (kamailio, sip-tester, python3)
@@ -25,12 +25,8 @@
 set -uo pipefail
 case "${1:-}" in -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;; esac
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=${TRUNKGATE_BENCH_DIR:-$REPO/../shared/bench}
-[ -f "$BENCH/cps.sh" ] || { echo "no benchmark harness at $BENCH (set TRUNKGATE_BENCH_DIR)" >&2; exit 2; }
-BENCH=$(cd "$BENCH" && pwd)
-# shellcheck source=/dev/null
-. "$BENCH/lib/common.sh"
+# shellcheck source=benches/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 OUT=""
 CONFIG=""
@@ -50,9 +46,6 @@ while [ $# -gt 0 ]; do
 done
 
 STAGE_TIMEOUT_S=${STAGE_TIMEOUT_S:-2400}
-GW_SIP=127.0.0.1:5060
-GW_HTTP=127.0.0.1:8080
-export RUST_LOG=${RUST_LOG:-warn}
 
 bench_require sipp:sip-tester curl:curl ss:iproute2 awk:mawk
 bench_install_traps
@@ -62,11 +55,7 @@ OUT=$(cd "$OUT" && pwd)
 T0=$(date +%s)
 
 # --- 1. build ---------------------------------------------------------------
-bench_log "building the release binary"
-(cd "$REPO" && timeout -k 30 "$STAGE_TIMEOUT_S" cargo build --release --bin trunkgate) ||
-	bench_die "cargo build --release failed"
-BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/trunkgate
-[ -x "$BIN" ] || bench_die "no binary at $BIN"
+tg_release_binary
 if [ -n "$CONFIG" ]; then
 	"$BIN" check-config "$CONFIG" || bench_die "invalid config $CONFIG"
 fi
@@ -84,31 +73,8 @@ if [ "$SKIP_KAM" = 0 ]; then
 fi
 
 # --- 3. trunkgate -----------------------------------------------------------
-for p in udp:5060 tcp:5060 tcp:8080; do
-	proto=${p%%:*} port=${p##*:}
-	if [ -n "$(ss -Hln --"$proto" "sport = :$port" 2>/dev/null)" ]; then
-		bench_die "$proto port $port is already in use (another gateway running?)"
-	fi
-done
 bench_log "starting trunkgate (${CONFIG:-embedded default config}), RUST_LOG=$RUST_LOG"
-GW_ARGS=(run)
-[ -n "$CONFIG" ] && GW_ARGS+=(--config "$CONFIG")
-# Run from an empty directory so a local config/trunkgate.toml is not picked up
-# instead of the embedded default.
-bench_mktemp tg-bench
-(cd "$BENCH_TMP" && exec "$BIN" "${GW_ARGS[@]}") 2>"$OUT/trunkgate.log" &
-GW_PID=$!
-bench_track "$GW_PID"
-ready=0
-for ((i = 0; i < 100; i++)); do
-	kill -0 "$GW_PID" 2>/dev/null || break
-	if curl -fsS -m 1 "http://$GW_HTTP/metrics" >/dev/null 2>&1; then
-		ready=1
-		break
-	fi
-	sleep 0.1
-done
-[ "$ready" = 1 ] || { tail -20 "$OUT/trunkgate.log" >&2; bench_die "trunkgate did not come up on $GW_HTTP within 10 s"; }
+tg_start_gateway "$OUT/trunkgate.log" "$CONFIG"
 bench_log "trunkgate pid $GW_PID ready (SIP $GW_SIP, metrics http://$GW_HTTP/metrics)"
 
 bench_run_logged "$OUT/trunkgate-cps.log" timeout -k 60 "$STAGE_TIMEOUT_S" \

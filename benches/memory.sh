@@ -18,17 +18,13 @@
 # RSS is read from /proc/<pid>/status every 0.5 s.
 #
 # usage: benches/memory.sh [--rate 3000] [--duration 45] [--live-calls 2000] [--out DIR]
-# env: TRUNKGATE_BENCH_DIR (default <repo>/../shared/bench), RUST_LOG (warn)
+# env: TRUNKGATE_BENCH_DIR (default <repo>/../shared/bench), TG_BIN (benches/lib.sh), RUST_LOG (warn)
 # Needs a quiet machine; every process started here is stopped by PID on exit.
 set -uo pipefail
 case "${1:-}" in -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;; esac
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=${TRUNKGATE_BENCH_DIR:-$REPO/../shared/bench}
-[ -f "$BENCH/cps.sh" ] || { echo "no benchmark harness at $BENCH (set TRUNKGATE_BENCH_DIR)" >&2; exit 2; }
-BENCH=$(cd "$BENCH" && pwd)
-# shellcheck source=/dev/null
-. "$BENCH/lib/common.sh"
+# shellcheck source=benches/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RATE=3000
 DURATION=45
@@ -46,9 +42,6 @@ done
 for v in "$RATE" "$DURATION" "$LIVE"; do
 	case "$v" in '' | *[!0-9]*) bench_die "numbers only" ;; esac
 done
-GW_HTTP=127.0.0.1:8080
-GW_SIP=127.0.0.1:5060
-export RUST_LOG=${RUST_LOG:-warn}
 
 bench_require sipp:sip-tester curl:curl ss:iproute2 awk:mawk python3:python3
 bench_install_traps
@@ -56,28 +49,9 @@ bench_install_traps
 mkdir -p "$OUT" || bench_die "cannot create $OUT"
 OUT=$(cd "$OUT" && pwd)
 
-bench_log "building the release binary"
-(cd "$REPO" && cargo build --release --bin trunkgate) || bench_die "cargo build --release failed"
-BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/trunkgate
-bench_mktemp tg-memory
-RUN=$BENCH_TMP
+tg_release_binary
 
-start_gateway() {
-	for p in udp:5060 tcp:5060 tcp:8080; do
-		if [ -n "$(ss -Hln --"${p%%:*}" "sport = :${p##*:}" 2>/dev/null)" ]; then
-			bench_die "port $p is already in use"
-		fi
-	done
-	(cd "$RUN" && exec "$BIN" run) 2>>"$OUT/trunkgate.log" &
-	GW_PID=$!
-	bench_track "$GW_PID"
-	local i
-	for ((i = 0; i < 100; i++)); do
-		curl -fsS -m 1 "http://$GW_HTTP/metrics" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	bench_die "trunkgate did not come up"
-}
+start_gateway() { tg_start_gateway "$OUT/trunkgate.log"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 gauge() { # gauge NAME: the value of an unlabelled (node_id only) gauge
 	curl -fsS -m 2 "http://$GW_HTTP/metrics" 2>/dev/null | awk -v n="$1" 'index($1, n "{") == 1 || $1 == n { print int($2); exit }'

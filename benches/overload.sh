@@ -28,19 +28,15 @@
 # usage: benches/overload.sh [--mode anchored|signaling] [--tg-max N] [--kam-max N]
 #                            [--duration S] [--pause S] [--skip-kamailio] [--out DIR]
 # env: TRUNKGATE_BENCH_DIR (default <repo>/../shared/bench), RUST_LOG (warn),
-#      TG_BIN (a trunkgate binary to use instead of building one), TG_CONFIG
-#      (a config to use instead of the embedded default),
+#      TG_BIN (benches/lib.sh), TG_CONFIG (a config to use instead of the
+#      embedded default),
 #      BENCH_NICE (harness README), STAGE_TIMEOUT_S (2400)
 # Needs a quiet machine; every process started here is stopped by PID on exit.
 set -uo pipefail
 case "${1:-}" in -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;; esac
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=${TRUNKGATE_BENCH_DIR:-$REPO/../shared/bench}
-[ -f "$BENCH/cps.sh" ] || { echo "no benchmark harness at $BENCH (set TRUNKGATE_BENCH_DIR)" >&2; exit 2; }
-BENCH=$(cd "$BENCH" && pwd)
-# shellcheck source=/dev/null
-. "$BENCH/lib/common.sh"
+# shellcheck source=benches/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=/dev/null
 . "$BENCH/lib/anchor.sh"
 
@@ -69,9 +65,6 @@ for v in "$TG_MAX" "$KAM_MAX" "$DURATION" "$PAUSE"; do
 done
 
 STAGE_TIMEOUT_S=${STAGE_TIMEOUT_S:-2400}
-GW_SIP=127.0.0.1:5060
-GW_HTTP=127.0.0.1:8080
-export RUST_LOG=${RUST_LOG:-warn}
 CPS=("$BENCH/cps.sh" --fail-cooldown 40)
 
 bench_require sipp:sip-tester curl:curl ss:iproute2 awk:mawk python3:python3
@@ -154,15 +147,7 @@ overload_then_recover() {
 }
 
 # --- 1. build ---------------------------------------------------------------
-if [ -n "${TG_BIN:-}" ]; then
-	BIN=$TG_BIN # a binary built elsewhere (comparing commits in one run)
-else
-	bench_log "building the release binary"
-	(cd "$REPO" && timeout -k 30 "$STAGE_TIMEOUT_S" cargo build --release --bin trunkgate) ||
-		bench_die "cargo build --release failed"
-	BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/trunkgate
-fi
-[ -x "$BIN" ] || bench_die "no binary at $BIN"
+tg_release_binary
 bench_mktemp tg-overload
 RUN=$BENCH_TMP
 
@@ -198,12 +183,7 @@ if [ "$SKIP_KAM" = 0 ]; then
 fi
 
 # --- 3. trunkgate -----------------------------------------------------------
-for p in udp:5060 tcp:5060 tcp:8080; do
-	proto=${p%%:*} port=${p##*:}
-	if [ -n "$(ss -Hln --"$proto" "sport = :$port" 2>/dev/null)" ]; then
-		bench_die "$proto port $port is already in use (another gateway running?)"
-	fi
-done
+tg_ports_free
 CONF=$RUN/trunkgate.toml
 if [ -n "${TG_CONFIG:-}" ]; then
 	cp "$TG_CONFIG" "$CONF"
@@ -215,19 +195,7 @@ else
 	cp "$REPO/config/trunkgate.toml" "$CONF"
 fi
 "$BIN" check-config "$CONF" >/dev/null || bench_die "config $CONF is invalid"
-start_gateway() {
-	(cd "$RUN" && exec "$BIN" run --config "$CONF") 2>>"$OUT/trunkgate.log" &
-	GW_PID=$!
-	bench_track "$GW_PID"
-	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$GW_PID" 2>/dev/null || break
-		curl -fsS -m 1 "http://$GW_HTTP/metrics" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	tail -20 "$OUT/trunkgate.log" >&2
-	bench_die "trunkgate did not come up on $GW_HTTP within 10 s"
-}
+start_gateway() { tg_start_gateway "$OUT/trunkgate.log" "$CONF"; }
 d=$OUT/trunkgate
 mkdir -p "$d"
 start_gateway
