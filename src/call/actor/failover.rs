@@ -117,7 +117,7 @@ impl Call {
             FailoverStep::Trunk(_) => (FailoverSource::TrunkId, "trunk_id"),
             FailoverStep::PhoneNumber(_) => (FailoverSource::PhoneNumber, "phone_number"),
             FailoverStep::SipUri(_) => (FailoverSource::SipUri, "sip_uri"),
-            FailoverStep::Api => (FailoverSource::Api, "api"),
+            FailoverStep::Api(_) => (FailoverSource::Api, "api"),
         };
         self.core
             .metrics
@@ -161,20 +161,13 @@ impl Call {
                 self.failover_done = true;
                 self.sip_uri_hops(&u).await
             }
-            FailoverStep::Api => {
+            FailoverStep::Api(queue) => {
                 self.failover_done = true;
-                let mode = match self
-                    .route_trunk
-                    .inbound
-                    .as_ref()
-                    .and_then(|i| i.failover.as_ref())
-                    .map(|f| f.value.as_str())
-                {
-                    Some("ParkingLot") => crate::flow::FlowMode::ParkingLot,
-                    _ => crate::flow::FlowMode::CallFlows,
-                };
                 return self
-                    .start_flow(mode, crate::flow::OfferReason::Failover)
+                    .start_flow(
+                        crate::call::plan::flow_mode(queue),
+                        crate::flow::OfferReason::Failover,
+                    )
                     .await;
             }
         };

@@ -43,8 +43,8 @@ pub(super) struct FlowState {
 
 /// A synthetic trunk for calls of numbers assigned straight to a call flow:
 /// they belong to no customer trunk (no limits, no trunk id in the call log).
-pub fn flow_trunk() -> Arc<crate::config::Trunk> {
-    Arc::new(crate::config::Trunk {
+pub fn flow_trunk() -> Arc<crate::config::TrunkModel> {
+    let trunk = crate::config::Trunk {
         trunk_id: uuid::Uuid::nil(),
         media_encryption: Default::default(),
         status: crate::config::TrunkStatus::Active,
@@ -54,7 +54,11 @@ pub fn flow_trunk() -> Arc<crate::config::Trunk> {
         recording: None,
         inbound: None,
         outbound: None,
-    })
+    };
+    match crate::config::TrunkModel::new(trunk) {
+        Ok(m) => Arc::new(m),
+        Err(e) => unreachable!("a trunk without inbound or outbound settings parses: {e:?}"),
+    }
 }
 
 /// The next command of the call's worker; pending forever when there is none

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::config::{FaxSupport, RecordingSetting};
+use crate::config::{EarlyMediaOverride, FaxSupport, RecordingSetting};
 use crate::media::relay::{Leg, MediaEvent};
 use crate::media::session::{MediaError, MediaSession};
 use crate::media::srtp::SrtpPolicy;
@@ -200,16 +200,10 @@ impl Call {
     /// The ringback the caller hears instead of the carrier's early media
     /// (`outbound.override_early_media`), if the trunk asks for one.
     fn override_cadence(&self) -> Option<&'static Cadence> {
-        let o = self
-            .trunk
-            .outbound
-            .as_ref()?
-            .override_early_media
-            .as_ref()?;
-        let country = match o.as_str() {
-            "to_country" => tones::country_of_number(&self.api_no),
-            "from_country" => tones::country_of_number(&self.caller_no),
-            code => Some(code.to_string()),
+        let country = match self.trunk.early_media_override()? {
+            EarlyMediaOverride::ToCountry => tones::country_of_number(&self.api_no),
+            EarlyMediaOverride::FromCountry => tones::country_of_number(&self.caller_no),
+            EarlyMediaOverride::Country(code) => Some(code.clone()),
         };
         Some(cadence(&self.core, country, ToneKind::Ringback))
     }

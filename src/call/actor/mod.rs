@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use crate::config::Direction;
-use crate::config::Trunk;
+use crate::config::TrunkModel;
 use crate::metrics::{CallLabels, TrunkLabels};
 use crate::sip::{HeaderName, Message};
 use crate::store::CallStatus;
@@ -45,10 +45,10 @@ pub struct Call {
     number: u64,
     direction: Direction,
     /// The trunk the call was admitted on (limits, metrics, call log).
-    trunk: Arc<Trunk>,
+    trunk: Arc<TrunkModel>,
     trunk_label: String,
     /// The trunk whose destination/failover is in use (inbound failover moves it).
-    route_trunk: Arc<Trunk>,
+    route_trunk: Arc<TrunkModel>,
     /// Trunks this call went through (failover loop detection).
     visited: Vec<uuid::Uuid>,
     failover_done: bool,

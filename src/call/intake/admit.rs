@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::config::{Direction, Trunk};
+use crate::config::{Direction, TrunkModel};
 use crate::metrics::TrunkReasonLabels;
 use crate::policy::{
     admit_outbound, carrier_for_source, limit_rejection, route_inbound, InboundRoute, OutboundFacts,
@@ -25,7 +25,7 @@ use crate::call::outcome::Refused;
 /// A new call's routing facts, between the policy decision and its slot.
 struct Admission {
     plan: CallPlan,
-    trunk: Arc<Trunk>,
+    trunk: Arc<TrunkModel>,
     direction: Direction,
     number: String,
 }
@@ -87,10 +87,7 @@ impl Dispatcher {
                 },
                 Ok(InboundRoute::Worker { mode, did }) => CallPlan::Flow {
                     did,
-                    mode: match mode {
-                        crate::config::Assignment::ParkingLot => crate::flow::FlowMode::ParkingLot,
-                        _ => crate::flow::FlowMode::CallFlows,
-                    },
+                    mode: crate::call::plan::flow_mode(mode),
                 },
                 Err(r) => {
                     tracing::info!(peer = %meta.source, reason = r.name(), code = r.code(), "inbound INVITE refused");
@@ -331,7 +328,7 @@ impl Dispatcher {
         rej: &Reject,
         refused: Refused,
         direction: Direction,
-        trunk: Option<&Arc<Trunk>>,
+        trunk: Option<&Arc<TrunkModel>>,
         number: &str,
     ) {
         self.reject(msg, meta, rej, refused.name());
