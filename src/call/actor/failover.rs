@@ -203,8 +203,8 @@ impl Call {
     pub(super) async fn next_hop_or_failover(&mut self, outcome: AttemptOutcome) -> bool {
         let kind = self.hops.get(self.hop).map(|h| h.kind);
         let next_ok = match kind {
-            Some(HopKind::Carrier) => try_next_carrier(outcome, self.early_media),
-            Some(HopKind::Destination) => is_unreachable(outcome, self.early_media),
+            Some(HopKind::Carrier) => try_next_carrier(outcome, self.progress.early_media()),
+            Some(HopKind::Destination) => is_unreachable(outcome, self.progress.early_media()),
             None => false,
         };
         while next_ok && self.hop + 1 < self.hops.len() {
@@ -216,7 +216,7 @@ impl Call {
                 return true;
             }
         }
-        if is_unreachable(outcome, self.early_media) {
+        if is_unreachable(outcome, self.progress.early_media()) {
             return self.failover(outcome).await;
         }
         false

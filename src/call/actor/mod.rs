@@ -32,7 +32,7 @@ use crate::store::CallStatus;
 use crate::transaction::{Action, Reliability};
 
 use self::dialog::{contact_for, wants_sips, with_tag, Dialog, Leg};
-use self::phase::{Phase, SetupTimer, SetupTimers};
+use self::phase::{Abandon, Phase, Progress, SetupTimer, SetupTimers};
 use self::transactions::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
 use super::core::{random_hex, Arrival, CallEvent, CallSender, Core, Snapshot};
 use super::outcome::{EndReason, Outcome};
@@ -65,7 +65,6 @@ pub struct Call {
     started_wall: std::time::SystemTime,
     /// Ringing limit, post-dial delay and busy-tone deadlines (set-up only).
     setup_timers: SetupTimers,
-    b_trying: bool,
     plan: Option<CallPlan>,
     a: Dialog,
     caller_invite_tx: u32,
@@ -75,10 +74,10 @@ pub struct Call {
     hop: usize,
     b_invite: Option<u32>,
     attempt_started: Option<Instant>,
-    b_provisional: bool,
-    early_media: bool,
-    cancel_pending: bool,
-    canceled: bool,
+    /// How far the callee's INVITE in flight has got (reset per attempt).
+    progress: Progress,
+    /// Whether the set-up was given up, and whether its CANCEL still waits.
+    abandon: Abandon,
     /// Late offer (INVITE without SDP): the B leg's ACK waits for A's ACK and its answer.
     pending_ack: Option<(Leg, u32)>,
     servers: Vec<ServerTx>,
@@ -192,7 +191,6 @@ impl Call {
                 ring: Some(now + cfg.sip.invite_timeout),
                 ..SetupTimers::default()
             },
-            b_trying: false,
             plan: Some(plan),
             a,
             caller_invite_tx: 0,
@@ -201,10 +199,8 @@ impl Call {
             hop: 0,
             b_invite: None,
             attempt_started: None,
-            b_provisional: false,
-            early_media: false,
-            cancel_pending: false,
-            canceled: false,
+            progress: Progress::Sent,
+            abandon: Abandon::No,
             pending_ack: None,
             servers: vec![server],
             clients: Vec::new(),
