@@ -309,6 +309,32 @@ impl Dispatcher {
         self.core.send_detached(target, b.finish(), 503);
     }
 
+    /// Sends what a refused new INVITE is answered (`admit::Refusal`):
+    /// nothing, a stateless error, 503 + Retry-After, or an error response
+    /// with the refused call's log record.
+    pub(super) fn refuse(&self, msg: &Message, meta: &Arrival, refusal: super::admit::Refusal) {
+        use super::admit::Refusal;
+        match refusal {
+            Refusal::Silent => {}
+            Refusal::Stateless { reject, reason } => self.reject(msg, meta, &reject, reason),
+            Refusal::Shed(shed) => self.shed(msg, meta, shed),
+            Refusal::Call(c) => {
+                self.reject(msg, meta, &c.reject, c.refused.name());
+                let trusted = self.core.is_trusted_source(meta.source);
+                crate::call::actor::calllog::rejected(
+                    &self.core,
+                    trusted,
+                    msg,
+                    c.reject.code,
+                    c.refused,
+                    c.direction,
+                    c.trunk.as_ref(),
+                    &c.number,
+                );
+            }
+        }
+    }
+
     /// Answers a request statelessly with an error.
     pub(super) fn reject(&self, msg: &Message, meta: &Arrival, rej: &Reject, reason: &'static str) {
         self.core.metrics.reject(reason);
