@@ -42,7 +42,7 @@ const PASS_INVITE: &[&str] = &[
 impl Call {
     /// Sends the INVITE to the current hop. False when no hop is left.
     pub(super) async fn start_hop(&mut self) -> bool {
-        let Some(hop) = self.hops.get(self.hop).cloned() else {
+        let Some(hop) = self.chain.current().cloned() else {
             return false;
         };
         let Some(inv) = self

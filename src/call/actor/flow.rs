@@ -416,7 +416,7 @@ impl Call {
             st.caller_id = caller_id;
         }
         // The trunk's own failover is not for a worker's transfer.
-        self.failover_done = true;
+        self.chain.close();
         if self.a_answered() {
             // The caller hears ringback until the new leg answers.
             let country = tones::country_of_number(&self.api_no);
@@ -427,8 +427,7 @@ impl Call {
                 }
             }
         }
-        self.hops = hops;
-        self.hop = 0;
+        self.chain.route(hops);
         if !self.start_hop().await {
             self.transfer_done(503).await;
         }

@@ -106,7 +106,7 @@ impl Call {
     /// The SRTP policy toward the current hop: its carrier's `srtp`, or for
     /// a trunk's PBX destination that trunk's `media_encryption`.
     fn callee_srtp_policy(&self) -> SrtpPolicy {
-        let Some(hop) = self.hops.get(self.hop) else {
+        let Some(hop) = self.chain.current() else {
             return SrtpPolicy::default();
         };
         match hop.kind {
@@ -118,7 +118,7 @@ impl Call {
                 .find(|c| c.address == hop.target.addr)
                 .map(|c| c.srtp)
                 .unwrap_or_default(),
-            HopKind::Destination => self.route_trunk.media_encryption.policy(),
+            HopKind::Destination => self.chain.route_trunk().media_encryption.policy(),
         }
     }
 

@@ -7,6 +7,7 @@
 mod attempt;
 mod caller_leg;
 pub(crate) mod calllog;
+mod chain;
 pub(crate) mod dialog;
 mod failover;
 pub(crate) mod flow;
@@ -31,6 +32,7 @@ use crate::sip::{HeaderName, Message};
 use crate::store::CallStatus;
 use crate::transaction::{Action, Reliability};
 
+use self::chain::FailoverChain;
 use self::dialog::{contact_for, wants_sips, with_tag, Dialog, Leg};
 use self::phase::{Abandon, Phase, Progress, SetupTimer, SetupTimers};
 use self::transactions::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
@@ -47,11 +49,9 @@ pub struct Call {
     /// The trunk the call was admitted on (limits, metrics, call log).
     trunk: Arc<TrunkModel>,
     trunk_label: String,
-    /// The trunk whose destination/failover is in use (inbound failover moves it).
-    route_trunk: Arc<TrunkModel>,
-    /// Trunks this call went through (failover loop detection).
-    visited: Vec<uuid::Uuid>,
-    failover_done: bool,
+    /// Where the B leg goes: the hops in order, the one in use, the trunk
+    /// whose destination/failover is in use (inbound failover moves it).
+    chain: FailoverChain,
     /// The number on our side: dialed (outbound) or the DID (inbound).
     api_no: String,
     caller_no: String,
@@ -69,9 +69,6 @@ pub struct Call {
     a: Dialog,
     caller_invite_tx: u32,
     b: Option<Dialog>,
-    /// Where the B leg goes, in order, and the one in use.
-    hops: Vec<super::route::Hop>,
-    hop: usize,
     b_invite: Option<u32>,
     attempt_started: Option<Instant>,
     /// How far the callee's INVITE in flight has got (reset per attempt).
@@ -175,11 +172,9 @@ impl Call {
             me,
             number,
             direction,
-            visited: vec![trunk.trunk_id],
-            route_trunk: Arc::clone(&trunk),
+            chain: FailoverChain::new(Arc::clone(&trunk)),
             trunk,
             trunk_label,
-            failover_done: false,
             api_no,
             caller_no,
             slots: slot.into_iter().collect(),
@@ -195,8 +190,6 @@ impl Call {
             a,
             caller_invite_tx: 0,
             b: None,
-            hops: Vec::new(),
-            hop: 0,
             b_invite: None,
             attempt_started: None,
             progress: Progress::Sent,
@@ -452,7 +445,7 @@ impl Call {
             code,
             hangup_by = by.as_str(),
             duration_ms = duration.as_millis() as u64,
-            hops_tried = self.hop + 1,
+            hops_tried = self.chain.tried(),
             "call ended"
         );
     }
