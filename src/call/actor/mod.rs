@@ -16,6 +16,7 @@ mod phase;
 pub mod quality;
 mod relay;
 mod transactions;
+mod transfer;
 pub(super) use transactions::NewRequest;
 
 use std::sync::Arc;
