@@ -124,38 +124,38 @@ impl TrunkModel {
     /// trunk's index in front).
     pub fn new(trunk: Trunk) -> Result<TrunkModel, Vec<ModelError>> {
         let mut errs = Vec::new();
-        let early_media = match trunk
-            .outbound
-            .as_ref()
-            .and_then(|o| o.override_early_media.as_deref())
-            .map(EarlyMediaOverride::parse)
-        {
-            None => None,
-            Some(Ok(e)) => Some(e),
-            Some(Err(rule)) => {
-                errs.push(ModelError {
-                    field: "outbound.override_early_media",
-                    rule,
-                });
-                None
+        /// The parsed value of an optional field; a parse error is collected.
+        fn check<T>(
+            errs: &mut Vec<ModelError>,
+            field: &'static str,
+            parsed: Option<Result<T, String>>,
+        ) -> Option<T> {
+            match parsed {
+                Some(Err(rule)) => {
+                    errs.push(ModelError { field, rule });
+                    None
+                }
+                other => other.and_then(Result::ok),
             }
-        };
-        let failover = match trunk
-            .inbound
-            .as_ref()
-            .and_then(|i| i.failover.as_ref())
-            .map(FailoverTarget::parse)
-        {
-            None => None,
-            Some(Ok(f)) => Some(f),
-            Some(Err(rule)) => {
-                errs.push(ModelError {
-                    field: "inbound.failover.value",
-                    rule,
-                });
-                None
-            }
-        };
+        }
+        let early_media = check(
+            &mut errs,
+            "outbound.override_early_media",
+            trunk
+                .outbound
+                .as_ref()
+                .and_then(|o| o.override_early_media.as_deref())
+                .map(EarlyMediaOverride::parse),
+        );
+        let failover = check(
+            &mut errs,
+            "inbound.failover.value",
+            trunk
+                .inbound
+                .as_ref()
+                .and_then(|i| i.failover.as_ref())
+                .map(FailoverTarget::parse),
+        );
         if errs.is_empty() {
             Ok(TrunkModel {
                 trunk,
