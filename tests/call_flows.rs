@@ -827,14 +827,7 @@ async fn untrusted_flood_is_cut_off_and_scanners_dropped() {
             .send(gw.udp, &options(flooder.addr, gw.udp, n, "x"))
             .await;
     }
-    let mut answered = 0;
-    while flooder
-        .recv_within(Duration::from_millis(300))
-        .await
-        .is_some()
-    {
-        answered += 1;
-    }
+    let answered = flooder.count_until_quiet(Duration::from_millis(300)).await;
     assert_eq!(
         answered, 16,
         "pike-style limit: 16 requests per 2 s from an untrusted source"
@@ -844,10 +837,7 @@ async fn untrusted_flood_is_cut_off_and_scanners_dropped() {
     for n in 100..140 {
         pbx.send(gw.udp, &options(pbx.addr, gw.udp, n, "x")).await;
     }
-    let mut ok = 0;
-    while pbx.recv_within(Duration::from_millis(300)).await.is_some() {
-        ok += 1;
-    }
+    let ok = pbx.count_until_quiet(Duration::from_millis(300)).await;
     assert_eq!(ok, 40);
     // Known scanners get nothing at all.
     pbx.send(gw.udp, &options(pbx.addr, gw.udp, 999, "friendly-scanner"))
@@ -900,14 +890,7 @@ async fn carrier_address_is_trusted_by_the_flood_limit() {
             .send(gw.udp, &options(carrier.addr, gw.udp, n, "x"))
             .await;
     }
-    let mut answered = 0;
-    while carrier
-        .recv_within(Duration::from_millis(300))
-        .await
-        .is_some()
-    {
-        answered += 1;
-    }
+    let answered = carrier.count_until_quiet(Duration::from_millis(300)).await;
     assert_eq!(
         answered, 40,
         "a carrier's BYEs/OPTIONS are never rate-limited"

@@ -15,11 +15,7 @@ fn options(from: std::net::SocketAddr, gw: std::net::SocketAddr, n: u32) -> Stri
 }
 
 async fn answers(ua: &Ua) -> usize {
-    let mut n = 0;
-    while ua.recv_within(Duration::from_millis(300)).await.is_some() {
-        n += 1;
-    }
-    n
+    ua.count_until_quiet(Duration::from_millis(300)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

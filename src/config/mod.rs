@@ -57,8 +57,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use trunk::{
-    AuthSource, Authentication, Direction, Failover, FailoverSource, FaxSupport, InboundSettings,
-    MediaEncryption, OutboundSettings, Recording, RecordingSetting, Trunk, TrunkStatus,
+    AuthSource, Authentication, Direction, EarlyMediaOverride, Failover, FailoverSource,
+    FailoverTarget, FaxSupport, InboundSettings, MediaEncryption, OutboundSettings, Recording,
+    RecordingSetting, Trunk, TrunkModel, TrunkStatus, WorkerQueue,
 };
 
 /// The shipped default config, embedded so `trunkgate run` works with no file.

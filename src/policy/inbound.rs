@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::config::{Assignment, Carrier, FailoverSource, Number, Trunk};
+use crate::config::{Assignment, Carrier, FailoverTarget, Number, TrunkModel, WorkerQueue};
 
 use super::{AttemptOutcome, TrunkTable};
 
@@ -64,12 +64,12 @@ impl NumberTable {
 pub enum InboundRoute {
     /// Deliver to the trunk's destination; `failover_first` when the trunk is inactive.
     Trunk {
-        trunk: Arc<Trunk>,
+        trunk: Arc<TrunkModel>,
         did: String,
         failover_first: bool,
     },
     /// CallFlows / ParkingLot: the call-flow worker.
-    Worker { mode: Assignment, did: String },
+    Worker { mode: WorkerQueue, did: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,11 +114,7 @@ pub fn route_inbound(
     match numbers.get(&did).ok_or(InboundRejection::UnknownNumber)? {
         Assignment::Trunk(id) => {
             let trunk = trunks.get(&id).ok_or(InboundRejection::UnknownNumber)?;
-            let failover = trunk
-                .inbound
-                .as_ref()
-                .and_then(|i| i.failover.as_ref())
-                .is_some();
+            let failover = trunk.failover().is_some();
             let destination = trunk
                 .inbound
                 .as_ref()
@@ -144,7 +140,14 @@ pub fn route_inbound(
                 failover_first: !destination,
             })
         }
-        mode => Ok(InboundRoute::Worker { mode, did }),
+        Assignment::CallFlows => Ok(InboundRoute::Worker {
+            mode: WorkerQueue::CallFlows,
+            did,
+        }),
+        Assignment::ParkingLot => Ok(InboundRoute::Worker {
+            mode: WorkerQueue::ParkingLot,
+            did,
+        }),
     }
 }
 
@@ -163,13 +166,13 @@ pub fn is_unreachable(outcome: AttemptOutcome, early_media_or_answer: bool) -> b
 #[derive(Debug, Clone, PartialEq)]
 pub enum FailoverStep {
     /// Another trunk's destination (its own status and limit apply).
-    Trunk(Arc<Trunk>),
+    Trunk(Arc<TrunkModel>),
     /// Out through the carriers to this E.164 number.
     PhoneNumber(String),
     /// Straight to this URI.
     SipUri(String),
-    /// The call-flow worker (not available yet: treated as no failover).
-    Api,
+    /// The call-flow worker.
+    Api(WorkerQueue),
 }
 
 /// Why a trunk's failover cannot be used.
@@ -177,7 +180,7 @@ pub enum FailoverStep {
 pub enum NoFailover {
     /// The trunk has none.
     Unset,
-    /// Its trunk_id names no trunk (or no UUID).
+    /// Its trunk_id names no trunk.
     Invalid,
     /// Its trunk_id leads back to a trunk the call went through.
     Loop,
@@ -197,33 +200,27 @@ impl NoFailover {
 /// The failover of `trunk`, or why there is none. `visited` holds the trunks this
 /// call already went through, so a ring of trunk_id failovers stops.
 pub fn failover_step(
-    trunk: &Trunk,
+    trunk: &TrunkModel,
     trunks: &TrunkTable,
     visited: &[Uuid],
 ) -> Result<FailoverStep, NoFailover> {
-    let f = trunk
-        .inbound
-        .as_ref()
-        .and_then(|i| i.failover.as_ref())
-        .ok_or(NoFailover::Unset)?;
-    Ok(match f.source {
-        FailoverSource::TrunkId => {
-            let id: Uuid = f.value.parse().map_err(|_| NoFailover::Invalid)?;
-            if visited.contains(&id) {
+    Ok(match trunk.failover().ok_or(NoFailover::Unset)? {
+        FailoverTarget::Trunk(id) => {
+            if visited.contains(id) {
                 return Err(NoFailover::Loop);
             }
-            let next = trunks.get(&id).ok_or(NoFailover::Invalid)?;
+            let next = trunks.get(id).ok_or(NoFailover::Invalid)?;
             if !next.is_active() {
                 // Its own status applies: an inactive target passes on to its own failover.
                 let mut seen = visited.to_vec();
-                seen.push(id);
+                seen.push(*id);
                 return failover_step(next, trunks, &seen);
             }
             FailoverStep::Trunk(Arc::clone(next))
         }
-        FailoverSource::PhoneNumber => FailoverStep::PhoneNumber(f.value.clone()),
-        FailoverSource::SipUri => FailoverStep::SipUri(f.value.clone()),
-        FailoverSource::Api => FailoverStep::Api,
+        FailoverTarget::PhoneNumber(n) => FailoverStep::PhoneNumber(n.clone()),
+        FailoverTarget::SipUri(u) => FailoverStep::SipUri(u.clone()),
+        FailoverTarget::Api(q) => FailoverStep::Api(*q),
     })
 }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use uuid::Uuid;
 
-use crate::config::{AuthSource, Direction, Trunk, TwilioSettings};
+use crate::config::{AuthSource, Direction, Trunk, TrunkModel, TwilioSettings};
 
 /// The facts of one INVITE that admission looks at.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ pub struct OutboundFacts<'a> {
 
 #[derive(Debug, Clone)]
 pub struct Admitted {
-    pub trunk: Arc<Trunk>,
+    pub trunk: Arc<TrunkModel>,
     pub dialed: String,
 }
 
@@ -73,7 +73,7 @@ impl Rejection {
 }
 
 struct Entry {
-    trunk: Arc<Trunk>,
+    trunk: Arc<TrunkModel>,
     nets: Vec<IpNet>,
     sids: Vec<String>,
 }
@@ -83,10 +83,12 @@ pub struct TrunkTable {
     by_domain: HashMap<String, usize>,
     by_source: Vec<usize>,
     entries: Vec<Entry>,
-    by_id: HashMap<Uuid, Arc<Trunk>>,
+    by_id: HashMap<Uuid, Arc<TrunkModel>>,
 }
 
 impl TrunkTable {
+    /// Trunks that passed `validate_trunk_set`; one whose fields do not
+    /// parse (only possible when validation was skipped) is left out, logged.
     pub fn new(trunks: &[Trunk]) -> TrunkTable {
         let mut t = TrunkTable {
             by_domain: HashMap::new(),
@@ -95,7 +97,15 @@ impl TrunkTable {
             by_id: HashMap::new(),
         };
         for trunk in trunks {
-            let arc = Arc::new(trunk.clone());
+            let arc = match TrunkModel::new(trunk.clone()) {
+                Ok(m) => Arc::new(m),
+                Err(errs) => {
+                    for e in errs {
+                        tracing::error!(trunk = %trunk.trunk_id, field = e.field, rule = %e.rule, "trunk left out of routing");
+                    }
+                    continue;
+                }
+            };
             t.by_id.insert(trunk.trunk_id, Arc::clone(&arc));
             let Some(o) = trunk
                 .outbound
@@ -128,7 +138,7 @@ impl TrunkTable {
         t
     }
 
-    pub fn get(&self, id: &Uuid) -> Option<&Arc<Trunk>> {
+    pub fn get(&self, id: &Uuid) -> Option<&Arc<TrunkModel>> {
         self.by_id.get(id)
     }
 

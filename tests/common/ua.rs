@@ -57,6 +57,15 @@ impl Ua {
         }
     }
 
+    /// How many messages arrive before `quiet` passes without one.
+    pub async fn count_until_quiet(&self, quiet: Duration) -> usize {
+        let mut n = 0;
+        while self.recv_within(quiet).await.is_some() {
+            n += 1;
+        }
+        n
+    }
+
     pub async fn recv(&self) -> (Message, SocketAddr) {
         self.recv_within(WAIT).await.expect("a message within 5 s")
     }

@@ -13,6 +13,7 @@ use crate::call::route::Hop;
 use crate::sip::{default_reason, HeaderName, Message, Method};
 
 use super::dialog::{contact_for, with_tag, Dialog, Leg};
+use super::phase::Progress;
 use super::transactions::{derived_request, ClientKind, Role, ServerKind};
 use super::{Call, NewRequest};
 use crate::call::core::{random_hex, Outgoing};
@@ -41,7 +42,7 @@ const PASS_INVITE: &[&str] = &[
 impl Call {
     /// Sends the INVITE to the current hop. False when no hop is left.
     pub(super) async fn start_hop(&mut self) -> bool {
-        let Some(hop) = self.hops.get(self.hop).cloned() else {
+        let Some(hop) = self.chain.current().cloned() else {
             return false;
         };
         let Some(inv) = self
@@ -86,9 +87,7 @@ impl Call {
         self.core.calls.insert(call_id.clone(), self.me.clone());
         self.registered.push(call_id);
         self.b = Some(d);
-        self.b_provisional = false;
-        self.early_media = false;
-        self.b_trying = false;
+        self.progress = Progress::Sent;
         self.pending = Some(self.core.overload.enter_pending());
         self.attempt_started = Some(Instant::now());
         // Post-dial delay (outbound trunks): 180/183 must come within it.
@@ -212,14 +211,12 @@ impl Call {
         self.pending = None;
         match code {
             100 => {
-                self.b_trying = true;
-                if self.cancel_pending {
-                    self.cancel_pending = false;
+                self.progress.trying();
+                if self.abandon.take_waiting() {
                     self.send_cancel().await;
                 }
             }
             101..=199 => {
-                self.b_trying = true;
                 self.setup_timers.pdd = None;
                 self.on_b_provisional(resp, code).await
             }
@@ -229,8 +226,7 @@ impl Call {
     }
 
     async fn on_b_provisional(&mut self, resp: &Message, code: u16) {
-        if !self.b_provisional {
-            self.b_provisional = true;
+        if self.progress.provisional(!resp.body().is_empty()) {
             if let Some(t) = self.attempt_started {
                 self.core
                     .metrics
@@ -241,20 +237,16 @@ impl Call {
                     .observe(t.elapsed().as_secs_f64());
             }
         }
-        if !resp.body().is_empty() {
-            self.early_media = true;
-        }
         if let Some(b) = self.b.as_mut() {
             if b.remote_tag.is_none() && resp.to_hdr().ok().and_then(|t| t.tag()).is_some() {
                 b.confirm_from_response(resp);
             }
         }
-        if self.cancel_pending {
-            self.cancel_pending = false;
+        if self.abandon.take_waiting() {
             self.send_cancel().await;
             return;
         }
-        if self.canceled || self.a_answered() {
+        if self.abandon.is_abandoned() || self.a_answered() {
             return;
         }
         let bytes = match self.override_sdp() {
@@ -317,7 +309,7 @@ impl Call {
         if self.transferring() && self.a_answered() {
             return self.transfer_answered(id, resp).await;
         }
-        if self.canceled || self.a_answered() {
+        if self.abandon.is_abandoned() || self.a_answered() {
             self.ack_and_bye(id, resp).await;
             return;
         }
@@ -370,7 +362,7 @@ impl Call {
     }
 
     async fn on_b_failure(&mut self, resp: &Message, code: u16) {
-        if self.canceled {
+        if self.abandon.is_abandoned() {
             return;
         }
         if self.next_hop_or_failover(AttemptOutcome::Final(code)).await {
@@ -393,11 +385,8 @@ impl Call {
             return;
         }
         tracing::info!(call = self.number, "post-dial delay exceeded");
-        self.canceled = true;
-        if self.b_trying {
+        if self.abandon.abandon(self.progress) {
             self.send_cancel().await;
-        } else {
-            self.cancel_pending = true;
         }
         self.reason = Some(EndReason::PddTimeout);
         self.trunk_rejection(EndReason::PddTimeout.name());
@@ -424,7 +413,7 @@ impl Call {
         };
         match c.role.clone() {
             Role::Initial if Some(id) == self.b_invite => {
-                if self.canceled || self.a_answered() {
+                if self.abandon.is_abandoned() || self.a_answered() {
                     return;
                 }
                 let outcome = if transport {

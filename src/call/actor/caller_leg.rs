@@ -113,7 +113,7 @@ impl Call {
         if self.a_answered() {
             return;
         }
-        self.canceled = true;
+        let send_cancel = self.abandon.abandon(self.progress);
         if let Some(s) = self.servers.iter().find(|s| s.id == self.caller_invite_tx) {
             let bytes = response(
                 &s.req,
@@ -125,10 +125,8 @@ impl Call {
             .finish();
             self.send_a_final(487, bytes).await;
         }
-        if self.b_trying {
+        if send_cancel {
             self.send_cancel().await;
-        } else {
-            self.cancel_pending = true;
         }
         self.end(Outcome::canceled(by));
     }
@@ -137,11 +135,8 @@ impl Call {
         if self.a_answered() {
             return;
         }
-        self.canceled = true;
-        if self.b_trying {
+        if self.abandon.abandon(self.progress) {
             self.send_cancel().await;
-        } else {
-            self.cancel_pending = true;
         }
         self.fail_a(408, "Request Timeout", CallStatus::NoAnswer)
             .await;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::config::{Direction, Trunk};
+use crate::config::{Direction, TrunkModel};
 use crate::media::session::MediaSession;
 use crate::sip::Message;
 use crate::store::{to_rfc3339, CallRecord, SipInfo};
@@ -67,7 +67,7 @@ pub fn rejected(
     code: u16,
     refused: Refused,
     direction: Direction,
-    trunk: Option<&Arc<Trunk>>,
+    trunk: Option<&Arc<TrunkModel>>,
     number: &str,
 ) {
     if let Some(id) = msg.call_id() {

@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use crate::config::Direction;
 use crate::metrics::SourceLabels;
-use crate::policy::{
-    failover_step, is_unreachable, try_next_carrier, AttemptOutcome, FailoverStep,
-};
+use crate::policy::{is_unreachable, AttemptOutcome, FailoverStep};
 use crate::transport::TransportKind;
 
 use super::CallPlan;
@@ -48,9 +46,10 @@ impl Call {
         }
         match self.plan.take() {
             Some(CallPlan::Outbound { dialed, .. }) => {
-                self.hops = carrier_hops(&self.snapshot.config, &dialed, |i| {
+                let hops = carrier_hops(&self.snapshot.config, &dialed, |i| {
                     self.core.carrier_up(&self.snapshot.config.carriers[i].name)
                 });
+                self.chain.route(hops);
                 if !self.start_hop().await {
                     self.reason = Some(EndReason::NoCarrier);
                     self.fail_a(503, "Service Unavailable", CallStatus::Failed)
@@ -63,13 +62,15 @@ impl Call {
                 ..
             }) => {
                 let dest = self
-                    .route_trunk
+                    .chain
+                    .route_trunk()
                     .inbound
                     .as_ref()
                     .and_then(|i| i.destination.clone());
                 let started = match dest.filter(|_| !failover_first) {
                     Some(d) => {
-                        self.hops = self.resolve_destination(&d, &did).await;
+                        let hops = self.resolve_destination(&d, &did).await;
+                        self.chain.route(hops);
                         self.start_hop().await
                     }
                     None => false,
@@ -102,10 +103,10 @@ impl Call {
     }
     /// Moves the call to its trunk's failover. False when there is none (or it failed to start).
     pub(super) async fn failover(&mut self, _outcome: AttemptOutcome) -> bool {
-        if self.direction != Direction::Inbound || self.failover_done {
+        if self.direction != Direction::Inbound || self.chain.is_closed() {
             return false;
         }
-        let step = match failover_step(&self.route_trunk, &self.snapshot.trunks, &self.visited) {
+        let step = match self.chain.failover_step(&self.snapshot.trunks) {
             Ok(s) => s,
             Err(NoFailover::Unset) => return false,
             Err(none) => {
@@ -117,7 +118,7 @@ impl Call {
             FailoverStep::Trunk(_) => (FailoverSource::TrunkId, "trunk_id"),
             FailoverStep::PhoneNumber(_) => (FailoverSource::PhoneNumber, "phone_number"),
             FailoverStep::SipUri(_) => (FailoverSource::SipUri, "sip_uri"),
-            FailoverStep::Api => (FailoverSource::Api, "api"),
+            FailoverStep::Api(_) => (FailoverSource::Api, "api"),
         };
         self.core
             .metrics
@@ -131,7 +132,7 @@ impl Call {
             "destination unreachable: failing over"
         );
         let did = self.api_no.clone();
-        self.hops = match step {
+        let hops = match step {
             FailoverStep::Trunk(t) => {
                 // The target trunk's own limit applies (cluster-wide with Redis).
                 let Ok(slot) = self
@@ -144,41 +145,33 @@ impl Call {
                     return false;
                 };
                 self.slots.push(slot);
-                self.visited.push(t.trunk_id);
-                self.route_trunk = Arc::clone(&t);
+                self.chain.enter_trunk(Arc::clone(&t));
                 match t.inbound.as_ref().and_then(|i| i.destination.clone()) {
                     Some(d) => self.resolve_destination(&d, &did).await,
                     None => Vec::new(),
                 }
             }
             FailoverStep::PhoneNumber(n) => {
-                self.failover_done = true;
+                self.chain.close();
                 carrier_hops(&self.snapshot.config, &n, |i| {
                     self.core.carrier_up(&self.snapshot.config.carriers[i].name)
                 })
             }
             FailoverStep::SipUri(u) => {
-                self.failover_done = true;
+                self.chain.close();
                 self.sip_uri_hops(&u).await
             }
-            FailoverStep::Api => {
-                self.failover_done = true;
-                let mode = match self
-                    .route_trunk
-                    .inbound
-                    .as_ref()
-                    .and_then(|i| i.failover.as_ref())
-                    .map(|f| f.value.as_str())
-                {
-                    Some("ParkingLot") => crate::flow::FlowMode::ParkingLot,
-                    _ => crate::flow::FlowMode::CallFlows,
-                };
+            FailoverStep::Api(queue) => {
+                self.chain.close();
                 return self
-                    .start_flow(mode, crate::flow::OfferReason::Failover)
+                    .start_flow(
+                        crate::call::plan::flow_mode(queue),
+                        crate::flow::OfferReason::Failover,
+                    )
                     .await;
             }
         };
-        self.hop = 0;
+        self.chain.route(hops);
         if self.start_hop().await {
             return true;
         }
@@ -208,22 +201,19 @@ impl Call {
     /// After a failed attempt: the next hop (carrier or resolved target) when the
     /// outcome allows it, else the trunk's failover (inbound). False: give up.
     pub(super) async fn next_hop_or_failover(&mut self, outcome: AttemptOutcome) -> bool {
-        let kind = self.hops.get(self.hop).map(|h| h.kind);
-        let next_ok = match kind {
-            Some(HopKind::Carrier) => try_next_carrier(outcome, self.early_media),
-            Some(HopKind::Destination) => is_unreachable(outcome, self.early_media),
-            None => false,
-        };
-        while next_ok && self.hop + 1 < self.hops.len() {
-            self.hop += 1;
-            if kind == Some(HopKind::Carrier) {
-                self.core.metrics.carrier_failovers.inc();
-            }
-            if self.start_hop().await {
-                return true;
+        let early_media = self.progress.early_media();
+        let kind = self.chain.current().map(|h| h.kind);
+        if self.chain.may_try_next(outcome, early_media) {
+            while self.chain.advance() {
+                if kind == Some(HopKind::Carrier) {
+                    self.core.metrics.carrier_failovers.inc();
+                }
+                if self.start_hop().await {
+                    return true;
+                }
             }
         }
-        if is_unreachable(outcome, self.early_media) {
+        if is_unreachable(outcome, early_media) {
             return self.failover(outcome).await;
         }
         false

@@ -12,7 +12,6 @@ use tokio::time::Instant;
 use crate::flow::{
     CallOffered, Command, CommandError, CommandErrorCode, CommandKind, DtmfSource, Event,
     FlowError, FlowMode, OfferReason, Party, PlaySource, RecordAction, RejectReason, Tone,
-    TransferTarget,
 };
 use crate::media::prompt;
 use crate::media::tones::{self, ToneKind};
@@ -21,7 +20,6 @@ use crate::sip::{HeaderName, Message};
 use super::dialog::Leg;
 use super::Call;
 use crate::call::outcome::{EndReason, HangupBy, Outcome};
-use crate::call::route::carrier_hops;
 use crate::store::CallStatus;
 
 /// Headers of the caller's INVITE the worker gets in `CallOffered`.
@@ -34,7 +32,7 @@ pub(super) struct FlowState {
     plays: HashMap<u64, String>,
     next_play: u64,
     /// The command id of the transfer under way.
-    transfer: Option<String>,
+    pub(super) transfer: Option<String>,
     /// A transfer succeeded: the caller talks to the new leg, the worker is done.
     pub(super) bridged: bool,
     /// Caller-ID for the transfer's INVITE (`Transfer.caller_id_no`).
@@ -43,8 +41,8 @@ pub(super) struct FlowState {
 
 /// A synthetic trunk for calls of numbers assigned straight to a call flow:
 /// they belong to no customer trunk (no limits, no trunk id in the call log).
-pub fn flow_trunk() -> Arc<crate::config::Trunk> {
-    Arc::new(crate::config::Trunk {
+pub fn flow_trunk() -> Arc<crate::config::TrunkModel> {
+    let trunk = crate::config::Trunk {
         trunk_id: uuid::Uuid::nil(),
         media_encryption: Default::default(),
         status: crate::config::TrunkStatus::Active,
@@ -54,7 +52,11 @@ pub fn flow_trunk() -> Arc<crate::config::Trunk> {
         recording: None,
         inbound: None,
         outbound: None,
-    })
+    };
+    match crate::config::TrunkModel::new(trunk) {
+        Ok(m) => Arc::new(m),
+        Err(e) => unreachable!("a trunk without inbound or outbound settings parses: {e:?}"),
+    }
 }
 
 /// The next command of the call's worker; pending forever when there is none
@@ -68,7 +70,7 @@ pub(super) async fn next_command(
     }
 }
 
-fn err(code: CommandErrorCode, msg: impl Into<String>) -> Result<(), CommandError> {
+pub(super) fn err(code: CommandErrorCode, msg: impl Into<String>) -> Result<(), CommandError> {
     Err(CommandError::new(code, msg))
 }
 
@@ -377,121 +379,6 @@ impl Call {
             }
         }
         Ok(())
-    }
-
-    async fn flow_transfer(
-        &mut self,
-        id: &str,
-        target: &TransferTarget,
-        caller_id: Option<String>,
-    ) -> Result<(), CommandError> {
-        if self
-            .flow_state
-            .as_ref()
-            .is_some_and(|s| s.transfer.is_some() || s.bridged)
-        {
-            return err(
-                CommandErrorCode::InvalidState,
-                "a transfer is already under way",
-            );
-        }
-        let hops = match target {
-            TransferTarget::E164(n) => carrier_hops(&self.snapshot.config, n, |i| {
-                self.core.carrier_up(&self.snapshot.config.carriers[i].name)
-            }),
-            TransferTarget::SipUri(u) => self.sip_uri_hops(u).await,
-        };
-        if hops.is_empty() {
-            return err(
-                CommandErrorCode::InvalidArgument,
-                "no route to the transfer target",
-            );
-        }
-        if let Some(st) = self.flow_state.as_mut() {
-            st.transfer = Some(id.to_string());
-            st.caller_id = caller_id;
-        }
-        // The trunk's own failover is not for a worker's transfer.
-        self.failover_done = true;
-        if self.a_answered() {
-            // The caller hears ringback until the new leg answers.
-            let country = tones::country_of_number(&self.api_no);
-            let cadence = tones::tone(country.as_deref(), ToneKind::Ringback);
-            if let Some(m) = &self.media {
-                if let Some(codec) = m.tone_codec() {
-                    m.start_tone(cadence, codec);
-                }
-            }
-        }
-        self.hops = hops;
-        self.hop = 0;
-        if !self.start_hop().await {
-            self.transfer_done(503).await;
-        }
-        Ok(())
-    }
-
-    /// A transfer is under way (its B-leg responses report to the worker).
-    pub(super) fn transferring(&self) -> bool {
-        self.flow_state
-            .as_ref()
-            .is_some_and(|s| s.transfer.is_some())
-    }
-
-    /// The transfer's outcome: 2xx bridges the caller to the new leg (the
-    /// worker's part is over); anything else is reported and the flow goes on.
-    pub(super) async fn transfer_done(&mut self, code: u16) {
-        let ok = (200..300).contains(&code);
-        let Some(st) = self.flow_state.as_mut() else {
-            return;
-        };
-        let Some(id) = st.transfer.take() else { return };
-        st.bridged = ok;
-        if let Some(f) = &self.flow {
-            f.event(Event::TransferResult {
-                command_id: id,
-                sip_code: code,
-                ok,
-            });
-        }
-        if ok {
-            self.reason = Some(EndReason::FlowTransferred);
-            if let Some(m) = &self.media {
-                m.stop_tone();
-            }
-        } else {
-            self.b = None;
-            if let Some(m) = &self.media {
-                m.stop_play();
-                m.stop_tone();
-            }
-        }
-    }
-
-    /// The callee answered a transfer made after the caller was answered: ACK
-    /// it, take its SDP into the relay, bridge.
-    pub(super) async fn transfer_answered(&mut self, id: u32, resp: &Message) {
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
-            return;
-        };
-        let (cseq, had_body) = (c.cseq, c.had_body);
-        if let Some(b) = self.b.as_mut() {
-            b.confirm_from_response(resp);
-        }
-        let tag = resp.to_hdr().ok().and_then(|t| t.tag());
-        let ack = if had_body {
-            self.send_ack(Leg::Callee, cseq, None)
-                .await
-                .unwrap_or_default()
-        } else {
-            bytes::Bytes::new()
-        };
-        if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
-            c.acked = Some((tag, ack));
-        }
-        let _ = self.media_relay_body(Leg::Callee, resp);
-        self.transfer_done(200).await;
-        self.publish_live();
     }
 
     /// Media and SIP INFO key presses go to the worker.

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::config::{FaxSupport, RecordingSetting};
+use crate::config::{EarlyMediaOverride, FaxSupport, RecordingSetting};
 use crate::media::relay::{Leg, MediaEvent};
 use crate::media::session::{MediaError, MediaSession};
 use crate::media::srtp::SrtpPolicy;
@@ -106,7 +106,7 @@ impl Call {
     /// The SRTP policy toward the current hop: its carrier's `srtp`, or for
     /// a trunk's PBX destination that trunk's `media_encryption`.
     fn callee_srtp_policy(&self) -> SrtpPolicy {
-        let Some(hop) = self.hops.get(self.hop) else {
+        let Some(hop) = self.chain.current() else {
             return SrtpPolicy::default();
         };
         match hop.kind {
@@ -118,7 +118,7 @@ impl Call {
                 .find(|c| c.address == hop.target.addr)
                 .map(|c| c.srtp)
                 .unwrap_or_default(),
-            HopKind::Destination => self.route_trunk.media_encryption.policy(),
+            HopKind::Destination => self.chain.route_trunk().media_encryption.policy(),
         }
     }
 
@@ -200,16 +200,10 @@ impl Call {
     /// The ringback the caller hears instead of the carrier's early media
     /// (`outbound.override_early_media`), if the trunk asks for one.
     fn override_cadence(&self) -> Option<&'static Cadence> {
-        let o = self
-            .trunk
-            .outbound
-            .as_ref()?
-            .override_early_media
-            .as_ref()?;
-        let country = match o.as_str() {
-            "to_country" => tones::country_of_number(&self.api_no),
-            "from_country" => tones::country_of_number(&self.caller_no),
-            code => Some(code.to_string()),
+        let country = match self.trunk.early_media_override()? {
+            EarlyMediaOverride::ToCountry => tones::country_of_number(&self.api_no),
+            EarlyMediaOverride::FromCountry => tones::country_of_number(&self.caller_no),
+            EarlyMediaOverride::Country(code) => Some(code.clone()),
         };
         Some(cadence(&self.core, country, ToneKind::Ringback))
     }

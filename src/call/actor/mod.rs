@@ -7,6 +7,7 @@
 mod attempt;
 mod caller_leg;
 pub(crate) mod calllog;
+mod chain;
 pub(crate) mod dialog;
 mod failover;
 pub(crate) mod flow;
@@ -15,6 +16,7 @@ mod phase;
 pub mod quality;
 mod relay;
 mod transactions;
+mod transfer;
 pub(super) use transactions::NewRequest;
 
 use std::sync::Arc;
@@ -25,14 +27,15 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use crate::config::Direction;
-use crate::config::Trunk;
+use crate::config::TrunkModel;
 use crate::metrics::{CallLabels, TrunkLabels};
 use crate::sip::{HeaderName, Message};
 use crate::store::CallStatus;
 use crate::transaction::{Action, Reliability};
 
+use self::chain::FailoverChain;
 use self::dialog::{contact_for, wants_sips, with_tag, Dialog, Leg};
-use self::phase::{Phase, SetupTimer, SetupTimers};
+use self::phase::{Abandon, Phase, Progress, SetupTimer, SetupTimers};
 use self::transactions::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
 use super::core::{random_hex, Arrival, CallEvent, CallSender, Core, Snapshot};
 use super::outcome::{EndReason, Outcome};
@@ -45,13 +48,11 @@ pub struct Call {
     number: u64,
     direction: Direction,
     /// The trunk the call was admitted on (limits, metrics, call log).
-    trunk: Arc<Trunk>,
+    trunk: Arc<TrunkModel>,
     trunk_label: String,
-    /// The trunk whose destination/failover is in use (inbound failover moves it).
-    route_trunk: Arc<Trunk>,
-    /// Trunks this call went through (failover loop detection).
-    visited: Vec<uuid::Uuid>,
-    failover_done: bool,
+    /// Where the B leg goes: the hops in order, the one in use, the trunk
+    /// whose destination/failover is in use (inbound failover moves it).
+    chain: FailoverChain,
     /// The number on our side: dialed (outbound) or the DID (inbound).
     api_no: String,
     caller_no: String,
@@ -67,20 +68,16 @@ pub struct Call {
     started_wall: std::time::SystemTime,
     /// Ringing limit, post-dial delay and busy-tone deadlines (set-up only).
     setup_timers: SetupTimers,
-    b_trying: bool,
     plan: Option<CallPlan>,
     a: Dialog,
     caller_invite_tx: u32,
     b: Option<Dialog>,
-    /// Where the B leg goes, in order, and the one in use.
-    hops: Vec<super::route::Hop>,
-    hop: usize,
     b_invite: Option<u32>,
     attempt_started: Option<Instant>,
-    b_provisional: bool,
-    early_media: bool,
-    cancel_pending: bool,
-    canceled: bool,
+    /// How far the callee's INVITE in flight has got (reset per attempt).
+    progress: Progress,
+    /// Whether the set-up was given up, and whether its CANCEL still waits.
+    abandon: Abandon,
     /// Late offer (INVITE without SDP): the B leg's ACK waits for A's ACK and its answer.
     pending_ack: Option<(Leg, u32)>,
     servers: Vec<ServerTx>,
@@ -178,11 +175,9 @@ impl Call {
             me,
             number,
             direction,
-            visited: vec![trunk.trunk_id],
-            route_trunk: Arc::clone(&trunk),
+            chain: FailoverChain::new(Arc::clone(&trunk)),
             trunk,
             trunk_label,
-            failover_done: false,
             api_no,
             caller_no,
             slots: slot.into_iter().collect(),
@@ -195,19 +190,14 @@ impl Call {
                 ring: Some(now + cfg.sip.invite_timeout),
                 ..SetupTimers::default()
             },
-            b_trying: false,
             plan: Some(plan),
             a,
             caller_invite_tx: 0,
             b: None,
-            hops: Vec::new(),
-            hop: 0,
             b_invite: None,
             attempt_started: None,
-            b_provisional: false,
-            early_media: false,
-            cancel_pending: false,
-            canceled: false,
+            progress: Progress::Sent,
+            abandon: Abandon::No,
             pending_ack: None,
             servers: vec![server],
             clients: Vec::new(),
@@ -459,7 +449,7 @@ impl Call {
             code,
             hangup_by = by.as_str(),
             duration_ms = duration.as_millis() as u64,
-            hops_tried = self.hop + 1,
+            hops_tried = self.chain.tried(),
             "call ended"
         );
     }

@@ -101,6 +101,99 @@ impl SetupTimers {
     }
 }
 
+/// How far the callee's INVITE in flight has got; every new attempt (the next
+/// carrier, a failover target) starts again at `Sent`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Progress {
+    /// No response yet: a CANCEL must wait (RFC 3261 §9.1).
+    #[default]
+    Sent,
+    /// 100 Trying: a CANCEL may be sent now.
+    Trying,
+    /// A 101..=199 came (post-dial delay over); `early_media` once one of them
+    /// carried a body — after that the call no longer moves to another target.
+    Provisional { early_media: bool },
+}
+
+impl Progress {
+    /// RFC 3261 §9.1: a CANCEL only after a provisional response (100 included).
+    pub fn may_cancel(&self) -> bool {
+        !matches!(self, Progress::Sent)
+    }
+
+    pub fn early_media(&self) -> bool {
+        matches!(self, Progress::Provisional { early_media: true })
+    }
+
+    /// A 100 Trying came (a later one changes nothing).
+    pub fn trying(&mut self) {
+        if *self == Progress::Sent {
+            *self = Progress::Trying;
+        }
+    }
+
+    /// A 101..=199 came, with a body or not. True for the attempt's first one
+    /// (it ends the post-dial delay that the metric observes).
+    pub fn provisional(&mut self, has_body: bool) -> bool {
+        match self {
+            Progress::Provisional { early_media } => {
+                *early_media |= has_body;
+                false
+            }
+            _ => {
+                *self = Progress::Provisional {
+                    early_media: has_body,
+                };
+                true
+            }
+        }
+    }
+}
+
+/// Whether the set-up was given up on our side (the caller's CANCEL, the
+/// ringing limit, the post-dial delay, an API hang-up) and whether the CANCEL
+/// toward the callee still waits for its first provisional response.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Abandon {
+    #[default]
+    No,
+    /// Given up before the callee's attempt answered anything: the CANCEL goes
+    /// with its first provisional.
+    CancelWaiting,
+    /// Given up; the CANCEL (if one was needed) is sent.
+    Abandoned,
+}
+
+impl Abandon {
+    pub fn is_abandoned(&self) -> bool {
+        *self != Abandon::No
+    }
+
+    /// Gives the set-up up while the attempt is at `progress`. True: send the
+    /// CANCEL now; false: it waits for the first provisional.
+    pub fn abandon(&mut self, progress: Progress) -> bool {
+        if progress.may_cancel() {
+            if *self == Abandon::No {
+                *self = Abandon::Abandoned;
+            }
+            true
+        } else {
+            *self = Abandon::CancelWaiting;
+            false
+        }
+    }
+
+    /// A provisional response came: true once, when a CANCEL was waiting for it.
+    pub fn take_waiting(&mut self) -> bool {
+        if *self == Abandon::CancelWaiting {
+            *self = Abandon::Abandoned;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -169,5 +262,62 @@ mod tests {
         assert_eq!(t.take_due(now), Some(SetupTimer::BusyTone));
         assert_eq!(t.take_due(now), None);
         assert_eq!(t.next(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn progress_of_one_attempt() {
+        let mut p = Progress::default();
+        assert!(!p.may_cancel() && !p.early_media());
+        p.trying();
+        assert_eq!(p, Progress::Trying);
+        assert!(p.may_cancel() && !p.early_media());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        // 180 without SDP: the first provisional, no early media yet.
+        assert!(p.provisional(false));
+        assert!(!p.early_media());
+        // A 100 after it changes nothing; a 183 with SDP is early media, not a first.
+        p.trying();
+        assert!(!p.provisional(true));
+        assert!(p.early_media());
+        // A later 180 without SDP does not undo the early media.
+        assert!(!p.provisional(false));
+        assert!(p.early_media() && p.may_cancel());
+        // The next attempt starts over.
+        p = Progress::default();
+        assert!(p.provisional(true) && p.early_media());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancel_waits_for_the_first_provisional() {
+        let mut a = Abandon::default();
+        assert!(!a.is_abandoned());
+        assert!(
+            !a.take_waiting(),
+            "nothing waits before the set-up is given up"
+        );
+        // The caller cancels before the carrier said anything: the CANCEL waits.
+        assert!(!a.abandon(Progress::Sent));
+        assert_eq!(a, Abandon::CancelWaiting);
+        assert!(a.is_abandoned());
+        tokio::time::advance(Duration::from_millis(300)).await;
+        // The carrier's 100: the CANCEL goes, once.
+        assert!(a.take_waiting());
+        assert!(!a.take_waiting());
+        assert_eq!(a, Abandon::Abandoned);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancel_goes_at_once_after_a_provisional() {
+        let mut p = Progress::default();
+        p.provisional(false);
+        let mut a = Abandon::default();
+        // Ringing limit (Timer C) after a 180: CANCEL now.
+        assert!(a.abandon(p));
+        assert_eq!(a, Abandon::Abandoned);
+        assert!(!a.take_waiting());
+        // Given up again (an API hang-up racing it): the CANCEL is sent again
+        // (the transaction layer answers it), the state stays.
+        assert!(a.abandon(p));
+        assert_eq!(a, Abandon::Abandoned);
     }
 }

@@ -30,10 +30,7 @@ impl Call {
     /// one whose source the call came from (inbound).
     pub(super) fn carrier_name(&self) -> Option<String> {
         let carriers = &self.snapshot.config.carriers;
-        let hop = self
-            .hops
-            .get(self.hop)
-            .filter(|h| h.kind == HopKind::Carrier);
+        let hop = self.chain.current().filter(|h| h.kind == HopKind::Carrier);
         let idx = match hop {
             Some(h) => carriers.iter().position(|c| c.address == h.target.addr),
             None => carrier_for_source(carriers, self.a.peer.addr),

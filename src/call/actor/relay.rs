@@ -523,11 +523,8 @@ impl Call {
             self.reason = Some(EndReason::ApiHangup);
             self.end(Outcome::completed(HangupBy::Api));
         } else {
-            self.canceled = true;
-            if self.b_trying {
+            if self.abandon.abandon(self.progress) {
                 self.send_cancel().await;
-            } else {
-                self.cancel_pending = true;
             }
             self.reason = Some(EndReason::ApiHangup);
             self.fail_a(480, "Temporarily Unavailable", CallStatus::Canceled)

@@ -241,18 +241,7 @@ impl Dispatcher {
         }
         match method {
             Method::Ack => {} // ACK for a 2xx of a call that is gone, or stray: nothing to answer (§17.2.1)
-            Method::Invite if !in_dialog => {
-                // Overload, first and cheapest: refused before any routing,
-                // task, port or log record.
-                let shed = self
-                    .core
-                    .overload
-                    .decide(meta.source.ip(), queued, || rand::random_range(0..1000));
-                if let Some(shed) = shed {
-                    return self.shed(&msg, &meta, shed);
-                }
-                self.new_call(msg, meta, call_id)
-            }
+            Method::Invite if !in_dialog => self.new_call(msg, meta, call_id, queued),
             Method::Options if !in_dialog => {
                 let (mut b, target) = self.stateless(&msg, &meta, 200, "OK");
                 b = b.header("Allow", ALLOW).header("Accept", "application/sdp");
@@ -321,6 +310,32 @@ impl Dispatcher {
         let (b, target) = self.stateless(msg, meta, 503, "Service Unavailable");
         let b = b.header("Retry-After", retry.to_string());
         self.core.send_detached(target, b.finish(), 503);
+    }
+
+    /// Sends what a refused new INVITE is answered (`admit::Refusal`):
+    /// nothing, a stateless error, 503 + Retry-After, or an error response
+    /// with the refused call's log record.
+    pub(super) fn refuse(&self, msg: &Message, meta: &Arrival, refusal: super::admit::Refusal) {
+        use super::admit::Refusal;
+        match refusal {
+            Refusal::Silent => {}
+            Refusal::Stateless { reject, reason } => self.reject(msg, meta, &reject, reason),
+            Refusal::Shed(shed) => self.shed(msg, meta, shed),
+            Refusal::Call(c) => {
+                self.reject(msg, meta, &c.reject, c.refused.name());
+                let trusted = self.core.is_trusted_source(meta.source);
+                crate::call::actor::calllog::rejected(
+                    &self.core,
+                    trusted,
+                    msg,
+                    c.reject.code,
+                    c.refused,
+                    c.direction,
+                    c.trunk.as_ref(),
+                    &c.number,
+                );
+            }
+        }
     }
 
     /// Answers a request statelessly with an error.

@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
 use super::parse_net;
-use crate::config::trunk::{AuthSource, Direction, FailoverSource, Trunk};
+use crate::config::trunk::{AuthSource, Direction, EarlyMediaOverride, FailoverTarget, Trunk};
 use crate::config::{Assignment, Number};
 
 /// One broken rule in a set of trunks and numbers: the field
@@ -157,44 +157,28 @@ pub(super) fn check_trunks(e: &mut Rules, trunks: &mut [Trunk]) {
                     );
                 }
             }
-            if let Some(v) = &o.override_early_media {
-                let ok = v == "to_country"
-                    || v == "from_country"
-                    || (v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase()));
-                if !ok {
-                    e.add(
-                        format!("{k}.outbound.override_early_media"),
-                        format!("must be null, to_country, from_country or an ISO 3166 alpha-2 code (got {v:?})"),
-                    );
-                }
+            if let Some(Err(rule)) = o
+                .override_early_media
+                .as_deref()
+                .map(EarlyMediaOverride::parse)
+            {
+                e.add(format!("{k}.outbound.override_early_media"), rule);
             }
         }
         if let Some(f) = t.inbound.as_ref().and_then(|i| i.failover.as_ref()) {
             let key = format!("{k}.inbound.failover.value");
-            let v = f.value.as_str();
-            match f.source {
-                FailoverSource::TrunkId => match v.parse::<uuid::Uuid>() {
-                    Ok(id) if id == t.trunk_id => e.add(key, "must not be the trunk itself"),
-                    Ok(id) if !ids.contains(&id) => e.add(key, format!("no trunk with id {id}")),
-                    Ok(id) if !inbound_ids.contains(&id) => {
-                        e.add(key, format!("trunk {id} is not an inbound trunk"))
-                    }
-                    Ok(_) => {}
-                    Err(_) => e.add(key, format!("must be a trunk_id (uuid) (got {v:?})")),
-                },
-                FailoverSource::PhoneNumber if !is_e164(v) => e.add(
-                    key,
-                    format!("must be an E.164 number (+ and 8 to 15 digits) (got {v:?})"),
-                ),
-                FailoverSource::SipUri
-                    if !(v.starts_with("sip:") || v.starts_with("sips:")) || v.len() < 6 =>
-                {
-                    e.add(key, format!("must be a sip: or sips: URI (got {v:?})"))
+            match FailoverTarget::parse(f) {
+                Ok(FailoverTarget::Trunk(id)) if id == t.trunk_id => {
+                    e.add(key, "must not be the trunk itself")
                 }
-                FailoverSource::Api if v != "CallFlows" && v != "ParkingLot" => {
-                    e.add(key, format!("must be CallFlows or ParkingLot (got {v:?})"))
+                Ok(FailoverTarget::Trunk(id)) if !ids.contains(&id) => {
+                    e.add(key, format!("no trunk with id {id}"))
                 }
-                _ => {}
+                Ok(FailoverTarget::Trunk(id)) if !inbound_ids.contains(&id) => {
+                    e.add(key, format!("trunk {id} is not an inbound trunk"))
+                }
+                Ok(_) => {}
+                Err(rule) => e.add(key, rule),
             }
         }
     }

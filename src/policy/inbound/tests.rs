@@ -3,7 +3,10 @@ use std::net::SocketAddr;
 use proptest::prelude::*;
 
 use super::*;
-use crate::config::{Direction, Failover, InboundSettings, SourceMatch, Transport, TrunkStatus};
+use crate::config::{
+    Direction, Failover, FailoverSource, InboundSettings, SourceMatch, Transport, Trunk,
+    TrunkModel, TrunkStatus,
+};
 
 fn inbound(
     id: u128,
@@ -151,7 +154,7 @@ fn routing_by_assignment_and_status() {
     assert!(matches!(
         r("+14155550105"),
         Ok(InboundRoute::Worker {
-            mode: Assignment::CallFlows,
+            mode: WorkerQueue::CallFlows,
             ..
         })
     ));
@@ -199,6 +202,8 @@ fn failover_steps_and_loops() {
     );
     let trunks = TrunkTable::new(&[a.clone(), b.clone(), c.clone(), d]);
     let visited = [Uuid::from_u128(1)];
+    let m = |t: &Trunk| TrunkModel::new(t.clone()).unwrap();
+    let (a, b, c) = (m(&a), m(&b), m(&c));
     match failover_step(&a, &trunks, &visited) {
         Ok(FailoverStep::Trunk(t)) => assert_eq!(t.trunk_id, Uuid::from_u128(2)),
         other => panic!("{other:?}"),
@@ -213,8 +218,39 @@ fn failover_steps_and_loops() {
         Ok(FailoverStep::SipUri("sip:vm@example.com".into()))
     );
     assert_eq!(
-        failover_step(&inbound(9, Some("x"), None, true), &trunks, &[]),
+        failover_step(&m(&inbound(9, Some("x"), None, true)), &trunks, &[]),
         Err(NoFailover::Unset)
+    );
+    // A trunk_id that names no trunk (removed since) is no failover.
+    assert_eq!(
+        failover_step(
+            &m(&inbound(
+                5,
+                None,
+                Some((FailoverSource::TrunkId, id(77))),
+                true
+            )),
+            &trunks,
+            &[Uuid::from_u128(5)]
+        ),
+        Err(NoFailover::Invalid)
+    );
+}
+
+#[test]
+fn api_failover_carries_the_queue_of_the_trunk_that_names_it() {
+    let id = |n| Uuid::from_u128(n).to_string();
+    let a = inbound(1, Some("a"), Some((FailoverSource::TrunkId, id(2))), true);
+    let b = inbound(
+        2,
+        Some("b"),
+        Some((FailoverSource::Api, "ParkingLot".into())),
+        false,
+    );
+    let trunks = TrunkTable::new(&[a.clone(), b]);
+    assert_eq!(
+        failover_step(&TrunkModel::new(a).unwrap(), &trunks, &[Uuid::from_u128(1)]),
+        Ok(FailoverStep::Api(WorkerQueue::ParkingLot))
     );
 }
 

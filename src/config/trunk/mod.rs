@@ -5,6 +5,12 @@
 //! the shape; the rules (unique domains, failover targets that exist, ...)
 //! are checked in one step, `validate_trunk_set` (`validate/trunk_set.rs`),
 //! for the config file and for every store edit alike (`store::trunks`).
+//! The gateway itself reads a trunk as a [`TrunkModel`] (`model.rs`): the
+//! string-typed fields parsed once into enums.
+
+mod model;
+
+pub use model::{EarlyMediaOverride, FailoverTarget, ModelError, TrunkModel, WorkerQueue};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
