@@ -12,6 +12,23 @@ use common::*;
 
 const DIALED: &str = "+14155550100";
 
+/// `ua` sends a new INVITE to DIALED with Call-ID `id` (branch from it).
+async fn dial(ua: &Ua, gw: std::net::SocketAddr, id: &str) {
+    let branch = format!("z9hG4bK{}", id.replace('-', ""));
+    ua.send(gw, &invite(ua.addr, gw, "UDP", id, DIALED, &branch))
+        .await;
+}
+
+/// The next INVITE reaching `carrier` that is not a retransmission of `seen`.
+async fn next_invite_besides(carrier: &Ua, seen: &trunkgate::sip::Message) {
+    loop {
+        let (m, _) = carrier.wait_request("INVITE").await;
+        if hdr(&m, "Call-ID") != hdr(seen, "Call-ID") {
+            return;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go_on() {
     let carrier = Ua::new().await;
@@ -49,11 +66,7 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
     assert_eq!(metric_value(&m, "trunkgate_calls_in_setup"), 2.0, "{m}");
 
     // The third: 503 + Retry-After at once, and the carrier sees nothing.
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "ovl-3", DIALED, "z9hG4bKovl3"),
-    )
-    .await;
+    dial(&pbx, gw.udp, "ovl-3").await;
     let refused = pbx.wait_response(503).await;
     assert_eq!(hdr(&refused, "Retry-After"), "7");
     assert_eq!(hdr(&refused, "Call-ID"), "ovl-3");
@@ -104,11 +117,7 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
     );
     pbx.send(gw.udp, &ack).await;
     // Answered: a slot is free, so a new INVITE is admitted again.
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "ovl-4", DIALED, "z9hG4bKovl4"),
-    )
-    .await;
+    dial(&pbx, gw.udp, "ovl-4").await;
     carrier.wait_request("INVITE").await;
     let bye = in_dialog(
         "BYE",
@@ -157,11 +166,7 @@ async fn an_invite_that_queued_too_long_is_shed_and_in_dialog_requests_are_serve
     let pbx = Ua::new().await;
 
     // One call up, with no backlog: admitted.
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "q-1", DIALED, "z9hG4bKq1"),
-    )
-    .await;
+    dial(&pbx, gw.udp, "q-1").await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     let ok = answer_call(&carrier, gw.udp, &inv, &pbx).await;
     let mut dialog = UaDialog::from_ok(&ok, pbx.addr);
@@ -171,26 +176,10 @@ async fn an_invite_that_queued_too_long_is_shed_and_in_dialog_requests_are_serve
     // light source's one INVITE comes last.
     let light = Ua::bind("127.0.0.2:0").await;
     for n in 2..=9 {
-        pbx.send(
-            gw.udp,
-            &invite(
-                pbx.addr,
-                gw.udp,
-                "UDP",
-                &format!("q-{n}"),
-                DIALED,
-                &format!("z9hG4bKq{n}"),
-            ),
-        )
-        .await;
+        dial(&pbx, gw.udp, &format!("q-{n}")).await;
     }
     pbx.send(gw.udp, &dialog.bye()).await;
-    light
-        .send(
-            gw.udp,
-            &invite(light.addr, gw.udp, "UDP", "l-1", DIALED, "z9hG4bKl1"),
-        )
-        .await;
+    dial(&light, gw.udp, "l-1").await;
     std::thread::sleep(Duration::from_millis(150));
 
     for n in 2..=9 {
@@ -223,18 +212,9 @@ async fn an_invite_that_queued_too_long_is_shed_and_in_dialog_requests_are_serve
     assert!(waited >= 0.15, "the shed INVITE waited {waited} s: {m}");
 
     // No backlog any more: the next INVITE is admitted.
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "q-10", DIALED, "z9hG4bKq10"),
-    )
-    .await;
+    dial(&pbx, gw.udp, "q-10").await;
     // (The spared call's INVITE may be retransmitted meanwhile.)
-    loop {
-        let (m, _) = carrier.wait_request("INVITE").await;
-        if hdr(&m, "Call-ID") != hdr(&spared, "Call-ID") {
-            break;
-        }
-    }
+    next_invite_besides(&carrier, &spared).await;
     assert_eq!(
         metric_value(
             &metrics(gw.http).await,
@@ -259,20 +239,12 @@ async fn a_callee_that_does_not_answer_is_not_sent_more_than_the_pending_cap() {
     let gw = start(&text).await;
     let pbx = Ua::new().await;
 
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "p-1", DIALED, "z9hG4bKp1"),
-    )
-    .await;
+    dial(&pbx, gw.udp, "p-1").await;
     let (first, _) = carrier.wait_request("INVITE").await;
     let m = metrics(gw.http).await;
     assert_eq!(metric_value(&m, "trunkgate_invites_pending"), 1.0, "{m}");
 
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "p-2", DIALED, "z9hG4bKp2"),
-    )
-    .await;
+    dial(&pbx, gw.udp, "p-2").await;
     let refused = pbx.wait_response(503).await;
     assert_eq!(hdr(&refused, "Call-ID"), "p-2");
     assert_eq!(hdr(&refused, "Retry-After"), "3");
@@ -299,16 +271,7 @@ async fn a_callee_that_does_not_answer_is_not_sent_more_than_the_pending_cap() {
         assert!(std::time::Instant::now() < deadline, "still pending");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "p-3", DIALED, "z9hG4bKp3"),
-    )
-    .await;
-    loop {
-        let (m, _) = carrier.wait_request("INVITE").await;
-        if hdr(&m, "Call-ID") != hdr(&first, "Call-ID") {
-            break;
-        }
-    }
+    dial(&pbx, gw.udp, "p-3").await;
+    next_invite_besides(&carrier, &first).await;
     gw.gw.shutdown().await;
 }
