@@ -59,9 +59,9 @@ pub struct Call {
     /// Limit slots held; released (dropped) when the call ends.
     slots: Vec<super::limits::Slot>,
     /// Counts this call in set-up (overload control) until answered or ended.
-    setup: super::intake::overload::SetupGuard,
+    setup: super::intake::overload::HeldCount,
     /// Counts the current attempt's INVITE until the callee's first response.
-    pending: Option<super::intake::overload::SetupGuard>,
+    pending: Option<super::intake::overload::HeldCount>,
     /// Machine-readable reason for the call log (`pdd_timeout`, `failover:sip_uri` …).
     reason: Option<EndReason>,
     started: Instant,

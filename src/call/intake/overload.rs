@@ -163,8 +163,8 @@ impl Overload {
     }
 
     /// Counts a call in set-up until the guard is released or dropped.
-    pub fn enter_setup(&self) -> SetupGuard {
-        SetupGuard::hold(&self.setup)
+    pub fn enter_setup(&self) -> HeldCount {
+        HeldCount::hold(&self.setup)
     }
 
     /// Calls in set-up now.
@@ -176,8 +176,8 @@ impl Overload {
     /// guard is released or dropped). A callee that falls behind holds these
     /// up, and `max_pending_invites` then stops sending it more: the B2BUA's
     /// own queue may be short while the carrier's is not.
-    pub fn enter_pending(&self) -> SetupGuard {
-        SetupGuard::hold(&self.pending)
+    pub fn enter_pending(&self) -> HeldCount {
+        HeldCount::hold(&self.pending)
     }
 
     /// INVITEs toward callees with no response yet.
@@ -243,15 +243,15 @@ pub fn next_admit(admit: u32, lag: Duration, max: Duration) -> u32 {
 /// One count held in an overload counter (a call in set-up, an INVITE
 /// awaiting its first response); given back once, on release or drop.
 #[derive(Debug)]
-pub struct SetupGuard {
+pub struct HeldCount {
     counter: Arc<AtomicU32>,
     released: AtomicBool,
 }
 
-impl SetupGuard {
-    fn hold(counter: &Arc<AtomicU32>) -> SetupGuard {
+impl HeldCount {
+    fn hold(counter: &Arc<AtomicU32>) -> HeldCount {
         counter.fetch_add(1, Ordering::Relaxed);
-        SetupGuard {
+        HeldCount {
             counter: Arc::clone(counter),
             released: AtomicBool::new(false),
         }
@@ -265,7 +265,7 @@ impl SetupGuard {
     }
 }
 
-impl Drop for SetupGuard {
+impl Drop for HeldCount {
     fn drop(&mut self) {
         self.release();
     }
