@@ -17,6 +17,12 @@
 //!   not yet answered or ended; at the cap new INVITEs are refused outright.
 //! - **queue wait** (`max_queue_ms`, off by default): how long the INVITE
 //!   itself waited in the UDP socket's receive queue (kernel timestamp).
+//!   Shedding starts once the queue has *stood* over the limit for
+//!   [`SEVERE`] times the limit (from the arrival of the first message of
+//!   the streak over it), so a short burst that drains on its own costs no
+//!   call; once started, every INVITE over the limit is shed until none has
+//!   been for [`HOLD`] (CoDel's idea, good queue vs standing queue, with
+//!   SIP's answer: refuse at the head instead of dropping).
 //! - **pending INVITEs** (`max_pending_invites`, off by default): INVITEs sent
 //!   toward callees that have had no response yet.
 //!
@@ -38,8 +44,13 @@ pub const WINDOW: Duration = Duration::from_millis(100);
 /// The admitted fraction never drops below this (per mille): some calls
 /// always get through, so the signal keeps being measured with real load.
 pub const MIN_ADMIT: u32 = 50;
-/// A queue wait over this many times `max_queue_ms` sheds light sources too.
+/// A queue wait over this many times `max_queue_ms` sheds light sources too,
+/// and the queue must have stood over `max_queue_ms` this many times as long
+/// before queue shedding starts.
 pub const SEVERE: u32 = 4;
+/// Once the queue signal has shed, an INVITE over `max_queue_ms` is shed at
+/// once (no new onset) until none has been shed for this long.
+pub const HOLD: Duration = Duration::from_secs(1);
 
 /// `[overload]` (validated in `config`, which owns the settings types).
 pub use crate::config::OverloadSettings;
@@ -87,6 +98,60 @@ pub struct Overload {
     queue_max_us: AtomicU64,
     /// Who sends the new INVITEs (per-source fairness of the soft signals).
     fair: super::fair::FairShare,
+    /// The queue signal's state, microseconds since `epoch` (0 = none).
+    queue: QueueState,
+}
+
+/// Whether the receive queue stands over `max_queue_ms`: when the streak of
+/// new INVITEs read over the limit began (the first one's arrival), and when
+/// one was last shed for it. Atomics: every dispatcher thread decides;
+/// races only move an onset by one message.
+#[derive(Debug)]
+struct QueueState {
+    epoch: tokio::time::Instant,
+    standing_since_us: AtomicU64,
+    last_shed_us: AtomicU64,
+}
+
+impl QueueState {
+    fn new() -> QueueState {
+        QueueState {
+            epoch: tokio::time::Instant::now(),
+            standing_since_us: AtomicU64::new(0),
+            last_shed_us: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether a heavy source's INVITE that waited `queued` (over `max`) is
+    /// shed at `now`: the queue has stood over `max` for `SEVERE x max`, or
+    /// the signal shed within [`HOLD`].
+    fn over(&self, queued: Duration, max: Duration, now: tokio::time::Instant) -> bool {
+        let now_us = micros(now.saturating_duration_since(self.epoch)).max(1);
+        // The queue has stood over the limit since the earliest arrival of
+        // the streak's messages (never 0: that means "none").
+        let arrived = now_us.saturating_sub(micros(queued)).max(1);
+        let since = match self.standing_since_us.load(Ordering::Relaxed) {
+            0 => arrived,
+            since => since.min(arrived),
+        };
+        self.standing_since_us.store(since, Ordering::Relaxed);
+        let last = self.last_shed_us.load(Ordering::Relaxed);
+        let held = last != 0 && now_us.saturating_sub(last) < micros(HOLD);
+        let stood = now_us.saturating_sub(since) >= micros(max * SEVERE);
+        if held || stood {
+            self.last_shed_us.store(now_us, Ordering::Relaxed);
+        }
+        held || stood
+    }
+
+    /// A new INVITE read within the limit: the queue is short again.
+    fn short(&self) {
+        self.standing_since_us.store(0, Ordering::Relaxed);
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 impl Overload {
@@ -100,6 +165,7 @@ impl Overload {
             shedding: AtomicBool::new(false),
             queue_max_us: AtomicU64::new(0),
             fair: super::fair::FairShare::default(),
+            queue: QueueState::new(),
         }
     }
 
@@ -122,18 +188,30 @@ impl Overload {
     /// The hard caps (set-up calls, pending INVITEs) refuse everyone. The
     /// soft signals spare a clearly light source (`fair`): the queue wait up
     /// to [`SEVERE`] times `max_queue_ms`, the lag always. The queue signal
-    /// is per message, no state: while a backlog stands every new INVITE
-    /// reaching the head of the queue is refused cheaply, which drains it;
-    /// once it is short again they are admitted.
+    /// sheds once the queue has stood over the limit (see [`QueueState`]):
+    /// while a backlog stands every new INVITE reaching the head of the queue
+    /// over the limit is refused cheaply, which drains it; once it is short
+    /// again they are admitted.
     pub fn decide(
         &self,
         source: IpAddr,
         queued: Duration,
         roll: impl FnOnce() -> u32,
     ) -> Option<Shed> {
+        self.decide_at(source, queued, tokio::time::Instant::now(), roll)
+    }
+
+    /// [`Overload::decide`] at `now` (the tests' clock).
+    fn decide_at(
+        &self,
+        source: IpAddr,
+        queued: Duration,
+        now: tokio::time::Instant,
+        roll: impl FnOnce() -> u32,
+    ) -> Option<Shed> {
         let s = self.settings.load();
-        let us = u64::try_from(queued.as_micros()).unwrap_or(u64::MAX);
-        self.queue_max_us.fetch_max(us, Ordering::Relaxed);
+        self.queue_max_us
+            .fetch_max(micros(queued), Ordering::Relaxed);
         if s.max_setup_calls > 0 && self.setup.load(Ordering::Relaxed) >= s.max_setup_calls {
             return Some(Shed::Setup);
         }
@@ -144,13 +222,16 @@ impl Overload {
         }
         // Every new INVITE is counted while a soft signal is configured, so
         // the history is there when shedding starts.
-        let light = (!s.max_queue.is_zero() || !s.max_lag.is_zero())
-            && self.fair.arrive(source, tokio::time::Instant::now());
-        if !s.max_queue.is_zero()
-            && queued > s.max_queue
-            && !(light && queued <= s.max_queue * SEVERE)
-        {
-            return Some(Shed::Queue);
+        let light =
+            (!s.max_queue.is_zero() || !s.max_lag.is_zero()) && self.fair.arrive(source, now);
+        if !s.max_queue.is_zero() {
+            if queued <= s.max_queue {
+                self.queue.short();
+            } else if !(light && queued <= s.max_queue * SEVERE)
+                && self.queue.over(queued, s.max_queue, now)
+            {
+                return Some(Shed::Queue);
+            }
         }
         let admit = self.admit.load(Ordering::Relaxed);
         (admit < 1000 && !light && roll() >= admit).then_some(Shed::Lag)
@@ -374,18 +455,36 @@ mod tests {
     }
 
     #[test]
-    fn queue_wait_over_the_limit_sheds_and_is_reported_once() {
+    fn queue_wait_over_the_limit_sheds_once_the_queue_stands_and_is_reported_once() {
         let o = Overload::new(OverloadSettings {
             max_queue: Duration::from_millis(10),
             ..OverloadSettings::default()
         });
-        assert_eq!(o.decide(SRC, Duration::from_millis(10), || 0), None);
-        assert_eq!(
-            o.decide(SRC, Duration::from_millis(11), || 0),
-            Some(Shed::Queue)
-        );
-        assert_eq!(o.decide(SRC, Duration::from_millis(3), || 0), None);
-        assert_eq!(o.take_queue_max(), Duration::from_millis(11));
+        let t0 = tokio::time::Instant::now() + Duration::from_secs(5);
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let q = Duration::from_millis;
+        assert_eq!(o.decide_at(SRC, q(10), at(0), || 0), None);
+        // A short burst: over the limit, but the queue has stood over it for
+        // less than SEVERE x 10 ms, and drains.
+        assert_eq!(o.decide_at(SRC, q(11), at(1), || 0), None);
+        assert_eq!(o.decide_at(SRC, q(25), at(5), || 0), None);
+        assert_eq!(o.decide_at(SRC, q(3), at(6), || 0), None, "short again");
+        // A streak starts again at 11 ms queued (arrived at 89), and the
+        // queue still stands 40 ms after that arrival: shed from then on.
+        assert_eq!(o.decide_at(SRC, q(11), at(100), || 0), None);
+        assert_eq!(o.decide_at(SRC, q(20), at(120), || 0), None);
+        assert_eq!(o.decide_at(SRC, q(30), at(129), || 0), Some(Shed::Queue));
+        assert_eq!(o.decide_at(SRC, q(12), at(130), || 0), Some(Shed::Queue));
+        // Within the limit: admitted, but the signal holds: the next INVITE
+        // over the limit within HOLD is shed with no new onset.
+        assert_eq!(o.decide_at(SRC, q(2), at(140), || 0), None);
+        assert_eq!(o.decide_at(SRC, q(11), at(900), || 0), Some(Shed::Queue));
+        // Quiet for longer than HOLD after the last shed: onset needed again.
+        assert_eq!(o.decide_at(SRC, q(2), at(1000), || 0), None);
+        assert_eq!(o.decide_at(SRC, q(11), at(2000), || 0), None);
+        // One INVITE that waited SEVERE x the limit proves a standing queue.
+        assert_eq!(o.decide_at(SRC, q(41), at(2001), || 0), Some(Shed::Queue));
+        assert_eq!(o.take_queue_max(), q(41));
         assert_eq!(o.take_queue_max(), Duration::ZERO, "reset by the read");
         let off = Overload::new(OverloadSettings::default());
         assert_eq!(off.decide(SRC, Duration::from_secs(5), || 0), None);
@@ -402,13 +501,20 @@ mod tests {
         let heavy = SRC;
         let light = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2));
         let late = Duration::from_millis(20);
-        for _ in 0..100 {
-            assert_eq!(o.decide(heavy, late, || 0), Some(Shed::Queue));
+        let t0 = tokio::time::Instant::now() + Duration::from_secs(5);
+        // The queue has stood since t0 - 20 ms; 100 heavy INVITEs over the
+        // next 50 ms: shed once it has stood 40 ms.
+        let mut shed = 0;
+        for i in 0..100u64 {
+            let now = t0 + Duration::from_micros(i * 500);
+            shed += usize::from(o.decide_at(heavy, late, now, || 0).is_some());
         }
-        assert_eq!(o.decide(light, late, || 0), None, "light source spared");
-        assert_eq!(o.decide(heavy, late, || 0), Some(Shed::Queue));
+        assert_eq!(shed, 60, "the heavy source shed from t0 + 20 ms on");
+        let now = t0 + Duration::from_millis(50);
+        assert_eq!(o.decide_at(light, late, now, || 0), None, "light spared");
+        assert_eq!(o.decide_at(heavy, late, now, || 0), Some(Shed::Queue));
         assert_eq!(
-            o.decide(light, Duration::from_millis(41), || 0),
+            o.decide_at(light, Duration::from_millis(41), now, || 0),
             Some(Shed::Queue),
             "a severe backlog sheds everyone"
         );
