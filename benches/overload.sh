@@ -107,9 +107,26 @@ metric() {
 	awk -v re="$1" '$0 !~ /^#/ && $1 ~ re { s += $NF } END { printf "%d", s }' "$2" 2>/dev/null
 }
 
-# report NAME MAX DIR [metrics-before metrics-after]
+# gateway_p99 BEFORE AFTER: the gateway's own p99 of INVITE read -> 200 OK
+# relayed between two scrapes, as the upper bound of the histogram bucket
+# (trunkgate_time_to_answer_seconds, all trunks) holding the 99th percentile:
+# what the gateway adds, apart from sipp's and the kernel's queues.
+gateway_p99() {
+	awk -F'[{}]' '
+		$0 ~ /^trunkgate_time_to_answer_seconds_bucket/ {
+			match($2, /le="[^"]*"/); le = substr($2, RSTART + 4, RLENGTH - 5)
+			n = split($3, v, " "); c[le] += (FILENAME == ARGV[2] ? 1 : -1) * v[n]
+			if (!(le in seen)) { seen[le] = 1; order[++k] = le }
+		}
+		END {
+			total = c["+Inf"]; if (total <= 0) { print "n/a"; exit }
+			for (i = 1; i <= k; i++) if (c[order[i]] >= 0.99 * total) { if (order[i] == "+Inf") print ">max"; else printf "<=%g", order[i] * 1000; exit }
+		}' "$1" "$2"
+}
+
+# report NAME MAX DIR [metrics-before metrics-after [metrics-mid]]
 report() {
-	local name=$1 max=$2 dir=$3 before=${4:-} after=${5:-}
+	local name=$1 max=$2 dir=$3 before=${4:-} after=${5:-} mid=${6:-}
 	local o=$dir/overload/steps.tsv r=$dir/recovery/steps.tsv
 	[ -f "$o" ] && [ -f "$r" ] || { echo "$name: no result (see $dir)"; return; }
 	local offered ok failed retrans p99 share rok rfail runexp rres rp99
@@ -132,6 +149,8 @@ report() {
 		shed=$(($(metric '^trunkgate_rejections_total.*reason="overload_' "$after") - $(metric '^trunkgate_rejections_total.*reason="overload_' "$before")))
 		drop=$(($(metric '^trunkgate_sip_dropped_total' "$after") - $(metric '^trunkgate_sip_dropped_total' "$before")))
 		printf '%s: gateway counters over both steps: INVITEs shed with 503=%s SIP messages dropped=%s\n' "$name" "$shed" "$drop"
+		[ -n "$mid" ] && printf '%s: overload step as the gateway saw it: p99 INVITE read -> 200 OK relayed %s ms (histogram bucket bound)\n' \
+			"$name" "$(gateway_p99 "$before" "$mid")"
 	fi
 }
 
@@ -141,6 +160,8 @@ overload_then_recover() {
 	shift 3
 	bench_log "$(basename "$dir"): overload step at $((2 * max)) cps for ${DURATION}s"
 	one_step "$target" "$dir/overload" "$((2 * max))" "$@"
+	# trunkgate: its own view of the overload step (see gateway_p99)
+	[ -n "${MID_METRICS:-}" ] && curl -fsS -m 5 "http://$GW_HTTP/metrics" >"$MID_METRICS" 2>/dev/null
 	sleep "$PAUSE"
 	bench_log "$(basename "$dir"): recovery step at $((max / 2)) cps"
 	one_step "$target" "$dir/recovery" "$((max / 2))" "$@"
@@ -209,9 +230,9 @@ if [ -z "$TG_MAX" ]; then
 fi
 if [ -n "$TG_MAX" ] && [ "$TG_MAX" -gt 0 ]; then
 	curl -fsS -m 5 "http://$GW_HTTP/metrics" >"$d/metrics-before.txt" 2>/dev/null
-	overload_then_recover "$GW_SIP" "$d" "$TG_MAX" "$GW_PID"
+	MID_METRICS=$d/metrics-mid.txt overload_then_recover "$GW_SIP" "$d" "$TG_MAX" "$GW_PID"
 	curl -fsS -m 5 "http://$GW_HTTP/metrics" >"$d/metrics-after.txt" 2>/dev/null
-	LINES+=("$(report trunkgate "$TG_MAX" "$d" "$d/metrics-before.txt" "$d/metrics-after.txt")")
+	LINES+=("$(report trunkgate "$TG_MAX" "$d" "$d/metrics-before.txt" "$d/metrics-after.txt" "$d/metrics-mid.txt")")
 else
 	LINES+=("trunkgate: no max rate (see $d/max.log)")
 fi
