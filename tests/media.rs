@@ -944,3 +944,42 @@ async fn reload_applies_the_rtp_timeout_to_new_calls() {
     assert_eq!(metric_value(&m, "trunkgate_media_rtp_timeouts_total"), 1.0);
     u.gw.gw.shutdown().await;
 }
+
+/// `[media] wake_coalesce_us`: media threads that wait before sleeping in the
+/// kernel still relay every packet, in order and unchanged, both ways (a
+/// wake-up sent while a thread waits is not lost).
+#[tokio::test]
+async fn with_wake_coalescing_every_packet_is_relayed_in_order() {
+    let carrier = Ua::new().await;
+    let gw = gateway(&carrier, "", "", "wake_coalesce_us = 2000").await;
+    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
+    let u = answered(
+        gw,
+        Ua::new().await,
+        carrier,
+        "m-coalesce",
+        pbx_rtp.addr,
+        car_rtp.addr,
+    )
+    .await;
+    for i in 0..50u16 {
+        let ts = 160 * u32::from(i);
+        pbx_rtp
+            .send(u.a_relay, 0, 300 + i, ts, 0x3333, &[i as u8; 160])
+            .await;
+        car_rtp
+            .send(u.b_relay, 0, 900 + i, ts, 0x4444, &[!(i as u8); 160])
+            .await;
+    }
+    let to_carrier = car_rtp.drain(Duration::from_millis(1000), 50).await;
+    let to_pbx = pbx_rtp.drain(Duration::from_millis(1000), 50).await;
+    assert_eq!((to_carrier.len(), to_pbx.len()), (50, 50));
+    for (i, (c, p)) in to_carrier.iter().zip(&to_pbx).enumerate() {
+        assert_eq!((c.from, c.seq, c.ssrc), (u.b_relay, 300 + i as u16, 0x3333));
+        assert_eq!(c.payload, vec![i as u8; 160]);
+        assert_eq!((p.from, p.seq, p.ssrc), (u.a_relay, 900 + i as u16, 0x4444));
+        assert_eq!(p.payload, vec![!(i as u8); 160]);
+    }
+    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
+    u.gw.gw.shutdown().await;
+}

@@ -163,9 +163,14 @@ impl PortPool {
             }),
             low: Condvar::new(),
             total,
-            // An eighth of the descriptors at most for idle sockets (two per
-            // pair): live calls need four each, SIP and TCP the rest.
-            keep_bound: (nofile / 16).max(ready_target).min(total),
+            // Half the descriptors at most for idle sockets (two per pair):
+            // the whole default range under the unit's LimitNOFILE=65536,
+            // which `process_metrics::descriptors_needed` counts on. A pair
+            // that comes back beyond this is closed and bound again later
+            // (seven syscalls per socket), so a smaller share costs every
+            // call; set-ups short of descriptors take them back from idle
+            // pairs first (`close_idle`).
+            keep_bound: (nofile / 4).max(ready_target).min(total),
             ready_target,
         })
     }
