@@ -107,21 +107,23 @@ metric() {
 	awk -v re="$1" '$0 !~ /^#/ && $1 ~ re { s += $NF } END { printf "%d", s }' "$2" 2>/dev/null
 }
 
-# gateway_p99 BEFORE AFTER: the gateway's own p99 of INVITE read -> 200 OK
-# relayed between two scrapes, as the upper bound of the histogram bucket
-# (trunkgate_time_to_answer_seconds, all trunks) holding the 99th percentile:
-# what the gateway adds, apart from sipp's and the kernel's queues.
+# gateway_p99 HISTOGRAM BEFORE AFTER: the p99 of a gateway histogram (all
+# trunks) between two scrapes, as the upper bound of the bucket holding it.
+# trunkgate_time_to_answer_seconds (INVITE read -> 200 OK relayed) is the
+# setup as the gateway sees it, without sipp's and the kernel's queues;
+# trunkgate_post_dial_delay_seconds (INVITE sent -> the callee's first
+# ringing) is the callee's share of it.
 gateway_p99() {
-	awk -F'[{}]' '
-		$0 ~ /^trunkgate_time_to_answer_seconds_bucket/ {
+	awk -F'[{}]' -v h="$1_bucket" -v after="$3" '
+		$1 == h {
 			match($2, /le="[^"]*"/); le = substr($2, RSTART + 4, RLENGTH - 5)
-			n = split($3, v, " "); c[le] += (FILENAME == ARGV[2] ? 1 : -1) * v[n]
+			n = split($3, v, " "); c[le] += (FILENAME == after ? 1 : -1) * v[n]
 			if (!(le in seen)) { seen[le] = 1; order[++k] = le }
 		}
 		END {
 			total = c["+Inf"]; if (total <= 0) { print "n/a"; exit }
 			for (i = 1; i <= k; i++) if (c[order[i]] >= 0.99 * total) { if (order[i] == "+Inf") print ">max"; else printf "<=%g", order[i] * 1000; exit }
-		}' "$1" "$2"
+		}' "$2" "$3"
 }
 
 # report NAME MAX DIR [metrics-before metrics-after [metrics-mid]]
@@ -149,8 +151,8 @@ report() {
 		shed=$(($(metric '^trunkgate_rejections_total.*reason="overload_' "$after") - $(metric '^trunkgate_rejections_total.*reason="overload_' "$before")))
 		drop=$(($(metric '^trunkgate_sip_dropped_total' "$after") - $(metric '^trunkgate_sip_dropped_total' "$before")))
 		printf '%s: gateway counters over both steps: INVITEs shed with 503=%s SIP messages dropped=%s\n' "$name" "$shed" "$drop"
-		[ -n "$mid" ] && printf '%s: overload step as the gateway saw it: p99 INVITE read -> 200 OK relayed %s ms (histogram bucket bound)\n' \
-			"$name" "$(gateway_p99 "$before" "$mid")"
+		[ -n "$mid" ] && printf '%s: overload step as the gateway saw it (p99, histogram bucket bounds): INVITE read -> 200 OK relayed %s ms, of which INVITE sent -> callee ringing %s ms\n' \
+			"$name" "$(gateway_p99 trunkgate_time_to_answer_seconds "$before" "$mid")" "$(gateway_p99 trunkgate_post_dial_delay_seconds "$before" "$mid")"
 	fi
 }
 
