@@ -103,7 +103,7 @@ pub fn response(
         match to_tag {
             Some(tag) if !has_tag && code > 100 => {
                 let mut v = Vec::with_capacity(t.len() + tag.len() + 5);
-                v.extend_from_slice(t);
+                v.extend_from_slice(&t);
                 v.extend_from_slice(b";tag=");
                 v.extend_from_slice(tag);
                 b = b.header("To", v);
@@ -180,7 +180,7 @@ pub fn with_body(b: crate::sip::MessageBuilder, from: &Message) -> Bytes {
     }
     let ct = from
         .content_type()
-        .map(|c| String::from_utf8_lossy(c).into_owned());
+        .map(|c| String::from_utf8_lossy(&c).into_owned());
     b.body(ct.as_deref().unwrap_or("application/sdp"), from.body())
 }
 

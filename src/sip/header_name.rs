@@ -87,30 +87,22 @@ impl HeaderName {
     /// Compact forms of names without a variant become `Other` in long form
     /// (`u` -> `Allow-Events`, `x` -> `Session-Expires`).
     pub fn parse(b: &[u8]) -> HeaderName {
-        Self::known(b).unwrap_or_else(|| HeaderName::Other(Bytes::copy_from_slice(b)))
+        Self::from_id(Self::id_of(b))
+            .unwrap_or_else(|| HeaderName::Other(Bytes::copy_from_slice(b)))
     }
 
-    /// Like [`HeaderName::parse`] on `data[r]`, but an unknown name shares
-    /// `data` (no copy).
-    pub(crate) fn from_range(data: &Bytes, r: std::ops::Range<usize>) -> HeaderName {
-        let b = data.get(r.clone()).unwrap_or_default();
-        Self::known(b).unwrap_or_else(|| HeaderName::Other(crate::sip::scan::sub(data, r)))
-    }
-
-    /// Known names, dispatched on first letter and length.
-    fn known(b: &[u8]) -> Option<HeaderName> {
+    /// The dense id of a name as the parser indexes it: [`ID_OTHER`] for a
+    /// name without a variant or compact form, else a value
+    /// [`HeaderName::from_id`] turns back into the same name `parse` gives.
+    pub(crate) fn id_of(b: &[u8]) -> u8 {
         use HeaderName::*;
-        let first = b.first()?.to_ascii_lowercase();
-        if b.len() == 1 {
-            return compact(first);
-        }
-        // `s` is a lowercase literal: a letter matches either case, `-` only itself.
-        let is = |s: &str| {
-            s.len() == b.len()
-                && s.bytes()
-                    .zip(b)
-                    .all(|(k, &c)| c == k || (k.is_ascii_lowercase() && c | 0x20 == k))
+        let Some(first) = b.first().map(u8::to_ascii_lowercase) else {
+            return ID_OTHER;
         };
+        if b.len() == 1 {
+            return compact_id(first);
+        }
+        let is = |s: &str| eq_fold(b, s.as_bytes());
         let h = match (first, b.len()) {
             (b'v', 3) if is("via") => Via,
             (b'f', 4) if is("from") => From,
@@ -145,9 +137,103 @@ impl HeaderName {
             (b'w', 7) if is("warning") => Warning,
             (b'd', 4) if is("date") => Date,
             (b't', 9) if is("timestamp") => Timestamp,
-            _ => return None,
+            _ => return ID_OTHER,
         };
-        Some(h)
+        h.id()
+    }
+
+    /// The id of a name with a variant; [`ID_OTHER`] for `Other` (whose
+    /// text decides, see [`HeaderName::other_text`]).
+    #[inline]
+    pub(crate) fn id(&self) -> u8 {
+        use HeaderName::*;
+        match self {
+            Via => 0,
+            From => 1,
+            To => 2,
+            CallId => 3,
+            CSeq => 4,
+            Contact => 5,
+            MaxForwards => 6,
+            ContentLength => 7,
+            ContentType => 8,
+            Route => 9,
+            RecordRoute => 10,
+            Require => 11,
+            ProxyRequire => 12,
+            Supported => 13,
+            Unsupported => 14,
+            Allow => 15,
+            Accept => 16,
+            UserAgent => 17,
+            Server => 18,
+            Expires => 19,
+            Subject => 20,
+            Event => 21,
+            ReferTo => 22,
+            RSeq => 23,
+            RAck => 24,
+            Authorization => 25,
+            ProxyAuthorization => 26,
+            WwwAuthenticate => 27,
+            ProxyAuthenticate => 28,
+            Reason => 29,
+            Warning => 30,
+            Date => 31,
+            Timestamp => 32,
+            Other(_) => ID_OTHER,
+        }
+    }
+
+    /// The name of an id from [`HeaderName::id_of`]; `None` for
+    /// [`ID_OTHER`] (the text is the input's).
+    pub(crate) fn from_id(id: u8) -> Option<HeaderName> {
+        use HeaderName::*;
+        Some(match id {
+            0 => Via,
+            1 => From,
+            2 => To,
+            3 => CallId,
+            4 => CSeq,
+            5 => Contact,
+            6 => MaxForwards,
+            7 => ContentLength,
+            8 => ContentType,
+            9 => Route,
+            10 => RecordRoute,
+            11 => Require,
+            12 => ProxyRequire,
+            13 => Supported,
+            14 => Unsupported,
+            15 => Allow,
+            16 => Accept,
+            17 => UserAgent,
+            18 => Server,
+            19 => Expires,
+            20 => Subject,
+            21 => Event,
+            22 => ReferTo,
+            23 => RSeq,
+            24 => RAck,
+            25 => Authorization,
+            26 => ProxyAuthorization,
+            27 => WwwAuthenticate,
+            28 => ProxyAuthenticate,
+            29 => Reason,
+            30 => Warning,
+            31 => Date,
+            32 => Timestamp,
+            _ => Other(Bytes::from_static(compact_other_text(id)?.as_bytes())),
+        })
+    }
+
+    /// The text of an `Other` name (`None` for a variant).
+    #[inline]
+    pub(crate) fn other_text(&self) -> Option<&[u8]> {
+        match self {
+            HeaderName::Other(b) => Some(b),
+            _ => None,
+        }
     }
 
     /// The canonical long form ("Call-ID", "CSeq"); `Other` gives its text
@@ -193,31 +279,103 @@ impl HeaderName {
     }
 }
 
-fn compact(c: u8) -> Option<HeaderName> {
-    let other = |s: &'static str| HeaderName::Other(Bytes::from_static(s.as_bytes()));
-    Some(match c {
-        b'v' => HeaderName::Via,
-        b'f' => HeaderName::From,
-        b't' => HeaderName::To,
-        b'i' => HeaderName::CallId,
-        b'm' => HeaderName::Contact,
-        b'l' => HeaderName::ContentLength,
-        b'c' => HeaderName::ContentType,
-        b'k' => HeaderName::Supported,
-        b's' => HeaderName::Subject,
-        b'o' => HeaderName::Event,
-        b'r' => HeaderName::ReferTo,
-        b'e' => other("Content-Encoding"),
-        b'u' => other("Allow-Events"),
-        b'x' => other("Session-Expires"),
-        b'a' => other("Accept-Contact"),
-        b'b' => other("Referred-By"),
-        b'd' => other("Request-Disposition"),
-        b'j' => other("Reject-Contact"),
-        b'n' => other("Identity-Info"),
-        b'y' => other("Identity"),
-        _ => return None,
-    })
+/// `b` equals `lit`, a lowercase literal of letters and `-`, with a letter
+/// matching either case and `-` only itself. Compares eight (or four)
+/// octets at a time: `c | m == k` where `m` has 0x20 exactly where `k` is a
+/// letter (bit 6 set), so `-` (0x2d) must match exactly.
+#[inline]
+fn eq_fold(b: &[u8], lit: &[u8]) -> bool {
+    #[inline]
+    fn w8(s: &[u8], i: usize) -> u64 {
+        s.get(i..i + 8)
+            .and_then(|x| <[u8; 8]>::try_from(x).ok())
+            .map_or(0, u64::from_le_bytes)
+    }
+    #[inline]
+    fn w4(s: &[u8], i: usize) -> u32 {
+        s.get(i..i + 4)
+            .and_then(|x| <[u8; 4]>::try_from(x).ok())
+            .map_or(0, u32::from_le_bytes)
+    }
+    let n = lit.len();
+    if b.len() != n {
+        return false;
+    }
+    let same8 = |i: usize| {
+        let k = w8(lit, i);
+        w8(b, i) | ((k & 0x4040_4040_4040_4040) >> 1) == k
+    };
+    let same4 = |i: usize| {
+        let k = w4(lit, i);
+        w4(b, i) | ((k & 0x4040_4040) >> 1) == k
+    };
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            if !same8(i) {
+                return false;
+            }
+            i += 8;
+        }
+        same8(n - 8)
+    } else if n >= 4 {
+        same4(0) && same4(n - 4)
+    } else {
+        b.iter()
+            .zip(lit)
+            .all(|(&c, &k)| c == k || (k.is_ascii_lowercase() && c | 0x20 == k))
+    }
+}
+
+/// Ids of the compact forms without a variant, after the variants' ids.
+const COMPACT_OTHER: &[(u8, &str)] = &[
+    (b'e', "Content-Encoding"),
+    (b'u', "Allow-Events"),
+    (b'x', "Session-Expires"),
+    (b'a', "Accept-Contact"),
+    (b'b', "Referred-By"),
+    (b'd', "Request-Disposition"),
+    (b'j', "Reject-Contact"),
+    (b'n', "Identity-Info"),
+    (b'y', "Identity"),
+];
+
+/// The first id of [`COMPACT_OTHER`].
+const ID_COMPACT_OTHER: u8 = 33;
+
+/// The id of a name that is neither a variant nor a compact form.
+pub(crate) const ID_OTHER: u8 = u8::MAX;
+
+/// The long form of a compact-form id without a variant.
+pub(crate) fn compact_other_text(id: u8) -> Option<&'static str> {
+    let i = usize::from(id.checked_sub(ID_COMPACT_OTHER)?);
+    COMPACT_OTHER.get(i).map(|&(_, s)| s)
+}
+
+/// The id of a one-letter (compact) name, `c` lowercased.
+fn compact_id(c: u8) -> u8 {
+    use HeaderName::*;
+    let h = match c {
+        b'v' => Via,
+        b'f' => From,
+        b't' => To,
+        b'i' => CallId,
+        b'm' => Contact,
+        b'l' => ContentLength,
+        b'c' => ContentType,
+        b'k' => Supported,
+        b's' => Subject,
+        b'o' => Event,
+        b'r' => ReferTo,
+        _ => {
+            return COMPACT_OTHER
+                .iter()
+                .position(|&(k, _)| k == c)
+                .and_then(|i| u8::try_from(i).ok())
+                .map_or(ID_OTHER, |i| ID_COMPACT_OTHER + i)
+        }
+    };
+    h.id()
 }
 
 impl PartialEq for HeaderName {
@@ -319,5 +477,59 @@ mod tests {
             s.finish()
         };
         assert_eq!(hash(&a), hash(&HeaderName::parse(b"x-custom")));
+    }
+
+    /// The old one-octet-at-a-time comparison `eq_fold` must agree with.
+    fn eq_fold_ref(b: &[u8], lit: &[u8]) -> bool {
+        b.len() == lit.len()
+            && lit
+                .iter()
+                .zip(b)
+                .all(|(&k, &c)| c == k || (k.is_ascii_lowercase() && c | 0x20 == k))
+    }
+
+    #[test]
+    fn eq_fold_agrees_with_octet_compare_on_every_mutation() {
+        for (s, _) in KNOWN {
+            let lit = s.to_ascii_lowercase().into_bytes();
+            assert!(eq_fold(s.as_bytes(), &lit), "{s}");
+            assert!(eq_fold(&s.to_ascii_uppercase().into_bytes(), &lit), "{s}");
+            for pos in 0..lit.len() {
+                for c in 0..=255u8 {
+                    let mut m = lit.clone();
+                    m[pos] = c;
+                    assert_eq!(eq_fold(&m, &lit), eq_fold_ref(&m, &lit), "{s} {pos} {c}");
+                }
+            }
+            assert!(!eq_fold(&lit[1..], &lit));
+        }
+        // CR | 0x20 is '-': a dash must still match only itself.
+        assert!(!eq_fold(b"call\rid", b"call-id"));
+        assert_eq!(HeaderName::id_of(b"Call\rID"), ID_OTHER);
+        assert_eq!(HeaderName::id_of(b"MAX\rFORWARDS"), ID_OTHER);
+    }
+
+    #[test]
+    fn ids_round_trip() {
+        for (s, h) in KNOWN {
+            assert_ne!(h.id(), ID_OTHER, "{s}");
+            assert_eq!(HeaderName::id_of(s.as_bytes()), h.id(), "{s}");
+            assert_eq!(HeaderName::from_id(h.id()).as_ref(), Some(h), "{s}");
+        }
+        for c in b'a'..=b'z' {
+            let id = HeaderName::id_of(&[c]);
+            assert_eq!(id, HeaderName::id_of(&[c.to_ascii_uppercase()]));
+            let parsed = HeaderName::parse(&[c]);
+            match HeaderName::from_id(id) {
+                Some(h) => assert_eq!(h.as_str(), parsed.as_str(), "{}", c as char),
+                None => assert_eq!(parsed.as_str(), (c as char).to_string()),
+            }
+        }
+        assert_eq!(HeaderName::from_id(ID_OTHER), None);
+        assert_eq!(HeaderName::from_id(200), None);
+        for other in [&b"X-Custom"[..], b"", b"Vias", b"Content-Lengt", b"Call_ID"] {
+            assert_eq!(HeaderName::id_of(other), ID_OTHER, "{other:?}");
+        }
+        assert_eq!(HeaderName::Other(Bytes::from_static(b"Via")).id(), ID_OTHER);
     }
 }

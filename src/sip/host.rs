@@ -22,23 +22,25 @@ impl Host {
         }
     }
 
-    /// Parses a host without port: `[v6]`, dotted IPv4 or a host name.
-    pub(crate) fn parse(b: &Bytes) -> Result<Host, Reject> {
-        let bad = Reject::bad("Bad Request (host)");
+    /// Parses the host without port in `data[r]`: `[v6]`, dotted IPv4 or a
+    /// host name (a slice of `data`).
+    pub(crate) fn parse_in(data: &Bytes, r: std::ops::Range<usize>) -> Result<Host, Reject> {
+        let bad = || Reject::bad("Bad Request (host)");
+        let b = data.get(r.clone()).ok_or_else(bad)?;
         if b.first() == Some(&b'[') {
-            let inner = b.get(1..b.len().saturating_sub(1)).ok_or(bad.clone())?;
+            let inner = b.get(1..b.len().saturating_sub(1)).ok_or_else(bad)?;
             if b.last() != Some(&b']') {
-                return Err(bad);
+                return Err(bad());
             }
-            return parse_v6(inner).map(Host::V6).ok_or(bad);
+            return parse_v6(inner).map(Host::V6).ok_or_else(bad);
         }
         if !b.is_empty() && b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
-            return parse_v4(b).map(Host::V4).ok_or(bad);
+            return parse_v4(b).map(Host::V4).ok_or_else(bad);
         }
         if !valid_hostname(b) {
-            return Err(bad);
+            return Err(bad());
         }
-        Ok(Host::Name(b.clone()))
+        Ok(Host::Name(super::scan::sub(data, r)))
     }
 }
 

@@ -2,12 +2,13 @@
 //! received bytes, with accessors and typed views parsed on demand.
 
 use super::error::Reject;
-use super::header_name::HeaderName;
+use super::header_name::{compact_other_text, HeaderName, ID_OTHER};
 use super::method::Method;
 use super::name_addr::NameAddr;
 use super::scan::{first_comma_element, split_commas, sub};
 use super::via::Via;
 use bytes::Bytes;
+use std::ops::Range;
 
 /// How to frame the input (RFC 3261 §18.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,18 +103,95 @@ pub struct CSeq {
     pub method: Method,
 }
 
+/// One header line as the parser indexed it: the name's id (see
+/// [`HeaderName::id_of`]) and offsets into the message's bytes (`raw`), or
+/// into its unfolded values when the line was folded. Values are sliced on
+/// access, so parsing makes no `Bytes` per header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slot {
+    pub(crate) id: u8,
+    /// The value is in `Message::unfolded` (a folded line), not in `raw`.
+    pub(crate) unfolded: bool,
+    /// The name's offsets in `raw` (`Other` names only keep their text here).
+    pub(crate) name_start: u32,
+    pub(crate) name_end: u32,
+    /// The trimmed value's offsets.
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+}
+
+impl Slot {
+    #[inline]
+    pub(crate) fn value_range(&self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
 /// A parsed SIP message. Cheap to clone (reference-counted slices).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Message {
     pub(crate) raw: Bytes,
     pub(crate) start: StartLine,
-    pub(crate) headers: Vec<Header>,
+    /// Every header line in order.
+    pub(crate) slots: Vec<Slot>,
+    /// The values of folded header lines, joined (RFC 3261 §7.3.1).
+    pub(crate) unfolded: Bytes,
     pub(crate) body: Bytes,
     pub(crate) framing: Option<FramingDefect>,
     /// Start-line anomaly (reason phrase) that validation turns into a 400
     /// (request) or a drop (response).
     pub(crate) line_defect: Option<&'static str>,
 }
+
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+            && self.start == other.start
+            && self.body == other.body
+            && self.framing == other.framing
+            && self.line_defect == other.line_defect
+            && self.headers().eq(other.headers())
+    }
+}
+
+impl Eq for Message {}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("start", &self.start)
+            .field("headers", &self.headers().collect::<Vec<_>>())
+            .field("body", &self.body)
+            .field("framing", &self.framing)
+            .field("line_defect", &self.line_defect)
+            .finish()
+    }
+}
+
+/// The header lines of a [`Message`] in order, each name and value made on
+/// the way (values share the message's bytes).
+pub struct Headers<'a> {
+    msg: &'a Message,
+    slots: std::slice::Iter<'a, Slot>,
+}
+
+impl Iterator for Headers<'_> {
+    type Item = Header;
+
+    fn next(&mut self) -> Option<Header> {
+        let s = self.slots.next()?;
+        Some(Header {
+            name: self.msg.slot_name(s),
+            value: self.msg.slot_value(s),
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.slots.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Headers<'_> {}
 
 impl Message {
     /// This message's bytes: from the start line to the end of the body as
@@ -158,37 +236,102 @@ impl Message {
         self.framing
     }
 
-    pub fn headers(&self) -> &[Header] {
-        &self.headers
+    /// Every header line, in order.
+    pub fn headers(&self) -> Headers<'_> {
+        Headers {
+            msg: self,
+            slots: self.slots.iter(),
+        }
     }
 
-    /// First occurrence of a header.
-    pub fn header(&self, name: &HeaderName) -> Option<&Bytes> {
-        self.headers
+    /// The bytes a slot's value offsets point into.
+    #[inline]
+    pub(crate) fn slot_src(&self, s: &Slot) -> &Bytes {
+        if s.unfolded {
+            &self.unfolded
+        } else {
+            &self.raw
+        }
+    }
+
+    #[inline]
+    fn slot_value(&self, s: &Slot) -> Bytes {
+        sub(self.slot_src(s), s.value_range())
+    }
+
+    fn slot_name(&self, s: &Slot) -> HeaderName {
+        HeaderName::from_id(s.id).unwrap_or_else(|| {
+            HeaderName::Other(sub(&self.raw, s.name_start as usize..s.name_end as usize))
+        })
+    }
+
+    /// Whether a slot carries `name`: by id, and for `Other` names by text
+    /// (case-insensitive, as `HeaderName`'s equality).
+    #[inline]
+    fn slot_is(&self, s: &Slot, id: u8, other: Option<&[u8]>) -> bool {
+        match other {
+            None => s.id == id,
+            Some(text) => match compact_other_text(s.id) {
+                Some(long) => long.as_bytes().eq_ignore_ascii_case(text),
+                None => {
+                    s.id == ID_OTHER
+                        && self
+                            .raw
+                            .get(s.name_start as usize..s.name_end as usize)
+                            .is_some_and(|n| n.eq_ignore_ascii_case(text))
+                }
+            },
+        }
+    }
+
+    /// The slots carrying `name`, in order.
+    pub(crate) fn slots_of<'a>(
+        &'a self,
+        name: &'a HeaderName,
+    ) -> impl Iterator<Item = &'a Slot> + 'a {
+        let (id, other) = (name.id(), name.other_text());
+        self.slots
             .iter()
-            .find(|h| &h.name == name)
-            .map(|h| &h.value)
+            .filter(move |s| self.slot_is(s, id, other))
+    }
+
+    /// The first value of `name` as the bytes it lives in and its offsets
+    /// there (no `Bytes` made).
+    #[inline]
+    pub(crate) fn first_value(&self, name: &HeaderName) -> Option<(&Bytes, Range<usize>)> {
+        let (id, other) = (name.id(), name.other_text());
+        let s = self.slots.iter().find(|s| self.slot_is(s, id, other))?;
+        Some((self.slot_src(s), s.value_range()))
+    }
+
+    /// First occurrence of a header (a slice of the message's bytes).
+    pub fn header(&self, name: &HeaderName) -> Option<Bytes> {
+        self.first_value(name).map(|(src, r)| sub(src, r))
     }
 
     /// Every occurrence of a header, in order, unsplit.
-    pub fn header_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a Bytes> + 'a {
-        self.headers
-            .iter()
-            .filter(move |h| &h.name == name)
-            .map(|h| &h.value)
+    pub fn header_all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = Bytes> + 'a {
+        self.slots_of(name).map(|s| self.slot_value(s))
     }
 
     /// How many header lines carry this name.
     pub fn header_count(&self, name: &HeaderName) -> usize {
-        self.header_all(name).count()
+        self.slots_of(name).count()
     }
 
     /// Every occurrence split on commas (RFC 3261 §7.3.1), respecting quoted
     /// strings and `<...>`; trimmed, empty elements dropped.
     pub fn header_values(&self, name: &HeaderName) -> Vec<Bytes> {
         let mut out = Vec::new();
-        for v in self.header_all(name) {
-            out.extend(split_commas(v).into_iter().map(|r| sub(v, r)));
+        for s in self.slots_of(name) {
+            let src = self.slot_src(s);
+            let r = s.value_range();
+            let v = src.get(r.clone()).unwrap_or_default();
+            out.extend(
+                split_commas(v)
+                    .into_iter()
+                    .map(|e| sub(src, r.start + e.start..r.start + e.end)),
+            );
         }
         out
     }
@@ -197,17 +340,20 @@ impl Message {
         &self.body
     }
 
-    pub fn call_id(&self) -> Option<&Bytes> {
+    pub fn call_id(&self) -> Option<Bytes> {
         self.header(&HeaderName::CallId)
     }
 
     /// The topmost Via value (first element of the first Via header).
     pub fn via_top(&self) -> Result<Via, Reject> {
-        let first = self
-            .header(&HeaderName::Via)
+        let (src, r) = self
+            .first_value(&HeaderName::Via)
             .ok_or(Reject::bad("Bad Request (missing Via)"))?;
-        let r = first_comma_element(first).ok_or(Reject::bad("Bad Request (Via)"))?;
-        Via::parse(&sub(first, r))
+        let first = src
+            .get(r.clone())
+            .and_then(first_comma_element)
+            .ok_or(Reject::bad("Bad Request (Via)"))?;
+        Via::parse_in(src, r.start + first.start..r.start + first.end)
     }
 
     /// Every Via value, top first.
@@ -219,24 +365,27 @@ impl Message {
     }
 
     pub fn from_hdr(&self) -> Result<NameAddr, Reject> {
-        let v = self
-            .header(&HeaderName::From)
+        let (src, r) = self
+            .first_value(&HeaderName::From)
             .ok_or(Reject::bad("Bad Request (missing From)"))?;
-        NameAddr::parse(v).map_err(|_| Reject::bad("Bad Request (From)"))
+        NameAddr::parse_in(src, r).map_err(|_| Reject::bad("Bad Request (From)"))
     }
 
     pub fn to_hdr(&self) -> Result<NameAddr, Reject> {
-        let v = self
-            .header(&HeaderName::To)
+        let (src, r) = self
+            .first_value(&HeaderName::To)
             .ok_or(Reject::bad("Bad Request (missing To)"))?;
-        NameAddr::parse(v).map_err(|_| Reject::bad("Bad Request (To)"))
+        NameAddr::parse_in(src, r).map_err(|_| Reject::bad("Bad Request (To)"))
     }
 
     /// The first Contact value. `Contact: *` (REGISTER) is an `Err` here.
     pub fn contact(&self) -> Option<Result<NameAddr, Reject>> {
-        let v = self.header(&HeaderName::Contact)?;
-        let first = first_comma_element(v)?;
-        Some(NameAddr::parse(&sub(v, first)).map_err(|_| Reject::bad("Bad Request (Contact)")))
+        let (src, r) = self.first_value(&HeaderName::Contact)?;
+        let first = first_comma_element(src.get(r.clone())?)?;
+        Some(
+            NameAddr::parse_in(src, r.start + first.start..r.start + first.end)
+                .map_err(|_| Reject::bad("Bad Request (Contact)")),
+        )
     }
 
     pub fn routes(&self) -> Vec<Bytes> {
@@ -247,7 +396,7 @@ impl Message {
         self.header_values(&HeaderName::RecordRoute)
     }
 
-    pub fn content_type(&self) -> Option<&Bytes> {
+    pub fn content_type(&self) -> Option<Bytes> {
         self.header(&HeaderName::ContentType)
     }
 
@@ -325,5 +474,106 @@ Call-ID: cid@h\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n");
         assert_eq!(m.request_uri(), None);
         assert!(m.contact().is_none());
         assert_eq!(m.max_forwards(), Ok(None));
+    }
+
+    #[test]
+    fn lookups_by_id_and_by_other_text() {
+        let m = msg(b"OPTIONS sip:a@b SIP/2.0\r\n\
+u: refer\r\n\
+X-Custom: one\r\n\
+x-CUSTOM: two\r\n\
+Allow-Events: dialog\r\n\
+Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+i: cid\r\n\r\n");
+        let ae = HeaderName::Other(Bytes::from_static(b"allow-events"));
+        assert_eq!(m.header_all(&ae).collect::<Vec<_>>(), ["refer", "dialog"]);
+        let u = HeaderName::Other(Bytes::from_static(b"u"));
+        assert_eq!(m.header(&u), None);
+        let xc = HeaderName::parse(b"X-CUSTOM");
+        assert_eq!(m.header(&xc).unwrap(), "one");
+        assert_eq!(m.header_count(&xc), 2);
+        // An `Other` spelled like a variant is not that variant (as before).
+        assert_eq!(
+            m.header(&HeaderName::Other(Bytes::from_static(b"Via"))),
+            None
+        );
+        assert_eq!(m.call_id().unwrap(), "cid");
+        let names: Vec<String> = m.headers().map(|h| h.name.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "Allow-Events",
+                "X-Custom",
+                "x-CUSTOM",
+                "Allow-Events",
+                "Via",
+                "Call-ID"
+            ]
+        );
+        assert_eq!(m.headers().len(), 6);
+        let copy = m.clone();
+        assert_eq!(copy, m);
+        assert!(format!("{m:?}").contains("x-CUSTOM"));
+    }
+
+    #[test]
+    fn folded_values_live_beside_the_message() {
+        let m = msg(b"INVITE sip:a@b SIP/2.0\r\n\
+Via: SIP/2.0/UDP h1;branch=z9hG4bK1,\r\n SIP/2.0/UDP h2;branch=z9hG4bK2\r\n\
+f: <sip:a@b>\r\n\t;tag=ft\r\n\
+t: <sip:c@d>\r\n\
+Subject: a\r\n \r\n  b\r\n\r\n");
+        assert_eq!(
+            m.header(&HeaderName::Via).unwrap(),
+            "SIP/2.0/UDP h1;branch=z9hG4bK1, SIP/2.0/UDP h2;branch=z9hG4bK2"
+        );
+        assert_eq!(m.via_top().unwrap().branch().unwrap(), "z9hG4bK1");
+        assert_eq!(m.vias().unwrap().len(), 2);
+        assert_eq!(m.from_hdr().unwrap().tag().unwrap(), "ft");
+        assert_eq!(m.to_hdr().unwrap().uri, "sip:c@d");
+        assert_eq!(m.header(&HeaderName::Subject).unwrap(), "a b");
+        let m2 = msg(b"INVITE sip:a@b SIP/2.0\r\nSubject: x\r\n y\r\n\r\n");
+        assert_ne!(m, m2);
+    }
+
+    #[test]
+    fn typed_views_of_a_message_match_the_value_parsers() {
+        let m = msg(b"INVITE sip:a@b SIP/2.0\r\n\
+Via: SIP/2.0/UDP [2001:db8::1]:5070 ;branch=z9hG4bKx;rport, SIP/2.0/TCP h\r\n\
+From: \"A b\" <sip:a@b;lr>;tag=1\r\n\
+To: sip:c@d ; tag = 2\r\n\
+Contact: <sip:c@h>;q=1, <sip:d@h>\r\n\
+CSeq: 7 INFO\r\n\r\n");
+        let via = m.header_values(&HeaderName::Via);
+        assert_eq!(m.via_top(), Via::parse(&via[0]));
+        let v = |n: &HeaderName| m.header(n).unwrap();
+        assert_eq!(m.from_hdr(), NameAddr::parse(&v(&HeaderName::From)));
+        assert_eq!(m.to_hdr(), NameAddr::parse(&v(&HeaderName::To)));
+        let c = m.header_values(&HeaderName::Contact);
+        assert_eq!(m.contact().unwrap(), NameAddr::parse(&c[0]));
+        assert_eq!(m.cseq().unwrap().method, Method::Info);
+        assert_eq!(m.cseq().unwrap().seq, 7);
+    }
+
+    #[test]
+    fn malformed_views_stay_errors() {
+        let m = msg(b"INVITE sip:a@b SIP/2.0\r\n\
+Via: SIP/2.0/UDP h;;\r\n\
+From: \"open <sip:a@b>\r\n\
+To: < sip:c@d >\r\n\
+Contact: *\r\n\
+CSeq: 7\r\n\r\n");
+        assert_eq!(m.via_top().unwrap_err().reason, "Bad Request (Via)");
+        assert_eq!(m.from_hdr().unwrap_err().reason, "Bad Request (From)");
+        assert_eq!(m.to_hdr().unwrap_err().reason, "Bad Request (To)");
+        assert!(m.contact().unwrap().is_err());
+        assert_eq!(m.cseq().unwrap_err().reason, "Bad Request (CSeq method)");
+        let m = msg(b"INVITE sip:a@b SIP/2.0\r\nVia: ,\r\nCSeq: x INVITE\r\n\r\n");
+        assert_eq!(m.via_top().unwrap_err().reason, "Bad Request (Via)");
+        assert_eq!(m.cseq().unwrap_err().reason, "Bad Request (CSeq number)");
+        assert_eq!(
+            m.from_hdr().unwrap_err().reason,
+            "Bad Request (missing From)"
+        );
     }
 }

@@ -5,15 +5,17 @@
 //! [`bytes::Bytes`] and gets back a [`Message`]:
 //!
 //! ```text
-//!  Bytes ─► Message::parse        start line + header index, every value a
-//!                                 slice of the input (folded values excepted)
+//!  Bytes ─► Message::parse        start line + header index: per line the
+//!                                 name's id and u32 offsets, one pass; values
+//!                                 sliced from the input on access
 //!        ─► typed views on demand Via / NameAddr / Uri / CSeq / Max-Forwards
 //!        ─► validate_request      400 / 416 / 420 / 505 before the core acts
 //!  MessageBuilder / response_to ─► Bytes for the other leg
 //! ```
 //!
-//! Parsing never panics and never allocates per header except for folded
-//! values, unknown compact forms and the header index itself.
+//! Parsing never panics and allocates no `Bytes` per header: the index holds
+//! offsets, known names (compact forms included) are resolved to an id once,
+//! and folded values are joined into one buffer beside the message.
 
 mod builder;
 mod error;
@@ -37,7 +39,7 @@ pub use error::{ParseError, Reject};
 pub use header_name::HeaderName;
 pub use host::Host;
 pub use message::{
-    CSeq, FramingDefect, Header, Message, ParseOptions, RequestLine, StartLine, StatusLine,
+    CSeq, FramingDefect, Header, Headers, Message, ParseOptions, RequestLine, StartLine, StatusLine,
 };
 pub use method::Method;
 pub use name_addr::NameAddr;

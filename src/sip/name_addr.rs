@@ -3,10 +3,11 @@
 
 use super::error::Reject;
 use super::scan::{
-    find_param, quoted_end, sub, trim_range, valid_header_params, valid_token_display,
+    self, find_param, quoted_end, trim_range, valid_header_params, valid_token_display,
 };
 use super::uri::Uri;
 use bytes::Bytes;
+use std::ops::Range;
 
 /// `[display-name] <uri> *(;param)` or `addr-spec *(;param)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,7 +34,13 @@ impl NameAddr {
     /// `?` or `,` that needed `<>` (RFC 3261 §20.10, RFC 4475 §3.1.2.13),
     /// and empty parameters (§3.1.2.1). `*` (Contact wildcard) is rejected.
     pub fn parse(value: &Bytes) -> Result<NameAddr, Reject> {
-        let b: &[u8] = value;
+        Self::parse_in(value, 0..value.len())
+    }
+
+    /// [`NameAddr::parse`] of `data[v]`; the fields are slices of `data`.
+    pub(crate) fn parse_in(data: &Bytes, v: Range<usize>) -> Result<NameAddr, Reject> {
+        let b: &[u8] = data.get(v.clone()).ok_or_else(bad)?;
+        let at = |x: Range<usize>| scan::sub(data, v.start + x.start..v.start + x.end);
         let r = trim_range(b, 0..b.len());
         let (s, e) = (r.start, r.end);
         if s == e {
@@ -45,7 +52,7 @@ impl NameAddr {
             if b.get(lt) != Some(&b'<') {
                 return Err(bad());
             }
-            (Some(sub(value, s..q)), Some(lt))
+            (Some(at(s..q)), Some(lt))
         } else {
             let stop = b
                 .get(s..e)
@@ -59,7 +66,7 @@ impl NameAddr {
                     if !b.get(d.clone()).is_some_and(valid_token_display) {
                         return Err(bad());
                     }
-                    ((!d.is_empty()).then(|| sub(value, d)), Some(lt))
+                    ((!d.is_empty()).then(|| at(d)), Some(lt))
                 }
                 _ => (None, None),
             }
@@ -72,18 +79,18 @@ impl NameAddr {
                     .and_then(|x| memchr::memchr(b'>', x))
                     .map(|p| p + inner)
                     .ok_or_else(bad)?;
-                let uri = sub(value, inner..gt);
+                let uri = b.get(inner..gt).unwrap_or_default();
                 if uri.is_empty() || uri.iter().any(|&c| c <= b' ' || c == b'<') {
                     return Err(bad());
                 }
-                let params = sub(value, trim_range(b, gt + 1..e));
-                if !valid_header_params(&params) {
+                let pr = trim_range(b, gt + 1..e);
+                if !valid_header_params(b.get(pr.clone()).unwrap_or_default()) {
                     return Err(bad());
                 }
                 Ok(NameAddr {
                     display,
-                    uri,
-                    params,
+                    uri: at(inner..gt),
+                    params: at(pr),
                 })
             }
             None => {
@@ -92,19 +99,18 @@ impl NameAddr {
                     .and_then(|x| memchr::memchr(b';', x))
                     .map_or(e, |p| p + s);
                 let ur = trim_range(b, s..semi);
-                let uri = sub(value, ur);
+                let uri = b.get(ur.clone()).unwrap_or_default();
                 let bad_char = |c: &u8| *c <= b' ' || matches!(c, b'?' | b',' | b'<' | b'>' | b'"');
-                if uri.is_empty() || uri.iter().any(bad_char) || uri.as_ref() == b"*" {
+                if uri.is_empty() || uri.iter().any(bad_char) || uri == b"*" {
                     return Err(bad());
                 }
-                let params = sub(value, semi..e);
-                if !valid_header_params(&params) {
+                if !valid_header_params(b.get(semi..e).unwrap_or_default()) {
                     return Err(bad());
                 }
                 Ok(NameAddr {
                     display: None,
-                    uri,
-                    params,
+                    uri: at(ur),
+                    params: at(semi..e),
                 })
             }
         }

@@ -1,23 +1,20 @@
 //! [`Message::parse`]: start line, header index and Content-Length framing
-//! (RFC 3261 §7, §18.3). One pass with `memchr` over the input; header values
-//! are slices of it.
+//! (RFC 3261 §7, §18.3). One pass with `memchr` over the header lines: each
+//! line is checked (`name SWS ":"`), its name resolved to an id and its value
+//! recorded as u32 offsets; Content-Length is read as its line completes.
 
 use super::error::ParseError;
 use super::header_name::HeaderName;
-use super::message::{FramingDefect, Header, Message, ParseOptions};
+use super::message::{FramingDefect, Message, ParseOptions, Slot};
 use super::start_line::parse_start_line;
 
 use super::scan::{is_token, sub, trim_range};
+
+/// The id of Content-Length (see [`HeaderName::id_of`]).
+const CONTENT_LENGTH: u8 = 7;
 use bytes::{BufMut, Bytes, BytesMut};
 use memchr::memchr;
 use std::ops::Range;
-
-/// A header whose value may still grow by continuation lines.
-struct Pending {
-    name: Range<usize>,
-    value: Range<usize>,
-    folded: bool,
-}
 
 /// Content-Length bookkeeping across header lines.
 #[derive(Default)]
@@ -70,10 +67,11 @@ impl Message {
     /// Request-URI) and Content-Length defects do not fail the parse; they
     /// are recorded for [`Message::validate_request`].
     pub fn parse(data: Bytes, opts: &ParseOptions) -> Result<Message, ParseError> {
-        if data.len() > opts.max_size {
+        // Offsets into the message are kept as u32.
+        if data.len() > opts.max_size || u32::try_from(data.len()).is_err() {
             return Err(ParseError::TooLarge {
                 size: data.len(),
-                max: opts.max_size,
+                max: opts.max_size.min(u32::MAX as usize),
             });
         }
         let b: &[u8] = &data;
@@ -93,9 +91,11 @@ impl Message {
         let (start, line_defect) = parse_start_line(&data, line)?;
         pos = next;
 
-        let mut headers: Vec<Header> = Vec::with_capacity(16);
+        // Offsets are kept as u32 relative to the message start.
+        let rel = |i: usize| u32::try_from(i - msg_start).unwrap_or(u32::MAX);
+        let mut slots: Vec<Slot> = Vec::with_capacity(16);
         let mut framing = Framing::default();
-        let mut pending: Option<Pending> = None;
+        let mut folded = false;
         let mut line_no = 1usize;
         let body_start = loop {
             let Some((line, next)) = next_line(b, pos) else {
@@ -110,21 +110,23 @@ impl Message {
             }
             let first = b.get(line.start).copied().unwrap_or(b' ');
             if first == b' ' || first == b'\t' {
-                let p = pending
-                    .as_mut()
+                // A continuation line: the value grows to its end.
+                let s = slots
+                    .last_mut()
                     .ok_or(ParseError::BadHeaderLine { line: line_no })?;
-                p.value.end = line.end;
-                p.folded = true;
+                s.end = rel(line.end);
+                s.unfolded = true;
+                folded = true;
             } else {
-                if let Some(p) = pending.take() {
-                    finish(&data, p, &mut headers, &mut framing);
+                if let Some(s) = slots.last() {
+                    finish(b, msg_start, s, &mut framing);
                 }
-                pending = Some(header_line(&data, line, line_no)?);
+                slots.push(header_line(b, line, line_no, msg_start)?);
             }
             pos = next;
         };
-        if let Some(p) = pending.take() {
-            finish(&data, p, &mut headers, &mut framing);
+        if let Some(s) = slots.last() {
+            finish(b, msg_start, s, &mut framing);
         }
 
         let rest = b.len().saturating_sub(body_start);
@@ -142,10 +144,17 @@ impl Message {
             }
             (_, Some(_)) => b.len(),
         };
+        let raw = sub(&data, msg_start..body_end);
+        let unfolded = if folded {
+            unfold_slots(&raw, &mut slots)
+        } else {
+            Bytes::new()
+        };
         Ok(Message {
-            raw: sub(&data, msg_start..body_end),
+            raw,
             start,
-            headers,
+            slots,
+            unfolded,
             body: sub(&data, body_start..body_end),
             framing: framing.defect,
             line_defect,
@@ -166,57 +175,77 @@ fn next_line(b: &[u8], pos: usize) -> Option<(Range<usize>, usize)> {
 }
 
 /// `name SWS ":" value`; the name must be a token (RFC 3261 §7.3.1).
-fn header_line(data: &Bytes, line: Range<usize>, line_no: usize) -> Result<Pending, ParseError> {
-    let b = data.get(line.clone()).unwrap_or_default();
+/// Offsets in the slot are relative to `base`, the message start.
+#[inline]
+fn header_line(
+    b: &[u8],
+    line: Range<usize>,
+    line_no: usize,
+    base: usize,
+) -> Result<Slot, ParseError> {
+    let l = b.get(line.clone()).unwrap_or_default();
     let mut i = 0usize;
-    while b.get(i).copied().is_some_and(is_token) {
+    while l.get(i).copied().is_some_and(is_token) {
         i += 1;
     }
     let name_end = i;
-    while matches!(b.get(i), Some(b' ' | b'\t')) {
+    while matches!(l.get(i), Some(b' ' | b'\t')) {
         i += 1;
     }
-    if name_end == 0 || b.get(i) != Some(&b':') {
+    if name_end == 0 || l.get(i) != Some(&b':') {
         return Err(ParseError::BadHeaderLine { line: line_no });
     }
-    let value = trim_range(b, i + 1..b.len());
-    Ok(Pending {
-        name: line.start..line.start + name_end,
-        value: line.start + value.start..line.start + value.end,
-        folded: false,
+    let value = trim_range(l, i + 1..l.len());
+    let at = |o: usize| u32::try_from(line.start + o - base).unwrap_or(u32::MAX);
+    Ok(Slot {
+        id: HeaderName::id_of(l.get(..name_end).unwrap_or_default()),
+        unfolded: false,
+        name_start: at(0),
+        name_end: at(name_end),
+        start: at(value.start),
+        end: at(value.end),
     })
 }
 
+/// A header line is complete: Content-Length is read from its raw value
+/// (a folded one included, which is then invalid).
 #[inline]
-fn finish(data: &Bytes, p: Pending, headers: &mut Vec<Header>, framing: &mut Framing) {
-    let name = HeaderName::from_range(data, p.name);
-    if matches!(name, HeaderName::ContentLength) {
-        framing.see(data.get(p.value.clone()).unwrap_or_default());
+fn finish(b: &[u8], base: usize, s: &Slot, framing: &mut Framing) {
+    if s.id == CONTENT_LENGTH {
+        let r = base + s.start as usize..base + s.end as usize;
+        framing.see(b.get(r).unwrap_or_default());
     }
-    let value = if p.folded {
-        unfold(data.get(p.value).unwrap_or_default())
-    } else {
-        sub(data, p.value)
-    };
-    headers.push(Header { name, value });
+}
+
+/// Moves the values of folded slots (still offsets into `raw`, up to the
+/// last continuation line's end) into one buffer, unfolded; their offsets
+/// then point into it.
+fn unfold_slots(raw: &Bytes, slots: &mut [Slot]) -> Bytes {
+    let mut out = BytesMut::new();
+    for s in slots.iter_mut().filter(|s| s.unfolded) {
+        let start = out.len();
+        unfold_into(raw.get(s.value_range()).unwrap_or_default(), &mut out);
+        s.start = u32::try_from(start).unwrap_or(u32::MAX);
+        s.end = u32::try_from(out.len()).unwrap_or(u32::MAX);
+    }
+    out.freeze()
 }
 
 /// RFC 3261 §7.3.1: each continuation line's leading white space and the
 /// preceding line end become one SP.
-fn unfold(region: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(region.len());
+fn unfold_into(region: &[u8], out: &mut BytesMut) {
+    let start = out.len();
     for piece in region.split(|&c| c == b'\n') {
         let r = trim_range(piece, 0..piece.len());
         let Some(t) = piece.get(r) else { continue };
         if t.is_empty() {
             continue;
         }
-        if !out.is_empty() {
+        if out.len() > start {
             out.put_u8(b' ');
         }
         out.put_slice(t);
     }
-    out.freeze()
 }
 
 #[cfg(test)]
@@ -249,7 +278,7 @@ v=0\r\nextra";
         assert_eq!(m.call_id().unwrap(), "a84b4c76e66710");
         assert_eq!(m.header(&HeaderName::Subject).unwrap(), "folded line");
         assert_eq!(m.headers().len(), 7);
-        assert_eq!(m.headers()[0].name, HeaderName::Via);
+        assert_eq!(m.headers().next().unwrap().name, HeaderName::Via);
         assert_eq!(m.body(), "v=0\r");
         assert!(m.raw().starts_with(b"INVITE "));
         assert!(m.raw().ends_with(b"\r\n\r\nv=0\r"));
@@ -356,7 +385,70 @@ v=0\r\nextra";
 
     #[test]
     fn unfold_joins_with_one_space() {
+        let unfold = |r: &[u8]| {
+            let mut out = BytesMut::new();
+            unfold_into(r, &mut out);
+            out.freeze()
+        };
         assert_eq!(unfold(b"a  \r\n   b\r\n\tc"), "a b c");
         assert_eq!(unfold(b"\r\n sip:x ;\r\n  tag=1"), "sip:x ; tag=1");
+    }
+
+    #[test]
+    fn header_lines_are_checked_in_the_index_pass() {
+        let err = |s: &'static [u8]| udp(s).unwrap_err();
+        // A continuation line before any header line.
+        assert_eq!(
+            err(b"INVITE sip:a@b SIP/2.0\r\n folded\r\nVia: x\r\n\r\n"),
+            ParseError::BadHeaderLine { line: 2 }
+        );
+        // A bad line after good ones names its own line number.
+        assert_eq!(
+            err(b"INVITE sip:a@b SIP/2.0\r\nVia: x\r\ni: y\r\nNo colon\r\n\r\n"),
+            ParseError::BadHeaderLine { line: 4 }
+        );
+        assert_eq!(
+            err(b"INVITE sip:a@b SIP/2.0\r\nVi@: x\r\n\r\n"),
+            ParseError::BadHeaderLine { line: 2 }
+        );
+        assert_eq!(
+            err(b"INVITE sip:a@b SIP/2.0\r\n:x\r\n\r\n"),
+            ParseError::BadHeaderLine { line: 2 }
+        );
+        assert_eq!(
+            err(b"INVITE sip:a@b SIP/2.0\r\nVia\r\n\r\n"),
+            ParseError::BadHeaderLine { line: 2 }
+        );
+    }
+
+    #[test]
+    fn content_length_read_once_per_line_and_folding() {
+        let d = |s: &'static [u8]| udp(s).unwrap().framing_defect();
+        // A folded Content-Length is not a number.
+        assert_eq!(
+            d(b"BYE sip:a@b SIP/2.0\r\nl: 1\r\n 2\r\n\r\nab"),
+            Some(FramingDefect::Invalid)
+        );
+        // The first defect wins: invalid before conflicting.
+        assert_eq!(
+            d(b"BYE sip:a@b SIP/2.0\r\nl: x\r\nl: 1\r\nl: 2\r\n\r\nab"),
+            Some(FramingDefect::Invalid)
+        );
+        // The last header line's Content-Length counts too.
+        let m = udp(b"BYE sip:a@b SIP/2.0\r\nVia: v\r\nContent-Length: 2\r\n\r\nabcd").unwrap();
+        assert_eq!(m.body(), "ab");
+        assert!(m.raw().ends_with(b"\r\n\r\nab"));
+        // Folded values of several headers each get their own unfolded range.
+        let m = udp(b"BYE sip:a@b SIP/2.0\r\nA: 1\r\n 2\r\nB: x\r\nC: 3\r\n\t4\r\n\r\n").unwrap();
+        let values: Vec<Bytes> = m.headers().map(|h| h.value).collect();
+        assert_eq!(values, ["1 2", "x", "3 4"]);
+    }
+
+    #[test]
+    fn leading_crlfs_shift_offsets() {
+        let m = udp(b"\r\n\n\r\nSIP/2.0 200 OK\r\nCall-ID: c\r\nv: SIP/2.0/UDP h\r\n\r\n").unwrap();
+        assert_eq!(m.call_id().unwrap(), "c");
+        assert_eq!(m.header(&HeaderName::Via).unwrap(), "SIP/2.0/UDP h");
+        assert!(m.raw().starts_with(b"SIP/2.0 200"));
     }
 }

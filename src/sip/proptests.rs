@@ -144,7 +144,7 @@ proptest! {
         prop_assert_eq!(parsed.to_string(), uri);
         let extra = if body.is_empty() { 1 } else { 2 };
         prop_assert_eq!(m.headers().len(), headers.len() + extra);
-        for (h, (n, v)) in m.headers().iter().zip(&headers) {
+        for (h, (n, v)) in m.headers().zip(&headers) {
             prop_assert_eq!(&h.name, &HeaderName::parse(n.as_bytes()));
             prop_assert_eq!(&h.value, v.as_str());
         }

@@ -48,21 +48,25 @@ pub(crate) fn skip(b: &[u8], i: usize, keep: impl Fn(u8) -> bool) -> usize {
 }
 
 /// `gen-value` octets outside quoted strings: token, and host characters
-/// for IPv6 (`[`, `]`, `:`).
+/// for IPv6 (`[`, `]`, `:`), as a lookup table.
+static GEN_VALUE: [bool; 256] = {
+    let mut t = TOKEN;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t[b':' as usize] = true;
+    t
+};
+
 #[inline]
 fn is_gen_value(c: u8) -> bool {
-    is_token(c) || matches!(c, b'[' | b']' | b':')
+    GEN_VALUE[usize::from(c)]
 }
 
 /// The end of the `;`-separated segment starting at `i`: the next `;`
 /// outside a quoted string, or `b.len()`.
 fn segment_end(b: &[u8], mut i: usize) -> usize {
     loop {
-        // Parameter segments are short: a plain scan beats a SIMD call here.
-        let Some(n) = b
-            .get(i..)
-            .and_then(|r| r.iter().position(|&c| c == b';' || c == b'"'))
-        else {
+        let Some(n) = b.get(i..).and_then(|r| memchr::memchr2(b';', b'"', r)) else {
             return b.len();
         };
         i += n;
@@ -217,13 +221,31 @@ pub(crate) fn first_comma_element(b: &[u8]) -> Option<Range<usize>> {
 
 /// Looks up a parameter by case-insensitive name: `None` absent,
 /// `Some(None)` present without value, `Some(Some(v))` with its raw value.
+/// The same segments as [`params`], without building each one.
 pub(crate) fn find_param(raw: &Bytes, name: &str) -> Option<Option<Bytes>> {
-    params(raw)
-        .find(|p| {
-            raw.get(p.name.clone())
-                .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
-        })
-        .map(|p| p.value.map(|v| sub(raw, v)))
+    let b: &[u8] = raw;
+    let want = name.as_bytes();
+    let start = trim_range(b, 0..b.len()).start;
+    let mut pos = if b.get(start) == Some(&b';') {
+        start + 1
+    } else {
+        0
+    };
+    while pos <= b.len() {
+        let end = segment_end(b, pos);
+        let seg = b.get(pos..end).unwrap_or_default();
+        let eq = seg
+            .iter()
+            .position(|&c| c == b'=' || c == b'"')
+            .filter(|&e| seg.get(e) == Some(&b'='))
+            .map(|e| pos + e);
+        let n = trim_range(b, pos..eq.unwrap_or(end));
+        if b.get(n).is_some_and(|n| n.eq_ignore_ascii_case(want)) {
+            return Some(eq.map(|e| sub(raw, trim_range(b, e + 1..end))));
+        }
+        pos = end + 1;
+    }
+    None
 }
 
 /// RFC 3261 §25.1 `generic-param` list check (`*( SEMI generic-param )`):
@@ -356,5 +378,37 @@ mod tests {
         assert!(trim_range(b"   ", 0..3).is_empty());
         assert_eq!(trim_range(b"ab", 0..99), 0..2);
         assert_eq!(sub(&Bytes::from_static(b"abc"), 2..9), Bytes::new());
+    }
+
+    /// `find_param` finds what the `params` iterator finds.
+    #[test]
+    fn find_param_agrees_with_params() {
+        let by_iter = |raw: &Bytes, name: &str| {
+            params(raw)
+                .find(|p| {
+                    raw.get(p.name.clone())
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+                })
+                .map(|p| p.value.map(|v| sub(raw, v)))
+        };
+        for s in [
+            "",
+            ";",
+            ";;",
+            "tag=1",
+            " ;branch=z9hG4bK1;rport",
+            ";a=\"x;tag=2\";tag=3",
+            ";a=\"open;tag=2",
+            ";tag",
+            "; TAG = 4 ;tag=5",
+            ";x\"=\"=1;tag=\"q\"",
+            "a;tag=6",
+            ";tag=;b",
+        ] {
+            let raw = Bytes::copy_from_slice(s.as_bytes());
+            for name in ["tag", "branch", "rport", "a", "x\"", "b", ""] {
+                assert_eq!(find_param(&raw, name), by_iter(&raw, name), "{s:?} {name}");
+            }
+        }
     }
 }

@@ -198,6 +198,15 @@ fn parse_sip(scheme: Scheme, rest: &Bytes) -> Result<Uri, Reject> {
 /// `host[:port]` with `[v6]` references. More than one colon outside
 /// brackets is an unbracketed IPv6 address: RFC 5118 §4.2 says reject.
 pub(crate) fn parse_hostport(hp: &Bytes) -> Result<(Host, Option<u16>), Reject> {
+    parse_hostport_in(hp, 0..hp.len())
+}
+
+/// [`parse_hostport`] of `data[r]`; a host name is a slice of `data`.
+pub(crate) fn parse_hostport_in(
+    data: &Bytes,
+    r: std::ops::Range<usize>,
+) -> Result<(Host, Option<u16>), Reject> {
+    let hp = data.get(r.clone()).ok_or_else(bad_uri)?;
     let (host_end, port_at) = if hp.first() == Some(&b'[') {
         let close = memchr(b']', hp).ok_or_else(bad_uri)?;
         match hp.get(close + 1) {
@@ -214,7 +223,7 @@ pub(crate) fn parse_hostport(hp: &Bytes) -> Result<(Host, Option<u16>), Reject> 
             Some(_) => return Err(Reject::bad("Bad Request (IPv6 address without [])")),
         }
     };
-    let host = Host::parse(&sub(hp, 0..host_end)).map_err(|_| bad_uri())?;
+    let host = Host::parse_in(data, r.start..r.start + host_end).map_err(|_| bad_uri())?;
     let port = match port_at {
         None => None,
         Some(p) => Some(parse_port(hp.get(p..).unwrap_or_default()).ok_or_else(bad_uri)?),

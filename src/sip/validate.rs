@@ -35,10 +35,10 @@ const SINGLE: &[(HeaderName, &str)] = &[
 impl Message {
     /// RFC 3261 §20.16: `1*DIGIT LWS Method`, number < 2**31.
     pub fn cseq(&self) -> Result<CSeq, Reject> {
-        let v = self
-            .header(&HeaderName::CSeq)
+        let (src, r) = self
+            .first_value(&HeaderName::CSeq)
             .ok_or(Reject::bad("Bad Request (missing CSeq)"))?;
-        let b: &[u8] = v;
+        let b: &[u8] = src.get(r.clone()).unwrap_or_default();
         let digits_end = b
             .iter()
             .position(|&c| !c.is_ascii_digit())
@@ -56,7 +56,7 @@ impl Message {
         }
         Ok(CSeq {
             seq,
-            method: Method::from_range(v, m),
+            method: Method::from_range(src, r.start + m.start..r.start + m.end),
         })
     }
 
@@ -69,7 +69,7 @@ impl Message {
         if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
             return Err(Reject::bad("Bad Request (Max-Forwards)"));
         }
-        Ok(parse_usize(v)
+        Ok(parse_usize(&v)
             .and_then(|n| u32::try_from(n).ok())
             .filter(|&n| n <= 255))
     }

@@ -4,9 +4,10 @@
 use super::error::Reject;
 use super::host::{parse_v6, Host};
 use super::scan::{find_param, is_token, is_ws, sub, trim_range, valid_header_params};
-use super::uri::parse_hostport;
+use super::uri::{parse_hostport, parse_hostport_in};
 use bytes::Bytes;
 use std::net::IpAddr;
+use std::ops::Range;
 
 /// RFC 3261 §8.1.1.7: branches that start with this come from RFC 3261
 /// elements and are unique per transaction.
@@ -53,7 +54,13 @@ impl Via {
     /// LWS around `/`, `:`, `;` and `=` is allowed (RFC 3261 §25.1 SLASH,
     /// COLON, SEMI, EQUAL); empty parameters (`;;`) are not.
     pub fn parse(value: &Bytes) -> Result<Via, Reject> {
-        let b: &[u8] = value;
+        Self::parse_in(value, 0..value.len())
+    }
+
+    /// [`Via::parse`] of `data[r]`; the fields are slices of `data`.
+    pub(crate) fn parse_in(data: &Bytes, r: Range<usize>) -> Result<Via, Reject> {
+        let b: &[u8] = data.get(r.clone()).ok_or_else(bad)?;
+        let at = |x: Range<usize>| sub(data, r.start + x.start..r.start + x.end);
         let (ns, ne) = token_at(b, 0);
         let name = b.get(ns..ne).unwrap_or_default();
         if !name.eq_ignore_ascii_case(b"SIP") {
@@ -69,20 +76,26 @@ impl Via {
             .filter(|&s| s > te)
             .unwrap_or(b.len());
         let sent_by = trim_range(b, te..semi);
-        let hp = compact_colon(&sub(value, sent_by));
-        if hp.iter().any(|&c| is_ws(c)) {
-            return Err(bad());
+        let hp = b.get(sent_by.clone()).unwrap_or_default();
+        let (host, port) = if hp.iter().any(|&c| is_ws(c)) {
+            let hp = compact_colon(&at(sent_by));
+            if hp.iter().any(|&c| is_ws(c)) {
+                return Err(bad());
+            }
+            parse_hostport(&hp)
+        } else {
+            parse_hostport_in(data, r.start + sent_by.start..r.start + sent_by.end)
         }
-        let (host, port) = parse_hostport(&hp).map_err(|_| bad())?;
-        let params = sub(value, trim_range(b, semi..b.len()));
-        if !valid_header_params(&params) {
+        .map_err(|_| bad())?;
+        let pr = trim_range(b, semi..b.len());
+        if !valid_header_params(b.get(pr.clone()).unwrap_or_default()) {
             return Err(bad());
         }
         Ok(Via {
-            transport: sub(value, ts..te),
+            transport: at(ts..te),
             host,
             port,
-            params,
+            params: at(pr),
         })
     }
 

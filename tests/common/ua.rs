@@ -19,7 +19,7 @@ pub fn parse(data: Bytes) -> Message {
 
 pub fn hdr(m: &Message, name: &str) -> String {
     m.header(&HeaderName::parse(name.as_bytes()))
-        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .map(|v| String::from_utf8_lossy(&v).into_owned())
         .unwrap_or_default()
 }
 
@@ -200,7 +200,7 @@ pub fn reply(
 ) -> String {
     let mut s = format!("SIP/2.0 {code} {reason}\r\n");
     for v in req.header_all(&HeaderName::Via) {
-        s.push_str(&format!("Via: {}\r\n", String::from_utf8_lossy(v)));
+        s.push_str(&format!("Via: {}\r\n", String::from_utf8_lossy(&v)));
     }
     s.push_str(&format!("From: {}\r\n", hdr(req, "From")));
     let to = hdr(req, "To");

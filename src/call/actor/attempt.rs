@@ -480,7 +480,7 @@ impl Call {
         let Some(b) = self.b.as_ref() else { return };
         let cseq = c.cseq;
         let mut d = Dialog {
-            call_id: resp.call_id().cloned().unwrap_or_default(),
+            call_id: resp.call_id().unwrap_or_default(),
             local: b.local.clone(),
             local_tag: b.local_tag.clone(),
             remote: b.remote.clone(),
@@ -535,7 +535,7 @@ impl Call {
         let acts = match &mut c.tx {
             ClientKind::Invite(t) => {
                 let req = t.request().clone();
-                let to = resp.header(&HeaderName::To).cloned();
+                let to = resp.header(&HeaderName::To);
                 t.on_response(code, now, || {
                     derived_request(&req, &Method::Ack, to.as_ref()).unwrap_or_default()
                 })

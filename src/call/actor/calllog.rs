@@ -74,7 +74,7 @@ pub fn rejected(
         let fresh = core
             .recent_rejects
             .lock()
-            .map(|mut r| r.insert(id))
+            .map(|mut r| r.insert(&id))
             .unwrap_or(true);
         if !fresh {
             return;
@@ -82,7 +82,7 @@ pub fn rejected(
     }
     let call_id = clip(
         msg.call_id()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .map(|c| String::from_utf8_lossy(&c).into_owned())
             .unwrap_or_default(),
     );
     let now = to_rfc3339(SystemTime::now());

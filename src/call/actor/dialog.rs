@@ -144,7 +144,7 @@ pub fn wants_sips(req: &crate::sip::Message) -> bool {
         Some(rr) => sips(rr),
         None => req
             .header(&crate::sip::HeaderName::Contact)
-            .is_some_and(|c| sips(c)),
+            .is_some_and(|c| sips(&c)),
     }
 }
 

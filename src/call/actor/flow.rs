@@ -92,7 +92,7 @@ impl Call {
                         s.req.header(h).map(|v| {
                             (
                                 h.as_str().to_string(),
-                                String::from_utf8_lossy(v).into_owned(),
+                                String::from_utf8_lossy(&v).into_owned(),
                             )
                         })
                     })

@@ -130,12 +130,9 @@ impl Call {
         } else {
             meta.local.to_string()
         };
-        let call_id = invite.call_id().cloned().unwrap_or_default();
-        let to = invite.header(&HeaderName::To).cloned().unwrap_or_default();
-        let from = invite
-            .header(&HeaderName::From)
-            .cloned()
-            .unwrap_or_default();
+        let call_id = invite.call_id().unwrap_or_default();
+        let to = invite.header(&HeaderName::To).unwrap_or_default();
+        let from = invite.header(&HeaderName::From).unwrap_or_default();
         let remote_target = match invite.contact() {
             Some(Ok(c)) => c.uri,
             _ => invite.from_hdr().map(|f| f.uri).unwrap_or_default(),

@@ -105,7 +105,6 @@ impl Call {
             if other == side.other() {
                 let ct = msg
                     .content_type()
-                    .cloned()
                     .unwrap_or_else(|| Bytes::from_static(b"application/sdp"));
                 let body = match self.media_relay_body(side, msg) {
                     Ok(Some(sdp)) => {
@@ -338,7 +337,7 @@ impl Call {
     /// RFC 3262 §7.2: RAck names the INVITE's CSeq, which differs per leg.
     fn rewritten_rack(&self, msg: &Message, other: Leg) -> Option<String> {
         let rack = msg.header(&HeaderName::RAck)?;
-        let text = std::str::from_utf8(rack).ok()?;
+        let text = std::str::from_utf8(&rack).ok()?;
         let mut parts = text.split_whitespace();
         let rseq = parts.next()?;
         let invite_cseq = match other {

@@ -188,7 +188,7 @@ pub fn derived_request(original: &Bytes, method: &Method, to: Option<&Bytes>) ->
         b = b.header("Route", r);
     }
     b = b.header("From", req.header(&HeaderName::From)?);
-    b = b.header("To", to.or(req.header(&HeaderName::To))?);
+    b = b.header("To", to.cloned().or(req.header(&HeaderName::To))?);
     b = b.header("Call-ID", req.call_id()?);
     b = b.header("CSeq", format!("{} {}", cseq.seq, method));
     Some(b.finish())

@@ -127,7 +127,7 @@ pub(super) fn plan_call(
         .header(&HeaderName::Other(bytes::Bytes::from_static(
             b"X-Twilio-AccountSid",
         )))
-        .map(|v| String::from_utf8_lossy(v).into_owned());
+        .map(|v| String::from_utf8_lossy(&v).into_owned());
     let snapshot = core.snapshot.load_full();
     // A carrier's source makes the request inbound; anything else must be a PBX on an outbound trunk.
     let plan = if carrier_for_source(&snapshot.config.carriers, meta.source).is_some() {

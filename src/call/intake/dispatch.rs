@@ -80,7 +80,7 @@ impl Dispatcher {
         if let Some(code) = msg.code() {
             self.core.metrics.response(Dir::In, code);
         }
-        let Some(call_id) = msg.call_id().cloned() else {
+        let Some(call_id) = msg.call_id() else {
             return;
         };
         if !self.deliver(&call_id, msg, meta) {
@@ -147,7 +147,7 @@ impl Dispatcher {
         };
         self.core.metrics.request(Dir::In, &method);
         if let Some(ua) = msg.header(&HeaderName::UserAgent) {
-            if is_scanner(ua) {
+            if is_scanner(&ua) {
                 self.core.metrics.drop_reason("scanner");
                 // Whatever it sends next (another User-Agent) is dropped too.
                 if !self.trusted(&meta) {
@@ -180,7 +180,7 @@ impl Dispatcher {
             };
             return self.reject(&msg, &meta, &rej, "method_not_implemented");
         }
-        let Some(call_id) = msg.call_id().cloned() else {
+        let Some(call_id) = msg.call_id() else {
             return;
         };
         let to_tag = msg.to_hdr().ok().and_then(|t| t.tag());
