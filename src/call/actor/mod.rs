@@ -5,6 +5,7 @@
 //! files of this folder (each an `impl Call`), which share its private fields.
 
 mod attempt;
+mod callee_invite;
 mod caller_leg;
 pub(crate) mod calllog;
 mod chain;
