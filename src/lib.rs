@@ -22,7 +22,7 @@
 //! ```text
 //!  main.rs ─► gateway.rs          wiring: start, reload, shut down
 //!             api/                REST API (openapi.rs on top, schema.rs a leaf)
-//!             reload.rs           a re-read config applied to the running core
+//!             reload.rs           a re-read config applied to the running hub
 //!             call/               dispatcher and one task per call
 //!             policy/ cluster/ store/ process_metrics.rs
 //!             config/ metrics.rs  the validated model; the metric families

@@ -12,14 +12,14 @@
 //!   callee attempt), `failover` (the chain of attempts), `caller_leg` (our
 //!   answers to the caller, CANCEL, Timer C), `relay` (in-dialog requests),
 //!   `media`, `flow` (call-flow worker), `dialog`, `calllog`, `quality`.
-//! - Leaves, importing neither `intake` nor `actor`: `core` (shared registry and
+//! - Leaves, importing neither `intake` nor `actor`: `hub` (shared registry and
 //!   sends), `plan` (what intake decided), `outcome` (how a call ended, typed),
 //!   `respond` (response building), `route` (hops), `limits`, `live`, `health`,
 //!   `tls_hooks`.
 
 pub mod actor;
-pub mod core;
 mod health;
+pub mod hub;
 pub mod intake;
 pub mod limits;
 pub mod linger;
@@ -30,7 +30,7 @@ pub mod respond;
 pub mod route;
 mod tls_hooks;
 
-pub use self::core::{Arrival, CallEvent, Core, Snapshot};
+pub use self::hub::{Arrival, CallEvent, CallHub, Snapshot};
 pub use health::spawn_all as spawn_carrier_health;
 pub use intake::dispatch::Dispatcher;
 pub use intake::overload;

@@ -16,7 +16,7 @@ use super::dialog::{Dialog, Leg};
 use super::phase::Progress;
 use super::transactions::{derived_request, ClientKind, Role, ServerKind};
 use super::{Call, NewRequest};
-use crate::call::core::{random_hex, Outgoing};
+use crate::call::hub::{random_hex, Outgoing};
 use crate::call::outcome::{EndReason, Outcome};
 use crate::call::respond::{reason_of, with_body};
 use crate::store::CallStatus;
@@ -52,7 +52,7 @@ impl Call {
             sip: &self.snapshot.config.sip,
             max_forwards: self.max_forwards,
         };
-        let sent_by = |peer: &Target| self.core.sent_by(peer.kind, &peer.addr);
+        let sent_by = |peer: &Target| self.hub.sent_by(peer.kind, &peer.addr);
         let mut built = invite.build(hop.target.clone(), sent_by(&hop.target));
         // RFC 3261 §18.1.1: a request over 1300 bytes (path MTU unknown), or within
         // 200 bytes of the path MTU, goes over TCP, and the top Via says so. Without a
@@ -60,7 +60,7 @@ impl Call {
         // send refuses it and the hop fails like an unreachable one.
         let limit = self.snapshot.config.sip.udp_request_limit();
         if hop.target.kind == TransportKind::Udp && built.3.len() > limit {
-            let has_tcp = self.core.transports().is_some_and(|t| {
+            let has_tcp = self.hub.transports().is_some_and(|t| {
                 t.local_addr(TransportKind::Tcp, hop.target.addr.is_ipv6())
                     .is_some()
             });
@@ -75,17 +75,17 @@ impl Call {
                     limit,
                     "INVITE too big for UDP: sent over TCP"
                 );
-                self.core.metrics.udp_to_tcp.inc();
+                self.hub.metrics.udp_to_tcp.inc();
                 let from = sent_by(&tcp);
                 built = invite.build(tcp, from);
             }
         }
         let (d, branch, cseq, bytes) = built;
-        self.core.calls.insert(call_id.clone(), self.me.clone());
+        self.hub.calls.insert(call_id.clone(), self.me.clone());
         self.registered.push(call_id);
         self.b = Some(d);
         self.progress = Progress::Sent;
-        self.pending = Some(self.core.overload.enter_pending());
+        self.pending = Some(self.hub.overload.enter_pending());
         self.attempt_started = Some(Instant::now());
         // Post-dial delay (outbound trunks): 180/183 must come within it.
         if self.direction == Direction::Outbound {
@@ -147,7 +147,7 @@ impl Call {
     async fn on_b_provisional(&mut self, resp: &Message, code: u16) {
         if self.progress.provisional(!resp.body().is_empty()) {
             if let Some(t) = self.attempt_started {
-                self.core
+                self.hub
                     .metrics
                     .post_dial_delay
                     .get_or_create(&TrunkLabels {
@@ -212,7 +212,7 @@ impl Call {
             if *acked_tag == tag {
                 // 2xx retransmission: our ACK was lost, send it again (§13.2.2.4).
                 let ack = ack.clone();
-                self.core
+                self.hub
                     .send(&target, ack, Outgoing::Request(&Method::Ack))
                     .await;
             } else {
@@ -257,7 +257,7 @@ impl Call {
         }
         self.phase.answer(Instant::now());
         self.publish_live();
-        self.core
+        self.hub
             .metrics
             .time_to_answer
             .get_or_create(&TrunkLabels {
@@ -314,7 +314,7 @@ impl Call {
     }
 
     pub(super) fn trunk_rejection(&self, reason: &'static str) {
-        self.core
+        self.hub
             .metrics
             .trunk_rejections
             .get_or_create(&TrunkReasonLabels {
@@ -414,11 +414,11 @@ impl Call {
         d.confirm_from_response(resp);
         let (_, ack) = d.request(&Method::Ack, Some(cseq), 70);
         let target = d.peer.clone();
-        self.core
+        self.hub
             .send(&target, ack.finish(), Outgoing::Request(&Method::Ack))
             .await;
         let (_, bye) = d.request(&Method::Bye, None, 70);
-        self.core
+        self.hub
             .send(&target, bye.finish(), Outgoing::Request(&Method::Bye))
             .await;
     }

@@ -11,7 +11,7 @@ use crate::transaction::Actions;
 use super::dialog::Leg;
 use super::transactions::{Role, ServerKind, ServerTx};
 use super::{Call, NewRequest};
-use crate::call::core::Arrival;
+use crate::call::hub::Arrival;
 use crate::call::outcome::{EndReason, HangupBy, Outcome};
 use crate::call::respond::response;
 use crate::call::respond::ALLOW;
@@ -199,15 +199,8 @@ impl Call {
 
     pub(super) fn add_server(&mut self, side: Leg, msg: &Message, meta: &Arrival) -> u32 {
         let id = self.new_id();
-        self.core.metrics.transactions_active.inc();
-        let tx = ServerTx::new(
-            id,
-            side,
-            msg.clone(),
-            meta,
-            self.core.timers,
-            Instant::now(),
-        );
+        self.hub.metrics.transactions_active.inc();
+        let tx = ServerTx::new(id, side, msg.clone(), meta, self.hub.timers, Instant::now());
         self.servers.push(tx);
         id
     }
@@ -377,11 +370,11 @@ impl Call {
             if let Some((_, ack)) = c.acked.clone() {
                 let target = c.target.clone();
                 if !ack.is_empty() {
-                    self.core
+                    self.hub
                         .send(
                             &target,
                             ack,
-                            crate::call::core::Outgoing::Request(&Method::Ack),
+                            crate::call::hub::Outgoing::Request(&Method::Ack),
                         )
                         .await;
                 }
@@ -417,7 +410,7 @@ impl Call {
         let tag = self.dialog(from).map(|d| d.local_tag.clone());
         let contact = self.dialog(from).map(|d| d.contact.clone());
         let rel = self.reliability();
-        let timers = self.core.timers;
+        let timers = self.hub.timers;
         let Some(s) = self.servers.iter_mut().find(|s| s.id == server) else {
             return;
         };
