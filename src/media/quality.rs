@@ -9,7 +9,9 @@
 //! integer arithmetic on a fixed-size state, no allocation, no floating
 //! point. Figures ([`report::QualityReport`]) are built from that state only
 //! when asked: once a second for the live-call list and when the call ends.
-//! Depends on `media::relay` (legs, remotes) and `media::rtp` only.
+//! Per leg, [`Rx`] (`quality/rx.rs`) keeps the receive statistics; RTCP is
+//! read in `rtcp`, figures built in `report`, metric families in `metrics`.
+//! Depends on `media::leg` (legs, remotes) only.
 
 pub mod metrics;
 pub mod report;

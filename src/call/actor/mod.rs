@@ -12,6 +12,7 @@ mod chain;
 pub(crate) mod dialog;
 mod failover;
 pub(crate) mod flow;
+mod hangup;
 pub(crate) mod media;
 mod phase;
 pub mod quality;
