@@ -1,5 +1,5 @@
 //! Wiring: builds metrics, the store (call logs, trunks and numbers, seeded
-//! once from the config), the call core, the transports and the HTTP
+//! once from the config), the call hub, the transports and the HTTP
 //! listener (metrics + REST API) from a validated config, and tears them
 //! down again.
 
@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::api::auth::Keys;
 use crate::api::ApiState;
-use crate::call::{Core, Dispatcher};
+use crate::call::{CallHub, Dispatcher};
 use crate::config::Config;
 use crate::config::Transport;
 use crate::metrics::Metrics;
@@ -39,7 +39,7 @@ pub enum StartError {
 
 /// A running gateway.
 pub struct Gateway {
-    core: Arc<Core>,
+    hub: Arc<CallHub>,
     transports: Arc<Transports>,
     http_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
@@ -59,14 +59,14 @@ fn log_seeded(seeded: bool, config: &Config) {
     }
 }
 
-/// The PostgreSQL follow task swaps the core's routing snapshot.
-impl crate::store::pg::Routing for Core {
+/// The PostgreSQL follow task swaps the hub's routing snapshot.
+impl crate::store::pg::Routing for CallHub {
     fn replace_routing(
         &self,
         trunks: Vec<crate::config::Trunk>,
         numbers: Vec<crate::config::Number>,
     ) {
-        Core::replace_routing(self, trunks, numbers);
+        CallHub::replace_routing(self, trunks, numbers);
     }
 }
 
@@ -85,11 +85,11 @@ fn tls_context(config: &Config) -> Result<Arc<TlsContext>, TlsError> {
 /// `trunkgate_trunk_call_limit` from the routing snapshot: trunks added,
 /// changed or deleted through the API show at the next scrape (and each
 /// trunk's one-way audio counters, from 0).
-fn publish_trunk_limits(core: &Core) {
-    let family = &core.metrics.trunk_call_limit;
+fn publish_trunk_limits(hub: &CallHub) {
+    let family = &hub.metrics.trunk_call_limit;
     family.clear();
-    for t in &core.snapshot.load().config.trunks {
-        core.metrics.quality.touch_trunk(&t.trunk_id.to_string());
+    for t in &hub.snapshot.load().config.trunks {
+        hub.metrics.quality.touch_trunk(&t.trunk_id.to_string());
         if let Some(limit) = t.simultaneous_call_limit {
             family
                 .get_or_create(&crate::metrics::TrunkLabels {
@@ -246,38 +246,38 @@ impl Gateway {
         if keys.is_empty() {
             tracing::warn!("no API key configured ([api] key_hashes or TRUNKGATE_API_KEY): every /v1 request is refused");
         }
-        let core = Arc::new(Core::new(Arc::new(config), metrics));
+        let hub = Arc::new(CallHub::new(Arc::new(config), metrics));
         if let Some(l) = leases {
-            core.limits.set_cluster(l);
+            hub.limits.set_cluster(l);
         }
         let (trunks, numbers) = set.routing();
-        core.replace_routing(trunks, numbers);
-        core.set_call_log(call_log.clone());
+        hub.replace_routing(trunks, numbers);
+        hub.set_call_log(call_log.clone());
         let follow = pg.as_ref().map(|pg| {
             tokio::spawn(crate::store::pg::follow(
                 pg.clone(),
-                Arc::downgrade(&core),
+                Arc::downgrade(&hub),
                 set,
             ))
         });
         // Workers are probed from the start, so `trunkgate_flow_worker_up`
         // shows their state before the first call-flow call.
-        if !core.snapshot.load().config.flow.workers.is_empty() {
-            let _ = core.flow();
+        if !hub.snapshot.load().config.flow.workers.is_empty() {
+            let _ = hub.flow();
         }
-        crate::call::spawn_carrier_health(&core);
-        tokio::spawn(crate::call::linger::sweeper(Arc::downgrade(&core.linger)));
+        crate::call::spawn_carrier_health(&hub);
+        tokio::spawn(crate::call::linger::sweeper(Arc::downgrade(&hub.linger)));
         tokio::spawn(crate::call::overload::monitor(Arc::downgrade(
-            &core.overload,
+            &hub.overload,
         )));
-        let weak = Arc::downgrade(&core);
+        let weak = Arc::downgrade(&hub);
         tcfg.trust = Some(crate::transport::SourceTrust::new(move |peer| {
             weak.upgrade().is_some_and(|c| c.is_trusted_source(peer))
         }));
-        let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&core)));
+        let dispatcher = Arc::new(Dispatcher::new(Arc::clone(&hub)));
         let transports = Transports::bind(tcfg, dispatcher).await?;
-        core.set_transports(Arc::clone(&transports));
-        let hook_core = Arc::clone(&core);
+        hub.set_transports(Arc::clone(&transports));
+        let hook_core = Arc::clone(&hub);
         let hook: crate::http::ScrapeHook = Arc::new(move || {
             publish_trunk_limits(&hook_core);
             if let Some(c) = &hep {
@@ -304,7 +304,7 @@ impl Gateway {
                 tcp_metrics.update(&stats);
             }
         });
-        let api = crate::api::router(ApiState::open(Arc::clone(&core), keys, pg)?);
+        let api = crate::api::router(ApiState::open(Arc::clone(&hub), keys, pg)?);
         let (shutdown, rx) = watch::channel(false);
         let (http_addr, http_task) = crate::http::serve(
             http_listen,
@@ -325,7 +325,7 @@ impl Gateway {
         }
         tracing::info!(%http_addr, "HTTP listening (/metrics, /health, /v1)");
         Ok(Gateway {
-            core,
+            hub,
             transports,
             http_addr,
             shutdown,
@@ -345,12 +345,12 @@ impl Gateway {
     /// Live reload (SIGHUP): applies a re-read, already validated config
     /// (see [`crate::reload::apply`]).
     pub fn reload(&self, new: Config) {
-        crate::reload::apply(&self.core, new);
+        crate::reload::apply(&self.hub, new);
     }
 
     /// Counts a reload whose file failed validation (the caller logged its errors).
     pub fn reload_failed(&self) {
-        crate::reload::count(&self.core, "error");
+        crate::reload::count(&self.hub, "error");
     }
 
     /// Every bound SIP address with its transport.
@@ -371,35 +371,35 @@ impl Gateway {
 
     /// Calls whose task is still running (registry entries, both legs counted once per Call-ID).
     pub fn registered_call_ids(&self) -> usize {
-        self.core.calls.len()
+        self.hub.calls.len()
     }
 
     /// Calls holding a limit slot on a trunk right now.
     pub fn trunk_active_calls(&self, trunk_id: &uuid::Uuid) -> u32 {
-        self.core.limits.active(trunk_id)
+        self.hub.limits.active(trunk_id)
     }
 
     /// Calls in progress (the live-call API's view).
-    pub fn live_calls(&self) -> Vec<crate::call::core::LiveCall> {
-        let mut v: Vec<_> = self.core.live.iter().map(|e| e.value().clone()).collect();
+    pub fn live_calls(&self) -> Vec<crate::call::hub::LiveCall> {
+        let mut v: Vec<_> = self.hub.live.iter().map(|e| e.value().clone()).collect();
         v.sort_by(|a, b| a.start_time.cmp(&b.start_time));
         v
     }
 
     /// Hangs up a live call by its caller-leg Call-ID. False when there is no such call.
     pub fn hangup(&self, call_id: &str) -> bool {
-        self.core.hangup(call_id)
+        self.hub.hangup(call_id)
     }
 
     /// Graceful drain: new INVITEs get 503 from now on; waits until no call is
     /// up or `grace` has passed. Returns the number of calls still up.
     pub async fn drain(&self, grace: std::time::Duration) -> i64 {
-        self.core
+        self.hub
             .draining
             .store(true, std::sync::atomic::Ordering::Relaxed);
         let deadline = tokio::time::Instant::now() + grace;
         loop {
-            let up = self.core.metrics.calls_active.get();
+            let up = self.hub.metrics.calls_active.get();
             if up <= 0 || tokio::time::Instant::now() >= deadline {
                 return up.max(0);
             }
@@ -408,7 +408,7 @@ impl Gateway {
     }
 
     pub fn shutdown_grace(&self) -> std::time::Duration {
-        self.core.snapshot.load().config.sip.shutdown_grace
+        self.hub.snapshot.load().config.sip.shutdown_grace
     }
 
     /// Stops listening, lets call tasks that are ending finish their log
@@ -425,7 +425,7 @@ impl Gateway {
         // figures: let the media tasks that are finishing hand them over
         // (bounded: calls still up at shutdown are not waited for).
         for _ in 0..40 {
-            if self.core.media.metrics.sessions_active.get() <= 0 {
+            if self.hub.media.metrics.sessions_active.get() <= 0 {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

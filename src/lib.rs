@@ -16,14 +16,14 @@
 //!         ─► call-log record + metrics when the call ends        store/, metrics.rs
 //! ```
 //!
-//! The layers, each importing only those below it (no import circle between
-//! files outside `call/`):
+//! The layers, each importing only those below it (no import circle and no
+//! import back up anywhere in the crate):
 //!
 //! ```text
 //!  main.rs ─► gateway.rs          wiring: start, reload, shut down
 //!             api/                REST API (openapi.rs on top, schema.rs a leaf)
-//!             reload.rs           a re-read config applied to the running core
-//!             call/               dispatcher and one task per call
+//!             reload.rs           a re-read config applied to the running hub
+//!             call/               intake (dispatcher, admission), one actor task per call, the call hub
 //!             policy/ cluster/ store/ process_metrics.rs
 //!             config/ metrics.rs  the validated model; the metric families
 //!             media/ http.rs      RTP relay per call; the /metrics listener

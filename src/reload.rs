@@ -16,8 +16,8 @@
 
 use std::sync::Arc;
 
-use crate::call::core::Snapshot;
-use crate::call::Core;
+use crate::call::hub::Snapshot;
+use crate::call::CallHub;
 use crate::config::{Config, ConfigError, ConfigErrors};
 use crate::transport::TransportConfig;
 
@@ -43,8 +43,8 @@ pub fn transport_config(config: &Config) -> TransportConfig {
 }
 
 /// Applies `new` (already validated).
-pub fn apply(core: &Arc<Core>, mut new: Config) {
-    let cur = core.snapshot.load();
+pub fn apply(hub: &Arc<CallHub>, mut new: Config) {
+    let cur = hub.snapshot.load();
     let old = &cur.config;
     let mut restart = Vec::new();
     if new.http.listen != old.http.listen {
@@ -68,20 +68,20 @@ pub fn apply(core: &Arc<Core>, mut new: Config) {
     if !restart.is_empty() {
         tracing::warn!(sections = ?restart, "config reload: these changes take effect at the next restart");
     }
-    match crate::resolve::Resolver::new(&crate::call::core::resolver_config(&new.dns)) {
-        Ok(r) => core.resolver.store(Arc::new(r)),
+    match crate::resolve::Resolver::new(&crate::call::hub::resolver_config(&new.dns)) {
+        Ok(r) => hub.resolver.store(Arc::new(r)),
         Err(e) => {
             tracing::error!(error = %e, "config reload: [dns] unusable, the old resolver stays")
         }
     }
-    core.media.update_settings(new.media.clone());
-    core.overload.update(new.overload);
+    hub.media.update_settings(new.media.clone());
+    hub.overload.update(new.overload);
     if new.log_level != old.log_level && crate::logging::set_level(&new.log_level) {
         tracing::info!(level = %new.log_level, "config reload: log filter changed");
     }
     let mut listener_errors = 0;
     if new.sip.listen != old.sip.listen {
-        if let Some(t) = core.transports() {
+        if let Some(t) = hub.transports() {
             let want = transport_config(&new).listen;
             for e in t.set_listeners(&want) {
                 listener_errors += 1;
@@ -92,20 +92,20 @@ pub fn apply(core: &Arc<Core>, mut new: Config) {
     let mut config = new;
     config.trunks = old.trunks.clone();
     config.numbers = old.numbers.clone();
-    core.snapshot
+    hub.snapshot
         .store(Arc::new(Snapshot::new(Arc::new(config))));
-    crate::call::spawn_carrier_health(core);
-    core.rebuild_flow();
-    if let Some(t) = core.transports() {
+    crate::call::spawn_carrier_health(hub);
+    hub.rebuild_flow();
+    if let Some(t) = hub.transports() {
         if let Err(e) = t.reload_tls() {
             tracing::error!(error = %e, "config reload: TLS files unusable, the old certificate stays");
         }
     }
     if listener_errors > 0 {
         // Applied but for the listeners named in the log: not a clean reload.
-        count(core, "error");
+        count(hub, "error");
     } else {
-        count(core, "ok");
+        count(hub, "ok");
     }
     tracing::info!("config reloaded: new calls use it, live calls keep theirs");
 }
@@ -113,9 +113,9 @@ pub fn apply(core: &Arc<Core>, mut new: Config) {
 /// Re-reads the file the running config came from and applies it. A file
 /// that fails validation changes nothing: its errors are logged, counted
 /// and returned.
-pub fn from_file(core: &Arc<Core>) -> Result<(), ConfigErrors> {
-    let Some(path) = core.snapshot.load().config.source.clone() else {
-        count(core, "error");
+pub fn from_file(hub: &Arc<CallHub>) -> Result<(), ConfigErrors> {
+    let Some(path) = hub.snapshot.load().config.source.clone() else {
+        count(hub, "error");
         return Err(ConfigErrors(vec![ConfigError {
             file: "<embedded default>".into(),
             key: "(file)".into(),
@@ -125,20 +125,20 @@ pub fn from_file(core: &Arc<Core>) -> Result<(), ConfigErrors> {
     };
     match crate::config::load_file(&path) {
         Ok(config) => {
-            apply(core, config);
+            apply(hub, config);
             Ok(())
         }
         Err(e) => {
             tracing::error!(errors = %e, "config reload refused: nothing changed");
-            count(core, "error");
+            count(hub, "error");
             Err(e)
         }
     }
 }
 
 /// `trunkgate_config_reloads_total{result}`.
-pub fn count(core: &Core, result: &'static str) {
-    core.metrics
+pub fn count(hub: &CallHub, result: &'static str) {
+    hub.metrics
         .config_reloads
         .get_or_create(&crate::metrics::ResultLabels { result })
         .inc();

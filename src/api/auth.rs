@@ -98,7 +98,7 @@ pub async fn require_key(State(st): State<ApiState>, req: Request, next: Next) -
     let limits = &st.inner.limits;
     let limited = |reason: &'static str| {
         st.inner
-            .core
+            .hub
             .metrics
             .api_rate_limited
             .get_or_create(&crate::metric_labels::ReasonLabels { reason })

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::{json_response, ApiError, ApiState};
-use crate::call::core::LiveCall;
+use crate::call::hub::LiveCall;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LiveCallList {
@@ -18,7 +18,7 @@ pub struct LiveCallList {
 #[utoipa::path(operation_id = "live_list", get, path = "/v1/LiveCalls", tag = "LiveCalls",
     responses((status = 200, body = LiveCallList), (status = 401, body = super::error::ErrorBody)))]
 pub async fn list(State(st): State<ApiState>) -> Response {
-    let mut calls: Vec<LiveCall> = st.core().live.iter().map(|e| e.value().clone()).collect();
+    let mut calls: Vec<LiveCall> = st.hub().live.iter().map(|e| e.value().clone()).collect();
     calls.sort_by(|a, b| a.start_time.cmp(&b.start_time));
     json_response(StatusCode::OK, &LiveCallList { calls })
 }
@@ -30,7 +30,7 @@ pub async fn hangup(
     State(st): State<ApiState>,
     super::extract::PathParam(call_id): super::extract::PathParam,
 ) -> Result<Response, ApiError> {
-    if st.core().hangup(&call_id) {
+    if st.hub().hangup(&call_id) {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(ApiError::NotFound(format!("no live call {call_id}")))

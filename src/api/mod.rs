@@ -6,7 +6,7 @@
 //!          ─► extractors (JSON object ≤ 1 MiB, query)           extract.rs
 //!          ─► handler: Trunks / PhoneNumbers / call logs        trunks.rs numbers.rs calls.rs
 //!               writes: TrunkStore::edit (BEGIN IMMEDIATE, validated with the
-//!               config's rules) then Core::replace_routing — the next call sees it;
+//!               config's rules) then CallHub::replace_routing — the next call sees it;
 //!               with `[store] url` the same through PgStore::edit (every
 //!               other node follows by LISTEN/NOTIFY); PostgreSQL down: 503
 //!          ─► JSON, or the spec's error body                    error.rs
@@ -16,7 +16,7 @@
 //! under `/v1` (and any unknown path) does. `GET /v1/openapi.json` is the
 //! OpenAPI 3 document generated from the handlers (`openapi.rs`).
 //! Depends on `store` (trunks, numbers, call logs), `config` (model and
-//! rules) and `call::Core` (the routing snapshot).
+//! rules) and `call::CallHub` (the routing snapshot).
 
 pub mod auth;
 pub mod calls;
@@ -39,7 +39,7 @@ use axum::routing::{get, put};
 use axum::Router;
 use serde::Serialize;
 
-use crate::call::Core;
+use crate::call::CallHub;
 use crate::store::pg::PgStore;
 use crate::store::{CallLogQuery, CallLogStore, CallRecord, StoreError, TrunkSet, TrunkStore};
 
@@ -52,7 +52,7 @@ pub struct ApiState {
 }
 
 struct Inner {
-    core: Arc<Core>,
+    hub: Arc<CallHub>,
     store: Backend,
     keys: auth::Keys,
     limits: auth::Limits,
@@ -76,11 +76,11 @@ impl ApiState {
     /// Opens the API's own connections to `data_dir/trunkgate.db`, or uses
     /// the PostgreSQL store's pool when `pg` is given.
     pub fn open(
-        core: Arc<Core>,
+        hub: Arc<CallHub>,
         keys: auth::Keys,
         pg: Option<PgStore>,
     ) -> Result<ApiState, StoreError> {
-        let config = core.snapshot.load().config.clone();
+        let config = hub.snapshot.load().config.clone();
         let dir = config.store.data_dir.clone();
         let store = match pg {
             Some(pg) => Backend::Postgres(pg),
@@ -93,15 +93,15 @@ impl ApiState {
         Ok(ApiState {
             inner: Arc::new(Inner {
                 store,
-                core,
+                hub,
                 keys,
                 limits: auth::Limits::new(config.api.requests_per_minute),
             }),
         })
     }
 
-    pub fn core(&self) -> &Arc<Core> {
-        &self.inner.core
+    pub fn hub(&self) -> &Arc<CallHub> {
+        &self.inner.hub
     }
 
     /// Reads every trunk and number (a blocking task on the reader connection).
@@ -124,7 +124,7 @@ impl ApiState {
         &self,
         change: impl FnOnce(&mut TrunkSet) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<(T, TrunkSet), ApiError> {
-        let core = Arc::clone(&self.inner.core);
+        let hub = Arc::clone(&self.inner.hub);
         let writer = match &self.inner.store {
             Backend::Postgres(pg) => {
                 let _gate = pg.routing_gate().lock().await;
@@ -133,7 +133,7 @@ impl ApiState {
                     .await
                     .map_err(edit_error)?;
                 let (trunks, numbers) = set.routing();
-                core.replace_routing(trunks, numbers);
+                hub.replace_routing(trunks, numbers);
                 return Ok((value, set));
             }
             Backend::Sqlite { writer, .. } => Arc::clone(writer),
@@ -142,7 +142,7 @@ impl ApiState {
             let mut s = writer.lock().map_err(|_| poisoned())?;
             let (value, set) = s.edit(change).map_err(edit_error)?;
             let (trunks, numbers) = set.routing();
-            core.replace_routing(trunks, numbers);
+            hub.replace_routing(trunks, numbers);
             Ok((value, set))
         })
         .await
@@ -255,9 +255,9 @@ async fn no_method(method: Method) -> ApiError {
 /// of the load balancer at once would be worse). `redis`: `up`, `down` or
 /// `not_configured`; `node_id` says which node answered.
 async fn ready(State(st): State<ApiState>) -> Response {
-    let listening = st.core().transports().is_some();
+    let listening = st.hub().transports().is_some();
     let store = st.store_up().await;
-    let cluster = st.core().limits.cluster();
+    let cluster = st.hub().limits.cluster();
     let redis = match cluster {
         None => "not_configured",
         Some(c) if c.is_up() => "up",
@@ -267,7 +267,7 @@ async fn ready(State(st): State<ApiState>) -> Response {
         Some(c) => c.is_up() || c.on_down == crate::config::OnRedisDown::Local,
         None => true,
     };
-    let node_id = st.core().snapshot.load().config.cluster.node_id.clone();
+    let node_id = st.hub().snapshot.load().config.cluster.node_id.clone();
     let status = if listening && store && redis_ok {
         StatusCode::OK
     } else {
@@ -328,8 +328,8 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
 async fn admin_reload(
     axum::extract::State(st): axum::extract::State<ApiState>,
 ) -> Result<Response, ApiError> {
-    let core = Arc::clone(st.core());
-    let r = tokio::task::spawn_blocking(move || crate::reload::from_file(&core))
+    let hub = Arc::clone(st.hub());
+    let r = tokio::task::spawn_blocking(move || crate::reload::from_file(&hub))
         .await
         .map_err(|e| ApiError::Internal(format!("reload task: {e}")))?;
     match r {
@@ -398,7 +398,7 @@ pub fn router(state: ApiState) -> Router {
             auth::require_key,
         ));
     // Outside the key check: a browser's preflight carries no key.
-    let origins = state.core().snapshot.load().config.api.cors_origins.clone();
+    let origins = state.hub().snapshot.load().config.api.cors_origins.clone();
     let v1 = match cors(&origins) {
         Some(layer) => v1.layer(layer),
         None => v1,

@@ -62,7 +62,7 @@ impl Modify for Security {
     ),
     components(schemas(ErrorBody, Pagination, TrunkDoc, TrunkBodyDoc, TrunkListDoc, NumberView, NumberList,
         NumbersBody, NumberEntry, NumbersResult, DescriptionBody, CallRecordDoc, RecordingRefDoc, CallListDoc,
-        live::LiveCallList, crate::call::core::LiveCall, crate::call::core::LiveLegs, crate::call::core::LiveLeg,
+        live::LiveCallList, crate::call::hub::LiveCall, crate::call::hub::LiveLegs, crate::call::hub::LiveLeg,
         crate::media::quality::QualityReport, crate::media::quality::report::DirectionQuality,
         crate::media::quality::report::EndpointReport, crate::media::quality::report::XrReport)),
     modifiers(&Security),

@@ -222,7 +222,7 @@ fn validate_focus(set: &mut TrunkSet, focus: Uuid) -> Result<(), ApiError> {
 }
 
 fn check_carriers(st: &ApiState, t: &Trunk) -> Result<(), ApiError> {
-    if t.direction == Direction::Outbound && st.core().snapshot.load().config.carriers.is_empty() {
+    if t.direction == Direction::Outbound && st.hub().snapshot.load().config.carriers.is_empty() {
         return Err(ApiError::field(
             "direction",
             "an outbound trunk needs at least one carrier in the node config",
@@ -304,7 +304,7 @@ pub async fn update(
             return Err(ApiError::field("trunk_id", "cannot be changed"));
         }
     }
-    let carriers = !st.core().snapshot.load().config.carriers.is_empty();
+    let carriers = !st.hub().snapshot.load().config.carriers.is_empty();
     let (_, set) = st
         .write(move |set| {
             let numbers = set

@@ -1,5 +1,5 @@
 //! What the live-call list (`GET /v1/LiveCalls`) shows about one call: the
-//! shape each call task publishes into `Core::live` while it runs. A leaf.
+//! shape each call task publishes into `CallHub::live` while it runs. A leaf.
 
 use crate::media::quality::{LiveQuality, QualityReport};
 

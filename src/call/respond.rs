@@ -7,7 +7,7 @@ use bytes::Bytes;
 use crate::sip::{HeaderName, Message, MessageBuilder, Via};
 use crate::transport::Target;
 
-use super::core::Arrival;
+use super::hub::Arrival;
 
 /// Extensions we support (RFC 3261 §20.37), in Supported and checked against Require.
 pub const SUPPORTED: &[&str] = &["100rel", "timer", "replaces", "norefersub"];

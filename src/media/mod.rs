@@ -6,18 +6,23 @@
 //! - [`session`]: the call task's handle on its media — SDP in, SDP out,
 //!   ports allocated, the relay steered with [`relay::Cmd`]s.
 //! - [`relay`]: the per-call media task that owns the call's sockets and
-//!   moves packets leg to leg (latching, in-place rewrite, tone and prompt
-//!   playout, RFC 4733 detection, dead-media watch), run on the media threads
-//!   of [`runtime`]; [`rtp`] holds its allocation-free header work.
+//!   moves packets leg to leg (latching, in-place rewrite, RFC 4733
+//!   detection), run on the media threads of [`runtime`]; it composes parts
+//!   that own their state (`relay/endpoint.rs`: one leg's sockets, addresses
+//!   and SRTP; `playout.rs`: tone and prompt playout; `tap.rs`: the recording
+//!   tap; `watch.rs`: the dead-media watch); [`rtp`] holds its
+//!   allocation-free header work.
 //! - [`leg`]: the two legs and where each wants its media, shared by the
 //!   relay, [`quality`] (loss, jitter, RTCP, MOS, one-way audio) and
-//!   [`srtp`] (SDES-SRTP per leg); none of those three imports another for it.
+//!   [`srtp`] (SDES-SRTP per leg: the offer/answer in `srtp/sdes.rs`, the
+//!   relay's packet crypto in `srtp/end.rs`); none of those three imports
+//!   another for it.
 //! - [`ports`]: the RTP/RTCP port pairs of the range, one owner.
 //!
 //! Beside them: [`g711`] (PCMU/PCMA, hand-written), [`tones`] (E.180 ringback
 //! and busy tones, data in `tones.toml`), [`prompt`] (WAV prompts and in-band
 //! DTMF for call flows), [`record`] (pre-connect recordings, stereo WAV
-//! written off the packet path).
+//! written off the packet path by `record/writer.rs`).
 //!
 //! SDP parsing and rewriting, and the [`Codec`](crate::sip::sdp::Codec)s the
 //! gateway understands, live in `sip::sdp` (no I/O there). Depends on `sip`

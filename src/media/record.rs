@@ -20,21 +20,22 @@
 //!
 //! Depends only on [`Codec`] and a G.711 decoder.
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hound::{SampleFormat, WavSpec, WavWriter};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::sip::sdp::Codec;
+
+mod timeline;
+mod writer;
+
+use writer::writer_loop;
 
 /// G.711 sample rate (RFC 3551 §4.5.14).
 const RATE: u32 = 8000;
@@ -136,7 +137,7 @@ enum Msg {
     #[cfg(test)]
     Stall {
         parked: mpsc::Sender<()>,
-        release: Receiver<()>,
+        release: mpsc::Receiver<()>,
     },
 }
 
@@ -304,281 +305,6 @@ impl Drop for RecordingHandle {
                 reply: None,
             });
         }
-    }
-}
-
-fn writer_loop(rx: Receiver<Msg>) {
-    let mut open: HashMap<u64, Recording> = HashMap::new();
-    let mut last_flush = Instant::now();
-    loop {
-        match rx.recv_timeout(FLUSH_EVERY) {
-            Ok(msg) => handle(&mut open, msg),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        if last_flush.elapsed() >= FLUSH_EVERY {
-            open.values_mut().for_each(Recording::checkpoint);
-            last_flush = Instant::now();
-        }
-    }
-    for (_, rec) in open.drain() {
-        let _ = rec.close();
-    }
-}
-
-fn handle(open: &mut HashMap<u64, Recording>, msg: Msg) {
-    match msg {
-        Msg::Open { id, path } => {
-            open.insert(id, Recording::create(path));
-        }
-        Msg::Frame(f) => {
-            if let Some(rec) = open.get_mut(&f.id) {
-                rec.frame(&f);
-            }
-        }
-        Msg::Close { id, reply } => {
-            let result = match open.remove(&id) {
-                Some(rec) => rec.close(),
-                None => Err(RecordError::WriterGone),
-            };
-            if let Some(reply) = reply {
-                let _ = reply.send(result);
-            }
-        }
-        #[cfg(test)]
-        Msg::Stall { parked, release } => {
-            let _ = parked.send(());
-            let _ = release.recv_timeout(Duration::from_secs(10));
-        }
-    }
-}
-
-enum Sink {
-    Wav(WavWriter<BufWriter<File>>),
-    Failed(RecordError),
-}
-
-struct Recording {
-    path: PathBuf,
-    sink: Sink,
-    timeline: Timeline,
-    dirty: bool,
-}
-
-impl Recording {
-    fn create(path: PathBuf) -> Recording {
-        let spec = WavSpec {
-            channels: 2,
-            sample_rate: RATE,
-            bits_per_sample: 16,
-            sample_format: SampleFormat::Int,
-        };
-        let sink = match File::create(&path)
-            .map_err(hound::Error::from)
-            .and_then(|f| WavWriter::new(BufWriter::with_capacity(64 * 1024, f), spec))
-            .and_then(|mut w| {
-                // The header reaches the disk now: a valid (empty) WAV from the start.
-                w.flush()?;
-                Ok(w)
-            }) {
-            Ok(w) => Sink::Wav(w),
-            Err(source) => {
-                tracing::warn!(path = %path.display(), error = %source, "cannot create recording");
-                Sink::Failed(RecordError::Create {
-                    path: path.clone(),
-                    source,
-                })
-            }
-        };
-        Recording {
-            path,
-            sink,
-            timeline: Timeline::new(MAX_FRAMES),
-            dirty: false,
-        }
-    }
-
-    fn frame(&mut self, f: &FrameMsg) {
-        if matches!(self.sink, Sink::Failed(_)) {
-            return;
-        }
-        let n = usize::from(f.len).min(MAX_PAYLOAD);
-        let mut pcm = [0i16; MAX_PAYLOAD];
-        super::g711::decode(f.codec, &f.payload[..n], &mut pcm[..n]);
-        let start = self.timeline.place(f.chan, f.arrival, f.rtp_ts, f.ssrc, n);
-        self.write_to(self.timeline.max_pos.saturating_sub(LAG));
-        self.timeline.store(f.chan, start, &pcm[..n]);
-    }
-
-    fn write_to(&mut self, target: u64) {
-        let Sink::Wav(wav) = &mut self.sink else {
-            return;
-        };
-        let mut wrote = false;
-        let result = self.timeline.drain(target, |[l, r]| {
-            wrote = true;
-            wav.write_sample(l)?;
-            wav.write_sample(r)
-        });
-        self.dirty |= wrote;
-        if let Err(source) = result {
-            self.fail(source);
-        }
-    }
-
-    /// Rewrites the header so the file is valid up to here even if we die.
-    fn checkpoint(&mut self) {
-        if !self.dirty {
-            return;
-        }
-        self.dirty = false;
-        if let Sink::Wav(wav) = &mut self.sink {
-            if let Err(source) = wav.flush() {
-                self.fail(source);
-            }
-        }
-    }
-
-    fn fail(&mut self, source: hound::Error) {
-        tracing::warn!(path = %self.path.display(), error = %source, "recording failed");
-        self.sink = Sink::Failed(RecordError::Write {
-            path: self.path.clone(),
-            source,
-        });
-    }
-
-    fn close(mut self) -> Result<RecordingInfo, RecordError> {
-        self.write_to(self.timeline.max_pos);
-        let samples = self.timeline.written.min(self.timeline.limit);
-        if self.timeline.written > self.timeline.limit {
-            tracing::warn!(path = %self.path.display(), "recording cut at the WAV size limit");
-        }
-        match std::mem::replace(&mut self.sink, Sink::Failed(RecordError::WriterGone)) {
-            Sink::Failed(e) => Err(e),
-            Sink::Wav(wav) => match wav.finalize() {
-                Ok(()) => Ok(RecordingInfo {
-                    path: self.path,
-                    duration: Duration::from_nanos(samples * 125_000),
-                    samples,
-                }),
-                Err(source) => Err(RecordError::Write {
-                    path: self.path,
-                    source,
-                }),
-            },
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Stream {
-    chan: usize,
-    ssrc: u32,
-    anchor_pos: i64,
-    anchor_ts: u32,
-    last_pos: i64,
-}
-
-/// Where samples go on the recording's timeline; no I/O.
-struct Timeline {
-    t0: Option<Instant>,
-    streams: [Option<Stream>; STREAMS],
-    /// Stereo frames for positions `written .. written + WINDOW`, at `pos % WINDOW`.
-    ring: Box<[[i16; 2]]>,
-    /// Everything before this position has been handed to the sink.
-    written: u64,
-    /// End of the newest sample seen on either channel.
-    max_pos: u64,
-    /// Frames beyond this are not written (WAV size limit).
-    limit: u64,
-}
-
-impl Timeline {
-    fn new(limit: u64) -> Timeline {
-        Timeline {
-            t0: None,
-            streams: [None; STREAMS],
-            ring: vec![[0i16; 2]; WINDOW as usize].into_boxed_slice(),
-            written: 0,
-            max_pos: 0,
-            limit,
-        }
-    }
-
-    /// Start position of a packet of `n` samples; advances `max_pos`.
-    fn place(&mut self, chan: Channel, arrival: Instant, rtp_ts: u32, ssrc: u32, n: usize) -> i64 {
-        let t0 = *self.t0.get_or_insert(arrival);
-        let nanos = arrival.saturating_duration_since(t0).as_nanos();
-        let arrival_pos = i64::try_from(nanos / 125_000).unwrap_or(i64::MAX / 2);
-        let c = chan.index();
-        let found = self
-            .streams
-            .iter()
-            .position(|s| matches!(s, Some(s) if s.chan == c && s.ssrc == ssrc));
-        let slot = found.unwrap_or_else(|| {
-            // An empty slot, else the stream heard from least recently.
-            (0..STREAMS)
-                .min_by_key(|&i| self.streams[i].map_or(i64::MIN, |s| s.last_pos))
-                .unwrap_or(0)
-        });
-        let fresh = Stream {
-            chan: c,
-            ssrc,
-            anchor_pos: arrival_pos,
-            anchor_ts: rtp_ts,
-            last_pos: arrival_pos,
-        };
-        let s = match (found, &mut self.streams[slot]) {
-            (Some(_), Some(s)) => s,
-            (_, entry) => entry.insert(fresh),
-        };
-        let mut pos = s.anchor_pos + i64::from(rtp_ts.wrapping_sub(s.anchor_ts) as i32);
-        if (pos - arrival_pos).abs() > REANCHOR {
-            *s = fresh;
-            pos = arrival_pos;
-        }
-        s.last_pos = pos;
-        let end = pos + n as i64;
-        if end > 0 {
-            self.max_pos = self.max_pos.max(end as u64);
-        }
-        pos
-    }
-
-    /// Puts samples into the window; those already written are dropped.
-    fn store(&mut self, chan: Channel, start: i64, pcm: &[i16]) {
-        let c = chan.index();
-        for (k, &sample) in pcm.iter().enumerate() {
-            let Ok(p) = u64::try_from(start + k as i64) else {
-                continue;
-            };
-            if p < self.written {
-                continue;
-            }
-            if p >= self.written + WINDOW {
-                break;
-            }
-            self.ring[(p % WINDOW) as usize][c] = sample;
-        }
-    }
-
-    /// Hands every frame before `target` to `sink` (silence where nothing came).
-    fn drain<E>(
-        &mut self,
-        target: u64,
-        mut sink: impl FnMut([i16; 2]) -> Result<(), E>,
-    ) -> Result<(), E> {
-        while self.written < target {
-            if self.written >= self.limit {
-                self.ring.fill([0; 2]);
-                self.written = target;
-                break;
-            }
-            let frame = std::mem::take(&mut self.ring[(self.written % WINDOW) as usize]);
-            self.written += 1;
-            sink(frame)?;
-        }
-        Ok(())
     }
 }
 

@@ -20,10 +20,12 @@
 //!  conn.rs  per-connection reader (framing, timeouts) + writer ┘
 //! ```
 
+mod config;
 mod conn;
 mod error;
 pub mod framing;
 pub mod hep;
+mod listener;
 mod stats;
 mod tcp;
 mod tcp_metrics;
@@ -41,7 +43,6 @@ mod tests_udp;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -49,8 +50,10 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+pub use config::TransportConfig;
 pub use error::TransportError;
 pub use framing::{next_frame, Frame, Framer, FramingError};
+use listener::{bind_one, spawn_listener, Listener};
 pub use stats::{CloseReason, TransportStats};
 pub use tcp_metrics::TcpMetrics;
 pub use tls::{ClientAuth, TlsContext, TlsError, TlsSettings};
@@ -137,64 +140,6 @@ pub trait Handler: Send + Sync + 'static {
     fn on_message(&self, msg: Received);
 }
 
-#[derive(Debug, Clone)]
-pub struct TransportConfig {
-    /// Addresses to listen on; port 0 picks an ephemeral port (tests).
-    pub listen: Vec<(TransportKind, SocketAddr)>,
-    /// Bigger UDP datagrams are dropped; a TCP peer that exceeds it is closed.
-    pub max_message_size: usize,
-    /// SO_RCVBUF for UDP sockets (best effort).
-    pub udp_recv_buffer: usize,
-    /// SO_SNDBUF for UDP sockets (best effort).
-    pub udp_send_buffer: usize,
-    /// Receive tasks per UDP socket.
-    pub udp_workers: usize,
-    /// No bytes in either direction for this long closes a TCP connection.
-    pub tcp_idle_timeout: Duration,
-    /// A message started but not finished within this closes the connection.
-    pub tcp_message_timeout: Duration,
-    /// Total TCP connections, accepted and outbound.
-    pub tcp_max_connections: usize,
-    /// Accepted TCP connections per remote IP.
-    pub tcp_max_per_source: usize,
-    /// Of `tcp_max_connections`, slots only trusted sources (and outbound connections)
-    /// may take: untrusted sources share the rest.
-    pub tcp_reserved_trusted: usize,
-    /// An accepted connection from an untrusted source that sends no complete message
-    /// for this long (since it opened or since its last message) is closed.
-    pub tcp_untrusted_timeout: Duration,
-    /// Who is trusted; `None` trusts every source (no reserve, no short timeout).
-    pub trust: Option<SourceTrust>,
-    /// Outbound connect timeout.
-    pub tcp_connect_timeout: Duration,
-    /// Certificates and peer verification for TLS listeners and outbound TLS.
-    pub tls: Option<Arc<TlsContext>>,
-    /// HEP export of every message received and sent (`[hep]`).
-    pub capture: Option<Arc<hep::Capture>>,
-}
-
-impl Default for TransportConfig {
-    fn default() -> Self {
-        Self {
-            listen: Vec::new(),
-            max_message_size: 65536,
-            udp_recv_buffer: 8 << 20,
-            udp_send_buffer: 8 << 20,
-            udp_workers: 2,
-            tcp_idle_timeout: Duration::from_secs(300),
-            tcp_message_timeout: Duration::from_secs(10),
-            tcp_max_connections: 4096,
-            tcp_max_per_source: 64,
-            tcp_reserved_trusted: 512,
-            tcp_untrusted_timeout: Duration::from_secs(5),
-            trust: None,
-            tcp_connect_timeout: Duration::from_secs(3),
-            tls: None,
-            capture: None,
-        }
-    }
-}
-
 /// State shared by the transport handle and all its tasks.
 pub(crate) struct Shared {
     pub cfg: TransportConfig,
@@ -221,90 +166,6 @@ pub struct Transports {
     listeners: Mutex<Vec<Listener>>,
     /// Tasks that are not a listener's (the TLS file watcher).
     tasks: Mutex<Vec<AbortHandle>>,
-}
-
-/// One listen address with its socket and receive/accept tasks.
-struct Listener {
-    kind: TransportKind,
-    /// The address as configured (port 0 stays 0): the key a reload matches on.
-    configured: SocketAddr,
-    local: SocketAddr,
-    udp: Option<Arc<udp::UdpEndpoint>>,
-    tasks: Vec<AbortHandle>,
-}
-
-/// A bound socket whose loops are not running yet.
-enum Bound {
-    Udp(udp::UdpEndpoint),
-    Stream(tokio::net::TcpListener, SocketAddr),
-}
-
-fn bind_one(
-    kind: TransportKind,
-    addr: SocketAddr,
-    cfg: &TransportConfig,
-) -> Result<Bound, TransportError> {
-    match kind {
-        TransportKind::Udp => Ok(Bound::Udp(udp::bind(addr, cfg)?)),
-        TransportKind::Tcp => {
-            let (l, local) = tcp::bind(addr)?;
-            Ok(Bound::Stream(l, local))
-        }
-        TransportKind::Tls => {
-            if cfg.tls.is_none() {
-                return Err(TransportError::Config(
-                    "a TLS listener needs [tls] settings",
-                ));
-            }
-            let (l, local) = tcp::bind(addr)?;
-            Ok(Bound::Stream(l, local))
-        }
-    }
-}
-
-/// Starts the receive (UDP) or accept (TCP, TLS) loops of a bound socket.
-fn spawn_listener(
-    shared: &Arc<Shared>,
-    kind: TransportKind,
-    configured: SocketAddr,
-    bound: Bound,
-) -> Listener {
-    let mut tasks = Vec::new();
-    match bound {
-        Bound::Udp(ep) => {
-            let ep = Arc::new(ep);
-            for _ in 0..shared.cfg.udp_workers.max(1) {
-                let task = tokio::spawn(udp::recv_loop(shared.clone(), ep.clone()));
-                tasks.push(task.abort_handle());
-            }
-            Listener {
-                kind,
-                configured,
-                local: ep.local,
-                udp: Some(ep),
-                tasks,
-            }
-        }
-        Bound::Stream(listener, local) => {
-            let task = match (kind, &shared.cfg.tls) {
-                (TransportKind::Tls, Some(ctx)) => tokio::spawn(tls::accept_loop(
-                    shared.clone(),
-                    ctx.clone(),
-                    listener,
-                    local,
-                )),
-                _ => tokio::spawn(tcp::accept_loop(shared.clone(), listener, local)),
-            };
-            tasks.push(task.abort_handle());
-            Listener {
-                kind,
-                configured,
-                local,
-                udp: None,
-                tasks,
-            }
-        }
-    }
 }
 
 /// RFC 4291 §2.5.5.2: treat an IPv4-mapped IPv6 address as the IPv4 address.

@@ -9,35 +9,17 @@ use crate::metrics::{TrunkLabels, TrunkReasonLabels};
 use crate::policy::AttemptOutcome;
 use crate::transport::{Target, TransportKind};
 
-use crate::call::route::Hop;
 use crate::sip::{default_reason, HeaderName, Message, Method};
 
-use super::dialog::{contact_for, with_tag, Dialog, Leg};
+use super::callee_invite::CalleeInvite;
+use super::dialog::{Dialog, Leg};
 use super::phase::Progress;
 use super::transactions::{derived_request, ClientKind, Role, ServerKind};
 use super::{Call, NewRequest};
-use crate::call::core::{random_hex, Outgoing};
+use crate::call::hub::{random_hex, Outgoing};
 use crate::call::outcome::{EndReason, Outcome};
-use crate::call::respond::ALLOW;
-use crate::call::respond::{bounded_display, copy_headers, reason_of, with_body};
+use crate::call::respond::{reason_of, with_body};
 use crate::store::CallStatus;
-
-/// Headers of the caller's INVITE passed on to the carrier (everything else is
-/// dropped: the carrier must not learn the PBX's topology or internals).
-const PASS_INVITE: &[&str] = &[
-    "Supported",
-    "Require",
-    "Session-Expires",
-    "Min-SE",
-    "P-Asserted-Identity",
-    "P-Preferred-Identity",
-    "Privacy",
-    "Remote-Party-ID",
-    "Diversion",
-    "Subject",
-    "Content-Disposition",
-    "Accept",
-];
 
 impl Call {
     /// Sends the INVITE to the current hop. False when no hop is left.
@@ -57,14 +39,28 @@ impl Call {
         let sdp = self.media_b_offer(&inv, hop.target.addr);
         let tag = Bytes::from(random_hex(8));
         let call_id = Bytes::from(format!("{}@trunkgate", random_hex(12)));
-        let mut built = self.b_invite(&hop, hop.target.clone(), &inv, sdp.as_ref(), &tag, &call_id);
+        let invite = CalleeInvite {
+            hop: &hop,
+            caller_invite: &inv,
+            sdp: sdp.as_ref(),
+            tag: &tag,
+            call_id: &call_id,
+            caller_id: self
+                .flow_state
+                .as_ref()
+                .and_then(|f| f.caller_id.as_deref()),
+            sip: &self.snapshot.config.sip,
+            max_forwards: self.max_forwards,
+        };
+        let sent_by = |peer: &Target| self.hub.sent_by(peer.kind, &peer.addr);
+        let mut built = invite.build(hop.target.clone(), sent_by(&hop.target));
         // RFC 3261 §18.1.1: a request over 1300 bytes (path MTU unknown), or within
         // 200 bytes of the path MTU, goes over TCP, and the top Via says so. Without a
         // TCP listener to put in Via/Contact it is not sent over UDP either: the UDP
         // send refuses it and the hop fails like an unreachable one.
         let limit = self.snapshot.config.sip.udp_request_limit();
         if hop.target.kind == TransportKind::Udp && built.3.len() > limit {
-            let has_tcp = self.core.transports().is_some_and(|t| {
+            let has_tcp = self.hub.transports().is_some_and(|t| {
                 t.local_addr(TransportKind::Tcp, hop.target.addr.is_ipv6())
                     .is_some()
             });
@@ -79,16 +75,17 @@ impl Call {
                     limit,
                     "INVITE too big for UDP: sent over TCP"
                 );
-                self.core.metrics.udp_to_tcp.inc();
-                built = self.b_invite(&hop, tcp, &inv, sdp.as_ref(), &tag, &call_id);
+                self.hub.metrics.udp_to_tcp.inc();
+                let from = sent_by(&tcp);
+                built = invite.build(tcp, from);
             }
         }
         let (d, branch, cseq, bytes) = built;
-        self.core.calls.insert(call_id.clone(), self.me.clone());
+        self.hub.calls.insert(call_id.clone(), self.me.clone());
         self.registered.push(call_id);
         self.b = Some(d);
         self.progress = Progress::Sent;
-        self.pending = Some(self.core.overload.enter_pending());
+        self.pending = Some(self.hub.overload.enter_pending());
         self.attempt_started = Some(Instant::now());
         // Post-dial delay (outbound trunks): 180/183 must come within it.
         if self.direction == Direction::Outbound {
@@ -117,84 +114,6 @@ impl Call {
         .await;
         self.publish_live();
         true
-    }
-
-    /// The B leg's dialog and INVITE for `hop`, sent to `peer` (the hop's target,
-    /// or the same address over TCP when the INVITE is too big for UDP).
-    fn b_invite(
-        &self,
-        hop: &Hop,
-        peer: Target,
-        inv: &Message,
-        sdp: Option<&Bytes>,
-        tag: &Bytes,
-        call_id: &Bytes,
-    ) -> (Dialog, Bytes, u32, Bytes) {
-        let sent_by = self.core.sent_by(peer.kind, &peer.addr);
-        let host = sent_by
-            .rsplit_once(':')
-            .map(|(h, _)| h.to_string())
-            .unwrap_or_else(|| sent_by.clone());
-        let (display, user) = match inv.from_hdr() {
-            Ok(f) => {
-                let user = f
-                    .uri()
-                    .ok()
-                    .and_then(|u| u.user)
-                    .map(|u| String::from_utf8_lossy(&u).into_owned());
-                let max = self.snapshot.config.sip.max_display_name;
-                let display = f.display.map(|d| {
-                    let d = String::from_utf8_lossy(&d)
-                        .trim()
-                        .trim_matches('"')
-                        .to_string();
-                    bounded_display(d, max)
-                });
-                (display, user)
-            }
-            Err(_) => (None, None),
-        };
-        let user = self
-            .flow_state
-            .as_ref()
-            .and_then(|f| f.caller_id.clone())
-            .or(user)
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "anonymous".to_string());
-        let from = match display.filter(|d| !d.is_empty()) {
-            Some(d) => format!("\"{d}\" <sip:{user}@{host}>"),
-            None => format!("<sip:{user}@{host}>"),
-        };
-        let ruri = hop.ruri.clone();
-        let mut d = Dialog {
-            call_id: call_id.clone(),
-            local: with_tag(from.as_bytes(), tag),
-            local_tag: tag.clone(),
-            remote: Bytes::from(hop.to.clone()),
-            remote_tag: None,
-            remote_target: Bytes::from(ruri),
-            route_set: Vec::new(),
-            local_cseq: 0,
-            // Toward carriers and destinations over TLS: always `sips:`.
-            contact: contact_for(&sent_by, peer.kind, true),
-            sent_by,
-            peer,
-        };
-        let (branch, mut b) = d.request(&Method::Invite, None, self.max_forwards);
-        let cseq = d.local_cseq;
-        b = b.header("Contact", &d.contact).header("Allow", ALLOW);
-        b = copy_headers(
-            inv,
-            PASS_INVITE,
-            self.snapshot.config.sip.max_copied_header,
-            b,
-        );
-        b = b.header("User-Agent", &self.snapshot.config.sip.user_agent);
-        let bytes = match sdp {
-            Some(sdp) => b.body("application/sdp", sdp),
-            None => with_body(b, inv),
-        };
-        (d, branch, cseq, bytes)
     }
 
     /// A response to our INVITE toward the carrier.
@@ -228,7 +147,7 @@ impl Call {
     async fn on_b_provisional(&mut self, resp: &Message, code: u16) {
         if self.progress.provisional(!resp.body().is_empty()) {
             if let Some(t) = self.attempt_started {
-                self.core
+                self.hub
                     .metrics
                     .post_dial_delay
                     .get_or_create(&TrunkLabels {
@@ -293,7 +212,7 @@ impl Call {
             if *acked_tag == tag {
                 // 2xx retransmission: our ACK was lost, send it again (§13.2.2.4).
                 let ack = ack.clone();
-                self.core
+                self.hub
                     .send(&target, ack, Outgoing::Request(&Method::Ack))
                     .await;
             } else {
@@ -338,7 +257,7 @@ impl Call {
         }
         self.phase.answer(Instant::now());
         self.publish_live();
-        self.core
+        self.hub
             .metrics
             .time_to_answer
             .get_or_create(&TrunkLabels {
@@ -395,7 +314,7 @@ impl Call {
     }
 
     pub(super) fn trunk_rejection(&self, reason: &'static str) {
-        self.core
+        self.hub
             .metrics
             .trunk_rejections
             .get_or_create(&TrunkReasonLabels {
@@ -495,11 +414,11 @@ impl Call {
         d.confirm_from_response(resp);
         let (_, ack) = d.request(&Method::Ack, Some(cseq), 70);
         let target = d.peer.clone();
-        self.core
+        self.hub
             .send(&target, ack.finish(), Outgoing::Request(&Method::Ack))
             .await;
         let (_, bye) = d.request(&Method::Bye, None, 70);
-        self.core
+        self.hub
             .send(&target, bye.finish(), Outgoing::Request(&Method::Bye))
             .await;
     }

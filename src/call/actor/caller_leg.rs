@@ -26,7 +26,7 @@ impl Call {
     pub(super) async fn send_a_final(&mut self, code: u16, bytes: Bytes) {
         let now = Instant::now();
         let rel = self.reliability();
-        let timers = self.core.timers;
+        let timers = self.hub.timers;
         let Some(s) = self
             .servers
             .iter_mut()

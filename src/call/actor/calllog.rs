@@ -11,21 +11,21 @@ use crate::sip::Message;
 use crate::store::{to_rfc3339, CallRecord, SipInfo};
 
 use super::Call;
-use crate::call::core::Core;
+use crate::call::hub::CallHub;
 use crate::call::outcome::{Outcome, Refused};
 
-pub(super) fn submit(core: &Core, rec: CallRecord) {
-    let Some(w) = core.call_log() else { return };
+pub(super) fn submit(hub: &CallHub, rec: CallRecord) {
+    let Some(w) = hub.call_log() else { return };
     if !w.submit(rec) {
-        core.metrics.call_log_dropped.inc();
+        hub.metrics.call_log_dropped.inc();
     }
 }
 
 /// A refusal of an untrusted source: sampled into its own queue, never into the calls'.
-fn submit_refusal(core: &Core, rec: CallRecord) {
-    let Some(w) = core.call_log() else { return };
+fn submit_refusal(hub: &CallHub, rec: CallRecord) {
+    let Some(w) = hub.call_log() else { return };
     let logged = if w.submit_refusal(rec) { "yes" } else { "no" };
-    core.metrics
+    hub.metrics
         .call_log_refusals
         .get_or_create(&vec![("logged", logged)])
         .inc();
@@ -61,7 +61,7 @@ pub(super) fn caller_no(msg: &Message) -> String {
 /// record is only sampled (issue 15: a refusal flood must not crowd out real calls).
 #[allow(clippy::too_many_arguments)]
 pub fn rejected(
-    core: &Arc<Core>,
+    hub: &Arc<CallHub>,
     trusted: bool,
     msg: &Message,
     code: u16,
@@ -71,7 +71,7 @@ pub fn rejected(
     number: &str,
 ) {
     if let Some(id) = msg.call_id() {
-        let fresh = core
+        let fresh = hub
             .recent_rejects
             .lock()
             .map(|mut r| r.insert(&id))
@@ -113,9 +113,9 @@ pub fn rejected(
         quality: None,
     };
     if trusted {
-        submit(core, rec);
+        submit(hub, rec);
     } else {
-        submit_refusal(core, rec);
+        submit_refusal(hub, rec);
     }
 }
 
@@ -172,21 +172,21 @@ pub fn finished(call: &Call, media: Option<crate::media::session::MediaSession>,
 /// quality figures (at once when the call had no media).
 fn submit_with_quality(call: &Call, media: Option<MediaSession>, rec: CallRecord) {
     let Some(media) = media else {
-        submit(&call.core, rec);
+        submit(&call.hub, rec);
         return;
     };
-    let core = std::sync::Arc::clone(&call.core);
+    let hub = std::sync::Arc::clone(&call.hub);
     let trunk = call.trunk_label.clone();
     let carrier = call.carrier_name();
     let answered = call.phase.answered_at().is_some();
     media.finish(move |q| {
         let mut rec = rec;
         if let Some(q) = &q {
-            core.metrics
+            hub.metrics
                 .quality
                 .observe(&trunk, carrier.as_deref(), answered, q);
         }
         rec.quality = q;
-        submit(&core, rec);
+        submit(&hub, rec);
     });
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use crate::sip::{Message, MessageBuilder, Method};
 use crate::transport::{Target, TransportKind};
 
-use crate::call::core::new_branch;
+use crate::call::hub::new_branch;
 
 /// Which leg: the caller's (A, we are its UAS) or the callee's (B, we are
 /// its UAC). One enum for the call layer and the media relay.

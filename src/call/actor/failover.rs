@@ -47,7 +47,7 @@ impl Call {
         match self.plan.take() {
             Some(CallPlan::Outbound { dialed, .. }) => {
                 let hops = carrier_hops(&self.snapshot.config, &dialed, |i| {
-                    self.core.carrier_up(&self.snapshot.config.carriers[i].name)
+                    self.hub.carrier_up(&self.snapshot.config.carriers[i].name)
                 });
                 self.chain.route(hops);
                 if !self.start_hop().await {
@@ -96,7 +96,7 @@ impl Call {
         match literal_destination(dest) {
             Some(addr) => destination_hops(&[(addr, TransportKind::Udp)], did),
             None => {
-                let targets = self.core.resolve(dest, None).await;
+                let targets = self.hub.resolve(dest, None).await;
                 destination_hops(&targets, did)
             }
         }
@@ -120,7 +120,7 @@ impl Call {
             FailoverStep::SipUri(_) => (FailoverSource::SipUri, "sip_uri"),
             FailoverStep::Api(_) => (FailoverSource::Api, "api"),
         };
-        self.core
+        self.hub
             .metrics
             .failovers
             .get_or_create(&SourceLabels { source: label })
@@ -136,7 +136,7 @@ impl Call {
             FailoverStep::Trunk(t) => {
                 // The target trunk's own limit applies (cluster-wide with Redis).
                 let Ok(slot) = self
-                    .core
+                    .hub
                     .limits
                     .acquire(t.trunk_id, t.simultaneous_call_limit)
                     .await
@@ -154,7 +154,7 @@ impl Call {
             FailoverStep::PhoneNumber(n) => {
                 self.chain.close();
                 carrier_hops(&self.snapshot.config, &n, |i| {
-                    self.core.carrier_up(&self.snapshot.config.carriers[i].name)
+                    self.hub.carrier_up(&self.snapshot.config.carriers[i].name)
                 })
             }
             FailoverStep::SipUri(u) => {
@@ -193,7 +193,7 @@ impl Call {
                     Some(p) => format!("{host}:{p}"),
                     None => host,
                 };
-                self.core.resolve(&dest, tp).await
+                self.hub.resolve(&dest, tp).await
             }
         };
         uri_hops(u, &targets)
@@ -206,7 +206,7 @@ impl Call {
         if self.chain.may_try_next(outcome, early_media) {
             while self.chain.advance() {
                 if kind == Some(HopKind::Carrier) {
-                    self.core.metrics.carrier_failovers.inc();
+                    self.hub.metrics.carrier_failovers.inc();
                 }
                 if self.start_hop().await {
                     return true;

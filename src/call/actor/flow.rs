@@ -77,7 +77,7 @@ pub(super) fn err(code: CommandErrorCode, msg: impl Into<String>) -> Result<(), 
 impl Call {
     /// Offers the call to the workers. False: nobody took it (`reason` says why).
     pub(super) async fn start_flow(&mut self, mode: FlowMode, reason: OfferReason) -> bool {
-        let Some(pool) = self.core.flow() else {
+        let Some(pool) = self.hub.flow() else {
             self.reason = Some(EndReason::FlowNoWorker);
             return false;
         };
@@ -316,7 +316,7 @@ impl Call {
                     }
                 };
                 let country = tones::country_of_number(&self.api_no)
-                    .or_else(|| self.core.media.settings().default_country.clone());
+                    .or_else(|| self.hub.media.settings().default_country.clone());
                 Ok(prompt::tone_clip(
                     tones::tone(country.as_deref(), kind),
                     codec.1,
@@ -422,7 +422,7 @@ impl Call {
         &mut self,
         side: Leg,
         msg: &Message,
-        meta: &crate::call::core::Arrival,
+        meta: &crate::call::hub::Arrival,
     ) -> bool {
         let flow_leg = self.flow_state.as_ref().is_some_and(|s| !s.bridged)
             && side == Leg::Caller
@@ -459,16 +459,11 @@ impl Call {
     }
 
     /// 200 OK with our SDP to an in-dialog INVITE/UPDATE from `side`.
-    async fn answer_own_sdp(
-        &mut self,
-        side: Leg,
-        msg: &Message,
-        meta: &crate::call::core::Arrival,
-    ) {
+    async fn answer_own_sdp(&mut self, side: Leg, msg: &Message, meta: &crate::call::hub::Arrival) {
         let sdp = self.own_sdp();
         let id = self.add_server(side, msg, meta);
         let (tag, contact) = (self.a.local_tag.clone(), self.a.contact.clone());
-        let (rel, timers, now) = (self.reliability(), self.core.timers, Instant::now());
+        let (rel, timers, now) = (self.reliability(), self.hub.timers, Instant::now());
         let Some(s) = self.servers.iter_mut().find(|s| s.id == id) else {
             return;
         };
@@ -511,16 +506,4 @@ fn info_digit(body: &[u8]) -> Option<char> {
 }
 
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn info_bodies() {
-        assert_eq!(
-            super::info_digit(b"Signal=5\r\nDuration=160\r\n"),
-            Some('5')
-        );
-        assert_eq!(super::info_digit(b"signal= #\r\n"), Some('#'));
-        assert_eq!(super::info_digit(b"7"), Some('7'));
-        assert_eq!(super::info_digit(b"Signal=55"), None);
-        assert_eq!(super::info_digit(b""), None);
-    }
-}
+mod tests;

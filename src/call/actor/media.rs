@@ -16,7 +16,7 @@ use crate::policy::inbound::carrier_for_source;
 use crate::sip::Message;
 
 use super::Call;
-use crate::call::core::{CallEvent, CallSender, Core};
+use crate::call::hub::{CallEvent, CallHub, CallSender};
 use crate::call::outcome::{EndReason, HangupBy, Outcome};
 use crate::call::route::HopKind;
 use crate::config::Direction;
@@ -33,25 +33,25 @@ pub(crate) fn has_sdp(msg: &Message) -> bool {
 
 /// A media session for a new call, when media anchoring is on.
 pub(super) fn new_session(
-    core: &Core,
+    hub: &CallHub,
     me: &CallSender,
     caller: std::net::SocketAddr,
 ) -> Option<MediaSession> {
-    if !core.media.enabled() {
+    if !hub.media.enabled() {
         return None;
     }
     let tx = me.clone();
     let notify = Box::new(move |ev: MediaEvent| {
         let _ = tx.try_send(CallEvent::Media(ev));
     });
-    let mut s = MediaSession::new(std::sync::Arc::clone(&core.media), notify);
+    let mut s = MediaSession::new(std::sync::Arc::clone(&hub.media), notify);
     s.set_peer(Leg::Caller, caller);
     Some(s)
 }
 
 /// The tone for `country` (ISO alpha-2) or the configured default.
-fn cadence(core: &Core, country: Option<String>, kind: ToneKind) -> &'static Cadence {
-    let c = country.or_else(|| core.media.settings().default_country.clone());
+fn cadence(hub: &CallHub, country: Option<String>, kind: ToneKind) -> &'static Cadence {
+    let c = country.or_else(|| hub.media.settings().default_country.clone());
     tones::tone(c.as_deref(), kind)
 }
 
@@ -205,7 +205,7 @@ impl Call {
             EarlyMediaOverride::FromCountry => tones::country_of_number(&self.caller_no),
             EarlyMediaOverride::Country(code) => Some(code.clone()),
         };
-        Some(cadence(&self.core, country, ToneKind::Ringback))
+        Some(cadence(&self.hub, country, ToneKind::Ringback))
     }
 
     /// On the carrier's first 180/183 of an override trunk: start our
@@ -239,8 +239,8 @@ impl Call {
     /// False: no tone possible (no SDP, no G.711), answer 486 at once.
     pub(super) async fn start_busy_tone(&mut self) -> bool {
         let country = tones::country_of_number(&self.api_no);
-        let cadence = cadence(&self.core, country, ToneKind::Busy);
-        let busy_for = self.core.media.settings().busy_tone;
+        let cadence = cadence(&self.hub, country, ToneKind::Busy);
+        let busy_for = self.hub.media.settings().busy_tone;
         let Some(m) = self.media.as_mut() else {
             return false;
         };

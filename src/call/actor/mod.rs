@@ -5,12 +5,14 @@
 //! files of this folder (each an `impl Call`), which share its private fields.
 
 mod attempt;
+mod callee_invite;
 mod caller_leg;
 pub(crate) mod calllog;
 mod chain;
 pub(crate) mod dialog;
 mod failover;
 pub(crate) mod flow;
+mod hangup;
 pub(crate) mod media;
 mod phase;
 pub mod quality;
@@ -37,12 +39,12 @@ use self::chain::FailoverChain;
 use self::dialog::{contact_for, wants_sips, with_tag, Dialog, Leg};
 use self::phase::{Abandon, Phase, Progress, SetupTimer, SetupTimers};
 use self::transactions::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
-use super::core::{random_hex, Arrival, CallEvent, CallSender, Core, Snapshot};
+use super::hub::{random_hex, Arrival, CallEvent, CallHub, CallSender, Snapshot};
 use super::outcome::{EndReason, Outcome};
 pub use super::plan::CallPlan;
 
 pub struct Call {
-    core: Arc<Core>,
+    hub: Arc<CallHub>,
     snapshot: Arc<Snapshot>,
     me: CallSender,
     number: u64,
@@ -102,7 +104,7 @@ pub struct Call {
 
 impl Call {
     pub fn new(
-        core: Arc<Core>,
+        hub: Arc<CallHub>,
         snapshot: Arc<Snapshot>,
         plan: CallPlan,
         slot: Option<super::limits::Slot>,
@@ -126,7 +128,7 @@ impl Call {
         let cfg = &snapshot.config;
         let a_tag = Bytes::from(random_hex(8));
         let sent_by = if meta.local.ip().is_unspecified() {
-            core.sent_by(meta.kind, &meta.source)
+            hub.sent_by(meta.kind, &meta.source)
         } else {
             meta.local.to_string()
         };
@@ -155,20 +157,20 @@ impl Call {
             _ => cfg.sip.max_forwards,
         };
         let trunk_label = trunk.trunk_id.to_string();
-        let media = self::media::new_session(&core, &me, meta.source);
-        let server = ServerTx::new(0, Leg::Caller, invite, &meta, core.timers, now);
-        let number = core.next_call_number();
-        core.metrics.calls_active.inc();
-        core.metrics.transactions_active.inc();
-        core.metrics
+        let media = self::media::new_session(&hub, &me, meta.source);
+        let server = ServerTx::new(0, Leg::Caller, invite, &meta, hub.timers, now);
+        let number = hub.next_call_number();
+        hub.metrics.calls_active.inc();
+        hub.metrics.transactions_active.inc();
+        hub.metrics
             .calls_active_by_trunk
             .get_or_create(&TrunkLabels {
                 trunk: trunk_label.clone(),
             })
             .inc();
-        let setup = core.overload.enter_setup();
+        let setup = hub.overload.enter_setup();
         Call {
-            core,
+            hub,
             me,
             number,
             direction,
@@ -229,12 +231,12 @@ impl Call {
         if self.phase.answered_at().is_some() {
             self.setup.release();
         }
-        let leg = |d: &Dialog| super::core::LiveLeg {
+        let leg = |d: &Dialog| super::hub::LiveLeg {
             call_id: String::from_utf8_lossy(&d.call_id).into_owned(),
             peer: d.peer.addr.to_string(),
             transport: d.peer.kind.as_str(),
         };
-        let live = super::core::LiveCall {
+        let live = super::hub::LiveCall {
             call_id: String::from_utf8_lossy(&self.a.call_id).into_owned(),
             trunk_id: self.trunk.trunk_id,
             direction: self.direction.as_str(),
@@ -246,13 +248,13 @@ impl Call {
                 "ringing"
             },
             start_time: crate::store::to_rfc3339(self.started_wall),
-            legs: super::core::LiveLegs {
+            legs: super::hub::LiveLegs {
                 caller: leg(&self.a),
                 callee: self.b.as_ref().map(leg),
             },
             quality: self.live_quality(),
         };
-        self.core.live.insert(live.call_id.clone(), live);
+        self.hub.live.insert(live.call_id.clone(), live);
     }
 
     /// The task body: events and deadlines until every transaction is over.
@@ -270,7 +272,7 @@ impl Call {
             // tombstone answers the retransmissions (call::linger).
             if self.phase.is_ended() {
                 if let Some(stone) = transactions::tombstone(&self.servers, &self.clients) {
-                    self.core.linger.bury(&self.registered, stone);
+                    self.hub.linger.bury(&self.registered, stone);
                     break;
                 }
             }
@@ -298,10 +300,10 @@ impl Call {
         }
         let left = self.servers.len() + self.clients.len();
         if left > 0 {
-            self.core.metrics.transactions_active.dec_by(left as i64);
+            self.hub.metrics.transactions_active.dec_by(left as i64);
         }
         for id in &self.registered {
-            self.core.unregister(id, &self.me);
+            self.hub.unregister(id, &self.me);
         }
     }
 
@@ -400,7 +402,7 @@ impl Call {
         }
         let Outcome { status, code, by } = outcome;
         self.flow_hung_up(by, code);
-        let m = &self.core.metrics;
+        let m = &self.hub.metrics;
         m.calls_active.dec();
         m.calls_active_by_trunk
             .get_or_create(&TrunkLabels {
@@ -420,7 +422,7 @@ impl Call {
         self.tone_sdp = None;
         self.setup_timers.busy = None;
         self::calllog::finished(self, media, outcome);
-        self.core
+        self.hub
             .live
             .remove(String::from_utf8_lossy(&self.a.call_id).as_ref());
         // The limit slots go back now: the call is over even if transactions linger.

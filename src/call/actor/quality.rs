@@ -14,7 +14,7 @@ use crate::call::route::HopKind;
 impl Call {
     /// The media task found RTP flowing one way only since the answer.
     pub(super) fn on_one_way(&mut self, ow: OneWay) {
-        self.core.metrics.quality.one_way(&self.trunk_label, ow);
+        self.hub.metrics.quality.one_way(&self.trunk_label, ow);
         tracing::warn!(
             call = self.number,
             call_id = %String::from_utf8_lossy(&self.a.call_id),

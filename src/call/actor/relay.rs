@@ -1,6 +1,7 @@
 //! Requests arriving on a leg of an existing call: retransmissions absorbed,
 //! ACK and CANCEL, and in-dialog requests (BYE, re-INVITE, UPDATE, INFO,
 //! PRACK, OPTIONS) relayed to the other leg with their responses relayed back.
+//! What a BYE then does to the call is `hangup.rs`.
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -11,12 +12,11 @@ use crate::transaction::Actions;
 use super::dialog::Leg;
 use super::transactions::{Role, ServerKind, ServerTx};
 use super::{Call, NewRequest};
-use crate::call::core::Arrival;
-use crate::call::outcome::{EndReason, HangupBy, Outcome};
+use crate::call::hub::Arrival;
+use crate::call::outcome::HangupBy;
 use crate::call::respond::response;
 use crate::call::respond::ALLOW;
 use crate::call::respond::{copy_headers, reason_of, with_body, PASS_RESPONSE};
-use crate::store::CallStatus;
 
 /// Headers of an in-dialog request passed to the other leg.
 const PASS_REQUEST: &[&str] = &[
@@ -198,15 +198,8 @@ impl Call {
 
     pub(super) fn add_server(&mut self, side: Leg, msg: &Message, meta: &Arrival) -> u32 {
         let id = self.new_id();
-        self.core.metrics.transactions_active.inc();
-        let tx = ServerTx::new(
-            id,
-            side,
-            msg.clone(),
-            meta,
-            self.core.timers,
-            Instant::now(),
-        );
+        self.hub.metrics.transactions_active.inc();
+        let tx = ServerTx::new(id, side, msg.clone(), meta, self.hub.timers, Instant::now());
         self.servers.push(tx);
         id
     }
@@ -376,11 +369,11 @@ impl Call {
             if let Some((_, ack)) = c.acked.clone() {
                 let target = c.target.clone();
                 if !ack.is_empty() {
-                    self.core
+                    self.hub
                         .send(
                             &target,
                             ack,
-                            crate::call::core::Outgoing::Request(&Method::Ack),
+                            crate::call::hub::Outgoing::Request(&Method::Ack),
                         )
                         .await;
                 }
@@ -416,7 +409,7 @@ impl Call {
         let tag = self.dialog(from).map(|d| d.local_tag.clone());
         let contact = self.dialog(from).map(|d| d.contact.clone());
         let rel = self.reliability();
-        let timers = self.core.timers;
+        let timers = self.hub.timers;
         let Some(s) = self.servers.iter_mut().find(|s| s.id == server) else {
             return;
         };
@@ -463,71 +456,5 @@ impl Call {
             ServerKind::NonInvite(t) => t.send_response(code, bytes, now),
         };
         self.apply_server(server, acts).await;
-    }
-
-    /// A BYE from `side` ends the call (whatever the other leg answers).
-    pub(super) fn end_after_bye(&mut self, side: Leg) {
-        let by = if side == Leg::Caller {
-            HangupBy::Caller
-        } else {
-            HangupBy::Callee
-        };
-        self.end(Outcome::completed(by));
-    }
-
-    /// No ACK for our 2xx within 64*T1 (§13.3.1.4): hang up both legs.
-    pub(super) async fn ack_timeout(&mut self, server: u32) {
-        let Some(s) = self.servers.iter().find(|s| s.id == server) else {
-            return;
-        };
-        let side = s.side;
-        tracing::debug!(call = self.number, "no ACK for 2xx; ending the call");
-        self.bye_both(side).await;
-        self.end(Outcome::by_gateway(CallStatus::Error, 408));
-    }
-
-    /// BYE on both legs (those with a confirmed dialog), starting with `first`.
-    pub(super) async fn bye_both(&mut self, first: Leg) {
-        for leg in [first, first.other()] {
-            let mf = self.max_forwards;
-            let Some(d) = self.dialog(leg) else { continue };
-            if d.remote_tag.is_none() {
-                continue;
-            }
-            let (branch, b) = d.request(&Method::Bye, None, mf);
-            let cseq = d.local_cseq;
-            self.send_request(
-                leg,
-                NewRequest {
-                    method: Method::Bye,
-                    branch,
-                    cseq,
-                    bytes: b.finish(),
-                    role: Role::Local,
-                    had_body: false,
-                },
-            )
-            .await;
-        }
-    }
-
-    /// The operator hangs the call up (REST API): BYE both legs of an answered
-    /// call; an unanswered one is cancelled toward the carrier and the caller gets 480.
-    pub(super) async fn hangup(&mut self) {
-        if self.phase.is_ended() {
-            return;
-        }
-        if self.phase.answered_at().is_some() {
-            self.bye_both(Leg::Caller).await;
-            self.reason = Some(EndReason::ApiHangup);
-            self.end(Outcome::completed(HangupBy::Api));
-        } else {
-            if self.abandon.abandon(self.progress) {
-                self.send_cancel().await;
-            }
-            self.reason = Some(EndReason::ApiHangup);
-            self.fail_a(480, "Temporarily Unavailable", CallStatus::Canceled)
-                .await;
-        }
     }
 }

@@ -12,7 +12,7 @@ use crate::transaction::{
 };
 use crate::transport::{Target, TransportKind};
 
-use crate::call::core::{Arrival, Outgoing};
+use crate::call::hub::{Arrival, Outgoing};
 use crate::call::linger::{Entry, Tombstone};
 use crate::call::respond::{fixed_top_via, response_target, top_via_raw};
 use crate::transaction::{Action, Actions};
@@ -214,7 +214,7 @@ impl super::Call {
         self.clients.retain(|c| !c.terminated());
         let gone = before - self.servers.len() - self.clients.len();
         if gone > 0 {
-            self.core.metrics.transactions_active.dec_by(gone as i64);
+            self.hub.metrics.transactions_active.dec_by(gone as i64);
         }
     }
     pub(super) fn new_id(&mut self) -> u32 {
@@ -231,7 +231,7 @@ impl super::Call {
                 };
                 let target = s.target.clone();
                 let code = s.tx_final_or_provisional_code();
-                self.core
+                self.hub
                     .send(&target, bytes, Outgoing::Response(code))
                     .await;
             }
@@ -252,7 +252,7 @@ impl super::Call {
                         c.method.clone()
                     };
                     if !self
-                        .core
+                        .hub
                         .send(&target, bytes, Outgoing::Request(&method))
                         .await
                     {
@@ -295,7 +295,7 @@ impl super::Call {
         let Some(d) = self.dialog(side) else { return 0 };
         let target = d.peer.clone();
         let rel = reliability(target.kind);
-        let timers = self.core.timers;
+        let timers = self.hub.timers;
         let (tx, acts) = if method == Method::Invite {
             let (t, a) = crate::transaction::ClientInvite::new(bytes, rel, timers, now);
             (ClientKind::Invite(t), a)
@@ -309,7 +309,7 @@ impl super::Call {
         if matches!(role, Role::Initial) {
             self.b_invite = Some(id);
         }
-        self.core.metrics.transactions_active.inc();
+        self.hub.metrics.transactions_active.inc();
         self.clients.push(ClientTx {
             id,
             side,
@@ -341,7 +341,7 @@ impl super::Call {
             _ => b.finish(),
         };
         let target = d.peer.clone();
-        self.core
+        self.hub
             .send(&target, bytes.clone(), Outgoing::Request(&Method::Ack))
             .await;
         Some(bytes)

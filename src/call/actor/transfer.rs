@@ -33,7 +33,7 @@ impl Call {
         }
         let hops = match target {
             TransferTarget::E164(n) => carrier_hops(&self.snapshot.config, n, |i| {
-                self.core.carrier_up(&self.snapshot.config.carriers[i].name)
+                self.hub.carrier_up(&self.snapshot.config.carriers[i].name)
             }),
             TransferTarget::SipUri(u) => self.sip_uri_hops(u).await,
         };

@@ -1,5 +1,5 @@
 //! The carriers' up/down board, one per config generation: the state the
-//! health tasks (`health/mod.rs`) write and `Core::carrier_up` reads. A leaf.
+//! health tasks (`health/mod.rs`) write and `CallHub::carrier_up` reads. A leaf.
 
 use std::sync::atomic::AtomicBool;
 

@@ -2,12 +2,12 @@
 //! sends an out-of-dialog OPTIONS every interval over the carrier's
 //! transport and waits up to one interval for any response (any status means
 //! the carrier's SIP stack is alive). [`Health`] turns the results into
-//! up/down with hysteresis; the state is published in `Core::carrier_up`
+//! up/down with hysteresis; the state is published in `CallHub::carrier_up`
 //! (read by `route::carrier_hops`, which puts down carriers last) and in
 //! `trunkgate_carrier_up{carrier}`, and each change is logged once.
 //!
 //! The ping's response reaches the task like any response reaches a call:
-//! through the Call-ID registry (`Core::calls`), registered for the ping's
+//! through the Call-ID registry (`CallHub::calls`), registered for the ping's
 //! lifetime only.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 pub(crate) mod board;
 pub use board::Board;
 
-use super::core::{new_branch, random_hex, CallEvent, Core, Outgoing};
+use super::hub::{new_branch, random_hex, CallEvent, CallHub, Outgoing};
 use super::route::kind_of;
 use crate::config::Carrier;
 use crate::policy::carrier::{Health, HealthSettings};
@@ -28,9 +28,9 @@ use crate::transport::{Target, TransportKind};
 
 /// Starts the health task of every carrier of the current config that has
 /// health checks, replacing (and stopping) those of an earlier config.
-pub fn spawn_all(core: &Arc<Core>) {
-    let config = Arc::clone(&core.snapshot.load().config);
-    core.metrics.carrier_up.clear();
+pub fn spawn_all(hub: &Arc<CallHub>) {
+    let config = Arc::clone(&hub.snapshot.load().config);
+    hub.metrics.carrier_up.clear();
     let mut board = Board {
         up: config
             .carriers
@@ -40,18 +40,18 @@ pub fn spawn_all(core: &Arc<Core>) {
         tasks: Vec::new(),
     };
     for c in &config.carriers {
-        core.publish_carrier_up(&c.name, true);
+        hub.publish_carrier_up(&c.name, true);
         if let Some(settings) = c.health {
-            let core = Arc::clone(core);
+            let hub = Arc::clone(hub);
             let c = c.clone();
-            let h = tokio::spawn(async move { run(core, c, settings).await });
+            let h = tokio::spawn(async move { run(hub, c, settings).await });
             board.tasks.push(h.abort_handle());
         }
     }
-    core.carrier_health.store(Arc::new(board));
+    hub.carrier_health.store(Arc::new(board));
 }
 
-async fn run(core: Arc<Core>, carrier: Carrier, settings: HealthSettings) {
+async fn run(hub: Arc<CallHub>, carrier: Carrier, settings: HealthSettings) {
     let mut health = Health::default();
     let mut tick = tokio::time::interval_at(
         tokio::time::Instant::now() + settings.interval,
@@ -60,20 +60,20 @@ async fn run(core: Arc<Core>, carrier: Carrier, settings: HealthSettings) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let answered = ping(&core, &carrier, settings.interval).await;
+        let answered = ping(&hub, &carrier, settings.interval).await;
         if let Some(up) = health.observe(answered, &settings) {
             if up {
                 tracing::info!(carrier = %carrier.name, address = %carrier.address, "carrier up: answers OPTIONS again");
             } else {
                 tracing::warn!(carrier = %carrier.name, address = %carrier.address, "carrier down: OPTIONS unanswered; calls go to other carriers first");
             }
-            core.publish_carrier_up(&carrier.name, up);
+            hub.publish_carrier_up(&carrier.name, up);
         }
     }
 }
 
 /// One OPTIONS to the carrier: true when any response came back within `wait`.
-async fn ping(core: &Arc<Core>, carrier: &Carrier, wait: std::time::Duration) -> bool {
+async fn ping(hub: &Arc<CallHub>, carrier: &Carrier, wait: std::time::Duration) -> bool {
     let kind = kind_of(carrier.transport);
     let target = Target {
         kind,
@@ -82,13 +82,13 @@ async fn ping(core: &Arc<Core>, carrier: &Carrier, wait: std::time::Duration) ->
     };
     let call_id = Bytes::from(format!("ping-{}", random_hex(12)));
     let (tx, mut rx) = mpsc::channel::<CallEvent>(4);
-    core.calls.insert(call_id.clone(), tx.clone());
+    hub.calls.insert(call_id.clone(), tx.clone());
     let proto = match kind {
         TransportKind::Udp => "UDP",
         TransportKind::Tcp => "TCP",
         TransportKind::Tls => "TLS",
     };
-    let sent_by = core.sent_by(kind, &carrier.address);
+    let sent_by = hub.sent_by(kind, &carrier.address);
     let scheme = if kind == TransportKind::Tls {
         "sips"
     } else {
@@ -108,10 +108,10 @@ async fn ping(core: &Arc<Core>, carrier: &Carrier, wait: std::time::Duration) ->
         .header("To", format!("<{uri}>"))
         .header("Call-ID", &call_id)
         .header("CSeq", "1 OPTIONS")
-        .header("User-Agent", &core.snapshot.load().config.sip.user_agent)
+        .header("User-Agent", &hub.snapshot.load().config.sip.user_agent)
         .header("Content-Length", "0")
         .finish();
-    let answered = if core
+    let answered = if hub
         .send(&target, msg, Outgoing::Request(&Method::Options))
         .await
     {
@@ -126,11 +126,11 @@ async fn ping(core: &Arc<Core>, carrier: &Carrier, wait: std::time::Duration) ->
     } else {
         false
     };
-    core.unregister(&call_id, &tx);
+    hub.unregister(&call_id, &tx);
     answered
 }
 
-impl Core {
+impl CallHub {
     /// Whether the carrier named `name` is up; unknown (e.g. removed by a reload) = up.
     pub fn carrier_up(&self, name: &str) -> bool {
         self.carrier_health

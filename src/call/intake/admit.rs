@@ -15,7 +15,7 @@ use crate::sip::{HeaderName, Host, Message, Reject, Uri};
 
 use super::overload::Shed;
 use crate::call::actor::CallPlan;
-use crate::call::core::{Arrival, Core, Snapshot};
+use crate::call::hub::{Arrival, CallHub, Snapshot};
 use crate::call::limits::{Refusal as SlotRefusal, Slot};
 use crate::call::outcome::Refused;
 
@@ -83,7 +83,7 @@ fn refused_call(
 /// admission, or why not. In order: Max-Forwards, draining (503), overload
 /// shedding, the body (415/406), the Request-URI, then the policy decision.
 pub(super) fn plan_call(
-    core: &Core,
+    hub: &CallHub,
     msg: &Message,
     meta: &Arrival,
     queued: std::time::Duration,
@@ -91,7 +91,7 @@ pub(super) fn plan_call(
     if let Err(rej) = msg.max_forwards() {
         return Err(stateless(rej, "invalid_request"));
     }
-    if core.draining.load(std::sync::atomic::Ordering::Relaxed) {
+    if hub.draining.load(std::sync::atomic::Ordering::Relaxed) {
         let rej = Reject {
             code: 503,
             reason: "Service Unavailable",
@@ -101,7 +101,7 @@ pub(super) fn plan_call(
     }
     // Overload: refused before any routing, task, port or log record
     // (`queued`: how long the INVITE waited in the socket's receive queue).
-    let shed = core
+    let shed = hub
         .overload
         .decide(meta.source.ip(), queued, || rand::random_range(0..1000));
     if let Some(shed) = shed {
@@ -128,7 +128,7 @@ pub(super) fn plan_call(
             b"X-Twilio-AccountSid",
         )))
         .map(|v| String::from_utf8_lossy(&v).into_owned());
-    let snapshot = core.snapshot.load_full();
+    let snapshot = hub.snapshot.load_full();
     // A carrier's source makes the request inbound; anything else must be a PBX on an outbound trunk.
     let plan = if carrier_for_source(&snapshot.config.carriers, meta.source).is_some() {
         match route_inbound(&snapshot.numbers, &snapshot.trunks, user.as_deref()) {
@@ -166,7 +166,7 @@ pub(super) fn plan_call(
         };
         let admitted =
             admit_outbound(&snapshot.trunks, &snapshot.config.twilio, &facts).and_then(|a| {
-                crate::call::tls_hooks::check_client_cert(core, &snapshot.config, a, meta)
+                crate::call::tls_hooks::check_client_cert(hub, &snapshot.config, a, meta)
             });
         match admitted {
             Ok(a) => CallPlan::Outbound {

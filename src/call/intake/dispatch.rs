@@ -13,7 +13,7 @@ use crate::metrics::Dir;
 use crate::sip::{HeaderName, Message, Method, Reject};
 use crate::transport::{Handler, Received, Target};
 
-use crate::call::core::{Arrival, CallEvent, Core, Outgoing};
+use crate::call::hub::{Arrival, CallEvent, CallHub, Outgoing};
 use crate::call::linger::Reply;
 use crate::call::respond::{
     fixed_top_via, response, response_target, top_via_raw, ALLOW, SUPPORTED,
@@ -33,21 +33,21 @@ const SCANNERS: &[&[u8]] = &[
 ];
 
 pub struct Dispatcher {
-    pub(super) core: Arc<Core>,
+    pub(super) hub: Arc<CallHub>,
 }
 
 impl Dispatcher {
-    pub fn new(core: Arc<Core>) -> Dispatcher {
-        Dispatcher { core }
+    pub fn new(hub: Arc<CallHub>) -> Dispatcher {
+        Dispatcher { hub }
     }
 }
 
 impl Handler for Dispatcher {
     fn on_message(&self, rx: Received) {
         let opts = if rx.kind.is_reliable() {
-            &self.core.tcp_parse
+            &self.hub.tcp_parse
         } else {
-            &self.core.udp_parse
+            &self.hub.udp_parse
         };
         let meta = Arrival {
             source: rx.source,
@@ -59,7 +59,7 @@ impl Handler for Dispatcher {
             Ok(m) => m,
             Err(e) => {
                 tracing::debug!(peer = %meta.source, error = %e, "unparseable message dropped");
-                self.core.metrics.drop_reason(e.name());
+                self.hub.metrics.drop_reason(e.name());
                 return;
             }
         };
@@ -74,34 +74,34 @@ impl Handler for Dispatcher {
 impl Dispatcher {
     fn on_response(&self, msg: Message, meta: Arrival) {
         if msg.validate_response().is_err() {
-            self.core.metrics.drop_reason("bad_response");
+            self.hub.metrics.drop_reason("bad_response");
             return;
         }
         if let Some(code) = msg.code() {
-            self.core.metrics.response(Dir::In, code);
+            self.hub.metrics.response(Dir::In, code);
         }
         let Some(call_id) = msg.call_id() else {
             return;
         };
         if !self.deliver(&call_id, msg, meta) {
-            self.core.metrics.drop_reason("stray_response");
+            self.hub.metrics.drop_reason("stray_response");
         }
     }
 
     /// Hands a message to the call owning `call_id`, or to its tombstone
     /// once it has ended. False when there is neither.
     fn deliver(&self, call_id: &Bytes, msg: Message, meta: Arrival) -> bool {
-        let Some(tx) = self.core.calls.get(call_id).map(|e| e.value().clone()) else {
+        let Some(tx) = self.hub.calls.get(call_id).map(|e| e.value().clone()) else {
             return self.ended_call(call_id, &msg);
         };
         match tx.try_send(CallEvent::Sip(Box::new((msg, meta)))) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.core.metrics.drop_reason("call_queue_full");
+                self.hub.metrics.drop_reason("call_queue_full");
                 true
             }
             Err(mpsc::error::TrySendError::Closed(ev)) => {
-                self.core.unregister(call_id, &tx);
+                self.hub.unregister(call_id, &tx);
                 match ev {
                     CallEvent::Sip(m) => self.ended_call(call_id, &m.0),
                     _ => false,
@@ -114,7 +114,7 @@ impl Dispatcher {
     /// (call::linger). False when the call left none or `msg` is not one of
     /// its transactions.
     fn ended_call(&self, call_id: &Bytes, msg: &Message) -> bool {
-        let Some(stone) = self.core.linger.get(call_id, tokio::time::Instant::now()) else {
+        let Some(stone) = self.hub.linger.get(call_id, tokio::time::Instant::now()) else {
             return false;
         };
         match stone.reply(msg) {
@@ -130,14 +130,14 @@ impl Dispatcher {
                     // Our ACK again, for a retransmitted final response.
                     None => Outgoing::Request(&Method::Ack),
                 };
-                self.core.send_now(target, bytes, what);
+                self.hub.send_now(target, bytes, what);
                 true
             }
         }
     }
 
     fn trusted(&self, meta: &Arrival) -> bool {
-        self.core.is_trusted_source(meta.source)
+        self.hub.is_trusted_source(meta.source)
     }
 
     /// `queued`: how long the request waited in the socket's receive queue.
@@ -145,13 +145,13 @@ impl Dispatcher {
         let Some(method) = msg.method().cloned() else {
             return;
         };
-        self.core.metrics.request(Dir::In, &method);
+        self.hub.metrics.request(Dir::In, &method);
         if let Some(ua) = msg.header(&HeaderName::UserAgent) {
             if is_scanner(&ua) {
-                self.core.metrics.drop_reason("scanner");
+                self.hub.metrics.drop_reason("scanner");
                 // Whatever it sends next (another User-Agent) is dropped too.
                 if !self.trusted(&meta) {
-                    self.core
+                    self.hub
                         .flood
                         .ban(meta.source.ip(), tokio::time::Instant::now());
                 }
@@ -162,11 +162,11 @@ impl Dispatcher {
             // Malformed requests from untrusted sources count toward the flood limit too.
             let limited = !self.trusted(&meta)
                 && !self
-                    .core
+                    .hub
                     .flood
                     .allow(meta.source.ip(), tokio::time::Instant::now());
             if limited {
-                self.core.metrics.drop_reason("rate_limited");
+                self.hub.metrics.drop_reason("rate_limited");
             } else if method != Method::Ack {
                 self.reject(&msg, &meta, &rej, "invalid_request");
             }
@@ -186,17 +186,17 @@ impl Dispatcher {
         let to_tag = msg.to_hdr().ok().and_then(|t| t.tag());
         // An initial INVITE (no To tag) that is already known is a retransmission: deliver it.
         let msg = {
-            let Some(tx) = self.core.calls.get(&call_id).map(|e| e.value().clone()) else {
+            let Some(tx) = self.hub.calls.get(&call_id).map(|e| e.value().clone()) else {
                 return self.out_of_call(msg, meta, method, call_id, to_tag.is_some(), queued);
             };
             match tx.try_send(CallEvent::Sip(Box::new((msg, meta.clone())))) {
                 Ok(()) => return,
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.core.metrics.drop_reason("call_queue_full");
+                    self.hub.metrics.drop_reason("call_queue_full");
                     return;
                 }
                 Err(mpsc::error::TrySendError::Closed(CallEvent::Sip(m))) => {
-                    self.core.unregister(&call_id, &tx);
+                    self.hub.unregister(&call_id, &tx);
                     m.0
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => return,
@@ -223,11 +223,11 @@ impl Dispatcher {
         // traffic of live calls (from carriers, PBXs, inbound destinations) never does.
         if !self.trusted(&meta)
             && !self
-                .core
+                .hub
                 .flood
                 .allow(meta.source.ip(), tokio::time::Instant::now())
         {
-            self.core.metrics.drop_reason("rate_limited");
+            self.hub.metrics.drop_reason("rate_limited");
             return;
         }
         // RFC 3261 §16.3 item 3 / RFC 4475 §3.3.11: no hops left -> 483, whatever the method.
@@ -246,7 +246,7 @@ impl Dispatcher {
                 let (mut b, target) = self.stateless(&msg, &meta, 200, "OK");
                 b = b.header("Allow", ALLOW).header("Accept", "application/sdp");
                 b = b.header("Supported", SUPPORTED.join(", "));
-                self.core.send_detached(target, b.finish(), 200);
+                self.hub.send_detached(target, b.finish(), 200);
             }
             Method::Register
             | Method::Subscribe
@@ -302,14 +302,14 @@ impl Dispatcher {
     /// (`trunkgate_rejections_total{reason="overload_*"}`), not logged per
     /// call: under overload a record per refusal would be load itself.
     pub(super) fn shed(&self, msg: &Message, meta: &Arrival, shed: super::overload::Shed) {
-        self.core.metrics.reject(shed.name());
+        self.hub.metrics.reject(shed.name());
         if msg.header(&HeaderName::Via).is_none() {
             return;
         }
-        let retry = self.core.overload.settings().retry_after_s;
+        let retry = self.hub.overload.settings().retry_after_s;
         let (b, target) = self.stateless(msg, meta, 503, "Service Unavailable");
         let b = b.header("Retry-After", retry.to_string());
-        self.core.send_detached(target, b.finish(), 503);
+        self.hub.send_detached(target, b.finish(), 503);
     }
 
     /// Sends what a refused new INVITE is answered (`admit::Refusal`):
@@ -323,9 +323,9 @@ impl Dispatcher {
             Refusal::Shed(shed) => self.shed(msg, meta, shed),
             Refusal::Call(c) => {
                 self.reject(msg, meta, &c.reject, c.refused.name());
-                let trusted = self.core.is_trusted_source(meta.source);
+                let trusted = self.hub.is_trusted_source(meta.source);
                 crate::call::actor::calllog::rejected(
-                    &self.core,
+                    &self.hub,
                     trusted,
                     msg,
                     c.reject.code,
@@ -340,7 +340,7 @@ impl Dispatcher {
 
     /// Answers a request statelessly with an error.
     pub(super) fn reject(&self, msg: &Message, meta: &Arrival, rej: &Reject, reason: &'static str) {
-        self.core.metrics.reject(reason);
+        self.hub.metrics.reject(reason);
         if msg.header(&HeaderName::Via).is_none() {
             return; // nowhere to send a response (RFC 3261 §18.2.2 needs the Via)
         }
@@ -359,7 +359,7 @@ impl Dispatcher {
         if rej.code == 415 {
             b = b.header("Accept", "application/sdp");
         }
-        self.core.send_detached(target, b.finish(), rej.code);
+        self.hub.send_detached(target, b.finish(), rej.code);
     }
 }
 

@@ -7,7 +7,7 @@
 //! - `overload`: sheds new INVITEs (503 + Retry-After) while the gateway cannot keep up;
 //!   `fair`: which sources send them (a clearly light source is spared the soft signals).
 //!
-//! Depends on the call layer's leaves (`core`, `respond`, `limits`, `outcome`)
+//! Depends on the call layer's leaves (`hub`, `respond`, `limits`, `outcome`)
 //! and starts `actor::Call` tasks; nothing in `actor` imports it.
 
 mod admit;

@@ -1,4 +1,4 @@
-//! Call-IDs recently refused statelessly (a bounded FIFO held in `Core`). A leaf.
+//! Call-IDs recently refused statelessly (a bounded FIFO held in `CallHub`). A leaf.
 
 /// Call-IDs recently refused statelessly, so a retransmitted INVITE (our
 /// response was lost) does not log the same refusal twice. Bounded FIFO.

@@ -14,7 +14,7 @@ use crate::sip::Message;
 use super::admit::{self, Admission};
 use super::dispatch::{Dispatcher, CALL_QUEUE};
 use crate::call::actor::Call;
-use crate::call::core::{Arrival, CallEvent, CallSender, Snapshot};
+use crate::call::hub::{Arrival, CallEvent, CallSender, Snapshot};
 use crate::call::limits::{Refusal as SlotRefusal, Slot};
 use crate::call::outcome::Refused;
 
@@ -27,17 +27,17 @@ impl Dispatcher {
         call_id: Bytes,
         queued: std::time::Duration,
     ) {
-        let (snapshot, call) = match admit::plan_call(&self.core, &msg, &meta, queued) {
+        let (snapshot, call) = match admit::plan_call(&self.hub, &msg, &meta, queued) {
             Ok(a) => a,
             Err(refusal) => return self.refuse(&msg, &meta, refusal),
         };
         // simultaneous_call_limit: a slot now, released exactly once when the call ends.
         let limit = call.trunk.simultaneous_call_limit;
-        if self.core.limits.is_clustered(limit) {
+        if self.hub.limits.is_clustered(limit) {
             // The slot is a Redis lease: one round trip, off the transport's thread.
             // Registered first so retransmissions of this INVITE wait for the task.
             let (tx, rx) = mpsc::channel(CALL_QUEUE);
-            match self.core.calls.entry(call_id.clone()) {
+            match self.hub.calls.entry(call_id.clone()) {
                 dashmap::Entry::Occupied(e) => {
                     let _ = e.get().try_send(CallEvent::Sip(Box::new((msg, meta))));
                     return;
@@ -46,15 +46,15 @@ impl Dispatcher {
                     v.insert(tx.clone());
                 }
             }
-            let d = Dispatcher::new(Arc::clone(&self.core));
+            let d = Dispatcher::new(Arc::clone(&self.hub));
             tokio::spawn(async move {
-                let slot = d.core.limits.acquire(call.trunk.trunk_id, limit).await;
+                let slot = d.hub.limits.acquire(call.trunk.trunk_id, limit).await;
                 d.start(&snapshot, call, slot, msg, meta, call_id, Some((tx, rx)));
             });
             return;
         }
         let slot = self
-            .core
+            .hub
             .limits
             .try_acquire(call.trunk.trunk_id, limit)
             .ok_or(SlotRefusal::LimitReached);
@@ -75,7 +75,7 @@ impl Dispatcher {
         registered: Option<(CallSender, mpsc::Receiver<CallEvent>)>,
     ) {
         if matches!(slot, Err(SlotRefusal::LimitReached)) {
-            self.core
+            self.hub
                 .metrics
                 .trunk_rejections
                 .get_or_create(&TrunkReasonLabels {
@@ -85,12 +85,12 @@ impl Dispatcher {
                 })
                 .inc();
         }
-        let busy_tone = self.core.media.enabled() && crate::call::actor::media::has_sdp(&msg);
+        let busy_tone = self.hub.media.enabled() && crate::call::actor::media::has_sdp(&msg);
         let (plan, slot) = match admit::settle(call, slot, busy_tone) {
             Ok(s) => s,
             Err(refusal) => {
                 if registered.is_some() {
-                    self.core.calls.remove(&call_id);
+                    self.hub.calls.remove(&call_id);
                 }
                 return self.refuse(&msg, &meta, refusal);
             }
@@ -100,7 +100,7 @@ impl Dispatcher {
             None => {
                 let (tx, rx) = mpsc::channel(CALL_QUEUE);
                 // Register before the task runs so retransmissions of this INVITE find it.
-                match self.core.calls.entry(call_id) {
+                match self.hub.calls.entry(call_id) {
                     dashmap::Entry::Occupied(e) => {
                         let _ = e.get().try_send(CallEvent::Sip(Box::new((msg, meta))));
                         return;
@@ -113,7 +113,7 @@ impl Dispatcher {
             }
         };
         let call = Call::new(
-            Arc::clone(&self.core),
+            Arc::clone(&self.hub),
             Arc::clone(snapshot),
             plan,
             slot,

@@ -1,5 +1,8 @@
 //! The recorder's tests: real WAV files in unique temp directories.
 
+use hound::{SampleFormat, WavSpec};
+
+use super::timeline::Timeline;
 use super::*;
 
 /// A unique directory under the system temp dir, removed on drop.

@@ -1,7 +1,8 @@
 //! RFC 3711 / libsrtp reference vectors for the crate, and the SDES offer/answer rules.
 
 use super::*;
-use crate::sip::sdp;
+use crate::media::leg::Leg;
+use crate::sip::sdp::{self, MediaDesc};
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())

@@ -16,7 +16,7 @@ use super::{PgStore, CHANNEL};
 use crate::config::{Number, Trunk};
 use crate::store::{StoreError, TrunkSet};
 
-/// Who routes on the followed set (the call layer's core; the gateway wires
+/// Who routes on the followed set (the call layer's hub; the gateway wires
 /// it in, so the store does not import the layer above it).
 pub trait Routing: Send + Sync + 'static {
     /// Swaps the routing snapshot for one built from `trunks` and `numbers`.
@@ -28,16 +28,16 @@ pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
 /// Reconnect attempts while the server is unreachable.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// Runs until the core is gone (the gateway stopped). `applied` is the set
+/// Runs until the hub is gone (the gateway stopped). `applied` is the set
 /// the snapshot was built from at start.
-pub async fn follow<R: Routing>(store: PgStore, core: Weak<R>, applied: TrunkSet) {
+pub async fn follow<R: Routing>(store: PgStore, hub: Weak<R>, applied: TrunkSet) {
     let mut last = Some(applied);
     loop {
         match listen(&store).await {
             Ok((client, mut notes)) => {
                 store.health().set(true);
                 // A change may have been committed while nobody listened.
-                if !refresh(&store, &core, &mut last).await {
+                if !refresh(&store, &hub, &mut last).await {
                     return;
                 }
                 loop {
@@ -45,7 +45,7 @@ pub async fn follow<R: Routing>(store: PgStore, core: Weak<R>, applied: TrunkSet
                         n = notes.recv() => if n.is_none() { break },
                         _ = tokio::time::sleep(RELOAD_EVERY) => {}
                     }
-                    if !refresh(&store, &core, &mut last).await {
+                    if !refresh(&store, &hub, &mut last).await {
                         return;
                     }
                 }
@@ -55,7 +55,7 @@ pub async fn follow<R: Routing>(store: PgStore, core: Weak<R>, applied: TrunkSet
             Err(e) => {
                 tracing::debug!(error = %e, kind = e.name(), "postgres listen connection failed");
                 store.health().set(false);
-                if core.strong_count() == 0 {
+                if hub.strong_count() == 0 {
                     return;
                 }
                 tokio::time::sleep(RETRY).await;
@@ -90,16 +90,16 @@ async fn listen(store: &PgStore) -> Result<(Client, mpsc::Receiver<()>), StoreEr
 }
 
 /// Reloads the set and swaps the snapshot when it changed. False when the
-/// core is gone.
-async fn refresh<R: Routing>(store: &PgStore, core: &Weak<R>, last: &mut Option<TrunkSet>) -> bool {
-    let Some(core) = core.upgrade() else {
+/// hub is gone.
+async fn refresh<R: Routing>(store: &PgStore, hub: &Weak<R>, last: &mut Option<TrunkSet>) -> bool {
+    let Some(hub) = hub.upgrade() else {
         return false;
     };
     let _gate = store.routing_gate().lock().await;
     match store.load().await {
         Ok(set) if last.as_ref() != Some(&set) => {
             let (trunks, numbers) = set.routing();
-            core.replace_routing(trunks, numbers);
+            hub.replace_routing(trunks, numbers);
             tracing::debug!(
                 trunks = set.trunks.len(),
                 numbers = set.numbers.len(),

@@ -1,5 +1,8 @@
-//! State shared by the dispatcher and every call task: the config snapshot,
-//! the Call-ID registry (the only shared map), the transports and metrics.
+//! The call hub ([`CallHub`]): what the dispatcher and every call task
+//! share — the Call-ID registry (Call-ID -> call task, the only shared map of
+//! calls), the config snapshot, the transports, metrics, media engine, limit
+//! slots, overload and flood state, the live-call view and the ended calls'
+//! tombstones — and the sends and lookups every call needs.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,7 +76,9 @@ impl Snapshot {
     }
 }
 
-pub struct Core {
+/// The call hub: one per gateway (built by `gateway.rs`, held in an `Arc` by
+/// the dispatcher, every call task, the API and the reload).
+pub struct CallHub {
     pub snapshot: ArcSwap<Snapshot>,
     /// Call-ID (either leg) -> the task that owns that call.
     pub calls: DashMap<Bytes, CallSender>,
@@ -100,15 +105,14 @@ pub struct Core {
     next_id: AtomicU64,
     /// The media relay engine (port range, recorder).
     pub media: Arc<crate::media::Media>,
-    /// Call-flow workers (gRPC); built lazily inside the runtime.
-    /// `None` until first built (inside the runtime); rebuilt by a reload.
+    /// Call-flow workers (gRPC): `None` until first built (lazily, inside the
+    /// runtime); rebuilt by a reload.
     flow: arc_swap::ArcSwapOption<Option<crate::flow::FlowPool>>,
-    /// Health of each `[[carriers]]` entry (by position), from its OPTIONS pings.
     /// Health of each carrier (by name), from its OPTIONS pings; replaced on reload.
     pub(crate) carrier_health: ArcSwap<super::health::board::Board>,
 }
 
-impl Core {
+impl CallHub {
     /// RFC 5922 §4: a TLS destination named by host is verified against that host name
     /// (the name before SRV, as RFC 5922 §4.2 asks), not against the address it resolved to.
     pub(crate) fn expect_tls_name(&self, dest: &crate::resolve::Destination, addr: SocketAddr) {
@@ -123,7 +127,7 @@ impl Core {
         }
     }
 
-    pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Core {
+    pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> CallHub {
         let timers = TimerConfig {
             t1: config.sip.t1,
             t2: config.sip.t2,
@@ -139,7 +143,7 @@ impl Core {
             .expect("an empty static table always builds");
         let media = crate::media::Media::new(config.media.clone(), metrics.media.clone());
         let overload = Arc::new(super::intake::overload::Overload::new(config.overload));
-        Core {
+        CallHub {
             overload,
             carrier_health: ArcSwap::from_pointee(super::health::board::Board::default()),
             media,
@@ -320,9 +324,9 @@ impl Core {
                 return;
             }
         }
-        let core = Arc::clone(self);
+        let hub = Arc::clone(self);
         tokio::spawn(async move {
-            core.send(&target, data, what).await;
+            hub.send(&target, data, what).await;
         });
     }
 
@@ -365,7 +369,7 @@ pub fn new_branch() -> String {
     format!("z9hG4bK{}", random_hex(8))
 }
 
-impl Core {
+impl CallHub {
     /// Resolves a destination (`host`, `host:port`) per RFC 3263 to targets in the order to try.
     /// Empty when it cannot be resolved (the caller treats that as unreachable).
     pub async fn resolve(
@@ -440,7 +444,7 @@ pub fn resolver_config(dns: &crate::config::DnsSettings) -> crate::resolve::Reso
     ResolverConfig::System
 }
 
-impl Core {
+impl CallHub {
     /// Asks the call whose caller-leg Call-ID is `call_id` to hang up. False when there is none.
     pub fn hangup(&self, call_id: &str) -> bool {
         if !self.live.contains_key(call_id) {

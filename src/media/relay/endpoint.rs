@@ -1,0 +1,58 @@
+//! One leg's end of a media line: its socket pair, where it sends (signalled
+//! and latched addresses), the rewriting after a tone, and its SRTP state.
+
+use std::net::SocketAddr;
+
+use tokio::net::UdpSocket;
+
+use super::Remote;
+use crate::media::ports::PortLease;
+use crate::media::rtp::Continuity;
+use crate::media::srtp::EndCrypto;
+
+pub(super) struct Endpoint {
+    pub(super) rtp: UdpSocket,
+    pub(super) rtcp: UdpSocket,
+    pub(super) lease: PortLease,
+    pub(super) remote: Option<Remote>,
+    pub(super) latched: [Option<SocketAddr>; 2],
+    /// Rewriting of what is sent out of this endpoint (after a tone).
+    pub(super) out: Option<Continuity>,
+    /// SRTP toward this leg (decrypt what it sends, encrypt what it gets).
+    pub(super) srtp: Option<EndCrypto>,
+}
+
+impl Endpoint {
+    /// Closes this end: its sockets leave the reactor and go back to the
+    /// port pool still bound (see `ports`). Returns its SRTP state.
+    pub(super) fn recycle(self) -> Option<EndCrypto> {
+        let Endpoint {
+            rtp,
+            rtcp,
+            lease,
+            srtp,
+            ..
+        } = self;
+        if let (Ok(rtp), Ok(rtcp)) = (rtp.into_std(), rtcp.into_std()) {
+            lease.recycle(rtp, rtcp);
+        }
+        srtp
+    }
+
+    /// Sends a clear packet to this leg, encrypting it first on an SRTP leg.
+    pub(super) fn send(&mut self, pkt: &[u8], rtcp: bool, dst: SocketAddr) -> bool {
+        let sock = if rtcp { &self.rtcp } else { &self.rtp };
+        match self.srtp.as_mut() {
+            Some(c) => match c.protect(pkt, rtcp) {
+                Some(enc) => sock.try_send_to(&enc, dst).is_ok(),
+                None => false,
+            },
+            None => sock.try_send_to(pkt, dst).is_ok(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub(super) struct Stream {
+    pub(super) ends: [Option<Endpoint>; 2],
+}
