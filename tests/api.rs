@@ -833,10 +833,7 @@ async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
     let pbx = Ua::new().await;
     // Unknown number first: 404.
     carrier
-        .send(
-            gw.udp,
-            &invite(carrier.addr, gw.udp, "UDP", "api-in0", DID, "z9hG4bKapiin0"),
-        )
+        .send_invite(gw.udp, "api-in0", DID, "z9hG4bKapiin0")
         .await;
     carrier.wait_response(404).await;
 
@@ -854,17 +851,14 @@ async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
     assert_eq!(s, 200);
 
     carrier
-        .send(
-            gw.udp,
-            &invite(carrier.addr, gw.udp, "UDP", "api-in1", DID, "z9hG4bKapiin1"),
-        )
+        .send_invite(gw.udp, "api-in1", DID, "z9hG4bKapiin1")
         .await;
     let (inv, _) = pbx.expect_request("INVITE").await;
     assert!(inv
         .request_uri()
         .unwrap()
         .starts_with(format!("sip:{DID}@").as_bytes()));
-    pbx.send(gw.udp, &reply(&inv, 486, "Busy Here", Some("p"), None, ""))
+    pbx.respond(gw.udp, &inv, 486, "Busy Here", Some("p"), None, "")
         .await;
     carrier.wait_response(486).await;
 
@@ -877,10 +871,7 @@ async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
         .await;
     assert_eq!(s, 204);
     carrier
-        .send(
-            gw.udp,
-            &invite(carrier.addr, gw.udp, "UDP", "api-in2", DID, "z9hG4bKapiin2"),
-        )
+        .send_invite(gw.udp, "api-in2", DID, "z9hG4bKapiin2")
         .await;
     carrier.wait_response(404).await;
 }
@@ -889,11 +880,8 @@ async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
 async fn limit_lowered_by_put_refuses_the_next_outbound_call_with_503() {
     let (gw, carrier, api, _) = setup().await;
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "api-lim1", DIALED, "z9hG4bKlim1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "api-lim1", DIALED, "z9hG4bKlim1")
+        .await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     carrier_answers(&carrier, gw.udp, &inv).await;
     pbx.wait_response(200).await;
@@ -907,11 +895,8 @@ async fn limit_lowered_by_put_refuses_the_next_outbound_call_with_503() {
         .await;
     assert_eq!((s, &r["simultaneous_call_limit"]), (200, &json!(1)));
     let pbx2 = Ua::new().await;
-    pbx2.send(
-        gw.udp,
-        &invite(pbx2.addr, gw.udp, "UDP", "api-lim2", DIALED, "z9hG4bKlim2"),
-    )
-    .await;
+    pbx2.send_invite(gw.udp, "api-lim2", DIALED, "z9hG4bKlim2")
+        .await;
     pbx2.wait_response(503).await;
 
     // Raised again: the next call goes through to the carrier.
@@ -922,11 +907,8 @@ async fn limit_lowered_by_put_refuses_the_next_outbound_call_with_503() {
         )
         .await;
     assert_eq!(s, 200);
-    pbx2.send(
-        gw.udp,
-        &invite(pbx2.addr, gw.udp, "UDP", "api-lim3", DIALED, "z9hG4bKlim3"),
-    )
-    .await;
+    pbx2.send_invite(gw.udp, "api-lim3", DIALED, "z9hG4bKlim3")
+        .await;
     let (inv3, _) = carrier.wait_request("INVITE").await;
     assert!(hdr(&inv3, "To").contains(DIALED));
 }
@@ -947,14 +929,11 @@ async fn logs(api: &Api, query: &str, n: usize) -> Value {
 /// One outbound call (busy at the carrier) and one inbound (busy at the PBX).
 async fn two_calls(gw: &Gw, carrier: &Ua, api: &Api) {
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "log-out", DIALED, "z9hG4bKlogout"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "log-out", DIALED, "z9hG4bKlogout")
+        .await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     carrier
-        .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c"), None, ""))
+        .respond(gw.udp, &inv, 486, "Busy Here", Some("c"), None, "")
         .await;
     pbx.wait_response(486).await;
 
@@ -966,13 +945,10 @@ async fn two_calls(gw: &Gw, carrier: &Ua, api: &Api) {
     )
     .await;
     carrier
-        .send(
-            gw.udp,
-            &invite(carrier.addr, gw.udp, "UDP", "log-in", DID, "z9hG4bKlogin"),
-        )
+        .send_invite(gw.udp, "log-in", DID, "z9hG4bKlogin")
         .await;
     let (inv, _) = pbx.wait_request("INVITE").await;
-    pbx.send(gw.udp, &reply(&inv, 486, "Busy Here", Some("p"), None, ""))
+    pbx.respond(gw.udp, &inv, 486, "Busy Here", Some("p"), None, "")
         .await;
     carrier.wait_response(486).await;
 }
@@ -1098,17 +1074,7 @@ async fn restart_keeps_trunks_numbers_and_logs_and_does_not_reseed() {
     assert_eq!(l["logs"].as_array().unwrap().len(), 2);
     // The restored number still routes: the call reaches the trunk's PBX (busy there).
     carrier
-        .send(
-            gw.udp,
-            &invite(
-                carrier.addr,
-                gw.udp,
-                "UDP",
-                "after-restart",
-                DID,
-                "z9hG4bKar",
-            ),
-        )
+        .send_invite(gw.udp, "after-restart", DID, "z9hG4bKar")
         .await;
     carrier.wait_response(100).await;
 }
@@ -1194,11 +1160,8 @@ async fn openapi_document_parses_and_lists_every_route() {
 async fn live_calls_listed_and_hung_up_through_the_api() {
     let (gw, carrier, api, _) = setup().await;
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "api-live1", DIALED, "z9hG4bKlive1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "api-live1", DIALED, "z9hG4bKlive1")
+        .await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     let (s, v) = api.get("/v1/LiveCalls").await;
     assert_eq!(s, 200);
@@ -1364,10 +1327,7 @@ async fn media_encryption_set_by_put_refuses_a_plain_rtp_call_with_488() {
         .await;
     assert_eq!((s, &r["media_encryption"]), (200, &json!("required")));
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "api-srtp1", DIALED, "z9hG4bKsrtp1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "api-srtp1", DIALED, "z9hG4bKsrtp1")
+        .await;
     pbx.wait_response(488).await;
 }

@@ -163,19 +163,17 @@ async fn baresip_over_tls_with_mandatory_srtp_talks_both_ways_with_a_plain_rtp_c
     assert!(!offer.contains("a=crypto"), "{offer}");
     let contact = format!("sip:carrier@{}", carrier.addr);
     carrier
-        .send(
+        .respond(
             gw.udp,
-            &reply(
-                &inv,
-                200,
-                "OK",
-                Some("car"),
-                Some(&contact),
-                &format!(
-                    "{}a=rtcp:{}\r\n",
-                    sdp_at(car_rtp.addr, "car").replace(" 0 8 101", " 0 101"),
-                    car_rtcp.addr.port()
-                ),
+            &inv,
+            200,
+            "OK",
+            Some("car"),
+            Some(&contact),
+            &format!(
+                "{}a=rtcp:{}\r\n",
+                sdp_at(car_rtp.addr, "car").replace(" 0 8 101", " 0 101"),
+                car_rtcp.addr.port()
             ),
         )
         .await;

@@ -96,30 +96,16 @@ async fn a_refusal_flood_is_sampled_and_every_real_call_is_logged() {
         for (i, a) in attackers.iter().enumerate() {
             let cid = format!("flood-{i}-{round}");
             let branch = format!("z9hG4bKfl{i}x{round}");
-            a.send(
-                gw.udp,
-                &invite(a.addr, gw.udp, "UDP", &cid, DIALED, &branch),
-            )
-            .await;
+            a.send_invite(gw.udp, &cid, DIALED, &branch).await;
         }
         // Two PBX calls per round, refused by the carrier with 486 (a real call's record).
         for k in 0..PBX_CALLS / PER_SOURCE {
             let cid = format!("pbx-{round}-{k}");
-            pbx.send(
-                gw.udp,
-                &invite(
-                    pbx.addr,
-                    gw.udp,
-                    "UDP",
-                    &cid,
-                    DIALED,
-                    &format!("z9hG4bKp{round}k{k}"),
-                ),
-            )
-            .await;
+            pbx.send_invite(gw.udp, &cid, DIALED, &format!("z9hG4bKp{round}k{k}"))
+                .await;
             let (inv, _) = carrier.wait_request("INVITE").await;
             carrier
-                .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c"), None, ""))
+                .respond(gw.udp, &inv, 486, "Busy Here", Some("c"), None, "")
                 .await;
             pbx.wait_response(486).await;
             pbx_ids.insert(cid);

@@ -284,7 +284,7 @@ async fn rfc_carrier(ua: Ua, stop: tokio::sync::watch::Receiver<bool>) {
                         p.acked = true;
                     }
                 }
-                Some("BYE") => ua.send(from, &reply(&m, 200, "OK", None, None, "")).await,
+                Some("BYE") => ua.ok(from, &m).await,
                 _ => {}
             }
         }
@@ -411,17 +411,12 @@ async fn a_carrier_black_holed_mid_call_is_torn_down_by_the_rtp_timeout() {
     let pbx = Ua::bind(&format!("{}:0", ns.host_ip)).await;
     let pbx_rtp = RtpPeer::bind(&format!("{}:0", ns.host_ip)).await;
     let id = "chaos-blackhole";
-    pbx.send(
+    pbx.send_invite_sdp(
         gw.udp,
-        &invite_sdp(
-            pbx.addr,
-            gw.udp,
-            "UDP",
-            id,
-            DIALED,
-            "z9hG4bKbh1",
-            &sdp_at(pbx_rtp.addr, "pbx"),
-        ),
+        id,
+        DIALED,
+        "z9hG4bKbh1",
+        &sdp_at(pbx_rtp.addr, "pbx"),
     )
     .await;
     let ok = pbx.wait_response(200).await;
@@ -480,8 +475,7 @@ async fn a_carrier_black_holed_mid_call_is_torn_down_by_the_rtp_timeout() {
             }
         }
     };
-    pbx.send(gw.udp, &reply(&bye, 200, "OK", None, None, ""))
-        .await;
+    pbx.ok(gw.udp, &bye).await;
     // The BYE toward the carrier goes unanswered; the call still ends and
     // frees its slot (that BYE gives up after 64 x T1).
     let text = wait_calls_done(&gw, 1.0, Duration::from_secs(10)).await;

@@ -269,17 +269,7 @@ async fn every_panel_and_alert_expression_returns_series_in_prometheus() {
     // A PBX nobody configured: 403 (rejections_total{reason}).
     let stranger = Ua::bind("127.0.0.3:0").await;
     stranger
-        .send(
-            gw.udp,
-            &invite(
-                stranger.addr,
-                gw.udp,
-                "UDP",
-                "dash-stranger-1",
-                DIALED,
-                "z9hG4bKdash1",
-            ),
-        )
+        .send_invite(gw.udp, "dash-stranger-1", DIALED, "z9hG4bKdash1")
         .await;
     stranger.expect_response(403).await;
     // A datagram that is no SIP: dropped (sip_dropped_total{reason}).
@@ -315,17 +305,12 @@ async fn every_panel_and_alert_expression_returns_series_in_prometheus() {
     // First tried on the dead carrier (Timer B), then answered by sipp.
     let pbx = Ua::new().await;
     let pbx_rtp = RtpPeer::new().await;
-    pbx.send(
+    pbx.send_invite_sdp(
         gw.udp,
-        &invite_sdp(
-            pbx.addr,
-            gw.udp,
-            "UDP",
-            "dash-rtp-1",
-            DIALED,
-            "z9hG4bKdashrtp1",
-            &sdp_at(pbx_rtp.addr, "pbx"),
-        ),
+        "dash-rtp-1",
+        DIALED,
+        "z9hG4bKdashrtp1",
+        &sdp_at(pbx_rtp.addr, "pbx"),
     )
     .await;
     let ok = pbx.wait_response(200).await;

@@ -153,17 +153,12 @@ health_interval_s = 0
 /// The carrier calls the DID with media at `rtp`.
 async fn call(gw: &Gw, carrier: &Ua, id: &str, rtp: SocketAddr) {
     carrier
-        .send(
+        .send_invite_sdp(
             gw.udp,
-            &invite_sdp(
-                carrier.addr,
-                gw.udp,
-                "UDP",
-                id,
-                DID,
-                &format!("z9hG4bK{id}"),
-                &sdp_at(rtp, "car"),
-            ),
+            id,
+            DID,
+            &format!("z9hG4bK{id}"),
+            &sdp_at(rtp, "car"),
         )
         .await;
 }
@@ -302,9 +297,7 @@ async fn call_flow_number_plays_a_wav_then_collects_sip_info_and_rfc4733_digits(
     assert_eq!(res["digits"], "123", "{res}");
     // HANGUP: the caller gets a BYE.
     let (bye, _) = carrier.wait_request("BYE").await;
-    carrier
-        .send(gw.udp, &reply(&bye, 200, "OK", None, None, ""))
-        .await;
+    carrier.ok(gw.udp, &bye).await;
     let end = hook.next("end_call").await;
     assert_eq!(end["call_id"], init["call_id"]);
     gw.gw.shutdown().await;
@@ -327,16 +320,14 @@ async fn transfer_to_a_sip_uri_bridges_the_caller_to_the_new_leg() {
     let (inv, _) = bob.wait_request("INVITE").await;
     assert!(inv.request_uri().unwrap().starts_with(b"sip:bob@"));
     let to_bob = sdp_target(inv.body());
-    bob.send(
+    bob.respond(
         gw.udp,
-        &reply(
-            &inv,
-            200,
-            "OK",
-            Some("bob"),
-            Some(&format!("sip:bob@{}", bob.addr)),
-            &sdp_at(bob_rtp.addr, "bob"),
-        ),
+        &inv,
+        200,
+        "OK",
+        Some("bob"),
+        Some(&format!("sip:bob@{}", bob.addr)),
+        &sdp_at(bob_rtp.addr, "bob"),
     )
     .await;
     bob.wait_request("ACK").await;
@@ -448,9 +439,14 @@ async fn inbound_failover_api_reaches_the_worker_and_a_killed_stream_ends_the_ca
     let rtp = RtpPeer::new().await;
     call(&gw, &carrier, "f-fo", rtp.addr).await;
     let (inv, _) = dest.wait_request("INVITE").await;
-    dest.send(
+    dest.respond(
         gw.udp,
-        &reply(&inv, 503, "Service Unavailable", Some("d"), None, ""),
+        &inv,
+        503,
+        "Service Unavailable",
+        Some("d"),
+        None,
+        "",
     )
     .await;
     let (mut from_gw, to_gw) = timeout(WAIT, streams.recv()).await.unwrap().unwrap();
@@ -494,9 +490,7 @@ async fn inbound_failover_api_reaches_the_worker_and_a_killed_stream_ends_the_ca
     cut.abort();
     let (bye, _) = carrier.wait_request("BYE").await;
     drop((from_gw, to_gw));
-    carrier
-        .send(gw.udp, &reply(&bye, 200, "OK", None, None, ""))
-        .await;
+    carrier.ok(gw.udp, &bye).await;
     for _ in 0..50 {
         if gw.gw.trunk_active_calls(&id) == 0 {
             break;

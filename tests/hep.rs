@@ -51,16 +51,13 @@ async fn every_sip_message_is_exported_as_hep3() {
     );
     let gw = start(&text).await;
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "hep-1@pbx", DIALED, "z9hG4bKhep1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "hep-1@pbx", DIALED, "z9hG4bKhep1")
+        .await;
     pbx.expect_response(100).await;
     let (inv, from) = carrier.wait_request("INVITE").await;
     let b_call_id = hdr(&inv, "Call-ID");
     carrier
-        .send(from, &reply(&inv, 486, "Busy Here", Some("c1"), None, ""))
+        .respond(from, &inv, 486, "Busy Here", Some("c1"), None, "")
         .await;
     pbx.wait_response(486).await;
 

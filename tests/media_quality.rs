@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
-use trunkgate::sip::Message;
 
 const DIALED: &str = "+14155550100";
 const KEY: &str = "quality-test-key-7d1f";
@@ -39,16 +38,7 @@ async fn gateway(carrier: &Ua, media: &str) -> Gw {
     start(&format!("{text}{api}{}", media_section(media))).await
 }
 
-struct Up {
-    gw: Gw,
-    pbx: Ua,
-    carrier: Ua,
-    ok: Message,
-    id: String,
-    /// Where the PBX sends media (our A side) and where the carrier does (our B side).
-    a_relay: SocketAddr,
-    b_relay: SocketAddr,
-}
+type Up = MediaCall;
 
 /// PBX -> gateway -> `carrier`, answered, media at `pbx_media` and `car_media`.
 async fn answered_with(
@@ -59,64 +49,15 @@ async fn answered_with(
     car_media: SocketAddr,
 ) -> Up {
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite_sdp(
-            pbx.addr,
-            gw.udp,
-            "UDP",
-            id,
-            DIALED,
-            &format!("z9hG4bK{id}"),
-            &sdp_at(pbx_media, "pbx"),
-        ),
-    )
-    .await;
-    let (inv, _) = carrier.wait_request("INVITE").await;
-    let b_relay = sdp_target(inv.body());
-    let contact = format!("sip:carrier@{}", carrier.addr);
-    carrier
-        .send(
-            gw.udp,
-            &reply(
-                &inv,
-                200,
-                "OK",
-                Some("car"),
-                Some(&contact),
-                &sdp_at(car_media, "car"),
-            ),
-        )
+    let offer = sdp_at(pbx_media, "pbx");
+    pbx.send_invite_sdp(gw.udp, id, DIALED, &format!("z9hG4bK{id}"), &offer)
         .await;
-    let ok = pbx.wait_response(200).await;
-    carrier.expect_request("ACK").await;
-    let ack = in_dialog(
-        "ACK",
-        &contact_uri(&ok),
-        pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        id,
-        1,
-        "z9hG4bKack",
-        "",
-    );
-    pbx.send(gw.udp, &ack).await;
-    let a_relay = sdp_target(ok.body());
-    Up {
-        gw,
-        pbx,
-        carrier,
-        ok,
-        id: id.to_string(),
-        a_relay,
-        b_relay,
-    }
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    MediaCall::answer(gw, pbx, carrier, inv, id, car_media).await
 }
 
 async fn bye(u: &Up) {
-    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
+    u.hang_up().await;
 }
 
 async fn api_get(gw: &Gw, path: &str) -> (u16, Value) {

@@ -15,8 +15,7 @@ const DIALED: &str = "+14155550100";
 /// `ua` sends a new INVITE to DIALED with Call-ID `id` (branch from it).
 async fn dial(ua: &Ua, gw: std::net::SocketAddr, id: &str) {
     let branch = format!("z9hG4bK{}", id.replace('-', ""));
-    ua.send(gw, &invite(ua.addr, gw, "UDP", id, DIALED, &branch))
-        .await;
+    ua.send_invite(gw, id, DIALED, &branch).await;
 }
 
 /// The next INVITE reaching `carrier` that is not a retransmission of `seen`.
@@ -43,21 +42,11 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
     let mut invites = Vec::new();
     for n in 1..=2 {
         let id = format!("ovl-{n}");
-        pbx.send(
-            gw.udp,
-            &invite(
-                pbx.addr,
-                gw.udp,
-                "UDP",
-                &id,
-                DIALED,
-                &format!("z9hG4bKovl{n}"),
-            ),
-        )
-        .await;
+        pbx.send_invite(gw.udp, &id, DIALED, &format!("z9hG4bKovl{n}"))
+            .await;
         let (inv, _) = carrier.wait_request("INVITE").await;
         carrier
-            .send(gw.udp, &reply(&inv, 180, "Ringing", Some("c"), None, ""))
+            .respond(gw.udp, &inv, 180, "Ringing", Some("c"), None, "")
             .await;
         pbx.wait_response(180).await;
         invites.push(inv);
@@ -87,16 +76,14 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
     // The first call is answered and ended by the PBX: ACK and BYE are served.
     let contact = format!("sip:carrier@{}", carrier.addr);
     carrier
-        .send(
+        .respond(
             gw.udp,
-            &reply(
-                &invites[0],
-                200,
-                "OK",
-                Some("c"),
-                Some(&contact),
-                SDP_ANSWER,
-            ),
+            &invites[0],
+            200,
+            "OK",
+            Some("c"),
+            Some(&contact),
+            SDP_ANSWER,
         )
         .await;
     let ok = pbx.wait_response(200).await;
@@ -133,9 +120,7 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
     );
     pbx.send(gw.udp, &bye).await;
     let (bye_c, _) = carrier.wait_request("BYE").await;
-    carrier
-        .send(gw.udp, &reply(&bye_c, 200, "OK", None, None, ""))
-        .await;
+    carrier.ok(gw.udp, &bye_c).await;
     pbx.wait_response(200).await;
 
     let m = metrics(gw.http).await;
@@ -264,7 +249,7 @@ async fn a_callee_that_does_not_answer_is_not_sent_more_than_the_pending_cap() {
 
     // The carrier's 100 Trying: no longer pending, the next INVITE goes out.
     carrier
-        .send(gw.udp, &reply(&first, 100, "Trying", None, None, ""))
+        .respond(gw.udp, &first, 100, "Trying", None, None, "")
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while metric_value(&metrics(gw.http).await, "trunkgate_invites_pending") != 0.0 {

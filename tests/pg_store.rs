@@ -252,19 +252,6 @@ fn media_ports() -> (u16, u16) {
     (min, min + 39)
 }
 
-fn free_udp_port() -> u16 {
-    for _ in 0..20 {
-        let p = std::net::UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .map(|a| a.port())
-            .expect("free udp port");
-        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no port free for both UDP and TCP");
-}
-
 /// Spawns a gateway process on the shared store, seeded with no trunk
 /// (the config's demo trunk is left out). The store URL and the API key
 /// come from the environment.

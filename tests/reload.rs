@@ -69,18 +69,7 @@ async fn run_gateway(
 
 async fn wait_reloads(http: SocketAddr, result: &str, want: f64) {
     let series = format!("trunkgate_config_reloads_total{{result=\"{result}\"}}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = metrics(http).await;
-        if metric_value(&text, &series) == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{series} != {want}:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_metric(http, &series, want, Duration::from_secs(10)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,13 +86,9 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
 
     // Call 1 rings on carrier A.
     let pbx = Ua::new().await;
-    pbx.send(
-        sip,
-        &invite(pbx.addr, sip, "UDP", "rl-1@pbx", DIALED, "z9hG4bKrl1"),
-    )
-    .await;
+    pbx.send_invite(sip, "rl-1@pbx", DIALED, "z9hG4bKrl1").await;
     let (inv1, from1) = a.wait_request("INVITE").await;
-    a.send(from1, &reply(&inv1, 180, "Ringing", Some("a1"), None, ""))
+    a.respond(from1, &inv1, 180, "Ringing", Some("a1"), None, "")
         .await;
     pbx.wait_response(180).await;
 
@@ -114,29 +99,24 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
 
     // The ringing call is answered through A, as it started.
     let contact = format!("<sip:a@{}>", a.addr);
-    a.send(
+    a.respond(
         from1,
-        &reply(
-            &inv1,
-            200,
-            "OK",
-            Some("a1"),
-            Some(&contact),
-            &sdp_at(a.addr, "carrier"),
-        ),
+        &inv1,
+        200,
+        "OK",
+        Some("a1"),
+        Some(&contact),
+        &sdp_at(a.addr, "carrier"),
     )
     .await;
     pbx.wait_response(200).await;
 
     // Call 2 goes to B.
     let pbx2 = Ua::new().await;
-    pbx2.send(
-        sip,
-        &invite(pbx2.addr, sip, "UDP", "rl-2@pbx", DIALED, "z9hG4bKrl2"),
-    )
-    .await;
+    pbx2.send_invite(sip, "rl-2@pbx", DIALED, "z9hG4bKrl2")
+        .await;
     let (inv2, from2) = b.wait_request("INVITE").await;
-    b.send(from2, &reply(&inv2, 486, "Busy Here", Some("b2"), None, ""))
+    b.respond(from2, &inv2, 486, "Busy Here", Some("b2"), None, "")
         .await;
     pbx2.wait_response(486).await;
 
@@ -149,13 +129,10 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
     hup(&gw.0);
     wait_reloads(http, "error", 1.0).await;
     let pbx3 = Ua::new().await;
-    pbx3.send(
-        sip,
-        &invite(pbx3.addr, sip, "UDP", "rl-3@pbx", DIALED, "z9hG4bKrl3"),
-    )
-    .await;
+    pbx3.send_invite(sip, "rl-3@pbx", DIALED, "z9hG4bKrl3")
+        .await;
     let (inv3, from3) = b.wait_request("INVITE").await;
-    b.send(from3, &reply(&inv3, 486, "Busy Here", Some("b3"), None, ""))
+    b.respond(from3, &inv3, 486, "Busy Here", Some("b3"), None, "")
         .await;
     pbx3.wait_response(486).await;
     let log = std::fs::read_to_string(dir.join("gateway.log")).unwrap_or_default();
@@ -209,13 +186,10 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
     assert_eq!(out.status.code(), Some(1), "a wrong key fails");
     // Back on carrier A.
     let pbx4 = Ua::new().await;
-    pbx4.send(
-        sip,
-        &invite(pbx4.addr, sip, "UDP", "rl-4@pbx", DIALED, "z9hG4bKrl4"),
-    )
-    .await;
+    pbx4.send_invite(sip, "rl-4@pbx", DIALED, "z9hG4bKrl4")
+        .await;
     let (inv4, from4) = a.wait_request("INVITE").await;
-    a.send(from4, &reply(&inv4, 486, "Busy Here", Some("a4"), None, ""))
+    a.respond(from4, &inv4, 486, "Busy Here", Some("a4"), None, "")
         .await;
     pbx4.wait_response(486).await;
     drop(gw);

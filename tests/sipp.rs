@@ -144,20 +144,12 @@ async fn sipp_calls(tp: Tp) {
     // task may still be winding down its transactions: poll up to 5 s).
     let completed =
         format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",status=\"completed\"}}");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let text = metrics(gw.http).await;
-        let done = metric_value(&text, &completed);
-        let active = metric_value(&text, "trunkgate_calls_active");
-        if done == f64::from(CALLS) && active == 0.0 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gateway metrics after 5 s: completed {done} (want {CALLS}), active {active} (want 0)\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = format!("{completed} != {CALLS} or trunkgate_calls_active != 0");
+    wait_metrics(gw.http, WAIT, &what, |text| {
+        metric_value(text, &completed) == f64::from(CALLS)
+            && metric_value(text, "trunkgate_calls_active") == 0.0
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -424,18 +424,8 @@ async fn every_phone_number_example_request_works_as_written() {
 async fn call_log_example_query_after_a_real_call() {
     let (gw, carrier, api) = setup().await;
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(
-            pbx.addr,
-            gw.udp,
-            "UDP",
-            "spec-log-1",
-            DIALED,
-            "z9hG4bKspec1",
-        ),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "spec-log-1", DIALED, "z9hG4bKspec1")
+        .await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     let ok = answer_call(&carrier, gw.udp, &inv, &pbx).await;
     // Connected for more than a second: connect_time_sec is at least 1.

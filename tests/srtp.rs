@@ -73,19 +73,8 @@ fn cryptos(body: &[u8]) -> Vec<Crypto> {
 }
 
 async fn pbx_invite(gw: &Gw, pbx: &Ua, id: &str, body: &str) {
-    pbx.send(
-        gw.udp,
-        &invite_sdp(
-            pbx.addr,
-            gw.udp,
-            "UDP",
-            id,
-            DIALED,
-            &format!("z9hG4bK{id}"),
-            body,
-        ),
-    )
-    .await;
+    pbx.send_invite_sdp(gw.udp, id, DIALED, &format!("z9hG4bK{id}"), body)
+        .await;
 }
 
 fn rtp(seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
@@ -149,9 +138,14 @@ async fn srtp_pbx_leg_bridged_to_rtp_carrier_both_ways_and_recorded_in_clear() {
     let contact = format!("sip:carrier@{}", carrier.addr);
     let answer = sdp(car_rtp.addr, None).replace("o=pbx", "o=car");
     carrier
-        .send(
+        .respond(
             gw.udp,
-            &reply(&inv, 200, "OK", Some("car"), Some(&contact), &answer),
+            &inv,
+            200,
+            "OK",
+            Some("car"),
+            Some(&contact),
+            &answer,
         )
         .await;
     let ok: Message = pbx.wait_response(200).await;
@@ -251,29 +245,16 @@ async fn srtp_pbx_leg_bridged_to_rtp_carrier_both_ways_and_recorded_in_clear() {
         .expect("logged")
         .recording
         .expect("recording in the call log");
-    let mut wav = None;
-    for _ in 0..50 {
-        if let Ok(r) = hound::WavReader::open(&rec.path) {
-            if r.duration() > 8000 {
-                wav = Some(r);
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut wav = wav.expect("a complete WAV");
-    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
-    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
-    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
-    let w = |v: &[i16], a: f64, b: f64| v[(a * 8000.0) as usize..(b * 8000.0) as usize].to_vec();
+    let Wav { left, right, .. } = Wav::finished(&rec.path).await;
+    let w = window;
     // Caller channel: the PBX's 1 kHz (decrypted); callee channel: the carrier's 400 Hz.
     assert!(
-        goertzel(&w(&left, 0.05, 0.5), 1000.0)
-            > 100.0 * goertzel(&w(&left, 0.05, 0.5), 400.0).max(1e-3)
+        goertzel(w(&left, 0.05, 0.5), 1000.0)
+            > 100.0 * goertzel(w(&left, 0.05, 0.5), 400.0).max(1e-3)
     );
     assert!(
-        goertzel(&w(&right, 0.7, 1.1), 400.0)
-            > 100.0 * goertzel(&w(&right, 0.7, 1.1), 1000.0).max(1e-3)
+        goertzel(w(&right, 0.7, 1.1), 400.0)
+            > 100.0 * goertzel(w(&right, 0.7, 1.1), 1000.0).max(1e-3)
     );
 }
 
@@ -333,9 +314,14 @@ async fn carrier_requiring_srtp_is_offered_keys_and_a_plain_answer_is_refused() 
     let contact = format!("sip:carrier@{}", carrier.addr);
     let answer = sdp(car_rtp.addr, None).replace("o=pbx", "o=car");
     carrier
-        .send(
+        .respond(
             gw.udp,
-            &reply(&inv, 200, "OK", Some("car"), Some(&contact), &answer),
+            &inv,
+            200,
+            "OK",
+            Some("car"),
+            Some(&contact),
+            &answer,
         )
         .await;
     let resp = pbx.wait_response(488).await;

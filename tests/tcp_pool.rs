@@ -81,16 +81,14 @@ async fn untrusted_sources_cannot_lock_the_trusted_pbx_out_of_the_tcp_pool() {
     assert_eq!(pbx.recv().await.code(), Some(100));
     let (b_inv, from) = carrier.wait_request("INVITE").await;
     carrier
-        .send(
+        .respond(
             from,
-            &reply(
-                &b_inv,
-                200,
-                "OK",
-                Some("c1"),
-                Some(&format!("sip:c@{}", carrier.addr)),
-                SDP_ANSWER,
-            ),
+            &b_inv,
+            200,
+            "OK",
+            Some("c1"),
+            Some(&format!("sip:c@{}", carrier.addr)),
+            SDP_ANSWER,
         )
         .await;
     let ok = pbx.recv().await;

@@ -342,14 +342,19 @@ async fn call_over_tls_from_pbx_with_carrier_over_udp() {
     );
     assert!(!hdr(&inv, "Contact").contains("sips:"));
     carrier
-        .send(gw.udp, &reply(&inv, 180, "Ringing", Some("ct"), None, ""))
+        .respond(gw.udp, &inv, 180, "Ringing", Some("ct"), None, "")
         .await;
     assert_eq!(pbx.recv().await.code(), Some(180));
     let ccontact = format!("sip:carrier@{}", carrier.addr);
     carrier
-        .send(
+        .respond(
             gw.udp,
-            &reply(&inv, 200, "OK", Some("ct"), Some(&ccontact), SDP_ANSWER),
+            &inv,
+            200,
+            "OK",
+            Some("ct"),
+            Some(&ccontact),
+            SDP_ANSWER,
         )
         .await;
     let ok = pbx.recv().await;
@@ -396,9 +401,7 @@ async fn call_over_tls_from_pbx_with_carrier_over_udp() {
     ))
     .await;
     let (bye, _) = carrier.wait_request("BYE").await;
-    carrier
-        .send(gw.udp, &reply(&bye, 200, "OK", None, None, ""))
-        .await;
+    carrier.ok(gw.udp, &bye).await;
     let r = pbx.recv().await;
     assert_eq!(r.code(), Some(200));
     assert!(hdr(&r, "CSeq").contains("BYE"));
@@ -454,11 +457,8 @@ async fn tls_carrier_with_mismatched_certificate_fails_over_to_next_carrier() {
     ))
     .await;
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "fo@pbx", DIALED, "z9hG4bKfo1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "fo@pbx", DIALED, "z9hG4bKfo1")
+        .await;
     let first = tokio::time::timeout(WAIT, bad_rx.recv())
         .await
         .unwrap()
@@ -490,11 +490,8 @@ async fn tls_carrier_with_mismatched_certificate_fails_over_to_next_carrier() {
     let ack = c.recv().await;
     assert_eq!(ack.method().map(|m| m.as_str()), Some("ACK"));
     // A second call reuses the open connection to the good carrier.
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "fo2@pbx", DIALED, "z9hG4bKfo2"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "fo2@pbx", DIALED, "z9hG4bKfo2")
+        .await;
     let inv2 = c.recv().await;
     assert_ne!(hdr(&inv2, "Call-ID"), hdr(&inv, "Call-ID"));
     assert_eq!(inv2.method().map(|m| m.as_str()), Some("INVITE"));
@@ -765,22 +762,17 @@ assigned_to = "Trunks/{IN_TRUNK}"
     );
     let gw = start(&text).await;
     carrier
-        .send(
-            gw.udp,
-            &invite(
-                carrier.addr,
-                gw.udp,
-                "UDP",
-                "sips@carrier",
-                DID,
-                "z9hG4bKs1",
-            ),
-        )
+        .send_invite(gw.udp, "sips@carrier", DID, "z9hG4bKs1")
         .await;
     let (inv, _) = dest.wait_request("INVITE").await;
-    dest.send(
+    dest.respond(
         gw.udp,
-        &reply(&inv, 503, "Service Unavailable", Some("d"), None, ""),
+        &inv,
+        503,
+        "Service Unavailable",
+        Some("d"),
+        None,
+        "",
     )
     .await;
     let mut pbx = tokio::time::timeout(WAIT, pbx_rx.recv())
@@ -841,7 +833,7 @@ async fn trunk_tied_to_a_client_certificate_name_admits_only_that_pbx() {
     assert_eq!(pbx.recv().await.code(), Some(100));
     let (inv, _) = carrier.wait_request("INVITE").await;
     carrier
-        .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c"), None, ""))
+        .respond(gw.udp, &inv, 486, "Busy Here", Some("c"), None, "")
         .await;
     assert_eq!(pbx.recv().await.code(), Some(486));
     // A certificate for another name, no certificate, or plain UDP: 403.
@@ -864,10 +856,7 @@ async fn trunk_tied_to_a_client_certificate_name_admits_only_that_pbx() {
         assert_eq!(r.code(), Some(403), "client {i}");
     }
     let udp = Ua::new().await;
-    udp.send(
-        gw.udp,
-        &invite(udp.addr, gw.udp, "UDP", "tie-udp@pbx", DIALED, "z9hG4bKtu"),
-    )
-    .await;
+    udp.send_invite(gw.udp, "tie-udp@pbx", DIALED, "z9hG4bKtu")
+        .await;
     udp.wait_response(403).await;
 }
