@@ -161,15 +161,12 @@ async fn baresip_over_tls_with_mandatory_srtp_talks_both_ways_with_a_plain_rtp_c
     let offer = String::from_utf8_lossy(inv.body()).into_owned();
     assert!(offer.contains(" RTP/AVP "), "{offer}");
     assert!(!offer.contains("a=crypto"), "{offer}");
-    let contact = format!("sip:carrier@{}", carrier.addr);
     carrier
-        .respond(
+        .answer_with(
             gw.udp,
             &inv,
-            200,
-            "OK",
-            Some("car"),
-            Some(&contact),
+            "car",
+            "carrier",
             &format!(
                 "{}a=rtcp:{}\r\n",
                 sdp_at(car_rtp.addr, "car").replace(" 0 8 101", " 0 101"),

@@ -283,17 +283,7 @@ async fn failover_to_next_carrier_on_503() {
     cs[0].expect_request("ACK").await;
     let (inv2, _) = cs[1].expect_request("INVITE").await;
     assert_ne!(hdr(&inv1, "Call-ID"), hdr(&inv2, "Call-ID"));
-    cs[1]
-        .respond(
-            gw.udp,
-            &inv2,
-            200,
-            "OK",
-            Some("c2"),
-            Some(&format!("sip:c@{}", cs[1].addr)),
-            SDP_ANSWER,
-        )
-        .await;
+    cs[1].answer(gw.udp, &inv2, "c2", "c").await;
     pbx.expect_response(200).await;
     let m = metrics(gw.http).await;
     assert_eq!(metric_value(&m, "trunkgate_carrier_failovers_total"), 1.0);
@@ -614,17 +604,7 @@ async fn call_over_ipv6_loopback() {
         .request_uri()
         .unwrap()
         .starts_with(b"sip:+14155550100@[::1]:"));
-    carrier
-        .respond(
-            gw6,
-            &inv,
-            200,
-            "OK",
-            Some("v6"),
-            Some(&format!("sip:c@{}", carrier.addr)),
-            SDP_ANSWER,
-        )
-        .await;
+    carrier.answer(gw6, &inv, "v6", "c").await;
     let ok = pbx.expect_response(200).await;
     assert!(hdr(&ok, "Contact").contains("[::1]"));
     carrier.expect_request("ACK").await;
@@ -768,18 +748,7 @@ async fn ended_call_answers_retransmissions_from_its_tombstone() {
     let again = c.carrier.expect_response(200).await;
     assert_eq!(again.raw(), ok_bye.raw());
     // A retransmitted 200 (INVITE) from the carrier gets our ACK again.
-    let contact = format!("sip:carrier@{}", c.carrier.addr);
-    c.carrier
-        .respond(
-            c.gw.udp,
-            &inv,
-            200,
-            "OK",
-            Some("car1"),
-            Some(&contact),
-            SDP_ANSWER,
-        )
-        .await;
+    c.carrier.answer(c.gw.udp, &inv, "car1", "carrier").await;
     let (ack, _) = c.carrier.expect_request("ACK").await;
     assert_eq!(hdr(&ack, "Call-ID"), carrier_call_id);
     assert!(hdr(&ack, "CSeq").contains("ACK"));

@@ -411,28 +411,10 @@ async fn a_carrier_black_holed_mid_call_is_torn_down_by_the_rtp_timeout() {
     let pbx = Ua::bind(&format!("{}:0", ns.host_ip)).await;
     let pbx_rtp = RtpPeer::bind(&format!("{}:0", ns.host_ip)).await;
     let id = "chaos-blackhole";
-    pbx.send_invite_sdp(
-        gw.udp,
-        id,
-        DIALED,
-        "z9hG4bKbh1",
-        &sdp_at(pbx_rtp.addr, "pbx"),
-    )
-    .await;
-    let ok = pbx.wait_response(200).await;
-    let ack = in_dialog(
-        "ACK",
-        &contact_uri(&ok),
-        pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        id,
-        1,
-        "z9hG4bKbhack",
-        "",
-    );
-    pbx.send(gw.udp, &ack).await;
+    let offer = sdp_at(pbx_rtp.addr, "pbx");
+    let ok = pbx
+        .invite_answered(gw.udp, id, DIALED, "z9hG4bKbh1", &offer)
+        .await;
     let relay = sdp_target(ok.body());
 
     // Media flows: the carrier echoes what the PBX sends.

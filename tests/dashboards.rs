@@ -305,28 +305,10 @@ async fn every_panel_and_alert_expression_returns_series_in_prometheus() {
     // First tried on the dead carrier (Timer B), then answered by sipp.
     let pbx = Ua::new().await;
     let pbx_rtp = RtpPeer::new().await;
-    pbx.send_invite_sdp(
-        gw.udp,
-        "dash-rtp-1",
-        DIALED,
-        "z9hG4bKdashrtp1",
-        &sdp_at(pbx_rtp.addr, "pbx"),
-    )
-    .await;
-    let ok = pbx.wait_response(200).await;
-    let ack = in_dialog(
-        "ACK",
-        &contact_uri(&ok),
-        pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        "dash-rtp-1",
-        1,
-        "z9hG4bKdashack",
-        "",
-    );
-    pbx.send(gw.udp, &ack).await;
+    let offer = sdp_at(pbx_rtp.addr, "pbx");
+    let ok = pbx
+        .invite_answered(gw.udp, "dash-rtp-1", DIALED, "z9hG4bKdashrtp1", &offer)
+        .await;
     let a_relay = sdp_target(ok.body());
     for i in 0..50u16 {
         pbx_rtp
@@ -334,18 +316,7 @@ async fn every_panel_and_alert_expression_returns_series_in_prometheus() {
             .await;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let bye = in_dialog(
-        "BYE",
-        &contact_uri(&ok),
-        pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        "dash-rtp-1",
-        2,
-        "z9hG4bKdashbye",
-        "",
-    );
+    let bye = UaDialog::from_ok(&ok, pbx.addr).bye();
     pbx.send(gw.udp, &bye).await;
     pbx.wait_response(200).await;
 

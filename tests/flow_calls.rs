@@ -163,20 +163,10 @@ async fn call(gw: &Gw, carrier: &Ua, id: &str, rtp: SocketAddr) {
         .await;
 }
 
-async fn ack_200(gw: &Gw, carrier: &Ua, ok: &Message, id: &str) {
-    let ack = in_dialog(
-        "ACK",
-        &contact_uri(ok),
-        carrier.addr,
-        "UDP",
-        &hdr(ok, "From"),
-        &hdr(ok, "To"),
-        id,
-        1,
-        "z9hG4bKa",
-        "",
-    );
-    carrier.send(gw.udp, &ack).await;
+async fn ack_200(gw: &Gw, carrier: &Ua, ok: &Message) {
+    carrier
+        .send(gw.udp, &UaDialog::from_ok(ok, carrier.addr).ack())
+        .await;
 }
 
 /// A 1 kHz prompt of `secs` seconds in a fresh WAV file.
@@ -226,7 +216,7 @@ async fn call_flow_number_plays_a_wav_then_collects_sip_info_and_rfc4733_digits(
     assert_eq!(init["caller_no"], "+14155550001");
     assert_eq!(init["direction"], "inbound");
     let ok = carrier.wait_response(200).await;
-    ack_200(&gw, &carrier, &ok, "f-play").await;
+    ack_200(&gw, &carrier, &ok).await;
     let relay = sdp_target(ok.body());
     // The prompt arrives in the caller's RTP: 1 kHz, from our relay port.
     let pkts = rtp.drain(Duration::from_millis(300), 40).await;
@@ -240,50 +230,20 @@ async fn call_flow_number_plays_a_wav_then_collects_sip_info_and_rfc4733_digits(
     assert!(goertzel(&pcm, 1000.0) > 100.0 * goertzel(&pcm, 400.0));
     // A hold re-INVITE from the caller is answered by us with the same SDP.
     let hold = sdp_at(rtp.addr, "car").replace("a=sendrecv", "a=sendonly");
-    let re = in_dialog(
-        "INVITE",
-        &contact_uri(&ok),
-        carrier.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        "f-play",
-        5,
-        "z9hG4bKre",
-        &hold,
-    );
-    carrier.send(gw.udp, &re).await;
+    let mut dialog = UaDialog::from_ok(&ok, carrier.addr);
+    dialog.cseq = 4;
+    carrier.send(gw.udp, &dialog.reinvite(&hold)).await;
     let re_ok = carrier.wait_response(200).await;
     assert_eq!(sdp_target(re_ok.body()), relay);
     assert_eq!(hdr(&re_ok, "CSeq"), "5 INVITE");
-    let re_ack = in_dialog(
-        "ACK",
-        &contact_uri(&ok),
-        carrier.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&re_ok, "To"),
-        "f-play",
-        5,
-        "z9hG4bKreack",
-        "",
-    );
-    carrier.send(gw.udp, &re_ack).await;
+    // The re-INVITE's 2xx is ACKed with its To (and the re-INVITE's CSeq).
+    dialog.to = hdr(&re_ok, "To");
+    carrier.send(gw.udp, &dialog.ack()).await;
     // Digit 1 as SIP INFO (dtmf-relay), 2 and 3 as RFC 4733 events; they reach
     // the app in action_result.
-    let info = in_dialog(
-        "INFO",
-        &contact_uri(&ok),
-        carrier.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        "f-play",
-        6,
-        "z9hG4bKinfo",
-        "Signal=1\r\nDuration=160\r\n",
-    )
-    .replace("application/sdp", "application/dtmf-relay");
+    let info = dialog
+        .next("INFO", "Signal=1\r\nDuration=160\r\n")
+        .replace("application/sdp", "application/dtmf-relay");
     carrier.send(gw.udp, &info).await;
     let info_ok = carrier.wait_response(200).await;
     assert_eq!(hdr(&info_ok, "CSeq"), "6 INFO");
@@ -320,19 +280,11 @@ async fn transfer_to_a_sip_uri_bridges_the_caller_to_the_new_leg() {
     let (inv, _) = bob.wait_request("INVITE").await;
     assert!(inv.request_uri().unwrap().starts_with(b"sip:bob@"));
     let to_bob = sdp_target(inv.body());
-    bob.respond(
-        gw.udp,
-        &inv,
-        200,
-        "OK",
-        Some("bob"),
-        Some(&format!("sip:bob@{}", bob.addr)),
-        &sdp_at(bob_rtp.addr, "bob"),
-    )
-    .await;
+    bob.answer_with(gw.udp, &inv, "bob", "bob", &sdp_at(bob_rtp.addr, "bob"))
+        .await;
     bob.wait_request("ACK").await;
     let ok = carrier.wait_response(200).await;
-    ack_200(&gw, &carrier, &ok, "f-xfer").await;
+    ack_200(&gw, &carrier, &ok).await;
     let relay = sdp_target(ok.body());
     // Media is bridged both ways through the relay.
     for i in 0..5u16 {
@@ -483,7 +435,7 @@ async fn inbound_failover_api_reaches_the_worker_and_a_killed_stream_ends_the_ca
         .await
         .unwrap();
     let ok = carrier.wait_response(200).await;
-    ack_200(&gw, &carrier, &ok, "f-fo").await;
+    ack_200(&gw, &carrier, &ok).await;
     let id: uuid::Uuid = IN_TRUNK.parse().unwrap();
     assert_eq!(gw.gw.trunk_active_calls(&id), 1);
     // The worker dies mid-call: the caller gets a BYE and the trunk's slot comes back.

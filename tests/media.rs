@@ -391,15 +391,7 @@ async fn override_plays_the_countrys_ringback_then_the_carriers_media_continues_
         .cloned()
         .unwrap_or(tone.last().unwrap().clone());
     carrier
-        .respond(
-            gw.udp,
-            &inv,
-            200,
-            "OK",
-            Some("car"),
-            Some(&format!("sip:c@{}", carrier.addr)),
-            &sdp_at(car_rtp.addr, "car"),
-        )
+        .answer_with(gw.udp, &inv, "car", "c", &sdp_at(car_rtp.addr, "car"))
         .await;
     let ok = pbx.wait_response(200).await;
     assert_eq!(sdp_target(ok.body()), a_relay);

@@ -74,51 +74,15 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
     );
 
     // The first call is answered and ended by the PBX: ACK and BYE are served.
-    let contact = format!("sip:carrier@{}", carrier.addr);
-    carrier
-        .respond(
-            gw.udp,
-            &invites[0],
-            200,
-            "OK",
-            Some("c"),
-            Some(&contact),
-            SDP_ANSWER,
-        )
-        .await;
+    carrier.answer(gw.udp, &invites[0], "c", "carrier").await;
     let ok = pbx.wait_response(200).await;
     carrier.wait_request("ACK").await;
-    let (from, to) = (hdr(&ok, "From"), hdr(&ok, "To"));
-    let target = contact_uri(&ok);
-    let ack = in_dialog(
-        "ACK",
-        &target,
-        pbx.addr,
-        "UDP",
-        &from,
-        &to,
-        "ovl-1",
-        1,
-        "z9hG4bKovla",
-        "",
-    );
-    pbx.send(gw.udp, &ack).await;
+    let mut dialog = UaDialog::from_ok(&ok, pbx.addr);
+    pbx.send(gw.udp, &dialog.ack()).await;
     // Answered: a slot is free, so a new INVITE is admitted again.
     dial(&pbx, gw.udp, "ovl-4").await;
     carrier.wait_request("INVITE").await;
-    let bye = in_dialog(
-        "BYE",
-        &target,
-        pbx.addr,
-        "UDP",
-        &from,
-        &to,
-        "ovl-1",
-        2,
-        "z9hG4bKovlb",
-        "",
-    );
-    pbx.send(gw.udp, &bye).await;
+    pbx.send(gw.udp, &dialog.bye()).await;
     let (bye_c, _) = carrier.wait_request("BYE").await;
     carrier.ok(gw.udp, &bye_c).await;
     pbx.wait_response(200).await;

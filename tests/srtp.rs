@@ -135,18 +135,9 @@ async fn srtp_pbx_leg_bridged_to_rtp_carrier_both_ways_and_recorded_in_clear() {
     );
     assert!(!String::from_utf8_lossy(inv.body()).contains("a=crypto"));
     let b_relay = sdp_target(inv.body());
-    let contact = format!("sip:carrier@{}", carrier.addr);
     let answer = sdp(car_rtp.addr, None).replace("o=pbx", "o=car");
     carrier
-        .respond(
-            gw.udp,
-            &inv,
-            200,
-            "OK",
-            Some("car"),
-            Some(&contact),
-            &answer,
-        )
+        .answer_with(gw.udp, &inv, "car", "carrier", &answer)
         .await;
     let ok: Message = pbx.wait_response(200).await;
     carrier.expect_request("ACK").await;
@@ -311,18 +302,9 @@ async fn carrier_requiring_srtp_is_offered_keys_and_a_plain_answer_is_refused() 
             Suite::AeadAes128Gcm
         ]
     );
-    let contact = format!("sip:carrier@{}", carrier.addr);
     let answer = sdp(car_rtp.addr, None).replace("o=pbx", "o=car");
     carrier
-        .respond(
-            gw.udp,
-            &inv,
-            200,
-            "OK",
-            Some("car"),
-            Some(&contact),
-            &answer,
-        )
+        .answer_with(gw.udp, &inv, "car", "carrier", &answer)
         .await;
     let resp = pbx.wait_response(488).await;
     assert_eq!(resp.code(), Some(488));

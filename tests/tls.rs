@@ -345,18 +345,7 @@ async fn call_over_tls_from_pbx_with_carrier_over_udp() {
         .respond(gw.udp, &inv, 180, "Ringing", Some("ct"), None, "")
         .await;
     assert_eq!(pbx.recv().await.code(), Some(180));
-    let ccontact = format!("sip:carrier@{}", carrier.addr);
-    carrier
-        .respond(
-            gw.udp,
-            &inv,
-            200,
-            "OK",
-            Some("ct"),
-            Some(&ccontact),
-            SDP_ANSWER,
-        )
-        .await;
+    carrier.answer(gw.udp, &inv, "ct", "carrier").await;
     let ok = pbx.recv().await;
     assert_eq!(ok.code(), Some(200));
     // The PBX leg's Contact asks for TLS in the PBX's own scheme (its INVITE was
@@ -373,33 +362,9 @@ async fn call_over_tls_from_pbx_with_carrier_over_udp() {
     assert!(hdr(&ok, "Via").starts_with("SIP/2.0/TLS"));
     assert!(String::from_utf8_lossy(ok.body()).contains("m=audio"));
     carrier.wait_request("ACK").await;
-    let (from, to_h) = (hdr(&ok, "From"), hdr(&ok, "To"));
-    pbx.send(&in_dialog(
-        "ACK",
-        &contact,
-        me,
-        "TLS",
-        &from,
-        &to_h,
-        "tls@pbx",
-        1,
-        "z9hG4bKtlsa",
-        "",
-    ))
-    .await;
-    pbx.send(&in_dialog(
-        "BYE",
-        &contact,
-        me,
-        "TLS",
-        &from,
-        &to_h,
-        "tls@pbx",
-        2,
-        "z9hG4bKtlsb",
-        "",
-    ))
-    .await;
+    let mut dialog = UaDialog::from_ok(&ok, me).over("TLS");
+    pbx.send(&dialog.ack()).await;
+    pbx.send(&dialog.bye()).await;
     let (bye, _) = carrier.wait_request("BYE").await;
     carrier.ok(gw.udp, &bye).await;
     let r = pbx.recv().await;

@@ -137,18 +137,9 @@ impl MediaCall {
         car_media: SocketAddr,
     ) -> MediaCall {
         let b_relay = sdp_target(inv.body());
-        let contact = format!("sip:carrier@{}", carrier.addr);
         let answer = sdp_at(car_media, "car");
         carrier
-            .respond(
-                gw.udp,
-                &inv,
-                200,
-                "OK",
-                Some("car"),
-                Some(&contact),
-                &answer,
-            )
+            .answer_with(gw.udp, &inv, "car", "carrier", &answer)
             .await;
         let ok = pbx.wait_response(200).await;
         carrier.expect_request("ACK").await;

@@ -69,6 +69,23 @@ impl Ua {
         .await;
     }
 
+    /// [`Ua::send_invite_sdp`], then waits for the 200 (skipping
+    /// provisionals) and ACKs it; returns the 200.
+    pub async fn invite_answered(
+        &self,
+        gw: SocketAddr,
+        call_id: &str,
+        dialed: &str,
+        branch: &str,
+        sdp: &str,
+    ) -> Message {
+        self.send_invite_sdp(gw, call_id, dialed, branch, sdp).await;
+        let ok = self.wait_response(200).await;
+        self.send(gw, &UaDialog::from_ok(&ok, self.addr).ack())
+            .await;
+        ok
+    }
+
     /// Sends the [`reply`] to `req` to `to`.
     #[allow(clippy::too_many_arguments)]
     pub async fn respond(
@@ -82,6 +99,26 @@ impl Ua {
         body: &str,
     ) {
         self.send(to, &reply(req, code, reason, to_tag, contact, body))
+            .await;
+    }
+
+    /// Answers `req` (an INVITE) 200 OK with To tag `tag`, Contact
+    /// `sip:<user>@<this UA>` and [`SDP_ANSWER`], sent to `to`.
+    pub async fn answer(&self, to: SocketAddr, req: &Message, tag: &str, user: &str) {
+        self.answer_with(to, req, tag, user, SDP_ANSWER).await;
+    }
+
+    /// [`Ua::answer`] with the given SDP.
+    pub async fn answer_with(
+        &self,
+        to: SocketAddr,
+        req: &Message,
+        tag: &str,
+        user: &str,
+        sdp: &str,
+    ) {
+        let contact = format!("sip:{user}@{}", self.addr);
+        self.respond(to, req, 200, "OK", Some(tag), Some(&contact), sdp)
             .await;
     }
 
@@ -548,13 +585,7 @@ impl UaDialog {
 /// The carrier answers the INVITE it got (`inv`) 200 OK (To tag `c`, its
 /// Contact, [`SDP_ANSWER`]), sent to the gateway at `gw`.
 pub async fn carrier_answers(carrier: &Ua, gw: SocketAddr, inv: &Message) {
-    let contact = format!("sip:c@{}", carrier.addr);
-    carrier
-        .send(
-            gw,
-            &reply(inv, 200, "OK", Some("c"), Some(&contact), SDP_ANSWER),
-        )
-        .await;
+    carrier.answer(gw, inv, "c", "c").await;
 }
 
 /// [`carrier_answers`], then the PBX gets the 200 and the carrier the gateway's ACK.
