@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use common::api::{api_error as err, Api};
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -24,27 +25,8 @@ const DID: &str = "+14155550199";
 /// from `carrier_src`, the API key's hash, and seed data: an outbound trunk
 /// admitting 127.0.0.1 and an inbound trunk (`SEED_EXTRA`).
 fn node(carrier: SocketAddr, carrier_src: &str, dir: &Path) -> String {
-    format!(
+    let seeds = format!(
         r#"
-[sip]
-listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
-t1_ms = 50
-t2_ms = 400
-t4_ms = 500
-[http]
-listen = "127.0.0.1:0"
-[store]
-data_dir = "{dir}"
-[api]
-key_hashes = ["{hash}"]
-[[carriers]]
-health_interval_s = 0
-name = "c1"
-address = "{carrier}"
-transport = "udp"
-priority = 10
-inbound_sources = ["{carrier_src}"]
-
 [[trunks]]
 trunk_id = "{OUT_TRUNK}"
 direction = "outbound"
@@ -58,108 +40,26 @@ direction = "inbound"
 description = "seeded inbound"
 [trunks.inbound]
 destination = "pbx.example.com"
-"#,
-        dir = dir.display(),
-        hash = trunkgate::api::auth::key_hash_string(KEY),
-    )
-}
-
-struct Api {
-    base: String,
-    key: Option<String>,
-    client: reqwest::Client,
-}
-
-impl Api {
-    fn new(gw: &Gw) -> Api {
-        Api::with_key(gw, Some(KEY))
-    }
-
-    fn with_key(gw: &Gw, key: Option<&str>) -> Api {
-        Api {
-            base: format!("http://{}", gw.http),
-            key: key.map(str::to_string),
-            client: reqwest::Client::builder().timeout(WAIT).build().unwrap(),
-        }
-    }
-
-    async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        ct: Option<&str>,
-        body: Vec<u8>,
-    ) -> (u16, Value) {
-        let mut rb = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(k) = &self.key {
-            rb = rb.header("X-API-Key", k);
-        }
-        if let Some(ct) = ct {
-            rb = rb.header("Content-Type", ct);
-        }
-        if !body.is_empty() {
-            rb = rb.body(body);
-        }
-        let r = rb.send().await.expect("http request");
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        let v = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
-        };
-        (status, v)
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        match body {
-            Some(b) => {
-                self.raw(
-                    method,
-                    path,
-                    Some("application/json"),
-                    serde_json::to_vec(&b).unwrap(),
-                )
-                .await
-            }
-            None => self.raw(method, path, None, Vec::new()).await,
-        }
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, b: Value) -> (u16, Value) {
-        self.send(Method::POST, path, Some(b)).await
-    }
-    async fn put(&self, path: &str, b: Value) -> (u16, Value) {
-        self.send(Method::PUT, path, Some(b)).await
-    }
-    async fn delete(&self, path: &str, b: Option<Value>) -> (u16, Value) {
-        self.send(Method::DELETE, path, b).await
-    }
-}
-
-/// Asserts the spec's error body with this status and code; returns the message.
-fn err(r: &(u16, Value), status: u16, code: u64) -> String {
-    assert_eq!(r.0, status, "{}", r.1);
-    assert_eq!(r.1["code"], code, "{}", r.1);
-    assert_eq!(r.1["status"], status, "{}", r.1);
-    for k in ["ref_id", "message", "help", "user_message"] {
-        assert!(
-            r.1[k].as_str().is_some_and(|s| !s.is_empty()),
-            "{k} in {}",
-            r.1
-        );
-    }
-    r.1["message"].as_str().unwrap().to_string()
+"#
+    );
+    Toml::new(dir)
+        .api(&[KEY], "")
+        .carrier(
+            "c1",
+            carrier,
+            "udp",
+            10,
+            &format!("inbound_sources = [\"{carrier_src}\"]"),
+        )
+        .with(&seeds)
+        .text()
 }
 
 async fn setup() -> (Gw, Ua, Api, std::path::PathBuf) {
     let carrier = Ua::new().await;
     let dir = temp_dir("api");
     let gw = start(&node(carrier.addr, &carrier.addr.to_string(), &dir)).await;
-    let api = Api::new(&gw);
+    let api = Api::new(&gw, Some(KEY));
     (gw, carrier, api, dir)
 }
 
@@ -702,14 +602,14 @@ async fn auth_refused_without_or_with_a_wrong_key_accepted_with_the_env_key() {
     let (gw, _c, api, _) = setup().await;
     assert_eq!(api.get("/v1/Trunks").await.0, 200);
     for key in [None, Some("wrong"), Some(""), Some("test-api-key-5b1e0")] {
-        let a = Api::with_key(&gw, key);
+        let a = Api::new(&gw, key);
         err(&a.get("/v1/Trunks").await, 401, 401001);
         err(&a.post("/v1/Trunks", outbound_body()).await, 401, 401001);
         err(&a.get("/v1/openapi.json").await, 401, 401001);
         // Unknown endpoints do not answer without a key either.
         err(&a.get("/v1/Nope").await, 401, 401001);
     }
-    let (s, list) = Api::with_key(&gw, Some(env_key)).get("/v1/Trunks").await;
+    let (s, list) = Api::new(&gw, Some(env_key)).get("/v1/Trunks").await;
     assert_eq!(
         (s, list["pagination"]["total_items"].as_u64()),
         (200, Some(2))
@@ -1036,7 +936,7 @@ async fn restart_keeps_trunks_numbers_and_logs_and_does_not_reseed() {
     let dir = temp_dir("api-restart");
     let text = node(carrier.addr, &carrier.addr.to_string(), &dir);
     let gw = start(&text).await;
-    let api = Api::new(&gw);
+    let api = Api::new(&gw, Some(KEY));
     two_calls(&gw, &carrier, &api).await;
     logs(&api, "", 2).await;
     let (s, _) = api
@@ -1057,7 +957,7 @@ async fn restart_keeps_trunks_numbers_and_logs_and_does_not_reseed() {
     gw.gw.shutdown().await;
 
     let gw = start(&text).await;
-    let api = Api::new(&gw);
+    let api = Api::new(&gw, Some(KEY));
     let (_, after) = api.get("/v1/Trunks").await;
     assert_eq!(after, before);
     let (_, out) = api.get(&format!("/v1/Trunks/{OUT_TRUNK}")).await;
@@ -1084,7 +984,7 @@ async fn concurrent_writers_lose_no_update() {
     let (gw, _c, _api, _) = setup().await;
     let mut tasks = Vec::new();
     for i in 0..20 {
-        let api = Api::new(&gw);
+        let api = Api::new(&gw, Some(KEY));
         tasks.push(tokio::spawn(async move {
             let no = format!("+1415555{:04}", 1000 + i);
             api.post(
@@ -1098,7 +998,7 @@ async fn concurrent_writers_lose_no_update() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);
     }
-    let (_, l) = Api::new(&gw)
+    let (_, l) = Api::new(&gw, Some(KEY))
         .get("/v1/PhoneNumbers/CallFlows?page_size=100")
         .await;
     assert_eq!(l["pagination"]["total_items"], 20);
@@ -1190,22 +1090,9 @@ async fn live_calls_listed_and_hung_up_through_the_api() {
 #[tokio::test]
 async fn outbound_trunk_needs_a_carrier_in_the_node_config() {
     let dir = temp_dir("api-nocarrier");
-    let text = format!(
-        r#"
-[sip]
-listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
-[http]
-listen = "127.0.0.1:0"
-[store]
-data_dir = "{}"
-[api]
-key_hashes = ["{}"]
-"#,
-        dir.display(),
-        trunkgate::api::auth::key_hash_string(KEY)
-    );
+    let text = Toml::new(&dir).timers("").api(&[KEY], "").text();
     let gw = start(&text).await;
-    let api = Api::new(&gw);
+    let api = Api::new(&gw, Some(KEY));
     let m = err(&api.post("/v1/Trunks", outbound_body()).await, 400, 400001);
     assert!(
         m.starts_with("direction: an outbound trunk needs at least one carrier"),
@@ -1264,7 +1151,7 @@ async fn call_logs_come_in_blocks_of_1000_with_a_next_block_uri() {
         store.insert(&recs).unwrap();
     }
     let gw = start(&node(carrier.addr, &carrier.addr.to_string(), &dir)).await;
-    let api = Api::new(&gw);
+    let api = Api::new(&gw, Some(KEY));
     let (s, first) = api.get("/v1/History/Logs/Calls").await;
     assert_eq!(s, 200);
     assert_eq!(first["logs"].as_array().unwrap().len(), 1000);

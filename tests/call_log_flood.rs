@@ -53,26 +53,7 @@ async fn api_get(gw: &Gw, path: &str) -> (u16, Value) {
 
 /// Every call-log record's call_id, paging through the API.
 async fn logged_call_ids(gw: &Gw) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut path = "/v1/History/Logs/Calls".to_string();
-    for _ in 0..50 {
-        let (s, v) = api_get(gw, &path).await;
-        assert_eq!(s, 200, "{v}");
-        for c in v["logs"].as_array().expect("logs") {
-            ids.push(c["call_id"].as_str().unwrap_or_default().to_string());
-        }
-        match v["next_block_uri"].as_str() {
-            // A path, or an absolute URL on this host.
-            Some(next) => {
-                path = match next.find("/v1/") {
-                    Some(i) => next[i..].to_string(),
-                    None => next.to_string(),
-                }
-            }
-            None => break,
-        }
-    }
-    ids
+    common::api::logged_call_ids(|path| async move { api_get(gw, &path).await }).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

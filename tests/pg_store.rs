@@ -360,25 +360,11 @@ async fn call(node: &Node, carrier: &Ua, id: &str) -> u16 {
 
 /// Every call-log record's call_id through `n`'s API, paging.
 async fn logged_call_ids(n: &Node) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut path = "/v1/History/Logs/Calls".to_string();
-    for _ in 0..50 {
+    common::api::logged_call_ids(|path| async move {
         let (s, v, _) = api(reqwest::Method::GET, n, &path, None).await;
-        assert_eq!(s, 200, "{v}");
-        for c in v["logs"].as_array().expect("logs") {
-            ids.push(c["call_id"].as_str().unwrap_or_default().to_string());
-        }
-        match v["next_block_uri"].as_str() {
-            Some(next) => {
-                path = match next.find("/v1/") {
-                    Some(i) => next[i..].to_string(),
-                    None => next.to_string(),
-                }
-            }
-            None => break,
-        }
-    }
-    ids
+        (s, v)
+    })
+    .await
 }
 
 /// `count` calls alternating between the nodes, each reaching the carrier.

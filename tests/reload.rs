@@ -67,6 +67,19 @@ async fn run_gateway(
     gw
 }
 
+/// Call `rl-<n>@pbx` from a fresh PBX reaches `carrier`, which answers 486
+/// (To tag `tag`); the PBX gets the 486.
+async fn busy_call(sip: SocketAddr, carrier: &Ua, n: u32, tag: &str) {
+    let pbx = Ua::new().await;
+    let (call_id, branch) = (format!("rl-{n}@pbx"), format!("z9hG4bKrl{n}"));
+    pbx.send_invite(sip, &call_id, DIALED, &branch).await;
+    let (inv, from) = carrier.wait_request("INVITE").await;
+    carrier
+        .respond(from, &inv, 486, "Busy Here", Some(tag), None, "")
+        .await;
+    pbx.wait_response(486).await;
+}
+
 async fn wait_reloads(http: SocketAddr, result: &str, want: f64) {
     let series = format!("trunkgate_config_reloads_total{{result=\"{result}\"}}");
     wait_metric(http, &series, want, Duration::from_secs(10)).await;
@@ -112,13 +125,7 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
     pbx.wait_response(200).await;
 
     // Call 2 goes to B.
-    let pbx2 = Ua::new().await;
-    pbx2.send_invite(sip, "rl-2@pbx", DIALED, "z9hG4bKrl2")
-        .await;
-    let (inv2, from2) = b.wait_request("INVITE").await;
-    b.respond(from2, &inv2, 486, "Busy Here", Some("b2"), None, "")
-        .await;
-    pbx2.wait_response(486).await;
+    busy_call(sip, &b, 2, "b2").await;
 
     // An invalid file changes nothing.
     std::fs::write(
@@ -128,13 +135,7 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
     .unwrap();
     hup(&gw.0);
     wait_reloads(http, "error", 1.0).await;
-    let pbx3 = Ua::new().await;
-    pbx3.send_invite(sip, "rl-3@pbx", DIALED, "z9hG4bKrl3")
-        .await;
-    let (inv3, from3) = b.wait_request("INVITE").await;
-    b.respond(from3, &inv3, 486, "Busy Here", Some("b3"), None, "")
-        .await;
-    pbx3.wait_response(486).await;
+    busy_call(sip, &b, 3, "b3").await;
     let log = std::fs::read_to_string(dir.join("gateway.log")).unwrap_or_default();
     assert!(
         log.contains("config reload refused") && log.contains("sip.t1_ms"),
@@ -185,13 +186,7 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
         .expect("trunkgate reload runs");
     assert_eq!(out.status.code(), Some(1), "a wrong key fails");
     // Back on carrier A.
-    let pbx4 = Ua::new().await;
-    pbx4.send_invite(sip, "rl-4@pbx", DIALED, "z9hG4bKrl4")
-        .await;
-    let (inv4, from4) = a.wait_request("INVITE").await;
-    a.respond(from4, &inv4, 486, "Busy Here", Some("a4"), None, "")
-        .await;
-    pbx4.wait_response(486).await;
+    busy_call(sip, &a, 4, "a4").await;
     drop(gw);
 }
 

@@ -21,26 +21,13 @@ fn node(dir: &Path, rpm: Option<u32>) -> String {
 }
 
 fn node_with(dir: &Path, rpm: Option<u32>, extra_api: &str) -> String {
-    format!(
-        r#"
-[sip]
-listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
-[http]
-listen = "127.0.0.1:0"
-[store]
-data_dir = "{dir}"
-[api]
-key_hashes = ["{h1}", "{h2}"]
-{rpm}
-{extra_api}
-"#,
-        dir = dir.display(),
-        h1 = trunkgate::api::auth::key_hash_string(KEY),
-        h2 = trunkgate::api::auth::key_hash_string(KEY2),
-        rpm = rpm
-            .map(|n| format!("requests_per_minute = {n}"))
-            .unwrap_or_default(),
-    )
+    let rpm = rpm
+        .map(|n| format!("requests_per_minute = {n}"))
+        .unwrap_or_default();
+    Toml::new(dir)
+        .timers("")
+        .api(&[KEY, KEY2], &format!("{rpm}\n{extra_api}"))
+        .text()
 }
 
 fn client_from(ip: &str) -> reqwest::Client {

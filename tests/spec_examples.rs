@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use common::api::{api_error as err, Api};
 use common::*;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 const KEY: &str = "spec-examples-key-4f2a";
@@ -21,112 +21,27 @@ const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const DIALED: &str = "+14155550100";
 
 fn node(carrier: SocketAddr, dir: &Path) -> String {
-    format!(
-        r#"
-[sip]
-listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
-t1_ms = 50
-t2_ms = 400
-t4_ms = 500
-[http]
-listen = "127.0.0.1:0"
-[store]
-data_dir = "{dir}"
-[api]
-key_hashes = ["{hash}"]
-# schemathesis sends thousands of requests.
-requests_per_minute = 1000000
-[[carriers]]
-health_interval_s = 0
-name = "c1"
-address = "{carrier}"
-transport = "udp"
-priority = 10
-inbound_sources = ["{carrier}"]
-[[trunks]]
-trunk_id = "{OUT_TRUNK}"
-direction = "outbound"
-[trunks.outbound]
-authentication = [ {{ source = "other", value = "127.0.0.1" }} ]
-"#,
-        dir = dir.display(),
-        hash = trunkgate::api::auth::key_hash_string(KEY),
-    )
-}
-
-struct Api {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Api {
-    fn new(gw: &Gw) -> Api {
-        Api {
-            base: format!("http://{}", gw.http),
-            client: reqwest::Client::builder().timeout(WAIT).build().unwrap(),
-        }
-    }
-
-    /// Sends a request as the spec's curl examples do (`Cache-Control`,
-    /// `Content-Type`, `X-API-Key`); `path` is used verbatim.
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut rb = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .header("Cache-Control", "no-cache")
-            .header("Content-Type", "application/json")
-            .header("X-API-Key", KEY);
-        if let Some(b) = body {
-            rb = rb.body(serde_json::to_vec(&b).unwrap());
-        }
-        let r = rb.send().await.expect("http request");
-        let status = r.status().as_u16();
-        let ct = r
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string());
-        let text = r.text().await.unwrap();
-        if text.is_empty() {
-            return (status, Value::Null);
-        }
-        assert_eq!(ct.as_deref(), Some("application/json"), "{status} {text}");
-        let v =
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
-        (status, v)
-    }
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, b: Value) -> (u16, Value) {
-        self.send(Method::POST, path, Some(b)).await
-    }
-    async fn put(&self, path: &str, b: Value) -> (u16, Value) {
-        self.send(Method::PUT, path, Some(b)).await
-    }
-    async fn delete(&self, path: &str, b: Option<Value>) -> (u16, Value) {
-        self.send(Method::DELETE, path, b).await
-    }
-}
-
-fn err(r: &(u16, Value), status: u16, code: u64) -> String {
-    assert_eq!(r.0, status, "{}", r.1);
-    assert_eq!(r.1["code"], code, "{}", r.1);
-    assert_eq!(r.1["status"], status, "{}", r.1);
-    for k in ["ref_id", "message", "help", "user_message"] {
-        assert!(
-            r.1[k].as_str().is_some_and(|s| !s.is_empty()),
-            "{k}: {}",
-            r.1
-        );
-    }
-    r.1["message"].as_str().unwrap().to_string()
+    Toml::new(dir)
+        // schemathesis sends thousands of requests.
+        .api(&[KEY], "requests_per_minute = 1000000")
+        .carrier(
+            "c1",
+            carrier,
+            "udp",
+            10,
+            &format!("inbound_sources = [\"{carrier}\"]"),
+        )
+        .with(&format!(
+            "[[trunks]]\ntrunk_id = \"{OUT_TRUNK}\"\ndirection = \"outbound\"\n[trunks.outbound]\nauthentication = [ {{ source = \"other\", value = \"127.0.0.1\" }} ]\n"
+        ))
+        .text()
 }
 
 async fn setup() -> (Gw, Ua, Api) {
     let carrier = Ua::new().await;
     let dir = temp_dir("spec-examples");
     let gw = start(&node(carrier.addr, &dir)).await;
-    let api = Api::new(&gw);
+    let api = Api::new(&gw, Some(KEY)).like_curl();
     (gw, carrier, api)
 }
 
