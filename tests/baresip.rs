@@ -22,8 +22,6 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair}
 use trunkgate::media::g711;
 use trunkgate::transport::TransportKind;
 
-const DIALED: &str = "+14155550100";
-
 /// Writes `ca.pem`, `gw.pem` and `gw.key` (leaf for 127.0.0.1) into `dir`.
 fn test_pki(dir: &Path) {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");

@@ -8,8 +8,6 @@ use std::time::Duration;
 use common::*;
 use tokio::net::TcpListener;
 
-const DIALED: &str = "+14155550100";
-
 /// Sets up a PBX and a single UDP carrier and drives INVITE up to the carrier.
 struct Call {
     gw: Gw,
@@ -52,9 +50,7 @@ async fn ring(name: &str) -> (Call, trunkgate::sip::Message) {
 async fn answered(name: &str) -> (Call, trunkgate::sip::Message, trunkgate::sip::Message) {
     let (c, inv) = ring(name).await;
     let from = c.gw.udp;
-    c.carrier
-        .respond(from, &inv, 180, "Ringing", Some("car1"), None, "")
-        .await;
+    c.carrier.status(from, &inv, 180, "Ringing", "car1").await;
     c.pbx.expect_response(180).await;
     let contact = format!("sip:carrier@{}", c.carrier.addr);
     c.carrier
@@ -163,7 +159,7 @@ async fn basic_call_relays_and_hides_topology() {
 async fn caller_cancel_while_ringing() {
     let (c, inv) = ring("cancel").await;
     c.carrier
-        .respond(c.gw.udp, &inv, 180, "Ringing", Some("car1"), None, "")
+        .status(c.gw.udp, &inv, 180, "Ringing", "car1")
         .await;
     c.pbx.expect_response(180).await;
     let cancel = format!(
@@ -183,18 +179,10 @@ async fn caller_cancel_while_ringing() {
         "CANCEL uses the INVITE's branch"
     );
     c.carrier
-        .respond(c.gw.udp, &cancel_b, 200, "OK", Some("car1"), None, "")
+        .status(c.gw.udp, &cancel_b, 200, "OK", "car1")
         .await;
     c.carrier
-        .respond(
-            c.gw.udp,
-            &inv,
-            487,
-            "Request Terminated",
-            Some("car1"),
-            None,
-            "",
-        )
+        .status(c.gw.udp, &inv, 487, "Request Terminated", "car1")
         .await;
     let (ack, _) = c.carrier.expect_request("ACK").await;
     assert_eq!(
@@ -214,17 +202,13 @@ async fn callee_busy_is_passed_back_without_failover() {
         .await;
     pbx.expect_response(100).await;
     let (inv, _) = cs[0].expect_request("INVITE").await;
-    cs[0]
-        .respond(gw.udp, &inv, 486, "Busy Here", Some("c1"), None, "")
-        .await;
+    cs[0].status(gw.udp, &inv, 486, "Busy Here", "c1").await;
     let busy = pbx.expect_response(486).await;
     assert_eq!(hdr(&busy, "Call-ID"), "busy@pbx");
     let (ack, _) = cs[0].expect_request("ACK").await;
     assert!(hdr(&ack, "To").contains("tag=c1"));
     // A retransmitted 486 is absorbed by the transaction: the ACK is repeated, the PBX hears nothing new.
-    cs[0]
-        .respond(gw.udp, &inv, 486, "Busy Here", Some("c1"), None, "")
-        .await;
+    cs[0].status(gw.udp, &inv, 486, "Busy Here", "c1").await;
     cs[0].expect_request("ACK").await;
     assert!(
         cs[1]
@@ -270,15 +254,7 @@ async fn failover_to_next_carrier_on_503() {
     pbx.expect_response(100).await;
     let (inv1, _) = cs[0].expect_request("INVITE").await;
     cs[0]
-        .respond(
-            gw.udp,
-            &inv1,
-            503,
-            "Service Unavailable",
-            Some("c1"),
-            None,
-            "",
-        )
+        .status(gw.udp, &inv1, 503, "Service Unavailable", "c1")
         .await;
     cs[0].expect_request("ACK").await;
     let (inv2, _) = cs[1].expect_request("INVITE").await;
@@ -568,9 +544,7 @@ async fn failover_on_carrier_timeout() {
     let (inv2, _) = tokio::time::timeout(Duration::from_secs(6), cs[1].expect_request("INVITE"))
         .await
         .expect("failover in time");
-    cs[1]
-        .respond(gw.udp, &inv2, 486, "Busy Here", Some("c2"), None, "")
-        .await;
+    cs[1].status(gw.udp, &inv2, 486, "Busy Here", "c2").await;
     pbx.wait_response(486).await;
 }
 

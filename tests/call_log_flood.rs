@@ -17,7 +17,6 @@ use common::*;
 use serde_json::{json, Value};
 use trunkgate::store::{CallLogStore, CallRecord};
 
-const DIALED: &str = "+14155550100";
 const KEY: &str = "flood-test-key";
 /// Untrusted sources 127.0.1.1 ..= 127.0.1.SOURCES, each sending PER_SOURCE INVITEs
 /// (under the 16 requests / 2 s flood limit, so none is banned).
@@ -85,9 +84,7 @@ async fn a_refusal_flood_is_sampled_and_every_real_call_is_logged() {
             pbx.send_invite(gw.udp, &cid, DIALED, &format!("z9hG4bKp{round}k{k}"))
                 .await;
             let (inv, _) = carrier.wait_request("INVITE").await;
-            carrier
-                .respond(gw.udp, &inv, 486, "Busy Here", Some("c"), None, "")
-                .await;
+            carrier.status(gw.udp, &inv, 486, "Busy Here", "c").await;
             pbx.wait_response(486).await;
             pbx_ids.insert(cid);
         }

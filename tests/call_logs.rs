@@ -8,8 +8,6 @@ use std::time::Duration;
 use common::*;
 use trunkgate::store::{CallLogStore, CallStatus};
 
-const DIALED: &str = "+14155550100";
-
 #[tokio::test]
 async fn completed_busy_and_failed_calls_are_logged_and_survive_a_restart() {
     let dir = temp_dir("calllog");
@@ -38,9 +36,7 @@ async fn completed_busy_and_failed_calls_are_logged_and_survive_a_restart() {
         .await;
     pbx.wait_response(100).await;
     let (inv, _) = carrier.wait_request("INVITE").await;
-    carrier
-        .respond(gw.udp, &inv, 486, "Busy Here", Some("c"), None, "")
-        .await;
+    carrier.status(gw.udp, &inv, 486, "Busy Here", "c").await;
     pbx.wait_response(486).await;
 
     // Failed: the only carrier answers 503.
@@ -49,15 +45,7 @@ async fn completed_busy_and_failed_calls_are_logged_and_survive_a_restart() {
     pbx.wait_response(100).await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     carrier
-        .respond(
-            gw.udp,
-            &inv,
-            503,
-            "Service Unavailable",
-            Some("c"),
-            None,
-            "",
-        )
+        .status(gw.udp, &inv, 503, "Service Unavailable", "c")
         .await;
     pbx.wait_response(503).await;
 

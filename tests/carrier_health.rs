@@ -16,8 +16,6 @@ use common::*;
 use tokio::sync::mpsc;
 use trunkgate::sip::Message;
 
-const DIALED: &str = "+14155550100";
-
 /// A carrier: answers OPTIONS with 200 while `answer` is set, hands every
 /// other message to the test. Ends when the test drops the receiver (bounded: 60 s).
 fn carrier(ua: Arc<Ua>, answer: Arc<AtomicBool>) -> mpsc::UnboundedReceiver<(Message, SocketAddr)> {
@@ -31,7 +29,7 @@ fn carrier(ua: Arc<Ua>, answer: Arc<AtomicBool>) -> mpsc::UnboundedReceiver<(Mes
             let is_options = m.is_request() && m.method().is_some_and(|x| x.as_str() == "OPTIONS");
             if is_options {
                 if answer.load(Ordering::Relaxed) {
-                    ua.respond(from, &m, 200, "OK", Some("hc"), None, "").await;
+                    ua.status(from, &m, 200, "OK", "hc").await;
                 }
                 continue;
             }
@@ -88,8 +86,7 @@ async fn a_silent_carrier_is_marked_down_skipped_and_comes_back() {
         a_rx.try_recv().is_err(),
         "the down carrier A got a request other than OPTIONS"
     );
-    b.respond(from, &inv, 486, "Busy Here", Some("b1"), None, "")
-        .await;
+    b.status(from, &inv, 486, "Busy Here", "b1").await;
     pbx.wait_response(486).await;
 
     // A answers again: up after one answered ping.
@@ -118,7 +115,6 @@ async fn when_every_carrier_is_down_they_are_tried_in_priority_order() {
         inv.method().map(|m| m.as_str().to_string()).as_deref(),
         Some("INVITE")
     );
-    a.respond(from, &inv, 486, "Busy Here", Some("a1"), None, "")
-        .await;
+    a.status(from, &inv, 486, "Busy Here", "a1").await;
     pbx.wait_response(486).await;
 }

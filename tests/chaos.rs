@@ -29,8 +29,6 @@ use std::time::Duration;
 use common::sipp::{Scratch, Sipp};
 use common::*;
 
-const DIALED: &str = "+14155550100";
-
 /// A network namespace with one veth pair to this one: `host_ip` here,
 /// `ns_ip` in the namespace, a /30 of 10.250.0.0/16 nothing else uses.
 struct Netns {
@@ -412,9 +410,9 @@ async fn a_carrier_black_holed_mid_call_is_torn_down_by_the_rtp_timeout() {
     let pbx_rtp = RtpPeer::bind(&format!("{}:0", ns.host_ip)).await;
     let id = "chaos-blackhole";
     let offer = sdp_at(pbx_rtp.addr, "pbx");
-    let ok = pbx
-        .invite_answered(gw.udp, id, DIALED, "z9hG4bKbh1", &offer)
+    pbx.send_invite_sdp(gw.udp, id, DIALED, "z9hG4bKbh1", &offer)
         .await;
+    let ok = pbx.ack_200(gw.udp).await;
     let relay = sdp_target(ok.body());
 
     // Media flows: the carrier echoes what the PBX sends.

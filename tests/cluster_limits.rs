@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use common::*;
 
-const DIALED: &str = "+14155550100";
 const TTL_S: u64 = 3;
 
 /// A `redis-server` without persistence: a restart loses every key.
@@ -75,9 +74,6 @@ fn inbound_extra(pbx: SocketAddr) -> String {
     )
 }
 
-const IN_TRUNK: &str = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
-const DID: &str = "+14155550199";
-
 async fn node_with(
     name: &str,
     carrier: SocketAddr,
@@ -116,12 +112,8 @@ async fn try_node(
     let sip: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let (pmin, pmax) = media_ports();
-    let mut text = config_text_in(&[(carrier, "udp")], "127.0.0.0/8", &dir)
-        .replace(
-            r#"listen = [ { transport = "udp", address = "127.0.0.1:0" }, { transport = "tcp", address = "127.0.0.1:0" } ]"#,
-            &format!(r#"listen = [ {{ transport = "udp", address = "{sip}" }} ]"#),
-        )
-        .replace(r#"listen = "127.0.0.1:0""#, &format!(r#"listen = "{http}""#))
+    let text = config_text_in(&[(carrier, "udp")], "127.0.0.0/8", &dir);
+    let mut text = on_fixed_ports(&text, sip, http)
         .replace(
             "description = \"test trunk\"",
             "description = \"test trunk\"\nsimultaneous_call_limit = 2",
@@ -140,22 +132,16 @@ async fn try_node(
     let file = dir.join("trunkgate.toml");
     std::fs::write(&file, text).unwrap();
     let log = dir.join("gateway.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
-        .args(["run", "--config"])
-        .arg(&file)
-        .env("RUST_LOG", "warn")
-        // The URL comes from the environment, as a secret would.
-        .env(
-            "TRUNKGATE_REDIS_URL",
-            format!("redis://127.0.0.1:{redis_port}/0"),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("gateway starts");
+    // The URL comes from the environment, as a secret would.
+    let url = format!("redis://127.0.0.1:{redis_port}/0");
+    let proc = spawn_gateway(
+        env!("CARGO_BIN_EXE_trunkgate"),
+        &file,
+        &log,
+        &[("TRUNKGATE_REDIS_URL", url)],
+    );
     let mut n = Node {
-        proc: Proc(child),
+        proc,
         sip,
         http,
         log,

@@ -20,8 +20,6 @@ use std::time::Duration;
 
 use common::*;
 
-const DIALED: &str = "+14155550100";
-
 fn tool(name: &str) -> PathBuf {
     std::env::var_os("PATH")
         .and_then(|p| {
@@ -306,9 +304,9 @@ async fn every_panel_and_alert_expression_returns_series_in_prometheus() {
     let pbx = Ua::new().await;
     let pbx_rtp = RtpPeer::new().await;
     let offer = sdp_at(pbx_rtp.addr, "pbx");
-    let ok = pbx
-        .invite_answered(gw.udp, "dash-rtp-1", DIALED, "z9hG4bKdashrtp1", &offer)
+    pbx.send_invite_sdp(gw.udp, "dash-rtp-1", DIALED, "z9hG4bKdashrtp1", &offer)
         .await;
+    let ok = pbx.ack_200(gw.udp).await;
     let a_relay = sdp_target(ok.body());
     for i in 0..50u16 {
         pbx_rtp

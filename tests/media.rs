@@ -7,24 +7,17 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::AtomicU16;
 use std::time::Duration;
 
 use common::*;
 use trunkgate::media::g711;
 use trunkgate::sip::Message;
 
-const DIALED: &str = "+14155550100";
-
 /// A media port range of its own for each gateway in this test binary.
 fn media_section(extra: &str) -> String {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let min = 40000 + n * 200;
-    format!(
-        "\n[media]\nbind_ipv4 = \"127.0.0.1\"\nport_min = {min}\nport_max = {}\n{extra}\n",
-        min + 199
-    )
+    media_section_in(&NEXT, 40000, 200, 40, extra)
 }
 
 /// Test gateway config: one UDP carrier, the demo outbound trunk with
@@ -195,21 +188,9 @@ async fn rtp_flows_both_ways_and_sdp_points_at_the_relay() {
 async fn nat_latching_follows_the_real_source_and_ignores_strangers() {
     let carrier = Ua::new().await;
     let gw = gateway(&carrier, "", "").await;
-    // The PBX's SDP names one port, its packets come from another (a NAT).
-    let (signaled, real, car_rtp) = (
-        RtpPeer::new().await,
-        RtpPeer::new().await,
-        RtpPeer::new().await,
-    );
-    let u = answered(
-        gw,
-        Ua::new().await,
-        carrier,
-        "m-nat",
-        signaled.addr,
-        car_rtp.addr,
-    )
-    .await;
+    // The PBX's SDP names one port (`signaled`), its packets come from another (a NAT).
+    let (u, signaled, car_rtp) = call(gw, carrier, "m-nat").await;
+    let real = RtpPeer::new().await;
     for i in 0..3u16 {
         real.send(u.a_relay, 0, i, 160 * u32::from(i), 7, &[1; 160])
             .await;
@@ -440,13 +421,11 @@ async fn override_plays_the_countrys_ringback_then_the_carriers_media_continues_
 
 #[tokio::test]
 async fn inbound_over_the_limit_hears_a_busy_tone_then_486() {
-    const IN_TRUNK: &str = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
-    const DID: &str = "+14155550199";
     let (carrier, pbx) = (Ua::new().await, Ua::new().await);
     let c = carrier.addr;
     let text = Toml::new(&temp_dir("media-busy"))
         .timers("t1_ms = 50\n")
-        .carrier("c1", c, "udp", 10, &format!("inbound_sources = [\"{c}\"]"))
+        .inbound_carrier(c, &c.to_string())
         .with(&format!(
             "[[trunks]]\ntrunk_id = \"{IN_TRUNK}\"\ndirection = \"inbound\"\nsimultaneous_call_limit = 1\n[trunks.inbound]\ndestination = \"{}\"\n",
             pbx.addr
@@ -601,20 +580,8 @@ async fn t38_reinvite_refused_488_when_fax_is_off_and_relayed_when_on() {
     // Fax off (the default test trunk): 488 to the carrier, the PBX sees nothing, the call goes on.
     let carrier = Ua::new().await;
     let gw = gateway(&carrier, "", "").await;
-    let (pbx_rtp, car_rtp, car_fax) = (
-        RtpPeer::new().await,
-        RtpPeer::new().await,
-        RtpPeer::new().await,
-    );
-    let u = answered(
-        gw,
-        Ua::new().await,
-        carrier,
-        "m-fax0",
-        pbx_rtp.addr,
-        car_rtp.addr,
-    )
-    .await;
+    let (u, pbx_rtp, car_rtp) = call(gw, carrier, "m-fax0").await;
+    let car_fax = RtpPeer::new().await;
     carrier_reinvite(&u, 10, &t38_sdp(car_fax.addr)).await;
     u.carrier.wait_response(488).await;
     assert!(

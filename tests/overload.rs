@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use common::*;
 
-const DIALED: &str = "+14155550100";
-
 /// `ua` sends a new INVITE to DIALED with Call-ID `id` (branch from it).
 async fn dial(ua: &Ua, gw: std::net::SocketAddr, id: &str) {
     let branch = format!("z9hG4bK{}", id.replace('-', ""));
@@ -45,9 +43,7 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
         pbx.send_invite(gw.udp, &id, DIALED, &format!("z9hG4bKovl{n}"))
             .await;
         let (inv, _) = carrier.wait_request("INVITE").await;
-        carrier
-            .respond(gw.udp, &inv, 180, "Ringing", Some("c"), None, "")
-            .await;
+        carrier.status(gw.udp, &inv, 180, "Ringing", "c").await;
         pbx.wait_response(180).await;
         invites.push(inv);
     }

@@ -18,7 +18,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::{json, Value};
 
-const DIALED: &str = "+14155550100";
 const KEY: &str = "pg-store-test-key";
 
 /// The newest PostgreSQL server binaries (Debian package postgresql).
@@ -261,34 +260,20 @@ fn spawn_node(name: &str, carrier: SocketAddr, pg: &Postgres) -> Node {
     let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let (pmin, pmax) = media_ports();
     let full = config_text_in(&[(carrier, "udp")], "127.0.0.1/32", &dir);
-    let mut text = full
-        .split("\n[[trunks]]")
-        .next()
-        .unwrap_or_default()
-        .replace(
-            r#"listen = [ { transport = "udp", address = "127.0.0.1:0" }, { transport = "tcp", address = "127.0.0.1:0" } ]"#,
-            &format!(r#"listen = [ {{ transport = "udp", address = "{sip}" }} ]"#),
-        )
-        .replace(r#"listen = "127.0.0.1:0""#, &format!(r#"listen = "{http}""#));
+    let no_trunk = full.split("\n[[trunks]]").next().unwrap_or_default();
+    let mut text = on_fixed_ports(no_trunk, sip, http);
     text.push_str(&format!(
         "\n[media]\nport_min = {pmin}\nport_max = {pmax}\n\n[cluster]\nnode_id = \"{name}\"\n"
     ));
     let file = dir.join("trunkgate.toml");
     std::fs::write(&file, text).unwrap();
     let log = dir.join("gateway.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
-        .args(["run", "--config"])
-        .arg(&file)
-        .env("RUST_LOG", "warn")
-        .env("TRUNKGATE_STORE_URL", pg.url())
-        .env("TRUNKGATE_API_KEY", KEY)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("gateway starts");
+    let envs = [
+        ("TRUNKGATE_STORE_URL", pg.url()),
+        ("TRUNKGATE_API_KEY", KEY.to_string()),
+    ];
     Node {
-        proc: Proc(child),
+        proc: spawn_gateway(env!("CARGO_BIN_EXE_trunkgate"), &file, &log, &envs),
         sip,
         http,
         log,

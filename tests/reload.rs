@@ -12,20 +12,26 @@ use std::time::Duration;
 
 use common::*;
 
-const DIALED: &str = "+14155550100";
-
 fn file_for(
     carrier: SocketAddr,
     sip: SocketAddr,
     http: SocketAddr,
     store: &std::path::Path,
 ) -> String {
-    config_text_in(&[(carrier, "udp")], "127.0.0.0/8", store)
-        .replace(
-            r#"listen = [ { transport = "udp", address = "127.0.0.1:0" }, { transport = "tcp", address = "127.0.0.1:0" } ]"#,
-            &format!(r#"listen = [ {{ transport = "udp", address = "{sip}" }} ]"#),
-        )
-        .replace(r#"listen = "127.0.0.1:0""#, &format!(r#"listen = "{http}""#))
+    on_fixed_ports(
+        &config_text_in(&[(carrier, "udp")], "127.0.0.0/8", store),
+        sip,
+        http,
+    )
+}
+
+/// `trunkgate reload --http <http>` with the API key `key`.
+fn reload_cli(http: SocketAddr, key: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_trunkgate"))
+        .args(["reload", "--http", &http.to_string()])
+        .env("TRUNKGATE_API_KEY", key)
+        .output()
+        .expect("trunkgate reload runs")
 }
 
 fn hup(child: &Child) {
@@ -74,9 +80,7 @@ async fn busy_call(sip: SocketAddr, carrier: &Ua, n: u32, tag: &str) {
     let (call_id, branch) = (format!("rl-{n}@pbx"), format!("z9hG4bKrl{n}"));
     pbx.send_invite(sip, &call_id, DIALED, &branch).await;
     let (inv, from) = carrier.wait_request("INVITE").await;
-    carrier
-        .respond(from, &inv, 486, "Busy Here", Some(tag), None, "")
-        .await;
+    carrier.status(from, &inv, 486, "Busy Here", tag).await;
     pbx.wait_response(486).await;
 }
 
@@ -101,8 +105,7 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
     let pbx = Ua::new().await;
     pbx.send_invite(sip, "rl-1@pbx", DIALED, "z9hG4bKrl1").await;
     let (inv1, from1) = a.wait_request("INVITE").await;
-    a.respond(from1, &inv1, 180, "Ringing", Some("a1"), None, "")
-        .await;
+    a.status(from1, &inv1, 180, "Ringing", "a1").await;
     pbx.wait_response(180).await;
 
     // The file now names carrier B; SIGHUP.
@@ -168,22 +171,14 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
     assert_eq!(r.status(), 200);
     wait_reloads(http, "ok", 2.0).await;
     // The CLI verb does the same: `trunkgate reload --http ADDR`.
-    let out = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
-        .args(["reload", "--http", &http.to_string()])
-        .env("TRUNKGATE_API_KEY", "reload-test-key")
-        .output()
-        .expect("trunkgate reload runs");
+    let out = reload_cli(http, "reload-test-key");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     wait_reloads(http, "ok", 3.0).await;
-    let out = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
-        .args(["reload", "--http", &http.to_string()])
-        .env("TRUNKGATE_API_KEY", "wrong-key")
-        .output()
-        .expect("trunkgate reload runs");
+    let out = reload_cli(http, "wrong-key");
     assert_eq!(out.status.code(), Some(1), "a wrong key fails");
     // Back on carrier A.
     busy_call(sip, &a, 4, "a4").await;

@@ -19,7 +19,6 @@ use common::sipp::{Scratch, Sipp};
 use common::*;
 
 const CALLS: u32 = 20;
-const DIALED: &str = "+14155550100";
 /// Upper bound for one sipp run: 20 calls at 10/s with a 200 ms hold take ~2.5 s;
 /// the UAS then lingers in its built-in 4 s `timewait` after the last BYE.
 const SIPP_DEADLINE: Duration = Duration::from_secs(40);

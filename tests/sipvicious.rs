@@ -18,7 +18,6 @@ use std::time::Duration;
 use common::*;
 use tokio::process::Command;
 
-const DIALED: &str = "+14155550100";
 const SCANNER: &str = "127.0.0.3";
 
 fn have(tool: &str) -> bool {

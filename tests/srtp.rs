@@ -9,7 +9,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::AtomicU16;
 use std::time::Duration;
 
 use common::*;
@@ -17,17 +17,10 @@ use trunkgate::media::g711;
 use trunkgate::media::srtp::{parse_crypto, Crypto, EndCrypto, KeyMaterial, LegKeys, Suite};
 use trunkgate::sip::Message;
 
-const DIALED: &str = "+14155550100";
-
 /// This binary's media ports: 63000-63999, 100 per gateway.
 fn media_section(extra: &str) -> String {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 10;
-    let min = 63000 + n * 100;
-    format!(
-        "\n[media]\nbind_ipv4 = \"127.0.0.1\"\nport_min = {min}\nport_max = {}\n{extra}\n",
-        min + 99
-    )
+    media_section_in(&NEXT, 63000, 100, 10, extra)
 }
 
 /// Config with the carrier's `srtp` and the trunk's `media_encryption`.

@@ -14,7 +14,6 @@ use common::*;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream};
 
-const DIALED: &str = "+14155550100";
 const MAX: usize = 24;
 const RESERVED: usize = 8;
 

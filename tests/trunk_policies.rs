@@ -9,24 +9,13 @@ use std::time::Duration;
 
 use common::*;
 
-const OUT_TRUNK: &str = "6f1c2b1e-8a51-4d2b-9c3e-1a2b3c4d5e6f";
-const IN_TRUNK: &str = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
 const FO_TRUNK: &str = "9d3e1f2a-1111-4c4c-8d8d-0a0b0c0d0e0f";
-const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const DIALED: &str = "+14155550100";
-const DID: &str = "+14155550199";
 
 /// Node settings + one carrier (UDP) that also delivers inbound calls from `carrier_src`.
 fn node(carrier: SocketAddr, carrier_src: &str) -> Toml {
     Toml::new(&temp_dir("policy"))
         .with("[twilio]\nsignaling_ranges = [\"127.0.0.2/32\"]\n[media]\nbusy_tone_s = 1\n")
-        .carrier(
-            "c1",
-            carrier,
-            "udp",
-            10,
-            &format!("inbound_sources = [\"{carrier_src}\"]"),
-        )
+        .inbound_carrier(carrier, carrier_src)
 }
 
 fn outbound_trunk(limit: Option<u32>, extra: &str) -> String {
@@ -36,11 +25,11 @@ fn outbound_trunk(limit: Option<u32>, extra: &str) -> String {
     format!(
         r#"
 [[trunks]]
-trunk_id = "{OUT_TRUNK}"
+trunk_id = "{DEMO_TRUNK}"
 direction = "outbound"
 {limit}
 [trunks.outbound]
-authentication = [ {{ source = "other", value = "127.0.0.1" }}, {{ source = "twilio", value = "{SID}" }} ]
+authentication = [ {{ source = "other", value = "127.0.0.1" }}, {{ source = "twilio", value = "{TWILIO_SID}" }} ]
 {extra}
 "#
     )
@@ -177,21 +166,21 @@ async fn outbound_limit_503_and_slot_released_on_every_end_path() {
     let ok = pbx.wait_response(200).await;
     carrier.wait_request("ACK").await;
     hang_up(&pbx, gw.udp, &carrier, &ok).await;
-    assert_eq!(active(&gw, OUT_TRUNK).await, 0, "released after caller BYE");
+    assert_eq!(
+        active(&gw, DEMO_TRUNK).await,
+        0,
+        "released after caller BYE"
+    );
 
     // 2. Callee busy.
     let inv = place(&gw, &pbx, &carrier, "lim2").await;
-    carrier
-        .respond(gw.udp, &inv, 486, "Busy Here", Some("t2"), None, "")
-        .await;
+    carrier.status(gw.udp, &inv, 486, "Busy Here", "t2").await;
     pbx.wait_response(486).await;
-    assert_eq!(active(&gw, OUT_TRUNK).await, 0, "released after 486");
+    assert_eq!(active(&gw, DEMO_TRUNK).await, 0, "released after 486");
 
     // 3. Caller CANCEL.
     let inv = place(&gw, &pbx, &carrier, "lim3").await;
-    carrier
-        .respond(gw.udp, &inv, 180, "Ringing", Some("t3"), None, "")
-        .await;
+    carrier.status(gw.udp, &inv, 180, "Ringing", "t3").await;
     pbx.wait_response(180).await;
     let cancel = invite(pbx.addr, gw.udp, "UDP", "lim3", DIALED, "z9hG4bKlim3")
         .replacen("INVITE sip", "CANCEL sip", 1)
@@ -200,7 +189,7 @@ async fn outbound_limit_503_and_slot_released_on_every_end_path() {
         cancel.split("Content-Type").next().unwrap().to_string() + "Content-Length: 0\r\n\r\n";
     pbx.send(gw.udp, &cancel).await;
     pbx.wait_response(487).await;
-    assert_eq!(active(&gw, OUT_TRUNK).await, 0, "released after CANCEL");
+    assert_eq!(active(&gw, DEMO_TRUNK).await, 0, "released after CANCEL");
 
     // 4. Callee hangs up.
     let inv = place(&gw, &pbx, &carrier, "lim4").await;
@@ -211,23 +200,27 @@ async fn outbound_limit_503_and_slot_released_on_every_end_path() {
     carrier.send(gw.udp, &bye).await;
     let (bye_a, _) = pbx.wait_request("BYE").await;
     pbx.ok(gw.udp, &bye_a).await;
-    assert_eq!(active(&gw, OUT_TRUNK).await, 0, "released after callee BYE");
+    assert_eq!(
+        active(&gw, DEMO_TRUNK).await,
+        0,
+        "released after callee BYE"
+    );
 
     // 5. Carrier silent: Timer B (3.2 s) -> 408.
     place(&gw, &pbx, &carrier, "lim5").await;
     pbx.wait_response(408).await;
-    assert_eq!(active(&gw, OUT_TRUNK).await, 0, "released after timeout");
+    assert_eq!(active(&gw, DEMO_TRUNK).await, 0, "released after timeout");
 
     // And the slot really is free: a new call goes through.
     place(&gw, &pbx2, &carrier, "lim6").await;
     let m = metrics(gw.http).await;
-    let series = format!("trunkgate_trunk_rejections_total{{trunk=\"{OUT_TRUNK}\",direction=\"outbound\",reason=\"limit_reached\"}}");
+    let series = format!("trunkgate_trunk_rejections_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",reason=\"limit_reached\"}}");
     assert_eq!(metric_value(&m, &series), 1.0, "{m}");
 }
 
-/// In virtual time: the paused clock jumps over the 7 s while the sockets stay real.
-#[tokio::test(start_paused = true)]
-async fn post_dial_delay_cancels_and_answers_503() {
+/// A gateway whose outbound trunk has a 7 s post-dial delay, and call `id`
+/// placed through it: the gateway, the PBX, the carrier and its INVITE.
+async fn pdd_call(id: &str) -> (Gw, Ua, Ua, trunkgate::sip::Message) {
     let carrier = Ua::new().await;
     let gw = start(&outbound_node(
         carrier.addr,
@@ -236,7 +229,14 @@ async fn post_dial_delay_cancels_and_answers_503() {
     ))
     .await;
     let pbx = Ua::new().await;
-    let inv = place(&gw, &pbx, &carrier, "pdd1").await;
+    let inv = place(&gw, &pbx, &carrier, id).await;
+    (gw, pbx, carrier, inv)
+}
+
+/// In virtual time: the paused clock jumps over the 7 s while the sockets stay real.
+#[tokio::test(start_paused = true)]
+async fn post_dial_delay_cancels_and_answers_503() {
+    let (gw, pbx, carrier, inv) = pdd_call("pdd1").await;
     // 100 Trying does not stop the timer.
     carrier
         .respond(gw.udp, &inv, 100, "Trying", None, None, "")
@@ -255,32 +255,20 @@ async fn post_dial_delay_cancels_and_answers_503() {
     assert_eq!(hdr(&cancel, "Call-ID"), hdr(&inv, "Call-ID"));
     let r = pbx.wait_response(503).await;
     assert_eq!(hdr(&r, "Call-ID"), "pdd1");
+    carrier.status(gw.udp, &cancel, 200, "OK", "p").await;
     carrier
-        .respond(gw.udp, &cancel, 200, "OK", Some("p"), None, "")
-        .await;
-    carrier
-        .respond(gw.udp, &inv, 487, "Request Terminated", Some("p"), None, "")
+        .status(gw.udp, &inv, 487, "Request Terminated", "p")
         .await;
     carrier.wait_request("ACK").await;
     let m = metrics(gw.http).await;
-    let series = format!("trunkgate_trunk_rejections_total{{trunk=\"{OUT_TRUNK}\",direction=\"outbound\",reason=\"pdd_timeout\"}}");
+    let series = format!("trunkgate_trunk_rejections_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",reason=\"pdd_timeout\"}}");
     assert_eq!(metric_value(&m, &series), 1.0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn ringing_within_pdd_keeps_the_call() {
-    let carrier = Ua::new().await;
-    let gw = start(&outbound_node(
-        carrier.addr,
-        None,
-        "max_post_dial_delay = 7",
-    ))
-    .await;
-    let pbx = Ua::new().await;
-    let inv = place(&gw, &pbx, &carrier, "pdd2").await;
-    carrier
-        .respond(gw.udp, &inv, 180, "Ringing", Some("r"), None, "")
-        .await;
+    let (gw, pbx, carrier, inv) = pdd_call("pdd2").await;
+    carrier.status(gw.udp, &inv, 180, "Ringing", "r").await;
     pbx.wait_response(180).await;
     // Past 7 s: no CANCEL, no 503.
     assert!(
@@ -373,16 +361,8 @@ async fn inbound_failover_to_trunk_phone_number_and_sip_uri() {
         inbound_invite(&gw, &carrier, DID, &cid).await;
         carrier.expect_response(100).await;
         let (inv, _) = dead.expect_request("INVITE").await;
-        dead.respond(
-            gw.udp,
-            &inv,
-            503,
-            "Service Unavailable",
-            Some("d"),
-            None,
-            "",
-        )
-        .await;
+        dead.status(gw.udp, &inv, 503, "Service Unavailable", "d")
+            .await;
         dead.expect_request("ACK").await;
         let (who, expect_ruri) = match source {
             "trunk_id" => (&backup, format!("sip:{DID}@")),
@@ -434,8 +414,7 @@ async fn no_failover_on_486_and_inactive_trunks() {
     inbound_invite(&gw, &carrier, DID, "busy1").await;
     carrier.expect_response(100).await;
     let (inv, _) = pbx.expect_request("INVITE").await;
-    pbx.respond(gw.udp, &inv, 486, "Busy Here", Some("b"), None, "")
-        .await;
+    pbx.status(gw.udp, &inv, 486, "Busy Here", "b").await;
     carrier.wait_response(486).await;
     pbx.expect_request("ACK").await;
     assert!(
@@ -506,14 +485,14 @@ async fn twilio_auth_needs_sid_and_signaling_range() {
         )
     };
     let twilio = Ua::bind("127.0.0.2:0").await;
-    twilio.send(gw.udp, &tw(&twilio, SID, "tw1")).await;
+    twilio.send(gw.udp, &tw(&twilio, TWILIO_SID, "tw1")).await;
     twilio.expect_response(100).await;
     carrier.wait_request("INVITE").await;
-    // Right SID, wrong source.
+    // Right TWILIO_SID, wrong source.
     let other = Ua::bind("127.0.0.3:0").await;
-    other.send(gw.udp, &tw(&other, SID, "tw2")).await;
+    other.send(gw.udp, &tw(&other, TWILIO_SID, "tw2")).await;
     other.expect_response(403).await;
-    // Wrong SID, right source.
+    // Wrong TWILIO_SID, right source.
     twilio
         .send(
             gw.udp,
@@ -521,7 +500,7 @@ async fn twilio_auth_needs_sid_and_signaling_range() {
         )
         .await;
     twilio.wait_response(403).await;
-    // The trunk's `other` entry (127.0.0.1) admits without any SID.
+    // The trunk's `other` entry (127.0.0.1) admits without any TWILIO_SID.
     let pbx = Ua::new().await;
     pbx.send(
         gw.udp,
@@ -611,15 +590,7 @@ async fn destination_srv_through_a_local_dns_server() {
     carrier.expect_response(100).await;
     let (inv1, _) = first.expect_request("INVITE").await;
     first
-        .respond(
-            gw.udp,
-            &inv1,
-            503,
-            "Service Unavailable",
-            Some("f"),
-            None,
-            "",
-        )
+        .status(gw.udp, &inv1, 503, "Service Unavailable", "f")
         .await;
     let (inv2, _) = second.wait_request("INVITE").await;
     second.answer(gw.udp, &inv2, "s", "b").await;
@@ -643,9 +614,7 @@ async fn reload_with_new_dns_sends_the_next_call_to_the_new_address() {
     let gw = start(&text_for(old_pbx.addr.port())).await;
     inbound_invite(&gw, &carrier, DID, "dnsrl1").await;
     let (inv, from) = old_pbx.wait_request("INVITE").await;
-    old_pbx
-        .respond(from, &inv, 486, "Busy Here", Some("o"), None, "")
-        .await;
+    old_pbx.status(from, &inv, 486, "Busy Here", "o").await;
     carrier.wait_response(486).await;
 
     let new_cfg =
@@ -653,9 +622,7 @@ async fn reload_with_new_dns_sends_the_next_call_to_the_new_address() {
     gw.gw.reload(new_cfg);
     inbound_invite(&gw, &carrier, DID, "dnsrl2").await;
     let (inv, from) = new_pbx.wait_request("INVITE").await;
-    new_pbx
-        .respond(from, &inv, 486, "Busy Here", Some("n"), None, "")
-        .await;
+    new_pbx.status(from, &inv, 486, "Busy Here", "n").await;
     let busy = carrier.wait_response(486).await;
     assert_eq!(hdr(&busy, "Call-ID"), "dnsrl2");
 }

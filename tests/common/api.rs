@@ -124,6 +124,24 @@ pub fn api_error(r: &(u16, Value), status: u16, code: u64) -> String {
     r.1["message"].as_str().unwrap_or_default().to_string()
 }
 
+/// Asserts a validation error (400, code 400001); returns the message.
+pub fn invalid(r: &(u16, Value)) -> String {
+    api_error(r, 400, 400_001)
+}
+
+/// Asserts "not found" (404, code 404002); returns the message.
+pub fn not_found(r: &(u16, Value)) -> String {
+    api_error(r, 404, 404_002)
+}
+
+/// Asserts a validation error (400, code 400001) whose message names
+/// `field` first (`<field>: …`); returns the message.
+pub fn bad_field(r: &(u16, Value), field: &str) -> String {
+    let msg = api_error(r, 400, 400_001);
+    assert!(msg.starts_with(&format!("{field}: ")), "{msg}");
+    msg
+}
+
 /// Every call-log record's call_id, paging through
 /// `GET /v1/History/Logs/Calls` with `get` (a path in, status and JSON out);
 /// `next_block_uri` may be a path or an absolute URL on the same host.

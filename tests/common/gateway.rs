@@ -12,7 +12,15 @@ use trunkgate::config;
 use trunkgate::gateway::Gateway;
 use trunkgate::transport::TransportKind;
 
+/// The outbound trunk of [`config_text`] (and of the tests' own outbound trunks).
 pub const DEMO_TRUNK: &str = "6f1c2b1e-8a51-4d2b-9c3e-1a2b3c4d5e6f";
+/// The inbound trunk the tests assign their DIDs to.
+pub const IN_TRUNK: &str = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
+/// The number the PBX dials out, and the DID carriers deliver in.
+pub const DIALED: &str = "+14155550100";
+pub const DID: &str = "+14155550199";
+/// The Twilio account SID the trunks' "twilio" authentication names.
+pub const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const WAIT: Duration = Duration::from_secs(5);
 
 pub struct Gw {
@@ -83,6 +91,12 @@ impl Toml {
         self.with(&format!(
             "[[carriers]]\nhealth_interval_s = 0\nname = \"{name}\"\naddress = \"{address}\"\ntransport = \"{transport}\"\npriority = {priority}\n{extra}\n"
         ))
+    }
+
+    /// The carrier `c1` (UDP, priority 10) delivering inbound calls from `sources`.
+    pub fn inbound_carrier(self, address: SocketAddr, sources: &str) -> Toml {
+        let sources = format!("inbound_sources = [\"{sources}\"]");
+        self.carrier("c1", address, "udp", 10, &sources)
     }
 
     /// An active outbound `[[trunks]]` entry with `extra` lines in
@@ -160,6 +174,24 @@ pub fn demo_config(
         t = t.carrier(&format!("carrier{i}"), *addr, tp, priority, "");
     }
     t.outbound_trunk(DEMO_TRUNK, allow, "")
+}
+
+/// A `[media]` section on 127.0.0.1 with `extra` lines, and a port range
+/// of its own for each gateway of a test binary: the `counter`-th (modulo
+/// `slots`) block of `size` ports from `base`.
+pub fn media_section_in(
+    counter: &std::sync::atomic::AtomicU16,
+    base: u16,
+    size: u16,
+    slots: u16,
+    extra: &str,
+) -> String {
+    let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % slots;
+    let min = base + n * size;
+    format!(
+        "\n[media]\nbind_ipv4 = \"127.0.0.1\"\nport_min = {min}\nport_max = {}\n{extra}\n",
+        min + size - 1
+    )
 }
 
 /// A fresh directory under the system temp dir for one test.
@@ -268,6 +300,38 @@ pub fn without_node_id(text: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Config `text` (from [`Toml`]) with SIP on `sip` (UDP only) and HTTP on
+/// `http`: fixed ports, for a gateway run as a child process.
+pub fn on_fixed_ports(text: &str, sip: SocketAddr, http: SocketAddr) -> String {
+    text.replace(
+        r#"listen = [ { transport = "udp", address = "127.0.0.1:0" }, { transport = "tcp", address = "127.0.0.1:0" } ]"#,
+        &format!(r#"listen = [ {{ transport = "udp", address = "{sip}" }} ]"#),
+    )
+    .replace(r#"listen = "127.0.0.1:0""#, &format!(r#"listen = "{http}""#))
+}
+
+/// The gateway binary `bin` (a test's `env!("CARGO_BIN_EXE_trunkgate")`)
+/// run on `file` (`RUST_LOG=warn`, stderr to `log`) with `envs` set, as a
+/// child process.
+pub fn spawn_gateway(
+    bin: &str,
+    file: &std::path::Path,
+    log: &std::path::Path,
+    envs: &[(&str, String)],
+) -> Proc {
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["run", "--config"])
+        .arg(file)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).expect("gateway log"));
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    Proc(cmd.spawn().expect("gateway starts"))
 }
 
 /// A child process (gateway, Redis, Prometheus …) killed and reaped when dropped.

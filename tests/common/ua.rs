@@ -49,8 +49,7 @@ impl Ua {
 
     /// Sends an [`invite`] (UDP, the default [`SDP`]) from this UA to the gateway at `gw`.
     pub async fn send_invite(&self, gw: SocketAddr, call_id: &str, dialed: &str, branch: &str) {
-        self.send(gw, &invite(self.addr, gw, "UDP", call_id, dialed, branch))
-            .await;
+        self.send_invite_sdp(gw, call_id, dialed, branch, SDP).await;
     }
 
     /// [`Ua::send_invite`] with the given SDP body.
@@ -69,17 +68,9 @@ impl Ua {
         .await;
     }
 
-    /// [`Ua::send_invite_sdp`], then waits for the 200 (skipping
-    /// provisionals) and ACKs it; returns the 200.
-    pub async fn invite_answered(
-        &self,
-        gw: SocketAddr,
-        call_id: &str,
-        dialed: &str,
-        branch: &str,
-        sdp: &str,
-    ) -> Message {
-        self.send_invite_sdp(gw, call_id, dialed, branch, sdp).await;
+    /// Waits for the 200 to this UA's INVITE (skipping provisionals) and
+    /// ACKs it to the gateway at `gw`; returns the 200.
+    pub async fn ack_200(&self, gw: SocketAddr) -> Message {
         let ok = self.wait_response(200).await;
         self.send(gw, &UaDialog::from_ok(&ok, self.addr).ack())
             .await;
@@ -119,6 +110,13 @@ impl Ua {
     ) {
         let contact = format!("sip:{user}@{}", self.addr);
         self.respond(to, req, 200, "OK", Some(tag), Some(&contact), sdp)
+            .await;
+    }
+
+    /// Sends a response `code` to `req` without a body (a 180, a 486 …), To
+    /// tag `tag`, to `to`.
+    pub async fn status(&self, to: SocketAddr, req: &Message, code: u16, reason: &str, tag: &str) {
+        self.respond(to, req, code, reason, Some(tag), None, "")
             .await;
     }
 
