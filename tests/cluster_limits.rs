@@ -45,14 +45,7 @@ fn redis(port: u16, dir: &Path) -> Proc {
 }
 
 async fn wait_tcp(addr: SocketAddr, what: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} not listening"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_tcp_within(addr, what, Duration::from_secs(15)).await;
 }
 
 struct Node {

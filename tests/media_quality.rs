@@ -115,6 +115,12 @@ async fn send_seqs(peer: &RtpPeer, to: SocketAddr, ssrc: u32, seqs: &[u32]) {
     }
 }
 
+/// The value of series `name` of the demo trunk in direction `dir`.
+fn trunk_series(metrics: &str, name: &str, dir: &str) -> f64 {
+    let labels = format!("{{trunk=\"{DEMO_TRUNK}\",direction=\"{dir}\"}}");
+    metric_value(metrics, &format!("{name}{labels}"))
+}
+
 fn num(v: &Value, path: &str) -> f64 {
     let mut cur = v;
     for k in path.split('.') {
@@ -161,15 +167,9 @@ async fn a_clean_call_scores_mos_4_3_or_better_both_ways() {
     assert!(q["one_way_audio"].is_null());
     let m = metrics(u.gw.http).await;
     for dir in ["caller_to_callee", "callee_to_caller"] {
-        let labels = format!("{{trunk=\"{DEMO_TRUNK}\",direction=\"{dir}\"}}");
-        assert_eq!(
-            metric_value(&m, &format!("trunkgate_media_rtp_received_total{labels}")),
-            100.0
-        );
-        assert_eq!(
-            metric_value(&m, &format!("trunkgate_media_mos_count{labels}")),
-            1.0
-        );
+        let of_trunk = |name: &str| trunk_series(&m, name, dir);
+        assert_eq!(of_trunk("trunkgate_media_rtp_received_total"), 100.0);
+        assert_eq!(of_trunk("trunkgate_media_mos_count"), 1.0);
         assert_eq!(
             metric_value(
                 &m,
@@ -214,10 +214,7 @@ async fn five_percent_loss_one_way_shows_in_that_direction_only() {
     assert_eq!(num(&q, "mos_min"), num(lossy, "mos"), "{q:#}");
     let m = metrics(u.gw.http).await;
     assert_eq!(
-        metric_value(
-            &m,
-            &format!("trunkgate_media_rtp_lost_total{{trunk=\"{DEMO_TRUNK}\",direction=\"caller_to_callee\"}}")
-        ),
+        trunk_series(&m, "trunkgate_media_rtp_lost_total", "caller_to_callee"),
         dropped as f64
     );
     u.gw.gw.shutdown().await;
@@ -376,9 +373,10 @@ async fn a_callee_that_never_sends_is_flagged_one_way_within_6_s_and_logged() {
     );
     let m = metrics(u.gw.http).await;
     assert_eq!(
-        metric_value(
+        trunk_series(
             &m,
-            &format!("trunkgate_calls_one_way_audio_total{{trunk=\"{DEMO_TRUNK}\",direction=\"caller_to_callee\"}}")
+            "trunkgate_calls_one_way_audio_total",
+            "caller_to_callee"
         ),
         1.0
     );
@@ -412,9 +410,10 @@ async fn a_callee_that_never_sends_is_flagged_one_way_within_6_s_and_logged() {
     );
     let m = metrics(u.gw.http).await;
     assert_eq!(
-        metric_value(
+        trunk_series(
             &m,
-            &format!("trunkgate_calls_one_way_audio_total{{trunk=\"{DEMO_TRUNK}\",direction=\"caller_to_callee\"}}")
+            "trunkgate_calls_one_way_audio_total",
+            "caller_to_callee"
         ),
         1.0
     );
@@ -437,15 +436,9 @@ async fn a_callee_behind_a_broken_nat_is_counted_as_a_latching_failure() {
     assert_eq!(num(&q["callee_to_caller"], "latch_failures"), 75.0, "{q:#}");
     assert_eq!(num(&q["callee_to_caller"], "packets_received"), 0.0);
     let m = metrics(u.gw.http).await;
-    let labels = format!("{{trunk=\"{DEMO_TRUNK}\",direction=\"caller_to_callee\"}}");
-    assert_eq!(
-        metric_value(&m, &format!("trunkgate_calls_latch_failures_total{labels}")),
-        1.0
-    );
-    assert_eq!(
-        metric_value(&m, &format!("trunkgate_calls_one_way_audio_total{labels}")),
-        0.0
-    );
+    let of_trunk = |name: &str| trunk_series(&m, name, "caller_to_callee");
+    assert_eq!(of_trunk("trunkgate_calls_latch_failures_total"), 1.0);
+    assert_eq!(of_trunk("trunkgate_calls_one_way_audio_total"), 0.0);
     u.gw.gw.shutdown().await;
 }
 

@@ -62,14 +62,7 @@ async fn run_gateway(
         None => cmd.env_remove("RUST_LOG"),
     };
     let gw = Proc(cmd.spawn().expect("gateway starts"));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(http).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gateway not listening"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_tcp_within(http, "gateway", Duration::from_secs(10)).await;
     gw
 }
 

@@ -344,6 +344,19 @@ impl Drop for Proc {
     }
 }
 
+/// Waits (polling every 50 ms, at most `within`) until `addr` accepts TCP
+/// connections; fails naming `what`.
+pub async fn wait_tcp_within(addr: SocketAddr, what: &str, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while TcpStream::connect(addr).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} not listening"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A loopback TCP port free now (for configs that need a fixed port).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
