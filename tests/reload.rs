@@ -199,25 +199,16 @@ async fn reload_rebuilds_the_flow_worker_pool() {
             .lines()
             .any(|l| l.starts_with(&series(port)))
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !seen(&metrics(gw.http).await, w1) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "first worker never probed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let within = Duration::from_secs(10);
+    wait_metrics(gw.http, within, "first worker never probed", |t| {
+        seen(t, w1)
+    })
+    .await;
     assert!(!seen(&metrics(gw.http).await, w2));
     gw.gw
         .reload(trunkgate::config::parse_str(&text_for(w2), "reload.toml").expect("valid"));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !seen(&metrics(gw.http).await, w2) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "new worker never probed after reload"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = "new worker never probed after reload";
+    wait_metrics(gw.http, within, what, |t| seen(t, w2)).await;
     // Two more probe periods: the old worker's series stays gone.
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let text = metrics(gw.http).await;
