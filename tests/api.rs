@@ -432,63 +432,23 @@ async fn raw_http(addr: SocketAddr, head: String, body: Vec<u8>) -> (u16, Value)
 #[tokio::test]
 async fn malformed_oversized_wrong_type_unknown_route_and_method() {
     let (gw, _c, api, _) = setup().await;
+    // Bodies that are not a JSON object sent as application/json: 400010, in this order.
     let json_ct = Some("application/json");
-    err(
-        &api.raw(
-            Method::POST,
-            "/v1/Trunks",
-            json_ct,
-            b"{\"direction\": ".to_vec(),
-        )
-        .await,
-        400,
-        400010,
-    );
-    err(
-        &api.raw(Method::POST, "/v1/Trunks", json_ct, b"[1,2]".to_vec())
-            .await,
-        400,
-        400010,
-    );
-    err(
-        &api.raw(Method::POST, "/v1/Trunks", json_ct, Vec::new())
-            .await,
-        400,
-        400010,
-    );
-    err(
-        &api.raw(
-            Method::POST,
-            "/v1/Trunks",
-            Some("text/plain"),
-            br#"{"direction":"inbound"}"#.to_vec(),
-        )
-        .await,
-        400,
-        400010,
-    );
-    err(
-        &api.raw(
-            Method::POST,
-            "/v1/Trunks",
-            None,
-            br#"{"direction":"inbound"}"#.to_vec(),
-        )
-        .await,
-        400,
-        400010,
-    );
-    err(
-        &api.raw(
-            Method::POST,
-            "/v1/Trunks",
+    let inbound = br#"{"direction":"inbound"}"#;
+    for (ct, body) in [
+        (json_ct, b"{\"direction\": ".to_vec()),
+        (json_ct, b"[1,2]".to_vec()),
+        (json_ct, Vec::new()),
+        (Some("text/plain"), inbound.to_vec()),
+        (None, inbound.to_vec()),
+        (
             Some("application/x-www-form-urlencoded"),
             b"direction=inbound".to_vec(),
-        )
-        .await,
-        400,
-        400010,
-    );
+        ),
+    ] {
+        let r = api.raw(Method::POST, "/v1/Trunks", ct, body).await;
+        err(&r, 400, 400010);
+    }
     let msg = invalid(&api.post("/v1/Trunks", json!({ "direction": "inbound", "extra": 1, "inbound": { "destination": "p.example.com" } })).await);
     assert!(msg.starts_with("extra: unknown field"), "{msg}");
 
