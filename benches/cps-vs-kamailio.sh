@@ -49,9 +49,7 @@ STAGE_TIMEOUT_S=${STAGE_TIMEOUT_S:-2400}
 
 bench_require sipp:sip-tester curl:curl ss:iproute2 awk:mawk
 bench_install_traps
-[ -n "$OUT" ] || OUT=$REPO/target/bench/cps-vs-kamailio-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$OUT" || bench_die "cannot create $OUT"
-OUT=$(cd "$OUT" && pwd)
+tg_out_dir cps-vs-kamailio
 T0=$(date +%s)
 
 # --- 1. build ---------------------------------------------------------------
@@ -90,7 +88,7 @@ TG_LINE=$(grep '^max_cps=' "$OUT/trunkgate-cps.log" | tail -1)
 # --- 4. report --------------------------------------------------------------
 kam=$(printf '%s\n' "$KAM_LINE" | sed -n 's/.*max_cps=\([0-9.]*\).*/\1/p')
 tg=$(printf '%s\n' "$TG_LINE" | sed -n 's/^max_cps=\([0-9.]*\).*/\1/p')
-ratio=$(awk -v a="$tg" -v b="$kam" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }')
+ratio=$(tg_ratio "$tg" "$kam")
 {
 	echo "== trunkgate vs Kamailio, CPS on loopback ($(nproc) cores, $(($(date +%s) - T0)) s, results in $OUT)"
 	echo "kamailio:  $KAM_LINE"

@@ -4,8 +4,15 @@
 #
 #   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # sets REPO and BENCH, sources the harness's lib/common.sh
 #   tg_release_binary                           # sets BIN: $TG_BIN, or cargo build --release
-#   tg_ports_free                               # dies if 5060/udp+tcp or 8080/tcp are taken
-#   tg_start_gateway LOG [CONFIG]               # sets GW_PID; dies unless /metrics answers within 10 s
+#   tg_ports_free                               # dies if GW_SIP's port (udp+tcp) or GW_HTTP's (tcp) is taken
+#   tg_start_gateway LOG [CONFIG]               # sets GW_PID; dies unless GW_HTTP's /metrics answers within 10 s
+#   tg_out_dir NAME                             # OUT (default target/bench/NAME-<timestamp>) made and absolute
+#   tg_ratio A B                                # prints A/B to two places, or n/a
+#
+# GW_SIP (127.0.0.1:5060) and GW_HTTP (127.0.0.1:8080) are where the gateway
+# listens (the embedded default config's addresses); a script whose config
+# says otherwise sets them after sourcing. TG_RUN_DIR: the (empty) directory
+# the gateway runs in; one temporary directory for all starts unless set.
 #
 # env: TRUNKGATE_BENCH_DIR (default <repo>/../shared/bench), TG_BIN (a binary
 #      to use instead of building one, e.g. to compare commits in one run),
@@ -35,12 +42,13 @@ tg_release_binary() {
 }
 
 tg_ports_free() {
-	local p proto port
-	for p in udp:5060 tcp:5060 tcp:8080; do
-		proto=${p%%:*} port=${p##*:}
-		# the gateway binds 127.0.0.1: only that address or a wildcard conflicts
+	local p proto addr host port
+	for p in "udp:$GW_SIP" "tcp:$GW_SIP" "tcp:$GW_HTTP"; do
+		proto=${p%%:*} addr=${p#*:}
+		host=${addr%:*} port=${addr##*:}
+		# the gateway binds $host: only that address or a wildcard conflicts
 		if ss -Hln --"$proto" "sport = :$port" 2>/dev/null | awk '{ print $4 }' |
-			grep -Eq "^(127\.0\.0\.1|0\.0\.0\.0|\*|\[::\]):$port\$"; then
+			grep -Fxq -e "$host:$port" -e "0.0.0.0:$port" -e "*:$port" -e "[::]:$port"; then
 			bench_die "$proto port $port is already in use (another gateway running?)"
 		fi
 	done
@@ -64,4 +72,16 @@ tg_start_gateway() {
 	done
 	tail -20 "$log" >&2
 	bench_die "trunkgate did not come up on $GW_HTTP within 10 s"
+}
+
+# tg_out_dir NAME: the results directory, $OUT if the caller set it.
+tg_out_dir() {
+	[ -n "${OUT:-}" ] || OUT=$REPO/target/bench/$1-$(date +%Y%m%d-%H%M%S)
+	mkdir -p "$OUT" || bench_die "cannot create $OUT"
+	OUT=$(cd "$OUT" && pwd)
+}
+
+# tg_ratio A B: A/B with two decimals, or n/a when either is missing or B is 0.
+tg_ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
 }

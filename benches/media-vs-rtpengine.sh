@@ -14,16 +14,13 @@
 # usage: benches/media-vs-rtpengine.sh [--calls N] [--cps] [--out DIR] [-- cps.sh options...]
 #   --calls N   simultaneous calls with RTP (default 500)
 #   --cps       also measure max CPS with media anchored (both targets; ~10 min more)
-# env: TRUNKGATE_BENCH_DIR (default <repo>/../shared/bench), STAGE_TIMEOUT_S (2400)
+# env: TRUNKGATE_BENCH_DIR (default <repo>/../shared/bench), TG_BIN (benches/lib.sh), STAGE_TIMEOUT_S (2400)
 set -uo pipefail
 case "${1:-}" in -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;; esac
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=${TRUNKGATE_BENCH_DIR:-$REPO/../shared/bench}
-[ -f "$BENCH/media-load.sh" ] || { echo "no benchmark harness at $BENCH (set TRUNKGATE_BENCH_DIR)" >&2; exit 2; }
-BENCH=$(cd "$BENCH" && pwd)
-# shellcheck source=/dev/null
-. "$BENCH/lib/common.sh"
+# shellcheck source=benches/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+[ -f "$BENCH/media-load.sh" ] || bench_die "no media-load.sh in the benchmark harness at $BENCH"
 
 CALLS=500
 CPS=0
@@ -41,21 +38,12 @@ while [ $# -gt 0 ]; do
 	esac
 done
 STAGE_TIMEOUT_S=${STAGE_TIMEOUT_S:-2400}
-GW_SIP=127.0.0.1:5060
-GW_HTTP=127.0.0.1:8080
-export RUST_LOG=${RUST_LOG:-warn}
 bench_require sipp:sip-tester curl:curl ss:iproute2 awk:mawk
 bench_install_traps
-[ -n "$OUT" ] || OUT=$REPO/target/bench/media-vs-rtpengine-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$OUT" || bench_die "cannot create $OUT"
-OUT=$(cd "$OUT" && pwd)
+tg_out_dir media-vs-rtpengine
 T0=$(date +%s)
 
-bench_log "building the release binary"
-(cd "$REPO" && timeout -k 30 "$STAGE_TIMEOUT_S" cargo build --release --bin trunkgate) ||
-	bench_die "cargo build --release failed"
-BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/trunkgate
-[ -x "$BIN" ] || bench_die "no binary at $BIN"
+tg_release_binary
 
 # --- anchor -----------------------------------------------------------------
 ANCHOR_ARGS=(--reps 1 --concurrent "$CALLS" --out "$OUT/anchor")
@@ -67,22 +55,10 @@ bench_run_logged "$OUT/anchor.log" timeout -k 60 "$STAGE_TIMEOUT_S" \
 sleep 2
 
 # --- trunkgate --------------------------------------------------------------
-for p in udp:5060 tcp:5060 tcp:8080; do
-	proto=${p%%:*} port=${p##*:}
-	[ -z "$(ss -Hln --"$proto" "sport = :$port" 2>/dev/null)" ] ||
-		bench_die "$proto port $port is already in use (another gateway running?)"
-done
-start_gw() {
+start_gw() { # start_gw STEP: a fresh run directory for each start
 	bench_mktemp tg-media
-	(cd "$BENCH_TMP" && exec "$BIN" run) 2>"$OUT/trunkgate-$1.log" &
-	GW_PID=$!
-	bench_track "$GW_PID"
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$GW_PID" 2>/dev/null || break
-		curl -fsS -m 1 "http://$GW_HTTP/metrics" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	bench_die "trunkgate did not come up"
+	TG_RUN_DIR=$BENCH_TMP
+	tg_start_gateway "$OUT/trunkgate-$1.log"
 }
 start_gw media
 bench_run_logged "$OUT/trunkgate-media.log" timeout -k 60 "$STAGE_TIMEOUT_S" \
@@ -104,7 +80,7 @@ A_MEDIA=$(grep -E '^(media|calls=)' "$OUT/anchor.log" | tail -1)
 T_MEDIA=$(grep '^calls=' "$OUT/trunkgate-media.log" | tail -1)
 a=$(printf '%s\n' "$A_MEDIA" | sed -n 's/.* cpu_pct_per_stream=\([0-9.]*\).*/\1/p')
 t=$(printf '%s\n' "$T_MEDIA" | sed -n 's/.* cpu_pct_per_stream=\([0-9.]*\).*/\1/p')
-ratio=$(awk -v a="$t" -v b="$a" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }')
+ratio=$(tg_ratio "$t" "$a")
 {
 	echo "== trunkgate vs rtpengine, media relay on loopback ($(nproc) cores, $(($(date +%s) - T0)) s, results in $OUT)"
 	echo "rtpengine: $A_MEDIA"

@@ -45,9 +45,7 @@ done
 
 bench_require sipp:sip-tester curl:curl ss:iproute2 awk:mawk python3:python3
 bench_install_traps
-[ -n "$OUT" ] || OUT=$REPO/target/bench/memory-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$OUT" || bench_die "cannot create $OUT"
-OUT=$(cd "$OUT" && pwd)
+tg_out_dir memory
 
 tg_release_binary
 

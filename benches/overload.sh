@@ -69,9 +69,7 @@ CPS=("$BENCH/cps.sh" --fail-cooldown 40)
 
 bench_require sipp:sip-tester curl:curl ss:iproute2 awk:mawk python3:python3
 bench_install_traps
-[ -n "$OUT" ] || OUT=$REPO/target/bench/overload-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$OUT" || bench_die "cannot create $OUT"
-OUT=$(cd "$OUT" && pwd)
+tg_out_dir overload
 T0=$(date +%s)
 
 # col TSV NAME: the value of column NAME in the last row of a steps.tsv

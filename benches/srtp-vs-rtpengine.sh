@@ -24,17 +24,15 @@
 #   --calls N    simultaneous calls (default 200)
 #   --window S   measured seconds per target (default 20)
 # env: TRUNKGATE_BENCH_DIR (default <repo>/../shared/bench: rtpengine/Kamailio
-#      start/stop helpers and kamailio-rtpengine.cfg), STAGE_TIMEOUT_S (2400),
+#      start/stop helpers and kamailio-rtpengine.cfg), TG_BIN (benches/lib.sh:
+#      the load client is still built), STAGE_TIMEOUT_S (2400),
 #      TG_SIP (127.0.0.1:5080), TG_HTTP (127.0.0.1:8089), LOAD_UAS (127.0.0.1:5091)
 set -uo pipefail
 case "${1:-}" in -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;; esac
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH=${TRUNKGATE_BENCH_DIR:-$REPO/../shared/bench}
-[ -f "$BENCH/lib/anchor.sh" ] || { echo "no benchmark harness at $BENCH (set TRUNKGATE_BENCH_DIR)" >&2; exit 2; }
-BENCH=$(cd "$BENCH" && pwd)
-# shellcheck source=/dev/null
-. "$BENCH/lib/common.sh"
+# shellcheck source=benches/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+[ -f "$BENCH/lib/anchor.sh" ] || bench_die "no lib/anchor.sh in the benchmark harness at $BENCH"
 # shellcheck source=/dev/null
 . "$BENCH/lib/anchor.sh"
 
@@ -51,16 +49,14 @@ while [ $# -gt 0 ]; do
 done
 case "$CALLS$WINDOW" in *[!0-9]*|'') bench_die "--calls and --window take numbers" ;; esac
 STAGE_TIMEOUT_S=${STAGE_TIMEOUT_S:-2400}
-TG_SIP=${TG_SIP:-127.0.0.1:5080}
-TG_HTTP=${TG_HTTP:-127.0.0.1:8089}
+# where benches/lib.sh's tg_start_gateway expects the gateway (this config's addresses)
+GW_SIP=${TG_SIP:-127.0.0.1:5080}
+GW_HTTP=${TG_HTTP:-127.0.0.1:8089}
 LOAD_UAS=${LOAD_UAS:-127.0.0.1:5091}
-for a in "$TG_SIP" "$TG_HTTP" "$LOAD_UAS"; do bench_is_loopback "${a%:*}" || bench_die "$a is not loopback"; done
-export RUST_LOG=${RUST_LOG:-warn}
+for a in "$GW_SIP" "$GW_HTTP" "$LOAD_UAS"; do bench_is_loopback "${a%:*}" || bench_die "$a is not loopback"; done
 bench_require kamailio:kamailio rtpengine:rtpengine-daemon curl:curl ss:iproute2 awk:mawk
 bench_install_traps
-[ -n "$OUT" ] || OUT=$REPO/target/bench/srtp-vs-rtpengine-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$OUT" || bench_die "cannot create $OUT"
-OUT=$(cd "$OUT" && pwd)
+tg_out_dir srtp-vs-rtpengine
 T0=$(date +%s)
 # one load step: calls, window and a 5 s set-up bound per call
 LOAD_TIMEOUT=$((CALLS * 5 + WINDOW + 30))
@@ -68,17 +64,14 @@ LOAD_TIMEOUT=$((CALLS * 5 + WINDOW + 30))
 # Two invocations: built together, the binary would get the examples'
 # dev-dependency features (tokio test-util). The load client skips fat LTO
 # (its own speed is not measured; it only must keep up).
-bench_log "building the release binary and the load client"
-(cd "$REPO" && timeout -k 30 "$STAGE_TIMEOUT_S" cargo build --release --bin trunkgate) ||
-	bench_die "cargo build --release failed"
+tg_release_binary
+bench_log "building the load client"
 (cd "$REPO" && timeout -k 30 "$STAGE_TIMEOUT_S" cargo build --release --example srtp_load \
 	--config 'profile.release.lto=false' --config 'profile.release.codegen-units=16' \
 	--config 'profile.release.debug=0') ||
 	bench_die "cargo build --example srtp_load failed"
-TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
-BIN=$TARGET_DIR/release/trunkgate
-LOAD=$TARGET_DIR/release/examples/srtp_load
-[ -x "$BIN" ] && [ -x "$LOAD" ] || bench_die "no binaries under $TARGET_DIR/release"
+LOAD=${CARGO_TARGET_DIR:-$REPO/target}/release/examples/srtp_load
+[ -x "$LOAD" ] || bench_die "no load client at $LOAD"
 
 run_load() { # run_load LABEL [srtp_load args...]
 	local label=$1
@@ -92,10 +85,10 @@ run_load() { # run_load LABEL [srtp_load args...]
 tg_config() { # tg_config DIR
 	cat >"$1/trunkgate.toml" <<EOF
 [sip]
-listen = [ { transport = "udp", address = "$TG_SIP" } ]
+listen = [ { transport = "udp", address = "$GW_SIP" } ]
 
 [http]
-listen = "$TG_HTTP"
+listen = "$GW_HTTP"
 
 [store]
 data_dir = "$1/data"
@@ -132,20 +125,12 @@ tg_run() { # tg_run LABEL [srtp_load args...]
 	tg_config "$BENCH_TMP"
 	"$BIN" check-config "$BENCH_TMP/trunkgate.toml" >"$OUT/$label-config.log" 2>&1 ||
 		bench_die "bench config invalid: $(cat "$OUT/$label-config.log")"
-	(cd "$BENCH_TMP" && exec "$BIN" run --config "$BENCH_TMP/trunkgate.toml") 2>"$OUT/$label-trunkgate.log" &
-	local pid=$!
-	bench_track "$pid"
-	local up=0
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		curl -fsS -m 1 "http://$TG_HTTP/metrics" >/dev/null 2>&1 && { up=1; break; }
-		sleep 0.1
-	done
-	[ "$up" = 1 ] || bench_die "trunkgate did not come up: $(tail -5 "$OUT/$label-trunkgate.log")"
-	bench_log "$label: trunkgate pid $pid"
-	run_load "$label" --target "$TG_SIP" --watch-pid "$pid" "$@"
-	curl -fsS -m 5 "http://$TG_HTTP/metrics" >"$OUT/$label-metrics.txt" 2>/dev/null || true
-	bench_stop_pid "$pid" 15
+	TG_RUN_DIR=$BENCH_TMP
+	tg_start_gateway "$OUT/$label-trunkgate.log" "$BENCH_TMP/trunkgate.toml"
+	bench_log "$label: trunkgate pid $GW_PID"
+	run_load "$label" --target "$GW_SIP" --watch-pid "$GW_PID" "$@"
+	curl -fsS -m 5 "http://$GW_HTTP/metrics" >"$OUT/$label-metrics.txt" 2>/dev/null || true
+	bench_stop_pid "$GW_PID" 15
 	sleep 2
 }
 
@@ -178,13 +163,12 @@ rtpe_run rtpengine-srtp "$BASE_FLAGS RTP/AVP" --srtp
 
 # --- report -------------------------------------------------------------------
 per() { sed -n "s/^label=$1 .* cpu_pct_per_stream=\([0-9.]*\).*/\1/p" "$OUT/results.txt" | tail -1; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 TR=$(per trunkgate-rtp) TS=$(per trunkgate-srtp) RR=$(per rtpengine-rtp) RS=$(per rtpengine-srtp)
 {
 	echo "== SRTP<->RTP bridging vs plain relay, trunkgate vs rtpengine ($(nproc) cores, $CALLS calls, ${WINDOW} s windows, $(($(date +%s) - T0)) s, results in $OUT)"
 	cat "$OUT/results.txt"
-	echo "trunkgate SRTP/RTP cost ratio = $(ratio "$TS" "$TR")"
-	echo "rtpengine SRTP/RTP cost ratio = $(ratio "$RS" "$RR")"
-	echo "CPU per SRTP<->RTP stream trunkgate/rtpengine = $(ratio "$TS" "$RS")"
-	echo "CPU per RTP stream trunkgate/rtpengine = $(ratio "$TR" "$RR")"
+	echo "trunkgate SRTP/RTP cost ratio = $(tg_ratio "$TS" "$TR")"
+	echo "rtpengine SRTP/RTP cost ratio = $(tg_ratio "$RS" "$RR")"
+	echo "CPU per SRTP<->RTP stream trunkgate/rtpengine = $(tg_ratio "$TS" "$RS")"
+	echo "CPU per RTP stream trunkgate/rtpengine = $(tg_ratio "$TR" "$RR")"
 } | tee "$OUT/summary.txt"

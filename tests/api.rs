@@ -9,44 +9,22 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use common::api::{api_error as err, bad_field, invalid, not_found, Api};
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 const KEY: &str = "test-api-key-5b1e0c";
-const OUT_TRUNK: &str = "6f1c2b1e-8a51-4d2b-9c3e-1a2b3c4d5e6f";
 const SEED_EXTRA: &str = "a1b2c3d4-0000-4000-8000-00000000beef";
-const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const DIALED: &str = "+14155550100";
-const DID: &str = "+14155550199";
 
 /// Node config: UDP/TCP on loopback, one carrier delivering inbound calls
 /// from `carrier_src`, the API key's hash, and seed data: an outbound trunk
 /// admitting 127.0.0.1 and an inbound trunk (`SEED_EXTRA`).
 fn node(carrier: SocketAddr, carrier_src: &str, dir: &Path) -> String {
-    format!(
+    let seeds = format!(
         r#"
-[sip]
-listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
-t1_ms = 50
-t2_ms = 400
-t4_ms = 500
-[http]
-listen = "127.0.0.1:0"
-[store]
-data_dir = "{dir}"
-[api]
-key_hashes = ["{hash}"]
-[[carriers]]
-health_interval_s = 0
-name = "c1"
-address = "{carrier}"
-transport = "udp"
-priority = 10
-inbound_sources = ["{carrier_src}"]
-
 [[trunks]]
-trunk_id = "{OUT_TRUNK}"
+trunk_id = "{DEMO_TRUNK}"
 direction = "outbound"
 description = "seeded outbound"
 [trunks.outbound]
@@ -58,108 +36,20 @@ direction = "inbound"
 description = "seeded inbound"
 [trunks.inbound]
 destination = "pbx.example.com"
-"#,
-        dir = dir.display(),
-        hash = trunkgate::api::auth::key_hash_string(KEY),
-    )
-}
-
-struct Api {
-    base: String,
-    key: Option<String>,
-    client: reqwest::Client,
-}
-
-impl Api {
-    fn new(gw: &Gw) -> Api {
-        Api::with_key(gw, Some(KEY))
-    }
-
-    fn with_key(gw: &Gw, key: Option<&str>) -> Api {
-        Api {
-            base: format!("http://{}", gw.http),
-            key: key.map(str::to_string),
-            client: reqwest::Client::builder().timeout(WAIT).build().unwrap(),
-        }
-    }
-
-    async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        ct: Option<&str>,
-        body: Vec<u8>,
-    ) -> (u16, Value) {
-        let mut rb = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(k) = &self.key {
-            rb = rb.header("X-API-Key", k);
-        }
-        if let Some(ct) = ct {
-            rb = rb.header("Content-Type", ct);
-        }
-        if !body.is_empty() {
-            rb = rb.body(body);
-        }
-        let r = rb.send().await.expect("http request");
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        let v = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
-        };
-        (status, v)
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        match body {
-            Some(b) => {
-                self.raw(
-                    method,
-                    path,
-                    Some("application/json"),
-                    serde_json::to_vec(&b).unwrap(),
-                )
-                .await
-            }
-            None => self.raw(method, path, None, Vec::new()).await,
-        }
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, b: Value) -> (u16, Value) {
-        self.send(Method::POST, path, Some(b)).await
-    }
-    async fn put(&self, path: &str, b: Value) -> (u16, Value) {
-        self.send(Method::PUT, path, Some(b)).await
-    }
-    async fn delete(&self, path: &str, b: Option<Value>) -> (u16, Value) {
-        self.send(Method::DELETE, path, b).await
-    }
-}
-
-/// Asserts the spec's error body with this status and code; returns the message.
-fn err(r: &(u16, Value), status: u16, code: u64) -> String {
-    assert_eq!(r.0, status, "{}", r.1);
-    assert_eq!(r.1["code"], code, "{}", r.1);
-    assert_eq!(r.1["status"], status, "{}", r.1);
-    for k in ["ref_id", "message", "help", "user_message"] {
-        assert!(
-            r.1[k].as_str().is_some_and(|s| !s.is_empty()),
-            "{k} in {}",
-            r.1
-        );
-    }
-    r.1["message"].as_str().unwrap().to_string()
+"#
+    );
+    Toml::new(dir)
+        .api(&[KEY], "")
+        .inbound_carrier(carrier, carrier_src)
+        .with(&seeds)
+        .text()
 }
 
 async fn setup() -> (Gw, Ua, Api, std::path::PathBuf) {
     let carrier = Ua::new().await;
     let dir = temp_dir("api");
     let gw = start(&node(carrier.addr, &carrier.addr.to_string(), &dir)).await;
-    let api = Api::new(&gw);
+    let api = Api::new(&gw, Some(KEY));
     (gw, carrier, api, dir)
 }
 
@@ -173,7 +63,7 @@ fn outbound_body() -> Value {
             "domain": "Acme.PBX.example.com",
             "authentication": [
                 { "source": "other", "value": "192.0.2.0/24" },
-                { "source": "twilio", "value": SID }
+                { "source": "twilio", "value": TWILIO_SID }
             ],
             "override_early_media": "to_country",
             "fax_support": "enabled",
@@ -192,7 +82,7 @@ async fn trunk_crud_round_trip_inbound_and_outbound() {
     assert!(id.parse::<uuid::Uuid>().is_ok());
     assert_eq!(out["status"], "active");
     assert_eq!(out["outbound"]["domain"], "acme.pbx.example.com");
-    assert_eq!(out["outbound"]["authentication"][1]["value"], SID);
+    assert_eq!(out["outbound"]["authentication"][1]["value"], TWILIO_SID);
     assert_eq!(out["outbound"]["max_post_dial_delay"], 15);
     assert_eq!(out["recording"]["setting"], "do_not_record");
     assert_eq!(out["modified_on"], out["updated_on"]);
@@ -276,7 +166,7 @@ async fn trunk_crud_round_trip_inbound_and_outbound() {
         .map(|t| t["trunk_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 3);
-    assert!(ids.contains(&OUT_TRUNK) && ids.contains(&SEED_EXTRA));
+    assert!(ids.contains(&DEMO_TRUNK) && ids.contains(&SEED_EXTRA));
     assert_eq!(list["pagination"]["total_items"], 4);
     assert_eq!(list["pagination"]["total_pages"], 2);
     assert_eq!(list["pagination"]["current_page"], 0);
@@ -291,7 +181,7 @@ async fn trunk_crud_round_trip_inbound_and_outbound() {
     for t in [&id, in_id] {
         let (s, _) = api.delete(&format!("/v1/Trunks/{t}"), None).await;
         assert_eq!(s, 204);
-        err(&api.get(&format!("/v1/Trunks/{t}")).await, 404, 404002);
+        not_found(&api.get(&format!("/v1/Trunks/{t}")).await);
     }
     let (_, list) = api.get("/v1/Trunks").await;
     assert_eq!(list["pagination"]["total_items"], 2);
@@ -402,7 +292,7 @@ async fn every_validation_rule_is_refused_with_the_field_named() {
             "simultaneous_call_limit",
         ),
         (
-            json!({ "trunk_id": OUT_TRUNK, "direction": "inbound", "inbound": { "destination": "p.example.com" } }),
+            json!({ "trunk_id": DEMO_TRUNK, "direction": "inbound", "inbound": { "destination": "p.example.com" } }),
             "trunk_id",
         ),
         (
@@ -416,7 +306,7 @@ async fn every_validation_rule_is_refused_with_the_field_named() {
     ];
     for (body, field) in &cases {
         let r = api.post("/v1/Trunks", body.clone()).await;
-        let msg = err(&r, 400, 400001);
+        let msg = invalid(&r);
         assert!(
             msg.starts_with(&format!("{field}: ")),
             "{field} not named first in {msg:?} for {body}"
@@ -428,11 +318,7 @@ async fn every_validation_rule_is_refused_with_the_field_named() {
 
     // PUT: the id cannot change; a trunk with numbers stays inbound; the merged result is checked.
     let path = format!("/v1/Trunks/{SEED_EXTRA}");
-    err(
-        &api.put(&path, json!({ "trunk_id": fresh })).await,
-        400,
-        400001,
-    );
+    invalid(&api.put(&path, json!({ "trunk_id": fresh })).await);
     let (s, _) = api
         .post(
             &format!("/v1/PhoneNumbers/Trunks/{SEED_EXTRA}"),
@@ -440,17 +326,10 @@ async fn every_validation_rule_is_refused_with_the_field_named() {
         )
         .await;
     assert_eq!(s, 200);
-    let m = err(
-        &api.put(&path, json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "10.0.0.1" } ] } })).await,
-        400,
-        400001,
-    );
-    assert!(m.starts_with("direction: "), "{m}");
-    let m = err(
+    bad_field(&api.put(&path, json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "10.0.0.1" } ] } })).await, "direction");
+    let m = invalid(
         &api.put(&path, json!({ "inbound": { "destination": null } }))
             .await,
-        400,
-        400001,
     );
     assert!(
         m.starts_with("inbound: needs a destination or a failover"),
@@ -488,52 +367,39 @@ async fn every_validation_rule_is_refused_with_the_field_named() {
             "phone_numbers[0].no",
         ),
         (
-            &format!("/v1/PhoneNumbers/Trunks/{OUT_TRUNK}") as &str,
+            &format!("/v1/PhoneNumbers/Trunks/{DEMO_TRUNK}") as &str,
             numbers(json!({ "phone_numbers": [ { "no": "+14155550102" } ] })),
             "assigned_to",
         ),
     ] {
-        let msg = err(&api.post(path, body.clone()).await, 400, 400001);
+        let msg = invalid(&api.post(path, body.clone()).await);
         assert!(msg.starts_with(&format!("{field}: ")), "{field} in {msg:?}");
     }
-    err(
+    not_found(
         &api.post(
             "/v1/PhoneNumbers/Trunks/00000000-0000-4000-8000-000000000001",
             json!({ "phone_numbers": [ { "no": "+14155550103" } ] }),
         )
         .await,
-        404,
-        404002,
     );
-    err(
+    not_found(
         &api.post(
             "/v1/PhoneNumbers/Elsewhere",
             json!({ "phone_numbers": [ { "no": "+14155550103" } ] }),
         )
         .await,
-        404,
-        404002,
     );
-    let msg = err(
+    bad_field(
         &api.put(
             "/v1/PhoneNumbers/Move/ParkingLot",
             json!({ "phone_numbers": [ { "no": "+14155550104" } ] }),
         )
         .await,
-        400,
-        400001,
+        "phone_numbers[0].no",
     );
-    assert!(msg.starts_with("phone_numbers[0].no: "), "{msg}");
-    let msg = err(
-        &api.get("/v1/PhoneNumbers?sort_by=colour").await,
-        400,
-        400001,
-    );
-    assert!(msg.starts_with("sort_by: "), "{msg}");
-    let msg = err(&api.get("/v1/Trunks?page_size=5000").await, 400, 400001);
-    assert!(msg.starts_with("page_size: "), "{msg}");
-    let msg = err(&api.get("/v1/Trunks?colour=red").await, 400, 400001);
-    assert!(msg.starts_with("colour: "), "{msg}");
+    bad_field(&api.get("/v1/PhoneNumbers?sort_by=colour").await, "sort_by");
+    bad_field(&api.get("/v1/Trunks?page_size=5000").await, "page_size");
+    bad_field(&api.get("/v1/Trunks?colour=red").await, "colour");
 }
 
 /// Sends raw HTTP/1.1 and returns (status, body): for requests a client library won't send.
@@ -566,64 +432,24 @@ async fn raw_http(addr: SocketAddr, head: String, body: Vec<u8>) -> (u16, Value)
 #[tokio::test]
 async fn malformed_oversized_wrong_type_unknown_route_and_method() {
     let (gw, _c, api, _) = setup().await;
+    // Bodies that are not a JSON object sent as application/json: 400010, in this order.
     let json_ct = Some("application/json");
-    err(
-        &api.raw(
-            Method::POST,
-            "/v1/Trunks",
-            json_ct,
-            b"{\"direction\": ".to_vec(),
-        )
-        .await,
-        400,
-        400010,
-    );
-    err(
-        &api.raw(Method::POST, "/v1/Trunks", json_ct, b"[1,2]".to_vec())
-            .await,
-        400,
-        400010,
-    );
-    err(
-        &api.raw(Method::POST, "/v1/Trunks", json_ct, Vec::new())
-            .await,
-        400,
-        400010,
-    );
-    err(
-        &api.raw(
-            Method::POST,
-            "/v1/Trunks",
-            Some("text/plain"),
-            br#"{"direction":"inbound"}"#.to_vec(),
-        )
-        .await,
-        400,
-        400010,
-    );
-    err(
-        &api.raw(
-            Method::POST,
-            "/v1/Trunks",
-            None,
-            br#"{"direction":"inbound"}"#.to_vec(),
-        )
-        .await,
-        400,
-        400010,
-    );
-    err(
-        &api.raw(
-            Method::POST,
-            "/v1/Trunks",
+    let inbound = br#"{"direction":"inbound"}"#;
+    for (ct, body) in [
+        (json_ct, b"{\"direction\": ".to_vec()),
+        (json_ct, b"[1,2]".to_vec()),
+        (json_ct, Vec::new()),
+        (Some("text/plain"), inbound.to_vec()),
+        (None, inbound.to_vec()),
+        (
             Some("application/x-www-form-urlencoded"),
             b"direction=inbound".to_vec(),
-        )
-        .await,
-        400,
-        400010,
-    );
-    let msg = err(&api.post("/v1/Trunks", json!({ "direction": "inbound", "extra": 1, "inbound": { "destination": "p.example.com" } })).await, 400, 400001);
+        ),
+    ] {
+        let r = api.raw(Method::POST, "/v1/Trunks", ct, body).await;
+        err(&r, 400, 400010);
+    }
+    let msg = invalid(&api.post("/v1/Trunks", json!({ "direction": "inbound", "extra": 1, "inbound": { "destination": "p.example.com" } })).await);
     assert!(msg.starts_with("extra: unknown field"), "{msg}");
 
     // 2 MiB of JSON: refused with 400 and the error body, declared length or chunked.
@@ -633,49 +459,37 @@ async fn malformed_oversized_wrong_type_unknown_route_and_method() {
         big.len()
     );
     let r = raw_http(gw.http, head, big.clone().into_bytes()).await;
-    err(&r, 400, 400001);
+    invalid(&r);
     let head = format!(
         "POST /v1/Trunks HTTP/1.1\r\nHost: t\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     );
     let mut chunked = format!("{:x}\r\n", big.len()).into_bytes();
     chunked.extend_from_slice(big.as_bytes());
     chunked.extend_from_slice(b"\r\n0\r\n\r\n");
-    err(&raw_http(gw.http, head, chunked).await, 400, 400001);
+    invalid(&raw_http(gw.http, head, chunked).await);
 
     err(&api.get("/v1/Nope").await, 404, 404001);
     err(&api.get("/v2/Trunks").await, 404, 404001);
-    err(
+    not_found(
         &api.get("/v1/Trunks/00000000-0000-4000-8000-000000000009")
             .await,
-        404,
-        404002,
     );
-    err(&api.get("/v1/Trunks/not-a-uuid").await, 404, 404002);
-    err(
+    not_found(&api.get("/v1/Trunks/not-a-uuid").await);
+    not_found(
         &api.put("/v1/Trunks/00000000-0000-4000-8000-000000000009", json!({}))
             .await,
-        404,
-        404002,
     );
-    err(
+    not_found(
         &api.delete("/v1/Trunks/00000000-0000-4000-8000-000000000009", None)
             .await,
-        404,
-        404002,
     );
-    err(
-        &api.get("/v1/History/Logs/Calls/no-such-call").await,
-        404,
-        404002,
-    );
-    err(
+    not_found(&api.get("/v1/History/Logs/Calls/no-such-call").await);
+    not_found(
         &api.put(
             "/v1/PhoneNumbers/+14155550999",
             json!({ "description": "x" }),
         )
         .await,
-        404,
-        404002,
     );
     err(
         &api.send(Method::PATCH, "/v1/Trunks", None).await,
@@ -702,14 +516,14 @@ async fn auth_refused_without_or_with_a_wrong_key_accepted_with_the_env_key() {
     let (gw, _c, api, _) = setup().await;
     assert_eq!(api.get("/v1/Trunks").await.0, 200);
     for key in [None, Some("wrong"), Some(""), Some("test-api-key-5b1e0")] {
-        let a = Api::with_key(&gw, key);
+        let a = Api::new(&gw, key);
         err(&a.get("/v1/Trunks").await, 401, 401001);
         err(&a.post("/v1/Trunks", outbound_body()).await, 401, 401001);
         err(&a.get("/v1/openapi.json").await, 401, 401001);
         // Unknown endpoints do not answer without a key either.
         err(&a.get("/v1/Nope").await, 401, 401001);
     }
-    let (s, list) = Api::with_key(&gw, Some(env_key)).get("/v1/Trunks").await;
+    let (s, list) = Api::new(&gw, Some(env_key)).get("/v1/Trunks").await;
     assert_eq!(
         (s, list["pagination"]["total_items"].as_u64()),
         (200, Some(2))
@@ -758,11 +572,7 @@ async fn delete_refused_while_numbers_assigned_or_failover_target() {
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["phone_numbers"][0]["assigned_to"], format!("Trunks/{a}"));
 
-    let m = err(
-        &api.delete(&format!("/v1/Trunks/{a}"), None).await,
-        400,
-        400001,
-    );
+    let m = invalid(&api.delete(&format!("/v1/Trunks/{a}"), None).await);
     assert!(m.contains("2 phone number(s) are assigned"), "{m}");
     // Listed, described, moved, released.
     let (_, l) = api
@@ -795,14 +605,12 @@ async fn delete_refused_while_numbers_assigned_or_failover_target() {
     let (_, l) = api.get("/v1/PhoneNumbers/ParkingLot").await;
     assert_eq!(l["phone_numbers"][0]["no"], "+14155550198");
     assert_eq!(l["phone_numbers"][0]["description"], "fax");
-    err(
+    invalid(
         &api.delete(
             &format!("/v1/PhoneNumbers/Trunks/{a}"),
             Some(json!({ "phone_numbers": [ { "no": "+14155550198" } ] })),
         )
         .await,
-        400,
-        400001,
     );
     let (s, _) = api
         .delete(
@@ -814,11 +622,7 @@ async fn delete_refused_while_numbers_assigned_or_failover_target() {
     let (_, all) = api.get("/v1/PhoneNumbers").await;
     assert_eq!(all["pagination"]["total_items"], 1);
 
-    let m = err(
-        &api.delete(&format!("/v1/Trunks/{a}"), None).await,
-        400,
-        400001,
-    );
+    let m = invalid(&api.delete(&format!("/v1/Trunks/{a}"), None).await);
     assert!(
         m.contains(&format!("trunk {b} fails over to this trunk")),
         "{m}"
@@ -833,10 +637,7 @@ async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
     let pbx = Ua::new().await;
     // Unknown number first: 404.
     carrier
-        .send(
-            gw.udp,
-            &invite(carrier.addr, gw.udp, "UDP", "api-in0", DID, "z9hG4bKapiin0"),
-        )
+        .send_invite(gw.udp, "api-in0", DID, "z9hG4bKapiin0")
         .await;
     carrier.wait_response(404).await;
 
@@ -854,18 +655,14 @@ async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
     assert_eq!(s, 200);
 
     carrier
-        .send(
-            gw.udp,
-            &invite(carrier.addr, gw.udp, "UDP", "api-in1", DID, "z9hG4bKapiin1"),
-        )
+        .send_invite(gw.udp, "api-in1", DID, "z9hG4bKapiin1")
         .await;
     let (inv, _) = pbx.expect_request("INVITE").await;
     assert!(inv
         .request_uri()
         .unwrap()
         .starts_with(format!("sip:{DID}@").as_bytes()));
-    pbx.send(gw.udp, &reply(&inv, 486, "Busy Here", Some("p"), None, ""))
-        .await;
+    pbx.status(gw.udp, &inv, 486, "Busy Here", "p").await;
     carrier.wait_response(486).await;
 
     // Released again: the next call is 404.
@@ -877,10 +674,7 @@ async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
         .await;
     assert_eq!(s, 204);
     carrier
-        .send(
-            gw.udp,
-            &invite(carrier.addr, gw.udp, "UDP", "api-in2", DID, "z9hG4bKapiin2"),
-        )
+        .send_invite(gw.udp, "api-in2", DID, "z9hG4bKapiin2")
         .await;
     carrier.wait_response(404).await;
 }
@@ -889,44 +683,35 @@ async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
 async fn limit_lowered_by_put_refuses_the_next_outbound_call_with_503() {
     let (gw, carrier, api, _) = setup().await;
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "api-lim1", DIALED, "z9hG4bKlim1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "api-lim1", DIALED, "z9hG4bKlim1")
+        .await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     carrier_answers(&carrier, gw.udp, &inv).await;
     pbx.wait_response(200).await;
-    assert_eq!(gw.gw.trunk_active_calls(&OUT_TRUNK.parse().unwrap()), 1);
+    assert_eq!(gw.gw.trunk_active_calls(&DEMO_TRUNK.parse().unwrap()), 1);
 
     let (s, r) = api
         .put(
-            &format!("/v1/Trunks/{OUT_TRUNK}"),
+            &format!("/v1/Trunks/{DEMO_TRUNK}"),
             json!({ "simultaneous_call_limit": 1 }),
         )
         .await;
     assert_eq!((s, &r["simultaneous_call_limit"]), (200, &json!(1)));
     let pbx2 = Ua::new().await;
-    pbx2.send(
-        gw.udp,
-        &invite(pbx2.addr, gw.udp, "UDP", "api-lim2", DIALED, "z9hG4bKlim2"),
-    )
-    .await;
+    pbx2.send_invite(gw.udp, "api-lim2", DIALED, "z9hG4bKlim2")
+        .await;
     pbx2.wait_response(503).await;
 
     // Raised again: the next call goes through to the carrier.
     let (s, _) = api
         .put(
-            &format!("/v1/Trunks/{OUT_TRUNK}"),
+            &format!("/v1/Trunks/{DEMO_TRUNK}"),
             json!({ "simultaneous_call_limit": 2 }),
         )
         .await;
     assert_eq!(s, 200);
-    pbx2.send(
-        gw.udp,
-        &invite(pbx2.addr, gw.udp, "UDP", "api-lim3", DIALED, "z9hG4bKlim3"),
-    )
-    .await;
+    pbx2.send_invite(gw.udp, "api-lim3", DIALED, "z9hG4bKlim3")
+        .await;
     let (inv3, _) = carrier.wait_request("INVITE").await;
     assert!(hdr(&inv3, "To").contains(DIALED));
 }
@@ -947,15 +732,10 @@ async fn logs(api: &Api, query: &str, n: usize) -> Value {
 /// One outbound call (busy at the carrier) and one inbound (busy at the PBX).
 async fn two_calls(gw: &Gw, carrier: &Ua, api: &Api) {
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "log-out", DIALED, "z9hG4bKlogout"),
-    )
-    .await;
-    let (inv, _) = carrier.wait_request("INVITE").await;
-    carrier
-        .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c"), None, ""))
+    pbx.send_invite(gw.udp, "log-out", DIALED, "z9hG4bKlogout")
         .await;
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    carrier.status(gw.udp, &inv, 486, "Busy Here", "c").await;
     pbx.wait_response(486).await;
 
     let t = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a11";
@@ -966,14 +746,10 @@ async fn two_calls(gw: &Gw, carrier: &Ua, api: &Api) {
     )
     .await;
     carrier
-        .send(
-            gw.udp,
-            &invite(carrier.addr, gw.udp, "UDP", "log-in", DID, "z9hG4bKlogin"),
-        )
+        .send_invite(gw.udp, "log-in", DID, "z9hG4bKlogin")
         .await;
     let (inv, _) = pbx.wait_request("INVITE").await;
-    pbx.send(gw.udp, &reply(&inv, 486, "Busy Here", Some("p"), None, ""))
-        .await;
+    pbx.status(gw.udp, &inv, 486, "Busy Here", "p").await;
     carrier.wait_response(486).await;
 }
 
@@ -1024,25 +800,19 @@ async fn call_logs_filtered_by_date_direction_and_service() {
         "{by_caller}"
     );
 
-    let m = err(
+    bad_field(
         &api.get("/v1/History/Logs/Calls?begin_date=yesterday").await,
-        400,
-        400001,
+        "begin_date",
     );
-    assert!(m.starts_with("begin_date: "), "{m}");
-    let m = err(
+    bad_field(
         &api.get("/v1/History/Logs/Calls?direction=sideways").await,
-        400,
-        400001,
+        "direction",
     );
-    assert!(m.starts_with("direction: "), "{m}");
-    let m = err(
+    let m = invalid(
         &api.get(
             "/v1/History/Logs/Calls?begin_date=2001-01-01T00:00:00Z&end_date=2000-01-01T00:00:00Z",
         )
         .await,
-        400,
-        400001,
     );
     assert!(m.starts_with("end_date: "), "{m}");
 
@@ -1060,12 +830,12 @@ async fn restart_keeps_trunks_numbers_and_logs_and_does_not_reseed() {
     let dir = temp_dir("api-restart");
     let text = node(carrier.addr, &carrier.addr.to_string(), &dir);
     let gw = start(&text).await;
-    let api = Api::new(&gw);
+    let api = Api::new(&gw, Some(KEY));
     two_calls(&gw, &carrier, &api).await;
     logs(&api, "", 2).await;
     let (s, _) = api
         .put(
-            &format!("/v1/Trunks/{OUT_TRUNK}"),
+            &format!("/v1/Trunks/{DEMO_TRUNK}"),
             json!({ "description": "changed by api" }),
         )
         .await;
@@ -1081,16 +851,12 @@ async fn restart_keeps_trunks_numbers_and_logs_and_does_not_reseed() {
     gw.gw.shutdown().await;
 
     let gw = start(&text).await;
-    let api = Api::new(&gw);
+    let api = Api::new(&gw, Some(KEY));
     let (_, after) = api.get("/v1/Trunks").await;
     assert_eq!(after, before);
-    let (_, out) = api.get(&format!("/v1/Trunks/{OUT_TRUNK}")).await;
+    let (_, out) = api.get(&format!("/v1/Trunks/{DEMO_TRUNK}")).await;
     assert_eq!(out["description"], "changed by api");
-    err(
-        &api.get(&format!("/v1/Trunks/{SEED_EXTRA}")).await,
-        404,
-        404002,
-    );
+    not_found(&api.get(&format!("/v1/Trunks/{SEED_EXTRA}")).await);
     let (_, nums_after) = api.get("/v1/PhoneNumbers").await;
     assert_eq!(nums_after, nums_before);
     assert_eq!(nums_after["phone_numbers"][0]["no"], DID);
@@ -1098,17 +864,7 @@ async fn restart_keeps_trunks_numbers_and_logs_and_does_not_reseed() {
     assert_eq!(l["logs"].as_array().unwrap().len(), 2);
     // The restored number still routes: the call reaches the trunk's PBX (busy there).
     carrier
-        .send(
-            gw.udp,
-            &invite(
-                carrier.addr,
-                gw.udp,
-                "UDP",
-                "after-restart",
-                DID,
-                "z9hG4bKar",
-            ),
-        )
+        .send_invite(gw.udp, "after-restart", DID, "z9hG4bKar")
         .await;
     carrier.wait_response(100).await;
 }
@@ -1118,7 +874,7 @@ async fn concurrent_writers_lose_no_update() {
     let (gw, _c, _api, _) = setup().await;
     let mut tasks = Vec::new();
     for i in 0..20 {
-        let api = Api::new(&gw);
+        let api = Api::new(&gw, Some(KEY));
         tasks.push(tokio::spawn(async move {
             let no = format!("+1415555{:04}", 1000 + i);
             api.post(
@@ -1132,7 +888,7 @@ async fn concurrent_writers_lose_no_update() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);
     }
-    let (_, l) = Api::new(&gw)
+    let (_, l) = Api::new(&gw, Some(KEY))
         .get("/v1/PhoneNumbers/CallFlows?page_size=100")
         .await;
     assert_eq!(l["pagination"]["total_items"], 20);
@@ -1194,17 +950,14 @@ async fn openapi_document_parses_and_lists_every_route() {
 async fn live_calls_listed_and_hung_up_through_the_api() {
     let (gw, carrier, api, _) = setup().await;
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "api-live1", DIALED, "z9hG4bKlive1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "api-live1", DIALED, "z9hG4bKlive1")
+        .await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     let (s, v) = api.get("/v1/LiveCalls").await;
     assert_eq!(s, 200);
     assert_eq!(v["calls"][0]["call_id"], "api-live1");
     assert_eq!(v["calls"][0]["state"], "ringing");
-    assert_eq!(v["calls"][0]["trunk_id"], OUT_TRUNK);
+    assert_eq!(v["calls"][0]["trunk_id"], DEMO_TRUNK);
     assert_eq!(
         v["calls"][0]["legs"]["callee"]["call_id"],
         json!(hdr(&inv, "Call-ID"))
@@ -1221,29 +974,16 @@ async fn live_calls_listed_and_hung_up_through_the_api() {
     let (_, v) = api.get("/v1/LiveCalls").await;
     assert_eq!(v["calls"].as_array().map(|a| a.len()), Some(0));
     let r = api.delete("/v1/LiveCalls/api-live1", None).await;
-    err(&r, 404, 404_002);
+    not_found(&r);
 }
 
 #[tokio::test]
 async fn outbound_trunk_needs_a_carrier_in_the_node_config() {
     let dir = temp_dir("api-nocarrier");
-    let text = format!(
-        r#"
-[sip]
-listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
-[http]
-listen = "127.0.0.1:0"
-[store]
-data_dir = "{}"
-[api]
-key_hashes = ["{}"]
-"#,
-        dir.display(),
-        trunkgate::api::auth::key_hash_string(KEY)
-    );
+    let text = Toml::new(&dir).timers("").api(&[KEY], "").text();
     let gw = start(&text).await;
-    let api = Api::new(&gw);
-    let m = err(&api.post("/v1/Trunks", outbound_body()).await, 400, 400001);
+    let api = Api::new(&gw, Some(KEY));
+    let m = invalid(&api.post("/v1/Trunks", outbound_body()).await);
     assert!(
         m.starts_with("direction: an outbound trunk needs at least one carrier"),
         "{m}"
@@ -1252,12 +992,7 @@ key_hashes = ["{}"]
         .post("/v1/Trunks", json!({ "trunk_id": SEED_EXTRA, "direction": "inbound", "inbound": { "destination": "pbx.example.com" } }))
         .await;
     assert_eq!(s, 201);
-    let m = err(
-        &api.put(&format!("/v1/Trunks/{SEED_EXTRA}"), json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "10.0.0.1" } ] } })).await,
-        400,
-        400001,
-    );
-    assert!(m.starts_with("direction: "), "{m}");
+    bad_field(&api.put(&format!("/v1/Trunks/{SEED_EXTRA}"), json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "10.0.0.1" } ] } })).await, "direction");
 }
 
 #[tokio::test]
@@ -1301,7 +1036,7 @@ async fn call_logs_come_in_blocks_of_1000_with_a_next_block_uri() {
         store.insert(&recs).unwrap();
     }
     let gw = start(&node(carrier.addr, &carrier.addr.to_string(), &dir)).await;
-    let api = Api::new(&gw);
+    let api = Api::new(&gw, Some(KEY));
     let (s, first) = api.get("/v1/History/Logs/Calls").await;
     assert_eq!(s, 200);
     assert_eq!(first["logs"].as_array().unwrap().len(), 1000);
@@ -1340,11 +1075,11 @@ async fn call_logs_come_in_blocks_of_1000_with_a_next_block_uri() {
 #[tokio::test]
 async fn media_encryption_set_by_put_refuses_a_plain_rtp_call_with_488() {
     let (gw, _carrier, api, _) = setup().await;
-    let (s, t) = api.get(&format!("/v1/Trunks/{OUT_TRUNK}")).await;
+    let (s, t) = api.get(&format!("/v1/Trunks/{DEMO_TRUNK}")).await;
     assert_eq!((s, &t["media_encryption"]), (200, &json!("optional")));
     let (s, r) = api
         .put(
-            &format!("/v1/Trunks/{OUT_TRUNK}"),
+            &format!("/v1/Trunks/{DEMO_TRUNK}"),
             json!({ "media_encryption": "sometimes" }),
         )
         .await;
@@ -1358,16 +1093,13 @@ async fn media_encryption_set_by_put_refuses_a_plain_rtp_call_with_488() {
     );
     let (s, r) = api
         .put(
-            &format!("/v1/Trunks/{OUT_TRUNK}"),
+            &format!("/v1/Trunks/{DEMO_TRUNK}"),
             json!({ "media_encryption": "required" }),
         )
         .await;
     assert_eq!((s, &r["media_encryption"]), (200, &json!("required")));
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "api-srtp1", DIALED, "z9hG4bKsrtp1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "api-srtp1", DIALED, "z9hG4bKsrtp1")
+        .await;
     pbx.wait_response(488).await;
 }

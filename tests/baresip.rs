@@ -22,8 +22,6 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair}
 use trunkgate::media::g711;
 use trunkgate::transport::TransportKind;
 
-const DIALED: &str = "+14155550100";
-
 /// Writes `ca.pem`, `gw.pem` and `gw.key` (leaf for 127.0.0.1) into `dir`.
 fn test_pki(dir: &Path) {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
@@ -161,21 +159,16 @@ async fn baresip_over_tls_with_mandatory_srtp_talks_both_ways_with_a_plain_rtp_c
     let offer = String::from_utf8_lossy(inv.body()).into_owned();
     assert!(offer.contains(" RTP/AVP "), "{offer}");
     assert!(!offer.contains("a=crypto"), "{offer}");
-    let contact = format!("sip:carrier@{}", carrier.addr);
     carrier
-        .send(
+        .answer_with(
             gw.udp,
-            &reply(
-                &inv,
-                200,
-                "OK",
-                Some("car"),
-                Some(&contact),
-                &format!(
-                    "{}a=rtcp:{}\r\n",
-                    sdp_at(car_rtp.addr, "car").replace(" 0 8 101", " 0 101"),
-                    car_rtcp.addr.port()
-                ),
+            &inv,
+            "car",
+            "carrier",
+            &format!(
+                "{}a=rtcp:{}\r\n",
+                sdp_at(car_rtp.addr, "car").replace(" 0 8 101", " 0 101"),
+                car_rtcp.addr.port()
             ),
         )
         .await;

@@ -8,8 +8,6 @@ use std::time::Duration;
 use common::*;
 use tokio::net::TcpListener;
 
-const DIALED: &str = "+14155550100";
-
 /// Sets up a PBX and a single UDP carrier and drives INVITE up to the carrier.
 struct Call {
     gw: Gw,
@@ -33,11 +31,8 @@ async fn ring(name: &str) -> (Call, trunkgate::sip::Message) {
     let (gw, pbx, mut cs) = setup(1).await;
     let carrier = cs.remove(0);
     let call_id = format!("{name}@pbx");
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", &call_id, DIALED, "z9hG4bKinv1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, &call_id, DIALED, "z9hG4bKinv1")
+        .await;
     pbx.expect_response(100).await;
     let (inv, _) = carrier.expect_request("INVITE").await;
     (
@@ -55,15 +50,18 @@ async fn ring(name: &str) -> (Call, trunkgate::sip::Message) {
 async fn answered(name: &str) -> (Call, trunkgate::sip::Message, trunkgate::sip::Message) {
     let (c, inv) = ring(name).await;
     let from = c.gw.udp;
-    c.carrier
-        .send(from, &reply(&inv, 180, "Ringing", Some("car1"), None, ""))
-        .await;
+    c.carrier.status(from, &inv, 180, "Ringing", "car1").await;
     c.pbx.expect_response(180).await;
     let contact = format!("sip:carrier@{}", c.carrier.addr);
     c.carrier
-        .send(
+        .respond(
             from,
-            &reply(&inv, 200, "OK", Some("car1"), Some(&contact), SDP_ANSWER),
+            &inv,
+            200,
+            "OK",
+            Some("car1"),
+            Some(&contact),
+            SDP_ANSWER,
         )
         .await;
     let ok = c.pbx.expect_response(200).await;
@@ -74,37 +72,15 @@ async fn answered(name: &str) -> (Call, trunkgate::sip::Message, trunkgate::sip:
             .map(|u| String::from_utf8_lossy(u).into_owned()),
         Some(contact)
     );
-    let to = hdr(&ok, "To");
-    let ack_pbx = in_dialog(
-        "ACK",
-        &contact_uri(&ok),
-        c.pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &to,
-        &c.call_id,
-        1,
-        "z9hG4bKack1",
-        "",
-    );
+    let ack_pbx = UaDialog::from_ok(&ok, c.pbx.addr).ack();
     c.pbx.send(from, &ack_pbx).await;
     (c, inv, ok)
 }
 
-/// The carrier's BYE of an answered call (`answered`), on `branch`.
-fn carrier_bye(c: &Call, inv: &trunkgate::sip::Message, branch: &str) -> String {
-    in_dialog(
-        "BYE",
-        &format!("sip:trunkgate@{}", c.gw.udp),
-        c.carrier.addr,
-        "UDP",
-        &format!("{};tag=car1", hdr(inv, "To")),
-        &hdr(inv, "From"),
-        &hdr(inv, "Call-ID"),
-        1,
-        branch,
-        "",
-    )
+/// The carrier's dialog of an answered call (`answered`): it sends to the gateway.
+fn carrier_dialog(c: &Call, inv: &trunkgate::sip::Message) -> UaDialog {
+    let target = format!("sip:trunkgate@{}", c.gw.udp);
+    UaDialog::answered(inv, "car1", &target, c.carrier.addr)
 }
 
 #[tokio::test]
@@ -158,25 +134,12 @@ async fn basic_call_relays_and_hides_topology() {
     );
 
     // PBX hangs up.
-    let bye = in_dialog(
-        "BYE",
-        &contact_uri(&ok),
-        c.pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        &c.call_id,
-        2,
-        "z9hG4bKbye1",
-        "",
-    );
+    let bye = UaDialog::from_ok(&ok, c.pbx.addr).bye();
     c.pbx.send(c.gw.udp, &bye).await;
     let (bye_b, _) = c.carrier.expect_request("BYE").await;
     assert_eq!(hdr(&bye_b, "Call-ID"), hdr(&inv, "Call-ID"));
     assert!(hdr(&bye_b, "To").contains("tag=car1"));
-    c.carrier
-        .send(c.gw.udp, &reply(&bye_b, 200, "OK", None, None, ""))
-        .await;
+    c.carrier.ok(c.gw.udp, &bye_b).await;
     let ok_bye = c.pbx.expect_response(200).await;
     assert!(hdr(&ok_bye, "CSeq").contains("BYE"));
     let m = metrics(c.gw.http).await;
@@ -196,10 +159,7 @@ async fn basic_call_relays_and_hides_topology() {
 async fn caller_cancel_while_ringing() {
     let (c, inv) = ring("cancel").await;
     c.carrier
-        .send(
-            c.gw.udp,
-            &reply(&inv, 180, "Ringing", Some("car1"), None, ""),
-        )
+        .status(c.gw.udp, &inv, 180, "Ringing", "car1")
         .await;
     c.pbx.expect_response(180).await;
     let cancel = format!(
@@ -219,16 +179,10 @@ async fn caller_cancel_while_ringing() {
         "CANCEL uses the INVITE's branch"
     );
     c.carrier
-        .send(
-            c.gw.udp,
-            &reply(&cancel_b, 200, "OK", Some("car1"), None, ""),
-        )
+        .status(c.gw.udp, &cancel_b, 200, "OK", "car1")
         .await;
     c.carrier
-        .send(
-            c.gw.udp,
-            &reply(&inv, 487, "Request Terminated", Some("car1"), None, ""),
-        )
+        .status(c.gw.udp, &inv, 487, "Request Terminated", "car1")
         .await;
     let (ack, _) = c.carrier.expect_request("ACK").await;
     assert_eq!(
@@ -244,24 +198,17 @@ async fn caller_cancel_while_ringing() {
 #[tokio::test]
 async fn callee_busy_is_passed_back_without_failover() {
     let (gw, pbx, cs) = setup(2).await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "busy@pbx", DIALED, "z9hG4bKb1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "busy@pbx", DIALED, "z9hG4bKb1")
+        .await;
     pbx.expect_response(100).await;
     let (inv, _) = cs[0].expect_request("INVITE").await;
-    cs[0]
-        .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c1"), None, ""))
-        .await;
+    cs[0].status(gw.udp, &inv, 486, "Busy Here", "c1").await;
     let busy = pbx.expect_response(486).await;
     assert_eq!(hdr(&busy, "Call-ID"), "busy@pbx");
     let (ack, _) = cs[0].expect_request("ACK").await;
     assert!(hdr(&ack, "To").contains("tag=c1"));
     // A retransmitted 486 is absorbed by the transaction: the ACK is repeated, the PBX hears nothing new.
-    cs[0]
-        .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c1"), None, ""))
-        .await;
+    cs[0].status(gw.udp, &inv, 486, "Busy Here", "c1").await;
     cs[0].expect_request("ACK").await;
     assert!(
         cs[1]
@@ -303,35 +250,16 @@ async fn callee_busy_is_passed_back_without_failover() {
 #[tokio::test]
 async fn failover_to_next_carrier_on_503() {
     let (gw, pbx, cs) = setup(2).await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "fo@pbx", DIALED, "z9hG4bKf1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "fo@pbx", DIALED, "z9hG4bKf1").await;
     pbx.expect_response(100).await;
     let (inv1, _) = cs[0].expect_request("INVITE").await;
     cs[0]
-        .send(
-            gw.udp,
-            &reply(&inv1, 503, "Service Unavailable", Some("c1"), None, ""),
-        )
+        .status(gw.udp, &inv1, 503, "Service Unavailable", "c1")
         .await;
     cs[0].expect_request("ACK").await;
     let (inv2, _) = cs[1].expect_request("INVITE").await;
     assert_ne!(hdr(&inv1, "Call-ID"), hdr(&inv2, "Call-ID"));
-    cs[1]
-        .send(
-            gw.udp,
-            &reply(
-                &inv2,
-                200,
-                "OK",
-                Some("c2"),
-                Some(&format!("sip:c@{}", cs[1].addr)),
-                SDP_ANSWER,
-            ),
-        )
-        .await;
+    cs[1].answer(gw.udp, &inv2, "c2", "c").await;
     pbx.expect_response(200).await;
     let m = metrics(gw.http).await;
     assert_eq!(metric_value(&m, "trunkgate_carrier_failovers_total"), 1.0);
@@ -340,7 +268,7 @@ async fn failover_to_next_carrier_on_503() {
 #[tokio::test]
 async fn callee_hangs_up() {
     let (c, inv, ok) = answered("calleebye").await;
-    let bye = carrier_bye(&c, &inv, "z9hG4bKcbye");
+    let bye = carrier_dialog(&c, &inv).bye();
     c.carrier.send(c.gw.udp, &bye).await;
     let (bye_a, _) = c.pbx.wait_request("BYE").await;
     assert_eq!(hdr(&bye_a, "Call-ID"), c.call_id);
@@ -353,9 +281,7 @@ async fn callee_hangs_up() {
         hdr(&ok, "To"),
         "From is our To with our tag"
     );
-    c.pbx
-        .send(c.gw.udp, &reply(&bye_a, 200, "OK", None, None, ""))
-        .await;
+    c.pbx.ok(c.gw.udp, &bye_a).await;
     let ok_b = c.carrier.expect_response(200).await;
     assert!(hdr(&ok_b, "CSeq").contains("BYE"));
 }
@@ -363,18 +289,8 @@ async fn callee_hangs_up() {
 #[tokio::test]
 async fn reinvite_is_relayed() {
     let (c, inv, ok) = answered("reinv").await;
-    let reinv = in_dialog(
-        "INVITE",
-        &contact_uri(&ok),
-        c.pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        &c.call_id,
-        2,
-        "z9hG4bKre1",
-        SDP,
-    );
+    let mut dialog = UaDialog::from_ok(&ok, c.pbx.addr);
+    let reinv = dialog.reinvite(SDP);
     c.pbx.send(c.gw.udp, &reinv).await;
     c.pbx.expect_response(100).await;
     let (re_b, _) = c.carrier.wait_request("INVITE").await;
@@ -382,16 +298,14 @@ async fn reinvite_is_relayed() {
     assert!(hdr(&re_b, "To").contains("tag=car1"));
     assert!(hdr(&re_b, "CSeq").starts_with("2 INVITE"));
     c.carrier
-        .send(
+        .respond(
             c.gw.udp,
-            &reply(
-                &re_b,
-                200,
-                "OK",
-                None,
-                Some(&format!("sip:carrier@{}", c.carrier.addr)),
-                SDP_ANSWER,
-            ),
+            &re_b,
+            200,
+            "OK",
+            None,
+            Some(&format!("sip:carrier@{}", c.carrier.addr)),
+            SDP_ANSWER,
         )
         .await;
     let ok2 = c.pbx.wait_response(200).await;
@@ -399,24 +313,11 @@ async fn reinvite_is_relayed() {
     let (ack_b, _) = c.carrier.expect_request("ACK").await;
     assert!(hdr(&ack_b, "CSeq").starts_with("2 ACK"));
     // The same BYE retransmitted reaches the carrier once.
-    let bye = in_dialog(
-        "BYE",
-        &contact_uri(&ok),
-        c.pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        &c.call_id,
-        3,
-        "z9hG4bKbye2",
-        "",
-    );
+    let bye = dialog.bye();
     c.pbx.send(c.gw.udp, &bye).await;
     c.pbx.send(c.gw.udp, &bye).await;
     let (bye_b, _) = c.carrier.wait_request("BYE").await;
-    c.carrier
-        .send(c.gw.udp, &reply(&bye_b, 200, "OK", None, None, ""))
-        .await;
+    c.carrier.ok(c.gw.udp, &bye_b).await;
     let second = c.carrier.recv_within(Duration::from_millis(300)).await;
     assert!(
         second.is_none_or(|(m, _)| m.method().map(|x| x.as_str()) != Some("BYE")),
@@ -444,17 +345,7 @@ async fn carrier_never_answers_gets_408_and_retransmissions_are_absorbed() {
     );
     // The PBX retransmits its INVITE: it gets 100 again, the carrier no new call.
     c.pbx
-        .send(
-            c.gw.udp,
-            &invite(
-                c.pbx.addr,
-                c.gw.udp,
-                "UDP",
-                &c.call_id,
-                DIALED,
-                "z9hG4bKinv1",
-            ),
-        )
+        .send_invite(c.gw.udp, &c.call_id, DIALED, "z9hG4bKinv1")
         .await;
     c.pbx.expect_response(100).await;
     // Timer B (64*T1 = 3.2 s) -> 408 to the PBX.
@@ -467,11 +358,8 @@ async fn unauthenticated_source_gets_403() {
     let carrier = Ua::new().await;
     let gw = start(&config_text(&[(carrier.addr, "udp")], "127.0.0.2/32")).await;
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "unauth@pbx", DIALED, "z9hG4bKu1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "unauth@pbx", DIALED, "z9hG4bKu1")
+        .await;
     pbx.expect_response(403).await;
     assert!(carrier
         .recv_within(Duration::from_millis(300))
@@ -488,11 +376,8 @@ async fn unauthenticated_source_gets_403() {
 #[tokio::test]
 async fn undialable_number_gets_484_and_zero_max_forwards_483() {
     let (gw, pbx, _cs) = setup(1).await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "nodial@pbx", "alice", "z9hG4bKn1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "nodial@pbx", "alice", "z9hG4bKn1")
+        .await;
     pbx.expect_response(484).await;
     let mf0 = invite(pbx.addr, gw.udp, "UDP", "mf0@pbx", DIALED, "z9hG4bKm1")
         .replace("Max-Forwards: 70", "Max-Forwards: 0");
@@ -549,32 +434,9 @@ async fn call_over_tcp_both_legs() {
     assert_eq!(ok.code(), Some(200));
     let ack = carrier.recv().await;
     assert_eq!(ack.method().map(|m| m.as_str()), Some("ACK"));
-    pbx.send(&in_dialog(
-        "ACK",
-        &contact_uri(&ok),
-        me,
-        "TCP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        "tcp@pbx",
-        1,
-        "z9hG4bKta",
-        "",
-    ))
-    .await;
-    pbx.send(&in_dialog(
-        "BYE",
-        &contact_uri(&ok),
-        me,
-        "TCP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        "tcp@pbx",
-        2,
-        "z9hG4bKtb",
-        "",
-    ))
-    .await;
+    let mut dialog = UaDialog::from_ok(&ok, me).over("TCP");
+    pbx.send(&dialog.ack()).await;
+    pbx.send(&dialog.bye()).await;
     let bye = carrier.recv().await;
     assert_eq!(bye.method().map(|m| m.as_str()), Some("BYE"));
     carrier.send(&reply(&bye, 200, "OK", None, None, "")).await;
@@ -586,18 +448,11 @@ async fn call_over_tcp_both_legs() {
 #[tokio::test]
 async fn info_update_and_options_in_dialog_are_relayed_both_ways() {
     let (c, inv, ok) = answered("indialog").await;
-    let (from, to, ruri) = (hdr(&ok, "From"), hdr(&ok, "To"), contact_uri(&ok));
-    for (i, method) in ["INFO", "UPDATE", "OPTIONS"].iter().enumerate() {
-        let cseq = 10 + i as u32;
-        let branch = format!("z9hG4bKind{i}");
-        c.pbx
-            .send(
-                c.gw.udp,
-                &in_dialog(
-                    method, &ruri, c.pbx.addr, "UDP", &from, &to, &c.call_id, cseq, &branch, "",
-                ),
-            )
-            .await;
+    let mut dialog = UaDialog::from_ok(&ok, c.pbx.addr);
+    dialog.cseq = 9;
+    for method in ["INFO", "UPDATE", "OPTIONS"] {
+        c.pbx.send(c.gw.udp, &dialog.next(method, "")).await;
+        let cseq = dialog.cseq;
         let (req_b, _) = c.carrier.wait_request(method).await;
         assert_eq!(
             hdr(&req_b, "Call-ID"),
@@ -605,9 +460,7 @@ async fn info_update_and_options_in_dialog_are_relayed_both_ways() {
             "{method} on the carrier's dialog"
         );
         assert!(hdr(&req_b, "To").contains("tag=car1"));
-        c.carrier
-            .send(c.gw.udp, &reply(&req_b, 200, "OK", None, None, ""))
-            .await;
+        c.carrier.ok(c.gw.udp, &req_b).await;
         let r = c.pbx.wait_response(200).await;
         assert_eq!(
             hdr(&r, "CSeq"),
@@ -616,24 +469,13 @@ async fn info_update_and_options_in_dialog_are_relayed_both_ways() {
         );
     }
     // And from the carrier toward the PBX.
-    let info = in_dialog(
-        "INFO",
-        &format!("sip:trunkgate@{}", c.gw.udp),
-        c.carrier.addr,
-        "UDP",
-        &format!("{};tag=car1", hdr(&inv, "To")),
-        &hdr(&inv, "From"),
-        &hdr(&inv, "Call-ID"),
-        5,
-        "z9hG4bKcinfo",
-        "",
-    );
+    let mut carrier_side = carrier_dialog(&c, &inv);
+    carrier_side.cseq = 4;
+    let info = carrier_side.next("INFO", "");
     c.carrier.send(c.gw.udp, &info).await;
     let (info_a, _) = c.pbx.wait_request("INFO").await;
     assert_eq!(hdr(&info_a, "Call-ID"), c.call_id);
-    c.pbx
-        .send(c.gw.udp, &reply(&info_a, 200, "OK", None, None, ""))
-        .await;
+    c.pbx.ok(c.gw.udp, &info_a).await;
     let r = c.carrier.wait_response(200).await;
     assert_eq!(hdr(&r, "CSeq"), "5 INFO");
 }
@@ -673,19 +515,8 @@ async fn reliable_provisional_and_prack_with_rack_rewritten() {
         early.contains("m=audio ") && !early.contains("m=audio 50000"),
         "early media SDP relayed through our media port: {early}"
     );
-    let prack = in_dialog(
-        "PRACK",
-        &contact_uri(&p),
-        pbx.addr,
-        "UDP",
-        &hdr(&p, "From"),
-        &hdr(&p, "To"),
-        "prack@pbx",
-        102,
-        "z9hG4bKpr",
-        "",
-    )
-    .replace(
+    // The PRACK takes the next CSeq after the INVITE's 101 (the 183's).
+    let prack = UaDialog::from_ok(&p, pbx.addr).next("PRACK", "").replace(
         "Content-Length: 0",
         "RAck: 7 101 INVITE\r\nContent-Length: 0",
     );
@@ -696,9 +527,7 @@ async fn reliable_provisional_and_prack_with_rack_rewritten() {
         "7 1 INVITE",
         "RAck names the carrier leg's INVITE CSeq"
     );
-    carrier
-        .send(gw.udp, &reply(&prack_b, 200, "OK", None, None, ""))
-        .await;
+    carrier.ok(gw.udp, &prack_b).await;
     let r = pbx.wait_response(200).await;
     assert_eq!(hdr(&r, "CSeq"), "102 PRACK");
 }
@@ -707,23 +536,15 @@ async fn reliable_provisional_and_prack_with_rack_rewritten() {
 #[tokio::test(start_paused = true)]
 async fn failover_on_carrier_timeout() {
     let (gw, pbx, cs) = setup(2).await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "fot@pbx", DIALED, "z9hG4bKft"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "fot@pbx", DIALED, "z9hG4bKft")
+        .await;
     pbx.expect_response(100).await;
     cs[0].expect_request("INVITE").await;
     // Carrier 1 stays silent: Timer B (3.2 s with T1 = 50 ms) moves the call to carrier 2.
     let (inv2, _) = tokio::time::timeout(Duration::from_secs(6), cs[1].expect_request("INVITE"))
         .await
         .expect("failover in time");
-    cs[1]
-        .send(
-            gw.udp,
-            &reply(&inv2, 486, "Busy Here", Some("c2"), None, ""),
-        )
-        .await;
+    cs[1].status(gw.udp, &inv2, 486, "Busy Here", "c2").await;
     pbx.wait_response(486).await;
 }
 
@@ -745,11 +566,7 @@ async fn call_over_ipv6_loopback() {
         .unwrap();
     assert!(gw6.is_ipv6(), "listening on {gw6}");
     let pbx = Ua::bind("[::1]:0").await;
-    pbx.send(
-        gw6,
-        &invite(pbx.addr, gw6, "UDP", "v6@pbx", DIALED, "z9hG4bKv6"),
-    )
-    .await;
+    pbx.send_invite(gw6, "v6@pbx", DIALED, "z9hG4bKv6").await;
     pbx.expect_response(100).await;
     let (inv, _) = carrier.expect_request("INVITE").await;
     assert!(
@@ -761,19 +578,7 @@ async fn call_over_ipv6_loopback() {
         .request_uri()
         .unwrap()
         .starts_with(b"sip:+14155550100@[::1]:"));
-    carrier
-        .send(
-            gw6,
-            &reply(
-                &inv,
-                200,
-                "OK",
-                Some("v6"),
-                Some(&format!("sip:c@{}", carrier.addr)),
-                SDP_ANSWER,
-            ),
-        )
-        .await;
+    carrier.answer(gw6, &inv, "v6", "c").await;
     let ok = pbx.expect_response(200).await;
     assert!(hdr(&ok, "Contact").contains("[::1]"));
     carrier.expect_request("ACK").await;
@@ -786,18 +591,8 @@ async fn graceful_drain_refuses_new_calls_and_waits_for_live_ones() {
     let drain = c.gw.gw.drain(Duration::from_secs(10));
     let driver = async {
         // A new call during the drain: 503.
-        pbx2.send(
-            c.gw.udp,
-            &invite(
-                pbx2.addr,
-                c.gw.udp,
-                "UDP",
-                "late@pbx",
-                DIALED,
-                "z9hG4bKlate",
-            ),
-        )
-        .await;
+        pbx2.send_invite(c.gw.udp, "late@pbx", DIALED, "z9hG4bKlate")
+            .await;
         pbx2.expect_response(503).await;
         // The live call still works and ends normally.
         hang_up(&c.pbx, c.gw.udp, &c.carrier, &ok).await;
@@ -871,12 +666,8 @@ async fn live_calls_listed_and_hung_up_by_the_operator() {
     assert_eq!(hdr(&bye_a, "Call-ID"), c.call_id);
     let (bye_b, _) = c.carrier.wait_request("BYE").await;
     assert_eq!(hdr(&bye_b, "Call-ID"), hdr(&inv, "Call-ID"));
-    c.pbx
-        .send(c.gw.udp, &reply(&bye_a, 200, "OK", None, None, ""))
-        .await;
-    c.carrier
-        .send(c.gw.udp, &reply(&bye_b, 200, "OK", None, None, ""))
-        .await;
+    c.pbx.ok(c.gw.udp, &bye_a).await;
+    c.carrier.ok(c.gw.udp, &bye_b).await;
     assert!(c.gw.gw.live_calls().is_empty());
 }
 
@@ -906,12 +697,10 @@ async fn carrier_address_is_trusted_by_the_flood_limit() {
 async fn ended_call_answers_retransmissions_from_its_tombstone() {
     let (c, inv, ok) = answered("tombstone").await;
     let carrier_call_id = hdr(&inv, "Call-ID");
-    let bye = carrier_bye(&c, &inv, "z9hG4bKtombye");
+    let bye = carrier_dialog(&c, &inv).bye();
     c.carrier.send(c.gw.udp, &bye).await;
     let (bye_a, _) = c.pbx.wait_request("BYE").await;
-    c.pbx
-        .send(c.gw.udp, &reply(&bye_a, 200, "OK", None, None, ""))
-        .await;
+    c.pbx.ok(c.gw.udp, &bye_a).await;
     let ok_bye = c.carrier.expect_response(200).await;
     // The call task is gone and one ended call is held.
     let mut held = 0.0;
@@ -933,30 +722,14 @@ async fn ended_call_answers_retransmissions_from_its_tombstone() {
     let again = c.carrier.expect_response(200).await;
     assert_eq!(again.raw(), ok_bye.raw());
     // A retransmitted 200 (INVITE) from the carrier gets our ACK again.
-    let contact = format!("sip:carrier@{}", c.carrier.addr);
-    c.carrier
-        .send(
-            c.gw.udp,
-            &reply(&inv, 200, "OK", Some("car1"), Some(&contact), SDP_ANSWER),
-        )
-        .await;
+    c.carrier.answer(c.gw.udp, &inv, "car1", "carrier").await;
     let (ack, _) = c.carrier.expect_request("ACK").await;
     assert_eq!(hdr(&ack, "Call-ID"), carrier_call_id);
     assert!(hdr(&ack, "CSeq").contains("ACK"));
     // A retransmitted INVITE from the PBX is absorbed: no new call, no answer.
     let calls_before = metric_value(&metrics(c.gw.http).await, "trunkgate_calls_active");
     c.pbx
-        .send(
-            c.gw.udp,
-            &invite(
-                c.pbx.addr,
-                c.gw.udp,
-                "UDP",
-                &c.call_id,
-                DIALED,
-                "z9hG4bKinv1",
-            ),
-        )
+        .send_invite(c.gw.udp, &c.call_id, DIALED, "z9hG4bKinv1")
         .await;
     assert!(
         c.carrier
@@ -975,18 +748,7 @@ async fn ended_call_answers_retransmissions_from_its_tombstone() {
         calls_before
     );
     // A new request in the ended dialog is not a retransmission: 481.
-    let bye2 = in_dialog(
-        "BYE",
-        &contact_uri(&ok),
-        c.pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        &c.call_id,
-        2,
-        "z9hG4bKtombye2",
-        "",
-    );
+    let bye2 = UaDialog::from_ok(&ok, c.pbx.addr).bye();
     c.pbx.send(c.gw.udp, &bye2).await;
     c.pbx.expect_response(481).await;
     // After 64*T1 nothing is left of the call.

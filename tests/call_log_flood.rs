@@ -17,7 +17,6 @@ use common::*;
 use serde_json::{json, Value};
 use trunkgate::store::{CallLogStore, CallRecord};
 
-const DIALED: &str = "+14155550100";
 const KEY: &str = "flood-test-key";
 /// Untrusted sources 127.0.1.1 ..= 127.0.1.SOURCES, each sending PER_SOURCE INVITEs
 /// (under the 16 requests / 2 s flood limit, so none is banned).
@@ -53,26 +52,7 @@ async fn api_get(gw: &Gw, path: &str) -> (u16, Value) {
 
 /// Every call-log record's call_id, paging through the API.
 async fn logged_call_ids(gw: &Gw) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut path = "/v1/History/Logs/Calls".to_string();
-    for _ in 0..50 {
-        let (s, v) = api_get(gw, &path).await;
-        assert_eq!(s, 200, "{v}");
-        for c in v["logs"].as_array().expect("logs") {
-            ids.push(c["call_id"].as_str().unwrap_or_default().to_string());
-        }
-        match v["next_block_uri"].as_str() {
-            // A path, or an absolute URL on this host.
-            Some(next) => {
-                path = match next.find("/v1/") {
-                    Some(i) => next[i..].to_string(),
-                    None => next.to_string(),
-                }
-            }
-            None => break,
-        }
-    }
-    ids
+    common::api::logged_call_ids(|path| async move { api_get(gw, &path).await }).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,31 +76,15 @@ async fn a_refusal_flood_is_sampled_and_every_real_call_is_logged() {
         for (i, a) in attackers.iter().enumerate() {
             let cid = format!("flood-{i}-{round}");
             let branch = format!("z9hG4bKfl{i}x{round}");
-            a.send(
-                gw.udp,
-                &invite(a.addr, gw.udp, "UDP", &cid, DIALED, &branch),
-            )
-            .await;
+            a.send_invite(gw.udp, &cid, DIALED, &branch).await;
         }
         // Two PBX calls per round, refused by the carrier with 486 (a real call's record).
         for k in 0..PBX_CALLS / PER_SOURCE {
             let cid = format!("pbx-{round}-{k}");
-            pbx.send(
-                gw.udp,
-                &invite(
-                    pbx.addr,
-                    gw.udp,
-                    "UDP",
-                    &cid,
-                    DIALED,
-                    &format!("z9hG4bKp{round}k{k}"),
-                ),
-            )
-            .await;
-            let (inv, _) = carrier.wait_request("INVITE").await;
-            carrier
-                .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c"), None, ""))
+            pbx.send_invite(gw.udp, &cid, DIALED, &format!("z9hG4bKp{round}k{k}"))
                 .await;
+            let (inv, _) = carrier.wait_request("INVITE").await;
+            carrier.status(gw.udp, &inv, 486, "Busy Here", "c").await;
             pbx.wait_response(486).await;
             pbx_ids.insert(cid);
         }

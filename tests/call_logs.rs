@@ -8,8 +8,6 @@ use std::time::Duration;
 use common::*;
 use trunkgate::store::{CallLogStore, CallStatus};
 
-const DIALED: &str = "+14155550100";
-
 #[tokio::test]
 async fn completed_busy_and_failed_calls_are_logged_and_survive_a_restart() {
     let dir = temp_dir("calllog");
@@ -23,11 +21,8 @@ async fn completed_busy_and_failed_calls_are_logged_and_survive_a_restart() {
     let pbx = Ua::new().await;
 
     // Completed: answered, the caller hangs up after a moment.
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "log-ok", DIALED, "z9hG4bKlog1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "log-ok", DIALED, "z9hG4bKlog1")
+        .await;
     pbx.expect_response(100).await;
     let (inv, _) = carrier.expect_request("INVITE").await;
     carrier_answers(&carrier, gw.udp, &inv).await;
@@ -37,48 +32,27 @@ async fn completed_busy_and_failed_calls_are_logged_and_survive_a_restart() {
     hang_up(&pbx, gw.udp, &carrier, &ok).await;
 
     // Busy.
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "log-busy", DIALED, "z9hG4bKlog2"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "log-busy", DIALED, "z9hG4bKlog2")
+        .await;
     pbx.wait_response(100).await;
     let (inv, _) = carrier.wait_request("INVITE").await;
-    carrier
-        .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c"), None, ""))
-        .await;
+    carrier.status(gw.udp, &inv, 486, "Busy Here", "c").await;
     pbx.wait_response(486).await;
 
     // Failed: the only carrier answers 503.
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "log-fail", DIALED, "z9hG4bKlog3"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "log-fail", DIALED, "z9hG4bKlog3")
+        .await;
     pbx.wait_response(100).await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     carrier
-        .send(
-            gw.udp,
-            &reply(&inv, 503, "Service Unavailable", Some("c"), None, ""),
-        )
+        .status(gw.udp, &inv, 503, "Service Unavailable", "c")
         .await;
     pbx.wait_response(503).await;
 
     // Refused by policy: a source the trunk does not admit.
     let stranger = Ua::bind("127.0.0.5:0").await;
     stranger
-        .send(
-            gw.udp,
-            &invite(
-                stranger.addr,
-                gw.udp,
-                "UDP",
-                "log-403",
-                DIALED,
-                "z9hG4bKlog4",
-            ),
-        )
+        .send_invite(gw.udp, "log-403", DIALED, "z9hG4bKlog4")
         .await;
     stranger.expect_response(403).await;
 

@@ -16,8 +16,6 @@ use common::*;
 use tokio::sync::mpsc;
 use trunkgate::sip::Message;
 
-const DIALED: &str = "+14155550100";
-
 /// A carrier: answers OPTIONS with 200 while `answer` is set, hands every
 /// other message to the test. Ends when the test drops the receiver (bounded: 60 s).
 fn carrier(ua: Arc<Ua>, answer: Arc<AtomicBool>) -> mpsc::UnboundedReceiver<(Message, SocketAddr)> {
@@ -31,8 +29,7 @@ fn carrier(ua: Arc<Ua>, answer: Arc<AtomicBool>) -> mpsc::UnboundedReceiver<(Mes
             let is_options = m.is_request() && m.method().is_some_and(|x| x.as_str() == "OPTIONS");
             if is_options {
                 if answer.load(Ordering::Relaxed) {
-                    ua.send(from, &reply(&m, 200, "OK", Some("hc"), None, ""))
-                        .await;
+                    ua.status(from, &m, 200, "OK", "hc").await;
                 }
                 continue;
             }
@@ -55,18 +52,7 @@ fn up_series(i: usize) -> String {
 
 /// Polls /metrics (bounded) until carrier `i`'s up gauge is `want`.
 async fn wait_up(gw: &Gw, i: usize, want: f64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let text = metrics(gw.http).await;
-        if metric_value(&text, &up_series(i)) == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "carrier{i} up != {want} after 15 s:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_metric(gw.http, &up_series(i), want, Duration::from_secs(15)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,11 +72,8 @@ async fn a_silent_carrier_is_marked_down_skipped_and_comes_back() {
 
     // A call goes to B first (A has the better priority, but is down).
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "hc-1@pbx", DIALED, "z9hG4bKhc1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "hc-1@pbx", DIALED, "z9hG4bKhc1")
+        .await;
     let (inv, from) = tokio::time::timeout(Duration::from_secs(5), b_rx.recv())
         .await
         .expect("the INVITE reaches carrier B")
@@ -103,8 +86,7 @@ async fn a_silent_carrier_is_marked_down_skipped_and_comes_back() {
         a_rx.try_recv().is_err(),
         "the down carrier A got a request other than OPTIONS"
     );
-    b.send(from, &reply(&inv, 486, "Busy Here", Some("b1"), None, ""))
-        .await;
+    b.status(from, &inv, 486, "Busy Here", "b1").await;
     pbx.wait_response(486).await;
 
     // A answers again: up after one answered ping.
@@ -123,11 +105,8 @@ async fn when_every_carrier_is_down_they_are_tried_in_priority_order() {
     wait_up(&gw, 1, 0.0).await;
 
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "hc-2@pbx", DIALED, "z9hG4bKhc2"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "hc-2@pbx", DIALED, "z9hG4bKhc2")
+        .await;
     let (inv, from) = tokio::time::timeout(Duration::from_secs(5), a_rx.recv())
         .await
         .expect("the INVITE reaches carrier A, the first by priority, as a last resort")
@@ -136,7 +115,6 @@ async fn when_every_carrier_is_down_they_are_tried_in_priority_order() {
         inv.method().map(|m| m.as_str().to_string()).as_deref(),
         Some("INVITE")
     );
-    a.send(from, &reply(&inv, 486, "Busy Here", Some("a1"), None, ""))
-        .await;
+    a.status(from, &inv, 486, "Busy Here", "a1").await;
     pbx.wait_response(486).await;
 }

@@ -29,8 +29,6 @@ use std::time::Duration;
 use common::sipp::{Scratch, Sipp};
 use common::*;
 
-const DIALED: &str = "+14155550100";
-
 /// A network namespace with one veth pair to this one: `host_ip` here,
 /// `ns_ip` in the namespace, a /30 of 10.250.0.0/16 nothing else uses.
 struct Netns {
@@ -284,7 +282,7 @@ async fn rfc_carrier(ua: Ua, stop: tokio::sync::watch::Receiver<bool>) {
                         p.acked = true;
                     }
                 }
-                Some("BYE") => ua.send(from, &reply(&m, 200, "OK", None, None, "")).await,
+                Some("BYE") => ua.ok(from, &m).await,
                 _ => {}
             }
         }
@@ -411,33 +409,10 @@ async fn a_carrier_black_holed_mid_call_is_torn_down_by_the_rtp_timeout() {
     let pbx = Ua::bind(&format!("{}:0", ns.host_ip)).await;
     let pbx_rtp = RtpPeer::bind(&format!("{}:0", ns.host_ip)).await;
     let id = "chaos-blackhole";
-    pbx.send(
-        gw.udp,
-        &invite_sdp(
-            pbx.addr,
-            gw.udp,
-            "UDP",
-            id,
-            DIALED,
-            "z9hG4bKbh1",
-            &sdp_at(pbx_rtp.addr, "pbx"),
-        ),
-    )
-    .await;
-    let ok = pbx.wait_response(200).await;
-    let ack = in_dialog(
-        "ACK",
-        &contact_uri(&ok),
-        pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        id,
-        1,
-        "z9hG4bKbhack",
-        "",
-    );
-    pbx.send(gw.udp, &ack).await;
+    let offer = sdp_at(pbx_rtp.addr, "pbx");
+    pbx.send_invite_sdp(gw.udp, id, DIALED, "z9hG4bKbh1", &offer)
+        .await;
+    let ok = pbx.ack_200(gw.udp).await;
     let relay = sdp_target(ok.body());
 
     // Media flows: the carrier echoes what the PBX sends.
@@ -480,8 +455,7 @@ async fn a_carrier_black_holed_mid_call_is_torn_down_by_the_rtp_timeout() {
             }
         }
     };
-    pbx.send(gw.udp, &reply(&bye, 200, "OK", None, None, ""))
-        .await;
+    pbx.ok(gw.udp, &bye).await;
     // The BYE toward the carrier goes unanswered; the call still ends and
     // frees its slot (that BYE gives up after 64 x T1).
     let text = wait_calls_done(&gw, 1.0, Duration::from_secs(10)).await;

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use common::*;
 
-const DIALED: &str = "+14155550100";
 const TTL_S: u64 = 3;
 
 /// A `redis-server` without persistence: a restart loses every key.
@@ -46,14 +45,7 @@ fn redis(port: u16, dir: &Path) -> Proc {
 }
 
 async fn wait_tcp(addr: SocketAddr, what: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} not listening"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_tcp_within(addr, what, Duration::from_secs(15)).await;
 }
 
 struct Node {
@@ -75,9 +67,6 @@ fn inbound_extra(pbx: SocketAddr) -> String {
     )
 }
 
-const IN_TRUNK: &str = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
-const DID: &str = "+14155550199";
-
 async fn node_with(
     name: &str,
     carrier: SocketAddr,
@@ -91,20 +80,6 @@ async fn node_with(
         }
     }
     panic!("node {name} did not start in 3 tries");
-}
-
-/// A loopback port free for UDP (the SIP listener) and TCP (HTTP) right now.
-fn free_udp_port() -> u16 {
-    for _ in 0..20 {
-        let p = std::net::UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .map(|a| a.port())
-            .expect("free udp port");
-        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no port free for both UDP and TCP");
 }
 
 /// 40 media ports per node from this engineer's fixed range 64500-64999,
@@ -130,12 +105,8 @@ async fn try_node(
     let sip: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let (pmin, pmax) = media_ports();
-    let mut text = config_text_in(&[(carrier, "udp")], "127.0.0.0/8", &dir)
-        .replace(
-            r#"listen = [ { transport = "udp", address = "127.0.0.1:0" }, { transport = "tcp", address = "127.0.0.1:0" } ]"#,
-            &format!(r#"listen = [ {{ transport = "udp", address = "{sip}" }} ]"#),
-        )
-        .replace(r#"listen = "127.0.0.1:0""#, &format!(r#"listen = "{http}""#))
+    let text = config_text_in(&[(carrier, "udp")], "127.0.0.0/8", &dir);
+    let mut text = on_fixed_ports(&text, sip, http)
         .replace(
             "description = \"test trunk\"",
             "description = \"test trunk\"\nsimultaneous_call_limit = 2",
@@ -154,22 +125,16 @@ async fn try_node(
     let file = dir.join("trunkgate.toml");
     std::fs::write(&file, text).unwrap();
     let log = dir.join("gateway.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
-        .args(["run", "--config"])
-        .arg(&file)
-        .env("RUST_LOG", "warn")
-        // The URL comes from the environment, as a secret would.
-        .env(
-            "TRUNKGATE_REDIS_URL",
-            format!("redis://127.0.0.1:{redis_port}/0"),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("gateway starts");
+    // The URL comes from the environment, as a secret would.
+    let url = format!("redis://127.0.0.1:{redis_port}/0");
+    let proc = spawn_gateway(
+        env!("CARGO_BIN_EXE_trunkgate"),
+        &file,
+        &log,
+        &[("TRUNKGATE_REDIS_URL", url)],
+    );
     let mut n = Node {
-        proc: Proc(child),
+        proc,
         sip,
         http,
         log,
@@ -225,19 +190,9 @@ async fn wait_zcard(redis_port: u16, want: i64) {
     }
 }
 
-async fn wait_metric(http: SocketAddr, series: &str, want: f64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = metrics(http).await;
-        if metric_value(&text, series) == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{series} != {want}:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn wait_redis_up(http: SocketAddr, want: f64) {
+    let within = Duration::from_secs(20);
+    wait_metric(http, "trunkgate_cluster_redis_up", want, within).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,21 +270,13 @@ async fn inbound_third_call_is_busy_across_nodes() {
     let b = node_with("sbc-b", carrier.addr, rport, "local", &extra).await;
     for (n, id) in [(&a, "in-1"), (&b, "in-2")] {
         carrier
-            .send(
-                n.sip,
-                &invite(carrier.addr, n.sip, "UDP", id, DID, &format!("z9hG4bK{id}")),
-            )
+            .send_invite(n.sip, id, DID, &format!("z9hG4bK{id}"))
             .await;
         answer_next_invite(&pbx, 180, "Ringing").await;
         let r = carrier.wait_response(180).await;
         assert_eq!(hdr(&r, "Call-ID"), id);
     }
-    carrier
-        .send(
-            b.sip,
-            &invite(carrier.addr, b.sip, "UDP", "in-3", DID, "z9hG4bKin-3"),
-        )
-        .await;
+    carrier.send_invite(b.sip, "in-3", DID, "z9hG4bKin-3").await;
     let r = carrier.wait_response(486).await;
     assert_eq!(hdr(&r, "Call-ID"), "in-3", "the third inbound call is busy");
 }
@@ -354,8 +301,8 @@ async fn redis_restart_mid_calls_leaves_the_counts_right() {
     redis_proc = redis(rport, &dir);
     wait_tcp(raddr, "redis").await;
     wait_zcard(rport, 2).await;
-    wait_metric(a.http, "trunkgate_cluster_redis_up", 1.0).await;
-    wait_metric(b.http, "trunkgate_cluster_redis_up", 1.0).await;
+    wait_redis_up(a.http, 1.0).await;
+    wait_redis_up(b.http, 1.0).await;
     let (ok3, _) = call(&a, &carrier, "rr-3").await;
     assert!(!ok3, "the limit still holds after the restart");
     let (ok4, _) = call(&b, &carrier, "rr-4").await;
@@ -374,8 +321,8 @@ async fn redis_down_follows_on_redis_down_with_one_log_line_per_change() {
     let strict = node("sbc-strict", carrier.addr, rport, "reject").await;
     let lenient = node("sbc-lenient", carrier.addr, rport, "local").await;
     drop(redis_proc);
-    wait_metric(strict.http, "trunkgate_cluster_redis_up", 0.0).await;
-    wait_metric(lenient.http, "trunkgate_cluster_redis_up", 0.0).await;
+    wait_redis_up(strict.http, 0.0).await;
+    wait_redis_up(lenient.http, 0.0).await;
 
     let ready = |n: SocketAddr| async move {
         let r = reqwest::get(format!("http://{n}/health/ready"))
@@ -420,8 +367,8 @@ async fn redis_down_follows_on_redis_down_with_one_log_line_per_change() {
     // Redis is back: the lenient node's two local calls are leases there now.
     let _redis = redis(rport, &dir);
     wait_tcp(raddr, "redis").await;
-    wait_metric(strict.http, "trunkgate_cluster_redis_up", 1.0).await;
-    wait_metric(lenient.http, "trunkgate_cluster_redis_up", 1.0).await;
+    wait_redis_up(strict.http, 1.0).await;
+    wait_redis_up(lenient.http, 1.0).await;
     wait_zcard(rport, 2).await;
     let (code, body) = ready(strict.http).await;
     assert_eq!(

@@ -20,8 +20,6 @@ use std::time::Duration;
 
 use common::*;
 
-const DIALED: &str = "+14155550100";
-
 fn tool(name: &str) -> PathBuf {
     std::env::var_os("PATH")
         .and_then(|p| {
@@ -269,17 +267,7 @@ async fn every_panel_and_alert_expression_returns_series_in_prometheus() {
     // A PBX nobody configured: 403 (rejections_total{reason}).
     let stranger = Ua::bind("127.0.0.3:0").await;
     stranger
-        .send(
-            gw.udp,
-            &invite(
-                stranger.addr,
-                gw.udp,
-                "UDP",
-                "dash-stranger-1",
-                DIALED,
-                "z9hG4bKdash1",
-            ),
-        )
+        .send_invite(gw.udp, "dash-stranger-1", DIALED, "z9hG4bKdash1")
         .await;
     stranger.expect_response(403).await;
     // A datagram that is no SIP: dropped (sip_dropped_total{reason}).
@@ -315,33 +303,10 @@ async fn every_panel_and_alert_expression_returns_series_in_prometheus() {
     // First tried on the dead carrier (Timer B), then answered by sipp.
     let pbx = Ua::new().await;
     let pbx_rtp = RtpPeer::new().await;
-    pbx.send(
-        gw.udp,
-        &invite_sdp(
-            pbx.addr,
-            gw.udp,
-            "UDP",
-            "dash-rtp-1",
-            DIALED,
-            "z9hG4bKdashrtp1",
-            &sdp_at(pbx_rtp.addr, "pbx"),
-        ),
-    )
-    .await;
-    let ok = pbx.wait_response(200).await;
-    let ack = in_dialog(
-        "ACK",
-        &contact_uri(&ok),
-        pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        "dash-rtp-1",
-        1,
-        "z9hG4bKdashack",
-        "",
-    );
-    pbx.send(gw.udp, &ack).await;
+    let offer = sdp_at(pbx_rtp.addr, "pbx");
+    pbx.send_invite_sdp(gw.udp, "dash-rtp-1", DIALED, "z9hG4bKdashrtp1", &offer)
+        .await;
+    let ok = pbx.ack_200(gw.udp).await;
     let a_relay = sdp_target(ok.body());
     for i in 0..50u16 {
         pbx_rtp
@@ -349,18 +314,7 @@ async fn every_panel_and_alert_expression_returns_series_in_prometheus() {
             .await;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let bye = in_dialog(
-        "BYE",
-        &contact_uri(&ok),
-        pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        "dash-rtp-1",
-        2,
-        "z9hG4bKdashbye",
-        "",
-    );
+    let bye = UaDialog::from_ok(&ok, pbx.addr).bye();
     pbx.send(gw.udp, &bye).await;
     pbx.wait_response(200).await;
 

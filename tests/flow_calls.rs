@@ -6,100 +6,33 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
+use common::worker::{by_type, start_worker, Hook};
 use common::*;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 use tokio::time::timeout;
 use trunkgate::flow::pb;
 use trunkgate::media::g711;
 use trunkgate::sip::Message;
-use trunkgate_flow_worker::{serve, WorkerConfig};
 
 const DID: &str = "+14155550177";
-const IN_TRUNK: &str = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
 
 // ------------------------------------------------------------ callback app
 
-type Script = dyn Fn(&Value) -> Value + Send + Sync;
-
-#[derive(Clone)]
-struct HookState {
-    seen: mpsc::UnboundedSender<(String, Value)>,
-    script: Arc<Script>,
+/// The web app answering init_call with `init` and action_result with `result`.
+async fn hook(init: Value, result: Value) -> Hook {
+    Hook::start(by_type(init, result)).await
 }
 
-async fn hook_handler(State(s): State<HookState>, uri: Uri, body: Bytes) -> Response {
-    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let _ = s.seen.send((uri.path().to_owned(), v.clone()));
-    let reply = (s.script)(&v);
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        reply.to_string(),
-    )
-        .into_response()
-}
-
-/// The customer's web app: answers each callback type with scripted actions.
-struct Hook {
-    base: String,
-    seen: mpsc::UnboundedReceiver<(String, Value)>,
-}
-
-impl Hook {
-    async fn start(init: Value, result: Value) -> Hook {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let script = move |v: &Value| match v["type"].as_str() {
-            Some("init_call") => json!({ "actions": init }),
-            Some("action_result") => json!({ "actions": result }),
-            _ => json!({}),
-        };
-        let state = HookState {
-            seen: tx,
-            script: Arc::new(script),
-        };
-        let app = axum::Router::new().fallback(hook_handler).with_state(state);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Hook {
-            base: format!("http://{addr}"),
-            seen: rx,
-        }
-    }
-
-    /// The next callback of `kind` (others skipped).
-    async fn next(&mut self, kind: &str) -> Value {
-        loop {
-            let (_, v) = timeout(Duration::from_secs(10), self.seen.recv())
-                .await
-                .unwrap_or_else(|_| panic!("no {kind} callback"))
-                .unwrap();
-            if v["type"] == kind {
-                return v;
-            }
-        }
-    }
-}
-
-async fn start_worker(hook: &Hook) -> SocketAddr {
-    let toml = format!(
+/// The reference worker calling `hook` back.
+async fn worker_for(hook: &Hook) -> SocketAddr {
+    start_worker(&format!(
         "listen = \"127.0.0.1:0\"\ndefault_callback_url = \"{}/cb\"\ncallback_timeout_ms = 2000\ncommand_timeout_ms = 5000\n",
         hook.base
-    );
-    let cfg = WorkerConfig::from_toml(&toml, "worker.toml").unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve(cfg, listener, std::future::pending()));
-    addr
+    ))
+    .await
 }
 
 // ------------------------------------------------------------------ gateway
@@ -153,35 +86,20 @@ health_interval_s = 0
 /// The carrier calls the DID with media at `rtp`.
 async fn call(gw: &Gw, carrier: &Ua, id: &str, rtp: SocketAddr) {
     carrier
-        .send(
+        .send_invite_sdp(
             gw.udp,
-            &invite_sdp(
-                carrier.addr,
-                gw.udp,
-                "UDP",
-                id,
-                DID,
-                &format!("z9hG4bK{id}"),
-                &sdp_at(rtp, "car"),
-            ),
+            id,
+            DID,
+            &format!("z9hG4bK{id}"),
+            &sdp_at(rtp, "car"),
         )
         .await;
 }
 
-async fn ack_200(gw: &Gw, carrier: &Ua, ok: &Message, id: &str) {
-    let ack = in_dialog(
-        "ACK",
-        &contact_uri(ok),
-        carrier.addr,
-        "UDP",
-        &hdr(ok, "From"),
-        &hdr(ok, "To"),
-        id,
-        1,
-        "z9hG4bKa",
-        "",
-    );
-    carrier.send(gw.udp, &ack).await;
+async fn ack_200(gw: &Gw, carrier: &Ua, ok: &Message) {
+    carrier
+        .send(gw.udp, &UaDialog::from_ok(ok, carrier.addr).ack())
+        .await;
 }
 
 /// A 1 kHz prompt of `secs` seconds in a fresh WAV file.
@@ -215,23 +133,23 @@ async fn send_digit(rtp: &RtpPeer, to: SocketAddr, event: u8, seq: &mut u16, ts:
 #[tokio::test]
 async fn call_flow_number_plays_a_wav_then_collects_sip_info_and_rfc4733_digits() {
     let wav = prompt_wav(0.4);
-    let mut hook = Hook::start(
+    let mut hook = hook(
         json!([{ "action": "PLAY", "url": wav.display().to_string() },
                { "action": "COLLECT", "num_digits": 3, "timeout": 5 }]),
         json!([{ "action": "HANGUP" }]),
     )
     .await;
-    let worker = start_worker(&hook).await;
+    let worker = worker_for(&hook).await;
     let carrier = Ua::new().await;
     let (gw, _) = gateway(&carrier, &[worker], "CallFlows", "").await;
     let rtp = RtpPeer::new().await;
     call(&gw, &carrier, "f-play", rtp.addr).await;
-    let init = hook.next("init_call").await;
+    let init = hook.next_of("init_call").await;
     assert_eq!(init["api_no"], DID);
     assert_eq!(init["caller_no"], "+14155550001");
     assert_eq!(init["direction"], "inbound");
     let ok = carrier.wait_response(200).await;
-    ack_200(&gw, &carrier, &ok, "f-play").await;
+    ack_200(&gw, &carrier, &ok).await;
     let relay = sdp_target(ok.body());
     // The prompt arrives in the caller's RTP: 1 kHz, from our relay port.
     let pkts = rtp.drain(Duration::from_millis(300), 40).await;
@@ -245,50 +163,20 @@ async fn call_flow_number_plays_a_wav_then_collects_sip_info_and_rfc4733_digits(
     assert!(goertzel(&pcm, 1000.0) > 100.0 * goertzel(&pcm, 400.0));
     // A hold re-INVITE from the caller is answered by us with the same SDP.
     let hold = sdp_at(rtp.addr, "car").replace("a=sendrecv", "a=sendonly");
-    let re = in_dialog(
-        "INVITE",
-        &contact_uri(&ok),
-        carrier.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        "f-play",
-        5,
-        "z9hG4bKre",
-        &hold,
-    );
-    carrier.send(gw.udp, &re).await;
+    let mut dialog = UaDialog::from_ok(&ok, carrier.addr);
+    dialog.cseq = 4;
+    carrier.send(gw.udp, &dialog.reinvite(&hold)).await;
     let re_ok = carrier.wait_response(200).await;
     assert_eq!(sdp_target(re_ok.body()), relay);
     assert_eq!(hdr(&re_ok, "CSeq"), "5 INVITE");
-    let re_ack = in_dialog(
-        "ACK",
-        &contact_uri(&ok),
-        carrier.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&re_ok, "To"),
-        "f-play",
-        5,
-        "z9hG4bKreack",
-        "",
-    );
-    carrier.send(gw.udp, &re_ack).await;
+    // The re-INVITE's 2xx is ACKed with its To (and the re-INVITE's CSeq).
+    dialog.to = hdr(&re_ok, "To");
+    carrier.send(gw.udp, &dialog.ack()).await;
     // Digit 1 as SIP INFO (dtmf-relay), 2 and 3 as RFC 4733 events; they reach
     // the app in action_result.
-    let info = in_dialog(
-        "INFO",
-        &contact_uri(&ok),
-        carrier.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        "f-play",
-        6,
-        "z9hG4bKinfo",
-        "Signal=1\r\nDuration=160\r\n",
-    )
-    .replace("application/sdp", "application/dtmf-relay");
+    let info = dialog
+        .next("INFO", "Signal=1\r\nDuration=160\r\n")
+        .replace("application/sdp", "application/dtmf-relay");
     carrier.send(gw.udp, &info).await;
     let info_ok = carrier.wait_response(200).await;
     assert_eq!(hdr(&info_ok, "CSeq"), "6 INFO");
@@ -298,14 +186,12 @@ async fn call_flow_number_plays_a_wav_then_collects_sip_info_and_rfc4733_digits(
         send_digit(&rtp, relay, *d, &mut seq, 8000 * (i as u32 + 1)).await;
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-    let res = hook.next("action_result").await;
+    let res = hook.next_of("action_result").await;
     assert_eq!(res["digits"], "123", "{res}");
     // HANGUP: the caller gets a BYE.
     let (bye, _) = carrier.wait_request("BYE").await;
-    carrier
-        .send(gw.udp, &reply(&bye, 200, "OK", None, None, ""))
-        .await;
-    let end = hook.next("end_call").await;
+    carrier.ok(gw.udp, &bye).await;
+    let end = hook.next_of("end_call").await;
     assert_eq!(end["call_id"], init["call_id"]);
     gw.gw.shutdown().await;
 }
@@ -313,35 +199,25 @@ async fn call_flow_number_plays_a_wav_then_collects_sip_info_and_rfc4733_digits(
 #[tokio::test]
 async fn transfer_to_a_sip_uri_bridges_the_caller_to_the_new_leg() {
     let bob = Ua::new().await;
-    let mut hook = Hook::start(
+    let mut hook = hook(
         json!([{ "action": "TRANSFER", "sip_uri": format!("sip:bob@{}", bob.addr) }]),
         json!([]),
     )
     .await;
-    let worker = start_worker(&hook).await;
+    let worker = worker_for(&hook).await;
     let carrier = Ua::new().await;
     let (gw, _) = gateway(&carrier, &[worker], "CallFlows", "").await;
     let (rtp, bob_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
     call(&gw, &carrier, "f-xfer", rtp.addr).await;
-    hook.next("init_call").await;
+    hook.next_of("init_call").await;
     let (inv, _) = bob.wait_request("INVITE").await;
     assert!(inv.request_uri().unwrap().starts_with(b"sip:bob@"));
     let to_bob = sdp_target(inv.body());
-    bob.send(
-        gw.udp,
-        &reply(
-            &inv,
-            200,
-            "OK",
-            Some("bob"),
-            Some(&format!("sip:bob@{}", bob.addr)),
-            &sdp_at(bob_rtp.addr, "bob"),
-        ),
-    )
-    .await;
+    bob.answer_with(gw.udp, &inv, "bob", "bob", &sdp_at(bob_rtp.addr, "bob"))
+        .await;
     bob.wait_request("ACK").await;
     let ok = carrier.wait_response(200).await;
-    ack_200(&gw, &carrier, &ok, "f-xfer").await;
+    ack_200(&gw, &carrier, &ok).await;
     let relay = sdp_target(ok.body());
     // Media is bridged both ways through the relay.
     for i in 0..5u16 {
@@ -362,20 +238,20 @@ async fn transfer_to_a_sip_uri_bridges_the_caller_to_the_new_leg() {
     assert!(back.iter().filter(|p| p.payload == vec![0x22; 160]).count() == 5);
     // The caller hangs up the bridged call; the app hears the flow ended with the transfer.
     hang_up(&carrier, gw.udp, &bob, &ok).await;
-    let end = hook.next("end_call").await;
+    let end = hook.next_of("end_call").await;
     assert_eq!(end["status"], "transferred", "{end}");
     gw.gw.shutdown().await;
 }
 
 #[tokio::test]
 async fn reject_busy_gives_the_caller_a_busy_tone_then_486() {
-    let mut hook = Hook::start(json!([{ "action": "REJECT", "reason": "busy" }]), json!([])).await;
-    let worker = start_worker(&hook).await;
+    let mut hook = hook(json!([{ "action": "REJECT", "reason": "busy" }]), json!([])).await;
+    let worker = worker_for(&hook).await;
     let carrier = Ua::new().await;
     let (gw, store) = gateway(&carrier, &[worker], "CallFlows", "").await;
     let rtp = RtpPeer::new().await;
     call(&gw, &carrier, "f-busy", rtp.addr).await;
-    hook.next("init_call").await;
+    hook.next_of("init_call").await;
     carrier.wait_response(183).await;
     assert!(
         rtp.drain(Duration::from_millis(200), 30).await.len() >= 20,
@@ -448,11 +324,8 @@ async fn inbound_failover_api_reaches_the_worker_and_a_killed_stream_ends_the_ca
     let rtp = RtpPeer::new().await;
     call(&gw, &carrier, "f-fo", rtp.addr).await;
     let (inv, _) = dest.wait_request("INVITE").await;
-    dest.send(
-        gw.udp,
-        &reply(&inv, 503, "Service Unavailable", Some("d"), None, ""),
-    )
-    .await;
+    dest.status(gw.udp, &inv, 503, "Service Unavailable", "d")
+        .await;
     let (mut from_gw, to_gw) = timeout(WAIT, streams.recv()).await.unwrap().unwrap();
     let offered = match timeout(WAIT, from_gw.message())
         .await
@@ -487,16 +360,14 @@ async fn inbound_failover_api_reaches_the_worker_and_a_killed_stream_ends_the_ca
         .await
         .unwrap();
     let ok = carrier.wait_response(200).await;
-    ack_200(&gw, &carrier, &ok, "f-fo").await;
+    ack_200(&gw, &carrier, &ok).await;
     let id: uuid::Uuid = IN_TRUNK.parse().unwrap();
     assert_eq!(gw.gw.trunk_active_calls(&id), 1);
     // The worker dies mid-call: the caller gets a BYE and the trunk's slot comes back.
     cut.abort();
     let (bye, _) = carrier.wait_request("BYE").await;
     drop((from_gw, to_gw));
-    carrier
-        .send(gw.udp, &reply(&bye, 200, "OK", None, None, ""))
-        .await;
+    carrier.ok(gw.udp, &bye).await;
     for _ in 0..50 {
         if gw.gw.trunk_active_calls(&id) == 0 {
             break;

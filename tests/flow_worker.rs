@@ -9,89 +9,19 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use trunkgate::flow::pb::{self, gateway_message::Event as PbEvent};
 use trunkgate::flow::*;
-use trunkgate_flow_worker::{serve, WorkerConfig};
 
-use common::worker::{cmd, recv_gw, start_manual};
+use common::worker::{actions, by_type, cmd, recv_gw, start_manual, start_worker, Hook};
 
 const WAIT: Duration = Duration::from_secs(5);
 const API_NO: &str = "+3225550100";
 
 // ------------------------------------------------------------ web app hook
-
-type Script = dyn Fn(&str, &Value) -> (u16, Value) + Send + Sync;
-
-#[derive(Clone)]
-struct HookState {
-    seen: mpsc::UnboundedSender<(String, Value)>,
-    script: Arc<Script>,
-}
-
-async fn hook_handler(State(s): State<HookState>, uri: Uri, body: Bytes) -> Response {
-    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let _ = s.seen.send((uri.path().to_owned(), v.clone()));
-    let (code, reply) = (s.script)(uri.path(), &v);
-    (
-        StatusCode::from_u16(code).unwrap(),
-        [(header::CONTENT_TYPE, "application/json")],
-        reply.to_string(),
-    )
-        .into_response()
-}
-
-struct Hook {
-    base: String,
-    seen: mpsc::UnboundedReceiver<(String, Value)>,
-}
-
-impl Hook {
-    async fn start(script: impl Fn(&str, &Value) -> (u16, Value) + Send + Sync + 'static) -> Hook {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let state = HookState {
-            seen: tx,
-            script: Arc::new(script),
-        };
-        let app = axum::Router::new().fallback(hook_handler).with_state(state);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Hook {
-            base: format!("http://{addr}"),
-            seen: rx,
-        }
-    }
-
-    /// The next callback: (path, body).
-    async fn next(&mut self) -> (String, Value) {
-        timeout(WAIT, self.seen.recv())
-            .await
-            .expect("callback in time")
-            .unwrap()
-    }
-}
-
-fn actions(a: Value) -> (u16, Value) {
-    (200, json!({ "actions": a }))
-}
-
-/// init_call -> `first`; action_result -> `then`; end_call -> {}.
-fn by_type(first: Value, then: Value) -> impl Fn(&str, &Value) -> (u16, Value) + Send + Sync {
-    move |_, v| match v["type"].as_str() {
-        Some("init_call") => actions(first.clone()),
-        Some("action_result") => actions(then.clone()),
-        _ => (200, json!({})),
-    }
-}
 
 // ------------------------------------------------------------------ worker
 
@@ -100,14 +30,6 @@ fn worker_toml(hook: &Hook, extra: &str) -> String {
         "listen = \"127.0.0.1:0\"\ndefault_callback_url = \"{}/default\"\ncallback_timeout_ms = 500\ncommand_timeout_ms = 2000\n{extra}",
         hook.base
     )
-}
-
-async fn start_worker(toml: &str) -> SocketAddr {
-    let cfg = WorkerConfig::from_toml(toml, "test.toml").unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve(cfg, listener, std::future::pending()));
-    addr
 }
 
 fn pool(addrs: &[SocketAddr]) -> FlowPool {

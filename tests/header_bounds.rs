@@ -7,8 +7,6 @@ mod common;
 
 use common::*;
 
-const DIALED: &str = "+14155550100";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_display_names_and_headers_are_not_forwarded() {
     let carrier = Ua::new().await;

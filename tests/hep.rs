@@ -12,8 +12,6 @@ use std::time::Duration;
 use common::*;
 use tokio::net::UdpSocket;
 
-const DIALED: &str = "+14155550100";
-
 /// The chunks of one HEP3 packet, by type (vendor 0).
 fn decode(d: &[u8]) -> HashMap<u16, Vec<u8>> {
     assert_eq!(&d[..4], b"HEP3", "not a HEP3 packet");
@@ -51,17 +49,12 @@ async fn every_sip_message_is_exported_as_hep3() {
     );
     let gw = start(&text).await;
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "hep-1@pbx", DIALED, "z9hG4bKhep1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "hep-1@pbx", DIALED, "z9hG4bKhep1")
+        .await;
     pbx.expect_response(100).await;
     let (inv, from) = carrier.wait_request("INVITE").await;
     let b_call_id = hdr(&inv, "Call-ID");
-    carrier
-        .send(from, &reply(&inv, 486, "Busy Here", Some("c1"), None, ""))
-        .await;
+    carrier.status(from, &inv, 486, "Busy Here", "c1").await;
     pbx.wait_response(486).await;
 
     // What must arrive: PBX -> gw INVITE, gw -> PBX 100, gw -> carrier INVITE, carrier -> gw 486.

@@ -62,26 +62,10 @@ async fn idle_connection_flood_is_capped_per_source_and_timed_out() {
     // A trusted call is carried meanwhile: INVITE through to the carrier, its
     // 200 back to the PBX with the media anchored.
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(
-            pbx.addr,
-            gw.udp,
-            "UDP",
-            "hg-call",
-            "+14155550100",
-            "z9hG4bKhg1",
-        ),
-    )
-    .await;
-    let (inv, _) = carrier.wait_request("INVITE").await;
-    let contact = format!("sip:carrier@{}", carrier.addr);
-    carrier
-        .send(
-            gw.udp,
-            &reply(&inv, 200, "OK", Some("c1"), Some(&contact), SDP_ANSWER),
-        )
+    pbx.send_invite(gw.udp, "hg-call", "+14155550100", "z9hG4bKhg1")
         .await;
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    carrier.answer(gw.udp, &inv, "c1", "carrier").await;
     let ok = pbx.wait_response(200).await;
     assert!(
         String::from_utf8_lossy(ok.body()).contains("m=audio"),

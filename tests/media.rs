@@ -6,46 +6,42 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::path::Path;
+use std::sync::atomic::AtomicU16;
 use std::time::Duration;
 
 use common::*;
 use trunkgate::media::g711;
 use trunkgate::sip::Message;
 
-const DIALED: &str = "+14155550100";
-
 /// A media port range of its own for each gateway in this test binary.
 fn media_section(extra: &str) -> String {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let min = 40000 + n * 200;
-    format!(
-        "\n[media]\nbind_ipv4 = \"127.0.0.1\"\nport_min = {min}\nport_max = {}\n{extra}\n",
-        min + 199
-    )
+    media_section_in(&NEXT, 40000, 200, 40, extra)
 }
 
-/// Test gateway: one UDP carrier, the demo outbound trunk with `trunk_extra`
-/// lines in `[trunks.outbound]` and `trunk_tables` after it, `[media]` extras.
-async fn gateway(carrier: &Ua, trunk_extra: &str, trunk_tables: &str, media: &str) -> Gw {
-    let text = config_text(&[(carrier.addr, "udp")], "127.0.0.0/8").replace(
-        "fax_support = \"disabled\"\n",
-        &format!("fax_support = \"disabled\"\n{trunk_extra}\n{trunk_tables}\n"),
-    );
-    start(&format!("{text}{}", media_section(media))).await
+/// Test gateway config: one UDP carrier, the demo outbound trunk with
+/// `trunk_extra` lines in `[trunks.outbound]` (and tables after it), a
+/// `[media]` section with `media` lines, the store in `store`.
+fn media_config(carrier: &Ua, store: &Path, trunk_extra: &str, media: &str) -> String {
+    demo_config(&[(carrier.addr, "udp")], "127.0.0.0/8", store)
+        .with(trunk_extra)
+        .with(&media_section(media))
+        .text()
 }
 
-struct Up {
-    gw: Gw,
-    pbx: Ua,
-    carrier: Ua,
-    inv: Message,
-    ok: Message,
-    /// Where the PBX must send media (our A side) and where the carrier must (our B side).
-    a_relay: SocketAddr,
-    b_relay: SocketAddr,
+/// A gateway on [`media_config`] with a store of its own.
+async fn gateway(carrier: &Ua, trunk_extra: &str, media: &str) -> Gw {
+    start(&media_config(
+        carrier,
+        &temp_dir("store"),
+        trunk_extra,
+        media,
+    ))
+    .await
 }
+
+type Up = MediaCall;
 
 /// PBX INVITE (SDP at `pbx_media`) -> carrier INVITE; returns it.
 async fn offer(
@@ -56,17 +52,12 @@ async fn offer(
     dialed: &str,
     pbx_media: SocketAddr,
 ) -> Message {
-    pbx.send(
+    pbx.send_invite_sdp(
         gw.udp,
-        &invite_sdp(
-            pbx.addr,
-            gw.udp,
-            "UDP",
-            id,
-            dialed,
-            &format!("z9hG4bK{id}"),
-            &sdp_at(pbx_media, "pbx"),
-        ),
+        id,
+        dialed,
+        &format!("z9hG4bK{id}"),
+        &sdp_at(pbx_media, "pbx"),
     )
     .await;
     pbx.expect_response(100).await;
@@ -74,20 +65,9 @@ async fn offer(
 }
 
 /// ACKs the PBX's 200 (the carrier's leg is ACKed by the gateway).
-async fn ack(gw: &Gw, pbx: &Ua, ok: &Message, id: &str) {
-    let ack = in_dialog(
-        "ACK",
-        &contact_uri(ok),
-        pbx.addr,
-        "UDP",
-        &hdr(ok, "From"),
-        &hdr(ok, "To"),
-        id,
-        1,
-        "z9hG4bKack",
-        "",
-    );
-    pbx.send(gw.udp, &ack).await;
+async fn ack(gw: &Gw, pbx: &Ua, ok: &Message) {
+    pbx.send(gw.udp, &UaDialog::from_ok(ok, pbx.addr).ack())
+        .await;
 }
 
 /// A call answered with media at `pbx_media` (PBX) and `car_media` (carrier).
@@ -100,34 +80,16 @@ async fn answered(
     car_media: SocketAddr,
 ) -> Up {
     let inv = offer(&gw, &pbx, &carrier, id, DIALED, pbx_media).await;
-    let b_relay = sdp_target(inv.body());
-    let contact = format!("sip:carrier@{}", carrier.addr);
-    carrier
-        .send(
-            gw.udp,
-            &reply(
-                &inv,
-                200,
-                "OK",
-                Some("car"),
-                Some(&contact),
-                &sdp_at(car_media, "car"),
-            ),
-        )
-        .await;
-    let ok = pbx.wait_response(200).await;
-    carrier.expect_request("ACK").await;
-    ack(&gw, &pbx, &ok, id).await;
-    let a_relay = sdp_target(ok.body());
-    Up {
-        gw,
-        pbx,
-        carrier,
-        inv,
-        ok,
-        a_relay,
-        b_relay,
-    }
+    MediaCall::answer(gw, pbx, carrier, inv, id, car_media).await
+}
+
+/// A call answered between a fresh PBX and `carrier`, each with an RTP
+/// peer of its own: the call, the PBX's peer, the carrier's.
+async fn call(gw: Gw, carrier: Ua, id: &str) -> (Up, RtpPeer, RtpPeer) {
+    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
+    let pbx = Ua::new().await;
+    let u = answered(gw, pbx, carrier, id, pbx_rtp.addr, car_rtp.addr).await;
+    (u, pbx_rtp, car_rtp)
 }
 
 fn decode(payloads: &[&[u8]]) -> Vec<i16> {
@@ -141,17 +103,8 @@ fn decode(payloads: &[&[u8]]) -> Vec<i16> {
 #[tokio::test]
 async fn rtp_flows_both_ways_and_sdp_points_at_the_relay() {
     let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "", "", "").await;
-    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
-    let u = answered(
-        gw,
-        Ua::new().await,
-        carrier,
-        "m-basic",
-        pbx_rtp.addr,
-        car_rtp.addr,
-    )
-    .await;
+    let gw = gateway(&carrier, "", "").await;
+    let (u, pbx_rtp, car_rtp) = call(gw, carrier, "m-basic").await;
 
     // Each side's SDP names the gateway, never the other side; codecs and direction kept.
     let to_carrier = String::from_utf8_lossy(u.inv.body()).into_owned();
@@ -214,7 +167,7 @@ async fn rtp_flows_both_ways_and_sdp_points_at_the_relay() {
         .iter()
         .all(|p| p.from == u.a_relay && p.ssrc == 0x2222 && p.pt == 8));
 
-    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
+    u.hang_up().await;
     // Counters are flushed when the relay ends (BYE) or once a second.
     let mut relayed = 0.0;
     for _ in 0..40 {
@@ -234,22 +187,10 @@ async fn rtp_flows_both_ways_and_sdp_points_at_the_relay() {
 #[tokio::test]
 async fn nat_latching_follows_the_real_source_and_ignores_strangers() {
     let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "", "", "").await;
-    // The PBX's SDP names one port, its packets come from another (a NAT).
-    let (signaled, real, car_rtp) = (
-        RtpPeer::new().await,
-        RtpPeer::new().await,
-        RtpPeer::new().await,
-    );
-    let u = answered(
-        gw,
-        Ua::new().await,
-        carrier,
-        "m-nat",
-        signaled.addr,
-        car_rtp.addr,
-    )
-    .await;
+    let gw = gateway(&carrier, "", "").await;
+    // The PBX's SDP names one port (`signaled`), its packets come from another (a NAT).
+    let (u, signaled, car_rtp) = call(gw, carrier, "m-nat").await;
+    let real = RtpPeer::new().await;
     for i in 0..3u16 {
         real.send(u.a_relay, 0, i, 160 * u32::from(i), 7, &[1; 160])
             .await;
@@ -280,7 +221,7 @@ async fn nat_latching_follows_the_real_source_and_ignores_strangers() {
         .recv_within(Duration::from_millis(200))
         .await
         .is_none());
-    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
+    u.hang_up().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let m = metrics(u.gw.http).await;
     assert_eq!(
@@ -299,18 +240,8 @@ async fn nat_latching_follows_the_real_source_and_ignores_strangers() {
 #[tokio::test]
 async fn a_leg_whose_stream_stops_ends_the_call_while_the_other_still_sends() {
     let carrier = Ua::new().await;
-    let text = config_text(&[(carrier.addr, "udp")], "127.0.0.0/8");
-    let gw = start(&format!("{text}{}", media_section("rtp_timeout_s = 1"))).await;
-    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
-    let u = answered(
-        gw,
-        Ua::new().await,
-        carrier,
-        "m-half-dead",
-        pbx_rtp.addr,
-        car_rtp.addr,
-    )
-    .await;
+    let gw = gateway(&carrier, "", "rtp_timeout_s = 1").await;
+    let (u, pbx_rtp, car_rtp) = call(gw, carrier, "m-half-dead").await;
     // 2.5 s of PBX-only media: the carrier never sent, so no leg has stopped.
     let mut seq = 1u16;
     for _ in 0..25 {
@@ -340,12 +271,8 @@ async fn a_leg_whose_stream_stops_ends_the_call_while_the_other_still_sends() {
         }
     };
     let (bye_c, _) = u.carrier.wait_request("BYE").await;
-    u.carrier
-        .send(u.gw.udp, &reply(&bye_c, 200, "OK", None, None, ""))
-        .await;
-    u.pbx
-        .send(u.gw.udp, &reply(&bye_p, 200, "OK", None, None, ""))
-        .await;
+    u.carrier.ok(u.gw.udp, &bye_c).await;
+    u.pbx.ok(u.gw.udp, &bye_p).await;
     let m = metrics(u.gw.http).await;
     assert_eq!(metric_value(&m, "trunkgate_media_rtp_timeouts_total"), 1.0);
     assert_eq!(metric_value(&m, "trunkgate_calls_active"), 0.0);
@@ -355,28 +282,14 @@ async fn a_leg_whose_stream_stops_ends_the_call_while_the_other_still_sends() {
 async fn dead_media_hangs_up_both_legs_with_reason_rtp_timeout() {
     let carrier = Ua::new().await;
     let store = temp_dir("media-rtp-timeout");
-    let text = config_text_in(&[(carrier.addr, "udp")], "127.0.0.0/8", &store);
-    let gw = start(&format!("{text}{}", media_section("rtp_timeout_s = 1"))).await;
-    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
-    let u = answered(
-        gw,
-        Ua::new().await,
-        carrier,
-        "m-dead",
-        pbx_rtp.addr,
-        car_rtp.addr,
-    )
-    .await;
+    let gw = start(&media_config(&carrier, &store, "", "rtp_timeout_s = 1")).await;
+    let (u, pbx_rtp, _car_rtp) = call(gw, carrier, "m-dead").await;
     // A little media, then silence: the timeout counts from the last packet.
     pbx_rtp.send(u.a_relay, 0, 1, 0, 5, &[0xff; 160]).await;
     let (bye_c, _) = u.carrier.wait_request("BYE").await;
     let (bye_p, _) = u.pbx.wait_request("BYE").await;
-    u.carrier
-        .send(u.gw.udp, &reply(&bye_c, 200, "OK", None, None, ""))
-        .await;
-    u.pbx
-        .send(u.gw.udp, &reply(&bye_p, 200, "OK", None, None, ""))
-        .await;
+    u.carrier.ok(u.gw.udp, &bye_c).await;
+    u.pbx.ok(u.gw.udp, &bye_p).await;
     let m = metrics(u.gw.http).await;
     assert_eq!(metric_value(&m, "trunkgate_media_rtp_timeouts_total"), 1.0);
     u.gw.gw.shutdown().await;
@@ -389,23 +302,21 @@ async fn dead_media_hangs_up_both_legs_with_reason_rtp_timeout() {
 #[tokio::test]
 async fn override_plays_the_countrys_ringback_then_the_carriers_media_continues_the_stream() {
     let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "override_early_media = \"to_country\"", "", "").await;
+    let gw = gateway(&carrier, "override_early_media = \"to_country\"", "").await;
     let (pbx, pbx_rtp, car_rtp) = (Ua::new().await, RtpPeer::new().await, RtpPeer::new().await);
     // A UK number: the caller must hear the UK ringback (400+450 Hz).
     let id = "m-ovr";
     let inv = offer(&gw, &pbx, &carrier, id, "+442079460000", pbx_rtp.addr).await;
     let b_relay = sdp_target(inv.body());
     carrier
-        .send(
+        .respond(
             gw.udp,
-            &reply(
-                &inv,
-                183,
-                "Session Progress",
-                Some("car"),
-                Some(&format!("sip:c@{}", carrier.addr)),
-                &sdp_at(car_rtp.addr, "car"),
-            ),
+            &inv,
+            183,
+            "Session Progress",
+            Some("car"),
+            Some(&format!("sip:c@{}", carrier.addr)),
+            &sdp_at(car_rtp.addr, "car"),
         )
         .await;
     let p183 = pbx.wait_response(183).await;
@@ -461,21 +372,11 @@ async fn override_plays_the_countrys_ringback_then_the_carriers_media_continues_
         .cloned()
         .unwrap_or(tone.last().unwrap().clone());
     carrier
-        .send(
-            gw.udp,
-            &reply(
-                &inv,
-                200,
-                "OK",
-                Some("car"),
-                Some(&format!("sip:c@{}", carrier.addr)),
-                &sdp_at(car_rtp.addr, "car"),
-            ),
-        )
+        .answer_with(gw.udp, &inv, "car", "c", &sdp_at(car_rtp.addr, "car"))
         .await;
     let ok = pbx.wait_response(200).await;
     assert_eq!(sdp_target(ok.body()), a_relay);
-    ack(&gw, &pbx, &ok, id).await;
+    ack(&gw, &pbx, &ok).await;
     let mut last = last_tone;
     let mut after = Vec::new();
     for i in 0..10u16 {
@@ -520,55 +421,28 @@ async fn override_plays_the_countrys_ringback_then_the_carriers_media_continues_
 
 #[tokio::test]
 async fn inbound_over_the_limit_hears_a_busy_tone_then_486() {
-    const IN_TRUNK: &str = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
-    const DID: &str = "+14155550199";
     let (carrier, pbx) = (Ua::new().await, Ua::new().await);
-    let text = format!(
-        r#"
-[sip]
-listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
-t1_ms = 50
-[http]
-listen = "127.0.0.1:0"
-[store]
-data_dir = "{store}"
-[[carriers]]
-health_interval_s = 0
-name = "c1"
-address = "{c}"
-transport = "udp"
-priority = 10
-inbound_sources = ["{c}"]
-[[trunks]]
-trunk_id = "{IN_TRUNK}"
-direction = "inbound"
-simultaneous_call_limit = 1
-[trunks.inbound]
-destination = "{p}"
-[[numbers]]
-no = "{DID}"
-assigned_to = "Trunks/{IN_TRUNK}"
-{media}"#,
-        store = temp_dir("media-busy").display(),
-        c = carrier.addr,
-        p = pbx.addr,
-        media = media_section("busy_tone_s = 1")
-    );
+    let c = carrier.addr;
+    let text = Toml::new(&temp_dir("media-busy"))
+        .timers("t1_ms = 50\n")
+        .inbound_carrier(c, &c.to_string())
+        .with(&format!(
+            "[[trunks]]\ntrunk_id = \"{IN_TRUNK}\"\ndirection = \"inbound\"\nsimultaneous_call_limit = 1\n[trunks.inbound]\ndestination = \"{}\"\n",
+            pbx.addr
+        ))
+        .number(DID, &format!("Trunks/{IN_TRUNK}"))
+        .with(&media_section("busy_tone_s = 1"))
+        .text();
     let gw = start(&text).await;
     let car_rtp = RtpPeer::new().await;
     // First call takes the trunk's only slot.
     carrier
-        .send(
+        .send_invite_sdp(
             gw.udp,
-            &invite_sdp(
-                carrier.addr,
-                gw.udp,
-                "UDP",
-                "m-b1",
-                DID,
-                "z9hG4bKb1",
-                &sdp_at(car_rtp.addr, "car"),
-            ),
+            "m-b1",
+            DID,
+            "z9hG4bKb1",
+            &sdp_at(car_rtp.addr, "car"),
         )
         .await;
     carrier.expect_response(100).await;
@@ -576,18 +450,7 @@ assigned_to = "Trunks/{IN_TRUNK}"
     // Second: 183 with our SDP, the US busy tone (480+620 Hz), then 486.
     let car2 = RtpPeer::new().await;
     carrier
-        .send(
-            gw.udp,
-            &invite_sdp(
-                carrier.addr,
-                gw.udp,
-                "UDP",
-                "m-b2",
-                DID,
-                "z9hG4bKb2",
-                &sdp_at(car2.addr, "car"),
-            ),
-        )
+        .send_invite_sdp(gw.udp, "m-b2", DID, "z9hG4bKb2", &sdp_at(car2.addr, "car"))
         .await;
     carrier.expect_response(100).await;
     let p183 = carrier.wait_response(183).await;
@@ -623,25 +486,10 @@ async fn pre_connect_recording_has_each_side_on_its_channel_at_the_right_offset(
     let carrier = Ua::new().await;
     let store = temp_dir("media-rec");
     let rec_dir = store.join("rec");
-    let text = config_text_in(&[(carrier.addr, "udp")], "127.0.0.0/8", &store).replace(
-        "fax_support = \"disabled\"\n",
-        "fax_support = \"disabled\"\n\n[trunks.recording]\nsetting = \"pre_connect\"\n",
-    );
-    let gw = start(&format!(
-        "{text}{}",
-        media_section(&format!("recordings_dir = \"{}\"", rec_dir.display()))
-    ))
-    .await;
-    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
-    let u = answered(
-        gw,
-        Ua::new().await,
-        carrier,
-        "m-rec",
-        pbx_rtp.addr,
-        car_rtp.addr,
-    )
-    .await;
+    let recordings = format!("recordings_dir = \"{}\"", rec_dir.display());
+    let recording = "[trunks.recording]\nsetting = \"pre_connect\"\n";
+    let gw = start(&media_config(&carrier, &store, recording, &recordings)).await;
+    let (u, pbx_rtp, car_rtp) = call(gw, carrier, "m-rec").await;
     // Caller: 1 kHz for 0.6 s; then the callee: 400 Hz for 0.6 s.
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     for i in 0..30u16 {
@@ -670,7 +518,7 @@ async fn pre_connect_recording_has_each_side_on_its_channel_at_the_right_offset(
             )
             .await;
     }
-    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
+    u.hang_up().await;
     u.gw.gw.shutdown().await;
     let logs = trunkgate::store::CallLogStore::open(&store).unwrap();
     let rec = logs
@@ -684,37 +532,22 @@ async fn pre_connect_recording_has_each_side_on_its_channel_at_the_right_offset(
         "duration {}",
         rec.duration
     );
-    let mut wav = None;
-    for _ in 0..50 {
-        // The writer finalises the file off the call path.
-        if let Ok(r) = hound::WavReader::open(&rec.path) {
-            if r.duration() > 8000 {
-                wav = Some(r);
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut wav = wav.expect("a complete WAV");
-    let spec = wav.spec();
+    let Wav { spec, left, right } = Wav::finished(&rec.path).await;
     assert_eq!(
         (spec.channels, spec.sample_rate, spec.bits_per_sample),
         (2, 8000, 16)
     );
-    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
-    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
-    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
     // Left: 1 kHz in the first 0.5 s, silence from 0.7 s; right: silence first, 400 Hz from 0.7 s.
-    let w = |v: &[i16], a: f64, b: f64| v[(a * 8000.0) as usize..(b * 8000.0) as usize].to_vec();
+    let w = window;
     assert!(
-        goertzel(&w(&left, 0.05, 0.5), 1000.0)
-            > 1000.0 * goertzel(&w(&left, 0.7, 1.1), 1000.0).max(1e-3)
+        goertzel(w(&left, 0.05, 0.5), 1000.0)
+            > 1000.0 * goertzel(w(&left, 0.7, 1.1), 1000.0).max(1e-3)
     );
     assert!(
-        goertzel(&w(&right, 0.7, 1.1), 400.0)
-            > 1000.0 * goertzel(&w(&right, 0.05, 0.5), 400.0).max(1e-3)
+        goertzel(w(&right, 0.7, 1.1), 400.0)
+            > 1000.0 * goertzel(w(&right, 0.05, 0.5), 400.0).max(1e-3)
     );
-    assert!(goertzel(&w(&right, 0.7, 1.1), 400.0) > 100.0 * goertzel(&w(&right, 0.7, 1.1), 1000.0));
+    assert!(goertzel(w(&right, 0.7, 1.1), 400.0) > 100.0 * goertzel(w(&right, 0.7, 1.1), 1000.0));
 }
 
 /// A T.38 re-INVITE body (RFC 3362 / ITU-T T.38 annex D).
@@ -735,42 +568,20 @@ fn image_port(body: &[u8]) -> u16 {
         .expect("m=image line")
 }
 
+/// The carrier re-INVITEs with `body` and CSeq `cseq`, to the INVITE's Contact.
 async fn carrier_reinvite(u: &Up, cseq: u32, body: &str) {
-    // The carrier's From is the INVITE's To with its tag; its To is our From.
-    let req = in_dialog(
-        "INVITE",
-        &contact_uri(&u.inv),
-        u.carrier.addr,
-        "UDP",
-        &format!("{};tag=car", hdr(&u.inv, "To")),
-        &hdr(&u.inv, "From"),
-        &hdr(&u.inv, "Call-ID"),
-        cseq,
-        &format!("z9hG4bKre{cseq}"),
-        body,
-    );
-    u.carrier.send(u.gw.udp, &req).await;
+    let mut dialog = UaDialog::answered(&u.inv, "car", &contact_uri(&u.inv), u.carrier.addr);
+    dialog.cseq = cseq - 1;
+    u.carrier.send(u.gw.udp, &dialog.reinvite(body)).await;
 }
 
 #[tokio::test]
 async fn t38_reinvite_refused_488_when_fax_is_off_and_relayed_when_on() {
     // Fax off (the default test trunk): 488 to the carrier, the PBX sees nothing, the call goes on.
     let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "", "", "").await;
-    let (pbx_rtp, car_rtp, car_fax) = (
-        RtpPeer::new().await,
-        RtpPeer::new().await,
-        RtpPeer::new().await,
-    );
-    let u = answered(
-        gw,
-        Ua::new().await,
-        carrier,
-        "m-fax0",
-        pbx_rtp.addr,
-        car_rtp.addr,
-    )
-    .await;
+    let gw = gateway(&carrier, "", "").await;
+    let (u, pbx_rtp, car_rtp) = call(gw, carrier, "m-fax0").await;
+    let car_fax = RtpPeer::new().await;
     carrier_reinvite(&u, 10, &t38_sdp(car_fax.addr)).await;
     u.carrier.wait_response(488).await;
     assert!(
@@ -788,14 +599,14 @@ async fn t38_reinvite_refused_488_when_fax_is_off_and_relayed_when_on() {
             .is_some(),
         "audio still relayed"
     );
-    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
+    u.hang_up().await;
     u.gw.gw.shutdown().await;
 
     // Fax on: the T.38 offer reaches the PBX pointing at us; UDPTL flows through the relay.
     let carrier = Ua::new().await;
-    let text = config_text(&[(carrier.addr, "udp")], "127.0.0.0/8")
+    let text = media_config(&carrier, &temp_dir("store"), "", "")
         .replace("fax_support = \"disabled\"", "fax_support = \"enabled\"");
-    let gw = start(&format!("{text}{}", media_section(""))).await;
+    let gw = start(&text).await;
     let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
     let (pbx_fax, car_fax) = (RtpPeer::new().await, RtpPeer::new().await);
     let u = answered(
@@ -813,16 +624,14 @@ async fn t38_reinvite_refused_488_when_fax_is_off_and_relayed_when_on() {
     assert_ne!(a_fax, car_fax.addr.port());
     assert!(String::from_utf8_lossy(re.body()).contains("a=T38FaxVersion:0\r\n"));
     u.pbx
-        .send(
+        .respond(
             u.gw.udp,
-            &reply(
-                &re,
-                200,
-                "OK",
-                None,
-                Some(&format!("sip:pbx@{}", u.pbx.addr)),
-                &t38_sdp(pbx_fax.addr),
-            ),
+            &re,
+            200,
+            "OK",
+            None,
+            Some(&format!("sip:pbx@{}", u.pbx.addr)),
+            &t38_sdp(pbx_fax.addr),
         )
         .await;
     let ok = u.carrier.wait_response(200).await;
@@ -855,28 +664,14 @@ async fn exhausted_port_range_refuses_with_503_and_a_metric() {
         "{text}\n[media]\nbind_ipv4 = \"127.0.0.1\"\nport_min = 61980\nport_max = 61983\n"
     ))
     .await;
-    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
-    let u = answered(
-        gw,
-        Ua::new().await,
-        carrier,
-        "m-ex1",
-        pbx_rtp.addr,
-        car_rtp.addr,
-    )
-    .await;
+    let (u, pbx_rtp, _car_rtp) = call(gw, carrier, "m-ex1").await;
     let pbx2 = Ua::new().await;
-    pbx2.send(
+    pbx2.send_invite_sdp(
         u.gw.udp,
-        &invite_sdp(
-            pbx2.addr,
-            u.gw.udp,
-            "UDP",
-            "m-ex2",
-            DIALED,
-            "z9hG4bKex2",
-            &sdp_at(pbx_rtp.addr, "pbx"),
-        ),
+        "m-ex2",
+        DIALED,
+        "z9hG4bKex2",
+        &sdp_at(pbx_rtp.addr, "pbx"),
     )
     .await;
     pbx2.expect_response(100).await;
@@ -892,7 +687,7 @@ async fn exhausted_port_range_refuses_with_503_and_a_metric() {
         "{m}"
     );
     // The first call's ports come back when it ends, and the gauge says so.
-    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
+    u.hang_up().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let m = metrics(u.gw.http).await;
@@ -916,30 +711,15 @@ async fn exhausted_port_range_refuses_with_503_and_a_metric() {
 #[tokio::test]
 async fn reload_applies_the_rtp_timeout_to_new_calls() {
     let carrier = Ua::new().await;
-    let text = config_text(&[(carrier.addr, "udp")], "127.0.0.0/8");
-    let media = media_section("rtp_timeout_s = 0");
-    let gw = start(&format!("{text}{media}")).await;
-    let reloaded = format!(
-        "{text}{}",
-        media.replace("rtp_timeout_s = 0", "rtp_timeout_s = 1")
-    );
+    let text = media_config(&carrier, &temp_dir("store"), "", "rtp_timeout_s = 0");
+    let gw = start(&text).await;
+    let reloaded = text.replace("rtp_timeout_s = 0", "rtp_timeout_s = 1");
     gw.gw
         .reload(trunkgate::config::parse_str(&reloaded, "reload.toml").expect("valid"));
-    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
-    let u = answered(
-        gw,
-        Ua::new().await,
-        carrier,
-        "m-reload",
-        pbx_rtp.addr,
-        car_rtp.addr,
-    )
-    .await;
+    let (u, pbx_rtp, _car_rtp) = call(gw, carrier, "m-reload").await;
     pbx_rtp.send(u.a_relay, 0, 1, 0, 5, &[0xff; 160]).await;
     let (bye_c, _) = u.carrier.wait_request("BYE").await;
-    u.carrier
-        .send(u.gw.udp, &reply(&bye_c, 200, "OK", None, None, ""))
-        .await;
+    u.carrier.ok(u.gw.udp, &bye_c).await;
     let m = metrics(u.gw.http).await;
     assert_eq!(metric_value(&m, "trunkgate_media_rtp_timeouts_total"), 1.0);
     u.gw.gw.shutdown().await;

@@ -7,27 +7,20 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::AtomicU16;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
-use trunkgate::sip::Message;
 
-const DIALED: &str = "+14155550100";
 const KEY: &str = "quality-test-key-7d1f";
 const PCMU: [u8; 160] = [0xff; 160];
 
 /// A media port range of its own for each gateway of this binary (62000-62999).
 fn media_section(extra: &str) -> String {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 10;
-    let min = 62000 + n * 100;
-    format!(
-        "\n[media]\nbind_ipv4 = \"127.0.0.1\"\nport_min = {min}\nport_max = {}\n{extra}\n",
-        min + 99
-    )
+    media_section_in(&NEXT, 62000, 100, 10, extra)
 }
 
 async fn gateway(carrier: &Ua, media: &str) -> Gw {
@@ -39,16 +32,7 @@ async fn gateway(carrier: &Ua, media: &str) -> Gw {
     start(&format!("{text}{api}{}", media_section(media))).await
 }
 
-struct Up {
-    gw: Gw,
-    pbx: Ua,
-    carrier: Ua,
-    ok: Message,
-    id: String,
-    /// Where the PBX sends media (our A side) and where the carrier does (our B side).
-    a_relay: SocketAddr,
-    b_relay: SocketAddr,
-}
+type Up = MediaCall;
 
 /// PBX -> gateway -> `carrier`, answered, media at `pbx_media` and `car_media`.
 async fn answered_with(
@@ -59,64 +43,26 @@ async fn answered_with(
     car_media: SocketAddr,
 ) -> Up {
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite_sdp(
-            pbx.addr,
-            gw.udp,
-            "UDP",
-            id,
-            DIALED,
-            &format!("z9hG4bK{id}"),
-            &sdp_at(pbx_media, "pbx"),
-        ),
-    )
-    .await;
-    let (inv, _) = carrier.wait_request("INVITE").await;
-    let b_relay = sdp_target(inv.body());
-    let contact = format!("sip:carrier@{}", carrier.addr);
-    carrier
-        .send(
-            gw.udp,
-            &reply(
-                &inv,
-                200,
-                "OK",
-                Some("car"),
-                Some(&contact),
-                &sdp_at(car_media, "car"),
-            ),
-        )
+    let offer = sdp_at(pbx_media, "pbx");
+    pbx.send_invite_sdp(gw.udp, id, DIALED, &format!("z9hG4bK{id}"), &offer)
         .await;
-    let ok = pbx.wait_response(200).await;
-    carrier.expect_request("ACK").await;
-    let ack = in_dialog(
-        "ACK",
-        &contact_uri(&ok),
-        pbx.addr,
-        "UDP",
-        &hdr(&ok, "From"),
-        &hdr(&ok, "To"),
-        id,
-        1,
-        "z9hG4bKack",
-        "",
-    );
-    pbx.send(gw.udp, &ack).await;
-    let a_relay = sdp_target(ok.body());
-    Up {
-        gw,
-        pbx,
-        carrier,
-        ok,
-        id: id.to_string(),
-        a_relay,
-        b_relay,
-    }
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    MediaCall::answer(gw, pbx, carrier, inv, id, car_media).await
+}
+
+/// A gateway with `media` lines in its `[media]`, and a call through it
+/// answered with a fresh RTP peer on each side: the call, the PBX's peer, the
+/// carrier's.
+async fn quality_call(media: &str, id: &str) -> (Up, RtpPeer, RtpPeer) {
+    let carrier = Ua::new().await;
+    let gw = gateway(&carrier, media).await;
+    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
+    let u = answered_with(gw, carrier, id, pbx_rtp.addr, car_rtp.addr).await;
+    (u, pbx_rtp, car_rtp)
 }
 
 async fn bye(u: &Up) {
-    hang_up(&u.pbx, u.gw.udp, &u.carrier, &u.ok).await;
+    u.hang_up().await;
 }
 
 async fn api_get(gw: &Gw, path: &str) -> (u16, Value) {
@@ -169,6 +115,12 @@ async fn send_seqs(peer: &RtpPeer, to: SocketAddr, ssrc: u32, seqs: &[u32]) {
     }
 }
 
+/// The value of series `name` of the demo trunk in direction `dir`.
+fn trunk_series(metrics: &str, name: &str, dir: &str) -> f64 {
+    let labels = format!("{{trunk=\"{DEMO_TRUNK}\",direction=\"{dir}\"}}");
+    metric_value(metrics, &format!("{name}{labels}"))
+}
+
 fn num(v: &Value, path: &str) -> f64 {
     let mut cur = v;
     for k in path.split('.') {
@@ -193,10 +145,7 @@ impl Lcg {
 
 #[tokio::test]
 async fn a_clean_call_scores_mos_4_3_or_better_both_ways() {
-    let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "").await;
-    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
-    let u = answered_with(gw, carrier, "q-clean", pbx_rtp.addr, car_rtp.addr).await;
+    let (u, pbx_rtp, car_rtp) = quality_call("", "q-clean").await;
     let seqs: Vec<u32> = (1000..1100).collect();
     // Across the sequence-number wrap.
     let back: Vec<u32> = (65500..65600).collect();
@@ -218,15 +167,9 @@ async fn a_clean_call_scores_mos_4_3_or_better_both_ways() {
     assert!(q["one_way_audio"].is_null());
     let m = metrics(u.gw.http).await;
     for dir in ["caller_to_callee", "callee_to_caller"] {
-        let labels = format!("{{trunk=\"{DEMO_TRUNK}\",direction=\"{dir}\"}}");
-        assert_eq!(
-            metric_value(&m, &format!("trunkgate_media_rtp_received_total{labels}")),
-            100.0
-        );
-        assert_eq!(
-            metric_value(&m, &format!("trunkgate_media_mos_count{labels}")),
-            1.0
-        );
+        let of_trunk = |name: &str| trunk_series(&m, name, dir);
+        assert_eq!(of_trunk("trunkgate_media_rtp_received_total"), 100.0);
+        assert_eq!(of_trunk("trunkgate_media_mos_count"), 1.0);
         assert_eq!(
             metric_value(
                 &m,
@@ -242,10 +185,7 @@ async fn a_clean_call_scores_mos_4_3_or_better_both_ways() {
 
 #[tokio::test]
 async fn five_percent_loss_one_way_shows_in_that_direction_only() {
-    let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "").await;
-    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
-    let u = answered_with(gw, carrier, "q-loss", pbx_rtp.addr, car_rtp.addr).await;
+    let (u, pbx_rtp, car_rtp) = quality_call("", "q-loss").await;
     // 150 packets; the PBX drops 5 % at random (never the first or last).
     let mut rng = Lcg(17);
     let sent: Vec<u32> = (0..150u32)
@@ -274,10 +214,7 @@ async fn five_percent_loss_one_way_shows_in_that_direction_only() {
     assert_eq!(num(&q, "mos_min"), num(lossy, "mos"), "{q:#}");
     let m = metrics(u.gw.http).await;
     assert_eq!(
-        metric_value(
-            &m,
-            &format!("trunkgate_media_rtp_lost_total{{trunk=\"{DEMO_TRUNK}\",direction=\"caller_to_callee\"}}")
-        ),
+        trunk_series(&m, "trunkgate_media_rtp_lost_total", "caller_to_callee"),
         dropped as f64
     );
     u.gw.gw.shutdown().await;
@@ -285,10 +222,7 @@ async fn five_percent_loss_one_way_shows_in_that_direction_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_ms_of_jitter_matches_the_rfc_3550_figure() {
-    let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "").await;
-    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
-    let u = answered_with(gw, carrier, "q-jitter", pbx_rtp.addr, car_rtp.addr).await;
+    let (u, pbx_rtp, _car_rtp) = quality_call("", "q-jitter").await;
     // 150 packets due every 20 ms, each sent 0-40 ms late (uniform); sent in
     // the order they fall due, so some overtake others.
     let mut rng = Lcg(4242);
@@ -339,10 +273,7 @@ async fn forty_ms_of_jitter_matches_the_rfc_3550_figure() {
 
 #[tokio::test]
 async fn reordered_and_duplicated_packets_are_not_counted_as_loss() {
-    let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "").await;
-    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
-    let u = answered_with(gw, carrier, "q-reorder", pbx_rtp.addr, car_rtp.addr).await;
+    let (u, pbx_rtp, _car_rtp) = quality_call("", "q-reorder").await;
     // 0..60 with every 10th pair swapped (6 late) and every 15th sent twice (4 duplicates).
     let mut seqs: Vec<u32> = (0..60).collect();
     for k in (5..60).step_by(10) {
@@ -407,10 +338,7 @@ async fn a_callee_that_never_sends_is_flagged_one_way_within_6_s_and_logged() {
         .with_ansi(false)
         .with_max_level(tracing::Level::INFO)
         .try_init();
-    let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "").await;
-    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
-    let u = answered_with(gw, carrier, "q-oneway", pbx_rtp.addr, car_rtp.addr).await;
+    let (u, pbx_rtp, _car_rtp) = quality_call("", "q-oneway").await;
     let answered_at = tokio::time::Instant::now();
     // The PBX talks, the carrier never sends a packet. Every 200 ms the live
     // call list is read; the flag must be there within 6 s of the answer.
@@ -445,9 +373,10 @@ async fn a_callee_that_never_sends_is_flagged_one_way_within_6_s_and_logged() {
     );
     let m = metrics(u.gw.http).await;
     assert_eq!(
-        metric_value(
+        trunk_series(
             &m,
-            &format!("trunkgate_calls_one_way_audio_total{{trunk=\"{DEMO_TRUNK}\",direction=\"caller_to_callee\"}}")
+            "trunkgate_calls_one_way_audio_total",
+            "caller_to_callee"
         ),
         1.0
     );
@@ -481,9 +410,10 @@ async fn a_callee_that_never_sends_is_flagged_one_way_within_6_s_and_logged() {
     );
     let m = metrics(u.gw.http).await;
     assert_eq!(
-        metric_value(
+        trunk_series(
             &m,
-            &format!("trunkgate_calls_one_way_audio_total{{trunk=\"{DEMO_TRUNK}\",direction=\"caller_to_callee\"}}")
+            "trunkgate_calls_one_way_audio_total",
+            "caller_to_callee"
         ),
         1.0
     );
@@ -492,10 +422,7 @@ async fn a_callee_that_never_sends_is_flagged_one_way_within_6_s_and_logged() {
 
 #[tokio::test]
 async fn a_callee_behind_a_broken_nat_is_counted_as_a_latching_failure() {
-    let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "one_way_after_s = 1").await;
-    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
-    let u = answered_with(gw, carrier, "q-latch", pbx_rtp.addr, car_rtp.addr).await;
+    let (u, pbx_rtp, _car_rtp) = quality_call("one_way_after_s = 1", "q-latch").await;
     // The carrier's media comes from another IP than its SDP names: dropped.
     let stray = RtpPeer::bind("127.0.0.2:0").await;
     let seqs: Vec<u32> = (0..75).collect();
@@ -509,15 +436,9 @@ async fn a_callee_behind_a_broken_nat_is_counted_as_a_latching_failure() {
     assert_eq!(num(&q["callee_to_caller"], "latch_failures"), 75.0, "{q:#}");
     assert_eq!(num(&q["callee_to_caller"], "packets_received"), 0.0);
     let m = metrics(u.gw.http).await;
-    let labels = format!("{{trunk=\"{DEMO_TRUNK}\",direction=\"caller_to_callee\"}}");
-    assert_eq!(
-        metric_value(&m, &format!("trunkgate_calls_latch_failures_total{labels}")),
-        1.0
-    );
-    assert_eq!(
-        metric_value(&m, &format!("trunkgate_calls_one_way_audio_total{labels}")),
-        0.0
-    );
+    let of_trunk = |name: &str| trunk_series(&m, name, "caller_to_callee");
+    assert_eq!(of_trunk("trunkgate_calls_latch_failures_total"), 1.0);
+    assert_eq!(of_trunk("trunkgate_calls_one_way_audio_total"), 0.0);
     u.gw.gw.shutdown().await;
 }
 
@@ -599,10 +520,7 @@ async fn endpoint_rtcp_reports_are_kept_beside_the_gateways_figures() {
 
 #[tokio::test]
 async fn quality_off_measures_nothing() {
-    let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "quality = false").await;
-    let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
-    let u = answered_with(gw, carrier, "q-off", pbx_rtp.addr, car_rtp.addr).await;
+    let (u, pbx_rtp, car_rtp) = quality_call("quality = false", "q-off").await;
     let seqs: Vec<u32> = (0..60).collect();
     send_seqs(&pbx_rtp, u.a_relay, 0x1234, &seqs).await;
     let (_, live) = api_get(&u.gw, "/v1/LiveCalls").await;

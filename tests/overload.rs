@@ -10,13 +10,10 @@ use std::time::Duration;
 
 use common::*;
 
-const DIALED: &str = "+14155550100";
-
 /// `ua` sends a new INVITE to DIALED with Call-ID `id` (branch from it).
 async fn dial(ua: &Ua, gw: std::net::SocketAddr, id: &str) {
     let branch = format!("z9hG4bK{}", id.replace('-', ""));
-    ua.send(gw, &invite(ua.addr, gw, "UDP", id, DIALED, &branch))
-        .await;
+    ua.send_invite(gw, id, DIALED, &branch).await;
 }
 
 /// The next INVITE reaching `carrier` that is not a retransmission of `seen`.
@@ -43,22 +40,10 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
     let mut invites = Vec::new();
     for n in 1..=2 {
         let id = format!("ovl-{n}");
-        pbx.send(
-            gw.udp,
-            &invite(
-                pbx.addr,
-                gw.udp,
-                "UDP",
-                &id,
-                DIALED,
-                &format!("z9hG4bKovl{n}"),
-            ),
-        )
-        .await;
-        let (inv, _) = carrier.wait_request("INVITE").await;
-        carrier
-            .send(gw.udp, &reply(&inv, 180, "Ringing", Some("c"), None, ""))
+        pbx.send_invite(gw.udp, &id, DIALED, &format!("z9hG4bKovl{n}"))
             .await;
+        let (inv, _) = carrier.wait_request("INVITE").await;
+        carrier.status(gw.udp, &inv, 180, "Ringing", "c").await;
         pbx.wait_response(180).await;
         invites.push(inv);
     }
@@ -85,57 +70,17 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
     );
 
     // The first call is answered and ended by the PBX: ACK and BYE are served.
-    let contact = format!("sip:carrier@{}", carrier.addr);
-    carrier
-        .send(
-            gw.udp,
-            &reply(
-                &invites[0],
-                200,
-                "OK",
-                Some("c"),
-                Some(&contact),
-                SDP_ANSWER,
-            ),
-        )
-        .await;
+    carrier.answer(gw.udp, &invites[0], "c", "carrier").await;
     let ok = pbx.wait_response(200).await;
     carrier.wait_request("ACK").await;
-    let (from, to) = (hdr(&ok, "From"), hdr(&ok, "To"));
-    let target = contact_uri(&ok);
-    let ack = in_dialog(
-        "ACK",
-        &target,
-        pbx.addr,
-        "UDP",
-        &from,
-        &to,
-        "ovl-1",
-        1,
-        "z9hG4bKovla",
-        "",
-    );
-    pbx.send(gw.udp, &ack).await;
+    let mut dialog = UaDialog::from_ok(&ok, pbx.addr);
+    pbx.send(gw.udp, &dialog.ack()).await;
     // Answered: a slot is free, so a new INVITE is admitted again.
     dial(&pbx, gw.udp, "ovl-4").await;
     carrier.wait_request("INVITE").await;
-    let bye = in_dialog(
-        "BYE",
-        &target,
-        pbx.addr,
-        "UDP",
-        &from,
-        &to,
-        "ovl-1",
-        2,
-        "z9hG4bKovlb",
-        "",
-    );
-    pbx.send(gw.udp, &bye).await;
+    pbx.send(gw.udp, &dialog.bye()).await;
     let (bye_c, _) = carrier.wait_request("BYE").await;
-    carrier
-        .send(gw.udp, &reply(&bye_c, 200, "OK", None, None, ""))
-        .await;
+    carrier.ok(gw.udp, &bye_c).await;
     pbx.wait_response(200).await;
 
     let m = metrics(gw.http).await;
@@ -300,7 +245,7 @@ async fn a_callee_that_does_not_answer_is_not_sent_more_than_the_pending_cap() {
 
     // The carrier's 100 Trying: no longer pending, the next INVITE goes out.
     carrier
-        .send(gw.udp, &reply(&first, 100, "Trying", None, None, ""))
+        .respond(gw.udp, &first, 100, "Trying", None, None, "")
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while metric_value(&metrics(gw.http).await, "trunkgate_invites_pending") != 0.0 {

@@ -18,7 +18,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::{json, Value};
 
-const DIALED: &str = "+14155550100";
 const KEY: &str = "pg-store-test-key";
 
 /// The newest PostgreSQL server binaries (Debian package postgresql).
@@ -252,19 +251,6 @@ fn media_ports() -> (u16, u16) {
     (min, min + 39)
 }
 
-fn free_udp_port() -> u16 {
-    for _ in 0..20 {
-        let p = std::net::UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .map(|a| a.port())
-            .expect("free udp port");
-        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no port free for both UDP and TCP");
-}
-
 /// Spawns a gateway process on the shared store, seeded with no trunk
 /// (the config's demo trunk is left out). The store URL and the API key
 /// come from the environment.
@@ -274,34 +260,20 @@ fn spawn_node(name: &str, carrier: SocketAddr, pg: &Postgres) -> Node {
     let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let (pmin, pmax) = media_ports();
     let full = config_text_in(&[(carrier, "udp")], "127.0.0.1/32", &dir);
-    let mut text = full
-        .split("\n[[trunks]]")
-        .next()
-        .unwrap_or_default()
-        .replace(
-            r#"listen = [ { transport = "udp", address = "127.0.0.1:0" }, { transport = "tcp", address = "127.0.0.1:0" } ]"#,
-            &format!(r#"listen = [ {{ transport = "udp", address = "{sip}" }} ]"#),
-        )
-        .replace(r#"listen = "127.0.0.1:0""#, &format!(r#"listen = "{http}""#));
+    let no_trunk = full.split("\n[[trunks]]").next().unwrap_or_default();
+    let mut text = on_fixed_ports(no_trunk, sip, http);
     text.push_str(&format!(
         "\n[media]\nport_min = {pmin}\nport_max = {pmax}\n\n[cluster]\nnode_id = \"{name}\"\n"
     ));
     let file = dir.join("trunkgate.toml");
     std::fs::write(&file, text).unwrap();
     let log = dir.join("gateway.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
-        .args(["run", "--config"])
-        .arg(&file)
-        .env("RUST_LOG", "warn")
-        .env("TRUNKGATE_STORE_URL", pg.url())
-        .env("TRUNKGATE_API_KEY", KEY)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("gateway starts");
+    let envs = [
+        ("TRUNKGATE_STORE_URL", pg.url()),
+        ("TRUNKGATE_API_KEY", KEY.to_string()),
+    ];
     Node {
-        proc: Proc(child),
+        proc: spawn_gateway(env!("CARGO_BIN_EXE_trunkgate"), &file, &log, &envs),
         sip,
         http,
         log,
@@ -373,25 +345,11 @@ async fn call(node: &Node, carrier: &Ua, id: &str) -> u16 {
 
 /// Every call-log record's call_id through `n`'s API, paging.
 async fn logged_call_ids(n: &Node) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut path = "/v1/History/Logs/Calls".to_string();
-    for _ in 0..50 {
+    common::api::logged_call_ids(|path| async move {
         let (s, v, _) = api(reqwest::Method::GET, n, &path, None).await;
-        assert_eq!(s, 200, "{v}");
-        for c in v["logs"].as_array().expect("logs") {
-            ids.push(c["call_id"].as_str().unwrap_or_default().to_string());
-        }
-        match v["next_block_uri"].as_str() {
-            Some(next) => {
-                path = match next.find("/v1/") {
-                    Some(i) => next[i..].to_string(),
-                    None => next.to_string(),
-                }
-            }
-            None => break,
-        }
-    }
-    ids
+        (s, v)
+    })
+    .await
 }
 
 /// `count` calls alternating between the nodes, each reaching the carrier.

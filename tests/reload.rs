@@ -12,20 +12,26 @@ use std::time::Duration;
 
 use common::*;
 
-const DIALED: &str = "+14155550100";
-
 fn file_for(
     carrier: SocketAddr,
     sip: SocketAddr,
     http: SocketAddr,
     store: &std::path::Path,
 ) -> String {
-    config_text_in(&[(carrier, "udp")], "127.0.0.0/8", store)
-        .replace(
-            r#"listen = [ { transport = "udp", address = "127.0.0.1:0" }, { transport = "tcp", address = "127.0.0.1:0" } ]"#,
-            &format!(r#"listen = [ {{ transport = "udp", address = "{sip}" }} ]"#),
-        )
-        .replace(r#"listen = "127.0.0.1:0""#, &format!(r#"listen = "{http}""#))
+    on_fixed_ports(
+        &config_text_in(&[(carrier, "udp")], "127.0.0.0/8", store),
+        sip,
+        http,
+    )
+}
+
+/// `trunkgate reload --http <http>` with the API key `key`.
+fn reload_cli(http: SocketAddr, key: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_trunkgate"))
+        .args(["reload", "--http", &http.to_string()])
+        .env("TRUNKGATE_API_KEY", key)
+        .output()
+        .expect("trunkgate reload runs")
 }
 
 fn hup(child: &Child) {
@@ -56,31 +62,24 @@ async fn run_gateway(
         None => cmd.env_remove("RUST_LOG"),
     };
     let gw = Proc(cmd.spawn().expect("gateway starts"));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(http).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gateway not listening"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_tcp_within(http, "gateway", Duration::from_secs(10)).await;
     gw
+}
+
+/// Call `rl-<n>@pbx` from a fresh PBX reaches `carrier`, which answers 486
+/// (To tag `tag`); the PBX gets the 486.
+async fn busy_call(sip: SocketAddr, carrier: &Ua, n: u32, tag: &str) {
+    let pbx = Ua::new().await;
+    let (call_id, branch) = (format!("rl-{n}@pbx"), format!("z9hG4bKrl{n}"));
+    pbx.send_invite(sip, &call_id, DIALED, &branch).await;
+    let (inv, from) = carrier.wait_request("INVITE").await;
+    carrier.status(from, &inv, 486, "Busy Here", tag).await;
+    pbx.wait_response(486).await;
 }
 
 async fn wait_reloads(http: SocketAddr, result: &str, want: f64) {
     let series = format!("trunkgate_config_reloads_total{{result=\"{result}\"}}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = metrics(http).await;
-        if metric_value(&text, &series) == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{series} != {want}:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_metric(http, &series, want, Duration::from_secs(10)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,14 +96,9 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
 
     // Call 1 rings on carrier A.
     let pbx = Ua::new().await;
-    pbx.send(
-        sip,
-        &invite(pbx.addr, sip, "UDP", "rl-1@pbx", DIALED, "z9hG4bKrl1"),
-    )
-    .await;
+    pbx.send_invite(sip, "rl-1@pbx", DIALED, "z9hG4bKrl1").await;
     let (inv1, from1) = a.wait_request("INVITE").await;
-    a.send(from1, &reply(&inv1, 180, "Ringing", Some("a1"), None, ""))
-        .await;
+    a.status(from1, &inv1, 180, "Ringing", "a1").await;
     pbx.wait_response(180).await;
 
     // The file now names carrier B; SIGHUP.
@@ -114,31 +108,20 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
 
     // The ringing call is answered through A, as it started.
     let contact = format!("<sip:a@{}>", a.addr);
-    a.send(
+    a.respond(
         from1,
-        &reply(
-            &inv1,
-            200,
-            "OK",
-            Some("a1"),
-            Some(&contact),
-            &sdp_at(a.addr, "carrier"),
-        ),
+        &inv1,
+        200,
+        "OK",
+        Some("a1"),
+        Some(&contact),
+        &sdp_at(a.addr, "carrier"),
     )
     .await;
     pbx.wait_response(200).await;
 
     // Call 2 goes to B.
-    let pbx2 = Ua::new().await;
-    pbx2.send(
-        sip,
-        &invite(pbx2.addr, sip, "UDP", "rl-2@pbx", DIALED, "z9hG4bKrl2"),
-    )
-    .await;
-    let (inv2, from2) = b.wait_request("INVITE").await;
-    b.send(from2, &reply(&inv2, 486, "Busy Here", Some("b2"), None, ""))
-        .await;
-    pbx2.wait_response(486).await;
+    busy_call(sip, &b, 2, "b2").await;
 
     // An invalid file changes nothing.
     std::fs::write(
@@ -148,16 +131,7 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
     .unwrap();
     hup(&gw.0);
     wait_reloads(http, "error", 1.0).await;
-    let pbx3 = Ua::new().await;
-    pbx3.send(
-        sip,
-        &invite(pbx3.addr, sip, "UDP", "rl-3@pbx", DIALED, "z9hG4bKrl3"),
-    )
-    .await;
-    let (inv3, from3) = b.wait_request("INVITE").await;
-    b.send(from3, &reply(&inv3, 486, "Busy Here", Some("b3"), None, ""))
-        .await;
-    pbx3.wait_response(486).await;
+    busy_call(sip, &b, 3, "b3").await;
     let log = std::fs::read_to_string(dir.join("gateway.log")).unwrap_or_default();
     assert!(
         log.contains("config reload refused") && log.contains("sip.t1_ms"),
@@ -190,34 +164,17 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
     assert_eq!(r.status(), 200);
     wait_reloads(http, "ok", 2.0).await;
     // The CLI verb does the same: `trunkgate reload --http ADDR`.
-    let out = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
-        .args(["reload", "--http", &http.to_string()])
-        .env("TRUNKGATE_API_KEY", "reload-test-key")
-        .output()
-        .expect("trunkgate reload runs");
+    let out = reload_cli(http, "reload-test-key");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     wait_reloads(http, "ok", 3.0).await;
-    let out = Command::new(env!("CARGO_BIN_EXE_trunkgate"))
-        .args(["reload", "--http", &http.to_string()])
-        .env("TRUNKGATE_API_KEY", "wrong-key")
-        .output()
-        .expect("trunkgate reload runs");
+    let out = reload_cli(http, "wrong-key");
     assert_eq!(out.status.code(), Some(1), "a wrong key fails");
     // Back on carrier A.
-    let pbx4 = Ua::new().await;
-    pbx4.send(
-        sip,
-        &invite(pbx4.addr, sip, "UDP", "rl-4@pbx", DIALED, "z9hG4bKrl4"),
-    )
-    .await;
-    let (inv4, from4) = a.wait_request("INVITE").await;
-    a.send(from4, &reply(&inv4, 486, "Busy Here", Some("a4"), None, ""))
-        .await;
-    pbx4.wait_response(486).await;
+    busy_call(sip, &a, 4, "a4").await;
     drop(gw);
 }
 
@@ -242,25 +199,16 @@ async fn reload_rebuilds_the_flow_worker_pool() {
             .lines()
             .any(|l| l.starts_with(&series(port)))
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !seen(&metrics(gw.http).await, w1) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "first worker never probed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let within = Duration::from_secs(10);
+    wait_metrics(gw.http, within, "first worker never probed", |t| {
+        seen(t, w1)
+    })
+    .await;
     assert!(!seen(&metrics(gw.http).await, w2));
     gw.gw
         .reload(trunkgate::config::parse_str(&text_for(w2), "reload.toml").expect("valid"));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !seen(&metrics(gw.http).await, w2) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "new worker never probed after reload"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = "new worker never probed after reload";
+    wait_metrics(gw.http, within, what, |t| seen(t, w2)).await;
     // Two more probe periods: the old worker's series stays gone.
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let text = metrics(gw.http).await;

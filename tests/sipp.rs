@@ -19,7 +19,6 @@ use common::sipp::{Scratch, Sipp};
 use common::*;
 
 const CALLS: u32 = 20;
-const DIALED: &str = "+14155550100";
 /// Upper bound for one sipp run: 20 calls at 10/s with a 200 ms hold take ~2.5 s;
 /// the UAS then lingers in its built-in 4 s `timewait` after the last BYE.
 const SIPP_DEADLINE: Duration = Duration::from_secs(40);
@@ -144,20 +143,12 @@ async fn sipp_calls(tp: Tp) {
     // task may still be winding down its transactions: poll up to 5 s).
     let completed =
         format!("trunkgate_calls_total{{trunk=\"{DEMO_TRUNK}\",direction=\"outbound\",status=\"completed\"}}");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let text = metrics(gw.http).await;
-        let done = metric_value(&text, &completed);
-        let active = metric_value(&text, "trunkgate_calls_active");
-        if done == f64::from(CALLS) && active == 0.0 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gateway metrics after 5 s: completed {done} (want {CALLS}), active {active} (want 0)\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = format!("{completed} != {CALLS} or trunkgate_calls_active != 0");
+    wait_metrics(gw.http, WAIT, &what, |text| {
+        metric_value(text, &completed) == f64::from(CALLS)
+            && metric_value(text, "trunkgate_calls_active") == 0.0
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

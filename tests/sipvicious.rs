@@ -18,7 +18,6 @@ use std::time::Duration;
 use common::*;
 use tokio::process::Command;
 
-const DIALED: &str = "+14155550100";
 const SCANNER: &str = "127.0.0.3";
 
 fn have(tool: &str) -> bool {
@@ -54,18 +53,8 @@ async fn run(tool: &str, args: &[&str]) -> String {
 /// One call from a fresh PBX socket on 127.0.0.1, answered by the carrier.
 async fn pbx_call(gw: &Gw, carrier: &Ua, call_id: &str) {
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(
-            pbx.addr,
-            gw.udp,
-            "UDP",
-            call_id,
-            DIALED,
-            &format!("z9hG4bK{call_id}"),
-        ),
-    )
-    .await;
+    pbx.send_invite(gw.udp, call_id, DIALED, &format!("z9hG4bK{call_id}"))
+        .await;
     let (inv, from) = carrier.wait_request("INVITE").await;
     carrier_answers(carrier, from, &inv).await;
     let ok = pbx.wait_response(200).await;

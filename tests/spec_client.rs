@@ -7,7 +7,7 @@
 mod common;
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -21,26 +21,22 @@ fn node(dir: &Path, rpm: Option<u32>) -> String {
 }
 
 fn node_with(dir: &Path, rpm: Option<u32>, extra_api: &str) -> String {
-    format!(
-        r#"
-[sip]
-listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
-[http]
-listen = "127.0.0.1:0"
-[store]
-data_dir = "{dir}"
-[api]
-key_hashes = ["{h1}", "{h2}"]
-{rpm}
-{extra_api}
-"#,
-        dir = dir.display(),
-        h1 = trunkgate::api::auth::key_hash_string(KEY),
-        h2 = trunkgate::api::auth::key_hash_string(KEY2),
-        rpm = rpm
-            .map(|n| format!("requests_per_minute = {n}"))
-            .unwrap_or_default(),
-    )
+    let rpm = rpm
+        .map(|n| format!("requests_per_minute = {n}"))
+        .unwrap_or_default();
+    Toml::new(dir)
+        .timers("")
+        .api(&[KEY, KEY2], &format!("{rpm}\n{extra_api}"))
+        .text()
+}
+
+/// A gateway on [`node`] (the default budget) with its store in a fresh
+/// `what` directory, a client on 127.0.0.1 and the API's base URL.
+async fn local_node(what: &str) -> (PathBuf, Gw, reqwest::Client, String) {
+    let dir = temp_dir(what);
+    let gw = start(&node(&dir, None)).await;
+    let base = format!("http://{}", gw.http);
+    (dir, gw, client_from("127.0.0.1"), base)
 }
 
 fn client_from(ip: &str) -> reqwest::Client {
@@ -278,10 +274,7 @@ async fn without_cors_origins_no_cors_headers() {
 /// `pagination {current_page, total_pages, total_items, items_per_page}`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_based_paging_over_60_trunks() {
-    let dir = temp_dir("api-paging");
-    let gw = start(&node(&dir, None)).await;
-    let c = client_from("127.0.0.1");
-    let base = format!("http://{}", gw.http);
+    let (dir, _gw, c, base) = local_node("api-paging").await;
     let mut created = Vec::new();
     for i in 0..60 {
         let r = c
@@ -360,10 +353,7 @@ async fn zero_based_paging_over_60_trunks() {
 /// `"recording": {}`, and the GET result sent back by PUT changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_recording_and_null_failover_mean_no_setting() {
-    let dir = temp_dir("api-empty-objects");
-    let gw = start(&node(&dir, None)).await;
-    let c = client_from("127.0.0.1");
-    let base = format!("http://{}", gw.http);
+    let (dir, _gw, c, base) = local_node("api-empty-objects").await;
     let r = c
         .post(format!("{base}/v1/Trunks"))
         .header("X-API-Key", KEY)
@@ -430,9 +420,7 @@ async fn empty_recording_and_null_failover_mean_no_setting() {
 /// JSON error body, not axum's text/plain rejection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_percent_encoding_in_a_path_gets_the_spec_error_body() {
-    let dir = temp_dir("api-bad-path");
-    let gw = start(&node(&dir, None)).await;
-    let c = client_from("127.0.0.1");
+    let (dir, gw, c, _) = local_node("api-bad-path").await;
     for path in [
         "/v1/Trunks/%FF%FE",
         "/v1/PhoneNumbers/%C3%28",
@@ -456,9 +444,7 @@ async fn invalid_percent_encoding_in_a_path_gets_the_spec_error_body() {
 /// A trunk description is at most 255 characters without control characters.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trunk_description_is_bounded() {
-    let dir = temp_dir("api-description");
-    let gw = start(&node(&dir, None)).await;
-    let c = client_from("127.0.0.1");
+    let (dir, gw, c, _) = local_node("api-description").await;
     let post = |d: String| {
         let c = c.clone();
         let url = format!("http://{}/v1/Trunks", gw.http);
@@ -491,10 +477,7 @@ async fn trunk_description_is_bounded() {
 /// `inbound.destination` port 1..=65535; E.164 numbers start with a non-zero digit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destination_port_zero_and_e164_leading_zero_are_refused() {
-    let dir = temp_dir("api-port-e164");
-    let gw = start(&node(&dir, None)).await;
-    let c = client_from("127.0.0.1");
-    let base = format!("http://{}", gw.http);
+    let (dir, _gw, c, base) = local_node("api-port-e164").await;
     let send = |path: String, body: Value| {
         let c = c.clone();
         async move {

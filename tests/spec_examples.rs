@@ -11,122 +11,28 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use common::api::{api_error as err, invalid, not_found, Api};
 use common::*;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 const KEY: &str = "spec-examples-key-4f2a";
-const OUT_TRUNK: &str = "6f1c2b1e-8a51-4d2b-9c3e-1a2b3c4d5e6f";
-const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const DIALED: &str = "+14155550100";
 
 fn node(carrier: SocketAddr, dir: &Path) -> String {
-    format!(
-        r#"
-[sip]
-listen = [ {{ transport = "udp", address = "127.0.0.1:0" }}, {{ transport = "tcp", address = "127.0.0.1:0" }} ]
-t1_ms = 50
-t2_ms = 400
-t4_ms = 500
-[http]
-listen = "127.0.0.1:0"
-[store]
-data_dir = "{dir}"
-[api]
-key_hashes = ["{hash}"]
-# schemathesis sends thousands of requests.
-requests_per_minute = 1000000
-[[carriers]]
-health_interval_s = 0
-name = "c1"
-address = "{carrier}"
-transport = "udp"
-priority = 10
-inbound_sources = ["{carrier}"]
-[[trunks]]
-trunk_id = "{OUT_TRUNK}"
-direction = "outbound"
-[trunks.outbound]
-authentication = [ {{ source = "other", value = "127.0.0.1" }} ]
-"#,
-        dir = dir.display(),
-        hash = trunkgate::api::auth::key_hash_string(KEY),
-    )
-}
-
-struct Api {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Api {
-    fn new(gw: &Gw) -> Api {
-        Api {
-            base: format!("http://{}", gw.http),
-            client: reqwest::Client::builder().timeout(WAIT).build().unwrap(),
-        }
-    }
-
-    /// Sends a request as the spec's curl examples do (`Cache-Control`,
-    /// `Content-Type`, `X-API-Key`); `path` is used verbatim.
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut rb = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .header("Cache-Control", "no-cache")
-            .header("Content-Type", "application/json")
-            .header("X-API-Key", KEY);
-        if let Some(b) = body {
-            rb = rb.body(serde_json::to_vec(&b).unwrap());
-        }
-        let r = rb.send().await.expect("http request");
-        let status = r.status().as_u16();
-        let ct = r
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string());
-        let text = r.text().await.unwrap();
-        if text.is_empty() {
-            return (status, Value::Null);
-        }
-        assert_eq!(ct.as_deref(), Some("application/json"), "{status} {text}");
-        let v =
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
-        (status, v)
-    }
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, b: Value) -> (u16, Value) {
-        self.send(Method::POST, path, Some(b)).await
-    }
-    async fn put(&self, path: &str, b: Value) -> (u16, Value) {
-        self.send(Method::PUT, path, Some(b)).await
-    }
-    async fn delete(&self, path: &str, b: Option<Value>) -> (u16, Value) {
-        self.send(Method::DELETE, path, b).await
-    }
-}
-
-fn err(r: &(u16, Value), status: u16, code: u64) -> String {
-    assert_eq!(r.0, status, "{}", r.1);
-    assert_eq!(r.1["code"], code, "{}", r.1);
-    assert_eq!(r.1["status"], status, "{}", r.1);
-    for k in ["ref_id", "message", "help", "user_message"] {
-        assert!(
-            r.1[k].as_str().is_some_and(|s| !s.is_empty()),
-            "{k}: {}",
-            r.1
-        );
-    }
-    r.1["message"].as_str().unwrap().to_string()
+    Toml::new(dir)
+        // schemathesis sends thousands of requests.
+        .api(&[KEY], "requests_per_minute = 1000000")
+        .inbound_carrier(carrier, &carrier.to_string())
+        .with(&format!(
+            "[[trunks]]\ntrunk_id = \"{DEMO_TRUNK}\"\ndirection = \"outbound\"\n[trunks.outbound]\nauthentication = [ {{ source = \"other\", value = \"127.0.0.1\" }} ]\n"
+        ))
+        .text()
 }
 
 async fn setup() -> (Gw, Ua, Api) {
     let carrier = Ua::new().await;
     let dir = temp_dir("spec-examples");
     let gw = start(&node(carrier.addr, &dir)).await;
-    let api = Api::new(&gw);
+    let api = Api::new(&gw, Some(KEY)).like_curl();
     (gw, carrier, api)
 }
 
@@ -159,7 +65,7 @@ async fn every_trunk_example_request_works_as_written() {
         inb["inbound"]["phone_numbers_uri"],
         format!("/v1/PhoneNumbers/Trunks/{in_id}")
     );
-    // Create: the outbound example (the placeholder SID and addresses made real).
+    // Create: the outbound example (the placeholder TWILIO_SID and addresses made real).
     let (s, out) = api
         .post(
             "/v1/Trunks",
@@ -171,7 +77,7 @@ async fn every_trunk_example_request_works_as_written() {
                 "outbound": {
                     "domain": null,
                     "authentication": [
-                        { "source": "twilio", "value": SID },
+                        { "source": "twilio", "value": TWILIO_SID },
                         { "source": "other", "value": "192.0.2.10" },
                         { "source": "other", "value": "192.0.2.11" }
                     ],
@@ -208,7 +114,7 @@ async fn every_trunk_example_request_works_as_written() {
     // Delete.
     let (s, _) = api.delete(&format!("/v1/Trunks/{out_id}"), None).await;
     assert_eq!(s, 204);
-    err(&api.get(&format!("/v1/Trunks/{out_id}")).await, 404, 404002);
+    not_found(&api.get(&format!("/v1/Trunks/{out_id}")).await);
     let (s, _) = api.delete(&format!("/v1/Trunks/{in_id}"), None).await;
     assert_eq!(s, 204);
 }
@@ -224,15 +130,13 @@ async fn failover_targets_and_direction_changes_follow_the_spec() {
         .await;
     let a = a["trunk_id"].as_str().unwrap().to_string();
     // A failover trunk_id naming an outbound trunk is refused.
-    let m = err(
+    let m = invalid(
         &api.post(
             "/v1/Trunks",
             json!({ "direction": "inbound", "inbound": { "destination": "b.example.com",
-                "failover": { "source": "trunk_id", "value": OUT_TRUNK } } }),
+                "failover": { "source": "trunk_id", "value": DEMO_TRUNK } } }),
         )
         .await,
-        400,
-        400001,
     );
     assert!(
         m.contains("inbound.failover.value") && m.contains("not an inbound trunk"),
@@ -249,15 +153,11 @@ async fn failover_targets_and_direction_changes_follow_the_spec() {
     assert_eq!(s, 201, "{b}");
     let b = b["trunk_id"].as_str().unwrap().to_string();
     // ... and the target cannot then be turned outbound.
-    let m = err(
-        &api.put(
+    let m = invalid(&api.put(
             &format!("/v1/Trunks/{a}"),
             json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "192.0.2.1" } ] } }),
         )
-        .await,
-        400,
-        400001,
-    );
+        .await);
     assert!(m.starts_with("direction: ") && m.contains(&b), "{m}");
     // Turning a trunk outbound drops its inbound block, and back again.
     let (s, t) = api
@@ -335,7 +235,7 @@ async fn every_phone_number_example_request_works_as_written() {
     assert_eq!(nos, ["+19495551214", "+19495551213"]);
     let (_, l) = api.get("/v1/PhoneNumbers?type=toll_free").await;
     assert_eq!(l["phone_numbers"], json!([]));
-    err(&api.get("/v1/PhoneNumbers?status=sold").await, 400, 400001);
+    invalid(&api.get("/v1/PhoneNumbers?status=sold").await);
     // View one number, + literal in the path.
     let (s, one) = api.get("/v1/PhoneNumbers/+19495551212").await;
     assert_eq!(s, 200, "{one}");
@@ -343,7 +243,7 @@ async fn every_phone_number_example_request_works_as_written() {
         (one["no"].as_str(), one["assigned_to"].as_str()),
         (Some("+19495551212"), Some("CallFlows"))
     );
-    err(&api.get("/v1/PhoneNumbers/+19495550000").await, 404, 404002);
+    not_found(&api.get("/v1/PhoneNumbers/+19495550000").await);
     // Update: the example body; caller_id_name is accepted (not CNAM capable: null).
     let (s, u) = api
         .put(
@@ -357,23 +257,19 @@ async fn every_phone_number_example_request_works_as_written() {
     // {} changes nothing; null clears.
     let (s, u) = api.put("/v1/PhoneNumbers/%2B19495551212", json!({})).await;
     assert_eq!((s, &u["description"]), (200, &json!("Mobile Phone")));
-    err(
+    invalid(
         &api.put(
             "/v1/PhoneNumbers/%2B19495551212",
             json!({ "description": "x".repeat(256) }),
         )
         .await,
-        400,
-        400001,
     );
-    err(
+    invalid(
         &api.put(
             "/v1/PhoneNumbers/%2B19495551212",
             json!({ "port_out_pin": "1234" }),
         )
         .await,
-        400,
-        400001,
     );
     // Move: the example body (its sub account is the gateway's one account).
     let (s, m) = api
@@ -397,11 +293,7 @@ async fn every_phone_number_example_request_works_as_written() {
         .await;
     assert_eq!(s, 204);
     // Release: the example body (+19495551212/3 are gone now: refused, nothing released).
-    err(
-        &api.delete("/v1/PhoneNumbers/CallFlows", Some(three)).await,
-        400,
-        400001,
-    );
+    invalid(&api.delete("/v1/PhoneNumbers/CallFlows", Some(three)).await);
     let (s, _) = api
         .delete(
             "/v1/PhoneNumbers/CallFlows",
@@ -424,18 +316,8 @@ async fn every_phone_number_example_request_works_as_written() {
 async fn call_log_example_query_after_a_real_call() {
     let (gw, carrier, api) = setup().await;
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(
-            pbx.addr,
-            gw.udp,
-            "UDP",
-            "spec-log-1",
-            DIALED,
-            "z9hG4bKspec1",
-        ),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "spec-log-1", DIALED, "z9hG4bKspec1")
+        .await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     let ok = answer_call(&carrier, gw.udp, &inv, &pbx).await;
     // Connected for more than a second: connect_time_sec is at least 1.
@@ -480,7 +362,7 @@ async fn call_log_example_query_after_a_real_call() {
     assert_eq!(r["subaccount_id"], Value::Null);
     assert_eq!(r["sip"]["call_id"], "spec-log-1");
     assert_eq!(r["sip"]["response_code"], 200);
-    assert_eq!(r["trunk_id"], OUT_TRUNK);
+    assert_eq!(r["trunk_id"], DEMO_TRUNK);
     let secs = r["connect_time_sec"].as_u64().expect("integer seconds");
     assert!(secs >= 1, "{r}");
     assert!(r["duration"].as_u64().unwrap() >= secs * 1000, "{r}");
@@ -524,11 +406,7 @@ async fn call_log_example_query_after_a_real_call() {
         "direction=inbound%7Csideways",
         "begin_date=yesterday",
     ] {
-        let m = err(
-            &api.get(&format!("/v1/History/Logs/Calls?{bad}")).await,
-            400,
-            400001,
-        );
+        let m = invalid(&api.get(&format!("/v1/History/Logs/Calls?{bad}")).await);
         assert!(m.starts_with(bad.split('=').next().unwrap()), "{bad}: {m}");
     }
 }

@@ -9,7 +9,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::AtomicU16;
 use std::time::Duration;
 
 use common::*;
@@ -17,17 +17,10 @@ use trunkgate::media::g711;
 use trunkgate::media::srtp::{parse_crypto, Crypto, EndCrypto, KeyMaterial, LegKeys, Suite};
 use trunkgate::sip::Message;
 
-const DIALED: &str = "+14155550100";
-
 /// This binary's media ports: 63000-63999, 100 per gateway.
 fn media_section(extra: &str) -> String {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 10;
-    let min = 63000 + n * 100;
-    format!(
-        "\n[media]\nbind_ipv4 = \"127.0.0.1\"\nport_min = {min}\nport_max = {}\n{extra}\n",
-        min + 99
-    )
+    media_section_in(&NEXT, 63000, 100, 10, extra)
 }
 
 /// Config with the carrier's `srtp` and the trunk's `media_encryption`.
@@ -73,19 +66,8 @@ fn cryptos(body: &[u8]) -> Vec<Crypto> {
 }
 
 async fn pbx_invite(gw: &Gw, pbx: &Ua, id: &str, body: &str) {
-    pbx.send(
-        gw.udp,
-        &invite_sdp(
-            pbx.addr,
-            gw.udp,
-            "UDP",
-            id,
-            DIALED,
-            &format!("z9hG4bK{id}"),
-            body,
-        ),
-    )
-    .await;
+    pbx.send_invite_sdp(gw.udp, id, DIALED, &format!("z9hG4bK{id}"), body)
+        .await;
 }
 
 fn rtp(seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
@@ -146,13 +128,9 @@ async fn srtp_pbx_leg_bridged_to_rtp_carrier_both_ways_and_recorded_in_clear() {
     );
     assert!(!String::from_utf8_lossy(inv.body()).contains("a=crypto"));
     let b_relay = sdp_target(inv.body());
-    let contact = format!("sip:carrier@{}", carrier.addr);
     let answer = sdp(car_rtp.addr, None).replace("o=pbx", "o=car");
     carrier
-        .send(
-            gw.udp,
-            &reply(&inv, 200, "OK", Some("car"), Some(&contact), &answer),
-        )
+        .answer_with(gw.udp, &inv, "car", "carrier", &answer)
         .await;
     let ok: Message = pbx.wait_response(200).await;
     carrier.expect_request("ACK").await;
@@ -251,29 +229,16 @@ async fn srtp_pbx_leg_bridged_to_rtp_carrier_both_ways_and_recorded_in_clear() {
         .expect("logged")
         .recording
         .expect("recording in the call log");
-    let mut wav = None;
-    for _ in 0..50 {
-        if let Ok(r) = hound::WavReader::open(&rec.path) {
-            if r.duration() > 8000 {
-                wav = Some(r);
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut wav = wav.expect("a complete WAV");
-    let samples: Vec<i16> = wav.samples::<i16>().map(|s| s.unwrap()).collect();
-    let left: Vec<i16> = samples.iter().step_by(2).copied().collect();
-    let right: Vec<i16> = samples.iter().skip(1).step_by(2).copied().collect();
-    let w = |v: &[i16], a: f64, b: f64| v[(a * 8000.0) as usize..(b * 8000.0) as usize].to_vec();
+    let Wav { left, right, .. } = Wav::finished(&rec.path).await;
+    let w = window;
     // Caller channel: the PBX's 1 kHz (decrypted); callee channel: the carrier's 400 Hz.
     assert!(
-        goertzel(&w(&left, 0.05, 0.5), 1000.0)
-            > 100.0 * goertzel(&w(&left, 0.05, 0.5), 400.0).max(1e-3)
+        goertzel(w(&left, 0.05, 0.5), 1000.0)
+            > 100.0 * goertzel(w(&left, 0.05, 0.5), 400.0).max(1e-3)
     );
     assert!(
-        goertzel(&w(&right, 0.7, 1.1), 400.0)
-            > 100.0 * goertzel(&w(&right, 0.7, 1.1), 1000.0).max(1e-3)
+        goertzel(w(&right, 0.7, 1.1), 400.0)
+            > 100.0 * goertzel(w(&right, 0.7, 1.1), 1000.0).max(1e-3)
     );
 }
 
@@ -330,13 +295,9 @@ async fn carrier_requiring_srtp_is_offered_keys_and_a_plain_answer_is_refused() 
             Suite::AeadAes128Gcm
         ]
     );
-    let contact = format!("sip:carrier@{}", carrier.addr);
     let answer = sdp(car_rtp.addr, None).replace("o=pbx", "o=car");
     carrier
-        .send(
-            gw.udp,
-            &reply(&inv, 200, "OK", Some("car"), Some(&contact), &answer),
-        )
+        .answer_with(gw.udp, &inv, "car", "carrier", &answer)
         .await;
     let resp = pbx.wait_response(488).await;
     assert_eq!(resp.code(), Some(488));

@@ -14,7 +14,6 @@ use common::*;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream};
 
-const DIALED: &str = "+14155550100";
 const MAX: usize = 24;
 const RESERVED: usize = 8;
 
@@ -80,19 +79,7 @@ async fn untrusted_sources_cannot_lock_the_trusted_pbx_out_of_the_tcp_pool() {
     .await;
     assert_eq!(pbx.recv().await.code(), Some(100));
     let (b_inv, from) = carrier.wait_request("INVITE").await;
-    carrier
-        .send(
-            from,
-            &reply(
-                &b_inv,
-                200,
-                "OK",
-                Some("c1"),
-                Some(&format!("sip:c@{}", carrier.addr)),
-                SDP_ANSWER,
-            ),
-        )
-        .await;
+    carrier.answer(from, &b_inv, "c1", "c").await;
     let ok = pbx.recv().await;
     assert_eq!(ok.code(), Some(200), "the trusted PBX's call is answered");
     let refused = wait_metric(

@@ -196,6 +196,11 @@ async fn tls_connect(
 
 /// Gateway config: UDP + TCP + TLS (IPv4) + TLS (IPv6 when `v6`) listeners, `[tls]` with
 /// the given files, carriers as in `config_text`.
+/// [`tls_config`] with the PKI's CA, no client certificates asked for, IPv4 only.
+fn server_only(carriers: &[(SocketAddr, &str)], cert: &Path, key: &Path, pki: &Pki) -> String {
+    tls_config(carriers, cert, key, &pki.ca_path(), "none", false)
+}
+
 fn tls_config(
     carriers: &[(SocketAddr, &str)],
     cert: &Path,
@@ -288,7 +293,7 @@ async fn options_over_tls_ipv4_and_ipv6() {
 async fn tls_listener_refuses_plain_sip_and_accepts_tls_1_2() {
     let pki = Pki::new("tls-plain");
     let (cert, key) = pki.write("gw", &pki.leaf(&["localhost"], "gw"));
-    let gw = start(&tls_config(&[], &cert, &key, &pki.ca_path(), "none", false)).await;
+    let gw = start(&server_only(&[], &cert, &key, &pki)).await;
     let to = tls_addr(&gw, false);
     // Plain SIP on the TLS port: no answer, the connection is closed.
     let mut plain = TcpUa::connect(to).await;
@@ -318,15 +323,7 @@ async fn call_over_tls_from_pbx_with_carrier_over_udp() {
     let pki = Pki::new("tls-call");
     let (cert, key) = pki.write("gw", &pki.leaf(&["localhost", "127.0.0.1"], "gw"));
     let carrier = Ua::new().await;
-    let gw = start(&tls_config(
-        &[(carrier.addr, "udp")],
-        &cert,
-        &key,
-        &pki.ca_path(),
-        "none",
-        false,
-    ))
-    .await;
+    let gw = start(&server_only(&[(carrier.addr, "udp")], &cert, &key, &pki)).await;
     let to = tls_addr(&gw, false);
     let mut pbx = tls_connect(to, client_config(&pki, None), "localhost")
         .await
@@ -341,17 +338,9 @@ async fn call_over_tls_from_pbx_with_carrier_over_udp() {
         "carrier leg is UDP"
     );
     assert!(!hdr(&inv, "Contact").contains("sips:"));
-    carrier
-        .send(gw.udp, &reply(&inv, 180, "Ringing", Some("ct"), None, ""))
-        .await;
+    carrier.status(gw.udp, &inv, 180, "Ringing", "ct").await;
     assert_eq!(pbx.recv().await.code(), Some(180));
-    let ccontact = format!("sip:carrier@{}", carrier.addr);
-    carrier
-        .send(
-            gw.udp,
-            &reply(&inv, 200, "OK", Some("ct"), Some(&ccontact), SDP_ANSWER),
-        )
-        .await;
+    carrier.answer(gw.udp, &inv, "ct", "carrier").await;
     let ok = pbx.recv().await;
     assert_eq!(ok.code(), Some(200));
     // The PBX leg's Contact asks for TLS in the PBX's own scheme (its INVITE was
@@ -368,37 +357,11 @@ async fn call_over_tls_from_pbx_with_carrier_over_udp() {
     assert!(hdr(&ok, "Via").starts_with("SIP/2.0/TLS"));
     assert!(String::from_utf8_lossy(ok.body()).contains("m=audio"));
     carrier.wait_request("ACK").await;
-    let (from, to_h) = (hdr(&ok, "From"), hdr(&ok, "To"));
-    pbx.send(&in_dialog(
-        "ACK",
-        &contact,
-        me,
-        "TLS",
-        &from,
-        &to_h,
-        "tls@pbx",
-        1,
-        "z9hG4bKtlsa",
-        "",
-    ))
-    .await;
-    pbx.send(&in_dialog(
-        "BYE",
-        &contact,
-        me,
-        "TLS",
-        &from,
-        &to_h,
-        "tls@pbx",
-        2,
-        "z9hG4bKtlsb",
-        "",
-    ))
-    .await;
+    let mut dialog = UaDialog::from_ok(&ok, me).over("TLS");
+    pbx.send(&dialog.ack()).await;
+    pbx.send(&dialog.bye()).await;
     let (bye, _) = carrier.wait_request("BYE").await;
-    carrier
-        .send(gw.udp, &reply(&bye, 200, "OK", None, None, ""))
-        .await;
+    carrier.ok(gw.udp, &bye).await;
     let r = pbx.recv().await;
     assert_eq!(r.code(), Some(200));
     assert!(hdr(&r, "CSeq").contains("BYE"));
@@ -406,14 +369,37 @@ async fn call_over_tls_from_pbx_with_carrier_over_udp() {
 
 /// A carrier speaking SIP over TLS with the given certificate: accepts connections and
 /// hands each established stream (or the handshake error) to the test.
-async fn tls_carrier(
-    leaf: &Leaf,
-) -> (
-    SocketAddr,
-    tokio::sync::mpsc::Receiver<
-        std::io::Result<StreamUa<tokio_rustls::server::TlsStream<TcpStream>>>,
-    >,
-) {
+/// A TLS UA as the far end of a connection the gateway opened.
+type ServerUa = StreamUa<tokio_rustls::server::TlsStream<TcpStream>>;
+
+/// The connections the gateway opens to a [`tls_carrier`], handshakes done (or failed).
+type Accepted = tokio::sync::mpsc::Receiver<std::io::Result<ServerUa>>;
+
+/// The next connection on `rx` within 5 s (`what`: the failure said if
+/// not), its handshake done, and the INVITE the gateway sends on it: over
+/// TLS (Via) with a `sips:` Contact.
+async fn tls_invite(rx: &mut Accepted, what: &str) -> (ServerUa, Message) {
+    let mut ua = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect(what)
+        .expect("a connection")
+        .expect("the TLS handshake");
+    let inv = ua.recv().await;
+    assert_eq!(inv.method().map(|m| m.as_str()), Some("INVITE"));
+    assert!(
+        hdr(&inv, "Via").starts_with("SIP/2.0/TLS"),
+        "{}",
+        hdr(&inv, "Via")
+    );
+    assert!(
+        contact_uri(&inv).starts_with("sips:"),
+        "{}",
+        hdr(&inv, "Contact")
+    );
+    (ua, inv)
+}
+
+async fn tls_carrier(leaf: &Leaf) -> (SocketAddr, Accepted) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let acceptor = TlsAcceptor::from(server_config(leaf));
@@ -444,21 +430,16 @@ async fn tls_carrier_with_mismatched_certificate_fails_over_to_next_carrier() {
     // Carrier 0's certificate is for another name than the address the gateway dials.
     let (bad, mut bad_rx) = tls_carrier(&pki.leaf(&["wrong.example"], "bad")).await;
     let (good, mut good_rx) = tls_carrier(&pki.leaf(&["127.0.0.1"], "good")).await;
-    let gw = start(&tls_config(
+    let gw = start(&server_only(
         &[(bad, "tls"), (good, "tls")],
         &cert,
         &key,
-        &pki.ca_path(),
-        "none",
-        false,
+        &pki,
     ))
     .await;
     let pbx = Ua::new().await;
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "fo@pbx", DIALED, "z9hG4bKfo1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "fo@pbx", DIALED, "z9hG4bKfo1")
+        .await;
     let first = tokio::time::timeout(WAIT, bad_rx.recv())
         .await
         .unwrap()
@@ -467,34 +448,16 @@ async fn tls_carrier_with_mismatched_certificate_fails_over_to_next_carrier() {
         first.is_err(),
         "the mismatched carrier's handshake must fail"
     );
-    let mut c = tokio::time::timeout(WAIT, good_rx.recv())
-        .await
-        .expect("the next carrier is tried within 5 s")
-        .unwrap()
-        .expect("handshake with the good carrier");
-    let inv = c.recv().await;
-    assert_eq!(inv.method().map(|m| m.as_str()), Some("INVITE"));
-    assert!(
-        hdr(&inv, "Via").starts_with("SIP/2.0/TLS"),
-        "{}",
-        hdr(&inv, "Via")
-    );
-    assert!(
-        contact_uri(&inv).starts_with("sips:"),
-        "{}",
-        hdr(&inv, "Contact")
-    );
+    // The next carrier is tried within 5 s; the handshake with it succeeds.
+    let (mut c, inv) = tls_invite(&mut good_rx, "the next carrier is tried within 5 s").await;
     c.send(&reply(&inv, 486, "Busy Here", Some("c1"), None, ""))
         .await;
     pbx.wait_response(486).await;
     let ack = c.recv().await;
     assert_eq!(ack.method().map(|m| m.as_str()), Some("ACK"));
     // A second call reuses the open connection to the good carrier.
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "fo2@pbx", DIALED, "z9hG4bKfo2"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "fo2@pbx", DIALED, "z9hG4bKfo2")
+        .await;
     let inv2 = c.recv().await;
     assert_ne!(hdr(&inv2, "Call-ID"), hdr(&inv, "Call-ID"));
     assert_eq!(inv2.method().map(|m| m.as_str()), Some("INVITE"));
@@ -565,7 +528,7 @@ async fn replaced_certificate_is_used_for_new_handshakes_while_open_connections_
     let pki = Pki::new("tls-reload");
     let first = pki.leaf(&["localhost"], "first");
     let (cert, key) = pki.write("gw", &first);
-    let gw = start(&tls_config(&[], &cert, &key, &pki.ca_path(), "none", false)).await;
+    let gw = start(&server_only(&[], &cert, &key, &pki)).await;
     let to = tls_addr(&gw, false);
     let cfg = client_config(&pki, None);
     let mut old = tls_connect(to, cfg.clone(), "localhost").await.unwrap();
@@ -663,7 +626,7 @@ fn tls_config_errors_name_file_key_and_rule() {
 async fn silent_client_is_dropped_after_handshake_timeout_and_tcp_caps_apply_to_tls() {
     let pki = Pki::new("tls-caps");
     let (cert, key) = pki.write("gw", &pki.leaf(&["localhost"], "gw"));
-    let text = tls_config(&[], &cert, &key, &pki.ca_path(), "none", false)
+    let text = server_only(&[], &cert, &key, &pki)
         .replacen("t4_ms = 500", "t4_ms = 500\ntcp_max_per_source = 1", 1)
         .replacen(
             "handshake_timeout_ms = 2000",
@@ -705,7 +668,6 @@ async fn silent_client_is_dropped_after_handshake_timeout_and_tcp_caps_apply_to_
 #[tokio::test]
 async fn inbound_failover_to_sips_uri_resolves_sips_srv_and_verifies_the_host_name() {
     const IN_TRUNK: &str = "0b7e3c1a-5d2f-4e8a-9c6b-7a1d2e3f4a5b";
-    const DID: &str = "+14155550199";
     let pki = Pki::new("tls-sips");
     let (cert, key) = pki.write("gw", &pki.leaf(&["localhost"], "gw"));
     let (pbx_addr, mut pbx_rx) = tls_carrier(&pki.leaf(&["pbx.test"], "pbx")).await;
@@ -765,41 +727,17 @@ assigned_to = "Trunks/{IN_TRUNK}"
     );
     let gw = start(&text).await;
     carrier
-        .send(
-            gw.udp,
-            &invite(
-                carrier.addr,
-                gw.udp,
-                "UDP",
-                "sips@carrier",
-                DID,
-                "z9hG4bKs1",
-            ),
-        )
+        .send_invite(gw.udp, "sips@carrier", DID, "z9hG4bKs1")
         .await;
     let (inv, _) = dest.wait_request("INVITE").await;
-    dest.send(
-        gw.udp,
-        &reply(&inv, 503, "Service Unavailable", Some("d"), None, ""),
+    dest.status(gw.udp, &inv, 503, "Service Unavailable", "d")
+        .await;
+    // The TLS handshake checks the certificate for pbx.test.
+    let (mut pbx, inv) = tls_invite(
+        &mut pbx_rx,
+        "the gateway connects to the sips: failover within 5 s",
     )
     .await;
-    let mut pbx = tokio::time::timeout(WAIT, pbx_rx.recv())
-        .await
-        .expect("the gateway connects to the sips: failover within 5 s")
-        .unwrap()
-        .expect("TLS handshake (certificate for pbx.test)");
-    let inv = pbx.recv().await;
-    assert_eq!(inv.method().map(|m| m.as_str()), Some("INVITE"));
-    assert!(
-        hdr(&inv, "Via").starts_with("SIP/2.0/TLS"),
-        "{}",
-        hdr(&inv, "Via")
-    );
-    assert!(
-        contact_uri(&inv).starts_with("sips:"),
-        "{}",
-        hdr(&inv, "Contact")
-    );
     let ruri = String::from_utf8_lossy(inv.request_uri().unwrap()).into_owned();
     assert_eq!(ruri, format!("sips:{DID}@pbx.test"));
     pbx.send(&reply(&inv, 486, "Busy Here", Some("p"), None, ""))
@@ -840,9 +778,7 @@ async fn trunk_tied_to_a_client_certificate_name_admits_only_that_pbx() {
     .await;
     assert_eq!(pbx.recv().await.code(), Some(100));
     let (inv, _) = carrier.wait_request("INVITE").await;
-    carrier
-        .send(gw.udp, &reply(&inv, 486, "Busy Here", Some("c"), None, ""))
-        .await;
+    carrier.status(gw.udp, &inv, 486, "Busy Here", "c").await;
     assert_eq!(pbx.recv().await.code(), Some(486));
     // A certificate for another name, no certificate, or plain UDP: 403.
     let other = pki.leaf(&["other.example"], "other.example");
@@ -864,10 +800,7 @@ async fn trunk_tied_to_a_client_certificate_name_admits_only_that_pbx() {
         assert_eq!(r.code(), Some(403), "client {i}");
     }
     let udp = Ua::new().await;
-    udp.send(
-        gw.udp,
-        &invite(udp.addr, gw.udp, "UDP", "tie-udp@pbx", DIALED, "z9hG4bKtu"),
-    )
-    .await;
+    udp.send_invite(gw.udp, "tie-udp@pbx", DIALED, "z9hG4bKtu")
+        .await;
     udp.wait_response(403).await;
 }

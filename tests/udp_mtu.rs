@@ -12,8 +12,6 @@ use std::time::Duration;
 use common::*;
 use tokio::net::{TcpListener, UdpSocket};
 
-const DIALED: &str = "+14155550100";
-
 /// Passed-on headers, each under `max_copied_header` (256), together ~1.2 KB.
 fn big_headers() -> String {
     let v = |h: &str| format!("<sip:+14155550001@pbx.example;x={}>", h.repeat(200));
@@ -57,17 +55,12 @@ async fn a_big_invite_goes_over_tcp_a_small_one_over_udp() {
     let pbx = Ua::new().await;
 
     // Small: UDP as configured.
-    pbx.send(
-        gw.udp,
-        &invite(pbx.addr, gw.udp, "UDP", "mtu-small", DIALED, "z9hG4bKmtu1"),
-    )
-    .await;
+    pbx.send_invite(gw.udp, "mtu-small", DIALED, "z9hG4bKmtu1")
+        .await;
     let (inv, from) = carrier.wait_request("INVITE").await;
     assert!(inv.raw().len() <= 1300, "{} bytes", inv.raw().len());
     assert!(hdr(&inv, "Via").starts_with("SIP/2.0/UDP"));
-    carrier
-        .send(from, &reply(&inv, 486, "Busy Here", Some("c"), None, ""))
-        .await;
+    carrier.status(from, &inv, 486, "Busy Here", "c").await;
     pbx.wait_response(486).await;
     carrier.wait_request("ACK").await;
 

@@ -12,7 +12,15 @@ use trunkgate::config;
 use trunkgate::gateway::Gateway;
 use trunkgate::transport::TransportKind;
 
+/// The outbound trunk of [`config_text`] (and of the tests' own outbound trunks).
 pub const DEMO_TRUNK: &str = "6f1c2b1e-8a51-4d2b-9c3e-1a2b3c4d5e6f";
+/// The inbound trunk the tests assign their DIDs to.
+pub const IN_TRUNK: &str = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
+/// The number the PBX dials out, and the DID carriers deliver in.
+pub const DIALED: &str = "+14155550100";
+pub const DID: &str = "+14155550199";
+/// The Twilio account SID the trunks' "twilio" authentication names.
+pub const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const WAIT: Duration = Duration::from_secs(5);
 
 pub struct Gw {
@@ -20,6 +28,122 @@ pub struct Gw {
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
     pub http: SocketAddr,
+}
+
+/// The SIP timers of a test gateway: T1 = 50 ms (so Timer B = 3.2 s), T2 = 400 ms, T4 = 500 ms.
+pub const FAST_TIMERS: &str = "t1_ms = 50\nt2_ms = 400\nt4_ms = 500\n";
+
+/// A test gateway's config text, built from the snippets the tests share:
+/// `[sip]` on 127.0.0.1:0 (UDP and TCP, TLS on request) with
+/// [`FAST_TIMERS`], `[http]` on 127.0.0.1:0, `[store]` in a directory of the
+/// test's, then the sections added in order.
+pub struct Toml {
+    tls: bool,
+    timers: &'static str,
+    store: std::path::PathBuf,
+    rest: String,
+}
+
+impl Toml {
+    /// The base sections with the call-log store in `store`.
+    pub fn new(store: &std::path::Path) -> Toml {
+        Toml {
+            tls: false,
+            timers: FAST_TIMERS,
+            store: store.to_path_buf(),
+            rest: String::new(),
+        }
+    }
+
+    /// Other `[sip]` timer lines (`""`: the defaults).
+    pub fn timers(mut self, lines: &'static str) -> Toml {
+        self.timers = lines;
+        self
+    }
+
+    /// A TLS listener on 127.0.0.1:0 besides UDP and TCP.
+    pub fn tls(mut self) -> Toml {
+        self.tls = true;
+        self
+    }
+
+    /// An `[api]` section admitting the given keys, then `extra` lines in it.
+    pub fn api(self, keys: &[&str], extra: &str) -> Toml {
+        let hashes: Vec<String> = keys
+            .iter()
+            .map(|k| format!("\"{}\"", trunkgate::api::auth::key_hash_string(k)))
+            .collect();
+        self.with(&format!(
+            "[api]\nkey_hashes = [{}]\n{extra}\n",
+            hashes.join(", ")
+        ))
+    }
+
+    /// A `[[carriers]]` entry (no health checks) with `extra` lines in it.
+    pub fn carrier(
+        self,
+        name: &str,
+        address: SocketAddr,
+        transport: &str,
+        priority: u32,
+        extra: &str,
+    ) -> Toml {
+        self.with(&format!(
+            "[[carriers]]\nhealth_interval_s = 0\nname = \"{name}\"\naddress = \"{address}\"\ntransport = \"{transport}\"\npriority = {priority}\n{extra}\n"
+        ))
+    }
+
+    /// The carrier `c1` (UDP, priority 10) delivering inbound calls from `sources`.
+    pub fn inbound_carrier(self, address: SocketAddr, sources: &str) -> Toml {
+        let sources = format!("inbound_sources = [\"{sources}\"]");
+        self.carrier("c1", address, "udp", 10, &sources)
+    }
+
+    /// An active outbound `[[trunks]]` entry with `extra` lines in
+    /// `[trunks.outbound]`, admitting `allow` (source "other").
+    pub fn outbound_trunk(self, id: &str, allow: &str, extra: &str) -> Toml {
+        self.with(&format!(
+            r#"[[trunks]]
+trunk_id = "{id}"
+status = "active"
+direction = "outbound"
+description = "test trunk"
+
+[trunks.outbound]
+authentication = [ {{ source = "other", value = "{allow}" }} ]
+fax_support = "disabled"
+{extra}
+"#
+        ))
+    }
+
+    /// A `[[numbers]]` entry: `no` assigned to `assigned_to` ("Trunks/<id>", say).
+    pub fn number(self, no: &str, assigned_to: &str) -> Toml {
+        self.with(&format!(
+            "[[numbers]]\nno = \"{no}\"\nassigned_to = \"{assigned_to}\"\n"
+        ))
+    }
+
+    /// Any other sections, as written.
+    pub fn with(mut self, text: &str) -> Toml {
+        self.rest.push('\n');
+        self.rest.push_str(text);
+        self
+    }
+
+    pub fn text(&self) -> String {
+        let tls = if self.tls {
+            ", { transport = \"tls\", address = \"127.0.0.1:0\" }"
+        } else {
+            ""
+        };
+        format!(
+            "\n[sip]\nlisten = [ {{ transport = \"udp\", address = \"127.0.0.1:0\" }}, {{ transport = \"tcp\", address = \"127.0.0.1:0\" }}{tls} ]\n{}\n[http]\nlisten = \"127.0.0.1:0\"\n\n[store]\ndata_dir = \"{}\"\n{}",
+            self.timers,
+            self.store.display(),
+            self.rest
+        )
+    }
 }
 
 /// Config text for a test gateway: UDP+TCP on 127.0.0.1:0, fast timers (T1 = 50 ms,
@@ -35,42 +159,39 @@ pub fn config_text_in(
     allow: &str,
     store_dir: &std::path::Path,
 ) -> String {
-    let mut s = String::from(
-        r#"
-[sip]
-listen = [ { transport = "udp", address = "127.0.0.1:0" }, { transport = "tcp", address = "127.0.0.1:0" } ]
-t1_ms = 50
-t2_ms = 400
-t4_ms = 500
+    demo_config(carriers, allow, store_dir).text()
+}
 
-[http]
-listen = "127.0.0.1:0"
-"#,
-    );
-    s.push_str(&format!(
-        "\n[store]\ndata_dir = \"{}\"\n",
-        store_dir.display()
-    ));
+/// [`config_text_in`] as a [`Toml`], to add sections to.
+pub fn demo_config(
+    carriers: &[(SocketAddr, &str)],
+    allow: &str,
+    store_dir: &std::path::Path,
+) -> Toml {
+    let mut t = Toml::new(store_dir);
     for (i, (addr, tp)) in carriers.iter().enumerate() {
-        s.push_str(&format!(
-            "\n[[carriers]]\nhealth_interval_s = 0\nname = \"carrier{i}\"\naddress = \"{addr}\"\ntransport = \"{tp}\"\npriority = {}\n",
-            (i + 1) * 10
-        ));
+        let priority = (i as u32 + 1) * 10;
+        t = t.carrier(&format!("carrier{i}"), *addr, tp, priority, "");
     }
-    s.push_str(&format!(
-        r#"
-[[trunks]]
-trunk_id = "{DEMO_TRUNK}"
-status = "active"
-direction = "outbound"
-description = "test trunk"
+    t.outbound_trunk(DEMO_TRUNK, allow, "")
+}
 
-[trunks.outbound]
-authentication = [ {{ source = "other", value = "{allow}" }} ]
-fax_support = "disabled"
-"#
-    ));
-    s
+/// A `[media]` section on 127.0.0.1 with `extra` lines, and a port range
+/// of its own for each gateway of a test binary: the `counter`-th (modulo
+/// `slots`) block of `size` ports from `base`.
+pub fn media_section_in(
+    counter: &std::sync::atomic::AtomicU16,
+    base: u16,
+    size: u16,
+    slots: u16,
+    extra: &str,
+) -> String {
+    let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % slots;
+    let min = base + n * size;
+    format!(
+        "\n[media]\nbind_ipv4 = \"127.0.0.1\"\nport_min = {min}\nport_max = {}\n{extra}\n",
+        min + size - 1
+    )
 }
 
 /// A fresh directory under the system temp dir for one test.
@@ -113,6 +234,36 @@ pub async fn metrics(http: SocketAddr) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Polls /metrics every 100 ms until `done` holds for its text; fails with
+/// `what` and the last text after `within`. Returns that text.
+pub async fn wait_metrics(
+    http: SocketAddr,
+    within: Duration,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let text = metrics(http).await;
+        if done(&text) {
+            return text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} after {within:?}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// [`wait_metrics`] until the series `series` reads `want`.
+pub async fn wait_metric(http: SocketAddr, series: &str, want: f64, within: Duration) {
+    wait_metrics(http, within, &format!("{series} != {want}"), |text| {
+        metric_value(text, series) == want
+    })
+    .await;
+}
+
 /// The value of one exact metric line (`name{labels}`), or 0.
 pub fn metric_value(text: &str, series: &str) -> f64 {
     without_node_id(text)
@@ -151,6 +302,38 @@ pub fn without_node_id(text: &str) -> String {
     out
 }
 
+/// Config `text` (from [`Toml`]) with SIP on `sip` (UDP only) and HTTP on
+/// `http`: fixed ports, for a gateway run as a child process.
+pub fn on_fixed_ports(text: &str, sip: SocketAddr, http: SocketAddr) -> String {
+    text.replace(
+        r#"listen = [ { transport = "udp", address = "127.0.0.1:0" }, { transport = "tcp", address = "127.0.0.1:0" } ]"#,
+        &format!(r#"listen = [ {{ transport = "udp", address = "{sip}" }} ]"#),
+    )
+    .replace(r#"listen = "127.0.0.1:0""#, &format!(r#"listen = "{http}""#))
+}
+
+/// The gateway binary `bin` (a test's `env!("CARGO_BIN_EXE_trunkgate")`)
+/// run on `file` (`RUST_LOG=warn`, stderr to `log`) with `envs` set, as a
+/// child process.
+pub fn spawn_gateway(
+    bin: &str,
+    file: &std::path::Path,
+    log: &std::path::Path,
+    envs: &[(&str, String)],
+) -> Proc {
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["run", "--config"])
+        .arg(file)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).expect("gateway log"));
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    Proc(cmd.spawn().expect("gateway starts"))
+}
+
 /// A child process (gateway, Redis, Prometheus …) killed and reaped when dropped.
 pub struct Proc(pub std::process::Child);
 
@@ -161,10 +344,37 @@ impl Drop for Proc {
     }
 }
 
+/// Waits (polling every 50 ms, at most `within`) until `addr` accepts TCP
+/// connections; fails naming `what`.
+pub async fn wait_tcp_within(addr: SocketAddr, what: &str, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while TcpStream::connect(addr).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} not listening"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A loopback TCP port free now (for configs that need a fixed port).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// A loopback port free now for both UDP and TCP (a SIP listener on both).
+pub fn free_udp_port() -> u16 {
+    for _ in 0..20 {
+        let p = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map(|a| a.port())
+            .expect("free udp port");
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no port free for both UDP and TCP");
 }

@@ -5,6 +5,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
+use trunkgate::sip::Message;
+
+use super::{hang_up, sdp_at, sdp_target, Gw, Ua, UaDialog};
 
 /// One RTP packet as a test peer sees it.
 #[derive(Debug, Clone)]
@@ -31,8 +34,7 @@ impl RtpPeer {
     }
 
     pub async fn bind(addr: &str) -> RtpPeer {
-        let sock = UdpSocket::bind(addr).await.expect("bind rtp");
-        let addr = sock.local_addr().expect("addr");
+        let (sock, addr) = super::bind_udp(addr).await;
         RtpPeer { sock, addr }
     }
 
@@ -104,4 +106,96 @@ pub fn pcmu_sine(freq: f64, start: u64) -> Vec<u8> {
             trunkgate::media::g711::ulaw_encode(s)
         })
         .collect()
+}
+
+/// A call through the gateway with media anchored, answered and ACKed on
+/// both legs: the messages each side got and where each must send RTP.
+pub struct MediaCall {
+    pub gw: Gw,
+    pub pbx: Ua,
+    pub carrier: Ua,
+    /// The carrier's INVITE and the PBX's 200.
+    pub inv: Message,
+    pub ok: Message,
+    /// The PBX's Call-ID.
+    pub id: String,
+    /// Where the PBX must send media (our A side) and where the carrier must (our B side).
+    pub a_relay: SocketAddr,
+    pub b_relay: SocketAddr,
+}
+
+impl MediaCall {
+    /// The carrier answers `inv` (the INVITE it got for the PBX's call
+    /// `id`) 200 OK with media at `car_media` (To tag `car`); the PBX gets
+    /// the 200 and ACKs it, the carrier gets the gateway's ACK.
+    pub async fn answer(
+        gw: Gw,
+        pbx: Ua,
+        carrier: Ua,
+        inv: Message,
+        id: &str,
+        car_media: SocketAddr,
+    ) -> MediaCall {
+        let b_relay = sdp_target(inv.body());
+        let answer = sdp_at(car_media, "car");
+        carrier
+            .answer_with(gw.udp, &inv, "car", "carrier", &answer)
+            .await;
+        let ok = pbx.wait_response(200).await;
+        carrier.expect_request("ACK").await;
+        pbx.send(gw.udp, &UaDialog::from_ok(&ok, pbx.addr).ack())
+            .await;
+        let a_relay = sdp_target(ok.body());
+        MediaCall {
+            gw,
+            pbx,
+            carrier,
+            inv,
+            ok,
+            id: id.to_string(),
+            a_relay,
+            b_relay,
+        }
+    }
+
+    /// The PBX hangs up ([`hang_up`]).
+    pub async fn hang_up(&self) {
+        hang_up(&self.pbx, self.gw.udp, &self.carrier, &self.ok).await;
+    }
+}
+
+/// A stereo recording as the tests read it: its format, and its left
+/// (caller) and right (callee) channels.
+pub struct Wav {
+    pub spec: hound::WavSpec,
+    pub left: Vec<i16>,
+    pub right: Vec<i16>,
+}
+
+impl Wav {
+    /// The WAV at `path` once its writer has finalised it (more than 8000
+    /// frames), polled for up to 2.5 s.
+    pub async fn finished(path: impl AsRef<std::path::Path>) -> Wav {
+        let path = path.as_ref();
+        for _ in 0..50 {
+            // The writer finalises the file off the call path.
+            if let Ok(mut r) = hound::WavReader::open(path) {
+                if r.duration() > 8000 {
+                    let samples: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
+                    return Wav {
+                        spec: r.spec(),
+                        left: samples.iter().step_by(2).copied().collect(),
+                        right: samples.iter().skip(1).step_by(2).copied().collect(),
+                    };
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no complete WAV at {}", path.display());
+    }
+}
+
+/// The samples of 8 kHz `pcm` from second `a` to second `b`.
+pub fn window(pcm: &[i16], a: f64, b: f64) -> &[i16] {
+    &pcm[(a * 8000.0) as usize..(b * 8000.0) as usize]
 }

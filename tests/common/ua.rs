@@ -35,8 +35,7 @@ impl Ua {
     }
 
     pub async fn bind(addr: &str) -> Ua {
-        let sock = UdpSocket::bind(addr).await.expect("bind ua");
-        let addr = sock.local_addr().expect("addr");
+        let (sock, addr) = bind_udp(addr).await;
         Ua { sock, addr }
     }
 
@@ -46,6 +45,84 @@ impl Ua {
 
     pub async fn send_bytes(&self, to: SocketAddr, data: &[u8]) {
         self.sock.send_to(data, to).await.expect("send");
+    }
+
+    /// Sends an [`invite`] (UDP, the default [`SDP`]) from this UA to the gateway at `gw`.
+    pub async fn send_invite(&self, gw: SocketAddr, call_id: &str, dialed: &str, branch: &str) {
+        self.send_invite_sdp(gw, call_id, dialed, branch, SDP).await;
+    }
+
+    /// [`Ua::send_invite`] with the given SDP body.
+    pub async fn send_invite_sdp(
+        &self,
+        gw: SocketAddr,
+        call_id: &str,
+        dialed: &str,
+        branch: &str,
+        sdp: &str,
+    ) {
+        self.send(
+            gw,
+            &invite_sdp(self.addr, gw, "UDP", call_id, dialed, branch, sdp),
+        )
+        .await;
+    }
+
+    /// Waits for the 200 to this UA's INVITE (skipping provisionals) and
+    /// ACKs it to the gateway at `gw`; returns the 200.
+    pub async fn ack_200(&self, gw: SocketAddr) -> Message {
+        let ok = self.wait_response(200).await;
+        self.send(gw, &UaDialog::from_ok(&ok, self.addr).ack())
+            .await;
+        ok
+    }
+
+    /// Sends the [`reply`] to `req` to `to`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn respond(
+        &self,
+        to: SocketAddr,
+        req: &Message,
+        code: u16,
+        reason: &str,
+        to_tag: Option<&str>,
+        contact: Option<&str>,
+        body: &str,
+    ) {
+        self.send(to, &reply(req, code, reason, to_tag, contact, body))
+            .await;
+    }
+
+    /// Answers `req` (an INVITE) 200 OK with To tag `tag`, Contact
+    /// `sip:<user>@<this UA>` and [`SDP_ANSWER`], sent to `to`.
+    pub async fn answer(&self, to: SocketAddr, req: &Message, tag: &str, user: &str) {
+        self.answer_with(to, req, tag, user, SDP_ANSWER).await;
+    }
+
+    /// [`Ua::answer`] with the given SDP.
+    pub async fn answer_with(
+        &self,
+        to: SocketAddr,
+        req: &Message,
+        tag: &str,
+        user: &str,
+        sdp: &str,
+    ) {
+        let contact = format!("sip:{user}@{}", self.addr);
+        self.respond(to, req, 200, "OK", Some(tag), Some(&contact), sdp)
+            .await;
+    }
+
+    /// Sends a response `code` to `req` without a body (a 180, a 486 …), To
+    /// tag `tag`, to `to`.
+    pub async fn status(&self, to: SocketAddr, req: &Message, code: u16, reason: &str, tag: &str) {
+        self.respond(to, req, code, reason, Some(tag), None, "")
+            .await;
+    }
+
+    /// Answers `req` 200 OK without a body (a BYE, say), sent to `to`.
+    pub async fn ok(&self, to: SocketAddr, req: &Message) {
+        self.respond(to, req, 200, "OK", None, None, "").await;
     }
 
     /// Next message within `within`, or None.
@@ -189,6 +266,26 @@ pub fn sdp_target(body: &[u8]) -> SocketAddr {
     SocketAddr::new(ip, port)
 }
 
+/// A UDP socket on `addr` and the address it got.
+pub async fn bind_udp(addr: &str) -> (UdpSocket, SocketAddr) {
+    let sock = UdpSocket::bind(addr).await.expect("bind udp");
+    let addr = sock.local_addr().expect("addr");
+    (sock, addr)
+}
+
+/// Ends a SIP message's head with its body: Content-Length 0 when empty,
+/// else the SDP's type and length.
+fn push_body(s: &mut String, body: &str) {
+    if body.is_empty() {
+        s.push_str("Content-Length: 0\r\n\r\n");
+    } else {
+        s.push_str(&format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    }
+}
+
 /// A response to `req` (copies Via, From, To (+tag), Call-ID, CSeq), as a UAS would send it.
 pub fn reply(
     req: &Message,
@@ -216,14 +313,7 @@ pub fn reply(
     if let Some(c) = contact {
         s.push_str(&format!("Contact: <{c}>\r\n"));
     }
-    if body.is_empty() {
-        s.push_str("Content-Length: 0\r\n\r\n");
-    } else {
-        s.push_str(&format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ));
-    }
+    push_body(&mut s, body);
     s
 }
 
@@ -247,14 +337,7 @@ pub fn in_dialog(
     if method == "INVITE" {
         s.push_str(&format!("Contact: <sip:ua@{me}>\r\n"));
     }
-    if body.is_empty() {
-        s.push_str("Content-Length: 0\r\n\r\n");
-    } else {
-        s.push_str(&format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ));
-    }
+    push_body(&mut s, body);
     s
 }
 
@@ -403,6 +486,8 @@ pub struct UaDialog {
     /// The CSeq number of the last request we sent in the dialog.
     pub cseq: u32,
     me: SocketAddr,
+    /// The transport named in our Via ("UDP" unless [`UaDialog::over`] says otherwise).
+    tp: &'static str,
 }
 
 impl UaDialog {
@@ -420,7 +505,30 @@ impl UaDialog {
                 .and_then(|n| n.parse().ok())
                 .expect("a CSeq number in the 2xx"),
             me,
+            tp: "UDP",
         }
+    }
+
+    /// The UAS's dialog from the INVITE it got and answered with To tag
+    /// `tag`, `me` being its address: its requests go to `target` with the
+    /// INVITE's To (and the tag) as From, its From as To, and CSeq numbers
+    /// from 1.
+    pub fn answered(inv: &Message, tag: &str, target: &str, me: SocketAddr) -> UaDialog {
+        UaDialog {
+            target: target.to_string(),
+            from: format!("{};tag={tag}", hdr(inv, "To")),
+            to: hdr(inv, "From"),
+            call_id: hdr(inv, "Call-ID"),
+            cseq: 0,
+            me,
+            tp: "UDP",
+        }
+    }
+
+    /// The same dialog with its requests sent over `tp` ("TCP", "TLS").
+    pub fn over(mut self, tp: &'static str) -> UaDialog {
+        self.tp = tp;
+        self
     }
 
     fn request(&self, method: &str, cseq: u32, body: &str) -> String {
@@ -434,7 +542,7 @@ impl UaDialog {
             method,
             &self.target,
             self.me,
-            "UDP",
+            self.tp,
             &self.from,
             &self.to,
             &self.call_id,
@@ -451,14 +559,19 @@ impl UaDialog {
 
     /// A BYE with the next CSeq.
     pub fn bye(&mut self) -> String {
-        self.cseq += 1;
-        self.request("BYE", self.cseq, "")
+        self.next("BYE", "")
     }
 
     /// A re-INVITE with `sdp` and the next CSeq.
     pub fn reinvite(&mut self, sdp: &str) -> String {
+        self.next("INVITE", sdp)
+    }
+
+    /// Any other in-dialog request (INFO, OPTIONS, UPDATE …) with the next
+    /// CSeq; a body is sent as SDP.
+    pub fn next(&mut self, method: &str, body: &str) -> String {
         self.cseq += 1;
-        self.request("INVITE", self.cseq, sdp)
+        self.request(method, self.cseq, body)
     }
 
     /// Answers an in-dialog request from the far side (a BYE, say) 200 OK.
@@ -470,13 +583,7 @@ impl UaDialog {
 /// The carrier answers the INVITE it got (`inv`) 200 OK (To tag `c`, its
 /// Contact, [`SDP_ANSWER`]), sent to the gateway at `gw`.
 pub async fn carrier_answers(carrier: &Ua, gw: SocketAddr, inv: &Message) {
-    let contact = format!("sip:c@{}", carrier.addr);
-    carrier
-        .send(
-            gw,
-            &reply(inv, 200, "OK", Some("c"), Some(&contact), SDP_ANSWER),
-        )
-        .await;
+    carrier.answer(gw, inv, "c", "c").await;
 }
 
 /// [`carrier_answers`], then the PBX gets the 200 and the carrier the gateway's ACK.
