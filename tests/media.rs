@@ -731,7 +731,7 @@ async fn reload_applies_the_rtp_timeout_to_new_calls() {
 #[tokio::test]
 async fn with_wake_coalescing_every_packet_is_relayed_in_order() {
     let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "", "", "wake_coalesce_us = 2000").await;
+    let gw = gateway(&carrier, "", "wake_coalesce_us = 2000").await;
     let (pbx_rtp, car_rtp) = (RtpPeer::new().await, RtpPeer::new().await);
     let u = answered(
         gw,
