@@ -12,10 +12,13 @@
 //!   normally binds nothing: it pops a pair, drains it (one `recv` per socket
 //!   returning `EAGAIN`) and registers it with its media task's reactor.
 //!
-//! Bound idle pairs hold file descriptors, so their number follows
-//! `RLIMIT_NOFILE` (half of it at most — a pair is two — which keeps the
-//! whole default range bound under the unit's `LimitNOFILE=65536`; the ready
-//! queue 1/256th, 8..=256 pairs). Ports another process (or another gateway on the host) holds are
+//! Bound pairs hold file descriptors, so their number follows
+//! `RLIMIT_NOFILE`: the pool's sockets, live and idle together, take half of
+//! it at most (a pair is two), which keeps the whole default range bound
+//! under the unit's `LimitNOFILE=65536`; under a lower limit a pair coming
+//! back while that many are bound is closed, so idle pairs give way to live
+//! calls and the other half stays free for SIP, HTTP and the store (the ready
+//! queue is 1/256th, 8..=256 pairs). Ports another process (or another gateway on the host) holds are
 //! skipped by the refill thread, not by the call set-up. The pool's mutex is taken at set-up and tear-down only, never per
 //! packet.
 
@@ -73,8 +76,9 @@ pub struct PortPool {
     /// Wakes the refill thread when `ready` runs low.
     low: Condvar,
     total: usize,
-    /// Free pairs kept bound at most (the rest are closed when they come back).
-    keep_bound: usize,
+    /// Pairs holding sockets at most, live and idle together: a pair that
+    /// comes back while this many are bound is closed.
+    bound_max: usize,
     /// What the refill thread keeps in `ready`.
     ready_target: usize,
 }
@@ -141,6 +145,14 @@ const DRAIN_MAX: usize = 64;
 impl PortPool {
     /// Pairs start at the first even port >= `min`; the last pair's RTCP port is <= `max`.
     pub fn new(min: u16, max: u16) -> Arc<PortPool> {
+        let nofile = rlimit::getrlimit(rlimit::Resource::NOFILE)
+            .map(|(soft, _)| usize::try_from(soft).unwrap_or(usize::MAX))
+            .unwrap_or(1024);
+        PortPool::sized(min, max, nofile)
+    }
+
+    /// [`PortPool::new`] for a process allowed `nofile` descriptors.
+    fn sized(min: u16, max: u16, nofile: usize) -> Arc<PortPool> {
         let start = min + (min % 2);
         let mut cold = VecDeque::new();
         let mut p = u32::from(start);
@@ -152,9 +164,6 @@ impl PortPool {
             p += 2;
         }
         let total = cold.len();
-        let nofile = rlimit::getrlimit(rlimit::Resource::NOFILE)
-            .map(|(soft, _)| usize::try_from(soft).unwrap_or(usize::MAX))
-            .unwrap_or(1024);
         let ready_target = (nofile / 256).clamp(8, 256).min(total);
         Arc::new(PortPool {
             line: Mutex::new(Line {
@@ -163,14 +172,16 @@ impl PortPool {
             }),
             low: Condvar::new(),
             total,
-            // Half the descriptors at most for idle sockets (two per pair):
-            // the whole default range under the unit's LimitNOFILE=65536,
-            // which `process_metrics::descriptors_needed` counts on. A pair
-            // that comes back beyond this is closed and bound again later
-            // (seven syscalls per socket), so a smaller share costs every
-            // call; set-ups short of descriptors take them back from idle
-            // pairs first (`close_idle`).
-            keep_bound: (nofile / 4).max(ready_target).min(total),
+            // Sockets of the pool (two per pair, live and idle) kept to half
+            // the descriptors: the whole default range stays bound under the
+            // unit's LimitNOFILE=65536 (what `process_metrics::
+            // descriptors_needed` counts on), and under a lower limit idle
+            // pairs give way to live calls, while the other half stays free
+            // for SIP/TCP, HTTP and the store. A pair closed here is bound
+            // again later (five syscalls per socket), so the cap is kept as
+            // high as that allows. Set-ups still short of descriptors take
+            // them back from idle pairs first (`close_idle`).
+            bound_max: (nofile / 4).max(ready_target).min(total),
             ready_target,
         })
     }
@@ -216,7 +227,9 @@ impl PortPool {
     fn release(&self, mut slot: Slot) {
         if let Some(mut l) = self.lock() {
             if slot.bound.is_some() {
-                if l.bound < self.keep_bound {
+                // Live pairs, this one still among them.
+                let live = self.total - (l.ready.len() + l.cold.len());
+                if l.bound + live <= self.bound_max {
                     l.bound += 1;
                 } else {
                     slot.bound = None;

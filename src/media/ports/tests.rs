@@ -99,3 +99,26 @@ fn ports_held_by_someone_else_are_skipped() {
     assert_eq!(a.port(), 41202);
     drop(squatter);
 }
+
+/// The pool's sockets, live and idle together, stay within half the
+/// descriptors: a pair coming back while that many pairs are bound is
+/// closed, and once calls have ended idle pairs stay bound up to the cap.
+#[test]
+fn idle_pairs_give_way_to_live_ones_at_half_the_descriptors() {
+    // 64 descriptors: 16 pairs bound at most (ready queue 8).
+    let pool = PortPool::sized(41600, 41679, 64);
+    assert_eq!(pool.total(), 40);
+    let live: Vec<_> = (0..20).map(|_| pool.allocate(LO).unwrap()).collect();
+    // 20 live pairs > 16: every pair that comes back now is closed ...
+    let mut live = live.into_iter();
+    for p in live.by_ref().take(4) {
+        p.lease.recycle(p.rtp, p.rtcp);
+    }
+    assert_eq!(pool.bound_idle(), 0, "closed while 16 or more are live");
+    // ... until live + idle fit: 16 live, then each return keeps its sockets.
+    for p in live {
+        p.lease.recycle(p.rtp, p.rtcp);
+    }
+    assert_eq!(pool.bound_idle(), 16);
+    assert_eq!(pool.available(), 40);
+}
