@@ -16,6 +16,15 @@ async fn dial(ua: &Ua, gw: std::net::SocketAddr, id: &str) {
     ua.send_invite(gw, id, DIALED, &branch).await;
 }
 
+/// A gateway toward `carrier` with `[overload]` set to `settings` (TOML lines).
+async fn with_overload(carrier: &Ua, settings: &str) -> Gw {
+    start(&format!(
+        "{}\n[overload]\n{settings}",
+        config_text(&[(carrier.addr, "udp")], "127.0.0.0/8")
+    ))
+    .await
+}
+
 /// The next INVITE reaching `carrier` that is not a retransmission of `seen`.
 async fn next_invite_besides(carrier: &Ua, seen: &trunkgate::sip::Message) {
     loop {
@@ -29,11 +38,7 @@ async fn next_invite_besides(carrier: &Ua, seen: &trunkgate::sip::Message) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go_on() {
     let carrier = Ua::new().await;
-    let text = format!(
-        "{}\n[overload]\nmax_setup_calls = 2\nretry_after_s = 7\n",
-        config_text(&[(carrier.addr, "udp")], "127.0.0.0/8")
-    );
-    let gw = start(&text).await;
+    let gw = with_overload(&carrier, "max_setup_calls = 2\nretry_after_s = 7\n").await;
     let pbx = Ua::new().await;
 
     // Two calls ringing: both reach the carrier.
@@ -106,11 +111,7 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
 #[tokio::test(flavor = "current_thread")]
 async fn an_invite_that_queued_too_long_is_shed_and_in_dialog_requests_are_served() {
     let carrier = Ua::new().await;
-    let text = format!(
-        "{}\n[overload]\nmax_queue_ms = 30\nretry_after_s = 5\n",
-        config_text(&[(carrier.addr, "udp")], "127.0.0.0/8")
-    );
-    let gw = start(&text).await;
+    let gw = with_overload(&carrier, "max_queue_ms = 30\nretry_after_s = 5\n").await;
     let pbx = Ua::new().await;
 
     // One call up, with no backlog: admitted.
@@ -180,11 +181,7 @@ async fn an_invite_that_queued_too_long_is_shed_and_in_dialog_requests_are_serve
 #[tokio::test(flavor = "current_thread")]
 async fn a_short_burst_over_the_queue_limit_is_admitted() {
     let carrier = Ua::new().await;
-    let text = format!(
-        "{}\n[overload]\nmax_queue_ms = 30\n",
-        config_text(&[(carrier.addr, "udp")], "127.0.0.0/8")
-    );
-    let gw = start(&text).await;
+    let gw = with_overload(&carrier, "max_queue_ms = 30\n").await;
     let pbx = Ua::new().await;
     for n in 1..=3 {
         dial(&pbx, gw.udp, &format!("b-{n}")).await;
@@ -213,11 +210,7 @@ async fn a_short_burst_over_the_queue_limit_is_admitted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callee_that_does_not_answer_is_not_sent_more_than_the_pending_cap() {
     let carrier = Ua::new().await;
-    let text = format!(
-        "{}\n[overload]\nmax_pending_invites = 1\nretry_after_s = 3\n",
-        config_text(&[(carrier.addr, "udp")], "127.0.0.0/8")
-    );
-    let gw = start(&text).await;
+    let gw = with_overload(&carrier, "max_pending_invites = 1\nretry_after_s = 3\n").await;
     let pbx = Ua::new().await;
 
     dial(&pbx, gw.udp, "p-1").await;
