@@ -185,8 +185,6 @@ pub struct RawMedia {
     pub quality: Option<bool>,
     /// Seconds of RTP one way only after the answer that flag one-way audio; 0: off.
     pub one_way_after_s: Option<u64>,
-    /// Microseconds a media thread waits before sleeping in the kernel; 0: off.
-    pub wake_coalesce_us: Option<u64>,
 }
 
 /// The REST API: who may call it. Keys are given as hashes only

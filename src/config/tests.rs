@@ -197,23 +197,6 @@ fn media_quality_settings_default_on_and_are_range_checked() {
 }
 
 #[test]
-fn media_wake_coalescing_defaults_off_and_is_range_checked() {
-    let c = parse_str(BASE, "t.toml").unwrap();
-    assert_eq!(c.media.wake_coalesce, Duration::ZERO);
-    let c = parse_str(
-        &format!("{BASE}\n[media]\nwake_coalesce_us = 500\n"),
-        "t.toml",
-    )
-    .unwrap();
-    assert_eq!(c.media.wake_coalesce, Duration::from_micros(500));
-    let errs = errors(&format!("{BASE}\n[media]\nwake_coalesce_us = 5001\n"));
-    assert!(
-        has(&errs, "media.wake_coalesce_us", "between 0 and 5000"),
-        "{errs:?}"
-    );
-}
-
-#[test]
 fn log_level_is_a_tracing_filter() {
     let ok = parse_str(
         &format!("{BASE}[log]\nlevel = \"warn,trunkgate::call=debug\"\n"),

@@ -82,10 +82,6 @@ pub struct MediaSettings {
     pub quality: bool,
     /// RTP one way only this long after the answer flags one-way audio (`None`: never).
     pub one_way_after: Option<Duration>,
-    /// How long a media thread with nothing to do waits before it sleeps in
-    /// the kernel, so that the readiness events and commands arriving
-    /// meanwhile are taken in one wake-up (`runtime`). Zero: off.
-    pub wake_coalesce: Duration,
 }
 
 impl Default for MediaSettings {
@@ -106,7 +102,6 @@ impl Default for MediaSettings {
             recording_queue: 8192,
             quality: true,
             one_way_after: Some(Duration::from_secs(5)),
-            wake_coalesce: Duration::ZERO,
         }
     }
 }
@@ -210,7 +205,6 @@ impl Media {
         if settings.enabled {
             pool.start_prebind(IpAddr::V4(settings.bind_ipv4));
         }
-        runtime::set_wake_coalesce(settings.wake_coalesce);
         Arc::new(Media {
             routes: Default::default(),
             settings: arc_swap::ArcSwap::from_pointee(settings),
@@ -230,7 +224,7 @@ impl Media {
     }
 
     /// Reload: new calls use `new`'s enabled, advertise, RTP timeout, latch,
-    /// busy tone and default country; the media threads its wake coalescing. The port range, bind addresses and
+    /// busy tone and default country. The port range, bind addresses and
     /// recorder are fixed at start; a change to them is logged and ignored.
     pub fn update_settings(&self, mut new: MediaSettings) {
         let cur = self.settings();
@@ -247,7 +241,6 @@ impl Media {
         new.bind_ipv6 = cur.bind_ipv6;
         new.recordings_dir = cur.recordings_dir.clone();
         new.recording_queue = cur.recording_queue;
-        runtime::set_wake_coalesce(new.wake_coalesce);
         self.settings.store(Arc::new(new));
     }
 

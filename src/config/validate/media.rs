@@ -110,10 +110,6 @@ pub(super) fn validate_media(e: &mut Errors, raw: &RawMedia, data_dir: &str) -> 
         e.range("media.one_way_after_s", t, 0, 3600);
         m.one_way_after = (t > 0).then(|| Duration::from_secs(t));
     }
-    if let Some(us) = raw.wake_coalesce_us {
-        e.range("media.wake_coalesce_us", us, 0, 5000);
-        m.wake_coalesce = Duration::from_micros(us);
-    }
     m
 }
 
