@@ -184,7 +184,7 @@ impl MediaMetrics {
 pub struct Media {
     /// Replaced by a reload (port range, binds and recorder stay as started).
     settings: arc_swap::ArcSwap<MediaSettings>,
-    pool: Arc<ports::PortPool>,
+    pool: ports::PortRange,
     recorder: OnceLock<Option<record::Recorder>>,
     pub metrics: MediaMetrics,
     session_base: u64,
@@ -200,7 +200,12 @@ const ROUTES_MAX: usize = 4096;
 
 impl Media {
     pub fn new(settings: MediaSettings, metrics: MediaMetrics) -> Arc<Media> {
-        let pool = ports::PortPool::new(settings.port_min, settings.port_max);
+        let pool = ports::PortRange::new(
+            settings.port_min,
+            settings.port_max,
+            runtime::count(),
+            ports::nofile(),
+        );
         metrics.ports_available.set(pool.total() as i64);
         if settings.enabled {
             pool.start_prebind(IpAddr::V4(settings.bind_ipv4));
@@ -259,13 +264,14 @@ impl Media {
         }
     }
 
-    fn allocate(&self, v6: bool) -> Result<ports::PortPair, ports::PortError> {
+    /// A port pair for a call whose media task runs on media thread `thread`.
+    fn allocate(&self, v6: bool, thread: usize) -> Result<ports::PortPair, ports::PortError> {
         let ip = if v6 {
             IpAddr::V6(self.settings().bind_ipv6)
         } else {
             IpAddr::V4(self.settings().bind_ipv4)
         };
-        let r = self.pool.allocate(ip);
+        let r = self.pool.allocate(ip, thread);
         if matches!(r, Err(ports::PortError::Exhausted)) {
             self.metrics.ports_exhausted.inc();
         }

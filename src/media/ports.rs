@@ -9,8 +9,13 @@
 //!   same ports; whatever did arrive is drained when the pair is handed out);
 //! - a refill thread keeps a small `ready` queue at the front of the line
 //!   bound ahead of demand ([`PortPool::start_prebind`]), so a call set-up
-//!   normally binds nothing: it pops a pair, drains it (one `recv` per socket
-//!   returning `EAGAIN`) and registers it with its media task's reactor.
+//!   normally binds nothing: it pops a pair, drains it and hands it to its
+//!   media task;
+//! - each media thread has a pool of its own over its share of the range
+//!   ([`PortRange`]): a pair its calls give back stays registered with that
+//!   thread's reactor ([`Socks::Registered`]), so from a pair's second call
+//!   on, set-up and tear-down cost no `epoll_ctl`, and draining it costs no
+//!   syscall unless the reactor saw something arrive.
 //!
 //! Bound pairs hold file descriptors, so their number follows
 //! `RLIMIT_NOFILE`: the pool's sockets, live and idle together, take half of
@@ -28,6 +33,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
+
+mod range;
+pub use range::PortRange;
+use tokio::net::UdpSocket;
 
 /// Why no port pair could be had.
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +59,66 @@ impl PortError {
 /// A pair's sockets while the pool holds them.
 struct Bound {
     ip: IpAddr,
-    rtp: StdUdpSocket,
-    rtcp: StdUdpSocket,
+    socks: Socks,
+}
+
+/// The two sockets of a bound pair, registered with a reactor or not.
+pub enum Socks {
+    /// Bound, in no reactor yet (pre-bound, or bound at set-up).
+    Plain {
+        rtp: StdUdpSocket,
+        rtcp: StdUdpSocket,
+    },
+    /// Still registered with the reactor of the pool's media thread (see
+    /// [`PortPool::thread`]) by an earlier call: a call on that thread uses
+    /// them as they are, with no `epoll_ctl` to add or remove them.
+    Registered { rtp: UdpSocket, rtcp: UdpSocket },
+}
+
+impl Socks {
+    /// The sockets as the media task on media thread `here` uses them,
+    /// registered with its reactor (must run inside that runtime): kept as
+    /// they are when already there (`home` is the pool's thread), moved
+    /// otherwise.
+    pub fn into_tokio(
+        self,
+        here: Option<usize>,
+        home: usize,
+    ) -> std::io::Result<(UdpSocket, UdpSocket)> {
+        match self {
+            Socks::Registered { rtp, rtcp } if here == Some(home) => Ok((rtp, rtcp)),
+            Socks::Registered { rtp, rtcp } => Ok((
+                UdpSocket::from_std(rtp.into_std()?)?,
+                UdpSocket::from_std(rtcp.into_std()?)?,
+            )),
+            Socks::Plain { rtp, rtcp } => {
+                Ok((UdpSocket::from_std(rtp)?, UdpSocket::from_std(rtcp)?))
+            }
+        }
+    }
+
+    /// The RTP and RTCP sockets' local addresses.
+    pub fn local_addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)> {
+        match self {
+            Socks::Plain { rtp, rtcp } => Ok((rtp.local_addr()?, rtcp.local_addr()?)),
+            Socks::Registered { rtp, rtcp } => Ok((rtp.local_addr()?, rtcp.local_addr()?)),
+        }
+    }
+
+    /// Reads away what arrived since the pair's last call. A registered
+    /// socket whose reactor saw nothing arrive costs no syscall.
+    fn drain(&self) {
+        match self {
+            Socks::Plain { rtp, rtcp } => {
+                drain_with(|b| rtp.recv(b));
+                drain_with(|b| rtcp.recv(b));
+            }
+            Socks::Registered { rtp, rtcp } => {
+                drain_with(|b| rtp.try_recv(b));
+                drain_with(|b| rtcp.try_recv(b));
+            }
+        }
+    }
 }
 
 /// One pair of the range (by RTP port), bound or not.
@@ -81,14 +148,16 @@ pub struct PortPool {
     bound_max: usize,
     /// What the refill thread keeps in `ready`.
     ready_target: usize,
+    /// The media thread whose calls take this pool's pairs: sockets they
+    /// give back stay registered with its reactor ([`Socks::Registered`]).
+    thread: usize,
 }
 
 /// A bound RTP/RTCP socket pair. Its [`PortLease`] gives the ports back
 /// when dropped (keep it next to the sockets for as long as they live), or
 /// the sockets with them through [`PortLease::recycle`].
 pub struct PortPair {
-    pub rtp: StdUdpSocket,
-    pub rtcp: StdUdpSocket,
+    pub socks: Socks,
     pub lease: PortLease,
 }
 
@@ -103,24 +172,39 @@ impl PortPair {
 pub struct PortLease {
     port: u16,
     ip: IpAddr,
+    /// The media thread whose reactor the pool's registered sockets are in.
+    thread: usize,
     /// `None` once recycled.
     pool: Option<Arc<PortPool>>,
 }
 
 impl PortLease {
+    /// The media thread this pair's pool belongs to.
+    pub fn thread(&self) -> usize {
+        self.thread
+    }
+
     /// Gives the pair back with its sockets still bound, for the next call
     /// to reuse (closed instead when the pool keeps enough bound pairs).
-    pub fn recycle(mut self, rtp: StdUdpSocket, rtcp: StdUdpSocket) {
+    pub fn recycle(mut self, socks: Socks) {
         if let Some(pool) = self.pool.take() {
-            let bound = Bound {
-                ip: self.ip,
-                rtp,
-                rtcp,
-            };
+            let bound = Bound { ip: self.ip, socks };
             pool.release(Slot {
                 port: self.port,
                 bound: Some(bound),
             });
+        }
+    }
+
+    /// [`Self::recycle`] from the media task on thread `here`: sockets in
+    /// the pool's own thread's reactor go back registered, others leave
+    /// their reactor first (a pool's registered sockets are all its thread's).
+    pub fn recycle_tokio(self, here: Option<usize>, rtp: UdpSocket, rtcp: UdpSocket) {
+        if here == Some(self.thread) {
+            return self.recycle(Socks::Registered { rtp, rtcp });
+        }
+        if let (Ok(rtp), Ok(rtcp)) = (rtp.into_std(), rtcp.into_std()) {
+            self.recycle(Socks::Plain { rtp, rtcp });
         }
     }
 }
@@ -145,14 +229,12 @@ const DRAIN_MAX: usize = 64;
 impl PortPool {
     /// Pairs start at the first even port >= `min`; the last pair's RTCP port is <= `max`.
     pub fn new(min: u16, max: u16) -> Arc<PortPool> {
-        let nofile = rlimit::getrlimit(rlimit::Resource::NOFILE)
-            .map(|(soft, _)| usize::try_from(soft).unwrap_or(usize::MAX))
-            .unwrap_or(1024);
-        PortPool::sized(min, max, nofile)
+        PortPool::sized(min, max, nofile(), 0)
     }
 
-    /// [`PortPool::new`] for a process allowed `nofile` descriptors.
-    fn sized(min: u16, max: u16, nofile: usize) -> Arc<PortPool> {
+    /// [`PortPool::new`] for a process allowed `nofile` descriptors, serving
+    /// media thread `thread`.
+    pub(super) fn sized(min: u16, max: u16, nofile: usize, thread: usize) -> Arc<PortPool> {
         let start = min + (min % 2);
         let mut cold = VecDeque::new();
         let mut p = u32::from(start);
@@ -183,6 +265,7 @@ impl PortPool {
             // them back from idle pairs first (`close_idle`).
             bound_max: (nofile / 4).max(ready_target).min(total),
             ready_target,
+            thread,
         })
     }
 
@@ -253,9 +336,8 @@ impl PortPool {
             let port = slot.port;
             let pair = match slot.bound {
                 Some(b) if b.ip == ip => {
-                    drain(&b.rtp);
-                    drain(&b.rtcp);
-                    Ok((b.rtp, b.rtcp))
+                    b.socks.drain();
+                    Ok(b.socks)
                 }
                 // Bound on the other family (or closed below): bind afresh.
                 _ => match bind_pair(ip, port) {
@@ -268,13 +350,13 @@ impl PortPool {
                 },
             };
             match pair {
-                Ok((rtp, rtcp)) => {
+                Ok(socks) => {
                     return Ok(PortPair {
-                        rtp,
-                        rtcp,
+                        socks,
                         lease: PortLease {
                             port,
                             ip,
+                            thread: self.thread,
                             pool: Some(Arc::clone(self)),
                         },
                     })
@@ -350,11 +432,11 @@ impl PortPool {
         match &slot.bound {
             Some(b) if b.ip == ip => {}
             _ => match bind_pair(ip, slot.port) {
-                Ok((rtp, rtcp)) => {
+                Ok(socks) => {
                     if slot.bound.is_none() {
                         l.bound += 1;
                     }
-                    slot.bound = Some(Bound { ip, rtp, rtcp });
+                    slot.bound = Some(Bound { ip, socks });
                 }
                 Err(e) => {
                     // Held by another process (or out of descriptors): leave
@@ -387,6 +469,13 @@ fn refill(pool: Weak<PortPool>, ip: IpAddr) {
     }
 }
 
+/// The process's descriptor limit (soft `RLIMIT_NOFILE`).
+pub fn nofile() -> usize {
+    rlimit::getrlimit(rlimit::Resource::NOFILE)
+        .map(|(soft, _)| usize::try_from(soft).unwrap_or(usize::MAX))
+        .unwrap_or(1024)
+}
+
 /// Idle bound pairs closed at once when a set-up runs out of descriptors.
 const IDLE_YIELD: usize = 64;
 
@@ -396,10 +485,10 @@ fn out_of_descriptors(e: &std::io::Error) -> bool {
 }
 
 /// Reads away what arrived on a reused socket since its last call.
-fn drain(s: &StdUdpSocket) {
+fn drain_with(mut recv: impl FnMut(&mut [u8]) -> std::io::Result<usize>) {
     let mut b = [0u8; 1];
     for _ in 0..DRAIN_MAX {
-        match s.recv(&mut b) {
+        match recv(&mut b) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
             // A datagram, or a queued ICMP error: keep reading.
             _ => {}
@@ -407,10 +496,10 @@ fn drain(s: &StdUdpSocket) {
     }
 }
 
-fn bind_pair(ip: IpAddr, port: u16) -> std::io::Result<(StdUdpSocket, StdUdpSocket)> {
+fn bind_pair(ip: IpAddr, port: u16) -> std::io::Result<Socks> {
     let rtp = bind_one(SocketAddr::new(ip, port))?;
     let rtcp = bind_one(SocketAddr::new(ip, port + 1))?;
-    Ok((rtp, rtcp))
+    Ok(Socks::Plain { rtp, rtcp })
 }
 
 fn bind_one(addr: SocketAddr) -> std::io::Result<StdUdpSocket> {

@@ -24,7 +24,6 @@ use std::net::SocketAddr;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
@@ -43,6 +42,7 @@ use super::ports::PortPair;
 use super::quality::{LiveQuality, Quality};
 use super::rtp::dtmf_end;
 pub use super::rtp::PtMap;
+use super::runtime;
 use super::srtp::{self, LegKeys};
 use super::MediaMetrics;
 
@@ -111,23 +111,21 @@ impl Relay {
         self.quality.live()
     }
 
-    /// Runs until the call task drops its sender; then the sockets close and
-    /// their ports go back to the pool, and the recording is finalised.
-    pub async fn run(mut self) {
+    /// Handles `first` (the commands it was started with), then runs until
+    /// the call task drops its sender or sends [`Cmd::Finish`]; then the
+    /// sockets go back to the port pool and the recording is finalised.
+    pub async fn run(mut self, first: Vec<Cmd>) {
         self.metrics.sessions_active.inc();
         let mut hk = tokio::time::interval(Duration::from_secs(1));
         hk.set_missed_tick_behavior(MissedTickBehavior::Skip);
         self.housekeeping = Some(hk);
         self.watch.start(Instant::now());
-        loop {
+        let mut open = first.into_iter().all(|cmd| self.handle(cmd));
+        while open {
             let wake = std::future::poll_fn(|cx| self.poll_wake(cx)).await;
             match wake {
-                Wake::Cmd(None) => break,
-                Wake::Cmd(Some(Cmd::Finish(done))) => {
-                    done(self.quality.report(Instant::now()));
-                    break;
-                }
-                Wake::Cmd(Some(cmd)) => self.on_cmd(cmd),
+                Wake::Cmd(None) => open = false,
+                Wake::Cmd(Some(cmd)) => open = self.handle(cmd),
                 // Same thread and same poll as the read that filled the buffers.
                 Wake::Packets { idx, leg, rtcp, n } => batch::with(|b| {
                     for i in 0..n {
@@ -148,6 +146,21 @@ impl Relay {
             }
         }
         self.metrics.sessions_active.dec();
+    }
+
+    /// One command; `false` once the task is to stop ([`Cmd::Finish`]).
+    fn handle(&mut self, cmd: Cmd) -> bool {
+        match cmd {
+            Cmd::Finish(done) => {
+                done(self.quality.report(Instant::now()));
+                false
+            }
+            Cmd::Batch(cmds) => cmds.into_iter().all(|c| self.handle(c)),
+            cmd => {
+                self.on_cmd(cmd);
+                true
+            }
+        }
     }
 
     fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
@@ -199,10 +212,8 @@ impl Relay {
                 if idx >= MAX_STREAMS {
                     return;
                 }
-                let (Ok(rtp), Ok(rtcp)) = (
-                    UdpSocket::from_std(pair.rtp),
-                    UdpSocket::from_std(pair.rtcp),
-                ) else {
+                let home = pair.lease.thread();
+                let Ok((rtp, rtcp)) = pair.socks.into_tokio(runtime::current(), home) else {
                     return;
                 };
                 while self.streams.len() <= idx {
@@ -297,8 +308,8 @@ impl Relay {
                 self.quality.hold(on, now);
             }
             Cmd::Record { handle, first } => self.tap.start(handle, first),
-            // Handled in `run` (it ends the task).
-            Cmd::Finish(_) => {}
+            // Handled in `handle`.
+            Cmd::Finish(_) | Cmd::Batch(_) => {}
         }
     }
 

@@ -4,13 +4,14 @@
 //! media task ([`super::relay::Relay`]).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::quality::{LiveQuality, QualityReport};
-use super::relay::{Cmd, Leg, Notify, PtMap, Relay, Remote, MAX_STREAMS};
+use super::relay::{Cmd, FinishQuality, Leg, Notify, PtMap, Relay, Remote, MAX_STREAMS};
+use super::runtime;
 use super::srtp::{Sdes, SrtpError, SrtpPolicy};
 use super::tones::Cadence;
 use super::Media;
@@ -69,6 +70,12 @@ struct Local {
 pub struct MediaSession {
     media: Arc<Media>,
     tx: mpsc::Sender<Cmd>,
+    /// The media thread the call's media task runs on; its pairs come from
+    /// that thread's share of the port range.
+    thread: usize,
+    /// The media task until its first commands: it is spawned with them, so
+    /// starting it and handing it the caller's offer wake its thread once.
+    unstarted: Mutex<Option<Relay>>,
     /// Per leg, per media line: the port pair we opened.
     local: [Vec<Option<Local>>; 2],
     /// The address each leg is told to send to.
@@ -86,15 +93,17 @@ pub struct MediaSession {
 }
 
 impl MediaSession {
-    /// Starts the call's media task; it ends when this session is dropped.
+    /// The call's media task, started with its first command; it ends when
+    /// this session is dropped.
     pub fn new(media: Arc<Media>, notify: Notify) -> MediaSession {
         let (tx, rx) = mpsc::channel(32);
         let relay = Relay::new(rx, notify, media.relay_options(), media.metrics.clone());
         let quality = relay.live_quality();
-        super::runtime::spawn(relay.run());
         MediaSession {
             media,
             tx,
+            thread: runtime::pick(),
+            unstarted: Mutex::new(Some(relay)),
             local: [Vec::new(), Vec::new()],
             advertise: [None, None],
             version: [0, 0],
@@ -115,7 +124,11 @@ impl MediaSession {
     /// media task, which then stops. If the task cannot take the command,
     /// `done` runs here without figures.
     pub fn finish(self, done: impl FnOnce(Option<QualityReport>) + Send + 'static) {
-        match self.tx.try_send(Cmd::Finish(Box::new(done))) {
+        let done: FinishQuality = Box::new(done);
+        let Some(done) = self.start_with(vec![Cmd::Finish(done)]) else {
+            return;
+        };
+        match self.tx.try_send(done) {
             Ok(()) => {}
             Err(
                 mpsc::error::TrySendError::Full(Cmd::Finish(done))
@@ -136,14 +149,50 @@ impl MediaSession {
         self.advertise[leg as usize] = Some(self.media.advertise_for(peer));
     }
 
+    /// Spawns the media task with `cmds` if it has not started; otherwise
+    /// gives them back as one message for its queue.
+    fn start_with(&self, mut cmds: Vec<Cmd>) -> Option<Cmd> {
+        let relay = self.unstarted.lock().ok().and_then(|mut r| r.take());
+        match relay {
+            Some(relay) => {
+                runtime::spawn_on(self.thread, relay.run(cmds));
+                None
+            }
+            None if cmds.len() == 1 => cmds.pop(),
+            None => Some(Cmd::Batch(cmds)),
+        }
+    }
+
+    /// Sends one command (the media task's queue is bounded: a task that
+    /// cannot keep up loses commands rather than stall the call).
     fn send(&self, cmd: Cmd) {
-        if self.tx.try_send(cmd).is_err() {
-            tracing::warn!("media task queue full or gone; command dropped");
+        if let Some(cmd) = self.start_with(vec![cmd]) {
+            if self.tx.try_send(cmd).is_err() {
+                tracing::warn!("media task queue full or gone; command dropped");
+            }
+        }
+    }
+
+    /// Sends the commands of the SDP just relayed, as one message.
+    fn flush(&self, cmds: Vec<Cmd>) {
+        if cmds.is_empty() {
+            return;
+        }
+        if let Some(cmd) = self.start_with(cmds) {
+            if self.tx.try_send(cmd).is_err() {
+                tracing::warn!("media task queue full or gone; command dropped");
+            }
         }
     }
 
     /// Opens `leg`'s ports for line `idx` unless it has them (in the right family).
-    fn ensure_local(&mut self, leg: Leg, idx: usize, v6: bool) -> Result<u16, MediaError> {
+    fn ensure_local(
+        &mut self,
+        leg: Leg,
+        idx: usize,
+        v6: bool,
+        cmds: &mut Vec<Cmd>,
+    ) -> Result<u16, MediaError> {
         let list = &mut self.local[leg as usize];
         if list.len() <= idx {
             list.resize(idx + 1, None);
@@ -153,10 +202,10 @@ impl MediaSession {
                 return Ok(l.port);
             }
         }
-        let pair = self.media.allocate(v6)?;
+        let pair = self.media.allocate(v6, self.thread)?;
         let port = pair.port();
         self.local[leg as usize][idx] = Some(Local { port, v6 });
-        self.send(Cmd::Stream { idx, leg, pair });
+        cmds.push(Cmd::Stream { idx, leg, pair });
         Ok(port)
     }
 
@@ -172,8 +221,22 @@ impl MediaSession {
         self.relay_parsed(from, parsed)
     }
 
-    /// [`Self::relay_sdp`] for an SDP already parsed.
+    /// [`Self::relay_sdp`] for an SDP already parsed. What it tells the
+    /// media task (ports, remotes, keys, hold) goes as one message, also
+    /// when it fails half way (the task keeps the ports it was given).
     pub fn relay_parsed(&mut self, from: Leg, parsed: &sdp::Sdp) -> Result<Bytes, MediaError> {
+        let mut cmds = Vec::new();
+        let r = self.relay_inner(from, parsed, &mut cmds);
+        self.flush(cmds);
+        r
+    }
+
+    fn relay_inner(
+        &mut self,
+        from: Leg,
+        parsed: &sdp::Sdp,
+        cmds: &mut Vec<Cmd>,
+    ) -> Result<Bytes, MediaError> {
         let media = parsed.media();
         if media.len() > MAX_STREAMS {
             return Err(MediaError::TooManyStreams);
@@ -186,7 +249,7 @@ impl MediaSession {
         for (idx, m) in media.iter().enumerate() {
             if m.port == 0 {
                 ports.push(None);
-                self.send(Cmd::Remote {
+                cmds.push(Cmd::Remote {
                     idx,
                     leg: from,
                     remote: None,
@@ -197,17 +260,17 @@ impl MediaSession {
                 Some(a) => a.is_ipv6(),
                 None => self.advertise[from as usize].is_some_and(|a| a.is_ipv6()),
             };
-            self.ensure_local(from, idx, from_v6)?;
-            let out_port = self.ensure_local(to, idx, to_addr.is_ipv6())?;
+            self.ensure_local(from, idx, from_v6, cmds)?;
+            let out_port = self.ensure_local(to, idx, to_addr.is_ipv6(), cmds)?;
             ports.push(Some(out_port));
-            self.send(Cmd::Remote {
+            cmds.push(Cmd::Remote {
                 idx,
                 leg: from,
                 remote: remote_of(m),
             });
         }
         for (idx, leg, keys) in keys {
-            self.send(Cmd::Srtp { idx, leg, keys });
+            cmds.push(Cmd::Srtp { idx, leg, keys });
         }
         if from == Leg::Caller {
             self.caller_audio = media
@@ -219,7 +282,7 @@ impl MediaSession {
             .iter()
             .all(|m| m.port == 0 || m.direction == sdp::Direction::Inactive);
         self.inactive[from as usize] = inactive;
-        self.send(Cmd::Hold(self.inactive[0] && self.inactive[1]));
+        cmds.push(Cmd::Hold(self.inactive[0] && self.inactive[1]));
         self.version[to as usize] += 1;
         Ok(parsed.rewrite(&Rewrite {
             addr: to_addr,

@@ -8,8 +8,8 @@ fn pairs_are_even_and_adjacent_and_come_back() {
     assert_eq!(pool.total(), 4); // 41002, 41004, 41006, 41008 (41010's RTCP would be 41011)
     let a = pool.allocate(LO).unwrap();
     assert_eq!(a.port() % 2, 0);
-    assert_eq!(a.rtp.local_addr().unwrap().port(), a.port());
-    assert_eq!(a.rtcp.local_addr().unwrap().port(), a.port() + 1);
+    let (rtp, rtcp) = a.socks.local_addrs().unwrap();
+    assert_eq!((rtp.port(), rtcp.port()), (a.port(), a.port() + 1));
     assert_eq!(pool.available(), 3);
     drop(a);
     assert_eq!(pool.available(), 4);
@@ -30,7 +30,7 @@ fn idle_bound_pairs_give_their_descriptors_back() {
     let pool = PortPool::new(41500, 41508);
     let pairs: Vec<_> = (0..3).map(|_| pool.allocate(LO).unwrap()).collect();
     for p in pairs {
-        p.lease.recycle(p.rtp, p.rtcp);
+        p.lease.recycle(p.socks);
     }
     assert_eq!(pool.bound_idle(), 3);
     assert_eq!(pool.close_idle(2), 2);
@@ -47,8 +47,8 @@ fn idle_bound_pairs_give_their_descriptors_back() {
 fn a_recycled_pair_comes_back_bound_and_drained() {
     let pool = PortPool::new(41300, 41302);
     let a = pool.allocate(LO).unwrap();
-    let (port, rtp_addr) = (a.port(), a.rtp.local_addr().unwrap());
-    a.lease.recycle(a.rtp, a.rtcp);
+    let (port, rtp_addr) = (a.port(), a.socks.local_addrs().unwrap().0);
+    a.lease.recycle(a.socks);
     assert_eq!((pool.available(), pool.bound_idle()), (1, 1));
     // A late packet of the ended call.
     let peer = StdUdpSocket::bind("127.0.0.1:0").unwrap();
@@ -58,7 +58,10 @@ fn a_recycled_pair_comes_back_bound_and_drained() {
     assert_eq!(b.port(), port);
     assert_eq!(pool.bound_idle(), 0);
     let mut buf = [0u8; 16];
-    let err = b.rtp.recv(&mut buf).unwrap_err();
+    let Socks::Plain { rtp, .. } = &b.socks else {
+        panic!("a pair the pool bound itself is in no reactor");
+    };
+    let err = rtp.recv(&mut buf).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
     drop(b);
     // Dropped without recycling: the port comes back, its sockets closed.
@@ -106,19 +109,58 @@ fn ports_held_by_someone_else_are_skipped() {
 #[test]
 fn idle_pairs_give_way_to_live_ones_at_half_the_descriptors() {
     // 64 descriptors: 16 pairs bound at most (ready queue 8).
-    let pool = PortPool::sized(41600, 41679, 64);
+    let pool = PortPool::sized(41600, 41679, 64, 0);
     assert_eq!(pool.total(), 40);
     let live: Vec<_> = (0..20).map(|_| pool.allocate(LO).unwrap()).collect();
     // 20 live pairs > 16: every pair that comes back now is closed ...
     let mut live = live.into_iter();
     for p in live.by_ref().take(4) {
-        p.lease.recycle(p.rtp, p.rtcp);
+        p.lease.recycle(p.socks);
     }
     assert_eq!(pool.bound_idle(), 0, "closed while 16 or more are live");
     // ... until live + idle fit: 16 live, then each return keeps its sockets.
     for p in live {
-        p.lease.recycle(p.rtp, p.rtcp);
+        p.lease.recycle(p.socks);
     }
     assert_eq!(pool.bound_idle(), 16);
     assert_eq!(pool.available(), 40);
+}
+
+/// A pair a media task gives back on the pool's own thread stays in that
+/// thread's reactor: the next call gets it registered (no `epoll_ctl`),
+/// with what arrived in between read away; given back from another
+/// thread it leaves the reactor.
+#[tokio::test]
+async fn a_pair_given_back_registered_comes_back_registered_and_drained() {
+    let pool = PortPool::sized(41320, 41322, 1024, 0);
+    let a = pool.allocate(LO).unwrap();
+    let (rtp, rtcp) = a.socks.into_tokio(None, 0).unwrap();
+    let addr = rtp.local_addr().unwrap();
+    a.lease.recycle_tokio(Some(0), rtp, rtcp);
+    assert_eq!(pool.bound_idle(), 1);
+    let peer = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.send_to(b"late", addr).unwrap();
+    // Parks this runtime, so its reactor sees the datagram arrive.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let b = pool.allocate(LO).unwrap();
+    let (rtp, rtcp) = match b.socks {
+        Socks::Registered { rtp, rtcp } => (rtp, rtcp),
+        Socks::Plain { .. } => panic!("left the reactor"),
+    };
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        rtp.try_recv(&mut buf).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "the late datagram was drained"
+    );
+    peer.send_to(b"next", addr).unwrap();
+    tokio::time::timeout(Duration::from_secs(2), rtp.readable())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rtp.try_recv(&mut buf).unwrap(), 4);
+    // Given back by a task on another media thread: no longer registered.
+    b.lease.recycle_tokio(Some(1), rtp, rtcp);
+    let c = pool.allocate(LO).unwrap();
+    assert!(matches!(c.socks, Socks::Plain { .. }));
 }

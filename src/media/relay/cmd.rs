@@ -70,6 +70,9 @@ pub enum Cmd {
     /// The call is over: hand the final quality figures to this callback,
     /// then stop (sockets closed, ports freed).
     Finish(FinishQuality),
+    /// Several commands in one message, in order (all that one SDP changes:
+    /// one wake-up of the media thread instead of one per command).
+    Batch(Vec<Cmd>),
 }
 
 /// Receives a call's final quality figures (`None`: tracking is off).

@@ -23,8 +23,9 @@ pub(super) struct Endpoint {
 }
 
 impl Endpoint {
-    /// Closes this end: its sockets leave the reactor and go back to the
-    /// port pool still bound (see `ports`). Returns its SRTP state.
+    /// Closes this end: its sockets go back to the port pool still bound,
+    /// and still registered with this media thread's reactor when the pool
+    /// is this thread's (see `ports`). Returns its SRTP state.
     pub(super) fn recycle(self) -> Option<EndCrypto> {
         let Endpoint {
             rtp,
@@ -33,9 +34,7 @@ impl Endpoint {
             srtp,
             ..
         } = self;
-        if let (Ok(rtp), Ok(rtcp)) = (rtp.into_std(), rtcp.into_std()) {
-            lease.recycle(rtp, rtcp);
-        }
+        lease.recycle_tokio(crate::media::runtime::current(), rtp, rtcp);
         srtp
     }
 
