@@ -23,7 +23,7 @@ impl Leg {
 }
 
 /// Where a leg said it wants a stream's media (its SDP), and its codecs.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Remote {
     pub rtp: SocketAddr,
     pub rtcp: SocketAddr,

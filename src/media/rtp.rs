@@ -9,7 +9,7 @@ use crate::sip::sdp::Codec;
 /// Payload type -> G.711 codec and RTP clock rate, from a leg's SDP (rtpmap
 /// or the static types of RFC 3551 table 4). One byte per payload type: the
 /// codec in the low two bits, an index into [`CLOCKS`] in the high four.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PtMap([u8; 128]);
 
 /// The clock rates a payload type can be mapped to (index 0: unknown).

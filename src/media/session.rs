@@ -4,6 +4,7 @@
 //! media task ([`super::relay::Relay`]).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -60,6 +61,15 @@ impl MediaError {
 /// When the first recorded packet came (set once by the media task).
 pub type RecordStart = std::sync::Arc<std::sync::OnceLock<tokio::time::Instant>>;
 
+/// What the media task knows of one leg's media line.
+#[derive(Clone, Copy, Default)]
+struct Told {
+    /// `Some(r)`: [`Cmd::Remote`] with `r` was sent.
+    remote: Option<Option<Remote>>,
+    /// Plain RTP ([`Cmd::Srtp`] with no keys) was sent.
+    plain: bool,
+}
+
 /// Our side of one media line on one leg.
 #[derive(Clone, Copy)]
 struct Local {
@@ -76,6 +86,15 @@ pub struct MediaSession {
     /// The media task until its first commands: it is spawned with them, so
     /// starting it and handing it the caller's offer wake its thread once.
     unstarted: Mutex<Option<Relay>>,
+    /// What the media task was last told per leg and line, so an SDP that
+    /// changes nothing (the caller's offer relayed again for the next hop)
+    /// sends nothing: the remote, and whether the keys were plain RTP.
+    told: [Vec<Told>; 2],
+    /// The hold state last sent, and whether the call is answered (from
+    /// then on every SDP's hold restarts the dead-media watch, so it is
+    /// always sent).
+    told_hold: Option<bool>,
+    answered: AtomicBool,
     /// Per leg, per media line: the port pair we opened.
     local: [Vec<Option<Local>>; 2],
     /// The address each leg is told to send to.
@@ -104,6 +123,9 @@ impl MediaSession {
             tx,
             thread: runtime::pick(),
             unstarted: Mutex::new(Some(relay)),
+            told: [Vec::new(), Vec::new()],
+            told_hold: None,
+            answered: AtomicBool::new(false),
             local: [Vec::new(), Vec::new()],
             advertise: [None, None],
             version: [0, 0],
@@ -249,11 +271,7 @@ impl MediaSession {
         for (idx, m) in media.iter().enumerate() {
             if m.port == 0 {
                 ports.push(None);
-                cmds.push(Cmd::Remote {
-                    idx,
-                    leg: from,
-                    remote: None,
-                });
+                self.tell_remote(from, idx, None, cmds);
                 continue;
             }
             let from_v6 = match m.addr {
@@ -263,13 +281,15 @@ impl MediaSession {
             self.ensure_local(from, idx, from_v6, cmds)?;
             let out_port = self.ensure_local(to, idx, to_addr.is_ipv6(), cmds)?;
             ports.push(Some(out_port));
-            cmds.push(Cmd::Remote {
-                idx,
-                leg: from,
-                remote: remote_of(m),
-            });
+            self.tell_remote(from, idx, remote_of(m), cmds);
         }
         for (idx, leg, keys) in keys {
+            if let Some(t) = self.told(leg, idx) {
+                if keys.is_none() && t.plain {
+                    continue;
+                }
+                t.plain = keys.is_none();
+            }
             cmds.push(Cmd::Srtp { idx, leg, keys });
         }
         if from == Leg::Caller {
@@ -282,7 +302,11 @@ impl MediaSession {
             .iter()
             .all(|m| m.port == 0 || m.direction == sdp::Direction::Inactive);
         self.inactive[from as usize] = inactive;
-        cmds.push(Cmd::Hold(self.inactive[0] && self.inactive[1]));
+        let hold = self.inactive[0] && self.inactive[1];
+        if self.told_hold != Some(hold) || self.answered.load(Ordering::Relaxed) {
+            self.told_hold = Some(hold);
+            cmds.push(Cmd::Hold(hold));
+        }
         self.version[to as usize] += 1;
         Ok(parsed.rewrite(&Rewrite {
             addr: to_addr,
@@ -291,6 +315,29 @@ impl MediaSession {
             rtcp_attr: true,
             sec,
         }))
+    }
+
+    /// What the media task knows of `leg`'s line `idx` (`None`: no such line).
+    fn told(&mut self, leg: Leg, idx: usize) -> Option<&mut Told> {
+        if idx >= MAX_STREAMS {
+            return None;
+        }
+        let list = &mut self.told[leg as usize];
+        if list.len() <= idx {
+            list.resize(idx + 1, Told::default());
+        }
+        list.get_mut(idx)
+    }
+
+    /// Tells the media task `leg`'s remote on line `idx`, unless it has it.
+    fn tell_remote(&mut self, leg: Leg, idx: usize, remote: Option<Remote>, cmds: &mut Vec<Cmd>) {
+        if let Some(t) = self.told(leg, idx) {
+            if t.remote == Some(remote) {
+                return;
+            }
+            t.remote = Some(remote);
+        }
+        cmds.push(Cmd::Remote { idx, leg, remote });
     }
 
     /// The codec a generated tone toward the caller uses: the first G.711
@@ -337,6 +384,7 @@ impl MediaSession {
     }
 
     pub fn answered(&self) {
+        self.answered.store(true, Ordering::Relaxed);
         self.send(Cmd::Answered);
     }
 
@@ -400,3 +448,6 @@ fn remote_of(m: &MediaDesc) -> Option<Remote> {
         telephone_event: m.telephone_event,
     })
 }
+
+#[cfg(test)]
+mod tests;
