@@ -33,7 +33,7 @@ fn an_sdp_relayed_again_tells_the_media_task_only_what_changed() {
     };
     let media = Media::new(settings, MediaMetrics::register(&mut Default::default()));
     let mut s = MediaSession::new(media, Box::new(|_| {}));
-    let mut run = |s: &mut MediaSession, from: Leg, port: u16| {
+    let run = |s: &mut MediaSession, from: Leg, port: u16| {
         let mut cmds = Vec::new();
         s.relay_inner(from, &offer(port), &mut cmds).unwrap();
         names(&cmds)
