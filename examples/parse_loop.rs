@@ -1,23 +1,36 @@
-//! Parses the parser bench's INVITE (with SDP) N times with the views a proxy
-//! touches on every message (Call-ID, CSeq, top Via branch, From/To tags):
-//! a fixed workload for `valgrind --tool=callgrind`, whose instruction counts
-//! compare parser changes without the noise of wall-clock timing.
+//! Parses one of the parser bench's messages (INVITE with SDP, 180, 200 with
+//! SDP) N times with the views a proxy touches on every message (Call-ID,
+//! CSeq, top Via branch, From/To tags): a fixed workload for
+//! `valgrind --tool=callgrind`, whose instruction counts compare parser
+//! changes without the noise of wall-clock timing.
 //!
-//! usage: cargo run --release --example parse_loop -- [N]   (default 100000)
+//! usage: cargo run --release --example parse_loop -- [N] [invite|180|200]
+//!        (default 100000 INVITEs)
 //!        valgrind --tool=callgrind target/release/examples/parse_loop 100000
 
 use bytes::Bytes;
 use trunkgate::sip::{Message, ParseOptions};
 
 const INVITE: &str = include_str!("../benches/data/invite_sdp.txt");
+const RINGING: &str = include_str!("../benches/data/ringing_180.txt");
+const OK_SDP: &str = include_str!("../benches/data/ok_200_sdp.txt");
 
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100_000);
+    let text = match std::env::args().nth(2).as_deref() {
+        None | Some("invite") => INVITE,
+        Some("180") => RINGING,
+        Some("200") => OK_SDP,
+        Some(other) => {
+            eprintln!("unknown message {other:?}: invite, 180 or 200");
+            std::process::exit(2);
+        }
+    };
     // A shared (not static) buffer, as the transport hands over a datagram.
-    let data = Bytes::from(INVITE.replace('\n', "\r\n").into_bytes());
+    let data = Bytes::from(text.replace('\n', "\r\n").into_bytes());
     let opts = ParseOptions::default();
     let mut sum = 0usize;
     let t = std::time::Instant::now();

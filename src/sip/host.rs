@@ -34,8 +34,13 @@ impl Host {
             }
             return parse_v6(inner).map(Host::V6).ok_or_else(bad);
         }
-        if !b.is_empty() && b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
-            return parse_v4(b).map(Host::V4).ok_or_else(bad);
+        if b.first().is_some_and(u8::is_ascii_digit) {
+            if let Some(a) = parse_v4(b) {
+                return Ok(Host::V4(a));
+            }
+            if b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
+                return Err(bad());
+            }
         }
         if !valid_hostname(b) {
             return Err(bad());
@@ -48,25 +53,30 @@ impl Host {
 /// decimal octets of one to three digits, none above 255, no leading zero.
 pub(crate) fn parse_v4(b: &[u8]) -> Option<std::net::Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = b.split(|&c| c == b'.');
-    for o in &mut octets {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 || (p.len() > 1 && p.first() == Some(&b'0')) {
-            return None;
-        }
-        let mut v = 0u16;
-        for &c in p {
-            if !c.is_ascii_digit() {
+    let (mut n, mut v, mut digits) = (0usize, 0u16, 0u8);
+    for &c in b {
+        if c == b'.' {
+            if digits == 0 {
+                return None;
+            }
+            *octets.get_mut(n)? = u8::try_from(v).ok()?;
+            (n, v, digits) = (n + 1, 0, 0);
+        } else if c.is_ascii_digit() {
+            // A fourth digit, or a digit after a leading zero.
+            if digits == 3 || (digits == 1 && v == 0) {
                 return None;
             }
             v = v * 10 + u16::from(c - b'0');
+            digits += 1;
+        } else {
+            return None;
         }
-        *o = u8::try_from(v).ok()?;
     }
-    parts
-        .next()
-        .is_none()
-        .then_some(std::net::Ipv4Addr::from(octets))
+    if n != 3 || digits == 0 {
+        return None;
+    }
+    *octets.get_mut(3)? = u8::try_from(v).ok()?;
+    Some(std::net::Ipv4Addr::from(octets))
 }
 
 /// RFC 3261 §25.1 `hostname`: dot-separated labels of alphanumerics with

@@ -30,6 +30,7 @@ mod proptests;
 mod scan;
 pub mod sdp;
 mod start_line;
+mod swar;
 mod uri;
 mod validate;
 mod via;

@@ -5,6 +5,7 @@ use super::error::Reject;
 use super::scan::{
     self, find_param, quoted_end, trim_range, valid_header_params, valid_token_display,
 };
+use super::swar;
 use super::uri::Uri;
 use bytes::Bytes;
 use std::ops::Range;
@@ -74,15 +75,14 @@ impl NameAddr {
         match lt {
             Some(lt) => {
                 let inner = lt + 1;
+                // The first `>`, with no SP, control or `<` before it and not
+                // right after the `<` (an empty URI): the first octet of
+                // those kinds must be that `>`.
                 let gt = b
-                    .get(inner..e)
-                    .and_then(|x| memchr::memchr(b'>', x))
-                    .map(|p| p + inner)
+                    .get(..e)
+                    .and_then(|x| swar::find(x, inner, swar::uri_stop, swar::is_uri_stop))
+                    .filter(|&p| p > inner && b.get(p) == Some(&b'>'))
                     .ok_or_else(bad)?;
-                let uri = b.get(inner..gt).unwrap_or_default();
-                if uri.is_empty() || uri.iter().any(|&c| c <= b' ' || c == b'<') {
-                    return Err(bad());
-                }
                 let pr = trim_range(b, gt + 1..e);
                 if !valid_header_params(b.get(pr.clone()).unwrap_or_default()) {
                     return Err(bad());

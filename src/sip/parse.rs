@@ -4,11 +4,12 @@
 //! recorded as u32 offsets; Content-Length is read as its line completes.
 
 use super::error::ParseError;
-use super::header_name::HeaderName;
+use super::header_name::{HeaderName, ID_OTHER};
 use super::message::{FramingDefect, Message, ParseOptions, Slot};
 use super::start_line::parse_start_line;
 
-use super::scan::{is_token, sub, trim_range};
+use super::scan::{all_token, sub, trim_range};
+use super::swar;
 
 /// The id of Content-Length (see [`HeaderName::id_of`]).
 const CONTENT_LENGTH: u8 = 7;
@@ -92,7 +93,8 @@ impl Message {
         pos = next;
 
         // Offsets are kept as u32 relative to the message start.
-        let rel = |i: usize| u32::try_from(i - msg_start).unwrap_or(u32::MAX);
+        // (the input is at most `u32::MAX` octets, checked above).
+        let rel = |i: usize| (i - msg_start) as u32;
         let mut slots: Vec<Slot> = Vec::with_capacity(16);
         let mut framing = Framing::default();
         let mut folded = false;
@@ -144,7 +146,14 @@ impl Message {
             }
             (_, Some(_)) => b.len(),
         };
-        let raw = sub(&data, msg_start..body_end);
+        let body = sub(&data, body_start..body_end);
+        // The usual datagram is exactly the message: keep its `Bytes`
+        // rather than bump the reference count for a slice of it all.
+        let raw = if msg_start == 0 && body_end == data.len() {
+            data
+        } else {
+            sub(&data, msg_start..body_end)
+        };
         let unfolded = if folded {
             unfold_slots(&raw, &mut slots)
         } else {
@@ -155,7 +164,7 @@ impl Message {
             start,
             slots,
             unfolded,
-            body: sub(&data, body_start..body_end),
+            body,
             framing: framing.defect,
             line_defect,
         })
@@ -176,6 +185,10 @@ fn next_line(b: &[u8], pos: usize) -> Option<(Range<usize>, usize)> {
 
 /// `name SWS ":" value`; the name must be a token (RFC 3261 §7.3.1).
 /// Offsets in the slot are relative to `base`, the message start.
+///
+/// No token octet is a colon, so the name is what precedes the first colon,
+/// less trailing SP / HT. A name that resolves to a known id spells a known
+/// name (letters and `-`), so only `Other` names are checked octet by octet.
 #[inline]
 fn header_line(
     b: &[u8],
@@ -183,22 +196,25 @@ fn header_line(
     line_no: usize,
     base: usize,
 ) -> Result<Slot, ParseError> {
+    let bad = ParseError::BadHeaderLine { line: line_no };
     let l = b.get(line.clone()).unwrap_or_default();
-    let mut i = 0usize;
-    while l.get(i).copied().is_some_and(is_token) {
-        i += 1;
+    let Some(colon) = swar::find(l, 0, swar::colon, |c| c == b':') else {
+        return Err(bad);
+    };
+    let mut name_end = colon;
+    while name_end > 0 && matches!(l.get(name_end - 1), Some(b' ' | b'\t')) {
+        name_end -= 1;
     }
-    let name_end = i;
-    while matches!(l.get(i), Some(b' ' | b'\t')) {
-        i += 1;
+    let name = l.get(..name_end).unwrap_or_default();
+    let id = HeaderName::id_of(name);
+    if name.is_empty() || (id == ID_OTHER && !all_token(name)) {
+        return Err(bad);
     }
-    if name_end == 0 || l.get(i) != Some(&b':') {
-        return Err(ParseError::BadHeaderLine { line: line_no });
-    }
-    let value = trim_range(l, i + 1..l.len());
-    let at = |o: usize| u32::try_from(line.start + o - base).unwrap_or(u32::MAX);
+    let value = trim_range(l, colon + 1..l.len());
+    // `Message::parse` refused input longer than `u32::MAX` octets.
+    let at = |o: usize| (line.start + o - base) as u32;
     Ok(Slot {
-        id: HeaderName::id_of(l.get(..name_end).unwrap_or_default()),
+        id,
         unfolded: false,
         name_start: at(0),
         name_end: at(name_end),

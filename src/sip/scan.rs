@@ -3,6 +3,7 @@
 //! parameter lists. Everything works on byte offsets and never indexes out of
 //! bounds.
 
+use super::swar;
 use bytes::Bytes;
 use std::ops::Range;
 
@@ -57,19 +58,14 @@ static GEN_VALUE: [bool; 256] = {
     t
 };
 
-#[inline]
-fn is_gen_value(c: u8) -> bool {
-    GEN_VALUE[usize::from(c)]
-}
-
 /// The end of the `;`-separated segment starting at `i`: the next `;`
 /// outside a quoted string, or `b.len()`.
 fn segment_end(b: &[u8], mut i: usize) -> usize {
     loop {
-        let Some(n) = b.get(i..).and_then(|r| memchr::memchr2(b';', b'"', r)) else {
+        let Some(n) = swar::find(b, i, swar::semi_or_quote, |c| c == b';' || c == b'"') else {
             return b.len();
         };
-        i += n;
+        i = n;
         if b.get(i) == Some(&b';') {
             return i;
         }
@@ -81,6 +77,7 @@ fn segment_end(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Offsets of `b[r]` without leading and trailing white space.
+#[inline]
 pub(crate) fn trim_range(b: &[u8], r: Range<usize>) -> Range<usize> {
     let (mut s, mut e) = (r.start, r.end.min(b.len()));
     while s < e && b.get(s).is_some_and(|&c| is_ws(c)) {
@@ -102,18 +99,28 @@ pub(crate) fn sub(b: &Bytes, r: Range<usize>) -> Bytes {
     }
 }
 
+/// [`sub`], but a static `Bytes` when `b[r]` is `common` exactly: the same
+/// octets without a reference count to bump and drop.
+#[inline]
+pub(crate) fn sub_or_static(b: &Bytes, r: Range<usize>, common: &'static [u8]) -> Bytes {
+    if b.get(r.clone()) == Some(common) {
+        Bytes::from_static(common)
+    } else {
+        sub(b, r)
+    }
+}
+
 /// Given `b[start] == '"'`, the offset just past the closing quote, honouring
 /// `\` quoted-pairs (RFC 3261 §25.1). `None` when unterminated.
 pub(crate) fn quoted_end(b: &[u8], start: usize) -> Option<usize> {
     let mut i = start.checked_add(1)?;
-    while let Some(&c) = b.get(i) {
-        match c {
-            b'\\' => i = i.checked_add(2)?,
-            b'"' => return i.checked_add(1),
-            _ => i += 1,
+    loop {
+        i = swar::find(b, i, swar::quote_or_backslash, |c| c == b'"' || c == b'\\')?;
+        match b.get(i) {
+            Some(b'\\') => i = i.checked_add(2)?,
+            _ => return i.checked_add(1),
         }
     }
-    None
 }
 
 /// Splits a header value on commas that are outside "quoted strings" and
@@ -225,6 +232,9 @@ pub(crate) fn first_comma_element(b: &[u8]) -> Option<Range<usize>> {
 pub(crate) fn find_param(raw: &Bytes, name: &str) -> Option<Option<Bytes>> {
     let b: &[u8] = raw;
     let want = name.as_bytes();
+    if all_token(want) {
+        return find_token_param(raw, want);
+    }
     let start = trim_range(b, 0..b.len()).start;
     let mut pos = if b.get(start) == Some(&b';') {
         start + 1
@@ -244,6 +254,38 @@ pub(crate) fn find_param(raw: &Bytes, name: &str) -> Option<Option<Bytes>> {
             return Some(eq.map(|e| sub(raw, trim_range(b, e + 1..end))));
         }
         pos = end + 1;
+    }
+    None
+}
+
+/// [`find_param`] for a token `want` (every name asked for in practice).
+/// A segment carries it when, after white space, it starts with `want`
+/// followed by white space and then `=`, `;` or the end: a token holds no
+/// `=`, `"`, `;` or white space, so that is the general rule's match. Only
+/// the segments that do not carry it are scanned to their end.
+fn find_token_param(raw: &Bytes, want: &[u8]) -> Option<Option<Bytes>> {
+    let b: &[u8] = raw;
+    let start = skip(b, 0, is_ws);
+    let mut pos = if b.get(start) == Some(&b';') {
+        start + 1
+    } else {
+        0
+    };
+    while pos <= b.len() {
+        let s = skip(b, pos, is_ws);
+        let t = s + want.len();
+        if b.get(s..t).is_some_and(|n| n.eq_ignore_ascii_case(want)) {
+            let t = skip(b, t, is_ws);
+            match b.get(t) {
+                None | Some(b';') => return Some(None),
+                Some(b'=') => {
+                    let end = segment_end(b, t + 1);
+                    return Some(Some(sub(raw, trim_range(b, t + 1..end))));
+                }
+                Some(_) => {}
+            }
+        }
+        pos = segment_end(b, s) + 1;
     }
     None
 }
@@ -271,7 +313,7 @@ pub(crate) fn valid_header_params(b: &[u8]) -> bool {
                     None => return false,
                 }
             } else {
-                skip(b, value, is_gen_value)
+                skip(b, value, |c| GEN_VALUE[usize::from(c)])
             };
             if i == value {
                 return false;

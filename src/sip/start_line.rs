@@ -5,7 +5,7 @@
 use super::error::ParseError;
 use super::message::{RequestLine, StartLine, StatusLine};
 use super::method::Method;
-use super::scan::{all_token, sub, trim_range};
+use super::scan::{all_token, sub, sub_or_static, trim_range};
 use bytes::Bytes;
 use memchr::{memchr, memchr2, memrchr};
 use std::ops::Range;
@@ -15,13 +15,19 @@ fn starts_with_ci(b: &[u8], prefix: &[u8]) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
+/// The version every message we accept carries, kept as a static `Bytes`.
+const SIP_2_0: &[u8] = b"SIP/2.0";
+
 pub(crate) type StartResult = Result<(StartLine, Option<&'static str>), ParseError>;
 
 pub(crate) fn parse_start_line(data: &Bytes, line: Range<usize>) -> StartResult {
     let b = data.get(line.clone()).unwrap_or_default();
     let at = |r: Range<usize>| sub(data, line.start + r.start..line.start + r.end);
     if starts_with_ci(b, b"SIP/") {
-        return parse_status_line(b, at);
+        let version = |r: Range<usize>| {
+            sub_or_static(data, line.start + r.start..line.start + r.end, SIP_2_0)
+        };
+        return parse_status_line(b, at, version);
     }
     let sp = memchr(b' ', b).ok_or(ParseError::BadStartLine)?;
     let method = b.get(..sp).unwrap_or_default();
@@ -56,12 +62,20 @@ pub(crate) fn parse_start_line(data: &Bytes, line: Range<usize>) -> StartResult 
     let rl = RequestLine {
         method: Method::from_range(data, line.start..line.start + sp),
         uri: at(uri),
-        version: at(version),
+        version: sub_or_static(
+            data,
+            line.start + version.start..line.start + version.end,
+            SIP_2_0,
+        ),
     };
     Ok((StartLine::Request(rl), defect))
 }
 
-fn parse_status_line(b: &[u8], at: impl Fn(Range<usize>) -> Bytes) -> StartResult {
+fn parse_status_line(
+    b: &[u8],
+    at: impl Fn(Range<usize>) -> Bytes,
+    version: impl Fn(Range<usize>) -> Bytes,
+) -> StartResult {
     let sp = memchr(b' ', b).ok_or(ParseError::BadStartLine)?;
     let mut i = sp;
     while b.get(i) == Some(&b' ') {
@@ -79,7 +93,7 @@ fn parse_status_line(b: &[u8], at: impl Fn(Range<usize>) -> Bytes) -> StartResul
     }
     let defect = (ndigits != 3).then_some("Bad Status-Line (status code is not 3 digits)");
     let st = StatusLine {
-        version: at(0..sp),
+        version: version(0..sp),
         code: u16::try_from(code).unwrap_or(u16::MAX),
         reason: at(trim_range(b, i..b.len())),
     };

@@ -232,12 +232,16 @@ pub(crate) fn parse_hostport_in(
 }
 
 pub(crate) fn parse_port(b: &[u8]) -> Option<u16> {
-    if b.is_empty() || b.len() > 5 || !b.iter().all(u8::is_ascii_digit) {
+    if b.is_empty() || b.len() > 5 {
         return None;
     }
-    let v = b
-        .iter()
-        .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'));
+    let mut v = 0u32;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
     u16::try_from(v).ok()
 }
 

@@ -24,6 +24,18 @@ pub struct Via {
     pub params: Bytes,
 }
 
+/// The transport token `data[r]`; the usual ones (RFC 3261 §20.42) as
+/// static `Bytes`, so no reference count is bumped and dropped.
+fn transport(data: &Bytes, r: Range<usize>) -> Bytes {
+    let common: &'static [u8] = match data.get(r.clone()) {
+        Some(b"UDP") => b"UDP",
+        Some(b"TCP") => b"TCP",
+        Some(b"TLS") => b"TLS",
+        _ => return sub(data, r),
+    };
+    Bytes::from_static(common)
+}
+
 fn bad() -> Reject {
     Reject::bad("Bad Request (Via)")
 }
@@ -92,7 +104,7 @@ impl Via {
             return Err(bad());
         }
         Ok(Via {
-            transport: at(ts..te),
+            transport: transport(data, r.start + ts..r.start + te),
             host,
             port,
             params: at(pr),
