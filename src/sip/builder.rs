@@ -25,10 +25,32 @@ fn put_clean(buf: &mut BytesMut, v: &[u8]) {
     );
 }
 
+/// The buffer a message starts with: an INVITE or a 200 OK carrying SDP is
+/// ~700-1000 bytes, and growing a smaller buffer copies it (glibc serves up
+/// to 1032 bytes from its per-thread cache, so this costs no more than 512).
+const INITIAL_CAPACITY: usize = 1024;
+
+/// Appends `v` in decimal without going through `fmt`.
+fn put_decimal(buf: &mut BytesMut, v: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut v = v;
+    loop {
+        at -= 1;
+        // `v % 10` is 0..=9.
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.put_slice(&digits[at..]);
+}
+
 impl MessageBuilder {
     /// `METHOD uri SIP/2.0` (RFC 3261 §7.1).
     pub fn request(method: &Method, uri: &[u8]) -> Self {
-        let mut buf = BytesMut::with_capacity(512);
+        let mut buf = BytesMut::with_capacity(INITIAL_CAPACITY);
         put_clean(&mut buf, method.as_bytes());
         buf.put_u8(b' ');
         put_clean(&mut buf, uri);
@@ -38,9 +60,9 @@ impl MessageBuilder {
 
     /// `SIP/2.0 code reason` (RFC 3261 §7.2).
     pub fn response(code: u16, reason: &str) -> Self {
-        let mut buf = BytesMut::with_capacity(512);
+        let mut buf = BytesMut::with_capacity(INITIAL_CAPACITY);
         buf.put_slice(b"SIP/2.0 ");
-        buf.put_slice(code.to_string().as_bytes());
+        put_decimal(&mut buf, usize::from(code));
         buf.put_u8(b' ');
         put_clean(&mut buf, reason.as_bytes());
         buf.put_slice(b"\r\n");
@@ -63,11 +85,10 @@ impl MessageBuilder {
 
     /// Adds Content-Type, Content-Length, the blank line and the body.
     pub fn body(self, content_type: &str, body: &[u8]) -> Bytes {
-        let mut b = self
-            .header("Content-Type", content_type)
-            .header("Content-Length", body.len().to_string())
-            .buf;
-        b.put_slice(b"\r\n");
+        let mut b = self.header("Content-Type", content_type).buf;
+        b.put_slice(b"Content-Length: ");
+        put_decimal(&mut b, body.len());
+        b.put_slice(b"\r\n\r\n");
         b.put_slice(body);
         b.freeze()
     }
@@ -287,6 +308,21 @@ Content-Length: 0\r\n\r\n"[..]
         )
         .unwrap();
         assert_eq!(again.to_hdr().unwrap().tag().unwrap(), "xyz");
+    }
+
+    #[test]
+    fn numbers_written_in_decimal() {
+        let r = MessageBuilder::response(100, "Trying").finish();
+        assert!(r.starts_with(b"SIP/2.0 100 Trying\r\n"));
+        let big = vec![b'x'; 1234];
+        let b = MessageBuilder::request(&Method::Info, b"sip:a@b").body("text/plain", &big);
+        let text = String::from_utf8_lossy(&b);
+        assert!(
+            text.contains("\r\nContent-Length: 1234\r\n\r\nxxx"),
+            "{text}"
+        );
+        let b = MessageBuilder::request(&Method::Info, b"sip:a@b").body("text/plain", b"");
+        assert!(String::from_utf8_lossy(&b).ends_with("Content-Length: 0\r\n\r\n"));
     }
 
     #[test]

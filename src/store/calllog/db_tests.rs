@@ -134,6 +134,9 @@ fn insert_is_all_or_nothing() {
     assert_eq!(store.count().unwrap(), 0);
     store.insert(&[]).unwrap();
     assert_eq!(store.count().unwrap(), 0);
+    // The failed batch's transaction is closed: the next batch commits.
+    store.insert(&[numbered(3), numbered(4)]).unwrap();
+    assert_eq!(store.count().unwrap(), 2);
 }
 
 #[test]
