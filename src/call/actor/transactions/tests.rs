@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::*;
 use crate::sip::ParseOptions;
 use crate::transaction::Action;
+use crate::transport::TransportKind::{Tcp, Udp};
 
 fn meta(kind: TransportKind) -> Arrival {
     Arrival {
@@ -63,6 +64,37 @@ fn outgoing(method: Method, branch: &str, role: Role) -> NewRequest {
     }
 }
 
+/// A request of ours to the carrier on the callee's leg: its id and first actions.
+fn send(
+    txs: &mut Transactions,
+    method: Method,
+    branch: &str,
+    role: Role,
+    now: Instant,
+) -> (u32, Actions) {
+    let req = outgoing(method, branch, role);
+    txs.add_client(Leg::Callee, carrier(), req, TimerConfig::default(), now)
+}
+
+/// A request (method, branch, CSeq) that arrived on `leg` over `kind`: its
+/// server transaction's id.
+fn receive(
+    txs: &mut Transactions,
+    leg: Leg,
+    req: (&str, &str, u32),
+    kind: TransportKind,
+    now: Instant,
+) -> u32 {
+    let (method, branch, cseq) = req;
+    txs.add_server(
+        leg,
+        request(method, branch, cseq),
+        &meta(kind),
+        TimerConfig::default(),
+        now,
+    )
+}
+
 fn call(now: Instant) -> Transactions {
     let invite = request("INVITE", "z9hG4bKcaller", 1);
     Transactions::new(
@@ -73,10 +105,27 @@ fn call(now: Instant) -> Transactions {
     )
 }
 
-fn answer(txs: &mut Transactions, id: u32, code: u16, now: Instant) -> Actions {
+/// Our response `code` (its bytes `bytes`) on server transaction `id`.
+fn answer_with(
+    txs: &mut Transactions,
+    id: u32,
+    code: u16,
+    bytes: &'static [u8],
+    rel: Reliability,
+    now: Instant,
+) -> Actions {
     let s = txs.server_mut(id).unwrap();
-    let (rel, timers) = (Reliability::Unreliable, TimerConfig::default());
-    s.respond(code, Bytes::from_static(b"response"), rel, timers, now)
+    s.respond(
+        code,
+        Bytes::from_static(bytes),
+        rel,
+        TimerConfig::default(),
+        now,
+    )
+}
+
+fn answer(txs: &mut Transactions, id: u32, code: u16, now: Instant) -> Actions {
+    answer_with(txs, id, code, b"response", Reliability::Unreliable, now)
 }
 
 fn answer_caller(txs: &mut Transactions, code: u16, now: Instant) -> Actions {
@@ -88,19 +137,23 @@ fn answer_caller(txs: &mut Transactions, code: u16, now: Instant) -> Actions {
 fn ids_are_unique_across_both_kinds_and_the_caller_invite_is_first() {
     let now = Instant::now();
     let mut txs = call(now);
-    let timers = TimerConfig::default();
-    let m = meta(TransportKind::Udp);
     let mut ids = vec![txs.caller_invite_id()];
-    ids.push(txs.add_server(Leg::Caller, request("INFO", "z9hG4bKi", 2), &m, timers, now));
-    let (c, _) = txs.add_client(
-        Leg::Callee,
-        carrier(),
-        outgoing(Method::Invite, "z9hG4bKb", Role::Initial),
-        timers,
+    ids.push(receive(
+        &mut txs,
+        Leg::Caller,
+        ("INFO", "z9hG4bKi", 2),
+        Udp,
         now,
-    );
+    ));
+    let (c, _) = send(&mut txs, Method::Invite, "z9hG4bKb", Role::Initial, now);
     ids.push(c);
-    ids.push(txs.add_server(Leg::Callee, request("BYE", "z9hG4bKy", 2), &m, timers, now));
+    ids.push(receive(
+        &mut txs,
+        Leg::Callee,
+        ("BYE", "z9hG4bKy", 2),
+        Udp,
+        now,
+    ));
     let distinct: HashSet<u32> = ids.iter().copied().collect();
     assert_eq!(distinct.len(), ids.len(), "ids {ids:?}");
     assert_eq!(txs.len(), 4);
@@ -125,40 +178,14 @@ fn ids_are_unique_across_both_kinds_and_the_caller_invite_is_first() {
 fn prune_drops_the_terminated_transactions_only() {
     let now = Instant::now();
     let mut txs = call(now);
-    let timers = TimerConfig::default();
     // A BYE answered over TCP terminates at once (Timer J is zero, §17.2.2).
-    let bye = txs.add_server(
-        Leg::Callee,
-        request("BYE", "z9hG4bKy", 2),
-        &meta(TransportKind::Tcp),
-        timers,
-        now,
-    );
-    let s = txs.server_mut(bye).unwrap();
-    let acts = s.respond(
-        200,
-        Bytes::from_static(b"ok"),
-        Reliability::Reliable,
-        timers,
-        now,
-    );
+    let bye = receive(&mut txs, Leg::Callee, ("BYE", "z9hG4bKy", 2), Tcp, now);
+    let acts = answer_with(&mut txs, bye, 200, b"ok", Reliability::Reliable, now);
     assert!(acts.iter().any(|a| matches!(a, Action::Terminated)));
     // Over UDP it lingers in Completed for Timer J; an INFO not yet answered stays too.
-    let options = txs.add_server(
-        Leg::Caller,
-        request("OPTIONS", "z9hG4bKo", 3),
-        &meta(TransportKind::Udp),
-        timers,
-        now,
-    );
+    let options = receive(&mut txs, Leg::Caller, ("OPTIONS", "z9hG4bKo", 3), Udp, now);
     answer(&mut txs, options, 200, now);
-    let info = txs.add_server(
-        Leg::Caller,
-        request("INFO", "z9hG4bKi", 4),
-        &meta(TransportKind::Udp),
-        timers,
-        now,
-    );
+    let info = receive(&mut txs, Leg::Caller, ("INFO", "z9hG4bKi", 4), Udp, now);
     assert_eq!(txs.prune(), 1);
     assert!(txs.server(bye).is_none());
     for id in [txs.caller_invite_id(), options, info] {
@@ -180,8 +207,7 @@ async fn next_deadline_is_the_earliest_of_all_transactions() {
     tokio::time::advance(timers.t1 / 2).await;
     let later = Instant::now();
     // An INVITE sent later, with a retransmission at later + T1, is not earlier.
-    let invite = outgoing(Method::Invite, "z9hG4bKb", Role::Initial);
-    let (c, _) = txs.add_client(Leg::Callee, carrier(), invite, timers, later);
+    let (c, _) = send(&mut txs, Method::Invite, "z9hG4bKb", Role::Initial, later);
     assert_eq!(
         txs.client(c).and_then(|c| c.next_deadline()),
         Some(later + timers.t1)
@@ -198,30 +224,11 @@ async fn next_deadline_is_the_earliest_of_all_transactions() {
 fn the_callee_invite_is_the_latest_initial_request() {
     let now = Instant::now();
     let mut txs = call(now);
-    let timers = TimerConfig::default();
     assert!(txs.callee_invite().is_none());
-    let (first, _) = txs.add_client(
-        Leg::Callee,
-        carrier(),
-        outgoing(Method::Invite, "z9hG4bK1", Role::Initial),
-        timers,
-        now,
-    );
-    let (cancel, _) = txs.add_client(
-        Leg::Callee,
-        carrier(),
-        outgoing(Method::Cancel, "z9hG4bK1", Role::Cancel),
-        timers,
-        now,
-    );
+    let (first, _) = send(&mut txs, Method::Invite, "z9hG4bK1", Role::Initial, now);
+    let (cancel, _) = send(&mut txs, Method::Cancel, "z9hG4bK1", Role::Cancel, now);
     assert!(txs.is_callee_invite(first) && !txs.is_callee_invite(cancel));
-    let (second, _) = txs.add_client(
-        Leg::Callee,
-        carrier(),
-        outgoing(Method::Invite, "z9hG4bK2", Role::Initial),
-        timers,
-        now,
-    );
+    let (second, _) = send(&mut txs, Method::Invite, "z9hG4bK2", Role::Initial, now);
     assert!(!txs.is_callee_invite(first));
     assert_eq!(txs.callee_invite().map(|c| c.id), Some(second));
 }
@@ -230,22 +237,9 @@ fn the_callee_invite_is_the_latest_initial_request() {
 fn responses_and_requests_find_their_transaction_by_branch_and_method() {
     let now = Instant::now();
     let mut txs = call(now);
-    let timers = TimerConfig::default();
     // An INVITE and its CANCEL share the branch (§9.1): the CSeq method tells them apart.
-    let (invite, _) = txs.add_client(
-        Leg::Callee,
-        carrier(),
-        outgoing(Method::Invite, "z9hG4bK1", Role::Initial),
-        timers,
-        now,
-    );
-    let (cancel, _) = txs.add_client(
-        Leg::Callee,
-        carrier(),
-        outgoing(Method::Cancel, "z9hG4bK1", Role::Cancel),
-        timers,
-        now,
-    );
+    let (invite, _) = send(&mut txs, Method::Invite, "z9hG4bK1", Role::Initial, now);
+    let (cancel, _) = send(&mut txs, Method::Cancel, "z9hG4bK1", Role::Cancel, now);
     let found = |txs: &mut Transactions, m: Method| txs.client_for(b"z9hG4bK1", &m).map(|c| c.id);
     assert_eq!(found(&mut txs, Method::Cancel), Some(cancel));
     assert_eq!(found(&mut txs, Method::Invite), Some(invite));
@@ -275,8 +269,7 @@ fn responses_and_requests_find_their_transaction_by_branch_and_method() {
 fn a_client_invite_feeds_a_response_and_acks_a_failure_itself() {
     let now = Instant::now();
     let mut txs = call(now);
-    let invite = outgoing(Method::Invite, "z9hG4bK1", Role::Initial);
-    let (id, acts) = txs.add_client(Leg::Callee, carrier(), invite, TimerConfig::default(), now);
+    let (id, acts) = send(&mut txs, Method::Invite, "z9hG4bK1", Role::Initial, now);
     assert!(matches!(acts.first(), Some(Action::Send(b)) if b.starts_with(b"INVITE ")));
     let c = txs.client_mut(id).unwrap();
     let acts = c.on_response(&response(486, "z9hG4bK1", "INVITE"), 486, now);
@@ -316,7 +309,6 @@ fn the_caller_invite_answered_and_its_ack_found_by_cseq() {
 async fn a_tombstone_only_once_nothing_sends_on_its_own() {
     let now = Instant::now();
     let mut txs = call(now);
-    let timers = TimerConfig::default();
     // The caller's 2xx is retransmitted until its ACK: no tombstone yet.
     answer_caller(&mut txs, 200, now);
     assert!(txs.tombstone().is_none());
@@ -324,19 +316,17 @@ async fn a_tombstone_only_once_nothing_sends_on_its_own() {
         r.on_ack();
     }
     // A BYE we answered over UDP: its 200 is what a retransmission gets.
-    let m = meta(TransportKind::Udp);
-    let bye = txs.add_server(Leg::Caller, request("BYE", "z9hG4bKy", 2), &m, timers, now);
-    let s = txs.server_mut(bye).unwrap();
-    let ok = Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n");
-    s.respond(200, ok.clone(), Reliability::Unreliable, timers, now);
+    let bye = receive(&mut txs, Leg::Caller, ("BYE", "z9hG4bKy", 2), Udp, now);
+    let ok = b"SIP/2.0 200 OK\r\n\r\n";
+    answer_with(&mut txs, bye, 200, ok, Reliability::Unreliable, now);
     let stone = txs.tombstone().expect("only timers that absorb are left");
     match stone.reply(&request("BYE", "z9hG4bKy", 2)) {
         crate::call::linger::Reply::Resend { bytes, code, .. } => {
-            assert_eq!((bytes, code), (ok, Some(200)));
+            assert_eq!((&bytes[..], code), (&ok[..], Some(200)));
         }
         other => panic!("a retransmitted BYE got {other:?}"),
     }
     // A request still unanswered holds the call task.
-    txs.add_server(Leg::Caller, request("INFO", "z9hG4bKi", 3), &m, timers, now);
+    receive(&mut txs, Leg::Caller, ("INFO", "z9hG4bKi", 3), Udp, now);
     assert!(txs.tombstone().is_none());
 }
