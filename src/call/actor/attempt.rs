@@ -9,12 +9,12 @@ use crate::metrics::{TrunkLabels, TrunkReasonLabels};
 use crate::policy::AttemptOutcome;
 use crate::transport::{Target, TransportKind};
 
-use crate::sip::{default_reason, HeaderName, Message, Method};
+use crate::sip::{default_reason, Message, Method};
 
 use super::callee_invite::CalleeInvite;
-use super::dialog::{Dialog, Leg};
+use super::dialog::Leg;
 use super::phase::Progress;
-use super::transactions::{derived_request, ClientKind, Role, ServerKind};
+use super::transactions::{derived_request, Role, ServerKind};
 use super::{Call, NewRequest};
 use crate::call::hub::{random_hex, Outgoing};
 use crate::call::outcome::{EndReason, Outcome};
@@ -27,12 +27,7 @@ impl Call {
         let Some(hop) = self.chain.current().cloned() else {
             return false;
         };
-        let Some(inv) = self
-            .servers
-            .iter()
-            .find(|s| s.id == self.caller_invite_tx)
-            .map(|s| s.req.clone())
-        else {
+        let Some(inv) = self.transactions.caller_invite_request().cloned() else {
             return false;
         };
         let had_body = !inv.body().is_empty();
@@ -83,7 +78,7 @@ impl Call {
         let (d, branch, cseq, bytes) = built;
         self.hub.calls.insert(call_id.clone(), self.me.clone());
         self.registered.push(call_id);
-        self.b = Some(d);
+        self.legs.set_callee(d);
         self.progress = Progress::Sent;
         self.pending = Some(self.hub.overload.enter_pending());
         self.attempt_started = Some(Instant::now());
@@ -99,7 +94,7 @@ impl Call {
                     Some(Instant::now() + std::time::Duration::from_secs(u64::from(p)));
             }
         }
-        // send_request sets b_invite (a failover inside it sets the next one).
+        // It becomes the callee's INVITE (a failover inside the send moves on to the next one).
         self.send_request(
             Leg::Callee,
             NewRequest {
@@ -119,7 +114,7 @@ impl Call {
     /// A response to our INVITE toward the carrier.
     pub(super) async fn on_initial_response(&mut self, id: u32, resp: &Message) {
         let Some(code) = resp.code() else { return };
-        if Some(id) != self.b_invite {
+        if !self.transactions.is_callee_invite(id) {
             // A late answer from an attempt we gave up on: a 2xx is accepted and hung up.
             if (200..300).contains(&code) {
                 self.ack_and_bye(id, resp).await;
@@ -156,11 +151,7 @@ impl Call {
                     .observe(t.elapsed().as_secs_f64());
             }
         }
-        if let Some(b) = self.b.as_mut() {
-            if b.remote_tag.is_none() && resp.to_hdr().ok().and_then(|t| t.tag()).is_some() {
-                b.confirm_from_response(resp);
-            }
-        }
+        self.legs.confirm_callee_early(resp);
         if self.abandon.take_waiting() {
             self.send_cancel().await;
             return;
@@ -189,22 +180,17 @@ impl Call {
                 }
             }
         };
-        let caller_invite_tx = self.caller_invite_tx;
-        let acts = match self
-            .servers
-            .iter_mut()
-            .find(|s| s.id == caller_invite_tx)
-            .map(|s| &mut s.tx)
-        {
+        let acts = match self.transactions.caller_invite_mut().map(|s| &mut s.tx) {
             Some(ServerKind::Invite(t)) => t.send_provisional(bytes),
             _ => Default::default(),
         };
-        self.apply_server(caller_invite_tx, acts).await;
+        self.apply_server(self.transactions.caller_invite_id(), acts)
+            .await;
     }
 
     async fn on_b_success(&mut self, id: u32, resp: &Message) {
         let tag = resp.to_hdr().ok().and_then(|t| t.tag());
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+        let Some(c) = self.transactions.client(id) else {
             return;
         };
         if let Some((acked_tag, ack)) = &c.acked {
@@ -220,9 +206,7 @@ impl Call {
             }
             return;
         }
-        if let Some(b) = self.b.as_mut() {
-            b.confirm_from_response(resp);
-        }
+        self.legs.confirm_callee(resp);
         let cseq = c.cseq;
         let had_body = c.had_body;
         if self.transferring() && self.a_answered() {
@@ -239,7 +223,7 @@ impl Call {
             tracing::info!(call = self.number, error = %e, "carrier answer refused");
             self.reason = Some(EndReason::Layer(e.name()));
             self.ack_and_bye(id, resp).await;
-            self.b = None;
+            self.legs.drop_callee();
             self.fail_a(488, "Not Acceptable Here", CallStatus::Failed)
                 .await;
             return;
@@ -249,10 +233,10 @@ impl Call {
                 .await
                 .unwrap_or_default()
         } else {
-            self.pending_ack = Some((Leg::Callee, cseq));
+            self.legs.hold_ack(Leg::Callee, cseq);
             Bytes::new()
         };
-        if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
+        if let Some(c) = self.transactions.client_mut(id) {
             c.acked = Some((tag, ack));
         }
         self.phase.answer(Instant::now());
@@ -327,11 +311,12 @@ impl Call {
 
     /// Timer B / transport error on a client transaction.
     pub(super) async fn on_client_timeout(&mut self, id: u32, transport: bool) {
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+        let Some(c) = self.transactions.client(id) else {
             return;
         };
+        let is_bye = c.method == Method::Bye;
         match c.role.clone() {
-            Role::Initial if Some(id) == self.b_invite => {
+            Role::Initial if self.transactions.is_callee_invite(id) => {
                 if self.abandon.is_abandoned() || self.a_answered() {
                     return;
                 }
@@ -356,7 +341,7 @@ impl Call {
             Role::Relay { from, server } => {
                 self.respond_relayed(from, server, 408, "Request Timeout", None)
                     .await;
-                if c_method_is_bye(&self.clients, id) {
+                if is_bye {
                     self.end_after_bye(from);
                 }
             }
@@ -366,8 +351,7 @@ impl Call {
 
     /// CANCEL of the B leg's INVITE (§9.1): only after a provisional response.
     pub(super) async fn send_cancel(&mut self) {
-        let Some(id) = self.b_invite else { return };
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+        let Some(c) = self.transactions.callee_invite() else {
             return;
         };
         let Some(req) = c.request().cloned() else {
@@ -393,25 +377,12 @@ impl Call {
 
     /// Accepts an unwanted 2xx (fork, race with CANCEL) and hangs it up at once.
     async fn ack_and_bye(&mut self, id: u32, resp: &Message) {
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+        let Some(c) = self.transactions.client(id) else {
             return;
         };
-        let Some(b) = self.b.as_ref() else { return };
+        let Some(b) = self.legs.callee() else { return };
         let cseq = c.cseq;
-        let mut d = Dialog {
-            call_id: resp.call_id().unwrap_or_default(),
-            local: b.local.clone(),
-            local_tag: b.local_tag.clone(),
-            remote: b.remote.clone(),
-            remote_tag: None,
-            remote_target: b.remote_target.clone(),
-            route_set: Vec::new(),
-            local_cseq: cseq,
-            peer: c.target.clone(),
-            sent_by: b.sent_by.clone(),
-            contact: b.contact.clone(),
-        };
-        d.confirm_from_response(resp);
+        let mut d = b.fork(resp, cseq, c.target.clone());
         let (_, ack) = d.request(&Method::Ack, Some(cseq), 70);
         let target = d.peer.clone();
         self.hub
@@ -425,7 +396,7 @@ impl Call {
 
     /// Dispatches a delivered response by the role of its client transaction.
     pub(super) async fn on_client_response(&mut self, id: u32, resp: &Message) {
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+        let Some(c) = self.transactions.client(id) else {
             return;
         };
         match c.role.clone() {
@@ -434,39 +405,4 @@ impl Call {
             Role::Cancel | Role::Local => {}
         }
     }
-
-    /// A response from a leg: found by branch and CSeq method, fed to its client transaction.
-    pub(super) async fn on_response(&mut self, resp: Message) {
-        let Some(branch) = resp.via_top().ok().and_then(|v| v.branch()) else {
-            return;
-        };
-        let Ok(cseq) = resp.cseq() else { return };
-        let Some(code) = resp.code() else { return };
-        let Some(c) = self
-            .clients
-            .iter_mut()
-            .find(|c| c.branch == branch && c.method == cseq.method)
-        else {
-            return;
-        };
-        let now = Instant::now();
-        let id = c.id;
-        let acts = match &mut c.tx {
-            ClientKind::Invite(t) => {
-                let req = t.request().clone();
-                let to = resp.header(&HeaderName::To);
-                t.on_response(code, now, || {
-                    derived_request(&req, &Method::Ack, to.as_ref()).unwrap_or_default()
-                })
-            }
-            ClientKind::NonInvite(t) => t.on_response(code, now),
-        };
-        self.apply_client(id, acts, Some(&resp)).await;
-    }
-}
-
-fn c_method_is_bye(clients: &[super::transactions::ClientTx], id: u32) -> bool {
-    clients
-        .iter()
-        .any(|c| c.id == id && c.method == Method::Bye)
 }

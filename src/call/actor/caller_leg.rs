@@ -16,10 +16,11 @@ use crate::store::CallStatus;
 impl Call {
     /// Sends a final error to the caller and ends the call.
     pub(super) async fn fail_a(&mut self, code: u16, reason: &str, status: CallStatus) {
-        let Some(s) = self.servers.iter().find(|s| s.id == self.caller_invite_tx) else {
+        let Some(s) = self.transactions.caller_invite() else {
             return;
         };
-        let bytes = response(&s.req, &s.top_via, code, reason, Some(&self.a.local_tag)).finish();
+        let tag = &self.legs.caller().local_tag;
+        let bytes = response(&s.req, &s.top_via, code, reason, Some(tag)).finish();
         self.send_a_final(code, bytes).await;
         self.end(Outcome::by_gateway(status, code));
     }
@@ -27,52 +28,49 @@ impl Call {
         let now = Instant::now();
         let rel = self.reliability();
         let timers = self.hub.timers;
-        let Some(s) = self
-            .servers
-            .iter_mut()
-            .find(|s| s.id == self.caller_invite_tx)
-        else {
+        let Some(s) = self.transactions.caller_invite_mut() else {
             return;
         };
-        let acts = match &mut s.tx {
-            ServerKind::Invite(t) => t.send_final(code, bytes.clone(), now),
-            ServerKind::NonInvite(_) => return,
-        };
-        if (200..300).contains(&code) && !acts.is_empty() {
-            s.r2xx = Some(crate::transaction::Retransmit2xx::new(
-                bytes, rel, timers, now,
-            ));
+        if !matches!(s.tx, ServerKind::Invite(_)) {
+            return;
         }
-        self.apply_server(self.caller_invite_tx, acts).await;
+        let acts = s.respond(code, bytes, rel, timers, now);
+        self.apply_server(self.transactions.caller_invite_id(), acts)
+            .await;
     }
     /// A provisional response of our own to the caller's INVITE, with our SDP (tones) or none.
     pub(super) async fn send_a_provisional(&mut self, code: u16, reason: &str, sdp: Option<Bytes>) {
-        let caller_invite_tx = self.caller_invite_tx;
-        let tag = self.a.local_tag.clone();
-        let contact = self.a.contact.clone();
-        let Some(s) = self.servers.iter_mut().find(|s| s.id == caller_invite_tx) else {
+        let Some(b) = self.a_own_response(code, reason) else {
             return;
         };
-        let mut b = response(&s.req, &s.top_via, code, reason, Some(&tag));
-        for rr in s.req.record_routes() {
-            b = b.header("Record-Route", rr);
-        }
-        let b = b.header("Contact", &contact).header("Allow", ALLOW);
         let bytes = match sdp {
             Some(sdp) => b.body("application/sdp", &sdp),
             None => b.finish(),
         };
-        let acts = match &mut s.tx {
-            ServerKind::Invite(t) => t.send_provisional(bytes),
-            ServerKind::NonInvite(_) => return,
+        let acts = match self.transactions.caller_invite_mut().map(|s| &mut s.tx) {
+            Some(ServerKind::Invite(t)) => t.send_provisional(bytes),
+            _ => return,
         };
-        self.apply_server(caller_invite_tx, acts).await;
+        self.apply_server(self.transactions.caller_invite_id(), acts)
+            .await;
+    }
+    /// Our own response to the caller's INVITE in its dialog (Record-Route,
+    /// Contact, Allow), without a body yet; None once its transaction is gone.
+    pub(super) fn a_own_response(
+        &self,
+        code: u16,
+        reason: &str,
+    ) -> Option<crate::sip::MessageBuilder> {
+        let s = self.transactions.caller_invite()?;
+        let a = self.legs.caller();
+        let mut b = response(&s.req, &s.top_via, code, reason, Some(&a.local_tag));
+        for rr in s.req.record_routes() {
+            b = b.header("Record-Route", rr);
+        }
+        Some(b.header("Contact", &a.contact).header("Allow", ALLOW))
     }
     pub(super) fn a_answered(&self) -> bool {
-        self.servers
-            .iter()
-            .find(|s| s.id == self.caller_invite_tx)
-            .is_none_or(|s| s.answered())
+        self.transactions.caller_answered()
     }
     /// A response to the caller's INVITE mirroring the carrier's `resp`.
     pub(super) fn a_response(
@@ -91,16 +89,16 @@ impl Call {
         reason: &str,
         dialog: bool,
     ) -> crate::sip::MessageBuilder {
-        let Some(s) = self.servers.iter().find(|s| s.id == self.caller_invite_tx) else {
+        let Some(s) = self.transactions.caller_invite() else {
             return crate::sip::MessageBuilder::response(code, reason);
         };
-        let mut b = response(&s.req, &s.top_via, code, reason, Some(&self.a.local_tag));
-        if dialog {
-            for rr in s.req.record_routes() {
-                b = b.header("Record-Route", rr);
-            }
-            b = b.header("Contact", &self.a.contact).header("Allow", ALLOW);
-        }
+        let tag = &self.legs.caller().local_tag;
+        let b = if dialog {
+            self.a_own_response(code, reason)
+        } else {
+            None
+        };
+        let b = b.unwrap_or_else(|| response(&s.req, &s.top_via, code, reason, Some(tag)));
         copy_headers(
             resp,
             PASS_RESPONSE,
@@ -114,15 +112,9 @@ impl Call {
             return;
         }
         let send_cancel = self.abandon.abandon(self.progress);
-        if let Some(s) = self.servers.iter().find(|s| s.id == self.caller_invite_tx) {
-            let bytes = response(
-                &s.req,
-                &s.top_via,
-                487,
-                "Request Terminated",
-                Some(&self.a.local_tag),
-            )
-            .finish();
+        if let Some(s) = self.transactions.caller_invite() {
+            let tag = &self.legs.caller().local_tag;
+            let bytes = response(&s.req, &s.top_via, 487, "Request Terminated", Some(tag)).finish();
             self.send_a_final(487, bytes).await;
         }
         if send_cancel {

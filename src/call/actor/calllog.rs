@@ -131,7 +131,7 @@ pub fn finished(call: &Call, media: Option<crate::media::session::MediaSession>,
         media,
         CallRecord {
             id: uuid::Uuid::new_v4(),
-            call_id: String::from_utf8_lossy(&call.a.call_id).into_owned(),
+            call_id: String::from_utf8_lossy(call.call_id()).into_owned(),
             parent_call_id: None,
             caller_no: call.caller_no.clone(),
             api_no: call.api_no.clone(),
@@ -149,7 +149,7 @@ pub fn finished(call: &Call, media: Option<crate::media::session::MediaSession>,
                 .answered_at()
                 .map_or(0, |t| t.elapsed().as_secs()),
             sip: SipInfo {
-                call_id: String::from_utf8_lossy(&call.a.call_id).into_owned(),
+                call_id: String::from_utf8_lossy(call.call_id()).into_owned(),
                 response_code: code,
             },
             service: "sip_trunking".into(),

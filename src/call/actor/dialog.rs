@@ -4,10 +4,10 @@
 
 use bytes::Bytes;
 
-use crate::sip::{Message, MessageBuilder, Method};
+use crate::sip::{HeaderName, Message, MessageBuilder, Method};
 use crate::transport::{Target, TransportKind};
 
-use crate::call::hub::new_branch;
+use crate::call::hub::{new_branch, Arrival};
 
 /// Which leg: the caller's (A, we are its UAS) or the callee's (B, we are
 /// its UAC). One enum for the call layer and the media relay.
@@ -34,6 +34,51 @@ pub struct Dialog {
 }
 
 impl Dialog {
+    /// The caller's dialog, from its INVITE (we are its UAS, §12.1.1): our
+    /// tag on its To, its Contact (else From) as the target, its
+    /// Record-Route as the route set; requests go back the way it came.
+    pub fn caller(invite: &Message, meta: &Arrival, local_tag: Bytes, sent_by: String) -> Dialog {
+        let to = invite.header(&HeaderName::To).unwrap_or_default();
+        let remote_target = match invite.contact() {
+            Some(Ok(c)) => c.uri,
+            _ => invite.from_hdr().map(|f| f.uri).unwrap_or_default(),
+        };
+        Dialog {
+            call_id: invite.call_id().unwrap_or_default(),
+            local: with_tag(&to, &local_tag),
+            local_tag,
+            remote: invite.header(&HeaderName::From).unwrap_or_default(),
+            remote_tag: invite.from_hdr().ok().and_then(|f| f.tag()),
+            remote_target,
+            route_set: invite.record_routes(),
+            local_cseq: 0,
+            peer: meta.flow(),
+            contact: contact_for(&sent_by, meta.kind, wants_sips(invite)),
+            sent_by,
+        }
+    }
+
+    /// The dialog of another fork that answered our INVITE of sequence
+    /// `cseq` (a 2xx we did not want, §13.2.2.4): ours on this leg, confirmed
+    /// by `resp`, sent to `peer`, so that it can be ACKed and hung up.
+    pub fn fork(&self, resp: &Message, cseq: u32, peer: Target) -> Dialog {
+        let mut d = Dialog {
+            call_id: resp.call_id().unwrap_or_default(),
+            local: self.local.clone(),
+            local_tag: self.local_tag.clone(),
+            remote: self.remote.clone(),
+            remote_tag: None,
+            remote_target: self.remote_target.clone(),
+            route_set: Vec::new(),
+            local_cseq: cseq,
+            peer,
+            sent_by: self.sent_by.clone(),
+            contact: self.contact.clone(),
+        };
+        d.confirm_from_response(resp);
+        d
+    }
+
     pub fn via_proto(&self) -> &'static str {
         match self.peer.kind {
             TransportKind::Udp => "UDP",

@@ -27,20 +27,16 @@ use crate::store::CallStatus;
 impl Call {
     pub(super) async fn start(&mut self) {
         // RFC 3261 §17.2.1: answer 100 at once so the caller stops retransmitting.
-        let Some(s) = self.servers.first() else {
+        let Some(s) = self.transactions.caller_invite_mut() else {
             return;
         };
         let trying = response(&s.req, &s.top_via, 100, "Trying", None).finish();
-        let acts = match self
-            .servers
-            .iter_mut()
-            .find(|s| s.id == 0)
-            .map(|s| &mut s.tx)
-        {
-            Some(ServerKind::Invite(t)) => t.send_provisional(trying),
-            _ => Default::default(),
+        let acts = match &mut s.tx {
+            ServerKind::Invite(t) => t.send_provisional(trying),
+            ServerKind::NonInvite(_) => Default::default(),
         };
-        self.apply_server(0, acts).await;
+        self.apply_server(self.transactions.caller_invite_id(), acts)
+            .await;
         if !self.media_start().await {
             return;
         }

@@ -82,25 +82,23 @@ impl Call {
             return false;
         };
         let headers = self
-            .servers
-            .iter()
-            .find(|s| s.id == self.caller_invite_tx)
-            .map(|s| {
+            .transactions
+            .caller_invite_request()
+            .map(|req| {
                 OFFER_HEADERS
                     .iter()
                     .filter_map(|h| {
-                        s.req.header(h).map(|v| {
-                            (
-                                h.as_str().to_string(),
-                                String::from_utf8_lossy(&v).into_owned(),
-                            )
-                        })
+                        let v = req.header(h)?;
+                        Some((
+                            h.as_str().to_string(),
+                            String::from_utf8_lossy(&v).into_owned(),
+                        ))
                     })
                     .collect()
             })
             .unwrap_or_default();
         let offered = CallOffered {
-            call_id: String::from_utf8_lossy(&self.a.call_id).into_owned(),
+            call_id: String::from_utf8_lossy(self.call_id()).into_owned(),
             direction: match self.direction {
                 crate::config::Direction::Inbound => crate::flow::Direction::Inbound,
                 crate::config::Direction::Outbound => crate::flow::Direction::Outbound,
@@ -110,7 +108,7 @@ impl Call {
             trunk_id: (!self.trunk.trunk_id.is_nil()).then(|| self.trunk.trunk_id.to_string()),
             mode,
             reason,
-            source: self.a.peer.addr,
+            source: self.legs.caller().peer.addr,
             headers,
             start_time: self.started_wall,
         };
@@ -236,17 +234,9 @@ impl Call {
             return Ok(()); // idempotent
         }
         let sdp = self.own_sdp();
-        let Some(s) = self.servers.iter().find(|s| s.id == self.caller_invite_tx) else {
+        let Some(b) = self.a_own_response(200, "OK") else {
             return err(CommandErrorCode::InvalidState, "no INVITE to answer");
         };
-        let mut b =
-            crate::call::respond::response(&s.req, &s.top_via, 200, "OK", Some(&self.a.local_tag));
-        for rr in s.req.record_routes() {
-            b = b.header("Record-Route", rr);
-        }
-        b = b
-            .header("Contact", &self.a.contact)
-            .header("Allow", crate::call::respond::ALLOW);
         let bytes = match &sdp {
             Some(sdp) => b.body("application/sdp", sdp),
             None => b.finish(),
@@ -426,9 +416,7 @@ impl Call {
     ) -> bool {
         let flow_leg = self.flow_state.as_ref().is_some_and(|s| !s.bridged)
             && side == Leg::Caller
-            && self.b.as_ref().is_none_or(|b| {
-                b.remote_tag.is_none() || !self.a_answered() || self.transferring()
-            });
+            && (!self.legs.established(Leg::Callee) || !self.a_answered() || self.transferring());
         if !flow_leg || !self.a_answered() {
             return false;
         }
@@ -462,9 +450,10 @@ impl Call {
     async fn answer_own_sdp(&mut self, side: Leg, msg: &Message, meta: &crate::call::hub::Arrival) {
         let sdp = self.own_sdp();
         let id = self.add_server(side, msg, meta);
-        let (tag, contact) = (self.a.local_tag.clone(), self.a.contact.clone());
+        let a = self.legs.caller();
+        let (tag, contact) = (a.local_tag.clone(), a.contact.clone());
         let (rel, timers, now) = (self.reliability(), self.hub.timers, Instant::now());
-        let Some(s) = self.servers.iter_mut().find(|s| s.id == id) else {
+        let Some(s) = self.transactions.server_mut(id) else {
             return;
         };
         let b = crate::call::respond::response(&s.req, &s.top_via, 200, "OK", Some(&tag))
@@ -474,16 +463,7 @@ impl Call {
             Some(sdp) => b.body("application/sdp", &sdp),
             None => b.finish(),
         };
-        let acts = match &mut s.tx {
-            super::transactions::ServerKind::Invite(t) => {
-                let acts = t.send_final(200, bytes.clone(), now);
-                s.r2xx = Some(crate::transaction::Retransmit2xx::new(
-                    bytes, rel, timers, now,
-                ));
-                acts
-            }
-            super::transactions::ServerKind::NonInvite(t) => t.send_response(200, bytes, now),
-        };
+        let acts = s.respond(200, bytes, rel, timers, now);
         self.apply_server(id, acts).await;
     }
 }

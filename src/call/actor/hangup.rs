@@ -23,7 +23,7 @@ impl Call {
 
     /// No ACK for our 2xx within 64*T1 (§13.3.1.4): hang up both legs.
     pub(super) async fn ack_timeout(&mut self, server: u32) {
-        let Some(s) = self.servers.iter().find(|s| s.id == server) else {
+        let Some(s) = self.transactions.server(server) else {
             return;
         };
         let side = s.side;
@@ -36,7 +36,9 @@ impl Call {
     pub(super) async fn bye_both(&mut self, first: Leg) {
         for leg in [first, first.other()] {
             let mf = self.max_forwards;
-            let Some(d) = self.dialog(leg) else { continue };
+            let Some(d) = self.legs.dialog_mut(leg) else {
+                continue;
+            };
             if d.remote_tag.is_none() {
                 continue;
             }

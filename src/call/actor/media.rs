@@ -59,12 +59,7 @@ impl Call {
     /// The caller's offer (if any) is anchored before any routing: a bad SDP
     /// gets 488, an exhausted port range 503. False: the call has failed.
     pub(super) async fn media_start(&mut self) -> bool {
-        let Some(inv) = self
-            .servers
-            .iter()
-            .find(|s| s.id == self.caller_invite_tx)
-            .map(|s| s.req.clone())
-        else {
+        let Some(inv) = self.transactions.caller_invite_request().cloned() else {
             return true;
         };
         let policy = self.caller_srtp_policy();
@@ -97,7 +92,7 @@ impl Call {
             return self.trunk.media_encryption.policy();
         }
         let carriers = &self.snapshot.config.carriers;
-        carrier_for_source(carriers, self.a.peer.addr)
+        carrier_for_source(carriers, self.legs.caller().peer.addr)
             .and_then(|i| carriers.get(i))
             .map(|c| c.srtp)
             .unwrap_or_default()

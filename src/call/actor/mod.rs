@@ -1,8 +1,10 @@
 //! The call task: one per call, it owns both legs, all their transactions and
 //! timers, and is driven by events from the dispatcher and its own deadlines.
 //! Its phase is a `phase::Phase`; the transaction state machines do the RFC
-//! timing. The `Call` struct is here; its behaviour is split by concern over the
-//! files of this folder (each an `impl Call`), which share its private fields.
+//! timing. The `Call` struct is here; it composes the parts that own their
+//! state (`transactions::Transactions`, `legs::Legs`, `chain::FailoverChain`,
+//! `phase`), and its behaviour is split by concern over the other files of
+//! this folder (each an `impl Call`).
 
 mod attempt;
 mod callee_invite;
@@ -13,12 +15,14 @@ pub(crate) mod dialog;
 mod failover;
 pub(crate) mod flow;
 mod hangup;
+mod legs;
 pub(crate) mod media;
 mod phase;
 pub mod quality;
 mod relay;
 mod transactions;
 mod transfer;
+mod wire;
 pub(super) use transactions::NewRequest;
 
 use std::sync::Arc;
@@ -31,14 +35,15 @@ use tokio::time::{sleep_until, Instant};
 use crate::config::Direction;
 use crate::config::TrunkModel;
 use crate::metrics::{CallLabels, TrunkLabels};
-use crate::sip::{HeaderName, Message};
+use crate::sip::Message;
 use crate::store::CallStatus;
-use crate::transaction::{Action, Reliability};
+use crate::transaction::Reliability;
 
 use self::chain::FailoverChain;
-use self::dialog::{contact_for, wants_sips, with_tag, Dialog, Leg};
+use self::dialog::Dialog;
+use self::legs::Legs;
 use self::phase::{Abandon, Phase, Progress, SetupTimer, SetupTimers};
-use self::transactions::{min_opt, ClientKind, ClientTx, ServerKind, ServerTx};
+use self::transactions::{min_opt, Transactions};
 use super::hub::{random_hex, Arrival, CallEvent, CallHub, CallSender, Snapshot};
 use super::outcome::{EndReason, Outcome};
 pub use super::plan::CallPlan;
@@ -71,20 +76,15 @@ pub struct Call {
     /// Ringing limit, post-dial delay and busy-tone deadlines (set-up only).
     setup_timers: SetupTimers,
     plan: Option<CallPlan>,
-    a: Dialog,
-    caller_invite_tx: u32,
-    b: Option<Dialog>,
-    b_invite: Option<u32>,
+    /// The caller's dialog and the callee's of the current attempt.
+    legs: Legs,
     attempt_started: Option<Instant>,
     /// How far the callee's INVITE in flight has got (reset per attempt).
     progress: Progress,
     /// Whether the set-up was given up, and whether its CANCEL still waits.
     abandon: Abandon,
-    /// Late offer (INVITE without SDP): the B leg's ACK waits for A's ACK and its answer.
-    pending_ack: Option<(Leg, u32)>,
-    servers: Vec<ServerTx>,
-    clients: Vec<ClientTx>,
-    next_tx: u32,
+    /// Every transaction of both legs, the caller's INVITE first.
+    transactions: Transactions,
     /// Set-up, answered or ended (with its outcome).
     phase: Phase,
     registered: Vec<Bytes>,
@@ -132,33 +132,15 @@ impl Call {
         } else {
             meta.local.to_string()
         };
-        let call_id = invite.call_id().unwrap_or_default();
-        let to = invite.header(&HeaderName::To).unwrap_or_default();
-        let from = invite.header(&HeaderName::From).unwrap_or_default();
-        let remote_target = match invite.contact() {
-            Some(Ok(c)) => c.uri,
-            _ => invite.from_hdr().map(|f| f.uri).unwrap_or_default(),
-        };
-        let a = Dialog {
-            call_id: call_id.clone(),
-            local: with_tag(&to, &a_tag),
-            local_tag: a_tag,
-            remote: from,
-            remote_tag: invite.from_hdr().ok().and_then(|f| f.tag()),
-            remote_target,
-            route_set: invite.record_routes(),
-            local_cseq: 0,
-            peer: meta.flow(),
-            contact: contact_for(&sent_by, meta.kind, wants_sips(&invite)),
-            sent_by,
-        };
+        let caller = Dialog::caller(&invite, &meta, a_tag, sent_by);
+        let call_id = caller.call_id.clone();
         let max_forwards = match invite.max_forwards() {
             Ok(Some(n)) => n.saturating_sub(1),
             _ => cfg.sip.max_forwards,
         };
         let trunk_label = trunk.trunk_id.to_string();
         let media = self::media::new_session(&hub, &me, meta.source);
-        let server = ServerTx::new(0, Leg::Caller, invite, &meta, hub.timers, now);
+        let transactions = Transactions::new(invite, &meta, hub.timers, now);
         let number = hub.next_call_number();
         hub.metrics.calls_active.inc();
         hub.metrics.transactions_active.inc();
@@ -190,17 +172,11 @@ impl Call {
                 ..SetupTimers::default()
             },
             plan: Some(plan),
-            a,
-            caller_invite_tx: 0,
-            b: None,
-            b_invite: None,
+            legs: Legs::new(caller),
             attempt_started: None,
             progress: Progress::Sent,
             abandon: Abandon::No,
-            pending_ack: None,
-            servers: vec![server],
-            clients: Vec::new(),
-            next_tx: 1,
+            transactions,
             phase: Phase::Setup,
             registered: vec![call_id],
             max_forwards,
@@ -220,7 +196,7 @@ impl Call {
 
     /// The caller's Call-ID.
     pub fn call_id(&self) -> &Bytes {
-        &self.a.call_id
+        &self.legs.caller().call_id
     }
 
     /// Publishes the call's current shape in the live-call list (until it ends).
@@ -237,7 +213,7 @@ impl Call {
             transport: d.peer.kind.as_str(),
         };
         let live = super::hub::LiveCall {
-            call_id: String::from_utf8_lossy(&self.a.call_id).into_owned(),
+            call_id: String::from_utf8_lossy(self.call_id()).into_owned(),
             trunk_id: self.trunk.trunk_id,
             direction: self.direction.as_str(),
             caller_no: self.caller_no.clone(),
@@ -249,8 +225,8 @@ impl Call {
             },
             start_time: crate::store::to_rfc3339(self.started_wall),
             legs: super::hub::LiveLegs {
-                caller: leg(&self.a),
-                callee: self.b.as_ref().map(leg),
+                caller: leg(self.legs.caller()),
+                callee: self.legs.callee().map(leg),
             },
             quality: self.live_quality(),
         };
@@ -271,7 +247,7 @@ impl Call {
             // Ended, and nothing left that sends on its own: the task goes, a
             // tombstone answers the retransmissions (call::linger).
             if self.phase.is_ended() {
-                if let Some(stone) = transactions::tombstone(&self.servers, &self.clients) {
+                if let Some(stone) = self.transactions.tombstone() {
                     self.hub.linger.bury(&self.registered, stone);
                     break;
                 }
@@ -298,7 +274,7 @@ impl Call {
         if !self.phase.is_ended() {
             self.end(Outcome::by_gateway(CallStatus::Error, 500));
         }
-        let left = self.servers.len() + self.clients.len();
+        let left = self.transactions.len();
         if left > 0 {
             self.hub.metrics.transactions_active.dec_by(left as i64);
         }
@@ -308,41 +284,20 @@ impl Call {
     }
 
     fn finished(&self) -> bool {
-        self.phase.is_ended() && self.servers.is_empty() && self.clients.is_empty()
+        self.phase.is_ended() && self.transactions.is_empty()
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let mut d = if !self.phase.is_ended() {
+        let setup = if !self.phase.is_ended() {
             self.setup_timers.next()
         } else {
             None
         };
-        for s in &self.servers {
-            d = min_opt(d, s.next_deadline());
-        }
-        for c in &self.clients {
-            d = min_opt(d, c.next_deadline());
-        }
-        d
-    }
-
-    pub(super) fn dialog(&mut self, side: Leg) -> Option<&mut Dialog> {
-        match side {
-            Leg::Caller => Some(&mut self.a),
-            Leg::Callee => self.b.as_mut(),
-        }
-    }
-
-    /// Which leg a message belongs to, by Call-ID.
-    fn side_of(&self, msg: &Message) -> Leg {
-        match msg.call_id() {
-            Some(id) if *id == self.a.call_id => Leg::Caller,
-            _ => Leg::Callee,
-        }
+        min_opt(setup, self.transactions.next_deadline())
     }
 
     async fn on_message(&mut self, msg: Message, meta: Arrival) {
-        let side = self.side_of(&msg);
+        let side = self.legs.leg_of(&msg);
         if msg.is_request() {
             self.on_request(side, msg, meta).await;
         } else {
@@ -359,40 +314,7 @@ impl Call {
                 None => break,
             }
         }
-        let ids: Vec<u32> = self.servers.iter().map(|s| s.id).collect();
-        for id in ids {
-            let Some(s) = self.servers.iter_mut().find(|s| s.id == id) else {
-                continue;
-            };
-            let mut acts = match &mut s.tx {
-                ServerKind::Invite(t) => t.on_timer(now),
-                ServerKind::NonInvite(t) => t.on_timer(now),
-            };
-            let mut ack_timeout = false;
-            if let Some(r) = s.r2xx.as_mut() {
-                for a in r.on_timer(now) {
-                    match a {
-                        Action::Timeout => ack_timeout = true,
-                        other => acts.push(other),
-                    }
-                }
-            }
-            self.apply_server(id, acts).await;
-            if ack_timeout {
-                self.ack_timeout(id).await;
-            }
-        }
-        let ids: Vec<u32> = self.clients.iter().map(|c| c.id).collect();
-        for id in ids {
-            let Some(c) = self.clients.iter_mut().find(|c| c.id == id) else {
-                continue;
-            };
-            let acts = match &mut c.tx {
-                ClientKind::Invite(t) => t.on_timer(now),
-                ClientKind::NonInvite(t) => t.on_timer(now),
-            };
-            self.apply_client(id, acts, None).await;
-        }
+        self.on_transaction_timers(now).await;
     }
 
     /// Records how the call ended: metrics and the one log line per call.
@@ -424,7 +346,7 @@ impl Call {
         self::calllog::finished(self, media, outcome);
         self.hub
             .live
-            .remove(String::from_utf8_lossy(&self.a.call_id).as_ref());
+            .remove(String::from_utf8_lossy(self.call_id()).as_ref());
         // The limit slots go back now: the call is over even if transactions linger.
         self.slots.clear();
         self.setup.release();
@@ -454,6 +376,6 @@ impl Call {
     }
 
     pub(super) fn reliability(&self) -> Reliability {
-        self::transactions::reliability(self.a.peer.kind)
+        self::transactions::reliability(self.legs.caller().peer.kind)
     }
 }

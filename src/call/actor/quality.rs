@@ -17,7 +17,7 @@ impl Call {
         self.hub.metrics.quality.one_way(&self.trunk_label, ow);
         tracing::warn!(
             call = self.number,
-            call_id = %String::from_utf8_lossy(&self.a.call_id),
+            call_id = %String::from_utf8_lossy(self.call_id()),
             trunk = %self.trunk_label,
             direction = ow.direction(),
             cause = ow.cause(),
@@ -33,7 +33,7 @@ impl Call {
         let hop = self.chain.current().filter(|h| h.kind == HopKind::Carrier);
         let idx = match hop {
             Some(h) => carriers.iter().position(|c| c.address == h.target.addr),
-            None => carrier_for_source(carriers, self.a.peer.addr),
+            None => carrier_for_source(carriers, self.legs.caller().peer.addr),
         }?;
         carriers.get(idx).map(|c| c.name.clone())
     }

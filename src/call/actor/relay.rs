@@ -10,7 +10,7 @@ use crate::sip::{HeaderName, Message, Method};
 use crate::transaction::Actions;
 
 use super::dialog::Leg;
-use super::transactions::{Role, ServerKind, ServerTx};
+use super::transactions::{Role, ServerKind};
 use super::{Call, NewRequest};
 use crate::call::hub::Arrival;
 use crate::call::outcome::HangupBy;
@@ -52,11 +52,7 @@ impl Call {
             return self.on_cancel(side, &msg, &meta, &branch).await;
         }
         // A retransmission of a request we are handling: the transaction answers it.
-        if let Some(s) = self
-            .servers
-            .iter_mut()
-            .find(|s| s.side == side && s.branch == branch && s.method == method)
-        {
+        if let Some(s) = self.transactions.server_for(side, &branch, &method) {
             let id = s.id;
             let acts = match &mut s.tx {
                 ServerKind::Invite(t) => t.on_request_retransmit(now),
@@ -75,11 +71,7 @@ impl Call {
 
     async fn on_ack(&mut self, side: Leg, msg: &Message, branch: &Bytes, now: Instant) {
         // ACK for a non-2xx final: same branch as the INVITE (§17.2.1), absorbed by the transaction.
-        if let Some(s) = self
-            .servers
-            .iter_mut()
-            .find(|s| s.side == side && s.branch == *branch && s.method == Method::Invite)
-        {
+        if let Some(s) = self.transactions.server_for(side, branch, &Method::Invite) {
             let id = s.id;
             if let ServerKind::Invite(t) = &mut s.tx {
                 if t.final_code().is_some_and(|c| c >= 300) {
@@ -90,9 +82,7 @@ impl Call {
         }
         // ACK for a 2xx: its own transaction; stops our 2xx retransmissions (§13.3.1.4).
         let Ok(cseq) = msg.cseq() else { return };
-        let Some(s) = self.servers.iter_mut().find(|s| {
-            s.side == side && s.method == Method::Invite && s.cseq == cseq.seq && s.r2xx.is_some()
-        }) else {
+        let Some(s) = self.transactions.invite_acked_by(side, cseq.seq) else {
             return;
         };
         if let Some(r) = s.r2xx.as_mut() {
@@ -101,31 +91,27 @@ impl Call {
             }
             r.on_ack();
         }
-        if let Some((other, seq)) = self.pending_ack.take() {
-            if other == side.other() {
-                let ct = msg
-                    .content_type()
-                    .unwrap_or_else(|| Bytes::from_static(b"application/sdp"));
-                let body = match self.media_relay_body(side, msg) {
-                    Ok(Some(sdp)) => {
-                        let ct = Bytes::from_static(b"application/sdp");
-                        self.send_ack(other, seq, Some((&ct, &sdp))).await;
-                        return;
-                    }
-                    _ => msg.body().clone(),
-                };
-                self.send_ack(other, seq, Some((&ct, &body))).await;
-            } else {
-                self.pending_ack = Some((other, seq));
-            }
+        if let Some((other, seq)) = self.legs.release_ack(side) {
+            let ct = msg
+                .content_type()
+                .unwrap_or_else(|| Bytes::from_static(b"application/sdp"));
+            let body = match self.media_relay_body(side, msg) {
+                Ok(Some(sdp)) => {
+                    let ct = Bytes::from_static(b"application/sdp");
+                    self.send_ack(other, seq, Some((&ct, &sdp))).await;
+                    return;
+                }
+                _ => msg.body().clone(),
+            };
+            self.send_ack(other, seq, Some((&ct, &body))).await;
         }
     }
 
     async fn on_cancel(&mut self, side: Leg, msg: &Message, meta: &Arrival, branch: &Bytes) {
         let matched = self
-            .servers
-            .iter()
-            .any(|s| s.side == side && s.branch == *branch && s.method == Method::Invite);
+            .transactions
+            .server_for(side, branch, &Method::Invite)
+            .is_some();
         if !matched {
             return self
                 .answer_new(
@@ -140,27 +126,14 @@ impl Call {
         }
         // §9.2: 200 to the CANCEL itself, then 487 to the INVITE if it is still pending.
         self.answer_new(side, msg, meta, 200, "OK", None).await;
-        if side == Leg::Caller
-            && self
-                .servers
-                .iter()
-                .any(|s| s.id == self.caller_invite_tx && s.branch == *branch)
-        {
+        let txs = &self.transactions;
+        if side == Leg::Caller && txs.caller_invite().is_some_and(|s| s.branch == *branch) {
             self.cancel_call(HangupBy::Caller).await;
-        } else if let Some(s) = self
-            .servers
-            .iter()
-            .find(|s| s.side == side && s.branch == *branch)
-        {
+        } else if let Some(s) = txs.server_on_branch(side, branch) {
             // A re-INVITE being cancelled: 487 to it; the other leg's re-INVITE is cancelled too.
             let id = s.id;
             let bytes = response(&s.req, &s.top_via, 487, "Request Terminated", None).finish();
-            let acts = match &mut self
-                .servers
-                .iter_mut()
-                .find(|s| s.id == id)
-                .map(|s| &mut s.tx)
-            {
+            let acts = match self.transactions.server_mut(id).map(|s| &mut s.tx) {
                 Some(ServerKind::Invite(t)) => t.send_final(487, bytes, Instant::now()),
                 _ => Actions::new(),
             };
@@ -179,8 +152,8 @@ impl Call {
         extra: Option<(&str, &str)>,
     ) {
         let id = self.add_server(side, msg, meta);
-        let tag = self.dialog(side).map(|d| d.local_tag.clone());
-        let Some(s) = self.servers.iter_mut().find(|s| s.id == id) else {
+        let tag = self.legs.dialog(side).map(|d| d.local_tag.clone());
+        let Some(s) = self.transactions.server_mut(id) else {
             return;
         };
         let mut b = response(&s.req, &s.top_via, code, reason, tag.as_deref());
@@ -194,14 +167,6 @@ impl Call {
             ServerKind::NonInvite(t) => t.send_response(code, bytes, now),
         };
         self.apply_server(id, acts).await;
-    }
-
-    pub(super) fn add_server(&mut self, side: Leg, msg: &Message, meta: &Arrival) -> u32 {
-        let id = self.new_id();
-        self.hub.metrics.transactions_active.inc();
-        let tx = ServerTx::new(id, side, msg.clone(), meta, self.hub.timers, Instant::now());
-        self.servers.push(tx);
-        id
     }
 
     async fn relay_request(&mut self, side: Leg, method: Method, msg: Message, meta: Arrival) {
@@ -239,8 +204,7 @@ impl Call {
             return;
         }
         let other = side.other();
-        let other_ready = self.dialog(other).is_some_and(|d| d.remote_tag.is_some());
-        if self.phase.is_ended() || !other_ready {
+        if self.phase.is_ended() || !self.legs.established(other) {
             if method == Method::Bye && side == Leg::Caller && !self.a_answered() {
                 // BYE on an early dialog (§15): the caller gives up, like a CANCEL.
                 self.answer_new(side, &msg, &meta, 200, "OK", None).await;
@@ -273,8 +237,8 @@ impl Call {
         };
         let server = self.add_server(side, &msg, &meta);
         if method == Method::Invite {
-            let tag = self.dialog(side).map(|d| d.local_tag.clone());
-            if let Some(s) = self.servers.iter_mut().find(|s| s.id == server) {
+            let tag = self.legs.dialog(side).map(|d| d.local_tag.clone());
+            if let Some(s) = self.transactions.server_mut(server) {
                 let trying = response(&s.req, &s.top_via, 100, "Trying", tag.as_deref()).finish();
                 let acts = match &mut s.tx {
                     ServerKind::Invite(t) => t.send_provisional(trying),
@@ -285,12 +249,14 @@ impl Call {
         }
         // Target refresh (§12.2.2): a re-INVITE/UPDATE's Contact is the leg's new remote target.
         if matches!(method, Method::Invite | Method::Update) {
-            if let (Some(Ok(c)), Some(d)) = (msg.contact(), self.dialog(side)) {
+            if let (Some(Ok(c)), Some(d)) = (msg.contact(), self.legs.dialog_mut(side)) {
                 d.remote_target = c.uri;
             }
         }
         let rack = self.rewritten_rack(&msg, other);
-        let Some(d) = self.dialog(other) else { return };
+        let Some(d) = self.legs.dialog_mut(other) else {
+            return;
+        };
         let (branch, mut b) = d.request(&method, None, mf);
         let cseq = d.local_cseq;
         if matches!(method, Method::Invite | Method::Update) {
@@ -334,16 +300,8 @@ impl Call {
         let mut parts = text.split_whitespace();
         let rseq = parts.next()?;
         let invite_cseq = match other {
-            Leg::Callee => self
-                .clients
-                .iter()
-                .find(|c| Some(c.id) == self.b_invite)
-                .map(|c| c.cseq)?,
-            Leg::Caller => self
-                .servers
-                .iter()
-                .find(|s| s.id == self.caller_invite_tx)
-                .map(|s| s.cseq)?,
+            Leg::Callee => self.transactions.callee_invite()?.cseq,
+            Leg::Caller => self.transactions.caller_invite()?.cseq,
         };
         Some(format!("{rseq} {invite_cseq} INVITE"))
     }
@@ -357,7 +315,7 @@ impl Call {
         resp: &Message,
     ) {
         let Some(code) = resp.code() else { return };
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+        let Some(c) = self.transactions.client(id) else {
             return;
         };
         let (method, cseq, had_body, other) = (c.method.clone(), c.cseq, c.had_body, c.side);
@@ -379,16 +337,16 @@ impl Call {
                 }
                 return;
             }
-            if let (Some(Ok(ct)), Some(d)) = (resp.contact(), self.dialog(other)) {
+            if let (Some(Ok(ct)), Some(d)) = (resp.contact(), self.legs.dialog_mut(other)) {
                 d.remote_target = ct.uri;
             }
             let ack = if had_body {
                 self.send_ack(other, cseq, None).await.unwrap_or_default()
             } else {
-                self.pending_ack = Some((other, cseq));
+                self.legs.hold_ack(other, cseq);
                 Bytes::new()
             };
-            if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
+            if let Some(c) = self.transactions.client_mut(id) {
                 c.acked = Some((tag, ack));
             }
         }
@@ -406,11 +364,11 @@ impl Call {
         reason: &str,
         resp: Option<&Message>,
     ) {
-        let tag = self.dialog(from).map(|d| d.local_tag.clone());
-        let contact = self.dialog(from).map(|d| d.contact.clone());
+        let tag = self.legs.dialog(from).map(|d| d.local_tag.clone());
+        let contact = self.legs.dialog(from).map(|d| d.contact.clone());
         let rel = self.reliability();
         let timers = self.hub.timers;
-        let Some(s) = self.servers.iter_mut().find(|s| s.id == server) else {
+        let Some(s) = self.transactions.server(server) else {
             return;
         };
         let mut b = response(&s.req, &s.top_via, code, reason, tag.as_deref());
@@ -438,23 +396,10 @@ impl Call {
             }
             None => b.finish(),
         };
-        let Some(s) = self.servers.iter_mut().find(|s| s.id == server) else {
+        let Some(s) = self.transactions.server_mut(server) else {
             return;
         };
-        let now = Instant::now();
-        let acts = match &mut s.tx {
-            ServerKind::Invite(t) if code < 200 => t.send_provisional(bytes),
-            ServerKind::Invite(t) => {
-                let acts = t.send_final(code, bytes.clone(), now);
-                if (200..300).contains(&code) && !acts.is_empty() {
-                    s.r2xx = Some(crate::transaction::Retransmit2xx::new(
-                        bytes, rel, timers, now,
-                    ));
-                }
-                acts
-            }
-            ServerKind::NonInvite(t) => t.send_response(code, bytes, now),
-        };
+        let acts = s.respond(code, bytes, rel, timers, Instant::now());
         self.apply_server(server, acts).await;
     }
 }

@@ -95,7 +95,7 @@ impl Call {
                 m.stop_tone();
             }
         } else {
-            self.b = None;
+            self.legs.drop_callee();
             if let Some(m) = &self.media {
                 m.stop_play();
                 m.stop_tone();
@@ -106,13 +106,11 @@ impl Call {
     /// The callee answered a transfer made after the caller was answered: ACK
     /// it, take its SDP into the relay, bridge.
     pub(super) async fn transfer_answered(&mut self, id: u32, resp: &Message) {
-        let Some(c) = self.clients.iter().find(|c| c.id == id) else {
+        let Some(c) = self.transactions.client(id) else {
             return;
         };
         let (cseq, had_body) = (c.cseq, c.had_body);
-        if let Some(b) = self.b.as_mut() {
-            b.confirm_from_response(resp);
-        }
+        self.legs.confirm_callee(resp);
         let tag = resp.to_hdr().ok().and_then(|t| t.tag());
         let ack = if had_body {
             self.send_ack(Leg::Callee, cseq, None)
@@ -121,7 +119,7 @@ impl Call {
         } else {
             bytes::Bytes::new()
         };
-        if let Some(c) = self.clients.iter_mut().find(|c| c.id == id) {
+        if let Some(c) = self.transactions.client_mut(id) {
             c.acked = Some((tag, ack));
         }
         let _ = self.media_relay_body(Leg::Callee, resp);
