@@ -54,14 +54,9 @@ async fn answered(name: &str) -> (Call, trunkgate::sip::Message, trunkgate::sip:
     c.pbx.expect_response(180).await;
     let contact = format!("sip:carrier@{}", c.carrier.addr);
     c.carrier
-        .respond(
+        .send(
             from,
-            &inv,
-            200,
-            "OK",
-            Some("car1"),
-            Some(&contact),
-            SDP_ANSWER,
+            &reply(&inv, 200, "OK", Some("car1"), Some(&contact), SDP_ANSWER),
         )
         .await;
     let ok = c.pbx.expect_response(200).await;
@@ -211,10 +206,7 @@ async fn callee_busy_is_passed_back_without_failover() {
     cs[0].status(gw.udp, &inv, 486, "Busy Here", "c1").await;
     cs[0].expect_request("ACK").await;
     assert!(
-        cs[1]
-            .recv_within(Duration::from_millis(300))
-            .await
-            .is_none(),
+        cs[1].hears_nothing(Duration::from_millis(300)).await,
         "no failover on the callee's 486"
     );
     let ack = in_dialog(
@@ -242,7 +234,7 @@ async fn callee_busy_is_passed_back_without_failover() {
     pbx.send(gw.udp, &ack).await;
     while pbx.recv_within(Duration::from_millis(30)).await.is_some() {}
     assert!(
-        pbx.recv_within(Duration::from_millis(400)).await.is_none(),
+        pbx.hears_nothing(Duration::from_millis(400)).await,
         "486 not retransmitted after ACK"
     );
 }
@@ -298,14 +290,16 @@ async fn reinvite_is_relayed() {
     assert!(hdr(&re_b, "To").contains("tag=car1"));
     assert!(hdr(&re_b, "CSeq").starts_with("2 INVITE"));
     c.carrier
-        .respond(
+        .send(
             c.gw.udp,
-            &re_b,
-            200,
-            "OK",
-            None,
-            Some(&format!("sip:carrier@{}", c.carrier.addr)),
-            SDP_ANSWER,
+            &reply(
+                &re_b,
+                200,
+                "OK",
+                None,
+                Some(&format!("sip:carrier@{}", c.carrier.addr)),
+                SDP_ANSWER,
+            ),
         )
         .await;
     let ok2 = c.pbx.wait_response(200).await;
@@ -361,10 +355,7 @@ async fn unauthenticated_source_gets_403() {
     pbx.send_invite(gw.udp, "unauth@pbx", DIALED, "z9hG4bKu1")
         .await;
     pbx.expect_response(403).await;
-    assert!(carrier
-        .recv_within(Duration::from_millis(300))
-        .await
-        .is_none());
+    assert!(carrier.hears_nothing(Duration::from_millis(300)).await);
     let m = metrics(gw.http).await;
     assert_eq!(
         metric_value(&m, "trunkgate_rejections_total{reason=\"no_trunk\"}"),
@@ -405,7 +396,7 @@ async fn call_over_tcp_both_legs() {
     let gw = start(&config_text(&[(caddr, "tcp")], "127.0.0.0/8")).await;
     let mut pbx = TcpUa::connect(gw.tcp).await;
     let me = pbx.addr;
-    pbx.send(&invite(me, gw.tcp, "TCP", "tcp@pbx", DIALED, "z9hG4bKt1"))
+    pbx.send_invite(gw.tcp, "TCP", "tcp@pbx", DIALED, "z9hG4bKt1")
         .await;
     assert_eq!(pbx.recv().await.code(), Some(100));
     let (stream, _) = tokio::time::timeout(WAIT, carrier_l.accept())
@@ -637,7 +628,7 @@ async fn untrusted_flood_is_cut_off_and_scanners_dropped() {
     // Known scanners get nothing at all.
     pbx.send(gw.udp, &options(pbx.addr, gw.udp, 999, "friendly-scanner"))
         .await;
-    assert!(pbx.recv_within(Duration::from_millis(300)).await.is_none());
+    assert!(pbx.hears_nothing(Duration::from_millis(300)).await);
     let m = metrics(gw.http).await;
     assert_eq!(
         metric_value(&m, "trunkgate_sip_dropped_total{reason=\"rate_limited\"}"),
@@ -732,17 +723,10 @@ async fn ended_call_answers_retransmissions_from_its_tombstone() {
         .send_invite(c.gw.udp, &c.call_id, DIALED, "z9hG4bKinv1")
         .await;
     assert!(
-        c.carrier
-            .recv_within(Duration::from_millis(300))
-            .await
-            .is_none(),
+        c.carrier.hears_nothing(Duration::from_millis(300)).await,
         "a retransmitted INVITE of an ended call reached the carrier"
     );
-    assert!(c
-        .pbx
-        .recv_within(Duration::from_millis(100))
-        .await
-        .is_none());
+    assert!(c.pbx.hears_nothing(Duration::from_millis(100)).await);
     assert_eq!(
         metric_value(&metrics(c.gw.http).await, "trunkgate_calls_active"),
         calls_before

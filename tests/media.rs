@@ -204,10 +204,7 @@ async fn nat_latching_follows_the_real_source_and_ignores_strangers() {
             .await;
     }
     assert!(
-        car_rtp
-            .recv_within(Duration::from_millis(300))
-            .await
-            .is_none(),
+        car_rtp.hears_nothing(Duration::from_millis(300)).await,
         "stranger's RTP relayed"
     );
     // The carrier's media goes to where the PBX really is.
@@ -217,10 +214,7 @@ async fn nat_latching_follows_the_real_source_and_ignores_strangers() {
             .await;
     }
     assert_eq!(real.drain(Duration::from_millis(300), 3).await.len(), 3);
-    assert!(signaled
-        .recv_within(Duration::from_millis(200))
-        .await
-        .is_none());
+    assert!(signaled.hears_nothing(Duration::from_millis(200)).await);
     u.hang_up().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let m = metrics(u.gw.http).await;
@@ -252,7 +246,7 @@ async fn a_leg_whose_stream_stops_ends_the_call_while_the_other_still_sends() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
-        u.pbx.recv_within(Duration::from_millis(10)).await.is_none(),
+        u.pbx.hears_nothing(Duration::from_millis(10)).await,
         "a call with one-way media was ended"
     );
     // The carrier's stream flows, then stops; the PBX keeps sending.
@@ -309,14 +303,16 @@ async fn override_plays_the_countrys_ringback_then_the_carriers_media_continues_
     let inv = offer(&gw, &pbx, &carrier, id, "+442079460000", pbx_rtp.addr).await;
     let b_relay = sdp_target(inv.body());
     carrier
-        .respond(
+        .send(
             gw.udp,
-            &inv,
-            183,
-            "Session Progress",
-            Some("car"),
-            Some(&format!("sip:c@{}", carrier.addr)),
-            &sdp_at(car_rtp.addr, "car"),
+            &reply(
+                &inv,
+                183,
+                "Session Progress",
+                Some("car"),
+                Some(&format!("sip:c@{}", carrier.addr)),
+                &sdp_at(car_rtp.addr, "car"),
+            ),
         )
         .await;
     let p183 = pbx.wait_response(183).await;
@@ -585,10 +581,7 @@ async fn t38_reinvite_refused_488_when_fax_is_off_and_relayed_when_on() {
     carrier_reinvite(&u, 10, &t38_sdp(car_fax.addr)).await;
     u.carrier.wait_response(488).await;
     assert!(
-        u.pbx
-            .recv_within(Duration::from_millis(300))
-            .await
-            .is_none(),
+        u.pbx.hears_nothing(Duration::from_millis(300)).await,
         "re-INVITE leaked to the PBX"
     );
     pbx_rtp.send(u.a_relay, 0, 1, 0, 1, &[3; 160]).await;
@@ -624,14 +617,16 @@ async fn t38_reinvite_refused_488_when_fax_is_off_and_relayed_when_on() {
     assert_ne!(a_fax, car_fax.addr.port());
     assert!(String::from_utf8_lossy(re.body()).contains("a=T38FaxVersion:0\r\n"));
     u.pbx
-        .respond(
+        .send(
             u.gw.udp,
-            &re,
-            200,
-            "OK",
-            None,
-            Some(&format!("sip:pbx@{}", u.pbx.addr)),
-            &t38_sdp(pbx_fax.addr),
+            &reply(
+                &re,
+                200,
+                "OK",
+                None,
+                Some(&format!("sip:pbx@{}", u.pbx.addr)),
+                &t38_sdp(pbx_fax.addr),
+            ),
         )
         .await;
     let ok = u.carrier.wait_response(200).await;

@@ -72,10 +72,7 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
     assert_eq!(hdr(&refused, "Retry-After"), "7");
     assert_eq!(hdr(&refused, "Call-ID"), "ovl-3");
     assert!(
-        carrier
-            .recv_within(Duration::from_millis(300))
-            .await
-            .is_none(),
+        carrier.hears_nothing(Duration::from_millis(300)).await,
         "a shed INVITE reached the carrier"
     );
     let m = metrics(gw.http).await;
@@ -237,7 +234,7 @@ async fn a_callee_that_does_not_answer_is_not_sent_more_than_the_pending_cap() {
 
     // The carrier's 100 Trying: no longer pending, the next INVITE goes out.
     carrier
-        .respond(gw.udp, &first, 100, "Trying", None, None, "")
+        .send(gw.udp, &reply(&first, 100, "Trying", None, None, ""))
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while metric_value(&metrics(gw.http).await, "trunkgate_invites_pending") != 0.0 {

@@ -239,7 +239,7 @@ async fn post_dial_delay_cancels_and_answers_503() {
     let (gw, pbx, carrier, inv) = pdd_call("pdd1").await;
     // 100 Trying does not stop the timer.
     carrier
-        .respond(gw.udp, &inv, 100, "Trying", None, None, "")
+        .send(gw.udp, &reply(&inv, 100, "Trying", None, None, ""))
         .await;
     let started = tokio::time::Instant::now();
     let (cancel, _) = carrier
@@ -272,10 +272,7 @@ async fn ringing_within_pdd_keeps_the_call() {
     pbx.wait_response(180).await;
     // Past 7 s: no CANCEL, no 503.
     assert!(
-        carrier
-            .recv_within(Duration::from_millis(7500))
-            .await
-            .is_none(),
+        carrier.hears_nothing(Duration::from_millis(7500)).await,
         "no CANCEL once ringing"
     );
     carrier.answer(gw.udp, &inv, "r", "c").await;
@@ -418,16 +415,13 @@ async fn no_failover_on_486_and_inactive_trunks() {
     carrier.wait_response(486).await;
     pbx.expect_request("ACK").await;
     assert!(
-        backup
-            .recv_within(Duration::from_millis(300))
-            .await
-            .is_none(),
+        backup.hears_nothing(Duration::from_millis(300)).await,
         "no failover on the callee's 486"
     );
     // Inactive trunk without failover -> 480.
     inbound_invite(&gw, &carrier, "+14155550197", "inact1").await;
     carrier.wait_response(480).await;
-    assert!(pbx.recv_within(Duration::from_millis(200)).await.is_none());
+    assert!(pbx.hears_nothing(Duration::from_millis(200)).await);
 }
 
 #[tokio::test]
@@ -446,7 +440,7 @@ async fn inactive_inbound_trunk_goes_straight_to_failover_and_outbound_gets_403(
     carrier.expect_response(100).await;
     backup.expect_request("INVITE").await;
     assert!(
-        pbx.recv_within(Duration::from_millis(200)).await.is_none(),
+        pbx.hears_nothing(Duration::from_millis(200)).await,
         "inactive trunk's destination not tried"
     );
 

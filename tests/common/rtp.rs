@@ -70,6 +70,11 @@ impl RtpPeer {
         })
     }
 
+    /// Whether no packet arrives within `within`.
+    pub async fn hears_nothing(&self, within: Duration) -> bool {
+        self.recv_within(within).await.is_none()
+    }
+
     /// Every packet until `quiet` passes without one (at most `max`).
     pub async fn drain(&self, quiet: Duration, max: usize) -> Vec<RtpPkt> {
         let mut out = Vec::new();

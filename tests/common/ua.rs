@@ -1,4 +1,4 @@
-//! Scripted SIP user agents (UDP and TCP) playing the PBX and the carriers:
+//! Scripted SIP user agents (UDP, and TCP or TLS streams) playing the PBX and the carriers:
 //! messages built as a UA would send them (INVITE with or without SDP,
 //! responses, in-dialog requests), and the steps of a call through the
 //! gateway.
@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use trunkgate::sip::{HeaderName, Message, ParseOptions};
 
@@ -77,22 +77,6 @@ impl Ua {
         ok
     }
 
-    /// Sends the [`reply`] to `req` to `to`.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn respond(
-        &self,
-        to: SocketAddr,
-        req: &Message,
-        code: u16,
-        reason: &str,
-        to_tag: Option<&str>,
-        contact: Option<&str>,
-        body: &str,
-    ) {
-        self.send(to, &reply(req, code, reason, to_tag, contact, body))
-            .await;
-    }
-
     /// Answers `req` (an INVITE) 200 OK with To tag `tag`, Contact
     /// `sip:<user>@<this UA>` and [`SDP_ANSWER`], sent to `to`.
     pub async fn answer(&self, to: SocketAddr, req: &Message, tag: &str, user: &str) {
@@ -109,20 +93,20 @@ impl Ua {
         sdp: &str,
     ) {
         let contact = format!("sip:{user}@{}", self.addr);
-        self.respond(to, req, 200, "OK", Some(tag), Some(&contact), sdp)
+        self.send(to, &reply(req, 200, "OK", Some(tag), Some(&contact), sdp))
             .await;
     }
 
     /// Sends a response `code` to `req` without a body (a 180, a 486 …), To
     /// tag `tag`, to `to`.
     pub async fn status(&self, to: SocketAddr, req: &Message, code: u16, reason: &str, tag: &str) {
-        self.respond(to, req, code, reason, Some(tag), None, "")
+        self.send(to, &reply(req, code, reason, Some(tag), None, ""))
             .await;
     }
 
     /// Answers `req` 200 OK without a body (a BYE, say), sent to `to`.
     pub async fn ok(&self, to: SocketAddr, req: &Message) {
-        self.respond(to, req, 200, "OK", None, None, "").await;
+        self.send(to, &reply(req, 200, "OK", None, None, "")).await;
     }
 
     /// Next message within `within`, or None.
@@ -132,6 +116,11 @@ impl Ua {
             Ok(Ok((n, from))) => Some((parse(Bytes::copy_from_slice(&buf[..n])), from)),
             _ => None,
         }
+    }
+
+    /// Whether no message arrives within `within`.
+    pub async fn hears_nothing(&self, within: Duration) -> bool {
+        self.recv_within(within).await.is_none()
     }
 
     /// How many messages arrive before `quiet` passes without one.
@@ -350,27 +339,33 @@ pub fn contact_uri(m: &Message) -> String {
     }
 }
 
-/// A scripted TCP user agent: one connection, Content-Length framing.
-pub struct TcpUa {
-    pub stream: TcpStream,
+/// A scripted user agent on one stream (a TCP connection, or TLS over one):
+/// Content-Length framing.
+pub struct StreamUa<S = TcpStream> {
+    pub stream: S,
     pub addr: SocketAddr,
     buf: BytesMut,
 }
 
+/// A scripted TCP user agent: one connection.
+pub type TcpUa = StreamUa<TcpStream>;
+
 impl TcpUa {
     pub async fn connect(to: SocketAddr) -> TcpUa {
         let stream = TcpStream::connect(to).await.expect("tcp connect");
-        let addr = stream.local_addr().expect("addr");
-        TcpUa {
-            stream,
-            addr,
-            buf: BytesMut::new(),
-        }
+        TcpUa::from_stream(stream)
     }
 
     pub fn from_stream(stream: TcpStream) -> TcpUa {
         let addr = stream.local_addr().expect("addr");
-        TcpUa {
+        StreamUa::new(stream, addr)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> StreamUa<S> {
+    /// A UA on `stream`, whose local address is `addr`.
+    pub fn new(stream: S, addr: SocketAddr) -> StreamUa<S> {
+        StreamUa {
             stream,
             addr,
             buf: BytesMut::new(),
@@ -378,21 +373,40 @@ impl TcpUa {
     }
 
     pub async fn send(&mut self, text: &str) {
-        self.stream
-            .write_all(text.as_bytes())
+        self.stream.write_all(text.as_bytes()).await.expect("write");
+        self.stream.flush().await.expect("flush");
+    }
+
+    /// Sends an [`invite`] (the default [`SDP`]) over this stream to the
+    /// gateway at `gw`, its Via naming `tp` ("TCP", "TLS").
+    pub async fn send_invite(
+        &mut self,
+        gw: SocketAddr,
+        tp: &str,
+        call_id: &str,
+        dialed: &str,
+        branch: &str,
+    ) {
+        let text = invite(self.addr, gw, tp, call_id, dialed, branch);
+        self.send(&text).await;
+    }
+
+    /// The next message, or None when the peer closed or failed the stream.
+    pub async fn try_recv(&mut self) -> Option<Message> {
+        tokio::time::timeout(WAIT, self.recv_inner())
             .await
-            .expect("tcp write");
+            .expect("a message or a close within 5 s")
     }
 
     pub async fn recv(&mut self) -> Message {
-        tokio::time::timeout(WAIT, self.recv_inner())
+        self.try_recv()
             .await
-            .expect("tcp message within 5 s")
+            .expect("gateway closed the connection")
     }
 
-    async fn recv_inner(&mut self) -> Message {
+    async fn recv_inner(&mut self) -> Option<Message> {
         loop {
-            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&self.buf[..end]).to_ascii_lowercase();
                 let len = head
                     .lines()
@@ -404,20 +418,16 @@ impl TcpUa {
                     })
                     .unwrap_or(0);
                 if self.buf.len() >= end + 4 + len {
-                    let frame = self.buf.split_to(end + 4 + len).freeze();
-                    return parse(frame);
+                    return Some(parse(self.buf.split_to(end + 4 + len).freeze()));
                 }
             }
             let mut tmp = [0u8; 8192];
-            let n = self.stream.read(&mut tmp).await.expect("tcp read");
-            assert!(n > 0, "gateway closed the connection");
-            self.buf.extend_from_slice(&tmp[..n]);
+            match self.stream.read(&mut tmp).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+            }
         }
     }
-}
-
-fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
 }
 
 /// Answers `code` to INVITEs on `ua` until one of a call not seen before
