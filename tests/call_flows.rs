@@ -253,8 +253,7 @@ async fn failover_to_next_carrier_on_503() {
     assert_ne!(hdr(&inv1, "Call-ID"), hdr(&inv2, "Call-ID"));
     cs[1].answer(gw.udp, &inv2, "c2", "c").await;
     pbx.expect_response(200).await;
-    let m = metrics(gw.http).await;
-    assert_eq!(metric_value(&m, "trunkgate_carrier_failovers_total"), 1.0);
+    assert_metric(gw.http, "trunkgate_carrier_failovers_total", 1.0).await;
 }
 
 #[tokio::test]
@@ -356,12 +355,12 @@ async fn unauthenticated_source_gets_403() {
         .await;
     pbx.expect_response(403).await;
     assert!(carrier.hears_nothing(Duration::from_millis(300)).await);
-    let m = metrics(gw.http).await;
-    assert_eq!(
-        metric_value(&m, "trunkgate_rejections_total{reason=\"no_trunk\"}"),
+    assert_metric(
+        gw.http,
+        "trunkgate_rejections_total{reason=\"no_trunk\"}",
         1.0,
-        "{m}"
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -603,42 +602,45 @@ fn options(from: std::net::SocketAddr, gw: std::net::SocketAddr, n: u32, ua: &st
     )
 }
 
+/// Sends OPTIONS `ns` from `ua` to the gateway at `gw`; how many are
+/// answered before 300 ms pass without an answer.
+async fn options_answered(ua: &Ua, gw: std::net::SocketAddr, ns: std::ops::Range<u32>) -> usize {
+    for n in ns {
+        ua.send(gw, &options(ua.addr, gw, n, "x")).await;
+    }
+    ua.count_until_quiet(Duration::from_millis(300)).await
+}
+
 #[tokio::test]
 async fn untrusted_flood_is_cut_off_and_scanners_dropped() {
     let carrier = Ua::new().await;
     let gw = start(&config_text(&[(carrier.addr, "udp")], "127.0.0.1/32")).await;
     let flooder = Ua::bind("127.0.0.8:0").await;
-    for n in 0..30 {
-        flooder
-            .send(gw.udp, &options(flooder.addr, gw.udp, n, "x"))
-            .await;
-    }
-    let answered = flooder.count_until_quiet(Duration::from_millis(300)).await;
+    let answered = options_answered(&flooder, gw.udp, 0..30).await;
     assert_eq!(
         answered, 16,
         "pike-style limit: 16 requests per 2 s from an untrusted source"
     );
     // A trusted source (a trunk's CIDR) is never limited.
     let pbx = Ua::new().await;
-    for n in 100..140 {
-        pbx.send(gw.udp, &options(pbx.addr, gw.udp, n, "x")).await;
-    }
-    let ok = pbx.count_until_quiet(Duration::from_millis(300)).await;
+    let ok = options_answered(&pbx, gw.udp, 100..140).await;
     assert_eq!(ok, 40);
     // Known scanners get nothing at all.
     pbx.send(gw.udp, &options(pbx.addr, gw.udp, 999, "friendly-scanner"))
         .await;
     assert!(pbx.hears_nothing(Duration::from_millis(300)).await);
-    let m = metrics(gw.http).await;
-    assert_eq!(
-        metric_value(&m, "trunkgate_sip_dropped_total{reason=\"rate_limited\"}"),
+    assert_metric(
+        gw.http,
+        "trunkgate_sip_dropped_total{reason=\"rate_limited\"}",
         14.0,
-        "{m}"
-    );
-    assert_eq!(
-        metric_value(&m, "trunkgate_sip_dropped_total{reason=\"scanner\"}"),
-        1.0
-    );
+    )
+    .await;
+    assert_metric(
+        gw.http,
+        "trunkgate_sip_dropped_total{reason=\"scanner\"}",
+        1.0,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -667,12 +669,7 @@ async fn carrier_address_is_trusted_by_the_flood_limit() {
     // The trunk admits only 127.0.0.1; the carrier signals from 127.0.0.6.
     let carrier = Ua::bind("127.0.0.6:0").await;
     let gw = start(&config_text(&[(carrier.addr, "udp")], "127.0.0.1/32")).await;
-    for n in 0..40 {
-        carrier
-            .send(gw.udp, &options(carrier.addr, gw.udp, n, "x"))
-            .await;
-    }
-    let answered = carrier.count_until_quiet(Duration::from_millis(300)).await;
+    let answered = options_answered(&carrier, gw.udp, 0..40).await;
     assert_eq!(
         answered, 40,
         "a carrier's BYEs/OPTIONS are never rate-limited"

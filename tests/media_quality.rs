@@ -43,9 +43,7 @@ async fn answered_with(
     car_media: SocketAddr,
 ) -> Up {
     let pbx = Ua::new().await;
-    let offer = sdp_at(pbx_media, "pbx");
-    pbx.send_invite_sdp(gw.udp, id, DIALED, &format!("z9hG4bK{id}"), &offer)
-        .await;
+    pbx.send_offer(gw.udp, id, DIALED, pbx_media, "pbx").await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     MediaCall::answer(gw, pbx, carrier, inv, id, car_media).await
 }

@@ -63,8 +63,7 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
         pbx.wait_response(180).await;
         invites.push(inv);
     }
-    let m = metrics(gw.http).await;
-    assert_eq!(metric_value(&m, "trunkgate_calls_in_setup"), 2.0, "{m}");
+    assert_metric(gw.http, "trunkgate_calls_in_setup", 2.0).await;
 
     // The third: 503 + Retry-After at once, and the carrier sees nothing.
     dial(&pbx, gw.udp, "ovl-3").await;
@@ -75,12 +74,12 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
         carrier.hears_nothing(Duration::from_millis(300)).await,
         "a shed INVITE reached the carrier"
     );
-    let m = metrics(gw.http).await;
-    assert_eq!(
-        metric_value(&m, "trunkgate_rejections_total{reason=\"overload_setup\"}"),
+    assert_metric(
+        gw.http,
+        "trunkgate_rejections_total{reason=\"overload_setup\"}",
         1.0,
-        "{m}"
-    );
+    )
+    .await;
 
     // The first call is answered and ended by the PBX: ACK and BYE are served.
     carrier.answer(gw.udp, &invites[0], "c", "carrier").await;
@@ -96,12 +95,13 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
     carrier.ok(gw.udp, &bye_c).await;
     pbx.wait_response(200).await;
 
-    let m = metrics(gw.http).await;
-    assert_eq!(
-        metric_value(&m, "trunkgate_rejections_total{reason=\"overload_setup\"}"),
+    // Only the third INVITE was shed.
+    assert_metric(
+        gw.http,
+        "trunkgate_rejections_total{reason=\"overload_setup\"}",
         1.0,
-        "only the third INVITE was shed: {m}"
-    );
+    )
+    .await;
     gw.gw.shutdown().await;
 }
 
@@ -222,15 +222,12 @@ async fn a_callee_that_does_not_answer_is_not_sent_more_than_the_pending_cap() {
     while let Some((m, _)) = carrier.recv_within(Duration::from_millis(300)).await {
         assert_eq!(hdr(&m, "Call-ID"), hdr(&first, "Call-ID"), "{m:?}");
     }
-    let m = metrics(gw.http).await;
-    assert_eq!(
-        metric_value(
-            &m,
-            "trunkgate_rejections_total{reason=\"overload_pending\"}"
-        ),
+    assert_metric(
+        gw.http,
+        "trunkgate_rejections_total{reason=\"overload_pending\"}",
         1.0,
-        "{m}"
-    );
+    )
+    .await;
 
     // The carrier's 100 Trying: no longer pending, the next INVITE goes out.
     carrier

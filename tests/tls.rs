@@ -122,6 +122,14 @@ fn server_config(leaf: &Leaf) -> Arc<ServerConfig> {
     )
 }
 
+/// Why config `text` (read as `t.toml`) is refused.
+fn config_error(text: &str) -> String {
+    match trunkgate::config::parse_str(text, "t.toml") {
+        Ok(_) => panic!("config accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
 type ClientUa = StreamUa<tokio_rustls::client::TlsStream<TcpStream>>;
 
 /// Connects and handshakes with TLS to the gateway, verifying its certificate for `name`.
@@ -534,18 +542,14 @@ fn tls_config_errors_name_file_key_and_rule() {
         cert.display(),
         key.display()
     );
-    let err = trunkgate::config::parse_str(&text, "t.toml")
-        .unwrap_err()
-        .to_string();
+    let err = config_error(&text);
     assert!(err.contains("t.toml: tls.client_auth: must be"), "{err}");
     let text = format!(
         "{base}[tls]\ncert_file = \"{}\"\nkey_file = \"{}/missing.key\"\n",
         cert.display(),
         pki.dir.display()
     );
-    let err = trunkgate::config::parse_str(&text, "t.toml")
-        .unwrap_err()
-        .to_string();
+    let err = config_error(&text);
     assert!(err.contains("t.toml: tls.key_file: "), "{err}");
     let text = format!(
         "{base}[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
@@ -555,9 +559,7 @@ fn tls_config_errors_name_file_key_and_rule() {
     let tie = format!(
         "{text}trunk_client_names = [ {{ trunk_id = \"{DEMO_TRUNK}\", name = \"pbx.example\" }} ]\n"
     );
-    let err = trunkgate::config::parse_str(&tie, "t.toml")
-        .unwrap_err()
-        .to_string();
+    let err = config_error(&tie);
     assert!(
         err.contains("t.toml: tls.trunk_client_names: needs client_auth"),
         "{err}"

@@ -502,12 +502,12 @@ async fn twilio_auth_needs_sid_and_signaling_range() {
     )
     .await;
     pbx.expect_response(100).await;
-    let m = metrics(gw.http).await;
-    assert_eq!(
-        metric_value(&m, "trunkgate_rejections_total{reason=\"auth_failed\"}"),
+    assert_metric(
+        gw.http,
+        "trunkgate_rejections_total{reason=\"auth_failed\"}",
         2.0,
-        "{m}"
-    );
+    )
+    .await;
 }
 
 /// RFC 3263: the destination name resolves through SRV to two targets; the

@@ -68,6 +68,22 @@ impl Ua {
         .await;
     }
 
+    /// Sends an INVITE (UDP, branch `z9hG4bK<call_id>`) from this UA to the
+    /// gateway at `gw`, offering audio at `media` ([`sdp_at`] with `origin`).
+    pub async fn send_offer(
+        &self,
+        gw: SocketAddr,
+        call_id: &str,
+        dialed: &str,
+        media: SocketAddr,
+        origin: &str,
+    ) {
+        let branch = format!("z9hG4bK{call_id}");
+        let sdp = sdp_at(media, origin);
+        self.send_invite_sdp(gw, call_id, dialed, &branch, &sdp)
+            .await;
+    }
+
     /// Waits for the 200 to this UA's INVITE (skipping provisionals) and
     /// ACKs it to the gateway at `gw`; returns the 200.
     pub async fn ack_200(&self, gw: SocketAddr) -> Message {
@@ -228,11 +244,34 @@ pub fn invite_sdp(
 
 /// An SDP offer/answer for audio at `addr` (PCMU, PCMA, telephone-event).
 pub fn sdp_at(addr: SocketAddr, origin: &str) -> String {
+    let attrs = "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
+    sdp_body(
+        addr,
+        &format!("{origin} 1 1"),
+        "audio",
+        "RTP/AVP 0 8 101",
+        attrs,
+    )
+}
+
+/// An SDP body with one media stream at `addr`: `o=<origin> IN IP4 …`,
+/// `m=<media> <port> <formats>`, then the attribute lines `attrs`.
+pub fn sdp_body(addr: SocketAddr, origin: &str, media: &str, formats: &str, attrs: &str) -> String {
     format!(
-        "v=0\r\no={origin} 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n",
+        "v=0\r\no={origin} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm={media} {port} {formats}\r\n{attrs}",
         ip = addr.ip(),
         port = addr.port()
     )
+}
+
+/// The first line of an SDP body that starts with `prefix` ("m=audio",
+/// say), or "".
+pub fn sdp_line(body: &[u8], prefix: &str) -> String {
+    String::from_utf8_lossy(body)
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Where an SDP body says media should go (first c= and m=audio).
