@@ -309,12 +309,7 @@ async fn every_validation_rule_is_refused_with_the_field_named() {
     // PUT: the id cannot change; a trunk with numbers stays inbound; the merged result is checked.
     let path = format!("/v1/Trunks/{SEED_EXTRA}");
     invalid(&api.put(&path, json!({ "trunk_id": fresh })).await);
-    let (s, _) = api
-        .post(
-            &format!("/v1/PhoneNumbers/Trunks/{SEED_EXTRA}"),
-            json!({ "phone_numbers": [ { "no": DID } ] }),
-        )
-        .await;
+    let (s, _) = api.assign(SEED_EXTRA, DID).await;
     assert_eq!(s, 200);
     bad_field(&api.put(&path, json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "10.0.0.1" } ] } })).await, "direction");
     let m = invalid(
@@ -366,11 +361,8 @@ async fn every_validation_rule_is_refused_with_the_field_named() {
         assert!(msg.starts_with(&format!("{field}: ")), "{field} in {msg:?}");
     }
     not_found(
-        &api.post(
-            "/v1/PhoneNumbers/Trunks/00000000-0000-4000-8000-000000000001",
-            json!({ "phone_numbers": [ { "no": "+14155550103" } ] }),
-        )
-        .await,
+        &api.assign("00000000-0000-4000-8000-000000000001", "+14155550103")
+            .await,
     );
     not_found(
         &api.post(
@@ -583,19 +575,8 @@ async fn delete_refused_while_numbers_assigned_or_failover_target() {
     let (_, l) = api.get("/v1/PhoneNumbers/ParkingLot").await;
     assert_eq!(l["phone_numbers"][0]["no"], "+14155550198");
     assert_eq!(l["phone_numbers"][0]["description"], "fax");
-    invalid(
-        &api.delete(
-            &format!("/v1/PhoneNumbers/Trunks/{a}"),
-            Some(json!({ "phone_numbers": [ { "no": "+14155550198" } ] })),
-        )
-        .await,
-    );
-    let (s, _) = api
-        .delete(
-            &format!("/v1/PhoneNumbers/Trunks/{a}"),
-            Some(json!({ "phone_numbers": [ { "no": DID } ] })),
-        )
-        .await;
+    invalid(&api.release(a, "+14155550198").await);
+    let (s, _) = api.release(a, DID).await;
     assert_eq!(s, 204);
     let (_, all) = api.get("/v1/PhoneNumbers").await;
     assert_eq!(all["pagination"]["total_items"], 1);
@@ -614,9 +595,7 @@ async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
     let (gw, carrier, api, _) = setup().await;
     let pbx = Ua::new().await;
     // Unknown number first: 404.
-    carrier
-        .send_invite(gw.udp, "api-in0", DID, "z9hG4bKapiin0")
-        .await;
+    carrier.dial(gw.udp, "api-in0", DID).await;
     carrier.wait_response(404).await;
 
     let t = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
@@ -624,36 +603,18 @@ async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
         .post("/v1/Trunks", json!({ "trunk_id": t, "direction": "inbound", "inbound": { "destination": pbx.addr.to_string() } }))
         .await;
     assert_eq!(s, 201, "{r}");
-    let (s, _) = api
-        .post(
-            &format!("/v1/PhoneNumbers/Trunks/{t}"),
-            json!({ "phone_numbers": [ { "no": DID } ] }),
-        )
-        .await;
+    let (s, _) = api.assign(t, DID).await;
     assert_eq!(s, 200);
 
-    carrier
-        .send_invite(gw.udp, "api-in1", DID, "z9hG4bKapiin1")
-        .await;
-    let (inv, _) = pbx.expect_request("INVITE").await;
-    assert!(inv
-        .request_uri()
-        .unwrap()
-        .starts_with(format!("sip:{DID}@").as_bytes()));
+    carrier.dial(gw.udp, "api-in1", DID).await;
+    let (inv, _) = pbx.expect_invite_for(DID).await;
     pbx.status(gw.udp, &inv, 486, "Busy Here", "p").await;
     carrier.wait_response(486).await;
 
     // Released again: the next call is 404.
-    let (s, _) = api
-        .delete(
-            &format!("/v1/PhoneNumbers/Trunks/{t}"),
-            Some(json!({ "phone_numbers": [ { "no": DID } ] })),
-        )
-        .await;
+    let (s, _) = api.release(t, DID).await;
     assert_eq!(s, 204);
-    carrier
-        .send_invite(gw.udp, "api-in2", DID, "z9hG4bKapiin2")
-        .await;
+    carrier.dial(gw.udp, "api-in2", DID).await;
     carrier.wait_response(404).await;
 }
 
@@ -712,11 +673,7 @@ async fn two_calls(gw: &Gw, carrier: &Ua, api: &Api) {
 
     let t = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a11";
     api.post("/v1/Trunks", json!({ "trunk_id": t, "direction": "inbound", "inbound": { "destination": pbx.addr.to_string() } })).await;
-    api.post(
-        &format!("/v1/PhoneNumbers/Trunks/{t}"),
-        json!({ "phone_numbers": [ { "no": DID } ] }),
-    )
-    .await;
+    api.assign(t, DID).await;
     carrier
         .send_invite(gw.udp, "log-in", DID, "z9hG4bKlogin")
         .await;
@@ -832,9 +789,7 @@ async fn restart_keeps_trunks_numbers_and_logs_and_does_not_reseed() {
     let l = logs(&api, "?begin_date=2000-01-01T00:00:00Z", 2).await;
     assert_eq!(l["logs"].as_array().unwrap().len(), 2);
     // The restored number still routes: the call reaches the trunk's PBX (busy there).
-    carrier
-        .send_invite(gw.udp, "after-restart", DID, "z9hG4bKar")
-        .await;
+    carrier.dial(gw.udp, "after-restart", DID).await;
     carrier.wait_response(100).await;
 }
 
@@ -919,8 +874,7 @@ async fn openapi_document_parses_and_lists_every_route() {
 async fn live_calls_listed_and_hung_up_through_the_api() {
     let (gw, carrier, api, _) = setup().await;
     let pbx = Ua::new().await;
-    pbx.send_invite(gw.udp, "api-live1", DIALED, "z9hG4bKlive1")
-        .await;
+    pbx.dial(gw.udp, "api-live1", DIALED).await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     let (s, v) = api.get("/v1/LiveCalls").await;
     assert_eq!(s, 200);

@@ -355,12 +355,7 @@ async fn unauthenticated_source_gets_403() {
         .await;
     pbx.expect_response(403).await;
     assert!(carrier.hears_nothing(Duration::from_millis(300)).await);
-    assert_metric(
-        gw.http,
-        "trunkgate_rejections_total{reason=\"no_trunk\"}",
-        1.0,
-    )
-    .await;
+    assert_metric(gw.http, &rejections("no_trunk"), 1.0).await;
 }
 
 #[tokio::test]
@@ -629,18 +624,9 @@ async fn untrusted_flood_is_cut_off_and_scanners_dropped() {
     pbx.send(gw.udp, &options(pbx.addr, gw.udp, 999, "friendly-scanner"))
         .await;
     assert!(pbx.hears_nothing(Duration::from_millis(300)).await);
-    assert_metric(
-        gw.http,
-        "trunkgate_sip_dropped_total{reason=\"rate_limited\"}",
-        14.0,
-    )
-    .await;
-    assert_metric(
-        gw.http,
-        "trunkgate_sip_dropped_total{reason=\"scanner\"}",
-        1.0,
-    )
-    .await;
+    let dropped = |reason: &str| format!("trunkgate_sip_dropped_total{{reason=\"{reason}\"}}");
+    assert_metric(gw.http, &dropped("rate_limited"), 14.0).await;
+    assert_metric(gw.http, &dropped("scanner"), 1.0).await;
 }
 
 #[tokio::test]

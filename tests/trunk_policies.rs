@@ -308,11 +308,7 @@ async fn inbound_did_delivered_to_the_trunk_destination() {
     // Without the + and with separators: normalised to E.164.
     inbound_invite(&gw, &carrier, "1-415-555-0199", "in1").await;
     carrier.expect_response(100).await;
-    let (inv, _) = pbx.expect_request("INVITE").await;
-    assert!(inv
-        .request_uri()
-        .unwrap()
-        .starts_with(format!("sip:{DID}@").as_bytes()));
+    let (inv, _) = pbx.expect_invite_for(DID).await;
     pbx.answer(gw.udp, &inv, "p", "pbx").await;
     carrier.wait_response(200).await;
     // Unknown number -> 404; a DID from a non-carrier source -> treated as outbound and refused 403.
@@ -502,12 +498,7 @@ async fn twilio_auth_needs_sid_and_signaling_range() {
     )
     .await;
     pbx.expect_response(100).await;
-    assert_metric(
-        gw.http,
-        "trunkgate_rejections_total{reason=\"auth_failed\"}",
-        2.0,
-    )
-    .await;
+    assert_metric(gw.http, &rejections("auth_failed"), 2.0).await;
 }
 
 /// RFC 3263: the destination name resolves through SRV to two targets; the
@@ -533,11 +524,7 @@ static = [
     let gw = start(&text).await;
     inbound_invite(&gw, &carrier, DID, "srv1").await;
     carrier.expect_response(100).await;
-    let (inv1, _) = first.expect_request("INVITE").await;
-    assert!(inv1
-        .request_uri()
-        .unwrap()
-        .starts_with(format!("sip:{DID}@").as_bytes()));
+    first.expect_invite_for(DID).await;
     // The first target stays silent; after Timer B the second one is tried.
     let (inv2, _) = second.wait_request("INVITE").await;
     second.answer(gw.udp, &inv2, "s", "b").await;

@@ -120,6 +120,20 @@ impl Api {
         self.get(&format!("/v1/Trunks/{id}")).await
     }
 
+    /// `POST /v1/PhoneNumbers/Trunks/{id}`: assigns number `no` to trunk `id`.
+    pub async fn assign(&self, id: &str, no: &str) -> (u16, Value) {
+        let body = serde_json::json!({ "phone_numbers": [ { "no": no } ] });
+        self.post(&format!("/v1/PhoneNumbers/Trunks/{id}"), body)
+            .await
+    }
+
+    /// `DELETE /v1/PhoneNumbers/Trunks/{id}`: releases number `no` from trunk `id`.
+    pub async fn release(&self, id: &str, no: &str) -> (u16, Value) {
+        let body = serde_json::json!({ "phone_numbers": [ { "no": no } ] });
+        self.delete(&format!("/v1/PhoneNumbers/Trunks/{id}"), Some(body))
+            .await
+    }
+
     /// `PUT /v1/Trunks/{id}` with `b`.
     pub async fn put_trunk(&self, id: &str, b: Value) -> (u16, Value) {
         self.put(&format!("/v1/Trunks/{id}"), b).await

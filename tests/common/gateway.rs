@@ -281,6 +281,11 @@ pub async fn assert_metric(http: SocketAddr, series: &str, want: f64) {
     assert_eq!(metric_value(&text, series), want, "{series}:\n{text}");
 }
 
+/// The series counting INVITEs the gateway refused for `reason`.
+pub fn rejections(reason: &str) -> String {
+    format!("trunkgate_rejections_total{{reason=\"{reason}\"}}")
+}
+
 /// The value of one exact metric line (`name{labels}`), or 0.
 pub fn metric_value(text: &str, series: &str) -> f64 {
     without_node_id(text)

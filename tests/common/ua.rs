@@ -52,6 +52,17 @@ impl Ua {
         self.send_invite_sdp(gw, call_id, dialed, branch, SDP).await;
     }
 
+    /// [`Ua::send_invite`] with the branch made of `call_id`
+    /// (`z9hG4bK` and its letters and digits).
+    pub async fn dial(&self, gw: SocketAddr, call_id: &str, dialed: &str) {
+        let token: String = call_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        self.send_invite(gw, call_id, dialed, &format!("z9hG4bK{token}"))
+            .await;
+    }
+
     /// [`Ua::send_invite`] with the given SDP body.
     pub async fn send_invite_sdp(
         &self,
@@ -174,6 +185,16 @@ impl Ua {
             String::from_utf8_lossy(m.raw())
         );
         (m, from)
+    }
+
+    /// Next request: asserts that it is an INVITE for `number`
+    /// (Request-URI `sip:<number>@…`).
+    pub async fn expect_invite_for(&self, number: &str) -> (Message, SocketAddr) {
+        let (inv, from) = self.expect_request("INVITE").await;
+        let uri = inv.request_uri().expect("a request");
+        let uri = String::from_utf8_lossy(uri);
+        assert!(uri.starts_with(&format!("sip:{number}@")), "{uri}");
+        (inv, from)
     }
 
     /// Skips messages until a request with `method` arrives (e.g. past absorbed retransmissions).
@@ -633,6 +654,22 @@ impl UaDialog {
 /// Contact, [`SDP_ANSWER`]), sent to the gateway at `gw`.
 pub async fn carrier_answers(carrier: &Ua, gw: SocketAddr, inv: &Message) {
     carrier.answer(gw, inv, "c", "c").await;
+}
+
+/// The carrier answers the next INVITE it gets `code` (no body, To tag `c`),
+/// sent to the gateway at `gw`, and the PBX gets that answer relayed.
+/// Returns the carrier's INVITE.
+pub async fn carrier_status(
+    carrier: &Ua,
+    gw: SocketAddr,
+    pbx: &Ua,
+    code: u16,
+    reason: &str,
+) -> Message {
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    carrier.status(gw, &inv, code, reason, "c").await;
+    pbx.wait_response(code).await;
+    inv
 }
 
 /// [`carrier_answers`], then the PBX gets the 200 and the carrier the gateway's ACK.
