@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use common::api::{api_error as err, bad_field, invalid, not_found, Api};
+use common::api::{api_error as err, bad_field, each, invalid, not_found, Api};
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -87,13 +87,13 @@ async fn trunk_crud_round_trip_inbound_and_outbound() {
     assert_eq!(out["recording"]["setting"], "do_not_record");
     assert_eq!(out["modified_on"], out["updated_on"]);
     assert!(out["created_on"].as_str().unwrap().ends_with('Z'));
-    let (s, got) = api.get(&format!("/v1/Trunks/{id}")).await;
+    let (s, got) = api.trunk(&id).await;
     assert_eq!((s, &got), (200, &out));
 
     // Partial update: only the fields given change; nested objects merge.
     let (s, up) = api
-        .put(
-            &format!("/v1/Trunks/{id}"),
+        .put_trunk(
+            &id,
             json!({ "description": "renamed", "outbound": { "max_post_dial_delay": 20 } }),
         )
         .await;
@@ -109,10 +109,7 @@ async fn trunk_crud_round_trip_inbound_and_outbound() {
     assert!(up["updated_on"].as_str().unwrap() >= out["updated_on"].as_str().unwrap());
     // null clears a field.
     let (s, up) = api
-        .put(
-            &format!("/v1/Trunks/{id}"),
-            json!({ "simultaneous_call_limit": null }),
-        )
+        .put_trunk(&id, json!({ "simultaneous_call_limit": null }))
         .await;
     assert_eq!((s, &up["simultaneous_call_limit"]), (200, &Value::Null));
 
@@ -141,14 +138,12 @@ async fn trunk_crud_round_trip_inbound_and_outbound() {
         format!("/v1/PhoneNumbers/Trunks/{in_id}")
     );
     // A GET result sent back as a PUT body (read-only fields included) changes nothing.
-    let (s, same) = api.put(&format!("/v1/Trunks/{in_id}"), inb.clone()).await;
+    let (s, same) = api.put_trunk(in_id, inb.clone()).await;
     assert_eq!(s, 200, "{same}");
     assert_eq!(same["updated_on"], inb["updated_on"]);
     assert_eq!(same["inbound"], inb["inbound"]);
     let (s, up) = api
-        .put(
-            &format!("/v1/Trunks/{in_id}"),
-            json!({ "status": "active", "inbound": { "failover": { "source": "sip_uri", "value": "sip:backup@pbx2.example.com" } } }),
+        .put_trunk(in_id, json!({ "status": "active", "inbound": { "failover": { "source": "sip_uri", "value": "sip:backup@pbx2.example.com" } } }),
         )
         .await;
     assert_eq!(s, 200, "{up}");
@@ -159,12 +154,7 @@ async fn trunk_crud_round_trip_inbound_and_outbound() {
     // Listing: seeds first, then ours, with pagination.
     let (s, list) = api.get("/v1/Trunks?page=0&page_size=3").await;
     assert_eq!(s, 200, "{list}");
-    let ids: Vec<&str> = list["trunks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["trunk_id"].as_str().unwrap())
-        .collect();
+    let ids = each(&list["trunks"], "trunk_id");
     assert_eq!(ids.len(), 3);
     assert!(ids.contains(&DEMO_TRUNK) && ids.contains(&SEED_EXTRA));
     assert_eq!(list["pagination"]["total_items"], 4);
@@ -181,7 +171,7 @@ async fn trunk_crud_round_trip_inbound_and_outbound() {
     for t in [&id, in_id] {
         let (s, _) = api.delete(&format!("/v1/Trunks/{t}"), None).await;
         assert_eq!(s, 204);
-        not_found(&api.get(&format!("/v1/Trunks/{t}")).await);
+        not_found(&api.trunk(t).await);
     }
     let (_, list) = api.get("/v1/Trunks").await;
     assert_eq!(list["pagination"]["total_items"], 2);
@@ -319,12 +309,7 @@ async fn every_validation_rule_is_refused_with_the_field_named() {
     // PUT: the id cannot change; a trunk with numbers stays inbound; the merged result is checked.
     let path = format!("/v1/Trunks/{SEED_EXTRA}");
     invalid(&api.put(&path, json!({ "trunk_id": fresh })).await);
-    let (s, _) = api
-        .post(
-            &format!("/v1/PhoneNumbers/Trunks/{SEED_EXTRA}"),
-            json!({ "phone_numbers": [ { "no": DID } ] }),
-        )
-        .await;
+    let (s, _) = api.assign(SEED_EXTRA, DID).await;
     assert_eq!(s, 200);
     bad_field(&api.put(&path, json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "10.0.0.1" } ] } })).await, "direction");
     let m = invalid(
@@ -376,11 +361,8 @@ async fn every_validation_rule_is_refused_with_the_field_named() {
         assert!(msg.starts_with(&format!("{field}: ")), "{field} in {msg:?}");
     }
     not_found(
-        &api.post(
-            "/v1/PhoneNumbers/Trunks/00000000-0000-4000-8000-000000000001",
-            json!({ "phone_numbers": [ { "no": "+14155550103" } ] }),
-        )
-        .await,
+        &api.assign("00000000-0000-4000-8000-000000000001", "+14155550103")
+            .await,
     );
     not_found(
         &api.post(
@@ -538,14 +520,7 @@ async fn auth_refused_without_or_with_a_wrong_key_accepted_with_the_env_key() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 200, "{p}");
     }
-    let ready: Value = anon
-        .get(format!("http://{}/health/ready", gw.http))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, ready) = Api::new(&gw, None).get("/health/ready").await;
     assert_eq!(ready["listeners"], true);
     assert_eq!(ready["store"], "up");
     assert_eq!(ready["store_backend"], "sqlite");
@@ -580,12 +555,7 @@ async fn delete_refused_while_numbers_assigned_or_failover_target() {
             "/v1/PhoneNumbers/Trunks/{a}?sort_by=no&sort_order=desc"
         ))
         .await;
-    let nos: Vec<&str> = l["phone_numbers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["no"].as_str().unwrap())
-        .collect();
+    let nos = each(&l["phone_numbers"], "no");
     assert_eq!(nos, vec![DID, "+14155550198"]);
     assert_eq!(l["phone_numbers"][0]["description"], "main line");
     let (s, n) = api
@@ -605,19 +575,8 @@ async fn delete_refused_while_numbers_assigned_or_failover_target() {
     let (_, l) = api.get("/v1/PhoneNumbers/ParkingLot").await;
     assert_eq!(l["phone_numbers"][0]["no"], "+14155550198");
     assert_eq!(l["phone_numbers"][0]["description"], "fax");
-    invalid(
-        &api.delete(
-            &format!("/v1/PhoneNumbers/Trunks/{a}"),
-            Some(json!({ "phone_numbers": [ { "no": "+14155550198" } ] })),
-        )
-        .await,
-    );
-    let (s, _) = api
-        .delete(
-            &format!("/v1/PhoneNumbers/Trunks/{a}"),
-            Some(json!({ "phone_numbers": [ { "no": DID } ] })),
-        )
-        .await;
+    invalid(&api.release(a, "+14155550198").await);
+    let (s, _) = api.release(a, DID).await;
     assert_eq!(s, 204);
     let (_, all) = api.get("/v1/PhoneNumbers").await;
     assert_eq!(all["pagination"]["total_items"], 1);
@@ -636,9 +595,7 @@ async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
     let (gw, carrier, api, _) = setup().await;
     let pbx = Ua::new().await;
     // Unknown number first: 404.
-    carrier
-        .send_invite(gw.udp, "api-in0", DID, "z9hG4bKapiin0")
-        .await;
+    carrier.dial(gw.udp, "api-in0", DID).await;
     carrier.wait_response(404).await;
 
     let t = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a10";
@@ -646,36 +603,18 @@ async fn number_assigned_through_the_api_reaches_the_trunks_destination() {
         .post("/v1/Trunks", json!({ "trunk_id": t, "direction": "inbound", "inbound": { "destination": pbx.addr.to_string() } }))
         .await;
     assert_eq!(s, 201, "{r}");
-    let (s, _) = api
-        .post(
-            &format!("/v1/PhoneNumbers/Trunks/{t}"),
-            json!({ "phone_numbers": [ { "no": DID } ] }),
-        )
-        .await;
+    let (s, _) = api.assign(t, DID).await;
     assert_eq!(s, 200);
 
-    carrier
-        .send_invite(gw.udp, "api-in1", DID, "z9hG4bKapiin1")
-        .await;
-    let (inv, _) = pbx.expect_request("INVITE").await;
-    assert!(inv
-        .request_uri()
-        .unwrap()
-        .starts_with(format!("sip:{DID}@").as_bytes()));
+    carrier.dial(gw.udp, "api-in1", DID).await;
+    let (inv, _) = pbx.expect_invite_for(DID).await;
     pbx.status(gw.udp, &inv, 486, "Busy Here", "p").await;
     carrier.wait_response(486).await;
 
     // Released again: the next call is 404.
-    let (s, _) = api
-        .delete(
-            &format!("/v1/PhoneNumbers/Trunks/{t}"),
-            Some(json!({ "phone_numbers": [ { "no": DID } ] })),
-        )
-        .await;
+    let (s, _) = api.release(t, DID).await;
     assert_eq!(s, 204);
-    carrier
-        .send_invite(gw.udp, "api-in2", DID, "z9hG4bKapiin2")
-        .await;
+    carrier.dial(gw.udp, "api-in2", DID).await;
     carrier.wait_response(404).await;
 }
 
@@ -691,10 +630,7 @@ async fn limit_lowered_by_put_refuses_the_next_outbound_call_with_503() {
     assert_eq!(gw.gw.trunk_active_calls(&DEMO_TRUNK.parse().unwrap()), 1);
 
     let (s, r) = api
-        .put(
-            &format!("/v1/Trunks/{DEMO_TRUNK}"),
-            json!({ "simultaneous_call_limit": 1 }),
-        )
+        .put_trunk(DEMO_TRUNK, json!({ "simultaneous_call_limit": 1 }))
         .await;
     assert_eq!((s, &r["simultaneous_call_limit"]), (200, &json!(1)));
     let pbx2 = Ua::new().await;
@@ -704,10 +640,7 @@ async fn limit_lowered_by_put_refuses_the_next_outbound_call_with_503() {
 
     // Raised again: the next call goes through to the carrier.
     let (s, _) = api
-        .put(
-            &format!("/v1/Trunks/{DEMO_TRUNK}"),
-            json!({ "simultaneous_call_limit": 2 }),
-        )
+        .put_trunk(DEMO_TRUNK, json!({ "simultaneous_call_limit": 2 }))
         .await;
     assert_eq!(s, 200);
     pbx2.send_invite(gw.udp, "api-lim3", DIALED, "z9hG4bKlim3")
@@ -740,11 +673,7 @@ async fn two_calls(gw: &Gw, carrier: &Ua, api: &Api) {
 
     let t = "0b7f7d0e-3c1a-4f7e-9a55-2d5c3e9b1a11";
     api.post("/v1/Trunks", json!({ "trunk_id": t, "direction": "inbound", "inbound": { "destination": pbx.addr.to_string() } })).await;
-    api.post(
-        &format!("/v1/PhoneNumbers/Trunks/{t}"),
-        json!({ "phone_numbers": [ { "no": DID } ] }),
-    )
-    .await;
+    api.assign(t, DID).await;
     carrier
         .send_invite(gw.udp, "log-in", DID, "z9hG4bKlogin")
         .await;
@@ -834,10 +763,7 @@ async fn restart_keeps_trunks_numbers_and_logs_and_does_not_reseed() {
     two_calls(&gw, &carrier, &api).await;
     logs(&api, "", 2).await;
     let (s, _) = api
-        .put(
-            &format!("/v1/Trunks/{DEMO_TRUNK}"),
-            json!({ "description": "changed by api" }),
-        )
+        .put_trunk(DEMO_TRUNK, json!({ "description": "changed by api" }))
         .await;
     assert_eq!(s, 200);
     assert_eq!(
@@ -854,18 +780,16 @@ async fn restart_keeps_trunks_numbers_and_logs_and_does_not_reseed() {
     let api = Api::new(&gw, Some(KEY));
     let (_, after) = api.get("/v1/Trunks").await;
     assert_eq!(after, before);
-    let (_, out) = api.get(&format!("/v1/Trunks/{DEMO_TRUNK}")).await;
+    let (_, out) = api.trunk(DEMO_TRUNK).await;
     assert_eq!(out["description"], "changed by api");
-    not_found(&api.get(&format!("/v1/Trunks/{SEED_EXTRA}")).await);
+    not_found(&api.trunk(SEED_EXTRA).await);
     let (_, nums_after) = api.get("/v1/PhoneNumbers").await;
     assert_eq!(nums_after, nums_before);
     assert_eq!(nums_after["phone_numbers"][0]["no"], DID);
     let l = logs(&api, "?begin_date=2000-01-01T00:00:00Z", 2).await;
     assert_eq!(l["logs"].as_array().unwrap().len(), 2);
     // The restored number still routes: the call reaches the trunk's PBX (busy there).
-    carrier
-        .send_invite(gw.udp, "after-restart", DID, "z9hG4bKar")
-        .await;
+    carrier.dial(gw.udp, "after-restart", DID).await;
     carrier.wait_response(100).await;
 }
 
@@ -950,8 +874,7 @@ async fn openapi_document_parses_and_lists_every_route() {
 async fn live_calls_listed_and_hung_up_through_the_api() {
     let (gw, carrier, api, _) = setup().await;
     let pbx = Ua::new().await;
-    pbx.send_invite(gw.udp, "api-live1", DIALED, "z9hG4bKlive1")
-        .await;
+    pbx.dial(gw.udp, "api-live1", DIALED).await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     let (s, v) = api.get("/v1/LiveCalls").await;
     assert_eq!(s, 200);
@@ -992,7 +915,7 @@ async fn outbound_trunk_needs_a_carrier_in_the_node_config() {
         .post("/v1/Trunks", json!({ "trunk_id": SEED_EXTRA, "direction": "inbound", "inbound": { "destination": "pbx.example.com" } }))
         .await;
     assert_eq!(s, 201);
-    bad_field(&api.put(&format!("/v1/Trunks/{SEED_EXTRA}"), json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "10.0.0.1" } ] } })).await, "direction");
+    bad_field(&api.put_trunk(SEED_EXTRA, json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "10.0.0.1" } ] } })).await, "direction");
 }
 
 #[tokio::test]
@@ -1075,13 +998,10 @@ async fn call_logs_come_in_blocks_of_1000_with_a_next_block_uri() {
 #[tokio::test]
 async fn media_encryption_set_by_put_refuses_a_plain_rtp_call_with_488() {
     let (gw, _carrier, api, _) = setup().await;
-    let (s, t) = api.get(&format!("/v1/Trunks/{DEMO_TRUNK}")).await;
+    let (s, t) = api.trunk(DEMO_TRUNK).await;
     assert_eq!((s, &t["media_encryption"]), (200, &json!("optional")));
     let (s, r) = api
-        .put(
-            &format!("/v1/Trunks/{DEMO_TRUNK}"),
-            json!({ "media_encryption": "sometimes" }),
-        )
+        .put_trunk(DEMO_TRUNK, json!({ "media_encryption": "sometimes" }))
         .await;
     assert_eq!(s, 400, "{r}");
     assert!(
@@ -1092,10 +1012,7 @@ async fn media_encryption_set_by_put_refuses_a_plain_rtp_call_with_488() {
         "{r}"
     );
     let (s, r) = api
-        .put(
-            &format!("/v1/Trunks/{DEMO_TRUNK}"),
-            json!({ "media_encryption": "required" }),
-        )
+        .put_trunk(DEMO_TRUNK, json!({ "media_encryption": "required" }))
         .await;
     assert_eq!((s, &r["media_encryption"]), (200, &json!("required")));
     let pbx = Ua::new().await;

@@ -54,14 +54,9 @@ async fn answered(name: &str) -> (Call, trunkgate::sip::Message, trunkgate::sip:
     c.pbx.expect_response(180).await;
     let contact = format!("sip:carrier@{}", c.carrier.addr);
     c.carrier
-        .respond(
+        .send(
             from,
-            &inv,
-            200,
-            "OK",
-            Some("car1"),
-            Some(&contact),
-            SDP_ANSWER,
+            &reply(&inv, 200, "OK", Some("car1"), Some(&contact), SDP_ANSWER),
         )
         .await;
     let ok = c.pbx.expect_response(200).await;
@@ -211,10 +206,7 @@ async fn callee_busy_is_passed_back_without_failover() {
     cs[0].status(gw.udp, &inv, 486, "Busy Here", "c1").await;
     cs[0].expect_request("ACK").await;
     assert!(
-        cs[1]
-            .recv_within(Duration::from_millis(300))
-            .await
-            .is_none(),
+        cs[1].hears_nothing(Duration::from_millis(300)).await,
         "no failover on the callee's 486"
     );
     let ack = in_dialog(
@@ -242,7 +234,7 @@ async fn callee_busy_is_passed_back_without_failover() {
     pbx.send(gw.udp, &ack).await;
     while pbx.recv_within(Duration::from_millis(30)).await.is_some() {}
     assert!(
-        pbx.recv_within(Duration::from_millis(400)).await.is_none(),
+        pbx.hears_nothing(Duration::from_millis(400)).await,
         "486 not retransmitted after ACK"
     );
 }
@@ -261,8 +253,7 @@ async fn failover_to_next_carrier_on_503() {
     assert_ne!(hdr(&inv1, "Call-ID"), hdr(&inv2, "Call-ID"));
     cs[1].answer(gw.udp, &inv2, "c2", "c").await;
     pbx.expect_response(200).await;
-    let m = metrics(gw.http).await;
-    assert_eq!(metric_value(&m, "trunkgate_carrier_failovers_total"), 1.0);
+    assert_metric(gw.http, "trunkgate_carrier_failovers_total", 1.0).await;
 }
 
 #[tokio::test]
@@ -298,14 +289,16 @@ async fn reinvite_is_relayed() {
     assert!(hdr(&re_b, "To").contains("tag=car1"));
     assert!(hdr(&re_b, "CSeq").starts_with("2 INVITE"));
     c.carrier
-        .respond(
+        .send(
             c.gw.udp,
-            &re_b,
-            200,
-            "OK",
-            None,
-            Some(&format!("sip:carrier@{}", c.carrier.addr)),
-            SDP_ANSWER,
+            &reply(
+                &re_b,
+                200,
+                "OK",
+                None,
+                Some(&format!("sip:carrier@{}", c.carrier.addr)),
+                SDP_ANSWER,
+            ),
         )
         .await;
     let ok2 = c.pbx.wait_response(200).await;
@@ -361,16 +354,8 @@ async fn unauthenticated_source_gets_403() {
     pbx.send_invite(gw.udp, "unauth@pbx", DIALED, "z9hG4bKu1")
         .await;
     pbx.expect_response(403).await;
-    assert!(carrier
-        .recv_within(Duration::from_millis(300))
-        .await
-        .is_none());
-    let m = metrics(gw.http).await;
-    assert_eq!(
-        metric_value(&m, "trunkgate_rejections_total{reason=\"no_trunk\"}"),
-        1.0,
-        "{m}"
-    );
+    assert!(carrier.hears_nothing(Duration::from_millis(300)).await);
+    assert_metric(gw.http, &rejections("no_trunk"), 1.0).await;
 }
 
 #[tokio::test]
@@ -405,7 +390,7 @@ async fn call_over_tcp_both_legs() {
     let gw = start(&config_text(&[(caddr, "tcp")], "127.0.0.0/8")).await;
     let mut pbx = TcpUa::connect(gw.tcp).await;
     let me = pbx.addr;
-    pbx.send(&invite(me, gw.tcp, "TCP", "tcp@pbx", DIALED, "z9hG4bKt1"))
+    pbx.send_invite(gw.tcp, "TCP", "tcp@pbx", DIALED, "z9hG4bKt1")
         .await;
     assert_eq!(pbx.recv().await.code(), Some(100));
     let (stream, _) = tokio::time::timeout(WAIT, carrier_l.accept())
@@ -612,42 +597,36 @@ fn options(from: std::net::SocketAddr, gw: std::net::SocketAddr, n: u32, ua: &st
     )
 }
 
+/// Sends OPTIONS `ns` from `ua` to the gateway at `gw`; how many are
+/// answered before 300 ms pass without an answer.
+async fn options_answered(ua: &Ua, gw: std::net::SocketAddr, ns: std::ops::Range<u32>) -> usize {
+    for n in ns {
+        ua.send(gw, &options(ua.addr, gw, n, "x")).await;
+    }
+    ua.count_until_quiet(Duration::from_millis(300)).await
+}
+
 #[tokio::test]
 async fn untrusted_flood_is_cut_off_and_scanners_dropped() {
     let carrier = Ua::new().await;
     let gw = start(&config_text(&[(carrier.addr, "udp")], "127.0.0.1/32")).await;
     let flooder = Ua::bind("127.0.0.8:0").await;
-    for n in 0..30 {
-        flooder
-            .send(gw.udp, &options(flooder.addr, gw.udp, n, "x"))
-            .await;
-    }
-    let answered = flooder.count_until_quiet(Duration::from_millis(300)).await;
+    let answered = options_answered(&flooder, gw.udp, 0..30).await;
     assert_eq!(
         answered, 16,
         "pike-style limit: 16 requests per 2 s from an untrusted source"
     );
     // A trusted source (a trunk's CIDR) is never limited.
     let pbx = Ua::new().await;
-    for n in 100..140 {
-        pbx.send(gw.udp, &options(pbx.addr, gw.udp, n, "x")).await;
-    }
-    let ok = pbx.count_until_quiet(Duration::from_millis(300)).await;
+    let ok = options_answered(&pbx, gw.udp, 100..140).await;
     assert_eq!(ok, 40);
     // Known scanners get nothing at all.
     pbx.send(gw.udp, &options(pbx.addr, gw.udp, 999, "friendly-scanner"))
         .await;
-    assert!(pbx.recv_within(Duration::from_millis(300)).await.is_none());
-    let m = metrics(gw.http).await;
-    assert_eq!(
-        metric_value(&m, "trunkgate_sip_dropped_total{reason=\"rate_limited\"}"),
-        14.0,
-        "{m}"
-    );
-    assert_eq!(
-        metric_value(&m, "trunkgate_sip_dropped_total{reason=\"scanner\"}"),
-        1.0
-    );
+    assert!(pbx.hears_nothing(Duration::from_millis(300)).await);
+    let dropped = |reason: &str| format!("trunkgate_sip_dropped_total{{reason=\"{reason}\"}}");
+    assert_metric(gw.http, &dropped("rate_limited"), 14.0).await;
+    assert_metric(gw.http, &dropped("scanner"), 1.0).await;
 }
 
 #[tokio::test]
@@ -676,12 +655,7 @@ async fn carrier_address_is_trusted_by_the_flood_limit() {
     // The trunk admits only 127.0.0.1; the carrier signals from 127.0.0.6.
     let carrier = Ua::bind("127.0.0.6:0").await;
     let gw = start(&config_text(&[(carrier.addr, "udp")], "127.0.0.1/32")).await;
-    for n in 0..40 {
-        carrier
-            .send(gw.udp, &options(carrier.addr, gw.udp, n, "x"))
-            .await;
-    }
-    let answered = carrier.count_until_quiet(Duration::from_millis(300)).await;
+    let answered = options_answered(&carrier, gw.udp, 0..40).await;
     assert_eq!(
         answered, 40,
         "a carrier's BYEs/OPTIONS are never rate-limited"
@@ -732,17 +706,10 @@ async fn ended_call_answers_retransmissions_from_its_tombstone() {
         .send_invite(c.gw.udp, &c.call_id, DIALED, "z9hG4bKinv1")
         .await;
     assert!(
-        c.carrier
-            .recv_within(Duration::from_millis(300))
-            .await
-            .is_none(),
+        c.carrier.hears_nothing(Duration::from_millis(300)).await,
         "a retransmitted INVITE of an ended call reached the carrier"
     );
-    assert!(c
-        .pbx
-        .recv_within(Duration::from_millis(100))
-        .await
-        .is_none());
+    assert!(c.pbx.hears_nothing(Duration::from_millis(100)).await);
     assert_eq!(
         metric_value(&metrics(c.gw.http).await, "trunkgate_calls_active"),
         calls_before

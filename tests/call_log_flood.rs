@@ -83,9 +83,7 @@ async fn a_refusal_flood_is_sampled_and_every_real_call_is_logged() {
             let cid = format!("pbx-{round}-{k}");
             pbx.send_invite(gw.udp, &cid, DIALED, &format!("z9hG4bKp{round}k{k}"))
                 .await;
-            let (inv, _) = carrier.wait_request("INVITE").await;
-            carrier.status(gw.udp, &inv, 486, "Busy Here", "c").await;
-            pbx.wait_response(486).await;
+            carrier_status(&carrier, gw.udp, &pbx, 486, "Busy Here").await;
             pbx_ids.insert(cid);
         }
     }

@@ -55,6 +55,23 @@ async fn wait_up(gw: &Gw, i: usize, want: f64) {
     wait_metric(gw.http, &up_series(i), want, Duration::from_secs(15)).await;
 }
 
+/// The next request a carrier task handed over (within 5 s): an INVITE;
+/// `what` says which carrier should have got it, and why.
+async fn invite_at(
+    rx: &mut mpsc::UnboundedReceiver<(Message, SocketAddr)>,
+    what: &str,
+) -> (Message, SocketAddr) {
+    let (inv, from) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("{what}"))
+        .expect("carrier task alive");
+    assert_eq!(
+        inv.method().map(|m| m.as_str().to_string()).as_deref(),
+        Some("INVITE")
+    );
+    (inv, from)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_carrier_is_marked_down_skipped_and_comes_back() {
     let a = Arc::new(Ua::new().await);
@@ -74,14 +91,7 @@ async fn a_silent_carrier_is_marked_down_skipped_and_comes_back() {
     let pbx = Ua::new().await;
     pbx.send_invite(gw.udp, "hc-1@pbx", DIALED, "z9hG4bKhc1")
         .await;
-    let (inv, from) = tokio::time::timeout(Duration::from_secs(5), b_rx.recv())
-        .await
-        .expect("the INVITE reaches carrier B")
-        .expect("carrier B task alive");
-    assert_eq!(
-        inv.method().map(|m| m.as_str().to_string()).as_deref(),
-        Some("INVITE")
-    );
+    let (inv, from) = invite_at(&mut b_rx, "the INVITE reaches carrier B").await;
     assert!(
         a_rx.try_recv().is_err(),
         "the down carrier A got a request other than OPTIONS"
@@ -107,14 +117,11 @@ async fn when_every_carrier_is_down_they_are_tried_in_priority_order() {
     let pbx = Ua::new().await;
     pbx.send_invite(gw.udp, "hc-2@pbx", DIALED, "z9hG4bKhc2")
         .await;
-    let (inv, from) = tokio::time::timeout(Duration::from_secs(5), a_rx.recv())
-        .await
-        .expect("the INVITE reaches carrier A, the first by priority, as a last resort")
-        .expect("carrier A task alive");
-    assert_eq!(
-        inv.method().map(|m| m.as_str().to_string()).as_deref(),
-        Some("INVITE")
-    );
+    let (inv, from) = invite_at(
+        &mut a_rx,
+        "the INVITE reaches carrier A, the first by priority, as a last resort",
+    )
+    .await;
     a.status(from, &inv, 486, "Busy Here", "a1").await;
     pbx.wait_response(486).await;
 }

@@ -2,16 +2,18 @@
 
 use std::process::Command;
 
-fn bin() -> Command {
+/// `trunkgate check-config <file>`, run to the end.
+fn check_config(file: impl AsRef<std::ffi::OsStr>) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_trunkgate"))
+        .arg("check-config")
+        .arg(file)
+        .output()
+        .expect("trunkgate runs")
 }
 
 #[test]
 fn check_config_accepts_the_shipped_default() {
-    let out = bin()
-        .args(["check-config", "config/trunkgate.toml"])
-        .output()
-        .unwrap();
+    let out = check_config("config/trunkgate.toml");
     assert!(
         out.status.success(),
         "{}",
@@ -44,7 +46,7 @@ max_post_dial_delay = 5
 "#,
     )
     .unwrap();
-    let out = bin().arg("check-config").arg(&file).output().unwrap();
+    let out = check_config(&file);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     let f = file.display().to_string();
@@ -65,10 +67,7 @@ max_post_dial_delay = 5
 
 #[test]
 fn check_config_missing_file_fails() {
-    let out = bin()
-        .args(["check-config", "/nonexistent/trunkgate.toml"])
-        .output()
-        .unwrap();
+    let out = check_config("/nonexistent/trunkgate.toml");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
 }

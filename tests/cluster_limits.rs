@@ -44,6 +44,14 @@ fn redis(port: u16, dir: &Path) -> Proc {
     Proc(child)
 }
 
+/// A Redis on a free loopback port, listening: its port and process.
+async fn redis_running(dir: &Path) -> (u16, Proc) {
+    let port = free_port();
+    let proc = redis(port, dir);
+    wait_tcp(format!("127.0.0.1:{port}").parse().unwrap(), "redis").await;
+    (port, proc)
+}
+
 async fn wait_tcp(addr: SocketAddr, what: &str) {
     wait_tcp_within(addr, what, Duration::from_secs(15)).await;
 }
@@ -198,9 +206,7 @@ async fn wait_redis_up(http: SocketAddr, want: f64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limit_of_two_holds_across_nodes_and_a_killed_node_frees_its_slots() {
     let dir = temp_dir("cluster-redis");
-    let rport = free_port();
-    let _redis = redis(rport, &dir);
-    wait_tcp(format!("127.0.0.1:{rport}").parse().unwrap(), "redis").await;
+    let (rport, _redis) = redis_running(&dir).await;
     let carrier = Ua::new().await;
     let mut a = node("sbc-a", carrier.addr, rport, "local").await;
     let b = node("sbc-b", carrier.addr, rport, "local").await;
@@ -260,9 +266,7 @@ async fn limit_of_two_holds_across_nodes_and_a_killed_node_frees_its_slots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_third_call_is_busy_across_nodes() {
     let dir = temp_dir("cluster-redis");
-    let rport = free_port();
-    let _redis = redis(rport, &dir);
-    wait_tcp(format!("127.0.0.1:{rport}").parse().unwrap(), "redis").await;
+    let (rport, _redis) = redis_running(&dir).await;
     let carrier = Ua::new().await;
     let pbx = Ua::new().await;
     let extra = inbound_extra(pbx.addr);
@@ -428,9 +432,7 @@ async fn kamailio_dispatcher_keeps_calls_flowing_when_a_node_is_killed() {
     use common::sipp::{Scratch, Sipp};
     const CALLS: u64 = 40;
     let dir = temp_dir("cluster-kamailio");
-    let rport = free_port();
-    let _redis = redis(rport, &dir);
-    wait_tcp(format!("127.0.0.1:{rport}").parse().unwrap(), "redis").await;
+    let (rport, _redis) = redis_running(&dir).await;
     let scratch = Scratch::new("cluster-kamailio");
     let sdir = scratch.0.as_path();
 
@@ -552,9 +554,7 @@ async fn a_million_leases_leave_no_drift() {
     const TOTAL: u64 = 1_000_000;
     const LIMIT: u32 = 10;
     let dir = temp_dir("cluster-drift");
-    let rport = free_port();
-    let _redis = redis(rport, &dir);
-    wait_tcp(format!("127.0.0.1:{rport}").parse().unwrap(), "redis").await;
+    let (rport, _redis) = redis_running(&dir).await;
     let trunk: uuid::Uuid = DEMO_TRUNK.parse().unwrap();
     let nodes: Vec<Arc<Leases>> = ["drift-a", "drift-b"]
         .iter()

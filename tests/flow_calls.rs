@@ -8,7 +8,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::worker::{by_type, start_worker, Hook};
+use common::worker::{by_type, cmd, start_worker, Hook};
 use common::*;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -85,15 +85,7 @@ health_interval_s = 0
 
 /// The carrier calls the DID with media at `rtp`.
 async fn call(gw: &Gw, carrier: &Ua, id: &str, rtp: SocketAddr) {
-    carrier
-        .send_invite_sdp(
-            gw.udp,
-            id,
-            DID,
-            &format!("z9hG4bK{id}"),
-            &sdp_at(rtp, "car"),
-        )
-        .await;
+    carrier.send_offer(gw.udp, id, DID, rtp, "car").await;
 }
 
 async fn ack_200(gw: &Gw, carrier: &Ua, ok: &Message) {
@@ -259,11 +251,7 @@ async fn reject_busy_gives_the_caller_a_busy_tone_then_486() {
     );
     carrier.wait_response(486).await;
     gw.gw.shutdown().await;
-    let r = trunkgate::store::CallLogStore::open(&store)
-        .unwrap()
-        .get("f-busy")
-        .unwrap()
-        .unwrap();
+    let r = call_record(&store, "f-busy");
     assert_eq!(r.reason.as_deref(), Some("flow:reject_busy"));
     assert_eq!(r.trunk_id, None);
 }
@@ -280,11 +268,7 @@ async fn worker_down_gets_503_and_a_call_log_reason() {
     call(&gw, &carrier, "f-down", rtp.addr).await;
     carrier.wait_response(503).await;
     gw.gw.shutdown().await;
-    let r = trunkgate::store::CallLogStore::open(&store)
-        .unwrap()
-        .get("f-down")
-        .unwrap()
-        .unwrap();
+    let r = call_record(&store, "f-down");
     assert_eq!(r.reason.as_deref(), Some("flow:unreachable"));
     assert_eq!(r.sip.response_code, 503);
 }
@@ -341,24 +325,10 @@ async fn inbound_failover_api_reaches_the_worker_and_a_killed_stream_ends_the_ca
     assert_eq!(offered.api_no, DID);
     assert_eq!(offered.reason, pb::OfferReason::Failover as i32);
     assert_eq!(offered.trunk_id.as_deref(), Some(IN_TRUNK));
-    let send = |id: &str, c: pb::worker_message::Command| pb::WorkerMessage {
-        command_id: id.into(),
-        command: Some(c),
-    };
-    to_gw
-        .send(Ok(send(
-            "1",
-            pb::worker_message::Command::Accept(pb::Accept {}),
-        )))
-        .await
-        .unwrap();
-    to_gw
-        .send(Ok(send(
-            "2",
-            pb::worker_message::Command::Answer(pb::Answer {}),
-        )))
-        .await
-        .unwrap();
+    let accept = pb::worker_message::Command::Accept(pb::Accept {});
+    to_gw.send(cmd("1", accept)).await.unwrap();
+    let answer = pb::worker_message::Command::Answer(pb::Answer {});
+    to_gw.send(cmd("2", answer)).await.unwrap();
     let ok = carrier.wait_response(200).await;
     ack_200(&gw, &carrier, &ok).await;
     let id: uuid::Uuid = IN_TRUNK.parse().unwrap();
@@ -376,10 +346,6 @@ async fn inbound_failover_api_reaches_the_worker_and_a_killed_stream_ends_the_ca
     }
     assert_eq!(gw.gw.trunk_active_calls(&id), 0);
     gw.gw.shutdown().await;
-    let r = trunkgate::store::CallLogStore::open(&store)
-        .unwrap()
-        .get("f-fo")
-        .unwrap()
-        .unwrap();
+    let r = call_record(&store, "f-fo");
     assert_eq!(r.reason.as_deref(), Some("flow:stream_broken"), "{r:?}");
 }

@@ -103,6 +103,34 @@ async fn setup(
     (hook, call)
 }
 
+/// A web app whose init_call answer is `first` given the URL of its own
+/// `path`, and which answers a callback to `path` with `then` (anything else
+/// with `{}`).
+async fn hook_calling_back(
+    path: &'static str,
+    first: impl Fn(String) -> Value + Send + Sync + 'static,
+    then: Value,
+) -> Hook {
+    let base = Arc::new(std::sync::OnceLock::<String>::new());
+    let b = base.clone();
+    let hook = Hook::start(move |p, v| match (p, v["type"].as_str()) {
+        (_, Some("init_call")) => actions(first(format!("{}{path}", b.get().unwrap()))),
+        (p, _) if p == path => actions(then.clone()),
+        _ => (200, json!({})),
+    })
+    .await;
+    base.set(hook.base.clone()).unwrap();
+    hook
+}
+
+/// A call offered to a reference worker calling `hook`, accepted and answered.
+async fn answered_call(hook: &Hook, call_id: &str) -> FlowCall {
+    let w = start_worker(&worker_toml(hook, "")).await;
+    let mut call = pool(&[w]).offer(offered(call_id)).await.unwrap();
+    accept_and_answer(&mut call).await;
+    call
+}
+
 // ------------------------------------------------------------------- flows
 
 #[tokio::test]
@@ -147,8 +175,7 @@ async fn init_call_then_play_url_then_hangup_and_end_call() {
     call.ack(&hangup.id, Ok(()));
     call.hung_up(Party::Worker, 200, "worker hangup");
 
-    let (_, end) = hook.next().await;
-    assert_eq!(end["type"], "end_call");
+    let end = hook.end_call().await;
     assert_eq!(end["status"], "completed");
     assert_eq!(end["hangup_by"], "worker");
     assert_eq!(end["sip_code"], 200);
@@ -211,21 +238,10 @@ async fn collect_stops_after_timeout_with_what_it_has() {
 
 #[tokio::test]
 async fn collect_posts_to_its_callback_url() {
-    let base = Arc::new(std::sync::OnceLock::<String>::new());
-    let b = base.clone();
-    let mut hook = Hook::start(move |path, v| match (path, v["type"].as_str()) {
-        (_, Some("init_call")) => {
-            let url = format!("{}/gather", b.get().unwrap());
-            actions(json!([{"action":"COLLECT","num_digits":1,"callback_url":url}]))
-        }
-        ("/gather", _) => actions(json!([{"action":"RECORD","mode":"start"}])),
-        _ => (200, json!({})),
-    })
-    .await;
-    base.set(hook.base.clone()).unwrap();
-    let w = start_worker(&worker_toml(&hook, "")).await;
-    let mut call = pool(&[w]).offer(offered("call-g")).await.unwrap();
-    accept_and_answer(&mut call).await;
+    let first = |url: String| json!([{"action":"COLLECT","num_digits":1,"callback_url":url}]);
+    let then = json!([{"action":"RECORD","mode":"start"}]);
+    let mut hook = hook_calling_back("/gather", first, then).await;
+    let mut call = answered_call(&hook, "call-g").await;
     call.event(Event::Dtmf {
         digit: '5',
         duration: Duration::from_millis(80),
@@ -247,8 +263,7 @@ async fn collect_posts_to_its_callback_url() {
     let (path, res) = hook.next().await;
     assert_eq!(path, "/gather");
     assert_eq!(res["digits"], "5");
-    let (_, end) = hook.next().await;
-    assert_eq!(end["type"], "end_call");
+    let end = hook.end_call().await;
     assert_eq!(end["recording_url"], "/var/rec/call-g.wav");
 }
 
@@ -269,8 +284,7 @@ async fn reject_busy_sends_reject_busy_and_end_call_says_rejected() {
     call.ack(&c.id, Ok(()));
     call.hung_up(Party::Gateway, 486, "rejected by worker");
     assert_eq!(hook.next().await.1["type"], "init_call");
-    let (_, end) = hook.next().await;
-    assert_eq!(end["type"], "end_call");
+    let end = hook.end_call().await;
     assert_eq!(end["status"], "rejected");
     assert_eq!(end["sip_code"], 486);
 }
@@ -322,8 +336,7 @@ async fn transfer_failure_continues_and_success_ends_the_flow() {
         .is_err());
     call.hung_up(Party::Callee, 200, "bye");
     assert_eq!(hook.next().await.1["type"], "init_call");
-    let (_, end) = hook.next().await;
-    assert_eq!(end["type"], "end_call");
+    let end = hook.end_call().await;
     assert_eq!(end["status"], "transferred");
     assert_eq!(end["hangup_by"], "callee");
 }
@@ -380,8 +393,7 @@ async fn both_callbacks_failing_hang_up() {
         .map(|(p, _)| p)
         .collect();
     assert_eq!(paths, ["/primary", "/backup", "/primary"]);
-    let (_, end) = hook.next().await;
-    assert_eq!(end["type"], "end_call");
+    let end = hook.end_call().await;
     assert_eq!(end["status"], "failed");
 }
 
@@ -404,8 +416,7 @@ async fn caller_hangup_mid_play_posts_end_call() {
     call.ack(&play.id, Ok(()));
     call.hung_up(Party::Caller, 200, "BYE");
     assert_eq!(hook.next().await.1["type"], "init_call");
-    let (_, end) = hook.next().await;
-    assert_eq!(end["type"], "end_call");
+    let end = hook.end_call().await;
     assert_eq!(end["status"], "completed");
     assert_eq!(end["hangup_by"], "caller");
     assert_eq!(end["sip_code"], 200);
@@ -616,24 +627,13 @@ async fn health_reports_active_calls_of_the_reference_worker() {
 
 #[tokio::test]
 async fn redirect_fetches_new_actions_and_say_without_espeak_is_skipped() {
-    let base = Arc::new(std::sync::OnceLock::<String>::new());
-    let b = base.clone();
-    let mut hook = Hook::start(move |path, v| match (path, v["type"].as_str()) {
-        (_, Some("init_call")) => {
-            let url = format!("{}/next", b.get().unwrap());
-            actions(json!([{"action":"REDIRECT","url":url},{"action":"HANGUP"}]))
-        }
-        ("/next", _) => actions(json!([
-            {"action":"SAY","text":"hello"},
-            {"action":"PLAY","digits":"9"}
-        ])),
-        _ => (200, json!({})),
-    })
-    .await;
-    base.set(hook.base.clone()).unwrap();
-    let w = start_worker(&worker_toml(&hook, "")).await;
-    let mut call = pool(&[w]).offer(offered("call-r")).await.unwrap();
-    accept_and_answer(&mut call).await;
+    let first = |url: String| json!([{"action":"REDIRECT","url":url},{"action":"HANGUP"}]);
+    let then = json!([
+        {"action":"SAY","text":"hello"},
+        {"action":"PLAY","digits":"9"}
+    ]);
+    let mut hook = hook_calling_back("/next", first, then).await;
+    let mut call = answered_call(&hook, "call-r").await;
     // With espeak-ng installed SAY plays a temporary WAV first.
     let mut play = next(&mut call).await;
     if let CommandKind::Play {

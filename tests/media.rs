@@ -52,14 +52,7 @@ async fn offer(
     dialed: &str,
     pbx_media: SocketAddr,
 ) -> Message {
-    pbx.send_invite_sdp(
-        gw.udp,
-        id,
-        dialed,
-        &format!("z9hG4bK{id}"),
-        &sdp_at(pbx_media, "pbx"),
-    )
-    .await;
+    pbx.send_offer(gw.udp, id, dialed, pbx_media, "pbx").await;
     pbx.expect_response(100).await;
     carrier.wait_request("INVITE").await.0
 }
@@ -92,6 +85,26 @@ async fn call(gw: Gw, carrier: Ua, id: &str) -> (Up, RtpPeer, RtpPeer) {
     (u, pbx_rtp, car_rtp)
 }
 
+/// [`call`] through a fresh gateway whose `[media]` has `media` lines, to a
+/// fresh carrier.
+async fn media_call(media: &str, id: &str) -> (Up, RtpPeer, RtpPeer) {
+    let carrier = Ua::new().await;
+    let gw = gateway(&carrier, "", media).await;
+    call(gw, carrier, id).await
+}
+
+/// Asserts that the first `ms` ms of PCMU audio in `pkts` hold the tone
+/// of `fa` + `fb` Hz (each over 100 times the power at 1 kHz).
+fn assert_dual_tone(pkts: &[RtpPkt], ms: usize, fa: f64, fb: f64) {
+    let payloads: Vec<&[u8]> = pkts.iter().map(|p| p.payload.as_slice()).collect();
+    let on: Vec<i16> = decode(&payloads).into_iter().take(ms * 8).collect();
+    let (pa, pb, p1k) = (goertzel(&on, fa), goertzel(&on, fb), goertzel(&on, 1000.0));
+    assert!(
+        pa > 100.0 * p1k && pb > 100.0 * p1k,
+        "{fa}={pa} {fb}={pb} 1000={p1k}"
+    );
+}
+
 fn decode(payloads: &[&[u8]]) -> Vec<i16> {
     let mut pcm = Vec::new();
     for p in payloads {
@@ -102,9 +115,7 @@ fn decode(payloads: &[&[u8]]) -> Vec<i16> {
 
 #[tokio::test]
 async fn rtp_flows_both_ways_and_sdp_points_at_the_relay() {
-    let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "", "").await;
-    let (u, pbx_rtp, car_rtp) = call(gw, carrier, "m-basic").await;
+    let (u, pbx_rtp, car_rtp) = media_call("", "m-basic").await;
 
     // Each side's SDP names the gateway, never the other side; codecs and direction kept.
     let to_carrier = String::from_utf8_lossy(u.inv.body()).into_owned();
@@ -130,15 +141,9 @@ async fn rtp_flows_both_ways_and_sdp_points_at_the_relay() {
 
     // PBX -> carrier: 20 packets arrive from our B side, unchanged.
     for i in 0..20u16 {
+        let (seq, ts) = (100 + i, 160 * u32::from(i));
         pbx_rtp
-            .send(
-                u.a_relay,
-                0,
-                100 + i,
-                160 * u32::from(i),
-                0x1111,
-                &[i as u8; 160],
-            )
+            .send(u.a_relay, 0, seq, ts, 0x1111, &[i as u8; 160])
             .await;
     }
     let got = car_rtp.drain(Duration::from_millis(500), 20).await;
@@ -149,16 +154,10 @@ async fn rtp_flows_both_ways_and_sdp_points_at_the_relay() {
         assert_eq!(p.payload, vec![i as u8; 160]);
     }
     // Carrier -> PBX.
-    for i in 0..20u16 {
+    let carrier_pcma = (7000..7020u16).map(|seq| (seq, 160 * u32::from(seq - 7000)));
+    for (seq, ts) in carrier_pcma {
         car_rtp
-            .send(
-                u.b_relay,
-                8,
-                7000 + i,
-                160 * u32::from(i),
-                0x2222,
-                &[0xd5; 160],
-            )
+            .send(u.b_relay, 8, seq, ts, 0x2222, &[0xd5; 160])
             .await;
     }
     let got = pbx_rtp.drain(Duration::from_millis(500), 20).await;
@@ -186,41 +185,24 @@ async fn rtp_flows_both_ways_and_sdp_points_at_the_relay() {
 
 #[tokio::test]
 async fn nat_latching_follows_the_real_source_and_ignores_strangers() {
-    let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "", "").await;
     // The PBX's SDP names one port (`signaled`), its packets come from another (a NAT).
-    let (u, signaled, car_rtp) = call(gw, carrier, "m-nat").await;
+    let (u, signaled, car_rtp) = media_call("", "m-nat").await;
     let real = RtpPeer::new().await;
-    for i in 0..3u16 {
-        real.send(u.a_relay, 0, i, 160 * u32::from(i), 7, &[1; 160])
-            .await;
-    }
+    let three = || (0..3u16).map(|i| (i, 160 * u32::from(i)));
+    real.send_all(u.a_relay, 7, &[1; 160], three()).await;
     assert_eq!(car_rtp.drain(Duration::from_millis(300), 3).await.len(), 3);
     // A stranger on another IP sends to the PBX's relay port: not latched, not relayed.
     let stranger = RtpPeer::bind("127.0.0.2:0").await;
-    for i in 0..3u16 {
-        stranger
-            .send(u.a_relay, 0, 900 + i, 0, 666, &[9; 160])
-            .await;
-    }
+    let at_zero = (900..903u16).map(|seq| (seq, 0));
+    stranger.send_all(u.a_relay, 666, &[9; 160], at_zero).await;
     assert!(
-        car_rtp
-            .recv_within(Duration::from_millis(300))
-            .await
-            .is_none(),
+        car_rtp.hears_nothing(Duration::from_millis(300)).await,
         "stranger's RTP relayed"
     );
     // The carrier's media goes to where the PBX really is.
-    for i in 0..3u16 {
-        car_rtp
-            .send(u.b_relay, 0, i, 160 * u32::from(i), 8, &[2; 160])
-            .await;
-    }
+    car_rtp.send_all(u.b_relay, 8, &[2; 160], three()).await;
     assert_eq!(real.drain(Duration::from_millis(300), 3).await.len(), 3);
-    assert!(signaled
-        .recv_within(Duration::from_millis(200))
-        .await
-        .is_none());
+    assert!(signaled.hears_nothing(Duration::from_millis(200)).await);
     u.hang_up().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let m = metrics(u.gw.http).await;
@@ -239,9 +221,7 @@ async fn nat_latching_follows_the_real_source_and_ignores_strangers() {
 /// never sent RTP (one-way by design) does not end it.
 #[tokio::test]
 async fn a_leg_whose_stream_stops_ends_the_call_while_the_other_still_sends() {
-    let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "", "rtp_timeout_s = 1").await;
-    let (u, pbx_rtp, car_rtp) = call(gw, carrier, "m-half-dead").await;
+    let (u, pbx_rtp, car_rtp) = media_call("rtp_timeout_s = 1", "m-half-dead").await;
     // 2.5 s of PBX-only media: the carrier never sent, so no leg has stopped.
     let mut seq = 1u16;
     for _ in 0..25 {
@@ -252,7 +232,7 @@ async fn a_leg_whose_stream_stops_ends_the_call_while_the_other_still_sends() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
-        u.pbx.recv_within(Duration::from_millis(10)).await.is_none(),
+        u.pbx.hears_nothing(Duration::from_millis(10)).await,
         "a call with one-way media was ended"
     );
     // The carrier's stream flows, then stops; the PBX keeps sending.
@@ -293,8 +273,7 @@ async fn dead_media_hangs_up_both_legs_with_reason_rtp_timeout() {
     let m = metrics(u.gw.http).await;
     assert_eq!(metric_value(&m, "trunkgate_media_rtp_timeouts_total"), 1.0);
     u.gw.gw.shutdown().await;
-    let logs = trunkgate::store::CallLogStore::open(&store).unwrap();
-    let r = logs.get("m-dead").unwrap().expect("call logged");
+    let r = call_record(&store, "m-dead");
     assert_eq!(r.reason.as_deref(), Some("rtp_timeout"));
     assert_eq!(r.hangup_end.as_deref(), Some("api"));
 }
@@ -309,14 +288,16 @@ async fn override_plays_the_countrys_ringback_then_the_carriers_media_continues_
     let inv = offer(&gw, &pbx, &carrier, id, "+442079460000", pbx_rtp.addr).await;
     let b_relay = sdp_target(inv.body());
     carrier
-        .respond(
+        .send(
             gw.udp,
-            &inv,
-            183,
-            "Session Progress",
-            Some("car"),
-            Some(&format!("sip:c@{}", carrier.addr)),
-            &sdp_at(car_rtp.addr, "car"),
+            &reply(
+                &inv,
+                183,
+                "Session Progress",
+                Some("car"),
+                Some(&format!("sip:c@{}", carrier.addr)),
+                &sdp_at(car_rtp.addr, "car"),
+            ),
         )
         .await;
     let p183 = pbx.wait_response(183).await;
@@ -347,22 +328,7 @@ async fn override_plays_the_countrys_ringback_then_the_carriers_media_continues_
         span >= Duration::from_millis(20 * (tone.len() as u64 - 1) / 2),
         "burst: {span:?}"
     );
-    let pcm = decode(
-        &tone
-            .iter()
-            .map(|p| p.payload.as_slice())
-            .collect::<Vec<_>>(),
-    );
-    let on: Vec<i16> = pcm.iter().copied().take(3200).collect(); // UK cadence starts with 400 ms on
-    let (f400, f450, f1k) = (
-        goertzel(&on, 400.0),
-        goertzel(&on, 450.0),
-        goertzel(&on, 1000.0),
-    );
-    assert!(
-        f400 > 100.0 * f1k && f450 > 100.0 * f1k,
-        "400={f400} 450={f450} 1000={f1k}"
-    );
+    assert_dual_tone(&tone, 400, 400.0, 450.0); // UK cadence starts with 400 ms on
 
     // Answer: the carrier's media now flows, continuing the tone's stream.
     let last_tone = pbx_rtp
@@ -437,13 +403,7 @@ async fn inbound_over_the_limit_hears_a_busy_tone_then_486() {
     let car_rtp = RtpPeer::new().await;
     // First call takes the trunk's only slot.
     carrier
-        .send_invite_sdp(
-            gw.udp,
-            "m-b1",
-            DID,
-            "z9hG4bKb1",
-            &sdp_at(car_rtp.addr, "car"),
-        )
+        .send_offer(gw.udp, "m-b1", DID, car_rtp.addr, "car")
         .await;
     carrier.expect_response(100).await;
     pbx.expect_request("INVITE").await;
@@ -460,22 +420,7 @@ async fn inbound_over_the_limit_hears_a_busy_tone_then_486() {
     assert!(busy.iter().all(|p| p.from == relay));
     let span = busy.last().unwrap().at - busy[0].at;
     assert!(span >= Duration::from_millis(500), "burst: {span:?}");
-    let pcm = decode(
-        &busy
-            .iter()
-            .map(|p| p.payload.as_slice())
-            .collect::<Vec<_>>(),
-    );
-    let on: Vec<i16> = pcm.iter().copied().take(2400).collect(); // US busy: 500 ms on
-    let (f480, f620, f1k) = (
-        goertzel(&on, 480.0),
-        goertzel(&on, 620.0),
-        goertzel(&on, 1000.0),
-    );
-    assert!(
-        f480 > 100.0 * f1k && f620 > 100.0 * f1k,
-        "480={f480} 620={f620} 1000={f1k}"
-    );
+    assert_dual_tone(&busy, 300, 480.0, 620.0); // US busy: 500 ms on
     let r = carrier.wait_response(486).await;
     assert_eq!(hdr(&r, "Call-ID"), "m-b2");
     gw.gw.shutdown().await;
@@ -520,11 +465,7 @@ async fn pre_connect_recording_has_each_side_on_its_channel_at_the_right_offset(
     }
     u.hang_up().await;
     u.gw.gw.shutdown().await;
-    let logs = trunkgate::store::CallLogStore::open(&store).unwrap();
-    let rec = logs
-        .get("m-rec")
-        .unwrap()
-        .expect("logged")
+    let rec = call_record(&store, "m-rec")
         .recording
         .expect("recording in the call log");
     assert!(
@@ -538,32 +479,21 @@ async fn pre_connect_recording_has_each_side_on_its_channel_at_the_right_offset(
         (2, 8000, 16)
     );
     // Left: 1 kHz in the first 0.5 s, silence from 0.7 s; right: silence first, 400 Hz from 0.7 s.
-    let w = window;
-    assert!(
-        goertzel(w(&left, 0.05, 0.5), 1000.0)
-            > 1000.0 * goertzel(w(&left, 0.7, 1.1), 1000.0).max(1e-3)
-    );
-    assert!(
-        goertzel(w(&right, 0.7, 1.1), 400.0)
-            > 1000.0 * goertzel(w(&right, 0.05, 0.5), 400.0).max(1e-3)
-    );
-    assert!(goertzel(w(&right, 0.7, 1.1), 400.0) > 100.0 * goertzel(w(&right, 0.7, 1.1), 1000.0));
+    assert!(tone(&left, 0.05, 0.5, 1000.0) > 1000.0 * tone(&left, 0.7, 1.1, 1000.0).max(1e-3));
+    assert!(tone(&right, 0.7, 1.1, 400.0) > 1000.0 * tone(&right, 0.05, 0.5, 400.0).max(1e-3));
+    assert!(tone(&right, 0.7, 1.1, 400.0) > 100.0 * tone(&right, 0.7, 1.1, 1000.0));
 }
 
 /// A T.38 re-INVITE body (RFC 3362 / ITU-T T.38 annex D).
 fn t38_sdp(at: SocketAddr) -> String {
-    format!(
-        "v=0\r\no=car 1 2 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=image {port} udptl t38\r\na=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\na=T38FaxRateManagement:transferredTCF\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n",
-        ip = at.ip(),
-        port = at.port()
-    )
+    let attrs = "a=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\na=T38FaxRateManagement:transferredTCF\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n";
+    sdp_body(at, "car 1 2", "image", "udptl t38", attrs)
 }
 
 fn image_port(body: &[u8]) -> u16 {
-    String::from_utf8_lossy(body)
-        .lines()
-        .find_map(|l| l.strip_prefix("m=image "))
-        .and_then(|r| r.split_whitespace().next())
+    sdp_line(body, "m=image ")
+        .split_whitespace()
+        .nth(1)
         .and_then(|p| p.parse().ok())
         .expect("m=image line")
 }
@@ -578,17 +508,12 @@ async fn carrier_reinvite(u: &Up, cseq: u32, body: &str) {
 #[tokio::test]
 async fn t38_reinvite_refused_488_when_fax_is_off_and_relayed_when_on() {
     // Fax off (the default test trunk): 488 to the carrier, the PBX sees nothing, the call goes on.
-    let carrier = Ua::new().await;
-    let gw = gateway(&carrier, "", "").await;
-    let (u, pbx_rtp, car_rtp) = call(gw, carrier, "m-fax0").await;
+    let (u, pbx_rtp, car_rtp) = media_call("", "m-fax0").await;
     let car_fax = RtpPeer::new().await;
     carrier_reinvite(&u, 10, &t38_sdp(car_fax.addr)).await;
     u.carrier.wait_response(488).await;
     assert!(
-        u.pbx
-            .recv_within(Duration::from_millis(300))
-            .await
-            .is_none(),
+        u.pbx.hears_nothing(Duration::from_millis(300)).await,
         "re-INVITE leaked to the PBX"
     );
     pbx_rtp.send(u.a_relay, 0, 1, 0, 1, &[3; 160]).await;
@@ -624,14 +549,16 @@ async fn t38_reinvite_refused_488_when_fax_is_off_and_relayed_when_on() {
     assert_ne!(a_fax, car_fax.addr.port());
     assert!(String::from_utf8_lossy(re.body()).contains("a=T38FaxVersion:0\r\n"));
     u.pbx
-        .respond(
+        .send(
             u.gw.udp,
-            &re,
-            200,
-            "OK",
-            None,
-            Some(&format!("sip:pbx@{}", u.pbx.addr)),
-            &t38_sdp(pbx_fax.addr),
+            &reply(
+                &re,
+                200,
+                "OK",
+                None,
+                Some(&format!("sip:pbx@{}", u.pbx.addr)),
+                &t38_sdp(pbx_fax.addr),
+            ),
         )
         .await;
     let ok = u.carrier.wait_response(200).await;
@@ -666,14 +593,8 @@ async fn exhausted_port_range_refuses_with_503_and_a_metric() {
     .await;
     let (u, pbx_rtp, _car_rtp) = call(gw, carrier, "m-ex1").await;
     let pbx2 = Ua::new().await;
-    pbx2.send_invite_sdp(
-        u.gw.udp,
-        "m-ex2",
-        DIALED,
-        "z9hG4bKex2",
-        &sdp_at(pbx_rtp.addr, "pbx"),
-    )
-    .await;
+    pbx2.send_offer(u.gw.udp, "m-ex2", DIALED, pbx_rtp.addr, "pbx")
+        .await;
     pbx2.expect_response(100).await;
     pbx2.wait_response(503).await;
     let m = metrics(u.gw.http).await;

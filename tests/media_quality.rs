@@ -43,9 +43,7 @@ async fn answered_with(
     car_media: SocketAddr,
 ) -> Up {
     let pbx = Ua::new().await;
-    let offer = sdp_at(pbx_media, "pbx");
-    pbx.send_invite_sdp(gw.udp, id, DIALED, &format!("z9hG4bK{id}"), &offer)
-        .await;
+    pbx.send_offer(gw.udp, id, DIALED, pbx_media, "pbx").await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     MediaCall::answer(gw, pbx, carrier, inv, id, car_media).await
 }
@@ -121,6 +119,22 @@ fn trunk_series(metrics: &str, name: &str, dir: &str) -> f64 {
     metric_value(metrics, &format!("{name}{labels}"))
 }
 
+/// The value of series `name` of the carrier `carrier0` in direction `dir`.
+fn carrier_series(metrics: &str, name: &str, dir: &str) -> f64 {
+    let labels = format!("{{carrier=\"carrier0\",direction=\"{dir}\"}}");
+    metric_value(metrics, &format!("{name}{labels}"))
+}
+
+/// How many calls of the demo trunk were flagged one-way caller to callee.
+async fn one_way_caller_to_callee(gw: &Gw) -> f64 {
+    let m = metrics(gw.http).await;
+    trunk_series(
+        &m,
+        "trunkgate_calls_one_way_audio_total",
+        "caller_to_callee",
+    )
+}
+
 fn num(v: &Value, path: &str) -> f64 {
     let mut cur = v;
     for k in path.split('.') {
@@ -170,15 +184,8 @@ async fn a_clean_call_scores_mos_4_3_or_better_both_ways() {
         let of_trunk = |name: &str| trunk_series(&m, name, dir);
         assert_eq!(of_trunk("trunkgate_media_rtp_received_total"), 100.0);
         assert_eq!(of_trunk("trunkgate_media_mos_count"), 1.0);
-        assert_eq!(
-            metric_value(
-                &m,
-                &format!(
-                    "trunkgate_carrier_media_mos_count{{carrier=\"carrier0\",direction=\"{dir}\"}}"
-                )
-            ),
-            1.0
-        );
+        let of_carrier = |name: &str| carrier_series(&m, name, dir);
+        assert_eq!(of_carrier("trunkgate_carrier_media_mos_count"), 1.0);
     }
     u.gw.gw.shutdown().await;
 }
@@ -371,15 +378,7 @@ async fn a_callee_that_never_sends_is_flagged_one_way_within_6_s_and_logged() {
         after <= Duration::from_secs(6),
         "flagged only after {after:?}"
     );
-    let m = metrics(u.gw.http).await;
-    assert_eq!(
-        trunk_series(
-            &m,
-            "trunkgate_calls_one_way_audio_total",
-            "caller_to_callee"
-        ),
-        1.0
-    );
+    assert_eq!(one_way_caller_to_callee(&u.gw).await, 1.0);
     // More audio one way: still one flag, one log line.
     send_seqs(
         &pbx_rtp,
@@ -408,15 +407,7 @@ async fn a_callee_that_never_sends_is_flagged_one_way_within_6_s_and_logged() {
         "{}",
         lines[0]
     );
-    let m = metrics(u.gw.http).await;
-    assert_eq!(
-        trunk_series(
-            &m,
-            "trunkgate_calls_one_way_audio_total",
-            "caller_to_callee"
-        ),
-        1.0
-    );
+    assert_eq!(one_way_caller_to_callee(&u.gw).await, 1.0);
     u.gw.gw.shutdown().await;
 }
 

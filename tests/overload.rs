@@ -10,12 +10,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// `ua` sends a new INVITE to DIALED with Call-ID `id` (branch from it).
-async fn dial(ua: &Ua, gw: std::net::SocketAddr, id: &str) {
-    let branch = format!("z9hG4bK{}", id.replace('-', ""));
-    ua.send_invite(gw, id, DIALED, &branch).await;
-}
-
 /// A gateway toward `carrier` with `[overload]` set to `settings` (TOML lines).
 async fn with_overload(carrier: &Ua, settings: &str) -> Gw {
     start(&format!(
@@ -23,6 +17,14 @@ async fn with_overload(carrier: &Ua, settings: &str) -> Gw {
         config_text(&[(carrier.addr, "udp")], "127.0.0.0/8")
     ))
     .await
+}
+
+/// [`with_overload`] toward a fresh carrier, and a PBX: the gateway, the
+/// carrier, the PBX.
+async fn overloaded(settings: &str) -> (Gw, Ua, Ua) {
+    let carrier = Ua::new().await;
+    let gw = with_overload(&carrier, settings).await;
+    (gw, carrier, Ua::new().await)
 }
 
 /// The queue signal as a scrape shows it: INVITEs shed for their queue wait,
@@ -48,42 +50,26 @@ async fn next_invite_besides(carrier: &Ua, seen: &trunkgate::sip::Message) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go_on() {
-    let carrier = Ua::new().await;
-    let gw = with_overload(&carrier, "max_setup_calls = 2\nretry_after_s = 7\n").await;
-    let pbx = Ua::new().await;
+    let (gw, carrier, pbx) = overloaded("max_setup_calls = 2\nretry_after_s = 7\n").await;
 
     // Two calls ringing: both reach the carrier.
     let mut invites = Vec::new();
     for n in 1..=2 {
-        let id = format!("ovl-{n}");
-        pbx.send_invite(gw.udp, &id, DIALED, &format!("z9hG4bKovl{n}"))
-            .await;
-        let (inv, _) = carrier.wait_request("INVITE").await;
-        carrier.status(gw.udp, &inv, 180, "Ringing", "c").await;
-        pbx.wait_response(180).await;
-        invites.push(inv);
+        pbx.dial(gw.udp, &format!("ovl-{n}"), DIALED).await;
+        invites.push(carrier_status(&carrier, gw.udp, &pbx, 180, "Ringing").await);
     }
-    let m = metrics(gw.http).await;
-    assert_eq!(metric_value(&m, "trunkgate_calls_in_setup"), 2.0, "{m}");
+    assert_metric(gw.http, "trunkgate_calls_in_setup", 2.0).await;
 
     // The third: 503 + Retry-After at once, and the carrier sees nothing.
-    dial(&pbx, gw.udp, "ovl-3").await;
+    pbx.dial(gw.udp, "ovl-3", DIALED).await;
     let refused = pbx.wait_response(503).await;
     assert_eq!(hdr(&refused, "Retry-After"), "7");
     assert_eq!(hdr(&refused, "Call-ID"), "ovl-3");
     assert!(
-        carrier
-            .recv_within(Duration::from_millis(300))
-            .await
-            .is_none(),
+        carrier.hears_nothing(Duration::from_millis(300)).await,
         "a shed INVITE reached the carrier"
     );
-    let m = metrics(gw.http).await;
-    assert_eq!(
-        metric_value(&m, "trunkgate_rejections_total{reason=\"overload_setup\"}"),
-        1.0,
-        "{m}"
-    );
+    assert_metric(gw.http, &rejections("overload_setup"), 1.0).await;
 
     // The first call is answered and ended by the PBX: ACK and BYE are served.
     carrier.answer(gw.udp, &invites[0], "c", "carrier").await;
@@ -92,19 +78,15 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
     let mut dialog = UaDialog::from_ok(&ok, pbx.addr);
     pbx.send(gw.udp, &dialog.ack()).await;
     // Answered: a slot is free, so a new INVITE is admitted again.
-    dial(&pbx, gw.udp, "ovl-4").await;
+    pbx.dial(gw.udp, "ovl-4", DIALED).await;
     carrier.wait_request("INVITE").await;
     pbx.send(gw.udp, &dialog.bye()).await;
     let (bye_c, _) = carrier.wait_request("BYE").await;
     carrier.ok(gw.udp, &bye_c).await;
     pbx.wait_response(200).await;
 
-    let m = metrics(gw.http).await;
-    assert_eq!(
-        metric_value(&m, "trunkgate_rejections_total{reason=\"overload_setup\"}"),
-        1.0,
-        "only the third INVITE was shed: {m}"
-    );
+    // Only the third INVITE was shed.
+    assert_metric(gw.http, &rejections("overload_setup"), 1.0).await;
     gw.gw.shutdown().await;
 }
 
@@ -121,12 +103,10 @@ async fn past_the_set_up_cap_new_invites_get_503_with_retry_after_and_dialogs_go
 /// the kernel's queue.
 #[tokio::test(flavor = "current_thread")]
 async fn an_invite_that_queued_too_long_is_shed_and_in_dialog_requests_are_served() {
-    let carrier = Ua::new().await;
-    let gw = with_overload(&carrier, "max_queue_ms = 30\nretry_after_s = 5\n").await;
-    let pbx = Ua::new().await;
+    let (gw, carrier, pbx) = overloaded("max_queue_ms = 30\nretry_after_s = 5\n").await;
 
     // One call up, with no backlog: admitted.
-    dial(&pbx, gw.udp, "q-1").await;
+    pbx.dial(gw.udp, "q-1", DIALED).await;
     let (inv, _) = carrier.wait_request("INVITE").await;
     let ok = answer_call(&carrier, gw.udp, &inv, &pbx).await;
     let mut dialog = UaDialog::from_ok(&ok, pbx.addr);
@@ -136,11 +116,11 @@ async fn an_invite_that_queued_too_long_is_shed_and_in_dialog_requests_are_serve
     // light source's one INVITE comes last.
     let light = Ua::bind("127.0.0.2:0").await;
     for n in 2..=9 {
-        dial(&pbx, gw.udp, &format!("q-{n}")).await;
+        pbx.dial(gw.udp, &format!("q-{n}"), DIALED).await;
     }
     pbx.send(gw.udp, &dialog.bye()).await;
     std::thread::sleep(Duration::from_millis(100));
-    dial(&light, gw.udp, "l-1").await;
+    light.dial(gw.udp, "l-1", DIALED).await;
     std::thread::sleep(Duration::from_millis(60));
 
     for n in 2..=9 {
@@ -168,7 +148,7 @@ async fn an_invite_that_queued_too_long_is_shed_and_in_dialog_requests_are_serve
     assert!(waited >= 0.16, "the shed INVITE waited {waited} s: {m}");
 
     // No backlog any more: the next INVITE is admitted.
-    dial(&pbx, gw.udp, "q-10").await;
+    pbx.dial(gw.udp, "q-10", DIALED).await;
     // (The spared call's INVITE may be retransmitted meanwhile.)
     next_invite_besides(&carrier, &spared).await;
     let (shed, _, m) = queue_signal(&gw).await;
@@ -181,14 +161,12 @@ async fn an_invite_that_queued_too_long_is_shed_and_in_dialog_requests_are_serve
 /// admitted (the queue drains on its own), and the wait is still reported.
 #[tokio::test(flavor = "current_thread")]
 async fn a_short_burst_over_the_queue_limit_is_admitted() {
-    let carrier = Ua::new().await;
-    let gw = with_overload(&carrier, "max_queue_ms = 30\n").await;
-    let pbx = Ua::new().await;
+    let (gw, carrier, pbx) = overloaded("max_queue_ms = 30\n").await;
     // The gateway settles first (its tasks run now, not between the sends
     // and the stall), so all three INVITEs queue behind the stall.
     tokio::time::sleep(Duration::from_millis(50)).await;
     for n in 1..=3 {
-        dial(&pbx, gw.udp, &format!("b-{n}")).await;
+        pbx.dial(gw.udp, &format!("b-{n}"), DIALED).await;
     }
     std::thread::sleep(Duration::from_millis(60));
     let mut reached = std::collections::BTreeSet::new();
@@ -208,16 +186,14 @@ async fn a_short_burst_over_the_queue_limit_is_admitted() {
 /// (even a 100 Trying) frees the slot.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callee_that_does_not_answer_is_not_sent_more_than_the_pending_cap() {
-    let carrier = Ua::new().await;
-    let gw = with_overload(&carrier, "max_pending_invites = 1\nretry_after_s = 3\n").await;
-    let pbx = Ua::new().await;
+    let (gw, carrier, pbx) = overloaded("max_pending_invites = 1\nretry_after_s = 3\n").await;
 
-    dial(&pbx, gw.udp, "p-1").await;
+    pbx.dial(gw.udp, "p-1", DIALED).await;
     let (first, _) = carrier.wait_request("INVITE").await;
     let m = metrics(gw.http).await;
     assert_eq!(metric_value(&m, "trunkgate_invites_pending"), 1.0, "{m}");
 
-    dial(&pbx, gw.udp, "p-2").await;
+    pbx.dial(gw.udp, "p-2", DIALED).await;
     let refused = pbx.wait_response(503).await;
     assert_eq!(hdr(&refused, "Call-ID"), "p-2");
     assert_eq!(hdr(&refused, "Retry-After"), "3");
@@ -225,26 +201,18 @@ async fn a_callee_that_does_not_answer_is_not_sent_more_than_the_pending_cap() {
     while let Some((m, _)) = carrier.recv_within(Duration::from_millis(300)).await {
         assert_eq!(hdr(&m, "Call-ID"), hdr(&first, "Call-ID"), "{m:?}");
     }
-    let m = metrics(gw.http).await;
-    assert_eq!(
-        metric_value(
-            &m,
-            "trunkgate_rejections_total{reason=\"overload_pending\"}"
-        ),
-        1.0,
-        "{m}"
-    );
+    assert_metric(gw.http, &rejections("overload_pending"), 1.0).await;
 
     // The carrier's 100 Trying: no longer pending, the next INVITE goes out.
     carrier
-        .respond(gw.udp, &first, 100, "Trying", None, None, "")
+        .send(gw.udp, &reply(&first, 100, "Trying", None, None, ""))
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while metric_value(&metrics(gw.http).await, "trunkgate_invites_pending") != 0.0 {
         assert!(std::time::Instant::now() < deadline, "still pending");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    dial(&pbx, gw.udp, "p-3").await;
+    pbx.dial(gw.udp, "p-3", DIALED).await;
     next_invite_besides(&carrier, &first).await;
     gw.gw.shutdown().await;
 }

@@ -708,39 +708,21 @@ fn postgres_call_log_queries_match_sqlite() {
     LogSink::insert(&mut sink, &recs[..15]).unwrap();
 
     let ts = |n: i64| trunkgate::rfc3339::format_ms(1_795_341_600_000 + n * 1000);
+    // A query with the fields `set` sets, the rest default.
+    let query = |set: &dyn Fn(&mut CallLogQuery)| {
+        let mut q = CallLogQuery::default();
+        set(&mut q);
+        q
+    };
     let queries = vec![
         CallLogQuery::default(),
-        CallLogQuery {
-            begin: Some(ts(5)),
-            end: Some(ts(25)),
-            ..Default::default()
-        },
-        CallLogQuery {
-            begin: Some("2026-11-22T12:00:10+02:00".into()),
-            ..Default::default()
-        },
-        CallLogQuery {
-            direction: Some("inbound".into()),
-            ..Default::default()
-        },
-        CallLogQuery {
-            caller_no: Some("caller-1".into()),
-            api_no: Some("api-2".into()),
-            ..Default::default()
-        },
-        CallLogQuery {
-            trunk_id: Some(uuid::Uuid::from_u128(99)),
-            ..Default::default()
-        },
-        CallLogQuery {
-            min_connect_sec: Some(60),
-            direction: Some("outbound".into()),
-            ..Default::default()
-        },
-        CallLogQuery {
-            limit: 7,
-            ..Default::default()
-        },
+        query(&|q| (q.begin, q.end) = (Some(ts(5)), Some(ts(25)))),
+        query(&|q| q.begin = Some("2026-11-22T12:00:10+02:00".into())),
+        query(&|q| q.direction = Some("inbound".into())),
+        query(&|q| (q.caller_no, q.api_no) = (Some("caller-1".into()), Some("api-2".into()))),
+        query(&|q| q.trunk_id = Some(uuid::Uuid::from_u128(99))),
+        query(&|q| (q.min_connect_sec, q.direction) = (Some(60), Some("outbound".into()))),
+        query(&|q| q.limit = 7),
     ];
     for q in &queries {
         let want = lite.query(q).unwrap();
@@ -776,18 +758,9 @@ fn postgres_call_log_queries_match_sqlite() {
     );
     assert_eq!(rt.block_on(store.get_log("nope")).unwrap(), None);
     for bad in [
-        CallLogQuery {
-            direction: Some("sideways".into()),
-            ..Default::default()
-        },
-        CallLogQuery {
-            after_id: Some(uuid::Uuid::from_u128(123_456)),
-            ..Default::default()
-        },
-        CallLogQuery {
-            begin: Some("yesterday".into()),
-            ..Default::default()
-        },
+        query(&|q| q.direction = Some("sideways".into())),
+        query(&|q| q.after_id = Some(uuid::Uuid::from_u128(123_456))),
+        query(&|q| q.begin = Some("yesterday".into())),
     ] {
         let l = lite.query(&bad).unwrap_err();
         let p = rt.block_on(store.query_logs(&bad)).unwrap_err();

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::api::Api;
 use common::*;
 
 fn file_for(
@@ -108,14 +109,16 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
 
     // The ringing call is answered through A, as it started.
     let contact = format!("<sip:a@{}>", a.addr);
-    a.respond(
+    a.send(
         from1,
-        &inv1,
-        200,
-        "OK",
-        Some("a1"),
-        Some(&contact),
-        &sdp_at(a.addr, "carrier"),
+        &reply(
+            &inv1,
+            200,
+            "OK",
+            Some("a1"),
+            Some(&contact),
+            &sdp_at(a.addr, "carrier"),
+        ),
     )
     .await;
     pbx.wait_response(200).await;
@@ -139,29 +142,19 @@ async fn sighup_switches_carriers_for_new_calls_while_live_calls_continue() {
     );
 
     // The same through the API (an addition): POST /v1/Admin/Reload, key required.
-    let http_client = reqwest::Client::new();
-    let url = format!("http://{http}/v1/Admin/Reload");
-    let r = http_client.post(&url).send().await.unwrap();
-    assert_eq!(r.status(), 401, "no key, no reload");
-    let r = http_client
-        .post(&url)
-        .header("X-API-Key", "reload-test-key")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400, "the file is still invalid");
-    let body: serde_json::Value = r.json().await.unwrap();
+    let reload = |key| async move {
+        let api = Api::at(http, key);
+        api.send(reqwest::Method::POST, "/v1/Admin/Reload", None)
+            .await
+    };
+    assert_eq!(reload(None).await.0, 401, "no key, no reload");
+    let (s, body) = reload(Some("reload-test-key")).await;
+    assert_eq!(s, 400, "the file is still invalid");
     assert_eq!(body["code"], 400001, "{body}");
     assert!(body.to_string().contains("sip.t1_ms"), "{body}");
     wait_reloads(http, "error", 2.0).await;
     std::fs::write(&file, file_for(a.addr, sip, http, &dir)).unwrap();
-    let r = http_client
-        .post(&url)
-        .header("X-API-Key", "reload-test-key")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(reload(Some("reload-test-key")).await.0, 200);
     wait_reloads(http, "ok", 2.0).await;
     // The CLI verb does the same: `trunkgate reload --http ADDR`.
     let out = reload_cli(http, "reload-test-key");
@@ -285,7 +278,7 @@ async fn sighup_opens_and_closes_listeners_and_changes_the_log_level() {
     wait_reloads(http, "ok", 2.0).await;
     mon.send(sip, &options("UDP", mon.addr, sip, 4)).await;
     assert!(
-        mon.recv_within(Duration::from_millis(1500)).await.is_none(),
+        mon.hears_nothing(Duration::from_millis(1500)).await,
         "a removed UDP listener still answers"
     );
     t.send(&options("TCP", me, tcp, 5)).await;

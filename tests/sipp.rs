@@ -106,33 +106,8 @@ async fn sipp_calls(tp: Tp) {
     ];
     let mut uac = Sipp::spawn("uac", dir, &uac_args);
 
-    let uac_status = uac.wait(SIPP_DEADLINE).await;
-    assert_eq!(
-        uac_status.code(),
-        Some(0),
-        "sipp uac: not every call succeeded; its screen:\n{}",
-        uac.screen()
-    );
-    assert_eq!(
-        uac.stat("SuccessfulCall(C)"),
-        u64::from(CALLS),
-        "uac successful calls"
-    );
-    assert_eq!(uac.stat("FailedCall(C)"), 0, "uac failed calls");
-
-    let uas_status = uas.wait(SIPP_DEADLINE).await;
-    assert_eq!(
-        uas_status.code(),
-        Some(0),
-        "sipp uas: not every call succeeded; its screen:\n{}",
-        uas.screen()
-    );
-    assert_eq!(
-        uas.stat("SuccessfulCall(C)"),
-        u64::from(CALLS),
-        "uas successful calls"
-    );
-    assert_eq!(uas.stat("FailedCall(C)"), 0, "uas failed calls");
+    uac.assert_all_succeeded(SIPP_DEADLINE, CALLS).await;
+    uas.assert_all_succeeded(SIPP_DEADLINE, CALLS).await;
     assert_eq!(
         uas.stat("OutOfCallMsgs(C)"),
         0,

@@ -10,8 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::api::{each, Api};
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const KEY: &str = "limits-key-one-7c1d";
 const KEY2: &str = "limits-key-two-9e4a";
@@ -183,8 +184,23 @@ async fn brute_force_of_2000_wrong_keys_is_cut_off_per_source() {
 
 const APP: &str = "https://app.example.com";
 
+/// `method` on `url` with the headers `headers`.
+async fn request(
+    c: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut rb = c.request(method, url);
+    for (k, v) in headers {
+        rb = rb.header(*k, *v);
+    }
+    rb.send().await.expect("http request")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_preflight_is_answered_before_auth_for_configured_origins_only() {
+    use reqwest::Method;
     let dir = temp_dir("api-cors");
     let gw = start(&node_with(
         &dir,
@@ -195,14 +211,17 @@ async fn cors_preflight_is_answered_before_auth_for_configured_origins_only() {
     let c = client_from("127.0.0.1");
     let url = format!("http://{}/v1/Trunks", gw.http);
     // Preflight: no key, answered with the CORS headers.
-    let r = c
-        .request(reqwest::Method::OPTIONS, &url)
-        .header("Origin", APP)
-        .header("Access-Control-Request-Method", "POST")
-        .header("Access-Control-Request-Headers", "x-api-key, content-type")
-        .send()
-        .await
-        .unwrap();
+    let r = request(
+        &c,
+        Method::OPTIONS,
+        &url,
+        &[
+            ("Origin", APP),
+            ("Access-Control-Request-Method", "POST"),
+            ("Access-Control-Request-Headers", "x-api-key, content-type"),
+        ],
+    )
+    .await;
     assert!(r.status().is_success(), "preflight {}", r.status());
     let h = r.headers();
     assert_eq!(h["access-control-allow-origin"], APP);
@@ -222,34 +241,28 @@ async fn cors_preflight_is_answered_before_auth_for_configured_origins_only() {
         "{allowed}"
     );
     // The real request carries the origin header, and still needs the key.
-    let r = c
-        .get(&url)
-        .header("Origin", APP)
-        .header("X-API-Key", KEY)
-        .send()
-        .await
-        .unwrap();
+    let keyed = [("Origin", APP), ("X-API-Key", KEY)];
+    let r = request(&c, Method::GET, &url, &keyed).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["access-control-allow-origin"], APP);
-    let r = c.get(&url).header("Origin", APP).send().await.unwrap();
+    let r = request(&c, Method::GET, &url, &[("Origin", APP)]).await;
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["access-control-allow-origin"], APP);
     // Another origin gets no CORS grant.
-    let r = c
-        .request(reqwest::Method::OPTIONS, &url)
-        .header("Origin", "https://evil.example")
-        .header("Access-Control-Request-Method", "DELETE")
-        .send()
-        .await
-        .unwrap();
+    let evil = "https://evil.example";
+    let preflight = [
+        ("Origin", evil),
+        ("Access-Control-Request-Method", "DELETE"),
+    ];
+    let r = request(&c, Method::OPTIONS, &url, &preflight).await;
     assert!(r.headers().get("access-control-allow-origin").is_none());
-    let r = c
-        .get(&url)
-        .header("Origin", "https://evil.example")
-        .header("X-API-Key", KEY)
-        .send()
-        .await
-        .unwrap();
+    let r = request(
+        &c,
+        Method::GET,
+        &url,
+        &[("Origin", evil), ("X-API-Key", KEY)],
+    )
+    .await;
     assert!(r.headers().get("access-control-allow-origin").is_none());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -258,13 +271,15 @@ async fn cors_preflight_is_answered_before_auth_for_configured_origins_only() {
 async fn without_cors_origins_no_cors_headers() {
     let dir = temp_dir("api-nocors");
     let gw = start(&node(&dir, None)).await;
-    let r = client_from("127.0.0.1")
-        .get(format!("http://{}/v1/Trunks", gw.http))
-        .header("Origin", APP)
-        .header("X-API-Key", KEY)
-        .send()
-        .await
-        .unwrap();
+    let url = format!("http://{}/v1/Trunks", gw.http);
+    let keyed = [("Origin", APP), ("X-API-Key", KEY)];
+    let r = request(
+        &client_from("127.0.0.1"),
+        reqwest::Method::GET,
+        &url,
+        &keyed,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("access-control-allow-origin").is_none());
     let _ = std::fs::remove_dir_all(&dir);
@@ -280,7 +295,7 @@ async fn zero_based_paging_over_60_trunks() {
         let r = c
             .post(format!("{base}/v1/Trunks"))
             .header("X-API-Key", KEY)
-            .json(&serde_json::json!({
+            .json(&json!({
                 "direction": "inbound",
                 "description": format!("t{i}"),
                 "inbound": { "destination": format!("pbx{i}.example.com") }
@@ -302,11 +317,9 @@ async fn zero_based_paging_over_60_trunks() {
         }
     };
     let ids = |v: &Value| -> Vec<String> {
-        v["trunks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["trunk_id"].as_str().unwrap().to_string())
+        each(&v["trunks"], "trunk_id")
+            .into_iter()
+            .map(String::from)
             .collect()
     };
     // Defaults: page 0 of 25.
@@ -353,66 +366,38 @@ async fn zero_based_paging_over_60_trunks() {
 /// `"recording": {}`, and the GET result sent back by PUT changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_recording_and_null_failover_mean_no_setting() {
-    let (dir, _gw, c, base) = local_node("api-empty-objects").await;
-    let r = c
-        .post(format!("{base}/v1/Trunks"))
-        .header("X-API-Key", KEY)
-        .json(&serde_json::json!({
-            "direction": "inbound",
-            "simultaneous_call_limit": 1,
-            "description": null,
-            "recording": {},
-            "inbound": { "destination": "127.0.0.1:5070", "failover": { "value": null } }
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let created: Value = r.json().await.unwrap();
-    assert_eq!(created["recording"], serde_json::json!({}), "{created}");
+    let (dir, gw, _, _) = local_node("api-empty-objects").await;
+    let api = Api::new(&gw, Some(KEY));
+    let (s, created) = api
+        .post(
+            "/v1/Trunks",
+            json!({
+                "direction": "inbound",
+                "simultaneous_call_limit": 1,
+                "description": null,
+                "recording": {},
+                "inbound": { "destination": "127.0.0.1:5070", "failover": { "value": null } }
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    assert_eq!(created["recording"], json!({}), "{created}");
     assert!(created["inbound"]["failover"].is_null(), "{created}");
-    let url = format!("{base}/v1/Trunks/{}", created["trunk_id"].as_str().unwrap());
-    let got: Value = c
-        .get(&url)
-        .header("X-API-Key", KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let id = created["trunk_id"].as_str().unwrap();
+    let (_, got) = api.trunk(id).await;
     assert_eq!(got, created);
     // Read-modify-write: the GET object goes back unchanged.
-    let r = c
-        .put(&url)
-        .header("X-API-Key", KEY)
-        .json(&got)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let put: Value = r.json().await.unwrap();
-    assert_eq!(put["recording"], serde_json::json!({}));
+    let (s, put) = api.put_trunk(id, got.clone()).await;
+    assert_eq!(s, 200);
+    assert_eq!(put["recording"], json!({}));
     assert_eq!(put["inbound"], got["inbound"]);
     // A setting, then `{}` on PUT clears it again.
-    let r = c
-        .put(&url)
-        .header("X-API-Key", KEY)
-        .json(&serde_json::json!({ "recording": { "setting": "pre_connect" } }))
-        .send()
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
+    let (_, v) = api
+        .put_trunk(id, json!({ "recording": { "setting": "pre_connect" } }))
+        .await;
     assert_eq!(v["recording"]["setting"], "pre_connect", "{v}");
-    let r = c
-        .put(&url)
-        .header("X-API-Key", KEY)
-        .json(&serde_json::json!({ "recording": {} }))
-        .send()
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["recording"], serde_json::json!({}), "{v}");
+    let (_, v) = api.put_trunk(id, json!({ "recording": {} })).await;
+    assert_eq!(v["recording"], json!({}), "{v}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -452,7 +437,7 @@ async fn trunk_description_is_bounded() {
             let r = c
                 .post(url)
                 .header("X-API-Key", KEY)
-                .json(&serde_json::json!({
+                .json(&json!({
                     "direction": "inbound", "description": d,
                     "inbound": { "destination": "pbx.example.com" } }))
                 .send()
@@ -493,7 +478,7 @@ async fn destination_port_zero_and_e164_leading_zero_are_refused() {
     };
     let (s, v) = send(
         format!("{base}/v1/Trunks"),
-        serde_json::json!({"direction": "inbound", "inbound": {"destination": "192.0.2.1:0"}}),
+        json!({"direction": "inbound", "inbound": {"destination": "192.0.2.1:0"}}),
     )
     .await;
     assert_eq!((s, &v["code"]), (400, &Value::from(400001)), "{v}");
@@ -506,20 +491,20 @@ async fn destination_port_zero_and_e164_leading_zero_are_refused() {
     );
     let (s, v) = send(
         format!("{base}/v1/Trunks"),
-        serde_json::json!({"direction": "inbound", "inbound": {"destination": "192.0.2.1:5070"}}),
+        json!({"direction": "inbound", "inbound": {"destination": "192.0.2.1:5070"}}),
     )
     .await;
     assert_eq!(s, 201, "{v}");
     let id = v["trunk_id"].as_str().unwrap();
     let (s, v) = send(
         format!("{base}/v1/PhoneNumbers/Trunks/{id}"),
-        serde_json::json!({"phone_numbers": [{"no": "+04155550100"}]}),
+        json!({"phone_numbers": [{"no": "+04155550100"}]}),
     )
     .await;
     assert_eq!((s, &v["code"]), (400, &Value::from(400001)), "{v}");
     let (s, v) = send(
         format!("{base}/v1/PhoneNumbers/Trunks/{id}"),
-        serde_json::json!({"phone_numbers": [{"no": "+14155550100"}]}),
+        json!({"phone_numbers": [{"no": "+14155550100"}]}),
     )
     .await;
     assert_eq!(s, 200, "{v}");

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use common::api::{api_error as err, invalid, not_found, Api};
+use common::api::{api_error as err, each, invalid, not_found, Api};
 use common::*;
 use serde_json::{json, Value};
 
@@ -93,28 +93,25 @@ async fn every_trunk_example_request_works_as_written() {
     assert_eq!(out["outbound"]["max_post_dial_delay"], 10);
     let out_id = out["trunk_id"].as_str().unwrap().to_string();
     // View one.
-    let (s, one) = api.get(&format!("/v1/Trunks/{out_id}")).await;
+    let (s, one) = api.trunk(&out_id).await;
     assert_eq!((s, &one["description"]), (200, &json!("outbound trunk 7")));
     // Update: the example body.
     let (s, upd) = api
-        .put(
-            &format!("/v1/Trunks/{out_id}"),
-            json!({ "description": "updated description" }),
-        )
+        .put_trunk(&out_id, json!({ "description": "updated description" }))
         .await;
     assert_eq!(s, 200, "{upd}");
     assert_eq!(upd["description"], "updated description");
     assert_eq!(upd["outbound"]["fax_support"], "enabled");
     // Read-modify-write: the GET result (app_id, subaccount_id, timestamps
     // included) goes back as a PUT body unchanged.
-    let (_, got) = api.get(&format!("/v1/Trunks/{out_id}")).await;
-    let (s, back) = api.put(&format!("/v1/Trunks/{out_id}"), got.clone()).await;
+    let (_, got) = api.trunk(&out_id).await;
+    let (s, back) = api.put_trunk(&out_id, got.clone()).await;
     assert_eq!(s, 200, "{back}");
     assert_eq!(back["outbound"], got["outbound"]);
     // Delete.
     let (s, _) = api.delete(&format!("/v1/Trunks/{out_id}"), None).await;
     assert_eq!(s, 204);
-    not_found(&api.get(&format!("/v1/Trunks/{out_id}")).await);
+    not_found(&api.trunk(&out_id).await);
     let (s, _) = api.delete(&format!("/v1/Trunks/{in_id}"), None).await;
     assert_eq!(s, 204);
 }
@@ -153,24 +150,20 @@ async fn failover_targets_and_direction_changes_follow_the_spec() {
     assert_eq!(s, 201, "{b}");
     let b = b["trunk_id"].as_str().unwrap().to_string();
     // ... and the target cannot then be turned outbound.
-    let m = invalid(&api.put(
-            &format!("/v1/Trunks/{a}"),
-            json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "192.0.2.1" } ] } }),
+    let m = invalid(&api.put_trunk(&a, json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "192.0.2.1" } ] } }),
         )
         .await);
     assert!(m.starts_with("direction: ") && m.contains(&b), "{m}");
     // Turning a trunk outbound drops its inbound block, and back again.
     let (s, t) = api
-        .put(
-            &format!("/v1/Trunks/{b}"),
-            json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "192.0.2.1" } ] } }),
+        .put_trunk(&b, json!({ "direction": "outbound", "outbound": { "authentication": [ { "source": "other", "value": "192.0.2.1" } ] } }),
         )
         .await;
     assert_eq!(s, 200, "{t}");
     assert_eq!(t["inbound"], Value::Null, "{t}");
     let (s, t) = api
-        .put(
-            &format!("/v1/Trunks/{b}"),
+        .put_trunk(
+            &b,
             json!({ "direction": "inbound", "inbound": { "destination": "c.example.com" } }),
         )
         .await;
@@ -180,8 +173,8 @@ async fn failover_targets_and_direction_changes_follow_the_spec() {
     assert_eq!(t["inbound"]["failover"], Value::Null, "{t}");
     // app_id / subaccount_id are read-only: accepted on PUT, still null.
     let (s, t) = api
-        .put(
-            &format!("/v1/Trunks/{b}"),
+        .put_trunk(
+            &b,
             json!({ "app_id": "aaaa-bbbb-cccc-dddd-eeee", "subaccount_id": 12345 }),
         )
         .await;
@@ -226,12 +219,7 @@ async fn every_phone_number_example_request_works_as_written() {
         .get("/v1/PhoneNumbers/CallFlows?capabilities=voice&capabilities=sms&country=US&type=local&status=routed&search_by=prefixes&search_on=949&sort_by=no&sort_order=desc&max_results=2")
         .await;
     assert_eq!(s, 200, "{l}");
-    let nos: Vec<&str> = l["phone_numbers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["no"].as_str().unwrap())
-        .collect();
+    let nos = each(&l["phone_numbers"], "no");
     assert_eq!(nos, ["+19495551214", "+19495551213"]);
     let (_, l) = api.get("/v1/PhoneNumbers?type=toll_free").await;
     assert_eq!(l["phone_numbers"], json!([]));

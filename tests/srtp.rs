@@ -42,19 +42,14 @@ fn sdp(addr: SocketAddr, crypto: Option<&Crypto>) -> String {
         Some(c) => ("RTP/SAVP", format!("a=crypto:{}\r\n", c.line())),
         None => ("RTP/AVP", String::new()),
     };
-    format!(
-        "v=0\r\no=pbx 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} {proto} 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n{line}",
-        ip = addr.ip(),
-        port = addr.port()
-    )
+    let attrs = format!(
+        "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n{line}"
+    );
+    sdp_body(addr, "pbx 1 1", "audio", &format!("{proto} 0 101"), &attrs)
 }
 
 fn m_line(body: &[u8]) -> String {
-    String::from_utf8_lossy(body)
-        .lines()
-        .find(|l| l.starts_with("m=audio"))
-        .unwrap_or_default()
-        .to_string()
+    sdp_line(body, "m=audio")
 }
 
 fn cryptos(body: &[u8]) -> Vec<Crypto> {
@@ -63,6 +58,12 @@ fn cryptos(body: &[u8]) -> Vec<Crypto> {
         .filter_map(|l| l.strip_prefix("a=crypto:"))
         .filter_map(parse_crypto)
         .collect()
+}
+
+/// A gateway on [`config`] (its store in a fresh `what` directory) with a `[media]` section.
+async fn srtp_gateway(carrier: &Ua, srtp: &str, media_encryption: &str, what: &str) -> Gw {
+    let text = config(carrier, srtp, media_encryption, &temp_dir(what));
+    start(&format!("{text}{}", media_section(""))).await
 }
 
 async fn pbx_invite(gw: &Gw, pbx: &Ua, id: &str, body: &str) {
@@ -222,45 +223,25 @@ async fn srtp_pbx_leg_bridged_to_rtp_carrier_both_ways_and_recorded_in_clear() {
     // Hang up; the recording holds the decrypted audio on each side's channel.
     hang_up(&pbx, gw.udp, &carrier, &ok).await;
     gw.gw.shutdown().await;
-    let logs = trunkgate::store::CallLogStore::open(&store).unwrap();
-    let rec = logs
-        .get("s-1")
-        .unwrap()
-        .expect("logged")
+    let rec = call_record(&store, "s-1")
         .recording
         .expect("recording in the call log");
     let Wav { left, right, .. } = Wav::finished(&rec.path).await;
-    let w = window;
     // Caller channel: the PBX's 1 kHz (decrypted); callee channel: the carrier's 400 Hz.
-    assert!(
-        goertzel(w(&left, 0.05, 0.5), 1000.0)
-            > 100.0 * goertzel(w(&left, 0.05, 0.5), 400.0).max(1e-3)
-    );
-    assert!(
-        goertzel(w(&right, 0.7, 1.1), 400.0)
-            > 100.0 * goertzel(w(&right, 0.7, 1.1), 1000.0).max(1e-3)
-    );
+    assert!(tone(&left, 0.05, 0.5, 1000.0) > 100.0 * tone(&left, 0.05, 0.5, 400.0).max(1e-3));
+    assert!(tone(&right, 0.7, 1.1, 400.0) > 100.0 * tone(&right, 0.7, 1.1, 1000.0).max(1e-3));
 }
 
 #[tokio::test]
 async fn required_media_encryption_without_crypto_gets_488() {
     let carrier = Ua::new().await;
-    let store = temp_dir("srtp-required");
-    let gw = start(&format!(
-        "{}{}",
-        config(&carrier, "off", "required", &store),
-        media_section("")
-    ))
-    .await;
+    let gw = srtp_gateway(&carrier, "off", "required", "srtp-required").await;
     let (pbx, pbx_rtp) = (Ua::new().await, RtpPeer::new().await);
     pbx_invite(&gw, &pbx, "s-2", &sdp(pbx_rtp.addr, None)).await;
     let resp = pbx.wait_response(488).await;
     assert_eq!(resp.code(), Some(488));
     assert!(
-        carrier
-            .recv_within(Duration::from_millis(300))
-            .await
-            .is_none(),
+        carrier.hears_nothing(Duration::from_millis(300)).await,
         "the carrier is never called"
     );
     // A crypto line of a suite we do not speak is no usable offer either.
@@ -274,13 +255,7 @@ async fn required_media_encryption_without_crypto_gets_488() {
 #[tokio::test]
 async fn carrier_requiring_srtp_is_offered_keys_and_a_plain_answer_is_refused() {
     let carrier = Ua::new().await;
-    let store = temp_dir("srtp-carrier");
-    let gw = start(&format!(
-        "{}{}",
-        config(&carrier, "required", "optional", &store),
-        media_section("")
-    ))
-    .await;
+    let gw = srtp_gateway(&carrier, "required", "optional", "srtp-carrier").await;
     let (pbx, pbx_rtp, car_rtp) = (Ua::new().await, RtpPeer::new().await, RtpPeer::new().await);
     // A plain-RTP PBX: the carrier still gets SRTP with all our suites.
     pbx_invite(&gw, &pbx, "s-4", &sdp(pbx_rtp.addr, None)).await;

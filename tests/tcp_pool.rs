@@ -67,16 +67,8 @@ async fn untrusted_sources_cannot_lock_the_trusted_pbx_out_of_the_tcp_pool() {
     }
     // The trusted PBX still gets a connection, and its call is carried.
     let mut pbx = TcpUa::connect(gw.tcp).await;
-    let me = pbx.addr;
-    pbx.send(&invite(
-        me,
-        gw.tcp,
-        "TCP",
-        "pool@pbx",
-        DIALED,
-        "z9hG4bKpool1",
-    ))
-    .await;
+    pbx.send_invite(gw.tcp, "TCP", "pool@pbx", DIALED, "z9hG4bKpool1")
+        .await;
     assert_eq!(pbx.recv().await.code(), Some(100));
     let (b_inv, from) = carrier.wait_request("INVITE").await;
     carrier.answer(from, &b_inv, "c1", "c").await;

@@ -9,12 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use common::*;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
@@ -123,53 +122,11 @@ fn server_config(leaf: &Leaf) -> Arc<ServerConfig> {
     )
 }
 
-/// A scripted SIP user agent on one stream (TLS client or server side).
-struct StreamUa<S> {
-    stream: S,
-    addr: SocketAddr,
-    buf: BytesMut,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> StreamUa<S> {
-    async fn send(&mut self, text: &str) {
-        self.stream.write_all(text.as_bytes()).await.expect("write");
-        self.stream.flush().await.expect("flush");
-    }
-
-    /// The next message, or None when the peer closed or failed the stream.
-    async fn try_recv(&mut self) -> Option<Message> {
-        tokio::time::timeout(WAIT, self.recv_inner())
-            .await
-            .expect("a message or a close within 5 s")
-    }
-
-    async fn recv(&mut self) -> Message {
-        self.try_recv()
-            .await
-            .expect("gateway closed the connection")
-    }
-
-    async fn recv_inner(&mut self) -> Option<Message> {
-        loop {
-            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&self.buf[..end]).to_ascii_lowercase();
-                let len = head
-                    .lines()
-                    .find_map(|l| {
-                        let (n, v) = l.split_once(':')?;
-                        (n.trim() == "content-length").then(|| v.trim().parse::<usize>().ok())?
-                    })
-                    .unwrap_or(0);
-                if self.buf.len() >= end + 4 + len {
-                    return Some(parse(self.buf.split_to(end + 4 + len).freeze()));
-                }
-            }
-            let mut tmp = [0u8; 8192];
-            match self.stream.read(&mut tmp).await {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
-            }
-        }
+/// Why config `text` (read as `t.toml`) is refused.
+fn config_error(text: &str) -> String {
+    match trunkgate::config::parse_str(text, "t.toml") {
+        Ok(_) => panic!("config accepted:\n{text}"),
+        Err(e) => e.to_string(),
     }
 }
 
@@ -187,11 +144,7 @@ async fn tls_connect(
     let stream = tokio::time::timeout(WAIT, TlsConnector::from(cfg).connect(sn, tcp))
         .await
         .expect("handshake within 5 s")?;
-    Ok(StreamUa {
-        stream,
-        addr,
-        buf: BytesMut::new(),
-    })
+    Ok(StreamUa::new(stream, addr))
 }
 
 /// Gateway config: UDP + TCP + TLS (IPv4) + TLS (IPv6 when `v6`) listeners, `[tls]` with
@@ -329,7 +282,7 @@ async fn call_over_tls_from_pbx_with_carrier_over_udp() {
         .await
         .unwrap();
     let me = pbx.addr;
-    pbx.send(&invite(me, to, "TLS", "tls@pbx", DIALED, "z9hG4bKtls1"))
+    pbx.send_invite(to, "TLS", "tls@pbx", DIALED, "z9hG4bKtls1")
         .await;
     assert_eq!(pbx.recv().await.code(), Some(100));
     let (inv, _) = carrier.wait_request("INVITE").await;
@@ -410,11 +363,10 @@ async fn tls_carrier(leaf: &Leaf) -> (SocketAddr, Accepted) {
             let Ok((tcp, _)) = l.accept().await else {
                 return;
             };
-            let res = acceptor.accept(tcp).await.map(|stream| StreamUa {
-                stream,
-                addr,
-                buf: BytesMut::new(),
-            });
+            let res = acceptor
+                .accept(tcp)
+                .await
+                .map(|stream| StreamUa::new(stream, addr));
             if tx.send(res).await.is_err() {
                 return;
             }
@@ -590,18 +542,14 @@ fn tls_config_errors_name_file_key_and_rule() {
         cert.display(),
         key.display()
     );
-    let err = trunkgate::config::parse_str(&text, "t.toml")
-        .unwrap_err()
-        .to_string();
+    let err = config_error(&text);
     assert!(err.contains("t.toml: tls.client_auth: must be"), "{err}");
     let text = format!(
         "{base}[tls]\ncert_file = \"{}\"\nkey_file = \"{}/missing.key\"\n",
         cert.display(),
         pki.dir.display()
     );
-    let err = trunkgate::config::parse_str(&text, "t.toml")
-        .unwrap_err()
-        .to_string();
+    let err = config_error(&text);
     assert!(err.contains("t.toml: tls.key_file: "), "{err}");
     let text = format!(
         "{base}[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
@@ -611,9 +559,7 @@ fn tls_config_errors_name_file_key_and_rule() {
     let tie = format!(
         "{text}trunk_client_names = [ {{ trunk_id = \"{DEMO_TRUNK}\", name = \"pbx.example\" }} ]\n"
     );
-    let err = trunkgate::config::parse_str(&tie, "t.toml")
-        .unwrap_err()
-        .to_string();
+    let err = config_error(&tie);
     assert!(
         err.contains("t.toml: tls.trunk_client_names: needs client_auth"),
         "{err}"
@@ -767,15 +713,8 @@ async fn trunk_tied_to_a_client_certificate_name_admits_only_that_pbx() {
     let mut pbx = tls_connect(to, client_config(&pki, Some(&good)), "localhost")
         .await
         .unwrap();
-    pbx.send(&invite(
-        pbx.addr,
-        to,
-        "TLS",
-        "tie1@pbx",
-        DIALED,
-        "z9hG4bKtie1",
-    ))
-    .await;
+    pbx.send_invite(to, "TLS", "tie1@pbx", DIALED, "z9hG4bKtie1")
+        .await;
     assert_eq!(pbx.recv().await.code(), Some(100));
     let (inv, _) = carrier.wait_request("INVITE").await;
     carrier.status(gw.udp, &inv, 486, "Busy Here", "c").await;
@@ -787,15 +726,8 @@ async fn trunk_tied_to_a_client_certificate_name_admits_only_that_pbx() {
             .await
             .unwrap();
         let id = format!("tie-bad{i}@pbx");
-        ua.send(&invite(
-            ua.addr,
-            to,
-            "TLS",
-            &id,
-            DIALED,
-            &format!("z9hG4bKtb{i}"),
-        ))
-        .await;
+        ua.send_invite(to, "TLS", &id, DIALED, &format!("z9hG4bKtb{i}"))
+            .await;
         let r = ua.recv().await;
         assert_eq!(r.code(), Some(403), "client {i}");
     }

@@ -239,7 +239,7 @@ async fn post_dial_delay_cancels_and_answers_503() {
     let (gw, pbx, carrier, inv) = pdd_call("pdd1").await;
     // 100 Trying does not stop the timer.
     carrier
-        .respond(gw.udp, &inv, 100, "Trying", None, None, "")
+        .send(gw.udp, &reply(&inv, 100, "Trying", None, None, ""))
         .await;
     let started = tokio::time::Instant::now();
     let (cancel, _) = carrier
@@ -272,10 +272,7 @@ async fn ringing_within_pdd_keeps_the_call() {
     pbx.wait_response(180).await;
     // Past 7 s: no CANCEL, no 503.
     assert!(
-        carrier
-            .recv_within(Duration::from_millis(7500))
-            .await
-            .is_none(),
+        carrier.hears_nothing(Duration::from_millis(7500)).await,
         "no CANCEL once ringing"
     );
     carrier.answer(gw.udp, &inv, "r", "c").await;
@@ -311,11 +308,7 @@ async fn inbound_did_delivered_to_the_trunk_destination() {
     // Without the + and with separators: normalised to E.164.
     inbound_invite(&gw, &carrier, "1-415-555-0199", "in1").await;
     carrier.expect_response(100).await;
-    let (inv, _) = pbx.expect_request("INVITE").await;
-    assert!(inv
-        .request_uri()
-        .unwrap()
-        .starts_with(format!("sip:{DID}@").as_bytes()));
+    let (inv, _) = pbx.expect_invite_for(DID).await;
     pbx.answer(gw.udp, &inv, "p", "pbx").await;
     carrier.wait_response(200).await;
     // Unknown number -> 404; a DID from a non-carrier source -> treated as outbound and refused 403.
@@ -418,16 +411,13 @@ async fn no_failover_on_486_and_inactive_trunks() {
     carrier.wait_response(486).await;
     pbx.expect_request("ACK").await;
     assert!(
-        backup
-            .recv_within(Duration::from_millis(300))
-            .await
-            .is_none(),
+        backup.hears_nothing(Duration::from_millis(300)).await,
         "no failover on the callee's 486"
     );
     // Inactive trunk without failover -> 480.
     inbound_invite(&gw, &carrier, "+14155550197", "inact1").await;
     carrier.wait_response(480).await;
-    assert!(pbx.recv_within(Duration::from_millis(200)).await.is_none());
+    assert!(pbx.hears_nothing(Duration::from_millis(200)).await);
 }
 
 #[tokio::test]
@@ -446,7 +436,7 @@ async fn inactive_inbound_trunk_goes_straight_to_failover_and_outbound_gets_403(
     carrier.expect_response(100).await;
     backup.expect_request("INVITE").await;
     assert!(
-        pbx.recv_within(Duration::from_millis(200)).await.is_none(),
+        pbx.hears_nothing(Duration::from_millis(200)).await,
         "inactive trunk's destination not tried"
     );
 
@@ -508,12 +498,7 @@ async fn twilio_auth_needs_sid_and_signaling_range() {
     )
     .await;
     pbx.expect_response(100).await;
-    let m = metrics(gw.http).await;
-    assert_eq!(
-        metric_value(&m, "trunkgate_rejections_total{reason=\"auth_failed\"}"),
-        2.0,
-        "{m}"
-    );
+    assert_metric(gw.http, &rejections("auth_failed"), 2.0).await;
 }
 
 /// RFC 3263: the destination name resolves through SRV to two targets; the
@@ -539,11 +524,7 @@ static = [
     let gw = start(&text).await;
     inbound_invite(&gw, &carrier, DID, "srv1").await;
     carrier.expect_response(100).await;
-    let (inv1, _) = first.expect_request("INVITE").await;
-    assert!(inv1
-        .request_uri()
-        .unwrap()
-        .starts_with(format!("sip:{DID}@").as_bytes()));
+    first.expect_invite_for(DID).await;
     // The first target stays silent; after Timer B the second one is tried.
     let (inv2, _) = second.wait_request("INVITE").await;
     second.answer(gw.udp, &inv2, "s", "b").await;

@@ -3,6 +3,7 @@
 //! the call log.
 
 use std::future::Future;
+use std::net::SocketAddr;
 
 use reqwest::Method;
 use serde_json::Value;
@@ -20,8 +21,14 @@ pub struct Api {
 impl Api {
     /// Requests with the API key `key` (none: unauthenticated).
     pub fn new(gw: &Gw, key: Option<&str>) -> Api {
+        Api::at(gw.http, key)
+    }
+
+    /// [`Api::new`] for the gateway whose HTTP listener is `http` (one run
+    /// as a child process, say).
+    pub fn at(http: SocketAddr, key: Option<&str>) -> Api {
         Api {
-            base: format!("http://{}", gw.http),
+            base: format!("http://{http}"),
             key: key.map(str::to_string),
             client: reqwest::Client::builder()
                 .timeout(WAIT)
@@ -107,6 +114,44 @@ impl Api {
     pub async fn delete(&self, path: &str, b: Option<Value>) -> (u16, Value) {
         self.send(Method::DELETE, path, b).await
     }
+
+    /// `GET /v1/Trunks/{id}`.
+    pub async fn trunk(&self, id: &str) -> (u16, Value) {
+        self.get(&format!("/v1/Trunks/{id}")).await
+    }
+
+    /// `POST /v1/PhoneNumbers/Trunks/{id}`: assigns number `no` to trunk `id`.
+    pub async fn assign(&self, id: &str, no: &str) -> (u16, Value) {
+        let body = serde_json::json!({ "phone_numbers": [ { "no": no } ] });
+        self.post(&format!("/v1/PhoneNumbers/Trunks/{id}"), body)
+            .await
+    }
+
+    /// `DELETE /v1/PhoneNumbers/Trunks/{id}`: releases number `no` from trunk `id`.
+    pub async fn release(&self, id: &str, no: &str) -> (u16, Value) {
+        let body = serde_json::json!({ "phone_numbers": [ { "no": no } ] });
+        self.delete(&format!("/v1/PhoneNumbers/Trunks/{id}"), Some(body))
+            .await
+    }
+
+    /// `PUT /v1/Trunks/{id}` with `b`.
+    pub async fn put_trunk(&self, id: &str, b: Value) -> (u16, Value) {
+        self.put(&format!("/v1/Trunks/{id}"), b).await
+    }
+}
+
+/// The string `field` of each object in the JSON array `list` (every one
+/// must have it).
+pub fn each<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|x| {
+            x[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {field} in {x}"))
+        })
+        .collect()
 }
 
 /// Asserts the spec's error body with this status and code; returns the message.

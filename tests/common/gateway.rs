@@ -194,6 +194,16 @@ pub fn media_section_in(
     )
 }
 
+/// The call-log record of call `id` in the store at `store` (the gateway
+/// stopped, or its writer done with the call).
+pub fn call_record(store: &std::path::Path, id: &str) -> trunkgate::store::CallRecord {
+    trunkgate::store::CallLogStore::open(store)
+        .expect("store opens")
+        .get(id)
+        .expect("store readable")
+        .unwrap_or_else(|| panic!("no record of {id}"))
+}
+
 /// A fresh directory under the system temp dir for one test.
 pub fn temp_dir(what: &str) -> std::path::PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -262,6 +272,18 @@ pub async fn wait_metric(http: SocketAddr, series: &str, want: f64, within: Dura
         metric_value(text, series) == want
     })
     .await;
+}
+
+/// Asserts that the series `series` (as [`metric_value`] names it) reads
+/// `want` on the gateway's /metrics now.
+pub async fn assert_metric(http: SocketAddr, series: &str, want: f64) {
+    let text = metrics(http).await;
+    assert_eq!(metric_value(&text, series), want, "{series}:\n{text}");
+}
+
+/// The series counting INVITEs the gateway refused for `reason`.
+pub fn rejections(reason: &str) -> String {
+    format!("trunkgate_rejections_total{{reason=\"{reason}\"}}")
 }
 
 /// The value of one exact metric line (`name{labels}`), or 0.

@@ -48,6 +48,20 @@ impl RtpPeer {
         self.sock.send_to(&p, to).await.expect("rtp send");
     }
 
+    /// Sends a PCMU packet of `ssrc` carrying `payload` for each (sequence
+    /// number, timestamp) of `packets`, back to back.
+    pub async fn send_all(
+        &self,
+        to: SocketAddr,
+        ssrc: u32,
+        payload: &[u8],
+        packets: impl IntoIterator<Item = (u16, u32)>,
+    ) {
+        for (seq, ts) in packets {
+            self.send(to, 0, seq, ts, ssrc, payload).await;
+        }
+    }
+
     /// The next RTP packet within `within`.
     pub async fn recv_within(&self, within: Duration) -> Option<RtpPkt> {
         let mut buf = [0u8; 2048];
@@ -68,6 +82,11 @@ impl RtpPeer {
             from,
             at: tokio::time::Instant::now(),
         })
+    }
+
+    /// Whether no packet arrives within `within`.
+    pub async fn hears_nothing(&self, within: Duration) -> bool {
+        self.recv_within(within).await.is_none()
     }
 
     /// Every packet until `quiet` passes without one (at most `max`).
@@ -193,6 +212,11 @@ impl Wav {
         }
         panic!("no complete WAV at {}", path.display());
     }
+}
+
+/// The [`goertzel`] power of `freq` Hz in 8 kHz `pcm` from second `a` to second `b`.
+pub fn tone(pcm: &[i16], a: f64, b: f64, freq: f64) -> f64 {
+    goertzel(window(pcm, a, b), freq)
 }
 
 /// The samples of 8 kHz `pcm` from second `a` to second `b`.

@@ -159,6 +159,22 @@ impl Sipp {
         }
     }
 
+    /// Waits (bounded) for sipp to exit, and asserts that it exited 0 with
+    /// `calls` successful calls and no failed one.
+    pub async fn assert_all_succeeded(&mut self, within: Duration, calls: u32) {
+        let role = self.role;
+        let status = self.wait(within).await;
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "sipp {role}: not every call succeeded; its screen:\n{}",
+            self.screen()
+        );
+        let successful = self.stat("SuccessfulCall(C)");
+        assert_eq!(successful, u64::from(calls), "{role} successful calls");
+        assert_eq!(self.stat("FailedCall(C)"), 0, "{role} failed calls");
+    }
+
     /// The tail of what sipp printed, for failure messages.
     pub fn screen(&self) -> String {
         let text = std::fs::read_to_string(&self.out).unwrap_or_default();

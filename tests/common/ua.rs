@@ -1,4 +1,4 @@
-//! Scripted SIP user agents (UDP and TCP) playing the PBX and the carriers:
+//! Scripted SIP user agents (UDP, and TCP or TLS streams) playing the PBX and the carriers:
 //! messages built as a UA would send them (INVITE with or without SDP,
 //! responses, in-dialog requests), and the steps of a call through the
 //! gateway.
@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use trunkgate::sip::{HeaderName, Message, ParseOptions};
 
@@ -52,6 +52,17 @@ impl Ua {
         self.send_invite_sdp(gw, call_id, dialed, branch, SDP).await;
     }
 
+    /// [`Ua::send_invite`] with the branch made of `call_id`
+    /// (`z9hG4bK` and its letters and digits).
+    pub async fn dial(&self, gw: SocketAddr, call_id: &str, dialed: &str) {
+        let token: String = call_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        self.send_invite(gw, call_id, dialed, &format!("z9hG4bK{token}"))
+            .await;
+    }
+
     /// [`Ua::send_invite`] with the given SDP body.
     pub async fn send_invite_sdp(
         &self,
@@ -68,6 +79,22 @@ impl Ua {
         .await;
     }
 
+    /// Sends an INVITE (UDP, branch `z9hG4bK<call_id>`) from this UA to the
+    /// gateway at `gw`, offering audio at `media` ([`sdp_at`] with `origin`).
+    pub async fn send_offer(
+        &self,
+        gw: SocketAddr,
+        call_id: &str,
+        dialed: &str,
+        media: SocketAddr,
+        origin: &str,
+    ) {
+        let branch = format!("z9hG4bK{call_id}");
+        let sdp = sdp_at(media, origin);
+        self.send_invite_sdp(gw, call_id, dialed, &branch, &sdp)
+            .await;
+    }
+
     /// Waits for the 200 to this UA's INVITE (skipping provisionals) and
     /// ACKs it to the gateway at `gw`; returns the 200.
     pub async fn ack_200(&self, gw: SocketAddr) -> Message {
@@ -75,22 +102,6 @@ impl Ua {
         self.send(gw, &UaDialog::from_ok(&ok, self.addr).ack())
             .await;
         ok
-    }
-
-    /// Sends the [`reply`] to `req` to `to`.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn respond(
-        &self,
-        to: SocketAddr,
-        req: &Message,
-        code: u16,
-        reason: &str,
-        to_tag: Option<&str>,
-        contact: Option<&str>,
-        body: &str,
-    ) {
-        self.send(to, &reply(req, code, reason, to_tag, contact, body))
-            .await;
     }
 
     /// Answers `req` (an INVITE) 200 OK with To tag `tag`, Contact
@@ -109,20 +120,20 @@ impl Ua {
         sdp: &str,
     ) {
         let contact = format!("sip:{user}@{}", self.addr);
-        self.respond(to, req, 200, "OK", Some(tag), Some(&contact), sdp)
+        self.send(to, &reply(req, 200, "OK", Some(tag), Some(&contact), sdp))
             .await;
     }
 
     /// Sends a response `code` to `req` without a body (a 180, a 486 …), To
     /// tag `tag`, to `to`.
     pub async fn status(&self, to: SocketAddr, req: &Message, code: u16, reason: &str, tag: &str) {
-        self.respond(to, req, code, reason, Some(tag), None, "")
+        self.send(to, &reply(req, code, reason, Some(tag), None, ""))
             .await;
     }
 
     /// Answers `req` 200 OK without a body (a BYE, say), sent to `to`.
     pub async fn ok(&self, to: SocketAddr, req: &Message) {
-        self.respond(to, req, 200, "OK", None, None, "").await;
+        self.send(to, &reply(req, 200, "OK", None, None, "")).await;
     }
 
     /// Next message within `within`, or None.
@@ -132,6 +143,11 @@ impl Ua {
             Ok(Ok((n, from))) => Some((parse(Bytes::copy_from_slice(&buf[..n])), from)),
             _ => None,
         }
+    }
+
+    /// Whether no message arrives within `within`.
+    pub async fn hears_nothing(&self, within: Duration) -> bool {
+        self.recv_within(within).await.is_none()
     }
 
     /// How many messages arrive before `quiet` passes without one.
@@ -169,6 +185,16 @@ impl Ua {
             String::from_utf8_lossy(m.raw())
         );
         (m, from)
+    }
+
+    /// Next request: asserts that it is an INVITE for `number`
+    /// (Request-URI `sip:<number>@…`).
+    pub async fn expect_invite_for(&self, number: &str) -> (Message, SocketAddr) {
+        let (inv, from) = self.expect_request("INVITE").await;
+        let uri = inv.request_uri().expect("a request");
+        let uri = String::from_utf8_lossy(uri);
+        assert!(uri.starts_with(&format!("sip:{number}@")), "{uri}");
+        (inv, from)
     }
 
     /// Skips messages until a request with `method` arrives (e.g. past absorbed retransmissions).
@@ -239,11 +265,34 @@ pub fn invite_sdp(
 
 /// An SDP offer/answer for audio at `addr` (PCMU, PCMA, telephone-event).
 pub fn sdp_at(addr: SocketAddr, origin: &str) -> String {
+    let attrs = "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
+    sdp_body(
+        addr,
+        &format!("{origin} 1 1"),
+        "audio",
+        "RTP/AVP 0 8 101",
+        attrs,
+    )
+}
+
+/// An SDP body with one media stream at `addr`: `o=<origin> IN IP4 …`,
+/// `m=<media> <port> <formats>`, then the attribute lines `attrs`.
+pub fn sdp_body(addr: SocketAddr, origin: &str, media: &str, formats: &str, attrs: &str) -> String {
     format!(
-        "v=0\r\no={origin} 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n",
+        "v=0\r\no={origin} IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm={media} {port} {formats}\r\n{attrs}",
         ip = addr.ip(),
         port = addr.port()
     )
+}
+
+/// The first line of an SDP body that starts with `prefix` ("m=audio",
+/// say), or "".
+pub fn sdp_line(body: &[u8], prefix: &str) -> String {
+    String::from_utf8_lossy(body)
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Where an SDP body says media should go (first c= and m=audio).
@@ -350,27 +399,33 @@ pub fn contact_uri(m: &Message) -> String {
     }
 }
 
-/// A scripted TCP user agent: one connection, Content-Length framing.
-pub struct TcpUa {
-    pub stream: TcpStream,
+/// A scripted user agent on one stream (a TCP connection, or TLS over one):
+/// Content-Length framing.
+pub struct StreamUa<S = TcpStream> {
+    pub stream: S,
     pub addr: SocketAddr,
     buf: BytesMut,
 }
 
+/// A scripted TCP user agent: one connection.
+pub type TcpUa = StreamUa<TcpStream>;
+
 impl TcpUa {
     pub async fn connect(to: SocketAddr) -> TcpUa {
         let stream = TcpStream::connect(to).await.expect("tcp connect");
-        let addr = stream.local_addr().expect("addr");
-        TcpUa {
-            stream,
-            addr,
-            buf: BytesMut::new(),
-        }
+        TcpUa::from_stream(stream)
     }
 
     pub fn from_stream(stream: TcpStream) -> TcpUa {
         let addr = stream.local_addr().expect("addr");
-        TcpUa {
+        StreamUa::new(stream, addr)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> StreamUa<S> {
+    /// A UA on `stream`, whose local address is `addr`.
+    pub fn new(stream: S, addr: SocketAddr) -> StreamUa<S> {
+        StreamUa {
             stream,
             addr,
             buf: BytesMut::new(),
@@ -378,21 +433,40 @@ impl TcpUa {
     }
 
     pub async fn send(&mut self, text: &str) {
-        self.stream
-            .write_all(text.as_bytes())
+        self.stream.write_all(text.as_bytes()).await.expect("write");
+        self.stream.flush().await.expect("flush");
+    }
+
+    /// Sends an [`invite`] (the default [`SDP`]) over this stream to the
+    /// gateway at `gw`, its Via naming `tp` ("TCP", "TLS").
+    pub async fn send_invite(
+        &mut self,
+        gw: SocketAddr,
+        tp: &str,
+        call_id: &str,
+        dialed: &str,
+        branch: &str,
+    ) {
+        let text = invite(self.addr, gw, tp, call_id, dialed, branch);
+        self.send(&text).await;
+    }
+
+    /// The next message, or None when the peer closed or failed the stream.
+    pub async fn try_recv(&mut self) -> Option<Message> {
+        tokio::time::timeout(WAIT, self.recv_inner())
             .await
-            .expect("tcp write");
+            .expect("a message or a close within 5 s")
     }
 
     pub async fn recv(&mut self) -> Message {
-        tokio::time::timeout(WAIT, self.recv_inner())
+        self.try_recv()
             .await
-            .expect("tcp message within 5 s")
+            .expect("gateway closed the connection")
     }
 
-    async fn recv_inner(&mut self) -> Message {
+    async fn recv_inner(&mut self) -> Option<Message> {
         loop {
-            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&self.buf[..end]).to_ascii_lowercase();
                 let len = head
                     .lines()
@@ -404,20 +478,16 @@ impl TcpUa {
                     })
                     .unwrap_or(0);
                 if self.buf.len() >= end + 4 + len {
-                    let frame = self.buf.split_to(end + 4 + len).freeze();
-                    return parse(frame);
+                    return Some(parse(self.buf.split_to(end + 4 + len).freeze()));
                 }
             }
             let mut tmp = [0u8; 8192];
-            let n = self.stream.read(&mut tmp).await.expect("tcp read");
-            assert!(n > 0, "gateway closed the connection");
-            self.buf.extend_from_slice(&tmp[..n]);
+            match self.stream.read(&mut tmp).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+            }
         }
     }
-}
-
-fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
 }
 
 /// Answers `code` to INVITEs on `ua` until one of a call not seen before
@@ -584,6 +654,22 @@ impl UaDialog {
 /// Contact, [`SDP_ANSWER`]), sent to the gateway at `gw`.
 pub async fn carrier_answers(carrier: &Ua, gw: SocketAddr, inv: &Message) {
     carrier.answer(gw, inv, "c", "c").await;
+}
+
+/// The carrier answers the next INVITE it gets `code` (no body, To tag `c`),
+/// sent to the gateway at `gw`, and the PBX gets that answer relayed.
+/// Returns the carrier's INVITE.
+pub async fn carrier_status(
+    carrier: &Ua,
+    gw: SocketAddr,
+    pbx: &Ua,
+    code: u16,
+    reason: &str,
+) -> Message {
+    let (inv, _) = carrier.wait_request("INVITE").await;
+    carrier.status(gw, &inv, code, reason, "c").await;
+    pbx.wait_response(code).await;
+    inv
 }
 
 /// [`carrier_answers`], then the PBX gets the 200 and the carrier the gateway's ACK.

@@ -152,6 +152,13 @@ impl Hook {
             .expect("hook alive")
     }
 
+    /// The next callback (within [`WAIT`]): asserts it is `end_call`.
+    pub async fn end_call(&mut self) -> Value {
+        let (_, end) = self.next().await;
+        assert_eq!(end["type"], "end_call", "{end}");
+        end
+    }
+
     /// The next callback of `kind` within 10 s, others skipped.
     pub async fn next_of(&mut self, kind: &str) -> Value {
         loop {
