@@ -69,12 +69,18 @@ pub trait LogSink: Send + 'static {
     /// Deletes the records that started before `start_ms`; returns how many.
     fn prune_before(&mut self, start_ms: i64) -> Result<u64, StoreError>;
     /// How long the writer waits after a record for more to share its
-    /// batch: zero writes at once (SQLite: a commit is cheap), more trades
-    /// that delay for fewer round trips and commits.
+    /// batch: zero writes at once, more trades that delay for fewer round
+    /// trips and commits.
     fn linger(&self) -> Duration {
         Duration::ZERO
     }
 }
+
+/// How long the SQLite writer lets records gather before a commit. A commit
+/// of one record costs ~70k instructions and ~25 syscalls (WAL pages written
+/// and checksummed, file locks); at 3200 calls/s this shares each commit
+/// among ~30 records, and a record is readable ~10 ms later.
+pub const SQLITE_LINGER: Duration = Duration::from_millis(10);
 
 impl LogSink for CallLogStore {
     fn insert(&mut self, recs: &[CallRecord]) -> Result<(), StoreError> {
@@ -83,6 +89,10 @@ impl LogSink for CallLogStore {
 
     fn prune_before(&mut self, start_ms: i64) -> Result<u64, StoreError> {
         CallLogStore::prune_before(self, start_ms)
+    }
+
+    fn linger(&self) -> Duration {
+        SQLITE_LINGER
     }
 }
 

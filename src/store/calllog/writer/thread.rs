@@ -26,22 +26,13 @@ const TICK: Duration = Duration::from_millis(200);
 /// Retention pruning runs at start and this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Collects more records into `batch` for up to `linger` (or until it is full).
-fn gather(rx: &Receiver<CallRecord>, batch: &mut Vec<CallRecord>, linger: Duration) {
-    if linger.is_zero() {
-        return;
-    }
-    let until = Instant::now() + linger;
-    while batch.len() < MAX_BATCH {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        match rx.recv_timeout(left) {
-            Ok(rec) => batch.push(rec),
-            // The caller's next receive sees the end of the queue.
-            Err(_) => return,
-        }
+/// Lets more records queue behind the first for `linger`, so that they
+/// share its batch (one transaction, one commit); the caller then takes
+/// what queued, up to [`MAX_BATCH`]. One sleep per batch, not a wake-up per
+/// record.
+fn gather(linger: Duration) {
+    if !linger.is_zero() {
+        std::thread::sleep(linger);
     }
 }
 
@@ -61,7 +52,7 @@ pub(super) fn run<S: LogSink>(
         let open = match rx.recv_timeout(TICK) {
             Ok(first) => {
                 batch.push(first);
-                gather(&rx, &mut batch, linger);
+                gather(linger);
                 true
             }
             Err(RecvTimeoutError::Timeout) => true,
