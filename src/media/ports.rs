@@ -35,7 +35,9 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 mod range;
+mod socks;
 pub use range::PortRange;
+pub use socks::Socks;
 use tokio::net::UdpSocket;
 
 /// Why no port pair could be had.
@@ -60,65 +62,6 @@ impl PortError {
 struct Bound {
     ip: IpAddr,
     socks: Socks,
-}
-
-/// The two sockets of a bound pair, registered with a reactor or not.
-pub enum Socks {
-    /// Bound, in no reactor yet (pre-bound, or bound at set-up).
-    Plain {
-        rtp: StdUdpSocket,
-        rtcp: StdUdpSocket,
-    },
-    /// Still registered with the reactor of the pool's media thread (see
-    /// [`PortPool::thread`]) by an earlier call: a call on that thread uses
-    /// them as they are, with no `epoll_ctl` to add or remove them.
-    Registered { rtp: UdpSocket, rtcp: UdpSocket },
-}
-
-impl Socks {
-    /// The sockets as the media task on media thread `here` uses them,
-    /// registered with its reactor (must run inside that runtime): kept as
-    /// they are when already there (`home` is the pool's thread), moved
-    /// otherwise.
-    pub fn into_tokio(
-        self,
-        here: Option<usize>,
-        home: usize,
-    ) -> std::io::Result<(UdpSocket, UdpSocket)> {
-        match self {
-            Socks::Registered { rtp, rtcp } if here == Some(home) => Ok((rtp, rtcp)),
-            Socks::Registered { rtp, rtcp } => Ok((
-                UdpSocket::from_std(rtp.into_std()?)?,
-                UdpSocket::from_std(rtcp.into_std()?)?,
-            )),
-            Socks::Plain { rtp, rtcp } => {
-                Ok((UdpSocket::from_std(rtp)?, UdpSocket::from_std(rtcp)?))
-            }
-        }
-    }
-
-    /// The RTP and RTCP sockets' local addresses.
-    pub fn local_addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)> {
-        match self {
-            Socks::Plain { rtp, rtcp } => Ok((rtp.local_addr()?, rtcp.local_addr()?)),
-            Socks::Registered { rtp, rtcp } => Ok((rtp.local_addr()?, rtcp.local_addr()?)),
-        }
-    }
-
-    /// Reads away what arrived since the pair's last call. A registered
-    /// socket whose reactor saw nothing arrive costs no syscall.
-    fn drain(&self) {
-        match self {
-            Socks::Plain { rtp, rtcp } => {
-                drain_with(|b| rtp.recv(b));
-                drain_with(|b| rtcp.recv(b));
-            }
-            Socks::Registered { rtp, rtcp } => {
-                drain_with(|b| rtp.try_recv(b));
-                drain_with(|b| rtcp.try_recv(b));
-            }
-        }
-    }
 }
 
 /// One pair of the range (by RTP port), bound or not.
@@ -222,9 +165,6 @@ impl Drop for PortLease {
 
 /// Socket receive/send buffers for media: a few hundred packets of slack.
 const SOCKET_BUFFER: usize = 256 * 1024;
-
-/// Stale datagrams read (and thrown away) from a reused socket at most.
-const DRAIN_MAX: usize = 64;
 
 impl PortPool {
     /// Pairs start at the first even port >= `min`; the last pair's RTCP port is <= `max`.
@@ -482,18 +422,6 @@ const IDLE_YIELD: usize = 64;
 /// EMFILE / ENFILE: the process or the system is out of file descriptors.
 fn out_of_descriptors(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23 | 24))
-}
-
-/// Reads away what arrived on a reused socket since its last call.
-fn drain_with(mut recv: impl FnMut(&mut [u8]) -> std::io::Result<usize>) {
-    let mut b = [0u8; 1];
-    for _ in 0..DRAIN_MAX {
-        match recv(&mut b) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            // A datagram, or a queued ICMP error: keep reading.
-            _ => {}
-        }
-    }
 }
 
 fn bind_pair(ip: IpAddr, port: u16) -> std::io::Result<Socks> {
