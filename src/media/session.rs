@@ -152,14 +152,10 @@ impl MediaSession {
     /// Sends one command (the media task's queue is bounded: a task that
     /// cannot keep up loses commands rather than stall the call).
     fn send(&self, cmd: Cmd) {
-        if let Some(cmd) = self.start_with(vec![cmd]) {
-            if self.tx.try_send(cmd).is_err() {
-                tracing::warn!("media task queue full or gone; command dropped");
-            }
-        }
+        self.flush(vec![cmd]);
     }
 
-    /// Sends the commands of the SDP just relayed, as one message.
+    /// Sends `cmds` (those of the SDP just relayed) as one message.
     fn flush(&self, cmds: Vec<Cmd>) {
         if cmds.is_empty() {
             return;
