@@ -4,7 +4,6 @@
 //! media task ([`super::relay::Relay`]).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -58,7 +57,7 @@ pub struct MediaSession {
     /// then on every SDP's hold restarts the dead-media watch, so it is
     /// always sent).
     told_hold: Option<bool>,
-    answered: AtomicBool,
+    answered: bool,
     /// Per leg, per media line: the port pair we opened.
     local: [Vec<Option<Local>>; 2],
     /// The address each leg is told to send to.
@@ -89,7 +88,7 @@ impl MediaSession {
             unstarted: Mutex::new(Some(relay)),
             told: [Vec::new(), Vec::new()],
             told_hold: None,
-            answered: AtomicBool::new(false),
+            answered: false,
             local: [Vec::new(), Vec::new()],
             advertise: [None, None],
             version: [0, 0],
@@ -263,7 +262,7 @@ impl MediaSession {
             .all(|m| m.port == 0 || m.direction == sdp::Direction::Inactive);
         self.inactive[from as usize] = inactive;
         let hold = self.inactive[0] && self.inactive[1];
-        if self.told_hold != Some(hold) || self.answered.load(Ordering::Relaxed) {
+        if self.told_hold != Some(hold) || self.answered {
             self.told_hold = Some(hold);
             cmds.push(Cmd::Hold(hold));
         }
@@ -343,8 +342,8 @@ impl MediaSession {
         self.send(Cmd::StopTone);
     }
 
-    pub fn answered(&self) {
-        self.answered.store(true, Ordering::Relaxed);
+    pub fn answered(&mut self) {
+        self.answered = true;
         self.send(Cmd::Answered);
     }
 

@@ -30,21 +30,9 @@ fn put_clean(buf: &mut BytesMut, v: &[u8]) {
 /// to 1032 bytes from its per-thread cache, so this costs no more than 512).
 const INITIAL_CAPACITY: usize = 1024;
 
-/// Appends `v` in decimal without going through `fmt`.
+/// Appends `v` in decimal without going through `fmt` (`itoa`).
 fn put_decimal(buf: &mut BytesMut, v: usize) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut v = v;
-    loop {
-        at -= 1;
-        // `v % 10` is 0..=9.
-        digits[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    buf.put_slice(&digits[at..]);
+    buf.put_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 impl MessageBuilder {

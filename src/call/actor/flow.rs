@@ -244,7 +244,7 @@ impl Call {
         self.setup_timers.ring = None;
         self.phase.answer(Instant::now());
         self.send_a_final(200, bytes).await;
-        if let Some(m) = &self.media {
+        if let Some(m) = self.media.as_mut() {
             m.answered();
         }
         self.publish_live();

@@ -221,7 +221,7 @@ impl Call {
 
     /// The callee answered: its media replaces our tone, dead-media watch starts.
     pub(super) fn media_answered(&mut self) {
-        if let Some(m) = &self.media {
+        if let Some(m) = self.media.as_mut() {
             if self.tone_sdp.is_some() {
                 m.stop_tone();
             }

@@ -48,6 +48,6 @@ fn an_sdp_relayed_again_tells_the_media_task_only_what_changed() {
     // The caller moves its media: the new remote only.
     assert_eq!(run(&mut s, Leg::Caller, 4002), ["remote"]);
     // Once answered, every SDP restarts the dead-media watch.
-    s.answered.store(true, Ordering::Relaxed);
+    s.answered = true;
     assert_eq!(run(&mut s, Leg::Caller, 4002), ["hold"]);
 }

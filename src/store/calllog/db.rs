@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
 use super::record::CallRecord;
@@ -147,32 +147,16 @@ impl CallLogStore {
                 Ok((r, start_ms, serde_json::to_string(r)?))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        // BEGIN and COMMIT as cached statements: rusqlite's `Transaction`
-        // parses and compiles them again on every batch, which cost more
-        // than the INSERT itself when each call's record is its own batch.
-        self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-        let written = self.insert_rows(&rows).and_then(|()| {
-            self.conn.prepare_cached("COMMIT")?.execute([])?;
-            Ok(())
-        });
-        if written.is_err() && !self.conn.is_autocommit() {
-            // All or none: what the failed batch wrote is undone.
-            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
-                tracing::warn!(error = %e, "call-log batch rollback failed");
-            }
-        }
-        written
-    }
-
-    /// The INSERTs of [`insert`](Self::insert), inside its transaction.
-    fn insert_rows(&self, rows: &[(&CallRecord, i64, String)]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
-            let mut stmt = self.conn.prepare_cached(
+            let mut stmt = tx.prepare_cached(
                 "INSERT INTO call_logs (id, call_id, start_ms, direction, caller_no, api_no, \
                  trunk_id, status, record, connect_sec, node_id) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
-            for (r, start_ms, json) in rows {
+            for (r, start_ms, json) in &rows {
                 stmt.execute(params![
                     r.id.to_string(),
                     r.call_id,
@@ -189,6 +173,7 @@ impl CallLogStore {
                 ])?;
             }
         }
+        tx.commit()?;
         Ok(())
     }
 
