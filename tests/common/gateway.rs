@@ -40,6 +40,7 @@ pub const FAST_TIMERS: &str = "t1_ms = 50\nt2_ms = 400\nt4_ms = 500\n";
 pub struct Toml {
     tls: bool,
     timers: &'static str,
+    http: String,
     store: std::path::PathBuf,
     rest: String,
 }
@@ -50,6 +51,7 @@ impl Toml {
         Toml {
             tls: false,
             timers: FAST_TIMERS,
+            http: String::new(),
             store: store.to_path_buf(),
             rest: String::new(),
         }
@@ -58,6 +60,13 @@ impl Toml {
     /// Other `[sip]` timer lines (`""`: the defaults).
     pub fn timers(mut self, lines: &'static str) -> Toml {
         self.timers = lines;
+        self
+    }
+
+    /// Lines added to the `[http]` section (its caps, say).
+    pub fn http(mut self, lines: &str) -> Toml {
+        self.http.push_str(lines);
+        self.http.push('\n');
         self
     }
 
@@ -138,8 +147,9 @@ fax_support = "disabled"
             ""
         };
         format!(
-            "\n[sip]\nlisten = [ {{ transport = \"udp\", address = \"127.0.0.1:0\" }}, {{ transport = \"tcp\", address = \"127.0.0.1:0\" }}{tls} ]\n{}\n[http]\nlisten = \"127.0.0.1:0\"\n\n[store]\ndata_dir = \"{}\"\n{}",
+            "\n[sip]\nlisten = [ {{ transport = \"udp\", address = \"127.0.0.1:0\" }}, {{ transport = \"tcp\", address = \"127.0.0.1:0\" }}{tls} ]\n{}\n[http]\nlisten = \"127.0.0.1:0\"\n{}\n[store]\ndata_dir = \"{}\"\n{}",
             self.timers,
+            self.http,
             self.store.display(),
             self.rest
         )
