@@ -144,6 +144,8 @@ impl PortLease {
     /// their reactor first (a pool's registered sockets are all its thread's).
     pub fn recycle_tokio(self, here: Option<usize>, rtp: UdpSocket, rtcp: UdpSocket) {
         if here == Some(self.thread) {
+            socks::release_waker(&rtp);
+            socks::release_waker(&rtcp);
             return self.recycle(Socks::Registered { rtp, rtcp });
         }
         if let (Ok(rtp), Ok(rtcp)) = (rtp.into_std(), rtcp.into_std()) {

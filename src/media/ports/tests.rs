@@ -164,3 +164,26 @@ async fn a_pair_given_back_registered_comes_back_registered_and_drained() {
     let c = pool.allocate(LO).unwrap();
     assert!(matches!(c.socks, Socks::Plain { .. }));
 }
+
+/// The waker a media task leaves in a registered socket keeps that task's
+/// allocation alive: a pair given back registered lets go of it.
+#[tokio::test]
+async fn a_pair_given_back_registered_lets_go_of_the_last_tasks_waker() {
+    struct Task;
+    impl std::task::Wake for Task {
+        fn wake(self: Arc<Self>) {}
+    }
+    let pool = PortPool::sized(41324, 41326, 1024, 0);
+    let a = pool.allocate(LO).unwrap();
+    let (rtp, rtcp) = a.socks.into_tokio(None, 0).unwrap();
+    let task = Arc::new(Task);
+    let waker = std::task::Waker::from(Arc::clone(&task));
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(rtp.poll_recv_ready(&mut cx).is_pending());
+    assert!(rtcp.poll_recv_ready(&mut cx).is_pending());
+    drop(waker);
+    assert_eq!(Arc::strong_count(&task), 3, "both sockets hold the waker");
+    a.lease.recycle_tokio(Some(0), rtp, rtcp);
+    assert_eq!(pool.bound_idle(), 1);
+    assert_eq!(Arc::strong_count(&task), 1, "the pool holds no waker");
+}
