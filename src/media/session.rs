@@ -1,7 +1,9 @@
 //! The call task's handle on its media: it allocates the relay ports, turns
 //! each SDP a leg sends into the SDP the other leg gets (our addresses and
 //! ports, RFC 3264 offer/answer untouched otherwise), and steers the call's
-//! media task ([`super::relay::Relay`]).
+//! media task ([`super::relay::Relay`]). The call's media component
+//! (`call::actor::media::CallMedia`) owns it: every sender takes `&mut
+//! self`, so the media task waiting for its first commands needs no lock.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -3,8 +3,8 @@
 //! Its phase is a `phase::Phase`; the transaction state machines do the RFC
 //! timing. The `Call` struct is here; it composes the parts that own their
 //! state (`transactions::Transactions`, `legs::Legs`, `chain::FailoverChain`,
-//! `phase`), and its behaviour is split by concern over the other files of
-//! this folder (each an `impl Call`).
+//! `phase`, `media::CallMedia`), and its behaviour is split by concern over
+//! the other files of this folder (each an `impl Call`).
 
 mod attempt;
 mod callee_invite;
