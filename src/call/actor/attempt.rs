@@ -162,9 +162,7 @@ impl Call {
         let bytes = match self.override_sdp() {
             // Early-media override: the caller hears our ringback, never the carrier's media.
             Some(sdp) => {
-                if super::media::has_sdp(resp) {
-                    let _ = self.media.relay(Leg::Callee, resp);
-                }
+                let _ = self.media.relay(Leg::Callee, resp);
                 let b = self.a_response_as(resp, 183, "Session Progress", true);
                 b.body("application/sdp", &sdp)
             }

@@ -49,13 +49,12 @@ impl Told {
         remote: Option<Remote>,
         cmds: &mut Vec<Cmd>,
     ) {
-        if let Some(t) = self.line(leg, idx) {
-            if t.remote == Some(remote) {
-                return;
-            }
-            t.remote = Some(remote);
+        let known = self
+            .line(leg, idx)
+            .is_some_and(|t| t.remote.replace(remote) == Some(remote));
+        if !known {
+            cmds.push(Cmd::Remote { idx, leg, remote });
         }
-        cmds.push(Cmd::Remote { idx, leg, remote });
     }
 
     /// `leg`'s SRTP keys on line `idx` (`None`: plain RTP, not sent again).
@@ -66,13 +65,13 @@ impl Told {
         keys: Option<LegKeys>,
         cmds: &mut Vec<Cmd>,
     ) {
-        if let Some(t) = self.line(leg, idx) {
-            if keys.is_none() && t.plain {
-                return;
-            }
-            t.plain = keys.is_none();
+        let plain = keys.is_none();
+        let again = self
+            .line(leg, idx)
+            .is_some_and(|t| std::mem::replace(&mut t.plain, plain) && plain);
+        if !again {
+            cmds.push(Cmd::Srtp { idx, leg, keys });
         }
-        cmds.push(Cmd::Srtp { idx, leg, keys });
     }
 
     /// The call's hold state (both legs `inactive`), if it changed or the

@@ -19,7 +19,7 @@ use crate::policy::inbound::carrier_for_source;
 use crate::sip::Message;
 use crate::store::CallStatus;
 
-use super::super::Call;
+use crate::call::actor::Call;
 use crate::call::hub::CallHub;
 
 /// The tone for `country` (ISO alpha-2) or the configured default.
