@@ -28,14 +28,14 @@
 //! packet.
 
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
-
+mod bind;
 mod range;
 mod socks;
+use bind::{bind_pair, out_of_descriptors};
 pub use range::PortRange;
 pub use socks::Socks;
 use tokio::net::UdpSocket;
@@ -164,9 +164,6 @@ impl Drop for PortLease {
         }
     }
 }
-
-/// Socket receive/send buffers for media: a few hundred packets of slack.
-const SOCKET_BUFFER: usize = 256 * 1024;
 
 impl PortPool {
     /// Pairs start at the first even port >= `min`; the last pair's RTCP port is <= `max`.
@@ -411,42 +408,14 @@ fn refill(pool: Weak<PortPool>, ip: IpAddr) {
     }
 }
 
+/// Idle bound pairs closed at once when a set-up runs out of descriptors.
+const IDLE_YIELD: usize = 64;
+
 /// The process's descriptor limit (soft `RLIMIT_NOFILE`).
 pub fn nofile() -> usize {
     rlimit::getrlimit(rlimit::Resource::NOFILE)
         .map(|(soft, _)| usize::try_from(soft).unwrap_or(usize::MAX))
         .unwrap_or(1024)
-}
-
-/// Idle bound pairs closed at once when a set-up runs out of descriptors.
-const IDLE_YIELD: usize = 64;
-
-/// EMFILE / ENFILE: the process or the system is out of file descriptors.
-fn out_of_descriptors(e: &std::io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(23 | 24))
-}
-
-fn bind_pair(ip: IpAddr, port: u16) -> std::io::Result<Socks> {
-    let rtp = bind_one(SocketAddr::new(ip, port))?;
-    let rtcp = bind_one(SocketAddr::new(ip, port + 1))?;
-    Ok(Socks::Plain { rtp, rtcp })
-}
-
-fn bind_one(addr: SocketAddr) -> std::io::Result<StdUdpSocket> {
-    // Non-blocking from the start (SOCK_NONBLOCK): two fcntl calls fewer per socket.
-    let s = Socket::new(
-        Domain::for_address(addr),
-        Type::DGRAM.nonblocking(),
-        Some(Protocol::UDP),
-    )?;
-    if addr.is_ipv6() {
-        s.set_only_v6(true)?;
-    }
-    // Best effort: the kernel caps these at net.core.{r,w}mem_max.
-    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
-    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
-    s.bind(&addr.into())?;
-    Ok(s.into())
 }
 
 #[cfg(test)]

@@ -1,16 +1,18 @@
 //! The call task's handle on its media: it allocates the relay ports, turns
 //! each SDP a leg sends into the SDP the other leg gets (our addresses and
 //! ports, RFC 3264 offer/answer untouched otherwise), and steers the call's
-//! media task ([`super::relay::Relay`]).
+//! media task ([`super::relay::Relay`]). The call's media component
+//! (`call::actor::media::CallMedia`) owns it: every sender takes `&mut
+//! self`, so the media task waiting for its first commands needs no lock.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::quality::{LiveQuality, QualityReport};
-use super::relay::{Cmd, FinishQuality, Leg, Notify, PtMap, Relay, Remote, MAX_STREAMS};
+use super::relay::{Cmd, FinishQuality, Leg, Notify, Relay, MAX_STREAMS};
 use super::runtime;
 use super::srtp::{Sdes, SrtpPolicy};
 use super::tones::Cadence;
@@ -19,19 +21,12 @@ use crate::sip::sdp::Codec;
 use crate::sip::sdp::{self, MediaDesc, Rewrite};
 
 mod error;
+mod told;
 pub use error::MediaError;
+use told::{remote_of, Told};
 
 /// When the first recorded packet came (set once by the media task).
 pub type RecordStart = std::sync::Arc<std::sync::OnceLock<tokio::time::Instant>>;
-
-/// What the media task knows of one leg's media line.
-#[derive(Clone, Copy, Default)]
-struct Told {
-    /// `Some(r)`: [`Cmd::Remote`] with `r` was sent.
-    remote: Option<Option<Remote>>,
-    /// Plain RTP ([`Cmd::Srtp`] with no keys) was sent.
-    plain: bool,
-}
 
 /// Our side of one media line on one leg.
 #[derive(Clone, Copy)]
@@ -48,16 +43,10 @@ pub struct MediaSession {
     thread: usize,
     /// The media task until its first commands: it is spawned with them, so
     /// starting it and handing it the caller's offer wake its thread once.
-    unstarted: Mutex<Option<Relay>>,
-    /// What the media task was last told per leg and line, so an SDP that
-    /// changes nothing (the caller's offer relayed again for the next hop)
-    /// sends nothing: the remote, and whether the keys were plain RTP.
-    told: [Vec<Told>; 2],
-    /// The hold state last sent, and whether the call is answered (from
-    /// then on every SDP's hold restarts the dead-media watch, so it is
-    /// always sent).
-    told_hold: Option<bool>,
-    answered: bool,
+    unstarted: Option<Relay>,
+    /// What the media task was last told (remotes, keys, hold), and
+    /// whether the call is answered.
+    told: Told,
     /// Per leg, per media line: the port pair we opened.
     local: [Vec<Option<Local>>; 2],
     /// The address each leg is told to send to.
@@ -81,14 +70,23 @@ impl MediaSession {
         let (tx, rx) = mpsc::channel(32);
         let relay = Relay::new(rx, notify, media.relay_options(), media.metrics.clone());
         let quality = relay.live_quality();
+        MediaSession::with(media, tx, Some(relay), quality)
+    }
+
+    /// A session sending on `tx`, its media task `unstarted` (`None`: the
+    /// receiver is someone else's, as in the tests).
+    fn with(
+        media: Arc<Media>,
+        tx: mpsc::Sender<Cmd>,
+        unstarted: Option<Relay>,
+        quality: LiveQuality,
+    ) -> MediaSession {
         MediaSession {
             media,
             tx,
             thread: runtime::pick(),
-            unstarted: Mutex::new(Some(relay)),
-            told: [Vec::new(), Vec::new()],
-            told_hold: None,
-            answered: false,
+            unstarted,
+            told: Told::default(),
             local: [Vec::new(), Vec::new()],
             advertise: [None, None],
             version: [0, 0],
@@ -108,7 +106,7 @@ impl MediaSession {
     /// Ends the call's media: `done` gets the final quality figures from the
     /// media task, which then stops. If the task cannot take the command,
     /// `done` runs here without figures.
-    pub fn finish(self, done: impl FnOnce(Option<QualityReport>) + Send + 'static) {
+    pub fn finish(mut self, done: impl FnOnce(Option<QualityReport>) + Send + 'static) {
         let done: FinishQuality = Box::new(done);
         let Some(done) = self.start_with(vec![Cmd::Finish(done)]) else {
             return;
@@ -136,9 +134,8 @@ impl MediaSession {
 
     /// Spawns the media task with `cmds` if it has not started; otherwise
     /// gives them back as one message for its queue.
-    fn start_with(&self, mut cmds: Vec<Cmd>) -> Option<Cmd> {
-        let relay = self.unstarted.lock().ok().and_then(|mut r| r.take());
-        match relay {
+    fn start_with(&mut self, mut cmds: Vec<Cmd>) -> Option<Cmd> {
+        match self.unstarted.take() {
             Some(relay) => {
                 runtime::spawn_on(self.thread, relay.run(cmds));
                 None
@@ -150,12 +147,12 @@ impl MediaSession {
 
     /// Sends one command (the media task's queue is bounded: a task that
     /// cannot keep up loses commands rather than stall the call).
-    fn send(&self, cmd: Cmd) {
+    fn send(&mut self, cmd: Cmd) {
         self.flush(vec![cmd]);
     }
 
     /// Sends `cmds` (those of the SDP just relayed) as one message.
-    fn flush(&self, cmds: Vec<Cmd>) {
+    fn flush(&mut self, cmds: Vec<Cmd>) {
         if cmds.is_empty() {
             return;
         }
@@ -230,7 +227,7 @@ impl MediaSession {
         for (idx, m) in media.iter().enumerate() {
             if m.port == 0 {
                 ports.push(None);
-                self.tell_remote(from, idx, None, cmds);
+                self.told.remote(from, idx, None, cmds);
                 continue;
             }
             let from_v6 = match m.addr {
@@ -240,16 +237,10 @@ impl MediaSession {
             self.ensure_local(from, idx, from_v6, cmds)?;
             let out_port = self.ensure_local(to, idx, to_addr.is_ipv6(), cmds)?;
             ports.push(Some(out_port));
-            self.tell_remote(from, idx, remote_of(m), cmds);
+            self.told.remote(from, idx, remote_of(m), cmds);
         }
         for (idx, leg, keys) in keys {
-            if let Some(t) = self.told(leg, idx) {
-                if keys.is_none() && t.plain {
-                    continue;
-                }
-                t.plain = keys.is_none();
-            }
-            cmds.push(Cmd::Srtp { idx, leg, keys });
+            self.told.keys(leg, idx, keys, cmds);
         }
         if from == Leg::Caller {
             self.caller_audio = media
@@ -262,10 +253,7 @@ impl MediaSession {
             .all(|m| m.port == 0 || m.direction == sdp::Direction::Inactive);
         self.inactive[from as usize] = inactive;
         let hold = self.inactive[0] && self.inactive[1];
-        if self.told_hold != Some(hold) || self.answered {
-            self.told_hold = Some(hold);
-            cmds.push(Cmd::Hold(hold));
-        }
+        self.told.hold(hold, cmds);
         self.version[to as usize] += 1;
         Ok(parsed.rewrite(&Rewrite {
             addr: to_addr,
@@ -274,29 +262,6 @@ impl MediaSession {
             rtcp_attr: true,
             sec,
         }))
-    }
-
-    /// What the media task knows of `leg`'s line `idx` (`None`: no such line).
-    fn told(&mut self, leg: Leg, idx: usize) -> Option<&mut Told> {
-        if idx >= MAX_STREAMS {
-            return None;
-        }
-        let list = &mut self.told[leg as usize];
-        if list.len() <= idx {
-            list.resize(idx + 1, Told::default());
-        }
-        list.get_mut(idx)
-    }
-
-    /// Tells the media task `leg`'s remote on line `idx`, unless it has it.
-    fn tell_remote(&mut self, leg: Leg, idx: usize, remote: Option<Remote>, cmds: &mut Vec<Cmd>) {
-        if let Some(t) = self.told(leg, idx) {
-            if t.remote == Some(remote) {
-                return;
-            }
-            t.remote = Some(remote);
-        }
-        cmds.push(Cmd::Remote { idx, leg, remote });
     }
 
     /// The codec a generated tone toward the caller uses: the first G.711
@@ -329,7 +294,7 @@ impl MediaSession {
     }
 
     /// The caller hears `cadence` (our ringback/busy tone) instead of the callee.
-    pub fn start_tone(&self, cadence: &'static Cadence, codec: (u8, Codec)) {
+    pub fn start_tone(&mut self, cadence: &'static Cadence, codec: (u8, Codec)) {
         self.send(Cmd::Tone {
             cadence,
             pt: codec.0,
@@ -338,17 +303,48 @@ impl MediaSession {
     }
 
     /// The callee's media takes over from the tone (continuous stream).
-    pub fn stop_tone(&self) {
+    pub fn stop_tone(&mut self) {
         self.send(Cmd::StopTone);
     }
 
+    /// The gateway answered the caller itself (no callee SDP to relay): the
+    /// dead-media watch starts.
     pub fn answered(&mut self) {
-        self.answered = true;
+        self.told.answered = true;
         self.send(Cmd::Answered);
     }
 
+    /// The callee answered with `sdp` (`None`: its answer carries none to
+    /// relay): the SDP's commands, the end of our tone (`stop_tone`) and the
+    /// start of the dead-media watch reach the media task as one message,
+    /// one wake-up of its thread per answer. An answer whose SRTP is
+    /// refused ([`MediaError::Srtp`]) answers nothing: the call fails.
+    pub fn answer(
+        &mut self,
+        from: Leg,
+        sdp: Option<&[u8]>,
+        stop_tone: bool,
+    ) -> Result<Option<Bytes>, MediaError> {
+        let mut cmds = Vec::new();
+        let r = sdp
+            .map(|body| {
+                let parsed = sdp::parse(body)?;
+                self.relay_inner(from, &parsed, &mut cmds)
+            })
+            .transpose();
+        if !matches!(r, Err(MediaError::Srtp(_))) {
+            if stop_tone {
+                cmds.push(Cmd::StopTone);
+            }
+            self.told.answered = true;
+            cmds.push(Cmd::Answered);
+        }
+        self.flush(cmds);
+        r
+    }
+
     /// Plays prepared G.711 audio to the caller (see [`Cmd::Play`]).
-    pub fn play(&self, audio: std::sync::Arc<[u8]>, loops: u32, id: u64, codec: (u8, Codec)) {
+    pub fn play(&mut self, audio: std::sync::Arc<[u8]>, loops: u32, id: u64, codec: (u8, Codec)) {
         self.send(Cmd::Play {
             audio,
             loops,
@@ -358,22 +354,22 @@ impl MediaSession {
         });
     }
 
-    pub fn stop_play(&self) {
+    pub fn stop_play(&mut self) {
         self.send(Cmd::StopPlay);
     }
 
-    pub fn stop_record(&self) {
+    pub fn stop_record(&mut self) {
         self.send(Cmd::RecordStop);
     }
 
-    pub fn pause_record(&self, paused: bool) {
+    pub fn pause_record(&mut self, paused: bool) {
         self.send(Cmd::RecordPause(paused));
     }
 
     /// Records the call from now on into `{recordings_dir}/{name}.wav`.
     /// Returns the path and the cell that gets the first recorded packet's
     /// instant (for the call log's duration).
-    pub fn record(&self, name: &str) -> Option<(std::path::PathBuf, RecordStart)> {
+    pub fn record(&mut self, name: &str) -> Option<(std::path::PathBuf, RecordStart)> {
         let rec = self.media.recorder()?;
         let handle = rec.open(name);
         let path = handle.path().to_path_buf();
@@ -386,27 +382,7 @@ impl MediaSession {
     }
 }
 
-fn remote_of(m: &MediaDesc) -> Option<Remote> {
-    let ip = m.addr?;
-    let rtp = SocketAddr::new(ip, m.port);
-    let rtcp = SocketAddr::new(ip, m.rtcp_port.unwrap_or(m.port.wrapping_add(1)));
-    let rtcp = if m.rtcp_mux { rtp } else { rtcp };
-    let mut pts = PtMap::default();
-    for (pt, rate) in &m.clocks {
-        pts.set_clock(*pt, *rate);
-    }
-    for (pt, c) in &m.codecs {
-        pts.set(*pt, *c);
-    }
-    let raw = m.kind != sdp::MediaKind::Audio || !m.proto.to_ascii_uppercase().contains("RTP");
-    Some(Remote {
-        rtp,
-        rtcp,
-        pts,
-        raw,
-        telephone_event: m.telephone_event,
-    })
-}
-
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

@@ -162,15 +162,13 @@ impl Call {
         let bytes = match self.override_sdp() {
             // Early-media override: the caller hears our ringback, never the carrier's media.
             Some(sdp) => {
-                if super::media::has_sdp(resp) {
-                    let _ = self.media_relay_body(Leg::Callee, resp);
-                }
+                let _ = self.media.relay(Leg::Callee, resp);
                 let b = self.a_response_as(resp, 183, "Session Progress", true);
                 b.body("application/sdp", &sdp)
             }
             None => {
                 let b = self.a_response(resp, code, true);
-                match self.media_relay_body(Leg::Callee, resp) {
+                match self.media.relay(Leg::Callee, resp) {
                     Ok(Some(sdp)) => b.body("application/sdp", &sdp),
                     Ok(None) => with_body(b, resp),
                     Err(e) => {
@@ -216,7 +214,7 @@ impl Call {
             self.ack_and_bye(id, resp).await;
             return;
         }
-        let answer_sdp = self.media_relay_body(Leg::Callee, resp);
+        let answer_sdp = self.media.answer(resp);
         if let Err(crate::media::session::MediaError::Srtp(e)) = &answer_sdp {
             // The carrier answered without the SRTP its policy requires (or
             // with crypto we never offered): hang it up, 488 to the caller.
@@ -257,7 +255,6 @@ impl Call {
                 with_body(b, resp)
             }
         };
-        self.media_answered();
         self.send_a_final(200, bytes).await;
         if self.transferring() {
             self.transfer_done(200).await;

@@ -157,8 +157,8 @@ pub fn finished(call: &Call, media: Option<crate::media::session::MediaSession>,
             trunk_id: (!call.trunk.trunk_id.is_nil()).then_some(call.trunk.trunk_id),
             reason: call.reason.map(|r| r.name().to_string()),
             recording: call
-                .recording
-                .as_ref()
+                .media
+                .recording()
                 .map(|(path, first)| crate::store::RecordingRef {
                     path: path.display().to_string(),
                     duration: first.get().map_or(0.0, |t| t.elapsed().as_secs_f64()),

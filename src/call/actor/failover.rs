@@ -18,6 +18,7 @@ use crate::call::route::{
 
 use super::transactions::ServerKind;
 use super::Call;
+use crate::call::hub::CallHub;
 use crate::call::outcome::EndReason;
 use crate::call::respond::response;
 use crate::config::FailoverSource;
@@ -65,7 +66,7 @@ impl Call {
                     .and_then(|i| i.destination.clone());
                 let started = match dest.filter(|_| !failover_first) {
                     Some(d) => {
-                        let hops = self.resolve_destination(&d, &did).await;
+                        let hops = resolve_destination(&self.hub, &d, &did).await;
                         self.chain.route(hops);
                         self.start_hop().await
                     }
@@ -85,16 +86,6 @@ impl Call {
             Some(CallPlan::Busy { .. }) => self.busy_call().await,
             Some(CallPlan::Flow { mode, .. }) => self.flow_call(mode).await,
             None => {}
-        }
-    }
-    /// Addresses for an inbound trunk's destination (RFC 3263), as hops calling `did`.
-    pub(super) async fn resolve_destination(&self, dest: &str, did: &str) -> Vec<Hop> {
-        match literal_destination(dest) {
-            Some(addr) => destination_hops(&[(addr, TransportKind::Udp)], did),
-            None => {
-                let targets = self.hub.resolve(dest, None).await;
-                destination_hops(&targets, did)
-            }
         }
     }
     /// Moves the call to its trunk's failover. False when there is none (or it failed to start).
@@ -143,7 +134,7 @@ impl Call {
                 self.slots.push(slot);
                 self.chain.enter_trunk(Arc::clone(&t));
                 match t.inbound.as_ref().and_then(|i| i.destination.clone()) {
-                    Some(d) => self.resolve_destination(&d, &did).await,
+                    Some(d) => resolve_destination(&self.hub, &d, &did).await,
                     None => Vec::new(),
                 }
             }
@@ -155,7 +146,7 @@ impl Call {
             }
             FailoverStep::SipUri(u) => {
                 self.chain.close();
-                self.sip_uri_hops(&u).await
+                sip_uri_hops(&self.hub, &u).await
             }
             FailoverStep::Api(queue) => {
                 self.chain.close();
@@ -173,26 +164,6 @@ impl Call {
         }
         // The failover target could not be started either: maybe it fails over in turn.
         Box::pin(self.failover(AttemptOutcome::TransportError)).await
-    }
-    /// Hops for a SIP URI target (an IP host directly, a name through RFC 3263).
-    pub(super) async fn sip_uri_hops(&self, u: &str) -> Vec<Hop> {
-        let Some((host, port, tp)) = uri_parts(u) else {
-            return Vec::new();
-        };
-        let targets = match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => vec![(
-                std::net::SocketAddr::new(ip, port.unwrap_or(5060)),
-                tp.unwrap_or(TransportKind::Udp),
-            )],
-            Err(_) => {
-                let dest = match port {
-                    Some(p) => format!("{host}:{p}"),
-                    None => host,
-                };
-                self.hub.resolve(&dest, tp).await
-            }
-        };
-        uri_hops(u, &targets)
     }
     /// After a failed attempt: the next hop (carrier or resolved target) when the
     /// outcome allows it, else the trunk's failover (inbound). False: give up.
@@ -214,4 +185,38 @@ impl Call {
         }
         false
     }
+}
+
+/// Addresses for an inbound trunk's destination (RFC 3263), as hops calling
+/// `did`. (Free functions, not `&self` methods: a `&Call` held across the
+/// lookup's await would need `Call: Sync`.)
+async fn resolve_destination(hub: &CallHub, dest: &str, did: &str) -> Vec<Hop> {
+    match literal_destination(dest) {
+        Some(addr) => destination_hops(&[(addr, TransportKind::Udp)], did),
+        None => {
+            let targets = hub.resolve(dest, None).await;
+            destination_hops(&targets, did)
+        }
+    }
+}
+
+/// Hops for a SIP URI target (an IP host directly, a name through RFC 3263).
+pub(super) async fn sip_uri_hops(hub: &CallHub, u: &str) -> Vec<Hop> {
+    let Some((host, port, tp)) = uri_parts(u) else {
+        return Vec::new();
+    };
+    let targets = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![(
+            std::net::SocketAddr::new(ip, port.unwrap_or(5060)),
+            tp.unwrap_or(TransportKind::Udp),
+        )],
+        Err(_) => {
+            let dest = match port {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            };
+            hub.resolve(&dest, tp).await
+        }
+    };
+    uri_hops(u, &targets)
 }

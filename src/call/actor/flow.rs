@@ -2,7 +2,9 @@
 //! `ParkingLot`, inbound failover `api`): the call task offers the call over
 //! gRPC (`crate::flow`), then executes the worker's commands on the caller's
 //! leg — answer, reject, play, record, transfer, hang up — and reports SIP and
-//! media events back. The gateway keeps signaling and media throughout.
+//! media events back. The gateway keeps signaling and media throughout; while
+//! it is the caller's only peer it answers the caller's in-dialog requests
+//! itself (`flow/in_dialog.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,12 +17,15 @@ use crate::flow::{
 };
 use crate::media::prompt;
 use crate::media::tones::{self, ToneKind};
-use crate::sip::{HeaderName, Message};
+use crate::sip::HeaderName;
 
 use super::dialog::Leg;
+use super::media::RecordRefused;
 use super::Call;
 use crate::call::outcome::{EndReason, HangupBy, Outcome};
 use crate::store::CallStatus;
+
+mod in_dialog;
 
 /// Headers of the caller's INVITE the worker gets in `CallOffered`.
 const OFFER_HEADERS: &[HeaderName] = &[HeaderName::From, HeaderName::To, HeaderName::UserAgent];
@@ -201,9 +206,7 @@ impl Call {
             }
             CommandKind::Play { source, loops } => self.flow_play(&cmd.id, source, *loops).await,
             CommandKind::StopPlay => {
-                if let Some(m) = &self.media {
-                    m.stop_play();
-                }
+                self.media.stop_play();
                 Ok(())
             }
             CommandKind::Record(a) => self.flow_record(*a),
@@ -233,7 +236,7 @@ impl Call {
         if self.a_answered() {
             return Ok(()); // idempotent
         }
-        let sdp = self.own_sdp();
+        let sdp = self.media.own_sdp();
         let Some(b) = self.a_own_response(200, "OK") else {
             return err(CommandErrorCode::InvalidState, "no INVITE to answer");
         };
@@ -244,27 +247,12 @@ impl Call {
         self.setup_timers.ring = None;
         self.phase.answer(Instant::now());
         self.send_a_final(200, bytes).await;
-        if let Some(m) = self.media.as_mut() {
-            m.answered();
-        }
+        self.media.answered_by_us();
         self.publish_live();
         if let Some(f) = &self.flow {
             f.event(Event::Answered);
         }
         Ok(())
-    }
-
-    /// Our SDP toward the caller when the gateway is its media peer (same as
-    /// any earlier tone SDP, so the caller's view never changes).
-    fn own_sdp(&mut self) -> Option<bytes::Bytes> {
-        if let Some(s) = &self.tone_sdp {
-            return Some(s.clone());
-        }
-        let m = self.media.as_mut()?;
-        let codec = m.tone_codec()?;
-        let sdp = m.tone_sdp(codec)?;
-        self.tone_sdp = Some(sdp.clone());
-        Some(sdp)
     }
 
     async fn flow_play(
@@ -273,7 +261,7 @@ impl Call {
         source: &PlaySource,
         loops: u32,
     ) -> Result<(), CommandError> {
-        let Some(codec) = self.media.as_ref().and_then(|m| m.tone_codec()) else {
+        let Some(codec) = self.media.tone_codec() else {
             return err(
                 CommandErrorCode::MediaUnavailable,
                 "the caller offered no G.711 media",
@@ -320,7 +308,7 @@ impl Call {
         };
         // Before the answer, prompts are early media (183 with our SDP).
         if !self.a_answered() {
-            if let Some(sdp) = self.own_sdp() {
+            if let Some(sdp) = self.media.own_sdp() {
                 self.send_a_provisional(183, "Session Progress", Some(sdp))
                     .await;
             }
@@ -336,39 +324,29 @@ impl Call {
         } else {
             loops
         };
-        if let Some(m) = &self.media {
-            m.play(audio, loops, play, codec);
-        }
+        self.media.play(audio, loops, play, codec);
         Ok(())
     }
 
     fn flow_record(&mut self, a: RecordAction) -> Result<(), CommandError> {
-        let Some(m) = self.media.as_ref() else {
-            return err(CommandErrorCode::MediaUnavailable, "no media on this call");
-        };
-        match a {
-            RecordAction::Start => {
-                if self.recording.is_none() {
-                    self.recording = m.record(&uuid::Uuid::new_v4().to_string());
-                }
-                m.pause_record(false);
-                if self.recording.is_none() {
-                    return err(CommandErrorCode::Internal, "the recorder is unavailable");
-                }
-            }
-            RecordAction::Pause => m.pause_record(true),
-            RecordAction::Resume => m.pause_record(false),
-            RecordAction::Stop => {
-                m.stop_record();
-                if let (Some((path, first)), Some(f)) = (&self.recording, &self.flow) {
+        match self.media.record(a) {
+            Ok(Some((path, duration))) => {
+                if let Some(f) = &self.flow {
                     f.event(Event::RecordingSaved {
                         path: path.display().to_string(),
-                        duration: first.get().map(|t| t.elapsed()).unwrap_or_default(),
+                        duration,
                     });
                 }
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(RecordRefused::NoMedia) => {
+                err(CommandErrorCode::MediaUnavailable, "no media on this call")
+            }
+            Err(RecordRefused::NoRecorder) => {
+                err(CommandErrorCode::Internal, "the recorder is unavailable")
             }
         }
-        Ok(())
     }
 
     /// Media and SIP INFO key presses go to the worker.
@@ -405,85 +383,4 @@ impl Call {
         };
         f.hung_up(who, code, self.reason.map_or("", EndReason::name));
     }
-
-    /// A flow call's caller leg answered by us, with no other leg: in-dialog
-    /// requests from the caller are ours to answer. Returns true when handled.
-    pub(super) async fn flow_in_dialog(
-        &mut self,
-        side: Leg,
-        msg: &Message,
-        meta: &crate::call::hub::Arrival,
-    ) -> bool {
-        let flow_leg = self.flow_state.as_ref().is_some_and(|s| !s.bridged)
-            && side == Leg::Caller
-            && (!self.legs.established(Leg::Callee) || !self.a_answered() || self.transferring());
-        if !flow_leg || !self.a_answered() {
-            return false;
-        }
-        match msg.method() {
-            Some(crate::sip::Method::Bye) => {
-                self.answer_new(side, msg, meta, 200, "OK", None).await;
-                self.end(Outcome::completed(HangupBy::Caller));
-                true
-            }
-            Some(crate::sip::Method::Info) => {
-                self.answer_new(side, msg, meta, 200, "OK", None).await;
-                if let Some(d) = info_digit(msg.body()) {
-                    self.flow_dtmf(d, 100, DtmfSource::SipInfo);
-                }
-                true
-            }
-            // A re-INVITE/UPDATE (hold, session refresh): the caller's new address
-            // goes to the relay, the answer is our unchanged SDP.
-            Some(crate::sip::Method::Invite) | Some(crate::sip::Method::Update) => {
-                if super::media::has_sdp(msg) {
-                    let _ = self.media_relay_body(Leg::Caller, msg);
-                }
-                self.answer_own_sdp(side, msg, meta).await;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// 200 OK with our SDP to an in-dialog INVITE/UPDATE from `side`.
-    async fn answer_own_sdp(&mut self, side: Leg, msg: &Message, meta: &crate::call::hub::Arrival) {
-        let sdp = self.own_sdp();
-        let id = self.add_server(side, msg, meta);
-        let a = self.legs.caller();
-        let (tag, contact) = (a.local_tag.clone(), a.contact.clone());
-        let (rel, timers, now) = (self.reliability(), self.hub.timers, Instant::now());
-        let Some(s) = self.transactions.server_mut(id) else {
-            return;
-        };
-        let b = crate::call::respond::response(&s.req, &s.top_via, 200, "OK", Some(&tag))
-            .header("Contact", &contact)
-            .header("Allow", crate::call::respond::ALLOW);
-        let bytes = match sdp {
-            Some(sdp) => b.body("application/sdp", &sdp),
-            None => b.finish(),
-        };
-        let acts = s.respond(200, bytes, rel, timers, now);
-        self.apply_server(id, acts).await;
-    }
 }
-
-/// The digit of a SIP INFO key press: `application/dtmf-relay` (`Signal=5`)
-/// or `application/dtmf` (the digit alone).
-fn info_digit(body: &[u8]) -> Option<char> {
-    let text = std::str::from_utf8(body).ok()?;
-    let v = text
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once('=')?;
-            k.trim().eq_ignore_ascii_case("signal").then_some(v)
-        })
-        .unwrap_or(text)
-        .trim();
-    let mut chars = v.chars();
-    let c = chars.next()?;
-    (chars.next().is_none() && "0123456789*#ABCDabcd".contains(c)).then(|| c.to_ascii_uppercase())
-}
-
-#[cfg(test)]
-mod tests;

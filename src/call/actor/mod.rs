@@ -3,8 +3,8 @@
 //! Its phase is a `phase::Phase`; the transaction state machines do the RFC
 //! timing. The `Call` struct is here; it composes the parts that own their
 //! state (`transactions::Transactions`, `legs::Legs`, `chain::FailoverChain`,
-//! `phase`), and its behaviour is split by concern over the other files of
-//! this folder (each an `impl Call`).
+//! `phase`, `media::CallMedia`), and its behaviour is split by concern over
+//! the other files of this folder (each an `impl Call`).
 
 mod attempt;
 mod callee_invite;
@@ -42,6 +42,7 @@ use crate::transaction::Reliability;
 use self::chain::FailoverChain;
 use self::dialog::Dialog;
 use self::legs::Legs;
+use self::media::CallMedia;
 use self::phase::{Abandon, Phase, Progress, SetupTimer, SetupTimers};
 use self::transactions::{min_opt, Transactions};
 use super::hub::{random_hex, Arrival, CallEvent, CallHub, CallSender, Snapshot};
@@ -89,12 +90,8 @@ pub struct Call {
     phase: Phase,
     registered: Vec<Bytes>,
     max_forwards: u32,
-    /// The call's media relay (None: media anchoring off). Dropped when the call ends.
-    media: Option<crate::media::session::MediaSession>,
-    /// Pre-connect recording: the file and when its first packet came.
-    recording: Option<(std::path::PathBuf, crate::media::session::RecordStart)>,
-    /// The SDP of our own tone toward the caller (override ringback or busy tone).
-    tone_sdp: Option<Bytes>,
+    /// The call's media: its relay session, recording and our own tone.
+    media: CallMedia,
     /// Why the busy tone plays (default: the trunk's limit), the reason of its 486.
     busy_reason: Option<EndReason>,
     /// The call-flow worker controlling this call, and what it set up.
@@ -139,7 +136,7 @@ impl Call {
             _ => cfg.sip.max_forwards,
         };
         let trunk_label = trunk.trunk_id.to_string();
-        let media = self::media::new_session(&hub, &me, meta.source);
+        let media = CallMedia::open(&hub, &me, meta.source);
         let transactions = Transactions::new(invite, &meta, hub.timers, now);
         let number = hub.next_call_number();
         hub.metrics.calls_active.inc();
@@ -182,8 +179,6 @@ impl Call {
             max_forwards,
             snapshot,
             media,
-            recording: None,
-            tone_sdp: None,
             busy_reason: None,
             flow: None,
             flow_state: None,
@@ -340,8 +335,7 @@ impl Call {
             .inc();
         // The relay stops now (ports freed, recording finalised), not when the
         // transactions stop lingering; it hands over the call's quality first.
-        let media = self.media.take();
-        self.tone_sdp = None;
+        let media = self.media.end();
         self.setup_timers.busy = None;
         self::calllog::finished(self, media, outcome);
         self.hub

@@ -4,7 +4,6 @@
 //! per-carrier metrics when the call ends.
 
 use crate::media::quality::OneWay;
-use crate::media::session::MediaSession;
 use crate::policy::carrier_for_source;
 
 use super::Call;
@@ -39,6 +38,6 @@ impl Call {
     }
 
     pub(super) fn live_quality(&self) -> LiveQualityView {
-        LiveQualityView(self.media.as_ref().map(MediaSession::live_quality))
+        LiveQualityView(self.media.live_quality())
     }
 }

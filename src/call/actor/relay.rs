@@ -95,7 +95,7 @@ impl Call {
             let ct = msg
                 .content_type()
                 .unwrap_or_else(|| Bytes::from_static(b"application/sdp"));
-            let body = match self.media_relay_body(side, msg) {
+            let body = match self.media.relay(side, msg) {
                 Ok(Some(sdp)) => {
                     let ct = Bytes::from_static(b"application/sdp");
                     self.send_ack(other, seq, Some((&ct, &sdp))).await;
@@ -225,7 +225,7 @@ impl Call {
         let sdp = if matches!(method, Method::Invite | Method::Update) {
             self.media_relay_offer(side, &msg)
         } else {
-            self.media_relay_body(side, &msg)
+            self.media.relay(side, &msg)
         };
         let sdp = match sdp {
             Ok(sdp) => sdp,
@@ -385,7 +385,7 @@ impl Call {
                     self.snapshot.config.sip.max_copied_header,
                     b,
                 );
-                match self.media_relay_body(from.other(), r) {
+                match self.media.relay(from.other(), r) {
                     Ok(Some(sdp)) => b.body("application/sdp", &sdp),
                     Ok(None) => with_body(b, r),
                     Err(e) => {

@@ -35,7 +35,7 @@ impl Call {
             TransferTarget::E164(n) => carrier_hops(&self.snapshot.config, n, |i| {
                 self.hub.carrier_up(&self.snapshot.config.carriers[i].name)
             }),
-            TransferTarget::SipUri(u) => self.sip_uri_hops(u).await,
+            TransferTarget::SipUri(u) => super::failover::sip_uri_hops(&self.hub, u).await,
         };
         if hops.is_empty() {
             return err(
@@ -53,11 +53,7 @@ impl Call {
             // The caller hears ringback until the new leg answers.
             let country = tones::country_of_number(&self.api_no);
             let cadence = tones::tone(country.as_deref(), ToneKind::Ringback);
-            if let Some(m) = &self.media {
-                if let Some(codec) = m.tone_codec() {
-                    m.start_tone(cadence, codec);
-                }
-            }
+            self.media.transfer_ringback(cadence);
         }
         self.chain.route(hops);
         if !self.start_hop().await {
@@ -91,16 +87,10 @@ impl Call {
         }
         if ok {
             self.reason = Some(EndReason::FlowTransferred);
-            if let Some(m) = &self.media {
-                m.stop_tone();
-            }
         } else {
             self.legs.drop_callee();
-            if let Some(m) = &self.media {
-                m.stop_play();
-                m.stop_tone();
-            }
         }
+        self.media.transfer_done(ok);
     }
 
     /// The callee answered a transfer made after the caller was answered: ACK
@@ -122,7 +112,7 @@ impl Call {
         if let Some(c) = self.transactions.client_mut(id) {
             c.acked = Some((tag, ack));
         }
-        let _ = self.media_relay_body(Leg::Callee, resp);
+        let _ = self.media.relay(Leg::Callee, resp);
         self.transfer_done(200).await;
         self.publish_live();
     }

@@ -1,3 +1,5 @@
+use std::net::UdpSocket as StdUdpSocket;
+
 use super::*;
 
 const LO: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);

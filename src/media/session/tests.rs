@@ -1,38 +1,26 @@
+use super::testing::{detached, media, messages, name};
 use super::*;
-use crate::media::{MediaMetrics, MediaSettings};
 
 fn offer(port: u16) -> sdp::Sdp {
-    let body = format!(
+    sdp::parse(body(port).as_bytes()).unwrap()
+}
+
+fn body(port: u16) -> String {
+    format!(
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
          m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
-    );
-    sdp::parse(body.as_bytes()).unwrap()
+    )
 }
 
 fn names(cmds: &[Cmd]) -> Vec<&'static str> {
-    cmds.iter()
-        .map(|c| match c {
-            Cmd::Stream { .. } => "stream",
-            Cmd::Remote { .. } => "remote",
-            Cmd::Srtp { .. } => "srtp",
-            Cmd::Hold(_) => "hold",
-            _ => "other",
-        })
-        .collect()
+    cmds.iter().map(name).collect()
 }
 
 /// The caller's offer is relayed once at set-up and again for every hop:
 /// only what changed reaches the media task (each message wakes its thread).
 #[test]
 fn an_sdp_relayed_again_tells_the_media_task_only_what_changed() {
-    let settings = MediaSettings {
-        bind_ipv4: std::net::Ipv4Addr::LOCALHOST,
-        port_min: 41900,
-        port_max: 41979,
-        ..MediaSettings::default()
-    };
-    let media = Media::new(settings, MediaMetrics::register(&mut Default::default()));
-    let mut s = MediaSession::new(media, Box::new(|_| {}));
+    let (mut s, _rx) = detached(media());
     let run = |s: &mut MediaSession, from: Leg, port: u16| {
         let mut cmds = Vec::new();
         s.relay_inner(from, &offer(port), &mut cmds).unwrap();
@@ -48,6 +36,48 @@ fn an_sdp_relayed_again_tells_the_media_task_only_what_changed() {
     // The caller moves its media: the new remote only.
     assert_eq!(run(&mut s, Leg::Caller, 4002), ["remote"]);
     // Once answered, every SDP restarts the dead-media watch.
-    s.answered = true;
+    s.told.answered = true;
     assert_eq!(run(&mut s, Leg::Caller, 4002), ["hold"]);
+}
+
+/// The callee's answer is one message to the media task: its SDP, the end
+/// of our ringback and the start of the dead-media watch wake its thread once.
+#[test]
+fn the_answer_wakes_the_media_task_once() {
+    let (mut s, mut rx) = detached(media());
+    s.relay_sdp(Leg::Caller, body(4000).as_bytes()).unwrap();
+    assert_eq!(
+        messages(&mut rx),
+        [["stream", "stream", "remote", "srtp", "hold"]]
+    );
+    let sdp = s.answer(Leg::Callee, Some(body(5000).as_bytes()), true);
+    assert!(sdp.is_ok_and(|b| b.is_some()));
+    assert_eq!(
+        messages(&mut rx),
+        [["remote", "srtp", "stop_tone", "answered"]]
+    );
+    assert!(s.told.answered);
+    // From now on every SDP's hold state is sent (it restarts the watch).
+    s.relay_sdp(Leg::Callee, body(5000).as_bytes()).unwrap();
+    assert_eq!(messages(&mut rx), [["hold"]]);
+}
+
+/// An answer without SDP still answers, in one message; one the callee's
+/// SRTP policy refuses answers nothing (the call fails instead).
+#[test]
+fn an_answer_without_sdp_answers_and_a_refused_one_does_not() {
+    let (mut s, mut rx) = detached(media());
+    assert!(s
+        .answer(Leg::Callee, None, false)
+        .is_ok_and(|b| b.is_none()));
+    assert_eq!(messages(&mut rx), [["answered"]]);
+
+    let (mut s, mut rx) = detached(media());
+    s.set_srtp_policy(Leg::Callee, crate::media::srtp::SrtpPolicy::Required);
+    s.relay_sdp(Leg::Caller, body(4000).as_bytes()).unwrap();
+    let _ = messages(&mut rx);
+    let r = s.answer(Leg::Callee, Some(body(5000).as_bytes()), true);
+    assert!(matches!(r, Err(MediaError::Srtp(_))), "{r:?}");
+    assert!(!s.told.answered);
+    assert!(messages(&mut rx).iter().flatten().all(|c| *c != "answered"));
 }
