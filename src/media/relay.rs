@@ -212,6 +212,7 @@ impl Relay {
                 if idx >= MAX_STREAMS {
                     return;
                 }
+                let pair = *pair;
                 let home = pair.lease.thread();
                 let Ok((rtp, rtcp)) = pair.socks.into_tokio(runtime::current(), home) else {
                     return;
@@ -233,6 +234,7 @@ impl Relay {
                 });
             }
             Cmd::Remote { idx, leg, remote } => {
+                let remote = remote.map(|r| *r);
                 if leg == Leg::Callee && remote.is_some() {
                     self.quality.bridged();
                 }
@@ -294,7 +296,7 @@ impl Relay {
                     .get_mut(idx)
                     .and_then(|s| s.ends[leg as usize].as_mut())
                 {
-                    srtp::apply(&mut e.srtp, keys);
+                    srtp::apply(&mut e.srtp, keys.map(|k| *k));
                 }
             }
             Cmd::Answered => {
@@ -307,7 +309,7 @@ impl Relay {
                 self.watch.hold(on, now);
                 self.quality.hold(on, now);
             }
-            Cmd::Record { handle, first } => self.tap.start(handle, first),
+            Cmd::Record { handle, first } => self.tap.start(*handle, first),
             // Handled in `handle`.
             Cmd::Finish(_) | Cmd::Batch(_) => {}
         }

@@ -183,7 +183,11 @@ impl MediaSession {
         let pair = self.media.allocate(v6, self.thread)?;
         let port = pair.port();
         self.local[leg as usize][idx] = Some(Local { port, v6 });
-        cmds.push(Cmd::Stream { idx, leg, pair });
+        cmds.push(Cmd::Stream {
+            idx,
+            leg,
+            pair: Box::new(pair),
+        });
         Ok(port)
     }
 
@@ -375,7 +379,7 @@ impl MediaSession {
         let path = handle.path().to_path_buf();
         let first = RecordStart::default();
         self.send(Cmd::Record {
-            handle,
+            handle: Box::new(handle),
             first: std::sync::Arc::clone(&first),
         });
         Some((path, first))

@@ -53,7 +53,11 @@ impl Told {
             .line(leg, idx)
             .is_some_and(|t| t.remote.replace(remote) == Some(remote));
         if !known {
-            cmds.push(Cmd::Remote { idx, leg, remote });
+            cmds.push(Cmd::Remote {
+                idx,
+                leg,
+                remote: remote.map(Box::new),
+            });
         }
     }
 
@@ -70,7 +74,11 @@ impl Told {
             .line(leg, idx)
             .is_some_and(|t| std::mem::replace(&mut t.plain, plain) && plain);
         if !again {
-            cmds.push(Cmd::Srtp { idx, leg, keys });
+            cmds.push(Cmd::Srtp {
+                idx,
+                leg,
+                keys: keys.map(Box::new),
+            });
         }
     }
 
