@@ -8,7 +8,7 @@
 //! own, which sets the source's bit before waking the task; a poll then looks
 //! only at the sources whose bit is set — O(1) per packet, whatever the
 //! number of streams. No `unsafe`: the wakers are `Arc`s through
-//! [`std::task::Wake`], built once per task. The task's `poll_wake` lives
+//! [`std::task::Wake`], each made the first time its source is polled. The task's `poll_wake` lives
 //! here too: it polls the sources whose bit is set and reads the sockets.
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -67,10 +67,11 @@ impl Wake for Source {
 pub(super) struct Wakes {
     fired: Arc<AtomicU32>,
     /// The task's waker the sources wake (tokio's stays the same for a
-    /// task's life, so they are built once).
+    /// task's life).
     task: Option<Waker>,
-    /// One per source, by bit number.
-    sources: Vec<Waker>,
+    /// One per source, by bit number, made when the source is first polled
+    /// (a one-stream call uses 7 of them).
+    sources: [Option<Waker>; SOURCES as usize],
 }
 
 impl Wakes {
@@ -78,26 +79,17 @@ impl Wakes {
         Wakes {
             fired: Arc::new(AtomicU32::new(ALL)),
             task: None,
-            sources: Vec::new(),
+            sources: std::array::from_fn(|_| None),
         }
     }
 
     /// The sources that fired since the last call; all of them on the first
-    /// call, or when the task's waker changed (the sources are then rebuilt
-    /// around it and must be polled again to register them).
+    /// call, or when the task's waker changed (the sources' wakers are then
+    /// dropped, made anew around it when next polled, which registers them).
     pub(super) fn take(&mut self, cx: &Context<'_>) -> u32 {
         if !self.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-            let task = cx.waker().clone();
-            self.sources = (0..SOURCES)
-                .map(|n| {
-                    Waker::from(Arc::new(Source {
-                        fired: Arc::clone(&self.fired),
-                        bit: 1 << n,
-                        task: task.clone(),
-                    }))
-                })
-                .collect();
-            self.task = Some(task);
+            self.task = Some(cx.waker().clone());
+            self.sources = std::array::from_fn(|_| None);
             self.fired.fetch_or(ALL, Ordering::Relaxed);
         }
         self.fired.swap(0, Ordering::Acquire)
@@ -105,10 +97,17 @@ impl Wakes {
 
     /// A context whose waker sets the single bit `bit`. Call [`Wakes::take`]
     /// first in the same poll.
-    pub(super) fn context(&self, bit: u32) -> Option<Context<'_>> {
-        self.sources
-            .get(bit.trailing_zeros() as usize)
-            .map(Context::from_waker)
+    pub(super) fn context(&mut self, bit: u32) -> Option<Context<'_>> {
+        let task = self.task.as_ref()?;
+        let slot = self.sources.get_mut(bit.trailing_zeros() as usize)?;
+        let waker = slot.get_or_insert_with(|| {
+            Waker::from(Arc::new(Source {
+                fired: Arc::clone(&self.fired),
+                bit,
+                task: task.clone(),
+            }))
+        });
+        Some(Context::from_waker(waker))
     }
 }
 
