@@ -506,6 +506,42 @@ async fn carrier_reinvite(u: &Up, cseq: u32, body: &str) {
 }
 
 #[tokio::test]
+async fn a_reinvite_moving_the_latched_carrier_sends_the_audio_to_its_new_address() {
+    let (u, pbx_rtp, car_rtp) = media_call("", "m-move").await;
+    let three = |from: u16| (from..from + 3).map(|s| (s, 160 * u32::from(s)));
+    // Both legs latched: each side's audio reaches the other.
+    car_rtp.send_all(u.b_relay, 8, &[2; 160], three(0)).await;
+    assert_eq!(pbx_rtp.drain(Duration::from_millis(300), 3).await.len(), 3);
+    pbx_rtp.send_all(u.a_relay, 7, &[1; 160], three(0)).await;
+    assert_eq!(car_rtp.drain(Duration::from_millis(300), 3).await.len(), 3);
+    // The carrier moves its media to another port; the PBX accepts.
+    let moved = RtpPeer::new().await;
+    carrier_reinvite(&u, 10, &sdp_at(moved.addr, "car")).await;
+    let (re, _) = u.pbx.wait_request("INVITE").await;
+    let contact = format!("sip:pbx@{}", u.pbx.addr);
+    let answer = sdp_at(pbx_rtp.addr, "pbx");
+    let ok = reply(&re, 200, "OK", None, Some(&contact), &answer);
+    u.pbx.send(u.gw.udp, &ok).await;
+    u.carrier.wait_response(200).await;
+    // The PBX's audio now goes to the new address, not the latched old one.
+    pbx_rtp.send_all(u.a_relay, 7, &[1; 160], three(3)).await;
+    assert_eq!(moved.drain(Duration::from_millis(300), 3).await.len(), 3);
+    assert!(car_rtp.hears_nothing(Duration::from_millis(200)).await);
+    // A stranger on another IP is not relayed to the PBX.
+    let stranger = RtpPeer::bind("127.0.0.2:0").await;
+    stranger.send_all(u.b_relay, 666, &[9; 160], three(6)).await;
+    assert!(
+        pbx_rtp.hears_nothing(Duration::from_millis(300)).await,
+        "stranger's RTP relayed"
+    );
+    // The new address is latched by its first packet and heard by the PBX.
+    moved.send_all(u.b_relay, 9, &[3; 160], three(9)).await;
+    assert_eq!(pbx_rtp.drain(Duration::from_millis(300), 3).await.len(), 3);
+    u.hang_up().await;
+    u.gw.gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn t38_reinvite_refused_488_when_fax_is_off_and_relayed_when_on() {
     // Fax off (the default test trunk): 488 to the carrier, the PBX sees nothing, the call goes on.
     let (u, pbx_rtp, car_rtp) = media_call("", "m-fax0").await;

@@ -3,11 +3,13 @@
 //! one leg to the other. The call task steers it with [`Cmd`]s and hears back
 //! through a [`Notify`] callback; no locks, no shared per-stream state.
 //!
-//! Per packet: its share of one `recvmmsg` (which also tells us the socket's
-//! queue is empty, so no read ends in `EAGAIN`, see [`super::batch`]), a
-//! source check (symmetric RTP latching), an optional in-place header
-//! rewrite, a non-blocking `sendto`, and for recorded calls a copy into the
-//! recorder's preallocated queue. Nothing allocates; the receive buffers
+//! Per packet: a wake-up that polls only the socket whose waker fired, not
+//! the call's other sockets, channel and timers (each source has a waker of
+//! its own, see [`wakes`]), its share of one `recvmmsg` (which also tells
+//! us the socket's queue is empty, so no read ends in `EAGAIN`, see
+//! [`super::batch`]), a source check (symmetric RTP latching), an optional
+//! in-place header rewrite, a non-blocking `sendto`, and for recorded calls
+//! a copy into the recorder's preallocated queue. Nothing allocates; the receive buffers
 //! belong to the media thread, not the call. When the call ends its sockets
 //! go back to the port pool still bound ([`super::ports`]).
 //! Packets that cannot be sent at once (full socket buffer) are dropped and
@@ -18,10 +20,10 @@ mod counts;
 mod endpoint;
 mod playout;
 mod tap;
+mod wakes;
 mod watch;
 
 use std::net::SocketAddr;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -32,6 +34,7 @@ use counts::Counts;
 use endpoint::{Endpoint, Stream};
 use playout::Playout;
 use tap::Tap;
+use wakes::Wakes;
 use watch::Watch;
 
 use super::batch;
@@ -46,6 +49,7 @@ use super::runtime;
 use super::srtp::{self, LegKeys};
 use super::MediaMetrics;
 
+/// What woke the task (`wakes`' `poll_wake`), handled in turn by `run`.
 enum Wake {
     Cmd(Option<Cmd>),
     /// `n` datagrams are waiting in this thread's [`batch`] buffers.
@@ -78,6 +82,9 @@ pub struct Relay {
     counts: Counts,
     /// Loss, jitter, MOS and one-way audio of the call (`media::quality`).
     quality: Quality,
+    /// Per-source wakers, and the sources to poll (bits of [`wakes`]).
+    wakes: Wakes,
+    due: u32,
 }
 
 /// Media lines per call we relay (bounds the sockets one SDP can make us open).
@@ -103,6 +110,8 @@ impl Relay {
             housekeeping: None,
             counts: Counts::default(),
             quality: Quality::new(opts.quality),
+            wakes: Wakes::new(),
+            due: wakes::ALL,
         }
     }
 
@@ -125,7 +134,11 @@ impl Relay {
             let wake = std::future::poll_fn(|cx| self.poll_wake(cx)).await;
             match wake {
                 Wake::Cmd(None) => open = false,
-                Wake::Cmd(Some(cmd)) => open = self.handle(cmd),
+                Wake::Cmd(Some(cmd)) => {
+                    open = self.handle(cmd);
+                    // It may have added sockets or started a tone: poll all.
+                    self.due = wakes::ALL;
+                }
                 // Same thread and same poll as the read that filled the buffers.
                 Wake::Packets { idx, leg, rtcp, n } => batch::with(|b| {
                     for i in 0..n {
@@ -161,49 +174,6 @@ impl Relay {
                 true
             }
         }
-    }
-
-    fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
-        if let Poll::Ready(c) = self.rx.poll_recv(cx) {
-            return Poll::Ready(Wake::Cmd(c));
-        }
-        for (idx, s) in self.streams.iter().enumerate() {
-            for (li, end) in s.ends.iter().enumerate() {
-                let Some(e) = end else { continue };
-                let leg = if li == 0 { Leg::Caller } else { Leg::Callee };
-                for (rtcp, sock) in [(false, &e.rtp), (true, &e.rtcp)] {
-                    // Readiness is tokio's (no syscall); a read that drains
-                    // the queue clears it, so the next poll here is Pending
-                    // and registers the waker (see `batch`).
-                    for _ in 0..4 {
-                        match sock.poll_recv_ready(cx) {
-                            Poll::Pending => break,
-                            Poll::Ready(Err(_)) => return Poll::Ready(Wake::Again),
-                            Poll::Ready(Ok(())) => {}
-                        }
-                        match batch::with(|b| b.try_recv(sock)) {
-                            Ok(0) => continue,
-                            Ok(n) => {
-                                return Poll::Ready(Wake::Packets { idx, leg, rtcp, n });
-                            }
-                            // E.g. ICMP port unreachable: reported once; poll again.
-                            Err(_) => return Poll::Ready(Wake::Again),
-                        }
-                    }
-                }
-            }
-        }
-        if self.playout.poll_tick(cx) {
-            return Poll::Ready(Wake::ToneTick);
-        }
-        if self
-            .housekeeping
-            .as_mut()
-            .is_some_and(|h| h.poll_tick(cx).is_ready())
-        {
-            return Poll::Ready(Wake::Housekeeping);
-        }
-        Poll::Pending
     }
 
     fn on_cmd(&mut self, cmd: Cmd) {
