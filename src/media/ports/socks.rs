@@ -2,7 +2,7 @@
 //! and reading away what reached a reused pair between its calls.
 
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 
 use tokio::net::UdpSocket;
 
@@ -75,23 +75,12 @@ impl Socks {
 /// media task) until something replaces it. A pair parked registered in the
 /// pool would keep its last call's task alive that way, up to one per idle
 /// pair: ~17 MB over the default range. Polling readiness with a no-op waker
-/// replaces it; that happens only while the socket is not readable, so what
-/// is queued is read away first (bounded, as [`drain_with`]). No syscall
-/// when nothing arrived.
+/// replaces it; no syscall. A socket that is readiness-ready holds no
+/// reader waker (the reactor took it to wake the task), so there is nothing
+/// to replace then; what is queued is read away when the pair is next used
+/// ([`Socks::drain`]).
 pub(super) fn release_waker(sock: &UdpSocket) {
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut b = [0u8; 1];
-    for _ in 0..DRAIN_MAX {
-        match sock.poll_recv_ready(&mut cx) {
-            Poll::Pending => return,
-            Poll::Ready(Err(_)) => return,
-            Poll::Ready(Ok(())) => {
-                // A datagram or a queued ICMP error: read it away. A
-                // `WouldBlock` clears the readiness tokio saw.
-                let _ = sock.try_recv(&mut b);
-            }
-        }
-    }
+    let _ = sock.poll_recv_ready(&mut Context::from_waker(Waker::noop()));
 }
 
 /// Reads away what arrived on a reused socket since its last call.
