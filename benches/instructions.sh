@@ -14,7 +14,7 @@
 # (Ir(long run) - Ir(short run)) / --calls, which cancels start-up, the idle
 # timers and shutdown. Every process started here is stopped by PID.
 #
-# usage: benches/instructions.sh [--calls N] [--base N] [--rate R] [--out DIR] [--modes "anchored signaling"] [--media-ports MIN:MAX]
+# usage: benches/instructions.sh [--calls N] [--base N] [--rate R] [--out DIR] [--modes "anchored signaling"] [--media-ports MIN:MAX] [--port-offset K]
 #   --calls N   calls measured (default 500)
 #   --media-ports MIN:MAX  narrow [media] port_min/port_max (e.g. 20000:20399,
 #               200 pairs: the FIFO line wraps every 100 calls, so the run
@@ -22,6 +22,9 @@
 #               back bound and are reused, not the first pass over the range)
 #   --base N    calls of the short run (default 50)
 #   --rate R    calls/s (default 10: the gateway runs ~50x slower under valgrind)
+#   --port-offset K  add K to every port (SIP 5060, carrier 5090, HTTP 8080,
+#               sipp's 5061/36000/38000, the media range): two runs side by
+#               side on one machine (callgrind counts do not mind the load)
 # env: TRUNKGATE_BENCH_DIR (default <repo>/../shared/bench)
 set -uo pipefail
 case "${1:-}" in -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;; esac
@@ -39,6 +42,7 @@ RATE=10
 OUT=""
 MODES="anchored signaling"
 MEDIA_PORTS=""
+OFF=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--calls) CALLS=$2; shift 2 ;;
@@ -47,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift 2 ;;
 	--modes) MODES=$2; shift 2 ;;
 	--media-ports) MEDIA_PORTS=$2; shift 2 ;;
+	--port-offset) OFF=$2; shift 2 ;;
 	*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -77,6 +82,12 @@ config_for() { # mode dir
 	if [ -n "$MEDIA_PORTS" ]; then
 		sed -i "s/^port_min = [0-9]*/port_min = ${MEDIA_PORTS%%:*}/; s/^port_max = [0-9]*/port_max = ${MEDIA_PORTS##*:}/" "$2/trunkgate.toml"
 	fi
+	if [ "$OFF" != 0 ]; then
+		local pmin pmax
+		pmin=$(awk -F'[= ]+' '/^port_min/ { print $2; exit }' "$2/trunkgate.toml")
+		pmax=$(awk -F'[= ]+' '/^port_max/ { print $2; exit }' "$2/trunkgate.toml")
+		sed -i "s/127.0.0.1:5060/127.0.0.1:$((5060 + OFF))/g; s/127.0.0.1:5090/127.0.0.1:$((5090 + OFF))/g; s/127.0.0.1:8080/127.0.0.1:$((8080 + OFF))/g; s/^port_min = [0-9]*/port_min = $((pmin + OFF))/; s/^port_max = [0-9]*/port_max = $((pmax + OFF))/" "$2/trunkgate.toml"
+	fi
 	if [ "$1" = signaling ]; then
 		sed -i 's/^enabled = true/enabled = false/' "$2/trunkgate.toml"
 	fi
@@ -88,11 +99,11 @@ run_once() { # mode ncalls dir
 	local mode=$1 n=$2 d=$3
 	mkdir -p "$d"
 	config_for "$mode" "$d"
-	(cd "$d" && exec sipp -sf "$BENCH/scenarios/uas.xml" -i 127.0.0.1 -p 5090 -mp 36000 -bg \
+	(cd "$d" && exec sipp -sf "$BENCH/scenarios/uas.xml" -i 127.0.0.1 -p $((5090 + OFF)) -mp $((36000 + OFF)) -bg \
 		-nostdin -trace_err -error_file uas_err.log >/dev/null 2>&1) &
 	sleep 0.5
 	local uas
-	uas=$(pgrep -n -f "sipp -sf $BENCH/scenarios/uas.xml -i 127.0.0.1 -p 5090") && PIDS+=("$uas")
+	uas=$(pgrep -n -f "sipp -sf $BENCH/scenarios/uas.xml -i 127.0.0.1 -p $((5090 + OFF)) ") && PIDS+=("$uas")
 	RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$d/callgrind.out" \
 		"$BIN" run --config "$d/trunkgate.toml" >"$d/gateway.log" 2>&1 &
 	local gw=$!
@@ -100,11 +111,11 @@ run_once() { # mode ncalls dir
 	# Wait for the SIP port (valgrind start-up takes seconds).
 	local i
 	for i in $(seq 1 120); do
-		ss -uln 2>/dev/null | grep -q '127.0.0.1:5060 ' && break
+		ss -uln 2>/dev/null | grep -q "127.0.0.1:$((5060 + OFF)) " && break
 		sleep 0.5
 	done
-	(cd "$d" && timeout -k 10 $((n / RATE + 120)) sipp 127.0.0.1:5060 -sf "$BENCH/scenarios/uac.xml" \
-		-i 127.0.0.1 -p 5061 -mp 38000 -nostdin -s +14155550100 -r "$RATE" -m "$n" -d 100 \
+	(cd "$d" && timeout -k 10 $((n / RATE + 120)) sipp 127.0.0.1:$((5060 + OFF)) -sf "$BENCH/scenarios/uac.xml" \
+		-i 127.0.0.1 -p $((5061 + OFF)) -mp $((38000 + OFF)) -nostdin -s +14155550100 -r "$RATE" -m "$n" -d 100 \
 		-timeout $((n / RATE + 100)) -trace_stat -stf uac_stat.csv >/dev/null 2>&1)
 	local ok
 	ok=$(sipp_stat_col "$d/uac_stat.csv" SuccessfulCall\(C\))
