@@ -422,10 +422,13 @@ impl Gateway {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         // An ended call's record waits for its media task's final quality
-        // figures: let the media tasks that are finishing hand them over
-        // (bounded: calls still up at shutdown are not waited for).
+        // figures: let the media tasks that are finishing (or still in a
+        // media thread's inbox, `media::runtime`) hand them over (bounded:
+        // calls still up at shutdown are not waited for).
         for _ in 0..40 {
-            if self.hub.media.metrics.sessions_active.get() <= 0 {
+            if self.hub.media.metrics.sessions_active.get() <= 0
+                && crate::media::runtime::queued() == 0
+            {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

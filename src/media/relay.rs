@@ -125,7 +125,10 @@ impl Relay {
     /// sockets go back to the port pool and the recording is finalised.
     pub async fn run(mut self, first: Vec<Cmd>) {
         self.metrics.sessions_active.inc();
-        let mut hk = tokio::time::interval(Duration::from_secs(1));
+        // On the media threads' grid: one timer wake-up serves every call
+        // whose second is up in the same few milliseconds.
+        let mut hk =
+            tokio::time::interval_at(runtime::on_grid(Instant::now()), Duration::from_secs(1));
         hk.set_missed_tick_behavior(MissedTickBehavior::Skip);
         self.housekeeping = Some(hk);
         self.watch.start(Instant::now());

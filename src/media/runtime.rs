@@ -9,15 +9,25 @@
 //! A call picks its thread ([`pick`]) before it takes any port pair: each
 //! thread has its own share of the port range, whose sockets stay registered
 //! with that thread's reactor from one call to the next (see `ports`).
+//!
+//! Starting and ending a call's media task go through the thread's
+//! [`inbox`]: a busy media thread takes them every few milliseconds instead
+//! of being woken for each call.
 
 use std::cell::Cell;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use tokio::runtime::{Builder, Handle};
+use std::sync::Arc;
 
-static THREADS: OnceLock<Vec<Handle>> = OnceLock::new();
+use tokio::runtime::Builder;
+
+mod inbox;
+use inbox::Inbox;
+pub use inbox::{on_grid, Job, TICK};
+
+static THREADS: OnceLock<Vec<Arc<Inbox>>> = OnceLock::new();
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
@@ -25,7 +35,7 @@ thread_local! {
     static CURRENT: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
-fn start() -> Vec<Handle> {
+fn start() -> Vec<Arc<Inbox>> {
     let n = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -39,23 +49,24 @@ fn start() -> Vec<Handle> {
                 continue;
             }
         };
-        let handle = rt.handle().clone();
+        let inbox = Arc::new(Inbox::default());
+        let served = Arc::clone(&inbox);
         // Indices stay dense: a thread that fails to start takes none.
         let i = handles.len();
         let spawned = std::thread::Builder::new()
             .name(format!("trunkgate-media-{i}"))
             .spawn(move || {
                 CURRENT.set(Some(i));
-                rt.block_on(std::future::pending::<()>())
+                rt.block_on(served.serve())
             });
         if spawned.is_ok() {
-            handles.push(handle);
+            handles.push(inbox);
         }
     }
     handles
 }
 
-fn threads() -> &'static [Handle] {
+fn threads() -> &'static [Arc<Inbox>] {
     THREADS.get_or_init(start)
 }
 
@@ -75,18 +86,36 @@ pub fn current() -> Option<usize> {
     CURRENT.get()
 }
 
-/// Runs a call's media task on media thread `thread` (from [`pick`]); on
-/// the caller's runtime if no media thread could be started.
+/// Runs a call's media task on media thread `thread` (from [`pick`]),
+/// started from its inbox (within [`TICK`]); on the caller's runtime, at
+/// once, if no media thread could be started.
 pub fn spawn_on<F>(thread: usize, task: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
     match threads().get(thread) {
-        Some(h) => {
-            h.spawn(task);
-        }
+        Some(inbox) => inbox.post(Box::new(move || {
+            tokio::spawn(task);
+        })),
         None => {
             tokio::spawn(task);
         }
     }
+}
+
+/// Runs `job` on media thread `thread` from its inbox (within [`TICK`]);
+/// here, at once, if no media thread could be started.
+pub fn post(thread: usize, job: Job) {
+    match threads().get(thread) {
+        Some(inbox) => inbox.post(job),
+        None => job(),
+    }
+}
+
+/// Jobs posted to the media threads and not yet run: a shutdown waits for
+/// them (an ended call's log record waits for its media task's figures).
+pub fn queued() -> usize {
+    THREADS
+        .get()
+        .map_or(0, |t| t.iter().map(|i| i.queued()).sum())
 }

@@ -104,21 +104,27 @@ impl MediaSession {
     }
 
     /// Ends the call's media: `done` gets the final quality figures from the
-    /// media task, which then stops. If the task cannot take the command,
-    /// `done` runs here without figures.
+    /// media task, which then stops. The command goes through the media
+    /// thread's inbox (`runtime::post`): a busy thread takes it with other
+    /// calls' within a few milliseconds instead of being woken for it. If
+    /// the task cannot take the command, `done` runs without figures.
     pub fn finish(mut self, done: impl FnOnce(Option<QualityReport>) + Send + 'static) {
         let done: FinishQuality = Box::new(done);
         let Some(done) = self.start_with(vec![Cmd::Finish(done)]) else {
             return;
         };
-        match self.tx.try_send(done) {
-            Ok(()) => {}
-            Err(
-                mpsc::error::TrySendError::Full(Cmd::Finish(done))
-                | mpsc::error::TrySendError::Closed(Cmd::Finish(done)),
-            ) => done(None),
-            Err(_) => {}
-        }
+        let tx = self.tx.clone();
+        runtime::post(
+            self.thread,
+            Box::new(move || match tx.try_send(done) {
+                Ok(()) => {}
+                Err(
+                    mpsc::error::TrySendError::Full(Cmd::Finish(done))
+                    | mpsc::error::TrySendError::Closed(Cmd::Finish(done)),
+                ) => done(None),
+                Err(_) => {}
+            }),
+        );
     }
 
     /// `leg`'s SRTP policy (carrier `srtp`, trunk `media_encryption`); set
