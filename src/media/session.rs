@@ -35,6 +35,13 @@ struct Local {
     v6: bool,
 }
 
+/// What [`MediaSession::learn`] found for the SDP toward the other leg.
+struct Learned {
+    to_addr: IpAddr,
+    ports: Vec<Option<u16>>,
+    sec: Vec<Option<sdp::SecOut>>,
+}
+
 pub struct MediaSession {
     media: Arc<Media>,
     tx: mpsc::Sender<Cmd>,
@@ -55,6 +62,9 @@ pub struct MediaSession {
     version: [u64; 2],
     /// The caller's first audio line: what a generated tone must use.
     caller_audio: Option<MediaDesc>,
+    /// The caller's offer as parsed when the call started
+    /// ([`Self::take_offer`]), for the INVITE toward each callee: parsed once.
+    offer: Option<Box<sdp::Sdp>>,
     /// Each leg's last SDP asked for no media at all (`inactive` everywhere).
     inactive: [bool; 2],
     /// The call's running quality figures (refreshed by the media task).
@@ -91,6 +101,7 @@ impl MediaSession {
             advertise: [None, None],
             version: [0, 0],
             caller_audio: None,
+            offer: None,
             inactive: [false, false],
             quality,
             sdes: Sdes::default(),
@@ -203,6 +214,35 @@ impl MediaSession {
         self.relay_parsed(from, &sdp::parse(body)?)
     }
 
+    /// The caller's INVITE offer `body`, when the call starts: the relay
+    /// learns where the caller wants media and opens the ports, as
+    /// [`Self::relay_sdp`] does, but writes no SDP yet (the callee's side is
+    /// not known before routing); the parsed offer is kept for
+    /// [`Self::relay_caller_offer`].
+    pub fn take_offer(&mut self, body: &[u8]) -> Result<(), MediaError> {
+        let parsed = Box::new(sdp::parse(body)?);
+        let mut cmds = Vec::new();
+        let r = self.learn(Leg::Caller, &parsed, &mut cmds);
+        self.flush(cmds);
+        self.offer = Some(parsed);
+        r.map(|_| ())
+    }
+
+    /// The caller's offer `body` for the INVITE toward a callee (after
+    /// [`Self::set_peer`] and the callee's SRTP policy): as
+    /// [`Self::relay_sdp`], reusing the parse of [`Self::take_offer`] when
+    /// the body is the one it took.
+    pub fn relay_caller_offer(&mut self, body: &[u8]) -> Result<Bytes, MediaError> {
+        match self.offer.take() {
+            Some(parsed) if parsed.body().as_bytes() == body => {
+                let r = self.relay_parsed(Leg::Caller, &parsed);
+                self.offer = Some(parsed);
+                r
+            }
+            _ => self.relay_sdp(Leg::Caller, body),
+        }
+    }
+
     /// A new offer (re-INVITE, UPDATE) from `from`, already parsed.
     pub fn relay_offer(&mut self, from: Leg, parsed: &sdp::Sdp) -> Result<Bytes, MediaError> {
         self.sdes.expect_offer();
@@ -225,6 +265,30 @@ impl MediaSession {
         parsed: &sdp::Sdp,
         cmds: &mut Vec<Cmd>,
     ) -> Result<Bytes, MediaError> {
+        let Learned {
+            to_addr,
+            ports,
+            sec,
+        } = self.learn(from, parsed, cmds)?;
+        let to = from.other();
+        self.version[to as usize] += 1;
+        Ok(parsed.rewrite(&Rewrite {
+            addr: to_addr,
+            ports,
+            version: Some(self.version[to as usize]),
+            rtcp_attr: true,
+            sec,
+        }))
+    }
+
+    /// What `from`'s SDP tells the relay (remotes, ports, keys, hold, the
+    /// caller's audio line), and what the SDP for the other leg needs.
+    fn learn(
+        &mut self,
+        from: Leg,
+        parsed: &sdp::Sdp,
+        cmds: &mut Vec<Cmd>,
+    ) -> Result<Learned, MediaError> {
         let media = parsed.media();
         if media.len() > MAX_STREAMS {
             return Err(MediaError::TooManyStreams);
@@ -264,14 +328,11 @@ impl MediaSession {
         self.inactive[from as usize] = inactive;
         let hold = self.inactive[0] && self.inactive[1];
         self.told.hold(hold, cmds);
-        self.version[to as usize] += 1;
-        Ok(parsed.rewrite(&Rewrite {
-            addr: to_addr,
+        Ok(Learned {
+            to_addr,
             ports,
-            version: Some(self.version[to as usize]),
-            rtcp_attr: true,
             sec,
-        }))
+        })
     }
 
     /// The codec a generated tone toward the caller uses: the first G.711

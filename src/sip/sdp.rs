@@ -185,6 +185,11 @@ pub struct Sdp {
 }
 
 impl Sdp {
+    /// The body as it was parsed.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
     /// The `m=` sections in body order.
     pub fn media(&self) -> &[MediaDesc] {
         &self.media

@@ -119,7 +119,7 @@ impl CallMedia {
         };
         m.set_srtp_policy(Leg::Caller, policy);
         if let Some(sdp) = sdp_of(offer) {
-            m.relay_sdp(Leg::Caller, sdp)?;
+            m.take_offer(sdp)?;
         }
         if pre_connect {
             self.recording = m.record(&uuid::Uuid::new_v4().to_string());
@@ -142,7 +142,7 @@ impl CallMedia {
         m.set_peer(Leg::Callee, peer);
         m.set_srtp_policy(Leg::Callee, policy);
         match sdp_of(inv) {
-            Some(sdp) => m.relay_sdp(Leg::Caller, sdp).map(Some),
+            Some(sdp) => m.relay_caller_offer(sdp).map(Some),
             None => Ok(None),
         }
     }

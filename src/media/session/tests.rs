@@ -81,3 +81,41 @@ fn an_answer_without_sdp_answers_and_a_refused_one_does_not() {
     assert!(!s.told.answered);
     assert!(messages(&mut rx).iter().flatten().all(|c| *c != "answered"));
 }
+
+/// The caller's offer is parsed once: taken at set-up (ports and remote for
+/// the media task, no SDP written), then relayed toward each callee from
+/// that parse; a different body is parsed anew.
+#[test]
+fn the_callers_offer_is_taken_once_and_relayed_to_each_callee_from_its_parse() {
+    let (mut s, mut rx) = detached(media());
+    s.take_offer(body(4000).as_bytes()).unwrap();
+    assert_eq!(
+        messages(&mut rx),
+        [["stream", "stream", "remote", "srtp", "hold"]]
+    );
+    assert!(s.offer.is_some());
+    assert_eq!(s.version, [0, 0], "no SDP written at set-up");
+    let out = s.relay_caller_offer(body(4000).as_bytes()).unwrap();
+    let out = sdp::parse(&out).unwrap();
+    let callee_port = s.local[Leg::Callee as usize][0].map(|l| l.port);
+    assert_eq!(Some(out.media()[0].port), callee_port);
+    assert_eq!(
+        out.version(),
+        Some(1),
+        "the callee's first SDP is version 1"
+    );
+    assert!(
+        messages(&mut rx).is_empty(),
+        "nothing new for the media task"
+    );
+    assert!(s.offer.is_some(), "kept for the next hop");
+    // The next hop: the same parse, the next version.
+    let again = sdp::parse(&s.relay_caller_offer(body(4000).as_bytes()).unwrap()).unwrap();
+    assert_eq!(again.version(), Some(2));
+    // A body other than the one taken is read as it is.
+    s.relay_caller_offer(body(4002).as_bytes()).unwrap();
+    assert_eq!(messages(&mut rx), [["remote"]]);
+    // A body that is not SDP is refused by both.
+    assert!(s.take_offer(b"not sdp").is_err());
+    assert!(s.relay_caller_offer(b"not sdp").is_err());
+}
