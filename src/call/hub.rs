@@ -270,8 +270,8 @@ impl CallHub {
             .transports()
             .and_then(|t| t.local_addr(kind, peer.is_ipv6()));
         match local {
-            Some(a) if !a.ip().is_unspecified() => a.to_string(),
-            Some(a) => SocketAddr::new(peer.ip(), a.port()).to_string(),
+            Some(a) if !a.ip().is_unspecified() => super::addr_text::socket_addr(&a),
+            Some(a) => super::addr_text::socket_addr(&SocketAddr::new(peer.ip(), a.port())),
             None => "invalid".to_string(),
         }
     }
@@ -352,21 +352,30 @@ pub enum Outgoing<'a> {
 
 /// Random hex identifiers for tags, branches and Call-IDs.
 pub fn random_hex(n_bytes: usize) -> String {
+    let mut s = String::with_capacity(n_bytes.min(16) * 2);
+    push_random_hex(&mut s, n_bytes);
+    s
+}
+
+/// Appends `n_bytes` (at most 16) random bytes in lower-case hex to `s`.
+pub fn push_random_hex(s: &mut String, n_bytes: usize) {
     use rand::RngCore;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [0u8; 16];
     let n = n_bytes.min(buf.len());
     rand::rng().fill_bytes(&mut buf[..n]);
-    let mut s = String::with_capacity(n * 2);
     for b in &buf[..n] {
-        s.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-        s.push(char::from_digit(u32::from(b & 15), 16).unwrap_or('0'));
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
     }
-    s
 }
 
 /// A new RFC 3261 branch (magic cookie + 64 random bits).
 pub fn new_branch() -> String {
-    format!("z9hG4bK{}", random_hex(8))
+    let mut s = String::with_capacity(7 + 16);
+    s.push_str("z9hG4bK");
+    push_random_hex(&mut s, 8);
+    s
 }
 
 impl CallHub {

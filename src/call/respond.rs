@@ -99,9 +99,11 @@ pub fn response(
         b = b.header("From", f);
     }
     if let Some(t) = req.header(&HeaderName::To) {
-        let has_tag = req.to_hdr().map(|n| n.tag().is_some()).unwrap_or(false);
-        match to_tag {
-            Some(tag) if !has_tag && code > 100 => {
+        // The To is parsed only when a tag may have to be added.
+        let add_tag = to_tag
+            .filter(|_| code > 100 && !req.to_hdr().map(|n| n.tag().is_some()).unwrap_or(false));
+        match add_tag {
+            Some(tag) => {
                 let mut v = Vec::with_capacity(t.len() + tag.len() + 5);
                 v.extend_from_slice(&t);
                 v.extend_from_slice(b";tag=");

@@ -30,7 +30,7 @@ pub struct Hop {
 
 fn host_of(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V4(_) => super::addr_text::ip(ip),
         IpAddr::V6(v6) => format!("[{v6}]"),
     }
 }

@@ -66,6 +66,18 @@ impl MessageBuilder {
         self
     }
 
+    /// `name: value` with the value written as the concatenation of `parts`
+    /// (no intermediate `String`).
+    pub fn header_parts(mut self, name: &str, parts: &[&[u8]]) -> Self {
+        put_clean(&mut self.buf, name.as_bytes());
+        self.buf.put_slice(b": ");
+        for p in parts {
+            put_clean(&mut self.buf, p);
+        }
+        self.buf.put_slice(b"\r\n");
+        self
+    }
+
     /// `name: value` with the canonical long form of `name`.
     pub fn header_name(self, name: &HeaderName, value: impl AsRef<[u8]>) -> Self {
         self.header(name.as_str(), value)

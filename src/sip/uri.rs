@@ -17,7 +17,9 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    fn parse(b: &Bytes) -> Scheme {
+    /// The scheme `data[..end]`.
+    fn parse(data: &Bytes, end: usize) -> Scheme {
+        let b = data.get(..end).unwrap_or_default();
         if b.eq_ignore_ascii_case(b"sip") {
             Scheme::Sip
         } else if b.eq_ignore_ascii_case(b"sips") {
@@ -25,7 +27,7 @@ impl Scheme {
         } else if b.eq_ignore_ascii_case(b"tel") {
             Scheme::Tel
         } else {
-            Scheme::Other(b.clone())
+            Scheme::Other(sub(data, 0..end))
         }
     }
 }
@@ -58,6 +60,19 @@ pub struct Uri {
     pub headers: Bytes,
 }
 
+/// Octets no URI may hold unescaped: white space, controls, non-ASCII and
+/// `<>"` (RFC 3261 §25.1).
+const FORBIDDEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c <= b' ' || c >= 0x7f || c == b'<' || c == b'>' || c == b'"';
+        i += 1;
+    }
+    t
+};
+
 fn bad_uri() -> Reject {
     Reject::bad("Bad Request (malformed URI)")
 }
@@ -67,13 +82,19 @@ impl Uri {
     /// or any other `scheme:opaque`. White space, control octets and
     /// `<>"` anywhere fail (RFC 3261 §25.1 allows none of them unescaped).
     pub fn parse(b: &Bytes) -> Result<Uri, Reject> {
-        if b.iter()
-            .any(|&c| c <= b' ' || c >= 0x7f || matches!(c, b'<' | b'>' | b'"'))
-        {
-            return Err(bad_uri());
+        // One pass over the octets: the forbidden ones and the scheme's colon.
+        // Indices into `b` from here on: only the parts kept become `Bytes`.
+        let mut colon = None;
+        for (i, &c) in b.iter().enumerate() {
+            if FORBIDDEN[usize::from(c)] {
+                return Err(bad_uri());
+            }
+            if c == b':' && colon.is_none() {
+                colon = Some(i);
+            }
         }
-        let colon = memchr(b':', b).ok_or_else(bad_uri)?;
-        let scheme_b = sub(b, 0..colon);
+        let colon = colon.ok_or_else(bad_uri)?;
+        let scheme_b = b.get(..colon).unwrap_or_default();
         let scheme_ok = scheme_b.first().is_some_and(u8::is_ascii_alphabetic)
             && scheme_b
                 .iter()
@@ -81,26 +102,27 @@ impl Uri {
         if !scheme_ok {
             return Err(bad_uri());
         }
-        let scheme = Scheme::parse(&scheme_b);
-        let rest = sub(b, colon + 1..b.len());
-        if rest.is_empty() {
+        let scheme = Scheme::parse(b, colon);
+        let start = colon + 1;
+        if start >= b.len() {
             return Err(bad_uri());
         }
         match scheme {
-            Scheme::Sip | Scheme::Sips => parse_sip(scheme, &rest),
+            Scheme::Sip | Scheme::Sips => parse_sip(scheme, b, start),
             Scheme::Tel => {
-                let end = memchr(b';', &rest).unwrap_or(rest.len());
-                let number = sub(&rest, 0..end);
-                if number.is_empty() || memchr2(b'?', b'@', &number).is_some() {
+                let rest = b.get(start..).unwrap_or_default();
+                let end = start + memchr(b';', rest).unwrap_or(rest.len());
+                let number = b.get(start..end).unwrap_or_default();
+                if number.is_empty() || memchr2(b'?', b'@', number).is_some() {
                     return Err(bad_uri());
                 }
                 Ok(Uri {
                     scheme,
-                    user: Some(number),
+                    user: Some(sub(b, start..end)),
                     password: None,
                     host: Host::Name(Bytes::new()),
                     port: None,
-                    params: sub(&rest, end..rest.len()),
+                    params: sub(b, end..b.len()),
                     headers: Bytes::new(),
                 })
             }
@@ -108,7 +130,7 @@ impl Uri {
                 scheme,
                 user: None,
                 password: None,
-                host: Host::Name(rest),
+                host: Host::Name(sub(b, start..b.len())),
                 port: None,
                 params: Bytes::new(),
                 headers: Bytes::new(),
@@ -159,39 +181,41 @@ pub(crate) fn unescape(b: &[u8]) -> Vec<u8> {
     out
 }
 
-fn parse_sip(scheme: Scheme, rest: &Bytes) -> Result<Uri, Reject> {
+/// `sip:`/`sips:` with `b[start..]` the part after the scheme's colon.
+fn parse_sip(scheme: Scheme, b: &Bytes, start: usize) -> Result<Uri, Reject> {
+    let rest = b.get(start..).unwrap_or_default();
     let (user, password, hp_start) = match memchr(b'@', rest) {
         Some(at) => {
-            let userinfo = sub(rest, 0..at);
-            let (u, p) = match memchr(b':', &userinfo) {
-                Some(c) => (
-                    sub(&userinfo, 0..c),
-                    Some(sub(&userinfo, c + 1..userinfo.len())),
-                ),
-                None => (userinfo.clone(), None),
-            };
-            if u.is_empty() {
+            let at = start + at;
+            let userinfo = b.get(start..at).unwrap_or_default();
+            let user_end = start + memchr(b':', userinfo).unwrap_or(userinfo.len());
+            if user_end == start {
                 return Err(bad_uri());
             }
-            (Some(u), p, at + 1)
+            let password = (user_end < at).then(|| sub(b, user_end + 1..at));
+            (Some(sub(b, start..user_end)), password, at + 1)
         }
-        None => (None, None, 0),
+        None => (None, None, start),
     };
-    let tail = sub(rest, hp_start..rest.len());
-    let hp_end = memchr2(b';', b'?', &tail).unwrap_or(tail.len());
-    let q = memchr(b'?', &tail).unwrap_or(tail.len());
-    if q < hp_end {
-        return Err(bad_uri());
-    }
-    let (host, port) = parse_hostport(&sub(&tail, 0..hp_end))?;
+    let tail = b.get(hp_start..).unwrap_or_default();
+    // The host ends at the first `;` or `?`; the headers start at the first `?`.
+    let hp_end = hp_start + memchr2(b';', b'?', tail).unwrap_or(tail.len());
+    let q = match b.get(hp_end) {
+        Some(b'?') => hp_end,
+        _ => {
+            let after = b.get(hp_end..).unwrap_or_default();
+            hp_end + memchr(b'?', after).unwrap_or(after.len())
+        }
+    };
+    let (host, port) = parse_hostport_in(b, hp_start..hp_end)?;
     Ok(Uri {
         scheme,
         user,
         password,
         host,
         port,
-        params: sub(&tail, hp_end..q),
-        headers: sub(&tail, q..tail.len()),
+        params: sub(b, hp_end..q),
+        headers: sub(b, q..b.len()),
     })
 }
 

@@ -16,7 +16,7 @@ use super::dialog::Leg;
 use super::phase::Progress;
 use super::transactions::{derived_request, Role, ServerKind};
 use super::{Call, NewRequest};
-use crate::call::hub::{random_hex, Outgoing};
+use crate::call::hub::{push_random_hex, random_hex, Outgoing};
 use crate::call::outcome::{EndReason, Outcome};
 use crate::call::respond::{reason_of, with_body};
 use crate::store::CallStatus;
@@ -33,7 +33,12 @@ impl Call {
         let had_body = !inv.body().is_empty();
         let sdp = self.media_b_offer(&inv, hop.target.addr);
         let tag = Bytes::from(random_hex(8));
-        let call_id = Bytes::from(format!("{}@trunkgate", random_hex(12)));
+        let call_id = {
+            let mut s = String::with_capacity(24 + 10);
+            push_random_hex(&mut s, 12);
+            s.push_str("@trunkgate");
+            Bytes::from(s)
+        };
         let invite = CalleeInvite {
             hop: &hop,
             caller_invite: &inv,

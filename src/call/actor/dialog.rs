@@ -116,23 +116,36 @@ impl Dialog {
         max_forwards: u32,
     ) -> MessageBuilder {
         let mut b = MessageBuilder::request(method, &self.remote_target)
-            .header(
+            .header_parts(
                 "Via",
-                format!(
-                    "SIP/2.0/{} {};branch={};rport",
-                    self.via_proto(),
-                    self.sent_by,
-                    branch
-                ),
+                &[
+                    b"SIP/2.0/",
+                    self.via_proto().as_bytes(),
+                    b" ",
+                    self.sent_by.as_bytes(),
+                    b";branch=",
+                    branch.as_bytes(),
+                    b";rport",
+                ],
             )
-            .header("Max-Forwards", max_forwards.to_string());
+            .header(
+                "Max-Forwards",
+                itoa::Buffer::new().format(max_forwards).as_bytes(),
+            );
         for r in &self.route_set {
             b = b.header("Route", r);
         }
         b.header("From", &self.local)
             .header("To", &self.remote)
             .header("Call-ID", &self.call_id)
-            .header("CSeq", format!("{seq} {method}"))
+            .header_parts(
+                "CSeq",
+                &[
+                    itoa::Buffer::new().format(seq).as_bytes(),
+                    b" ",
+                    method.as_str().as_bytes(),
+                ],
+            )
     }
 
     /// Learns the peer's tag, target and route set from a dialog-creating

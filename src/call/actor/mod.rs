@@ -127,7 +127,7 @@ impl Call {
         let sent_by = if meta.local.ip().is_unspecified() {
             hub.sent_by(meta.kind, &meta.source)
         } else {
-            meta.local.to_string()
+            crate::call::addr_text::socket_addr(&meta.local)
         };
         let caller = Dialog::caller(&invite, &meta, a_tag, sent_by);
         let call_id = caller.call_id.clone();
@@ -202,26 +202,42 @@ impl Call {
         if self.phase.answered_at().is_some() {
             self.setup.release();
         }
-        let leg = |d: &Dialog| super::hub::LiveLeg {
-            call_id: String::from_utf8_lossy(&d.call_id).into_owned(),
-            peer: d.peer.addr.to_string(),
-            transport: d.peer.kind.as_str(),
+        let state = if self.phase.answered_at().is_some() {
+            "answered"
+        } else {
+            "ringing"
         };
+        let call_id = String::from_utf8_lossy(self.call_id());
+        // Published before: only what can change is written again (no
+        // start time, Call-ID or peer address formatted a second time).
+        if let Some(mut e) = self.hub.live.get_mut(call_id.as_ref()) {
+            let live = e.value_mut();
+            live.state = state;
+            if live.caller_no != self.caller_no {
+                live.caller_no.clone_from(&self.caller_no);
+            }
+            if live.api_no != self.api_no {
+                live.api_no.clone_from(&self.api_no);
+            }
+            refresh_leg(&mut live.legs.caller, self.legs.caller());
+            match (self.legs.callee(), &mut live.legs.callee) {
+                (Some(d), Some(l)) => refresh_leg(l, d),
+                (d, l) => *l = d.map(live_leg),
+            }
+            live.quality = self.live_quality();
+            return;
+        }
         let live = super::hub::LiveCall {
-            call_id: String::from_utf8_lossy(self.call_id()).into_owned(),
+            call_id: call_id.into_owned(),
             trunk_id: self.trunk.trunk_id,
             direction: self.direction.as_str(),
             caller_no: self.caller_no.clone(),
             api_no: self.api_no.clone(),
-            state: if self.phase.answered_at().is_some() {
-                "answered"
-            } else {
-                "ringing"
-            },
+            state,
             start_time: crate::store::to_rfc3339(self.started_wall),
             legs: super::hub::LiveLegs {
-                caller: leg(self.legs.caller()),
-                callee: self.legs.callee().map(leg),
+                caller: live_leg(self.legs.caller()),
+                callee: self.legs.callee().map(live_leg),
             },
             quality: self.live_quality(),
         };
@@ -372,4 +388,26 @@ impl Call {
     pub(super) fn reliability(&self) -> Reliability {
         self::transactions::reliability(self.legs.caller().peer.kind)
     }
+}
+
+/// A leg as the live-call list shows it.
+fn live_leg(d: &Dialog) -> super::hub::LiveLeg {
+    super::hub::LiveLeg {
+        call_id: String::from_utf8_lossy(&d.call_id).into_owned(),
+        peer: crate::call::addr_text::socket_addr(&d.peer.addr),
+        transport: d.peer.kind.as_str(),
+    }
+}
+
+/// `l` made to show `d` again, formatting only what changed (a new carrier
+/// attempt or a transfer moves a leg; most updates move nothing).
+fn refresh_leg(l: &mut super::hub::LiveLeg, d: &Dialog) {
+    if l.call_id.as_bytes() != d.call_id.as_ref() {
+        l.call_id = String::from_utf8_lossy(&d.call_id).into_owned();
+    }
+    let peer = crate::call::addr_text::socket_addr(&d.peer.addr);
+    if l.peer != peer {
+        l.peer = peer;
+    }
+    l.transport = d.peer.kind.as_str();
 }
