@@ -284,7 +284,7 @@ impl HeaderName {
 /// octets at a time: `c | m == k` where `m` has 0x20 exactly where `k` is a
 /// letter (bit 6 set), so `-` (0x2d) must match exactly.
 #[inline]
-fn eq_fold(b: &[u8], lit: &[u8]) -> bool {
+pub(crate) fn eq_fold(b: &[u8], lit: &[u8]) -> bool {
     #[inline]
     fn w8(s: &[u8], i: usize) -> u64 {
         s.get(i..i + 8)
