@@ -254,7 +254,7 @@ fn header_line(
 
 /// A header line is complete: Content-Length is read from its raw value
 /// (a folded one included, which is then invalid).
-#[inline]
+#[inline(always)]
 fn finish(b: &[u8], base: usize, s: &Slot, framing: &mut Framing) {
     if s.id == CONTENT_LENGTH {
         let r = base + s.start as usize..base + s.end as usize;

@@ -118,7 +118,7 @@ pub(crate) fn sub(b: &Bytes, r: Range<usize>) -> Bytes {
 
 /// [`sub`], but a static `Bytes` when `b[r]` is `common` exactly: the same
 /// octets without a reference count to bump and drop.
-#[inline]
+#[inline(always)]
 pub(crate) fn sub_or_static(b: &Bytes, r: Range<usize>, common: &'static [u8]) -> Bytes {
     if b.get(r.clone()) == Some(common) {
         Bytes::from_static(common)

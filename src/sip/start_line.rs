@@ -18,6 +18,7 @@ fn first_sp(b: &[u8]) -> Option<usize> {
     swar::find(b, 0, |w| swar::eq(w, b' '), |c| c == b' ')
 }
 
+#[inline(always)]
 fn starts_with_ci(b: &[u8], prefix: &[u8]) -> bool {
     b.get(..prefix.len())
         .is_some_and(|p| p.eq_ignore_ascii_case(prefix))

@@ -30,6 +30,7 @@ pub struct Via {
 
 /// The transport token `data[r]`; the usual ones (RFC 3261 §20.42) as
 /// static `Bytes`, so no reference count is bumped and dropped.
+#[inline(always)]
 fn transport(data: &Bytes, r: Range<usize>) -> Bytes {
     let common: &'static [u8] = match data.get(r.clone()) {
         Some(b"UDP") => b"UDP",
@@ -45,6 +46,7 @@ fn bad() -> Reject {
 }
 
 /// Reads one token after optional white space; returns its range.
+#[inline(always)]
 fn token_at(b: &[u8], mut i: usize) -> (usize, usize) {
     while b.get(i).is_some_and(|&c| is_ws(c)) {
         i += 1;
