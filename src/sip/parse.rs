@@ -1,7 +1,8 @@
 //! [`Message::parse`]: start line, header index and Content-Length framing
-//! (RFC 3261 §7, §18.3). One pass with `memchr` (SSE2) over the header lines: each
-//! line is checked (`name SWS ":"`), its name resolved to an id and its value
-//! recorded as u32 offsets; Content-Length is read as its line completes.
+//! (RFC 3261 §7, §18.3). One pass with `memchr` (SSE2) over the header
+//! lines: each line is checked (`name SWS ":"`), its name resolved to an id
+//! and its value recorded as u32 offsets; Content-Length is read as its line
+//! completes.
 
 use super::error::ParseError;
 use super::header_name::{HeaderName, ID_OTHER};
