@@ -94,6 +94,8 @@ impl HeaderName {
     /// The dense id of a name as the parser indexes it: [`ID_OTHER`] for a
     /// name without a variant or compact form, else a value
     /// [`HeaderName::from_id`] turns back into the same name `parse` gives.
+    /// Inlined into the parser's per-line loop, its one hot caller.
+    #[inline(always)]
     pub(crate) fn id_of(b: &[u8]) -> u8 {
         use HeaderName::*;
         let Some(first) = b.first().map(u8::to_ascii_lowercase) else {
@@ -284,7 +286,7 @@ impl HeaderName {
 /// octets at a time: `c | m == k` where `m` has 0x20 exactly where `k` is a
 /// letter (bit 6 set), so `-` (0x2d) must match exactly.
 #[inline]
-fn eq_fold(b: &[u8], lit: &[u8]) -> bool {
+pub(crate) fn eq_fold(b: &[u8], lit: &[u8]) -> bool {
     #[inline]
     fn w8(s: &[u8], i: usize) -> u64 {
         s.get(i..i + 8)

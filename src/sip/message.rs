@@ -348,11 +348,11 @@ impl Message {
     pub fn via_top(&self) -> Result<Via, Reject> {
         let (src, r) = self
             .first_value(&HeaderName::Via)
-            .ok_or(Reject::bad("Bad Request (missing Via)"))?;
+            .ok_or_else(|| Reject::bad("Bad Request (missing Via)"))?;
         let first = src
             .get(r.clone())
             .and_then(first_comma_element)
-            .ok_or(Reject::bad("Bad Request (Via)"))?;
+            .ok_or_else(|| Reject::bad("Bad Request (Via)"))?;
         Via::parse_in(src, r.start + first.start..r.start + first.end)
     }
 
@@ -367,14 +367,14 @@ impl Message {
     pub fn from_hdr(&self) -> Result<NameAddr, Reject> {
         let (src, r) = self
             .first_value(&HeaderName::From)
-            .ok_or(Reject::bad("Bad Request (missing From)"))?;
+            .ok_or_else(|| Reject::bad("Bad Request (missing From)"))?;
         NameAddr::parse_in(src, r).map_err(|_| Reject::bad("Bad Request (From)"))
     }
 
     pub fn to_hdr(&self) -> Result<NameAddr, Reject> {
         let (src, r) = self
             .first_value(&HeaderName::To)
-            .ok_or(Reject::bad("Bad Request (missing To)"))?;
+            .ok_or_else(|| Reject::bad("Bad Request (missing To)"))?;
         NameAddr::parse_in(src, r).map_err(|_| Reject::bad("Bad Request (To)"))
     }
 

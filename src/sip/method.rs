@@ -41,11 +41,13 @@ impl Method {
 
     /// Like [`Method::from_bytes`] on `data[r]`, but an unknown name shares
     /// `data` (no copy).
+    #[inline(always)]
     pub(crate) fn from_range(data: &Bytes, r: std::ops::Range<usize>) -> Method {
         let b = data.get(r.clone()).unwrap_or_default();
         Self::known(b).unwrap_or_else(|| Method::Other(crate::sip::scan::sub(data, r)))
     }
 
+    #[inline(always)]
     fn known(b: &[u8]) -> Option<Method> {
         Some(match b {
             b"INVITE" => Method::Invite,

@@ -3,7 +3,7 @@
 
 use super::error::Reject;
 use super::scan::{
-    self, find_param, quoted_end, trim_range, valid_header_params, valid_token_display,
+    self, find_param, header_params, quoted_end, trim_range, valid_token_display, ParamAt,
 };
 use super::swar;
 use super::uri::Uri;
@@ -20,6 +20,9 @@ pub struct NameAddr {
     pub uri: Bytes,
     /// Header parameters after `>` or after the addr-spec, raw `;tag=x;...`.
     pub params: Bytes,
+    /// Where the parse found `tag` in `params` (answers [`NameAddr::tag`]
+    /// without scanning them again).
+    tag: ParamAt,
 }
 
 fn bad() -> Reject {
@@ -84,13 +87,13 @@ impl NameAddr {
                     .filter(|&p| p > inner && b.get(p) == Some(&b'>'))
                     .ok_or_else(bad)?;
                 let pr = trim_range(b, gt + 1..e);
-                if !valid_header_params(b.get(pr.clone()).unwrap_or_default()) {
-                    return Err(bad());
-                }
+                let tag =
+                    header_params(b.get(pr.clone()).unwrap_or_default(), b"tag").ok_or_else(bad)?;
                 Ok(NameAddr {
                     display,
                     uri: at(inner..gt),
                     params: at(pr),
+                    tag,
                 })
             }
             None => {
@@ -104,20 +107,20 @@ impl NameAddr {
                 if uri.is_empty() || uri.iter().any(bad_char) || uri == b"*" {
                     return Err(bad());
                 }
-                if !valid_header_params(b.get(semi..e).unwrap_or_default()) {
-                    return Err(bad());
-                }
+                let tag =
+                    header_params(b.get(semi..e).unwrap_or_default(), b"tag").ok_or_else(bad)?;
                 Ok(NameAddr {
                     display: None,
                     uri: at(ur),
                     params: at(semi..e),
+                    tag,
                 })
             }
         }
     }
 
     pub fn tag(&self) -> Option<Bytes> {
-        self.param("tag").flatten()
+        self.tag.get(&self.params).flatten()
     }
 
     /// A header parameter (not a URI parameter) by case-insensitive name.

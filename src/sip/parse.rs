@@ -1,7 +1,8 @@
 //! [`Message::parse`]: start line, header index and Content-Length framing
-//! (RFC 3261 §7, §18.3). One pass with `memchr` over the header lines: each
-//! line is checked (`name SWS ":"`), its name resolved to an id and its value
-//! recorded as u32 offsets; Content-Length is read as its line completes.
+//! (RFC 3261 §7, §18.3). One pass with `memchr` (SSE2) over the header
+//! lines: each line is checked (`name SWS ":"`), its name resolved to an id
+//! and its value recorded as u32 offsets; Content-Length is read as its line
+//! completes.
 
 use super::error::ParseError;
 use super::header_name::{HeaderName, ID_OTHER};
@@ -88,7 +89,8 @@ impl Message {
             return Err(ParseError::Empty);
         }
         let msg_start = pos;
-        let (line, next) = next_line(b, pos).ok_or(ParseError::NoHeaderEnd)?;
+        let ends = LineEnds::new();
+        let (line, next) = next_line(&ends, b, pos).ok_or(ParseError::NoHeaderEnd)?;
         let (start, line_defect) = parse_start_line(&data, line)?;
         pos = next;
 
@@ -100,7 +102,7 @@ impl Message {
         let mut folded = false;
         let mut line_no = 1usize;
         let body_start = loop {
-            let Some((line, next)) = next_line(b, pos) else {
+            let Some((line, next)) = next_line(&ends, b, pos) else {
                 if pos == b.len() && !opts.stream {
                     break pos;
                 }
@@ -171,9 +173,37 @@ impl Message {
     }
 }
 
+/// Finds the LF that ends a line. On x86_64 it is `memchr`'s SSE2 searcher
+/// (SSE2 is part of x86_64), built once per message and called directly:
+/// on lines of tens of octets the run-time dispatch of `memchr::memchr`
+/// (and its AVX2 set-up) on every call costs more than the search itself.
+struct LineEnds {
+    #[cfg(target_arch = "x86_64")]
+    sse2: Option<memchr::arch::x86_64::sse2::memchr::One>,
+}
+
+impl LineEnds {
+    #[inline]
+    fn new() -> LineEnds {
+        LineEnds {
+            #[cfg(target_arch = "x86_64")]
+            sse2: memchr::arch::x86_64::sse2::memchr::One::new(b'\n'),
+        }
+    }
+
+    #[inline]
+    fn find(&self, h: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(one) = &self.sse2 {
+            return one.find(h);
+        }
+        memchr(b'\n', h)
+    }
+}
+
 /// The line starting at `pos` without its CR LF, and the offset after it.
-fn next_line(b: &[u8], pos: usize) -> Option<(Range<usize>, usize)> {
-    let n = memchr(b'\n', b.get(pos..)?)?;
+fn next_line(lf: &LineEnds, b: &[u8], pos: usize) -> Option<(Range<usize>, usize)> {
+    let n = lf.find(b.get(pos..)?)?;
     let lf = pos + n;
     let end = if lf > pos && b.get(lf - 1) == Some(&b'\r') {
         lf - 1
@@ -225,7 +255,7 @@ fn header_line(
 
 /// A header line is complete: Content-Length is read from its raw value
 /// (a folded one included, which is then invalid).
-#[inline]
+#[inline(always)]
 fn finish(b: &[u8], base: usize, s: &Slot, framing: &mut Framing) {
     if s.id == CONTENT_LENGTH {
         let r = base + s.start as usize..base + s.end as usize;

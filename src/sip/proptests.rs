@@ -5,7 +5,8 @@ use super::*;
 use bytes::Bytes;
 use proptest::prelude::*;
 
-/// Runs every view and validator; results are ignored, panics are not.
+/// Runs every view and validator; results are ignored, panics are not (and
+/// the tag and branch a view found while parsing are what a lookup finds).
 fn exercise(data: Bytes, stream: bool) {
     let opts = ParseOptions {
         max_size: 65536,
@@ -36,6 +37,7 @@ fn exercise(data: Bytes, stream: bool) {
         m.body(),
     );
     if let Ok(v) = m.via_top() {
+        assert_eq!(v.branch(), v.param("branch").flatten());
         let _ = (
             v.branch(),
             v.received_ip(),
@@ -45,7 +47,10 @@ fn exercise(data: Bytes, stream: bool) {
         );
     }
     for h in m.headers() {
-        let _ = (NameAddr::parse(&h.value).map(|n| (n.tag(), n.uri(), n.display_unquoted())),);
+        if let Ok(n) = NameAddr::parse(&h.value) {
+            assert_eq!(n.tag(), n.param("tag").flatten());
+            let _ = (n.uri(), n.display_unquoted());
+        }
         let _ = Via::parse(&h.value);
         if let Ok(u) = Uri::parse(&h.value) {
             let _ = (u.to_string(), u.user_unescaped(), u.param("lr"));

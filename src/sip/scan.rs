@@ -3,6 +3,7 @@
 //! parameter lists. Everything works on byte offsets and never indexes out of
 //! bounds.
 
+use super::header_name::eq_fold;
 use super::swar;
 use bytes::Bytes;
 use std::ops::Range;
@@ -46,6 +47,22 @@ pub(crate) fn skip(b: &[u8], i: usize, keep: impl Fn(u8) -> bool) -> usize {
         Some(r) => i + r.iter().position(|&c| !keep(c)).unwrap_or(r.len()),
         None => i,
     }
+}
+
+/// The first offset at or after `i` whose octet is not in `class` (or
+/// `b.len()`), four octets per step while all four are: one branch per
+/// step rather than per octet, for the long runs (branch ids, tags) of a
+/// parameter list.
+#[inline]
+fn skip_class(b: &[u8], mut i: usize, class: &[bool; 256]) -> usize {
+    let c = |x: u8| class[usize::from(x)];
+    while let Some(&[p, q, r, s]) = b.get(i..i.wrapping_add(4)) {
+        if !(c(p) & c(q) & c(r) & c(s)) {
+            break;
+        }
+        i += 4;
+    }
+    skip(b, i, c)
 }
 
 /// `gen-value` octets outside quoted strings: token, and host characters
@@ -101,7 +118,7 @@ pub(crate) fn sub(b: &Bytes, r: Range<usize>) -> Bytes {
 
 /// [`sub`], but a static `Bytes` when `b[r]` is `common` exactly: the same
 /// octets without a reference count to bump and drop.
-#[inline]
+#[inline(always)]
 pub(crate) fn sub_or_static(b: &Bytes, r: Range<usize>, common: &'static [u8]) -> Bytes {
     if b.get(r.clone()) == Some(common) {
         Bytes::from_static(common)
@@ -290,38 +307,72 @@ fn find_token_param(raw: &Bytes, want: &[u8]) -> Option<Option<Bytes>> {
     None
 }
 
+/// Where [`header_params`] found the parameter it was asked for, as offsets
+/// into the list it checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ParamAt {
+    Absent,
+    /// Present without `=value`.
+    Bare,
+    /// `name=value`: the value's offsets (a quoted string keeps its quotes).
+    Value(usize, usize),
+}
+
+impl ParamAt {
+    /// The value as [`find_param`] gives it: a slice of `list`, the bytes
+    /// [`header_params`] checked.
+    pub(crate) fn get(self, list: &Bytes) -> Option<Option<Bytes>> {
+        match self {
+            ParamAt::Absent => None,
+            ParamAt::Bare => Some(None),
+            ParamAt::Value(s, e) => Some(Some(sub(list, s..e))),
+        }
+    }
+}
+
 /// RFC 3261 §25.1 `generic-param` list check (`*( SEMI generic-param )`):
 /// every name a token, every value a token, host (IPv4/IPv6, bracketed or
-/// not) or quoted-string. Empty names (`;;`) fail.
-pub(crate) fn valid_header_params(b: &[u8]) -> bool {
+/// not) or quoted-string; empty names (`;;`) fail, and then this is `None`.
+/// On the way it finds the first parameter named `want` (lowercase letters,
+/// digits and `-`, compared case-insensitively; `b""` finds none): on a
+/// valid list that is where [`find_param`] finds it, so a view can answer
+/// `tag` or `branch` without scanning its parameters again.
+pub(crate) fn header_params(b: &[u8], want: &[u8]) -> Option<ParamAt> {
+    debug_assert!(want
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-'));
+    let mut found = ParamAt::Absent;
     let mut i = skip(b, 0, is_ws);
     while i < b.len() {
         if b.get(i) != Some(&b';') {
-            return false;
+            return None;
         }
         let name = skip(b, i + 1, is_ws);
         i = skip(b, name, is_token);
         if i == name {
-            return false;
+            return None;
         }
+        let wanted = found == ParamAt::Absent && b.get(name..i).is_some_and(|n| eq_fold(n, want));
         i = skip(b, i, is_ws);
         if b.get(i) == Some(&b'=') {
             let value = skip(b, i + 1, is_ws);
             i = if b.get(value) == Some(&b'"') {
-                match quoted_end(b, value) {
-                    Some(e) => e,
-                    None => return false,
-                }
+                quoted_end(b, value)?
             } else {
-                skip(b, value, |c| GEN_VALUE[usize::from(c)])
+                skip_class(b, value, &GEN_VALUE)
             };
             if i == value {
-                return false;
+                return None;
+            }
+            if wanted {
+                found = ParamAt::Value(value, i);
             }
             i = skip(b, i, is_ws);
+        } else if wanted {
+            found = ParamAt::Bare;
         }
     }
-    true
+    Some(found)
 }
 
 /// RFC 3261 §25.1 `display-name` without quotes: `*(token LWS)`.

@@ -6,10 +6,19 @@ use super::error::ParseError;
 use super::message::{RequestLine, StartLine, StatusLine};
 use super::method::Method;
 use super::scan::{all_token, sub, sub_or_static, trim_range};
+use super::swar;
 use bytes::Bytes;
-use memchr::{memchr, memchr2, memrchr};
+use memchr::memchr2;
 use std::ops::Range;
 
+/// The first SP: it ends a method or a version, a few octets in, where a
+/// word-at-a-time search beats a `memchr` call's set-up.
+#[inline]
+fn first_sp(b: &[u8]) -> Option<usize> {
+    swar::find(b, 0, |w| swar::eq(w, b' '), |c| c == b' ')
+}
+
+#[inline(always)]
 fn starts_with_ci(b: &[u8], prefix: &[u8]) -> bool {
     b.get(..prefix.len())
         .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
@@ -29,7 +38,7 @@ pub(crate) fn parse_start_line(data: &Bytes, line: Range<usize>) -> StartResult 
         };
         return parse_status_line(b, at, version);
     }
-    let sp = memchr(b' ', b).ok_or(ParseError::BadStartLine)?;
+    let sp = first_sp(b).ok_or(ParseError::BadStartLine)?;
     let method = b.get(..sp).unwrap_or_default();
     if !all_token(method) {
         return Err(ParseError::BadStartLine);
@@ -40,8 +49,11 @@ pub(crate) fn parse_start_line(data: &Bytes, line: Range<usize>) -> StartResult 
         end -= 1;
         defect = Some("Bad Request (trailing whitespace in Request-Line)");
     }
-    let last_sp =
-        memrchr(b' ', b.get(..end).unwrap_or_default()).ok_or(ParseError::BadStartLine)?;
+    // The version (`SIP/2.0`) is short: a plain backward scan finds its SP.
+    let last_sp = b
+        .get(..end)
+        .and_then(|r| r.iter().rposition(|&c| c == b' '))
+        .ok_or(ParseError::BadStartLine)?;
     let version = last_sp + 1..end;
     if last_sp <= sp || !starts_with_ci(b.get(version.clone()).unwrap_or_default(), b"SIP/") {
         return Err(ParseError::BadStartLine);
@@ -76,7 +88,7 @@ fn parse_status_line(
     at: impl Fn(Range<usize>) -> Bytes,
     version: impl Fn(Range<usize>) -> Bytes,
 ) -> StartResult {
-    let sp = memchr(b' ', b).ok_or(ParseError::BadStartLine)?;
+    let sp = first_sp(b).ok_or(ParseError::BadStartLine)?;
     let mut i = sp;
     while b.get(i) == Some(&b' ') {
         i += 1;

@@ -34,7 +34,7 @@ pub(crate) fn below(w: u64, n: u8) -> u64 {
 
 /// The first offset at or after `i` whose octet `hit` accepts; `lanes` must
 /// flag exactly those octets in a word (the unit tests check each pair).
-#[inline]
+#[inline(always)]
 pub(crate) fn find(
     b: &[u8],
     mut i: usize,

@@ -37,7 +37,7 @@ impl Message {
     pub fn cseq(&self) -> Result<CSeq, Reject> {
         let (src, r) = self
             .first_value(&HeaderName::CSeq)
-            .ok_or(Reject::bad("Bad Request (missing CSeq)"))?;
+            .ok_or_else(|| Reject::bad("Bad Request (missing CSeq)"))?;
         let b: &[u8] = src.get(r.clone()).unwrap_or_default();
         let digits_end = b
             .iter()
@@ -48,7 +48,7 @@ impl Message {
             .and_then(parse_usize)
             .and_then(|n| u32::try_from(n).ok())
             .filter(|&n| n <= CSEQ_MAX)
-            .ok_or(Reject::bad("Bad Request (CSeq number)"))?;
+            .ok_or_else(|| Reject::bad("Bad Request (CSeq number)"))?;
         let m = trim_range(b, digits_end..b.len());
         let method_ok = m.start > digits_end && b.get(m.clone()).is_some_and(all_token);
         if !method_ok {

@@ -3,7 +3,8 @@
 
 use super::error::Reject;
 use super::host::{parse_v6, Host};
-use super::scan::{find_param, is_token, is_ws, sub, trim_range, valid_header_params};
+use super::scan::{find_param, header_params, is_token, is_ws, sub, trim_range, ParamAt};
+use super::swar;
 use super::uri::{parse_hostport, parse_hostport_in};
 use bytes::Bytes;
 use std::net::IpAddr;
@@ -22,10 +23,14 @@ pub struct Via {
     pub port: Option<u16>,
     /// Raw `;a=b;c`, may be empty.
     pub params: Bytes,
+    /// Where the parse found `branch` in `params` (answers [`Via::branch`]
+    /// without scanning them again).
+    branch: ParamAt,
 }
 
 /// The transport token `data[r]`; the usual ones (RFC 3261 §20.42) as
 /// static `Bytes`, so no reference count is bumped and dropped.
+#[inline(always)]
 fn transport(data: &Bytes, r: Range<usize>) -> Bytes {
     let common: &'static [u8] = match data.get(r.clone()) {
         Some(b"UDP") => b"UDP",
@@ -41,6 +46,7 @@ fn bad() -> Reject {
 }
 
 /// Reads one token after optional white space; returns its range.
+#[inline(always)]
 fn token_at(b: &[u8], mut i: usize) -> (usize, usize) {
     while b.get(i).is_some_and(|&c| is_ws(c)) {
         i += 1;
@@ -89,25 +95,29 @@ impl Via {
             .unwrap_or(b.len());
         let sent_by = trim_range(b, te..semi);
         let hp = b.get(sent_by.clone()).unwrap_or_default();
-        let (host, port) = if hp.iter().any(|&c| is_ws(c)) {
-            let hp = compact_colon(&at(sent_by));
-            if hp.iter().any(|&c| is_ws(c)) {
-                return Err(bad());
+        // White space is below 0x21: only a sent-by holding such an octet
+        // (LWS around the port colon, or a control that fails the host
+        // check either way) takes the path that removes it.
+        let (host, port) =
+            if swar::find(hp, 0, |w| swar::below(w, 0x21), |c| c <= b' ').is_some() {
+                let hp = compact_colon(&at(sent_by));
+                if hp.iter().any(|&c| is_ws(c)) {
+                    return Err(bad());
+                }
+                parse_hostport(&hp)
+            } else {
+                parse_hostport_in(data, r.start + sent_by.start..r.start + sent_by.end)
             }
-            parse_hostport(&hp)
-        } else {
-            parse_hostport_in(data, r.start + sent_by.start..r.start + sent_by.end)
-        }
-        .map_err(|_| bad())?;
+            .map_err(|_| bad())?;
         let pr = trim_range(b, semi..b.len());
-        if !valid_header_params(b.get(pr.clone()).unwrap_or_default()) {
-            return Err(bad());
-        }
+        let branch =
+            header_params(b.get(pr.clone()).unwrap_or_default(), b"branch").ok_or_else(bad)?;
         Ok(Via {
             transport: transport(data, r.start + ts..r.start + te),
             host,
             port,
             params: at(pr),
+            branch,
         })
     }
 
@@ -116,7 +126,7 @@ impl Via {
     }
 
     pub fn branch(&self) -> Option<Bytes> {
-        self.param("branch").flatten()
+        self.branch.get(&self.params).flatten()
     }
 
     /// The raw `received` value (may be a bracketed IPv6 reference).

@@ -1,5 +1,9 @@
 use super::*;
 
+fn valid_header_params(b: &[u8]) -> bool {
+    header_params(b, b"").is_some()
+}
+
 fn split(s: &str) -> Vec<&str> {
     split_commas(s.as_bytes())
         .into_iter()
@@ -117,6 +121,43 @@ fn find_param_agrees_with_params() {
         let raw = Bytes::copy_from_slice(s.as_bytes());
         for name in ["tag", "branch", "rport", "a", "x\"", "b", ""] {
             assert_eq!(find_param(&raw, name), by_iter(&raw, name), "{s:?} {name}");
+        }
+    }
+}
+
+/// `header_params` accepts what `valid_header_params` accepts, and on a
+/// valid list finds a name where `find_param` finds it.
+#[test]
+fn header_params_agrees_with_find_param() {
+    for s in [
+        "",
+        " ",
+        ";",
+        ";;",
+        "tag=1",
+        " ;branch=z9hG4bK1;rport",
+        ";branch = z9hG4bK2 ; rport=5 ;BRANCH=x",
+        ";a=\"x;tag=2\";tag=3",
+        ";a=\"open;tag=2",
+        ";tag",
+        ";tag;tag=7",
+        "; TAG = 4 ;tag=5",
+        ";tagx=1;tag=2",
+        ";x\"=\"=1;tag=\"q\"",
+        ";tag=\"a;b\\\"c\" ;z",
+        ";tag=[2001:db8::1];received=192.0.2.1",
+        "a;tag=6",
+        ";tag=;b",
+        ";tag=a b",
+        ";t\u{e4}g=1",
+    ] {
+        let raw = Bytes::copy_from_slice(s.as_bytes());
+        for name in ["tag", "branch", "rport", "a", "z"] {
+            let found = header_params(&raw, name.as_bytes());
+            assert_eq!(found.is_some(), valid_header_params(&raw), "{s:?}");
+            if let Some(at) = found {
+                assert_eq!(at.get(&raw), find_param(&raw, name), "{s:?} {name}");
+            }
         }
     }
 }
