@@ -396,6 +396,8 @@ impl MediaSession {
         sdp: Option<&[u8]>,
         stop_tone: bool,
     ) -> Result<Option<Bytes>, MediaError> {
+        // Answered: no further callee gets the caller's offer.
+        self.offer = None;
         let mut cmds = Vec::new();
         let r = sdp
             .map(|body| {

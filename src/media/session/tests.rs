@@ -115,6 +115,10 @@ fn the_callers_offer_is_taken_once_and_relayed_to_each_callee_from_its_parse() {
     // A body other than the one taken is read as it is.
     s.relay_caller_offer(body(4002).as_bytes()).unwrap();
     assert_eq!(messages(&mut rx), [["remote"]]);
+    // The answer: the offer's parse is let go (no callee gets it any more).
+    s.answer(Leg::Callee, Some(body(5000).as_bytes()), false)
+        .unwrap();
+    assert!(s.offer.is_none());
     // A body that is not SDP is refused by both.
     assert!(s.take_offer(b"not sdp").is_err());
     assert!(s.relay_caller_offer(b"not sdp").is_err());
