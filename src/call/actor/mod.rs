@@ -209,7 +209,7 @@ impl Call {
         };
         let call_id = String::from_utf8_lossy(self.call_id());
         // Published before: only what can change is written again (no
-        // start time, Call-ID or peer address formatted a second time).
+        // start time or Call-ID formatted a second time).
         if let Some(mut e) = self.hub.live.get_mut(call_id.as_ref()) {
             let live = e.value_mut();
             live.state = state;
@@ -399,15 +399,12 @@ fn live_leg(d: &Dialog) -> super::hub::LiveLeg {
     }
 }
 
-/// `l` made to show `d` again, formatting only what changed (a new carrier
-/// attempt or a transfer moves a leg; most updates move nothing).
+/// `l` made to show `d` again: its Call-ID is copied only when it changed
+/// (a new carrier attempt moves the callee leg; most updates move nothing).
 fn refresh_leg(l: &mut super::hub::LiveLeg, d: &Dialog) {
     if l.call_id.as_bytes() != d.call_id.as_ref() {
         l.call_id = String::from_utf8_lossy(&d.call_id).into_owned();
     }
-    let peer = crate::call::addr_text::socket_addr(&d.peer.addr);
-    if l.peer != peer {
-        l.peer = peer;
-    }
+    l.peer = crate::call::addr_text::socket_addr(&d.peer.addr);
     l.transport = d.peer.kind.as_str();
 }

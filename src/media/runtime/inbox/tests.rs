@@ -17,12 +17,18 @@ async fn settle() {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_post_to_an_idle_thread_runs_at_once_and_leaves_it_idle() {
+/// An inbox served by a task on the test's runtime, waiting for posts.
+async fn serving() -> Arc<Inbox> {
     let inbox = Arc::new(Inbox::default());
     let served = Arc::clone(&inbox);
     tokio::spawn(async move { served.serve().await });
     settle().await;
+    inbox
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_post_to_an_idle_thread_runs_at_once_and_leaves_it_idle() {
+    let inbox = serving().await;
     let n = Arc::new(AtomicUsize::new(0));
     inbox.post(counting(&n));
     assert_eq!(inbox.queued(), 1);
@@ -40,11 +46,8 @@ async fn a_post_to_an_idle_thread_runs_at_once_and_leaves_it_idle() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn dense_posts_are_taken_every_tick_without_a_wake_up_and_ticking_stops_when_idle() {
-    let inbox = Arc::new(Inbox::default());
-    let served = Arc::clone(&inbox);
-    tokio::spawn(async move { served.serve().await });
-    settle().await;
+async fn dense_posts_are_taken_at_the_next_tick_and_ticking_stops_when_idle() {
+    let inbox = serving().await;
     let n = Arc::new(AtomicUsize::new(0));
     // Two wake-ups within TICK: the thread starts ticking.
     inbox.post(counting(&n));
