@@ -6,7 +6,7 @@
 //! `recvfrom` per wake-up — a third of the relay's syscalls at 50 packets/s.
 //! `recvmmsg(2)` asked for [`BATCH`] datagrams that returns fewer has drained
 //! the queue; we then clear tokio's readiness ourselves (returning
-//! `WouldBlock` from [`UdpSocket::try_io`], which clears only the readiness
+//! `WouldBlock` from [`MediaSock::try_read`], which clears only the readiness
 //! it observed, so a packet that arrives meanwhile still wakes the task).
 //! A datagram arriving after the drain raises a new edge, so nothing is lost.
 //!
@@ -19,9 +19,8 @@ use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 
+use crate::media::ports::MediaSock;
 use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
-use tokio::io::Interest;
-use tokio::net::UdpSocket;
 
 /// Datagrams read per syscall at most (a 20 ms stream has one or two queued).
 pub const BATCH: usize = 8;
@@ -65,10 +64,10 @@ impl Batch {
     /// nothing (readiness is then cleared; poll again to be woken). After
     /// `Ok(n)`, `n < BATCH` means the queue is empty and readiness cleared;
     /// `n == BATCH` leaves it set, so the next poll reads on.
-    pub fn try_recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
+    pub fn try_recv(&mut self, sock: &MediaSock) -> io::Result<usize> {
         let fd = sock.as_raw_fd();
         let mut n = 0;
-        let r = sock.try_io(Interest::READABLE, || {
+        let r = sock.try_read(|_| {
             n = recv_into(fd, &mut self.hdrs, &mut self.bufs, &mut self.got)?;
             if n < BATCH {
                 Err(io::ErrorKind::WouldBlock.into())
@@ -119,9 +118,15 @@ fn std_addr(a: SockaddrStorage) -> Option<SocketAddr> {
 mod tests {
     use super::*;
 
+    fn bound() -> MediaSock {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_nonblocking(true).unwrap();
+        MediaSock::register(s).unwrap()
+    }
+
     #[tokio::test]
     async fn a_burst_is_read_in_one_call_and_an_empty_queue_reads_nothing() {
-        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let sock = bound();
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let to = sock.local_addr().unwrap();
         for i in 0..3u8 {
@@ -148,7 +153,7 @@ mod tests {
 
     #[tokio::test]
     async fn more_than_a_batch_leaves_the_socket_readable() {
-        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let sock = bound();
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let to = sock.local_addr().unwrap();
         for _ in 0..BATCH + 2 {

@@ -34,11 +34,12 @@ use std::time::Duration;
 
 mod bind;
 mod range;
+mod sock;
 mod socks;
 use bind::{bind_pair, out_of_descriptors};
 pub use range::PortRange;
+pub use sock::MediaSock;
 pub use socks::Socks;
-use tokio::net::UdpSocket;
 
 /// Why no port pair could be had.
 #[derive(Debug, thiserror::Error)]
@@ -142,15 +143,16 @@ impl PortLease {
     /// [`Self::recycle`] from the media task on thread `here`: sockets in
     /// the pool's own thread's reactor go back registered, others leave
     /// their reactor first (a pool's registered sockets are all its thread's).
-    pub fn recycle_tokio(self, here: Option<usize>, rtp: UdpSocket, rtcp: UdpSocket) {
+    pub fn recycle_tokio(self, here: Option<usize>, rtp: MediaSock, rtcp: MediaSock) {
         if here == Some(self.thread) {
             socks::release_waker(&rtp);
             socks::release_waker(&rtcp);
             return self.recycle(Socks::Registered { rtp, rtcp });
         }
-        if let (Ok(rtp), Ok(rtcp)) = (rtp.into_std(), rtcp.into_std()) {
-            self.recycle(Socks::Plain { rtp, rtcp });
-        }
+        self.recycle(Socks::Plain {
+            rtp: rtp.into_std(),
+            rtcp: rtcp.into_std(),
+        });
     }
 }
 

@@ -146,7 +146,10 @@ impl MediaDesc {
 
     /// An RTP profile (`RTP/AVP`, `RTP/SAVP`, `RTP/AVPF`, `RTP/SAVPF`, ...).
     pub fn is_rtp(&self) -> bool {
-        self.proto.to_ascii_uppercase().contains("RTP/")
+        self.proto
+            .as_bytes()
+            .windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b"RTP/"))
     }
 }
 

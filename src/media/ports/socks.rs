@@ -4,7 +4,7 @@
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::task::{Context, Waker};
 
-use tokio::net::UdpSocket;
+use super::MediaSock;
 
 /// Stale datagrams read (and thrown away) from a reused socket at most.
 const DRAIN_MAX: usize = 64;
@@ -19,7 +19,7 @@ pub enum Socks {
     /// Still registered with the reactor of the pool's media thread (the
     /// pool's `thread`) by an earlier call: a call on that thread uses
     /// them as they are, with no `epoll_ctl` to add or remove them.
-    Registered { rtp: UdpSocket, rtcp: UdpSocket },
+    Registered { rtp: MediaSock, rtcp: MediaSock },
 }
 
 impl Socks {
@@ -31,15 +31,15 @@ impl Socks {
         self,
         here: Option<usize>,
         home: usize,
-    ) -> std::io::Result<(UdpSocket, UdpSocket)> {
+    ) -> std::io::Result<(MediaSock, MediaSock)> {
         match self {
             Socks::Registered { rtp, rtcp } if here == Some(home) => Ok((rtp, rtcp)),
             Socks::Registered { rtp, rtcp } => Ok((
-                UdpSocket::from_std(rtp.into_std()?)?,
-                UdpSocket::from_std(rtcp.into_std()?)?,
+                MediaSock::register(rtp.into_std())?,
+                MediaSock::register(rtcp.into_std())?,
             )),
             Socks::Plain { rtp, rtcp } => {
-                Ok((UdpSocket::from_std(rtp)?, UdpSocket::from_std(rtcp)?))
+                Ok((MediaSock::register(rtp)?, MediaSock::register(rtcp)?))
             }
         }
     }
@@ -79,7 +79,7 @@ impl Socks {
 /// reader waker (the reactor took it to wake the task), so there is nothing
 /// to replace then; what is queued is read away when the pair is next used
 /// ([`Socks::drain`]).
-pub(super) fn release_waker(sock: &UdpSocket) {
+pub(super) fn release_waker(sock: &MediaSock) {
     let _ = sock.poll_recv_ready(&mut Context::from_waker(Waker::noop()));
 }
 

@@ -3,16 +3,14 @@
 
 use std::net::SocketAddr;
 
-use tokio::net::UdpSocket;
-
 use super::Remote;
-use crate::media::ports::PortLease;
+use crate::media::ports::{MediaSock, PortLease};
 use crate::media::rtp::Continuity;
 use crate::media::srtp::EndCrypto;
 
 pub(super) struct Endpoint {
-    pub(super) rtp: UdpSocket,
-    pub(super) rtcp: UdpSocket,
+    pub(super) rtp: MediaSock,
+    pub(super) rtcp: MediaSock,
     pub(super) lease: PortLease,
     pub(super) remote: Option<Remote>,
     pub(super) latched: [Option<SocketAddr>; 2],

@@ -25,8 +25,9 @@ const ICE_ATTRS: [&str; 8] = [
 struct Pending {
     desc: MediaDesc,
     direction: Option<Direction>,
-    /// (payload type, encoding name, clock rate) from `a=rtpmap`.
-    rtpmaps: Vec<(u8, String, u32)>,
+    /// (payload type, encoding name's place in the body, clock rate) from
+    /// `a=rtpmap`.
+    rtpmaps: Vec<(u8, Range<usize>, u32)>,
 }
 
 #[derive(Default)]
@@ -115,7 +116,7 @@ impl Parser {
                 Role::Media
             }
             (b'a', _) => self
-                .attribute(value)
+                .attribute(value, span.start + 2)
                 .ok_or(SdpError::BadAttribute { line: n })?,
             _ => Role::Other,
         };
@@ -127,8 +128,9 @@ impl Parser {
         Ok(())
     }
 
-    /// RFC 8866 §5.13 `a=<name>[:<value>]`; None if a known attribute is malformed.
-    fn attribute(&mut self, attr: &str) -> Option<Role> {
+    /// RFC 8866 §5.13 `a=<name>[:<value>]` (`at`: where `attr` starts in the
+    /// body); None if a known attribute is malformed.
+    fn attribute(&mut self, attr: &str, at: usize) -> Option<Role> {
         let (name, value) = attr.split_once(':').unwrap_or((attr, ""));
         if ICE_ATTRS.iter().any(|i| name.eq_ignore_ascii_case(i)) {
             return Some(Role::Ice);
@@ -175,7 +177,8 @@ impl Parser {
                 let mut parts = enc.trim().split('/');
                 let encoding = parts.next().filter(|e| !e.is_empty())?;
                 let clock: u32 = parts.next()?.trim().parse().ok()?;
-                m.rtpmaps.push((pt, encoding.to_owned(), clock));
+                let start = at + offset_in(attr, encoding);
+                m.rtpmaps.push((pt, start..start + encoding.len(), clock));
                 Some(Role::Other)
             }
             _ => Some(Role::Other),
@@ -203,7 +206,7 @@ impl Parser {
                     .or(self.session_direction)
                     .unwrap_or(Direction::SendRecv);
                 if d.is_rtp() {
-                    fill_codecs(&mut d, &p.rtpmaps);
+                    fill_codecs(&mut d, &p.rtpmaps, &body);
                 }
                 d
             })
@@ -219,11 +222,12 @@ impl Parser {
 
 /// Codecs and telephone-event in `m=` order: an rtpmap wins, else the static
 /// payload types of RFC 3551 table 4.
-fn fill_codecs(d: &mut MediaDesc, rtpmaps: &[(u8, String, u32)]) {
+fn fill_codecs(d: &mut MediaDesc, rtpmaps: &[(u8, Range<usize>, u32)], body: &str) {
     for fmt in &d.fmts {
         let Ok(pt) = fmt.parse::<u8>() else { continue };
         match rtpmaps.iter().find(|(p, _, _)| *p == pt) {
             Some((_, enc, clock)) => {
+                let enc = body.get(enc.clone()).unwrap_or("");
                 d.clocks.push((pt, *clock));
                 if let Some(c) = Codec::from_rtpmap(enc, *clock) {
                     d.codecs.push((pt, c));
@@ -247,11 +251,18 @@ fn fill_codecs(d: &mut MediaDesc, rtpmaps: &[(u8, String, u32)]) {
 /// <unicast-address>`: Some(version) when well-formed (the version is None if
 /// not a u64), None when fields are missing.
 fn parse_origin(v: &str) -> Option<Option<u64>> {
-    let f: Vec<&str> = v.split_ascii_whitespace().collect();
-    if f.len() != 6 {
+    let mut f = v.split_ascii_whitespace();
+    let version = f.nth(2)?;
+    // Three more fields, and no seventh.
+    if f.by_ref().take(4).count() != 3 {
         return None;
     }
-    Some(f[2].parse().ok())
+    Some(version.parse().ok())
+}
+
+/// Where `part` (a sub-slice of `whole`) starts in `whole`.
+fn offset_in(whole: &str, part: &str) -> usize {
+    (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize)
 }
 
 /// RFC 8866 §5.7 `c=IN IP4|IP6 <address>[/<ttl>[/<n>]]`. Host names are not

@@ -55,16 +55,18 @@ impl Rewrite {
 
     /// RFC 3605 §2.1 `a=rtcp:<port> IN IP4|IP6 <addr>`, RTCP on the port above RTP.
     /// Nothing when RTP is on port 0 or 65535.
-    fn push_rtcp(&self, out: &mut String, rtp: u16) -> bool {
+    /// `addr`: [`Self::addr`] as text.
+    fn push_rtcp(&self, out: &mut String, rtp: u16, addr: &str) -> bool {
         let Some(rtcp) = rtp.checked_add(1).filter(|_| rtp != 0) else {
             return false;
         };
-        let _ = write!(
-            out,
-            "a=rtcp:{rtcp} IN {} {}\r\n",
-            addr_type(self.addr),
-            self.addr
-        );
+        out.push_str("a=rtcp:");
+        out.push_str(itoa::Buffer::new().format(rtcp));
+        out.push_str(" IN ");
+        out.push_str(addr_type(self.addr));
+        out.push(' ');
+        out.push_str(addr);
+        out.push_str("\r\n");
         true
     }
 }
@@ -80,6 +82,8 @@ impl Sdp {
     /// each side sees. Every other line is copied byte for byte, CRLF-terminated.
     pub fn rewrite(&self, plan: &Rewrite) -> Bytes {
         let ip = addr_type(plan.addr);
+        // Formatted once: it goes into `o=`, `c=` and each `a=rtcp`.
+        let addr = plan.addr.to_string();
         let mut out = String::with_capacity(self.body.len() + 64);
         for (i, line) in self.lines.iter().enumerate() {
             let text = self.body.get(line.span.clone()).unwrap_or("");
@@ -89,34 +93,39 @@ impl Sdp {
                 Role::Ice => {}
                 Role::Crypto if sec.is_some() => {}
                 Role::Origin => {
-                    let f: Vec<&str> = text
-                        .get(2..)
-                        .unwrap_or("")
-                        .split_ascii_whitespace()
-                        .collect();
-                    match f.as_slice() {
-                        [user, id, version, ..] => {
+                    let mut f = text.get(2..).unwrap_or("").split_ascii_whitespace();
+                    match (f.next(), f.next(), f.next()) {
+                        (Some(user), Some(id), Some(version)) => {
+                            let mut num = itoa::Buffer::new();
                             let version = match plan.version {
-                                Some(v) => v.to_string(),
-                                None => (*version).to_owned(),
+                                Some(v) => num.format(v),
+                                None => version,
                             };
-                            let _ =
-                                write!(out, "o={user} {id} {version} IN {ip} {}\r\n", plan.addr);
+                            for part in ["o=", user, " ", id, " ", version, " IN ", ip, " "] {
+                                out.push_str(part);
+                            }
+                            out.push_str(&addr);
+                            out.push_str("\r\n");
                         }
                         _ => push_line(&mut out, text),
                     }
                 }
                 Role::Connection { hold: false } => {
-                    let _ = write!(out, "c=IN {ip} {}\r\n", plan.addr);
+                    for part in ["c=IN ", ip, " ", &addr, "\r\n"] {
+                        out.push_str(part);
+                    }
                 }
                 Role::Media => match (port, text.get(2..)) {
                     (Some(p), Some(value)) => {
-                        let f: Vec<&str> = value.split_ascii_whitespace().collect();
-                        match f.as_slice() {
-                            [media, _, proto, rest @ ..] => {
-                                let proto = sec.map_or(*proto, |s| s.proto);
-                                let _ = write!(out, "m={media} {p} {proto}");
-                                for r in rest {
+                        let mut f = value.split_ascii_whitespace();
+                        match (f.next(), f.next(), f.next()) {
+                            (Some(media), Some(_), Some(proto)) => {
+                                let proto = sec.map_or(proto, |s| s.proto);
+                                let mut num = itoa::Buffer::new();
+                                for part in ["m=", media, " ", num.format(p), " ", proto] {
+                                    out.push_str(part);
+                                }
+                                for r in f {
                                     out.push(' ');
                                     out.push_str(r);
                                 }
@@ -128,7 +137,7 @@ impl Sdp {
                     _ => push_line(&mut out, text),
                 },
                 Role::Rtcp => {
-                    if !port.is_some_and(|p| plan.push_rtcp(&mut out, p)) {
+                    if !port.is_some_and(|p| plan.push_rtcp(&mut out, p, &addr)) {
                         push_line(&mut out, text);
                     }
                 }
@@ -140,14 +149,15 @@ impl Sdp {
                 && self.lines.get(i + 1).map(|l| l.section) != Some(line.section);
             if section_ends {
                 for c in sec.map(|s| s.crypto.as_slice()).unwrap_or_default() {
-                    let _ = write!(out, "a=crypto:{c}\r\n");
+                    out.push_str("a=crypto:");
+                    push_line(&mut out, c);
                 }
             }
             if section_ends && plan.rtcp_attr {
                 let media = line.section.and_then(|s| self.media.get(s));
                 if let (Some(m), Some(p)) = (media, port) {
                     if needs_rtcp_attr(m) {
-                        plan.push_rtcp(&mut out, p);
+                        plan.push_rtcp(&mut out, p, &addr);
                     }
                 }
             }
