@@ -4,9 +4,13 @@
 //!
 //! Binding a pair costs ~10 syscalls (socket, buffer sizes, non-blocking,
 //! bind, twice), so the pool keeps pairs bound:
-//! - a call's pair comes back *still bound* and goes to the back of the line
-//!   (FIFO, so late packets of an ended call rarely reach the next call on the
-//!   same ports; whatever did arrive is drained when the pair is handed out);
+//! - a call's pair comes back *still bound* and goes to the back of the
+//!   line of idle bound pairs, which is served before pairs holding no
+//!   sockets once its head has rested a second ([`QUARANTINE`]: late packets
+//!   of an ended call rarely reach the next call on the same ports; whatever
+//!   did arrive is drained when the pair is handed out). So while the calls'
+//!   pairs fit under the descriptor cap below, set-up and tear-down bind and
+//!   close nothing, even when the range is larger than the cap;
 //! - a refill thread keeps a small `ready` queue at the front of the line
 //!   bound ahead of demand ([`PortPool::start_prebind`]), so a call set-up
 //!   normally binds nothing: it pops a pair, drains it and hands it to its
@@ -30,7 +34,7 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod bind;
 mod range;
@@ -71,15 +75,45 @@ struct Slot {
     bound: Option<Bound>,
 }
 
-/// The line of free pairs: `ready` (bound on the pre-bind address) is its
-/// front, `cold` the rest, both in FIFO order.
+/// The line of free pairs, each part in FIFO order: `ready` (bound on the
+/// pre-bind address) is its front; then `idle`, pairs given back still
+/// bound, with when they came back; then `cold`, pairs holding no sockets.
 #[derive(Default)]
 struct Line {
     ready: VecDeque<Slot>,
+    idle: VecDeque<(Instant, Slot)>,
     cold: VecDeque<Slot>,
-    /// Free pairs holding sockets (in `ready` or `cold`).
+    /// Free pairs holding sockets (in `ready`, `idle`, or closed in place).
     bound: usize,
 }
+
+impl Line {
+    /// The next pair to hand out or pre-bind after `ready`: an idle bound
+    /// pair once it has rested [`QUARANTINE`] (no syscall to reuse it),
+    /// else a cold one, else an idle one that has not rested yet.
+    fn next(&mut self, now: Instant) -> Option<Slot> {
+        let rested = self
+            .idle
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) >= QUARANTINE);
+        if rested || self.cold.is_empty() {
+            if let Some((_, slot)) = self.idle.pop_front() {
+                return Some(slot);
+            }
+        }
+        self.cold.pop_front()
+    }
+
+    fn free(&self) -> usize {
+        self.ready.len() + self.idle.len() + self.cold.len()
+    }
+}
+
+/// How long a pair given back bound rests before a new call reuses it
+/// while unbound pairs are free: late packets of its ended call (the far
+/// end stops sending only once it has our BYE) go nowhere rather than to
+/// the next call on the same ports.
+const QUARANTINE: Duration = Duration::from_secs(1);
 
 /// The free pairs in `[min, max]`.
 pub struct PortPool {
@@ -217,9 +251,7 @@ impl PortPool {
 
     /// Pairs free now.
     pub fn available(&self) -> usize {
-        self.lock()
-            .map(|l| l.ready.len() + l.cold.len())
-            .unwrap_or(0)
+        self.lock().map(|l| l.free()).unwrap_or(0)
     }
 
     /// Free pairs holding bound sockets now.
@@ -240,7 +272,7 @@ impl PortPool {
                 }
                 s
             }
-            None => l.cold.pop_front()?,
+            None => l.next(Instant::now())?,
         };
         if slot.bound.is_some() {
             l.bound -= 1;
@@ -252,12 +284,13 @@ impl PortPool {
         if let Some(mut l) = self.lock() {
             if slot.bound.is_some() {
                 // Live pairs, this one still among them.
-                let live = self.total - (l.ready.len() + l.cold.len());
+                let live = self.total - l.free();
                 if l.bound + live <= self.bound_max {
                     l.bound += 1;
-                } else {
-                    slot.bound = None;
+                    l.idle.push_back((Instant::now(), slot));
+                    return;
                 }
+                slot.bound = None;
             }
             l.cold.push_back(slot);
         }
@@ -344,8 +377,18 @@ impl PortPool {
     fn close_idle(&self, n: usize) -> usize {
         let Some(mut l) = self.lock() else { return 0 };
         let mut closed = 0;
-        let Line { ready, cold, bound } = &mut *l;
-        for slot in cold.iter_mut().rev().chain(ready.iter_mut().rev()) {
+        // The most recently given back first: they would be reused last.
+        while closed < n {
+            let Some((_, mut slot)) = l.idle.pop_back() else {
+                break;
+            };
+            if slot.bound.take().is_some() {
+                closed += 1;
+            }
+            l.cold.push_back(slot);
+        }
+        let Line { ready, bound, .. } = &mut *l;
+        for slot in ready.iter_mut().rev() {
             if closed == n {
                 break;
             }
@@ -367,7 +410,7 @@ impl PortPool {
         if l.ready.len() >= self.ready_target {
             return false;
         }
-        let Some(mut slot) = l.cold.pop_front() else {
+        let Some(mut slot) = l.next(Instant::now()) else {
             return false;
         };
         match &slot.bound {

@@ -18,7 +18,7 @@ use super::srtp::{Sdes, SrtpPolicy};
 use super::tones::Cadence;
 use super::Media;
 use crate::sip::sdp::Codec;
-use crate::sip::sdp::{self, MediaDesc, Rewrite};
+use crate::sip::sdp::{self, Rewrite};
 
 mod error;
 mod told;
@@ -33,6 +33,13 @@ pub type RecordStart = std::sync::Arc<std::sync::OnceLock<tokio::time::Instant>>
 struct Local {
     port: u16,
     v6: bool,
+}
+
+/// What a tone toward the caller is sent with (from the caller's offer).
+#[derive(Clone, Copy)]
+struct ToneFormat {
+    codec: Option<(u8, Codec)>,
+    telephone_event: Option<u8>,
 }
 
 /// What [`MediaSession::learn`] found for the SDP toward the other leg.
@@ -60,8 +67,10 @@ pub struct MediaSession {
     advertise: [Option<IpAddr>; 2],
     /// o= session version of the SDP we send each leg (RFC 3264 §8: it only grows).
     version: [u64; 2],
-    /// The caller's first audio line: what a generated tone must use.
-    caller_audio: Option<MediaDesc>,
+    /// What a generated tone must use from the caller's first audio line:
+    /// its first G.711 codec and its telephone-event payload type (`None`:
+    /// no active audio line).
+    caller_audio: Option<ToneFormat>,
     /// The caller's offer as parsed when the call started
     /// ([`Self::take_offer`]), for the INVITE toward each callee: parsed once.
     offer: Option<Box<sdp::Sdp>>,
@@ -320,7 +329,10 @@ impl MediaSession {
             self.caller_audio = media
                 .iter()
                 .find(|m| m.kind == sdp::MediaKind::Audio && m.port != 0)
-                .cloned();
+                .map(|m| ToneFormat {
+                    codec: sdp::choose_g711(m),
+                    telephone_event: m.telephone_event,
+                });
         }
         let inactive = media
             .iter()
@@ -338,7 +350,7 @@ impl MediaSession {
     /// The codec a generated tone toward the caller uses: the first G.711
     /// codec of the caller's offer. `None`: the caller offered no G.711.
     pub fn tone_codec(&self) -> Option<(u8, Codec)> {
-        self.caller_audio.as_ref().and_then(sdp::choose_g711)
+        self.caller_audio.and_then(|a| a.codec)
     }
 
     /// Our own SDP answer for the caller when the gateway is the media source
@@ -351,7 +363,7 @@ impl MediaSession {
             .port;
         let addr = self.advertise[Leg::Caller as usize]?;
         self.version[Leg::Caller as usize] += 1;
-        let te = self.caller_audio.as_ref().and_then(|m| m.telephone_event);
+        let te = self.caller_audio.and_then(|a| a.telephone_event);
         let sec = self.sdes.current(Leg::Caller, 0);
         Some(sdp::build_answer(
             addr,

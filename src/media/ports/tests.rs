@@ -189,3 +189,25 @@ async fn a_pair_given_back_registered_lets_go_of_the_last_tasks_waker() {
     assert_eq!(pool.bound_idle(), 1);
     assert_eq!(Arc::strong_count(&task), 1, "the pool holds no waker");
 }
+
+/// A pair given back bound is reused (no bind) once it has rested, ahead
+/// of pairs holding no sockets; before that, a cold pair is bound instead.
+#[test]
+fn rested_bound_pairs_are_reused_before_cold_ones() {
+    let pool = PortPool::sized(41700, 41719, 1024, 0);
+    assert_eq!(pool.total(), 10);
+    let a = pool.allocate(LO).unwrap();
+    let port = a.port();
+    a.lease.recycle(a.socks);
+    assert_eq!(pool.bound_idle(), 1);
+    // Just given back: a cold pair is bound instead.
+    let b = pool.allocate(LO).unwrap();
+    assert_ne!(b.port(), port);
+    assert_eq!(pool.bound_idle(), 1);
+    std::thread::sleep(QUARANTINE + Duration::from_millis(50));
+    // Rested: reused, ahead of the eight cold pairs.
+    let c = pool.allocate(LO).unwrap();
+    assert_eq!(c.port(), port);
+    assert_eq!(pool.bound_idle(), 0);
+    drop((b, c));
+}
