@@ -143,10 +143,13 @@ impl Relay {
                     self.due = wakes::ALL;
                 }
                 // Same thread and same poll as the read that filled the buffers.
+                // One clock read for the batch: its datagrams were queued
+                // together and are read in the same microsecond.
                 Wake::Packets { idx, leg, rtcp, n } => batch::with(|b| {
+                    let now = Instant::now();
                     for i in 0..n {
                         if let Some((pkt, src)) = b.packet(i) {
-                            self.on_packet(idx, leg, rtcp, pkt, src);
+                            self.on_packet(idx, leg, rtcp, pkt, src, now);
                         }
                     }
                 }),
@@ -288,8 +291,15 @@ impl Relay {
         }
     }
 
-    fn on_packet(&mut self, idx: usize, leg: Leg, rtcp: bool, pkt: &mut [u8], src: SocketAddr) {
-        let now = Instant::now();
+    fn on_packet(
+        &mut self,
+        idx: usize,
+        leg: Leg,
+        rtcp: bool,
+        pkt: &mut [u8],
+        src: SocketAddr,
+        now: Instant,
+    ) {
         let latch_any = self.opts.latch_any;
         let tone_on = self.playout.is_playing();
         let Some(stream) = self.streams.get_mut(idx) else {
