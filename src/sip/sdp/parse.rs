@@ -53,13 +53,21 @@ pub fn parse(body: &[u8]) -> Result<Sdp, SdpError> {
         });
     }
     let text = std::str::from_utf8(body).map_err(|_| SdpError::NotUtf8)?;
-    let mut p = Parser::default();
+    let mut p = Parser {
+        lines: Vec::with_capacity(16),
+        ..Parser::default()
+    };
+    // Line ends found by one searcher over the whole body (SDP lines are
+    // short: a search per line costs more than the line).
+    let ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
     let mut start = 0;
-    for (n, raw) in text.split('\n').enumerate() {
+    for (n, end) in ends.enumerate() {
+        let raw = text.get(start..end).unwrap_or("");
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         let span = start..start + line.len();
-        start += raw.len() + 1;
-        if line.trim().is_empty() {
+        start = end + 1;
+        // SDP's separators are ASCII (RFC 8866 §9: SP, CRLF).
+        if line.trim_ascii().is_empty() {
             continue;
         }
         p.line(n + 1, span, line)?;
@@ -77,7 +85,7 @@ impl Parser {
         let section = self.media.len().checked_sub(1);
         let role = match (b[0], section) {
             (b'v', None) if !self.seen_v => {
-                if value.trim() != "0" {
+                if value.trim_ascii() != "0" {
                     return Err(SdpError::BadVersion);
                 }
                 self.seen_v = true;
@@ -131,7 +139,13 @@ impl Parser {
     /// RFC 8866 §5.13 `a=<name>[:<value>]` (`at`: where `attr` starts in the
     /// body); None if a known attribute is malformed.
     fn attribute(&mut self, attr: &str, at: usize) -> Option<Role> {
-        let (name, value) = attr.split_once(':').unwrap_or((attr, ""));
+        let (name, value) = match attr.as_bytes().iter().position(|&b| b == b':') {
+            Some(i) => (
+                attr.get(..i).unwrap_or(attr),
+                attr.get(i + 1..).unwrap_or(""),
+            ),
+            None => (attr, ""),
+        };
         if ICE_ATTRS.iter().any(|i| name.eq_ignore_ascii_case(i)) {
             return Some(Role::Ice);
         }
@@ -162,7 +176,7 @@ impl Parser {
             // RFC 4568 §9.1: a=crypto:<tag> <crypto-suite> <key-params> [<session-params>]
             "crypto" => {
                 if m.desc.crypto.len() < MAX_CRYPTO {
-                    m.desc.crypto.push(value.trim().to_owned());
+                    m.desc.crypto.push(value.trim_ascii().to_owned());
                 }
                 Some(Role::Crypto)
             }
@@ -172,11 +186,11 @@ impl Parser {
             }
             // RFC 8866 §6.6: a=rtpmap:<pt> <encoding>/<clock>[/<params>]
             "rtpmap" => {
-                let (pt, enc) = value.trim().split_once(' ')?;
+                let (pt, enc) = value.trim_ascii().split_once(' ')?;
                 let pt: u8 = pt.parse().ok().filter(|pt| *pt < 128)?;
-                let mut parts = enc.trim().split('/');
+                let mut parts = enc.trim_ascii().split('/');
                 let encoding = parts.next().filter(|e| !e.is_empty())?;
-                let clock: u32 = parts.next()?.trim().parse().ok()?;
+                let clock: u32 = parts.next()?.trim_ascii().parse().ok()?;
                 let start = at + offset_in(attr, encoding);
                 m.rtpmaps.push((pt, start..start + encoding.len(), clock));
                 Some(Role::Other)
