@@ -6,12 +6,16 @@
 //! reasons are static names. Hot-path counters (messages in/out) are resolved
 //! once at start-up into arrays, so counting a message is one atomic add.
 
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use dashmap::DashMap;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use uuid::Uuid;
 
 use crate::sip::Method;
 
@@ -53,6 +57,88 @@ struct MessageLabels {
 pub enum Dir {
     In,
     Out,
+}
+
+/// One trunk's per-call metric handles, looked up in their families once per
+/// trunk ([`Metrics::trunk`]) instead of once per call and event: a call then
+/// counts with atomic adds, no label string built, hashed or compared. The
+/// families are never pruned, so a kept handle always feeds the exported
+/// series. The histograms and call counters are created on first use, as a
+/// `get_or_create` at that moment would: a trunk's series appear when it
+/// first has something to show.
+pub struct TrunkMetrics {
+    /// The trunk's id as its label value.
+    pub label: String,
+    /// `trunkgate_trunk_calls_active{trunk}` (the series exists once a call started).
+    pub calls_active: Gauge,
+    post_dial_delay: OnceLock<Histogram>,
+    time_to_answer: OnceLock<Histogram>,
+    /// `trunkgate_calls_total{trunk, direction, status}` handles met so far.
+    calls: Mutex<Vec<(&'static str, &'static str, Counter)>>,
+    families: TrunkFamilies,
+}
+
+/// The families a [`TrunkMetrics`] creates its series in.
+#[derive(Clone)]
+struct TrunkFamilies {
+    calls: Family<CallLabels, Counter>,
+    post_dial_delay: Family<TrunkLabels, Histogram, fn() -> Histogram>,
+    time_to_answer: Family<TrunkLabels, Histogram, fn() -> Histogram>,
+}
+
+impl TrunkMetrics {
+    /// Observes INVITE-sent-to-first-18x/2xx, in seconds.
+    pub fn observe_post_dial_delay(&self, secs: f64) {
+        self.post_dial_delay
+            .get_or_init(|| {
+                self.families
+                    .post_dial_delay
+                    .get_or_create(&self.labels())
+                    .clone()
+            })
+            .observe(secs);
+    }
+
+    /// Observes INVITE-received-to-200-relayed, in seconds.
+    pub fn observe_time_to_answer(&self, secs: f64) {
+        self.time_to_answer
+            .get_or_init(|| {
+                self.families
+                    .time_to_answer
+                    .get_or_create(&self.labels())
+                    .clone()
+            })
+            .observe(secs);
+    }
+
+    /// Counts one ended call of this trunk.
+    pub fn call_ended(&self, direction: &'static str, status: &'static str) {
+        let mut known = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, _, c)) = known
+            .iter()
+            .find(|(d, s, _)| *d == direction && *s == status)
+        {
+            c.inc();
+            return;
+        }
+        let c = self
+            .families
+            .calls
+            .get_or_create(&CallLabels {
+                trunk: self.label.clone(),
+                direction,
+                status,
+            })
+            .clone();
+        c.inc();
+        known.push((direction, status, c));
+    }
+
+    fn labels(&self) -> TrunkLabels {
+        TrunkLabels {
+            trunk: self.label.clone(),
+        }
+    }
 }
 
 /// Every metric family the gateway exports.
@@ -98,6 +184,8 @@ pub struct Metrics {
     /// Answered calls: INVITE received to 200 OK relayed.
     pub time_to_answer: Family<TrunkLabels, Histogram, fn() -> Histogram>,
     pub call_duration: Histogram,
+    /// Per-trunk handles ([`Metrics::trunk`]), by trunk id.
+    trunks: DashMap<Uuid, Arc<TrunkMetrics>>,
     /// Media relay, tones and recordings.
     pub media: crate::media::MediaMetrics,
     /// Media quality per trunk and carrier (MOS, jitter, loss, one-way audio).
@@ -299,10 +387,38 @@ impl Metrics {
             post_dial_delay,
             time_to_answer,
             call_duration,
+            trunks: DashMap::new(),
             media: crate::media::MediaMetrics::register(registry),
             quality: crate::media::quality::metrics::QualityMetrics::register(registry),
             flow: crate::flow::FlowMetrics::register(registry),
         }
+    }
+
+    /// The per-call metric handles of trunk `id` (looked up once per trunk).
+    pub fn trunk(&self, id: Uuid) -> Arc<TrunkMetrics> {
+        if let Some(t) = self.trunks.get(&id) {
+            return Arc::clone(t.value());
+        }
+        let label = id.to_string();
+        let calls_active = self
+            .calls_active_by_trunk
+            .get_or_create(&TrunkLabels {
+                trunk: label.clone(),
+            })
+            .clone();
+        let made = Arc::new(TrunkMetrics {
+            label,
+            calls_active,
+            post_dial_delay: OnceLock::new(),
+            time_to_answer: OnceLock::new(),
+            calls: Mutex::new(Vec::new()),
+            families: TrunkFamilies {
+                calls: self.calls.clone(),
+                post_dial_delay: self.post_dial_delay.clone(),
+                time_to_answer: self.time_to_answer.clone(),
+            },
+        });
+        Arc::clone(self.trunks.entry(id).or_insert(made).value())
     }
 
     /// Counts one request in or out.
@@ -361,5 +477,47 @@ mod tests {
             "trunkgate_sip_messages_total{direction=\"out\",kind=\"response\",method=\"\",class=\"4xx\"} 1"
         ));
         assert!(text.contains("trunkgate_rejections_total{reason=\"auth_failed\"} 1"));
+    }
+
+    #[test]
+    fn trunk_handles_feed_the_labelled_series_and_create_them_on_first_use() {
+        let mut reg = Registry::default();
+        let m = Metrics::register(&mut reg);
+        let id = Uuid::from_u128(7);
+        let t = m.trunk(id);
+        assert!(Arc::ptr_eq(&t, &m.trunk(id)), "looked up once per trunk");
+        let label = format!("trunk=\"{id}\"");
+        t.calls_active.inc();
+        let text = render(&reg);
+        assert!(text.contains(&format!("trunkgate_trunk_calls_active{{{label}}} 1")));
+        // Nothing observed yet: no series of this trunk in the histograms or the call counter.
+        assert!(!text.contains(&format!(
+            "trunkgate_post_dial_delay_seconds_count{{{label}}}"
+        )));
+        assert!(!text.contains(&format!(
+            "trunkgate_time_to_answer_seconds_count{{{label}}}"
+        )));
+        assert!(!text.contains("trunkgate_calls_total{"));
+
+        t.calls_active.dec();
+        t.observe_post_dial_delay(0.5);
+        t.observe_time_to_answer(1.5);
+        t.call_ended("inbound", "completed");
+        m.trunk(id).call_ended("inbound", "completed");
+        t.call_ended("outbound", "busy");
+        let text = render(&reg);
+        assert!(text.contains(&format!("trunkgate_trunk_calls_active{{{label}}} 0")));
+        assert!(text.contains(&format!(
+            "trunkgate_post_dial_delay_seconds_count{{{label}}} 1"
+        )));
+        assert!(text.contains(&format!(
+            "trunkgate_time_to_answer_seconds_count{{{label}}} 1"
+        )));
+        assert!(text.contains(&format!(
+            "trunkgate_calls_total{{{label},direction=\"inbound\",status=\"completed\"}} 2"
+        )));
+        assert!(text.contains(&format!(
+            "trunkgate_calls_total{{{label},direction=\"outbound\",status=\"busy\"}} 1"
+        )));
     }
 }

@@ -28,6 +28,22 @@ pub fn ip(ip: IpAddr) -> String {
     }
 }
 
+/// Appends `a` as `to_string` writes it.
+pub fn push_socket_addr(out: &mut String, a: &SocketAddr) {
+    match a {
+        SocketAddr::V4(v4) => {
+            push_ipv4(out, *v4.ip());
+            out.push(':');
+            out.push_str(itoa::Buffer::new().format(v4.port()));
+        }
+        SocketAddr::V6(_) => {
+            use std::fmt::Write;
+            // Writing into a String cannot fail.
+            let _ = write!(out, "{a}");
+        }
+    }
+}
+
 /// `a` as `to_string` writes it (`1.2.3.4:5060`, `[::1]:5060`).
 pub fn socket_addr(a: &SocketAddr) -> String {
     match a {
@@ -60,6 +76,9 @@ mod tests {
         ] {
             let sa: SocketAddr = a.parse().unwrap();
             assert_eq!(socket_addr(&sa), sa.to_string(), "{a}");
+            let mut after = String::from("x@");
+            push_socket_addr(&mut after, &sa);
+            assert_eq!(after, format!("x@{sa}"), "{a}");
             assert_eq!(ip(sa.ip()), sa.ip().to_string(), "{a}");
         }
     }

@@ -52,6 +52,33 @@ fn tp_param(kind: TransportKind) -> &'static str {
     }
 }
 
+/// `sip:{user}@{addr}{tp_param}`, written without `core::fmt` for IPv4 (a
+/// hop's Request-URI is built for every carrier at every call).
+fn hop_ruri(user: &str, addr: &SocketAddr, kind: TransportKind) -> String {
+    let tp = tp_param(kind);
+    let mut s = String::with_capacity(4 + user.len() + 1 + 21 + tp.len());
+    s.push_str("sip:");
+    s.push_str(user);
+    s.push('@');
+    super::addr_text::push_socket_addr(&mut s, addr);
+    s.push_str(tp);
+    s
+}
+
+/// `<sip:{user}@{host_of(ip)}>`, a hop's To.
+fn hop_to(user: &str, ip: IpAddr) -> String {
+    let mut s = String::with_capacity(5 + user.len() + 1 + 15 + 1);
+    s.push_str("<sip:");
+    s.push_str(user);
+    s.push('@');
+    match ip {
+        IpAddr::V4(v4) => super::addr_text::push_ipv4(&mut s, v4),
+        IpAddr::V6(_) => s.push_str(&host_of(ip)),
+    }
+    s.push('>');
+    s
+}
+
 /// The configured carriers for calling `number`: those `up` (health checks)
 /// in priority order, then the down ones as a last resort.
 pub fn carrier_hops(config: &Config, number: &str, up: impl Fn(usize) -> bool) -> Vec<Hop> {
@@ -66,8 +93,8 @@ pub fn carrier_hops(config: &Config, number: &str, up: impl Fn(usize) -> bool) -
                     addr: c.address,
                     conn: None,
                 },
-                ruri: format!("sip:{number}@{}{}", c.address, tp_param(kind)),
-                to: format!("<sip:{number}@{}>", host_of(c.address.ip())),
+                ruri: hop_ruri(number, &c.address, kind),
+                to: hop_to(number, c.address.ip()),
                 kind: HopKind::Carrier,
             }
         })
@@ -84,8 +111,8 @@ pub fn destination_hops(targets: &[(SocketAddr, TransportKind)], did: &str) -> V
                 addr,
                 conn: None,
             },
-            ruri: format!("sip:{did}@{addr}{}", tp_param(kind)),
-            to: format!("<sip:{did}@{}>", host_of(addr.ip())),
+            ruri: hop_ruri(did, &addr, kind),
+            to: hop_to(did, addr.ip()),
             kind: HopKind::Destination,
         })
         .collect()
@@ -142,4 +169,40 @@ pub fn uri_parts(uri: &str) -> Option<(String, Option<u16>, Option<TransportKind
         tp
     };
     Some((host, u.port, tp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_texts_are_what_format_wrote() {
+        for a in [
+            "127.0.0.1:5090",
+            "10.0.0.254:5061",
+            "[2001:db8::1]:5060",
+            "[::1]:1",
+        ] {
+            let addr: SocketAddr = a.parse().unwrap();
+            for kind in [TransportKind::Udp, TransportKind::Tcp, TransportKind::Tls] {
+                assert_eq!(
+                    hop_ruri("+15551234", &addr, kind),
+                    format!("sip:+15551234@{addr}{}", tp_param(kind)),
+                    "{a}"
+                );
+            }
+            assert_eq!(
+                hop_to("+15551234", addr.ip()),
+                format!("<sip:+15551234@{}>", host_of(addr.ip())),
+                "{a}"
+            );
+        }
+        assert_eq!(
+            hop_to(
+                "1",
+                "[2001:db8::1]:5060".parse::<SocketAddr>().unwrap().ip()
+            ),
+            "<sip:1@[2001:db8::1]>"
+        );
+    }
 }

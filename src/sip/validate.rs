@@ -10,8 +10,19 @@ use super::name_addr::NameAddr;
 use super::parse::parse_usize;
 use super::scan::{all_token, is_ws, trim_range};
 use super::uri::{Scheme, Uri};
+use super::via::Via;
 use bytes::Bytes;
 use memchr::memchr;
+
+/// What [`Message::check_request`] parsed on the way that the gateway reads
+/// next.
+#[derive(Debug)]
+pub struct Checked {
+    /// The Request-URI (sip, sips or tel; no `?headers`).
+    pub uri: Uri,
+    /// The To tag (`None`: an initial request).
+    pub to_tag: Option<Bytes>,
+}
 
 /// RFC 3261 §8.1.1.5: the CSeq sequence number MUST be less than 2**31.
 const CSEQ_MAX: u32 = (1 << 31) - 1;
@@ -83,6 +94,13 @@ impl Message {
     /// `supported_extensions` (420, RFC 3261 §8.2.2.3; never for ACK and
     /// CANCEL). Max-Forwards 0 passes: answering 483 is the core's job.
     pub fn validate_request(&self, supported_extensions: &[&str]) -> Result<(), Reject> {
+        self.check_request(supported_extensions).map(drop)
+    }
+
+    /// [`validate_request`](Self::validate_request), handing back what the
+    /// checks parsed that the gateway reads next (so it is not parsed again):
+    /// the Request-URI and the To tag.
+    pub fn check_request(&self, supported_extensions: &[&str]) -> Result<Checked, Reject> {
         let StartLine::Request(rl) = &self.start else {
             return Err(Reject::bad("Bad Request (not a request)"));
         };
@@ -100,8 +118,8 @@ impl Message {
         if cseq.method != rl.method {
             return Err(Reject::bad("Bad Request (CSeq method mismatch)"));
         }
-        check_request_uri(&rl.uri)?;
-        self.check_addresses(&rl.method)?;
+        let uri = check_request_uri(&rl.uri)?;
+        let to_tag = self.check_addresses(&rl.method)?;
         self.max_forwards()?;
         if !matches!(rl.method, Method::Ack | Method::Cancel) {
             let unsupported: Vec<Bytes> = self
@@ -122,7 +140,7 @@ impl Message {
                 });
             }
         }
-        Ok(())
+        Ok(Checked { uri, to_tag })
     }
 
     /// Response sanity (RFC 3261 §18.1.2, RFC 4475 §3.1.2.5, §3.1.2.19):
@@ -164,21 +182,24 @@ impl Message {
         Ok(())
     }
 
-    fn check_addresses(&self, method: &Method) -> Result<(), Reject> {
-        self.vias()?;
-        for (hdr, which) in [(self.from_hdr()?, "From"), (self.to_hdr()?, "To")] {
-            if hdr.uri().is_err() {
-                return Err(Reject::bad(if which == "From" {
-                    "Bad Request (From URI)"
-                } else {
-                    "Bad Request (To URI)"
-                }));
-            }
+    /// Via, From, To and Contact syntax; returns the To tag.
+    fn check_addresses(&self, method: &Method) -> Result<Option<Bytes>, Reject> {
+        for v in &self.header_values(&HeaderName::Via) {
+            Via::parse(v)?;
         }
+        let from = self.from_hdr()?;
+        let to = self.to_hdr()?;
+        if from.uri().is_err() {
+            return Err(Reject::bad("Bad Request (From URI)"));
+        }
+        if to.uri().is_err() {
+            return Err(Reject::bad("Bad Request (To URI)"));
+        }
+        let to_tag = to.tag();
         let contacts = self.header_values(&HeaderName::Contact);
         let wildcard = contacts.len() == 1 && contacts.first().is_some_and(|c| c.as_ref() == b"*");
         if wildcard && *method == Method::Register {
-            return Ok(());
+            return Ok(to_tag);
         }
         for c in &contacts {
             let ok = NameAddr::parse(c).is_ok_and(|na| na.uri().is_ok());
@@ -186,7 +207,7 @@ impl Message {
                 return Err(Reject::bad("Bad Request (Contact)"));
             }
         }
-        Ok(())
+        Ok(to_tag)
     }
 }
 
@@ -203,7 +224,7 @@ fn missing(name: &HeaderName) -> &'static str {
 /// RFC 3261 §8.2.2.1 / §16.3: sip, sips and tel only (416 otherwise); the
 /// URI must parse and carry no `?headers` (§19.1.1 table: not allowed in a
 /// Request-URI; RFC 4475 §3.1.2.11).
-fn check_request_uri(uri: &Bytes) -> Result<(), Reject> {
+fn check_request_uri(uri: &Bytes) -> Result<Uri, Reject> {
     let scheme = memchr(b':', uri)
         .and_then(|c| uri.get(..c))
         .unwrap_or_default();
@@ -224,7 +245,7 @@ fn check_request_uri(uri: &Bytes) -> Result<(), Reject> {
         return Err(Reject::bad("Bad Request (headers in Request-URI)"));
     }
     debug_assert!(!matches!(u.scheme, Scheme::Other(_)));
-    Ok(())
+    Ok(u)
 }
 
 #[cfg(test)]
@@ -334,6 +355,85 @@ Content-Length: 0\r\n\r\n";
             .reason,
             "Bad Request (Contact)"
         );
+    }
+
+    #[test]
+    fn address_checks_keep_their_order_and_reasons() {
+        let bad_from_uri = with(
+            "From: <sip:alice@example.com>",
+            "From: <sip:alice@bad..host>",
+        );
+        assert_eq!(bad_from_uri.unwrap_err().reason, "Bad Request (From URI)");
+        // A bad From URI is reported before a bad To URI.
+        let both = OK
+            .replacen(
+                "From: <sip:alice@example.com>",
+                "From: <sip:a@bad..host>",
+                1,
+            )
+            .replacen("To: <sip:bob@example.com>", "To: <sip:b@bad..host>", 1);
+        assert_eq!(check(&both).unwrap_err().reason, "Bad Request (From URI)");
+        // A To that does not parse is reported before a bad From URI.
+        let to_first = OK
+            .replacen(
+                "From: <sip:alice@example.com>",
+                "From: <sip:a@bad..host>",
+                1,
+            )
+            .replacen("To: <sip:bob@example.com>", "To: <sip:b@c>, <sip:x@y>", 1);
+        assert_eq!(check(&to_first).unwrap_err().reason, "Bad Request (To)");
+        // Every Via is checked, not only the top one.
+        let second_via = with("Max-Forwards: 70", "Via: SIP/2.0/UDP\r\nMax-Forwards: 70");
+        let top_only = with(
+            "Max-Forwards: 70",
+            "Via: SIP/2.0/UDP h2;branch=z9hG4bK2\r\nMax-Forwards: 70",
+        );
+        assert_eq!(top_only, Ok(()));
+        let second_via = second_via.unwrap_err();
+        assert_eq!(second_via.code, 400);
+        let m = Message::parse(
+            Bytes::from(OK.replacen(
+                "Max-Forwards: 70",
+                "Via: SIP/2.0/UDP\r\nMax-Forwards: 70",
+                1,
+            )),
+            &ParseOptions::default(),
+        )
+        .unwrap();
+        let via_err = m
+            .header_values(&HeaderName::Via)
+            .iter()
+            .map(Via::parse)
+            .find_map(Result::err)
+            .unwrap();
+        assert_eq!(second_via, via_err);
+    }
+
+    #[test]
+    fn check_request_hands_back_the_request_uri_and_the_to_tag() {
+        let parse =
+            |s: &str| Message::parse(Bytes::from(s.to_string()), &ParseOptions::default()).unwrap();
+        let initial = parse(OK).check_request(&[]).unwrap();
+        assert_eq!(
+            initial.uri,
+            Uri::parse(&Bytes::from_static(b"sip:bob@example.com")).unwrap()
+        );
+        assert_eq!(initial.to_tag, None);
+        let in_dialog = parse(&OK.replacen(
+            "To: <sip:bob@example.com>",
+            "To: <sip:bob@example.com>;tag=x9",
+            1,
+        ))
+        .check_request(&[])
+        .unwrap();
+        assert_eq!(in_dialog.to_tag.as_deref(), Some(&b"x9"[..]));
+        let register = OK.replace("OPTIONS", "REGISTER").replacen(
+            "To: <sip:bob@example.com>",
+            "To: <sip:bob@example.com>;tag=r1\r\nContact: *",
+            1,
+        );
+        let wildcard = parse(&register).check_request(&[]).unwrap();
+        assert_eq!(wildcard.to_tag.as_deref(), Some(&b"r1"[..]));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::config::Direction;
-use crate::metrics::{TrunkLabels, TrunkReasonLabels};
+use crate::metrics::TrunkReasonLabels;
 use crate::policy::AttemptOutcome;
 use crate::transport::{Target, TransportKind};
 
@@ -42,6 +42,7 @@ impl Call {
         let invite = CalleeInvite {
             hop: &hop,
             caller_invite: &inv,
+            caller_from: &self.caller_from,
             sdp: sdp.as_ref(),
             tag: &tag,
             call_id: &call_id,
@@ -147,13 +148,8 @@ impl Call {
     async fn on_b_provisional(&mut self, resp: &Message, code: u16) {
         if self.progress.provisional(!resp.body().is_empty()) {
             if let Some(t) = self.attempt_started {
-                self.hub
-                    .metrics
-                    .post_dial_delay
-                    .get_or_create(&TrunkLabels {
-                        trunk: self.trunk_label.clone(),
-                    })
-                    .observe(t.elapsed().as_secs_f64());
+                self.trunk_metrics
+                    .observe_post_dial_delay(t.elapsed().as_secs_f64());
             }
         }
         self.legs.confirm_callee_early(resp);
@@ -244,13 +240,8 @@ impl Call {
         }
         self.phase.answer(Instant::now());
         self.publish_live();
-        self.hub
-            .metrics
-            .time_to_answer
-            .get_or_create(&TrunkLabels {
-                trunk: self.trunk_label.clone(),
-            })
-            .observe(self.started.elapsed().as_secs_f64());
+        self.trunk_metrics
+            .observe_time_to_answer(self.started.elapsed().as_secs_f64());
         let b = self.a_response(resp, 200, true);
         let bytes = match answer_sdp {
             Ok(Some(sdp)) => b.body("application/sdp", &sdp),
@@ -304,7 +295,7 @@ impl Call {
             .metrics
             .trunk_rejections
             .get_or_create(&TrunkReasonLabels {
-                trunk: self.trunk_label.clone(),
+                trunk: self.trunk_metrics.label.clone(),
                 direction: self.direction.as_str(),
                 reason,
             })

@@ -11,7 +11,7 @@ use crate::call::respond::ALLOW;
 use crate::call::respond::{bounded_display, copy_headers, with_body};
 use crate::call::route::Hop;
 use crate::config::SipSettings;
-use crate::sip::{Message, Method};
+use crate::sip::{Message, Method, NameAddr, Uri};
 use crate::transport::Target;
 
 /// Headers of the caller's INVITE passed on to the carrier (everything else is
@@ -31,10 +31,36 @@ const PASS_INVITE: &[&str] = &[
     "Accept",
 ];
 
+/// The parts of the caller's From the callee's INVITE and the call log read,
+/// parsed once when the call starts ([`CallerFrom::of`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct CallerFrom {
+    /// The display name as written (`None`: absent, or no From to parse).
+    pub(super) display: Option<Bytes>,
+    /// The From URI's user, still %-escaped (`None`: none, or no URI).
+    pub(super) user: Option<Bytes>,
+}
+
+impl CallerFrom {
+    /// From the caller's parsed From (`None`: it did not parse) and that From's
+    /// parsed URI (`None`: absent or it did not parse).
+    pub(super) fn of(from: Option<&NameAddr>, uri: Option<&Uri>) -> CallerFrom {
+        match from {
+            Some(f) => CallerFrom {
+                display: f.display.clone(),
+                user: uri.and_then(|u| u.user.clone()),
+            },
+            None => CallerFrom::default(),
+        }
+    }
+}
+
 /// What the callee's INVITE is built from.
 pub(super) struct CalleeInvite<'a> {
     pub(super) hop: &'a Hop,
     pub(super) caller_invite: &'a Message,
+    /// The caller's From display name and user.
+    pub(super) caller_from: &'a CallerFrom,
     /// Our offer toward the callee (`None`: media not anchored).
     pub(super) sdp: Option<&'a Bytes>,
     /// Our From tag and the B leg's Call-ID.
@@ -56,25 +82,19 @@ impl CalleeInvite<'_> {
             .rsplit_once(':')
             .map(|(h, _)| h.to_string())
             .unwrap_or_else(|| sent_by.clone());
-        let (display, user) = match inv.from_hdr() {
-            Ok(f) => {
-                let user = f
-                    .uri()
-                    .ok()
-                    .and_then(|u| u.user)
-                    .map(|u| String::from_utf8_lossy(&u).into_owned());
-                let max = self.sip.max_display_name;
-                let display = f.display.map(|d| {
-                    let d = String::from_utf8_lossy(&d)
-                        .trim()
-                        .trim_matches('"')
-                        .to_string();
-                    bounded_display(d, max)
-                });
-                (display, user)
-            }
-            Err(_) => (None, None),
-        };
+        let user = self
+            .caller_from
+            .user
+            .as_ref()
+            .map(|u| String::from_utf8_lossy(u).into_owned());
+        let max = self.sip.max_display_name;
+        let display = self.caller_from.display.as_ref().map(|d| {
+            let d = String::from_utf8_lossy(d)
+                .trim()
+                .trim_matches('"')
+                .to_string();
+            bounded_display(d, max)
+        });
         let user = self
             .caller_id
             .map(str::to_string)

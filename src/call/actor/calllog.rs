@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use crate::config::{Direction, TrunkModel};
 use crate::media::session::MediaSession;
-use crate::sip::Message;
+use crate::sip::{Message, Uri};
 use crate::store::{to_rfc3339, CallRecord, SipInfo};
 
 use super::Call;
@@ -46,11 +46,14 @@ fn clip(mut s: String) -> String {
 /// The calling number: the From URI's user part, unescaped (empty if none), at
 /// most [`MAX_FIELD`] characters.
 pub(super) fn caller_no(msg: &Message) -> String {
+    caller_no_of(msg.from_hdr().ok().and_then(|f| f.uri().ok()).as_ref())
+}
+
+/// [`caller_no`] from the From URI already parsed (`None`: no From or no URI).
+pub(super) fn caller_no_of(from_uri: Option<&Uri>) -> String {
     clip(
-        msg.from_hdr()
-            .ok()
-            .and_then(|f| f.uri().ok())
-            .and_then(|u| u.user_unescaped())
+        from_uri
+            .and_then(Uri::user_unescaped)
             .map(|u| String::from_utf8_lossy(&u).into_owned())
             .unwrap_or_default(),
     )
@@ -176,7 +179,7 @@ fn submit_with_quality(call: &Call, media: Option<MediaSession>, rec: CallRecord
         return;
     };
     let hub = std::sync::Arc::clone(&call.hub);
-    let trunk = call.trunk_label.clone();
+    let trunk = call.trunk_metrics.label.clone();
     let carrier = call.carrier_name();
     let answered = call.phase.answered_at().is_some();
     media.finish(move |q| {

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use crate::sip::{HeaderName, Message, MessageBuilder, Method};
+use crate::sip::{HeaderName, Message, MessageBuilder, Method, NameAddr};
 use crate::transport::{Target, TransportKind};
 
 use crate::call::hub::{new_branch, Arrival};
@@ -37,18 +37,26 @@ impl Dialog {
     /// The caller's dialog, from its INVITE (we are its UAS, §12.1.1): our
     /// tag on its To, its Contact (else From) as the target, its
     /// Record-Route as the route set; requests go back the way it came.
-    pub fn caller(invite: &Message, meta: &Arrival, local_tag: Bytes, sent_by: String) -> Dialog {
+    /// `from`: the INVITE's From, parsed by the caller (`None`: it does not
+    /// parse).
+    pub fn caller(
+        invite: &Message,
+        from: Option<&NameAddr>,
+        meta: &Arrival,
+        local_tag: Bytes,
+        sent_by: String,
+    ) -> Dialog {
         let to = invite.header(&HeaderName::To).unwrap_or_default();
         let remote_target = match invite.contact() {
             Some(Ok(c)) => c.uri,
-            _ => invite.from_hdr().map(|f| f.uri).unwrap_or_default(),
+            _ => from.map(|f| f.uri.clone()).unwrap_or_default(),
         };
         Dialog {
             call_id: invite.call_id().unwrap_or_default(),
             local: with_tag(&to, &local_tag),
             local_tag,
             remote: invite.header(&HeaderName::From).unwrap_or_default(),
-            remote_tag: invite.from_hdr().ok().and_then(|f| f.tag()),
+            remote_tag: from.and_then(NameAddr::tag),
             remote_target,
             route_set: invite.record_routes(),
             local_cseq: 0,

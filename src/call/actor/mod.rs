@@ -34,11 +34,12 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::config::Direction;
 use crate::config::TrunkModel;
-use crate::metrics::{CallLabels, TrunkLabels};
+use crate::metrics::TrunkMetrics;
 use crate::sip::Message;
 use crate::store::CallStatus;
 use crate::transaction::Reliability;
 
+use self::callee_invite::CallerFrom;
 use self::chain::FailoverChain;
 use self::dialog::Dialog;
 use self::legs::Legs;
@@ -57,13 +58,16 @@ pub struct Call {
     direction: Direction,
     /// The trunk the call was admitted on (limits, metrics, call log).
     trunk: Arc<TrunkModel>,
-    trunk_label: String,
+    /// The trunk's metric handles and label (looked up once per trunk).
+    trunk_metrics: Arc<TrunkMetrics>,
     /// Where the B leg goes: the hops in order, the one in use, the trunk
     /// whose destination/failover is in use (inbound failover moves it).
     chain: FailoverChain,
     /// The number on our side: dialed (outbound) or the DID (inbound).
     api_no: String,
     caller_no: String,
+    /// The caller's From display name and user, for the callee's INVITE.
+    caller_from: CallerFrom,
     /// Limit slots held; released (dropped) when the call ends.
     slots: Vec<super::limits::Slot>,
     /// Counts this call in set-up (overload control) until answered or ended.
@@ -120,7 +124,12 @@ impl Call {
                 (self::flow::flow_trunk(), Direction::Inbound, did.clone())
             }
         };
-        let caller_no = self::calllog::caller_no(&invite);
+        // The caller's From, parsed once: the call log, its dialog and every
+        // callee INVITE read it.
+        let from = invite.from_hdr().ok();
+        let from_uri = from.as_ref().and_then(|f| f.uri().ok());
+        let caller_no = self::calllog::caller_no_of(from_uri.as_ref());
+        let caller_from = CallerFrom::of(from.as_ref(), from_uri.as_ref());
         let now = Instant::now();
         let cfg = &snapshot.config;
         let a_tag = Bytes::from(random_hex(8));
@@ -129,24 +138,19 @@ impl Call {
         } else {
             crate::call::addr_text::socket_addr(&meta.local)
         };
-        let caller = Dialog::caller(&invite, &meta, a_tag, sent_by);
+        let caller = Dialog::caller(&invite, from.as_ref(), &meta, a_tag, sent_by);
         let call_id = caller.call_id.clone();
         let max_forwards = match invite.max_forwards() {
             Ok(Some(n)) => n.saturating_sub(1),
             _ => cfg.sip.max_forwards,
         };
-        let trunk_label = trunk.trunk_id.to_string();
+        let trunk_metrics = hub.metrics.trunk(trunk.trunk_id);
         let media = CallMedia::open(&hub, &me, meta.source);
         let transactions = Transactions::new(invite, &meta, hub.timers, now);
         let number = hub.next_call_number();
         hub.metrics.calls_active.inc();
         hub.metrics.transactions_active.inc();
-        hub.metrics
-            .calls_active_by_trunk
-            .get_or_create(&TrunkLabels {
-                trunk: trunk_label.clone(),
-            })
-            .inc();
+        trunk_metrics.calls_active.inc();
         let setup = hub.overload.enter_setup();
         Call {
             hub,
@@ -155,9 +159,10 @@ impl Call {
             direction,
             chain: FailoverChain::new(Arc::clone(&trunk)),
             trunk,
-            trunk_label,
+            trunk_metrics,
             api_no,
             caller_no,
+            caller_from,
             slots: slot.into_iter().collect(),
             setup,
             pending: None,
@@ -337,18 +342,9 @@ impl Call {
         self.flow_hung_up(by, code);
         let m = &self.hub.metrics;
         m.calls_active.dec();
-        m.calls_active_by_trunk
-            .get_or_create(&TrunkLabels {
-                trunk: self.trunk_label.clone(),
-            })
-            .dec();
-        m.calls
-            .get_or_create(&CallLabels {
-                trunk: self.trunk_label.clone(),
-                direction: self.direction.as_str(),
-                status: status.as_str(),
-            })
-            .inc();
+        self.trunk_metrics.calls_active.dec();
+        self.trunk_metrics
+            .call_ended(self.direction.as_str(), status.as_str());
         // The relay stops now (ports freed, recording finalised), not when the
         // transactions stop lingering; it hands over the call's quality first.
         let media = self.media.end();
@@ -371,7 +367,7 @@ impl Call {
         }
         tracing::info!(
             call = self.number,
-            trunk = %self.trunk_label,
+            trunk = %self.trunk_metrics.label,
             trunk_description = self.trunk.description.as_deref().unwrap_or(""),
             direction = self.direction.as_str(),
             api_no = %self.api_no,

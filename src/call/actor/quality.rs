@@ -13,11 +13,14 @@ use crate::call::route::HopKind;
 impl Call {
     /// The media task found RTP flowing one way only since the answer.
     pub(super) fn on_one_way(&mut self, ow: OneWay) {
-        self.hub.metrics.quality.one_way(&self.trunk_label, ow);
+        self.hub
+            .metrics
+            .quality
+            .one_way(&self.trunk_metrics.label, ow);
         tracing::warn!(
             call = self.number,
             call_id = %String::from_utf8_lossy(self.call_id()),
-            trunk = %self.trunk_label,
+            trunk = %self.trunk_metrics.label,
             direction = ow.direction(),
             cause = ow.cause(),
             "one-way audio: RTP flows {} only",

@@ -31,8 +31,6 @@ pub(super) struct Admission {
 /// Why a new INVITE does not become a call, and so what it is answered.
 #[derive(Debug)]
 pub(crate) enum Refusal {
-    /// Nothing to answer (no Request-URI to read).
-    Silent,
     /// A stateless error response, counted under `reason`; no call-log record.
     Stateless {
         reject: Reject,
@@ -81,10 +79,12 @@ fn refused_call(
 
 /// A new INVITE (unknown Call-ID) -> the snapshot it is routed with and its
 /// admission, or why not. In order: Max-Forwards, draining (503), overload
-/// shedding, the body (415/406), the Request-URI, then the policy decision.
+/// shedding, the body (415/406), then the policy decision on the
+/// Request-URI (`uri`, parsed by the validation).
 pub(super) fn plan_call(
     hub: &CallHub,
     msg: &Message,
+    uri: Uri,
     meta: &Arrival,
     queued: std::time::Duration,
 ) -> Result<(Arc<Snapshot>, Admission), Refusal> {
@@ -110,11 +110,6 @@ pub(super) fn plan_call(
     if let Some(rej) = check_invite_body(msg) {
         return Err(stateless(rej, "unsupported_media"));
     }
-    let uri = match msg.request_uri().map(Uri::parse) {
-        Some(Ok(u)) => u,
-        Some(Err(rej)) => return Err(stateless(rej, "invalid_request")),
-        None => return Err(Refusal::Silent),
-    };
     let host = match &uri.host {
         Host::Name(n) => String::from_utf8_lossy(n).into_owned(),
         Host::V4(a) => a.to_string(),

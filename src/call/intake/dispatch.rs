@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::metrics::Dir;
-use crate::sip::{HeaderName, Message, Method, Reject};
+use crate::sip::{HeaderName, Message, Method, Reject, Uri};
 use crate::transport::{Handler, Received, Target};
 
 use crate::call::hub::{Arrival, CallEvent, CallHub, Outgoing};
@@ -158,20 +158,23 @@ impl Dispatcher {
                 return;
             }
         }
-        if let Err(rej) = msg.validate_request(SUPPORTED) {
-            // Malformed requests from untrusted sources count toward the flood limit too.
-            let limited = !self.trusted(&meta)
-                && !self
-                    .hub
-                    .flood
-                    .allow(meta.source.ip(), tokio::time::Instant::now());
-            if limited {
-                self.hub.metrics.drop_reason("rate_limited");
-            } else if method != Method::Ack {
-                self.reject(&msg, &meta, &rej, "invalid_request");
+        let checked = match msg.check_request(SUPPORTED) {
+            Ok(c) => c,
+            Err(rej) => {
+                // Malformed requests from untrusted sources count toward the flood limit too.
+                let limited = !self.trusted(&meta)
+                    && !self
+                        .hub
+                        .flood
+                        .allow(meta.source.ip(), tokio::time::Instant::now());
+                if limited {
+                    self.hub.metrics.drop_reason("rate_limited");
+                } else if method != Method::Ack {
+                    self.reject(&msg, &meta, &rej, "invalid_request");
+                }
+                return;
             }
-            return;
-        }
+        };
         if let Method::Other(_) = method {
             let rej = Reject {
                 code: 501,
@@ -183,11 +186,19 @@ impl Dispatcher {
         let Some(call_id) = msg.call_id() else {
             return;
         };
-        let to_tag = msg.to_hdr().ok().and_then(|t| t.tag());
+        let in_dialog = checked.to_tag.is_some();
         // An initial INVITE (no To tag) that is already known is a retransmission: deliver it.
         let msg = {
             let Some(tx) = self.hub.calls.get(&call_id).map(|e| e.value().clone()) else {
-                return self.out_of_call(msg, meta, method, call_id, to_tag.is_some(), queued);
+                return self.out_of_call(
+                    msg,
+                    checked.uri,
+                    meta,
+                    method,
+                    call_id,
+                    in_dialog,
+                    queued,
+                );
             };
             match tx.try_send(CallEvent::Sip(Box::new((msg, meta.clone())))) {
                 Ok(()) => return,
@@ -202,13 +213,15 @@ impl Dispatcher {
                 Err(mpsc::error::TrySendError::Closed(_)) => return,
             }
         };
-        self.out_of_call(msg, meta, method, call_id, to_tag.is_some(), queued)
+        self.out_of_call(msg, checked.uri, meta, method, call_id, in_dialog, queued)
     }
 
-    /// A request no call task owns.
+    /// A request no call task owns (`uri`: its Request-URI, parsed).
+    #[allow(clippy::too_many_arguments)]
     fn out_of_call(
         &self,
         msg: Message,
+        uri: Uri,
         meta: Arrival,
         method: Method,
         call_id: Bytes,
@@ -241,7 +254,7 @@ impl Dispatcher {
         }
         match method {
             Method::Ack => {} // ACK for a 2xx of a call that is gone, or stray: nothing to answer (§17.2.1)
-            Method::Invite if !in_dialog => self.new_call(msg, meta, call_id, queued),
+            Method::Invite if !in_dialog => self.new_call(msg, uri, meta, call_id, queued),
             Method::Options if !in_dialog => {
                 let (mut b, target) = self.stateless(&msg, &meta, 200, "OK");
                 b = b.header("Allow", ALLOW).header("Accept", "application/sdp");
@@ -313,12 +326,11 @@ impl Dispatcher {
     }
 
     /// Sends what a refused new INVITE is answered (`admit::Refusal`):
-    /// nothing, a stateless error, 503 + Retry-After, or an error response
+    /// a stateless error, 503 + Retry-After, or an error response
     /// with the refused call's log record.
     pub(super) fn refuse(&self, msg: &Message, meta: &Arrival, refusal: super::admit::Refusal) {
         use super::admit::Refusal;
         match refusal {
-            Refusal::Silent => {}
             Refusal::Stateless { reject, reason } => self.reject(msg, meta, &reject, reason),
             Refusal::Shed(shed) => self.shed(msg, meta, shed),
             Refusal::Call(c) => {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::metrics::TrunkReasonLabels;
-use crate::sip::Message;
+use crate::sip::{Message, Uri};
 
 use super::admit::{self, Admission};
 use super::dispatch::{Dispatcher, CALL_QUEUE};
@@ -19,15 +19,17 @@ use crate::call::limits::{Refusal as SlotRefusal, Slot};
 use crate::call::outcome::Refused;
 
 impl Dispatcher {
-    /// An INVITE with an unknown Call-ID: admitted and started, or refused.
+    /// An INVITE with an unknown Call-ID (`uri`: its Request-URI, parsed by
+    /// the validation): admitted and started, or refused.
     pub(super) fn new_call(
         &self,
         msg: Message,
+        uri: Uri,
         meta: Arrival,
         call_id: Bytes,
         queued: std::time::Duration,
     ) {
-        let (snapshot, call) = match admit::plan_call(&self.hub, &msg, &meta, queued) {
+        let (snapshot, call) = match admit::plan_call(&self.hub, &msg, uri, &meta, queued) {
             Ok(a) => a,
             Err(refusal) => return self.refuse(&msg, &meta, refusal),
         };
@@ -123,7 +125,10 @@ impl Dispatcher {
         );
         // Every log line of the call carries its number and the caller's Call-ID.
         let span = tracing::info_span!("call", id = call.number(), call_id = %String::from_utf8_lossy(call.call_id()));
-        let fut = tracing::Instrument::instrument(call.run(rx), span);
+        // Boxed: tokio's spawn path (and each poll's stage bookkeeping) then
+        // moves a pointer, not the call's whole future of several KiB, ~5
+        // times per call.
+        let fut = tracing::Instrument::instrument(Box::pin(call.run(rx)), span);
         tokio::spawn(fut);
     }
 }

@@ -77,10 +77,14 @@ pub trait LogSink: Send + 'static {
 }
 
 /// How long the SQLite writer lets records gather before a commit. A commit
-/// of one record costs ~70k instructions and ~25 syscalls (WAL pages written
-/// and checksummed, file locks); at 3200 calls/s this shares each commit
-/// among ~30 records, and a record is readable ~10 ms later.
-pub const SQLITE_LINGER: Duration = Duration::from_millis(10);
+/// of one record costs ~55k instructions and ~25 syscalls (WAL pages written
+/// and checksummed, file locks) on top of ~15k for the record itself; a
+/// quarter second shares each commit among every call that ended in it (~2
+/// at 10 calls/s, ~800 at 3200 calls/s, where batches are capped at 1000
+/// records and a full batch is followed at once, without lingering). A
+/// record is readable at most this long after its call ended; shutdown cuts
+/// the wait short and writes everything queued.
+pub const SQLITE_LINGER: Duration = Duration::from_millis(250);
 
 impl LogSink for CallLogStore {
     fn insert(&mut self, recs: &[CallRecord]) -> Result<(), StoreError> {
@@ -138,6 +142,13 @@ impl Drop for Inner {
         // The last handle is gone: the sender drops with us, the thread
         // drains what is queued and must not retry forever.
         self.stats.stopping.store(true, Ordering::Release);
+        let thread = self
+            .thread
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(handle) = thread.as_ref() {
+            handle.thread().unpark();
+        }
     }
 }
 
@@ -335,6 +346,8 @@ impl CallLogWriter {
         );
         let mut thread = inner.thread.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(handle) = thread.take() {
+            // Ends a linger now: what is queued is written at once.
+            handle.thread().unpark();
             if handle.join().is_err() {
                 tracing::error!("call-log writer thread panicked");
             }

@@ -294,3 +294,26 @@ fn a_lingering_sink_gets_records_submitted_together_in_one_batch() {
         "no linger: written at once"
     );
 }
+
+#[test]
+fn shutdown_cuts_a_linger_short_and_writes_what_waits() {
+    // An hour's linger: only the shutdown's wake-up lets the batch go (a
+    // writer that slept it out would hang this test).
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let w = CallLogWriter::start(Batches(Arc::clone(&seen), Duration::from_secs(3600)), 100);
+    for n in 0..3 {
+        assert!(w.submit(numbered(n)));
+    }
+    w.shutdown();
+    assert_eq!(w.written(), 3);
+    assert_eq!(seen.lock().unwrap().iter().sum::<usize>(), 3);
+
+    // The last handle dropped without shutdown: the thread wakes, drains, ends.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let w = CallLogWriter::start(Batches(Arc::clone(&seen), Duration::from_secs(3600)), 100);
+    assert!(w.submit(numbered(7)));
+    drop(w);
+    while seen.lock().unwrap().iter().sum::<usize>() < 1 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

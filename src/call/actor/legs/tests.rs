@@ -43,8 +43,10 @@ fn meta() -> Arrival {
 
 fn legs() -> Legs {
     let tag = Bytes::from_static(b"gw1");
+    let inv = invite("caller-leg");
     Legs::new(Dialog::caller(
-        &invite("caller-leg"),
+        &inv,
+        inv.from_hdr().ok().as_ref(),
         &meta(),
         tag,
         "192.0.2.1:5060".into(),
@@ -53,8 +55,10 @@ fn legs() -> Legs {
 
 /// The callee's dialog as an attempt starts it: no tag of the callee's yet.
 fn callee() -> Dialog {
+    let inv = invite("callee-leg");
     let mut d = Dialog::caller(
-        &invite("callee-leg"),
+        &inv,
+        inv.from_hdr().ok().as_ref(),
         &meta(),
         Bytes::from_static(b"gw2"),
         "192.0.2.1:5060".into(),

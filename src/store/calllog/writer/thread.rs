@@ -29,10 +29,15 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Lets more records queue behind the first for `linger`, so that they
 /// share its batch (one transaction, one commit); the caller then takes
 /// what queued, up to [`MAX_BATCH`]. One sleep per batch, not a wake-up per
-/// record.
-fn gather(linger: Duration) {
-    if !linger.is_zero() {
-        std::thread::sleep(linger);
+/// record; shutdown ([`Stats::stopping`], then an unpark) ends it early.
+fn gather(linger: Duration, stats: &Stats) {
+    let until = std::time::Instant::now() + linger;
+    while !stats.stopping.load(Ordering::Acquire) {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::park_timeout(left);
     }
 }
 
@@ -48,11 +53,16 @@ pub(super) fn run<S: LogSink>(
     let mut give_up_at = None;
     let mut next_prune = Instant::now();
     let linger = store.linger();
+    // A full batch means records are arriving faster than one batch per
+    // linger: the next one is taken at once, or the queue would overflow.
+    let mut behind = false;
     loop {
         let open = match rx.recv_timeout(TICK) {
             Ok(first) => {
                 batch.push(first);
-                gather(linger);
+                if !behind {
+                    gather(linger, stats);
+                }
                 true
             }
             Err(RecvTimeoutError::Timeout) => true,
@@ -65,6 +75,7 @@ pub(super) fn run<S: LogSink>(
             }
         }
         let calls = batch.len();
+        behind = calls == MAX_BATCH;
         {
             let mut q = stats
                 .refusals
