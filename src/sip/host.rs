@@ -52,9 +52,20 @@ impl Host {
 /// Dotted-quad IPv4 with the rules of `std`'s `Ipv4Addr::from_str`: four
 /// decimal octets of one to three digits, none above 255, no leading zero.
 pub(crate) fn parse_v4(b: &[u8]) -> Option<std::net::Ipv4Addr> {
+    parse_v4_prefix(b)
+        .filter(|&(_, n)| n == b.len())
+        .map(|(a, _)| a)
+}
+
+/// [`parse_v4`] of the longest prefix of `b` made of digits and dots: the
+/// address and that prefix's length (`b[len]`, if any, is neither). `None`
+/// when the prefix is not a dotted quad.
+#[inline(always)]
+pub(crate) fn parse_v4_prefix(b: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
     let mut octets = [0u8; 4];
     let (mut n, mut v, mut digits) = (0usize, 0u16, 0u8);
-    for &c in b {
+    let mut len = b.len();
+    for (i, &c) in b.iter().enumerate() {
         if c == b'.' {
             if digits == 0 {
                 return None;
@@ -69,14 +80,15 @@ pub(crate) fn parse_v4(b: &[u8]) -> Option<std::net::Ipv4Addr> {
             v = v * 10 + u16::from(c - b'0');
             digits += 1;
         } else {
-            return None;
+            len = i;
+            break;
         }
     }
     if n != 3 || digits == 0 {
         return None;
     }
     *octets.get_mut(3)? = u8::try_from(v).ok()?;
-    Some(std::net::Ipv4Addr::from(octets))
+    Some((std::net::Ipv4Addr::from(octets), len))
 }
 
 /// RFC 3261 §25.1 `hostname`: dot-separated labels of alphanumerics with

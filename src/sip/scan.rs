@@ -94,7 +94,7 @@ fn segment_end(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Offsets of `b[r]` without leading and trailing white space.
-#[inline]
+#[inline(always)]
 pub(crate) fn trim_range(b: &[u8], r: Range<usize>) -> Range<usize> {
     let (mut s, mut e) = (r.start, r.end.min(b.len()));
     while s < e && b.get(s).is_some_and(|&c| is_ws(c)) {
@@ -326,6 +326,17 @@ impl ParamAt {
             ParamAt::Absent => None,
             ParamAt::Bare => Some(None),
             ParamAt::Value(s, e) => Some(Some(sub(list, s..e))),
+        }
+    }
+
+    /// The value as a slice of `data`, for a list that starts at `base`
+    /// there (`None` also when present without a value, as the views'
+    /// `tag()` and `branch()` answer).
+    #[inline]
+    pub(crate) fn value_in(self, data: &Bytes, base: usize) -> Option<Bytes> {
+        match self {
+            ParamAt::Value(s, e) => Some(sub(data, base + s..base + e)),
+            ParamAt::Absent | ParamAt::Bare => None,
         }
     }
 }
