@@ -50,17 +50,17 @@ pub(crate) fn skip(b: &[u8], i: usize, keep: impl Fn(u8) -> bool) -> usize {
 }
 
 /// The first offset at or after `i` whose octet is not in `class` (or
-/// `b.len()`), four octets per step while all four are: one branch per
-/// step rather than per octet, for the long runs (branch ids, tags) of a
-/// parameter list.
+/// `b.len()`), eight octets per step while all eight are: one bounds check
+/// and one branch per step rather than per octet, for the long runs
+/// (branch ids, tags) of a parameter list.
 #[inline]
 fn skip_class(b: &[u8], mut i: usize, class: &[bool; 256]) -> usize {
     let c = |x: u8| class[usize::from(x)];
-    while let Some(&[p, q, r, s]) = b.get(i..i.wrapping_add(4)) {
-        if !(c(p) & c(q) & c(r) & c(s)) {
+    while let Some(&[o0, o1, o2, o3, o4, o5, o6, o7]) = b.get(i..i.wrapping_add(8)) {
+        if !(c(o0) & c(o1) & c(o2) & c(o3) & c(o4) & c(o5) & c(o6) & c(o7)) {
             break;
         }
-        i += 4;
+        i += 8;
     }
     skip(b, i, c)
 }
