@@ -49,6 +49,15 @@ pub(crate) fn skip(b: &[u8], i: usize, keep: impl Fn(u8) -> bool) -> usize {
     }
 }
 
+/// [`skip`] of white space, with one test for the usual case of none.
+#[inline(always)]
+fn skip_ws(b: &[u8], i: usize) -> usize {
+    match b.get(i) {
+        Some(&c) if is_ws(c) => skip(b, i + 1, is_ws),
+        _ => i,
+    }
+}
+
 /// The first offset at or after `i` whose octet is not in `class` (or
 /// `b.len()`), eight octets per step while all eight are: one bounds check
 /// and one branch per step rather than per octet, for the long runs
@@ -353,20 +362,20 @@ pub(crate) fn header_params(b: &[u8], want: &[u8]) -> Option<ParamAt> {
         .iter()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-'));
     let mut found = ParamAt::Absent;
-    let mut i = skip(b, 0, is_ws);
+    let mut i = skip_ws(b, 0);
     while i < b.len() {
         if b.get(i) != Some(&b';') {
             return None;
         }
-        let name = skip(b, i + 1, is_ws);
+        let name = skip_ws(b, i + 1);
         i = skip(b, name, is_token);
         if i == name {
             return None;
         }
         let wanted = found == ParamAt::Absent && b.get(name..i).is_some_and(|n| eq_fold(n, want));
-        i = skip(b, i, is_ws);
+        i = skip_ws(b, i);
         if b.get(i) == Some(&b'=') {
-            let value = skip(b, i + 1, is_ws);
+            let value = skip_ws(b, i + 1);
             i = if b.get(value) == Some(&b'"') {
                 quoted_end(b, value)?
             } else {
@@ -378,7 +387,7 @@ pub(crate) fn header_params(b: &[u8], want: &[u8]) -> Option<ParamAt> {
             if wanted {
                 found = ParamAt::Value(value, i);
             }
-            i = skip(b, i, is_ws);
+            i = skip_ws(b, i);
         } else if wanted {
             found = ParamAt::Bare;
         }
