@@ -4,8 +4,9 @@
 //! `valgrind --tool=callgrind`, whose instruction counts compare parser
 //! changes without the noise of wall-clock timing.
 //!
-//! usage: cargo run --release --example parse_loop -- [N] [invite|180|200]
-//!        (default 100000 INVITEs)
+//! usage: cargo run --release --example parse_loop -- [N] [invite|180|200] [views|tags]
+//!        (default 100000 INVITEs through the views; `tags` asks
+//!        `via_top_branch`, `from_tag` and `to_tag` instead)
 //!        valgrind --tool=callgrind target/release/examples/parse_loop 100000
 
 use bytes::Bytes;
@@ -29,6 +30,16 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // `tags`: the branch and tags through `via_top_branch` / `from_tag` /
+    // `to_tag` (the same checks, no view built) rather than the views.
+    let tags = match std::env::args().nth(3).as_deref() {
+        None | Some("views") => false,
+        Some("tags") => true,
+        Some(other) => {
+            eprintln!("unknown accessor set {other:?}: views or tags");
+            std::process::exit(2);
+        }
+    };
     // A shared (not static) buffer, as the transport hands over a datagram.
     let data = Bytes::from(text.replace('\n', "\r\n").into_bytes());
     let opts = ParseOptions::default();
@@ -41,17 +52,22 @@ fn main() {
         };
         sum += m.call_id().map_or(0, |c| c.len());
         sum += m.cseq().map_or(0, |c| c.seq as usize);
-        sum += m
-            .via_top()
-            .ok()
-            .and_then(|v| v.branch())
-            .map_or(0, |b| b.len());
-        sum += m
-            .from_hdr()
-            .ok()
-            .and_then(|f| f.tag())
-            .map_or(0, |t| t.len());
-        sum += m.to_hdr().ok().and_then(|t| t.tag()).map_or(0, |t| t.len());
+        let (branch, from_tag, to_tag) = if tags {
+            (
+                m.via_top_branch().ok().flatten(),
+                m.from_tag().ok().flatten(),
+                m.to_tag().ok().flatten(),
+            )
+        } else {
+            (
+                m.via_top().ok().and_then(|v| v.branch()),
+                m.from_hdr().ok().and_then(|f| f.tag()),
+                m.to_hdr().ok().and_then(|t| t.tag()),
+            )
+        };
+        for b in [branch, from_tag, to_tag] {
+            sum += b.map_or(0, |b| b.len());
+        }
     }
     let per = t.elapsed().as_secs_f64() / n as f64;
     println!(

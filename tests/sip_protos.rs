@@ -112,6 +112,10 @@ fn views(msg: &Message) -> String {
         msg.from_hdr(),
         msg.to_hdr(),
     );
+    // The tag / branch accessors answer what the views do.
+    assert_eq!(msg.via_top_branch(), msg.via_top().map(|v| v.branch()));
+    assert_eq!(msg.from_tag(), msg.from_hdr().map(|f| f.tag()));
+    assert_eq!(msg.to_tag(), msg.to_hdr().map(|t| t.tag()));
     let _ = (
         msg.contact(),
         msg.routes(),

@@ -152,6 +152,10 @@ fn exercise_views(m: &Message) {
         m.from_hdr(),
         m.to_hdr(),
     );
+    // The tag / branch accessors answer what the views do.
+    assert_eq!(m.via_top_branch(), m.via_top().map(|v| v.branch()));
+    assert_eq!(m.from_tag(), m.from_hdr().map(|f| f.tag()));
+    assert_eq!(m.to_tag(), m.to_hdr().map(|t| t.tag()));
     let _ = (m.contact(), m.routes(), m.record_routes(), m.max_forwards());
     let _ = (
         m.content_type(),

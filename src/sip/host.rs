@@ -52,31 +52,51 @@ impl Host {
 /// Dotted-quad IPv4 with the rules of `std`'s `Ipv4Addr::from_str`: four
 /// decimal octets of one to three digits, none above 255, no leading zero.
 pub(crate) fn parse_v4(b: &[u8]) -> Option<std::net::Ipv4Addr> {
+    parse_v4_prefix(b)
+        .filter(|&(_, n)| n == b.len())
+        .map(|(a, _)| a)
+}
+
+/// [`parse_v4`] of the longest prefix of `b` made of digits and dots: the
+/// address and that prefix's length (`b[len]`, if any, is neither). `None`
+/// when the prefix is not a dotted quad.
+#[inline(always)]
+pub(crate) fn parse_v4_prefix(b: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
+    let digit = |j: usize| {
+        b.get(j)
+            .filter(|c| c.is_ascii_digit())
+            .map(|&c| u16::from(c - b'0'))
+    };
     let mut octets = [0u8; 4];
-    let (mut n, mut v, mut digits) = (0usize, 0u16, 0u8);
-    for &c in b {
-        if c == b'.' {
-            if digits == 0 {
+    let mut i = 0usize;
+    for (k, o) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
                 return None;
             }
-            *octets.get_mut(n)? = u8::try_from(v).ok()?;
-            (n, v, digits) = (n + 1, 0, 0);
-        } else if c.is_ascii_digit() {
-            // A fourth digit, or a digit after a leading zero.
-            if digits == 3 || (digits == 1 && v == 0) {
-                return None;
-            }
-            v = v * 10 + u16::from(c - b'0');
-            digits += 1;
-        } else {
-            return None;
+            i += 1;
         }
+        // One to three digits; a leading 0 is the whole octet.
+        let mut v = digit(i)?;
+        i += 1;
+        if v != 0 {
+            if let Some(d) = digit(i) {
+                v = v * 10 + d;
+                i += 1;
+                if let Some(d) = digit(i) {
+                    v = v * 10 + d;
+                    i += 1;
+                }
+            }
+        }
+        *o = u8::try_from(v).ok()?;
     }
-    if n != 3 || digits == 0 {
-        return None;
+    // A digit or dot right after the fourth octet: a fourth digit, a digit
+    // after a leading zero, or a fifth part.
+    match b.get(i) {
+        Some(&c) if c.is_ascii_digit() || c == b'.' => None,
+        _ => Some((std::net::Ipv4Addr::from(octets), i)),
     }
-    *octets.get_mut(3)? = u8::try_from(v).ok()?;
-    Some(std::net::Ipv4Addr::from(octets))
 }
 
 /// RFC 3261 §25.1 `hostname`: dot-separated labels of alphanumerics with
@@ -148,6 +168,13 @@ mod tests {
             "10.10.10.-1",
             "1.2.3.255",
             "1.2.3.260",
+            "0.0.0.00",
+            "00.0.0.0",
+            "1.2.3.4.",
+            "1.2.3.4:",
+            "255.255.255.2555",
+            "1.2..3",
+            "1.2.3. 4",
         ] {
             assert_eq!(parse_v4(s.as_bytes()), s.parse().ok(), "{s:?}");
         }

@@ -4,9 +4,9 @@
 use super::error::Reject;
 use super::header_name::{compact_other_text, HeaderName, ID_OTHER};
 use super::method::Method;
-use super::name_addr::NameAddr;
+use super::name_addr::{NameAddr, NameAddrAt};
 use super::scan::{first_comma_element, split_commas, sub};
-use super::via::Via;
+use super::via::{Via, ViaAt};
 use bytes::Bytes;
 use std::ops::Range;
 
@@ -356,6 +356,21 @@ impl Message {
         Via::parse_in(src, r.start + first.start..r.start + first.end)
     }
 
+    /// The topmost Via's `branch`: `via_top()?.branch()`, checked the same
+    /// way, without making the view's other `Bytes`.
+    pub fn via_top_branch(&self) -> Result<Option<Bytes>, Reject> {
+        let (src, r) = self
+            .first_value(&HeaderName::Via)
+            .ok_or_else(|| Reject::bad("Bad Request (missing Via)"))?;
+        let first = src
+            .get(r.clone())
+            .and_then(first_comma_element)
+            .ok_or_else(|| Reject::bad("Bad Request (Via)"))?;
+        let v = r.start + first.start;
+        let at = ViaAt::locate(src, v..r.start + first.end)?;
+        Ok(at.branch.value_in(src, v + at.params.start))
+    }
+
     /// Every Via value, top first.
     pub fn vias(&self) -> Result<Vec<Via>, Reject> {
         self.header_values(&HeaderName::Via)
@@ -376,6 +391,38 @@ impl Message {
             .first_value(&HeaderName::To)
             .ok_or_else(|| Reject::bad("Bad Request (missing To)"))?;
         NameAddr::parse_in(src, r).map_err(|_| Reject::bad("Bad Request (To)"))
+    }
+
+    /// From's `tag`: `from_hdr()?.tag()`, checked the same way, without
+    /// making the view's other `Bytes`.
+    pub fn from_tag(&self) -> Result<Option<Bytes>, Reject> {
+        self.name_addr_tag(
+            &HeaderName::From,
+            "Bad Request (missing From)",
+            "Bad Request (From)",
+        )
+    }
+
+    /// To's `tag`: `to_hdr()?.tag()`, checked the same way, without making
+    /// the view's other `Bytes`.
+    pub fn to_tag(&self) -> Result<Option<Bytes>, Reject> {
+        self.name_addr_tag(
+            &HeaderName::To,
+            "Bad Request (missing To)",
+            "Bad Request (To)",
+        )
+    }
+
+    fn name_addr_tag(
+        &self,
+        name: &HeaderName,
+        missing: &'static str,
+        bad: &'static str,
+    ) -> Result<Option<Bytes>, Reject> {
+        let (src, r) = self.first_value(name).ok_or_else(|| Reject::bad(missing))?;
+        let b = src.get(r.clone()).ok_or_else(|| Reject::bad(bad))?;
+        let at = NameAddrAt::locate(b).map_err(|_| Reject::bad(bad))?;
+        Ok(at.tag.value_in(src, r.start + at.params.start))
     }
 
     /// The first Contact value. `Contact: *` (REGISTER) is an `Err` here.

@@ -44,79 +44,14 @@ impl NameAddr {
     /// [`NameAddr::parse`] of `data[v]`; the fields are slices of `data`.
     pub(crate) fn parse_in(data: &Bytes, v: Range<usize>) -> Result<NameAddr, Reject> {
         let b: &[u8] = data.get(v.clone()).ok_or_else(bad)?;
+        let p = NameAddrAt::locate(b)?;
         let at = |x: Range<usize>| scan::sub(data, v.start + x.start..v.start + x.end);
-        let r = trim_range(b, 0..b.len());
-        let (s, e) = (r.start, r.end);
-        if s == e {
-            return Err(bad());
-        }
-        let (display, lt) = if b.get(s) == Some(&b'"') {
-            let q = quoted_end(b, s).filter(|&q| q <= e).ok_or_else(bad)?;
-            let lt = trim_range(b, q..e).start;
-            if b.get(lt) != Some(&b'<') {
-                return Err(bad());
-            }
-            (Some(at(s..q)), Some(lt))
-        } else {
-            let stop = b
-                .get(s..e)
-                .unwrap_or_default()
-                .iter()
-                .position(|&c| matches!(c, b'<' | b';' | b'"'))
-                .map(|p| p + s);
-            match stop {
-                Some(lt) if b.get(lt) == Some(&b'<') => {
-                    let d = trim_range(b, s..lt);
-                    if !b.get(d.clone()).is_some_and(valid_token_display) {
-                        return Err(bad());
-                    }
-                    ((!d.is_empty()).then(|| at(d)), Some(lt))
-                }
-                _ => (None, None),
-            }
-        };
-        match lt {
-            Some(lt) => {
-                let inner = lt + 1;
-                // The first `>`, with no SP, control or `<` before it and not
-                // right after the `<` (an empty URI): the first octet of
-                // those kinds must be that `>`.
-                let gt = b
-                    .get(..e)
-                    .and_then(|x| swar::find(x, inner, swar::uri_stop, swar::is_uri_stop))
-                    .filter(|&p| p > inner && b.get(p) == Some(&b'>'))
-                    .ok_or_else(bad)?;
-                let pr = trim_range(b, gt + 1..e);
-                let tag =
-                    header_params(b.get(pr.clone()).unwrap_or_default(), b"tag").ok_or_else(bad)?;
-                Ok(NameAddr {
-                    display,
-                    uri: at(inner..gt),
-                    params: at(pr),
-                    tag,
-                })
-            }
-            None => {
-                let semi = b
-                    .get(s..e)
-                    .and_then(|x| memchr::memchr(b';', x))
-                    .map_or(e, |p| p + s);
-                let ur = trim_range(b, s..semi);
-                let uri = b.get(ur.clone()).unwrap_or_default();
-                let bad_char = |c: &u8| *c <= b' ' || matches!(c, b'?' | b',' | b'<' | b'>' | b'"');
-                if uri.is_empty() || uri.iter().any(bad_char) || uri == b"*" {
-                    return Err(bad());
-                }
-                let tag =
-                    header_params(b.get(semi..e).unwrap_or_default(), b"tag").ok_or_else(bad)?;
-                Ok(NameAddr {
-                    display: None,
-                    uri: at(ur),
-                    params: at(semi..e),
-                    tag,
-                })
-            }
-        }
+        Ok(NameAddr {
+            display: p.display.map(at),
+            uri: at(p.uri),
+            params: at(p.params),
+            tag: p.tag,
+        })
     }
 
     pub fn tag(&self) -> Option<Bytes> {
@@ -150,6 +85,98 @@ impl NameAddr {
             }
         }
         Some(out)
+    }
+}
+
+/// A checked name-addr value as offsets into it: what
+/// [`NameAddr::parse_in`] makes its fields from, and what
+/// [`super::Message::from_tag`] / [`super::Message::to_tag`] slice the tag
+/// from.
+pub(crate) struct NameAddrAt {
+    pub(crate) display: Option<Range<usize>>,
+    pub(crate) uri: Range<usize>,
+    pub(crate) params: Range<usize>,
+    /// Relative to `params`.
+    pub(crate) tag: ParamAt,
+}
+
+impl NameAddrAt {
+    /// Checks a value as [`NameAddr::parse`] does and says where its parts
+    /// are, making no `Bytes`.
+    #[inline(always)]
+    pub(crate) fn locate(b: &[u8]) -> Result<NameAddrAt, Reject> {
+        let r = trim_range(b, 0..b.len());
+        let (s, e) = (r.start, r.end);
+        if s == e {
+            return Err(bad());
+        }
+        let (display, lt) = if b.get(s) == Some(&b'"') {
+            let q = quoted_end(b, s).filter(|&q| q <= e).ok_or_else(bad)?;
+            let lt = trim_range(b, q..e).start;
+            if b.get(lt) != Some(&b'<') {
+                return Err(bad());
+            }
+            (Some(s..q), Some(lt))
+        } else {
+            let stop = b
+                .get(s..e)
+                .unwrap_or_default()
+                .iter()
+                .position(|&c| matches!(c, b'<' | b';' | b'"'))
+                .map(|p| p + s);
+            match stop {
+                Some(lt) if b.get(lt) == Some(&b'<') => {
+                    let d = trim_range(b, s..lt);
+                    if !b.get(d.clone()).is_some_and(valid_token_display) {
+                        return Err(bad());
+                    }
+                    ((!d.is_empty()).then_some(d), Some(lt))
+                }
+                _ => (None, None),
+            }
+        };
+        match lt {
+            Some(lt) => {
+                let inner = lt + 1;
+                // The first `>`, with no SP, control or `<` before it and not
+                // right after the `<` (an empty URI): the first octet of
+                // those kinds must be that `>`.
+                let gt = b
+                    .get(..e)
+                    .and_then(|x| swar::find(x, inner, swar::uri_stop, swar::is_uri_stop))
+                    .filter(|&p| p > inner && b.get(p) == Some(&b'>'))
+                    .ok_or_else(bad)?;
+                let pr = trim_range(b, gt + 1..e);
+                let tag =
+                    header_params(b.get(pr.clone()).unwrap_or_default(), b"tag").ok_or_else(bad)?;
+                Ok(NameAddrAt {
+                    display,
+                    uri: inner..gt,
+                    params: pr,
+                    tag,
+                })
+            }
+            None => {
+                let semi = b
+                    .get(s..e)
+                    .and_then(|x| memchr::memchr(b';', x))
+                    .map_or(e, |p| p + s);
+                let ur = trim_range(b, s..semi);
+                let uri = b.get(ur.clone()).unwrap_or_default();
+                let bad_char = |c: &u8| *c <= b' ' || matches!(c, b'?' | b',' | b'<' | b'>' | b'"');
+                if uri.is_empty() || uri.iter().any(bad_char) || uri == b"*" {
+                    return Err(bad());
+                }
+                let tag =
+                    header_params(b.get(semi..e).unwrap_or_default(), b"tag").ok_or_else(bad)?;
+                Ok(NameAddrAt {
+                    display: None,
+                    uri: ur,
+                    params: semi..e,
+                    tag,
+                })
+            }
+        }
     }
 }
 

@@ -23,6 +23,10 @@ fn exercise(data: Bytes, stream: bool) {
         m.to_hdr(),
         m.contact(),
     );
+    // The tag / branch accessors answer what the views do.
+    assert_eq!(m.via_top_branch(), m.via_top().map(|v| v.branch()));
+    assert_eq!(m.from_tag(), m.from_hdr().map(|f| f.tag()));
+    assert_eq!(m.to_tag(), m.to_hdr().map(|t| t.tag()));
     let _ = (
         m.routes(),
         m.record_routes(),

@@ -1,7 +1,7 @@
 //! URIs (RFC 3261 §19.1, RFC 3966 `tel:`, RFC 5118 IPv6 references).
 
 use super::error::Reject;
-use super::host::Host;
+use super::host::{parse_v4_prefix, Host};
 use super::scan::{find_param, params, sub};
 use bytes::Bytes;
 use memchr::{memchr, memchr2};
@@ -231,6 +231,18 @@ pub(crate) fn parse_hostport_in(
     r: std::ops::Range<usize>,
 ) -> Result<(Host, Option<u16>), Reject> {
     let hp = data.get(r.clone()).ok_or_else(bad_uri)?;
+    match v4_hostport(hp) {
+        Some(v4) => Ok(v4),
+        None => hostport_general(data, r),
+    }
+}
+
+/// [`parse_hostport_in`] for any host: `[v6]`, name or IPv4.
+fn hostport_general(
+    data: &Bytes,
+    r: std::ops::Range<usize>,
+) -> Result<(Host, Option<u16>), Reject> {
+    let hp = data.get(r.clone()).ok_or_else(bad_uri)?;
     let (host_end, port_at) = if hp.first() == Some(&b'[') {
         let close = memchr(b']', hp).ok_or_else(bad_uri)?;
         match hp.get(close + 1) {
@@ -253,6 +265,20 @@ pub(crate) fn parse_hostport_in(
         Some(p) => Some(parse_port(hp.get(p..).unwrap_or_default()).ok_or_else(bad_uri)?),
     };
     Ok((host, port))
+}
+
+/// The usual sent-by and URI host, a dotted quad with or without a port,
+/// in one pass: `Some` only when the general path of
+/// [`parse_hostport_in`] would give the same (a lone colon, a valid
+/// address and port); anything else is left to that path, errors included.
+#[inline(always)]
+fn v4_hostport(hp: &[u8]) -> Option<(Host, Option<u16>)> {
+    let (a, n) = parse_v4_prefix(hp)?;
+    match hp.get(n..)? {
+        [] => Some((Host::V4(a), None)),
+        [b':', port @ ..] => Some((Host::V4(a), Some(parse_port(port)?))),
+        _ => None,
+    }
 }
 
 pub(crate) fn parse_port(b: &[u8]) -> Option<u16> {
@@ -382,6 +408,52 @@ mod tests {
         assert_eq!(u.user_unescaped().unwrap(), b"a%zz%4");
         let u = uri("sip:x@h;n%61me=v").unwrap();
         assert_eq!(u.param("name").unwrap().unwrap(), "v");
+    }
+
+    /// The one-pass dotted-quad path answers only where the general path
+    /// gives the same answer.
+    #[test]
+    fn v4_fast_path_agrees_with_the_general_path() {
+        for s in [
+            "192.0.2.1",
+            "192.0.2.1:5060",
+            "192.0.2.1:65535",
+            "192.0.2.1:65536",
+            "192.0.2.1:",
+            "192.0.2.1:5060:1",
+            "192.0.2.1:50a",
+            "192.0.2.1:000005",
+            "192.0.2.1:0",
+            "192.0.2.256:5060",
+            "192.0.2.01",
+            "192.0.2:5060",
+            "192.0.2.1.5",
+            "192.0.2.1a",
+            "192.0.2.1a:5060",
+            "192.0.2.1.example.com",
+            "1.2.3.4 :5060",
+            "1.2.3.4;x",
+            "10.10.10.-1",
+            "",
+            ":5060",
+        ] {
+            let b = Bytes::from(s);
+            let general = hostport_general(&b, 0..b.len());
+            match v4_hostport(&b) {
+                Some(fast) => assert_eq!(general.ok(), Some(fast), "{s:?}"),
+                None => assert!(
+                    general
+                        .as_ref()
+                        .map_or(true, |(h, _)| !matches!(h, Host::V4(_))),
+                    "{s:?} {general:?}"
+                ),
+            }
+            assert_eq!(
+                parse_hostport(&b).ok(),
+                hostport_general(&b, 0..b.len()).ok(),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

@@ -28,6 +28,17 @@ pub struct Via {
     branch: ParamAt,
 }
 
+/// A checked Via value as offsets: what [`Via::parse_in`] makes its fields
+/// from, and what [`super::Message::via_top_branch`] slices the branch from.
+pub(crate) struct ViaAt {
+    pub(crate) transport: Range<usize>,
+    pub(crate) host: Host,
+    pub(crate) port: Option<u16>,
+    pub(crate) params: Range<usize>,
+    /// Relative to `params`.
+    pub(crate) branch: ParamAt,
+}
+
 /// The transport token `data[r]`; the usual ones (RFC 3261 §20.42) as
 /// static `Bytes`, so no reference count is bumped and dropped.
 #[inline(always)]
@@ -77,6 +88,24 @@ impl Via {
 
     /// [`Via::parse`] of `data[r]`; the fields are slices of `data`.
     pub(crate) fn parse_in(data: &Bytes, r: Range<usize>) -> Result<Via, Reject> {
+        let p = ViaAt::locate(data, r.clone())?;
+        let at = |x: Range<usize>| sub(data, r.start + x.start..r.start + x.end);
+        Ok(Via {
+            transport: transport(data, r.start + p.transport.start..r.start + p.transport.end),
+            host: p.host,
+            port: p.port,
+            params: at(p.params),
+            branch: p.branch,
+        })
+    }
+}
+
+impl ViaAt {
+    /// Checks the Via value `data[r]` as [`Via::parse`] does and says where
+    /// its parts are (offsets into `data[r]`), making no `Bytes` but a host
+    /// name's.
+    #[inline(always)]
+    pub(crate) fn locate(data: &Bytes, r: Range<usize>) -> Result<ViaAt, Reject> {
         let b: &[u8] = data.get(r.clone()).ok_or_else(bad)?;
         let at = |x: Range<usize>| sub(data, r.start + x.start..r.start + x.end);
         let (ns, ne) = token_at(b, 0);
@@ -112,15 +141,17 @@ impl Via {
         let pr = trim_range(b, semi..b.len());
         let branch =
             header_params(b.get(pr.clone()).unwrap_or_default(), b"branch").ok_or_else(bad)?;
-        Ok(Via {
-            transport: transport(data, r.start + ts..r.start + te),
+        Ok(ViaAt {
+            transport: ts..te,
             host,
             port,
-            params: at(pr),
+            params: pr,
             branch,
         })
     }
+}
 
+impl Via {
     pub fn param(&self, name: &str) -> Option<Option<Bytes>> {
         find_param(&self.params, name)
     }

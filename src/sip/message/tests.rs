@@ -157,3 +157,37 @@ CSeq: 7\r\n\r\n");
         "Bad Request (missing From)"
     );
 }
+
+/// `via_top_branch`, `from_tag` and `to_tag` answer what the views do:
+/// values, a bare `tag`, none, errors and missing headers.
+#[test]
+fn tag_and_branch_accessors_match_the_views() {
+    let m = msg(b"INVITE sip:a@b SIP/2.0\r\n\
+Via: SIP/2.0/UDP [2001:db8::1]:5070 ;branch= z9hG4bKx ;rport, SIP/2.0/TCP h\r\n\
+From: \"A, b\" <sip:a@b;tag=no>;x=\"y;tag=z\";tag=1\r\n\
+To: sip:c@d ; tag\r\n\r\n");
+    assert_eq!(m.via_top_branch().unwrap().unwrap(), "z9hG4bKx");
+    assert_eq!(m.from_tag().unwrap().unwrap(), "1");
+    assert_eq!(m.to_tag(), Ok(None));
+    assert_eq!(m.to_tag(), m.to_hdr().map(|t| t.tag()));
+    let m = msg(b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;rport\r\nTo: <sip:c@d>\r\n\r\n");
+    assert_eq!(m.via_top_branch(), Ok(None));
+    assert_eq!(m.to_tag(), Ok(None));
+    assert_eq!(
+        m.from_tag().unwrap_err().reason,
+        "Bad Request (missing From)"
+    );
+    let m = msg(b"INVITE sip:a@b SIP/2.0\r\n\
+Via: SIP/2.0/UDP h;;\r\n\
+From: \"open <sip:a@b>\r\n\
+To: < sip:c@d >;tag=2\r\n\r\n");
+    assert_eq!(m.via_top_branch(), m.via_top().map(|v| v.branch()));
+    assert_eq!(m.from_tag().unwrap_err().reason, "Bad Request (From)");
+    assert_eq!(m.to_tag().unwrap_err().reason, "Bad Request (To)");
+    assert!(m.via_top_branch().is_err());
+    let m = msg(b"INVITE sip:a@b SIP/2.0\r\nCSeq: 1 INVITE\r\n\r\n");
+    assert_eq!(
+        m.via_top_branch().unwrap_err().reason,
+        "Bad Request (missing Via)"
+    );
+}

@@ -35,6 +35,10 @@ fn comma_split_respects_quotes_and_angles() {
         " , ",
         "<a,b",
         "\"a",
+        "  SIP/2.0/UDP h;branch=z9hG4bK1  ",
+        "\"q\" <sip:a> ;x=\"y\"",
+        "x",
+        "   ",
     ] {
         let first = split_commas(s.as_bytes()).into_iter().next();
         assert_eq!(first_comma_element(s.as_bytes()), first, "{s:?}");
