@@ -274,7 +274,7 @@ impl Tombstone {
 
     /// How the ended call answers `msg`.
     pub fn reply(&self, msg: &Message) -> Reply {
-        let Some(branch) = msg.via_top().ok().and_then(|v| v.branch()) else {
+        let Some(branch) = msg.via_top_branch().ok().flatten() else {
             return Reply::Unknown;
         };
         let server = msg.is_request();

@@ -188,7 +188,7 @@ impl Call {
     }
 
     async fn on_b_success(&mut self, id: u32, resp: &Message) {
-        let tag = resp.to_hdr().ok().and_then(|t| t.tag());
+        let tag = resp.to_tag().ok().flatten();
         let Some(c) = self.transactions.client(id) else {
             return;
         };

@@ -162,7 +162,7 @@ impl Dialog {
         if let Some(to) = resp.header(&crate::sip::HeaderName::To) {
             self.remote = to.clone();
         }
-        self.remote_tag = resp.to_hdr().ok().and_then(|t| t.tag());
+        self.remote_tag = resp.to_tag().ok().flatten();
         if let Some(Ok(c)) = resp.contact() {
             self.remote_target = c.uri.clone();
         }

@@ -80,7 +80,7 @@ impl Legs {
     /// A provisional with a To tag makes the callee's dialog early (§12.1.2);
     /// the first one with a tag decides it.
     pub fn confirm_callee_early(&mut self, resp: &Message) {
-        let tagged = resp.to_hdr().ok().and_then(|t| t.tag()).is_some();
+        let tagged = resp.to_tag().ok().flatten().is_some();
         if let Some(b) = self.callee.as_mut() {
             if b.remote_tag.is_none() && tagged {
                 b.confirm_from_response(resp);

@@ -39,11 +39,7 @@ impl Call {
         let Some(method) = msg.method().cloned() else {
             return;
         };
-        let branch = msg
-            .via_top()
-            .ok()
-            .and_then(|v| v.branch())
-            .unwrap_or_default();
+        let branch = msg.via_top_branch().ok().flatten().unwrap_or_default();
         let now = Instant::now();
         if method == Method::Ack {
             return self.on_ack(side, &msg, &branch, now).await;
@@ -60,7 +56,7 @@ impl Call {
             };
             return self.apply_server(id, acts).await;
         }
-        if msg.to_hdr().ok().and_then(|t| t.tag()).is_none() {
+        if msg.to_tag().ok().flatten().is_none() {
             // A second initial INVITE with the same Call-ID but a new branch: not ours to fork.
             return self
                 .answer_new(side, &msg, &meta, 482, "Loop Detected", None)
@@ -323,7 +319,7 @@ impl Call {
             return;
         }
         if method == Method::Invite && (200..300).contains(&code) {
-            let tag = resp.to_hdr().ok().and_then(|t| t.tag());
+            let tag = resp.to_tag().ok().flatten();
             if let Some((_, ack)) = c.acked.clone() {
                 let target = c.target.clone();
                 if !ack.is_empty() {

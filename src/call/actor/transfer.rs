@@ -101,7 +101,7 @@ impl Call {
         };
         let (cseq, had_body) = (c.cseq, c.had_body);
         self.legs.confirm_callee(resp);
-        let tag = resp.to_hdr().ok().and_then(|t| t.tag());
+        let tag = resp.to_tag().ok().flatten();
         let ack = if had_body {
             self.send_ack(Leg::Callee, cseq, None)
                 .await

@@ -122,7 +122,7 @@ impl Call {
 
     /// A response from a leg: found by branch and CSeq method, fed to its client transaction.
     pub(super) async fn on_response(&mut self, resp: Message) {
-        let Some(branch) = resp.via_top().ok().and_then(|v| v.branch()) else {
+        let Some(branch) = resp.via_top_branch().ok().flatten() else {
             return;
         };
         let Ok(cseq) = resp.cseq() else { return };
