@@ -346,19 +346,22 @@ impl Message {
 
     /// The topmost Via value (first element of the first Via header).
     pub fn via_top(&self) -> Result<Via, Reject> {
-        let (src, r) = self
-            .first_value(&HeaderName::Via)
-            .ok_or_else(|| Reject::bad("Bad Request (missing Via)"))?;
-        let first = src
-            .get(r.clone())
-            .and_then(first_comma_element)
-            .ok_or_else(|| Reject::bad("Bad Request (Via)"))?;
-        Via::parse_in(src, r.start + first.start..r.start + first.end)
+        let (src, v) = self.via_top_span()?;
+        Via::parse_in(src, v)
     }
 
     /// The topmost Via's `branch`: `via_top()?.branch()`, checked the same
     /// way, without making the view's other `Bytes`.
     pub fn via_top_branch(&self) -> Result<Option<Bytes>, Reject> {
+        let (src, v) = self.via_top_span()?;
+        let start = v.start;
+        let at = ViaAt::locate(src, v)?;
+        Ok(at.branch.value_in(src, start + at.params.start))
+    }
+
+    /// Where the topmost Via value (the first element of the first Via
+    /// header) is, for [`Self::via_top`] and [`Self::via_top_branch`].
+    fn via_top_span(&self) -> Result<(&Bytes, Range<usize>), Reject> {
         let (src, r) = self
             .first_value(&HeaderName::Via)
             .ok_or_else(|| Reject::bad("Bad Request (missing Via)"))?;
@@ -366,9 +369,7 @@ impl Message {
             .get(r.clone())
             .and_then(first_comma_element)
             .ok_or_else(|| Reject::bad("Bad Request (Via)"))?;
-        let v = r.start + first.start;
-        let at = ViaAt::locate(src, v..r.start + first.end)?;
-        Ok(at.branch.value_in(src, v + at.params.start))
+        Ok((src, r.start + first.start..r.start + first.end))
     }
 
     /// Every Via value, top first.
