@@ -86,17 +86,17 @@ mod tests {
 
     #[test]
     fn shares_split_the_range_and_lend_to_each_other() {
-        // 41700..=41711: six pairs, three per share.
-        let r = PortRange::new(41700, 41711, 2, 1024);
+        // 15700..=15711: six pairs, three per share.
+        let r = PortRange::new(15700, 15711, 2, 1024);
         assert_eq!((r.total(), r.available()), (6, 6));
         let mut held: Vec<PortPair> = (0..3).map(|_| r.allocate(LO, 1).unwrap()).collect();
         let mut ports: Vec<u16> = held.iter().map(|p| p.port()).collect();
         ports.sort_unstable();
-        assert_eq!(ports, [41706, 41708, 41710]);
+        assert_eq!(ports, [15706, 15708, 15710]);
         assert!(held.iter().all(|p| p.lease.thread() == 1));
         // Thread 1's share is out: thread 0's lends.
         let lent = r.allocate(LO, 1).unwrap();
-        assert!(lent.port() < 41706 && lent.lease.thread() == 0);
+        assert!(lent.port() < 15706 && lent.lease.thread() == 0);
         held.push(lent);
         held.extend((0..2).map(|_| r.allocate(LO, 0).unwrap()));
         assert_eq!(r.available(), 0);
@@ -108,13 +108,13 @@ mod tests {
 
     #[test]
     fn a_range_smaller_than_the_threads_has_fewer_shares() {
-        let r = PortRange::new(41720, 41723, 4, 1024);
+        let r = PortRange::new(15720, 15723, 4, 1024);
         assert_eq!(r.total(), 2);
         let a = r.allocate(LO, 3).unwrap();
         let b = r.allocate(LO, 3).unwrap();
         assert_ne!(a.port(), b.port());
         assert!(r.allocate(LO, 0).is_err());
-        let empty = PortRange::new(41730, 41730, 2, 1024);
+        let empty = PortRange::new(15730, 15730, 2, 1024);
         assert_eq!(empty.total(), 0);
         assert!(empty.allocate(LO, 0).is_err());
     }

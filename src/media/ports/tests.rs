@@ -6,8 +6,8 @@ const LO: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
 #[test]
 fn pairs_are_even_and_adjacent_and_come_back() {
-    let pool = PortPool::new(41001, 41010);
-    assert_eq!(pool.total(), 4); // 41002, 41004, 41006, 41008 (41010's RTCP would be 41011)
+    let pool = PortPool::new(15001, 15010);
+    assert_eq!(pool.total(), 4); // 15002, 15004, 15006, 15008 (15010's RTCP would be 15011)
     let a = pool.allocate(LO).unwrap();
     assert_eq!(a.port() % 2, 0);
     let (rtp, rtcp) = a.socks.local_addrs().unwrap();
@@ -19,7 +19,7 @@ fn pairs_are_even_and_adjacent_and_come_back() {
 
 #[test]
 fn exhausted_range_is_an_error_not_a_panic() {
-    let pool = PortPool::new(41100, 41104);
+    let pool = PortPool::new(15100, 15104);
     let held: Vec<_> = (0..2).map(|_| pool.allocate(LO).unwrap()).collect();
     let err = pool.allocate(LO).err().unwrap();
     assert_eq!(err.name(), "media_ports_exhausted");
@@ -29,7 +29,7 @@ fn exhausted_range_is_an_error_not_a_panic() {
 
 #[test]
 fn idle_bound_pairs_give_their_descriptors_back() {
-    let pool = PortPool::new(41500, 41508);
+    let pool = PortPool::new(15500, 15508);
     let pairs: Vec<_> = (0..3).map(|_| pool.allocate(LO).unwrap()).collect();
     for p in pairs {
         p.lease.recycle(p.socks);
@@ -47,7 +47,7 @@ fn idle_bound_pairs_give_their_descriptors_back() {
 
 #[test]
 fn a_recycled_pair_comes_back_bound_and_drained() {
-    let pool = PortPool::new(41300, 41302);
+    let pool = PortPool::new(15300, 15302);
     let a = pool.allocate(LO).unwrap();
     let (port, rtp_addr) = (a.port(), a.socks.local_addrs().unwrap().0);
     a.lease.recycle(a.socks);
@@ -72,8 +72,8 @@ fn a_recycled_pair_comes_back_bound_and_drained() {
 
 #[test]
 fn prebind_binds_ahead_skips_held_ports_and_keeps_fifo_order() {
-    let squatter = StdUdpSocket::bind("127.0.0.1:41401").unwrap();
-    let pool = PortPool::new(41400, 41422);
+    let squatter = StdUdpSocket::bind("127.0.0.1:15401").unwrap();
+    let pool = PortPool::new(15400, 15422);
     pool.start_prebind(LO);
     for _ in 0..200 {
         if pool.bound_idle() >= 8 {
@@ -86,11 +86,11 @@ fn prebind_binds_ahead_skips_held_ports_and_keeps_fifo_order() {
         .map(|_| pool.allocate(LO).unwrap())
         .map(|p| p.port())
         .collect();
-    // 41400's RTCP port is held elsewhere: skipped by the refill, not the
+    // 15400's RTCP port is held elsewhere: skipped by the refill, not the
     // set-up. The line starts at a random pair and wraps around.
     let mut sorted = ports.clone();
     sorted.sort_unstable();
-    assert_eq!(sorted, (41402..41422).step_by(2).collect::<Vec<_>>());
+    assert_eq!(sorted, (15402..15422).step_by(2).collect::<Vec<_>>());
     let steps = ports.windows(2).filter(|w| w[1] != w[0] + 2).count();
     assert!(steps <= 1, "not FIFO: {ports:?}");
     drop(squatter);
@@ -98,10 +98,10 @@ fn prebind_binds_ahead_skips_held_ports_and_keeps_fifo_order() {
 
 #[test]
 fn ports_held_by_someone_else_are_skipped() {
-    let squatter = StdUdpSocket::bind("127.0.0.1:41200").unwrap();
-    let pool = PortPool::new(41200, 41204);
+    let squatter = StdUdpSocket::bind("127.0.0.1:15200").unwrap();
+    let pool = PortPool::new(15200, 15204);
     let a = pool.allocate(LO).unwrap();
-    assert_eq!(a.port(), 41202);
+    assert_eq!(a.port(), 15202);
     drop(squatter);
 }
 
@@ -111,7 +111,7 @@ fn ports_held_by_someone_else_are_skipped() {
 #[test]
 fn idle_pairs_give_way_to_live_ones_at_half_the_descriptors() {
     // 64 descriptors: 16 pairs bound at most (ready queue 8).
-    let pool = PortPool::sized(41600, 41679, 64, 0);
+    let pool = PortPool::sized(15600, 15679, 64, 0);
     assert_eq!(pool.total(), 40);
     let live: Vec<_> = (0..20).map(|_| pool.allocate(LO).unwrap()).collect();
     // 20 live pairs > 16: every pair that comes back now is closed ...
@@ -134,7 +134,7 @@ fn idle_pairs_give_way_to_live_ones_at_half_the_descriptors() {
 /// thread it leaves the reactor.
 #[tokio::test]
 async fn a_pair_given_back_registered_comes_back_registered_and_drained() {
-    let pool = PortPool::sized(41320, 41322, 1024, 0);
+    let pool = PortPool::sized(15320, 15322, 1024, 0);
     let a = pool.allocate(LO).unwrap();
     let (rtp, rtcp) = a.socks.into_tokio(None, 0).unwrap();
     let addr = rtp.local_addr().unwrap();
@@ -175,7 +175,7 @@ async fn a_pair_given_back_registered_lets_go_of_the_last_tasks_waker() {
     impl std::task::Wake for Task {
         fn wake(self: Arc<Self>) {}
     }
-    let pool = PortPool::sized(41324, 41326, 1024, 0);
+    let pool = PortPool::sized(15324, 15326, 1024, 0);
     let a = pool.allocate(LO).unwrap();
     let (rtp, rtcp) = a.socks.into_tokio(None, 0).unwrap();
     let task = Arc::new(Task);
@@ -194,7 +194,7 @@ async fn a_pair_given_back_registered_lets_go_of_the_last_tasks_waker() {
 /// of pairs holding no sockets; before that, a cold pair is bound instead.
 #[test]
 fn rested_bound_pairs_are_reused_before_cold_ones() {
-    let pool = PortPool::sized(41700, 41719, 1024, 0);
+    let pool = PortPool::sized(15800, 15819, 1024, 0);
     assert_eq!(pool.total(), 10);
     let a = pool.allocate(LO).unwrap();
     let port = a.port();
