@@ -83,7 +83,7 @@ struct Line {
     ready: VecDeque<Slot>,
     idle: VecDeque<(Instant, Slot)>,
     cold: VecDeque<Slot>,
-    /// Free pairs holding sockets (in `ready`, `idle`, or closed in place).
+    /// Free pairs holding sockets (in `ready` or `idle`; `cold` holds none).
     bound: usize,
 }
 
