@@ -276,8 +276,8 @@ impl CallHub {
             .transports()
             .and_then(|t| t.local_addr(kind, peer.is_ipv6()));
         match local {
-            Some(a) if !a.ip().is_unspecified() => super::addr_text::socket_addr(&a),
-            Some(a) => super::addr_text::socket_addr(&SocketAddr::new(peer.ip(), a.port())),
+            Some(a) if !a.ip().is_unspecified() => crate::sip::addr_text::socket_addr(&a),
+            Some(a) => crate::sip::addr_text::socket_addr(&SocketAddr::new(peer.ip(), a.port())),
             None => "invalid".to_string(),
         }
     }

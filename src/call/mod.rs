@@ -23,7 +23,6 @@
 //!   tombstones), `health`, `tls_hooks`.
 
 pub mod actor;
-pub mod addr_text;
 mod health;
 pub mod hub;
 pub mod intake;

@@ -30,7 +30,7 @@ pub struct Hop {
 
 fn host_of(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(_) => super::addr_text::ip(ip),
+        IpAddr::V4(_) => crate::sip::addr_text::ip(ip),
         IpAddr::V6(v6) => format!("[{v6}]"),
     }
 }
@@ -60,7 +60,7 @@ fn hop_ruri(user: &str, addr: &SocketAddr, kind: TransportKind) -> String {
     s.push_str("sip:");
     s.push_str(user);
     s.push('@');
-    super::addr_text::push_socket_addr(&mut s, addr);
+    crate::sip::addr_text::push_socket_addr(&mut s, addr);
     s.push_str(tp);
     s
 }
@@ -72,7 +72,7 @@ fn hop_to(user: &str, ip: IpAddr) -> String {
     s.push_str(user);
     s.push('@');
     match ip {
-        IpAddr::V4(v4) => super::addr_text::push_ipv4(&mut s, v4),
+        IpAddr::V4(v4) => crate::sip::addr_text::push_ipv4(&mut s, v4),
         IpAddr::V6(_) => s.push_str(&host_of(ip)),
     }
     s.push('>');

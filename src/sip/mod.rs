@@ -17,6 +17,7 @@
 //! offsets, known names (compact forms included) are resolved to an id once,
 //! and folded values are joined into one buffer beside the message.
 
+pub mod addr_text;
 mod builder;
 mod error;
 mod header_name;

@@ -136,7 +136,7 @@ impl Call {
         let sent_by = if meta.local.ip().is_unspecified() {
             hub.sent_by(meta.kind, &meta.source)
         } else {
-            crate::call::addr_text::socket_addr(&meta.local)
+            crate::sip::addr_text::socket_addr(&meta.local)
         };
         let caller = Dialog::caller(&invite, from.as_ref(), &meta, a_tag, sent_by);
         let call_id = caller.call_id.clone();
@@ -390,7 +390,7 @@ impl Call {
 fn live_leg(d: &Dialog) -> super::hub::LiveLeg {
     super::hub::LiveLeg {
         call_id: String::from_utf8_lossy(&d.call_id).into_owned(),
-        peer: crate::call::addr_text::socket_addr(&d.peer.addr),
+        peer: crate::sip::addr_text::socket_addr(&d.peer.addr),
         transport: d.peer.kind.as_str(),
     }
 }
@@ -401,6 +401,6 @@ fn refresh_leg(l: &mut super::hub::LiveLeg, d: &Dialog) {
     if l.call_id.as_bytes() != d.call_id.as_ref() {
         l.call_id = String::from_utf8_lossy(&d.call_id).into_owned();
     }
-    l.peer = crate::call::addr_text::socket_addr(&d.peer.addr);
+    l.peer = crate::sip::addr_text::socket_addr(&d.peer.addr);
     l.transport = d.peer.kind.as_str();
 }

@@ -82,8 +82,8 @@ impl Sdp {
     /// each side sees. Every other line is copied byte for byte, CRLF-terminated.
     pub fn rewrite(&self, plan: &Rewrite) -> Bytes {
         let ip = addr_type(plan.addr);
-        // Formatted once: it goes into `o=`, `c=` and each `a=rtcp`.
-        let addr = plan.addr.to_string();
+        // Formatted once (without `fmt`): it goes into `o=`, `c=` and each `a=rtcp`.
+        let addr = crate::sip::addr_text::ip(plan.addr);
         let mut out = String::with_capacity(self.body.len() + 64);
         for (i, line) in self.lines.iter().enumerate() {
             let text = self.body.get(line.span.clone()).unwrap_or("");

@@ -1,6 +1,7 @@
 //! Socket addresses as text without `core::fmt`: an IPv4 address is written
 //! octet by octet (`itoa`), ~10x cheaper than `to_string`, which the call
-//! path does several times a call (live-call view, Via sent-by). IPv6 goes
+//! path does several times a call (live-call view, Via sent-by, the SDP
+//! rewrite's relay address). IPv6 goes
 //! through `Display` (rare, and its compressed form is not worth redoing).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
