@@ -46,4 +46,5 @@ pub use message::{
 pub use method::Method;
 pub use name_addr::NameAddr;
 pub use uri::{Scheme, Uri};
+pub use validate::Checked;
 pub use via::{Via, MAGIC_COOKIE};

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::metrics::Dir;
-use crate::sip::{HeaderName, Message, Method, Reject, Uri};
+use crate::sip::{Checked, HeaderName, Message, Method, Reject};
 use crate::transport::{Handler, Received, Target};
 
 use crate::call::hub::{Arrival, CallEvent, CallHub, Outgoing};
@@ -186,19 +186,10 @@ impl Dispatcher {
         let Some(call_id) = msg.call_id() else {
             return;
         };
-        let in_dialog = checked.to_tag.is_some();
         // An initial INVITE (no To tag) that is already known is a retransmission: deliver it.
         let msg = {
             let Some(tx) = self.hub.calls.get(&call_id).map(|e| e.value().clone()) else {
-                return self.out_of_call(
-                    msg,
-                    checked.uri,
-                    meta,
-                    method,
-                    call_id,
-                    in_dialog,
-                    queued,
-                );
+                return self.out_of_call(msg, checked, meta, method, call_id, queued);
             };
             match tx.try_send(CallEvent::Sip(Box::new((msg, meta.clone())))) {
                 Ok(()) => return,
@@ -213,21 +204,21 @@ impl Dispatcher {
                 Err(mpsc::error::TrySendError::Closed(_)) => return,
             }
         };
-        self.out_of_call(msg, checked.uri, meta, method, call_id, in_dialog, queued)
+        self.out_of_call(msg, checked, meta, method, call_id, queued)
     }
 
-    /// A request no call task owns (`uri`: its Request-URI, parsed).
-    #[allow(clippy::too_many_arguments)]
+    /// A request no call task owns (`checked`: its Request-URI and To tag,
+    /// parsed by the validation).
     fn out_of_call(
         &self,
         msg: Message,
-        uri: Uri,
+        checked: Checked,
         meta: Arrival,
         method: Method,
         call_id: Bytes,
-        in_dialog: bool,
         queued: Duration,
     ) {
+        let in_dialog = checked.to_tag.is_some();
         // A retransmission toward a call that has ended.
         if self.ended_call(&call_id, &msg) {
             return;
@@ -254,7 +245,7 @@ impl Dispatcher {
         }
         match method {
             Method::Ack => {} // ACK for a 2xx of a call that is gone, or stray: nothing to answer (§17.2.1)
-            Method::Invite if !in_dialog => self.new_call(msg, uri, meta, call_id, queued),
+            Method::Invite if !in_dialog => self.new_call(msg, checked.uri, meta, call_id, queued),
             Method::Options if !in_dialog => {
                 let (mut b, target) = self.stateless(&msg, &meta, 200, "OK");
                 b = b.header("Allow", ALLOW).header("Accept", "application/sdp");
