@@ -11,10 +11,12 @@
 //!   did arrive is drained when the pair is handed out). So while the calls'
 //!   pairs fit under the descriptor cap below, set-up and tear-down bind and
 //!   close nothing, even when the range is larger than the cap;
-//! - a refill thread keeps a small `ready` queue at the front of the line
-//!   bound ahead of demand ([`PortPool::start_prebind`]), so a call set-up
-//!   normally binds nothing: it pops a pair, drains it and hands it to its
-//!   media task;
+//! - a refill thread keeps a small `ready` queue of pairs it bound ahead of
+//!   demand from the unbound ones ([`PortPool::start_prebind`]), so a call
+//!   set-up normally binds nothing: it pops a pair, drains it and hands it
+//!   to its media task. A rested idle pair goes ahead of the `ready` queue,
+//!   so while the calls' pairs fit under the cap the queue stays full and
+//!   the refill thread is not woken at all;
 //! - each media thread has a pool of its own over its share of the range
 //!   ([`PortRange`]): a pair its calls give back stays registered with that
 //!   thread's reactor ([`Socks::Registered`]), so from a pair's second call
@@ -75,9 +77,10 @@ struct Slot {
     bound: Option<Bound>,
 }
 
-/// The line of free pairs, each part in FIFO order: `ready` (bound on the
-/// pre-bind address) is its front; then `idle`, pairs given back still
-/// bound, with when they came back; then `cold`, pairs holding no sockets.
+/// The free pairs, each part in FIFO order: `idle`, pairs given back still
+/// bound, with when they came back (handed out first once rested); `ready`,
+/// pairs the refill thread bound on the pre-bind address; `cold`, pairs
+/// holding no sockets (bound by the refill thread or at set-up).
 #[derive(Default)]
 struct Line {
     ready: VecDeque<Slot>,
@@ -88,20 +91,26 @@ struct Line {
 }
 
 impl Line {
-    /// The next pair to hand out or pre-bind after `ready`: an idle bound
-    /// pair once it has rested [`QUARANTINE`] (no syscall to reuse it),
-    /// else a cold one, else an idle one that has not rested yet.
-    fn next(&mut self, now: Instant) -> Option<Slot> {
-        let rested = self
-            .idle
-            .front()
-            .is_some_and(|(at, _)| now.saturating_duration_since(*at) >= QUARANTINE);
-        if rested || self.cold.is_empty() {
-            if let Some((_, slot)) = self.idle.pop_front() {
-                return Some(slot);
-            }
+    /// The oldest idle bound pair, if it has rested [`QUARANTINE`].
+    fn rested(&mut self, now: Instant) -> Option<Slot> {
+        let (at, _) = self.idle.front()?;
+        if now.saturating_duration_since(*at) < QUARANTINE {
+            return None;
         }
-        self.cold.pop_front()
+        self.idle.pop_front().map(|(_, slot)| slot)
+    }
+
+    /// The next pair to hand out after `ready`: an idle bound pair once it
+    /// has rested [`QUARANTINE`] (no syscall to reuse it), else a cold one,
+    /// else an idle one that has not rested yet.
+    fn next(&mut self, now: Instant) -> Option<Slot> {
+        if let Some(slot) = self.rested(now) {
+            return Some(slot);
+        }
+        match self.cold.pop_front() {
+            Some(slot) => Some(slot),
+            None => self.idle.pop_front().map(|(_, slot)| slot),
+        }
     }
 
     fn free(&self) -> usize {
@@ -265,14 +274,21 @@ impl PortPool {
 
     fn take(&self) -> Option<Slot> {
         let mut l = self.lock()?;
-        let slot = match l.ready.pop_front() {
-            Some(s) => {
-                if l.ready.len() < self.ready_target / 2 {
-                    self.low.notify_one();
+        let now = Instant::now();
+        // A rested idle pair needs no syscall and no refill thread: taken
+        // first, so in the steady state (calls' pairs fitting under the cap)
+        // `ready` stays full and the refill thread sleeps.
+        let slot = match l.rested(now) {
+            Some(s) => s,
+            None => match l.ready.pop_front() {
+                Some(s) => {
+                    if l.ready.len() < self.ready_target / 2 {
+                        self.low.notify_one();
+                    }
+                    s
                 }
-                s
-            }
-            None => l.next(Instant::now())?,
+                None => l.next(now)?,
+            },
         };
         if slot.bound.is_some() {
             l.bound -= 1;
@@ -410,28 +426,22 @@ impl PortPool {
         if l.ready.len() >= self.ready_target {
             return false;
         }
-        let Some(mut slot) = l.next(Instant::now()) else {
+        // Only pairs that need binding: rested idle ones are taken straight
+        // from `idle` at set-up, unrested ones must rest.
+        let Some(mut slot) = l.cold.pop_front() else {
             return false;
         };
-        match &slot.bound {
-            Some(b) if b.ip == ip => {}
-            _ => match bind_pair(ip, slot.port) {
-                Ok(socks) => {
-                    if slot.bound.is_none() {
-                        l.bound += 1;
-                    }
-                    slot.bound = Some(Bound { ip, socks });
-                }
-                Err(e) => {
-                    // Held by another process (or out of descriptors): leave
-                    // it to set-up time, which skips it the same way.
-                    if slot.bound.take().is_some() {
-                        l.bound -= 1;
-                    }
-                    l.cold.push_back(slot);
-                    return e.kind() == std::io::ErrorKind::AddrInUse;
-                }
-            },
+        match bind_pair(ip, slot.port) {
+            Ok(socks) => {
+                l.bound += 1;
+                slot.bound = Some(Bound { ip, socks });
+            }
+            Err(e) => {
+                // Held by another process (or out of descriptors): leave it
+                // to set-up time, which skips it the same way.
+                l.cold.push_back(slot);
+                return e.kind() == std::io::ErrorKind::AddrInUse;
+            }
         }
         l.ready.push_back(slot);
         true

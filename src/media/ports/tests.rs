@@ -211,3 +211,34 @@ fn rested_bound_pairs_are_reused_before_cold_ones() {
     assert_eq!(pool.bound_idle(), 0);
     drop((b, c));
 }
+
+/// A rested bound pair is handed out ahead of the pre-bound `ready`
+/// queue, and the refill thread never moves idle pairs: in the steady
+/// state `ready` stays full and the refill thread has nothing to do.
+#[test]
+fn rested_pairs_go_ahead_of_the_ready_queue() {
+    let pool = PortPool::sized(15830, 15869, 1024, 0);
+    let ready = |pool: &PortPool| pool.lock().map_or(0, |l| l.ready.len());
+    pool.start_prebind(LO);
+    let wait_full = |pool: &PortPool| {
+        for _ in 0..300 {
+            if ready(pool) == 8 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("ready queue not refilled: {}", ready(pool));
+    };
+    wait_full(&pool);
+    // Nothing rested yet: the set-up takes from the ready queue.
+    let a = pool.allocate(LO).unwrap();
+    let port = a.port();
+    a.lease.recycle(a.socks);
+    std::thread::sleep(QUARANTINE + Duration::from_millis(50));
+    wait_full(&pool);
+    let idle = pool.lock().map_or(0, |l| l.idle.len());
+    assert_eq!(idle, 1, "the refill thread left the idle pair alone");
+    let c = pool.allocate(LO).unwrap();
+    assert_eq!(c.port(), port, "the rested pair, ahead of the ready queue");
+    assert_eq!(ready(&pool), 8);
+}
