@@ -160,7 +160,14 @@ pub fn descriptors_needed(config: &crate::config::Config) -> u64 {
     } else {
         0
     };
-    media + config.sip.tcp_max_connections as u64 + config.http.limits.max_connections as u64 + 256
+    media + descriptors_reserved(config) as u64
+}
+
+/// Descriptors the config can need at once besides the media ports: the
+/// SIP TCP/TLS and HTTP connection caps and the reserve of
+/// [`descriptors_needed`]. The media port pool leaves them free.
+pub fn descriptors_reserved(config: &crate::config::Config) -> usize {
+    config.sip.tcp_max_connections + config.http.limits.max_connections + 256
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit and says, once, when even

@@ -147,7 +147,11 @@ impl CallHub {
                 crate::resolve::Resolver::new(&crate::resolve::ResolverConfig::Static(Default::default()))
             })
             .expect("an empty static table always builds");
-        let media = crate::media::Media::new(config.media.clone(), metrics.media.clone());
+        let media = crate::media::Media::with_fd_reserve(
+            config.media.clone(),
+            metrics.media.clone(),
+            crate::process_metrics::descriptors_reserved(&config),
+        );
         let overload = Arc::new(super::intake::overload::Overload::new(config.overload));
         CallHub {
             overload,

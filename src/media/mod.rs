@@ -193,18 +193,42 @@ pub struct Media {
     routes: std::sync::Mutex<std::collections::HashMap<IpAddr, (IpAddr, tokio::time::Instant)>>,
 }
 
+/// Descriptors the port pool may hold in sockets (live and idle) in a
+/// process allowed `nofile` that keeps `reserve` for everything else; never
+/// less than half of `nofile` (the pool's share before the reserve was known).
+fn pool_budget(nofile: usize, reserve: usize) -> usize {
+    nofile.saturating_sub(reserve).max(nofile / 2)
+}
+
 /// How long a learnt route source is trusted before it is asked again.
 const ROUTE_TTL: Duration = Duration::from_secs(30);
 /// Peers remembered at most (the map is emptied when full).
 const ROUTES_MAX: usize = 4096;
 
 impl Media {
+    /// The relay whose port pool may keep half of the process's
+    /// descriptors in sockets (see [`Media::with_fd_reserve`]).
     pub fn new(settings: MediaSettings, metrics: MediaMetrics) -> Arc<Media> {
+        let nofile = ports::nofile();
+        Media::with_fd_reserve(settings, metrics, nofile / 2)
+    }
+
+    /// The relay whose port pool leaves `reserve` descriptors to the rest of
+    /// the process (SIP/TCP and HTTP connection caps, listeners, the store:
+    /// `process_metrics::descriptors_reserved`) and may keep the others in
+    /// sockets, live and idle; never less than half of them.
+    pub fn with_fd_reserve(
+        settings: MediaSettings,
+        metrics: MediaMetrics,
+        reserve: usize,
+    ) -> Arc<Media> {
+        let nofile = ports::nofile();
         let pool = ports::PortRange::new(
             settings.port_min,
             settings.port_max,
             runtime::count(),
-            ports::nofile(),
+            nofile,
+            pool_budget(nofile, reserve),
         );
         metrics.ports_available.set(pool.total() as i64);
         if settings.enabled {
@@ -385,4 +409,19 @@ fn route_source(peer: SocketAddr) -> Option<IpAddr> {
     s.connect(peer).ok()?;
     let ip = s.local_addr().ok()?.ip();
     (!ip.is_unspecified()).then_some(ip)
+}
+
+#[cfg(test)]
+mod budget_tests {
+    /// This machine's limit with the default config's reserve (4096 SIP
+    /// TCP + 256 HTTP + 256): the pool may keep 15,392 sockets instead of
+    /// 10,000; a limit too low for the reserve keeps the old half; the
+    /// unit's 65536 leaves the whole default range bound either way.
+    #[test]
+    fn the_pool_takes_what_the_reserve_leaves() {
+        assert_eq!(super::pool_budget(20000, 4608), 15392);
+        assert_eq!(super::pool_budget(1024, 4608), 512);
+        assert_eq!(super::pool_budget(8192, 4608), 4096);
+        assert_eq!(super::pool_budget(65536, 4608), 60928);
+    }
 }

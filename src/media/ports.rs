@@ -24,12 +24,14 @@
 //!   syscall unless the reactor saw something arrive.
 //!
 //! Bound pairs hold file descriptors, so their number follows
-//! `RLIMIT_NOFILE`: the pool's sockets, live and idle together, take half of
-//! it at most (a pair is two), which keeps the whole default range bound
-//! under the unit's `LimitNOFILE=65536`; under a lower limit a pair coming
-//! back while that many are bound is closed, so idle pairs give way to live
-//! calls and the other half stays free for SIP, HTTP and the store (the ready
-//! queue is 1/256th, 8..=256 pairs). Ports another process (or another gateway on the host) holds are
+//! `RLIMIT_NOFILE`: the pool's sockets, live and idle together, take at most
+//! what the config's SIP/TCP and HTTP connection caps and a reserve for
+//! listeners and the store leave (never less than half the limit; a pair is
+//! two), which keeps the whole default range bound under the unit's
+//! `LimitNOFILE=65536`; under a lower limit a pair coming back while that
+//! many are bound is closed, so idle pairs give way to live calls and the
+//! reserve stays free for SIP, HTTP and the store (the ready queue is
+//! 1/256th, 8..=256 pairs). Ports another process (or another gateway on the host) holds are
 //! skipped by the refill thread, not by the call set-up. The pool's mutex is taken at set-up and tear-down only, never per
 //! packet.
 
@@ -213,12 +215,27 @@ impl Drop for PortLease {
 impl PortPool {
     /// Pairs start at the first even port >= `min`; the last pair's RTCP port is <= `max`.
     pub fn new(min: u16, max: u16) -> Arc<PortPool> {
-        PortPool::sized(min, max, nofile(), 0)
+        let nofile = nofile();
+        PortPool::budgeted(min, max, nofile, nofile / 2, 0)
     }
 
     /// [`PortPool::new`] for a process allowed `nofile` descriptors, serving
-    /// media thread `thread`.
+    /// media thread `thread`: the pool's sockets take half of them at most.
+    #[cfg(test)]
     pub(super) fn sized(min: u16, max: u16, nofile: usize, thread: usize) -> Arc<PortPool> {
+        PortPool::budgeted(min, max, nofile, nofile / 2, thread)
+    }
+
+    /// [`PortPool::new`] for a process allowed `nofile` descriptors, of
+    /// which the pool's sockets, live and idle together, may hold `budget`
+    /// (see [`PortRange::new`]), serving media thread `thread`.
+    pub(super) fn budgeted(
+        min: u16,
+        max: u16,
+        nofile: usize,
+        budget: usize,
+        thread: usize,
+    ) -> Arc<PortPool> {
         let start = min + (min % 2);
         let mut cold = VecDeque::new();
         let mut p = u32::from(start);
@@ -238,16 +255,16 @@ impl PortPool {
             }),
             low: Condvar::new(),
             total,
-            // Sockets of the pool (two per pair, live and idle) kept to half
-            // the descriptors: the whole default range stays bound under the
-            // unit's LimitNOFILE=65536 (what `process_metrics::
-            // descriptors_needed` counts on), and under a lower limit idle
-            // pairs give way to live calls, while the other half stays free
-            // for SIP/TCP, HTTP and the store. A pair closed here is bound
-            // again later (five syscalls per socket), so the cap is kept as
-            // high as that allows. Set-ups still short of descriptors take
-            // them back from idle pairs first (`close_idle`).
-            bound_max: (nofile / 4).max(ready_target).min(total),
+            // Sockets of the pool (two per pair, live and idle) kept to the
+            // budget: the whole default range stays bound under the unit's
+            // LimitNOFILE=65536 (what `process_metrics::descriptors_needed`
+            // counts on), and under a lower limit idle pairs give way to
+            // live calls, while the rest stays free for SIP/TCP, HTTP and
+            // the store. A pair closed here is bound again later (five
+            // syscalls per socket), so the cap is kept as high as that
+            // allows. Set-ups still short of descriptors take them back
+            // from idle pairs first (`close_idle`).
+            bound_max: (budget / 2).max(ready_target).min(total),
             ready_target,
             thread,
         })

@@ -19,8 +19,9 @@ pub struct PortRange {
 impl PortRange {
     /// The pairs of `[min, max]` cut into `threads` shares (at least one
     /// pair each while the range has enough), for a process allowed
-    /// `nofile` descriptors: each share is held to its part of them.
-    pub fn new(min: u16, max: u16, threads: usize, nofile: usize) -> PortRange {
+    /// `nofile` descriptors of which the pool's sockets, live and idle
+    /// together, may hold `budget`: each share is held to its part of it.
+    pub fn new(min: u16, max: u16, threads: usize, nofile: usize, budget: usize) -> PortRange {
         let start = u32::from(min) + u32::from(min % 2);
         // Pairs p with p's RTCP port (start + 2p + 1) <= max.
         let pairs = (u32::from(max) + 1).saturating_sub(start) / 2;
@@ -32,10 +33,11 @@ impl PortRange {
                 // `to - 1` is the share's last RTCP port; an empty range
                 // (min > max) gives one empty share.
                 let clamp = |p: u32| u16::try_from(p).unwrap_or(u16::MAX);
-                PortPool::sized(
+                PortPool::budgeted(
                     clamp(from),
                     clamp(to.saturating_sub(1).max(from)),
                     nofile / n as usize,
+                    budget / n as usize,
                     i as usize,
                 )
             })
@@ -87,7 +89,7 @@ mod tests {
     #[test]
     fn shares_split_the_range_and_lend_to_each_other() {
         // 15700..=15711: six pairs, three per share.
-        let r = PortRange::new(15700, 15711, 2, 1024);
+        let r = PortRange::new(15700, 15711, 2, 1024, 512);
         assert_eq!((r.total(), r.available()), (6, 6));
         let mut held: Vec<PortPair> = (0..3).map(|_| r.allocate(LO, 1).unwrap()).collect();
         let mut ports: Vec<u16> = held.iter().map(|p| p.port()).collect();
@@ -108,13 +110,13 @@ mod tests {
 
     #[test]
     fn a_range_smaller_than_the_threads_has_fewer_shares() {
-        let r = PortRange::new(15720, 15723, 4, 1024);
+        let r = PortRange::new(15720, 15723, 4, 1024, 512);
         assert_eq!(r.total(), 2);
         let a = r.allocate(LO, 3).unwrap();
         let b = r.allocate(LO, 3).unwrap();
         assert_ne!(a.port(), b.port());
         assert!(r.allocate(LO, 0).is_err());
-        let empty = PortRange::new(15730, 15730, 2, 1024);
+        let empty = PortRange::new(15730, 15730, 2, 1024, 512);
         assert_eq!(empty.total(), 0);
         assert!(empty.allocate(LO, 0).is_err());
     }

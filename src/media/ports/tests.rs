@@ -242,3 +242,17 @@ fn rested_pairs_go_ahead_of_the_ready_queue() {
     assert_eq!(c.port(), port, "the rested pair, ahead of the ready queue");
     assert_eq!(ready(&pool), 8);
 }
+
+/// A pool given a budget of descriptors keeps up to half that many pairs
+/// bound (two sockets each), live and idle together.
+#[test]
+fn a_budgeted_pool_keeps_its_budget_bound() {
+    // 64 descriptors, 48 of them the pool's: 24 pairs bound at most.
+    let pool = PortPool::budgeted(15900, 15979, 64, 48, 0);
+    assert_eq!(pool.total(), 40);
+    let live: Vec<_> = (0..30).map(|_| pool.allocate(LO).unwrap()).collect();
+    for p in live {
+        p.lease.recycle(p.socks);
+    }
+    assert_eq!(pool.bound_idle(), 24);
+}
