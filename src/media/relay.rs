@@ -211,30 +211,23 @@ impl Task {
                 if idx >= MAX_STREAMS {
                     return;
                 }
-                let pair = *pair;
-                let home = pair.lease.thread();
-                let Ok((rtp, rtcp)) = pair.socks.into_tokio(runtime::current(), home) else {
+                let PortPair { socks, lease } = *pair;
+                let home = lease.thread();
+                let Ok((rtp, rtcp)) = socks.into_tokio(runtime::current(), home) else {
                     return;
                 };
-                while self.streams.len() <= idx {
-                    self.streams.push(Stream::default());
+                if self.streams.len() <= idx {
+                    self.streams.resize_with(idx + 1, Stream::default);
                 }
                 // Polled next (which registers their wakers).
                 let bits = wakes::socket_bit(idx, leg, false) | wakes::socket_bit(idx, leg, true);
                 self.sockets |= bits;
                 self.due |= bits;
-                let old = self.streams[idx].ends[leg as usize].take();
-                let old_remote = old.as_ref().and_then(|e| e.remote);
-                let old_srtp = old.and_then(Endpoint::recycle);
-                self.streams[idx].ends[leg as usize] = Some(Endpoint {
-                    rtp,
-                    rtcp,
-                    lease: pair.lease,
-                    remote: old_remote,
-                    latched: [None, None],
-                    out: None,
-                    srtp: old_srtp,
-                });
+                // In place: an endpoint is ~1 KB (its SRTP state), not moved.
+                match &mut self.streams[idx].ends[leg as usize] {
+                    Some(e) => e.new_sockets(rtp, rtcp, lease),
+                    slot @ None => *slot = Some(Endpoint::new(rtp, rtcp, lease)),
+                }
             }
             Cmd::Remote { idx, leg, remote } => {
                 let remote = remote.map(|r| *r);
