@@ -182,9 +182,9 @@ impl Task {
             }
         }
         self.flush_counts();
-        for s in self.streams.drain(..) {
-            for e in s.ends.into_iter().flatten() {
-                e.recycle();
+        for s in &mut self.streams {
+            for end in &mut s.ends {
+                Endpoint::close(end);
             }
         }
         self.metrics.sessions_active.dec();
