@@ -65,7 +65,14 @@ enum Wake {
     Housekeeping,
 }
 
-pub struct Relay {
+/// A call's media task before it runs: its state, boxed once here so that
+/// starting it (into the media thread's inbox, then into tokio's task
+/// cell) moves a pointer, not the whole state; the session holding it
+/// unstarted stays small too.
+pub struct Relay(Box<Task>);
+
+/// The media task's state (see [`Relay`]).
+struct Task {
     rx: mpsc::Receiver<Cmd>,
     notify: Notify,
     opts: RelayOptions,
@@ -85,7 +92,13 @@ pub struct Relay {
     /// Per-source wakers, and the sources to poll (bits of [`wakes`]).
     wakes: Wakes,
     due: u32,
+    /// The bits of the sockets the task holds (of [`wakes::SOCKETS`]).
+    sockets: u32,
 }
+
+/// How often a task flushes its counts, checks the RTP timeout and
+/// publishes its quality figures.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
 
 /// Media lines per call we relay (bounds the sockets one SDP can make us open).
 pub const MAX_STREAMS: usize = 4;
@@ -97,7 +110,7 @@ impl Relay {
         opts: RelayOptions,
         metrics: MediaMetrics,
     ) -> Relay {
-        Relay {
+        Relay(Box::new(Task {
             rx,
             notify,
             opts,
@@ -112,23 +125,35 @@ impl Relay {
             quality: Quality::new(opts.quality),
             wakes: Wakes::new(),
             due: wakes::ALL,
-        }
+            sockets: 0,
+        }))
     }
 
     /// Where the task publishes the call's running quality figures.
     pub fn live_quality(&self) -> LiveQuality {
-        self.quality.live()
+        self.0.quality.live()
     }
 
     /// Handles `first` (the commands it was started with), then runs until
     /// the call task drops its sender or sends [`Cmd::Finish`]; then the
     /// sockets go back to the port pool and the recording is finalised.
-    pub async fn run(mut self, first: Vec<Cmd>) {
+    pub fn run(self, first: Vec<Cmd>) -> impl std::future::Future<Output = ()> + Send {
+        self.0.run(first)
+    }
+}
+
+impl Task {
+    /// [`Relay::run`]: the future holds the box, not the state.
+    async fn run(mut self: Box<Self>, first: Vec<Cmd>) {
         self.metrics.sessions_active.inc();
         // On the media threads' grid: one timer wake-up serves every call
-        // whose second is up in the same few milliseconds.
-        let mut hk =
-            tokio::time::interval_at(runtime::on_grid(Instant::now()), Duration::from_secs(1));
+        // whose second is up in the same few milliseconds. The first a
+        // second from now: at the start there is nothing to count, time out
+        // or publish (the live figures appear at the first second's refresh).
+        let mut hk = tokio::time::interval_at(
+            runtime::on_grid(Instant::now() + HOUSEKEEPING),
+            HOUSEKEEPING,
+        );
         hk.set_missed_tick_behavior(MissedTickBehavior::Skip);
         self.housekeeping = Some(hk);
         self.watch.start(Instant::now());
@@ -137,11 +162,9 @@ impl Relay {
             let wake = std::future::poll_fn(|cx| self.poll_wake(cx)).await;
             match wake {
                 Wake::Cmd(None) => open = false,
-                Wake::Cmd(Some(cmd)) => {
-                    open = self.handle(cmd);
-                    // It may have added sockets or started a tone: poll all.
-                    self.due = wakes::ALL;
-                }
+                // A command that adds sockets or starts a tone marks them
+                // due (`on_cmd`); the channel stays due until it is Pending.
+                Wake::Cmd(Some(cmd)) => open = self.handle(cmd),
                 // Same thread and same poll as the read that filled the buffers.
                 // One clock read for the batch: its datagrams were queued
                 // together and are read in the same microsecond.
@@ -159,9 +182,9 @@ impl Relay {
             }
         }
         self.flush_counts();
-        for s in self.streams.drain(..) {
-            for e in s.ends.into_iter().flatten() {
-                e.recycle();
+        for s in &mut self.streams {
+            for end in &mut s.ends {
+                Endpoint::close(end);
             }
         }
         self.metrics.sessions_active.dec();
@@ -188,26 +211,23 @@ impl Relay {
                 if idx >= MAX_STREAMS {
                     return;
                 }
-                let pair = *pair;
-                let home = pair.lease.thread();
-                let Ok((rtp, rtcp)) = pair.socks.into_tokio(runtime::current(), home) else {
+                let PortPair { socks, lease } = *pair;
+                let home = lease.thread();
+                let Ok((rtp, rtcp)) = socks.into_tokio(runtime::current(), home) else {
                     return;
                 };
-                while self.streams.len() <= idx {
-                    self.streams.push(Stream::default());
+                if self.streams.len() <= idx {
+                    self.streams.resize_with(idx + 1, Stream::default);
                 }
-                let old = self.streams[idx].ends[leg as usize].take();
-                let old_remote = old.as_ref().and_then(|e| e.remote);
-                let old_srtp = old.and_then(Endpoint::recycle);
-                self.streams[idx].ends[leg as usize] = Some(Endpoint {
-                    rtp,
-                    rtcp,
-                    lease: pair.lease,
-                    remote: old_remote,
-                    latched: [None, None],
-                    out: None,
-                    srtp: old_srtp,
-                });
+                // Polled next (which registers their wakers).
+                let bits = wakes::socket_bit(idx, leg, false) | wakes::socket_bit(idx, leg, true);
+                self.sockets |= bits;
+                self.due |= bits;
+                // In place: an endpoint is ~1 KB (its SRTP state), not moved.
+                match &mut self.streams[idx].ends[leg as usize] {
+                    Some(e) => e.new_sockets(rtp, rtcp, lease),
+                    slot @ None => *slot = Some(Endpoint::new(rtp, rtcp, lease)),
+                }
             }
             Cmd::Remote { idx, leg, remote } => {
                 let remote = remote.map(|r| *r);
@@ -229,7 +249,10 @@ impl Relay {
                     }
                 }
             }
-            Cmd::Tone { cadence, pt, codec } => self.playout.tone(cadence, pt, codec),
+            Cmd::Tone { cadence, pt, codec } => {
+                self.playout.tone(cadence, pt, codec);
+                self.due |= wakes::TONE;
+            }
             Cmd::Play {
                 audio,
                 loops,
@@ -239,6 +262,7 @@ impl Relay {
             } => {
                 self.stop_clip(true);
                 self.playout.clip(audio, loops, id, pt, codec);
+                self.due |= wakes::TONE;
             }
             Cmd::StopPlay => {
                 self.stop_clip(true);

@@ -12,6 +12,8 @@
 //! of twice the measured jitter (`Id = 0.024·d + 0.11·(d − 177.3)` above
 //! 177.3 ms, the usual Cole–Rosenbluth fit). MOS from R by G.107 Annex B.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::rtcp::{Far, XrVoip};
@@ -100,6 +102,11 @@ fn round(v: f64, places: i32) -> f64 {
     (v * f).round() / f
 }
 
+/// A name in the report: a `&'static str` when the gateway builds it (no
+/// allocation per report, built once a second per live call), owned when
+/// read back from the call log. A JSON string either way.
+pub type Name = Cow<'static, str>;
+
 /// A call's media quality (a spec addition: the call log's `quality`, and
 /// the running figures in `GET /v1/LiveCalls`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -117,10 +124,12 @@ pub struct QualityReport {
     /// `caller_to_callee` (only the caller's audio flowed) or
     /// `callee_to_caller`, once RTP flowed one way only for
     /// `media.one_way_after_s` after the answer.
-    pub one_way_audio: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub one_way_audio: Option<Name>,
     /// Why: `no_rtp` (the silent leg sent nothing) or `latching` (it sent
     /// from an address that never matched its SDP).
-    pub one_way_cause: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub one_way_cause: Option<Name>,
 }
 
 /// One direction of a call.
@@ -147,7 +156,8 @@ pub struct DirectionQuality {
     /// Longest time without a packet after the answer (holds excluded), ms.
     pub max_silence_ms: u64,
     /// `PCMU`, `PCMA`, `G729`, `G722`, `other`; null before the first packet.
-    pub codec: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub codec: Option<Name>,
     /// Simplified E-model over the whole call; null without packets.
     pub r_factor: Option<f64>,
     pub mos: Option<f64>,
@@ -241,7 +251,7 @@ impl DirectionQuality {
             clock_rate: clock,
             max_loss_burst: i.rx.burst(),
             max_silence_ms: i.max_gap_us / 1000,
-            codec: i.codec.name().map(str::to_string),
+            codec: i.codec.name().map(Cow::Borrowed),
             r_factor: r.map(|r| round(r, 2)),
             mos: r.map(|r| round(mos(r), 2)),
             mos_min: i.mos_min.map(|m| round(f64::from(m), 2)),
@@ -269,8 +279,8 @@ impl QualityReport {
             callee_to_caller: b,
             mos_min,
             mos_avg,
-            one_way_audio: one_way.map(|o| o.direction().to_string()),
-            one_way_cause: one_way.map(|o| o.cause().to_string()),
+            one_way_audio: one_way.map(|o| Cow::Borrowed(o.direction())),
+            one_way_cause: one_way.map(|o| Cow::Borrowed(o.cause())),
         }
     }
 

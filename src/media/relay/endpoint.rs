@@ -21,19 +21,42 @@ pub(super) struct Endpoint {
 }
 
 impl Endpoint {
-    /// Closes this end: its sockets go back to the port pool still bound,
-    /// and still registered with this media thread's reactor when the pool
-    /// is this thread's (see `ports`). Returns its SRTP state.
-    pub(super) fn recycle(self) -> Option<EndCrypto> {
-        let Endpoint {
+    /// A new end on these sockets: no remote yet, nothing latched, plain RTP.
+    pub(super) fn new(rtp: MediaSock, rtcp: MediaSock, lease: PortLease) -> Endpoint {
+        Endpoint {
             rtp,
             rtcp,
             lease,
-            srtp,
-            ..
-        } = self;
-        lease.recycle_tokio(crate::media::runtime::current(), rtp, rtcp);
-        srtp
+            remote: None,
+            latched: [None, None],
+            out: None,
+            srtp: None,
+        }
+    }
+
+    /// Moves this end to new sockets (the old ones go back to the pool as
+    /// in [`Endpoint::recycle`]): the remote and the SRTP state stay,
+    /// latching and the rewriting after a tone start again.
+    pub(super) fn new_sockets(&mut self, rtp: MediaSock, rtcp: MediaSock, lease: PortLease) {
+        let old_rtp = std::mem::replace(&mut self.rtp, rtp);
+        let old_rtcp = std::mem::replace(&mut self.rtcp, rtcp);
+        let old_lease = std::mem::replace(&mut self.lease, lease);
+        old_lease.recycle_tokio(crate::media::runtime::current(), old_rtp, old_rtcp);
+        self.latched = [None, None];
+        self.out = None;
+    }
+
+    /// Closes the end in `slot`, if any: its sockets go back to the port
+    /// pool still bound, and still registered with this media thread's
+    /// reactor when the pool is this thread's (see `ports`). Only the
+    /// sockets and the lease are moved out, not the whole (~1 KB) end.
+    pub(super) fn close(slot: &mut Option<Endpoint>) {
+        if let Some(Endpoint {
+            rtp, rtcp, lease, ..
+        }) = slot.take()
+        {
+            lease.recycle_tokio(crate::media::runtime::current(), rtp, rtcp);
+        }
     }
 
     /// Sends a clear packet to this leg, encrypting it first on an SRTP leg.

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use super::{batch, Leg, Relay, Wake as Woke, MAX_STREAMS};
+use super::{batch, Leg, Task, Wake as Woke, MAX_STREAMS};
 
 /// The command channel's bit.
 pub(super) const CMD: u32 = 1;
@@ -32,8 +32,7 @@ pub(super) const ALL: u32 = (1 << SOURCES) - 1;
 pub(super) const SOCKETS: u32 = ALL & !(CMD | TONE | HOUSEKEEPING);
 
 /// The bit of one relay socket (the inverse of [`socket_of`]).
-#[cfg(test)]
-fn socket_bit(idx: usize, leg: Leg, rtcp: bool) -> u32 {
+pub(super) fn socket_bit(idx: usize, leg: Leg, rtcp: bool) -> u32 {
     let n = idx * 4 + (leg as usize) * 2 + usize::from(rtcp);
     1 << (FIRST_SOCKET as usize + n)
 }
@@ -87,12 +86,25 @@ impl Wakes {
     /// call, or when the task's waker changed (the sources' wakers are then
     /// dropped, made anew around it when next polled, which registers them).
     pub(super) fn take(&mut self, cx: &Context<'_>) -> u32 {
-        if !self.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-            self.task = Some(cx.waker().clone());
-            self.sources = std::array::from_fn(|_| None);
-            self.fired.fetch_or(ALL, Ordering::Relaxed);
+        match &self.task {
+            Some(t) if t.will_wake(cx.waker()) => {}
+            // The first poll: no source waker made yet, every bit set.
+            None => self.task = Some(cx.waker().clone()),
+            Some(_) => {
+                self.task = Some(cx.waker().clone());
+                self.sources = std::array::from_fn(|_| None);
+                self.fired.fetch_or(ALL, Ordering::Relaxed);
+            }
         }
         self.fired.swap(0, Ordering::Acquire)
+    }
+
+    /// The bits of the sources that have a waker.
+    #[cfg(test)]
+    fn made(&self) -> u32 {
+        (0..SOURCES)
+            .filter(|&b| self.sources[b as usize].is_some())
+            .fold(0, |m, b| m | 1 << b)
     }
 
     /// A context whose waker sets the single bit `bit`. Call [`Wakes::take`]
@@ -111,7 +123,7 @@ impl Wakes {
     }
 }
 
-impl Relay {
+impl Task {
     /// The next thing to do. Only the sources in `due` are polled: those
     /// whose waker fired ([`Wakes`]) and those that were ready last time
     /// (a source leaves `due` when it returns `Pending`, which registers its
@@ -126,11 +138,18 @@ impl Relay {
                 }
             }
         }
+        // Only the sockets the task holds: a source's waker is made the
+        // first time it is polled, and a socket that does not exist needs none.
+        self.due &= !SOCKETS | self.sockets;
         while self.due & SOCKETS != 0 {
             let bit = 1 << (self.due & SOCKETS).trailing_zeros();
             if let Some(w) = self.poll_socket(bit) {
                 return Poll::Ready(w);
             }
+        }
+        // No tone playing: nothing to poll (a `Tone` command polls again).
+        if self.due & TONE != 0 && !self.playout.is_playing() {
+            self.due &= !TONE;
         }
         if self.due & TONE != 0 {
             if let Some(mut c) = self.wakes.context(TONE) {
@@ -156,11 +175,15 @@ impl Relay {
     /// it is readable; `None` once it is `Pending` (its bit leaves `due`).
     fn poll_socket(&mut self, bit: u32) -> Option<Woke> {
         let (idx, leg, rtcp) = socket_of(bit);
-        let end = self
+        let Some(e) = self
             .streams
             .get(idx)
-            .and_then(|s| s.ends[leg as usize].as_ref());
-        let (Some(e), Some(mut c)) = (end, self.wakes.context(bit)) else {
+            .and_then(|s| s.ends[leg as usize].as_ref())
+        else {
+            self.due &= !bit;
+            return None;
+        };
+        let Some(mut c) = self.wakes.context(bit) else {
             self.due &= !bit;
             return None;
         };
@@ -193,7 +216,65 @@ impl Relay {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Cmd, Relay, RelayOptions};
     use super::*;
+    use crate::media::tones::{tone, ToneKind};
+    use crate::media::MediaMetrics;
+    use crate::sip::sdp::Codec;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    /// A task as `run` starts it, with no sockets yet, and its channel.
+    fn task() -> (Box<Task>, tokio::sync::mpsc::Sender<Cmd>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let opts = RelayOptions {
+            latch_any: false,
+            rtp_timeout: None,
+            quality: Default::default(),
+        };
+        let Relay(mut task) = Relay::new(rx, Box::new(|_| {}), opts, MediaMetrics::default());
+        let second = Duration::from_secs(1);
+        task.housekeeping = Some(tokio::time::interval_at(Instant::now() + second, second));
+        (task, tx)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_task_makes_wakers_only_for_the_sources_it_has() {
+        let (mut task, _tx) = task();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(task.poll_wake(&mut cx).is_pending());
+        // No socket and no tone: the channel's and the housekeeping's only.
+        assert_eq!(task.wakes.made(), CMD | HOUSEKEEPING);
+        assert_eq!(task.due, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tone_command_marks_the_ticker_due_and_nothing_else() {
+        let (mut task, tx) = task();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(task.poll_wake(&mut cx).is_pending());
+        let cadence = tone(None, ToneKind::Ringback);
+        let cmd = Cmd::Tone {
+            cadence,
+            pt: 0,
+            codec: Codec::Pcmu,
+        };
+        assert!(tx.try_send(cmd).is_ok());
+        // The noop waker records nothing: the channel's bit is set by hand,
+        // as its waker would.
+        task.due |= CMD;
+        let Poll::Ready(Woke::Cmd(Some(cmd))) = task.poll_wake(&mut cx) else {
+            panic!("the command is not read");
+        };
+        assert!(task.handle(cmd));
+        assert_eq!(task.due, CMD | TONE);
+        // The ticker's first tick is due at once: a tone packet.
+        assert!(matches!(
+            task.poll_wake(&mut cx),
+            Poll::Ready(Woke::ToneTick)
+        ));
+        assert_eq!(task.wakes.made(), CMD | TONE | HOUSEKEEPING);
+    }
 
     #[test]
     fn socket_bits_are_distinct_and_map_back() {
