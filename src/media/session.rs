@@ -61,8 +61,9 @@ pub struct MediaSession {
     /// What the media task was last told (remotes, keys, hold), and
     /// whether the call is answered.
     told: Told,
-    /// Per leg, per media line: the port pair we opened.
-    local: [Vec<Option<Local>>; 2],
+    /// Per leg, per media line: the port pair we opened (inline: a call
+    /// has at most [`MAX_STREAMS`] lines, 16 bytes a leg).
+    local: [[Option<Local>; MAX_STREAMS]; 2],
     /// The address each leg is told to send to.
     advertise: [Option<IpAddr>; 2],
     /// o= session version of the SDP we send each leg (RFC 3264 §8: it only grows).
@@ -106,7 +107,7 @@ impl MediaSession {
             thread: runtime::pick(),
             unstarted,
             told: Told::default(),
-            local: [Vec::new(), Vec::new()],
+            local: [[None; MAX_STREAMS]; 2],
             advertise: [None, None],
             version: [0, 0],
             caller_audio: None,
@@ -197,18 +198,17 @@ impl MediaSession {
         v6: bool,
         cmds: &mut Vec<Cmd>,
     ) -> Result<u16, MediaError> {
-        let list = &mut self.local[leg as usize];
-        if list.len() <= idx {
-            list.resize(idx + 1, None);
-        }
-        if let Some(l) = list[idx] {
+        let slot = self.local[leg as usize]
+            .get_mut(idx)
+            .ok_or(MediaError::TooManyStreams)?;
+        if let Some(l) = *slot {
             if l.v6 == v6 {
                 return Ok(l.port);
             }
         }
         let pair = self.media.allocate(v6, self.thread)?;
         let port = pair.port();
-        self.local[leg as usize][idx] = Some(Local { port, v6 });
+        *slot = Some(Local { port, v6 });
         cmds.push(Cmd::Stream {
             idx,
             leg,
@@ -230,7 +230,9 @@ impl MediaSession {
     /// [`Self::relay_caller_offer`].
     pub fn take_offer(&mut self, body: &[u8]) -> Result<(), MediaError> {
         let parsed = Box::new(sdp::parse(body)?);
-        let mut cmds = Vec::new();
+        // An offer's first commands: two port pairs, the remote, its keys
+        // and the hold state per line (one allocation, no regrowth).
+        let mut cmds = Vec::with_capacity(8);
         let r = self.learn(Leg::Caller, &parsed, &mut cmds);
         self.flush(cmds);
         self.offer = Some(parsed);
@@ -410,7 +412,9 @@ impl MediaSession {
     ) -> Result<Option<Bytes>, MediaError> {
         // Answered: no further callee gets the caller's offer.
         self.offer = None;
-        let mut cmds = Vec::new();
+        // The answer's remote, keys and hold, the tone's end and the
+        // answer itself: one allocation, no regrowth.
+        let mut cmds = Vec::with_capacity(if sdp.is_some() { 8 } else { 2 });
         let r = sdp
             .map(|body| {
                 let parsed = sdp::parse(body)?;

@@ -15,6 +15,8 @@
 use std::net::IpAddr;
 use std::ops::Range;
 
+use smallvec::SmallVec;
+
 mod codec;
 mod parse;
 mod rewrite;
@@ -32,6 +34,8 @@ pub use rewrite::{build_answer, choose_g711, Rewrite, SecOut};
 pub const MAX_BODY: usize = 64 * 1024;
 /// Most `m=` lines we accept in one body.
 pub const MAX_MEDIA: usize = 64;
+// A line's section index is kept in a u8.
+const _: () = assert!(MAX_MEDIA <= u8::MAX as usize);
 /// Most `a=crypto` lines per `m=` section we read (RFC 4568 offers list a few).
 pub const MAX_CRYPTO: usize = 16;
 
@@ -174,16 +178,27 @@ enum Role {
 struct Line {
     span: Range<usize>,
     role: Role,
-    /// Index of the media section, None at session level.
-    section: Option<usize>,
+    /// Index of the media section (< [`MAX_MEDIA`]), None at session level.
+    section: Option<u8>,
 }
 
-/// A parsed SDP body that keeps its original lines for rewriting.
+impl Line {
+    fn section(&self) -> Option<usize> {
+        self.section.map(usize::from)
+    }
+}
+
+/// The lines of a body kept inline (no allocation) up to a typical offer's 16.
+type Lines = SmallVec<[Line; 16]>;
+
+/// A parsed SDP body that keeps its original lines for rewriting. A body of
+/// up to 16 lines and one `m=` section (a call's usual offer and answer)
+/// keeps them inline.
 #[derive(Clone, Debug)]
 pub struct Sdp {
     body: String,
-    lines: Vec<Line>,
-    media: Vec<MediaDesc>,
+    lines: Lines,
+    media: SmallVec<[MediaDesc; 1]>,
     version: Option<u64>,
 }
 
@@ -195,7 +210,7 @@ impl Sdp {
 
     /// The `m=` sections in body order.
     pub fn media(&self) -> &[MediaDesc] {
-        &self.media
+        self.media.as_slice()
     }
 
     /// Any active (port != 0) T.38 `m=image udptl t38` section.

@@ -123,3 +123,27 @@ fn the_callers_offer_is_taken_once_and_relayed_to_each_callee_from_its_parse() {
     assert!(s.take_offer(b"not sdp").is_err());
     assert!(s.relay_caller_offer(b"not sdp").is_err());
 }
+
+/// A line is relayed as RTP when its profile names RTP in any case; other
+/// profiles and non-audio lines go byte for byte. Its payload types are the
+/// static ones of RFC 3551 plus its own rtpmaps.
+#[test]
+fn remote_of_reads_the_profile_and_payload_types() {
+    let line = |m: &str| {
+        let body = format!(
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm={m}\r\n"
+        );
+        let sdp = sdp::parse(body.as_bytes()).unwrap();
+        told::remote_of(&sdp.media()[0]).unwrap()
+    };
+    assert!(!line("audio 4000 RTP/AVP 0").raw);
+    assert!(!line("audio 4000 rtp/avp 0").raw);
+    assert!(!line("audio 4000 UDP/TLS/RTP/SAVPF 0").raw);
+    assert!(line("audio 4000 udp 0").raw);
+    assert!(line("image 4000 udptl t38").raw);
+    let r = line("audio 4000 RTP/AVP 8 96\r\na=rtpmap:96 PCMU/8000");
+    assert_eq!(r.pts.get(0), Some(Codec::Pcmu), "static, not offered");
+    assert_eq!(r.pts.get(8), Some(Codec::Pcma));
+    assert_eq!(r.pts.get(96), Some(Codec::Pcmu));
+    assert_eq!(r.pts.get(97), None);
+}

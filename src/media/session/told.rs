@@ -3,6 +3,7 @@
 //! hop) sends nothing: every message wakes the media task's thread.
 
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 
 use crate::media::relay::{Cmd, Leg, PtMap, Remote, MAX_STREAMS};
 use crate::media::srtp::LegKeys;
@@ -95,6 +96,10 @@ impl Told {
     }
 }
 
+/// RFC 3551's static payload types, built once: every SDP line starts from
+/// them (a copy of 128 bytes instead of two dozen inserts per line).
+static STATIC_PTS: LazyLock<PtMap> = LazyLock::new(PtMap::default);
+
 /// Where a media line `m` wants its media, as the media task takes it
 /// (`None`: no connection address).
 pub(super) fn remote_of(m: &MediaDesc) -> Option<Remote> {
@@ -102,14 +107,20 @@ pub(super) fn remote_of(m: &MediaDesc) -> Option<Remote> {
     let rtp = SocketAddr::new(ip, m.port);
     let rtcp = SocketAddr::new(ip, m.rtcp_port.unwrap_or(m.port.wrapping_add(1)));
     let rtcp = if m.rtcp_mux { rtp } else { rtcp };
-    let mut pts = PtMap::default();
+    let mut pts = *STATIC_PTS;
     for (pt, rate) in &m.clocks {
         pts.set_clock(*pt, *rate);
     }
     for (pt, c) in &m.codecs {
         pts.set(*pt, *c);
     }
-    let raw = m.kind != sdp::MediaKind::Audio || !m.proto.to_ascii_uppercase().contains("RTP");
+    // "RTP" anywhere in the profile, in any case (no uppercased copy).
+    let rtp_profile = m
+        .proto
+        .as_bytes()
+        .windows(3)
+        .any(|w| w.eq_ignore_ascii_case(b"RTP"));
+    let raw = m.kind != sdp::MediaKind::Audio || !rtp_profile;
     Some(Remote {
         rtp,
         rtcp,

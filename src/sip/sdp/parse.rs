@@ -4,9 +4,12 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
+use smallvec::SmallVec;
+
 use super::Codec;
 use super::{
-    Direction, Line, MediaDesc, MediaKind, Role, Sdp, SdpError, MAX_BODY, MAX_CRYPTO, MAX_MEDIA,
+    Direction, Line, Lines, MediaDesc, MediaKind, Role, Sdp, SdpError, MAX_BODY, MAX_CRYPTO,
+    MAX_MEDIA,
 };
 
 /// RFC 8839 §5: ICE attributes a media relay must not pass on.
@@ -21,19 +24,20 @@ const ICE_ATTRS: [&str; 8] = [
     "end-of-candidates",
 ];
 
-/// An `m=` section while its attributes are being read.
-struct Pending {
-    desc: MediaDesc,
-    direction: Option<Direction>,
-    /// (payload type, encoding name's place in the body, clock rate) from
-    /// `a=rtpmap`.
-    rtpmaps: Vec<(u8, Range<usize>, u32)>,
-}
+/// An `a=rtpmap` of a section: (section, payload type, encoding name's
+/// place in the body, clock rate).
+type Rtpmap = (usize, u8, Range<usize>, u32);
 
-#[derive(Default)]
 struct Parser {
-    lines: Vec<Line>,
-    media: Vec<Pending>,
+    lines: Lines,
+    /// The `m=` sections read so far (session-level defaults applied in
+    /// [`Parser::finish`]).
+    media: SmallVec<[MediaDesc; 1]>,
+    /// Per section, its own direction attribute (`None`: the session's).
+    directions: [Option<Direction>; MAX_MEDIA],
+    /// Every section's `a=rtpmap`s, in body order (one list per body, not
+    /// one per section; a typical offer's few inline).
+    rtpmaps: SmallVec<[Rtpmap; 8]>,
     seen_v: bool,
     seen_o: bool,
     seen_s: bool,
@@ -54,8 +58,16 @@ pub fn parse(body: &[u8]) -> Result<Sdp, SdpError> {
     }
     let text = std::str::from_utf8(body).map_err(|_| SdpError::NotUtf8)?;
     let mut p = Parser {
-        lines: Vec::with_capacity(16),
-        ..Parser::default()
+        lines: Lines::new(),
+        media: SmallVec::new(),
+        directions: [None; MAX_MEDIA],
+        rtpmaps: SmallVec::new(),
+        seen_v: false,
+        seen_o: false,
+        seen_s: false,
+        version: None,
+        session_addr: None,
+        session_direction: None,
     };
     // Line ends found by one searcher over the whole body (SDP lines are
     // short: a search per line costs more than the line).
@@ -103,7 +115,7 @@ impl Parser {
             (b'c', _) => {
                 let addr = parse_connection(value).ok_or(SdpError::BadConnection { line: n })?;
                 let slot = match self.media.last_mut() {
-                    Some(m) => &mut m.desc.addr,
+                    Some(m) => &mut m.addr,
                     None => &mut self.session_addr,
                 };
                 slot.get_or_insert(addr);
@@ -116,11 +128,7 @@ impl Parser {
                     return Err(SdpError::TooManyMedia { max: MAX_MEDIA });
                 }
                 let desc = parse_media(value).ok_or(SdpError::BadMedia { line: n })?;
-                self.media.push(Pending {
-                    desc,
-                    direction: None,
-                    rtpmaps: Vec::new(),
-                });
+                self.media.push(desc);
                 Role::Media
             }
             (b'a', _) => self
@@ -131,7 +139,12 @@ impl Parser {
         self.lines.push(Line {
             span,
             role,
-            section: self.media.len().checked_sub(1),
+            // Fewer than MAX_MEDIA (64) sections: fits.
+            section: self
+                .media
+                .len()
+                .checked_sub(1)
+                .and_then(|s| u8::try_from(s).ok()),
         });
         Ok(())
     }
@@ -156,43 +169,51 @@ impl Parser {
             "inactive" => Some(Direction::Inactive),
             _ => None,
         };
-        let Some(m) = self.media.last_mut() else {
+        let section = self.media.len().checked_sub(1);
+        let (Some(section), Some(m)) = (section, self.media.last_mut()) else {
             if direction.is_some() {
                 self.session_direction = direction;
             }
             return Some(Role::Other);
         };
         if direction.is_some() {
-            m.direction = direction;
+            if let Some(d) = self.directions.get_mut(section) {
+                *d = direction;
+            }
             return Some(Role::Other);
         }
         match name {
             // RFC 3605 §2.1: a=rtcp:<port> [<nettype> <addrtype> <address>]
             "rtcp" => {
                 let port = value.split_ascii_whitespace().next()?.parse().ok()?;
-                m.desc.rtcp_port.get_or_insert(port);
+                m.rtcp_port.get_or_insert(port);
                 Some(Role::Rtcp)
             }
             // RFC 4568 §9.1: a=crypto:<tag> <crypto-suite> <key-params> [<session-params>]
             "crypto" => {
-                if m.desc.crypto.len() < MAX_CRYPTO {
-                    m.desc.crypto.push(value.trim_ascii().to_owned());
+                if m.crypto.len() < MAX_CRYPTO {
+                    m.crypto.push(value.trim_ascii().to_owned());
                 }
                 Some(Role::Crypto)
             }
             "rtcp-mux" => {
-                m.desc.rtcp_mux = true;
+                m.rtcp_mux = true;
                 Some(Role::Other)
             }
             // RFC 8866 §6.6: a=rtpmap:<pt> <encoding>/<clock>[/<params>]
             "rtpmap" => {
-                let (pt, enc) = value.trim_ascii().split_once(' ')?;
+                let (pt, enc) = split_at_byte(value.trim_ascii(), b' ')?;
                 let pt: u8 = pt.parse().ok().filter(|pt| *pt < 128)?;
-                let mut parts = enc.trim_ascii().split('/');
-                let encoding = parts.next().filter(|e| !e.is_empty())?;
-                let clock: u32 = parts.next()?.trim_ascii().parse().ok()?;
+                let (encoding, rest) = split_at_byte(enc.trim_ascii(), b'/')?;
+                if encoding.is_empty() {
+                    return None;
+                }
+                // The clock rate ends at the next '/' (channels), if any.
+                let clock = split_at_byte(rest, b'/').map_or(rest, |(c, _)| c);
+                let clock: u32 = clock.trim_ascii().parse().ok()?;
                 let start = at + offset_in(attr, encoding);
-                m.rtpmaps.push((pt, start..start + encoding.len(), clock));
+                self.rtpmaps
+                    .push((section, pt, start..start + encoding.len(), clock));
                 Some(Role::Other)
             }
             _ => Some(Role::Other),
@@ -209,22 +230,20 @@ impl Parser {
         if !self.seen_s {
             return Err(SdpError::MissingSessionName);
         }
-        let media = self
-            .media
-            .into_iter()
-            .map(|p| {
-                let mut d = p.desc;
-                d.addr = d.addr.or(self.session_addr);
-                d.direction = p
-                    .direction
-                    .or(self.session_direction)
-                    .unwrap_or(Direction::SendRecv);
-                if d.is_rtp() {
-                    fill_codecs(&mut d, &p.rtpmaps, &body);
-                }
-                d
-            })
-            .collect();
+        let mut media = self.media;
+        for (i, d) in media.iter_mut().enumerate() {
+            d.addr = d.addr.or(self.session_addr);
+            d.direction = self
+                .directions
+                .get(i)
+                .copied()
+                .flatten()
+                .or(self.session_direction)
+                .unwrap_or(Direction::SendRecv);
+            if d.is_rtp() {
+                fill_codecs(d, i, &self.rtpmaps, &body);
+            }
+        }
         Ok(Sdp {
             body,
             lines: self.lines,
@@ -236,11 +255,17 @@ impl Parser {
 
 /// Codecs and telephone-event in `m=` order: an rtpmap wins, else the static
 /// payload types of RFC 3551 table 4.
-fn fill_codecs(d: &mut MediaDesc, rtpmaps: &[(u8, Range<usize>, u32)], body: &str) {
+fn fill_codecs(d: &mut MediaDesc, section: usize, rtpmaps: &[Rtpmap], body: &str) {
+    // At most one entry per format: no reallocation while filling.
+    d.codecs.reserve_exact(d.fmts.len());
+    d.clocks.reserve_exact(d.fmts.len());
     for fmt in &d.fmts {
         let Ok(pt) = fmt.parse::<u8>() else { continue };
-        match rtpmaps.iter().find(|(p, _, _)| *p == pt) {
-            Some((_, enc, clock)) => {
+        match rtpmaps
+            .iter()
+            .find(|(s, p, _, _)| *s == section && *p == pt)
+        {
+            Some((_, _, enc, clock)) => {
                 let enc = body.get(enc.clone()).unwrap_or("");
                 d.clocks.push((pt, *clock));
                 if let Some(c) = Codec::from_rtpmap(enc, *clock) {
@@ -265,13 +290,36 @@ fn fill_codecs(d: &mut MediaDesc, rtpmaps: &[(u8, Range<usize>, u32)], body: &st
 /// <unicast-address>`: Some(version) when well-formed (the version is None if
 /// not a u64), None when fields are missing.
 fn parse_origin(v: &str) -> Option<Option<u64>> {
-    let mut f = v.split_ascii_whitespace();
-    let version = f.nth(2)?;
-    // Three more fields, and no seventh.
-    if f.by_ref().take(4).count() != 3 {
+    // One pass over the bytes: the fields as `split_ascii_whitespace` cuts
+    // them, counted, the third kept (half the instructions of the adapter).
+    let b = v.as_bytes();
+    let (mut fields, mut version, mut i) = (0, 0..0, 0);
+    while i < b.len() {
+        if b[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if fields == 2 {
+            version = start..i;
+        }
+        fields += 1;
+    }
+    // Exactly six fields.
+    if fields != 6 {
         return None;
     }
-    Some(version.parse().ok())
+    // Cut at ASCII bytes: char boundaries.
+    Some(v.get(version)?.parse().ok())
+}
+
+/// `s` split at its first `sep` (an ASCII byte), the separator dropped.
+fn split_at_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == sep)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 /// Where `part` (a sub-slice of `whole`) starts in `whole`.
@@ -287,7 +335,7 @@ fn parse_connection(v: &str) -> Option<IpAddr> {
     if t.next().is_some() || !net.eq_ignore_ascii_case("IN") {
         return None;
     }
-    let addr = addr.split('/').next()?;
+    let addr = split_at_byte(addr, b'/').map_or(addr, |(a, _)| a);
     if ty.eq_ignore_ascii_case("IP4") {
         addr.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
     } else if ty.eq_ignore_ascii_case("IP6") {
@@ -302,13 +350,15 @@ fn parse_connection(v: &str) -> Option<IpAddr> {
 fn parse_media(v: &str) -> Option<MediaDesc> {
     let mut t = v.split_ascii_whitespace();
     let media = t.next()?;
-    let mut port_field = t.next()?.split('/');
-    let port: u16 = port_field.next()?.parse().ok()?;
-    if let Some(n) = port_field.next() {
+    let port_field = t.next()?;
+    let (port, count) = match split_at_byte(port_field, b'/') {
+        Some((port, count)) => (port, Some(count)),
+        None => (port_field, None),
+    };
+    let port: u16 = port.parse().ok()?;
+    if let Some(n) = count {
+        // `<port>/<number of ports>`, nothing after.
         n.parse::<u16>().ok()?;
-    }
-    if port_field.next().is_some() {
-        return None;
     }
     let proto = t.next()?.to_owned();
     let fmts: Vec<String> = t.map(str::to_owned).collect();

@@ -319,6 +319,39 @@ fn bare_lf_in_crlf_out() {
     assert_eq!(out, "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=0 0\r\n");
 }
 
+/// Lines copied as they are go out in runs of the body: the runs must break
+/// at a bare LF, a blank line, a dropped ICE line and every rebuilt line.
+#[test]
+fn verbatim_runs_break_where_the_body_does() {
+    let body = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+m=audio 1000 RTP/AVP 0 96\r\na=rtpmap:96 opus/48000/2\r\na=x-one\n\r\n  \r\na=x-two\r\n\
+a=candidate:1 1 UDP 1 192.0.2.1 1000 typ host\r\na=x-three\r\r\na=sendonly\r\n\
+m=video 1002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=recvonly\r\nz=last";
+    let sdp = parse(body.as_bytes()).unwrap();
+    let [audio, video] = sdp.media() else {
+        panic!("two sections: {:?}", sdp.media());
+    };
+    // Each section its own direction and its own payload type 96.
+    assert_eq!(audio.direction, Direction::SendOnly);
+    assert_eq!(video.direction, Direction::RecvOnly);
+    assert_eq!(audio.clocks, vec![(96, 48000)]);
+    assert_eq!(video.clocks, vec![(96, 90000)]);
+    let out = text(sdp.rewrite(&plan(
+        v4(10, 0, 0, 1),
+        &[Some(2000), Some(2002)],
+        Some(7),
+        true,
+    )));
+    assert_eq!(
+        out,
+        "v=0\r\no=- 1 7 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+m=audio 2000 RTP/AVP 0 96\r\na=rtpmap:96 opus/48000/2\r\na=x-one\r\na=x-two\r\n\
+a=x-three\r\r\na=sendonly\r\na=rtcp:2001 IN IP4 10.0.0.1\r\n\
+m=video 2002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=recvonly\r\nz=last\r\n\
+a=rtcp:2003 IN IP4 10.0.0.1\r\n"
+    );
+}
+
 #[test]
 fn dynamic_payload_types_from_rtpmap() {
     let body = "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nt=0 0\n\
@@ -422,4 +455,25 @@ fn build_answer_parses_back() {
         (m.codecs.clone(), m.telephone_event),
         (vec![(0, Codec::Pcmu)], None)
     );
+}
+
+/// `o=` has exactly six fields between runs of any ASCII whitespace; its
+/// third is the session version (None when it is not a u64).
+#[test]
+fn origin_fields_and_version() {
+    let origin =
+        |o: &str| parse(format!("v=0\r\no={o}\r\ns=-\r\n").as_bytes()).map(|s| s.version());
+    assert_eq!(origin("- 1 2 IN IP4 192.0.2.1"), Ok(Some(2)));
+    assert_eq!(origin("  -\t1 \x0c 42  IN IP4\t192.0.2.1  "), Ok(Some(42)));
+    assert_eq!(origin("- 1 x IN IP4 192.0.2.1"), Ok(None));
+    assert_eq!(
+        origin("- 1 18446744073709551616 IN IP4 192.0.2.1"),
+        Ok(None)
+    );
+    assert_eq!(origin("- 1 2 IN IP4"), Err(SdpError::BadOrigin { line: 2 }));
+    assert_eq!(
+        origin("- 1 2 IN IP4 192.0.2.1 x"),
+        Err(SdpError::BadOrigin { line: 2 })
+    );
+    assert_eq!(origin("- 1"), Err(SdpError::BadOrigin { line: 2 }));
 }
