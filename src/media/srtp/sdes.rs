@@ -38,12 +38,16 @@ fn proto(srtp: bool, feedback: bool) -> &'static str {
     }
 }
 
+/// Any case, without an upper-case copy (this runs several times per SDP).
 fn is_savp(m: &MediaDesc) -> bool {
-    m.proto.to_ascii_uppercase().contains("SAVP")
+    m.proto
+        .as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"SAVP"))
 }
 
 fn is_feedback(m: &MediaDesc) -> bool {
-    m.proto.to_ascii_uppercase().ends_with('F')
+    m.proto.ends_with(['F', 'f'])
 }
 
 impl Sdes {

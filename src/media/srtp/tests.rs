@@ -337,3 +337,23 @@ fn reoffer_with_a_new_key_rekeys_and_keeps_ours() {
     assert_eq!(k2.rx, c2.key);
     assert_eq!(k1.tx, k2.tx);
 }
+
+/// The profile is matched in any case, as it always was: a lower-case
+/// SAVPF offer is SRTP with feedback, and the plain leg gets AVPF.
+#[test]
+fn the_profile_is_matched_in_any_case() {
+    let mut s = Sdes::default();
+    s.set_policy(Leg::Callee, SrtpPolicy::Off);
+    let c = Crypto {
+        tag: 1,
+        key: KeyMaterial::generate(Suite::AesCm128HmacSha1_80).unwrap(),
+    };
+    let (sec, keys) = s
+        .on_sdp(Leg::Caller, &offer("rtp/savpf", &[c.line()]))
+        .unwrap();
+    assert_eq!(sec[0].clone().unwrap().proto, "RTP/AVPF");
+    assert!(
+        keys[0].2.is_some(),
+        "keys taken from a lower-case SAVPF offer"
+    );
+}
