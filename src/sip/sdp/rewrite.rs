@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::ops::Range;
 
 use bytes::Bytes;
 
@@ -56,8 +55,8 @@ impl Rewrite {
 
     /// RFC 3605 §2.1 `a=rtcp:<port> IN IP4|IP6 <addr>`, RTCP on the port above RTP.
     /// Nothing when RTP is on port 0 or 65535.
-    /// `addr`: [`Self::addr`] as the output writes it.
-    fn push_rtcp(&self, out: &mut String, rtp: u16, addr: &mut AddrOut) -> bool {
+    /// `addr`: [`Self::addr`] as text.
+    fn push_rtcp(&self, out: &mut String, rtp: u16, addr: &str) -> bool {
         let Some(rtcp) = rtp.checked_add(1).filter(|_| rtp != 0) else {
             return false;
         };
@@ -66,7 +65,7 @@ impl Rewrite {
         out.push_str(" IN ");
         out.push_str(addr_type(self.addr));
         out.push(' ');
-        addr.push(out);
+        out.push_str(addr);
         out.push_str("\r\n");
         true
     }
@@ -83,19 +82,10 @@ impl Sdp {
     /// each side sees. Every other line is copied byte for byte, CRLF-terminated.
     pub fn rewrite(&self, plan: &Rewrite) -> Bytes {
         let ip = addr_type(plan.addr);
-        // Formatted once (without `fmt`), in the output itself: it goes into
-        // `o=`, `c=` and each `a=rtcp`.
-        let mut addr = AddrOut {
-            addr: plan.addr,
-            at: None,
-        };
+        // Formatted once (without `fmt`): it goes into `o=`, `c=` and each `a=rtcp`.
+        let addr = crate::sip::addr_text::ip(plan.addr);
         let mut out = String::with_capacity(self.body.len() + 64);
-        let mut kept = Verbatim {
-            body: &self.body,
-            run: 0..0,
-        };
-        let lines = self.lines.as_slice();
-        for (i, line) in lines.iter().enumerate() {
+        for (i, line) in self.lines.iter().enumerate() {
             let text = self.body.get(line.span.clone()).unwrap_or("");
             let port = plan.port(line.section());
             let sec = plan.sec(line.section());
@@ -103,7 +93,6 @@ impl Sdp {
                 Role::Ice => {}
                 Role::Crypto if sec.is_some() => {}
                 Role::Origin => {
-                    kept.flush(&mut out);
                     let mut f = text.get(2..).unwrap_or("").split_ascii_whitespace();
                     match (f.next(), f.next(), f.next()) {
                         (Some(user), Some(id), Some(version)) => {
@@ -115,58 +104,50 @@ impl Sdp {
                             for part in ["o=", user, " ", id, " ", version, " IN ", ip, " "] {
                                 out.push_str(part);
                             }
-                            addr.push(&mut out);
+                            out.push_str(&addr);
                             out.push_str("\r\n");
                         }
                         _ => push_line(&mut out, text),
                     }
                 }
                 Role::Connection { hold: false } => {
-                    kept.flush(&mut out);
-                    for part in ["c=IN ", ip, " "] {
+                    for part in ["c=IN ", ip, " ", &addr, "\r\n"] {
                         out.push_str(part);
                     }
-                    addr.push(&mut out);
-                    out.push_str("\r\n");
                 }
-                Role::Media => {
-                    kept.flush(&mut out);
-                    match (port, text.get(2..)) {
-                        (Some(p), Some(value)) => {
-                            let mut f = value.split_ascii_whitespace();
-                            match (f.next(), f.next(), f.next()) {
-                                (Some(media), Some(_), Some(proto)) => {
-                                    let proto = sec.map_or(proto, |s| s.proto);
-                                    let mut num = itoa::Buffer::new();
-                                    for part in ["m=", media, " ", num.format(p), " ", proto] {
-                                        out.push_str(part);
-                                    }
-                                    for r in f {
-                                        out.push(' ');
-                                        out.push_str(r);
-                                    }
-                                    out.push_str("\r\n");
+                Role::Media => match (port, text.get(2..)) {
+                    (Some(p), Some(value)) => {
+                        let mut f = value.split_ascii_whitespace();
+                        match (f.next(), f.next(), f.next()) {
+                            (Some(media), Some(_), Some(proto)) => {
+                                let proto = sec.map_or(proto, |s| s.proto);
+                                let mut num = itoa::Buffer::new();
+                                for part in ["m=", media, " ", num.format(p), " ", proto] {
+                                    out.push_str(part);
                                 }
-                                _ => push_line(&mut out, text),
+                                for r in f {
+                                    out.push(' ');
+                                    out.push_str(r);
+                                }
+                                out.push_str("\r\n");
                             }
+                            _ => push_line(&mut out, text),
                         }
-                        _ => push_line(&mut out, text),
                     }
-                }
+                    _ => push_line(&mut out, text),
+                },
                 Role::Rtcp => {
-                    kept.flush(&mut out);
-                    if !port.is_some_and(|p| plan.push_rtcp(&mut out, p, &mut addr)) {
+                    if !port.is_some_and(|p| plan.push_rtcp(&mut out, p, &addr)) {
                         push_line(&mut out, text);
                     }
                 }
                 Role::Connection { hold: true } | Role::Crypto | Role::Other => {
-                    kept.keep(&mut out, &line.span)
+                    push_line(&mut out, text)
                 }
             }
-            let section_ends =
-                line.section.is_some() && lines.get(i + 1).map(|l| l.section) != Some(line.section);
+            let section_ends = line.section.is_some()
+                && self.lines.get(i + 1).map(|l| l.section) != Some(line.section);
             if section_ends {
-                kept.flush(&mut out);
                 for c in sec.map(|s| s.crypto.as_slice()).unwrap_or_default() {
                     out.push_str("a=crypto:");
                     push_line(&mut out, c);
@@ -176,74 +157,12 @@ impl Sdp {
                 let media = line.section().and_then(|s| self.media.get(s));
                 if let (Some(m), Some(p)) = (media, port) {
                     if needs_rtcp_attr(m) {
-                        plan.push_rtcp(&mut out, p, &mut addr);
+                        plan.push_rtcp(&mut out, p, &addr);
                     }
                 }
             }
         }
-        kept.flush(&mut out);
         Bytes::from(out)
-    }
-}
-
-/// Our address in a rewritten body: written into the output where it first
-/// goes, then copied from there (no string of its own per rewrite).
-struct AddrOut {
-    addr: IpAddr,
-    /// Where the output has it (`None`: not written yet).
-    at: Option<Range<usize>>,
-}
-
-impl AddrOut {
-    fn push(&mut self, out: &mut String) {
-        match &self.at {
-            // Our own ASCII text, earlier in `out`: in bounds, on char boundaries.
-            Some(at) => out.extend_from_within(at.clone()),
-            None => {
-                let start = out.len();
-                match self.addr {
-                    IpAddr::V4(a) => crate::sip::addr_text::push_ipv4(out, a),
-                    IpAddr::V6(_) => out.push_str(&crate::sip::addr_text::ip(self.addr)),
-                }
-                self.at = Some(start..out.len());
-            }
-        }
-    }
-}
-
-/// The lines a rewrite copies as they are, sent out in runs: consecutive
-/// CRLF-ended lines of the body in one copy (byte for byte what a push of
-/// each line and its CRLF writes) instead of two pushes a line.
-struct Verbatim<'a> {
-    body: &'a str,
-    /// Body bytes kept and not yet written (empty: none).
-    run: Range<usize>,
-}
-
-impl Verbatim<'_> {
-    /// The line at `span` goes out as it is (after the run so far).
-    fn keep(&mut self, out: &mut String, span: &Range<usize>) {
-        let end = span.end;
-        if self.body.as_bytes().get(end..end + 2) == Some(b"\r\n".as_slice()) {
-            if self.run.is_empty() || self.run.end != span.start {
-                self.flush(out);
-                self.run.start = span.start;
-            }
-            self.run.end = end + 2;
-        } else {
-            // A bare LF (or the body's last line): written with a CRLF.
-            self.flush(out);
-            push_line(out, self.body.get(span.clone()).unwrap_or(""));
-        }
-    }
-
-    /// Writes the run kept so far (before anything the rewrite rebuilds).
-    fn flush(&mut self, out: &mut String) {
-        if !self.run.is_empty() {
-            // Runs start at line starts and end after a LF: char boundaries.
-            out.push_str(self.body.get(self.run.clone()).unwrap_or(""));
-            self.run = 0..0;
-        }
     }
 }
 
