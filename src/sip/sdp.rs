@@ -150,10 +150,19 @@ impl MediaDesc {
 
     /// An RTP profile (`RTP/AVP`, `RTP/SAVP`, `RTP/AVPF`, `RTP/SAVPF`, ...).
     pub fn is_rtp(&self) -> bool {
-        self.proto
-            .as_bytes()
-            .windows(4)
-            .any(|w| w.eq_ignore_ascii_case(b"RTP/"))
+        self.proto_has("RTP/")
+    }
+
+    /// `part` anywhere in the profile, in any ASCII case (no upper-case
+    /// copy: the relay's SDP steps ask several times per line).
+    pub fn proto_has(&self, part: &str) -> bool {
+        let part = part.as_bytes();
+        !part.is_empty()
+            && self
+                .proto
+                .as_bytes()
+                .windows(part.len())
+                .any(|w| w.eq_ignore_ascii_case(part))
     }
 }
 

@@ -114,13 +114,7 @@ pub(super) fn remote_of(m: &MediaDesc) -> Option<Remote> {
     for (pt, c) in &m.codecs {
         pts.set(*pt, *c);
     }
-    // "RTP" anywhere in the profile, in any case (no uppercased copy).
-    let rtp_profile = m
-        .proto
-        .as_bytes()
-        .windows(3)
-        .any(|w| w.eq_ignore_ascii_case(b"RTP"));
-    let raw = m.kind != sdp::MediaKind::Audio || !rtp_profile;
+    let raw = m.kind != sdp::MediaKind::Audio || !m.proto_has("RTP");
     Some(Remote {
         rtp,
         rtcp,

@@ -38,12 +38,8 @@ fn proto(srtp: bool, feedback: bool) -> &'static str {
     }
 }
 
-/// Any case, without an upper-case copy (this runs several times per SDP).
 fn is_savp(m: &MediaDesc) -> bool {
-    m.proto
-        .as_bytes()
-        .windows(4)
-        .any(|w| w.eq_ignore_ascii_case(b"SAVP"))
+    m.proto_has("SAVP")
 }
 
 fn is_feedback(m: &MediaDesc) -> bool {
