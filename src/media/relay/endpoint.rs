@@ -35,7 +35,7 @@ impl Endpoint {
     }
 
     /// Moves this end to new sockets (the old ones go back to the pool as
-    /// in [`Endpoint::recycle`]): the remote and the SRTP state stay,
+    /// in [`Endpoint::close`]): the remote and the SRTP state stay,
     /// latching and the rewriting after a tone start again.
     pub(super) fn new_sockets(&mut self, rtp: MediaSock, rtcp: MediaSock, lease: PortLease) {
         let old_rtp = std::mem::replace(&mut self.rtp, rtp);

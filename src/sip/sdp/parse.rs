@@ -202,14 +202,14 @@ impl Parser {
             }
             // RFC 8866 §6.6: a=rtpmap:<pt> <encoding>/<clock>[/<params>]
             "rtpmap" => {
-                let (pt, enc) = split_at_byte(value.trim_ascii(), b' ')?;
+                let (pt, enc) = value.trim_ascii().split_once(' ')?;
                 let pt: u8 = pt.parse().ok().filter(|pt| *pt < 128)?;
-                let (encoding, rest) = split_at_byte(enc.trim_ascii(), b'/')?;
+                let (encoding, rest) = enc.trim_ascii().split_once('/')?;
                 if encoding.is_empty() {
                     return None;
                 }
                 // The clock rate ends at the next '/' (channels), if any.
-                let clock = split_at_byte(rest, b'/').map_or(rest, |(c, _)| c);
+                let clock = rest.split_once('/').map_or(rest, |(c, _)| c);
                 let clock: u32 = clock.trim_ascii().parse().ok()?;
                 let start = at + offset_in(attr, encoding);
                 self.rtpmaps
@@ -316,12 +316,6 @@ fn parse_origin(v: &str) -> Option<Option<u64>> {
     Some(v.get(version)?.parse().ok())
 }
 
-/// `s` split at its first `sep` (an ASCII byte), the separator dropped.
-fn split_at_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
-    let i = s.bytes().position(|b| b == sep)?;
-    Some((s.get(..i)?, s.get(i + 1..)?))
-}
-
 /// Where `part` (a sub-slice of `whole`) starts in `whole`.
 fn offset_in(whole: &str, part: &str) -> usize {
     (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize)
@@ -335,7 +329,7 @@ fn parse_connection(v: &str) -> Option<IpAddr> {
     if t.next().is_some() || !net.eq_ignore_ascii_case("IN") {
         return None;
     }
-    let addr = split_at_byte(addr, b'/').map_or(addr, |(a, _)| a);
+    let addr = addr.split_once('/').map_or(addr, |(a, _)| a);
     if ty.eq_ignore_ascii_case("IP4") {
         addr.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
     } else if ty.eq_ignore_ascii_case("IP6") {
@@ -351,7 +345,7 @@ fn parse_media(v: &str) -> Option<MediaDesc> {
     let mut t = v.split_ascii_whitespace();
     let media = t.next()?;
     let port_field = t.next()?;
-    let (port, count) = match split_at_byte(port_field, b'/') {
+    let (port, count) = match port_field.split_once('/') {
         Some((port, count)) => (port, Some(count)),
         None => (port_field, None),
     };
