@@ -63,7 +63,7 @@ Supported: replaces, timer\r\n\
 Session-Expires: 1800;refresher=uac\r\n\
 Require: timer\r\n\
 Content-Type: application/sdp\r\n\
-Content-Length: 206\r\n\
+Content-Length: 213\r\n\
 \r\n\
 v=0\r\n\
 o=CarrierSBC 1700000000 1700000001 IN IP4 203.0.113.30\r\n\

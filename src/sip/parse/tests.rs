@@ -198,3 +198,31 @@ fn leading_crlfs_shift_offsets() {
     assert_eq!(m.header(&HeaderName::Via).unwrap(), "SIP/2.0/UDP h");
     assert!(m.raw().starts_with(b"SIP/2.0 200"));
 }
+
+/// The parser bench's messages (`benches/data/`, read by `examples/parse_loop`
+/// with LF turned into CRLF) declare exactly the body they carry: a longer
+/// body would be cut to Content-Length on UDP and the bench would time a
+/// truncation instead of the message it names.
+#[test]
+fn bench_messages_frame_exactly() {
+    for (name, text) in [
+        (
+            "invite_sdp",
+            include_str!("../../../benches/data/invite_sdp.txt"),
+        ),
+        (
+            "ok_200_sdp",
+            include_str!("../../../benches/data/ok_200_sdp.txt"),
+        ),
+        (
+            "ringing_180",
+            include_str!("../../../benches/data/ringing_180.txt"),
+        ),
+    ] {
+        let wire = text.replace('\n', "\r\n");
+        let body_on_wire = wire.split_once("\r\n\r\n").map_or(0, |(_, b)| b.len());
+        let m = Message::parse(Bytes::from(wire), &ParseOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(m.body().len(), body_on_wire, "{name}: Content-Length");
+    }
+}
