@@ -15,9 +15,12 @@
 #      (trunkgate_calls_lingering) at that moment, and an upper bound of
 #      bytes per ended call = (RSS - idle - live calls x bytes per live call)
 #      / ended calls held.
-# RSS is read from /proc/<pid>/status every 0.5 s.
+# RSS is read from /proc/<pid>/status every 0.5 s. --config FILE runs the
+# gateway on FILE instead (its SIP and HTTP listeners must be the default
+# config's); with `[media] enabled = false` the live step gives the
+# signaling state alone per live call (issue 13: under 16 KiB).
 #
-# usage: benches/memory.sh [--rate 3000] [--duration 45] [--live-calls 2000] [--out DIR]
+# usage: benches/memory.sh [--rate 3000] [--duration 45] [--live-calls 2000] [--config FILE] [--out DIR]
 # env: TRUNKGATE_BENCH_DIR (default <repo>/../shared/bench), TG_BIN (benches/lib.sh), RUST_LOG (warn)
 # Needs a quiet machine; every process started here is stopped by PID on exit.
 set -uo pipefail
@@ -29,12 +32,14 @@ case "${1:-}" in -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }'
 RATE=3000
 DURATION=45
 LIVE=2000
+CONFIG=""
 OUT=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--rate) RATE=$2; shift 2 ;;
 	--duration) DURATION=$2; shift 2 ;;
 	--live-calls) LIVE=$2; shift 2 ;;
+	--config) CONFIG=$(realpath "$2") || bench_die "no config file $2"; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	*) bench_die "unknown option $1 (see --help)" ;;
 	esac
@@ -49,7 +54,7 @@ tg_out_dir memory
 
 tg_release_binary
 
-start_gateway() { tg_start_gateway "$OUT/trunkgate.log"; }
+start_gateway() { tg_start_gateway "$OUT/trunkgate.log" "$CONFIG"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 gauge() { # gauge NAME: the value of an unlabelled (node_id only) gauge
 	curl -fsS -m 2 "http://$GW_HTTP/metrics" 2>/dev/null | awk -v n="$1" 'index($1, n "{") == 1 || $1 == n { print int($2); exit }'
@@ -103,7 +108,7 @@ read -r _ END_RSS END_UP END_HELD <<<"$END_ROW"
 PER_ENDED=$(awk -v r="$END_RSS" -v i="$IDLE2" -v u="$END_UP" -v l="$PER_LIVE" -v h="$END_HELD" \
 	'BEGIN { if (h > 0 && l != "nan") printf "%d", ((r - i) * 1024 - u * l) / h; else print "nan" }')
 {
-	echo "== memory ($(nproc) cores, default config, results in $OUT)"
+	echo "== memory ($(nproc) cores, ${CONFIG:-default config}, results in $OUT)"
 	echo "idle RSS: ${IDLE} kB"
 	echo "live: $LIVE_UP calls up at the peak, RSS ${LIVE_RSS} kB -> $PER_LIVE bytes per live call"
 	echo "steady $RATE calls/s after ${DURATION}s: RSS ${END_RSS} kB ($((END_RSS / 1024)) MiB; peak $((PEAK / 1024)) MiB), calls up $END_UP, ended calls held $END_HELD -> <= $PER_ENDED bytes per ended call"

@@ -330,3 +330,23 @@ async fn a_tombstone_only_once_nothing_sends_on_its_own() {
     receive(&mut txs, Leg::Caller, ("INFO", "z9hG4bKi", 3), Udp, now);
     assert!(txs.tombstone().is_none());
 }
+
+/// A live call keeps room for one transaction each way (its INVITEs), and
+/// the BYE at its end grows each list by exactly one, not to four.
+#[test]
+fn room_for_what_a_live_call_holds() {
+    let now = Instant::now();
+    let mut txs = call(now);
+    send(&mut txs, Method::Invite, "z9hG4bKb1", Role::Initial, now);
+    assert_eq!((txs.servers.capacity(), txs.clients.capacity()), (1, 1));
+    receive(
+        &mut txs,
+        Leg::Caller,
+        ("BYE", "z9hG4bKbye", 2),
+        TransportKind::Udp,
+        now,
+    );
+    send(&mut txs, Method::Bye, "z9hG4bKb2", Role::Local, now);
+    assert_eq!((txs.servers.capacity(), txs.clients.capacity()), (2, 2));
+    assert_eq!(txs.len(), 4);
+}
