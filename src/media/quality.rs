@@ -118,9 +118,14 @@ pub struct Quality {
 
 impl Quality {
     pub fn new(opts: QualityOptions) -> Quality {
+        Quality::new_at(opts, Instant::now())
+    }
+
+    /// [`Quality::new`] as of `epoch` (a clock read the caller has at hand).
+    pub fn new_at(opts: QualityOptions, epoch: Instant) -> Quality {
         Quality {
             opts,
-            epoch: Instant::now(),
+            epoch,
             line: None,
             rx: [Rx::default(), Rx::default()],
             far: [Far::default(), Far::default()],

@@ -46,7 +46,7 @@ use super::quality::{LiveQuality, Quality};
 use super::rtp::dtmf_end;
 pub use super::rtp::PtMap;
 use super::runtime;
-use super::srtp::{self, LegKeys};
+use super::srtp::LegKeys;
 use super::MediaMetrics;
 
 /// What woke the task (`wakes`' `poll_wake`), handled in turn by `run`.
@@ -110,6 +110,7 @@ impl Relay {
         opts: RelayOptions,
         metrics: MediaMetrics,
     ) -> Relay {
+        let now = Instant::now();
         Relay(Box::new(Task {
             rx,
             notify,
@@ -119,10 +120,10 @@ impl Relay {
             playout: Playout::new(),
             tap: Tap::default(),
             last_dtmf: None,
-            watch: Watch::new(Instant::now()),
+            watch: Watch::new(now),
             housekeeping: None,
             counts: Counts::default(),
-            quality: Quality::new(opts.quality),
+            quality: Quality::new_at(opts.quality, now),
             wakes: Wakes::new(),
             due: wakes::ALL,
             sockets: 0,
@@ -150,13 +151,11 @@ impl Task {
         // whose second is up in the same few milliseconds. The first a
         // second from now: at the start there is nothing to count, time out
         // or publish (the live figures appear at the first second's refresh).
-        let mut hk = tokio::time::interval_at(
-            runtime::on_grid(Instant::now() + HOUSEKEEPING),
-            HOUSEKEEPING,
-        );
+        let now = Instant::now();
+        let mut hk = tokio::time::interval_at(runtime::on_grid(now + HOUSEKEEPING), HOUSEKEEPING);
         hk.set_missed_tick_behavior(MissedTickBehavior::Skip);
         self.housekeeping = Some(hk);
-        self.watch.start(Instant::now());
+        self.watch.start(now);
         let mut open = first.into_iter().all(|cmd| self.handle(cmd));
         while open {
             let wake = std::future::poll_fn(|cx| self.poll_wake(cx)).await;
@@ -296,7 +295,7 @@ impl Task {
                     .get_mut(idx)
                     .and_then(|s| s.ends[leg as usize].as_mut())
                 {
-                    srtp::apply(&mut e.srtp, keys.map(|k| *k));
+                    e.set_srtp(keys.map(|k| *k));
                 }
             }
             Cmd::Answered => {

@@ -267,13 +267,15 @@ impl QualityReport {
         one_way: Option<super::OneWay>,
     ) -> QualityReport {
         let [a, b] = dirs.map(|d| DirectionQuality::build(&d));
-        let mos: Vec<f64> = [&a, &b].iter().filter_map(|d| d.mos).collect();
+        // The directions with RTP, in order (no allocation).
+        let mos = [a.mos, b.mos];
+        let with_mos = mos.iter().flatten().count();
         let mos_min = [&a, &b]
             .iter()
             .filter_map(|d| d.mos_min.or(d.mos))
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))));
         let mos_avg =
-            (!mos.is_empty()).then(|| round(mos.iter().sum::<f64>() / mos.len() as f64, 2));
+            (with_mos > 0).then(|| round(mos.iter().flatten().sum::<f64>() / with_mos as f64, 2));
         QualityReport {
             caller_to_callee: a,
             callee_to_caller: b,
@@ -340,6 +342,53 @@ pub(crate) mod tests {
             one_way_audio: Some("caller_to_callee".into()),
             one_way_cause: Some("no_rtp".into()),
         }
+    }
+
+    /// A report over `rxs` (caller's, callee's), G.711, nothing else seen.
+    fn report_of(rxs: &[Rx; 2]) -> QualityReport {
+        let far = Far::default();
+        let dirs = [0, 1].map(|d| DirectionInput {
+            rx: &rxs[d],
+            far: &far,
+            codec: CodecClass::Pcmu,
+            latch_failures: 0,
+            max_gap_us: 0,
+            mos_min: None,
+        });
+        QualityReport::build(dirs, None)
+    }
+
+    /// `n` in-order packets, 20 ms apart; every `lose`th one missing.
+    fn rx_with(n: u16, lose: u16) -> Rx {
+        let mut rx = Rx::default();
+        for s in (0..n).filter(|s| s % lose != lose - 1) {
+            let ts = u32::from(s) * 160;
+            rx.packet(s, ts, 1, 20_000 * u64::from(s) + 1, 8000, true);
+        }
+        rx
+    }
+
+    #[test]
+    fn mos_avg_is_the_mean_of_the_directions_with_rtp() {
+        let none = report_of(&[Rx::default(), Rx::default()]);
+        assert_eq!((none.mos_avg, none.mos_min), (None, None));
+        // One direction with packets: its MOS is the average and the minimum.
+        let one = report_of(&[Rx::default(), rx_with(100, 10)]);
+        let m = one
+            .callee_to_caller
+            .mos
+            .expect("the callee's direction has RTP");
+        assert_eq!(one.caller_to_callee.mos, None);
+        assert_eq!((one.mos_avg, one.mos_min), (Some(m), Some(m)));
+        // Both: the mean, rounded to 2 places; the minimum is the worse one.
+        let both = report_of(&[rx_with(100, 1000), rx_with(100, 10)]);
+        let (a, b) = (
+            both.caller_to_callee.mos.expect("caller RTP"),
+            both.callee_to_caller.mos.expect("callee RTP"),
+        );
+        assert!(a > b, "{a} {b}");
+        assert_eq!(both.mos_avg, Some(round((a + b) / 2.0, 2)));
+        assert_eq!(both.mos_min, Some(b));
     }
 
     #[test]

@@ -44,11 +44,17 @@ pub(super) fn socket_of(bit: u32) -> (usize, Leg, bool) {
     (n / 4, leg, n & 1 == 1)
 }
 
+/// What a task's source wakers share: the bits they set and the task's
+/// waker they wake (one per task, not a clone of each per source).
+struct Shared {
+    fired: AtomicU32,
+    task: Waker,
+}
+
 /// One source's waker: records its bit, then wakes the task.
 struct Source {
-    fired: Arc<AtomicU32>,
+    shared: Arc<Shared>,
     bit: u32,
-    task: Waker,
 }
 
 impl Wake for Source {
@@ -57,46 +63,46 @@ impl Wake for Source {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.fired.fetch_or(self.bit, Ordering::Release);
-        self.task.wake_by_ref();
+        self.shared.fired.fetch_or(self.bit, Ordering::Release);
+        self.shared.task.wake_by_ref();
     }
 }
 
 /// The per-source wakers of one task and the bits they set.
 pub(super) struct Wakes {
-    fired: Arc<AtomicU32>,
-    /// The task's waker the sources wake (tokio's stays the same for a
-    /// task's life).
-    task: Option<Waker>,
+    /// Made at the first poll, around the task's waker (tokio's stays the
+    /// same for a task's life).
+    shared: Option<Arc<Shared>>,
     /// One per source, by bit number, made when the source is first polled
-    /// (a one-stream call uses 7 of them).
+    /// (a one-stream call uses 6 of them).
     sources: [Option<Waker>; SOURCES as usize],
 }
 
 impl Wakes {
     pub(super) fn new() -> Wakes {
         Wakes {
-            fired: Arc::new(AtomicU32::new(ALL)),
-            task: None,
+            shared: None,
             sources: std::array::from_fn(|_| None),
         }
     }
 
     /// The sources that fired since the last call; all of them on the first
     /// call, or when the task's waker changed (the sources' wakers are then
-    /// dropped, made anew around it when next polled, which registers them).
+    /// dropped, made anew around it when next polled, which registers them:
+    /// every source stays due until it is polled `Pending` with its new
+    /// waker, so nothing a stale waker reports is missed).
     pub(super) fn take(&mut self, cx: &Context<'_>) -> u32 {
-        match &self.task {
-            Some(t) if t.will_wake(cx.waker()) => {}
-            // The first poll: no source waker made yet, every bit set.
-            None => self.task = Some(cx.waker().clone()),
-            Some(_) => {
-                self.task = Some(cx.waker().clone());
+        match &self.shared {
+            Some(s) if s.task.will_wake(cx.waker()) => s.fired.swap(0, Ordering::Acquire),
+            _ => {
+                self.shared = Some(Arc::new(Shared {
+                    fired: AtomicU32::new(0),
+                    task: cx.waker().clone(),
+                }));
                 self.sources = std::array::from_fn(|_| None);
-                self.fired.fetch_or(ALL, Ordering::Relaxed);
+                ALL
             }
         }
-        self.fired.swap(0, Ordering::Acquire)
     }
 
     /// The bits of the sources that have a waker.
@@ -110,13 +116,12 @@ impl Wakes {
     /// A context whose waker sets the single bit `bit`. Call [`Wakes::take`]
     /// first in the same poll.
     pub(super) fn context(&mut self, bit: u32) -> Option<Context<'_>> {
-        let task = self.task.as_ref()?;
+        let shared = self.shared.as_ref()?;
         let slot = self.sources.get_mut(bit.trailing_zeros() as usize)?;
         let waker = slot.get_or_insert_with(|| {
             Waker::from(Arc::new(Source {
-                fired: Arc::clone(&self.fired),
+                shared: Arc::clone(shared),
                 bit,
-                task: task.clone(),
             }))
         });
         Some(Context::from_waker(waker))
