@@ -20,10 +20,10 @@ fn main() {
         .unwrap_or(100_000);
     let plan = Rewrite {
         addr: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
-        ports: vec![Some(20_000)],
+        ports: [Some(20_000)].into_iter().collect(),
         version: Some(2),
         rtcp_attr: true,
-        sec: vec![None],
+        sec: [None].into_iter().collect(),
     };
     let mut bytes = 0;
     for _ in 0..n {

@@ -45,8 +45,8 @@ struct ToneFormat {
 /// What [`MediaSession::learn`] found for the SDP toward the other leg.
 struct Learned {
     to_addr: IpAddr,
-    ports: Vec<Option<u16>>,
-    sec: Vec<Option<sdp::SecOut>>,
+    ports: sdp::PerLine<Option<u16>>,
+    sec: sdp::PerLine<Option<sdp::SecOut>>,
 }
 
 pub struct MediaSession {
@@ -308,7 +308,7 @@ impl MediaSession {
         let to_addr = self.advertise[to as usize].unwrap_or(self.media.default_address(false));
         // Security first: an SDP the leg's SRTP policy refuses opens no ports.
         let (sec, keys) = self.sdes.on_sdp(from, media)?;
-        let mut ports = Vec::with_capacity(media.len());
+        let mut ports = sdp::PerLine::with_capacity(media.len());
         for (idx, m) in media.iter().enumerate() {
             if m.port == 0 {
                 ports.push(None);

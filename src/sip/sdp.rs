@@ -28,7 +28,7 @@ mod tests;
 
 pub use codec::Codec;
 pub use parse::parse;
-pub use rewrite::{build_answer, choose_g711, Rewrite, SecOut};
+pub use rewrite::{build_answer, choose_g711, PerLine, Rewrite, SecOut};
 
 /// Largest SDP body we parse (bytes).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -106,15 +106,15 @@ pub enum MediaKind {
 }
 
 /// One `m=` section, with session-level defaults (`c=`, direction) applied.
+/// A typical section keeps everything inline (no allocation): its profile
+/// and formats, codecs and clock rates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MediaDesc {
     pub kind: MediaKind,
     /// 0 = stream disabled (RFC 3264 §6).
     pub port: u16,
-    /// "RTP/AVP", "udptl", ...
-    pub proto: String,
-    /// As in the `m=` line.
-    pub fmts: Vec<String>,
+    /// The profile and formats: [`Self::proto`], [`Self::fmts`].
+    transport: Transport,
     /// Media-level `c=`, else session-level `c=`; None if neither.
     pub addr: Option<IpAddr>,
     /// RFC 3605 `a=rtcp:` port, if present.
@@ -124,9 +124,9 @@ pub struct MediaDesc {
     /// Media-level attribute, else session-level, else SendRecv (RFC 3264 §5.1).
     pub direction: Direction,
     /// G.711 payload types offered, in `m=` order (rtpmap, or static 0/8 without one).
-    pub codecs: Vec<(u8, Codec)>,
+    pub codecs: SmallVec<[(u8, Codec); 4]>,
     /// (payload type, clock rate) of every `a=rtpmap` of an RTP line, in `m=` order.
-    pub clocks: Vec<(u8, u32)>,
+    pub clocks: SmallVec<[(u8, u32); 4]>,
     /// RFC 4733 `a=rtpmap:N telephone-event/8000`.
     pub telephone_event: Option<u8>,
     /// RFC 4568 `a=crypto:` values (after the colon), in order; at most
@@ -134,12 +134,68 @@ pub struct MediaDesc {
     pub crypto: Vec<String>,
 }
 
+/// The `<proto> <fmt> ...` fields of an `m=` line, one space apart, inline
+/// up to a typical line's 32 bytes (longer ones spill to the heap).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Transport {
+    /// Kept as a `String`'s bytes would be, without the allocation: every
+    /// field is a whole `&str` taken from a body ([`Transport::new`]).
+    text: SmallVec<[u8; 32]>,
+    /// Where the profile ends in `text`.
+    proto_len: usize,
+}
+
+impl Transport {
+    fn new<'a>(proto: &str, fmts: impl Iterator<Item = &'a str>) -> Transport {
+        let mut text = SmallVec::from_slice(proto.as_bytes());
+        for f in fmts {
+            text.push(b' ');
+            text.extend_from_slice(f.as_bytes());
+        }
+        Transport {
+            text,
+            proto_len: proto.len(),
+        }
+    }
+
+    fn proto(&self) -> &[u8] {
+        self.text.get(..self.proto_len).unwrap_or_default()
+    }
+
+    /// The formats, each a whole field (no space inside).
+    fn fmts(&self) -> impl Iterator<Item = &[u8]> {
+        self.text
+            .get(self.proto_len..)
+            .unwrap_or_default()
+            .split(|&b| b == b' ')
+            .filter(|f| !f.is_empty())
+    }
+}
+
+/// Text built from whole `&str` fields (always UTF-8); "" if it ever were not.
+fn as_text(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or_default()
+}
+
 impl MediaDesc {
+    /// The transport profile: "RTP/AVP", "udptl", ...
+    pub fn proto(&self) -> &str {
+        as_text(self.transport.proto())
+    }
+
+    /// The formats as in the `m=` line (payload types for RTP).
+    pub fn fmts(&self) -> impl Iterator<Item = &str> {
+        self.transport.fmts().map(as_text)
+    }
+
     /// T.38 fax (ITU-T T.38 Annex D): `m=image <port> udptl t38`.
     pub fn is_t38(&self) -> bool {
         self.kind == MediaKind::Image
-            && self.proto.eq_ignore_ascii_case("udptl")
-            && self.fmts.iter().any(|f| f.eq_ignore_ascii_case("t38"))
+            && self.transport.proto().eq_ignore_ascii_case(b"udptl")
+            && self
+                .transport
+                .fmts()
+                .any(|f| f.eq_ignore_ascii_case(b"t38"))
     }
 
     /// RFC 2543 hold: the connection address is 0.0.0.0 (or `::`). A section
@@ -159,8 +215,8 @@ impl MediaDesc {
         let part = part.as_bytes();
         !part.is_empty()
             && self
-                .proto
-                .as_bytes()
+                .transport
+                .proto()
                 .windows(part.len())
                 .any(|w| w.eq_ignore_ascii_case(part))
     }

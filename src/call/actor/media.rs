@@ -21,17 +21,21 @@ use crate::media::session::{MediaError, MediaSession, RecordStart};
 use crate::media::srtp::SrtpPolicy;
 use crate::media::tones::Cadence;
 use crate::sip::sdp::Codec;
-use crate::sip::Message;
+use crate::sip::{HeaderName, Message};
 
 mod steer;
 
 /// The message carries an SDP body (RFC 3264) that we must anchor.
 pub(crate) fn has_sdp(msg: &Message) -> bool {
+    // The header's bytes looked at in place (no `Bytes` handle made and dropped).
     !msg.body().is_empty()
-        && msg.content_type().is_none_or(|ct| {
-            let ct = ct.as_ref();
-            ct.len() >= 15 && ct[..15].eq_ignore_ascii_case(b"application/sdp")
-        })
+        && msg
+            .first_value(&HeaderName::ContentType)
+            .is_none_or(|(src, value)| {
+                src.get(value)
+                    .and_then(|ct| ct.get(..15))
+                    .is_some_and(|ct| ct.eq_ignore_ascii_case(b"application/sdp"))
+            })
 }
 
 /// The body of `msg` when it is an SDP.

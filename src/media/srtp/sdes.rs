@@ -4,7 +4,7 @@
 
 use super::{parse_crypto, Crypto, KeyMaterial, LegKeys, SrtpError, SrtpPolicy, OFFER};
 use crate::media::leg::Leg;
-use crate::sip::sdp::{MediaDesc, SecOut};
+use crate::sip::sdp::{MediaDesc, PerLine, SecOut};
 
 /// One leg's state on one media line.
 #[derive(Clone, Debug, Default)]
@@ -27,7 +27,8 @@ pub struct Sdes {
 }
 
 /// Per line, what to tell the relay about the `from` leg: Some(keys or plain).
-pub type RelayKeys = Vec<(usize, Leg, Option<LegKeys>)>;
+/// (Inline for a call's usual one or two lines: no allocation per SDP.)
+pub type RelayKeys = PerLine<(usize, Leg, Option<LegKeys>)>;
 
 fn proto(srtp: bool, feedback: bool) -> &'static str {
     match (srtp, feedback) {
@@ -43,7 +44,7 @@ fn is_savp(m: &MediaDesc) -> bool {
 }
 
 fn is_feedback(m: &MediaDesc) -> bool {
-    m.proto.ends_with(['F', 'f'])
+    m.proto().ends_with(['F', 'f'])
 }
 
 impl Sdes {
@@ -93,10 +94,10 @@ impl Sdes {
         &mut self,
         from: Leg,
         media: &[MediaDesc],
-    ) -> Result<(Vec<Option<SecOut>>, RelayKeys), SrtpError> {
+    ) -> Result<(PerLine<Option<SecOut>>, RelayKeys), SrtpError> {
         let answer = self.awaiting == Some(from);
-        let mut secs = Vec::with_capacity(media.len());
-        let mut keys = Vec::new();
+        let mut secs = PerLine::with_capacity(media.len());
+        let mut keys = RelayKeys::new();
         // Check every line before changing any state: a refused SDP changes nothing.
         for m in media {
             if m.is_rtp() && m.port != 0 {

@@ -239,7 +239,7 @@ fn srtp_caller_plain_callee_round_trip() {
     assert_eq!(k.tx.suite, Suite::AesCm128HmacSha1_32);
     // The carrier answers plain; the caller's answer carries our key with its tag.
     let (sec, keys) = s.on_sdp(Leg::Callee, &offer("RTP/AVP", &[])).unwrap();
-    assert_eq!(keys, vec![(0, Leg::Callee, None)]);
+    assert_eq!(keys.as_slice(), [(0, Leg::Callee, None)]);
     let out = sec[0].clone().unwrap();
     assert_eq!(out.proto, "RTP/SAVP");
     let ours = parse_crypto(&out.crypto[0]).unwrap();

@@ -8,8 +8,8 @@ use smallvec::SmallVec;
 
 use super::Codec;
 use super::{
-    Direction, Line, Lines, MediaDesc, MediaKind, Role, Sdp, SdpError, MAX_BODY, MAX_CRYPTO,
-    MAX_MEDIA,
+    Direction, Line, Lines, MediaDesc, MediaKind, Role, Sdp, SdpError, Transport, MAX_BODY,
+    MAX_CRYPTO, MAX_MEDIA,
 };
 
 /// RFC 8839 §5: ICE attributes a media relay must not pass on.
@@ -79,7 +79,7 @@ pub fn parse(body: &[u8]) -> Result<Sdp, SdpError> {
         let span = start..start + line.len();
         start = end + 1;
         // SDP's separators are ASCII (RFC 8866 §9: SP, CRLF).
-        if line.trim_ascii().is_empty() {
+        if line.bytes().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
         p.line(n + 1, span, line)?;
@@ -159,7 +159,11 @@ impl Parser {
             ),
             None => (attr, ""),
         };
-        if ICE_ATTRS.iter().any(|i| name.eq_ignore_ascii_case(i)) {
+        // Every ICE attribute starts with c, i, r or e: most names need no compare.
+        let first = name.as_bytes().first().map(u8::to_ascii_lowercase);
+        if matches!(first, Some(b'c' | b'i' | b'r' | b'e'))
+            && ICE_ATTRS.iter().any(|i| name.eq_ignore_ascii_case(i))
+        {
             return Some(Role::Ice);
         }
         let direction = match name {
@@ -185,7 +189,7 @@ impl Parser {
         match name {
             // RFC 3605 §2.1: a=rtcp:<port> [<nettype> <addrtype> <address>]
             "rtcp" => {
-                let port = value.split_ascii_whitespace().next()?.parse().ok()?;
+                let port = decimal(value.split_ascii_whitespace().next()?)?;
                 m.rtcp_port.get_or_insert(port);
                 Some(Role::Rtcp)
             }
@@ -202,15 +206,15 @@ impl Parser {
             }
             // RFC 8866 §6.6: a=rtpmap:<pt> <encoding>/<clock>[/<params>]
             "rtpmap" => {
-                let (pt, enc) = value.trim_ascii().split_once(' ')?;
-                let pt: u8 = pt.parse().ok().filter(|pt| *pt < 128)?;
-                let (encoding, rest) = enc.trim_ascii().split_once('/')?;
+                let (pt, enc) = split_at_byte(value.trim_ascii(), b' ')?;
+                let pt: u8 = decimal(pt).filter(|pt| *pt < 128)?;
+                let (encoding, rest) = split_at_byte(enc.trim_ascii(), b'/')?;
                 if encoding.is_empty() {
                     return None;
                 }
                 // The clock rate ends at the next '/' (channels), if any.
-                let clock = rest.split_once('/').map_or(rest, |(c, _)| c);
-                let clock: u32 = clock.trim_ascii().parse().ok()?;
+                let clock = split_at_byte(rest, b'/').map_or(rest, |(c, _)| c);
+                let clock: u32 = decimal(clock.trim_ascii())?;
                 let start = at + offset_in(attr, encoding);
                 self.rtpmaps
                     .push((section, pt, start..start + encoding.len(), clock));
@@ -256,30 +260,36 @@ impl Parser {
 /// Codecs and telephone-event in `m=` order: an rtpmap wins, else the static
 /// payload types of RFC 3551 table 4.
 fn fill_codecs(d: &mut MediaDesc, section: usize, rtpmaps: &[Rtpmap], body: &str) {
-    // At most one entry per format: no reallocation while filling.
-    d.codecs.reserve_exact(d.fmts.len());
-    d.clocks.reserve_exact(d.fmts.len());
-    for fmt in &d.fmts {
-        let Ok(pt) = fmt.parse::<u8>() else { continue };
+    let MediaDesc {
+        transport,
+        codecs,
+        clocks,
+        telephone_event,
+        ..
+    } = d;
+    for fmt in transport.fmts() {
+        let Some(pt) = decimal_bytes::<u8>(fmt) else {
+            continue;
+        };
         match rtpmaps
             .iter()
             .find(|(s, p, _, _)| *s == section && *p == pt)
         {
             Some((_, _, enc, clock)) => {
                 let enc = body.get(enc.clone()).unwrap_or("");
-                d.clocks.push((pt, *clock));
+                clocks.push((pt, *clock));
                 if let Some(c) = Codec::from_rtpmap(enc, *clock) {
-                    d.codecs.push((pt, c));
+                    codecs.push((pt, c));
                 } else if enc.eq_ignore_ascii_case("telephone-event")
                     && *clock == 8000
-                    && d.telephone_event.is_none()
+                    && telephone_event.is_none()
                 {
-                    d.telephone_event = Some(pt);
+                    *telephone_event = Some(pt);
                 }
             }
             None => {
                 if let Some(c) = Codec::from_static_pt(pt) {
-                    d.codecs.push((pt, c));
+                    codecs.push((pt, c));
                 }
             }
         }
@@ -290,30 +300,43 @@ fn fill_codecs(d: &mut MediaDesc, section: usize, rtpmaps: &[Rtpmap], body: &str
 /// <unicast-address>`: Some(version) when well-formed (the version is None if
 /// not a u64), None when fields are missing.
 fn parse_origin(v: &str) -> Option<Option<u64>> {
-    // One pass over the bytes: the fields as `split_ascii_whitespace` cuts
-    // them, counted, the third kept (half the instructions of the adapter).
-    let b = v.as_bytes();
-    let (mut fields, mut version, mut i) = (0, 0..0, 0);
-    while i < b.len() {
-        if b[i].is_ascii_whitespace() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if fields == 2 {
-            version = start..i;
-        }
-        fields += 1;
-    }
+    let mut fields = v.split_ascii_whitespace();
+    let version = fields.nth(2)?;
     // Exactly six fields.
-    if fields != 6 {
+    if fields.nth(2).is_none() || fields.next().is_some() {
         return None;
     }
-    // Cut at ASCII bytes: char boundaries.
-    Some(v.get(version)?.parse().ok())
+    Some(decimal(version))
+}
+
+/// `s` cut at the first `sep` (an ASCII byte), `sep` left out: as
+/// `str::split_once` with a `char`, without its searcher's set-up.
+fn split_at_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == sep)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// A decimal number as `str::parse` reads one for an unsigned type (an
+/// optional `+`, then one or more ASCII digits), None if not one or out
+/// of `T`'s range.
+fn decimal<T: TryFrom<u64>>(s: &str) -> Option<T> {
+    decimal_bytes(s.as_bytes())
+}
+
+fn decimal_bytes<T: TryFrom<u64>>(b: &[u8]) -> Option<T> {
+    let digits = b.strip_prefix(b"+").unwrap_or(b);
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    T::try_from(v).ok()
 }
 
 /// Where `part` (a sub-slice of `whole`) starts in `whole`.
@@ -329,7 +352,7 @@ fn parse_connection(v: &str) -> Option<IpAddr> {
     if t.next().is_some() || !net.eq_ignore_ascii_case("IN") {
         return None;
     }
-    let addr = addr.split_once('/').map_or(addr, |(a, _)| a);
+    let addr = split_at_byte(addr, b'/').map_or(addr, |(a, _)| a);
     if ty.eq_ignore_ascii_case("IP4") {
         addr.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
     } else if ty.eq_ignore_ascii_case("IP6") {
@@ -345,18 +368,19 @@ fn parse_media(v: &str) -> Option<MediaDesc> {
     let mut t = v.split_ascii_whitespace();
     let media = t.next()?;
     let port_field = t.next()?;
-    let (port, count) = match port_field.split_once('/') {
+    let (port, count) = match split_at_byte(port_field, b'/') {
         Some((port, count)) => (port, Some(count)),
         None => (port_field, None),
     };
-    let port: u16 = port.parse().ok()?;
+    let port: u16 = decimal(port)?;
     if let Some(n) = count {
         // `<port>/<number of ports>`, nothing after.
-        n.parse::<u16>().ok()?;
+        decimal::<u16>(n)?;
     }
-    let proto = t.next()?.to_owned();
-    let fmts: Vec<String> = t.map(str::to_owned).collect();
-    if fmts.is_empty() && port != 0 {
+    let proto = t.next()?;
+    let transport = Transport::new(proto, t);
+    let no_fmts = transport.text.len() == proto.len();
+    if no_fmts && port != 0 {
         return None;
     }
     let kind = match media {
@@ -367,15 +391,43 @@ fn parse_media(v: &str) -> Option<MediaDesc> {
     Some(MediaDesc {
         kind,
         port,
-        proto,
-        fmts,
+        transport,
         addr: None,
         rtcp_port: None,
         rtcp_mux: false,
         direction: Direction::SendRecv,
-        codecs: Vec::new(),
-        clocks: Vec::new(),
+        codecs: SmallVec::new(),
+        clocks: SmallVec::new(),
         telephone_event: None,
         crypto: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decimal, split_at_byte};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The hand-rolled readers take exactly what the std ones they
+        /// replace take.
+        #[test]
+        fn readers_match_std(s in "[ \\t\\x0c\\r+0-9a/é-]{0,24}") {
+            prop_assert_eq!(decimal::<u8>(&s), s.parse::<u8>().ok());
+            prop_assert_eq!(decimal::<u16>(&s), s.parse::<u16>().ok());
+            prop_assert_eq!(decimal::<u32>(&s), s.parse::<u32>().ok());
+            prop_assert_eq!(decimal::<u64>(&s), s.parse::<u64>().ok());
+            prop_assert_eq!(split_at_byte(&s, b'/'), s.split_once('/'));
+            prop_assert_eq!(split_at_byte(&s, b' '), s.split_once(' '));
+        }
+
+        #[test]
+        fn numbers_match_std(n in any::<u64>(), plus in any::<bool>()) {
+            let s = if plus { format!("+{n}") } else { n.to_string() };
+            prop_assert_eq!(decimal::<u64>(&s), Some(n));
+            prop_assert_eq!(decimal::<u16>(&s), s.parse::<u16>().ok());
+            let over = format!("{s}0");
+            prop_assert_eq!(decimal::<u64>(&over), over.parse::<u64>().ok());
+        }
+    }
 }

@@ -21,10 +21,10 @@ fn any_plan() -> impl Strategy<Value = Rewrite> {
     )
         .prop_map(|(addr, ports, version, rtcp_attr)| Rewrite {
             addr,
-            ports,
+            ports: ports.into(),
             version,
             rtcp_attr,
-            sec: Vec::new(),
+            sec: PerLine::new(),
         })
 }
 

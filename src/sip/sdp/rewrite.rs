@@ -5,9 +5,13 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use super::Codec;
 use super::{MediaDesc, Role, Sdp};
+
+/// One entry per `m=` line, inline for a call's usual one or two lines.
+pub type PerLine<T> = SmallVec<[T; 2]>;
 
 /// How to rewrite a body for the other leg.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,14 +20,14 @@ pub struct Rewrite {
     pub addr: IpAddr,
     /// Per `m=` line in body order: Some(relay RTP port), or None to leave the
     /// port as is (e.g. a disabled line stays 0). Missing entries mean None.
-    pub ports: Vec<Option<u16>>,
+    pub ports: PerLine<Option<u16>>,
     /// New `o=` sess-version, or None to keep the original.
     pub version: Option<u64>,
     /// Add `a=rtcp:<port+1>` to RTP lines without one and without rtcp-mux.
     pub rtcp_attr: bool,
     /// Per `m=` line: Some(security) replaces the transport profile and every
     /// `a=crypto` line of the section (SRTP is per leg, RFC 4568); None keeps them.
-    pub sec: Vec<Option<SecOut>>,
+    pub sec: PerLine<Option<SecOut>>,
 }
 
 /// A section's transport profile and `a=crypto` lines toward one leg.
@@ -82,9 +86,23 @@ impl Sdp {
     /// each side sees. Every other line is copied byte for byte, CRLF-terminated.
     pub fn rewrite(&self, plan: &Rewrite) -> Bytes {
         let ip = addr_type(plan.addr);
-        // Formatted once (without `fmt`): it goes into `o=`, `c=` and each `a=rtcp`.
-        let addr = crate::sip::addr_text::ip(plan.addr);
         let mut out = String::with_capacity(self.body.len() + 64);
+        // Formatted once (without `fmt` for IPv4) into a stack copy, no
+        // String of its own: it goes into `o=`, `c=` and each `a=rtcp`.
+        match plan.addr {
+            IpAddr::V4(a) => crate::sip::addr_text::push_ipv4(&mut out, a),
+            IpAddr::V6(a) => {
+                let _ = write!(out, "{a}");
+            }
+        }
+        // An address's text is at most 45 bytes.
+        let mut text = [0u8; 48];
+        let n = out.len().min(text.len());
+        if let (Some(to), Some(from)) = (text.get_mut(..n), out.as_bytes().get(..n)) {
+            to.copy_from_slice(from);
+        }
+        out.clear();
+        let addr = std::str::from_utf8(text.get(..n).unwrap_or_default()).unwrap_or_default();
         for (i, line) in self.lines.iter().enumerate() {
             let text = self.body.get(line.span.clone()).unwrap_or("");
             let port = plan.port(line.section());
@@ -104,14 +122,14 @@ impl Sdp {
                             for part in ["o=", user, " ", id, " ", version, " IN ", ip, " "] {
                                 out.push_str(part);
                             }
-                            out.push_str(&addr);
+                            out.push_str(addr);
                             out.push_str("\r\n");
                         }
                         _ => push_line(&mut out, text),
                     }
                 }
                 Role::Connection { hold: false } => {
-                    for part in ["c=IN ", ip, " ", &addr, "\r\n"] {
+                    for part in ["c=IN ", ip, " ", addr, "\r\n"] {
                         out.push_str(part);
                     }
                 }
@@ -137,7 +155,7 @@ impl Sdp {
                     _ => push_line(&mut out, text),
                 },
                 Role::Rtcp => {
-                    if !port.is_some_and(|p| plan.push_rtcp(&mut out, p, &addr)) {
+                    if !port.is_some_and(|p| plan.push_rtcp(&mut out, p, addr)) {
                         push_line(&mut out, text);
                     }
                 }
@@ -157,7 +175,7 @@ impl Sdp {
                 let media = line.section().and_then(|s| self.media.get(s));
                 if let (Some(m), Some(p)) = (media, port) {
                     if needs_rtcp_attr(m) {
-                        plan.push_rtcp(&mut out, p, &addr);
+                        plan.push_rtcp(&mut out, p, addr);
                     }
                 }
             }

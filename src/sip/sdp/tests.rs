@@ -15,10 +15,10 @@ fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
 fn plan(addr: IpAddr, ports: &[Option<u16>], version: Option<u64>, rtcp: bool) -> Rewrite {
     Rewrite {
         addr,
-        ports: ports.to_vec(),
+        ports: ports.into(),
         version,
         rtcp_attr: rtcp,
-        sec: Vec::new(),
+        sec: PerLine::new(),
     }
 }
 
@@ -50,14 +50,13 @@ fn pbx_offer_field_by_field() {
     let want = MediaDesc {
         kind: MediaKind::Audio,
         port: 10000,
-        proto: "RTP/AVP".into(),
-        fmts: vec!["0".into(), "8".into(), "101".into()],
+        transport: Transport::new("RTP/AVP", ["0", "8", "101"].into_iter()),
         addr: Some(v4(192, 0, 2, 10)),
         rtcp_port: Some(10001),
         rtcp_mux: false,
         direction: Direction::SendRecv,
-        codecs: vec![(0, Codec::Pcmu), (8, Codec::Pcma)],
-        clocks: vec![(0, 8000), (8, 8000), (101, 8000)],
+        codecs: SmallVec::from_slice(&[(0, Codec::Pcmu), (8, Codec::Pcma)]),
+        clocks: SmallVec::from_slice(&[(0, 8000), (8, 8000), (101, 8000)]),
         telephone_event: Some(101),
         crypto: Vec::new(),
     };
@@ -117,7 +116,7 @@ a=end-of-candidates
 fn webrtc_offer_rewrite_removes_ice_only() {
     let sdp = parse(WEBRTC.as_bytes()).unwrap();
     let m = &sdp.media()[0];
-    assert_eq!(m.codecs, vec![(0, Codec::Pcmu), (8, Codec::Pcma)]);
+    assert_eq!(m.codecs.as_slice(), [(0, Codec::Pcmu), (8, Codec::Pcma)]);
     assert_eq!(m.telephone_event, Some(126));
     assert!(m.rtcp_mux);
     assert_eq!(m.rtcp_port, Some(54401));
@@ -226,7 +225,7 @@ fn t38_reinvite() {
     let sdp = parse(T38.as_bytes()).unwrap();
     let m = &sdp.media()[0];
     assert_eq!(m.kind, MediaKind::Image);
-    assert_eq!((m.port, m.proto.as_str()), (40000, "udptl"));
+    assert_eq!((m.port, m.proto()), (40000, "udptl"));
     assert!(m.is_t38());
     assert!(m.codecs.is_empty());
     assert!(sdp.has_t38());
@@ -334,8 +333,8 @@ m=video 1002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=recvonly\r\nz=last";
     // Each section its own direction and its own payload type 96.
     assert_eq!(audio.direction, Direction::SendOnly);
     assert_eq!(video.direction, Direction::RecvOnly);
-    assert_eq!(audio.clocks, vec![(96, 48000)]);
-    assert_eq!(video.clocks, vec![(96, 90000)]);
+    assert_eq!(audio.clocks.as_slice(), [(96, 48000)]);
+    assert_eq!(video.clocks.as_slice(), [(96, 90000)]);
     let out = text(sdp.rewrite(&plan(
         v4(10, 0, 0, 1),
         &[Some(2000), Some(2002)],
@@ -359,7 +358,7 @@ m=audio 5000 RTP/AVP 18 101 96 0 8 97\na=rtpmap:101 PCMA/8000\na=rtpmap:96 telep
 a=rtpmap:97 pcmu/16000\na=rtpmap:8 G729/8000\na=rtpmap:18 G729/8000\na=rtpmap:98 PCMU/8000\n";
     let m = parse(body.as_bytes()).unwrap().media()[0].clone();
     // 97 is 16 kHz, 8 is remapped to G729, 98 is not in the m= line.
-    assert_eq!(m.codecs, vec![(101, Codec::Pcma), (0, Codec::Pcmu)]);
+    assert_eq!(m.codecs.as_slice(), [(101, Codec::Pcma), (0, Codec::Pcmu)]);
     assert_eq!(m.telephone_event, Some(96));
     assert_eq!(choose_g711(&m), Some((101, Codec::Pcma)));
 }
@@ -438,7 +437,7 @@ fn build_answer_parses_back() {
         (m.kind, m.port, m.addr),
         (MediaKind::Audio, 40002, Some(addr))
     );
-    assert_eq!(m.codecs, vec![(8, Codec::Pcma)]);
+    assert_eq!(m.codecs.as_slice(), [(8, Codec::Pcma)]);
     assert_eq!(m.telephone_event, Some(101));
     assert_eq!(m.direction, Direction::SendRecv);
     assert!(text(body).starts_with("v=0\r\no=- 42 43 IN IP4 203.0.113.5\r\n"));
@@ -448,12 +447,12 @@ fn build_answer_parses_back() {
     let sdp = parse(&body).unwrap();
     let m = &sdp.media()[0];
     assert_eq!(
-        (m.port, m.addr, m.fmts.clone()),
-        (40004, Some(to6), vec!["0".to_string()])
+        (m.port, m.addr, m.fmts().collect::<Vec<_>>()),
+        (40004, Some(to6), vec!["0"])
     );
     assert_eq!(
-        (m.codecs.clone(), m.telephone_event),
-        (vec![(0, Codec::Pcmu)], None)
+        (m.codecs.as_slice(), m.telephone_event),
+        (&[(0, Codec::Pcmu)][..], None)
     );
 }
 
