@@ -46,7 +46,7 @@ use super::quality::{LiveQuality, Quality};
 use super::rtp::dtmf_end;
 pub use super::rtp::PtMap;
 use super::runtime;
-use super::srtp::LegKeys;
+use super::srtp::{self, LegKeys};
 use super::MediaMetrics;
 
 /// What woke the task (`wakes`' `poll_wake`), handled in turn by `run`.
@@ -295,7 +295,7 @@ impl Task {
                     .get_mut(idx)
                     .and_then(|s| s.ends[leg as usize].as_mut())
                 {
-                    e.set_srtp(keys.map(|k| *k));
+                    srtp::apply(&mut e.srtp, keys.map(|k| *k));
                 }
             }
             Cmd::Answered => {

@@ -304,6 +304,11 @@ impl Message {
         Some((self.slot_src(s), s.value_range()))
     }
 
+    /// First occurrence of a header, borrowed (no `Bytes` handle made).
+    pub fn header_slice(&self, name: &HeaderName) -> Option<&[u8]> {
+        self.first_value(name).and_then(|(src, r)| src.get(r))
+    }
+
     /// First occurrence of a header (a slice of the message's bytes).
     pub fn header(&self, name: &HeaderName) -> Option<Bytes> {
         self.first_value(name).map(|(src, r)| sub(src, r))

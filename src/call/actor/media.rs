@@ -27,15 +27,11 @@ mod steer;
 
 /// The message carries an SDP body (RFC 3264) that we must anchor.
 pub(crate) fn has_sdp(msg: &Message) -> bool {
-    // The header's bytes looked at in place (no `Bytes` handle made and dropped).
     !msg.body().is_empty()
-        && msg
-            .first_value(&HeaderName::ContentType)
-            .is_none_or(|(src, value)| {
-                src.get(value)
-                    .and_then(|ct| ct.get(..15))
-                    .is_some_and(|ct| ct.eq_ignore_ascii_case(b"application/sdp"))
-            })
+        && msg.header_slice(&HeaderName::ContentType).is_none_or(|ct| {
+            ct.get(..15)
+                .is_some_and(|ct| ct.eq_ignore_ascii_case(b"application/sdp"))
+        })
 }
 
 /// The body of `msg` when it is an SDP.

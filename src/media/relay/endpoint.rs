@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use super::Remote;
 use crate::media::ports::{MediaSock, PortLease};
 use crate::media::rtp::Continuity;
-use crate::media::srtp::{self, EndCrypto, LegKeys};
+use crate::media::srtp::EndCrypto;
 
 pub(super) struct Endpoint {
     pub(super) rtp: MediaSock,
@@ -60,18 +60,6 @@ impl Endpoint {
         {
             lease.recycle_tokio(crate::media::runtime::current(), rtp, rtcp);
         }
-    }
-
-    /// Applies a key update ([`srtp::apply`]; `None`: plain RTP).
-    pub(super) fn set_srtp(&mut self, keys: Option<LegKeys>) {
-        if keys.is_none() {
-            // Plain RTP (what `apply` does with no keys), without unboxing.
-            self.srtp = None;
-            return;
-        }
-        let mut slot = self.srtp.take().map(|c| *c);
-        srtp::apply(&mut slot, keys);
-        self.srtp = slot.map(Box::new);
     }
 
     /// Sends a clear packet to this leg, encrypting it first on an SRTP leg.

@@ -100,8 +100,10 @@ impl EndCrypto {
     }
 }
 
-/// Applies a relay key update to an endpoint's crypto slot.
-pub fn apply(slot: &mut Option<EndCrypto>, keys: Option<LegKeys>) {
+/// Applies a relay key update to an endpoint's crypto slot (boxed: the
+/// contexts are ~600 bytes that a plain-RTP endpoint, most of them, does
+/// not carry).
+pub fn apply(slot: &mut Option<Box<EndCrypto>>, keys: Option<LegKeys>) {
     match (slot.as_mut(), keys) {
         (_, None) => *slot = None,
         (Some(c), Some(k)) => {
@@ -109,6 +111,6 @@ pub fn apply(slot: &mut Option<EndCrypto>, keys: Option<LegKeys>) {
                 *slot = None;
             }
         }
-        (None, Some(k)) => *slot = EndCrypto::new(k),
+        (None, Some(k)) => *slot = EndCrypto::new(k).map(Box::new),
     }
 }

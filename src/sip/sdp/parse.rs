@@ -379,8 +379,7 @@ fn parse_media(v: &str) -> Option<MediaDesc> {
     }
     let proto = t.next()?;
     let transport = Transport::new(proto, t);
-    let no_fmts = transport.text.len() == proto.len();
-    if no_fmts && port != 0 {
+    if transport.fmts().next().is_none() && port != 0 {
         return None;
     }
     let kind = match media {

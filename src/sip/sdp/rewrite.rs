@@ -87,22 +87,10 @@ impl Sdp {
     pub fn rewrite(&self, plan: &Rewrite) -> Bytes {
         let ip = addr_type(plan.addr);
         let mut out = String::with_capacity(self.body.len() + 64);
-        // Formatted once (without `fmt` for IPv4) into a stack copy, no
-        // String of its own: it goes into `o=`, `c=` and each `a=rtcp`.
-        match plan.addr {
-            IpAddr::V4(a) => crate::sip::addr_text::push_ipv4(&mut out, a),
-            IpAddr::V6(a) => {
-                let _ = write!(out, "{a}");
-            }
-        }
-        // An address's text is at most 45 bytes.
-        let mut text = [0u8; 48];
-        let n = out.len().min(text.len());
-        if let (Some(to), Some(from)) = (text.get_mut(..n), out.as_bytes().get(..n)) {
-            to.copy_from_slice(from);
-        }
-        out.clear();
-        let addr = std::str::from_utf8(text.get(..n).unwrap_or_default()).unwrap_or_default();
+        // Formatted once (without `fmt` for IPv4): it goes into `o=`, `c=`
+        // and each `a=rtcp`.
+        let addr = crate::sip::addr_text::ip(plan.addr);
+        let addr = addr.as_str();
         for (i, line) in self.lines.iter().enumerate() {
             let text = self.body.get(line.span.clone()).unwrap_or("");
             let port = plan.port(line.section());
