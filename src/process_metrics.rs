@@ -171,8 +171,9 @@ pub fn descriptors_reserved(config: &crate::config::Config) -> usize {
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit and says, once, when even
-/// that does not fit [`descriptors_needed`] (the gateway still starts: calls
-/// beyond what fits get 503 `media_bind_failed`; raise `LimitNOFILE=`).
+/// that does not fit [`descriptors_needed`] (the gateway still starts: the
+/// media pool keeps to what [`descriptors_reserved`] leaves and anchored
+/// calls beyond it get 503 `media_ports_exhausted`; raise `LimitNOFILE=`).
 pub fn check_descriptors(config: &crate::config::Config) {
     let needed = descriptors_needed(config);
     match rlimit::increase_nofile_limit(u64::MAX) {

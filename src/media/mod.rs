@@ -160,7 +160,7 @@ impl MediaMetrics {
         );
         reg.register(
             "trunkgate_media_ports_exhausted",
-            "Calls refused because the media port range was exhausted",
+            "Calls refused because the media port range, or the descriptors the media pool may hold, were exhausted",
             m.ports_exhausted.clone(),
         );
         reg.register(

@@ -29,8 +29,10 @@
 //! listeners and the store leave (never less than half the limit; a pair is
 //! two), which keeps the whole default range bound under the unit's
 //! `LimitNOFILE=65536`; under a lower limit a pair coming back while that
-//! many are bound is closed, so idle pairs give way to live calls and the
-//! reserve stays free for SIP, HTTP and the store (the ready queue is
+//! many are bound is closed, and at that many a set-up binds no pair anew:
+//! it reuses an idle bound pair before it has rested, or is refused
+//! ([`PortError::Exhausted`], 503), so idle pairs give way to live calls and
+//! the reserve stays free for SIP, HTTP and the store (the ready queue is
 //! 1/256th, 8..=256 pairs). Ports another process (or another gateway on the host) holds are
 //! skipped by the refill thread, not by the call set-up. The pool's mutex is taken at set-up and tear-down only, never per
 //! packet.
@@ -304,6 +306,11 @@ impl PortPool {
                     }
                     s
                 }
+                // At the descriptor budget no pair is bound anew: an idle
+                // bound one is reused before it has rested, else the call
+                // is refused (`Exhausted`: 503) and the descriptors left
+                // stay with SIP/TCP, TLS, HTTP and the store.
+                None if self.at_budget(&l) => l.idle.pop_front().map(|(_, s)| s)?,
                 None => l.next(now)?,
             },
         };
@@ -311,6 +318,13 @@ impl PortPool {
             l.bound -= 1;
         }
         Some(slot)
+    }
+
+    /// Whether the pairs holding sockets, live and free, have reached
+    /// `bound_max`: no pair may be bound anew.
+    fn at_budget(&self, l: &Line) -> bool {
+        let live = self.total - l.free();
+        live + l.bound >= self.bound_max
     }
 
     fn release(&self, mut slot: Slot) {
@@ -440,7 +454,7 @@ impl PortPool {
         let Some(mut l) = self.lock() else {
             return false;
         };
-        if l.ready.len() >= self.ready_target {
+        if l.ready.len() >= self.ready_target || self.at_budget(&l) {
             return false;
         }
         // Only pairs that need binding: rested idle ones are taken straight

@@ -106,21 +106,31 @@ fn ports_held_by_someone_else_are_skipped() {
 }
 
 /// The pool's sockets, live and idle together, stay within half the
-/// descriptors: a pair coming back while that many pairs are bound is
-/// closed, and once calls have ended idle pairs stay bound up to the cap.
+/// descriptors: at that many bound pairs no pair is bound anew (an idle one
+/// is reused before it has rested, else the set-up is refused), and once
+/// calls have ended idle pairs stay bound up to the cap.
 #[test]
-fn idle_pairs_give_way_to_live_ones_at_half_the_descriptors() {
+fn the_pools_sockets_stay_within_half_the_descriptors() {
     // 64 descriptors: 16 pairs bound at most (ready queue 8).
     let pool = PortPool::sized(15600, 15679, 64, 0);
     assert_eq!(pool.total(), 40);
-    let live: Vec<_> = (0..20).map(|_| pool.allocate(LO).unwrap()).collect();
-    // 20 live pairs > 16: every pair that comes back now is closed ...
-    let mut live = live.into_iter();
-    for p in live.by_ref().take(4) {
+    let mut live: Vec<_> = (0..16).map(|_| pool.allocate(LO).unwrap()).collect();
+    // 24 pairs are free, but binding one would go past the cap.
+    assert_eq!(pool.available(), 24);
+    let err = pool.allocate(LO).err().unwrap();
+    assert_eq!(err.name(), "media_ports_exhausted");
+    // Pairs given back bound fit under the cap and are reused at once.
+    for p in live.drain(..4) {
         p.lease.recycle(p.socks);
     }
-    assert_eq!(pool.bound_idle(), 0, "closed while 16 or more are live");
-    // ... until live + idle fit: 16 live, then each return keeps its sockets.
+    assert_eq!(pool.bound_idle(), 4);
+    live.extend((0..4).map(|_| pool.allocate(LO).unwrap()));
+    assert_eq!(pool.bound_idle(), 0);
+    assert!(pool.allocate(LO).is_err(), "16 live pairs: at the cap");
+    // A pair given back unbound frees room for one bound anew.
+    drop(live.pop());
+    live.push(pool.allocate(LO).unwrap());
+    assert!(pool.allocate(LO).is_err());
     for p in live {
         p.lease.recycle(p.socks);
     }
@@ -250,7 +260,10 @@ fn a_budgeted_pool_keeps_its_budget_bound() {
     // 64 descriptors, 48 of them the pool's: 24 pairs bound at most.
     let pool = PortPool::budgeted(15900, 15979, 64, 48, 0);
     assert_eq!(pool.total(), 40);
-    let live: Vec<_> = (0..30).map(|_| pool.allocate(LO).unwrap()).collect();
+    let live: Vec<_> = std::iter::from_fn(|| pool.allocate(LO).ok())
+        .take(40)
+        .collect();
+    assert_eq!(live.len(), 24);
     for p in live {
         p.lease.recycle(p.socks);
     }
