@@ -53,6 +53,36 @@ fn spawn(carrier: SocketAddr, sip: SocketAddr, http: SocketAddr) -> (Proc, std::
     (Proc(cmd.spawn().expect("gateway starts")), log)
 }
 
+/// [`spawn`] on free loopback ports, once it serves HTTP: the process, its
+/// log, its SIP and HTTP addresses. A port taken between choosing and
+/// binding it makes the process exit: then new ports, three tries.
+async fn start(carrier: SocketAddr) -> (Proc, std::path::PathBuf, SocketAddr, SocketAddr) {
+    for _ in 0..3 {
+        let sip: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let (mut gw, log) = spawn(carrier, sip, http);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if tokio::net::TcpStream::connect(http).await.is_ok() {
+                return (gw, log, sip, http);
+            }
+            if let Ok(Some(_)) = gw.0.try_wait() {
+                eprintln!(
+                    "gateway exited at start, retrying:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gateway HTTP not listening"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    panic!("the gateway did not start in 3 tries");
+}
+
 /// A call from a fresh PBX through the gateway at `sip` to `carrier`,
 /// answered with media when the carrier gets it: the PBX and its 200 while
 /// the call is up, `None` when it was refused with 503 before any carrier
@@ -82,10 +112,7 @@ async fn call(carrier: &Ua, sip: SocketAddr, id: &str) -> Option<(Ua, Message)> 
 #[tokio::test]
 async fn anchored_calls_stop_at_the_descriptor_budget_and_leave_sip_tcp_and_http_theirs() {
     let carrier = Ua::new().await;
-    let sip: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
-    let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let (_gw, log) = spawn(carrier.addr, sip, http);
-    wait_tcp_within(http, "gateway HTTP", Duration::from_secs(15)).await;
+    let (_gw, log, sip, http) = start(carrier.addr).await;
 
     // 320 descriptors, 16 + 16 + 256 reserved: the pool may hold half of
     // them (160 sockets, 80 pairs), and an anchored call holds two pairs.
