@@ -3,8 +3,8 @@
 //! leave, so a flood of anchored calls is refused with 503 (counted as
 //! `trunkgate_media_ports_exhausted_total`) while SIP over TCP and the HTTP
 //! API keep their descriptors. The gateway runs as a child process whose
-//! `RLIMIT_NOFILE` is lowered to 320 (`sh -c 'ulimit -n'`), over real loopback
-//! sockets.
+//! `RLIMIT_NOFILE` is lowered to 320 (`sh -c "ulimit -n 320 && exec ..."`),
+//! over real loopback sockets.
 
 mod common;
 
@@ -39,18 +39,15 @@ fn spawn(carrier: SocketAddr, sip: SocketAddr, http: SocketAddr) -> (Proc, std::
     let file = dir.join("trunkgate.toml");
     std::fs::write(&file, text).expect("config written");
     let log = dir.join("gateway.log");
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(format!(
-            "ulimit -n {NOFILE} && exec \"$0\" run --config \"$1\""
-        ))
-        .arg(env!("CARGO_BIN_EXE_trunkgate"))
-        .arg(&file)
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("gateway log"));
-    (Proc(cmd.spawn().expect("gateway starts")), log)
+    let limit = format!("ulimit -n {NOFILE} && exec \"$@\"");
+    let gw = spawn_gateway_under(
+        &["sh", "-c", &limit, "sh"],
+        env!("CARGO_BIN_EXE_trunkgate"),
+        &file,
+        &log,
+        &[],
+    );
+    (gw, log)
 }
 
 /// [`spawn`] on free loopback ports, once it serves HTTP: the process, its

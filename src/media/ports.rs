@@ -320,19 +320,22 @@ impl PortPool {
         Some(slot)
     }
 
-    /// Whether the pairs holding sockets, live and free, have reached
-    /// `bound_max`: no pair may be bound anew.
+    /// Pairs holding sockets: the live ones (all bound) and the free bound ones.
+    fn holding(&self, l: &Line) -> usize {
+        self.total - l.free() + l.bound
+    }
+
+    /// Whether [`Self::holding`] has reached `bound_max`: no pair may be
+    /// bound anew.
     fn at_budget(&self, l: &Line) -> bool {
-        let live = self.total - l.free();
-        live + l.bound >= self.bound_max
+        self.holding(l) >= self.bound_max
     }
 
     fn release(&self, mut slot: Slot) {
         if let Some(mut l) = self.lock() {
             if slot.bound.is_some() {
-                // Live pairs, this one still among them.
-                let live = self.total - l.free();
-                if l.bound + live <= self.bound_max {
+                // This one still counts among the live pairs.
+                if self.holding(&l) <= self.bound_max {
                     l.bound += 1;
                     l.idle.push_back((Instant::now(), slot));
                     return;

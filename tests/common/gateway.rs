@@ -353,7 +353,27 @@ pub fn spawn_gateway(
     log: &std::path::Path,
     envs: &[(&str, String)],
 ) -> Proc {
-    let mut cmd = std::process::Command::new(bin);
+    spawn_gateway_under(&[], bin, file, log, envs)
+}
+
+/// [`spawn_gateway`] started through `wrapper` (a program and its
+/// arguments, the gateway's command line appended: e.g. `sh -c 'ulimit -n
+/// 320 && exec "$@"' sh` to run it under a lower descriptor limit).
+pub fn spawn_gateway_under(
+    wrapper: &[&str],
+    bin: &str,
+    file: &std::path::Path,
+    log: &std::path::Path,
+    envs: &[(&str, String)],
+) -> Proc {
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = std::process::Command::new(program);
+            c.args(args).arg(bin);
+            c
+        }
+        None => std::process::Command::new(bin),
+    };
     cmd.args(["run", "--config"])
         .arg(file)
         .env("RUST_LOG", "warn")
